@@ -1,0 +1,116 @@
+// The extension ↔ trainer boundary: JSON lines over stdio. The trainer writes one `TrainerEvent`
+// per line on stdout; the extension writes one `TrainerRequest` per line on stdin. Nothing else is
+// ever written to stdout by the trainer (user `console.log` is redirected into `log` events).
+// Bump PROTOCOL_VERSION on any incompatible change; `ready` carries it so a mismatch is caught.
+
+import type { BackendInfo, RunStatus } from "./runFormat";
+
+export const PROTOCOL_VERSION = 1;
+
+export interface Location {
+  file: string;
+  line: number;
+  column: number;
+}
+
+/** Summary of one model system found in an experiment file. */
+export interface SystemSummary {
+  name: string;
+  /** Where `modelSystem(...)` was called. */
+  location?: Location;
+  /** One line, e.g. "modularArithmetic p=97 · mlp [256] · adamw lr=0.001 · 20000 steps". */
+  description: string;
+  /** Config problems, each naming a field; empty when valid. */
+  problems: ConfigProblem[];
+}
+
+export interface ConfigProblem {
+  /** Dotted path of the field, e.g. "task.trainFraction". */
+  path: string;
+  /** What is wrong, e.g. "must be in (0, 1]". */
+  message: string;
+  location?: Location;
+}
+
+export type ErrorKind = "syntax" | "config" | "runtime" | "io" | "backend" | "internal";
+
+/** Trainer → extension. */
+export type TrainerEvent =
+  /** First line: the trainer started and speaks this protocol version. */
+  | { type: "ready"; protocol: number; pid: number; version: string }
+  /** Reply to `list`. */
+  | { type: "systems"; file: string; systems: SystemSummary[] }
+  /** A run began (or resumed): its folder and backend. */
+  | { type: "started"; runDir: string; runId: string; system: string; backend: BackendInfo; totalSteps: number; fromStep: number }
+  /** Throttled (at most a few per second): the latest training step. */
+  | { type: "progress"; step: number; totalSteps: number; loss: number; stepsPerSecond: number }
+  /** A metrics line was appended to metrics.jsonl. */
+  | { type: "metrics"; step: number; values: Record<string, number | null> }
+  /** A checkpoint file was written (already renamed into place). */
+  | { type: "checkpoint"; step: number; path: string; bytes: number }
+  /** Free text from the trainer or from user code (`console.log` in an experiment file). */
+  | { type: "log"; level: "info" | "warn" | "error"; message: string }
+  /** Something failed. `location` points into the experiment file when the cause is there. */
+  | { type: "error"; kind: ErrorKind; message: string; location?: Location; problems?: ConfigProblem[] }
+  /** The run ended; the trainer exits after this line. */
+  | { type: "finished"; status: Exclude<RunStatus, "running">; step: number; runDir?: string; message?: string };
+
+/** Extension → trainer. */
+export type TrainerRequest =
+  /** List the model systems of a file (answered by `systems`). */
+  | { type: "list"; file: string }
+  /** Train one system into a new run folder under `runsRoot` (or exactly `runDir`). */
+  | { type: "train"; file: string; system: string; runsRoot?: string; runDir?: string; backend?: string }
+  /** Continue a stopped run from its last checkpoint. */
+  | { type: "resume"; runDir: string; backend?: string }
+  /** Finish the current step, write a final checkpoint, set status "stopped", exit. */
+  | { type: "stop" };
+
+const EVENT_TYPES = new Set(["ready", "systems", "started", "progress", "metrics", "checkpoint", "log", "error", "finished"]);
+const REQUEST_TYPES = new Set(["list", "train", "resume", "stop"]);
+
+/** Encodes a message as one line. */
+export function encodeMessage(message: TrainerEvent | TrainerRequest): string {
+  return JSON.stringify(message) + "\n";
+}
+
+function parseTyped(line: string, types: Set<string>): { type: string } | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null) return undefined;
+  const type = (value as { type?: unknown }).type;
+  return typeof type === "string" && types.has(type) ? (value as { type: string }) : undefined;
+}
+
+/** Parses a line from the trainer's stdout; undefined when it is not a protocol event. */
+export function parseTrainerEvent(line: string): TrainerEvent | undefined {
+  return parseTyped(line, EVENT_TYPES) as TrainerEvent | undefined;
+}
+
+/** Parses a line from the trainer's stdin; undefined when it is not a protocol request. */
+export function parseTrainerRequest(line: string): TrainerRequest | undefined {
+  return parseTyped(line, REQUEST_TYPES) as TrainerRequest | undefined;
+}
+
+/**
+ * Splits a byte stream into lines, keeping a partial last line until its newline arrives.
+ * Feed it chunks; it calls `onLine` for each complete line.
+ */
+export class LineSplitter {
+  private pending = "";
+  constructor(private readonly onLine: (line: string) => void) {}
+  push(chunk: string): void {
+    const parts = (this.pending + chunk).split("\n");
+    this.pending = parts.pop() ?? "";
+    for (const part of parts) if (part.trim() !== "") this.onLine(part);
+  }
+  /** Call at end of stream: a final line without newline is still delivered. */
+  end(): void {
+    if (this.pending.trim() !== "") this.onLine(this.pending);
+    this.pending = "";
+  }
+}
