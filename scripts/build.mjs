@@ -1,0 +1,56 @@
+// One build script, one target per process (style.md §13):
+//   trainer sidecar + CLI  → dist/trainer/*.js (node, cjs; tfjs bundled, native backends and esbuild external)
+//   tests                  → dist/test/**/*.test.cjs (node, cjs; packages external)
+//   wasm binaries          → dist/wasm/ (the wasm backend loads them at run time)
+// The extension host and webview targets join here when they exist. `--watch` rebuilds on change.
+import * as esbuild from "esbuild";
+import { cpSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const dist = join(root, "dist");
+const watch = process.argv.includes("--watch");
+
+function findTests(dir) {
+  const out = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...findTests(p));
+    else if (name.endsWith(".test.ts")) out.push(p);
+  }
+  return out;
+}
+
+/** Packages that must stay out of the bundle: optional native backends (absent on most machines) and esbuild (a native binary). */
+const runtimeExternal = ["@tensorflow/tfjs-node", "@tensorflow/tfjs-node-gpu", "esbuild"];
+
+const common = { bundle: true, platform: "node", target: "node20", format: "cjs", sourcemap: "linked", logLevel: "warning" };
+
+const targets = [
+  {
+    ...common,
+    entryPoints: { cli: "src/trainer/cli.ts", sidecar: "src/trainer/sidecar.ts" },
+    outdir: join(dist, "trainer"),
+    external: runtimeExternal,
+    banner: { js: "#!/usr/bin/env node" },
+  },
+  {
+    ...common,
+    entryPoints: Object.fromEntries(findTests(join(root, "test")).map((p) => [relative(join(root, "test"), p).replace(/\.ts$/, ""), p])),
+    outdir: join(dist, "test"),
+    outExtension: { ".js": ".cjs" },
+    packages: "external",
+  },
+];
+
+rmSync(dist, { recursive: true, force: true });
+mkdirSync(join(dist, "wasm"), { recursive: true });
+const wasmSrc = join(root, "node_modules/@tensorflow/tfjs-backend-wasm/dist");
+for (const f of readdirSync(wasmSrc)) if (f.endsWith(".wasm")) cpSync(join(wasmSrc, f), join(dist, "wasm", f));
+
+if (watch) {
+  for (const t of targets) await (await esbuild.context(t)).watch();
+} else {
+  await Promise.all(targets.map((t) => esbuild.build({ ...t, absWorkingDir: root })));
+}

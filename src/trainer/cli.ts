@@ -1,0 +1,2 @@
+// Headless CLI: `lm train FILE`, `lm list FILE`. (being written)
+export {};

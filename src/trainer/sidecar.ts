@@ -1,0 +1,2 @@
+// Sidecar entry: the trainer protocol over stdio. (being written)
+export {};
