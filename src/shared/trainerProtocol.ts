@@ -59,8 +59,8 @@ export type TrainerEvent =
 export type TrainerRequest =
   /** List the model systems of a file (answered by `systems`). */
   | { type: "list"; file: string }
-  /** Train one system into a new run folder under `runsRoot` (or exactly `runDir`). */
-  | { type: "train"; file: string; system: string; runsRoot?: string; runDir?: string; backend?: string }
+  /** Train one system into a new run folder under `runsRoot` (or exactly `runDir`); `steps` overrides its step count. */
+  | { type: "train"; file: string; system: string; runsRoot?: string; runDir?: string; backend?: string; steps?: number }
   /** Continue a stopped run from its last checkpoint. */
   | { type: "resume"; runDir: string; backend?: string }
   /** Finish the current step, write a final checkpoint, set status "stopped", exit. */

@@ -1,2 +1,177 @@
-// Headless CLI: `lm train FILE`, `lm list FILE`. (being written)
-export {};
+// Headless CLI on the same code as the sidecar:
+//   lm train FILE [--system NAME] [--out DIR] [--run-dir DIR] [--backend auto|gpu|native|wasm|cpu] [--steps N]
+//   lm resume RUN_DIR [--backend B]
+//   lm list FILE
+// Progress goes to stderr; the run folder's path is the one line on stdout, for scripts.
+// Ctrl-C stops gracefully (final checkpoint, status "stopped"); a second Ctrl-C exits at once.
+// Exit codes: 0 finished or stopped, 1 failed, 2 usage, 3 diverged.
+import { parseArgs } from "node:util";
+import type { TrainerEvent } from "../shared/trainerProtocol";
+import { errorEvent, listSystems, runRequest, type RunRequest } from "./session";
+import { VERSION } from "./version";
+
+const USAGE = `Learning Mechanics ${VERSION}
+usage:
+  lm train FILE [--system NAME] [--out DIR] [--run-dir DIR] [--backend auto|gpu|native|wasm|cpu] [--steps N]
+  lm resume RUN_DIR [--backend B]
+  lm list FILE`;
+
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return "?";
+  if (seconds < 60) return `${Math.round(seconds)}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m${String(Math.round(seconds % 60)).padStart(2, "0")}s`;
+  return `${Math.floor(seconds / 3600)}h${String(Math.floor((seconds % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+/** One progress line, e.g. `[########............] 40% 400/1000 loss 0.1234 · 120 steps/s · eta 5s`. */
+export function progressLine(step: number, total: number, loss: number, rate: number, width = 20): string {
+  const frac = total > 0 ? Math.min(1, step / total) : 0;
+  const filled = Math.round(frac * width);
+  const bar = "#".repeat(filled) + ".".repeat(width - filled);
+  const eta = rate > 0 ? formatDuration((total - step) / rate) : "?";
+  return `[${bar}] ${String(Math.floor(frac * 100)).padStart(3)}% ${step}/${total} loss ${loss.toPrecision(4)} · ${rate.toFixed(rate < 10 ? 1 : 0)} steps/s · eta ${eta}`;
+}
+
+function printer(): (e: TrainerEvent) => void {
+  const tty = process.stderr.isTTY === true;
+  let lastPlain = 0;
+  let barShown = false;
+  const clearBar = () => {
+    if (tty && barShown) process.stderr.write("\r\x1b[K");
+    barShown = false;
+  };
+  return (e) => {
+    switch (e.type) {
+      case "started":
+        process.stderr.write(`${e.fromStep > 0 ? "resuming" : "training"} ${e.system} (${e.totalSteps} steps) on ${e.backend.name} → ${e.runDir}\n`);
+        break;
+      case "progress": {
+        const line = progressLine(e.step, e.totalSteps, e.loss, e.stepsPerSecond);
+        if (tty) {
+          process.stderr.write(`\r\x1b[K${line}`);
+          barShown = true;
+        } else if (Date.now() - lastPlain > 5000 || e.step === e.totalSteps) {
+          process.stderr.write(line + "\n");
+          lastPlain = Date.now();
+        }
+        break;
+      }
+      case "log":
+        clearBar();
+        process.stderr.write(`${e.level === "info" ? "" : e.level + ": "}${e.message}\n`);
+        break;
+      case "error":
+        clearBar();
+        process.stderr.write(`error (${e.kind}): ${e.message}\n`);
+        for (const p of e.problems ?? []) process.stderr.write(`  ${p.path}: ${p.message}\n`);
+        break;
+      case "finished":
+        clearBar();
+        process.stderr.write(`${e.status} at step ${e.step}${e.message && e.status !== "failed" ? `: ${e.message}` : ""}\n`);
+        if (e.runDir) process.stdout.write(e.runDir + "\n");
+        break;
+      default:
+        break;
+    }
+  };
+}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        system: { type: "string", short: "s" },
+        out: { type: "string", short: "o" },
+        "run-dir": { type: "string" },
+        backend: { type: "string", short: "b" },
+        steps: { type: "string" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean" },
+      },
+    });
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.version) {
+    process.stdout.write(VERSION + "\n");
+    return 0;
+  }
+  const [command, target] = positionals;
+  if (values.help || !command) {
+    process.stdout.write(USAGE + "\n");
+    return values.help ? 0 : 2;
+  }
+  if (!target) {
+    process.stderr.write(`${command}: missing ${command === "resume" ? "RUN_DIR" : "FILE"}\n${USAGE}\n`);
+    return 2;
+  }
+
+  if (command === "list") {
+    try {
+      const { systems } = await listSystems(target);
+      if (systems.length === 0) process.stderr.write(`${target} exports no model system\n`);
+      for (const s of systems) {
+        const where = s.location ? `  (line ${s.location.line})` : "";
+        process.stdout.write(`${s.name}\t${s.description}${where}\n`);
+        for (const p of s.problems) process.stdout.write(`  ✗ ${p.path}: ${p.message}\n`);
+      }
+      return systems.some((s) => s.problems.length) ? 1 : 0;
+    } catch (e) {
+      const ev = errorEvent(e, target);
+      process.stderr.write(`error (${ev.kind}): ${ev.message}\n`);
+      return 1;
+    }
+  }
+
+  let request: RunRequest;
+  if (command === "train") {
+    request = { kind: "train", file: target };
+    if (values.system) request.system = values.system;
+    if (values.out) request.runsRoot = values.out;
+    if (values["run-dir"]) request.runDir = values["run-dir"];
+    if (values.backend) request.backend = values.backend;
+    if (values.steps !== undefined) {
+      const n = Number(values.steps);
+      if (!Number.isInteger(n) || n < 1) {
+        process.stderr.write(`--steps must be a positive integer, got "${values.steps}"\n`);
+        return 2;
+      }
+      request.steps = n;
+    }
+  } else if (command === "resume") {
+    request = { kind: "resume", runDir: target };
+    if (values.backend) request.backend = values.backend;
+  } else {
+    process.stderr.write(`unknown command "${command}"\n${USAGE}\n`);
+    return 2;
+  }
+
+  let stopRequested = false;
+  process.on("SIGINT", () => {
+    if (stopRequested) process.exit(130);
+    stopRequested = true;
+    process.stderr.write("\nstopping after this step (Ctrl-C again to quit at once)…\n");
+  });
+  process.on("SIGTERM", () => {
+    stopRequested = true;
+  });
+  const outcome = await runRequest(request, printer(), () => stopRequested);
+  return outcome.status === "failed" ? 1 : outcome.status === "diverged" ? 3 : 0;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`internal error: ${(e as Error).stack ?? String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,26 @@
+// Grokking on modular addition (Power et al. 2022; Nanda et al. 2023).
+// Train accuracy saturates long before test accuracy; weight decay drives the late generalization.
+// Run: `npx lm train examples/grokking.experiment.ts --system modAdd` (or the code lens in VS Code).
+import { modelSystem, models, optimizers, schedules, tasks } from "learning-mechanics";
+
+/** a + b mod 97 with a one-hidden-layer MLP on one-hot inputs, full batch, AdamW with weight decay 1. */
+export const modAdd = modelSystem({
+  task: tasks.modularArithmetic({ p: 97, op: "add", trainFraction: 0.3 }),
+  model: models.mlp({ embed: "onehot", hidden: [256], activation: "relu" }),
+  optimizer: optimizers.adamw({ lr: 1e-3, weightDecay: 1, betas: [0.9, 0.98] }),
+  steps: 10_000,
+  evalEvery: 50,
+  checkpointEvery: 500,
+  seed: 0,
+});
+
+/** The setting of Nanda et al. 2023: a one-layer transformer on [a, b, =], p = 113, no LayerNorm. */
+export const nanda = modelSystem({
+  task: tasks.modularArithmetic({ p: 113, op: "add", trainFraction: 0.3, equalsToken: true }),
+  model: models.transformer({ layers: 1, dModel: 128, heads: 4, dMlp: 512, activation: "relu", layerNorm: false }),
+  optimizer: optimizers.adamw({ lr: 1e-3, weightDecay: 1, betas: [0.9, 0.98], schedule: schedules.warmup(10) }),
+  steps: 40_000,
+  evalEvery: 100,
+  checkpointEvery: 1_000,
+  seed: 0,
+});

@@ -1,0 +1,137 @@
+// Chooses the tensor backend: best available first, or exactly the one asked for.
+// Native backends (@tensorflow/tfjs-node-gpu, @tensorflow/tfjs-node) download libtensorflow when
+// installed, which fails offline, so they are never dependencies: they are looked up at run time
+// next to the experiment, in the workspace, or next to the trainer, and used when present.
+// tfjs-core keeps its engine and kernel registry on `globalThis`, so a native package that brings
+// its own copy of tfjs-core registers its kernels with the same engine we use.
+import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-backend-cpu";
+import { setThreadsCount, setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import type { BackendInfo } from "../shared/runFormat";
+
+export type BackendRequest = "auto" | "gpu" | "native" | "wasm" | "cpu";
+export const BACKEND_REQUESTS: readonly BackendRequest[] = ["auto", "gpu", "native", "wasm", "cpu"];
+
+/** One candidate, as tried in order by `auto`. */
+export interface BackendCandidate {
+  request: Exclude<BackendRequest, "auto">;
+  /** tfjs backend name it registers. */
+  tfName: string;
+  package?: string;
+  /** Loads and registers the backend; throws with a reason when it cannot. */
+  load(): Promise<void>;
+  /** What to tell a user who asked for it and does not have it. */
+  howToGet: string;
+}
+
+export class BackendError extends Error {}
+
+/** Folders searched for native packages, most specific first. */
+export function nativeSearchPaths(experimentFile: string | undefined): string[] {
+  const paths: string[] = [];
+  if (experimentFile) paths.push(dirname(experimentFile));
+  paths.push(process.cwd(), __dirname);
+  return paths;
+}
+
+function loadNative(pkg: string, searchPaths: string[]): () => Promise<void> {
+  return async () => {
+    let resolved: string | undefined;
+    for (const base of searchPaths) {
+      try {
+        resolved = createRequire(join(base, "noop.js")).resolve(pkg);
+        break;
+      } catch {
+        // not under this folder
+      }
+    }
+    if (!resolved) throw new BackendError(`${pkg} is not installed`);
+    // A plain require (not bundled): the package and its native binding come from the user's install.
+    createRequire(resolved)(resolved);
+    if (!tf.findBackend("tensorflow")) throw new BackendError(`${pkg} loaded but did not register the "tensorflow" backend`);
+  };
+}
+
+/** Where the wasm binaries are: next to the bundle (dist/wasm) or in node_modules when unbundled. */
+export function wasmDir(): string {
+  const bundled = join(__dirname, "..", "wasm");
+  if (existsSync(join(bundled, "tfjs-backend-wasm-simd.wasm"))) return bundled + "/";
+  return dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")) + "/dist/";
+}
+
+export function defaultCandidates(experimentFile?: string): BackendCandidate[] {
+  const search = nativeSearchPaths(experimentFile);
+  return [
+    {
+      request: "gpu",
+      tfName: "tensorflow",
+      package: "@tensorflow/tfjs-node-gpu",
+      load: loadNative("@tensorflow/tfjs-node-gpu", search),
+      howToGet:
+        "Install it where the trainer can find it (e.g. `npm install @tensorflow/tfjs-node-gpu@4.22.0` in your workspace). It needs Linux x86_64, an NVIDIA GPU with CUDA 11.2 and cuDNN 8.1, and network access during install (it downloads libtensorflow).",
+    },
+    {
+      request: "native",
+      tfName: "tensorflow",
+      package: "@tensorflow/tfjs-node",
+      load: loadNative("@tensorflow/tfjs-node", search),
+      howToGet:
+        "Install it where the trainer can find it (e.g. `npm install @tensorflow/tfjs-node@4.22.0` in your workspace). Its install downloads libtensorflow, so it needs network access.",
+    },
+    {
+      request: "wasm",
+      tfName: "wasm",
+      package: "@tensorflow/tfjs-backend-wasm",
+      load: async () => {
+        setWasmPaths(wasmDir());
+        // Node has no cross-origin isolation checks; one thread keeps runs deterministic.
+        setThreadsCount(1);
+      },
+      howToGet: "It ships with Learning Mechanics; if it fails, the wasm binaries are missing from dist/wasm (rebuild with `npm run build`).",
+    },
+    { request: "cpu", tfName: "cpu", package: "@tensorflow/tfjs-backend-cpu", load: async () => {}, howToGet: "It ships with Learning Mechanics." },
+  ];
+}
+
+async function activate(c: BackendCandidate): Promise<void> {
+  await c.load();
+  const ok = await tf.setBackend(c.tfName);
+  if (!ok) throw new BackendError(`tfjs could not initialize the "${c.tfName}" backend`);
+  await tf.ready();
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message.split("\n")[0]! : String(e);
+}
+
+/**
+ * Activates the requested backend, or with "auto" the first candidate that works, and says why.
+ * A specific request that cannot be met throws a BackendError saying what to install.
+ */
+export async function selectBackend(request: BackendRequest, candidates: BackendCandidate[] = defaultCandidates()): Promise<BackendInfo> {
+  const versions = { "tfjs-core": tf.version_core };
+  if (request !== "auto") {
+    const c = candidates.find((x) => x.request === request);
+    if (!c) throw new BackendError(`unknown backend "${request}" (expected one of ${BACKEND_REQUESTS.join(", ")})`);
+    try {
+      await activate(c);
+    } catch (e) {
+      throw new BackendError(`backend "${request}" is not available: ${errorText(e)}. ${c.howToGet}`);
+    }
+    return { name: c.tfName, reason: `requested: ${request}`, ...(c.package ? { package: c.package } : {}), versions };
+  }
+  const skipped: string[] = [];
+  for (const c of candidates) {
+    try {
+      await activate(c);
+      const reason = skipped.length ? `auto: ${skipped.join("; ")}` : "auto: best available";
+      return { name: c.tfName, reason, ...(c.package ? { package: c.package } : {}), versions };
+    } catch (e) {
+      skipped.push(`${c.package ?? c.request} unavailable (${errorText(e)})`);
+    }
+  }
+  throw new BackendError(`no backend could be initialized: ${skipped.join("; ")}`);
+}

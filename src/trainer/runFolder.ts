@@ -1,0 +1,144 @@
+// Writes a run folder (docs/run-format.md): manifest, metrics and checkpoints, every file atomic.
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import { appendLine, readJsonFileSync, writeFileAtomic, writeFileAtomicSync } from "../shared/atomicFile";
+import { truncateMetricsAfter } from "../shared/metricsReader";
+import {
+  CHECKPOINT_DIR,
+  METRICS_FILE,
+  OPTIMIZER_TENSOR_PREFIX,
+  RUN_MANIFEST,
+  checkpointFileName,
+  formatMetricsLine,
+  manifestProblems,
+  parseCheckpointFileName,
+  type MetricsRecord,
+  type RunManifest,
+} from "../shared/runFormat";
+import { encodeSafetensors, readSafetensorsSync } from "../shared/safetensors";
+import type { NamedVariable } from "./models/model";
+import type { OptimizerSnapshot } from "./optimizers";
+
+export const CHECKPOINT_FORMAT = "learning-mechanics/checkpoint";
+
+/** A run id: `<system>-<UTC yyyymmdd-hhmmss>-<4 hex>`, safe as a folder name. */
+export function newRunId(system: string, now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+  const safe = system.replace(/[^A-Za-z0-9_.-]/g, "_");
+  return `${safe}-${stamp}-${randomBytes(2).toString("hex")}`;
+}
+
+export interface CheckpointData {
+  step: number;
+  params: Map<string, { shape: number[]; values: Float32Array }>;
+  optimizerT: number | undefined;
+  optimizer: Map<string, { shape: number[]; values: Float32Array }>;
+}
+
+export class RunFolder {
+  constructor(readonly dir: string) {}
+
+  get manifestPath(): string {
+    return join(this.dir, RUN_MANIFEST);
+  }
+  get metricsPath(): string {
+    return join(this.dir, METRICS_FILE);
+  }
+  get checkpointDir(): string {
+    return join(this.dir, CHECKPOINT_DIR);
+  }
+
+  /** Creates the folder and its checkpoints/ subfolder. Fails if the folder already holds a run. */
+  create(): void {
+    mkdirSync(this.checkpointDir, { recursive: true });
+    if (readdirSync(this.dir).includes(RUN_MANIFEST)) throw new Error(`${this.dir} already holds a run`);
+  }
+
+  writeManifest(m: RunManifest): void {
+    writeFileAtomicSync(this.manifestPath, JSON.stringify(m, null, 2) + "\n");
+  }
+
+  readManifest(): RunManifest {
+    const r = readJsonFileSync(this.manifestPath);
+    if (!r.ok) throw new Error(r.error);
+    const problems = manifestProblems(r.value);
+    if (problems.length) throw new Error(`${this.manifestPath}: ${problems.join("; ")}`);
+    return r.value as RunManifest;
+  }
+
+  appendMetrics(rec: MetricsRecord): void {
+    appendLine(this.metricsPath, formatMetricsLine(rec));
+  }
+
+  /** Drops metrics after `step` (before continuing from the checkpoint at `step`). */
+  truncateMetricsAfter(step: number): void {
+    truncateMetricsAfter(this.metricsPath, step);
+  }
+
+  /** Steps of the complete checkpoints present, ascending. */
+  checkpointSteps(): number[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.checkpointDir);
+    } catch {
+      return [];
+    }
+    return names
+      .map(parseCheckpointFileName)
+      .filter((s): s is number => s !== undefined)
+      .sort((a, b) => a - b);
+  }
+
+  checkpointPath(step: number): string {
+    return join(this.checkpointDir, checkpointFileName(step));
+  }
+
+  /** Writes model parameters and optimizer state at `step`; returns the path and size. */
+  async writeCheckpoint(step: number, params: readonly NamedVariable[], opt: OptimizerSnapshot | undefined): Promise<{ path: string; bytes: number }> {
+    const tensors: Array<{ name: string; dtype: "F32"; shape: number[]; data: Float32Array }> = [];
+    for (const p of params) tensors.push({ name: p.name, dtype: "F32", shape: p.variable.shape, data: (await p.variable.data()) as Float32Array });
+    if (opt) {
+      for (const s of opt.slots) {
+        tensors.push({ name: OPTIMIZER_TENSOR_PREFIX + s.name, dtype: "F32", shape: s.tensor.shape, data: (await s.tensor.data()) as Float32Array });
+      }
+    }
+    const metadata: Record<string, string> = {
+      format: CHECKPOINT_FORMAT,
+      format_version: "1",
+      step: String(step),
+      params: JSON.stringify(params.map((p) => p.name)),
+    };
+    if (opt) metadata["optimizer"] = JSON.stringify({ t: opt.t });
+    const buf = encodeSafetensors(tensors, metadata);
+    const path = this.checkpointPath(step);
+    await writeFileAtomic(path, buf);
+    return { path, bytes: buf.length };
+  }
+
+  readCheckpoint(step: number): CheckpointData {
+    const path = this.checkpointPath(step);
+    const decoded = readSafetensorsSync(path);
+    const params = new Map<string, { shape: number[]; values: Float32Array }>();
+    const optimizer = new Map<string, { shape: number[]; values: Float32Array }>();
+    for (const t of decoded.tensors) {
+      const values = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as ArrayLike<number>);
+      if (t.name.startsWith(OPTIMIZER_TENSOR_PREFIX)) optimizer.set(t.name.slice(OPTIMIZER_TENSOR_PREFIX.length), { shape: t.shape, values });
+      else params.set(t.name, { shape: t.shape, values });
+    }
+    const optMeta = decoded.metadata["optimizer"];
+    const optimizerT = optMeta ? (JSON.parse(optMeta) as { t: number }).t : undefined;
+    return { step: Number(decoded.metadata["step"] ?? step), params, optimizer, optimizerT };
+  }
+}
+
+/** Loads checkpoint values into the model's variables, checking names and shapes. */
+export function restoreParams(params: readonly NamedVariable[], saved: CheckpointData["params"], path: string): void {
+  for (const p of params) {
+    const s = saved.get(p.name);
+    if (!s) throw new Error(`${path} has no parameter "${p.name}"`);
+    if (s.shape.join(",") !== p.variable.shape.join(",")) throw new Error(`${path}: "${p.name}" has shape [${s.shape}], the model has [${p.variable.shape}]`);
+    p.variable.assign(tf.tensor(s.values, p.variable.shape, "float32"));
+  }
+}
