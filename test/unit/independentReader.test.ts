@@ -222,3 +222,36 @@ test("the Python writer in docs/run-format.md produces a run folder our readers 
   // Training did something: the loss fell by two orders of magnitude.
   assert.ok((byStep.get(200)?.["train_loss"] as number) < (byStep.get(0)?.["train_loss"] as number) / 100);
 });
+
+test("the run.json and metrics.jsonl examples in docs/run-format.md are valid and complete", () => {
+  const doc = fs.readFileSync(path.join(repoRoot(), "docs", "run-format.md"), "utf8");
+  const section = (heading: string): string => {
+    const at = doc.indexOf(`\n## ${heading}\n`);
+    assert.ok(at >= 0, heading);
+    const next = doc.indexOf("\n## ", at + 1);
+    return doc.slice(at, next < 0 ? undefined : next);
+  };
+  const manifestSection = section("run.json");
+  const json = /```json\n([\s\S]*?)```/.exec(manifestSection)?.[1];
+  assert.ok(json !== undefined);
+  const example = JSON.parse(json) as Record<string, unknown>;
+  assert.deepEqual(manifestProblems(example), []);
+  // The example shows every field of the table, and the table lists every field of the example.
+  const tableFields = [...manifestSection.matchAll(/^\| `([A-Za-z]+)` \|/gm)].map((m) => m[1]);
+  assert.deepEqual([...tableFields].sort(), Object.keys(example).sort());
+  assert.equal(tableFields.length, 18); // every field of RunManifest
+
+  const metricsLines = /\n```\n(\{[\s\S]*?)```/.exec(section("metrics.jsonl"))?.[1];
+  assert.ok(metricsLines !== undefined);
+  const p = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "lm-doc-")), "metrics.jsonl");
+  try {
+    fs.writeFileSync(p, metricsLines);
+    const r = readMetrics(p);
+    assert.deepEqual(r.badLines, []);
+    assert.equal(r.partialTail, false);
+    assert.deepEqual(r.records.map((x) => x.step), [0, 10, 20]);
+    assert.equal(r.records[2]?.["train_loss"], null);
+  } finally {
+    fs.rmSync(path.dirname(p), { recursive: true, force: true });
+  }
+});
