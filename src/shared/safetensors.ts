@@ -205,7 +205,8 @@ function describeJsonType(v: unknown): string {
  * first `8 + N` bytes; `fileSize` (default `buf.length`) is the size of the whole file, against
  * which the tensors' offsets are checked. Returned offsets are absolute file offsets.
  */
-export function parseSafetensorsHeader(buf: Uint8Array, fileSize: number = buf.length, file?: string): SafetensorsHeader {
+export function parseSafetensorsHeader(input: Uint8Array | Buffer, fileSize: number = input.length, file?: string): SafetensorsHeader {
+  const buf = bytesOf(input);
   if (fileSize < 8 || buf.length < 8) {
     throw new SafetensorsError(`truncated file: ${Math.min(fileSize, buf.length)} bytes, fewer than the 8-byte header length`, file);
   }
@@ -326,7 +327,11 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
-/** A Node Buffer as a plain Uint8Array over the same memory. */
+/**
+ * A Node Buffer as a plain Uint8Array over the same memory. (Public functions take
+ * `Uint8Array | Buffer` because the @types/node in use predates TypeScript's generic typed arrays,
+ * so a Buffer does not type-check as a Uint8Array.)
+ */
 function bytesOf(b: { buffer: ArrayBufferLike; byteOffset: number; byteLength: number }): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
@@ -423,7 +428,8 @@ export async function readSafetensorsTensor(path: string, header: SafetensorsHea
  * F8_E4M3 (the "fn" variant: no infinities) → Float32Array (exact); I64 and U64 → Float64Array
  * (exact up to 2^53 in magnitude, rounded to the nearest double beyond).
  */
-export function decodeSafetensors(buf: Uint8Array, file?: string): DecodedSafetensors {
+export function decodeSafetensors(input: Uint8Array | Buffer, file?: string): DecodedSafetensors {
+  const buf = bytesOf(input);
   const header = parseSafetensorsHeader(buf, buf.length, file);
   const tensors = header.tensors.map((t): DecodedTensor => ({ ...t, data: decodeTensorBytes(t.dtype, buf, t.begin, t.end) }));
   return { metadata: header.metadata, tensors, byName: new Map(tensors.map((t) => [t.name, t])) };

@@ -378,3 +378,9 @@ test("tensor data at odd file offsets is copied into aligned arrays", () => {
   host.set(file, 3);
   assert.deepEqual(Array.from(decodeSafetensors(host.subarray(3)).byName.get("a")?.data ?? []), [1.25, -3, 7]);
 });
+
+test("decode and parse accept a Node Buffer directly", () => {
+  const buf: Buffer = encodeSafetensors([{ name: "a", dtype: "I32", shape: [2], data: new Int32Array([7, -7]) }], { k: "v" });
+  assert.deepEqual(Array.from(decodeSafetensors(buf).byName.get("a")?.data ?? []), [7, -7]);
+  assert.deepEqual(parseSafetensorsHeader(buf).metadata, { k: "v" });
+});
