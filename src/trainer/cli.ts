@@ -8,6 +8,7 @@
 import { parseArgs } from "node:util";
 import type { TrainerEvent } from "../shared/trainerProtocol";
 import { errorEvent, listSystems, runRequest, type RunRequest } from "./session";
+import { progressLine } from "./progress";
 import { VERSION } from "./version";
 
 const USAGE = `Learning Mechanics ${VERSION}
@@ -15,22 +16,6 @@ usage:
   lm train FILE [--system NAME] [--out DIR] [--run-dir DIR] [--backend auto|gpu|native|wasm|cpu] [--steps N]
   lm resume RUN_DIR [--backend B]
   lm list FILE`;
-
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return "?";
-  if (seconds < 60) return `${Math.round(seconds)}s`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)}m${String(Math.round(seconds % 60)).padStart(2, "0")}s`;
-  return `${Math.floor(seconds / 3600)}h${String(Math.floor((seconds % 3600) / 60)).padStart(2, "0")}m`;
-}
-
-/** One progress line, e.g. `[########............] 40% 400/1000 loss 0.1234 · 120 steps/s · eta 5s`. */
-export function progressLine(step: number, total: number, loss: number, rate: number, width = 20): string {
-  const frac = total > 0 ? Math.min(1, step / total) : 0;
-  const filled = Math.round(frac * width);
-  const bar = "#".repeat(filled) + ".".repeat(width - filled);
-  const eta = rate > 0 ? formatDuration((total - step) / rate) : "?";
-  return `[${bar}] ${String(Math.floor(frac * 100)).padStart(3)}% ${step}/${total} loss ${loss.toPrecision(4)} · ${rate.toFixed(rate < 10 ? 1 : 0)} steps/s · eta ${eta}`;
-}
 
 function printer(): (e: TrainerEvent) => void {
   const tty = process.stderr.isTTY === true;

@@ -260,7 +260,13 @@ export async function train(req: TrainRequest): Promise<TrainOutcome> {
     let rateStep = step;
     let rateTime = Date.now();
     let rate = 0;
+    let lastYield = Date.now();
     while (step < spec.steps) {
+      // Let stdin (a stop request) and signals (Ctrl-C) through; the loop is otherwise synchronous.
+      if (Date.now() - lastYield > 50) {
+        await new Promise<void>((r) => setImmediate(r));
+        lastYield = Date.now();
+      }
       const t = step + 1;
       const idx = batches?.indices(t);
       const lossValue = tf.tidy(() => {

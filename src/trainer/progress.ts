@@ -1,0 +1,17 @@
+// Text for the CLI's progress bar.
+
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return "?";
+  if (seconds < 60) return `${Math.round(seconds)}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m${String(Math.round(seconds % 60)).padStart(2, "0")}s`;
+  return `${Math.floor(seconds / 3600)}h${String(Math.floor((seconds % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+/** One progress line, e.g. `[########............] 40% 400/1000 loss 0.1234 · 120 steps/s · eta 5s`. */
+export function progressLine(step: number, total: number, loss: number, rate: number, width = 20): string {
+  const frac = total > 0 ? Math.min(1, step / total) : 0;
+  const filled = Math.round(frac * width);
+  const bar = "#".repeat(filled) + ".".repeat(width - filled);
+  const eta = rate > 0 ? formatDuration((total - step) / rate) : "?";
+  return `[${bar}] ${String(Math.floor(frac * 100)).padStart(3)}% ${step}/${total} loss ${loss.toPrecision(4)} · ${rate.toFixed(rate < 10 ? 1 : 0)} steps/s · eta ${eta}`;
+}

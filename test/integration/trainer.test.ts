@@ -1,0 +1,342 @@
+// The trainer end to end through its CLI and its sidecar protocol, on real files and processes.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync, existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { readSafetensorsSync } from "../../src/shared/safetensors";
+import {
+  CLI,
+  EXAMPLES,
+  FIXTURES,
+  Sidecar,
+  checkpointFiles,
+  metricsOf,
+  pythonWithNumpy,
+  readManifest,
+  runCli,
+  tempDir,
+  withoutTime,
+} from "./harness";
+
+const tiny = join(FIXTURES, "tiny.experiment.ts");
+
+function allFinite(runDir: string, file: string): boolean {
+  const d = readSafetensorsSync(join(runDir, "checkpoints", file));
+  return d.tensors.every((t) => Array.from(t.data as Float32Array).every(Number.isFinite));
+}
+
+describe("lm train", () => {
+  test("writes a complete run folder", async () => {
+    const runDir = join(tempDir("train"), "run");
+    const r = await runCli(["train", tiny, "--system", "tinyAdd", "--run-dir", runDir, "--backend", "cpu"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), runDir, "the run folder is the one line on stdout");
+    assert.match(r.stderr, /finished at step 60/);
+
+    const m = readManifest(runDir);
+    assert.equal(m.format, "learning-mechanics/run");
+    assert.equal(m.formatVersion, 1);
+    assert.equal(m.status, "finished");
+    assert.equal(m.system, "tinyAdd");
+    assert.equal(m.step, 60);
+    assert.equal(m.totalSteps, 60);
+    assert.equal(m.seed, 7);
+    assert.equal(m.backend.name, "cpu");
+    assert.equal(m.backend.reason, "requested: cpu");
+    assert.equal(m.experiment.path, tiny);
+    assert.equal(m.experiment.sha256, "sha256:" + createHash("sha256").update(readFileSync(tiny)).digest("hex"));
+    assert.equal((m.config["task"] as { p: number }).p, 11);
+    assert.equal(m.config["batchSize"], 16);
+    assert.ok(m.endedAt && m.startedAt <= m.endedAt);
+
+    const metrics = metricsOf(runDir);
+    assert.deepEqual(
+      metrics.map((x) => x.step),
+      [0, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60],
+    );
+    for (const rec of metrics) {
+      for (const k of ["train_loss", "train_acc", "test_loss", "test_acc", "lr", "param_norm"]) {
+        assert.equal(typeof rec[k], "number", `step ${rec.step} ${k}`);
+        assert.ok(Number.isFinite(rec[k]), `step ${rec.step} ${k}`);
+      }
+      assert.ok(rec["train_acc"]! >= 0 && rec["train_acc"]! <= 1);
+    }
+    // Initial loss of an 11-way classifier is near ln 11; training lowers it.
+    assert.ok(Math.abs(metrics[0]!["train_loss"]! - Math.log(11)) < 0.5, `initial loss ${metrics[0]!["train_loss"]}`);
+    assert.ok(metrics.at(-1)!["train_loss"]! < metrics[0]!["train_loss"]! * 0.8, "loss decreased");
+
+    assert.deepEqual(checkpointFiles(runDir), ["step-00000000.safetensors", "step-00000020.safetensors", "step-00000040.safetensors", "step-00000060.safetensors"]);
+    const ck = readSafetensorsSync(join(runDir, "checkpoints", "step-00000040.safetensors"));
+    assert.equal(ck.metadata["format"], "learning-mechanics/checkpoint");
+    assert.equal(ck.metadata["step"], "40");
+    const params = JSON.parse(ck.metadata["params"]!) as string[];
+    assert.deepEqual(params, ["embed.weight", "layers.0.weight", "layers.0.bias", "out.weight", "out.bias"]);
+    assert.deepEqual(ck.byName.get("embed.weight")!.shape, [11, 8]);
+    assert.deepEqual(ck.byName.get("layers.0.weight")!.shape, [16, 32]);
+    assert.deepEqual(ck.byName.get("out.weight")!.shape, [32, 11]);
+    assert.ok(ck.byName.has("optimizer/m/out.weight") && ck.byName.has("optimizer/v/out.weight"));
+    assert.equal(JSON.parse(ck.metadata["optimizer"]!).t, 40);
+    // No temporary files are left behind.
+    assert.deepEqual(readdirSync(runDir).sort(), ["checkpoints", "metrics.jsonl", "run.json"]);
+  });
+
+  test("is deterministic: same seed and backend give identical metrics and checkpoints", async () => {
+    const root = tempDir("det");
+    const [a, b] = [join(root, "a"), join(root, "b")];
+    for (const dir of [a, b]) {
+      const r = await runCli(["train", tiny, "--system", "tinyAdd", "--run-dir", dir, "--backend", "wasm"]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    assert.deepEqual(withoutTime(metricsOf(a)), withoutTime(metricsOf(b)));
+    for (const f of checkpointFiles(a)) assert.ok(readFileSync(join(a, "checkpoints", f)).equals(readFileSync(join(b, "checkpoints", f))), f);
+  });
+
+  test("initialization is identical on the cpu and wasm backends", async () => {
+    const root = tempDir("init");
+    for (const backend of ["cpu", "wasm"]) {
+      const r = await runCli(["train", tiny, "--system", "tinyAdd", "--run-dir", join(root, backend), "--backend", backend, "--steps", "1"]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const step0 = "step-00000000.safetensors";
+    assert.ok(readFileSync(join(root, "cpu", "checkpoints", step0)).equals(readFileSync(join(root, "wasm", "checkpoints", step0))));
+    const [c, w] = [metricsOf(join(root, "cpu")), metricsOf(join(root, "wasm"))];
+    assert.ok(Math.abs(c[0]!["train_loss"]! - w[0]!["train_loss"]!) < 1e-5, "same initial loss on both backends");
+  });
+
+  test("centred α-scaled regression trains, with the centring making the initial output zero", async () => {
+    const runDir = join(tempDir("alpha"), "run");
+    const r = await runCli(["train", tiny, "--system", "tinyRegression", "--run-dir", runDir, "--backend", "cpu"]);
+    assert.equal(r.code, 0, r.stderr);
+    const metrics = metricsOf(runDir);
+    assert.equal(metrics[0]!["train_acc"], undefined, "no accuracy for regression");
+    assert.ok(metrics.at(-1)!["train_loss"]! < metrics[0]!["train_loss"]!);
+  });
+
+  test("a custom task and model train to solve XOR; user console output stays off stdout", async () => {
+    const runDir = join(tempDir("xor"), "run");
+    const r = await runCli(["train", join(FIXTURES, "custom.experiment.ts"), "--system", "xor", "--run-dir", runDir, "--backend", "cpu"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(metricsOf(runDir).at(-1)!["train_acc"], 1);
+  });
+
+  test("an independent numpy reader agrees with the trainer's own param_norm", async (t) => {
+    const py = pythonWithNumpy();
+    if (!py) return t.skip("no python3 with numpy");
+    const runDir = join(tempDir("py"), "run");
+    const r = await runCli(["train", tiny, "--system", "tinyAdd", "--run-dir", runDir, "--backend", "cpu", "--steps", "20"]);
+    assert.equal(r.code, 0, r.stderr);
+    const script = `
+import json, struct, sys, numpy as np
+path = sys.argv[1]
+with open(path, "rb") as f:
+    raw = f.read()
+n = struct.unpack("<Q", raw[:8])[0]
+header = json.loads(raw[8:8 + n])
+meta = header.pop("__metadata__")
+data = raw[8 + n:]
+sq = 0.0
+for name in json.loads(meta["params"]):
+    info = header[name]
+    b, e = info["data_offsets"]
+    a = np.frombuffer(data[b:e], dtype="<f4").reshape(info["shape"])
+    sq += float(np.sum(a.astype(np.float64) ** 2))
+print(json.dumps({"step": int(meta["step"]), "norm": sq ** 0.5, "names": sorted(header)}))
+`;
+    for (const [file, step] of [["step-00000000.safetensors", 0], ["step-00000020.safetensors", 20]] as const) {
+      const out = spawnSync(py, ["-c", script, join(runDir, "checkpoints", file)], { encoding: "utf8" });
+      assert.equal(out.status, 0, out.stderr);
+      const got = JSON.parse(out.stdout) as { step: number; norm: number; names: string[] };
+      const rec = metricsOf(runDir).find((x) => x.step === step)!;
+      assert.equal(got.step, step);
+      assert.ok(Math.abs(got.norm - rec["param_norm"]!) / rec["param_norm"]! < 1e-5, `${got.norm} vs ${rec["param_norm"]}`);
+      assert.ok(got.names.includes("optimizer/m/embed.weight"));
+    }
+  });
+});
+
+describe("lm list", () => {
+  test("lists the example systems with their lines", async () => {
+    const r = await runCli(["list", join(EXAMPLES, "grokking.experiment.ts")]);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split("\n");
+    assert.equal(lines.length, 2);
+    assert.match(lines[0]!, /^modAdd\t.*modularArithmetic.*\(line 7\)$/);
+    assert.match(lines[1]!, /^nanda\t.*transformer.*\(line 18\)$/);
+  });
+});
+
+describe("resume", () => {
+  test("stop through the protocol, resume, and get the metrics of an uninterrupted run", async () => {
+    const root = tempDir("resume");
+    const straight = join(root, "straight");
+    const r1 = await runCli(["train", tiny, "--system", "tinyAdd", "--run-dir", straight, "--backend", "wasm"]);
+    assert.equal(r1.code, 0, r1.stderr);
+
+    const interrupted = join(root, "interrupted");
+    const sidecar = new Sidecar();
+    const ready = await sidecar.waitFor("ready");
+    assert.equal(ready.protocol, 1);
+    sidecar.send({ type: "train", file: tiny, system: "tinyAdd", runDir: interrupted, backend: "wasm" });
+    await sidecar.waitFor("checkpoint", (e) => e.step === 20);
+    sidecar.send({ type: "stop" });
+    const fin = await sidecar.waitFor("finished");
+    assert.equal(fin.status, "stopped");
+    assert.equal(await sidecar.exited, 0);
+    assert.deepEqual(sidecar.stray, [], "nothing but protocol lines on stdout");
+    const stoppedAt = fin.step;
+    assert.ok(stoppedAt >= 20 && stoppedAt < 60, `stopped at ${stoppedAt}`);
+    assert.equal(readManifest(interrupted).status, "stopped");
+    assert.ok(existsSync(join(interrupted, "checkpoints", `step-${String(stoppedAt).padStart(8, "0")}.safetensors`)), "final checkpoint at the stop");
+
+    const r2 = await runCli(["resume", interrupted, "--backend", "wasm"]);
+    assert.equal(r2.code, 0, r2.stderr);
+    const m = readManifest(interrupted);
+    assert.equal(m.status, "finished");
+    assert.deepEqual(m.resumedFrom, [stoppedAt]);
+
+    const a = withoutTime(metricsOf(straight));
+    const b = withoutTime(metricsOf(interrupted)).filter((x) => x["step"] === stoppedAt ? a.some((y) => y["step"] === stoppedAt) : true);
+    assert.deepEqual(b, a, "identical metrics at every step");
+    const last = "step-00000060.safetensors";
+    assert.ok(readFileSync(join(straight, "checkpoints", last)).equals(readFileSync(join(interrupted, "checkpoints", last))), "identical final weights and optimizer state");
+  });
+
+  test("refuses to resume when the experiment file changed", async () => {
+    const root = tempDir("changed");
+    const file = join(root, "copy.experiment.ts");
+    writeFileSync(file, readFileSync(tiny));
+    const runDir = join(root, "run");
+    assert.equal((await runCli(["train", file, "--system", "tinyAdd", "--run-dir", runDir, "--backend", "cpu", "--steps", "5"])).code, 0);
+    writeFileSync(file, readFileSync(tiny, "utf8").replace("seed: 7", "seed: 8"));
+    const r = await runCli(["resume", runDir, "--backend", "cpu"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /changed since this run started/);
+    assert.equal(readManifest(runDir).status, "finished", "the run is left as it was");
+  });
+});
+
+describe("failures", () => {
+  test("divergence: status diverged at the step, last finite checkpoint kept, exit code 3", async () => {
+    const runDir = join(tempDir("nan"), "run");
+    const r = await runCli(["train", join(FIXTURES, "diverge.experiment.ts"), "--run-dir", runDir, "--backend", "cpu"]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /diverged/);
+    const m = readManifest(runDir);
+    assert.equal(m.status, "diverged");
+    assert.equal(typeof m.divergedAtStep, "number");
+    assert.ok(m.divergedAtStep! > 0 && m.divergedAtStep! < 200);
+    assert.match(m.error!.message, new RegExp(`at step ${m.divergedAtStep}`));
+    const files = checkpointFiles(runDir);
+    assert.ok(files.length >= 1);
+    for (const f of files) assert.ok(allFinite(runDir, f), `${f} is finite`);
+    const metrics = metricsOf(runDir);
+    assert.ok(metrics.every((x) => x.step <= m.divergedAtStep!));
+  });
+
+  test("a syntax error names file, line and column", async () => {
+    const file = join(FIXTURES, "syntax-error.experiment.ts");
+    const r = await runCli(["train", file, "--run-dir", join(tempDir("syntax"), "run")]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /error \(syntax\): .*syntax-error\.experiment\.ts:4:40: Expected "}" but found "\)"/);
+  });
+
+  test("an exception while the file loads names its line in the original TypeScript", async () => {
+    const file = join(FIXTURES, "throws.experiment.ts");
+    const r = await runCli(["list", file]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /error \(runtime\): .*throws\.experiment\.ts:4:\d+: RangeError: p must be at least 2, got 1/);
+  });
+
+  test("an invalid config names every bad field, in list and in train", async () => {
+    const file = join(FIXTURES, "invalid-config.experiment.ts");
+    const list = await runCli(["list", file]);
+    assert.equal(list.code, 1);
+    assert.match(list.stdout, /task\.trainFraction: must be in \(0, 1\]/);
+    assert.match(list.stdout, /model\.hidden\[1\]: must be a positive integer/);
+    const runRoot = tempDir("invalid");
+    const r = await runCli(["train", file, "--out", runRoot]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /error \(config\)/);
+    assert.match(r.stderr, /task\.trainFraction/);
+    assert.deepEqual(readdirSync(runRoot), [], "no run folder for a config that cannot train");
+  });
+
+  test("an error inside a custom model's forward points at its line", async () => {
+    const r = await runCli(["train", join(FIXTURES, "custom.experiment.ts"), "--system", "failsInForward", "--run-dir", join(tempDir("fwd"), "run"), "--backend", "cpu"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /error \(runtime\): .*custom\.experiment\.ts:44:\d+: forward is not implemented yet/);
+  });
+
+  test("an unwritable output folder is an io error and writes nothing", async () => {
+    const root = tempDir("unwritable");
+    const blocker = join(root, "file");
+    writeFileSync(blocker, "not a folder");
+    const r = await runCli(["train", tiny, "--system", "tinyAdd", "--out", join(blocker, "runs"), "--backend", "cpu"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /error \(io\): .*ENOTDIR/);
+  });
+
+  test("a missing experiment file and an unknown system are clear errors", async () => {
+    const r1 = await runCli(["train", join(FIXTURES, "nope.experiment.ts")]);
+    assert.equal(r1.code, 1);
+    assert.match(r1.stderr, /cannot read experiment file .*nope\.experiment\.ts/);
+    const r2 = await runCli(["train", tiny, "--system", "nope", "--out", tempDir("unknown")]);
+    assert.equal(r2.code, 1);
+    assert.match(r2.stderr, /exports no model system "nope" \(it has: tinyAdd, tinyRegression\)/);
+  });
+
+  test("asking for a native backend that is not installed says what to install", async () => {
+    const r = await runCli(["train", tiny, "--system", "tinyAdd", "--out", tempDir("gpu"), "--backend", "gpu"]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /error \(backend\): backend "gpu" is not available: @tensorflow\/tfjs-node-gpu is not installed\. .*npm install @tensorflow\/tfjs-node-gpu/);
+  });
+
+  test("usage errors exit with code 2", async () => {
+    assert.equal((await runCli([])).code, 2);
+    assert.equal((await runCli(["train"])).code, 2);
+    assert.equal((await runCli(["train", tiny, "--steps", "-4"])).code, 2);
+    assert.equal((await runCli(["frobnicate", tiny])).code, 2);
+  });
+});
+
+describe("sidecar protocol", () => {
+  test("ready, list, then exit when stdin closes", async () => {
+    const sidecar = new Sidecar();
+    const ready = await sidecar.waitFor("ready");
+    assert.equal(ready.protocol, 1);
+    sidecar.send({ type: "list", file: tiny });
+    const systems = await sidecar.waitFor("systems");
+    assert.deepEqual(
+      systems.systems.map((s) => [s.name, s.location?.line, s.problems.length]),
+      [
+        ["tinyAdd", 4, 0],
+        ["tinyRegression", 16, 0],
+      ],
+    );
+    sidecar.send({ type: "list", file: join(FIXTURES, "syntax-error.experiment.ts") });
+    const err = await sidecar.waitFor("error");
+    assert.equal(err.kind, "syntax");
+    assert.deepEqual(err.location && [err.location.line, err.location.column], [4, 40]);
+    sidecar.closeStdin();
+    assert.equal(await sidecar.exited, 0);
+    assert.deepEqual(sidecar.stray, []);
+  });
+
+  test("a trainer whose parent goes away stops gracefully instead of running on", async () => {
+    const runDir = join(tempDir("orphan"), "run");
+    mkdirSync(join(runDir, ".."), { recursive: true });
+    const sidecar = new Sidecar();
+    await sidecar.waitFor("ready");
+    sidecar.send({ type: "train", file: tiny, system: "tinyAdd", runDir, backend: "cpu", steps: 100000 });
+    await sidecar.waitFor("checkpoint", (e) => e.step === 0);
+    sidecar.closeStdin();
+    assert.equal(await sidecar.exited, 0);
+    const m = readManifest(runDir);
+    assert.equal(m.status, "stopped");
+    assert.ok(m.step < 100000);
+  });
+});
+
+void CLI;
