@@ -1,6 +1,6 @@
 // One build script, one target per process (style.md §13):
 //   trainer sidecar + CLI  → dist/trainer/*.js (node, cjs; tfjs bundled, native backends and esbuild external)
-//   tests                  → dist/test/**/*.test.cjs (node, cjs; packages external)
+//   tests                  → dist/test/**/*.test.cjs (node, cjs; bundled like the trainer)
 //   wasm binaries          → dist/wasm/ (the wasm backend loads them at run time)
 // The extension host and webview targets join here when they exist. `--watch` rebuilds on change.
 import * as esbuild from "esbuild";
@@ -25,7 +25,9 @@ function findTests(dir) {
 /** Packages that must stay out of the bundle: optional native backends (absent on most machines) and esbuild (a native binary). */
 const runtimeExternal = ["@tensorflow/tfjs-node", "@tensorflow/tfjs-node-gpu", "esbuild"];
 
-const common = { bundle: true, platform: "node", target: "node20", format: "cjs", sourcemap: "linked", logLevel: "warning" };
+// "module" first: tfjs-core's ESM build, so that its side-effect modules (gradients) and the rest
+// share one copy of the library in the bundle.
+const common = { bundle: true, platform: "node", target: "node20", format: "cjs", sourcemap: "linked", logLevel: "warning", mainFields: ["module", "main"] };
 
 const targets = [
   {
@@ -40,7 +42,7 @@ const targets = [
     entryPoints: Object.fromEntries(findTests(join(root, "test")).map((p) => [relative(join(root, "test"), p).replace(/\.ts$/, ""), p])),
     outdir: join(dist, "test"),
     outExtension: { ".js": ".cjs" },
-    packages: "external",
+    external: runtimeExternal,
   },
 ];
 

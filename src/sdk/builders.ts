@@ -95,7 +95,8 @@ export const tasks = {
   },
 
   /**
-   * Hierarchically structured data (Saxe et al. 2019): items are the leaves of a tree, features ±1 along each path.
+   * Hierarchically structured data (Saxe et al. 2019): items are the leaves of a tree (one-hot inputs); target
+   * features are the tree's nodes, 1 on each item's path from the root and 0 elsewhere (deeper levels: weaker modes).
    * Defaults: `depth` 3, `branching` 2 (so 8 items), `featureNoise` 0 (std), `dataSeed` 0.
    */
   hierarchical(options: Options<HierarchicalSpec> = {}): HierarchicalSpec {

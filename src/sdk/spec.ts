@@ -79,7 +79,7 @@ export interface HierarchicalSpec {
   /** Depth of the binary (or `branching`-ary) tree of items; items are its leaves. */
   depth: number;
   branching: number;
-  /** Output features: one per tree node below the root, ±1 along each item's path (Saxe et al. 2019). */
+  /** Std of Gaussian noise on the training targets (features: one per tree node, 1 on each item's path, else 0). */
   featureNoise: number;
   dataSeed: number;
 }

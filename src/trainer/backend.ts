@@ -5,6 +5,8 @@
 // tfjs-core keeps its engine and kernel registry on `globalThis`, so a native package that brings
 // its own copy of tfjs-core registers its kernels with the same engine we use.
 import * as tf from "@tensorflow/tfjs-core";
+// tfjs-core registers no gradients by itself (the @tensorflow/tfjs umbrella package does this).
+import "@tensorflow/tfjs-core/dist/register_all_gradients";
 import "@tensorflow/tfjs-backend-cpu";
 import { setThreadsCount, setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { existsSync } from "node:fs";
@@ -55,11 +57,18 @@ function loadNative(pkg: string, searchPaths: string[]): () => Promise<void> {
   };
 }
 
-/** Where the wasm binaries are: next to the bundle (dist/wasm) or in node_modules when unbundled. */
-export function wasmDir(): string {
-  const bundled = join(__dirname, "..", "wasm");
-  if (existsSync(join(bundled, "tfjs-backend-wasm-simd.wasm"))) return bundled + "/";
-  return dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")) + "/dist/";
+/**
+ * Where the wasm binaries are: `dist/wasm` (copied there by the build), found by walking up from
+ * this bundle's folder, or else the package's own folder in node_modules.
+ */
+export function wasmDir(from: string = __dirname): string {
+  const binary = "tfjs-backend-wasm-simd.wasm";
+  for (let dir = from; ; dir = dirname(dir)) {
+    for (const candidate of [join(dir, "wasm"), join(dir, "dist", "wasm"), join(dir, "node_modules", "@tensorflow", "tfjs-backend-wasm", "dist")]) {
+      if (existsSync(join(candidate, binary))) return candidate + "/";
+    }
+    if (dirname(dir) === dir) throw new BackendError(`cannot find ${binary} above ${from}: rebuild with \`npm run build\``);
+  }
 }
 
 export function defaultCandidates(experimentFile?: string): BackendCandidate[] {

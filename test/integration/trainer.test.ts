@@ -1,6 +1,6 @@
 // The trainer end to end through its CLI and its sidecar protocol, on real files and processes.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync, existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -145,7 +145,7 @@ for name in json.loads(meta["params"]):
 print(json.dumps({"step": int(meta["step"]), "norm": sq ** 0.5, "names": sorted(header)}))
 `;
     for (const [file, step] of [["step-00000000.safetensors", 0], ["step-00000020.safetensors", 20]] as const) {
-      const out = spawnSync(py, ["-c", script, join(runDir, "checkpoints", file)], { encoding: "utf8" });
+      const out: SpawnSyncReturns<string> = spawnSync(py, ["-c", script, join(runDir, "checkpoints", file)], { encoding: "utf8" });
       assert.equal(out.status, 0, out.stderr);
       const got = JSON.parse(out.stdout) as { step: number; norm: number; names: string[] };
       const rec = metricsOf(runDir).find((x) => x.step === step)!;

@@ -3,18 +3,18 @@
 // finite-difference gradients, cpu vs wasm agreement, small-init deep linear, custom model errors.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { dirname, join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-core/dist/register_all_gradients";
 import { version_cpu } from "@tensorflow/tfjs-backend-cpu";
 import { setThreadsCount, setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import { wasmDir } from "../../src/trainer/backend";
 import { Rng } from "../../src/sdk/rng";
 import type { CustomModelSpec, DeepLinearSpec, MlpSpec, TransformerSpec } from "../../src/sdk/spec";
 import { buildModel, buildTransformer, type Model, type ModelIO } from "../../src/trainer/models/index";
 
 void version_cpu; // keep the cpu backend's registration side effect
 
-const wasmDist = join(dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist") + "/";
+const wasmDist = wasmDir();
 
 async function use(name: "cpu" | "wasm"): Promise<void> {
   if (name === "wasm") {

@@ -3,15 +3,15 @@
 // differences, on both cpu and wasm; gradients are lazy per input.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { dirname, join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { version_cpu } from "@tensorflow/tfjs-backend-cpu";
 import { setThreadsCount, setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import { wasmDir } from "../../src/trainer/backend";
 import { dense, matMulT, prefersExplicitTranspose } from "../../src/trainer/ops";
 
 void version_cpu; // a named import so bundlers keep the backend's registration side effect
 
-const wasmDist = join(dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist") + "/";
+const wasmDist = wasmDir();
 
 async function use(name: "cpu" | "wasm"): Promise<void> {
   if (name === "wasm") {

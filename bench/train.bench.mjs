@@ -1,0 +1,97 @@
+#!/usr/bin/env node
+// Training throughput of the canonical systems through the real trainer (the sidecar, as the
+// extension runs it), per backend, beside the PyTorch CPU reference of the identical model run in
+// the same benchmark. Prints a table and one JSON line per measurement.
+//
+//   npm run bench                       # all systems, backends wasm and cpu
+//   node bench/train.bench.mjs --systems mlp --backends wasm --torch-threads 1
+//
+// steps/s is taken from the trainer's own progress events between the first event after warm-up
+// and the last step (so process start, data generation and the step-0 evaluation are excluded);
+// GFLOP/s counts forward matmul FLOPs × 3 (bench/README.md).
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const { values } = parseArgs({
+  options: {
+    systems: { type: "string", default: "mlp,transformer" },
+    backends: { type: "string", default: "wasm,cpu" },
+    "torch-threads": { type: "string", default: "1" },
+    python: { type: "string", default: "/usr/bin/python3" },
+  },
+});
+
+/** Forward matmul FLOPs per step (see bench/reference_torch.py's docstring), ×3 for fwd + bwd. */
+const FLOPS = {
+  mlp: (() => { const n = Math.round(0.3 * 97 * 97); return 3 * 2 * n * (194 * 256 + 256 * 97); })(),
+  transformer: (() => {
+    const n = Math.round(0.3 * 113 * 113), T = 3, d = 128, dm = 512, p = 113;
+    return 3 * n * (3 * 2 * T * d * d + 2 * T * T * d * 2 + 2 * T * d * d + 2 * 2 * T * d * dm + 2 * d * p);
+  })(),
+};
+/** Steps per run: enough for ~5–20 s on wasm here; cpu gets fewer (it is far slower). */
+const STEPS = { mlp: { wasm: 300, cpu: 20 }, transformer: { wasm: 60, cpu: 6 } };
+
+function trainerRate(system, backend) {
+  return new Promise((resolve, reject) => {
+    const out = mkdtempSync(join(tmpdir(), "lm-bench-"));
+    const child = spawn(process.execPath, [join(root, "dist/trainer/sidecar.js")], { stdio: ["pipe", "pipe", "inherit"] });
+    const seen = [];
+    let buf = "";
+    child.stdout.on("data", (d) => {
+      buf += d;
+      const lines = buf.split("\n");
+      buf = lines.pop();
+      for (const line of lines) {
+        const e = JSON.parse(line);
+        if (e.type === "progress") seen.push({ step: e.step, t: performance.now() });
+        if (e.type === "error") reject(new Error(e.message));
+        if (e.type === "finished") {
+          child.stdin.end();
+          rmSync(out, { recursive: true, force: true });
+          if (e.status !== "finished") return reject(new Error(`run ${e.status}: ${e.message ?? ""}`));
+          const first = seen[0], last = seen[seen.length - 1];
+          if (!first || last.step === first.step) return reject(new Error("too few progress events"));
+          resolve({ stepsPerSecond: ((last.step - first.step) * 1000) / (last.t - first.t), steps: last.step - first.step });
+        }
+      }
+    });
+    child.stdin.write(JSON.stringify({ type: "train", file: join(root, "bench/systems.experiment.ts"), system, runsRoot: out, backend, steps: STEPS[system][backend] }) + "\n");
+  });
+}
+
+function torchRate(system) {
+  const r = spawnSync(values.python, [join(root, "bench/reference_torch.py"), system, "--threads", values["torch-threads"]], { encoding: "utf8" });
+  if (r.status !== 0) return { error: (r.stderr || "python3-torch not available").trim().split("\n").pop() };
+  return JSON.parse(r.stdout.trim().split("\n").pop());
+}
+
+const rows = [];
+for (const system of values.systems.split(",")) {
+  const torch = torchRate(system);
+  const torchSps = torch.steps_per_s ?? torch.stepsPerSecond;
+  for (const backend of values.backends.split(",")) {
+    const r = await trainerRate(system, backend);
+    const row = {
+      system,
+      backend,
+      stepsPerSecond: +r.stepsPerSecond.toFixed(2),
+      gflops: +((FLOPS[system] * r.stepsPerSecond) / 1e9).toFixed(1),
+      torchStepsPerSecond: torchSps === undefined ? null : +torchSps.toFixed(2),
+      torchThreads: Number(values["torch-threads"]),
+      ratioVsTorch: torchSps ? +(r.stepsPerSecond / torchSps).toFixed(3) : null,
+    };
+    rows.push(row);
+    console.log(JSON.stringify(row));
+  }
+  if (torch.error) console.log(`PyTorch reference unavailable: ${torch.error} (apt-get install python3-torch libopenblas0-pthread)`);
+}
+console.log("\nsystem       backend  steps/s  GFLOP/s  torch steps/s  ratio");
+for (const r of rows) {
+  console.log(`${r.system.padEnd(12)} ${r.backend.padEnd(8)} ${String(r.stepsPerSecond).padStart(7)}  ${String(r.gflops).padStart(7)}  ${String(r.torchStepsPerSecond ?? "-").padStart(13)}  ${r.ratioVsTorch ?? "-"}`);
+}
