@@ -110,6 +110,10 @@ async function activate(c: BackendCandidate): Promise<void> {
   const ok = await tf.setBackend(c.tfName);
   if (!ok) throw new BackendError(`tfjs could not initialize the "${c.tfName}" backend`);
   await tf.ready();
+  // The cpu backend greets its first use in Node with advice to install tfjs-node; the reason for
+  // the backend choice is already reported (run.json, the log), so silence the banner.
+  const backend = tf.backend() as { firstUse?: boolean };
+  if (backend.firstUse !== undefined) backend.firstUse = false;
 }
 
 function errorText(e: unknown): string {

@@ -42,6 +42,14 @@ export function runCli(args: string[], timeoutMs = 240_000): Promise<CliResult> 
   });
 }
 
+const live = new Set<ChildProcessWithoutNullStreams>();
+
+/** Kills sidecars a failed test left running (call from `after`), so the test process can exit. */
+export function killSidecars(): void {
+  for (const child of live) child.kill("SIGKILL");
+  live.clear();
+}
+
 /** A running sidecar: send requests, await events. */
 export class Sidecar {
   readonly events: TrainerEvent[] = [];
@@ -52,6 +60,7 @@ export class Sidecar {
 
   constructor(env: NodeJS.ProcessEnv = process.env) {
     this.child = spawn(process.execPath, [SIDECAR], { cwd: ROOT, env, stdio: ["pipe", "pipe", "pipe"] });
+    live.add(this.child);
     const splitter = new LineSplitter((line) => {
       const event = parseTrainerEvent(line);
       if (!event) {
@@ -64,7 +73,12 @@ export class Sidecar {
     this.child.stdout.setEncoding("utf8");
     this.child.stdout.on("data", (d: string) => splitter.push(d));
     this.child.stderr.on("data", () => {});
-    this.exited = new Promise((r) => this.child.on("close", (code) => r(code)));
+    this.exited = new Promise((r) =>
+      this.child.on("close", (code) => {
+        live.delete(this.child);
+        r(code);
+      }),
+    );
   }
 
   send(request: TrainerRequest): void {

@@ -4,13 +4,13 @@ import { spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync, existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import { readSafetensorsSync } from "../../src/shared/safetensors";
 import {
-  CLI,
   EXAMPLES,
   FIXTURES,
   Sidecar,
+  killSidecars,
   checkpointFiles,
   metricsOf,
   pythonWithNumpy,
@@ -21,6 +21,7 @@ import {
 } from "./harness";
 
 const tiny = join(FIXTURES, "tiny.experiment.ts");
+after(killSidecars);
 
 function allFinite(runDir: string, file: string): boolean {
   const d = readSafetensorsSync(join(runDir, "checkpoints", file));
@@ -266,7 +267,7 @@ describe("failures", () => {
   test("an error inside a custom model's forward points at its line", async () => {
     const r = await runCli(["train", join(FIXTURES, "custom.experiment.ts"), "--system", "failsInForward", "--run-dir", join(tempDir("fwd"), "run"), "--backend", "cpu"]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /error \(runtime\): .*custom\.experiment\.ts:44:\d+: forward is not implemented yet/);
+    assert.match(r.stderr, /error \(runtime\): .*custom\.experiment\.ts:39:\d+: forward is not implemented yet/);
   });
 
   test("an unwritable output folder is an io error and writes nothing", async () => {
@@ -312,7 +313,7 @@ describe("sidecar protocol", () => {
       systems.systems.map((s) => [s.name, s.location?.line, s.problems.length]),
       [
         ["tinyAdd", 4, 0],
-        ["tinyRegression", 16, 0],
+        ["tinyRegression", 15, 0],
       ],
     );
     sidecar.send({ type: "list", file: join(FIXTURES, "syntax-error.experiment.ts") });
@@ -339,4 +340,3 @@ describe("sidecar protocol", () => {
   });
 });
 
-void CLI;
