@@ -1,6 +1,7 @@
 // One build script, one target per process (style.md §13):
 //   trainer sidecar + CLI  → dist/trainer/*.js (node, cjs; tfjs bundled, native backends and esbuild external)
 //   tests                  → dist/test/**/*.test.cjs (node, cjs; bundled like the trainer)
+//   bench tools            → dist/bench/*.js (node, cjs)
 //   wasm binaries          → dist/wasm/ (the wasm backend loads them at run time)
 // The extension host and webview targets join here when they exist. `--watch` rebuilds on change.
 import * as esbuild from "esbuild";
@@ -44,6 +45,7 @@ const targets = [
     outExtension: { ".js": ".cjs" },
     external: runtimeExternal,
   },
+  { ...common, entryPoints: { profileStep: "bench/profileStep.ts" }, outdir: join(dist, "bench"), external: runtimeExternal },
 ];
 
 rmSync(dist, { recursive: true, force: true });

@@ -73,9 +73,9 @@ for step in range(total_steps + 1):  # params after `step` updates
             f.write(json.dumps(rec) + "\n")  # one write per line
     if step % 50 == 0 or step == total_steps:
         tensors = dict(params)
-        tensors.update({"optimizer/" + name + "/momentum": m for name, m in momentum.items()})
+        tensors.update({"optimizer/momentum/" + name: m for name, m in momentum.items()})
         meta = {"format": "learning-mechanics/checkpoint", "format_version": "1", "step": str(step),
-                "params": json.dumps(order), "optimizer": json.dumps({"name": "sgd_momentum", "step": step})}
+                "params": json.dumps(order), "optimizer": json.dumps({"t": step})}
         write_safetensors(os.path.join(run_dir, "checkpoints", f"step-{step:08d}.safetensors"), tensors, meta)
     if step == total_steps:
         break

@@ -314,13 +314,14 @@ export async function train(req: TrainRequest): Promise<TrainOutcome> {
     return finish("finished", step);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    const message = err.code === "ENOSPC" ? `disk full while writing to ${req.runDir}: ${err.message}` : err.message;
+    const diskFull = err.code === "ENOSPC";
+    const message = diskFull ? `disk full: ${err.message}. Checkpoints up to step ${manifest.step} are intact; free space, then resume the run.` : err.message;
     try {
       finish("failed", manifest.step, { error: { message } });
     } catch {
       // the manifest itself cannot be written (disk full): the last good one stays on disk
     }
-    throw e;
+    throw diskFull ? Object.assign(new Error(message, { cause: e }), { code: err.code }) : e;
   } finally {
     for (const t of disposables) t.dispose();
     optimizer.dispose();

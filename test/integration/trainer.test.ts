@@ -340,3 +340,28 @@ describe("sidecar protocol", () => {
   });
 });
 
+
+describe("disk full", () => {
+  test("a full disk fails the run with a clear message and keeps every checkpoint already written", async (t) => {
+    const mount = tempDir("full");
+    // A real filesystem with room for the manifest, the metrics and two checkpoints (~12 KB each).
+    const m = spawnSync("mount", ["-t", "tmpfs", "-o", "size=40k", "tmpfs", mount], { encoding: "utf8" });
+    if (m.status !== 0) return t.skip(`cannot mount a small tmpfs here: ${m.stderr.trim()}`);
+    try {
+      const runDir = join(mount, "run");
+      const r = await runCli(["train", tiny, "--system", "tinyAdd", "--run-dir", runDir, "--backend", "cpu"]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /error \(io\): disk full: .*ENOSPC.*Checkpoints up to step \d+ are intact/);
+      const files = checkpointFiles(runDir);
+      assert.ok(files.length >= 1 && files.length < 4, files.join(", "));
+      assert.ok(files.every((f) => /^step-\d{8}\.safetensors$/.test(f)), `no temporary files left: ${files.join(", ")}`);
+      for (const f of files) assert.ok(allFinite(runDir, f), `${f} is complete and readable`);
+      const manifest = readManifest(runDir);
+      assert.ok(manifest.status === "failed" || manifest.status === "running", manifest.status);
+      const last = Number(files.at(-1)!.slice(5, 13));
+      assert.ok(manifest.step <= last, "run.json never points past the last complete checkpoint");
+    } finally {
+      spawnSync("umount", [mount]);
+    }
+  });
+});
