@@ -2,6 +2,8 @@
 //   trainer sidecar + CLI  → dist/trainer/*.js (node, cjs; tfjs bundled, native backends and esbuild external)
 //   tests                  → dist/test/**/*.test.cjs (node, cjs; bundled like the trainer)
 //   bench tools            → dist/bench/*.js (node, cjs)
+//   extension host         → dist/extension/extension.js (node, cjs; `vscode` external)
+//   webviews               → dist/webview/*.js (browser, esm)
 //   wasm binaries          → dist/wasm/ (the wasm backend loads them at run time)
 // The extension host and webview targets join here when they exist. `--watch` rebuilds on change.
 import * as esbuild from "esbuild";
@@ -46,6 +48,17 @@ const targets = [
     external: runtimeExternal,
   },
   { ...common, entryPoints: { profileStep: "bench/profileStep.ts" }, outdir: join(dist, "bench"), external: runtimeExternal },
+  { ...common, entryPoints: { extension: "src/extension/extension.ts" }, outdir: join(dist, "extension"), external: ["vscode"] },
+  {
+    bundle: true,
+    platform: "browser",
+    format: "esm",
+    target: "es2022",
+    sourcemap: "linked",
+    logLevel: "warning",
+    entryPoints: { lossCurves: "src/webview/lossCurves/main.ts" },
+    outdir: join(dist, "webview"),
+  },
 ];
 
 rmSync(dist, { recursive: true, force: true });

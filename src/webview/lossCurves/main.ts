@@ -1,0 +1,2 @@
+// Loss-curves webview entry (being written).
+export {};
