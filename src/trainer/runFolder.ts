@@ -95,10 +95,24 @@ export class RunFolder {
     return join(this.checkpointDir, checkpointFileName(step));
   }
 
-  /** Writes model parameters and optimizer state at `step`; returns the path and size. */
-  async writeCheckpoint(step: number, params: readonly NamedVariable[], opt: OptimizerSnapshot | undefined): Promise<{ path: string; bytes: number }> {
+  /**
+   * Writes model parameters and optimizer state at `step`, with per-parameter statistics in the
+   * header (so readers such as hovers need not load tensors). `initial` holds the step-0 values
+   * for the relative change; returns the path, the size and the parameter values written.
+   */
+  async writeCheckpoint(
+    step: number,
+    params: readonly NamedVariable[],
+    opt: OptimizerSnapshot | undefined,
+    initial: ReadonlyMap<string, Float32Array> | undefined,
+  ): Promise<{ path: string; bytes: number; values: Map<string, Float32Array> }> {
     const tensors: Array<{ name: string; dtype: "F32"; shape: number[]; data: Float32Array }> = [];
-    for (const p of params) tensors.push({ name: p.name, dtype: "F32", shape: p.variable.shape, data: (await p.variable.data()) as Float32Array });
+    const values = new Map<string, Float32Array>();
+    for (const p of params) {
+      const data = (await p.variable.data()) as Float32Array;
+      values.set(p.name, data);
+      tensors.push({ name: p.name, dtype: "F32", shape: p.variable.shape, data });
+    }
     if (opt) {
       for (const s of opt.slots) {
         tensors.push({ name: OPTIMIZER_TENSOR_PREFIX + s.name, dtype: "F32", shape: s.tensor.shape, data: (await s.tensor.data()) as Float32Array });
@@ -109,12 +123,13 @@ export class RunFolder {
       format_version: "1",
       step: String(step),
       params: JSON.stringify(params.map((p) => p.name)),
+      stats: JSON.stringify(Object.fromEntries([...values].map(([name, v]) => [name, tensorStats(v, (initial ?? (step === 0 ? values : undefined))?.get(name))]))),
     };
     if (opt) metadata["optimizer"] = JSON.stringify({ t: opt.t });
     const buf = encodeSafetensors(tensors, metadata);
     const path = this.checkpointPath(step);
     await writeFileAtomic(path, buf);
-    return { path, bytes: buf.length };
+    return { path, bytes: buf.length, values };
   }
 
   readCheckpoint(step: number): CheckpointData {
@@ -131,6 +146,23 @@ export class RunFolder {
     const optimizerT = optMeta ? (JSON.parse(optMeta) as { t: number }).t : undefined;
     return { step: Number(decoded.metadata["step"] ?? step), params, optimizer, optimizerT };
   }
+}
+
+/** ‖W‖_F and ‖W − W₀‖_F / ‖W₀‖_F (null without W₀ or when ‖W₀‖ = 0), as stored in checkpoint `stats`. */
+export function tensorStats(w: Float32Array, w0: Float32Array | undefined): { norm: number; relChange: number | null } {
+  let sq = 0;
+  let diff = 0;
+  let sq0 = 0;
+  for (let i = 0; i < w.length; i++) {
+    const x = w[i]!;
+    sq += x * x;
+    if (w0) {
+      const d = x - w0[i]!;
+      diff += d * d;
+      sq0 += w0[i]! * w0[i]!;
+    }
+  }
+  return { norm: Math.sqrt(sq), relChange: w0 && sq0 > 0 ? Math.sqrt(diff / sq0) : null };
 }
 
 /** Loads checkpoint values into the model's variables, checking names and shapes. */

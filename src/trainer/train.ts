@@ -219,8 +219,12 @@ export async function train(req: TrainRequest): Promise<TrainOutcome> {
     return { finite: Number.isFinite(tr.loss) && Number.isFinite(norm), rec };
   };
 
+  // Step-0 parameters, for the relative change recorded in every checkpoint's stats.
+  let initialValues: Map<string, Float32Array> | undefined =
+    startStep > 0 && folder.checkpointSteps()[0] === 0 ? new Map([...folder.readCheckpoint(0).params].map(([k, v]) => [k, v.values])) : undefined;
   const checkpoint = async (step: number) => {
-    const { path, bytes } = await folder.writeCheckpoint(step, model.params, optimizer.snapshot());
+    const { path, bytes, values } = await folder.writeCheckpoint(step, model.params, optimizer.snapshot(), initialValues);
+    if (step === 0) initialValues = values;
     emit({ type: "checkpoint", step, path, bytes });
   };
   const writeMetrics = (rec: MetricsRecord) => {

@@ -79,6 +79,17 @@ describe("lm train", () => {
     assert.deepEqual(ck.byName.get("out.weight")!.shape, [32, 11]);
     assert.ok(ck.byName.has("optimizer/m/out.weight") && ck.byName.has("optimizer/v/out.weight"));
     assert.equal(JSON.parse(ck.metadata["optimizer"]!).t, 40);
+    // Per-parameter stats in the header: the norm of the stored tensor, and its change from step 0.
+    const stats = JSON.parse(ck.metadata["stats"]!) as Record<string, { norm: number; relChange: number | null }>;
+    assert.deepEqual(Object.keys(stats), params);
+    const w = ck.byName.get("out.weight")!.data as Float32Array;
+    const w0 = readSafetensorsSync(join(runDir, "checkpoints", "step-00000000.safetensors")).byName.get("out.weight")!.data as Float32Array;
+    const norm = Math.hypot(...w);
+    const rel = Math.hypot(...w.map((x, i) => x - w0[i]!)) / Math.hypot(...w0);
+    assert.ok(Math.abs(stats["out.weight"]!.norm - norm) < 1e-9 * norm + 1e-6);
+    assert.ok(Math.abs(stats["out.weight"]!.relChange! - rel) < 1e-6 && rel > 0);
+    const s0 = JSON.parse(readSafetensorsSync(join(runDir, "checkpoints", "step-00000000.safetensors")).metadata["stats"]!) as Record<string, { relChange: number | null }>;
+    assert.equal(s0["out.weight"]!.relChange, 0);
     // No temporary files are left behind.
     assert.deepEqual(readdirSync(runDir).sort(), ["checkpoints", "metrics.jsonl", "run.json"]);
   });
