@@ -4,25 +4,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import "@tensorflow/tfjs-core/dist/register_all_gradients";
-import { version_cpu } from "@tensorflow/tfjs-backend-cpu";
-import { setThreadsCount, setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
-import { wasmDir } from "../../src/trainer/backend";
+import { selectBackend } from "../../src/trainer/backend";
 import { Rng } from "../../src/sdk/rng";
 import type { CustomModelSpec, DeepLinearSpec, MlpSpec, TransformerSpec } from "../../src/sdk/spec";
 import { buildModel, buildTransformer, type Model, type ModelIO } from "../../src/trainer/models/index";
 
-void version_cpu; // keep the cpu backend's registration side effect
-
-const wasmDist = wasmDir();
-
+/** The trainer's own backend selection (also registers gradients and finds the wasm binaries). */
 async function use(name: "cpu" | "wasm"): Promise<void> {
-  if (name === "wasm") {
-    setWasmPaths(wasmDist);
-    setThreadsCount(1);
-  }
-  assert.ok(await tf.setBackend(name), `backend ${name}`);
-  await tf.ready();
+  await selectBackend(name);
+  assert.equal(tf.getBackend(), name);
 }
 
 const mlpSpec = (over: Partial<MlpSpec> = {}): MlpSpec => ({

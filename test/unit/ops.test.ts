@@ -4,22 +4,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { version_cpu } from "@tensorflow/tfjs-backend-cpu";
-import { setThreadsCount, setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
-import { wasmDir } from "../../src/trainer/backend";
+import { selectBackend } from "../../src/trainer/backend";
 import { dense, matMulT, prefersExplicitTranspose } from "../../src/trainer/ops";
 
-void version_cpu; // a named import so bundlers keep the backend's registration side effect
-
-const wasmDist = wasmDir();
-
+/** The trainer's own backend selection (also registers gradients and finds the wasm binaries). */
 async function use(name: "cpu" | "wasm"): Promise<void> {
-  if (name === "wasm") {
-    setWasmPaths(wasmDist);
-    setThreadsCount(1);
-  }
-  assert.ok(await tf.setBackend(name), `backend ${name}`);
-  await tf.ready();
+  await selectBackend(name);
+  assert.equal(tf.getBackend(), name);
 }
 
 function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
