@@ -66,6 +66,8 @@ export interface RunManifest {
   startedAt: string;
   updatedAt: string;
   endedAt?: string;
+  /** Process id of the trainer that last wrote the run (on the machine that wrote it). */
+  pid?: number;
   /** Steps the run is configured for, and the last step trained. */
   totalSteps: number;
   step: number;

@@ -102,10 +102,10 @@ export async function train(req: TrainRequest): Promise<TrainOutcome> {
   // A resumed run keeps the step count it was started with (recorded in run.json).
   const steps = req.resume ? folder.readManifest().totalSteps : req.steps;
   const spec = resolveSystem(experiment, req.system, steps);
-  const classes = () => data.output.kind === "classes";
 
   // --- data, model, optimizer
   const data = generateTask(spec.task, { baseDir: dirname(experiment.file) });
+  const classes = data.output.kind === "classes";
   const model: Model = buildModel(spec.model, { input: data.input, output: data.output }, new Rng(spec.seed, "init"));
   const optimizer = new Optimizer(spec.optimizer, model.params, spec.steps);
   const alpha = spec.model.kind === "mlp" ? spec.model.alpha : 1;
@@ -113,223 +113,241 @@ export async function train(req: TrainRequest): Promise<TrainOutcome> {
   const train = splitTensors(data, "train");
   const test = splitTensors(data, "test");
   const disposables: tf.Tensor[] = [train.x, train.y, test.x, test.y];
-
-  // --- the run folder: new, or continued from its last checkpoint
-  let manifest: RunManifest;
-  let startStep = 0;
-  let timeOffset = 0;
-  const now = () => new Date().toISOString();
-  if (req.resume) {
-    manifest = folder.readManifest();
-    if (manifest.status === "running") throw new Error(`${req.runDir} is marked running; if its trainer is gone, set its status to "stopped" first`);
-    if (manifest.experiment.sha256 !== experiment.sha256) {
-      throw new Error(`${experiment.file} changed since this run started (${manifest.experiment.sha256.slice(0, 19)}…); a resumed run would mix two experiments. Start a new run instead.`);
-    }
-    const steps = folder.checkpointSteps();
-    const last = steps[steps.length - 1];
-    if (last === undefined) throw new Error(`${req.runDir} has no checkpoint to resume from`);
-    const ckpt = folder.readCheckpoint(last);
-    restoreParams(model.params, ckpt.params, folder.checkpointPath(last));
-    optimizer.restore(ckpt.optimizerT ?? last, ckpt.optimizer);
-    startStep = last;
-    folder.truncateMetricsAfter(last);
-    timeOffset = lastMetricsTime(folder, last);
-    manifest = { ...manifest, status: "running", step: last, updatedAt: now(), resumedFrom: [...(manifest.resumedFrom ?? []), last], backend: req.backend };
-    delete manifest.endedAt;
-    delete manifest.error;
-    delete manifest.divergedAtStep;
-  } else {
-    folder.create();
-    manifest = {
-      format: "learning-mechanics/run",
-      formatVersion: RUN_FORMAT_VERSION,
-      id: req.runDir.replace(/^.*[\\/]/, ""),
-      system: req.system,
-      experiment: { path: experiment.file, sha256: experiment.sha256 },
-      config: { ...resolvedConfig(spec), summary: describeSystem(spec) },
-      seed: spec.seed,
-      backend: req.backend,
-      status: "running",
-      startedAt: now(),
-      updatedAt: now(),
-      totalSteps: spec.steps,
-      step: 0,
-      producer: `learning-mechanics ${VERSION}`,
-    };
-  }
-  folder.writeManifest(manifest);
-
-  // Centering (Chizat et al. 2019): the output at initialization, fixed for the whole run.
-  // On resume it is recomputed from the same seed's initial parameters, so it is identical.
-  if (centered) {
-    const init = buildModel(spec.model, { input: data.input, output: data.output }, new Rng(spec.seed, "init"));
-    const [trainF0, testF0] = [tf.tidy(() => init.forward(train.x)), tf.tidy(() => init.forward(test.x))];
-    train.f0 = trainF0;
-    test.f0 = testF0;
-    disposables.push(trainF0, testF0);
-    init.dispose();
-  }
-  const output = (x: tf.Tensor, f0: tf.Tensor | undefined): tf.Tensor => {
-    const f = model.forward(x);
-    if (alpha === 1 && !f0) return f;
-    return tf.mul(f0 ? tf.sub(f, f0) : f, alpha);
-  };
-
-  const t0 = Date.now();
-  const elapsed = () => timeOffset + (Date.now() - t0) / 1000;
-  emit({ type: "started", runDir: req.runDir, runId: manifest.id, system: req.system, backend: req.backend, totalSteps: spec.steps, fromStep: startStep });
-
-  /** Full evaluation in chunks (bounded memory); returns loss and accuracy on a split. */
-  const evaluate = (s: SplitTensors): { loss: number; acc: number } => {
-    const chunk = 8192;
-    let lossSum = 0;
-    let correct = 0;
-    for (let i = 0; i < s.n; i += chunk) {
-      const size = Math.min(chunk, s.n - i);
-      const [l, c] = tf.tidy(() => {
-        const rows = <T extends tf.Tensor>(t: T): T => (s.n <= chunk ? t : (tf.slice(t, i, size) as T));
-        const out = output(rows(s.x), s.f0 ? rows(s.f0) : undefined);
-        const y = rows(s.y);
-        const loss = tf.mul(lossOf(out, y, classes()), size);
-        const hits = classes() ? tf.sum(tf.cast(tf.equal(tf.argMax(out, -1), tf.argMax(y, -1)), "float32")) : tf.scalar(0);
-        return [loss.dataSync()[0]!, hits.dataSync()[0]!];
-      });
-      lossSum += l;
-      correct += c;
-    }
-    return { loss: lossSum / s.n, acc: correct / s.n };
-  };
-
-  const paramNorm = (): number =>
-    Math.sqrt(tf.tidy(() => tf.addN(model.params.map((p) => tf.sum(tf.square(p.variable)))).dataSync()[0]!));
-
-  const record = (step: number): { finite: boolean; rec: MetricsRecord } => {
-    const rec: MetricsRecord = { step, time: round6(elapsed()) };
-    const tr = evaluate(train);
-    rec["train_loss"] = tr.loss;
-    if (classes()) rec["train_acc"] = tr.acc;
-    if (test.n > 0) {
-      const te = evaluate(test);
-      rec["test_loss"] = te.loss;
-      if (classes()) rec["test_acc"] = te.acc;
-    }
-    rec["lr"] = optimizer.nextLr();
-    const norm = paramNorm();
-    rec["param_norm"] = norm;
-    return { finite: Number.isFinite(tr.loss) && Number.isFinite(norm), rec };
-  };
-
-  // Step-0 parameters, for the relative change recorded in every checkpoint's stats.
-  let initialValues: Map<string, Float32Array> | undefined =
-    startStep > 0 && folder.checkpointSteps()[0] === 0 ? new Map([...folder.readCheckpoint(0).params].map(([k, v]) => [k, v.values])) : undefined;
-  const checkpoint = async (step: number) => {
-    const { path, bytes, values } = await folder.writeCheckpoint(step, model.params, optimizer.snapshot(), initialValues);
-    if (step === 0) initialValues = values;
-    emit({ type: "checkpoint", step, path, bytes });
-  };
-  const writeMetrics = (rec: MetricsRecord) => {
-    folder.appendMetrics(rec);
-    const { step, time: _time, ...values } = rec;
-    emit({ type: "metrics", step, values });
-  };
-  const finish = (status: TrainOutcome["status"], step: number, extra: Partial<RunManifest> = {}): TrainOutcome => {
-    manifest = { ...manifest, ...extra, status, step, updatedAt: now(), endedAt: now() };
-    folder.writeManifest(manifest);
-    const message = extra.error?.message;
-    return message ? { status, step, message } : { status, step };
-  };
-  const diverged = (step: number, lastGood: number | undefined, what: string): TrainOutcome => {
-    const message = `training diverged: ${what} at step ${step}; the last finite checkpoint is step ${lastGood ?? "none"}. Try a smaller learning rate or initialization scale.`;
-    emit({ type: "log", level: "error", message });
-    return finish("diverged", step, { divergedAtStep: step, error: { message } });
-  };
-
-  const batches = spec.batchSize === "full" || spec.batchSize >= train.n ? undefined : new BatchSchedule(train.n, spec.batchSize, spec.seed);
-  const vars = model.params.map((p) => p.variable);
-  const nameOf = new Map(model.params.map((p) => [p.variable.name, p.name]));
-  const lossScale = 1 / (alpha * alpha);
-
   try {
-    let lastCheckpoint: number | undefined = startStep === 0 ? undefined : startStep;
-    if (startStep === 0) {
-      const { finite, rec } = record(0);
-      writeMetrics(rec);
-      if (!finite) return diverged(0, undefined, "the loss at initialization is not finite");
-      await checkpoint(0);
-      lastCheckpoint = 0;
-    }
-
-    let step = startStep;
-    let lastProgress = 0;
-    let rateStep = step;
-    let rateTime = Date.now();
-    let rate = 0;
-    let lastYield = Date.now();
-    while (step < spec.steps) {
-      // Let stdin (a stop request) and signals (Ctrl-C) through; the loop is otherwise synchronous.
-      if (Date.now() - lastYield > 50) {
-        await new Promise<void>((r) => setImmediate(r));
-        lastYield = Date.now();
-      }
-      const t = step + 1;
-      const idx = batches?.indices(t);
-      const lossValue = tf.tidy(() => {
-        const bx = idx ? tf.gather(train.x, idx) : train.x;
-        const by = idx ? tf.gather(train.y, idx) : train.y;
-        const bf0 = train.f0 ? (idx ? tf.gather(train.f0, idx) : train.f0) : undefined;
-        const { value, grads } = tf.variableGrads(() => tf.mul(lossOf(output(bx, bf0), by, classes()), lossScale) as tf.Scalar, vars);
-        const loss = value.dataSync()[0]! / lossScale;
-        if (Number.isFinite(loss)) {
-          const named = new Map<string, tf.Tensor>();
-          for (const [varName, g] of Object.entries(grads)) named.set(nameOf.get(varName) ?? varName, g);
-          optimizer.apply(named);
-        }
-        return loss;
-      });
-      if (!Number.isFinite(lossValue)) return diverged(step, lastCheckpoint, `the training loss became ${lossValue}`);
-      step = t;
-
-      const due = (every: number) => step % every === 0 || step === spec.steps;
-      const stopping = req.shouldStop();
-      if (due(spec.evalEvery) || due(spec.checkpointEvery) || stopping) {
-        const { finite, rec } = record(step);
-        writeMetrics(rec);
-        if (!finite) return diverged(step, lastCheckpoint, "the loss or the weights became non-finite");
-      }
-      if (due(spec.checkpointEvery) || stopping) {
-        await checkpoint(step);
-        lastCheckpoint = step;
-        manifest = { ...manifest, step, updatedAt: now() };
-        folder.writeManifest(manifest);
-      }
-
-      const nowMs = Date.now();
-      if (nowMs - rateTime >= 1000) {
-        rate = ((step - rateStep) * 1000) / (nowMs - rateTime);
-        rateStep = step;
-        rateTime = nowMs;
-      }
-      if (nowMs - lastProgress >= 200 || step === spec.steps) {
-        lastProgress = nowMs;
-        emit({ type: "progress", step, totalSteps: spec.steps, loss: lossValue, stepsPerSecond: rate || (step - startStep) / Math.max(1e-3, (nowMs - t0) / 1000) });
-      }
-      if (stopping) return finish("stopped", step);
-    }
-    return finish("finished", step);
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    const diskFull = err.code === "ENOSPC";
-    const message = diskFull ? `disk full: ${err.message}. Checkpoints up to step ${manifest.step} are intact; free space, then resume the run.` : err.message;
-    try {
-      finish("failed", manifest.step, { error: { message } });
-    } catch {
-      // the manifest itself cannot be written (disk full): the last good one stays on disk
-    }
-    throw diskFull ? Object.assign(new Error(message, { cause: e }), { code: err.code }) : e;
+    return await runLoop();
   } finally {
     for (const t of disposables) t.dispose();
     optimizer.dispose();
     model.dispose();
+  }
+
+  async function runLoop(): Promise<TrainOutcome> {
+    // --- the run folder: new, or continued from its last checkpoint
+    let manifest: RunManifest;
+    let startStep = 0;
+    let timeOffset = 0;
+    const now = () => new Date().toISOString();
+    if (req.resume) {
+      manifest = folder.readManifest();
+      if (manifest.status === "running" && manifest.pid !== undefined && processAlive(manifest.pid)) {
+        throw new Error(`${req.runDir} is being trained by process ${manifest.pid}; stop it first`);
+      }
+      if (manifest.experiment.sha256 !== experiment.sha256) {
+        throw new Error(`${experiment.file} changed since this run started (${manifest.experiment.sha256.slice(0, 19)}…); a resumed run would mix two experiments. Start a new run instead.`);
+      }
+      const steps = folder.checkpointSteps();
+      const last = steps[steps.length - 1];
+      if (last === undefined) throw new Error(`${req.runDir} has no checkpoint to resume from`);
+      const ckpt = folder.readCheckpoint(last);
+      restoreParams(model.params, ckpt.params, folder.checkpointPath(last));
+      optimizer.restore(ckpt.optimizerT ?? last, ckpt.optimizer);
+      startStep = last;
+      folder.truncateMetricsAfter(last);
+      timeOffset = lastMetricsTime(folder, last);
+      manifest = { ...manifest, status: "running", pid: process.pid, step: last, updatedAt: now(), resumedFrom: [...(manifest.resumedFrom ?? []), last], backend: req.backend };
+      delete manifest.endedAt;
+      delete manifest.error;
+      delete manifest.divergedAtStep;
+    } else {
+      folder.create();
+      manifest = {
+        format: "learning-mechanics/run",
+        formatVersion: RUN_FORMAT_VERSION,
+        id: req.runDir.replace(/^.*[\\/]/, ""),
+        system: req.system,
+        experiment: { path: experiment.file, sha256: experiment.sha256 },
+        config: { ...resolvedConfig(spec), summary: describeSystem(spec) },
+        seed: spec.seed,
+        backend: req.backend,
+        status: "running",
+        pid: process.pid,
+        startedAt: now(),
+        updatedAt: now(),
+        totalSteps: spec.steps,
+        step: 0,
+        producer: `learning-mechanics ${VERSION}`,
+      };
+    }
+    folder.writeManifest(manifest);
+
+    // Centering (Chizat et al. 2019): the output at initialization, fixed for the whole run.
+    // On resume it is recomputed from the same seed's initial parameters, so it is identical.
+    if (centered) {
+      const init = buildModel(spec.model, { input: data.input, output: data.output }, new Rng(spec.seed, "init"));
+      const [trainF0, testF0] = [tf.tidy(() => init.forward(train.x)), tf.tidy(() => init.forward(test.x))];
+      train.f0 = trainF0;
+      test.f0 = testF0;
+      disposables.push(trainF0, testF0);
+      init.dispose();
+    }
+    const output = (x: tf.Tensor, f0: tf.Tensor | undefined): tf.Tensor => {
+      const f = model.forward(x);
+      if (alpha === 1 && !f0) return f;
+      return tf.mul(f0 ? tf.sub(f, f0) : f, alpha);
+    };
+
+    const t0 = Date.now();
+    const elapsed = () => timeOffset + (Date.now() - t0) / 1000;
+    emit({ type: "started", runDir: req.runDir, runId: manifest.id, system: req.system, backend: req.backend, totalSteps: spec.steps, fromStep: startStep });
+
+    /** Full evaluation in chunks (bounded memory); returns loss and accuracy on a split. */
+    const evaluate = (s: SplitTensors): { loss: number; acc: number } => {
+      const chunk = 8192;
+      let lossSum = 0;
+      let correct = 0;
+      for (let i = 0; i < s.n; i += chunk) {
+        const size = Math.min(chunk, s.n - i);
+        const [l, c] = tf.tidy(() => {
+          const rows = <T extends tf.Tensor>(t: T): T => (s.n <= chunk ? t : (tf.slice(t, i, size) as T));
+          const out = output(rows(s.x), s.f0 ? rows(s.f0) : undefined);
+          const y = rows(s.y);
+          const loss = tf.mul(lossOf(out, y, classes), size);
+          const hits = classes ? tf.sum(tf.cast(tf.equal(tf.argMax(out, -1), tf.argMax(y, -1)), "float32")) : tf.scalar(0);
+          return [loss.dataSync()[0]!, hits.dataSync()[0]!];
+        });
+        lossSum += l;
+        correct += c;
+      }
+      return { loss: lossSum / s.n, acc: correct / s.n };
+    };
+
+    const paramNorm = (): number =>
+      Math.sqrt(tf.tidy(() => tf.addN(model.params.map((p) => tf.sum(tf.square(p.variable)))).dataSync()[0]!));
+
+    const record = (step: number): { finite: boolean; rec: MetricsRecord } => {
+      const rec: MetricsRecord = { step, time: round6(elapsed()) };
+      const tr = evaluate(train);
+      rec["train_loss"] = tr.loss;
+      if (classes) rec["train_acc"] = tr.acc;
+      if (test.n > 0) {
+        const te = evaluate(test);
+        rec["test_loss"] = te.loss;
+        if (classes) rec["test_acc"] = te.acc;
+      }
+      rec["lr"] = optimizer.nextLr();
+      const norm = paramNorm();
+      rec["param_norm"] = norm;
+      return { finite: Number.isFinite(tr.loss) && Number.isFinite(norm), rec };
+    };
+
+    // Step-0 parameters, for the relative change recorded in every checkpoint's stats.
+    let initialValues: Map<string, Float32Array> | undefined =
+      startStep > 0 && folder.checkpointSteps()[0] === 0 ? new Map([...folder.readCheckpoint(0).params].map(([k, v]) => [k, v.values])) : undefined;
+    const checkpoint = async (step: number) => {
+      const { path, bytes, values } = await folder.writeCheckpoint(step, model.params, optimizer.snapshot(), initialValues);
+      if (step === 0) initialValues = values;
+      emit({ type: "checkpoint", step, path, bytes });
+    };
+    const writeMetrics = (rec: MetricsRecord) => {
+      folder.appendMetrics(rec);
+      const { step, time: _time, ...values } = rec;
+      emit({ type: "metrics", step, values });
+    };
+    const finish = (status: TrainOutcome["status"], step: number, extra: Partial<RunManifest> = {}): TrainOutcome => {
+      manifest = { ...manifest, ...extra, status, step, updatedAt: now(), endedAt: now() };
+      folder.writeManifest(manifest);
+      const message = extra.error?.message;
+      return message ? { status, step, message } : { status, step };
+    };
+    const diverged = (step: number, lastGood: number | undefined, what: string): TrainOutcome => {
+      const message = `training diverged: ${what} at step ${step}; the last finite checkpoint is step ${lastGood ?? "none"}. Try a smaller learning rate or initialization scale.`;
+      emit({ type: "log", level: "error", message });
+      return finish("diverged", step, { divergedAtStep: step, error: { message } });
+    };
+
+    const batches = spec.batchSize === "full" || spec.batchSize >= train.n ? undefined : new BatchSchedule(train.n, spec.batchSize, spec.seed);
+    const vars = model.params.map((p) => p.variable);
+    const nameOf = new Map(model.params.map((p) => [p.variable.name, p.name]));
+    const lossScale = 1 / (alpha * alpha);
+
+    try {
+      let lastCheckpoint: number | undefined = startStep === 0 ? undefined : startStep;
+      if (startStep === 0) {
+        const { finite, rec } = record(0);
+        writeMetrics(rec);
+        if (!finite) return diverged(0, undefined, "the loss at initialization is not finite");
+        await checkpoint(0);
+        lastCheckpoint = 0;
+      }
+
+      let step = startStep;
+      let lastProgress = 0;
+      let rateStep = step;
+      let rateTime = Date.now();
+      let rate = 0;
+      let lastYield = Date.now();
+      while (step < spec.steps) {
+        // Let stdin (a stop request) and signals (Ctrl-C) through; the loop is otherwise synchronous.
+        if (Date.now() - lastYield > 50) {
+          await new Promise<void>((r) => setImmediate(r));
+          lastYield = Date.now();
+        }
+        const t = step + 1;
+        const idx = batches?.indices(t);
+        const lossValue = tf.tidy(() => {
+          const bx = idx ? tf.gather(train.x, idx) : train.x;
+          const by = idx ? tf.gather(train.y, idx) : train.y;
+          const bf0 = train.f0 ? (idx ? tf.gather(train.f0, idx) : train.f0) : undefined;
+          const { value, grads } = tf.variableGrads(() => tf.mul(lossOf(output(bx, bf0), by, classes), lossScale) as tf.Scalar, vars);
+          const loss = value.dataSync()[0]! / lossScale;
+          if (Number.isFinite(loss)) {
+            const named = new Map<string, tf.Tensor>();
+            for (const [varName, g] of Object.entries(grads)) named.set(nameOf.get(varName) ?? varName, g);
+            optimizer.apply(named);
+          }
+          return loss;
+        });
+        if (!Number.isFinite(lossValue)) return diverged(step, lastCheckpoint, `the training loss became ${lossValue}`);
+        step = t;
+
+        const due = (every: number) => step % every === 0 || step === spec.steps;
+        const stopping = req.shouldStop();
+        if (due(spec.evalEvery) || due(spec.checkpointEvery) || stopping) {
+          const { finite, rec } = record(step);
+          writeMetrics(rec);
+          if (!finite) return diverged(step, lastCheckpoint, "the loss or the weights became non-finite");
+        }
+        if (due(spec.checkpointEvery) || stopping) {
+          await checkpoint(step);
+          lastCheckpoint = step;
+          manifest = { ...manifest, step, updatedAt: now() };
+          folder.writeManifest(manifest);
+        }
+
+        const nowMs = Date.now();
+        if (nowMs - rateTime >= 1000) {
+          rate = ((step - rateStep) * 1000) / (nowMs - rateTime);
+          rateStep = step;
+          rateTime = nowMs;
+        }
+        if (nowMs - lastProgress >= 200 || step === spec.steps) {
+          lastProgress = nowMs;
+          emit({ type: "progress", step, totalSteps: spec.steps, loss: lossValue, stepsPerSecond: rate || (step - startStep) / Math.max(1e-3, (nowMs - t0) / 1000) });
+        }
+        if (stopping) return finish("stopped", step);
+      }
+      return finish("finished", step);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      const diskFull = err.code === "ENOSPC";
+      const message = diskFull ? `disk full: ${err.message}. Checkpoints up to step ${manifest.step} are intact; free space, then resume the run.` : err.message;
+      try {
+        finish("failed", manifest.step, { error: { message } });
+      } catch {
+        // the manifest itself cannot be written (disk full): the last good one stays on disk
+      }
+      throw diskFull ? Object.assign(new Error(message, { cause: e }), { code: err.code }) : e;
+    }
+  }
+}
+
+/** Whether a process with this pid exists on this machine (signal 0 probes without signalling). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

@@ -215,6 +215,27 @@ describe("resume", () => {
     assert.ok(readFileSync(join(straight, "checkpoints", last)).equals(readFileSync(join(interrupted, "checkpoints", last))), "identical final weights and optimizer state");
   });
 
+  test("a run whose trainer was killed (still marked running) resumes from its last checkpoint", async () => {
+    const runDir = join(tempDir("killed"), "run");
+    const sidecar = new Sidecar();
+    await sidecar.waitFor("ready");
+    sidecar.send({ type: "train", file: tiny, system: "tinyAdd", runDir, backend: "cpu" });
+    await sidecar.waitFor("checkpoint", (e) => e.step === 20);
+    sidecar.kill();
+    await sidecar.exited;
+    const before = readManifest(runDir);
+    assert.equal(before.status, "running", "a killed trainer cannot mark its run");
+    assert.equal(typeof before.pid, "number");
+    const r = await runCli(["resume", runDir, "--backend", "cpu"]);
+    assert.equal(r.code, 0, r.stderr);
+    const after = readManifest(runDir);
+    assert.equal(after.status, "finished");
+    assert.equal(after.step, 60);
+    assert.ok(after.resumedFrom![0]! >= 20);
+    const steps = metricsOf(runDir).map((x) => x.step);
+    assert.equal(new Set(steps).size, steps.length, "no duplicate metrics lines after the resume");
+  });
+
   test("refuses to resume when the experiment file changed", async () => {
     const root = tempDir("changed");
     const file = join(root, "copy.experiment.ts");

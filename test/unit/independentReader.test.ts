@@ -188,12 +188,12 @@ test("the Python writer in docs/run-format.md produces a run folder our readers 
     assert.equal(header.metadata["step"], String(step));
     const params = JSON.parse(header.metadata["params"] ?? "null") as unknown;
     assert.deepEqual(params, ["layers.0.weight", "layers.0.bias"]);
-    assert.deepEqual(JSON.parse(header.metadata["optimizer"] ?? "null"), { name: "sgd_momentum", step });
+    assert.deepEqual(JSON.parse(header.metadata["optimizer"] ?? "null"), { t: step });
     const info = new Map(header.tensors.map((x) => [x.name, x]));
     assert.deepEqual(info.get("layers.0.weight")?.shape, [3, 2]); // [in, out]
     assert.deepEqual(info.get("layers.0.bias")?.shape, [2]);
     const optimizerNames = header.tensors.map((x) => x.name).filter((n) => n.startsWith(OPTIMIZER_TENSOR_PREFIX)).sort();
-    assert.deepEqual(optimizerNames, ["optimizer/layers.0.bias/momentum", "optimizer/layers.0.weight/momentum"]);
+    assert.deepEqual(optimizerNames, ["optimizer/momentum/layers.0.bias", "optimizer/momentum/layers.0.weight"]);
     assert.ok(header.tensors.every((x) => x.dtype === "F32"));
 
     const decoded = await readSafetensors(file);
@@ -239,7 +239,7 @@ test("the run.json and metrics.jsonl examples in docs/run-format.md are valid an
   // The example shows every field of the table, and the table lists every field of the example.
   const tableFields = [...manifestSection.matchAll(/^\| `([A-Za-z]+)` \|/gm)].map((m) => m[1]);
   assert.deepEqual([...tableFields].sort(), Object.keys(example).sort());
-  assert.equal(tableFields.length, 18); // every field of RunManifest
+  assert.equal(tableFields.length, 19); // every field of RunManifest
 
   const metricsLines = /\n```\n(\{[\s\S]*?)```/.exec(section("metrics.jsonl"))?.[1];
   assert.ok(metricsLines !== undefined);
