@@ -12,7 +12,8 @@ export interface Decimated {
  * Splits [min x, max x] into `buckets` equal ranges and keeps, per bucket, the first, min, max and
  * last points, in their original order, each point at most once: at most 4·buckets points, and
  * the global extremes, the first and the last point always survive. A NaN y (a gap in the curve:
- * a non-finite value) is kept once per bucket, at its first occurrence, so the gap stays visible.
+ * a non-finite value) is kept once per bucket, at its first occurrence, so the gap stays visible;
+ * a bucket whose NaN is none of its first/last points then gives 5 points (so ≤ 5·buckets with NaNs).
  * NaN xs are dropped. Expects xs in non-decreasing order (steps); with unsorted xs each bucket
  * still keeps its own extremes but the output follows input order. O(n) time, O(buckets) memory
  * besides the output. With n ≤ 4·buckets the input is returned as copies.
