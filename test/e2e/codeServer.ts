@@ -17,8 +17,8 @@ export const ROOT = resolve(__dirname, "..", "..", "..");
 export const TOOLS = join(ROOT, ".test-tools");
 export const CODE_SERVER = join(TOOLS, "node_modules", ".bin", "code-server");
 export const CHROMIUM = process.env["LM_E2E_CHROMIUM"] ?? "/usr/bin/chromium";
-/** Screenshots land beside the built tests, so a CI job can keep them as artifacts. */
-export const SHOTS = join(ROOT, "dist", "test", "e2e");
+/** Screenshots land beside the built tests (or in $LM_E2E_SHOTS), so a CI job can keep them as artifacts. */
+export const SHOTS = process.env["LM_E2E_SHOTS"] ?? join(ROOT, "dist", "test", "e2e");
 
 /** Why the e2e tests cannot run here, or undefined when they can. */
 export function missingTools(): string | undefined {
@@ -245,21 +245,27 @@ export class CodeServer {
     // Wait for the file to be listed (the file search runs on the server) before choosing it.
     await page.locator(".quick-input-widget .monaco-list-row", { hasText: name }).first().waitFor({ state: "visible", timeout: 30_000 });
     await page.keyboard.press("Enter");
-    await page.locator(`.tab.active[aria-label*="${cssString(name)}"]`).waitFor({ state: "visible", timeout: 30_000 });
-    await page.locator(".editor-instance .monaco-editor .view-lines").first().waitFor({ state: "visible", timeout: 30_000 });
+    await page.locator(`.tab.active[aria-label*="${cssString(name)}"]`).first().waitFor({ state: "visible", timeout: 30_000 });
+    await page.locator(".editor-group-container.active .editor-instance .monaco-editor .view-lines").first().waitFor({ state: "visible", timeout: 30_000 });
   }
 
-  /** Opens a top-level file by clicking its row in the explorer. */
+  /** Opens a top-level file by clicking its row in the explorer (into the focused editor group). */
   async clickExplorerRow(name: string): Promise<void> {
     const row = this.page.locator(".explorer-folders-view .monaco-list-row", { hasText: name }).first();
     await row.waitFor({ state: "visible", timeout: 30_000 });
     await row.click();
-    await this.page.locator(`.tab.active[aria-label*="${cssString(name)}"]`).waitFor({ state: "visible", timeout: 30_000 });
+    await this.page.locator(`.tab.active[aria-label*="${cssString(name)}"]`).first().waitFor({ state: "visible", timeout: 30_000 });
+  }
+
+  /** Focuses the first editor group (a webview opened beside moves focus to the second). */
+  async focusFirstEditorGroup(): Promise<void> {
+    await this.focusWorkbench();
+    await this.page.keyboard.press("Control+1");
   }
 
   /** Text of the visible lines of the active editor. */
   async editorText(): Promise<string> {
-    return (await this.page.locator(".editor-instance .monaco-editor .view-lines").first().innerText()).replace(/\u00a0/g, " ");
+    return (await this.page.locator(".editor-group-container.active .editor-instance .monaco-editor .view-lines").first().innerText()).replace(/\u00a0/g, " ");
   }
 
   codeLens(text: string): Locator {
@@ -279,7 +285,7 @@ export class CodeServer {
   /** Hovers the first editor token whose text is exactly `text`; returns the hover's text. */
   async hoverAt(text: string, timeoutMs = 30_000): Promise<string> {
     const page = this.page;
-    const token = page.locator(".editor-instance .view-lines .view-line span > span").filter({ hasText: new RegExp(`^\\s*${escapeRegExp(text)}\\s*$`) }).first();
+    const token = page.locator(".editor-group-container.active .editor-instance .view-lines .view-line span > span").filter({ hasText: new RegExp(`^\\s*${escapeRegExp(text)}\\s*$`) }).first();
     await token.waitFor({ state: "visible", timeout: timeoutMs });
     const box = await token.boundingBox();
     if (box === null) throw new Error(`hoverAt: token ${text} has no box`);

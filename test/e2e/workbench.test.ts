@@ -2,14 +2,13 @@
 // Skips, saying why, when scripts/install-test-tools.sh has not been run, or while the extension
 // does not yet contribute the commands a test drives.
 import assert from "node:assert/strict";
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, describe, test } from "node:test";
+import { after, describe, test, type TestContext } from "node:test";
 import { CodeServer, contributedCommands, missingTools, ROOT, since, sleep, waitFor } from "./codeServer";
 
 const EXAMPLES = join(ROOT, "examples");
-const EXTENSION_ID = "learning-mechanics.learning-mechanics";
 const missing = missingTools();
 
 /** Why the extension tests cannot run yet, or undefined. */
@@ -28,6 +27,9 @@ function examplesCopy(): { dir: string; dispose(): void } {
   const parent = mkdtempSync(join(tmpdir(), "lm-e2e-ws-"));
   const dir = join(parent, "examples");
   cpSync(EXAMPLES, dir, { recursive: true, filter: (src) => !src.startsWith(join(EXAMPLES, "runs")) });
+  // The examples' tsconfig maps "learning-mechanics" to ../src/sdk: point it at this repository's SDK.
+  const tsconfig = join(dir, "tsconfig.json");
+  if (existsSync(tsconfig)) writeFileSync(tsconfig, readFileSync(tsconfig, "utf8").replace("../src/sdk/index.ts", join(ROOT, "src", "sdk", "index.ts")));
   return { dir, dispose: () => rmSync(parent, { recursive: true, force: true }) };
 }
 
@@ -90,62 +92,77 @@ describe("e2e: code-server + Chromium", () => {
     }
   });
 
+  test("the rig's helpers on a stub extension: code lens, status bar, webview canvas, hover, palette", { skip: missing ?? false, timeout: 240_000 }, async (t) => {
+    await trainWatchHoverStop(t, join(ROOT, "test", "e2e", "stubExtension"), "LM Stub: Stop");
+  });
+
   test("train modAdd from its code lens, watch the chart, hover, stop", { skip: notReady ?? false, timeout: 300_000 }, async (t) => {
-    const ws = examplesCopy();
-    const runsDir = join(ws.dir, "runs");
-    const cs = await startRig(ws.dir, { extensionDevelopmentPath: ROOT });
-    try {
-      await cs.clickExplorerRow("grokking.experiment.ts");
-      const tLens = performance.now();
-      await cs.waitForCodeLens("▶ Train modAdd", 90_000);
-      const lensMs = since(tLens);
-      await cs.screenshot("extension-codelens");
-
-      await cs.clickCodeLens("▶ Train modAdd");
-      const tTrain = performance.now();
-      // Training started: a run folder with run.json for modAdd, and the status bar names it.
-      const runDir = await waitFor("a modAdd run folder under runs/", () => findRun(runsDir, "modAdd"), 90_000);
-      await waitFor("a status bar item naming modAdd", async () => ((await cs.statusBarText()).includes("modAdd") ? true : undefined), 30_000);
-      const startMs = since(tTrain);
-
-      // The loss curves panel draws more as metrics arrive.
-      const frame = await cs.webviewFrame(undefined, 60_000);
-      await frame.locator("canvas").first().waitFor({ state: "visible", timeout: 30_000 });
-      const inked = (): Promise<number> => frame.evaluate<number>(INKED_PIXELS);
-      const before = await inked();
-      const grown = await waitFor("the chart to gain points", async () => {
-        const now = await inked();
-        return now > before ? now : undefined;
-      }, 90_000, 1_000);
-      assert.ok(grown > before, `chart ink ${before} → ${grown}`);
-      await cs.screenshot("extension-training");
-
-      // The hover over the system's name reports training progress.
-      await cs.clickExplorerRow("grokking.experiment.ts");
-      const hover = await cs.hoverAt("modAdd");
-      assert.match(hover, /step/i, `hover text: ${hover}`);
-
-      // Stop from the command palette; the trainer records it in run.json.
-      const stop = contributedCommands().find((c) => c.command === "learningMechanics.stop");
-      await cs.runCommand(stop?.category !== undefined ? `${stop.category}: ${stop.title}` : (stop?.title ?? "Learning Mechanics: Stop"));
-      // A quick pick may ask which run when several are active; there is one, Enter takes it.
-      await sleep(500);
-      if (await cs.page.locator(".quick-input-widget").isVisible()) await cs.page.keyboard.press("Enter");
-      const status = await waitFor("run.json status stopped", () => {
-        const s = (JSON.parse(readFileSync(join(runDir, "run.json"), "utf8")) as { status: string }).status;
-        return s === "stopped" ? s : undefined;
-      }, 60_000, 500);
-      assert.equal(status, "stopped");
-      t.diagnostic(`timings ms: server start ${cs.timings.serverStart}, workbench load ${cs.timings.workbenchLoad}, code lens ${lensMs}, training visible ${startMs}`);
-    } catch (e) {
-      await cs.screenshot("extension-failure").catch(() => undefined);
-      throw new Error(`${(e as Error).message}\n${cs.diagnostics()}`, { cause: e });
-    } finally {
-      await cs.close();
-      ws.dispose();
-    }
+    const stop = contributedCommands().find((c) => c.command === "learningMechanics.stop");
+    await trainWatchHoverStop(t, ROOT, stop?.category !== undefined ? `${stop.category}: ${stop.title}` : (stop?.title ?? "Learning Mechanics: Stop"));
   });
 });
+
+/**
+ * The user's path through a training run, for the extension in development mode from `extensionDir`:
+ * code lens → run folder + status bar → chart grows → hover says "step" → palette Stop → run.json "stopped".
+ */
+async function trainWatchHoverStop(t: TestContext, extensionDir: string, stopTitle: string): Promise<void> {
+  const ws = examplesCopy();
+  const runsDir = join(ws.dir, "runs");
+  const shot = (name: string): string => `${extensionDir === ROOT ? "extension" : "stub"}-${name}`;
+  const cs = await startRig(ws.dir, { extensionDevelopmentPath: extensionDir });
+  try {
+    await cs.clickExplorerRow("grokking.experiment.ts");
+    const tLens = performance.now();
+    await cs.waitForCodeLens("▶ Train modAdd", 90_000);
+    const lensMs = since(tLens);
+    await cs.screenshot(shot("codelens"));
+
+    await cs.clickCodeLens("▶ Train modAdd");
+    const tTrain = performance.now();
+    // Training started: a run folder with run.json for modAdd, and the status bar names it.
+    const runDir = await waitFor("a modAdd run folder under runs/", () => findRun(runsDir, "modAdd"), 90_000);
+    await waitFor("a status bar item naming modAdd", async () => ((await cs.statusBarText()).includes("modAdd") ? true : undefined), 30_000);
+    const startMs = since(tTrain);
+
+    // The loss curves panel draws more as metrics arrive.
+    const frame = await cs.webviewFrame(undefined, 60_000);
+    await frame.locator("canvas").first().waitFor({ state: "visible", timeout: 30_000 });
+    const inked = (): Promise<number> => frame.evaluate<number>(INKED_PIXELS);
+    const before = await inked();
+    const grown = await waitFor("the chart to gain points", async () => {
+      const now = await inked();
+      return now > before ? now : undefined;
+    }, 90_000, 1_000);
+    assert.ok(grown > before, `chart ink ${before} → ${grown}`);
+    await cs.screenshot(shot("training"));
+
+    // The hover over the system's name reports training progress.
+    await cs.focusFirstEditorGroup();
+    const hover = await cs.hoverAt("modAdd");
+    // A step count, not just the word: TypeScript's own hover (`steps: …`) must not satisfy this.
+    assert.match(hover, /\bstep\b\D{0,3}\d/i, `hover text: ${hover}`);
+    await cs.screenshot(shot("hover"));
+
+    // Stop from the command palette; the run's manifest records it.
+    await cs.runCommand(stopTitle);
+    // A quick pick may ask which run when several are active; there is one, Enter takes it.
+    await sleep(500);
+    if (await cs.page.locator(".quick-input-widget").isVisible()) await cs.page.keyboard.press("Enter");
+    const status = await waitFor("run.json status stopped", () => {
+      const s = (JSON.parse(readFileSync(join(runDir, "run.json"), "utf8")) as { status: string }).status;
+      return s === "stopped" ? s : undefined;
+    }, 60_000, 500);
+    assert.equal(status, "stopped");
+    t.diagnostic(`timings ms: server start ${cs.timings.serverStart}, workbench load ${cs.timings.workbenchLoad}, code lens ${lensMs}, training visible ${startMs}; hover "${hover.replace(/\s+/g, " ")}"`);
+  } catch (e) {
+    await cs.screenshot(shot("failure")).catch(() => undefined);
+    throw new Error(`${(e as Error).message}\n${cs.diagnostics()}`, { cause: e });
+  } finally {
+    await cs.close();
+    ws.dispose();
+  }
+}
 
 /** Evaluated in the webview: how many canvas pixels are not transparent (grows as curves extend). */
 const INKED_PIXELS = `(() => {
@@ -182,5 +199,3 @@ function findRun(runsDir: string, system: string): string | undefined {
   }
   return undefined;
 }
-
-export { EXTENSION_ID };
