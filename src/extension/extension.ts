@@ -1,6 +1,95 @@
-// Extension entry point (being written).
-import type * as vscode from "vscode";
+// Extension entry: builds the context (context.ts owns every lifetime) and wires the parts to it.
+// Viewing runs works in any workspace; training (which runs the experiment's code) needs trust.
+import * as vscode from "vscode";
+import { TrainCodeLensProvider } from "./codeLens";
+import { registerCommands } from "./commands";
+import { Ctx } from "./context";
+import { TrainerDiagnostics } from "./diagnostics";
+import { ExperimentSystems } from "./experiments";
+import { CheckpointHoverProvider, SystemHoverProvider } from "./hover";
+import { LatestMetrics } from "./latestMetrics";
+import { LossCurvesPanel } from "./panels";
+import { RunsView } from "./runsView";
+import { TrainingStatusBar } from "./statusBar";
 
-export function activate(_context: vscode.ExtensionContext): void {}
+let ctx: Ctx | undefined;
 
-export function deactivate(): void {}
+export function activate(context: vscode.ExtensionContext): void {
+  const c = new Ctx(context);
+  ctx = c;
+  context.subscriptions.push(c);
+
+  const experimentSelector = (): vscode.DocumentFilter[] => [{ scheme: "file", pattern: c.config.experimentGlob }];
+  const isExperiment = (doc: vscode.TextDocument): boolean => vscode.languages.match(experimentSelector(), doc) > 0;
+
+  const diagnostics = c.push(new TrainerDiagnostics());
+  const latest = new LatestMetrics();
+  const systems = c.push(new ExperimentSystems(c, diagnostics, isExperiment));
+  const runsView = c.push(new RunsView(c));
+  c.push(new TrainingStatusBar(c));
+  for (const d of registerCommands({ ctx: c, systems, runsView, isExperiment })) c.push(d);
+  c.push(LossCurvesPanel.registerSerializer(c), { dispose: () => LossCurvesPanel.disposeAll() });
+
+  // Code lenses and system hovers follow the experiment glob setting.
+  const codeLens = c.push(new TrainCodeLensProvider(c, systems, latest));
+  let languageFeatures: vscode.Disposable[] = [];
+  const registerLanguageFeatures = (): void => {
+    for (const d of languageFeatures) d.dispose();
+    languageFeatures = [
+      vscode.languages.registerCodeLensProvider(experimentSelector(), codeLens),
+      vscode.languages.registerHoverProvider(experimentSelector(), new SystemHoverProvider(c, systems, latest)),
+    ];
+  };
+  registerLanguageFeatures();
+  c.push(
+    { dispose: () => languageFeatures.forEach((d) => d.dispose()) },
+    vscode.languages.registerHoverProvider([{ scheme: "file" }, { scheme: "untitled" }], new CheckpointHoverProvider()),
+    c.onDidChangeConfig(() => registerLanguageFeatures()),
+  );
+
+  // Panels follow their runs: metrics appended, status changed, checkpoints written.
+  c.push(
+    c.onDidChangeRuns((changes) => {
+      for (const ch of changes) {
+        if (ch.metrics) latest.get(ch.runDir);
+        if (ch.removed) latest.forget(ch.runDir);
+        LossCurvesPanel.notify(ch.runDir);
+      }
+    }),
+    c.supervisor.events.on(({ run, event }) => {
+      if (!run.runDir) return;
+      if (event.type === "started") {
+        // A training began: show its curves beside the editor, keeping focus where it was.
+        diagnostics.clear(run.file);
+        LossCurvesPanel.createOrShow(c, [run.runDir], { preserveFocus: true });
+      } else if (event.type === "metrics" || event.type === "finished") {
+        LossCurvesPanel.notify(run.runDir);
+      }
+      if (event.type === "finished") {
+        const msg = `${run.system}: ${event.status} at step ${event.step}${event.message ? ` — ${event.message}` : ""}`;
+        if (event.status === "finished" || event.status === "stopped") void vscode.window.setStatusBarMessage(msg, 5000);
+        else if (event.status === "diverged") void vscode.window.showWarningMessage(msg);
+      }
+    }),
+    // Crashes and errors are reported at once: Problems when the error has a place, the log revealed.
+    c.supervisor.problems.on((problem) => {
+      const file = problem.run?.file;
+      if (problem.event && file) diagnostics.setError(file, problem.event);
+      c.showError(problem.message.split("\n")[0] ?? problem.message);
+    }),
+  );
+
+  // Trust granted: list the open experiment files so Problems and code lenses fill in.
+  c.push(
+    vscode.workspace.onDidGrantWorkspaceTrust(() => {
+      for (const doc of vscode.workspace.textDocuments) if (isExperiment(doc)) void systems.list(doc.uri.fsPath).catch(() => undefined);
+    }),
+  );
+  c.log.info(`activated (${vscode.workspace.isTrusted ? "trusted" : "untrusted: training disabled, runs viewable"} workspace)`);
+}
+
+export async function deactivate(): Promise<void> {
+  // Trainers get a graceful stop (final checkpoint) before VS Code ends the extension host.
+  await ctx?.shutdown();
+  ctx = undefined;
+}

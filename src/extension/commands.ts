@@ -1,0 +1,360 @@
+// Every command in one table, always registered (style.md §2): when there is nothing to act on
+// (no training running, no runs, an untrusted workspace) a command says so instead of failing.
+import * as path from "node:path";
+import * as vscode from "vscode";
+import type { SystemSummary } from "../shared/trainerProtocol";
+import { isSystemTarget } from "./codeLens";
+import { BACKENDS, type BackendSetting, CONFIG_SECTION, type CommandId, Commands, SettingKeys } from "./constants";
+import type { Ctx } from "./context";
+import type { ExperimentSystems } from "./experiments";
+import { LossCurvesPanel } from "./panels";
+import type { ValidRunEntry } from "./runIndex";
+import { runDirOf, type RunsView } from "./runsView";
+import type { ActiveRun } from "./supervisor";
+
+export interface App {
+  ctx: Ctx;
+  systems: ExperimentSystems;
+  runsView: RunsView;
+  isExperiment: (document: vscode.TextDocument) => boolean;
+}
+
+type Handler = (...args: unknown[]) => unknown;
+
+export function createCommands(app: App): Record<CommandId, Handler> {
+  const { ctx } = app;
+  return {
+    [Commands.train]: (arg) => train(app, arg),
+    [Commands.stop]: (arg) => stop(app, arg),
+    [Commands.resume]: (arg) => resume(app, arg),
+    [Commands.openDashboard]: (arg) => openDashboard(app, arg),
+    [Commands.openRun]: (arg) => openRun(app, arg),
+    [Commands.compareRuns]: (arg, selected) => compareRuns(app, arg, selected),
+    [Commands.showTrainerLog]: () => ctx.log.show(),
+    [Commands.selectBackend]: () => selectBackend(app),
+    [Commands.refreshRuns]: () => ctx.rescan(),
+    [Commands.revealRunFolder]: (arg) => revealRunFolder(app, arg),
+    [Commands.deleteRun]: (arg, selected) => deleteRuns(app, arg, selected),
+  };
+}
+
+export function registerCommands(app: App): vscode.Disposable[] {
+  const table = createCommands(app);
+  return (Object.entries(table) as [CommandId, Handler][]).map(([id, handler]) =>
+    vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+      try {
+        await handler(...args);
+      } catch (e) {
+        const message = (e as Error).message ?? String(e);
+        if (message !== "cancelled") app.ctx.showError(message);
+      }
+    }),
+  );
+}
+
+/** Training runs the experiment's code: only in a trusted workspace. Says why otherwise. */
+function requireTrust(ctx: Ctx): boolean {
+  if (ctx.isTrusted) return true;
+  void vscode.window
+    .showWarningMessage(
+      "Training runs the code of the experiment file, so it needs a trusted workspace. Runs can still be viewed.",
+      "Manage Workspace Trust",
+    )
+    .then((choice) => {
+      if (choice) void vscode.commands.executeCommand("workbench.trust.manage");
+    });
+  return false;
+}
+
+/** The experiment file a command is about: its argument, else the active editor. */
+function experimentFile(app: App, arg: unknown): string | undefined {
+  if (isSystemTarget(arg)) return arg.file;
+  if (arg instanceof vscode.Uri) return arg.fsPath;
+  const doc = vscode.window.activeTextEditor?.document;
+  if (doc && doc.uri.scheme === "file" && app.isExperiment(doc)) return doc.uri.fsPath;
+  return undefined;
+}
+
+async function withCancellableProgress<T>(title: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (_progress, token) => {
+    const controller = new AbortController();
+    const sub = token.onCancellationRequested(() => controller.abort());
+    try {
+      return await fn(controller.signal);
+    } finally {
+      sub.dispose();
+    }
+  });
+}
+
+async function train(app: App, arg: unknown): Promise<void> {
+  const { ctx } = app;
+  if (!requireTrust(ctx)) return;
+  let file = experimentFile(app, arg);
+  if (!file) {
+    const picked = await pickExperimentFile(ctx);
+    if (!picked) return;
+    file = picked;
+  }
+  // The trainer reads the file from disk.
+  const open = vscode.workspace.textDocuments.find((d) => d.uri.fsPath === file);
+  if (open?.isDirty) await open.save();
+
+  let system = isSystemTarget(arg) ? arg.system : undefined;
+  if (system === undefined) {
+    const f = file;
+    const systems = await withCancellableProgress(`Listing the model systems of ${path.basename(f)}…`, (signal) => app.systems.list(f, signal));
+    if (!systems) {
+      ctx.showError(`Could not list the model systems of ${path.basename(file)}: see Problems and the trainer log.`);
+      return;
+    }
+    const chosen = await pickSystem(systems, file);
+    if (!chosen) return;
+    system = chosen.name;
+  }
+  const active = ctx.supervisor.find(file, system);
+  if (active) {
+    void vscode.window.showInformationMessage(`${system} is already training.`);
+    return;
+  }
+  const f = file;
+  const s = system;
+  await withCancellableProgress(`Starting the trainer for ${system}…`, (signal) =>
+    ctx.supervisor.train({ file: f, system: s, runsRoot: ctx.runsRootFor(f), backend: ctx.config.backend }, signal),
+  );
+}
+
+async function pickExperimentFile(ctx: Ctx): Promise<string | undefined> {
+  const uris = await vscode.workspace.findFiles(ctx.config.experimentGlob, "**/node_modules/**", 200);
+  if (uris.length === 0) {
+    void vscode.window.showInformationMessage(`No experiment files (${ctx.config.experimentGlob}) in this workspace.`);
+    return undefined;
+  }
+  const pick = await vscode.window.showQuickPick(
+    uris.map((u) => ({ label: path.basename(u.fsPath), description: vscode.workspace.asRelativePath(path.dirname(u.fsPath)), file: u.fsPath })),
+    { title: "Train Model System", placeHolder: "Experiment file" },
+  );
+  return pick?.file;
+}
+
+async function pickSystem(systems: readonly SystemSummary[], file: string): Promise<SystemSummary | undefined> {
+  if (systems.length === 0) {
+    void vscode.window.showInformationMessage(`${path.basename(file)} exports no model system.`);
+    return undefined;
+  }
+  const pick = await vscode.window.showQuickPick(
+    systems.map((s) => ({
+      label: s.problems.length > 0 ? `$(error) ${s.name}` : s.name,
+      description: s.description,
+      ...(s.problems.length > 0 ? { detail: s.problems.map((p) => `${p.path}: ${p.message}`).join("; ") } : {}),
+      system: s,
+    })),
+    { title: "Train Model System", placeHolder: `Model system of ${path.basename(file)}`, matchOnDescription: true },
+  );
+  if (pick && pick.system.problems.length > 0) {
+    void vscode.window.showErrorMessage(`${pick.system.name} has config problems (see Problems): ${pick.system.problems.map((p) => `${p.path}: ${p.message}`).join("; ")}`);
+    return undefined;
+  }
+  return pick?.system;
+}
+
+async function stop(app: App, arg: unknown): Promise<void> {
+  const { ctx } = app;
+  const running = ctx.supervisor.runs();
+  let run: ActiveRun | undefined;
+  if (isSystemTarget(arg)) run = (arg.runDir ? ctx.supervisor.findByRunDir(arg.runDir) : undefined) ?? ctx.supervisor.find(arg.file, arg.system);
+  else if (runDirOf(arg)) run = ctx.supervisor.findByRunDir(runDirOf(arg)!);
+  if (!run) {
+    if (running.length === 0) {
+      void vscode.window.showInformationMessage("No training is running.");
+      return;
+    }
+    if (running.length === 1) run = running[0];
+    else {
+      const pick = await vscode.window.showQuickPick(
+        running.map((r) => ({ label: r.system, description: path.basename(r.file), detail: r.runDir ?? "starting", run: r })),
+        { title: "Stop Training", placeHolder: "Which training?" },
+      );
+      run = pick?.run;
+    }
+  }
+  if (!run) return;
+  ctx.log.info(`stopping ${run.system}`);
+  ctx.supervisor.stop(run);
+}
+
+async function resume(app: App, arg: unknown): Promise<void> {
+  const { ctx } = app;
+  if (!requireTrust(ctx)) return;
+  let runDir = runDirOf(arg);
+  if (!runDir) {
+    const candidates = ctx.runIndex
+      .all()
+      .filter((e): e is ValidRunEntry => e.status === "stopped" || e.status === "failed")
+      .filter((e) => !ctx.supervisor.findByRunDir(e.runDir))
+      .sort((a, b) => b.startedMs - a.startedMs);
+    if (candidates.length === 0) {
+      void vscode.window.showInformationMessage("No stopped run to resume.");
+      return;
+    }
+    runDir = (await pickRun(candidates, "Resume Run"))?.[0];
+    if (!runDir) return;
+  }
+  const entry = ctx.runIndex.get(runDir) ?? ctx.runIndex.update(runDir);
+  if (!entry || entry.status === "invalid") throw new Error(`${runDir} is not a readable run folder`);
+  if (entry.status === "running" || entry.status === "finished") {
+    void vscode.window.showInformationMessage(`${entry.manifest.id} is ${entry.status}; only a stopped run can be resumed.`);
+    return;
+  }
+  const dir = runDir;
+  await withCancellableProgress(`Resuming ${entry.manifest.id}…`, (signal) =>
+    ctx.supervisor.resume(dir, entry.manifest.experiment.path, entry.manifest.system, ctx.config.backend, signal),
+  );
+}
+
+async function pickRun(entries: readonly ValidRunEntry[], title: string, many = false): Promise<string[] | undefined> {
+  const items = entries.map((e) => ({
+    label: e.folderName,
+    description: `${e.manifest.system} · ${e.status} · step ${e.manifest.step}/${e.manifest.totalSteps}`,
+    detail: e.manifest.experiment.path,
+    runDir: e.runDir,
+  }));
+  if (many) {
+    const picks = await vscode.window.showQuickPick(items, { title, canPickMany: true, matchOnDescription: true });
+    return picks?.map((p) => p.runDir);
+  }
+  const pick = await vscode.window.showQuickPick(items, { title, matchOnDescription: true });
+  return pick ? [pick.runDir] : undefined;
+}
+
+function allRuns(ctx: Ctx): ValidRunEntry[] {
+  return ctx.runIndex
+    .all()
+    .filter((e): e is ValidRunEntry => e.status !== "invalid")
+    .sort((a, b) => b.startedMs - a.startedMs);
+}
+
+async function openDashboard(app: App, arg: unknown): Promise<void> {
+  const { ctx } = app;
+  if (isSystemTarget(arg)) {
+    const active = ctx.supervisor.find(arg.file, arg.system);
+    const runDir = active?.runDir ?? arg.runDir ?? ctx.runIndex.latest(arg.file, arg.system)?.runDir;
+    if (runDir) {
+      LossCurvesPanel.createOrShow(ctx, [runDir]);
+      return;
+    }
+    if (active) {
+      void vscode.window.showInformationMessage(`${arg.system} is starting; its dashboard opens when training begins.`);
+      return;
+    }
+    const choice = await vscode.window.showInformationMessage(`${arg.system} has no runs yet.`, "Train");
+    if (choice) await vscode.commands.executeCommand(Commands.train, { file: arg.file, system: arg.system });
+    return;
+  }
+  const dir = runDirOf(arg);
+  if (dir) {
+    LossCurvesPanel.createOrShow(ctx, [dir]);
+    return;
+  }
+  // No target: the running trainings, else a choice of runs.
+  const running = ctx.supervisor.runs().flatMap((r) => (r.runDir ? [r.runDir] : []));
+  if (running.length > 0) {
+    LossCurvesPanel.createOrShow(ctx, running);
+    return;
+  }
+  await openRun(app, undefined);
+}
+
+async function openRun(app: App, arg: unknown): Promise<void> {
+  const { ctx } = app;
+  let runDir = runDirOf(arg);
+  if (!runDir) {
+    const runs = allRuns(ctx);
+    if (runs.length === 0) {
+      void vscode.window.showInformationMessage(`No runs found under ${ctx.runRoots().join(", ") || "the run roots (open a folder)"}.`);
+      return;
+    }
+    runDir = (await pickRun(runs, "Open Run"))?.[0];
+    if (!runDir) return;
+  }
+  LossCurvesPanel.createOrShow(ctx, [runDir]);
+}
+
+async function compareRuns(app: App, arg: unknown, selected: unknown): Promise<void> {
+  const { ctx } = app;
+  let runDirs = Array.isArray(selected) ? selected.map(runDirOf).filter((d): d is string => d !== undefined) : [];
+  if (runDirs.length === 0 && arg === undefined) runDirs = app.runsView.selectedRunDirs();
+  if (runDirs.length === 0 && runDirOf(arg)) runDirs = [runDirOf(arg)!];
+  if (runDirs.length < 2) {
+    const runs = allRuns(ctx);
+    if (runs.length < 2) {
+      void vscode.window.showInformationMessage("Comparing needs at least two runs.");
+      return;
+    }
+    const picked = await pickRun(runs, "Compare Runs", true);
+    if (!picked || picked.length === 0) return;
+    runDirs = [...new Set([...runDirs, ...picked])];
+  }
+  LossCurvesPanel.createOrShow(ctx, runDirs);
+}
+
+async function selectBackend(app: App): Promise<void> {
+  const descriptions: Record<BackendSetting, string> = {
+    auto: "best available: gpu → native → wasm → cpu",
+    gpu: "@tensorflow/tfjs-node-gpu (CUDA); install it next to your experiments",
+    native: "@tensorflow/tfjs-node (libtensorflow); install it next to your experiments",
+    wasm: "WebAssembly (bundled)",
+    cpu: "plain JavaScript (bundled; slowest)",
+  };
+  const current = app.ctx.config.backend;
+  const pick = await vscode.window.showQuickPick(
+    BACKENDS.map((b) => ({ label: b, description: descriptions[b], ...(b === current ? { detail: "current" } : {}) })),
+    { title: "Select Training Backend", placeHolder: `Current: ${current} (applies to trainings started from now on)` },
+  );
+  if (!pick) return;
+  const target = vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+  await vscode.workspace.getConfiguration(CONFIG_SECTION).update(SettingKeys.backend, pick.label, target);
+}
+
+async function revealRunFolder(app: App, arg: unknown): Promise<void> {
+  const runDir = runDirOf(arg) ?? app.runsView.selectedRunDirs()[0];
+  if (!runDir) {
+    void vscode.window.showInformationMessage("Select a run in the Runs view first.");
+    return;
+  }
+  const uri = vscode.Uri.file(runDir);
+  if (vscode.workspace.getWorkspaceFolder(uri)) await vscode.commands.executeCommand("revealInExplorer", uri);
+  else await vscode.commands.executeCommand("revealFileInOS", uri);
+}
+
+async function deleteRuns(app: App, arg: unknown, selected: unknown): Promise<void> {
+  const { ctx } = app;
+  let runDirs = Array.isArray(selected) ? selected.map(runDirOf).filter((d): d is string => d !== undefined) : [];
+  if (runDirs.length === 0 && runDirOf(arg)) runDirs = [runDirOf(arg)!];
+  if (runDirs.length === 0) runDirs = app.runsView.selectedRunDirs();
+  if (runDirs.length === 0) {
+    void vscode.window.showInformationMessage("Select a run in the Runs view first.");
+    return;
+  }
+  const busy = runDirs.filter((d) => ctx.supervisor.findByRunDir(d));
+  if (busy.length > 0) {
+    void vscode.window.showWarningMessage(`Stop ${busy.map((d) => path.basename(d)).join(", ")} before deleting it.`);
+    return;
+  }
+  const names = runDirs.map((d) => path.basename(d));
+  const what = names.length === 1 ? `run ${names[0]}` : `${names.length} runs (${names.join(", ")})`;
+  const choice = await vscode.window.showWarningMessage(`Delete ${what}? Its folder, metrics and checkpoints are deleted.`, { modal: true }, "Delete");
+  if (choice !== "Delete") return;
+  for (const dir of runDirs) {
+    const uri = vscode.Uri.file(dir);
+    try {
+      await vscode.workspace.fs.delete(uri, { recursive: true, useTrash: true });
+    } catch {
+      // No trash on this file system (remote, tmpfs): delete for good, as confirmed.
+      await vscode.workspace.fs.delete(uri, { recursive: true, useTrash: false });
+    }
+    ctx.runIndex.remove(dir);
+    ctx.log.info(`deleted ${dir}`);
+  }
+  ctx.rescan();
+}

@@ -1,0 +1,69 @@
+// Every ID the extension shares with package.json, in one place (style.md §3). No `vscode` import:
+// test/unit/extension-ids.test.ts reads this file and package.json and checks that they agree.
+
+export const EXTENSION_NAME = "Learning Mechanics";
+export const CONFIG_SECTION = "learningMechanics";
+
+/** Command IDs. Every one is registered at activation (commands.ts), whatever the state. */
+export const Commands = {
+  train: "learningMechanics.train",
+  stop: "learningMechanics.stop",
+  resume: "learningMechanics.resume",
+  openDashboard: "learningMechanics.openDashboard",
+  openRun: "learningMechanics.openRun",
+  compareRuns: "learningMechanics.compareRuns",
+  showTrainerLog: "learningMechanics.showTrainerLog",
+  selectBackend: "learningMechanics.selectBackend",
+  refreshRuns: "learningMechanics.refreshRuns",
+  revealRunFolder: "learningMechanics.revealRunFolder",
+  deleteRun: "learningMechanics.deleteRun",
+} as const;
+export type CommandId = (typeof Commands)[keyof typeof Commands];
+
+/** Commands that only make sense on a Runs view item (hidden from the command palette). */
+export const RUN_ITEM_COMMANDS: readonly CommandId[] = [Commands.revealRunFolder, Commands.deleteRun];
+
+/** Setting keys, without the `learningMechanics.` prefix, and their full IDs. */
+export const SettingKeys = {
+  runRoots: "runRoots",
+  experimentGlob: "experimentGlob",
+  backend: "backend",
+  maxConcurrentTrainers: "maxConcurrentTrainers",
+  nodePath: "nodePath",
+} as const;
+export type SettingKey = (typeof SettingKeys)[keyof typeof SettingKeys];
+export const settingId = (key: SettingKey): string => `${CONFIG_SECTION}.${key}`;
+
+export const BACKENDS = ["auto", "gpu", "native", "wasm", "cpu"] as const;
+export type BackendSetting = (typeof BACKENDS)[number];
+
+/** View and view-container IDs. */
+export const Views = {
+  container: "learningMechanics",
+  runs: "learningMechanics.runs",
+} as const;
+
+/** Webview panel type of the loss curves (also its serializer's key). */
+export const LOSS_CURVES_VIEW_TYPE = "learningMechanics.lossCurves";
+
+/** Context keys used in `when` clauses. */
+export const ContextKeys = {
+  training: "learningMechanics.training",
+} as const;
+
+/** Tree item context values (menus in package.json match on them). */
+export const TreeItemContext = {
+  run: "learningMechanics.run",
+  runActive: "learningMechanics.runActive",
+  experiment: "learningMechanics.experiment",
+  system: "learningMechanics.system",
+} as const;
+
+/** How long a freshly spawned trainer may take to print `ready` (bundling tfjs takes a moment). */
+export const READY_TIMEOUT_MS = 30_000;
+/** How long `list` may take (the trainer bundles and evaluates the experiment file). */
+export const LIST_TIMEOUT_MS = 60_000;
+/** After `stop`, how long the trainer gets to write its final checkpoint before it is killed. */
+export const STOP_GRACE_MS = 15_000;
+/** Debounce for run-folder file events. */
+export const WATCH_DEBOUNCE_MS = 150;

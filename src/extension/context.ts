@@ -1,0 +1,177 @@
+// The one object that owns the extension's lifetimes (style.md §1): the output channel, settings,
+// the run index and its watcher, the trainer supervisor, and the UI parts that show them. Every
+// disposable is registered at birth with `push`; `dispose` releases them in reverse order.
+import * as path from "node:path";
+import * as vscode from "vscode";
+import { type Config, diffConfig, readConfig } from "./config";
+import { CONFIG_SECTION, ContextKeys, EXTENSION_NAME, LIST_TIMEOUT_MS, READY_TIMEOUT_MS, STOP_GRACE_MS, WATCH_DEBOUNCE_MS } from "./constants";
+import { RunIndex } from "./runIndex";
+import { type ActiveRun, type Launch, type Log, Supervisor } from "./supervisor";
+import { type RunFolderChange, RunRootWatcher } from "./watcher";
+
+export class Ctx implements vscode.Disposable {
+  private readonly disposables: vscode.Disposable[] = [];
+  readonly log: vscode.LogOutputChannel;
+  private configValue: Config;
+  readonly supervisor: Supervisor;
+  private index: RunIndex;
+  private readonly watcher: RunRootWatcher;
+  /** Run folders changed on disk (debounced), or the index was rebuilt (empty list). */
+  private readonly runsChangedEmitter = new vscode.EventEmitter<RunFolderChange[]>();
+  readonly onDidChangeRuns = this.runsChangedEmitter.event;
+  /** A supervised training changed (phase, progress, run folder). */
+  private readonly trainingChangedEmitter = new vscode.EventEmitter<ActiveRun>();
+  readonly onDidChangeTraining = this.trainingChangedEmitter.event;
+  private readonly configChangedEmitter = new vscode.EventEmitter<Config>();
+  readonly onDidChangeConfig = this.configChangedEmitter.event;
+
+  constructor(readonly extension: vscode.ExtensionContext) {
+    this.log = this.push(vscode.window.createOutputChannel(EXTENSION_NAME, { log: true }));
+    this.configValue = readConfig(vscode.workspace.getConfiguration(CONFIG_SECTION));
+    this.push(this.runsChangedEmitter, this.trainingChangedEmitter, this.configChangedEmitter);
+
+    const log: Log = {
+      info: (m) => this.log.info(m),
+      warn: (m) => this.log.warn(m),
+      error: (m) => this.log.error(m),
+      trace: (m) => this.log.trace(m),
+    };
+    this.supervisor = this.push(
+      new Supervisor({
+        launch: (file) => this.launch(file),
+        log,
+        maxConcurrent: () => this.config.maxConcurrentTrainers,
+        readyTimeoutMs: READY_TIMEOUT_MS,
+        listTimeoutMs: LIST_TIMEOUT_MS,
+        stopGraceMs: STOP_GRACE_MS,
+      }),
+    );
+    this.push(
+      this.supervisor.changed.on((run) => {
+        if (run.runDir) this.index.update(run.runDir);
+        void vscode.commands.executeCommand("setContext", ContextKeys.training, this.supervisor.runs().length > 0);
+        this.trainingChangedEmitter.fire(run);
+      }),
+      this.supervisor.events.on(({ run, event }) => {
+        // The trainer tells us about its run folder before the watcher does (and even when the
+        // root did not exist yet): index it at once, and make sure the root is watched.
+        if ((event.type === "started" || event.type === "finished" || event.type === "checkpoint") && run.runDir) {
+          this.index.update(run.runDir);
+          if (event.type === "started") this.watcher.ensure();
+          this.runsChangedEmitter.fire([{ runDir: run.runDir, manifest: true, metrics: false, checkpoints: event.type === "checkpoint", removed: false }]);
+        }
+      }),
+    );
+
+    this.index = new RunIndex(this.runRoots());
+    this.watcher = this.push(new RunRootWatcher(WATCH_DEBOUNCE_MS, (m) => this.log.warn(m)));
+    this.push(
+      this.watcher.changed.on((changes) => {
+        for (const c of changes) {
+          if (c.removed) this.index.remove(c.runDir);
+          else if (c.manifest) this.index.update(c.runDir);
+        }
+        this.runsChangedEmitter.fire(changes);
+      }),
+    );
+    this.rescan();
+
+    this.push(
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (!e.affectsConfiguration(CONFIG_SECTION)) return;
+        const before = this.configValue;
+        this.configValue = readConfig(vscode.workspace.getConfiguration(CONFIG_SECTION));
+        const change = diffConfig(before, this.configValue);
+        // Trainers already running keep their settings: they are never restarted for a setting.
+        if (change.runRoots) this.rescan();
+        this.configChangedEmitter.fire(this.configValue);
+      }),
+      vscode.workspace.onDidChangeWorkspaceFolders(() => this.rescan()),
+    );
+  }
+
+  /** Registers disposables for the extension's lifetime; returns the first. */
+  push<T extends vscode.Disposable>(first: T, ...rest: vscode.Disposable[]): T {
+    this.disposables.push(first, ...rest);
+    return first;
+  }
+
+  get config(): Config {
+    return this.configValue;
+  }
+  get runIndex(): RunIndex {
+    return this.index;
+  }
+  get isTrusted(): boolean {
+    return vscode.workspace.isTrusted;
+  }
+
+  /** Absolute run roots: relative settings resolve against every workspace folder. */
+  runRoots(): string[] {
+    const folders = vscode.workspace.workspaceFolders?.filter((f) => f.uri.scheme === "file").map((f) => f.uri.fsPath) ?? [];
+    const out: string[] = [];
+    for (const root of this.config.runRoots) {
+      if (path.isAbsolute(root)) out.push(path.normalize(root));
+      else for (const f of folders) out.push(path.join(f, root));
+    }
+    return [...new Set(out)];
+  }
+
+  /** Where a new run of `file` goes: the first run root, under the file's workspace folder. */
+  runsRootFor(file: string): string {
+    const first = this.config.runRoots[0] ?? "runs";
+    if (path.isAbsolute(first)) return first;
+    return path.join(this.cwdFor(file), first);
+  }
+
+  /** Working directory for a trainer of `file`: its workspace folder, else its own folder. */
+  cwdFor(file: string | undefined): string {
+    if (file) {
+      const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(file));
+      return folder?.uri.fsPath ?? path.dirname(file);
+    }
+    return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? this.extension.extensionUri.fsPath;
+  }
+
+  /** How to start a trainer for `file`: the configured Node, or VS Code's own runtime as Node. */
+  launch(file: string): Launch {
+    const sidecar = vscode.Uri.joinPath(this.extension.extensionUri, "dist", "trainer", "sidecar.js").fsPath;
+    const node = this.config.nodePath;
+    return { node: node !== "" ? node : process.execPath, electronRunAsNode: node === "", sidecar, cwd: this.cwdFor(file) };
+  }
+
+  /** Re-reads every run root and rewatches them. */
+  rescan(): void {
+    const roots = this.runRoots();
+    this.index = new RunIndex(roots);
+    const n = this.index.scan();
+    this.log.info(`run roots: ${roots.join(", ") || "(none: no workspace folder)"}; ${n} run${n === 1 ? "" : "s"} found`);
+    this.watcher.setRoots(this.index.roots);
+    this.runsChangedEmitter.fire([]);
+  }
+
+  /** Shows an error and reveals the log (style.md §10). */
+  showError(message: string): void {
+    this.log.error(message);
+    this.log.show(true);
+    void vscode.window.showErrorMessage(message, "Show Trainer Log").then((choice) => {
+      if (choice) this.log.show();
+    });
+  }
+
+  /** Stops trainers gracefully, then kills what is left (deactivate awaits this). */
+  async shutdown(): Promise<void> {
+    await this.supervisor.shutdown(4000);
+  }
+
+  dispose(): void {
+    for (const d of this.disposables.reverse()) {
+      try {
+        d.dispose();
+      } catch (e) {
+        console.error(e);
+      }
+    }
+    this.disposables.length = 0;
+  }
+}

@@ -1,0 +1,66 @@
+// Problems from the trainer: config problems (`systems` replies) and `error` events with a location
+// in an experiment file become diagnostics at their line. Cleared for a file when a later `list`
+// or a training of it reports nothing wrong.
+import * as vscode from "vscode";
+import type { ConfigProblem, Location, SystemSummary, TrainerEvent } from "../shared/trainerProtocol";
+
+const SOURCE = "learning-mechanics";
+
+/** A 1-based trainer location → a 0-based range covering the rest of the line. */
+export function rangeOf(location: Location | undefined): vscode.Range {
+  const line = Math.max(0, (location?.line ?? 1) - 1);
+  const col = Math.max(0, (location?.column ?? 1) - 1);
+  return new vscode.Range(line, col, line, Number.MAX_SAFE_INTEGER);
+}
+
+export class TrainerDiagnostics implements vscode.Disposable {
+  private readonly collection = vscode.languages.createDiagnosticCollection(SOURCE);
+
+  /** Replaces the diagnostics of `file` with the config problems of its systems. */
+  setSystems(file: string, systems: readonly SystemSummary[]): void {
+    const byFile = new Map<string, vscode.Diagnostic[]>([[file, []]]);
+    for (const s of systems) {
+      for (const p of s.problems) this.add(byFile, file, p, s.location, `${s.name}: `);
+    }
+    for (const [f, diags] of byFile) this.collection.set(vscode.Uri.file(f), diags);
+  }
+
+  /** Shows an `error` event of `file` (a syntax error, a runtime error in user code, config problems). */
+  setError(file: string, event: Extract<TrainerEvent, { type: "error" }>): void {
+    const byFile = new Map<string, vscode.Diagnostic[]>([[file, []]]);
+    if (event.problems && event.problems.length > 0) {
+      for (const p of event.problems) this.add(byFile, file, p, event.location, "");
+    } else {
+      const target = event.location?.file ?? file;
+      const d = new vscode.Diagnostic(rangeOf(event.location), firstLine(event.message), vscode.DiagnosticSeverity.Error);
+      d.source = SOURCE;
+      d.code = event.kind;
+      if (!byFile.has(target)) byFile.set(target, []);
+      byFile.get(target)!.push(d);
+    }
+    for (const [f, diags] of byFile) this.collection.set(vscode.Uri.file(f), diags);
+  }
+
+  clear(file: string): void {
+    this.collection.delete(vscode.Uri.file(file));
+  }
+
+  private add(byFile: Map<string, vscode.Diagnostic[]>, file: string, p: ConfigProblem, fallback: Location | undefined, prefix: string): void {
+    const location = p.location ?? fallback;
+    const target = location?.file ?? file;
+    const d = new vscode.Diagnostic(rangeOf(location), `${prefix}${p.path}: ${p.message}`, vscode.DiagnosticSeverity.Error);
+    d.source = SOURCE;
+    d.code = "config";
+    if (!byFile.has(target)) byFile.set(target, []);
+    byFile.get(target)!.push(d);
+  }
+
+  dispose(): void {
+    this.collection.dispose();
+  }
+}
+
+function firstLine(message: string): string {
+  const line = message.split("\n")[0] ?? message;
+  return line.length > 500 ? line.slice(0, 500) + "…" : line;
+}

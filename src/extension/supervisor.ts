@@ -1,0 +1,475 @@
+// Trainer processes: spawn → `ready` (raced against a timeout and cancellation) → requests and a
+// stream of events → graceful `stop` → kill on dispose (style.md §8, §9). No `vscode` import, so
+// plain `node --test` drives it against the real sidecar; context.ts adapts it to the UI.
+//
+// A crash is reported at once: an exit without `finished`, or an `error` event, calls `onProblem`;
+// a run folder left saying "running" by a crash is marked failed. A trainer that exited on purpose
+// (finished, stopped, diverged) is never restarted.
+import { type ChildProcess, spawn } from "node:child_process";
+import { join } from "node:path";
+import { readJsonFileSync, writeFileAtomicSync } from "../shared/atomicFile";
+import { type RunManifest, RUN_MANIFEST } from "../shared/runFormat";
+import {
+  encodeMessage,
+  LineSplitter,
+  parseTrainerEvent,
+  PROTOCOL_VERSION,
+  type SystemSummary,
+  type TrainerEvent,
+  type TrainerRequest,
+} from "../shared/trainerProtocol";
+
+export interface Disposable {
+  dispose(): void;
+}
+
+/** A minimal typed event: `on(listener)` returns its own disposable. */
+export class Emitter<T> implements Disposable {
+  private listeners = new Set<(value: T) => void>();
+  readonly on = (listener: (value: T) => void): Disposable => {
+    this.listeners.add(listener);
+    return { dispose: () => this.listeners.delete(listener) };
+  };
+  fire(value: T): void {
+    for (const l of [...this.listeners]) {
+      try {
+        l(value);
+      } catch {
+        // A listener's bug must not break the trainer's event stream.
+      }
+    }
+  }
+  dispose(): void {
+    this.listeners.clear();
+  }
+}
+
+export interface Log {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+  trace(message: string): void;
+}
+
+/** How to start a trainer. */
+export interface Launch {
+  /** Node executable; `process.execPath` inside VS Code (then `electronRunAsNode` is true). */
+  node: string;
+  electronRunAsNode: boolean;
+  /** Absolute path of dist/trainer/sidecar.js. */
+  sidecar: string;
+  /** Working directory (the workspace folder): relative paths in experiments resolve from it. */
+  cwd: string;
+}
+
+export type ExitInfo = { code: number | null; signal: NodeJS.Signals | null; finished: Extract<TrainerEvent, { type: "finished" }> | undefined; spawnError?: string };
+
+export class TrainerStartError extends Error {}
+
+/** One sidecar process. Obtain with `TrainerProcess.start`, which resolves once it said `ready`. */
+export class TrainerProcess implements Disposable {
+  readonly events = new Emitter<TrainerEvent>();
+  readonly exit = new Emitter<ExitInfo>();
+  /** Resolves when the process has exited (never rejects). */
+  readonly exited: Promise<ExitInfo>;
+  private exitInfo: ExitInfo | undefined;
+  private finished: Extract<TrainerEvent, { type: "finished" }> | undefined;
+  private stderrTail = "";
+  private killTimer: NodeJS.Timeout | undefined;
+
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly log: Log,
+  ) {
+    let resolveExited!: (info: ExitInfo) => void;
+    this.exited = new Promise((r) => (resolveExited = r));
+    const splitter = new LineSplitter((line) => {
+      const event = parseTrainerEvent(line);
+      if (!event) {
+        log.warn(`trainer ${child.pid}: not a protocol line: ${line.slice(0, 300)}`);
+        return;
+      }
+      if (event.type === "finished") this.finished = event;
+      this.events.fire(event);
+    });
+    child.stdout?.setEncoding("utf8");
+    child.stdout?.on("data", (chunk: string) => splitter.push(chunk));
+    child.stdout?.on("end", () => splitter.end());
+    child.stderr?.setEncoding("utf8");
+    child.stderr?.on("data", (chunk: string) => {
+      this.stderrTail = (this.stderrTail + chunk).slice(-4000);
+      for (const line of chunk.split("\n")) if (line.trim() !== "") log.trace(`trainer ${child.pid} stderr: ${line}`);
+    });
+    // stdin errors (EPIPE after the trainer exited) are expected; the exit handler reports crashes.
+    child.stdin?.on("error", (e) => log.trace(`trainer ${child.pid} stdin: ${e.message}`));
+    const done = (info: ExitInfo): void => {
+      if (this.exitInfo) return;
+      this.exitInfo = info;
+      if (this.killTimer) clearTimeout(this.killTimer);
+      resolveExited(info);
+      this.exit.fire(info);
+    };
+    child.on("error", (e) => {
+      // Spawn failure (ENOENT for a bad nodePath) or a failed kill: if the process never ran, this is its end.
+      log.error(`trainer process error: ${e.message}`);
+      if (child.pid === undefined || child.exitCode !== null) done({ code: null, signal: null, finished: this.finished, spawnError: e.message });
+    });
+    child.on("exit", (code, signal) => {
+      // Wait for stdout to drain so a `finished` line written just before exit is seen.
+      const settle = (): void => done({ code, signal, finished: this.finished });
+      if (child.stdout && !child.stdout.readableEnded) {
+        child.stdout.once("end", settle);
+        setTimeout(settle, 1000).unref();
+      } else settle();
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+  get hasExited(): boolean {
+    return this.exitInfo !== undefined;
+  }
+  /** The last lines the trainer wrote on stderr (for crash reports). */
+  get stderr(): string {
+    return this.stderrTail;
+  }
+
+  /** Spawns a sidecar and waits for `ready`; rejects (and kills it) on timeout, cancellation, or exit. */
+  static async start(launch: Launch, log: Log, options: { timeoutMs: number; signal?: AbortSignal }): Promise<TrainerProcess> {
+    if (options.signal?.aborted) throw new TrainerStartError("cancelled");
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    if (launch.electronRunAsNode) env["ELECTRON_RUN_AS_NODE"] = "1";
+    else delete env["ELECTRON_RUN_AS_NODE"];
+    log.info(`starting trainer: ${launch.node} ${launch.sidecar} (cwd ${launch.cwd})`);
+    const child = spawn(launch.node, [launch.sidecar], { cwd: launch.cwd, env, stdio: ["pipe", "pipe", "pipe"], windowsHide: true });
+    const trainer = new TrainerProcess(child, log);
+    const cleanups: Disposable[] = [];
+    try {
+      const ready = await new Promise<Extract<TrainerEvent, { type: "ready" }>>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new TrainerStartError(`the trainer did not start within ${Math.round(options.timeoutMs / 1000)} s`)), options.timeoutMs);
+        cleanups.push({ dispose: () => clearTimeout(timer) });
+        cleanups.push(trainer.events.on((e) => e.type === "ready" && resolve(e)));
+        cleanups.push(
+          trainer.exit.on((info) =>
+            reject(
+              new TrainerStartError(
+                info.spawnError
+                  ? `could not start ${launch.node}: ${info.spawnError}`
+                  : `the trainer exited before it was ready (code ${info.code}, signal ${info.signal})${trainer.stderr ? `: ${trainer.stderr.trim().slice(-1000)}` : ""}`,
+              ),
+            ),
+          ),
+        );
+        if (options.signal) {
+          const onAbort = (): void => reject(new TrainerStartError("cancelled"));
+          options.signal.addEventListener("abort", onAbort, { once: true });
+          cleanups.push({ dispose: () => options.signal?.removeEventListener("abort", onAbort) });
+        }
+      });
+      if (ready.protocol !== PROTOCOL_VERSION) {
+        throw new TrainerStartError(`the trainer speaks protocol ${ready.protocol}, this extension ${PROTOCOL_VERSION}: rebuild (npm run build)`);
+      }
+      log.info(`trainer ready: pid ${ready.pid}, version ${ready.version}`);
+      return trainer;
+    } catch (e) {
+      trainer.kill();
+      throw e;
+    } finally {
+      for (const c of cleanups) c.dispose();
+    }
+  }
+
+  send(request: TrainerRequest): void {
+    if (this.hasExited || !this.child.stdin?.writable) throw new Error("the trainer is not running");
+    this.log.trace(`→ trainer ${this.pid}: ${JSON.stringify(request)}`);
+    this.child.stdin.write(encodeMessage(request));
+  }
+
+  /** Asks for a graceful stop; kills the process if it has not exited after `graceMs`. */
+  stop(graceMs: number): void {
+    if (this.hasExited) return;
+    try {
+      this.send({ type: "stop" });
+    } catch {
+      // stdin already closed: fall through to the kill timer
+    }
+    if (!this.killTimer) {
+      this.killTimer = setTimeout(() => this.kill(), graceMs);
+      this.killTimer.unref();
+    }
+  }
+
+  kill(): void {
+    if (this.hasExited) return;
+    this.log.info(`killing trainer ${this.pid}`);
+    this.child.stdin?.destroy();
+    this.child.kill("SIGKILL");
+  }
+
+  dispose(): void {
+    this.kill();
+    this.events.dispose();
+    this.exit.dispose();
+  }
+}
+
+export interface Progress {
+  step: number;
+  totalSteps: number;
+  loss: number;
+  stepsPerSecond: number;
+}
+
+/** A training (or resume) supervised by this extension: its life as a discriminated union. */
+export type RunPhase =
+  | { kind: "starting" }
+  | { kind: "training"; progress: Progress | undefined }
+  | { kind: "stopping"; progress: Progress | undefined }
+  | { kind: "ended"; status: "finished" | "stopped" | "diverged" | "failed"; message?: string };
+
+export interface ActiveRun {
+  readonly id: number;
+  /** Experiment file (absolute). */
+  readonly file: string;
+  readonly system: string;
+  /** Known once the trainer said `started` (or from the start, for a resume). */
+  runDir: string | undefined;
+  phase: RunPhase;
+  lastMetrics: Record<string, number | null> | undefined;
+  trainer: TrainerProcess | undefined;
+}
+
+export interface TrainOptions {
+  file: string;
+  system: string;
+  runsRoot: string;
+  backend: string;
+  steps?: number;
+}
+
+export interface SupervisorOptions {
+  /** How to start a trainer for this experiment file (its workspace folder is the working directory). */
+  launch: (file: string) => Launch;
+  log: Log;
+  maxConcurrent: () => number;
+  readyTimeoutMs: number;
+  listTimeoutMs: number;
+  stopGraceMs: number;
+}
+
+/** A problem to show at once: an `error` event or a crash. */
+export interface Problem {
+  run: ActiveRun | undefined;
+  message: string;
+  /** The `error` event, when there is one (for Problems with locations). */
+  event?: Extract<TrainerEvent, { type: "error" }>;
+  crashed: boolean;
+}
+
+/** Runs trainers: one sidecar process per training, and a short-lived one per `list`. */
+export class Supervisor implements Disposable {
+  private readonly active = new Map<number, ActiveRun>();
+  private nextId = 1;
+  private disposed = false;
+  /** Any run changed phase, progress or folder. */
+  readonly changed = new Emitter<ActiveRun>();
+  /** Every event of every supervised run. */
+  readonly events = new Emitter<{ run: ActiveRun; event: TrainerEvent }>();
+  readonly problems = new Emitter<Problem>();
+
+  constructor(private readonly options: SupervisorOptions) {}
+
+  /** Runs that have not ended. */
+  runs(): ActiveRun[] {
+    return [...this.active.values()].filter((r) => r.phase.kind !== "ended");
+  }
+  find(file: string, system: string): ActiveRun | undefined {
+    return this.runs().find((r) => samePath(r.file, file) && r.system === system);
+  }
+  findByRunDir(runDir: string): ActiveRun | undefined {
+    return this.runs().find((r) => r.runDir !== undefined && samePath(r.runDir, runDir));
+  }
+
+  /** Asks a fresh sidecar for the systems of `file`. Rejects with the trainer's message on failure. */
+  async list(file: string, signal?: AbortSignal): Promise<{ systems: SystemSummary[]; error?: Extract<TrainerEvent, { type: "error" }> }> {
+    const trainer = await TrainerProcess.start(this.options.launch(file), this.options.log, { timeoutMs: this.options.readyTimeoutMs, ...(signal ? { signal } : {}) });
+    const cleanups: Disposable[] = [trainer];
+    try {
+      return await new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`listing ${file} took more than ${this.options.listTimeoutMs / 1000} s`)), this.options.listTimeoutMs);
+        cleanups.push({ dispose: () => clearTimeout(timer) });
+        cleanups.push(
+          trainer.events.on((e) => {
+            if (e.type === "systems") resolve({ systems: e.systems });
+            else if (e.type === "error") resolve({ systems: [], error: e });
+            else if (e.type === "log") this.options.log.info(`[list] ${e.message}`);
+          }),
+        );
+        cleanups.push(trainer.exit.on((info) => reject(new Error(`the trainer exited while listing ${file} (code ${info.code})${trainer.stderr ? `: ${trainer.stderr.trim().slice(-500)}` : ""}`))));
+        if (signal) {
+          const onAbort = (): void => reject(new Error("cancelled"));
+          signal.addEventListener("abort", onAbort, { once: true });
+          cleanups.push({ dispose: () => signal.removeEventListener("abort", onAbort) });
+        }
+        trainer.send({ type: "list", file });
+      });
+    } finally {
+      // A listing trainer has nothing to save: close it.
+      for (const c of cleanups) c.dispose();
+    }
+  }
+
+  private checkCapacity(): void {
+    const max = this.options.maxConcurrent();
+    if (this.runs().length >= max) {
+      throw new Error(`${this.runs().length} trainer${this.runs().length === 1 ? " is" : "s are"} already running (learningMechanics.maxConcurrentTrainers is ${max}): stop one first`);
+    }
+  }
+
+  /** Starts a training; resolves once the trainer accepted the request (before `started`). */
+  async train(options: TrainOptions, signal?: AbortSignal): Promise<ActiveRun> {
+    if (this.find(options.file, options.system)) throw new Error(`${options.system} is already training`);
+    return this.launch(options.file, options.system, undefined, signal, {
+      type: "train",
+      file: options.file,
+      system: options.system,
+      runsRoot: options.runsRoot,
+      ...(options.backend !== "auto" ? { backend: options.backend } : {}),
+      ...(options.steps !== undefined ? { steps: options.steps } : {}),
+    });
+  }
+
+  /** Continues a stopped run in its folder. */
+  async resume(runDir: string, file: string, system: string, backend: string, signal?: AbortSignal): Promise<ActiveRun> {
+    if (this.findByRunDir(runDir)) throw new Error(`${runDir} is already training`);
+    return this.launch(file, system, runDir, signal, { type: "resume", runDir, ...(backend !== "auto" ? { backend } : {}) });
+  }
+
+  private async launch(file: string, system: string, runDir: string | undefined, signal: AbortSignal | undefined, request: TrainerRequest): Promise<ActiveRun> {
+    if (this.disposed) throw new Error("the extension is shutting down");
+    this.checkCapacity();
+    const run: ActiveRun = { id: this.nextId++, file, system, runDir, phase: { kind: "starting" }, lastMetrics: undefined, trainer: undefined };
+    this.active.set(run.id, run);
+    this.changed.fire(run);
+    let trainer: TrainerProcess;
+    try {
+      trainer = await TrainerProcess.start(this.options.launch(file), this.options.log, { timeoutMs: this.options.readyTimeoutMs, ...(signal ? { signal } : {}) });
+    } catch (e) {
+      run.phase = { kind: "ended", status: "failed", message: (e as Error).message };
+      this.active.delete(run.id);
+      this.changed.fire(run);
+      throw e;
+    }
+    run.trainer = trainer;
+    run.phase = { kind: "training", progress: undefined };
+    trainer.events.on((event) => this.onEvent(run, event));
+    trainer.exit.on((info) => this.onExit(run, info));
+    trainer.send(request);
+    this.changed.fire(run);
+    return run;
+  }
+
+  private onEvent(run: ActiveRun, event: TrainerEvent): void {
+    switch (event.type) {
+      case "started":
+        run.runDir = event.runDir;
+        this.options.log.info(`${run.system}: training in ${event.runDir} on ${event.backend.name} (${event.backend.reason}), from step ${event.fromStep} of ${event.totalSteps}`);
+        break;
+      case "progress":
+        if (run.phase.kind === "training" || run.phase.kind === "stopping") run.phase.progress = { step: event.step, totalSteps: event.totalSteps, loss: event.loss, stepsPerSecond: event.stepsPerSecond };
+        break;
+      case "metrics":
+        run.lastMetrics = event.values;
+        break;
+      case "log":
+        this.options.log[event.level === "warn" ? "warn" : event.level === "error" ? "error" : "info"](`[${run.system}] ${event.message}`);
+        break;
+      case "error":
+        this.options.log.error(`[${run.system}] ${event.kind} error: ${event.message}`);
+        this.problems.fire({ run, message: event.message, event, crashed: false });
+        break;
+      case "finished":
+        if (event.runDir) run.runDir = event.runDir;
+        run.phase = { kind: "ended", status: event.status, ...(event.message ? { message: event.message } : {}) };
+        this.options.log.info(`${run.system}: ${event.status} at step ${event.step}${event.message ? `: ${event.message}` : ""}`);
+        break;
+      case "ready":
+      case "systems":
+      case "checkpoint":
+        break;
+    }
+    this.events.fire({ run, event });
+    if (event.type !== "log" && event.type !== "checkpoint") this.changed.fire(run);
+  }
+
+  private onExit(run: ActiveRun, info: ExitInfo): void {
+    this.active.delete(run.id);
+    if (!info.finished) {
+      // Exited without `finished`: a crash (or killed). Report it at once; never restart it.
+      const why = info.spawnError ?? `exit code ${info.code}${info.signal ? `, signal ${info.signal}` : ""}`;
+      const stderr = run.trainer?.stderr.trim();
+      const message = `The trainer for ${run.system} stopped unexpectedly (${why})${stderr ? `: ${stderr.slice(-500)}` : ""}`;
+      run.phase = { kind: "ended", status: "failed", message };
+      if (run.runDir) markRunFailed(run.runDir, message, this.options.log);
+      if (!this.disposed) {
+        this.options.log.error(message);
+        this.problems.fire({ run, message, crashed: true });
+      }
+    }
+    run.trainer = undefined;
+    this.changed.fire(run);
+  }
+
+  /** Graceful stop: final checkpoint, status "stopped". */
+  stop(run: ActiveRun): void {
+    if (run.phase.kind === "ended") return;
+    const progress = run.phase.kind === "training" || run.phase.kind === "stopping" ? run.phase.progress : undefined;
+    run.phase = { kind: "stopping", progress };
+    run.trainer?.stop(this.options.stopGraceMs);
+    this.changed.fire(run);
+  }
+
+  /**
+   * Shutting down: trainers get a graceful stop and up to `graceMs` to exit, then are killed. A run
+   * killed here is marked failed by `onExit`.
+   */
+  async shutdown(graceMs: number): Promise<void> {
+    this.disposed = true;
+    const trainers = [...this.active.values()].map((r) => r.trainer).filter((t): t is TrainerProcess => t !== undefined);
+    for (const t of trainers) t.stop(graceMs);
+    await Promise.race([Promise.all(trainers.map((t) => t.exited)), new Promise((r) => setTimeout(r, graceMs).unref())]);
+    this.dispose();
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    for (const run of this.active.values()) run.trainer?.kill();
+    this.changed.dispose();
+    this.events.dispose();
+    this.problems.dispose();
+  }
+}
+
+/** Marks a run folder failed, only if its run.json still says "running" (the trainer did not get to). */
+export function markRunFailed(runDir: string, message: string, log?: Log): boolean {
+  const path = join(runDir, RUN_MANIFEST);
+  const read = readJsonFileSync(path);
+  if (!read.ok) return false;
+  const manifest = read.value as RunManifest;
+  if (typeof manifest !== "object" || manifest === null || manifest.status !== "running") return false;
+  const now = new Date().toISOString();
+  const updated: RunManifest = { ...manifest, status: "failed", updatedAt: now, endedAt: now, error: { message } };
+  try {
+    writeFileAtomicSync(path, JSON.stringify(updated, null, 2) + "\n");
+    log?.info(`marked ${runDir} failed`);
+    return true;
+  } catch (e) {
+    log?.error(`could not mark ${runDir} failed: ${(e as Error).message}`);
+    return false;
+  }
+}
+
+export function samePath(a: string, b: string): boolean {
+  return process.platform === "win32" || process.platform === "darwin" ? a.toLowerCase() === b.toLowerCase() : a === b;
+}
