@@ -165,13 +165,20 @@ async function trainWatchHoverStop(t: TestContext, extensionDir: string, stopTit
 }
 
 /** Evaluated in the webview: how many canvas pixels are not transparent (grows as curves extend). */
+/**
+ * Pixels of every canvas that differ from that canvas's background (its top-left pixel): the chart
+ * fills its background, so "any alpha" would count the whole canvas and never grow.
+ */
 const INKED_PIXELS = `(() => {
   let n = 0;
   for (const c of document.querySelectorAll("canvas")) {
     const ctx = c.getContext("2d");
     if (ctx === null || c.width === 0 || c.height === 0) continue;
     const data = ctx.getImageData(0, 0, c.width, c.height).data;
-    for (let i = 3; i < data.length; i += 4) if (data[i] > 0) n++;
+    const [r, g, b, a] = [data[0], data[1], data[2], data[3]];
+    for (let i = 0; i < data.length; i += 4) {
+      if (Math.abs(data[i] - r) + Math.abs(data[i + 1] - g) + Math.abs(data[i + 2] - b) + Math.abs(data[i + 3] - a) > 24) n++;
+    }
   }
   return n;
 })()`;

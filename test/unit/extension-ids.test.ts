@@ -1,6 +1,5 @@
 // The IDs in src/extension/constants.ts and the `contributes` of package.json must agree, both
-// ways (style.md §3). Checked against package.json, and against src/extension/contributes.json, the
-// fragment the extension's author hands over for package.json.
+// ways (style.md §3).
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -10,11 +9,11 @@ import { Commands, CONFIG_SECTION, ContextKeys, LOSS_CURVES_VIEW_TYPE, SettingKe
 function repoRoot(): string {
   for (const start of [__dirname, process.cwd()]) {
     for (let dir = start; ; dir = path.dirname(dir)) {
-      if (fs.existsSync(path.join(dir, "src", "extension", "contributes.json")) && fs.existsSync(path.join(dir, "package.json"))) return dir;
+      if (fs.existsSync(path.join(dir, "src", "extension", "constants.ts")) && fs.existsSync(path.join(dir, "package.json"))) return dir;
       if (path.dirname(dir) === dir) break;
     }
   }
-  throw new Error("cannot find the repository root (src/extension/contributes.json)");
+  throw new Error("cannot find the repository root (src/extension/constants.ts)");
 }
 
 interface Manifest {
@@ -62,11 +61,6 @@ function checkManifest(name: string, m: Manifest): void {
     if (!/^learningMechanics\.run/.test(key)) assert.ok(known.includes(key), `${name}: unknown context key ${key} in a when clause`);
   }
 }
-
-test("src/extension/contributes.json agrees with constants.ts", () => {
-  const fragment = JSON.parse(fs.readFileSync(path.join(repoRoot(), "src", "extension", "contributes.json"), "utf8")) as Manifest;
-  checkManifest("contributes.json", fragment);
-});
 
 test("package.json agrees with constants.ts", () => {
   const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot(), "package.json"), "utf8")) as Manifest;
