@@ -1,0 +1,193 @@
+// The panel's data: every point of every run, in growable typed arrays, with the smoothed curve
+// kept alongside and extended point by point as the run appends. No DOM, no chart.js.
+
+import type { RunSeries, SeriesPoints } from "../../shared/lossCurvesProtocol";
+import type { RunStatus } from "../../shared/runFormat";
+
+/** A Float64Array that grows by doubling; `view()` is the filled part (no copy). */
+export class Growable {
+  private buf: Float64Array;
+  length = 0;
+  constructor(capacity = 64) {
+    this.buf = new Float64Array(Math.max(1, capacity));
+  }
+  push(v: number): void {
+    if (this.length === this.buf.length) this.grow(this.length + 1);
+    this.buf[this.length++] = v;
+  }
+  /** Makes room for `extra` more values at once (one copy instead of repeated doubling). */
+  reserve(extra: number): void {
+    if (this.length + extra > this.buf.length) this.grow(this.length + extra);
+  }
+  private grow(min: number): void {
+    const next = new Float64Array(Math.max(min, this.buf.length * 2));
+    next.set(this.buf.subarray(0, this.length));
+    this.buf = next;
+  }
+  get(i: number): number {
+    return this.buf[i] as number;
+  }
+  set(i: number, v: number): void {
+    this.buf[i] = v;
+  }
+  view(from = 0, to = this.length): Float64Array {
+    return this.buf.subarray(from, to);
+  }
+}
+
+/**
+ * One metric of one run: only its finite points (a metric missing from a line, or null in the
+ * file, leaves no point), with x both as step and as wall time, and the smoothed values.
+ *
+ * Smoothing is TensorBoard's debiased exponential moving average: ema_t = w·ema_{t−1} + (1−w)·y_t
+ * with ema_0 = 0, shown as ema_t / (1 − w^t); the division removes the pull towards 0 of the
+ * early points, so the curve starts at the first value instead of near zero.
+ */
+export class MetricSeries {
+  readonly step = new Growable();
+  readonly time = new Growable();
+  readonly raw = new Growable();
+  readonly smooth = new Growable();
+  private ema = 0;
+  private wPow = 1;
+  constructor(private weight: number) {}
+
+  get length(): number {
+    return this.raw.length;
+  }
+
+  reserve(extra: number): void {
+    for (const g of [this.step, this.time, this.raw, this.smooth]) g.reserve(extra);
+  }
+
+  push(step: number, time: number, y: number): void {
+    this.step.push(step);
+    this.time.push(time);
+    this.raw.push(y);
+    this.smooth.push(this.next(y));
+  }
+
+  private next(y: number): number {
+    const w = this.weight;
+    this.ema = w * this.ema + (1 - w) * y;
+    this.wPow *= w;
+    return w === 0 ? y : this.ema / (1 - this.wPow);
+  }
+
+  /** Recomputes the smoothed curve with another weight (O(n)). */
+  setWeight(w: number): void {
+    this.weight = w;
+    this.ema = 0;
+    this.wPow = 1;
+    for (let i = 0; i < this.raw.length; i++) this.smooth.set(i, this.next(this.raw.get(i)));
+  }
+
+  xs(kind: "step" | "time"): Growable {
+    return kind === "step" ? this.step : this.time;
+  }
+}
+
+export class RunData {
+  readonly metrics = new Map<string, MetricSeries>();
+  /** Lines received (rows of the columnar arrays), whatever metrics they carry. */
+  rows = 0;
+  /** All lines as received, for the CSV export. */
+  readonly rowStep = new Growable();
+  readonly rowTime = new Growable();
+  readonly rowValues = new Map<string, Growable>();
+
+  constructor(
+    readonly runId: string,
+    readonly label: string,
+    readonly colorIndex: number,
+    public status: RunStatus | undefined,
+    private smoothing: number,
+  ) {}
+
+  static from(r: RunSeries, smoothing: number): RunData {
+    const d = new RunData(r.runId, r.label, r.colorIndex, r.status, smoothing);
+    d.append(r.points);
+    return d;
+  }
+
+  /** Adds lines; returns, per metric, how many points that metric gained. */
+  append(p: SeriesPoints): Map<string, number> {
+    const gained = new Map<string, number>();
+    const n = p.step.length;
+    const start = this.rows;
+    this.rowStep.reserve(n);
+    this.rowTime.reserve(n);
+    for (let i = 0; i < n; i++) {
+      this.rowStep.push(p.step[i] as number);
+      this.rowTime.push(p.time[i] as number);
+    }
+    for (const [name, col] of Object.entries(p.values)) {
+      let rowCol = this.rowValues.get(name);
+      if (!rowCol) {
+        rowCol = new Growable();
+        for (let i = 0; i < start; i++) rowCol.push(NaN); // a metric that first appears late
+        this.rowValues.set(name, rowCol);
+      }
+      rowCol.reserve(n);
+      let finiteCount = 0;
+      for (let i = 0; i < n; i++) if (typeof col[i] === "number" && Number.isFinite(col[i])) finiteCount++;
+      let series = this.metrics.get(name);
+      if (!series && finiteCount > 0) {
+        series = new MetricSeries(this.smoothing);
+        this.metrics.set(name, series);
+      }
+      series?.reserve(finiteCount);
+      let count = 0;
+      for (let i = 0; i < n; i++) {
+        const v = col[i];
+        const finite = typeof v === "number" && Number.isFinite(v);
+        rowCol.push(finite ? v : NaN);
+        if (!finite || !series) continue;
+        series.push(p.step[i] as number, p.time[i] as number, v);
+        count++;
+      }
+      gained.set(name, count);
+    }
+    this.rows += n;
+    for (const col of this.rowValues.values()) while (col.length < this.rows) col.push(NaN); // metric absent from these lines
+    return gained;
+  }
+
+  setSmoothing(w: number): void {
+    if (w === this.smoothing) return;
+    this.smoothing = w;
+    for (const s of this.metrics.values()) s.setWeight(w);
+  }
+}
+
+/** Index of the first element ≥ x in a sorted array (n if none). */
+export function lowerBound(a: Float64Array, x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((a[mid] as number) < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Index of the first element > x in a sorted array (n if none). */
+export function upperBound(a: Float64Array, x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((a[mid] as number) <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Index of the element nearest to x in a sorted, non-empty array. */
+export function nearestIndex(a: Float64Array, x: number): number {
+  const i = lowerBound(a, x);
+  if (i <= 0) return 0;
+  if (i >= a.length) return a.length - 1;
+  return x - (a[i - 1] as number) <= (a[i] as number) - x ? i - 1 : i;
+}
