@@ -157,10 +157,13 @@ export async function until(page: Page, expression: string, timeoutMs = 10_000):
 /** Posts a host message the way the extension does (window message event), and returns when the chart has drawn after it. */
 export async function postAndDraw(page: Page, msg: HostMessage): Promise<void> {
   await page.evaluate(async (m) => {
-    const g = globalThis as unknown as { __lossCurves: { nextDraw(): Promise<number> }; postMessage(m: unknown, o: string): void };
-    const drawn = g.__lossCurves.nextDraw();
+    const g = globalThis as unknown as { __lossCurves: { nextDraw(): Promise<number>; messagesHandled(): number }; postMessage(m: unknown, o: string): void };
+    const before = g.__lossCurves.messagesHandled();
     g.postMessage(m, "*");
-    await Promise.race([drawn, new Promise((_, reject) => setTimeout(() => reject(new Error(`no draw after ${m.type}`)), 10_000))]);
+    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no draw after ${m.type}`)), 10_000));
+    // The first draw after the message was handled (an unrelated resize draw may come first).
+    do await Promise.race([g.__lossCurves.nextDraw(), timeout]);
+    while (g.__lossCurves.messagesHandled() === before);
   }, msg);
 }
 

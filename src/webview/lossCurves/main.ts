@@ -12,7 +12,7 @@ import "@vscode-elements/elements/dist/vscode-checkbox/index.js";
 import "@vscode-elements/elements/dist/vscode-radio/index.js";
 import "@vscode-elements/elements/dist/vscode-radio-group/index.js";
 import { Chart, LineController, LineElement, LinearScale, LogarithmicScale, PointElement } from "chart.js";
-import type { ChartDataset, ChartOptions, Plugin } from "chart.js";
+import type { ChartDataset, ChartOptions, Plugin, Scale } from "chart.js";
 import { decimateMinMax } from "../../shared/decimate";
 import {
   DEFAULT_LOSS_CURVES_STATE,
@@ -172,6 +172,18 @@ function formatNumber(v: number): string {
   return String(Number(v.toPrecision(4)));
 }
 
+/** On a log axis, labels only at 1, 2 and 5 × 10^k (the other ticks stay as grid lines): they never collide. */
+function logTick(v: number, log: boolean): boolean {
+  if (!log || v <= 0) return true;
+  const m = v / 10 ** Math.floor(Math.log10(v) + 1e-9);
+  return Math.abs(m - 1) < 1e-6 || Math.abs(m - 2) < 1e-6 || Math.abs(m - 5) < 1e-6;
+}
+
+/** chart.js's log scale adds a tick past the data; its grid line would stand outside the plot. */
+function dropOutsideTicks(scale: Scale): void {
+  scale.ticks = scale.ticks.filter((t) => t.value >= scale.min && t.value <= scale.max);
+}
+
 function formatSeconds(v: number): string {
   if (Math.abs(v) < 120) return `${formatNumber(v)} s`;
   if (Math.abs(v) < 7200) return `${formatNumber(v / 60)} min`;
@@ -183,13 +195,19 @@ function xScaleOptions(): ScaleOpts {
   return {
     type: state.logX ? "logarithmic" : "linear",
     bounds: "data", // the curves reach the plot edges
+    afterBuildTicks: dropOutsideTicks,
     ...(state.zoom ? { min: state.zoom.xMin, max: state.zoom.xMax } : {}),
     title: { display: true, text: state.xAxis === "step" ? "step" : "wall time", ...c.title },
     ticks: {
       ...c.ticks,
       maxRotation: 0,
+      autoSkip: !state.logX, // log axes: logTick picks the labels
       autoSkipPadding: 12,
-      callback: (v: number | string) => (state.xAxis === "time" ? formatSeconds(Number(v)) : formatNumber(Number(v))),
+      callback: (v: number | string) => {
+        const x = Number(v);
+        if (!logTick(x, state.logX)) return "";
+        return state.xAxis === "time" ? formatSeconds(x) : formatNumber(x);
+      },
     },
     grid: c.grid,
     border: c.border,
@@ -201,8 +219,9 @@ function yScaleOptions(): ScaleOpts {
   return {
     type: state.logY ? "logarithmic" : "linear",
     position: "left",
+    afterBuildTicks: dropOutsideTicks,
     title: { display: true, text: "loss", ...c.title },
-    ticks: { ...c.ticks, callback: (v: number | string) => formatNumber(Number(v)) },
+    ticks: { ...c.ticks, autoSkip: !state.logY, callback: (v: number | string) => (logTick(Number(v), state.logY) ? formatNumber(Number(v)) : "") },
     grid: c.grid,
     border: c.border,
   } as ScaleOpts;
@@ -243,7 +262,7 @@ const chart = new Chart<"line", Pt[]>(canvas, {
     spanGaps: true,
     elements: { point: { radius: 0, hoverRadius: 0, hitRadius: 0 }, line: { tension: 0, borderCapStyle: "round", borderJoinStyle: "round" } },
     layout: { padding: { top: 8, right: 8 } },
-    scales: { x: xScaleOptions(), y: yScaleOptions(), yAcc: accScaleOptions() },
+    scales: { x: xScaleOptions(), y: yScaleOptions() },
     onResize: () => scheduleUpdate(true),
   },
   plugins: [backgroundPlugin, crosshairPlugin, timingPlugin],
@@ -253,7 +272,9 @@ function applyScales(): void {
   const scales = chart.options.scales ?? {};
   scales["x"] = xScaleOptions();
   scales["y"] = yScaleOptions();
-  scales["yAcc"] = accScaleOptions();
+  // The accuracy axis exists only while shown (a hidden scale still leaves its border line).
+  if (state.showAccuracy) scales["yAcc"] = accScaleOptions();
+  else delete scales["yAcc"];
   chart.options.scales = scales;
 }
 
@@ -750,12 +771,14 @@ function onAppend(runId: string, points: SeriesPoints): void {
   scheduleUpdate(pushAppended(run));
 }
 
+let messagesHandled = 0;
 window.addEventListener("message", (e: MessageEvent<unknown>) => {
   const msg = e.data;
   // Marks (cheap) let the benchmark split the first paint into its phases.
   performance.mark("lossCurves:message");
   if (!isHostMessage(msg)) return;
   performance.mark("lossCurves:validated");
+  messagesHandled++;
   switch (msg.type) {
     case "init":
       onInit(msg.runs, msg.state);
@@ -787,6 +810,8 @@ interface TestHooks {
   raw(runId: string, metric: string): number[];
   state(): LossCurvesState;
   drawCount(): number;
+  /** Host messages received (valid ones), for tests to know theirs arrived. */
+  messagesHandled(): number;
   lastDrawAt(): number;
   nextDraw(): Promise<number>;
   colorOf(runId: string): string;
@@ -808,6 +833,7 @@ if (w.__lossCurvesTestHooks === true) {
     raw: (id, m) => Array.from(runs.get(id)?.metrics.get(m)?.raw.view() ?? []),
     state: () => structuredClone(state),
     drawCount: () => drawCount,
+    messagesHandled: () => messagesHandled,
     lastDrawAt: () => lastDrawAt,
     nextDraw: () => new Promise<number>((resolve) => drawWaiters.push(resolve)),
     colorOf: (id) => {

@@ -53,9 +53,11 @@ export function lossCurvesHtml({ scriptUri, styleUri, cspSource, nonce }: LossCu
     <output id="smoothingValue" for="smoothing">0.60</output>
   </label>
   <span class="spacer"></span>
-  <vscode-button id="resetZoom" secondary title="Show everything (or double-click the chart)">Reset zoom</vscode-button>
-  <vscode-button id="exportPng" secondary title="Save the chart as PNG">PNG</vscode-button>
-  <vscode-button id="exportCsv" secondary title="Save the data as CSV">CSV</vscode-button>
+  <span class="actions">
+    <vscode-button id="resetZoom" secondary title="Show everything (or double-click the chart)">Reset zoom</vscode-button>
+    <vscode-button id="exportPng" secondary title="Save the chart as PNG">PNG</vscode-button>
+    <vscode-button id="exportCsv" secondary title="Save the data as CSV">CSV</vscode-button>
+  </span>
 </div>
 <ul id="legend" class="legend" aria-label="Runs"></ul>
 <div class="chart-wrap" id="chartWrap">
