@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { after, before, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import type { LossCurvesState, WebviewMessage } from "../../src/shared/lossCurvesProtocol";
-import { isWebviewMessage } from "../../src/shared/lossCurvesProtocol";
+import { isHostMessage, isWebviewMessage } from "../../src/shared/lossCurvesProtocol";
 import { launchChromium, openLossCurves, postAndDraw, run, serveLossCurves, syntheticPoints, until, type PageProblems, type Served } from "./lossCurvesHarness";
 
 const root = path.resolve(__dirname, "../../..");
@@ -61,6 +61,20 @@ after(async () => {
   await served?.close();
 });
 
+test("the guards accept the protocol's messages and reject malformed ones", () => {
+  const points = { step: [0, 10], time: [0, 1], values: { train_loss: [2, null] } };
+  assert.ok(isHostMessage({ type: "init", runs: [run("r", "r", 0, points)] }));
+  assert.ok(isHostMessage({ type: "append", runId: "r", points }));
+  assert.ok(isHostMessage({ type: "runStatus", runId: "r", status: "diverged" }));
+  assert.ok(!isHostMessage({ type: "append", runId: "r", points: { ...points, time: [0] } }), "columns of different lengths");
+  assert.ok(!isHostMessage({ type: "append", runId: "r", points: { ...points, values: { train_loss: [2, "x"] } } }));
+  assert.ok(!isHostMessage({ type: "runStatus", runId: "r", status: "exploded" }));
+  assert.ok(!isHostMessage({ type: "init", runs: [], state: { xAxis: "epoch" } }));
+  assert.ok(!isHostMessage({ type: "ready" }), "a webview message is not a host message");
+  assert.ok(isWebviewMessage({ type: "ready" }));
+  assert.ok(!isWebviewMessage({ type: "exportPng", dataUrl: "javascript:alert(1)", suggestedName: "x.png" }));
+});
+
 test("posts ready on load, with no CSP violation or page error", async () => {
   const msgs = await posted(page);
   assert.deepEqual(msgs[0], { type: "ready" });
@@ -70,6 +84,9 @@ test("posts ready on load, with no CSP violation or page error", async () => {
 });
 
 test("init with two runs: both labels in the legend, as text (no element from a label)", async () => {
+  await page.evaluate(() => (globalThis as unknown as { postMessage(m: unknown, o: string): void }).postMessage({ type: "init", runs: [{ runId: 1 }] }, "*"));
+  await page.evaluate("new Promise((r) => setTimeout(r, 50))");
+  assert.equal(await hook<number>(page, "messagesHandled()"), 0, "a malformed message is ignored");
   await postAndDraw(page, { type: "init", runs: [runA, runB] });
   const labels = await page.locator("#legend .label").allTextContents();
   assert.deepEqual(labels, ["modAdd wd=1e-3", XSS_LABEL]);
