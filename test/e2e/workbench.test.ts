@@ -92,10 +92,6 @@ describe("e2e: code-server + Chromium", () => {
     }
   });
 
-  test("the rig's helpers on a stub extension: code lens, status bar, webview canvas, hover, palette", { skip: missing ?? false, timeout: 240_000 }, async (t) => {
-    await trainWatchHoverStop(t, join(ROOT, "test", "e2e", "stubExtension"), "LM Stub: Stop");
-  });
-
   test("train modAdd from its code lens, watch the chart, hover, stop", { skip: notReady ?? false, timeout: 300_000 }, async (t) => {
     const stop = contributedCommands().find((c) => c.command === "learningMechanics.stop");
     await trainWatchHoverStop(t, ROOT, stop?.category !== undefined ? `${stop.category}: ${stop.title}` : (stop?.title ?? "Learning Mechanics: Stop"));
@@ -109,7 +105,7 @@ describe("e2e: code-server + Chromium", () => {
 async function trainWatchHoverStop(t: TestContext, extensionDir: string, stopTitle: string): Promise<void> {
   const ws = examplesCopy();
   const runsDir = join(ws.dir, "runs");
-  const shot = (name: string): string => `${extensionDir === ROOT ? "extension" : "stub"}-${name}`;
+  const shot = (name: string): string => `extension-${name}`;
   const cs = await startRig(ws.dir, { extensionDevelopmentPath: extensionDir });
   try {
     await cs.clickExplorerRow("grokking.experiment.ts");
