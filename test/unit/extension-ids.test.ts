@@ -5,16 +5,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import { Commands, CONFIG_SECTION, ContextKeys, LOSS_CURVES_VIEW_TYPE, SettingKeys, Views } from "../../src/extension/constants";
+import { repoRoot } from "../support";
 
-function repoRoot(): string {
-  for (const start of [__dirname, process.cwd()]) {
-    for (let dir = start; ; dir = path.dirname(dir)) {
-      if (fs.existsSync(path.join(dir, "src", "extension", "constants.ts")) && fs.existsSync(path.join(dir, "package.json"))) return dir;
-      if (path.dirname(dir) === dir) break;
-    }
-  }
-  throw new Error("cannot find the repository root (src/extension/constants.ts)");
-}
 
 interface Manifest {
   main?: string;

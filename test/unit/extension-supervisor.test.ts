@@ -9,16 +9,8 @@ import { test } from "node:test";
 import { classify } from "../../src/extension/watcher";
 import { readConfig, DEFAULT_CONFIG } from "../../src/extension/config";
 import { type Launch, type Log, markRunFailed, type Problem, Supervisor, TrainerProcess } from "../../src/extension/supervisor";
+import { repoRoot } from "../support";
 
-function repoRoot(): string {
-  for (const start of [__dirname, process.cwd()]) {
-    for (let dir = start; ; dir = path.dirname(dir)) {
-      if (fs.existsSync(path.join(dir, "dist", "trainer", "sidecar.js")) && fs.existsSync(path.join(dir, "package.json"))) return dir;
-      if (path.dirname(dir) === dir) break;
-    }
-  }
-  throw new Error("cannot find dist/trainer/sidecar.js (build first)");
-}
 
 const quiet: Log = { info: () => {}, warn: () => {}, error: () => {}, trace: () => {} };
 

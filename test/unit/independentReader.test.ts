@@ -11,6 +11,7 @@ import { isTempFileName, readJsonFile } from "../../src/shared/atomicFile";
 import { readMetrics } from "../../src/shared/metricsReader";
 import { CHECKPOINT_DIR, METRICS_FILE, OPTIMIZER_TENSOR_PREFIX, RUN_MANIFEST, checkpointFileName, manifestProblems, parseCheckpointFileName } from "../../src/shared/runFormat";
 import { type TensorToEncode, encodeSafetensors, readSafetensors, readSafetensorsHeader } from "../../src/shared/safetensors";
+import { repoRoot } from "../support";
 
 /** Why the Python checks cannot run here, or undefined when python3 with numpy is available. */
 function pythonMissing(): string | undefined {
@@ -22,15 +23,6 @@ function pythonMissing(): string | undefined {
 const skip = pythonMissing();
 
 /** The repository root: the nearest ancestor (of this bundle, or of the working directory) holding docs/run-format.md. */
-function repoRoot(): string {
-  for (const start of [__dirname, process.cwd()]) {
-    for (let dir = start; ; dir = path.dirname(dir)) {
-      if (fs.existsSync(path.join(dir, "docs", "run-format.md")) && fs.existsSync(path.join(dir, "package.json"))) return dir;
-      if (path.dirname(dir) === dir) break;
-    }
-  }
-  throw new Error("cannot find the repository root (docs/run-format.md)");
-}
 
 function python(args: string[], input?: string): string {
   const r = spawnSync("python3", args, { encoding: "utf8", input, timeout: 60_000 });
