@@ -3,7 +3,7 @@
 //   tests                  → dist/test/**/*.test.cjs (node, cjs; bundled like the trainer)
 //   bench tools            → dist/bench/*.js (node, cjs)
 //   extension host         → dist/extension/extension.js (node, cjs; `vscode` external), and its
-//                            in-host test suite → dist/test/e2e/extensionHost/index.js
+//                            in-host test suite → dist/e2e-host/index.js (outside dist/test: node --test would run it)
 //   webviews               → dist/webview/*.js (browser, esm)
 //   wasm binaries          → dist/wasm/ (the wasm backend loads them at run time)
 // The extension host and webview targets join here when they exist. `--watch` rebuilds on change.
@@ -51,7 +51,7 @@ const targets = [
   { ...common, entryPoints: { profileStep: "bench/profileStep.ts" }, outdir: join(dist, "bench"), external: runtimeExternal },
   { ...common, entryPoints: { extension: "src/extension/extension.ts" }, outdir: join(dist, "extension"), external: ["vscode"] },
   // The extension's own tests, run inside code-server's extension host by test/e2e.
-  { ...common, entryPoints: { index: "test/e2e/extensionHost/index.ts" }, outdir: join(dist, "test", "e2e", "extensionHost"), external: ["vscode"] },
+  { ...common, entryPoints: { index: "test/e2e/extensionHost/index.ts" }, outdir: join(dist, "e2e-host"), external: ["vscode"] },
   {
     bundle: true,
     platform: "browser",
