@@ -75,7 +75,7 @@ describe("e2e: code-server + Chromium", () => {
   const notReady = extensionNotReady();
 
   test("the extension's commands are registered in code-server's extension host", { skip: notReady ?? false, timeout: 180_000 }, async (t) => {
-    const index = join(ROOT, "dist", "test", "e2e", "extensionHost", "index.js");
+    const index = join(ROOT, "dist", "e2e-host", "index.js");
     if (!existsSync(index)) {
       t.skip(`${index} is not built (esbuild entry test/e2e/extensionHost/index.ts, cjs, vscode external)`);
       return;
