@@ -1,6 +1,8 @@
 // Helpers shared by tests (not a test file itself: only `*.test.ts` are entries).
+import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import type * as tf from "@tensorflow/tfjs-core";
 
 /** The repository root: the nearest folder above the (bundled) test whose package.json is ours. */
 export function repoRoot(): string {
@@ -9,4 +11,14 @@ export function repoRoot(): string {
     if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, "utf8")) as { name?: string }).name === "learning-mechanics") return dir;
     if (dirname(dir) === dir) throw new Error(`no learning-mechanics package.json above ${__dirname}`);
   }
+}
+
+/** Largest absolute difference between two tensors of the same shape. */
+export function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
+  assert.deepEqual(a.shape, b.shape);
+  const x = a.dataSync();
+  const y = b.dataSync();
+  let m = 0;
+  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]! - y[i]!));
+  return m;
 }

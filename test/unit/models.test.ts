@@ -5,6 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { selectBackend } from "../../src/trainer/backend";
+import { maxAbsDiff } from "../support";
 import { Rng } from "../../src/sdk/rng";
 import type { CustomModelSpec, DeepLinearSpec, MlpSpec, TransformerSpec } from "../../src/sdk/spec";
 import { buildModel, buildTransformer, type Model, type ModelIO } from "../../src/trainer/models/index";
@@ -39,13 +40,6 @@ function features(batch: number, dim: number, seed: number): tf.Tensor2D {
   return tf.tensor2d(new Rng(seed, "features").normals(batch * dim), [batch, dim]);
 }
 const shapes = (m: Model) => m.params.map((p) => [p.name, p.variable.shape] as const);
-function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
-  assert.deepEqual(a.shape, b.shape);
-  const x = a.dataSync(), y = b.dataSync();
-  let m = 0;
-  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]! - y[i]!));
-  return m;
-}
 
 test("mlp: parameter names, shapes and output shape for each input kind", async () => {
   await use("cpu");

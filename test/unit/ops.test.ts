@@ -5,6 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { selectBackend } from "../../src/trainer/backend";
+import { maxAbsDiff } from "../support";
 import { dense, matMulT, prefersExplicitTranspose } from "../../src/trainer/ops";
 
 /** The trainer's own backend selection (also registers gradients and finds the wasm binaries). */
@@ -13,13 +14,6 @@ async function use(name: "cpu" | "wasm"): Promise<void> {
   assert.equal(tf.getBackend(), name);
 }
 
-function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
-  assert.deepEqual(a.shape, b.shape);
-  const x = a.dataSync(), y = b.dataSync();
-  let m = 0;
-  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]! - y[i]!));
-  return m;
-}
 
 function randn(shape: [number, number], seed: number): tf.Tensor2D {
   return tf.randomNormal(shape, 0, 1, "float32", seed) as tf.Tensor2D;
