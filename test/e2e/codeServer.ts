@@ -223,12 +223,14 @@ export class CodeServer {
 
   /** The exit code an `extensionTestsPath` suite reported, or an error after `timeoutMs`. */
   exitCode(timeoutMs = 120_000): Promise<number> {
+    // A cleared timer, not a sleep(): a pending timer kept the test process alive for the full timeout.
+    let timer: NodeJS.Timeout | undefined;
     return Promise.race([
       this.exitPromise,
-      sleep(timeoutMs).then(() => {
-        throw new Error(`the extension test suite did not report an exit code within ${timeoutMs} ms\n${this.console.slice(-40).join("\n")}`);
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the extension test suite did not report an exit code within ${timeoutMs} ms\n${this.console.slice(-40).join("\n")}`)), timeoutMs);
       }),
-    ]);
+    ]).finally(() => clearTimeout(timer));
   }
 
   // ---- Helpers a test drives the workbench with -------------------------------------------------

@@ -2,7 +2,8 @@
 // Skips, saying why, when scripts/install-test-tools.sh has not been run, or while the extension
 // does not yet contribute the commands a test drives.
 import assert from "node:assert/strict";
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test, type TestContext } from "node:test";
@@ -38,8 +39,8 @@ after(async () => {
   for (const cs of opened.splice(0)) await cs.close();
 });
 
-async function startRig(folder: string, opts: Parameters<CodeServer["open"]>[0] = {}): Promise<CodeServer> {
-  const cs = await CodeServer.start({ folder });
+async function startRig(folder: string, opts: Parameters<CodeServer["open"]>[0] = {}, vsix?: string): Promise<CodeServer> {
+  const cs = await CodeServer.start({ folder, ...(vsix !== undefined ? { vsix } : {}) });
   opened.push(cs);
   await cs.open(opts);
   return cs;
@@ -85,7 +86,7 @@ describe("e2e: code-server + Chromium", () => {
     try {
       const code = await cs.exitCode(120_000);
       assert.equal(code, 0, `extension host suite failed\n${cs.diagnostics()}`);
-      t.diagnostic(`timings ms: server start ${cs.timings.serverStart}, workbench load ${cs.timings.workbenchLoad}`);
+      t.diagnostic(`timings ms: ${cs.timings.install !== undefined ? `install ${cs.timings.install}, ` : ""}server start ${cs.timings.serverStart}, workbench load ${cs.timings.workbenchLoad}`);
     } finally {
       await cs.close();
       ws.dispose();
@@ -93,20 +94,149 @@ describe("e2e: code-server + Chromium", () => {
   });
 
   test("train modAdd from its code lens, watch the chart, hover, stop", { skip: notReady ?? false, timeout: 300_000 }, async (t) => {
-    const stop = contributedCommands().find((c) => c.command === "learningMechanics.stop");
-    await trainWatchHoverStop(t, ROOT, stop?.category !== undefined ? `${stop.category}: ${stop.title}` : (stop?.title ?? "Learning Mechanics: Stop"));
+    await trainWatchHoverStop(t, { extensionDir: ROOT }, stopTitle());
+  });
+
+  test("the packaged .vsix installs and trains", { skip: notReady ?? false, timeout: 420_000 }, async (t) => {
+    // Package exactly as package.json's `package` script does (dist/ is already built by the test
+    // build), into a temp dir so the repository's learning-mechanics.vsix is left alone.
+    const tmp = mkdtempSync(join(tmpdir(), "lm-e2e-vsix-"));
+    try {
+      const vsix = join(tmp, "learning-mechanics.vsix");
+      const t0 = performance.now();
+      const r = spawnSync(
+        join(ROOT, "node_modules", ".bin", "vsce"),
+        ["package", "--allow-missing-repository", "--baseContentUrl", "https://github.com/learning-mechanics/learning-mechanics/blob/main", "--out", vsix],
+        { cwd: ROOT, encoding: "utf8", timeout: 120_000 },
+      );
+      assert.equal(r.status, 0, `vsce package exited ${r.status ?? r.signal}\n${r.stdout}\n${r.stderr}`);
+      assert.ok(existsSync(vsix), `vsce did not write ${vsix}`);
+      t.diagnostic(`vsce package ${since(t0)} ms, ${(statSync(vsix).size / 1e6).toFixed(1)} MB`);
+      await trainWatchHoverStop(t, { vsix }, stopTitle());
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  test("a run written by a separate process appears in the Runs view and its panel", { skip: notReady ?? false, timeout: 300_000 }, async (t) => {
+    const ws = examplesCopy();
+    // A small, fast system inside the workspace (12 evaluations in 60 steps).
+    cpSync(join(ROOT, "test", "fixtures", "experiments", "tiny.experiment.ts"), join(ws.dir, "tiny.experiment.ts"));
+    const runName = "cli-tinyAdd";
+    const runDir = join(ws.dir, "runs", runName);
+    // runs/ exists before the workbench opens. When it does not, the extension's watcher
+    // (src/extension/watcher.ts) watches the parent, and on seeing runs/ appear re-creates its chokidar
+    // watcher with ignoreInitial: writes during that re-scan are lost, and this sub-second run's final
+    // run.json ("finished") was missed: the row stayed "running · step 60/60" for over 60 s.
+    mkdirSync(join(ws.dir, "runs"));
+    const cs = await startRig(ws.dir, { extensionDevelopmentPath: ROOT });
+    try {
+      // Open an experiment so the extension is surely active before the run appears.
+      await cs.clickExplorerRow("grokking.experiment.ts");
+      await cs.waitForCodeLens("▶ Train modAdd", 90_000);
+
+      const tRun = performance.now();
+      const cli = spawn(process.execPath, [join(ROOT, "dist", "trainer", "cli.js"), "train", join(ws.dir, "tiny.experiment.ts"), "--system", "tinyAdd", "--run-dir", runDir, "--backend", "wasm", "--steps", "60"], {
+        cwd: ws.dir,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let cliOut = "";
+      cli.stdout.on("data", (d: Buffer) => (cliOut += d.toString()));
+      cli.stderr.on("data", (d: Buffer) => (cliOut += d.toString()));
+      // A cleared timer, not a sleep(): a pending 120 s timer would keep the test process alive.
+      let killTimer: NodeJS.Timeout | undefined;
+      const code = await new Promise<number | null>((resolveExit, reject) => {
+        cli.once("exit", (c) => resolveExit(c));
+        killTimer = setTimeout(() => {
+          cli.kill("SIGKILL");
+          reject(new Error(`the CLI trainer did not finish within 120 s\n${cliOut}`));
+        }, 120_000);
+      }).finally(() => clearTimeout(killTimer));
+      assert.equal(code, 0, `CLI trainer exited ${code}\n${cliOut}`);
+      const cliMs = since(tRun);
+      const manifest = JSON.parse(readFileSync(join(runDir, "run.json"), "utf8")) as { status: string; system: string };
+      assert.equal(manifest.system, "tinyAdd");
+
+      // The Learning Mechanics activity-bar container and its Runs tree.
+      const tView = performance.now();
+      await cs.page.locator('.part.activitybar .action-item a[aria-label^="Learning Mechanics"]').first().click({ timeout: 30_000 });
+      const pane = cs.page.locator('[id="workbench.view.extension.learningMechanics"]');
+      await pane.waitFor({ state: "visible", timeout: 30_000 });
+      const runRow = pane.locator(".monaco-list-row", { hasText: runName }).first();
+      await runRow.waitFor({ state: "visible", timeout: 60_000 });
+      // The CLI has exited, so the row must come to say how the run ended ("finished · step 60/60").
+      const tStatus = performance.now();
+      await pane.locator(".monaco-list-row", { hasText: `${runName}${manifest.status}` }).first().waitFor({ state: "visible", timeout: 60_000 });
+      const statusMs = since(tStatus);
+      await pane.locator(".monaco-list-row", { hasText: "tinyAdd" }).first().waitFor({ state: "visible", timeout: 10_000 });
+      const rows = (await pane.locator(".monaco-list-row").allInnerTexts()).map((r) => r.replace(/\s+/g, " ").trim());
+      assert.ok(rows.some((r) => r.includes("tiny.experiment.ts")), `Runs view rows: ${JSON.stringify(rows)}`);
+      assert.ok(rows.some((r) => r.startsWith("tinyAdd")), `Runs view rows: ${JSON.stringify(rows)}`);
+      assert.ok(rows.some((r) => r.includes(runName) && r.includes(manifest.status)), `Runs view rows: ${JSON.stringify(rows)}`);
+      const viewMs = since(tView);
+      await cs.screenshot("extension-cli-run-view");
+
+      // Let the tree settle before clicking: a click that lands while the view refreshes runs a
+      // command handle the extension host has already disposed ("Actual command not found").
+      const settle = await waitForQuietTree(cs, '[id="workbench.view.extension.learningMechanics"] .monaco-list', 1_500, 60_000);
+
+      // Its row opens the loss curves panel, which draws the run's metrics.
+      const tPanel = performance.now();
+      await runRow.click();
+      const frame = await cs.webviewFrame(undefined, 60_000);
+      await frame.locator("canvas").first().waitFor({ state: "visible", timeout: 30_000 });
+      const ink = await waitFor("the chart to draw the run's points", async () => {
+        const n = await frame.evaluate<number>(INKED_PIXELS);
+        return n > 500 ? n : undefined;
+      }, 60_000, 1_000);
+      const panelMs = since(tPanel);
+      await sleep(500);
+      await cs.screenshot("extension-cli-run-panel");
+      t.diagnostic(`timings ms: ${cs.timings.install !== undefined ? `install ${cs.timings.install}, ` : ""}server start ${cs.timings.serverStart}, workbench load ${cs.timings.workbenchLoad}, CLI run ${cliMs}, view shows run ${viewMs} (final status ${statusMs} after the row), panel drawn ${panelMs}; tree settled after ${settle.ms} ms (${settle.mutations} DOM mutations); inked pixels ${ink}; rows ${JSON.stringify(rows)}`);
+    } catch (e) {
+      await cs.screenshot("extension-cli-run-failure").catch(() => undefined);
+      throw new Error(`${(e as Error).message}\n${cs.diagnostics()}`, { cause: e });
+    } finally {
+      await cs.close();
+      ws.dispose();
+    }
   });
 });
 
+/** Waits until the DOM under `selector` has not changed for `quietMs`; returns how long that took and how many mutations it saw. */
+async function waitForQuietTree(cs: CodeServer, selector: string, quietMs: number, timeoutMs: number): Promise<{ ms: number; mutations: number }> {
+  const t0 = performance.now();
+  // Strings, not functions: this project's tsconfig has no DOM lib (as INKED_PIXELS).
+  await cs.page.evaluate(`(() => {
+    const state = { n: 0, last: Date.now() };
+    window.__lmMutations = state;
+    const el = document.querySelector(${JSON.stringify(selector)});
+    if (el !== null) new MutationObserver((records) => { state.n += records.length; state.last = Date.now(); }).observe(el, { subtree: true, childList: true, attributes: true, characterData: true });
+  })()`);
+  const read = (): Promise<{ n: number; idle: number }> => cs.page.evaluate<{ n: number; idle: number }>(`({ n: window.__lmMutations.n, idle: Date.now() - window.__lmMutations.last })`);
+  const r = await waitFor(`the Runs tree to stay unchanged for ${quietMs} ms`, async () => {
+    const m = await read();
+    return m.idle >= quietMs ? m : undefined;
+  }, timeoutMs, 250);
+  return { ms: since(t0), mutations: r.n };
+}
+
+/** The palette title of the Stop command, from package.json. */
+function stopTitle(): string {
+  const stop = contributedCommands().find((c) => c.command === "learningMechanics.stop");
+  return stop?.category !== undefined ? `${stop.category}: ${stop.title}` : (stop?.title ?? "Learning Mechanics: Stop");
+}
+
 /**
- * The user's path through a training run, for the extension in development mode from `extensionDir`:
- * code lens → run folder + status bar → chart grows → hover says "step" → palette Stop → run.json "stopped".
+ * The user's path through a training run, for the extension in development mode from `extensionDir`
+ * or installed from `vsix`: code lens → run folder + status bar → chart grows → hover says "step" →
+ * palette Stop → run.json "stopped".
  */
-async function trainWatchHoverStop(t: TestContext, extensionDir: string, stopTitle: string): Promise<void> {
+async function trainWatchHoverStop(t: TestContext, install: { extensionDir: string } | { vsix: string }, stopTitle: string): Promise<void> {
   const ws = examplesCopy();
   const runsDir = join(ws.dir, "runs");
-  const shot = (name: string): string => `extension-${name}`;
-  const cs = await startRig(ws.dir, { extensionDevelopmentPath: extensionDir });
+  const shot = (name: string): string => ("vsix" in install ? `extension-vsix-${name}` : `extension-${name}`);
+  const cs = "vsix" in install ? await startRig(ws.dir, {}, install.vsix) : await startRig(ws.dir, { extensionDevelopmentPath: install.extensionDir });
   try {
     await cs.clickExplorerRow("grokking.experiment.ts");
     const tLens = performance.now();
@@ -150,7 +280,7 @@ async function trainWatchHoverStop(t: TestContext, extensionDir: string, stopTit
       return s === "stopped" ? s : undefined;
     }, 60_000, 500);
     assert.equal(status, "stopped");
-    t.diagnostic(`timings ms: server start ${cs.timings.serverStart}, workbench load ${cs.timings.workbenchLoad}, code lens ${lensMs}, training visible ${startMs}; hover "${hover.replace(/\s+/g, " ")}"`);
+    t.diagnostic(`timings ms: ${cs.timings.install !== undefined ? `install ${cs.timings.install}, ` : ""}server start ${cs.timings.serverStart}, workbench load ${cs.timings.workbenchLoad}, code lens ${lensMs}, training visible ${startMs}; hover "${hover.replace(/\s+/g, " ")}"`);
   } catch (e) {
     await cs.screenshot(shot("failure")).catch(() => undefined);
     throw new Error(`${(e as Error).message}\n${cs.diagnostics()}`, { cause: e });
