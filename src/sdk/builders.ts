@@ -251,13 +251,30 @@ export function systemDefaults(): Omit<SystemSpec, "task" | "model" | "optimizer
  */
 export function callerLocation(stack: unknown, skipFrames = 1): SourceLocation | undefined {
   try {
-    if (typeof stack !== "string") return undefined;
-    const frames = stack.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.startsWith("at "));
-    const frame = frames[Math.max(0, Math.floor(skipFrames))];
+    const frame = stackFrames(stack)[Math.max(0, Math.floor(skipFrames))];
     return frame === undefined ? undefined : parseFrame(frame);
   } catch {
     return undefined;
   }
+}
+
+/** The locations of every frame of a V8 stack that has one, outermost last. Never throws. */
+export function stackLocations(stack: unknown): SourceLocation[] {
+  try {
+    return stackFrames(stack)
+      .map(parseFrame)
+      .filter((l): l is SourceLocation => l !== undefined);
+  } catch {
+    return [];
+  }
+}
+
+function stackFrames(stack: unknown): string[] {
+  if (typeof stack !== "string") return [];
+  return stack
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith("at "));
 }
 
 function parseFrame(frame: string): SourceLocation | undefined {

@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
+import { stackLocations } from "../sdk/builders";
 import * as sdk from "../sdk/index";
 import type { ModelSystem } from "../sdk/spec";
 import type { Location } from "../shared/trainerProtocol";
@@ -53,14 +54,7 @@ const sdkPlugin: esbuild.Plugin = {
 
 /** The first stack frame inside `file` (or, failing that, in the user's folder outside node_modules). */
 export function locationInStack(stack: string | undefined, file: string): Location | undefined {
-  if (!stack) return undefined;
-  const frames: Location[] = [];
-  for (const line of stack.split("\n")) {
-    const m = /\(?((?:file:\/\/)?(?:[A-Za-z]:)?[^():]+):(\d+):(\d+)\)?\s*$/.exec(line.trim());
-    if (!m) continue;
-    const f = m[1]!.replace(/^file:\/\//, "");
-    frames.push({ file: f, line: Number(m[2]), column: Number(m[3]) });
-  }
+  const frames: Location[] = stackLocations(stack);
   return frames.find((fr) => resolve(fr.file) === resolve(file)) ?? frames.find((fr) => fr.file.startsWith(dirname(file)) && !fr.file.includes("node_modules"));
 }
 
