@@ -10,26 +10,16 @@ import { describeSystem, resolvedConfig, validateSystem } from "../sdk/validate"
 import type { BackendInfo, MetricsRecord, RunManifest, RunStatus } from "../shared/runFormat";
 import { RUN_FORMAT_VERSION } from "../shared/runFormat";
 import { readMetrics } from "../shared/metricsReader";
-import type { ConfigProblem, Location, TrainerEvent } from "../shared/trainerProtocol";
 import { BatchSchedule } from "./batches";
 import type { LoadedExperiment } from "./loadExperiment";
 import { Optimizer } from "./optimizers";
 import { RunFolder, restoreParams } from "./runFolder";
 import { lossOf, type SplitTensors, SystemInstance } from "./system";
 import { VERSION } from "./version";
+import { ConfigError, type Emit } from "./errors";
 
-/** Config problems, all of them, with the location of the `modelSystem(...)` call. */
-export class ConfigError extends Error {
-  constructor(
-    readonly system: string,
-    readonly problems: ConfigProblem[],
-    readonly location?: Location,
-  ) {
-    super(`invalid config for "${system}": ${problems.map((p) => `${p.path} ${p.message}`).join("; ")}`);
-  }
-}
+export { ConfigError, type Emit } from "./errors";
 
-export type Emit = (event: TrainerEvent) => void;
 
 export interface TrainRequest {
   experiment: LoadedExperiment;

@@ -9,12 +9,11 @@ import { mergeAnalyses, validateAnalyses, validateSystem } from "../../sdk/valid
 import type { AnalysisRecords } from "../../shared/analysisFormat";
 import { readMetrics } from "../../shared/metricsReader";
 import type { RunManifest } from "../../shared/runFormat";
-import type { TrainerEvent } from "../../shared/trainerProtocol";
 import { BACKEND_REQUESTS, BackendError, defaultCandidates, selectBackend, type BackendRequest } from "../backend";
 import { loadExperiment } from "../loadExperiment";
 import { type CheckpointData, restoreParams, RunFolder } from "../runFolder";
 import { SystemInstance } from "../system";
-import { ConfigError } from "../train";
+import { ConfigError, type Emit } from "../errors";
 import { createTensorAnalyses, type TensorAnalysis } from "./tensorAnalyses";
 import { weightsRecord } from "./weights";
 import { AnalysisWriter, dueSteps } from "./writer";
@@ -39,8 +38,6 @@ export interface AnalyzeOutcome {
   records: number;
   message?: string;
 }
-
-type Emit = (event: TrainerEvent) => void;
 
 /** The analyses that need the model (and so the experiment file's code), not just checkpoints. */
 const MODEL_ANALYSES = ["kernel", "fourier", "tracin", "bif"] as const;
