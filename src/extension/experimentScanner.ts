@@ -8,6 +8,7 @@
 // "default"), and ignores text inside comments, strings, template literals and regex literals.
 
 import type { SystemSummary } from "../shared/trainerProtocol";
+import { samePath } from "./paths";
 
 export interface ScannedSystem {
   name: string;
@@ -217,9 +218,4 @@ export function mergeWithTrainerList(scanned: readonly ScannedSystem[], listed: 
     return { name: summary.name, line: 0, column: 0, source: "none", summary };
   });
   return out.sort((a, b) => a.line - b.line || a.column - b.column || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-}
-
-function samePath(a: string, b: string): boolean {
-  const norm = (p: string): string => p.replace(/\\/g, "/").replace(/^([a-z]):/i, (_m, d: string) => `${d.toLowerCase()}:`);
-  return norm(a) === norm(b);
 }

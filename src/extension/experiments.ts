@@ -5,12 +5,13 @@ import * as vscode from "vscode";
 import type { SystemSummary } from "../shared/trainerProtocol";
 import type { Ctx } from "./context";
 import type { TrainerDiagnostics } from "./diagnostics";
+import { Emitter } from "./events";
 import { mergeWithTrainerList, scanModelSystems, type SystemPosition } from "./experimentScanner";
 
 export class ExperimentSystems implements vscode.Disposable {
   private readonly listed = new Map<string, SystemSummary[]>();
   private readonly inFlight = new Map<string, Promise<SystemSummary[] | undefined>>();
-  private readonly changedEmitter = new vscode.EventEmitter<string>();
+  private readonly changedEmitter = new Emitter<string>();
   readonly onDidChange = this.changedEmitter.event;
   private readonly subscriptions: vscode.Disposable[] = [this.changedEmitter];
 

@@ -91,7 +91,7 @@ export function latestValues(records: readonly MetricsRecord[]): MetricsRecord |
 // System hover (the code lens / experiment file)
 
 /** Seconds the run has taken: endedAt (or, while running, the later of updatedAt and the last metrics time) minus startedAt. */
-export function elapsedSeconds(run: RunManifest, latest?: MetricsRecord): number | undefined {
+function elapsedSeconds(run: RunManifest, latest?: MetricsRecord): number | undefined {
   const start = Date.parse(run.startedAt);
   if (Number.isNaN(start)) return undefined;
   const endIso = run.endedAt ?? run.updatedAt;
@@ -152,7 +152,7 @@ export function systemHover(system: string, run: RunManifest | undefined, latest
 // Checkpoint hover
 
 /** Rows of the tensor table before "… and N more". */
-export const CHECKPOINT_TABLE_ROWS = 30;
+const CHECKPOINT_TABLE_ROWS = 30;
 
 interface TensorStat {
   norm: number | null;
@@ -256,7 +256,7 @@ export function checkpointHover(filePath: string, header: SafetensorsHeader, fil
 // ---------------------------------------------------------------------------------------------
 // Finding checkpoint paths in text
 
-export interface PathMatch {
+interface PathMatch {
   /** 0-based offsets into the line: [start, end) of the path itself (quotes excluded). */
   start: number;
   end: number;

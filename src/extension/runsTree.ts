@@ -4,7 +4,8 @@
 // change disposed the command of every run item, so a click during a redraw hit a command that was
 // gone; now only the changed run / system / experiment nodes are redrawn, and the whole tree only
 // when the set or order of top-level nodes changes.
-import { type ExperimentGroup, type InvalidRunEntry, normalizePath, type SystemGroup, type ValidRunEntry } from "./runIndex";
+import { pathKey } from "./paths";
+import type { ExperimentGroup, InvalidRunEntry, SystemGroup, ValidRunEntry } from "./runIndex";
 
 export type RunsNode =
   | { readonly kind: "experiment"; readonly id: string; group: ExperimentGroup }
@@ -21,9 +22,10 @@ export interface RunsSource {
 /** What the view must redraw after a `sync`. */
 export type TreeRefresh = { kind: "none" } | { kind: "full" } | { kind: "nodes"; nodes: RunsNode[] };
 
-const experimentId = (experimentPath: string): string => `experiment:${experimentPath}`;
-const systemId = (experimentPath: string, system: string): string => `system:${experimentPath}#${system}`;
-export const runId = (runDir: string): string => `run:${runDir}`;
+const experimentId = (experimentPath: string): string => `experiment:${pathKey(experimentPath)}`;
+const systemId = (experimentPath: string, system: string): string => `system:${pathKey(experimentPath)}#${system}`;
+/** A run item's id, from its run folder's key (`pathKey`). */
+export const runId = (runKey: string): string => `run:${runKey}`;
 const invalidId = (runDir: string): string => `invalid:${runDir}`;
 
 function sameList(a: readonly string[] | undefined, b: readonly string[]): boolean {
@@ -56,7 +58,7 @@ export class RunsTreeModel {
    */
   sync(source: RunsSource, touched: Iterable<string> = []): TreeRefresh {
     const touchedIds = new Set<string>();
-    for (const dir of touched) touchedIds.add(runId(normalizePath(dir))).add(invalidId(normalizePath(dir)));
+    for (const dir of touched) touchedIds.add(runId(pathKey(dir))).add(invalidId(pathKey(dir)));
     const nodes = new Map<string, RunsNode>();
     const childIds = new Map<string, string[]>();
     const parentOf = new Map<string, string>();
@@ -84,7 +86,7 @@ export class RunsTreeModel {
         const sysId = systemId(group.experimentPath, sys.system);
         const runIds: string[] = [];
         for (const entry of sys.runs) {
-          const run = reuse({ kind: "run", id: runId(entry.runDir), entry }, (old) => old.entry !== entry);
+          const run = reuse({ kind: "run", id: runId(entry.key), entry }, (old) => old.entry !== entry);
           runIds.push(run.id);
           parentOf.set(run.id, sysId);
         }
@@ -99,7 +101,7 @@ export class RunsTreeModel {
       rootIds.push(expId);
     }
     for (const entry of source.invalid()) {
-      const node = reuse({ kind: "invalid", id: invalidId(entry.runDir), entry }, (old) => old.entry !== entry);
+      const node = reuse({ kind: "invalid", id: invalidId(entry.key), entry }, (old) => old.entry !== entry);
       rootIds.push(node.id);
     }
 

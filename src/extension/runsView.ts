@@ -9,6 +9,7 @@ import type { RunStatus } from "../shared/runFormat";
 import { Commands, TreeItemContext, Views } from "./constants";
 import type { Ctx } from "./context";
 import { folderDescription } from "./displayPath";
+import { Emitter } from "./events";
 import { type RunsNode, RunsTreeModel } from "./runsTree";
 
 export type { RunsNode } from "./runsTree";
@@ -33,13 +34,13 @@ const STATUS_ICONS: Record<RunStatus, [string, string | undefined]> = {
   stopped: ["debug-stop", undefined],
 };
 
-export function statusIcon(status: RunStatus): vscode.ThemeIcon {
+function statusIcon(status: RunStatus): vscode.ThemeIcon {
   const [id, color] = STATUS_ICONS[status];
   return new vscode.ThemeIcon(id, color ? new vscode.ThemeColor(color) : undefined);
 }
 
 /** A few words on what the analyzer is doing for a run, or undefined when there is nothing to say. */
-export function analyzerText(state: AnalyzerState | undefined): string | undefined {
+function analyzerText(state: AnalyzerState | undefined): string | undefined {
   switch (state?.kind) {
     case undefined:
     case "finished":
@@ -60,7 +61,7 @@ export function workspaceFolders(): { name: string; fsPath: string }[] {
 }
 
 export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Disposable {
-  private readonly changedEmitter = new vscode.EventEmitter<RunsNode | RunsNode[] | undefined>();
+  private readonly changedEmitter = new Emitter<RunsNode | RunsNode[] | undefined>();
   readonly onDidChangeTreeData = this.changedEmitter.event;
   readonly view: vscode.TreeView<RunsNode>;
   private readonly subscriptions: vscode.Disposable[] = [this.changedEmitter];
@@ -83,7 +84,7 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
         if (this.all || this.touched.size > 0) this.refreshSoon();
       }),
       // The analyzer's progress shows on its run's item.
-      ctx.analyzers.changed.on((state) => {
+      ctx.analyzers.onDidChange((state) => {
         this.touched.add(state.runDir);
         this.refreshSoon();
       }),

@@ -13,7 +13,7 @@ import { basename, dirname, join, relative, sep } from "node:path";
 import { type FSWatcher, watch } from "chokidar";
 import { isTempFileName } from "../shared/atomicFile";
 import { ANALYSES_DIR, CHECKPOINT_DIR, METRICS_FILE, parseCheckpointFileName, RUN_MANIFEST } from "../shared/runFormat";
-import { Emitter, type Disposable } from "./supervisor";
+import { type Disposable, Emitter, type Event } from "./events";
 
 export interface RunFolderChange {
   runDir: string;
@@ -145,7 +145,9 @@ function runFoldersUnder(root: string): string[] {
 }
 
 export class RunRootWatcher implements Disposable {
-  readonly changed = new Emitter<RunFolderChange[]>();
+  private readonly changed = new Emitter<RunFolderChange[]>();
+  /** Run folders changed on disk (debounced, gathered per folder). */
+  readonly onDidChange: Event<RunFolderChange[]> = this.changed.event;
   private watcher: FSWatcher | undefined;
   private roots: string[] = [];
   /** Roots that did not exist when watched: rewatched when one appears (see `ensure`). */

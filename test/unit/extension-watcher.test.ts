@@ -37,7 +37,7 @@ interface Seen {
 
 function record(w: RunRootWatcher): Seen[] {
   const seen: Seen[] = [];
-  w.changed.on((changes) => {
+  w.onDidChange((changes) => {
     const at = Date.now();
     for (const change of changes) seen.push({ at, change, status: statusOf(change.runDir) });
   });
