@@ -29,7 +29,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const diagnostics = c.push(new TrainerDiagnostics());
   const latest = new LatestMetrics();
   const systems = c.push(new ExperimentSystems(c, diagnostics, isExperiment));
-  const runsView = c.push(new RunsView(c));
+  const runsView = c.push(new RunsView(c, latest));
   c.push(new TrainingStatusBar(c));
   for (const d of registerCommands({ ctx: c, systems, runsView, isExperiment })) c.push(d);
   c.push(LossCurvesPanel.registerSerializer(c), { dispose: () => LossCurvesPanel.disposeAll() });

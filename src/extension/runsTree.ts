@@ -4,6 +4,8 @@
 // change disposed the command of every run item, so a click during a redraw hit a command that was
 // gone; now only the changed run / system / experiment nodes are redrawn, and the whole tree only
 // when the set or order of top-level nodes changes.
+import { METRICS_FILE } from "../shared/runFormat";
+import { backendName } from "./hoverContent";
 import { pathKey } from "./paths";
 import type { ExperimentGroup, InvalidRunEntry, SystemGroup, ValidRunEntry } from "./runIndex";
 
@@ -121,4 +123,46 @@ export class RunsTreeModel {
     const top = dirty.filter((n) => !underDirty(n.id));
     return top.length === 0 ? { kind: "none" } : { kind: "nodes", nodes: top };
   }
+}
+
+/** What a run's item says beyond its name: the one line beside it and the lines of its tooltip. */
+export interface RunItemText {
+  description: string;
+  /** Markdown, every value from run.json escaped. */
+  tooltip: string;
+}
+
+/** Escapes text for a Markdown tooltip line (links, images, HTML and emphasis are defused). */
+function escapeTooltip(text: string): string {
+  // Control characters would break the line; punctuation could start Markdown syntax.
+  return text.replace(/[\u0000-\u001f\u007f]/g, " ").replace(/[\\`*_[\]<>#!()|~]/g, "\\$&");
+}
+
+/**
+ * A run item's text. Every run.json field is untrusted: the index has checked the ones it needs
+ * (status, step, totalSteps, id, startedAt, backend.name), and this checks again what it shows, so
+ * an entry built any other way cannot make the Runs view throw.
+ */
+export function runItemText(entry: ValidRunEntry, live: { step?: number | undefined; analysis?: string | undefined; badLines?: number | undefined }): RunItemText {
+  const m = entry.manifest;
+  const text = (v: unknown, fallback = "?"): string => (typeof v === "string" ? v : typeof v === "number" && Number.isFinite(v) ? String(v) : fallback);
+  const step = live.step ?? m.step;
+  const errorMessage = errorText(m.error);
+  const bad = live.badLines !== undefined && live.badLines > 0 ? `${live.badLines} unreadable line${live.badLines === 1 ? "" : "s"} in ${METRICS_FILE}` : undefined;
+  const description = [`${text(m.status)} · step ${text(step)}/${text(m.totalSteps)}`, ...(live.analysis ? [live.analysis] : []), ...(bad ? [`${live.badLines} unreadable line${live.badLines === 1 ? "" : "s"}`] : [])].join(" · ");
+  const tooltip = [
+    `**${escapeTooltip(text(m.id))}**`,
+    `status: ${escapeTooltip(text(m.status))}${errorMessage !== undefined ? ` — ${escapeTooltip(errorMessage)}` : ""}`,
+    `step ${escapeTooltip(text(step))} of ${escapeTooltip(text(m.totalSteps))}`,
+    `backend: ${escapeTooltip(backendName(m.backend) ?? "?")}`,
+    `started ${escapeTooltip(text(m.startedAt))}`,
+    ...(live.analysis ? [`analyses: ${escapeTooltip(live.analysis)}`] : []),
+    ...(bad ? [escapeTooltip(bad)] : []),
+    escapeTooltip(entry.runDir),
+  ].join("  \n");
+  return { description, tooltip };
+}
+
+function errorText(error: unknown): string | undefined {
+  return typeof error === "object" && error !== null && "message" in error && typeof error.message === "string" ? error.message : undefined;
 }

@@ -8,8 +8,9 @@
 // (finished, stopped, diverged) is never restarted.
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
-import { readJsonFileSync, writeFileAtomicSync } from "../shared/atomicFile";
-import { type RunManifest, RUN_MANIFEST } from "../shared/runFormat";
+import { writeFileAtomicSync } from "../shared/atomicFile";
+import { RUN_MANIFEST } from "../shared/runFormat";
+import { READ_LIMITS, readRegularTextSync } from "../shared/safeRead";
 import {
   encodeMessage,
   LineSplitter,
@@ -483,12 +484,16 @@ export class Supervisor implements Disposable {
 /** Marks a run folder failed, only if its run.json still says "running" (the trainer did not get to). */
 export function markRunFailed(runDir: string, message: string, log?: Log): boolean {
   const path = join(runDir, RUN_MANIFEST);
-  const read = readJsonFileSync(path);
-  if (!read.ok) return false;
-  const manifest = read.value as RunManifest;
-  if (typeof manifest !== "object" || manifest === null || manifest.status !== "running") return false;
+  let manifest: unknown;
+  try {
+    // Regular files only, bounded, never blocking: the folder may have been tampered with.
+    manifest = JSON.parse(readRegularTextSync(path, READ_LIMITS.manifestBytes));
+  } catch {
+    return false;
+  }
+  if (typeof manifest !== "object" || manifest === null || !("status" in manifest) || manifest.status !== "running") return false;
   const now = new Date().toISOString();
-  const updated: RunManifest = { ...manifest, status: "failed", updatedAt: now, endedAt: now, error: { message } };
+  const updated = { ...manifest, status: "failed", updatedAt: now, endedAt: now, error: { message } };
   try {
     writeFileAtomicSync(path, JSON.stringify(updated, null, 2) + "\n");
     log?.info(`marked ${runDir} failed`);
