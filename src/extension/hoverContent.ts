@@ -171,7 +171,7 @@ export function errorText(error: unknown): string | undefined {
   let where = "";
   if (isObject(loc) && typeof loc["file"] === "string") {
     const num = (v: unknown): string => (typeof v === "number" && Number.isFinite(v) ? String(v) : "?");
-    where = ` (${escapeMarkdown(`${path.basename(loc["file"])}:${num(loc["line"])}:${num(loc["column"])}`)})`;
+    where = ` (${escapeMarkdown(path.basename(loc["file"]))}:${num(loc["line"])}:${num(loc["column"])})`;
   }
   return `${escapeMarkdown(error["message"])}${where}`;
 }
