@@ -79,7 +79,15 @@ export class Ctx implements vscode.Disposable {
     );
 
     this.index = new RunIndex(this.runRoots());
-    this.watcher = this.push(new RunRootWatcher(WATCH_DEBOUNCE_MS, (m) => this.log.warn(m)));
+    this.watcher = this.push(
+      new RunRootWatcher(WATCH_DEBOUNCE_MS, (m) => this.log.warn(m), {
+        // Said once: in the log, and for a while in the status bar.
+        notice: (m) => {
+          this.log.warn(m);
+          void vscode.window.setStatusBarMessage(`$(eye) ${m}`, 15_000);
+        },
+      }),
+    );
     this.push(
       this.watcher.onDidChange((changes) => {
         for (const c of changes) {
@@ -173,7 +181,7 @@ export class Ctx implements vscode.Disposable {
     this.index = new RunIndex(roots);
     const n = this.index.scan();
     this.log.info(`run roots: ${roots.join(", ") || "(none: no workspace folder)"}; ${n} run${n === 1 ? "" : "s"} found`);
-    this.watcher.setRoots(this.index.roots);
+    this.watcher.setRoots(this.index.roots, n);
     this.runsChangedEmitter.fire([]);
   }
 
