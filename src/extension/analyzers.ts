@@ -5,7 +5,8 @@
 // served when that analyzer exits, so bursts of checkpoints cost one pass. No `vscode` import.
 import type { AnalysesInput, AnalysisName } from "../sdk/spec";
 import type { TrainerEvent } from "../shared/trainerProtocol";
-import { type Disposable, Emitter, type Launch, type Log, TrainerProcess } from "./supervisor";
+import { type Disposable, Emitter, type Event } from "./events";
+import { type Launch, type Log, TrainerProcess } from "./supervisor";
 
 export interface AnalyzeJob {
   runDir: string;
@@ -40,10 +41,12 @@ interface Slot {
 }
 
 export class AnalyzerPool implements Disposable {
+  private readonly changed = new Emitter<AnalyzerState>();
+  private readonly recorded = new Emitter<{ runDir: string; analysis: AnalysisName; step: number }>();
   /** Fired on every state change and every record written. */
-  readonly changed = new Emitter<AnalyzerState>();
+  readonly onDidChange: Event<AnalyzerState> = this.changed.event;
   /** Fired for each record appended, so panels can reload just that analysis. */
-  readonly recorded = new Emitter<{ runDir: string; analysis: AnalysisName; step: number }>();
+  readonly onRecord: Event<{ runDir: string; analysis: AnalysisName; step: number }> = this.recorded.event;
   private readonly running = new Map<string, Slot>();
   private readonly queue: AnalyzeJob[] = [];
   private readonly states = new Map<string, AnalyzerState>();
@@ -121,7 +124,7 @@ export class AnalyzerPool implements Disposable {
       const process = await TrainerProcess.start(this.options.launch(job.runDir), log, { timeoutMs: this.options.startTimeoutMs });
       slot.process = process;
       this.set({ kind: "running", runDir: job.runDir, pid: process.pid });
-      process.events.on((e) => {
+      process.onEvent((e) => {
         if (e.type === "analysis") {
           this.set({ kind: "running", runDir: job.runDir, pid: process.pid, last: { analysis: e.analysis, step: e.step } });
           this.recorded.fire({ runDir: job.runDir, analysis: e.analysis, step: e.step });

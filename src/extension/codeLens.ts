@@ -4,13 +4,14 @@ import * as vscode from "vscode";
 import type { RunStatus } from "../shared/runFormat";
 import { Commands } from "./constants";
 import type { Ctx } from "./context";
+import { Emitter } from "./events";
 import type { ExperimentSystems } from "./experiments";
 import { formatPercent } from "./hoverContent";
 import type { LatestMetrics } from "./latestMetrics";
 
-export const trainTitle = (name: string): string => `▶ Train ${name}`;
-export const STOP_TITLE = "■ Stop";
-export const DASHBOARD_TITLE = "Dashboard";
+const trainTitle = (name: string): string => `▶ Train ${name}`;
+const STOP_TITLE = "■ Stop";
+const DASHBOARD_TITLE = "Dashboard";
 
 /** Arguments of the train / stop / dashboard commands when invoked from a lens or the status bar. */
 export interface SystemTarget {
@@ -32,13 +33,13 @@ const STATUS_ICON: Record<RunStatus, string> = {
 };
 
 /** "$(pass) step 10000/10000 · test acc 99.8% · finished" (pure). */
-export function runSummary(status: RunStatus, step: number, totalSteps: number, testAcc: number | null | undefined): string {
+function runSummary(status: RunStatus, step: number, totalSteps: number, testAcc: number | null | undefined): string {
   const acc = testAcc === undefined ? "" : ` · test acc ${formatPercent(testAcc)}`;
   return `${STATUS_ICON[status]} step ${step}/${totalSteps}${acc} · ${status}`;
 }
 
 export class TrainCodeLensProvider implements vscode.CodeLensProvider, vscode.Disposable {
-  private readonly changedEmitter = new vscode.EventEmitter<void>();
+  private readonly changedEmitter = new Emitter<void>();
   readonly onDidChangeCodeLenses = this.changedEmitter.event;
   private readonly subscriptions: vscode.Disposable[] = [this.changedEmitter];
   private timer: NodeJS.Timeout | undefined;
@@ -57,7 +58,7 @@ export class TrainCodeLensProvider implements vscode.CodeLensProvider, vscode.Di
     if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.changedEmitter.fire();
+      this.changedEmitter.fire(undefined);
     }, 250);
   }
 

@@ -1,8 +1,9 @@
-// Every command in one table, always registered (style.md §2): when there is nothing to act on
+// Every command in one table, always registered (a command palette entry never fails with "command not found"): when there is nothing to act on
 // (no training running, no runs, an untrusted workspace) a command says so instead of failing.
 import * as path from "node:path";
 import * as vscode from "vscode";
 import type { SystemSummary } from "../shared/trainerProtocol";
+import { isCancelled } from "./cancelled";
 import { isSystemTarget } from "./codeLens";
 import { BACKENDS, type BackendSetting, CONFIG_SECTION, type CommandId, Commands, SettingKeys } from "./constants";
 import type { Ctx } from "./context";
@@ -24,7 +25,7 @@ export interface App {
 
 type Handler = (...args: unknown[]) => unknown;
 
-export function createCommands(app: App): Record<CommandId, Handler> {
+function createCommands(app: App): Record<CommandId, Handler> {
   const { ctx } = app;
   return {
     [Commands.train]: (arg) => train(app, arg),
@@ -52,8 +53,7 @@ export function registerCommands(app: App): vscode.Disposable[] {
       try {
         await handler(...args);
       } catch (e) {
-        const message = (e as Error).message ?? String(e);
-        if (message !== "cancelled") app.ctx.showError(message);
+        if (!isCancelled(e)) app.ctx.showError(e instanceof Error ? e.message : String(e));
       }
     }),
   );

@@ -1,9 +1,33 @@
-// Typed settings (style.md §4). Reads through a structural getter so plain `node --test` can cover
+// Typed settings (each read once, checked, with a default). Reads through a structural getter so plain `node --test` can cover
 // it without `vscode`; context.ts passes `vscode.workspace.getConfiguration(CONFIG_SECTION)`.
-import { AUTO_ANALYZE, type AutoAnalyze, BACKENDS, type BackendSetting, SettingKeys, type SettingKey } from "./constants";
+import { AUTO_ANALYZE, type AutoAnalyze, BACKENDS, type BackendSetting, SettingKeys } from "./constants";
+
+/** The values of a setting per level (the shape of `vscode.WorkspaceConfiguration.inspect`). */
+export interface SettingLevels<T> {
+  globalValue?: T;
+  workspaceValue?: T;
+  workspaceFolderValue?: T;
+}
 
 export interface ConfigSource {
   get<T>(key: string): T | undefined;
+  /** Per-level values; without it, `get` is all there is (tests, old hosts). */
+  inspect?<T>(key: string): SettingLevels<T> | undefined;
+}
+
+/** Where settings may come from: a workspace that is not trusted does not choose the run roots. */
+export interface ConfigTrust {
+  readonly trusted: boolean;
+}
+
+/**
+ * The user-level value of a setting: never a workspace's. For the settings that choose what the
+ * extension reads or runs (`nodePath` always, since VS Code's `machine` scope is only honoured by
+ * VS Code; `runRoots` in an untrusted workspace).
+ */
+function userValue(source: ConfigSource, key: string): unknown {
+  if (source.inspect === undefined) return source.get<unknown>(key);
+  return source.inspect<unknown>(key)?.globalValue;
 }
 
 export interface Config {
@@ -29,12 +53,12 @@ export const DEFAULT_CONFIG: Config = {
   maxConcurrentAnalyzers: 1,
 };
 
-export function readConfig(source: ConfigSource): Config {
-  const roots = source.get<unknown>(SettingKeys.runRoots);
+export function readConfig(source: ConfigSource, trust: ConfigTrust = { trusted: true }): Config {
+  const roots = trust.trusted ? source.get<unknown>(SettingKeys.runRoots) : userValue(source, SettingKeys.runRoots);
   const glob = source.get<unknown>(SettingKeys.experimentGlob);
   const backend = source.get<unknown>(SettingKeys.backend);
   const max = source.get<unknown>(SettingKeys.maxConcurrentTrainers);
-  const nodePath = source.get<unknown>(SettingKeys.nodePath);
+  const nodePath = userValue(source, SettingKeys.nodePath);
   const auto = source.get<unknown>(SettingKeys.autoAnalyze);
   const maxAnalyzers = source.get<unknown>(SettingKeys.maxConcurrentAnalyzers);
   return {
@@ -51,24 +75,7 @@ export function readConfig(source: ConfigSource): Config {
   };
 }
 
-/** What a settings change means for the running parts. Trainers already running keep their settings. */
-export interface ConfigChange {
-  /** Run roots changed: rescan and rewatch. */
-  readonly runRoots: boolean;
-  /** Experiment glob changed: code lenses and hovers re-register. */
-  readonly experimentGlob: boolean;
-  /** Applies to trainers started from now on; running ones are never restarted. */
-  readonly trainer: boolean;
-}
-
-export function diffConfig(before: Config, after: Config): ConfigChange {
-  return {
-    runRoots: before.runRoots.join("\0") !== after.runRoots.join("\0"),
-    experimentGlob: before.experimentGlob !== after.experimentGlob,
-    trainer: before.backend !== after.backend || before.nodePath !== after.nodePath || before.maxConcurrentTrainers !== after.maxConcurrentTrainers,
-  };
-}
-
-export function isSettingKey(key: string): key is SettingKey {
-  return (Object.values(SettingKeys) as string[]).includes(key);
+/** Whether a settings change moves the run roots (then the index is rebuilt and rewatched). Trainers already running keep their settings. */
+export function runRootsChanged(before: Config, after: Config): boolean {
+  return before.runRoots.join("\0") !== after.runRoots.join("\0");
 }

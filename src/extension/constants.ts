@@ -1,4 +1,4 @@
-// Every ID the extension shares with package.json, in one place (style.md §3). No `vscode` import:
+// Every ID the extension shares with package.json, in one place (a typo is a compile error). No `vscode` import:
 // test/unit/extension-ids.test.ts reads this file and package.json and checks that they agree.
 
 export const EXTENSION_NAME = "Learning Mechanics";
@@ -24,10 +24,7 @@ export const Commands = {
 } as const;
 export type CommandId = (typeof Commands)[keyof typeof Commands];
 
-/** Commands that only make sense on a Runs view item (hidden from the command palette). */
-export const RUN_ITEM_COMMANDS: readonly CommandId[] = [Commands.revealRunFolder, Commands.deleteRun];
-
-/** Setting keys, without the `learningMechanics.` prefix, and their full IDs. */
+/** Setting keys, without the `learningMechanics.` prefix. */
 export const SettingKeys = {
   runRoots: "runRoots",
   experimentGlob: "experimentGlob",
@@ -37,8 +34,6 @@ export const SettingKeys = {
   autoAnalyze: "autoAnalyze",
   maxConcurrentAnalyzers: "maxConcurrentAnalyzers",
 } as const;
-export type SettingKey = (typeof SettingKeys)[keyof typeof SettingKeys];
-export const settingId = (key: SettingKey): string => `${CONFIG_SECTION}.${key}`;
 
 export const BACKENDS = ["auto", "gpu", "native", "wasm", "cpu"] as const;
 export type BackendSetting = (typeof BACKENDS)[number];

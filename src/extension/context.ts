@@ -1,11 +1,12 @@
-// The one object that owns the extension's lifetimes (style.md §1): the output channel, settings,
+// The one object that owns the extension's lifetimes (so nothing outlives deactivation): the output channel, settings,
 // the run index and its watcher, the trainer supervisor, and the UI parts that show them. Every
 // disposable is registered at birth with `push`; `dispose` releases them in reverse order.
 import * as path from "node:path";
 import * as vscode from "vscode";
-import { type Config, diffConfig, readConfig } from "./config";
+import { type Config, readConfig, runRootsChanged } from "./config";
 import { CONFIG_SECTION, ContextKeys, EXTENSION_NAME, LIST_TIMEOUT_MS, READY_TIMEOUT_MS, STOP_GRACE_MS, WATCH_DEBOUNCE_MS } from "./constants";
 import { AnalyzerPool } from "./analyzers";
+import { Emitter, type Event } from "./events";
 import { RunIndex } from "./runIndex";
 import { type ActiveRun, type Launch, type Log, SHUTDOWN_GRACE_MS, Supervisor } from "./supervisor";
 import { type RunFolderChange, RunRootWatcher } from "./watcher";
@@ -19,17 +20,17 @@ export class Ctx implements vscode.Disposable {
   private index: RunIndex;
   private readonly watcher: RunRootWatcher;
   /** Run folders changed on disk (debounced), or the index was rebuilt (empty list). */
-  private readonly runsChangedEmitter = new vscode.EventEmitter<RunFolderChange[]>();
-  readonly onDidChangeRuns = this.runsChangedEmitter.event;
+  private readonly runsChangedEmitter = new Emitter<RunFolderChange[]>();
+  readonly onDidChangeRuns: Event<RunFolderChange[]> = this.runsChangedEmitter.event;
   /** A supervised training changed (phase, progress, run folder). */
-  private readonly trainingChangedEmitter = new vscode.EventEmitter<ActiveRun>();
-  readonly onDidChangeTraining = this.trainingChangedEmitter.event;
-  private readonly configChangedEmitter = new vscode.EventEmitter<Config>();
-  readonly onDidChangeConfig = this.configChangedEmitter.event;
+  private readonly trainingChangedEmitter = new Emitter<ActiveRun>();
+  readonly onDidChangeTraining: Event<ActiveRun> = this.trainingChangedEmitter.event;
+  private readonly configChangedEmitter = new Emitter<Config>();
+  readonly onDidChangeConfig: Event<Config> = this.configChangedEmitter.event;
 
   constructor(readonly extension: vscode.ExtensionContext) {
     this.log = this.push(vscode.window.createOutputChannel(EXTENSION_NAME, { log: true }));
-    this.configValue = readConfig(vscode.workspace.getConfiguration(CONFIG_SECTION));
+    this.configValue = this.readConfig();
     this.push(this.runsChangedEmitter, this.trainingChangedEmitter, this.configChangedEmitter);
 
     const log: Log = {
@@ -49,12 +50,12 @@ export class Ctx implements vscode.Disposable {
       }),
     );
     this.push(
-      this.supervisor.changed.on((run) => {
+      this.supervisor.onDidChange((run) => {
         if (run.runDir) this.index.update(run.runDir);
         void vscode.commands.executeCommand("setContext", ContextKeys.training, this.supervisor.runs().length > 0);
         this.trainingChangedEmitter.fire(run);
       }),
-      this.supervisor.events.on(({ run, event }) => {
+      this.supervisor.onEvent(({ run, event }) => {
         // A training this window started: follow it with the analyzer as its checkpoints appear.
         if (event.type === "started" && run.runDir && this.config.autoAnalyze === "runRoots") this.analyzers.request({ runDir: run.runDir, follow: true });
         // The trainer tells us about its run folder before the watcher does (and even when the
@@ -78,9 +79,17 @@ export class Ctx implements vscode.Disposable {
     );
 
     this.index = new RunIndex(this.runRoots());
-    this.watcher = this.push(new RunRootWatcher(WATCH_DEBOUNCE_MS, (m) => this.log.warn(m)));
+    this.watcher = this.push(
+      new RunRootWatcher(WATCH_DEBOUNCE_MS, (m) => this.log.warn(m), {
+        // Said once: in the log, and for a while in the status bar.
+        notice: (m) => {
+          this.log.warn(m);
+          void vscode.window.setStatusBarMessage(`$(eye) ${m}`, 15_000);
+        },
+      }),
+    );
     this.push(
-      this.watcher.changed.on((changes) => {
+      this.watcher.onDidChange((changes) => {
         for (const c of changes) {
           if (c.removed) this.index.remove(c.runDir);
           else if (c.manifest) this.index.update(c.runDir);
@@ -95,15 +104,25 @@ export class Ctx implements vscode.Disposable {
     this.push(
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (!e.affectsConfiguration(CONFIG_SECTION)) return;
-        const before = this.configValue;
-        this.configValue = readConfig(vscode.workspace.getConfiguration(CONFIG_SECTION));
-        const change = diffConfig(before, this.configValue);
-        // Trainers already running keep their settings: they are never restarted for a setting.
-        if (change.runRoots) this.rescan();
-        this.configChangedEmitter.fire(this.configValue);
+        this.reloadConfig();
       }),
+      // Trust granted: the workspace's own run roots apply from now on.
+      vscode.workspace.onDidGrantWorkspaceTrust(() => this.reloadConfig()),
       vscode.workspace.onDidChangeWorkspaceFolders(() => this.rescan()),
     );
+  }
+
+  /** Settings as this workspace may set them (an untrusted one cannot choose the run roots). */
+  private readConfig(): Config {
+    return readConfig(vscode.workspace.getConfiguration(CONFIG_SECTION), { trusted: vscode.workspace.isTrusted });
+  }
+
+  private reloadConfig(): void {
+    const before = this.configValue;
+    this.configValue = this.readConfig();
+    // Trainers already running keep their settings: they are never restarted for a setting.
+    if (runRootsChanged(before, this.configValue)) this.rescan();
+    this.configChangedEmitter.fire(this.configValue);
   }
 
   /** Registers disposables for the extension's lifetime; returns the first. */
@@ -162,7 +181,7 @@ export class Ctx implements vscode.Disposable {
     this.index = new RunIndex(roots);
     const n = this.index.scan();
     this.log.info(`run roots: ${roots.join(", ") || "(none: no workspace folder)"}; ${n} run${n === 1 ? "" : "s"} found`);
-    this.watcher.setRoots(this.index.roots);
+    this.watcher.setRoots(this.index.roots, n);
     this.runsChangedEmitter.fire([]);
   }
 
@@ -178,7 +197,7 @@ export class Ctx implements vscode.Disposable {
   }
 
   /**
-   * Shows an error and reveals the log (style.md §10). An error that Problems already shows at its
+   * Shows an error and reveals the log (a failure is never only logged). An error that Problems already shows at its
    * line (a config or syntax error in the experiment file) leaves the panel area to Problems and
    * offers it instead: revealing the log there would hide the very list the user needs.
    */

@@ -8,7 +8,7 @@ import { problemMessage } from "./problemText";
 const SOURCE = "learning-mechanics";
 
 /** A 1-based trainer location → a 0-based range covering the rest of the line. */
-export function rangeOf(location: Location | undefined): vscode.Range {
+function rangeOf(location: Location | undefined): vscode.Range {
   const line = Math.max(0, (location?.line ?? 1) - 1);
   const col = Math.max(0, (location?.column ?? 1) - 1);
   return new vscode.Range(line, col, line, Number.MAX_SAFE_INTEGER);

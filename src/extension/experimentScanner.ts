@@ -8,6 +8,7 @@
 // "default"), and ignores text inside comments, strings, template literals and regex literals.
 
 import type { SystemSummary } from "../shared/trainerProtocol";
+import { samePath } from "./paths";
 
 export interface ScannedSystem {
   name: string;
@@ -154,14 +155,22 @@ export function maskNonCode(text: string): string {
 }
 
 const IDENT = "[A-Za-z_$][\\w$]*";
+/**
+ * A character of a type annotation or type arguments: not `=`/`;` (or `(`/`)` for type arguments),
+ * and not the start of the next `export`. Stopping at the next `export` keeps the scan linear: each
+ * declaration looks only as far as the next one, where it used to look to the end of the file for an
+ * `=` (a file of `export const x: T` lines took seconds).
+ */
+const TYPE_CHAR = "(?:(?!export\\b)[^=;])";
+const TYPE_ARG_CHAR = "(?:(?!export\\b)[^;()])";
 // `export (const|let|var) NAME (: Type)? = (ns.)?modelSystem(<T>)?(` or `export default (ns.)?modelSystem(`.
 const DECL = new RegExp(
-  `(?<![\\w$.])export\\s+(?:(?:const|let|var)\\s+(${IDENT})\\s*(?::[^=;]*?)?=\\s*|(default)\\s+)(?:${IDENT}\\s*\\.\\s*)?modelSystem\\s*(?:<[^;()]*?>\\s*)?\\(`,
+  `(?<![\\w$.])export\\s+(?:(?:const|let|var)\\s+(${IDENT})\\s*(?::${TYPE_CHAR}*?)?=\\s*|(default)\\s+)(?:${IDENT}\\s*\\.\\s*)?modelSystem\\s*(?:<${TYPE_ARG_CHAR}*?>\\s*)?\\(`,
   "g",
 );
 
 /** Finds `export const NAME = modelSystem(` declarations (and `export default modelSystem(`) outside comments and strings. */
-export function scanModelSystems(text: string): Array<{ name: string; line: number /*0-based*/; column: number }> {
+export function scanModelSystems(text: string): ScannedSystem[] {
   const masked = maskNonCode(text);
   // Line starts, to turn offsets into line/column.
   const lineStarts = [0];
@@ -185,6 +194,33 @@ export function scanModelSystems(text: string): Array<{ name: string; line: numb
     out.push({ name, ...position(offset) });
   }
   return out;
+}
+
+/**
+ * The scan of each open document, by version: code lenses, hovers and commands ask for the same
+ * document many times between edits (each refresh, each hover), and a large file costs a scan.
+ * Only the latest version of each document is kept.
+ */
+export class ScanCache {
+  private readonly byDocument = new Map<string, { version: number; systems: ScannedSystem[] }>();
+  /** Scans done (not served from the cache). */
+  scans = 0;
+
+  constructor(private readonly scan: (text: string) => ScannedSystem[] = scanModelSystems) {}
+
+  /** The systems of `document` at `version`; `text` is called only when that version was not scanned. */
+  get(document: string, version: number, text: () => string): ScannedSystem[] {
+    const hit = this.byDocument.get(document);
+    if (hit !== undefined && hit.version === version) return hit.systems;
+    this.scans++;
+    const systems = this.scan(text());
+    this.byDocument.set(document, { version, systems });
+    return systems;
+  }
+
+  forget(document: string): void {
+    this.byDocument.delete(document);
+  }
 }
 
 export interface SystemPosition {
@@ -217,9 +253,4 @@ export function mergeWithTrainerList(scanned: readonly ScannedSystem[], listed: 
     return { name: summary.name, line: 0, column: 0, source: "none", summary };
   });
   return out.sort((a, b) => a.line - b.line || a.column - b.column || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-}
-
-function samePath(a: string, b: string): boolean {
-  const norm = (p: string): string => p.replace(/\\/g, "/").replace(/^([a-z]):/i, (_m, d: string) => `${d.toLowerCase()}:`);
-  return norm(a) === norm(b);
 }

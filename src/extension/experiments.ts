@@ -5,12 +5,15 @@ import * as vscode from "vscode";
 import type { SystemSummary } from "../shared/trainerProtocol";
 import type { Ctx } from "./context";
 import type { TrainerDiagnostics } from "./diagnostics";
-import { mergeWithTrainerList, scanModelSystems, type SystemPosition } from "./experimentScanner";
+import { Emitter } from "./events";
+import { mergeWithTrainerList, ScanCache, type SystemPosition } from "./experimentScanner";
 
 export class ExperimentSystems implements vscode.Disposable {
   private readonly listed = new Map<string, SystemSummary[]>();
   private readonly inFlight = new Map<string, Promise<SystemSummary[] | undefined>>();
-  private readonly changedEmitter = new vscode.EventEmitter<string>();
+  /** Code lenses and hovers ask for a document's systems on every refresh: scan each version once. */
+  private readonly scans = new ScanCache();
+  private readonly changedEmitter = new Emitter<string>();
   readonly onDidChange = this.changedEmitter.event;
   private readonly subscriptions: vscode.Disposable[] = [this.changedEmitter];
 
@@ -23,12 +26,14 @@ export class ExperimentSystems implements vscode.Disposable {
       vscode.workspace.onDidSaveTextDocument((doc) => {
         if (this.isExperiment(doc) && this.ctx.isTrusted) void this.list(doc.uri.fsPath);
       }),
+      vscode.workspace.onDidCloseTextDocument((doc) => this.scans.forget(doc.uri.toString())),
     );
   }
 
   /** Systems of a document: the trainer's last answer merged with a scan of the current text. */
   positions(document: vscode.TextDocument): SystemPosition[] {
-    return mergeWithTrainerList(scanModelSystems(document.getText()), document.isDirty ? undefined : this.listed.get(document.uri.fsPath), document.uri.fsPath);
+    const scanned = this.scans.get(document.uri.toString(), document.version, () => document.getText());
+    return mergeWithTrainerList(scanned, document.isDirty ? undefined : this.listed.get(document.uri.fsPath), document.uri.fsPath);
   }
 
   /** Asks a trainer for the systems of `file`; updates Problems. Undefined when it failed. */

@@ -29,7 +29,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const diagnostics = c.push(new TrainerDiagnostics());
   const latest = new LatestMetrics();
   const systems = c.push(new ExperimentSystems(c, diagnostics, isExperiment));
-  const runsView = c.push(new RunsView(c));
+  const runsView = c.push(new RunsView(c, latest));
   c.push(new TrainingStatusBar(c));
   for (const d of registerCommands({ ctx: c, systems, runsView, isExperiment })) c.push(d);
   c.push(LossCurvesPanel.registerSerializer(c), { dispose: () => LossCurvesPanel.disposeAll() });
@@ -69,8 +69,8 @@ export function activate(context: vscode.ExtensionContext): void {
       }
     }),
     // The analyzer appended a record: the analysis panels of that run refresh.
-    c.analyzers.recorded.on(({ runDir }) => AnalysisPanel.notify(runDir)),
-    c.supervisor.events.on(({ run, event }) => {
+    c.analyzers.onRecord(({ runDir }) => AnalysisPanel.notify(runDir)),
+    c.supervisor.onEvent(({ run, event }) => {
       if (!run.runDir) return;
       if (event.type === "started") {
         // A training began: show its curves beside the editor, keeping focus where it was.
@@ -100,7 +100,7 @@ export function activate(context: vscode.ExtensionContext): void {
       }
     }),
     // Crashes and errors are reported at once: Problems when the error has a place, the log revealed.
-    c.supervisor.problems.on((problem) => {
+    c.supervisor.onProblem((problem) => {
       const file = problem.run?.file;
       const event = problem.event;
       if (event && file) diagnostics.setError(file, event);

@@ -6,8 +6,9 @@ import * as vscode from "vscode";
 import { readSafetensorsHeader } from "../shared/safetensors";
 import type { Ctx } from "./context";
 import type { ExperimentSystems } from "./experiments";
-import { checkpointHover, findCheckpointPaths, systemHover } from "./hoverContent";
+import { checkpointHover, escapeMarkdown, findCheckpointPaths, systemHover } from "./hoverContent";
 import type { LatestMetrics } from "./latestMetrics";
+import { StatCache } from "./statCache";
 
 function markdown(text: string): vscode.MarkdownString {
   const md = new vscode.MarkdownString(text, true);
@@ -42,6 +43,9 @@ export class SystemHoverProvider implements vscode.HoverProvider {
 }
 
 export class CheckpointHoverProvider implements vscode.HoverProvider {
+  /** Hover text per checkpoint file, while its mtime and size are unchanged. */
+  private readonly texts = new StatCache<string>();
+
   async provideHover(document: vscode.TextDocument, position: vscode.Position, token: vscode.CancellationToken): Promise<vscode.Hover | undefined> {
     const line = document.lineAt(position.line).text;
     if (!line.includes(".safetensors")) return undefined;
@@ -55,21 +59,24 @@ export class CheckpointHoverProvider implements vscode.HoverProvider {
         ];
     for (const file of candidates) {
       if (token.isCancellationRequested) return undefined;
-      let bytes: number;
+      let stamp: { mtimeMs: number; size: number };
       try {
+        // Regular files only: a FIFO named like a checkpoint would hold a reader thread for ever.
         const s = await stat(file);
         if (!s.isFile()) continue;
-        bytes = s.size;
+        stamp = { mtimeMs: s.mtimeMs, size: s.size };
       } catch {
         continue;
       }
       const range = new vscode.Range(position.line, match.start, position.line, match.end);
-      try {
-        const header = await readSafetensorsHeader(file);
-        return new vscode.Hover(markdown(checkpointHover(file, header, bytes)), range);
-      } catch (e) {
-        return new vscode.Hover(markdown(`**${path.basename(file)}**: not a readable safetensors file (${(e as Error).message.replace(/[\\`*_[\]<>]/g, "\\$&")})`), range);
-      }
+      const text = await this.texts.get(file, stamp, async () => {
+        try {
+          return checkpointHover(file, await readSafetensorsHeader(file), stamp.size);
+        } catch (e) {
+          return `**${escapeMarkdown(path.basename(file))}**: not a readable safetensors file (${escapeMarkdown(e instanceof Error ? e.message : String(e))})`;
+        }
+      });
+      return new vscode.Hover(markdown(text), range);
     }
     return undefined;
   }

@@ -91,11 +91,11 @@ export function latestValues(records: readonly MetricsRecord[]): MetricsRecord |
 // System hover (the code lens / experiment file)
 
 /** Seconds the run has taken: endedAt (or, while running, the later of updatedAt and the last metrics time) minus startedAt. */
-export function elapsedSeconds(run: RunManifest, latest?: MetricsRecord): number | undefined {
-  const start = Date.parse(run.startedAt);
+function elapsedSeconds(run: RunManifest, latest?: MetricsRecord): number | undefined {
+  const start = typeof run.startedAt === "string" ? Date.parse(run.startedAt) : Number.NaN;
   if (Number.isNaN(start)) return undefined;
-  const endIso = run.endedAt ?? run.updatedAt;
-  const end = Date.parse(endIso);
+  const endIso: unknown = run.endedAt ?? run.updatedAt;
+  const end = typeof endIso === "string" ? Date.parse(endIso) : Number.NaN;
   let seconds = Number.isNaN(end) ? undefined : (end - start) / 1000;
   if (run.endedAt === undefined && latest !== undefined && Number.isFinite(latest.time)) {
     seconds = seconds === undefined ? latest.time : Math.max(seconds, latest.time);
@@ -122,15 +122,18 @@ export function systemHover(system: string, run: RunManifest | undefined, latest
     lines.push("no runs yet — press ▶ Train");
     return lines.join("\n");
   }
-  const step = Math.max(run.step, latest?.step ?? -Infinity);
-  const pct = run.totalSteps > 0 ? ` (${Math.floor((100 * step) / run.totalSteps)}%)` : "";
-  lines.push(`${STATUS_TEXT[run.status] ?? escapeMarkdown(String(run.status))} · step ${formatInteger(step)} / ${formatInteger(run.totalSteps)}${pct}`, "");
-  if (run.status === "diverged" && run.divergedAtStep !== undefined) lines.push(`Diverged at step ${formatInteger(run.divergedAtStep)}.`, "");
-  if (run.error !== undefined && typeof run.error.message === "string") {
-    const loc = run.error.location;
-    const where = loc !== undefined ? ` (${escapeMarkdown(path.basename(loc.file))}:${loc.line}:${loc.column})` : "";
-    lines.push(`Error: ${escapeMarkdown(run.error.message)}${where}`, "");
-  }
+  // Every field below came from a run.json, which any producer (or a cloned repository) wrote:
+  // each is type-checked here, where it is used, and every text is escaped.
+  const runStep = finiteOr(run.step, 0);
+  const totalSteps = finiteOr(run.totalSteps, 0);
+  const step = Math.max(runStep, latest?.step ?? -Infinity);
+  const pct = totalSteps > 0 ? ` (${Math.floor((100 * step) / totalSteps)}%)` : "";
+  const status = Object.hasOwn(STATUS_TEXT, run.status) ? STATUS_TEXT[run.status] : escapeMarkdown(String(run.status));
+  lines.push(`${status} · step ${formatInteger(step)} / ${formatInteger(totalSteps)}${pct}`, "");
+  const divergedAt: unknown = run.divergedAtStep;
+  if (run.status === "diverged" && typeof divergedAt === "number" && Number.isFinite(divergedAt)) lines.push(`Diverged at step ${formatInteger(divergedAt)}.`, "");
+  const error = errorText(run.error);
+  if (error !== undefined) lines.push(`Error: ${error}`, "");
 
   if (latest !== undefined) {
     const has = (k: string): boolean => latest[k] !== undefined;
@@ -140,19 +143,44 @@ export function systemHover(system: string, run: RunManifest | undefined, latest
     if (rows.length > 0) lines.push("| | train | test |", "|---|---:|---:|", ...rows, "");
   }
 
-  const facts: string[] = [`backend ${escapeMarkdown(run.backend?.name ?? "?")}`];
+  const facts: string[] = [`backend ${escapeMarkdown(backendName(run.backend) ?? "?")}`];
   if (stepsPerSecond !== undefined && Number.isFinite(stepsPerSecond) && run.status === "running") facts.push(`${formatValue(stepsPerSecond)} steps/s`);
   const elapsed = elapsedSeconds(run, latest);
   if (elapsed !== undefined) facts.push(`${run.status === "running" ? "elapsed" : "took"} ${formatDuration(elapsed)}`);
-  lines.push(facts.join(" · "), "", `Run ${escapeMarkdown(run.id)}`);
+  lines.push(facts.join(" · "), "", `Run ${escapeMarkdown(String(run.id))}`);
   return lines.join("\n");
+}
+
+function finiteOr(value: unknown, fallback: number): number {
+  return typeof value === "number" && Number.isFinite(value) ? value : fallback;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A run.json `backend.name`, when it is a string. */
+export function backendName(backend: unknown): string | undefined {
+  return isObject(backend) && typeof backend["name"] === "string" ? backend["name"] : undefined;
+}
+
+/** A run.json `error` as escaped Markdown ("message (file.ts:3:7)"); undefined when it has no string message. */
+export function errorText(error: unknown): string | undefined {
+  if (!isObject(error) || typeof error["message"] !== "string") return undefined;
+  const loc = error["location"];
+  let where = "";
+  if (isObject(loc) && typeof loc["file"] === "string") {
+    const num = (v: unknown): string => (typeof v === "number" && Number.isFinite(v) ? String(v) : "?");
+    where = ` (${escapeMarkdown(path.basename(loc["file"]))}:${num(loc["line"])}:${num(loc["column"])})`;
+  }
+  return `${escapeMarkdown(error["message"])}${where}`;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Checkpoint hover
 
 /** Rows of the tensor table before "… and N more". */
-export const CHECKPOINT_TABLE_ROWS = 30;
+const CHECKPOINT_TABLE_ROWS = 30;
 
 interface TensorStat {
   norm: number | null;
@@ -206,9 +234,11 @@ function formatShape(shape: readonly number[]): string {
  */
 export function checkpointHover(filePath: string, header: SafetensorsHeader, fileBytes: number): string {
   const meta = header.metadata;
+  // The file name is the documented source of the step (docs/run-format.md); the metadata's `step`
+  // only fills in for a file whose name has none.
   const fromName = parseCheckpointFileName(path.basename(filePath));
-  const metaStep = meta["step"] !== undefined && /^\d+$/.test(meta["step"]) ? Number(meta["step"]) : undefined;
-  const step = metaStep ?? fromName;
+  const metaStep = typeof meta["step"] === "string" && /^\d{1,15}$/.test(meta["step"]) ? Number(meta["step"]) : undefined;
+  const step = fromName ?? metaStep;
 
   const optimizer: TensorInfo[] = [];
   const params: TensorInfo[] = [];
@@ -232,7 +262,7 @@ export function checkpointHover(filePath: string, header: SafetensorsHeader, fil
     if (withStats) lines.push("| parameter | shape | dtype | ‖W‖ | ‖W−W₀‖/‖W₀‖ |", "|---|---|---|---:|---:|");
     else lines.push("| parameter | shape | dtype |", "|---|---|---|");
     for (const t of params.slice(0, CHECKPOINT_TABLE_ROWS)) {
-      const cells = [escapeMarkdown(t.name), formatShape(t.shape), t.dtype];
+      const cells = [escapeMarkdown(t.name), formatShape(t.shape), escapeMarkdown(t.dtype)];
       if (withStats) {
         const s = stats.get(t.name);
         cells.push(formatValue(s?.norm), formatValue(s?.relChange));
@@ -256,7 +286,7 @@ export function checkpointHover(filePath: string, header: SafetensorsHeader, fil
 // ---------------------------------------------------------------------------------------------
 // Finding checkpoint paths in text
 
-export interface PathMatch {
+interface PathMatch {
   /** 0-based offsets into the line: [start, end) of the path itself (quotes excluded). */
   start: number;
   end: number;

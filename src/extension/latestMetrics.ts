@@ -4,10 +4,14 @@
 // Memory is bounded whatever the file's size: the tailer hands over at most `batchBytes` of lines
 // per poll, and each batch is folded into the latest values before the next is read (one poll of
 // a whole 1 GiB file used to hold every record at once: ~2.5 GiB; bench/tail.bench.mjs).
+//
+// A metrics.jsonl that is not a regular file (a FIFO, a link to /dev/zero) is refused without
+// blocking (the tailer opens it with O_NONBLOCK and reads regular files only): no values, never a hang.
 import { join } from "node:path";
 import { METRICS_FILE, type MetricsRecord } from "../shared/runFormat";
 import { latestValues } from "./hoverContent";
 import { MetricsTailer } from "./metricsTailer";
+import { pathKey } from "./paths";
 
 interface Entry {
   tailer: MetricsTailer;
@@ -24,10 +28,20 @@ export class LatestMetrics {
 
   /** The latest values of `runDir`'s metrics (reads what was appended since the last call). */
   get(runDir: string): MetricsRecord | undefined {
-    let entry = this.entries.get(runDir);
+    return this.read(runDir).latest;
+  }
+
+  /** Lines of `runDir`'s metrics.jsonl that are not valid records (reads what was appended since the last call). */
+  badLines(runDir: string): number {
+    return this.read(runDir).tailer.badLines;
+  }
+
+  private read(runDir: string): Entry {
+    const key = pathKey(runDir);
+    let entry = this.entries.get(key);
     if (!entry) {
       entry = { tailer: new MetricsTailer(join(runDir, METRICS_FILE), { chunkBytes: Math.min(1 << 20, this.batchBytes), maxBytesPerPoll: this.batchBytes }), latest: undefined };
-      this.entries.set(runDir, entry);
+      this.entries.set(key, entry);
     }
     try {
       for (;;) {
@@ -37,12 +51,12 @@ export class LatestMetrics {
         if (!more) break;
       }
     } catch {
-      // unreadable now; keep what we had
+      // unreadable now (or not a regular file); keep what we had
     }
-    return entry.latest;
+    return entry;
   }
 
   forget(runDir: string): void {
-    this.entries.delete(runDir);
+    this.entries.delete(pathKey(runDir));
   }
 }

@@ -12,10 +12,14 @@
 //                         rewrite that grew back past it): start again from 0, `reset: true`;
 //   missing            → no records (a run that has not logged yet); if it had been read before,
 //                         `reset: true` once, since its records are gone;
-//   corrupt line       → skipped and counted in `badLines`, never fatal.
+//   corrupt line       → skipped and counted in `badLines`, never fatal;
+//   not a regular file → a FIFO, a device (a link to /dev/zero), a directory: refused with a
+//                         FileRefusedError naming it. The file is opened with O_NONBLOCK
+//                         (src/shared/safeRead.ts), so a FIFO never blocks the extension host.
 
 import * as fs from "node:fs";
 import { type MetricsRecord, parseMetricsLine } from "../shared/runFormat";
+import { openRegularSync } from "../shared/safeRead";
 
 export interface TailerOptions {
   /** Bytes per read call. Default 1 MiB. */
@@ -64,7 +68,8 @@ export class MetricsTailer {
   private discarding = false;
   /** The last bytes before `offset`, to detect a rewrite that left the size above our offset. */
   private fingerprint: Buffer = Buffer.alloc(0);
-  private readonly chunk: Buffer;
+  /** The read buffer, allocated per poll: an idle tailer (one per run the Runs view shows) holds none. */
+  private chunk: Buffer = Buffer.alloc(0);
   private badLineCount = 0;
   private recordCount = 0;
 
@@ -73,7 +78,6 @@ export class MetricsTailer {
     this.chunkBytes = Math.max(1, Math.floor(options.chunkBytes ?? 1 << 20));
     this.maxBytesPerPoll = options.maxBytesPerPoll ?? Infinity;
     this.maxLineBytes = options.maxLineBytes ?? 16 << 20;
-    this.chunk = Buffer.allocUnsafe(this.chunkBytes);
   }
 
   /** Lines skipped as invalid since the last reset. */
@@ -96,11 +100,14 @@ export class MetricsTailer {
     return this.partialBytes > 0 || this.discarding;
   }
 
-  /** Reads what was appended since the last poll. Never throws for a missing file; other I/O errors propagate. */
+  /**
+   * Reads what was appended since the last poll. Never throws for a missing file; throws
+   * FileRefusedError for a file that is not a regular file; other I/O errors propagate.
+   */
   poll(): TailResult {
     let fd: number;
     try {
-      fd = fs.openSync(this.path, "r");
+      fd = openRegularSync(this.path).fd;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT" || (err as NodeJS.ErrnoException).code === "ENOTDIR") {
         const hadFile = this.identity !== undefined;
@@ -111,8 +118,10 @@ export class MetricsTailer {
       throw err;
     }
     try {
+      this.chunk = Buffer.allocUnsafe(this.chunkBytes);
       return this.readFrom(fd);
     } finally {
+      this.chunk = Buffer.alloc(0);
       fs.closeSync(fd);
     }
   }

@@ -1,7 +1,10 @@
 // An in-memory index of the run folders under one or more roots (docs/run-format.md), for the
 // Runs view, the code lens ("last run: …") and the hovers. No `vscode` here: the adapter feeds
 // watcher events to `update` / `remove`. Reading is synchronous and cheap (run.json only; never
-// metrics or checkpoints), so a scan of thousands of runs takes well under a second.
+// metrics or checkpoints), so a scan of thousands of runs takes well under a second. It is also
+// bounded: run.json is opened without blocking and read only when it is a regular file of at most
+// READ_LIMITS.manifestBytes (a FIFO would block the extension host for ever, a link to /dev/zero
+// would fill its memory), and a refused or unparsable file's contents are never quoted.
 //
 // A run folder is a directory holding run.json, directly under a root (`runs/<id>/`) or one level
 // deeper (`runs/<group>/<id>/`, e.g. a sweep). A run.json that cannot be read, is not JSON or fails
@@ -11,10 +14,17 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { CHECKPOINT_DIR, ANALYSES_DIR, RUN_MANIFEST, type RunManifest, type RunStatus, manifestProblems } from "../shared/runFormat";
+import { FileRefusedError, READ_LIMITS, readRegularTextSync } from "../shared/safeRead";
+import { pathKey } from "./paths";
+
+/** The index key of a run folder (`pathKey` on this platform), for the panel hosts, which key by run folder too. */
+export const normalizePath = (p: string): string => pathKey(p);
 
 interface RunEntryBase {
-  /** Absolute, normalized path of the run folder (the index key). */
+  /** Absolute, normalized path of the run folder, in the case it was found with. */
   runDir: string;
+  /** `pathKey(runDir)`: the index key (case-folded where the file system ignores case). */
+  key: string;
   /** The root it was found under (undefined when added by `update` outside every root). */
   root: string | undefined;
   /** The folder's name. */
@@ -44,7 +54,7 @@ export interface SystemGroup {
 }
 
 export interface ExperimentGroup {
-  /** The experiment file path as recorded in run.json (normalized). */
+  /** The experiment file path as recorded in run.json (resolved; the first run's spelling where case is ignored). */
   experimentPath: string;
   /** Sorted by system name. */
   systems: SystemGroup[];
@@ -53,42 +63,59 @@ export interface ExperimentGroup {
 /** Subfolders of a run that are never runs themselves. */
 const RUN_PARTS = new Set([CHECKPOINT_DIR, ANALYSES_DIR]);
 
-/** Normalizes a path for use as a key: absolute, no trailing separator; case-folded on Windows. */
-export function normalizePath(p: string): string {
-  const r = path.resolve(p);
-  return process.platform === "win32" ? r.toLowerCase() : r;
+/** Why a run.json could not be read, in words that never quote its contents. */
+function readProblem(err: unknown): string {
+  if (err instanceof FileRefusedError) return err.message.startsWith(`${err.path}: `) ? err.message.slice(err.path.length + 2) : err.message;
+  const code = (err as NodeJS.ErrnoException).code;
+  return code !== undefined ? `cannot be read (${code})` : `cannot be read (${err instanceof Error ? err.message : String(err)})`;
+}
+
+/** Where JSON.parse stopped, without its excerpt of the text (which could be a symlink target's contents). */
+function jsonProblem(err: unknown, bytes: number): string {
+  const at = /position (\d+)/.exec(err instanceof Error ? err.message : "")?.[1];
+  return `not valid JSON (${at !== undefined ? `syntax error at character ${at}` : "syntax error"} of ${bytes} bytes)`;
+}
+
+/**
+ * Type checks of the fields the extension uses beyond `manifestProblems` (a run.json may come from
+ * any producer, or any attacker): empty when the manifest is safe to group, show and hover.
+ */
+function usedFieldProblems(m: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const exp = m["experiment"];
+  if (typeof exp !== "object" || exp === null || typeof (exp as Record<string, unknown>)["path"] !== "string") problems.push("experiment.path must be a string");
+  const backend = m["backend"];
+  if (typeof backend !== "object" || backend === null || typeof (backend as Record<string, unknown>)["name"] !== "string") problems.push("backend.name must be a string");
+  return problems;
 }
 
 /** Reads one run folder's manifest into an entry; undefined when it has no run.json (any more). */
-export function readRunEntry(runDir: string, root?: string): RunEntry | undefined {
-  const dir = normalizePath(runDir);
-  const base = { runDir: dir, root: root === undefined ? undefined : normalizePath(root), folderName: path.basename(dir) };
+function readRunEntry(runDir: string, root?: string): RunEntry | undefined {
+  const dir = path.resolve(runDir);
+  const base = { runDir: dir, key: pathKey(dir), root: root === undefined ? undefined : path.resolve(root), folderName: path.basename(dir) };
   let text: string;
   try {
-    text = fs.readFileSync(path.join(dir, RUN_MANIFEST), "utf8");
+    text = readRegularTextSync(path.join(dir, RUN_MANIFEST), READ_LIMITS.manifestBytes);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") return undefined;
-    const problem = `${RUN_MANIFEST}: ${(err as Error).message}`;
+    const problem = `${RUN_MANIFEST}: ${readProblem(err)}`;
     return { ...base, status: "invalid", problem, problems: [problem] };
   }
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
-    const problem = `${RUN_MANIFEST}: ${text.trim() === "" ? "empty file" : `not valid JSON (${(err as Error).message})`}`;
+    const problem = `${RUN_MANIFEST}: ${text.trim() === "" ? "empty file" : jsonProblem(err, Buffer.byteLength(text))}`;
     return { ...base, status: "invalid", problem, problems: [problem] };
   }
   const problems = manifestProblems(value);
   if (problems.length > 0) {
     return { ...base, status: "invalid", problem: `${RUN_MANIFEST}: ${problems.join("; ")}`, problems };
   }
+  const used = usedFieldProblems(value as Record<string, unknown>);
+  if (used.length > 0) return { ...base, status: "invalid", problem: `${RUN_MANIFEST}: ${used.join("; ")}`, problems: used };
   const manifest = value as RunManifest;
-  // manifestProblems does not check `experiment`; the index groups by it, so give it a shape.
-  if (typeof manifest.experiment !== "object" || manifest.experiment === null || typeof manifest.experiment.path !== "string") {
-    const problem = `${RUN_MANIFEST}: experiment.path must be a string`;
-    return { ...base, status: "invalid", problem, problems: [problem] };
-  }
   return { ...base, status: manifest.status, manifest, startedMs: Date.parse(manifest.startedAt) };
 }
 
@@ -129,7 +156,9 @@ export class RunIndex {
   private cache: { groups: ExperimentGroup[]; byKey: Map<string, SystemGroup> } | undefined;
 
   constructor(roots: readonly string[]) {
-    this.rootList = [...new Set(roots.map(normalizePath))];
+    const byKey = new Map<string, string>();
+    for (const r of roots) if (!byKey.has(pathKey(r))) byKey.set(pathKey(r), path.resolve(r));
+    this.rootList = [...byKey.values()];
   }
 
   get roots(): readonly string[] {
@@ -165,14 +194,14 @@ export class RunIndex {
 
   private add(dir: string, root: string | undefined): RunEntry | undefined {
     const entry = readRunEntry(dir, root);
-    if (entry !== undefined) this.entries.set(entry.runDir, entry);
+    if (entry !== undefined) this.entries.set(entry.key, entry);
     return entry;
   }
 
   /** The root a folder belongs to, when it is a run position (depth 1 or 2) under one. */
   private rootOf(dir: string): string | undefined {
     for (const root of this.rootList) {
-      const rel = path.relative(root, dir);
+      const rel = path.relative(pathKey(root), pathKey(dir));
       if (rel === "" || rel.startsWith("..") || path.isAbsolute(rel)) continue;
       const depth = rel.split(path.sep).length;
       if (depth <= 2) return root;
@@ -186,21 +215,21 @@ export class RunIndex {
    * run.json (then it is removed).
    */
   update(runDir: string): RunEntry | undefined {
-    let dir = normalizePath(runDir);
+    let dir = path.resolve(runDir);
     if (path.basename(dir) === RUN_MANIFEST) dir = path.dirname(dir);
     this.cache = undefined;
     const entry = readRunEntry(dir, this.rootOf(dir));
     if (entry === undefined) {
-      this.entries.delete(dir);
+      this.entries.delete(pathKey(dir));
       return undefined;
     }
-    this.entries.set(entry.runDir, entry);
+    this.entries.set(entry.key, entry);
     return entry;
   }
 
   /** Forgets a run folder, and every run below it (a deleted parent folder). Returns how many were removed. */
   remove(runDir: string): number {
-    const dir = normalizePath(runDir);
+    const dir = pathKey(runDir);
     const prefix = dir.endsWith(path.sep) ? dir : dir + path.sep;
     let removed = 0;
     for (const key of [...this.entries.keys()]) {
@@ -214,7 +243,7 @@ export class RunIndex {
   }
 
   get(runDir: string): RunEntry | undefined {
-    return this.entries.get(normalizePath(runDir));
+    return this.entries.get(pathKey(runDir));
   }
 
   /** Every entry, valid and invalid, in no particular order. */
@@ -236,34 +265,39 @@ export class RunIndex {
 
   /** The newest run of a system of an experiment file, if any. */
   latest(experimentPath: string, system: string): ValidRunEntry | undefined {
-    return this.build().byKey.get(groupKey(normalizePath(experimentPath), system))?.runs[0];
+    return this.build().byKey.get(groupKey(pathKey(experimentPath), system))?.runs[0];
   }
 
   /** All runs of a system of an experiment file, newest first. */
   runsOf(experimentPath: string, system: string): ValidRunEntry[] {
-    return [...(this.build().byKey.get(groupKey(normalizePath(experimentPath), system))?.runs ?? [])];
+    return [...(this.build().byKey.get(groupKey(pathKey(experimentPath), system))?.runs ?? [])];
   }
 
   private build(): { groups: ExperimentGroup[]; byKey: Map<string, SystemGroup> } {
     if (this.cache !== undefined) return this.cache;
     const byExperiment = new Map<string, Map<string, ValidRunEntry[]>>();
+    /** The path shown for an experiment key: the first spelling seen. */
+    const shown = new Map<string, string>();
     for (const e of this.entries.values()) {
       if (e.status === "invalid") continue;
-      const exp = normalizePath(e.manifest.experiment.path);
+      const exp = pathKey(e.manifest.experiment.path);
       let systems = byExperiment.get(exp);
-      if (systems === undefined) byExperiment.set(exp, (systems = new Map()));
+      if (systems === undefined) {
+        byExperiment.set(exp, (systems = new Map()));
+        shown.set(exp, path.resolve(e.manifest.experiment.path));
+      }
       let runs = systems.get(e.manifest.system);
       if (runs === undefined) systems.set(e.manifest.system, (runs = []));
       runs.push(e);
     }
     const byKey = new Map<string, SystemGroup>();
-    const groups: ExperimentGroup[] = [...byExperiment.keys()].sort(byString).map((experimentPath) => {
-      const systems = byExperiment.get(experimentPath) as Map<string, ValidRunEntry[]>;
+    const groups: ExperimentGroup[] = [...byExperiment.keys()].sort(byString).map((key) => {
+      const systems = byExperiment.get(key) as Map<string, ValidRunEntry[]>;
       return {
-        experimentPath,
+        experimentPath: shown.get(key) ?? key,
         systems: [...systems.keys()].sort(byString).map((system) => {
           const group = { system, runs: (systems.get(system) as ValidRunEntry[]).sort(newestFirst) };
-          byKey.set(groupKey(experimentPath, system), group);
+          byKey.set(groupKey(key, system), group);
           return group;
         }),
       };

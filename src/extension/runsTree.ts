@@ -4,7 +4,10 @@
 // change disposed the command of every run item, so a click during a redraw hit a command that was
 // gone; now only the changed run / system / experiment nodes are redrawn, and the whole tree only
 // when the set or order of top-level nodes changes.
-import { type ExperimentGroup, type InvalidRunEntry, normalizePath, type SystemGroup, type ValidRunEntry } from "./runIndex";
+import { METRICS_FILE } from "../shared/runFormat";
+import { backendName } from "./hoverContent";
+import { pathKey } from "./paths";
+import type { ExperimentGroup, InvalidRunEntry, SystemGroup, ValidRunEntry } from "./runIndex";
 
 export type RunsNode =
   | { readonly kind: "experiment"; readonly id: string; group: ExperimentGroup }
@@ -21,9 +24,10 @@ export interface RunsSource {
 /** What the view must redraw after a `sync`. */
 export type TreeRefresh = { kind: "none" } | { kind: "full" } | { kind: "nodes"; nodes: RunsNode[] };
 
-const experimentId = (experimentPath: string): string => `experiment:${experimentPath}`;
-const systemId = (experimentPath: string, system: string): string => `system:${experimentPath}#${system}`;
-export const runId = (runDir: string): string => `run:${runDir}`;
+const experimentId = (experimentPath: string): string => `experiment:${pathKey(experimentPath)}`;
+const systemId = (experimentPath: string, system: string): string => `system:${pathKey(experimentPath)}#${system}`;
+/** A run item's id, from its run folder's key (`pathKey`). */
+export const runId = (runKey: string): string => `run:${runKey}`;
 const invalidId = (runDir: string): string => `invalid:${runDir}`;
 
 function sameList(a: readonly string[] | undefined, b: readonly string[]): boolean {
@@ -56,7 +60,7 @@ export class RunsTreeModel {
    */
   sync(source: RunsSource, touched: Iterable<string> = []): TreeRefresh {
     const touchedIds = new Set<string>();
-    for (const dir of touched) touchedIds.add(runId(normalizePath(dir))).add(invalidId(normalizePath(dir)));
+    for (const dir of touched) touchedIds.add(runId(pathKey(dir))).add(invalidId(pathKey(dir)));
     const nodes = new Map<string, RunsNode>();
     const childIds = new Map<string, string[]>();
     const parentOf = new Map<string, string>();
@@ -84,7 +88,7 @@ export class RunsTreeModel {
         const sysId = systemId(group.experimentPath, sys.system);
         const runIds: string[] = [];
         for (const entry of sys.runs) {
-          const run = reuse({ kind: "run", id: runId(entry.runDir), entry }, (old) => old.entry !== entry);
+          const run = reuse({ kind: "run", id: runId(entry.key), entry }, (old) => old.entry !== entry);
           runIds.push(run.id);
           parentOf.set(run.id, sysId);
         }
@@ -99,7 +103,7 @@ export class RunsTreeModel {
       rootIds.push(expId);
     }
     for (const entry of source.invalid()) {
-      const node = reuse({ kind: "invalid", id: invalidId(entry.runDir), entry }, (old) => old.entry !== entry);
+      const node = reuse({ kind: "invalid", id: invalidId(entry.key), entry }, (old) => old.entry !== entry);
       rootIds.push(node.id);
     }
 
@@ -119,4 +123,46 @@ export class RunsTreeModel {
     const top = dirty.filter((n) => !underDirty(n.id));
     return top.length === 0 ? { kind: "none" } : { kind: "nodes", nodes: top };
   }
+}
+
+/** What a run's item says beyond its name: the one line beside it and the lines of its tooltip. */
+export interface RunItemText {
+  description: string;
+  /** Markdown, every value from run.json escaped. */
+  tooltip: string;
+}
+
+/** Escapes text for a Markdown tooltip line (links, images, HTML and emphasis are defused). */
+function escapeTooltip(text: string): string {
+  // Control characters would break the line; punctuation could start Markdown syntax.
+  return text.replace(/[\u0000-\u001f\u007f]/g, " ").replace(/[\\`*_[\]<>#!()|~]/g, "\\$&");
+}
+
+/**
+ * A run item's text. Every run.json field is untrusted: the index has checked the ones it needs
+ * (status, step, totalSteps, id, startedAt, backend.name), and this checks again what it shows, so
+ * an entry built any other way cannot make the Runs view throw.
+ */
+export function runItemText(entry: ValidRunEntry, live: { step?: number | undefined; analysis?: string | undefined; badLines?: number | undefined }): RunItemText {
+  const m = entry.manifest;
+  const text = (v: unknown, fallback = "?"): string => (typeof v === "string" ? v : typeof v === "number" && Number.isFinite(v) ? String(v) : fallback);
+  const step = live.step ?? m.step;
+  const errorMessage = errorText(m.error);
+  const bad = live.badLines !== undefined && live.badLines > 0 ? `${live.badLines} unreadable line${live.badLines === 1 ? "" : "s"} in ${METRICS_FILE}` : undefined;
+  const description = [`${text(m.status)} · step ${text(step)}/${text(m.totalSteps)}`, ...(live.analysis ? [live.analysis] : []), ...(bad ? [`${live.badLines} unreadable line${live.badLines === 1 ? "" : "s"}`] : [])].join(" · ");
+  const tooltip = [
+    `**${escapeTooltip(text(m.id))}**`,
+    `status: ${escapeTooltip(text(m.status))}${errorMessage !== undefined ? ` — ${escapeTooltip(errorMessage)}` : ""}`,
+    `step ${escapeTooltip(text(step))} of ${escapeTooltip(text(m.totalSteps))}`,
+    `backend: ${escapeTooltip(backendName(m.backend) ?? "?")}`,
+    `started ${escapeTooltip(text(m.startedAt))}`,
+    ...(live.analysis ? [`analyses: ${escapeTooltip(live.analysis)}`] : []),
+    ...(bad ? [escapeTooltip(bad)] : []),
+    escapeTooltip(entry.runDir),
+  ].join("  \n");
+  return { description, tooltip };
+}
+
+function errorText(error: unknown): string | undefined {
+  return typeof error === "object" && error !== null && "message" in error && typeof error.message === "string" ? error.message : undefined;
 }

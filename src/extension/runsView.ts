@@ -9,7 +9,9 @@ import type { RunStatus } from "../shared/runFormat";
 import { Commands, TreeItemContext, Views } from "./constants";
 import type { Ctx } from "./context";
 import { folderDescription } from "./displayPath";
-import { type RunsNode, RunsTreeModel } from "./runsTree";
+import { Emitter } from "./events";
+import type { LatestMetrics } from "./latestMetrics";
+import { type RunsNode, RunsTreeModel, runItemText } from "./runsTree";
 
 export type { RunsNode } from "./runsTree";
 
@@ -33,13 +35,13 @@ const STATUS_ICONS: Record<RunStatus, [string, string | undefined]> = {
   stopped: ["debug-stop", undefined],
 };
 
-export function statusIcon(status: RunStatus): vscode.ThemeIcon {
-  const [id, color] = STATUS_ICONS[status];
+function statusIcon(status: RunStatus): vscode.ThemeIcon {
+  const [id, color] = Object.hasOwn(STATUS_ICONS, status) ? STATUS_ICONS[status] : ["question", undefined];
   return new vscode.ThemeIcon(id, color ? new vscode.ThemeColor(color) : undefined);
 }
 
 /** A few words on what the analyzer is doing for a run, or undefined when there is nothing to say. */
-export function analyzerText(state: AnalyzerState | undefined): string | undefined {
+function analyzerText(state: AnalyzerState | undefined): string | undefined {
   switch (state?.kind) {
     case undefined:
     case "finished":
@@ -60,7 +62,7 @@ export function workspaceFolders(): { name: string; fsPath: string }[] {
 }
 
 export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Disposable {
-  private readonly changedEmitter = new vscode.EventEmitter<RunsNode | RunsNode[] | undefined>();
+  private readonly changedEmitter = new Emitter<RunsNode | RunsNode[] | undefined>();
   readonly onDidChangeTreeData = this.changedEmitter.event;
   readonly view: vscode.TreeView<RunsNode>;
   private readonly subscriptions: vscode.Disposable[] = [this.changedEmitter];
@@ -69,8 +71,14 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
   /** Run folders changed since the last redraw; `all` after a rescan (the index was replaced). */
   private touched = new Set<string>();
   private all = false;
+  /** The unreadable-line count each run item shows, to redraw it when the count changes. */
+  private readonly shownBadLines = new Map<string, number>();
 
-  constructor(private readonly ctx: Ctx) {
+  constructor(
+    private readonly ctx: Ctx,
+    /** The metrics tails (shared with the code lenses): a run item counts its unreadable metrics lines. */
+    private readonly latest: LatestMetrics,
+  ) {
     this.model.sync(ctx.runIndex);
     this.view = vscode.window.createTreeView(Views.runs, { treeDataProvider: this, canSelectMany: true, showCollapseAll: true });
     this.subscriptions.push(
@@ -78,12 +86,16 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
       ctx.onDidChangeRuns((changes) => {
         // An empty list means the index was rebuilt (rescan).
         if (changes.length === 0) this.all = true;
-        // Metrics and analyses do not change a Runs item; run.json, checkpoints and removal may.
-        for (const c of changes) if (c.manifest || c.removed || c.checkpoints) this.touched.add(c.runDir);
+        // run.json, checkpoints and removal may change a Runs item; metrics only when they bring
+        // unreadable lines (the item counts them); analyses never.
+        for (const c of changes) {
+          if (c.manifest || c.removed || c.checkpoints) this.touched.add(c.runDir);
+          else if (c.metrics && this.shownBadLines.has(c.runDir) && this.latest.badLines(c.runDir) !== this.shownBadLines.get(c.runDir)) this.touched.add(c.runDir);
+        }
         if (this.all || this.touched.size > 0) this.refreshSoon();
       }),
       // The analyzer's progress shows on its run's item.
-      ctx.analyzers.changed.on((state) => {
+      ctx.analyzers.onDidChange((state) => {
         this.touched.add(state.runDir);
         this.refreshSoon();
       }),
@@ -147,14 +159,12 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
         const item = new vscode.TreeItem(e.folderName, vscode.TreeItemCollapsibleState.None);
         item.id = node.id;
         const progress = active && (active.phase.kind === "training" || active.phase.kind === "stopping") ? active.phase.progress : undefined;
-        const step = progress?.step ?? m.step;
         const analysis = analyzerText(this.ctx.analyzers.state(e.runDir));
-        item.description = `${m.status} · step ${step}/${m.totalSteps}${analysis ? ` · ${analysis}` : ""}`;
-        item.tooltip = new vscode.MarkdownString(
-          [`**${m.id}**`, `status: ${m.status}${m.error ? ` — ${m.error.message}` : ""}`, `step ${step} of ${m.totalSteps}`, `backend: ${m.backend.name}`, `started ${m.startedAt}`, ...(analysis ? [`analyses: ${analysis}`] : []), e.runDir]
-            .map((l) => l.replace(/[\\`*_[\]<>#]/g, "\\$&"))
-            .join("  \n"),
-        );
+        const badLines = this.latest.badLines(e.runDir);
+        this.shownBadLines.set(e.runDir, badLines);
+        const text = runItemText(e, { step: progress?.step, analysis, badLines });
+        item.description = text.description;
+        item.tooltip = new vscode.MarkdownString(text.tooltip);
         item.iconPath = statusIcon(m.status);
         item.contextValue = active ? TreeItemContext.runActive : TreeItemContext.run;
         item.command = { title: "Open Run", command: Commands.openRun, arguments: [e.runDir] };
@@ -163,7 +173,7 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
       case "invalid": {
         const item = new vscode.TreeItem(node.entry.folderName, vscode.TreeItemCollapsibleState.None);
         item.id = node.id;
-        item.description = "unreadable run.json";
+        item.description = `invalid run: ${node.entry.problems[0] ?? node.entry.problem}`;
         item.tooltip = `${node.entry.runDir}\n${node.entry.problem}`;
         item.iconPath = new vscode.ThemeIcon("question", new vscode.ThemeColor("list.errorForeground"));
         item.contextValue = TreeItemContext.run;

@@ -5,7 +5,7 @@ import type { Ctx } from "./context";
 import type { ActiveRun } from "./supervisor";
 
 /** "modAdd · step 1200/10000 · loss 0.0312 · 41.2 steps/s" (pure; exported for tests). */
-export function statusText(run: Pick<ActiveRun, "system" | "phase">, others: number): string {
+function statusText(run: Pick<ActiveRun, "system" | "phase">, others: number): string {
   const more = others > 0 ? ` (+${others})` : "";
   switch (run.phase.kind) {
     case "starting":
@@ -22,7 +22,7 @@ export function statusText(run: Pick<ActiveRun, "system" | "phase">, others: num
   }
 }
 
-export function formatLoss(loss: number): string {
+function formatLoss(loss: number): string {
   if (!Number.isFinite(loss)) return String(loss);
   const a = Math.abs(loss);
   return a !== 0 && (a < 1e-3 || a >= 1e4) ? loss.toExponential(2) : loss.toPrecision(4);

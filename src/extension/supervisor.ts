@@ -1,5 +1,6 @@
 // Trainer processes: spawn → `ready` (raced against a timeout and cancellation) → requests and a
-// stream of events → graceful `stop` → kill on dispose (style.md §8, §9). No `vscode` import, so
+// stream of events → graceful `stop` → kill on dispose (a process is never left behind, and never
+// waited on without a bound). No `vscode` import, so
 // plain `node --test` drives it against the real sidecar; context.ts adapts it to the UI.
 //
 // A crash is reported at once: an exit without `finished`, or an `error` event, calls `onProblem`;
@@ -7,8 +8,9 @@
 // (finished, stopped, diverged) is never restarted.
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
-import { readJsonFileSync, writeFileAtomicSync } from "../shared/atomicFile";
-import { type RunManifest, RUN_MANIFEST } from "../shared/runFormat";
+import { writeFileAtomicSync } from "../shared/atomicFile";
+import { RUN_MANIFEST } from "../shared/runFormat";
+import { READ_LIMITS, readRegularTextSync } from "../shared/safeRead";
 import {
   encodeMessage,
   LineSplitter,
@@ -18,6 +20,9 @@ import {
   type TrainerEvent,
   type TrainerRequest,
 } from "../shared/trainerProtocol";
+import { CancelledError } from "./cancelled";
+import { type Disposable, Emitter, type Event } from "./events";
+import { samePath } from "./paths";
 
 /**
  * How long trainers get to save and exit when the extension shuts down. VS Code gives all async
@@ -26,31 +31,6 @@ import {
  * to kill the rest and mark their runs failed.
  */
 export const SHUTDOWN_GRACE_MS = 4000;
-
-export interface Disposable {
-  dispose(): void;
-}
-
-/** A minimal typed event: `on(listener)` returns its own disposable. */
-export class Emitter<T> implements Disposable {
-  private listeners = new Set<(value: T) => void>();
-  readonly on = (listener: (value: T) => void): Disposable => {
-    this.listeners.add(listener);
-    return { dispose: () => this.listeners.delete(listener) };
-  };
-  fire(value: T): void {
-    for (const l of [...this.listeners]) {
-      try {
-        l(value);
-      } catch {
-        // A listener's bug must not break the trainer's event stream.
-      }
-    }
-  }
-  dispose(): void {
-    this.listeners.clear();
-  }
-}
 
 export interface Log {
   info(message: string): void;
@@ -72,12 +52,16 @@ export interface Launch {
 
 export type ExitInfo = { code: number | null; signal: NodeJS.Signals | null; finished: Extract<TrainerEvent, { type: "finished" }> | undefined; spawnError?: string };
 
-export class TrainerStartError extends Error {}
+class TrainerStartError extends Error {}
 
 /** One sidecar process. Obtain with `TrainerProcess.start`, which resolves once it said `ready`. */
 export class TrainerProcess implements Disposable {
-  readonly events = new Emitter<TrainerEvent>();
-  readonly exit = new Emitter<ExitInfo>();
+  private readonly events = new Emitter<TrainerEvent>();
+  private readonly exit = new Emitter<ExitInfo>();
+  /** Every protocol event the trainer writes. */
+  readonly onEvent: Event<TrainerEvent> = this.events.event;
+  /** The process ended (once). */
+  readonly onExit: Event<ExitInfo> = this.exit.event;
   /** Resolves when the process has exited (never rejects). */
   readonly exited: Promise<ExitInfo>;
   private exitInfo: ExitInfo | undefined;
@@ -145,7 +129,7 @@ export class TrainerProcess implements Disposable {
 
   /** Spawns a sidecar and waits for `ready`; rejects (and kills it) on timeout, cancellation, or exit. */
   static async start(launch: Launch, log: Log, options: { timeoutMs: number; signal?: AbortSignal }): Promise<TrainerProcess> {
-    if (options.signal?.aborted) throw new TrainerStartError("cancelled");
+    if (options.signal?.aborted) throw new CancelledError();
     const env: NodeJS.ProcessEnv = { ...process.env };
     if (launch.electronRunAsNode) env["ELECTRON_RUN_AS_NODE"] = "1";
     else delete env["ELECTRON_RUN_AS_NODE"];
@@ -157,9 +141,9 @@ export class TrainerProcess implements Disposable {
       const ready = await new Promise<Extract<TrainerEvent, { type: "ready" }>>((resolve, reject) => {
         const timer = setTimeout(() => reject(new TrainerStartError(`the trainer did not start within ${Math.round(options.timeoutMs / 1000)} s`)), options.timeoutMs);
         cleanups.push({ dispose: () => clearTimeout(timer) });
-        cleanups.push(trainer.events.on((e) => e.type === "ready" && resolve(e)));
+        cleanups.push(trainer.onEvent((e) => e.type === "ready" && resolve(e)));
         cleanups.push(
-          trainer.exit.on((info) =>
+          trainer.onExit((info) =>
             reject(
               new TrainerStartError(
                 info.spawnError
@@ -170,7 +154,7 @@ export class TrainerProcess implements Disposable {
           ),
         );
         if (options.signal) {
-          const onAbort = (): void => reject(new TrainerStartError("cancelled"));
+          const onAbort = (): void => reject(new CancelledError());
           options.signal.addEventListener("abort", onAbort, { once: true });
           cleanups.push({ dispose: () => options.signal?.removeEventListener("abort", onAbort) });
         }
@@ -286,11 +270,15 @@ export class Supervisor implements Disposable {
   private nextId = 1;
   private disposed = false;
   private shuttingDown: Promise<void> | undefined;
+  private readonly changed = new Emitter<ActiveRun>();
+  private readonly events = new Emitter<{ run: ActiveRun; event: TrainerEvent }>();
+  private readonly problems = new Emitter<Problem>();
   /** Any run changed phase, progress or folder. */
-  readonly changed = new Emitter<ActiveRun>();
+  readonly onDidChange: Event<ActiveRun> = this.changed.event;
   /** Every event of every supervised run. */
-  readonly events = new Emitter<{ run: ActiveRun; event: TrainerEvent }>();
-  readonly problems = new Emitter<Problem>();
+  readonly onEvent: Event<{ run: ActiveRun; event: TrainerEvent }> = this.events.event;
+  /** An `error` event or a crash, to show at once. */
+  readonly onProblem: Event<Problem> = this.problems.event;
 
   constructor(private readonly options: SupervisorOptions) {}
 
@@ -314,15 +302,15 @@ export class Supervisor implements Disposable {
         const timer = setTimeout(() => reject(new Error(`listing ${file} took more than ${this.options.listTimeoutMs / 1000} s`)), this.options.listTimeoutMs);
         cleanups.push({ dispose: () => clearTimeout(timer) });
         cleanups.push(
-          trainer.events.on((e) => {
+          trainer.onEvent((e) => {
             if (e.type === "systems") resolve({ systems: e.systems });
             else if (e.type === "error") resolve({ systems: [], error: e });
             else if (e.type === "log") this.options.log.info(`[list] ${e.message}`);
           }),
         );
-        cleanups.push(trainer.exit.on((info) => reject(new Error(`the trainer exited while listing ${file} (code ${info.code})${trainer.stderr ? `: ${trainer.stderr.trim().slice(-500)}` : ""}`))));
+        cleanups.push(trainer.onExit((info) => reject(new Error(`the trainer exited while listing ${file} (code ${info.code})${trainer.stderr ? `: ${trainer.stderr.trim().slice(-500)}` : ""}`))));
         if (signal) {
-          const onAbort = (): void => reject(new Error("cancelled"));
+          const onAbort = (): void => reject(new CancelledError());
           signal.addEventListener("abort", onAbort, { once: true });
           cleanups.push({ dispose: () => signal.removeEventListener("abort", onAbort) });
         }
@@ -377,14 +365,14 @@ export class Supervisor implements Disposable {
     }
     run.trainer = trainer;
     run.phase = { kind: "training", progress: undefined };
-    trainer.events.on((event) => this.onEvent(run, event));
-    trainer.exit.on((info) => this.onExit(run, info));
+    trainer.onEvent((event) => this.handleEvent(run, event));
+    trainer.onExit((info) => this.handleExit(run, info));
     trainer.send(request);
     this.changed.fire(run);
     return run;
   }
 
-  private onEvent(run: ActiveRun, event: TrainerEvent): void {
+  private handleEvent(run: ActiveRun, event: TrainerEvent): void {
     switch (event.type) {
       case "started":
         run.runDir = event.runDir;
@@ -417,7 +405,7 @@ export class Supervisor implements Disposable {
     if (event.type !== "log" && event.type !== "checkpoint") this.changed.fire(run);
   }
 
-  private onExit(run: ActiveRun, info: ExitInfo): void {
+  private handleExit(run: ActiveRun, info: ExitInfo): void {
     this.active.delete(run.id);
     if (!info.finished) {
       // Exited without `finished`: a crash (or killed). Report it at once; never restart it.
@@ -447,7 +435,7 @@ export class Supervisor implements Disposable {
   /**
    * Shutting down (deactivate): every trainer gets the protocol's `stop` and its stdin closed, and
    * up to `graceMs` to save and exit (its run.json then says "stopped"); what is left is killed
-   * (and its run marked failed by `onExit`). Resolves once every trainer has exited. Idempotent:
+   * (and its run marked failed by `handleExit`). Resolves once every trainer has exited. Idempotent:
    * a second call returns the first call's promise.
    */
   shutdown(graceMs: number): Promise<void> {
@@ -496,12 +484,16 @@ export class Supervisor implements Disposable {
 /** Marks a run folder failed, only if its run.json still says "running" (the trainer did not get to). */
 export function markRunFailed(runDir: string, message: string, log?: Log): boolean {
   const path = join(runDir, RUN_MANIFEST);
-  const read = readJsonFileSync(path);
-  if (!read.ok) return false;
-  const manifest = read.value as RunManifest;
-  if (typeof manifest !== "object" || manifest === null || manifest.status !== "running") return false;
+  let manifest: unknown;
+  try {
+    // Regular files only, bounded, never blocking: the folder may have been tampered with.
+    manifest = JSON.parse(readRegularTextSync(path, READ_LIMITS.manifestBytes));
+  } catch {
+    return false;
+  }
+  if (typeof manifest !== "object" || manifest === null || !("status" in manifest) || manifest.status !== "running") return false;
   const now = new Date().toISOString();
-  const updated: RunManifest = { ...manifest, status: "failed", updatedAt: now, endedAt: now, error: { message } };
+  const updated = { ...manifest, status: "failed", updatedAt: now, endedAt: now, error: { message } };
   try {
     writeFileAtomicSync(path, JSON.stringify(updated, null, 2) + "\n");
     log?.info(`marked ${runDir} failed`);
@@ -510,8 +502,4 @@ export function markRunFailed(runDir: string, message: string, log?: Log): boole
     log?.error(`could not mark ${runDir} failed: ${(e as Error).message}`);
     return false;
   }
-}
-
-export function samePath(a: string, b: string): boolean {
-  return process.platform === "win32" || process.platform === "darwin" ? a.toLowerCase() === b.toLowerCase() : a === b;
 }

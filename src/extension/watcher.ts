@@ -8,12 +8,19 @@
 // that has just appeared, and, in roots that were already there, the runs whose files changed since
 // shortly before the watcher started. A run that finishes within a second of its root being created
 // used to stay "running" for this reason.
+//
+// Many runs: chokidar needs an inotify watch per folder and file, and 40,000 runs exhausted the
+// machine's watches (ENOSPC, for every process of the user) and took 30 s and 800 MB to get
+// ready. Past MAX_WATCHED_RUNS runs, or when the system refuses more watches (ENOSPC, EMFILE), the
+// roots are polled instead (runPoller.ts: a stat of each run's files per sweep, off the main
+// thread, sweeps spaced by four times their own duration), and the watcher says so once.
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { basename, dirname, join, relative, sep } from "node:path";
 import { type FSWatcher, watch } from "chokidar";
 import { isTempFileName } from "../shared/atomicFile";
 import { ANALYSES_DIR, CHECKPOINT_DIR, METRICS_FILE, parseCheckpointFileName, RUN_MANIFEST } from "../shared/runFormat";
-import { Emitter, type Disposable } from "./supervisor";
+import { type Disposable, Emitter, type Event } from "./events";
+import { RunPoller } from "./runPoller";
 
 export interface RunFolderChange {
   runDir: string;
@@ -85,6 +92,11 @@ const TRAILING_CHECK_MS = 120;
 
 /** chokidar's depth bound: root/group/run/analyses/ plus room for an analysis's own folders. */
 const WATCH_DEPTH = 12;
+/** More runs than this under the roots: poll instead of watching (each watched run costs about five inotify watches). */
+export const MAX_WATCHED_RUNS = 2000;
+/** Least time between two polling sweeps. */
+const POLL_MS = 2000;
+
 /** How far before a watcher starts a file's mtime may lie and still count as "changed meanwhile" (coarse file-system clocks, the scan before it). */
 const MTIME_SLACK_MS = 2000;
 
@@ -129,7 +141,7 @@ function subfolders(dir: string): string[] {
 }
 
 /** Run folders under a root, at both run positions (root/<run>, root/<group>/<run>). */
-function runFoldersUnder(root: string): string[] {
+export function runFoldersUnder(root: string): string[] {
   const out: string[] = [];
   for (const dir of subfolders(root)) {
     if (existsSync(join(dir, RUN_MANIFEST))) {
@@ -144,8 +156,19 @@ function runFoldersUnder(root: string): string[] {
   return out;
 }
 
+export interface WatcherOptions {
+  /** Past this many runs under the roots, poll instead of watching. Default MAX_WATCHED_RUNS. */
+  maxWatchedRuns?: number;
+  /** Least time between polling sweeps. Default 2 s. */
+  pollMs?: number;
+  /** Told once when the watcher falls back to polling, and why. */
+  notice?: (message: string) => void;
+}
+
 export class RunRootWatcher implements Disposable {
-  readonly changed = new Emitter<RunFolderChange[]>();
+  private readonly changed = new Emitter<RunFolderChange[]>();
+  /** Run folders changed on disk (debounced, gathered per folder). */
+  readonly onDidChange: Event<RunFolderChange[]> = this.changed.event;
   private watcher: FSWatcher | undefined;
   private roots: string[] = [];
   /** Roots that did not exist when watched: rewatched when one appears (see `ensure`). */
@@ -155,16 +178,36 @@ export class RunRootWatcher implements Disposable {
   private readonly trailing = new Set<NodeJS.Timeout>();
   private ready: Promise<void> = Promise.resolve();
   private disposed = false;
+  /** Set while the roots are polled (too many runs, or no inotify watches left). */
+  private poller: RunPoller | undefined;
+  /** Whether the fall-back to polling was announced (it is said once). */
+  private noticeGiven = false;
+  private readonly maxWatchedRuns: number;
+  private readonly pollMs: number;
 
   constructor(
     private readonly debounceMs: number,
     private readonly onError: (message: string) => void,
-  ) {}
+    private readonly options: WatcherOptions = {},
+  ) {
+    this.maxWatchedRuns = options.maxWatchedRuns ?? MAX_WATCHED_RUNS;
+    this.pollMs = options.pollMs ?? POLL_MS;
+  }
 
-  /** (Re)watches these absolute root folders. */
-  setRoots(roots: readonly string[]): void {
+  /** Whether the roots are polled rather than watched. */
+  get polling(): boolean {
+    return this.poller !== undefined;
+  }
+
+  /**
+   * (Re)watches these absolute root folders. `knownRuns`: how many runs they hold, when the
+   * caller has just counted them (the run index); otherwise they are counted here.
+   */
+  setRoots(roots: readonly string[], knownRuns?: number): void {
     void this.watcher?.close();
     this.watcher = undefined;
+    this.poller?.dispose();
+    this.poller = undefined;
     const next = [...new Set(roots)];
     // Roots that were missing under the previous watch and exist now: everything in them is new.
     const appeared = new Set(next.filter((r) => this.missing.has(r) && existsSync(r)));
@@ -178,6 +221,11 @@ export class RunRootWatcher implements Disposable {
       return;
     }
     const startedAt = Date.now();
+    const runs = knownRuns ?? present.reduce((n, r) => n + runFoldersUnder(r).length, 0);
+    if (runs > this.maxWatchedRuns) {
+      this.startPolling(`${runs} runs under the run roots, more than ${this.maxWatchedRuns}`, appeared, startedAt - MTIME_SLACK_MS);
+      return;
+    }
     const w = watch([...present, ...parents], {
       ignoreInitial: true,
       depth: WATCH_DEPTH,
@@ -199,8 +247,33 @@ export class RunRootWatcher implements Disposable {
       }),
     );
     w.on("all", (_event, path) => this.onPath(path));
-    w.on("error", (e) => this.onError(`watching run folders: ${e instanceof Error ? e.message : String(e)}`));
+    w.on("error", (e) => {
+      const code = e instanceof Error && "code" in e ? e.code : undefined;
+      if (code === "ENOSPC" || code === "EMFILE") {
+        // Out of watches (or descriptors): every further folder would fail the same way, and the
+        // ones already watched hold watches other programs need. Poll instead, once.
+        if (this.watcher === w) {
+          this.watcher = undefined;
+          void w.close();
+          this.startPolling(`the system refused more file watches (${code})`, new Set(), startedAt - MTIME_SLACK_MS);
+        }
+        return;
+      }
+      this.onError(`watching run folders: ${e instanceof Error ? e.message : String(e)}`);
+    });
     this.watcher = w;
+  }
+
+  /** Polls the roots instead of watching them; says so once per reason. */
+  private startPolling(why: string, appeared: ReadonlySet<string>, since: number): void {
+    const message = `Run folders are polled every ${Math.round(this.pollMs / 1000)} s or more instead of watched: ${why}. Changes to runs show up a few seconds late.`;
+    if (!this.noticeGiven) {
+      this.noticeGiven = true;
+      this.options.notice?.(message);
+    }
+    const poller = new RunPoller(this.roots, this.pollMs, (runDir, parts) => this.queue(runDir, parts));
+    this.poller = poller;
+    this.ready = poller.start(appeared, since);
   }
 
   /** Resolves once the current watcher (and any that replaced it meanwhile) has started. */
@@ -214,7 +287,8 @@ export class RunRootWatcher implements Disposable {
 
   /** Call when a run may have created a missing root (e.g. a trainer said `started`). */
   ensure(): void {
-    if (!this.disposed && [...this.missing].some((r) => existsSync(r))) this.setRoots(this.roots);
+    // A poller sees roots appear by itself.
+    if (!this.disposed && this.poller === undefined && [...this.missing].some((r) => existsSync(r))) this.setRoots(this.roots);
   }
 
   /** What happened while the watcher was starting (it ignores what it finds initially). */
@@ -293,6 +367,8 @@ export class RunRootWatcher implements Disposable {
     this.trailing.clear();
     void this.watcher?.close();
     this.watcher = undefined;
+    this.poller?.dispose();
+    this.poller = undefined;
     this.changed.dispose();
   }
 }

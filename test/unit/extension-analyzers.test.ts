@@ -29,10 +29,10 @@ function tinyRun(): string {
 function pool(trusted: boolean, maxConcurrent = 1): { pool: AnalyzerPool; states: AnalyzerState[]; done: (runDir: string) => Promise<AnalyzerState> } {
   const states: AnalyzerState[] = [];
   const p = new AnalyzerPool({ launch: () => ({ node: process.execPath, electronRunAsNode: false, sidecar, cwd: root }), log: quiet, maxConcurrent: () => maxConcurrent, startTimeoutMs: 60_000, trusted: () => trusted });
-  p.changed.on((s) => states.push(s));
+  p.onDidChange((s) => states.push(s));
   const done = (runDir: string) =>
     new Promise<AnalyzerState>((resolve) => {
-      const sub = p.changed.on((s) => {
+      const sub = p.onDidChange((s) => {
         if (s.runDir === runDir && (s.kind === "finished" || s.kind === "failed" || s.kind === "stopped") && !isBusy(p, runDir)) {
           sub.dispose();
           resolve(s);
@@ -62,10 +62,10 @@ test("requests while a run is analysed are coalesced into one more pass", { time
   const runDir = tinyRun();
   const { pool: p, states } = pool(false);
   let passes = 0;
-  p.changed.on((s) => s.runDir === runDir && s.kind === "running" && s.last === undefined && passes++);
+  p.onDidChange((s) => s.runDir === runDir && s.kind === "running" && s.last === undefined && passes++);
   const settled = new Promise<void>((resolve) => {
     const check = () => (states.filter((s) => s.kind === "finished").length === 2 ? resolve() : undefined);
-    p.changed.on(check);
+    p.onDidChange(check);
   });
   for (let i = 0; i < 5; i++) p.request({ runDir });
   await settled;

@@ -60,9 +60,9 @@ test("train: a short run ends finished; events stream; no problem reported", { t
   const out = tmp();
   const sup = supervisor(launchOf(path.join(root, "dist", "trainer", "sidecar.js"), root));
   const problems: Problem[] = [];
-  sup.problems.on((p) => problems.push(p));
+  sup.onProblem((p) => problems.push(p));
   const types = new Set<string>();
-  sup.events.on(({ event }) => types.add(event.type));
+  sup.onEvent(({ event }) => types.add(event.type));
   try {
     const file = path.join(root, "examples", "grokking.experiment.ts");
     const run = await sup.train({ file, system: "modAdd", runsRoot: out, backend: "cpu", steps: 3 });
@@ -89,7 +89,7 @@ test("stop: a long run stops gracefully with status stopped", { timeout: 180_000
   try {
     const file = path.join(root, "examples", "grokking.experiment.ts");
     const run = await sup.train({ file, system: "modAdd", runsRoot: out, backend: "cpu", steps: 100_000 });
-    await new Promise<void>((resolve) => sup.events.on(({ event }) => event.type === "progress" && resolve()));
+    await new Promise<void>((resolve) => sup.onEvent(({ event }) => event.type === "progress" && resolve()));
     sup.stop(run);
     assert.equal(run.phase.kind, "stopping");
     const info = await run.trainer!.exited;
@@ -120,7 +120,7 @@ process.stdin.once("data", () => {
   );
   const sup = supervisor(launchOf(fake, dir));
   try {
-    const problem = new Promise<Problem>((resolve) => sup.problems.on(resolve));
+    const problem = new Promise<Problem>((resolve) => sup.onProblem(resolve));
     const run = await sup.train({ file: "/x.experiment.ts", system: "s", runsRoot: dir, backend: "auto" });
     const p = await problem;
     assert.equal(p.crashed, true);
@@ -223,7 +223,7 @@ process.on("SIGTERM", () => {});`,
 }
 
 async function startedRun(sup: Supervisor): Promise<{ run: Awaited<ReturnType<Supervisor["train"]>> }> {
-  const started = new Promise<void>((resolve) => sup.events.on(({ event }) => event.type === "started" && resolve()));
+  const started = new Promise<void>((resolve) => sup.onEvent(({ event }) => event.type === "started" && resolve()));
   const run = await sup.train({ file: "/x.experiment.ts", system: "s", runsRoot: "/unused", backend: "auto" });
   await started;
   return { run };
@@ -298,7 +298,7 @@ test("shutdown: the real sidecar, mid-training, saves and its run.json says stop
   try {
     const file = path.join(root, "examples", "grokking.experiment.ts");
     const run = await sup.train({ file, system: "modAdd", runsRoot: out, backend: "wasm", steps: 100_000 });
-    await new Promise<void>((resolve) => sup.events.on(({ event }) => event.type === "progress" && resolve()));
+    await new Promise<void>((resolve) => sup.onEvent(({ event }) => event.type === "progress" && resolve()));
     const trainer = run.trainer!;
     const t0 = Date.now();
     const done = sup.shutdown(30_000);

@@ -37,7 +37,7 @@ interface Seen {
 
 function record(w: RunRootWatcher): Seen[] {
   const seen: Seen[] = [];
-  w.changed.on((changes) => {
+  w.onDidChange((changes) => {
     const at = Date.now();
     for (const change of changes) seen.push({ at, change, status: statusOf(change.runDir) });
   });
@@ -177,4 +177,40 @@ test("watcher: paths under a run root map to their run folder and part (analyses
   assert.deepEqual(classify(root, path.join(nested, "analyses")), { runDir: nested, part: "analyses" });
   assert.deepEqual(classify(root, path.join(nested, "run.json")), { runDir: nested, part: "manifest" });
   assert.deepEqual(classify(root, path.join(a, "notes.txt")), { runDir: a, part: "other" });
+});
+
+test("watcher: past maxWatchedRuns the roots are polled, said once; changes, new runs and removals still arrive", { timeout: 30_000 }, async (t) => {
+  const root = tempDir(t);
+  const runs = ["a", "b", "c"].map((n) => path.join(root, n));
+  for (const r of runs) {
+    fs.mkdirSync(r);
+    fs.writeFileSync(path.join(r, "run.json"), manifestText("running", 1));
+  }
+  const notices: string[] = [];
+  const w = new RunRootWatcher(DEBOUNCE_MS, (m) => assert.fail(m), { maxWatchedRuns: 2, pollMs: 100, notice: (m) => notices.push(m) });
+  t.after(() => w.dispose());
+  const seen = record(w);
+  w.setRoots([root]);
+  await w.whenReady();
+  assert.equal(w.polling, true);
+  assert.equal(notices.length, 1);
+  assert.match(notices[0] ?? "", /polled .* instead of watched: 3 runs under the run roots, more than 2/);
+  await sleep(300);
+  seen.length = 0;
+
+  fs.writeFileSync(path.join(runs[0]!, "run.json"), manifestText("finished", 10));
+  const d = path.join(root, "group", "d");
+  fs.mkdirSync(d, { recursive: true });
+  fs.writeFileSync(path.join(d, "run.json"), manifestText("running", 0));
+  fs.rmSync(runs[1]!, { recursive: true });
+  const deadline = Date.now() + 10_000;
+  const has = (dir: string, pred: (s: Seen) => boolean): boolean => seen.some((s) => s.change.runDir === dir && pred(s));
+  while (Date.now() < deadline && !(has(runs[0]!, (s) => s.status === "finished") && has(d, (s) => s.change.manifest) && has(runs[1]!, (s) => s.change.removed))) await sleep(50);
+  assert.ok(has(runs[0]!, (s) => s.change.manifest && s.status === "finished"), "the changed run.json");
+  assert.ok(has(d, (s) => s.change.manifest && !s.change.removed), "the new run in a group");
+  assert.ok(has(runs[1]!, (s) => s.change.removed), "the removed run");
+  // Rewatching (a rescan) does not say it again.
+  w.setRoots([root]);
+  await w.whenReady();
+  assert.equal(notices.length, 1);
 });
