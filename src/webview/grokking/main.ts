@@ -9,29 +9,35 @@ import "@vscode-elements/elements/dist/vscode-checkbox/index.js";
 import { Chart, LineController, LineElement, LinearScale, LogarithmicScale, PointElement } from "chart.js";
 import type { ChartDataset, Plugin } from "chart.js";
 import { decimateMinMax } from "../../shared/decimate";
+import type { OwnMessage } from "../../shared/panels/common";
 import {
   DEFAULT_GROKKING_STATE,
   isGrokkingHostMessage,
   isGrokkingState,
-  type AnalysisWebviewMessage,
   type GrokCurves,
   type GrokIndicatorHit,
+  type GrokkingHostMessage,
+  type GrokkingState,
   type GrokReport,
   type GrokRun,
-  type GrokkingState,
   type IndicatorSeries,
-} from "../../shared/analysisPanelProtocol";
-import { axisColors, dropOutsideTicks, formatNumber, tickLabel } from "../common/chartAxes";
+} from "../../shared/panels/grokking";
+import { axisColors, dropOutsideTicks, formatNumber, tickLabel, type ScaleOptions, type Scales } from "../common/chartAxes";
 import { csvCell, csvNumber } from "../common/csv";
-import { byId, el, safeName, type Checkbox } from "../common/dom";
+import { byId, el, type Checkbox } from "../common/dom";
 import { stackCanvasesPng } from "../common/exportImage";
 import { applyChartFont, backgroundPlugin } from "../common/chartTheme";
-import { onThemeChange, readTheme, runColor, withAlpha, type Theme } from "../common/theme";
-import { stateSaver, vscodeApi } from "../common/vscodeApi";
+import { badLinesText, exportStem, PanelRuntime } from "../common/runtime";
+import { runColor, withAlpha } from "../common/theme";
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, LogarithmicScale);
 
-const vscode = vscodeApi<AnalysisWebviewMessage>();
+const rt = new PanelRuntime<GrokkingState, OwnMessage<GrokkingHostMessage>>({
+  name: "grokking",
+  defaultState: DEFAULT_GROKKING_STATE,
+  isState: isGrokkingState,
+  isHostMessage: isGrokkingHostMessage,
+});
 
 type Pt = { x: number; y: number };
 type LineDs = ChartDataset<"line", Pt[]>;
@@ -48,14 +54,12 @@ interface RunData {
   curves: GrokCurves;
   report: GrokReport | null;
   indicators: Map<string, IndicatorSeries>;
+  /** Lines of its metrics.jsonl that could not be read (its card says so). */
+  badLines: number;
 }
 
 // ---- state -----------------------------------------------------------------------------------
 
-const saved = vscode.getState();
-let state: GrokkingState = isGrokkingState(saved) ? saved : structuredClone(DEFAULT_GROKKING_STATE);
-const saveState = stateSaver<GrokkingState>(vscode, (s) => vscode.postMessage({ type: "stateChanged", panel: "grokking", state: s }));
-let theme: Theme = readTheme();
 const runs = new Map<string, RunData>();
 
 const logXBox = byId<Checkbox>("logX");
@@ -65,23 +69,23 @@ const cards = byId<HTMLDivElement>("cards");
 const indicatorsBox = byId<HTMLDivElement>("indicators");
 
 function visibleRuns(): RunData[] {
-  return [...runs.values()].filter((r) => !state.hiddenRuns.includes(r.runId));
+  return [...runs.values()].filter((r) => !rt.state.hiddenRuns.includes(r.runId));
 }
 
 function focusRun(): RunData | undefined {
-  return (state.focusRun !== null ? runs.get(state.focusRun) : undefined) ?? visibleRuns()[0];
+  return (rt.state.focusRun !== null ? runs.get(rt.state.focusRun) : undefined) ?? visibleRuns()[0];
 }
 
 // ---- charts ----------------------------------------------------------------------------------
 
-applyChartFont(theme, 1);
+applyChartFont(rt.theme, 1);
 
 /** [min, max] step over every visible run's curves and indicators (positive min on log x). */
 function stepExtent(): [number, number] | null {
   let lo = Infinity;
   let hi = -Infinity;
   const see = (s: number): void => {
-    if (state.logX && s <= 0) return;
+    if (rt.state.logX && s <= 0) return;
     if (s < lo) lo = s;
     if (s > hi) hi = s;
   };
@@ -92,18 +96,19 @@ function stepExtent(): [number, number] | null {
   return hi > lo ? [lo, hi] : hi === lo && Number.isFinite(lo) ? [lo, lo + 1] : null;
 }
 
-function xScale(): Record<string, unknown> {
-  const c = axisColors(theme);
+/** The shared step axis; `title` only under the main chart. */
+function xScale(title = true): ScaleOptions {
+  const c = axisColors(rt.theme);
   const ext = stepExtent();
   return {
-    type: state.logX ? "logarithmic" : "linear",
+    type: rt.state.logX ? "logarithmic" : "linear",
     ...(ext ? { min: ext[0], max: ext[1] } : {}),
     afterBuildTicks: dropOutsideTicks,
-    title: { display: true, text: "step", ...c.title },
-    ticks: { ...c.ticks, maxRotation: 0, autoSkip: !state.logX, autoSkipPadding: 12, callback: tickLabel(state.logX) },
+    title: { display: title, text: "step", ...c.title },
+    ticks: { ...c.ticks, maxRotation: 0, autoSkip: !rt.state.logX, autoSkipPadding: 12, callback: tickLabel(rt.state.logX) },
     grid: c.grid,
     border: c.border,
-  };
+  } as ScaleOptions;
 }
 
 /** Phases of the focused run as bands, and every run's t_mem / t_gen as labelled lines. */
@@ -116,17 +121,17 @@ const markersPlugin: Plugin<"line"> = {
     const area = c.chartArea;
     const ctx = c.ctx;
     ctx.save();
-    ctx.font = `${Math.max(10, theme.fontSize - 2)}px ${theme.fontFamily}`;
+    ctx.font = `${Math.max(10, rt.theme.fontSize - 2)}px ${rt.theme.fontFamily}`;
     ctx.textBaseline = "top";
     focus.report.phases.forEach((p, i) => {
-      const x0 = Math.max(area.left, x.getPixelForValue(Math.max(p.fromStep, state.logX ? x.min : -Infinity)));
+      const x0 = Math.max(area.left, x.getPixelForValue(Math.max(p.fromStep, rt.state.logX ? x.min : -Infinity)));
       const x1 = Math.min(area.right, x.getPixelForValue(p.toStep));
       if (!(x1 > x0)) return;
-      const color = theme.palette[(i + 2) % theme.palette.length]!;
+      const color = rt.theme.palette[(i + 2) % rt.theme.palette.length]!;
       ctx.fillStyle = withAlpha(color, 0.1);
       ctx.fillRect(x0, area.top, x1 - x0, area.bottom - area.top);
       if (c.canvas.id === "mainChart") {
-        ctx.fillStyle = withAlpha(theme.foreground, 0.75);
+        ctx.fillStyle = withAlpha(rt.theme.foreground, 0.75);
         ctx.textAlign = "left";
         ctx.fillText(p.name, x0 + 3, area.bottom - 14, Math.max(0, x1 - x0 - 6));
       }
@@ -139,19 +144,19 @@ const markersPlugin: Plugin<"line"> = {
     const area = c.chartArea;
     const ctx = c.ctx;
     ctx.save();
-    ctx.font = `${Math.max(10, theme.fontSize - 2)}px ${theme.fontFamily}`;
+    ctx.font = `${Math.max(10, rt.theme.fontSize - 2)}px ${rt.theme.fontFamily}`;
     ctx.textBaseline = "top";
     const main = c.canvas.id === "mainChart";
     const indicatorName = c.canvas.dataset["indicator"];
     if (indicatorName !== undefined) {
       // The series' name inside its plot (a y-axis title would be cut short).
-      ctx.fillStyle = theme.foreground;
+      ctx.fillStyle = rt.theme.foreground;
       ctx.textAlign = "left";
       ctx.fillText(indicatorName === PARAM_NORM ? "parameter norm (logged)" : indicatorName, area.left + 4, area.top + 2);
     }
     visibleRuns().forEach((r, k) => {
       if (!r.report) return;
-      const color = runColor(theme, r.colorIndex);
+      const color = runColor(rt.theme, r.colorIndex);
       const marks: [number | undefined, string, number[]][] = [
         [r.report.tMem, "t_mem", [5, 3]],
         [r.report.tGen, "t_gen", []],
@@ -161,7 +166,7 @@ const markersPlugin: Plugin<"line"> = {
         if (hit?.step !== undefined) marks.push([hit.step, hit.leadTime !== undefined ? `fires · lead ${formatNumber(hit.leadTime)}` : "fires", [2, 2]]);
       }
       for (const [step, name, dash] of marks) {
-        if (step === undefined || (state.logX && step <= 0)) continue;
+        if (step === undefined || (rt.state.logX && step <= 0)) continue;
         const px = x.getPixelForValue(step);
         if (px < area.left - 0.5 || px > area.right + 0.5) continue;
         ctx.strokeStyle = color;
@@ -185,12 +190,12 @@ const markersPlugin: Plugin<"line"> = {
   },
 };
 
-const background = backgroundPlugin(() => theme);
+const background = backgroundPlugin(() => rt.theme);
 
 let draws = 0;
 const countPlugin: Plugin<"line"> = { id: "lmCount", afterDraw: () => void draws++ };
 
-function newChart(canvas: HTMLCanvasElement, scales: Record<string, unknown>): LineChart {
+function newChart(canvas: HTMLCanvasElement, scales: Scales): LineChart {
   return new Chart<"line", Pt[]>(canvas, {
     type: "line",
     data: { datasets: [] },
@@ -204,28 +209,28 @@ function newChart(canvas: HTMLCanvasElement, scales: Record<string, unknown>): L
       spanGaps: true,
       elements: { point: { radius: 0 }, line: { tension: 0 } },
       layout: { padding: { top: 4, right: 8 } },
-      scales: scales as never,
+      scales,
     },
     plugins: [background, markersPlugin, countPlugin],
   });
 }
 
-function mainScales(): Record<string, unknown> {
-  const c = axisColors(theme);
+function mainScales(): Scales {
+  const c = axisColors(rt.theme);
   return {
     x: xScale(),
     // Fixed axis widths: the indicator charts beneath use the same, so all x axes line up.
-    yAcc: { type: "linear", position: "left", min: 0, max: 1, afterFit: fixWidth(LEFT_AXIS), title: { display: true, text: "accuracy", ...c.title }, ticks: c.ticks, grid: c.grid, border: c.border },
+    yAcc: { type: "linear", position: "left", min: 0, max: 1, afterFit: fixWidth(LEFT_AXIS), title: { display: true, text: "accuracy", ...c.title }, ticks: c.ticks, grid: c.grid, border: c.border } as ScaleOptions,
     yLoss: {
-      type: state.logLoss ? "logarithmic" : "linear",
+      type: rt.state.logLoss ? "logarithmic" : "linear",
       position: "right",
       afterBuildTicks: dropOutsideTicks,
       title: { display: true, text: "loss", ...c.title },
-      ticks: { ...c.ticks, autoSkip: !state.logLoss, callback: tickLabel(state.logLoss) },
+      ticks: { ...c.ticks, autoSkip: !rt.state.logLoss, callback: tickLabel(rt.state.logLoss) },
       grid: { drawOnChartArea: false },
       border: c.border,
       afterFit: fixWidth(RIGHT_AXIS),
-    },
+    } as ScaleOptions,
   };
 }
 
@@ -248,7 +253,7 @@ function points(steps: readonly number[], ys: readonly (number | null)[], positi
   for (let i = 0; i < steps.length; i++) {
     const y = ys[i];
     const x = steps[i]!;
-    if (typeof y !== "number" || !Number.isFinite(y) || (positiveY && y <= 0) || (state.logX && x <= 0)) continue;
+    if (typeof y !== "number" || !Number.isFinite(y) || (positiveY && y <= 0) || (rt.state.logX && x <= 0)) continue;
     xs.push(x);
     vs.push(y);
   }
@@ -257,12 +262,12 @@ function points(steps: readonly number[], ys: readonly (number | null)[], positi
 }
 
 function curveDataset(r: RunData, key: CurveKey, width: number): LineDs {
-  const color = runColor(theme, r.colorIndex);
+  const color = runColor(rt.theme, r.colorIndex);
   const acc = key === "trainAcc" || key === "testAcc";
   const test = key === "testAcc" || key === "testLoss";
   return {
     label: `${r.label} ${key}`,
-    data: points(r.curves.step, r.curves[key], !acc && state.logLoss, width),
+    data: points(r.curves.step, r.curves[key], !acc && rt.state.logLoss, width),
     yAxisID: acc ? "yAcc" : "yLoss",
     borderColor: acc ? color : withAlpha(color, 0.55),
     borderWidth: acc ? 2 : 1,
@@ -273,7 +278,7 @@ function curveDataset(r: RunData, key: CurveKey, width: number): LineDs {
 
 function rebuildMain(): void {
   const width = Math.round(mainChart.chartArea ? mainChart.chartArea.right - mainChart.chartArea.left : mainCanvas.clientWidth || 800);
-  mainChart.options.scales = mainScales() as never;
+  mainChart.options.scales = mainScales();
   mainChart.data.datasets = visibleRuns().flatMap((r) => CURVES.map((k) => curveDataset(r, k, width)));
   mainChart.update("none");
 }
@@ -302,7 +307,7 @@ function rebuildIndicators(): void {
   }
   // Keep DOM order = names order; create what is missing.
   const boxes: HTMLElement[] = [];
-  const c = axisColors(theme);
+  const c = axisColors(rt.theme);
   for (const name of names) {
     let chart = indicatorCharts.get(name);
     if (!chart) {
@@ -318,19 +323,17 @@ function rebuildIndicators(): void {
     }
     boxes.push(chart.canvas.parentElement as HTMLElement);
     const width = Math.round(chart.canvas.clientWidth || 800);
-    const x = xScale();
-    (x["title"] as { display: boolean }).display = false; // "step" once, under the main chart
     chart.options.scales = {
-      x,
-      y: { type: "linear", ticks: { ...c.ticks, maxTicksLimit: 4, callback: (v: number | string) => formatNumber(Number(v)) }, grid: c.grid, border: c.border, afterFit: fixWidth(LEFT_AXIS) },
-    } as never;
+      x: xScale(false), // "step" once, under the main chart
+      y: { type: "linear", ticks: { ...c.ticks, maxTicksLimit: 4, callback: (v: number | string) => formatNumber(Number(v)) }, grid: c.grid, border: c.border, afterFit: fixWidth(LEFT_AXIS) } as ScaleOptions,
+    };
     // The main chart's loss axis stands at the right: leave its width free here too.
     chart.options.layout = { padding: { top: 4, right: 8 + RIGHT_AXIS } };
     chart.data.datasets = visibleRuns()
       .filter((r) => seriesOf(r, name) !== undefined)
       .map((r) => {
         const s = seriesOf(r, name)!;
-        return { label: `${r.label} ${name}`, data: points(s.steps, s.values, false, width), borderColor: runColor(theme, r.colorIndex), borderWidth: 1.5, pointRadius: 0 } satisfies LineDs;
+        return { label: `${r.label} ${name}`, data: points(s.steps, s.values, false, width), borderColor: runColor(rt.theme, r.colorIndex), borderWidth: 1.5, pointRadius: 0 } satisfies LineDs;
       });
     chart.update("none");
   }
@@ -351,22 +354,22 @@ function renderLegend(): void {
   legend.replaceChildren();
   const focus = focusRun();
   for (const r of runs.values()) {
-    const hidden = state.hiddenRuns.includes(r.runId);
+    const hidden = rt.state.hiddenRuns.includes(r.runId);
     const li = el("li", `run${hidden ? " hidden" : ""}${r === focus ? " focus" : ""}`);
     li.tabIndex = 0;
     li.title = "Click: shade this run's phases · double-click: hide or show";
     const sw = el("span", "swatch");
-    sw.style.backgroundColor = runColor(theme, r.colorIndex);
+    sw.style.backgroundColor = runColor(rt.theme, r.colorIndex);
     li.append(sw, el("span", "label", r.label));
     li.addEventListener("click", () => {
-      state.focusRun = r.runId;
+      rt.state.focusRun = r.runId;
       rebuildAll();
-      saveState(state);
+      rt.saveState();
     });
     li.addEventListener("dblclick", () => {
-      state.hiddenRuns = hidden ? state.hiddenRuns.filter((id) => id !== r.runId) : [...state.hiddenRuns, r.runId];
+      rt.state.hiddenRuns = hidden ? rt.state.hiddenRuns.filter((id) => id !== r.runId) : [...rt.state.hiddenRuns, r.runId];
       rebuildAll();
-      saveState(state);
+      rt.saveState();
     });
     legend.append(li);
   }
@@ -384,18 +387,17 @@ function renderCards(): void {
   for (const r of visibleRuns()) {
     const card = el("section", "card");
     card.dataset["runId"] = r.runId;
-    card.style.setProperty("--card-color", runColor(theme, r.colorIndex));
+    card.style.setProperty("--card-color", runColor(rt.theme, r.colorIndex));
     const h = el("h3");
     h.append(el("span", "card-label", r.label));
     const rep = r.report;
+    h.append(rep ? el("span", `badge badge-${rep.verdict}`, VERDICT_TEXT[rep.verdict]) : el("span", "badge", "no report yet"));
+    card.append(h);
+    if (r.badLines > 0) card.append(el("p", "note bad-lines", `metrics.jsonl: ${badLinesText(r.badLines)}`));
     if (!rep) {
-      h.append(el("span", "badge", "no report yet"));
-      card.append(h);
       cards.append(card);
       continue;
     }
-    h.append(el("span", `badge badge-${rep.verdict}`, VERDICT_TEXT[rep.verdict]));
-    card.append(h);
     const row = (k: string, v: string, cls: string): void => {
       const dd = el("dd", cls, v);
       card.append(el("dt", "", k), dd);
@@ -416,24 +418,23 @@ function renderCards(): void {
 // ---- toolbar and export ----------------------------------------------------------------------
 
 function syncControls(): void {
-  logXBox.checked = state.logX;
-  logLossBox.checked = state.logLoss;
+  logXBox.checked = rt.state.logX;
+  logLossBox.checked = rt.state.logLoss;
 }
 
 logXBox.addEventListener("change", () => {
-  state.logX = logXBox.checked;
+  rt.state.logX = logXBox.checked;
   rebuildAll();
-  saveState(state);
+  rt.saveState();
 });
 logLossBox.addEventListener("change", () => {
-  state.logLoss = logLossBox.checked;
+  rt.state.logLoss = logLossBox.checked;
   rebuildAll();
-  saveState(state);
+  rt.saveState();
 });
 
 function exportBase(): string {
-  const ids = [...runs.keys()];
-  return `${safeName(ids[0] ?? "runs")}${ids.length > 1 ? `+${ids.length - 1}` : ""}`;
+  return exportStem([...runs.keys()], "runs");
 }
 
 /** Long format, one value per line: every curve and indicator of every run. */
@@ -452,17 +453,16 @@ function buildCsv(): string {
 
 /** The main chart and the indicator charts stacked into one picture. */
 function composePng(): string {
-  return stackCanvasesPng([mainCanvas, ...[...indicatorCharts.values()].map((c) => c.canvas)], theme.background);
+  return stackCanvasesPng([mainCanvas, ...[...indicatorCharts.values()].map((c) => c.canvas)], rt.theme.background);
 }
 
-byId("exportCsv").addEventListener("click", () => vscode.postMessage({ type: "exportCsv", panel: "grokking", csv: buildCsv(), suggestedName: `${exportBase()}-grokking.csv` }));
-byId("exportPng").addEventListener("click", () => vscode.postMessage({ type: "exportPng", panel: "grokking", dataUrl: composePng(), suggestedName: `${exportBase()}-grokking.png` }));
+byId("exportCsv").addEventListener("click", () => rt.exportCsv(buildCsv(), `${exportBase()}-grokking.csv`));
+byId("exportPng").addEventListener("click", () => rt.exportPng(composePng(), `${exportBase()}-grokking.png`));
 
 // ---- theme -----------------------------------------------------------------------------------
 
-onThemeChange(() => {
-  theme = readTheme();
-  applyChartFont(theme, 1);
+rt.onTheme(() => {
+  applyChartFont(rt.theme, 1);
   rebuildAll();
 });
 new ResizeObserver(() => rebuildAll()).observe(mainCanvas.parentElement as HTMLElement);
@@ -470,7 +470,7 @@ new ResizeObserver(() => rebuildAll()).observe(mainCanvas.parentElement as HTMLE
 // ---- messages --------------------------------------------------------------------------------
 
 function fromRun(r: GrokRun): RunData {
-  return { runId: r.runId, label: r.label, colorIndex: r.colorIndex, curves: r.curves, report: r.report, indicators: new Map(r.indicators.map((s) => [s.name, s])) };
+  return { runId: r.runId, label: r.label, colorIndex: r.colorIndex, curves: r.curves, report: r.report, indicators: new Map(r.indicators.map((s) => [s.name, s])), badLines: r.badLines ?? 0 };
 }
 
 /** push(...from) without the spread: a catch-up of 10⁵+ points would overflow the call stack. */
@@ -482,17 +482,13 @@ function appendCurves(into: GrokCurves, more: GrokCurves): void {
   for (const k of ["step", ...CURVES, "paramNorm"] as const) appendAll<number | null>(into[k], more[k]);
 }
 
-let messagesHandled = 0;
-window.addEventListener("message", (e: MessageEvent<unknown>) => {
-  const msg = e.data;
-  if (!isGrokkingHostMessage(msg)) return;
-  messagesHandled++;
-  if (msg.type === "grokking/init") {
-    if (msg.state) state = structuredClone(msg.state);
+rt.listen((msg) => {
+  if (msg.type === "init") {
+    rt.restoreState(msg.state);
     runs.clear();
     for (const r of msg.runs) runs.set(r.runId, fromRun(r));
     syncControls();
-    saveState(state);
+    rt.saveState();
   } else {
     const r = runs.get(msg.runId);
     if (!r) return;
@@ -505,43 +501,26 @@ window.addEventListener("message", (e: MessageEvent<unknown>) => {
       } else r.indicators.set(s.name, s);
     }
     r.report = msg.report;
+    if (msg.badLines !== undefined) r.badLines = msg.badLines;
   }
   rebuildAll();
 });
 
 // ---- test hooks ------------------------------------------------------------------------------
 
-interface TestHooks {
-  messagesHandled(): number;
-  draws(): number;
-  state(): GrokkingState;
-  /** Pixel x (CSS, relative to the canvas) of a step on the main chart, and its plot area. */
-  xPixel(step: number): number;
-  area(): { left: number; right: number; top: number; bottom: number };
-  scaleType(id: string): string | undefined;
-  indicatorCharts(): { name: string; min: number; max: number; type: string }[];
-  mainRange(): [number, number];
-  pointCount(runId: string): number;
+rt.testHooks({
+  draws: () => draws,
+  /** Pixel x (CSS, relative to the canvas) of a step on the main chart. */
+  xPixel: (step: number) => mainChart.scales["x"]?.getPixelForValue(step) ?? NaN,
+  area: () => ({ ...mainChart.chartArea }),
+  scaleType: (id: string) => mainChart.scales[id]?.type,
+  indicatorCharts: () => [...indicatorCharts].map(([name, c]) => ({ name, min: c.scales["x"]?.min ?? NaN, max: c.scales["x"]?.max ?? NaN, type: c.scales["x"]?.type ?? "" })),
+  mainRange: () => [mainChart.scales["x"]?.min ?? NaN, mainChart.scales["x"]?.max ?? NaN],
+  pointCount: (id: string) => runs.get(id)?.curves.step.length ?? 0,
   /** Points drawn per curve of the main chart (after decimation). */
-  datasetLengths(): number[];
-}
-
-const w = window as unknown as { __webviewTestHooks?: boolean; __grokking?: TestHooks };
-if (w.__webviewTestHooks === true) {
-  w.__grokking = {
-    messagesHandled: () => messagesHandled,
-    draws: () => draws,
-    state: () => structuredClone(state),
-    xPixel: (step) => mainChart.scales["x"]?.getPixelForValue(step) ?? NaN,
-    area: () => ({ ...mainChart.chartArea }),
-    scaleType: (id) => mainChart.scales[id]?.type,
-    indicatorCharts: () => [...indicatorCharts].map(([name, c]) => ({ name, min: c.scales["x"]?.min ?? NaN, max: c.scales["x"]?.max ?? NaN, type: c.scales["x"]?.type ?? "" })),
-    mainRange: () => [mainChart.scales["x"]?.min ?? NaN, mainChart.scales["x"]?.max ?? NaN],
-    pointCount: (id) => runs.get(id)?.curves.step.length ?? 0,
-    datasetLengths: () => mainChart.data.datasets.map((d) => d.data.length),
-  };
-}
+  datasetLengths: () => mainChart.data.datasets.map((d) => d.data.length),
+});
 
 syncControls();
 rebuildAll();
-vscode.postMessage({ type: "ready", panel: "grokking" });
+rt.ready();
