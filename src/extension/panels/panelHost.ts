@@ -71,7 +71,7 @@ export function registerSerializer<S, H>(ctx: Ctx, kind: PanelKind<S, H>): vscod
   return vscode.window.registerWebviewPanelSerializer(kind.viewType, {
     deserializeWebviewPanel: async (panel) => {
       const saved = ctx.extension.workspaceState.get<Saved<unknown>>(kind.store.key, {})[kind.store.entry(panel.title)];
-      if (!saved || !Array.isArray(saved.runDirs) || saved.runDirs.length === 0 || open.has(keyOf(kind.viewType, saved.runDirs))) {
+      if (!saved || !Array.isArray(saved.runDirs) || saved.runDirs.length === 0 || !saved.runDirs.every((d) => typeof d === "string") || open.has(keyOf(kind.viewType, saved.runDirs))) {
         panel.dispose();
         return;
       }
