@@ -50,23 +50,23 @@ const RUN = `async ([n, t, plain]) => {
   for (let i = 0; i < n; i++) examples.push({ index: i, label: String(i % 10), text: "example " + i });
   const steps = [];
   for (let j = 0; j < t; j++) steps.push((j + 1) * 100);
-  const msg = { type: "influence/init", run: { runId: "bench", label: "bench", colorIndex: 0, examples, matrices: [{ method: "tracin", steps, values, query: "q" }], bifChains: [], settings: {} } };
+  const msg = { type: "init", run: { runId: "bench", label: "bench", colorIndex: 0, examples, matrices: [{ method: "tracin", steps, values, query: "q" }], bifChains: [], settings: {} } };
   performance.clearMarks();
   const t0 = performance.now();
   window.postMessage(msg, "*");
-  while (window.__influence.messagesHandled() === 0) await new Promise((r) => setTimeout(r, 1));
+  while (window.__lmPanel.messagesHandled() === 0) await new Promise((r) => setTimeout(r, 1));
   const mark = (name) => performance.getEntriesByName("influence:" + name)[0].startTime - t0;
   const first = { total: mark("drawn"), received: mark("message"), validated: mark("validated"), ingested: mark("ingested"), drawn: mark("drawn") };
   const renders = [];
-  for (let k = 0; k < 5; k++) renders.push(window.__influence.render());
-  const resort = window.__influence.resort("signFlip");
-  window.__influence.resort("index");
+  for (let k = 0; k < 5; k++) renders.push(window.__lmPanel.render());
+  const resort = window.__lmPanel.resort("signFlip");
+  window.__lmPanel.resort("index");
   // Blit floor: the same canvas size, nothing computed.
   const c = document.getElementById("heatmap");
   const ctx = c.getContext("2d");
   const blits = [];
   for (let k = 0; k < 5; k++) { const b0 = performance.now(); const im = ctx.createImageData(c.width, c.height); ctx.putImageData(im, 0, 0); blits.push(performance.now() - b0); }
-  window.__influence.render();
+  window.__lmPanel.render();
   renders.sort((p, q) => p - q);
   blits.sort((p, q) => p - q);
   return { first, render: renders[2], resort, blit: blits[2], canvas: [c.width, c.height] };
@@ -80,7 +80,7 @@ const SCROLL = `async () => {
   box.scrollTop = box.scrollHeight / 2;
   await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
   const xs = [];
-  for (let k = 0; k < 5; k++) xs.push(window.__influence.render());
+  for (let k = 0; k < 5; k++) xs.push(window.__lmPanel.render());
   xs.sort((p, q) => p - q);
   return xs[2];
 }`;

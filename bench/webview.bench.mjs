@@ -51,7 +51,7 @@ const INIT = `async (n) => {
   window.postMessage(msg, "*");
   // The first draw that shows the run (a resize draw of the empty chart may come first).
   let t1;
-  do t1 = await window.__lossCurves.nextDraw(); while (window.__lossCurves.pointCount("bench") !== n);
+  do t1 = await window.__lmPanel.nextDraw(); while (window.__lmPanel.pointCount("bench") !== n);
   const mark = (name) => performance.getEntriesByName("lossCurves:" + name)[0].startTime - t0;
   return { total: t1 - t0, received: mark("message"), validated: mark("validated"), ingested: mark("init:ingested"), drawn: mark("init:drawn") };
 }`;
@@ -63,7 +63,7 @@ const APPEND = `async ([from, k]) => {
   for (let j = 0; j < k; j++) {
     const step = [], time = [], train = [], test = [];
     for (let i = 0; i < 10; i++, s++) { step.push(s); time.push(s * 0.002); train.push(0.1 + 0.01 * Math.random()); test.push(s % 100 === 0 ? 0.2 : null); }
-    const drawn = window.__lossCurves.nextDraw();
+    const drawn = window.__lmPanel.nextDraw();
     const t0 = performance.now();
     window.postMessage({ type: "append", runId: "bench", points: { step, time, values: { train_loss: train, test_loss: test } } }, "*");
     out.push((await drawn) - t0);

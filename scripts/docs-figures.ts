@@ -12,11 +12,14 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Page } from "playwright-core";
-import type { AnalysisHostMessage, GrokkingState, InfluenceState, LazyRichState, RunRef } from "../src/shared/analysisPanelProtocol";
+import type { RunRef } from "../src/shared/panels/common";
+import type { GrokkingState } from "../src/shared/panels/grokking";
+import type { InfluenceState } from "../src/shared/panels/influence";
+import type { LazyRichState } from "../src/shared/panels/lazyRich";
 import { alphaSweeps, grokRun, influenceRun, lazyRichRun, loadRunData, type RunData } from "../src/shared/analysisViews";
 import { readJsonFileSync } from "../src/shared/atomicFile";
 import { manifestProblems, RUN_MANIFEST, type RunManifest } from "../src/shared/runFormat";
-import { frames, post, serveAnalysisPanels } from "../test/webview/analysisPanels";
+import { frames, post, serveAnalysisPanels, type AnalysisHostMessage } from "../test/webview/analysisPanels";
 import { launchChromium, openPanel } from "../test/webview/panelHarness";
 
 const DEFAULTS = {
@@ -71,7 +74,7 @@ async function main(): Promise<void> {
   async function shoot(panel: "grokking" | "lazyRich" | "influence", msg: AnalysisHostMessage, file: string, prepare?: (page: Page) => Promise<void>): Promise<void> {
     const opened = await openPanel(browser, served.origin, panel, VIEWPORT);
     const { page } = opened;
-    await post(page, `__${panel}`, msg);
+    await post(page, msg);
     if (prepare) await prepare(page);
     await page.waitForTimeout(300);
     // The panels scroll inside their own containers (a webview's body never scrolls), so a full-page
@@ -93,11 +96,11 @@ async function main(): Promise<void> {
     const grokState: GrokkingState = { logX: false, logLoss: true, focusRun: null, hiddenRuns: [] };
     const grok = load(grokDir, "", 0);
     grok.ref.label = modAddLabel(grok.data);
-    await shoot("grokking", { type: "grokking/init", runs: [grokRun(grok.ref, grok.data)], state: grokState }, "grokking.png");
+    await shoot("grokking", { type: "init", runs: [grokRun(grok.ref, grok.data)], state: grokState }, "grokking.png");
     if (fs.existsSync(grokSlowDir)) {
       const slow = load(grokSlowDir, "", 1);
       slow.ref.label = modAddLabel(slow.data);
-      await shoot("grokking", { type: "grokking/init", runs: [grokRun(slow.ref, slow.data)], state: grokState }, "grokking-p97.png");
+      await shoot("grokking", { type: "init", runs: [grokRun(slow.ref, slow.data)], state: grokState }, "grokking-p97.png");
     }
 
     // Lazy vs rich: one α sweep (sweep view) and its richest run (run view).
@@ -106,9 +109,9 @@ async function main(): Promise<void> {
     const sweeps = alphaSweeps(sweep);
     if (!sweeps.length) throw new Error("the sweep runs do not form an α sweep (configs differ in more than α?)");
     const sweepState: LazyRichState = { view: "sweep", runId: null, logY: true, sweep: null };
-    await shoot("lazyRich", { type: "lazyRich/init", runs, sweeps, state: sweepState }, "lazy-rich-sweep.png");
+    await shoot("lazyRich", { type: "init", runs, sweeps, state: sweepState }, "lazy-rich-sweep.png");
     const runState: LazyRichState = { view: "run", runId: runs[0]!.runId, logY: false, sweep: null };
-    await shoot("lazyRich", { type: "lazyRich/init", runs, sweeps, state: runState }, "lazy-rich-run.png");
+    await shoot("lazyRich", { type: "init", runs, sweeps, state: runState }, "lazy-rich-run.png");
 
     // Influence: TracIn on the deep linear network's hierarchy, one cell selected.
     const inf = load(influenceDir, "deep linear · hierarchy (8 items)", 0);
@@ -117,9 +120,9 @@ async function main(): Promise<void> {
     const tracin = run.matrices.find((m) => m.method === "tracin");
     const selectedStep = tracin?.steps.find((s) => s >= 1600) ?? tracin?.steps.at(-1);
     const infState: InfluenceState = { method: "tracin", sort: "index", groupByLabel: false, rowPx: 0, selected: selectedStep === undefined ? null : { example: 1, step: selectedStep } };
-    await shoot("influence", { type: "influence/init", run, state: infState }, "influence-deep-linear.png");
+    await shoot("influence", { type: "init", run, state: infState }, "influence-deep-linear.png");
     const bifState: InfluenceState = { ...infState, method: "bif" };
-    if (run.matrices.some((m) => m.method === "bif")) await shoot("influence", { type: "influence/init", run, state: bifState }, "influence-deep-linear-bif.png");
+    if (run.matrices.some((m) => m.method === "bif")) await shoot("influence", { type: "init", run, state: bifState }, "influence-deep-linear-bif.png");
   } finally {
     await browser.close();
     await served.close();

@@ -8,9 +8,7 @@ import { isSystemTarget } from "./codeLens";
 import { BACKENDS, type BackendSetting, CONFIG_SECTION, type CommandId, Commands, SettingKeys } from "./constants";
 import type { Ctx } from "./context";
 import type { ExperimentSystems } from "./experiments";
-import type { AnalysisPanelKind } from "../shared/analysisPanelProtocol";
-import { AnalysisPanel } from "./analysisPanels";
-import { LossCurvesPanel } from "./panels";
+import { PANELS, type AnalysisPanelKind } from "./panels/index";
 import type { ValidRunEntry } from "./runIndex";
 import { folderDescription } from "./displayPath";
 import { runDirOf, type RunsView, workspaceFolders } from "./runsView";
@@ -247,7 +245,7 @@ async function openDashboard(app: App, arg: unknown): Promise<void> {
     const active = ctx.supervisor.find(arg.file, arg.system);
     const runDir = active?.runDir ?? arg.runDir ?? ctx.runIndex.latest(arg.file, arg.system)?.runDir;
     if (runDir) {
-      LossCurvesPanel.createOrShow(ctx, [runDir]);
+      PANELS.lossCurves.open(ctx, [runDir]);
       return;
     }
     if (active) {
@@ -260,13 +258,13 @@ async function openDashboard(app: App, arg: unknown): Promise<void> {
   }
   const dir = runDirOf(arg);
   if (dir) {
-    LossCurvesPanel.createOrShow(ctx, [dir]);
+    PANELS.lossCurves.open(ctx, [dir]);
     return;
   }
   // No target: the running trainings, else a choice of runs.
   const running = ctx.supervisor.runs().flatMap((r) => (r.runDir ? [r.runDir] : []));
   if (running.length > 0) {
-    LossCurvesPanel.createOrShow(ctx, running);
+    PANELS.lossCurves.open(ctx, running);
     return;
   }
   await openRun(app, undefined);
@@ -284,7 +282,7 @@ async function openRun(app: App, arg: unknown): Promise<void> {
     runDir = (await pickRun(runs, "Open Run"))?.[0];
     if (!runDir) return;
   }
-  LossCurvesPanel.createOrShow(ctx, [runDir]);
+  PANELS.lossCurves.open(ctx, [runDir]);
 }
 
 async function compareRuns(app: App, arg: unknown, selected: unknown): Promise<void> {
@@ -302,7 +300,7 @@ async function compareRuns(app: App, arg: unknown, selected: unknown): Promise<v
     if (!picked || picked.length === 0) return;
     runDirs = [...new Set([...runDirs, ...picked])];
   }
-  LossCurvesPanel.createOrShow(ctx, runDirs);
+  PANELS.lossCurves.open(ctx, runDirs);
 }
 
 /** Runs a command is about: the selection, its argument, the running trainings, else a pick. */
@@ -326,7 +324,7 @@ async function openAnalysis(app: App, kind: AnalysisPanelKind, arg: unknown, sel
   const titles = { grokking: "Grokking", lazyRich: "Lazy vs Rich", influence: "Influence" } as const;
   const runDirs = await targetRuns(app, arg, selected, titles[kind], kind !== "influence");
   if (!runDirs || runDirs.length === 0) return;
-  AnalysisPanel.createOrShow(app.ctx, kind, runDirs);
+  PANELS[kind].open(app.ctx, runDirs);
 }
 
 async function analyzeRun(app: App, arg: unknown): Promise<void> {

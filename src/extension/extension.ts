@@ -1,7 +1,6 @@
 // Extension entry: builds the context (context.ts owns every lifetime) and wires the parts to it.
 // Viewing runs works in any workspace; training (which runs the experiment's code) needs trust.
 import * as vscode from "vscode";
-import { AnalysisPanel } from "./analysisPanels";
 import { grokkingSettings } from "../shared/analysisViews";
 import { TrainCodeLensProvider } from "./codeLens";
 import { registerCommands } from "./commands";
@@ -11,7 +10,7 @@ import { ExperimentSystems } from "./experiments";
 import { GrokkingWatch } from "./grokkingWatch";
 import { CheckpointHoverProvider, SystemHoverProvider } from "./hover";
 import { LatestMetrics } from "./latestMetrics";
-import { LossCurvesPanel } from "./panels";
+import { disposePanels, notifyPanels, PANELS } from "./panels/index";
 import { RunsView } from "./runsView";
 import { TrainingStatusBar } from "./statusBar";
 import { Commands } from "./constants";
@@ -32,9 +31,8 @@ export function activate(context: vscode.ExtensionContext): void {
   const runsView = c.push(new RunsView(c, latest));
   c.push(new TrainingStatusBar(c));
   for (const d of registerCommands({ ctx: c, systems, runsView, isExperiment })) c.push(d);
-  c.push(LossCurvesPanel.registerSerializer(c), { dispose: () => LossCurvesPanel.disposeAll() });
-  for (const d of AnalysisPanel.registerSerializers(c)) c.push(d);
-  c.push({ dispose: () => AnalysisPanel.disposeAll() });
+  for (const p of Object.values(PANELS)) c.push(p.registerSerializer(c));
+  c.push({ dispose: () => disposePanels() });
 
   // Code lenses and system hovers follow the experiment glob setting.
   const codeLens = c.push(new TrainCodeLensProvider(c, systems, latest));
@@ -64,21 +62,19 @@ export function activate(context: vscode.ExtensionContext): void {
       for (const ch of changes) {
         if (ch.metrics) latest.get(ch.runDir);
         if (ch.removed) latest.forget(ch.runDir);
-        LossCurvesPanel.notify(ch.runDir);
-        AnalysisPanel.notify(ch.runDir);
+        notifyPanels(ch.runDir);
       }
     }),
     // The analyzer appended a record: the analysis panels of that run refresh.
-    c.analyzers.onRecord(({ runDir }) => AnalysisPanel.notify(runDir)),
+    c.analyzers.onRecord(({ runDir }) => notifyPanels(runDir)),
     c.supervisor.onEvent(({ run, event }) => {
       if (!run.runDir) return;
       if (event.type === "started") {
         // A training began: show its curves beside the editor, keeping focus where it was.
         diagnostics.clear(run.file);
-        LossCurvesPanel.createOrShow(c, [run.runDir], { preserveFocus: true });
+        PANELS.lossCurves.open(c, [run.runDir], { preserveFocus: true });
       } else if (event.type === "metrics" || event.type === "finished") {
-        LossCurvesPanel.notify(run.runDir);
-        AnalysisPanel.notify(run.runDir);
+        notifyPanels(run.runDir);
       }
       if (event.type === "metrics") {
         // Grokking transitions are news while the run goes on.

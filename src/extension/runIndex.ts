@@ -17,8 +17,6 @@ import { CHECKPOINT_DIR, ANALYSES_DIR, RUN_MANIFEST, type RunManifest, type RunS
 import { FileRefusedError, READ_LIMITS, readRegularTextSync } from "../shared/safeRead";
 import { pathKey } from "./paths";
 
-/** The index key of a run folder (`pathKey` on this platform), for the panel hosts, which key by run folder too. */
-export const normalizePath = (p: string): string => pathKey(p);
 
 interface RunEntryBase {
   /** Absolute, normalized path of the run folder, in the case it was found with. */

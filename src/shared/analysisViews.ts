@@ -1,25 +1,14 @@
 // What the analysis panels show, built from a run folder: its manifest, metrics and analyses/
-// files (docs/analysis-format.md) turned into the messages of src/shared/analysisPanelProtocol.ts.
+// files (docs/analysis-format.md) turned into the messages of src/shared/panels/.
 // Pure functions over data already read, plus one loader; no `vscode` import, so `node --test`
 // covers them.
 import { existsSync } from "node:fs";
 import { basename, join } from "node:path";
 import { analyzeGrokking, assessRegime, type GrokkingReport, type GrokkingSettings, type NamedSeries } from "../analysis/index";
-import type {
-  AlphaSweep,
-  AnalysisOverrides,
-  BifChains,
-  GrokCurves,
-  GrokReport,
-  GrokRun,
-  IndicatorSeries,
-  InfluenceMatrix,
-  InfluenceRun,
-  LayerSeries,
-  LazyRichMetric,
-  LazyRichRun,
-  RunRef,
-} from "./analysisPanelProtocol";
+import type { AnalysisOverrides, RunRef } from "./panels/common";
+import type { GrokCurves, GrokReport, GrokRun, IndicatorSeries } from "./panels/grokking";
+import type { BifChains, InfluenceMatrix, InfluenceRun } from "./panels/influence";
+import type { AlphaSweep, LayerSeries, LazyRichMetric, LazyRichRun } from "./panels/lazyRich";
 import { ANALYSIS_NAMES, type AnalysisFile, type AnalysisName, canonicalJson, readAnalysis } from "./analysisFormat";
 import { readMetrics } from "./metricsReader";
 import { METRICS_FILE, type MetricsRecord, type RunManifest } from "./runFormat";
@@ -29,6 +18,8 @@ export interface RunData {
   runDir: string;
   manifest: RunManifest;
   metrics: MetricsRecord[];
+  /** Lines of metrics.jsonl that could not be read (the panels say how many). */
+  badLines?: number;
   analyses: { [N in AnalysisName]?: AnalysisFile<N> };
   /** Analysis files that exist but could not be read, with why. */
   unreadable: { analysis: AnalysisName; message: string }[];
@@ -40,7 +31,8 @@ export interface RunData {
  */
 export function loadRunData(runDir: string, manifest: RunManifest, options: { metrics?: boolean } = {}): RunData {
   const metricsPath = join(runDir, METRICS_FILE);
-  const metrics = options.metrics !== false && existsSync(metricsPath) ? readMetrics(metricsPath).records : [];
+  const read = options.metrics !== false && existsSync(metricsPath) ? readMetrics(metricsPath) : undefined;
+  const metrics = read?.records ?? [];
   const analyses: RunData["analyses"] = {};
   const unreadable: RunData["unreadable"] = [];
   for (const name of ANALYSIS_NAMES) {
@@ -51,7 +43,7 @@ export function loadRunData(runDir: string, manifest: RunManifest, options: { me
       unreadable.push({ analysis: name, message: e instanceof Error ? e.message : String(e) });
     }
   }
-  return { runDir, manifest, metrics, analyses, unreadable };
+  return { runDir, manifest, metrics, badLines: read?.badLines.length ?? 0, analyses, unreadable };
 }
 
 function config(manifest: RunManifest): { task?: Record<string, unknown>; model?: Record<string, unknown>; analyses?: Record<string, Record<string, unknown>> } {

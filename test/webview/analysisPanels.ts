@@ -2,8 +2,9 @@
 // message posting, pixel reading and synthetic data. Not a test file itself.
 
 import type { Page } from "playwright-core";
-import type { AnalysisHostMessage, AnalysisWebviewMessage, InfluenceRun } from "../../src/shared/analysisPanelProtocol";
-import { isAnalysisWebviewMessage } from "../../src/shared/analysisPanelProtocol";
+import { isGrokkingWebviewMessage, type GrokkingHostMessage, type GrokkingWebviewMessage } from "../../src/shared/panels/grokking";
+import { isInfluenceWebviewMessage, type InfluenceHostMessage, type InfluenceRun, type InfluenceWebviewMessage } from "../../src/shared/panels/influence";
+import { isLazyRichWebviewMessage, type LazyRichHostMessage, type LazyRichWebviewMessage } from "../../src/shared/panels/lazyRich";
 import { grokkingHtml } from "../../src/webview/grokking/page";
 import { influenceHtml } from "../../src/webview/influence/page";
 import { lazyRichHtml } from "../../src/webview/lazyRich/page";
@@ -22,13 +23,16 @@ export function serveAnalysisPanels(root: string): Promise<Served> {
   });
 }
 
-type Hooks = "__grokking" | "__lazyRich" | "__influence";
+/** A host message of any of the three panels. */
+export type AnalysisHostMessage = GrokkingHostMessage | LazyRichHostMessage | InfluenceHostMessage;
+/** What the three panels post: the common messages (with each panel's state), and the influence panel's rerun requests. */
+export type AnalysisWebviewMessage = InfluenceWebviewMessage | GrokkingWebviewMessage | LazyRichWebviewMessage;
 
-/** Posts a host message as the extension does and waits until the panel has handled it. */
-export async function post(page: Page, hooks: Hooks, msg: AnalysisHostMessage): Promise<void> {
-  const before = (await page.evaluate(`window.${hooks}.messagesHandled()`)) as number;
+/** Posts a host message as the extension does and waits until the panel (test hooks `__lmPanel`) has handled it. */
+export async function post(page: Page, msg: AnalysisHostMessage): Promise<void> {
+  const before = (await page.evaluate("window.__lmPanel.messagesHandled()")) as number;
   await page.evaluate((m) => (globalThis as unknown as { postMessage(m: unknown, o: string): void }).postMessage(m, "*"), msg);
-  await until(page, `window.${hooks}.messagesHandled() > ${before}`);
+  await until(page, `window.__lmPanel.messagesHandled() > ${before}`);
   await frames(page);
 }
 
@@ -39,7 +43,7 @@ export async function frames(page: Page): Promise<void> {
 
 export async function posted(page: Page): Promise<AnalysisWebviewMessage[]> {
   const msgs = (await page.evaluate("window.__posted")) as unknown[];
-  for (const m of msgs) if (!isAnalysisWebviewMessage(m)) throw new Error(`not a valid webview message: ${JSON.stringify(m).slice(0, 200)}`);
+  for (const m of msgs) if (!isInfluenceWebviewMessage(m) && !isGrokkingWebviewMessage(m) && !isLazyRichWebviewMessage(m)) throw new Error(`not a valid webview message: ${JSON.stringify(m).slice(0, 200)}`);
   return msgs as AnalysisWebviewMessage[];
 }
 

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
-import type { GrokCurves, GrokReport, GrokRun, GrokkingState, IndicatorSeries } from "../../src/shared/analysisPanelProtocol";
+import type { GrokCurves, GrokReport, GrokRun, GrokkingState, IndicatorSeries } from "../../src/shared/panels/grokking";
 import { frames, lastPosted, post, posted, serveAnalysisPanels, XSS } from "./analysisPanels";
 import { launchChromium, openPanel, screenshot, until, type PageProblems, type Served } from "./panelHarness";
 
@@ -71,7 +71,7 @@ const RUN_A: GrokRun = { runId: "modAdd-wd1", label: "modAdd wd=1", colorIndex: 
 const RUN_B: GrokRun = { runId: "modAdd-wd0", label: XSS, colorIndex: 1, curves: curves(0, 8000, 800, Infinity), report: REPORT_B, indicators: indicators(0, 8000, 1e9).slice(0, 2) };
 
 async function hook<T>(p: Page, expr: string): Promise<T> {
-  return (await p.evaluate(`window.__grokking.${expr}`)) as T;
+  return (await p.evaluate(`window.__lmPanel.${expr}`)) as T;
 }
 
 /** Pixels of the main chart's column at step `step` (CSS px) close to `rgb`, over the plot's height. */
@@ -104,8 +104,8 @@ after(async () => {
 });
 
 test("init: one summary card per run with verdict badge, t_mem, t_gen, ratio and lead times; labels as text", async () => {
-  assert.deepEqual((await posted(page))[0], { type: "ready", panel: "grokking" });
-  await post(page, "__grokking", { type: "grokking/init", runs: [RUN_A, RUN_B] });
+  assert.deepEqual((await posted(page))[0], { type: "ready" });
+  await post(page, { type: "init", runs: [RUN_A, RUN_B] });
   const cards = page.locator(".card");
   assert.equal(await cards.count(), 2);
   const a = cards.nth(0);
@@ -154,20 +154,20 @@ test("phases of the focused run are shaded; t_mem and t_gen are vertical lines i
 
 test("log x applies to the main chart and every indicator chart", async () => {
   await page.click("#logX");
-  await until(page, "window.__grokking.state().logX === true");
+  await until(page, "window.__lmPanel.state().logX === true");
   await frames(page);
   assert.equal(await hook<string>(page, 'scaleType("x")'), "logarithmic");
   const charts = await hook<{ type: string; min: number }[]>(page, "indicatorCharts()");
   assert.ok(charts.every((c) => c.type === "logarithmic" && c.min === 50), JSON.stringify(charts));
   await until(page, "window.__posted.some((m) => m.type === 'stateChanged' && m.state.logX)");
   await page.click("#logX");
-  await until(page, "window.__grokking.state().logX === false");
+  await until(page, "window.__lmPanel.state().logX === false");
 });
 
 test("update appends records and indicator points and replaces the report", async () => {
   const more = curves(8050, 9000, 800, 8500);
-  await post(page, "__grokking", {
-    type: "grokking/update",
+  await post(page, {
+    type: "update",
     runId: RUN_B.runId,
     curves: more,
     indicators: [{ name: "weight norm", steps: [8250, 8500], values: [1.5, 1.6] }],
@@ -212,19 +212,19 @@ test("PNG export stacks the main chart and the indicator charts", async () => {
 
 test("focus and state restore: shading follows the focused run; init with state restores the toggles", async () => {
   await page.locator("#legend .run").nth(1).click();
-  await until(page, `window.__grokking.state().focusRun === ${JSON.stringify(RUN_B.runId)}`);
+  await until(page, `window.__lmPanel.state().focusRun === ${JSON.stringify(RUN_B.runId)}`);
   await frames(page);
   const shade = over("#cca700", 0.1);
   assert.equal((await columnMatches(page, 3300, shade)).hits, 0, "run B has no second phase");
   await page.locator("#legend .run").nth(0).click();
-  await until(page, `window.__grokking.state().focusRun === ${JSON.stringify(RUN_A.runId)}`);
+  await until(page, `window.__lmPanel.state().focusRun === ${JSON.stringify(RUN_A.runId)}`);
   await screenshot(page, root, "grokking", true);
   assert.deepEqual(problems.errors, []);
 
   const p = (await openPanel(browser, served.origin, "grokking", { width: 900, height: 700 })).page;
   try {
     const state: GrokkingState = { logX: true, logLoss: false, focusRun: RUN_B.runId, hiddenRuns: [RUN_A.runId] };
-    await post(p, "__grokking", { type: "grokking/init", runs: [RUN_A, RUN_B], state });
+    await post(p, { type: "init", runs: [RUN_A, RUN_B], state });
     assert.equal(await p.locator("#logX").evaluate((e) => (e as unknown as { checked: boolean }).checked), true);
     assert.equal(await hook<string>(p, 'scaleType("yLoss")'), "linear");
     assert.equal(await p.locator(".card").count(), 1, "the hidden run has no card");
@@ -238,15 +238,37 @@ test("a long run and a large catch-up update: all points kept, each curve drawn 
   const p = (await openPanel(browser, served.origin, "grokking", { width: 900, height: 700 })).page;
   try {
     const long: GrokRun = { ...RUN_A, curves: curves(0, 10_000_000, 50_000, 300_000), indicators: [] };
-    await post(p, "__grokking", { type: "grokking/init", runs: [long] });
+    await post(p, { type: "init", runs: [long] });
     const more = curves(10_000_050, 17_500_000, 50_000, 300_000);
-    await post(p, "__grokking", { type: "grokking/update", runId: long.runId, curves: more, indicators: [], report: long.report });
+    await post(p, { type: "update", runId: long.runId, curves: more, indicators: [], report: long.report });
     assert.equal(await hook<number>(p, `pointCount(${JSON.stringify(long.runId)})`), long.curves.step.length + more.step.length);
     assert.equal(long.curves.step.length + more.step.length, 350_001);
     const lengths = await hook<number[]>(p, "datasetLengths()");
     assert.equal(lengths.length, 4);
     // ≤ 4 points per bucket of ~plot width (≥ 64 buckets); the test curves are sparser (every 4th line).
     assert.ok(lengths.every((n) => n > 100 && n <= 4 * 900), JSON.stringify(lengths));
+  } finally {
+    await p.close();
+  }
+});
+
+test("a host error shows as text and the panel stays usable; a run's unreadable metrics lines are on its card", async () => {
+  const { page: p, problems: pp } = await openPanel(browser, served.origin, "grokking", { width: 1000, height: 800 });
+  try {
+    const message = `broken: run.json: ${XSS}`;
+    await post(p, { type: "error", message });
+    assert.equal(await p.locator("#panelError").textContent(), message);
+    assert.equal(await p.locator("#panelError").isVisible(), true);
+    assert.equal(await p.locator("img").count(), 0, "the message is text, not HTML");
+    await post(p, { type: "init", runs: [{ ...RUN_A, badLines: 1 }, RUN_B] });
+    await post(p, { type: "error", message: "broken: run.json: not JSON" }); // a problem beside the runs that could be read
+    assert.equal(await p.locator("#panelError").textContent(), "broken: run.json: not JSON");
+    assert.equal(await p.locator(".card").count(), 2);
+    assert.deepEqual(await p.locator(".card .bad-lines").allTextContents(), ["metrics.jsonl: 1 line could not be read"]);
+    await p.click("#logX");
+    await until(p, "window.__lmPanel.state().logX === true");
+    assert.deepEqual(pp.dialogs, []);
+    assert.deepEqual(pp.errors, []);
   } finally {
     await p.close();
   }

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
-import type { InfluenceState } from "../../src/shared/analysisPanelProtocol";
+import { isInfluenceState, type InfluenceState } from "../../src/shared/panels/influence";
 import { countColor, frames, influenceRun, lastPosted, pixel, post, posted, serveAnalysisPanels, XSS } from "./analysisPanels";
 import { DARK_THEME, launchChromium, openPanel, screenshot, until, type PageProblems, type Served } from "./panelHarness";
 
@@ -22,7 +22,7 @@ let page: Page;
 let problems: PageProblems;
 
 async function hook<T>(p: Page, expr: string): Promise<T> {
-  return (await p.evaluate(`window.__influence.${expr}`)) as T;
+  return (await p.evaluate(`window.__lmPanel.${expr}`)) as T;
 }
 
 async function cellPixel(p: Page, example: number, step: number): Promise<[number, number, number]> {
@@ -66,15 +66,15 @@ after(async () => {
 });
 
 test("posts ready; ignores a malformed init; no CSP violation", async () => {
-  assert.deepEqual((await posted(page))[0], { type: "ready", panel: "influence" });
-  await page.evaluate(() => (globalThis as unknown as { postMessage(m: unknown, o: string): void }).postMessage({ type: "influence/init", run: { ...{ runId: "x" } } }, "*"));
+  assert.deepEqual((await posted(page))[0], { type: "ready" });
+  await page.evaluate(() => (globalThis as unknown as { postMessage(m: unknown, o: string): void }).postMessage({ type: "init", run: { ...{ runId: "x" } } }, "*"));
   await frames(page);
   assert.equal(await hook<number>(page, "messagesHandled()"), 0);
   assert.deepEqual(await page.evaluate("window.__cspViolations"), []);
 });
 
 test("init: colour limit is the 99th percentile of |v| (the +100 outlier does not set it), shown in the legend", async () => {
-  await post(page, "__influence", { type: "influence/init", run: RUN });
+  await post(page, { type: "init", run: RUN });
   // 720 values, sorted by magnitude: index 711 (the 99th percentile) falls among the 24 cells of ±1.
   assert.equal(await hook<number>(page, "limit()"), 1);
   assert.equal(await page.locator("#legendMin").textContent(), "−1");
@@ -114,21 +114,21 @@ test("sign flips: counted per row and marked in the marker column", async () => 
 
 test("sorting changes the row order as expected, and the top row's pixels follow", async () => {
   await page.selectOption("#sort", "total");
-  await until(page, "window.__influence.state().sort === 'total'");
+  await until(page, "window.__lmPanel.state().sort === 'total'");
   assert.deepEqual(await hook<number[]>(page, "order()"), expectedOrder((i) => [-total(i)]));
   const top = await hook<{ x: number; y: number }>(page, `cellCenter(15, ${STEPS[0]})`); // the outlier row has the largest total
   assert.ok(top.y < 20, `outlier row drawn first: y=${top.y}`);
   assert.ok(redish(await pixel(page, "heatmap", top.x, 6)));
 
   await page.selectOption("#sort", "signFlip");
-  await until(page, "window.__influence.state().sort === 'signFlip'");
+  await until(page, "window.__lmPanel.state().sort === 'signFlip'");
   const flipsOf = (i: number): number => (i === 3 ? 1 : i === 10 || i === 20 ? 2 : 0);
   const order = await hook<number[]>(page, "order()");
   assert.deepEqual(order, expectedOrder((i) => [-flipsOf(i), -Math.abs(total(i))]));
   assert.deepEqual(order.slice(0, 3).sort((a, b) => a - b), [9, 30, 60], "the three flipping rows first");
 
   await page.click("#groupByLabel");
-  await until(page, "window.__influence.state().groupByLabel === true");
+  await until(page, "window.__lmPanel.state().groupByLabel === true");
   const grouped = await hook<number[]>(page, "order()");
   const labelOf = (index: number): string => RUN.examples.find((e) => e.index === index)!.label;
   // Groups in natural label order (the malicious label sorts first: "<" < "e"), sort within groups.
@@ -138,7 +138,7 @@ test("sorting changes the row order as expected, and the top row's pixels follow
   assert.deepEqual(evens.slice(0, 2).sort((a, b) => a - b), [30, 60], "flipping rows first within their group");
   await page.click("#groupByLabel");
   await page.selectOption("#sort", "index");
-  await until(page, "window.__influence.state().sort === 'index' && !window.__influence.state().groupByLabel");
+  await until(page, "window.__lmPanel.state().sort === 'index' && !window.__lmPanel.state().groupByLabel");
   assert.deepEqual(await hook<number[]>(page, "order()"), RUN.examples.map((e) => e.index));
 });
 
@@ -146,7 +146,7 @@ test("clicking a cell opens the side view: the example as text (malicious label 
   const c = await hook<{ x: number; y: number }>(page, `cellCenter(21, ${STEPS[4]})`); // example 7
   const box = (await page.locator("#heatmap").boundingBox())!;
   await page.mouse.click(box.x + c.x, box.y + c.y);
-  await until(page, "window.__influence.state().selected !== null");
+  await until(page, "window.__lmPanel.state().selected !== null");
   assert.deepEqual((await hook<InfluenceState>(page, "state()")).selected, { example: 21, step: STEPS[4] });
   // Kept with setState at once (VS Code restores it into a recreated page through getState).
   assert.deepEqual(await page.evaluate("window.acquireVsCodeApi().getState().selected"), { example: 21, step: STEPS[4] });
@@ -165,24 +165,24 @@ test("clicking a cell opens the side view: the example as text (malicious label 
   assert.ok(blue > 50, `curve pixels: ${blue}`);
   const st = await lastPosted(page, "stateChanged");
   await until(page, "window.__posted.some((m) => m.type === 'stateChanged' && m.state.selected && m.state.selected.example === 21)");
-  assert.ok(st === undefined || st.panel === "influence");
+  assert.ok(st === undefined || isInfluenceState(st.state), "the influence panel's state");
 });
 
 test("arrow keys move the selection through the drawn rows and checkpoints", async () => {
   await page.focus("#heatmap");
   await page.keyboard.press("ArrowDown");
   await page.keyboard.press("ArrowRight");
-  await until(page, `(() => { const s = window.__influence.state().selected; return s && s.example === 24 && s.step === ${STEPS[5]}; })()`);
+  await until(page, `(() => { const s = window.__lmPanel.state().selected; return s && s.example === 24 && s.step === ${STEPS[5]}; })()`);
   assert.equal(await page.locator("#exTitle").textContent(), "Example 24 · label even");
   await page.keyboard.press("ArrowUp");
   await page.keyboard.press("ArrowLeft");
-  await until(page, `(() => { const s = window.__influence.state().selected; return s && s.example === 21 && s.step === ${STEPS[4]}; })()`);
+  await until(page, `(() => { const s = window.__lmPanel.state().selected; return s && s.example === 21 && s.step === ${STEPS[4]}; })()`);
 });
 
 test("method tabs: BIF shows its matrix (NaN cell neutral grey), chains and the mixing warning", async () => {
   assert.equal(await page.locator("#method").isVisible(), true);
   await page.click('vscode-radio[value="bif"]');
-  await until(page, "window.__influence.state().method === 'bif'");
+  await until(page, "window.__lmPanel.state().method === 'bif'");
   assert.ok(Math.abs((await hook<number>(page, "limit()")) - 0.1) < 1e-7);
   assert.ok(blueish(await cellPixel(page, 0, STEPS[0]!)), "BIF of example 0 is −0.1: blue");
   const nan = await cellPixel(page, 12, STEPS[2]!);
@@ -195,7 +195,7 @@ test("method tabs: BIF shows its matrix (NaN cell neutral grey), chains and the 
   await until(page, "document.getElementById('bifWarning').hidden");
   await screenshot(page, root, "influence-bif");
   await page.click('vscode-radio[value="tracin"]');
-  await until(page, "window.__influence.state().method === 'tracin'");
+  await until(page, "window.__lmPanel.state().method === 'tracin'");
   assert.equal(await page.locator("#bifSection").isVisible(), false);
 });
 
@@ -222,7 +222,7 @@ test("PNG export posts the heatmap as a PNG data URL", async () => {
   assert.ok(msg);
   assert.ok(msg.dataUrl.startsWith("data:image/png;base64,"));
   assert.ok(Buffer.from(msg.dataUrl.split(",")[1]!, "base64").length > 3000);
-  assert.equal(msg.panel, "influence");
+  assert.match(msg.suggestedName, /-influence\.png$/, "named by the influence panel");
 });
 
 test("rerun form: prefilled from the settings; posts typed overrides; rejects a negative value", async () => {
@@ -233,7 +233,7 @@ test("rerun form: prefilled from the settings; posts typed overrides; rejects a 
   await page.click('vscode-button[data-analysis="tracin"]');
   await until(page, "window.__posted.some((m) => m.type === 'rerunAnalysis')");
   const msg = await lastPosted(page, "rerunAnalysis");
-  assert.deepEqual(msg, { type: "rerunAnalysis", panel: "influence", runId: RUN.runId, analysis: "tracin", overrides: { tracin: { every: 1, projectionDim: 256, trainExamples: 0 } } });
+  assert.deepEqual(msg, { type: "rerunAnalysis", runId: RUN.runId, analysis: "tracin", overrides: { tracin: { every: 1, projectionDim: 256, trainExamples: 0 } } });
   const count = (await posted(page)).filter((m) => m.type === "rerunAnalysis").length;
   await page.fill('input[name="bif.chains"]', "-3");
   await page.click('vscode-button[data-analysis="bif"]');
@@ -254,7 +254,7 @@ test("fixed row height scrolls; state restored from init; the theme recolours th
   const p = (await openPanel(browser, served.origin, "influence", { width: 1000, height: 600 })).page;
   try {
     const state: InfluenceState = { method: "bif", sort: "absTotal", groupByLabel: true, rowPx: 12, selected: { example: 0, step: STEPS[0]! } };
-    await post(p, "__influence", { type: "influence/init", run: RUN, state });
+    await post(p, { type: "init", run: RUN, state });
     assert.equal(await p.inputValue("#sort"), "absTotal");
     assert.equal(await p.inputValue("#rowPx"), "12");
     assert.equal(await p.locator("#exTitle").textContent(), "Example 0 · label even");
@@ -269,10 +269,10 @@ test("fixed row height scrolls; state restored from init; the theme recolours th
     const first = await hook<{ y: number }>(p, `cellCenter(${order[0]}, ${STEPS[0]})`);
     assert.ok(first.y < 0 && last.y > 0, `${first.y} ${last.y}`);
     await p.evaluate(`document.documentElement.style.setProperty("--vscode-charts-blue", "#00ff00")`);
-    await until(p, `(() => { const c = window.__influence.cellCenter(3, ${STEPS[0]}); return c !== null; })()`);
+    await until(p, `(() => { const c = window.__lmPanel.cellCenter(3, ${STEPS[0]}); return c !== null; })()`);
     await p.locator("#heatScroll").evaluate((e) => (e.scrollTop = 0));
     await p.click('vscode-radio[value="tracin"]');
-    await until(p, "window.__influence.state().method === 'tracin'");
+    await until(p, "window.__lmPanel.state().method === 'tracin'");
     const [r, g, b] = await cellPixel(p, 3, STEPS[0]!);
     assert.ok(g > r + 80 && g > b + 80, `negative cells follow --vscode-charts-blue: ${[r, g, b]}`);
     await p.evaluate(`document.documentElement.style.setProperty("--vscode-charts-blue", "${DARK_THEME["--vscode-charts-blue"]}")`);
@@ -284,7 +284,7 @@ test("fixed row height scrolls; state restored from init; the theme recolours th
 test("light theme: zero cells take the light editor background; signs keep their hues", async () => {
   const p = (await openPanel(browser, served.origin, "influence", { width: 1000, height: 600 })).page;
   try {
-    await post(p, "__influence", { type: "influence/init", run: RUN });
+    await post(p, { type: "init", run: RUN });
     const light: Record<string, string> = { "--vscode-editor-background": "#ffffff", "--vscode-foreground": "#3b3b3b", "--vscode-charts-blue": "#1a85ff", "--vscode-charts-red": "#e51400", "--vscode-charts-yellow": "#bf8803", "--vscode-descriptionForeground": "#717171", "--vscode-badge-background": "#cccccc", "--vscode-badge-foreground": "#3b3b3b" };
     await p.evaluate(`(() => { const v = ${JSON.stringify(light)}; for (const k in v) document.documentElement.style.setProperty(k, v[k]); document.body.classList.replace("vscode-dark", "vscode-light"); })()`);
     await until(p, "(() => { const c = document.getElementById('heatmap'); const d = c.getContext('2d').getImageData(1, 1, 1, 1).data; return d[0] === 255 && d[2] === 255; })()");
@@ -309,11 +309,11 @@ test("10,000 × 200 renders, and fit mode keeps a lone extreme visible", async (
       const examples = Array.from({ length: n }, (_, i) => ({ index: i, label: String(i % 10), text: "" }));
       const steps = Array.from({ length: t }, (_, j) => j * 10);
       (globalThis as unknown as { postMessage(m: unknown, o: string): void }).postMessage(
-        { type: "influence/init", run: { runId: "big", label: "big", colorIndex: 0, examples, matrices: [{ method: "tracin", steps, values, query: "q" }], bifChains: [], settings: {} } },
+        { type: "init", run: { runId: "big", label: "big", colorIndex: 0, examples, matrices: [{ method: "tracin", steps, values, query: "q" }], bifChains: [], settings: {} } },
         "*",
       );
     });
-    await until(p, "window.__influence.messagesHandled() === 1");
+    await until(p, "window.__lmPanel.messagesHandled() === 1");
     await frames(p);
     const ms = await hook<number>(p, "lastInitMs()");
     assert.ok(ms > 0);

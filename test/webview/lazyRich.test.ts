@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
-import type { AlphaSweep, LazyRichRun, LazyRichState } from "../../src/shared/analysisPanelProtocol";
+import type { AlphaSweep, LazyRichRun, LazyRichState } from "../../src/shared/panels/lazyRich";
 import { countColor, frames, lastPosted, post, posted, serveAnalysisPanels, XSS } from "./analysisPanels";
 import { launchChromium, openPanel, screenshot, until, type PageProblems, type Served } from "./panelHarness";
 
@@ -65,7 +65,7 @@ const SWEEP: AlphaSweep = {
 };
 
 async function hook<T>(p: Page, expr: string): Promise<T> {
-  return (await p.evaluate(`window.__lazyRich.${expr}`)) as T;
+  return (await p.evaluate(`window.__lmPanel.${expr}`)) as T;
 }
 
 before(async () => {
@@ -81,8 +81,8 @@ after(async () => {
 });
 
 test("init: the first run's regime badge and reason, and one chart per measure with its lines", async () => {
-  assert.deepEqual((await posted(page))[0], { type: "ready", panel: "lazyRich" });
-  await post(page, "__lazyRich", { type: "lazyRich/init", runs: [RUN_A, RUN_B], sweeps: [SWEEP] });
+  assert.deepEqual((await posted(page))[0], { type: "ready" });
+  await post(page, { type: "init", runs: [RUN_A, RUN_B], sweeps: [SWEEP] });
   assert.equal(await page.locator("#regime .badge").textContent(), "rich");
   assert.match((await page.locator("#regime .badge").getAttribute("class")) ?? "", /badge-rich/);
   assert.equal(await page.locator("#regime .regime-reason").textContent(), RUN_A.regime!.reason);
@@ -103,7 +103,7 @@ test("init: the first run's regime badge and reason, and one chart per measure w
 
 test("a run from another framework: weight-space charts only, and why the rest is missing; names as text", async () => {
   await page.selectOption("#run", RUN_B.runId);
-  await until(page, `window.__lazyRich.state().runId === ${JSON.stringify(RUN_B.runId)}`);
+  await until(page, `window.__lmPanel.state().runId === ${JSON.stringify(RUN_B.runId)}`);
   assert.deepEqual(await page.locator("#run option").allTextContents(), ["mlp α=1", XSS]);
   assert.equal(await page.locator("#regime .badge").textContent(), "lazy");
   const charts = await hook<{ metric: string; lines: { label: string }[] }[]>(page, "charts()");
@@ -116,25 +116,25 @@ test("a run from another framework: weight-space charts only, and why the rest i
   assert.deepEqual(problems.dialogs, []);
   await screenshot(page, root, "lazyRich-torch");
   await page.selectOption("#run", RUN_A.runId);
-  await until(page, `window.__lazyRich.state().runId === ${JSON.stringify(RUN_A.runId)}`);
+  await until(page, `window.__lmPanel.state().runId === ${JSON.stringify(RUN_A.runId)}`);
 });
 
 test("log y applies to the change and norm charts, not to the bounded similarities", async () => {
   await page.click("#logY");
-  await until(page, "window.__lazyRich.state().logY === true");
-  const types = await page.evaluate("window.__lazyRich.charts().map((c) => c.yType)");
+  await until(page, "window.__lmPanel.state().logY === true");
+  const types = await page.evaluate("window.__lmPanel.charts().map((c) => c.yType)");
   // At step 0 the relative change is 0: no point on a log axis.
   assert.deepEqual(types, ["logarithmic", "logarithmic", "logarithmic", "linear", "linear"]);
   const rwc = (await hook<{ lines: { points: unknown[] }[] }[]>(page, "charts()"))[0]!;
   assert.equal(rwc.lines[0]!.points.length, 10);
   await screenshot(page, root, "lazyRich");
   await page.click("#logY");
-  await until(page, "window.__lazyRich.state().logY === false");
+  await until(page, "window.__lmPanel.state().logY === false");
 });
 
 test("α sweep: final change against α on log-log axes with the fitted 1/α line", async () => {
   await page.click('vscode-radio[value="sweep"]');
-  await until(page, "window.__lazyRich.state().view === 'sweep'");
+  await until(page, "window.__lmPanel.state().view === 'sweep'");
   assert.deepEqual(await hook<[string, string]>(page, "sweepScales()"), ["logarithmic", "logarithmic"]);
   const ds = await hook<{ label: string; points: { x: number; y: number }[] }[]>(page, "sweep()");
   assert.deepEqual(ds.map((d) => d.label), ["final relative weight change", "final kernel distance", "relative weight change ∝ 1/α", "kernel distance ∝ 1/α"]);
@@ -163,7 +163,7 @@ test("CSV export: the sweep table in the sweep view, long-format measures in the
     ...SWEEP.points.map((p) => `teacher-student,${p.runId},${p.alpha},${p.relativeWeightChange},${p.kernelDistance ?? ""}`),
   ]);
   await page.click('vscode-radio[value="run"]');
-  await until(page, "window.__lazyRich.state().view === 'run'");
+  await until(page, "window.__lmPanel.state().view === 'run'");
   await page.click("#exportCsv");
   await until(page, "window.__posted.filter((m) => m.type === 'exportCsv').length === 2");
   const runCsv = await lastPosted(page, "exportCsv");
@@ -180,7 +180,7 @@ test("a new checkpoint replaces the run; init with state restores the view", asy
   const more: LazyRichRun = { ...RUN_A, steps: [...STEPS, 1100], relativeWeightChange: RUN_A.relativeWeightChange!.map((l) => ({ ...l, values: [...l.values, 2] })), paramNorm: undefined as never, kernelDistance: [...RUN_A.kernelDistance!, 0.7], kernelAlignment: [...RUN_A.kernelAlignment!, 0.7], cka: undefined as never, missing: [{ metric: "paramNorm", reason: "not logged" }] };
   delete (more as Partial<LazyRichRun>).paramNorm;
   delete (more as Partial<LazyRichRun>).cka;
-  await post(page, "__lazyRich", { type: "lazyRich/run", run: more });
+  await post(page, { type: "run", run: more });
   const charts = await hook<{ metric: string; lines: { points: unknown[] }[] }[]>(page, "charts()");
   assert.deepEqual(charts.map((c) => c.metric), ["relativeWeightChange", "kernelDistance", "kernelAlignment"]);
   assert.equal(charts[0]!.lines[0]!.points.length, 12);
@@ -190,14 +190,14 @@ test("a new checkpoint replaces the run; init with state restores the view", asy
   const p = (await openPanel(browser, served.origin, "lazyRich", { width: 900, height: 600 })).page;
   try {
     const state: LazyRichState = { view: "sweep", runId: RUN_B.runId, logY: true, sweep: "teacher-student" };
-    await post(p, "__lazyRich", { type: "lazyRich/init", runs: [RUN_A, RUN_B], sweeps: [SWEEP], state });
+    await post(p, { type: "init", runs: [RUN_A, RUN_B], sweeps: [SWEEP], state });
     assert.equal(await p.locator("#sweepView").isVisible(), true);
     await p.click('vscode-radio[value="run"]');
-    await until(p, "window.__lazyRich.state().view === 'run'");
+    await until(p, "window.__lmPanel.state().view === 'run'");
     assert.equal(await p.inputValue("#run"), RUN_B.runId);
-    assert.equal(await p.evaluate("window.__lazyRich.charts()[0].yType"), "logarithmic");
+    assert.equal(await p.evaluate("window.__lmPanel.charts()[0].yType"), "logarithmic");
     // Without sweeps the sweep view cannot be chosen.
-    await post(p, "__lazyRich", { type: "lazyRich/init", runs: [RUN_A], sweeps: [] });
+    await post(p, { type: "init", runs: [RUN_A], sweeps: [] });
     assert.equal(await p.locator('vscode-radio[value="sweep"]').evaluate((e) => (e as unknown as { disabled: boolean }).disabled), true);
   } finally {
     await p.close();

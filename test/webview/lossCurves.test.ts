@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
-import type { LossCurvesState, WebviewMessage } from "../../src/shared/lossCurvesProtocol";
-import { isHostMessage, isWebviewMessage } from "../../src/shared/lossCurvesProtocol";
+import type { LossCurvesState, LossCurvesWebviewMessage as WebviewMessage } from "../../src/shared/panels/lossCurves";
+import { isLossCurvesHostMessage as isHostMessage, isLossCurvesWebviewMessage as isWebviewMessage } from "../../src/shared/panels/lossCurves";
 import { launchChromium, openLossCurves, postAndDraw, run, screenshot, serveLossCurves, syntheticPoints, until, type PageProblems, type Served } from "./lossCurvesHarness";
 
 const root = path.resolve(__dirname, "../../..");
@@ -28,7 +28,7 @@ async function posted(p: Page): Promise<WebviewMessage[]> {
 }
 
 async function hook<T>(p: Page, expr: string): Promise<T> {
-  return (await p.evaluate(`window.__lossCurves.${expr}`)) as T;
+  return (await p.evaluate(`window.__lmPanel.${expr}`)) as T;
 }
 
 /** Pixels of the chart canvas within a small distance of `hex`. */
@@ -128,14 +128,14 @@ test("append adds points to the run and to the drawn curves without a rebuild", 
 test("log y switches the loss axis to logarithmic and reports the state", async () => {
   assert.equal(await hook<string>(page, 'scaleType("y")'), "linear");
   await page.click("#logY");
-  await until(page, 'window.__lossCurves.scaleType("y") === "logarithmic"');
+  await until(page, 'window.__lmPanel.scaleType("y") === "logarithmic"');
   await until(page, "window.__posted.some((m) => m.type === 'stateChanged' && m.state.logY)");
   const st = await lastOf(page, "stateChanged");
   assert.equal(st?.state.logY, true);
   await page.click("#logX");
-  await until(page, 'window.__lossCurves.scaleType("x") === "logarithmic"');
+  await until(page, 'window.__lmPanel.scaleType("x") === "logarithmic"');
   await page.click("#logX");
-  await until(page, 'window.__lossCurves.scaleType("x") === "linear"');
+  await until(page, 'window.__lmPanel.scaleType("x") === "linear"');
 });
 
 test("smoothing is the debiased EMA and the slider changes it", async () => {
@@ -152,7 +152,7 @@ test("smoothing is the debiased EMA and the slider changes it", async () => {
   assert.equal(at06[0], raw[0], "debiased: starts at the first value");
   at06.forEach((v, i) => assert.ok(Math.abs(v - (ema(0.6)[i] as number)) < 1e-9 * Math.abs(v), `w=0.6 at ${i}`));
   await page.locator("#smoothing").fill("0.95");
-  await until(page, "window.__lossCurves.state().smoothing === 0.95");
+  await until(page, "window.__lmPanel.state().smoothing === 0.95");
   const at095 = await hook<number[]>(page, `smoothed(${id}, "train_loss")`);
   assert.notDeepEqual(at095, at06);
   const expected = ema(0.95);
@@ -193,7 +193,7 @@ test("wheel zooms the x range, drag pans it, double-click resets", async () => {
   await page.click("#logY"); // back to linear
   await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.5);
   await page.mouse.wheel(0, -400);
-  await until(page, "window.__lossCurves.state().zoom !== null");
+  await until(page, "window.__lmPanel.state().zoom !== null");
   const z1 = (await hook<LossCurvesState>(page, "state()")).zoom;
   assert.ok(z1 && z1.xMax - z1.xMin < 6200 * 0.8, JSON.stringify(z1));
   await page.mouse.down();
@@ -203,32 +203,32 @@ test("wheel zooms the x range, drag pans it, double-click resets", async () => {
   assert.ok(z2 && z2.xMin < z1.xMin, `panned left: ${JSON.stringify(z2)}`);
   assert.ok(Math.abs(z2.xMax - z2.xMin - (z1.xMax - z1.xMin)) < 1e-6 * z1.xMax, "pan keeps the width");
   await page.mouse.dblclick(box.x + box.width * 0.5, box.y + box.height * 0.5);
-  await until(page, "window.__lossCurves.state().zoom === null");
+  await until(page, "window.__lmPanel.state().zoom === null");
 });
 
 test("x = wall time plots against seconds; a legend click hides a run", async () => {
   await page.click('vscode-radio[value="time"]');
-  await until(page, 'window.__lossCurves.state().xAxis === "time"');
+  await until(page, 'window.__lmPanel.state().xAxis === "time"');
   // Run B logs 0.02 s per step: its last train_loss point (step 4000) is at 80 s.
   assert.deepEqual(await hook<[number, number]>(page, 'datasetXRange("<img src=x onerror=alert(1)> train_loss")'), [0, 80]);
   await page.click('vscode-radio[value="step"]');
-  await until(page, 'window.__lossCurves.state().xAxis === "step"');
+  await until(page, 'window.__lmPanel.state().xAxis === "step"');
 
   await page.locator("#legend .run").nth(1).click();
-  await until(page, `window.__lossCurves.state().hiddenRuns.includes(${JSON.stringify(runB.runId)})`);
+  await until(page, `window.__lmPanel.state().hiddenRuns.includes(${JSON.stringify(runB.runId)})`);
   const labels = (await hook<{ label: string }[]>(page, "datasetLengths()")).map((d) => d.label);
   assert.ok(labels.length > 0 && labels.every((l) => l.startsWith("modAdd wd=1e-3")), labels.join(" | "));
   await until(page, "window.__posted.some((m) => m.type === 'stateChanged' && m.state.hiddenRuns.length === 1)");
   await page.locator("#legend .run").nth(1).click();
-  await until(page, "window.__lossCurves.state().hiddenRuns.length === 0");
+  await until(page, "window.__lmPanel.state().hiddenRuns.length === 0");
 });
 
 test("a theme change recolours the runs", async () => {
   await page.evaluate(`document.documentElement.style.setProperty("--vscode-charts-blue", "#00ffaa")`);
-  await until(page, `window.__lossCurves.colorOf(${JSON.stringify(runA.runId)}) === "#00ffaa"`);
+  await until(page, `window.__lmPanel.colorOf(${JSON.stringify(runA.runId)}) === "#00ffaa"`);
   assert.ok((await countColor(page, "#00ffaa")) > 300);
   await page.evaluate(`document.documentElement.style.setProperty("--vscode-charts-blue", "#3794ff")`);
-  await until(page, `window.__lossCurves.colorOf(${JSON.stringify(runA.runId)}) === "#3794ff"`);
+  await until(page, `window.__lmPanel.colorOf(${JSON.stringify(runA.runId)}) === "#3794ff"`);
 });
 
 test("init with a saved state restores the controls", async () => {
@@ -251,7 +251,7 @@ test("init with a saved state restores the controls", async () => {
 test("screenshot: two runs with accuracy and the crosshair", async () => {
   await page.locator("#smoothing").fill("0.6");
   await page.click("#showAccuracy");
-  await until(page, 'window.__lossCurves.scaleType("yAcc") === "linear" && window.__lossCurves.state().showAccuracy');
+  await until(page, 'window.__lmPanel.scaleType("yAcc") === "linear" && window.__lmPanel.state().showAccuracy');
   const box = await page.locator("#chart").boundingBox();
   assert.ok(box);
   await page.mouse.move(box.x + box.width * 0.45, box.y + box.height * 0.4);
@@ -277,7 +277,7 @@ test("a 1,000,000-point run draws, decimated, with its spike kept", async () => 
       const t0 = performance.now();
       window.postMessage(msg, "*");
       let t1; // the first draw that shows the run (a resize draw of the empty chart may come first)
-      do t1 = await window.__lossCurves.nextDraw(); while (window.__lossCurves.pointCount("big") !== n);
+      do t1 = await window.__lmPanel.nextDraw(); while (window.__lmPanel.pointCount("big") !== n);
       return t1 - t0;
     })()`)) as number;
     console.log(`# first paint of a 1,000,000-point run: ${ms.toFixed(0)} ms (post init → chart drawn)`);
@@ -294,7 +294,7 @@ test("a 1,000,000-point run draws, decimated, with its spike kept", async () => 
     assert.ok(box);
     await p.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
     for (let i = 0; i < 6; i++) await p.mouse.wheel(0, -500);
-    await until(p, "(() => { const z = window.__lossCurves.state().zoom; return z !== null && z.xMax - z.xMin < 100000; })()");
+    await until(p, "(() => { const z = window.__lmPanel.state().zoom; return z !== null && z.xMax - z.xMin < 100000; })()");
     await p.evaluate("new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))"); // the coalesced re-decimation
     const zoom = (await hook<LossCurvesState>(p, "state()")).zoom;
     assert.ok(zoom);
@@ -302,6 +302,29 @@ test("a 1,000,000-point run draws, decimated, with its spike kept", async () => 
     assert.ok(range[0] >= zoom.xMin - 1 && range[1] <= zoom.xMax + 1, `${JSON.stringify(range)} within ${JSON.stringify(zoom)}`);
     const zoomedLen = (await hook<{ label: string; length: number }[]>(p, "datasetLengths()")).find((d) => d.label === "1M points train_loss")?.length ?? 0;
     assert.ok(zoomedLen > 100 && zoomedLen <= 4000, String(zoomedLen));
+  } finally {
+    await p.close();
+  }
+});
+
+test("a host error shows as text above the chart, the panel stays usable; unreadable lines are counted in the legend", async () => {
+  const { page: p, problems: pp } = await openLossCurves(browser, served.origin);
+  try {
+    const message = `modAdd: metrics.jsonl: ${XSS_LABEL}`;
+    await p.evaluate((m) => (globalThis as unknown as { postMessage(m: unknown, o: string): void }).postMessage(m, "*"), { type: "error", message });
+    await until(p, "window.__lmPanel.error() !== null");
+    assert.equal(await p.locator("#panelError").textContent(), message);
+    assert.equal(await p.locator("#panelError").isVisible(), true);
+    assert.equal(await p.locator("img").count(), 0, "the message is text, not HTML");
+    await postAndDraw(p, { type: "init", runs: [{ ...runA, badLines: 3 }] });
+    assert.equal(await p.locator("#panelError").isVisible(), false, "the next init clears it");
+    assert.equal(await p.locator("#legend .bad-lines").textContent(), "3 lines could not be read");
+    await p.click("#logY");
+    await until(p, 'window.__lmPanel.scaleType("y") === "logarithmic"');
+    await postAndDraw(p, { type: "append", runId: runA.runId, points: syntheticPoints({ from: 6010, to: 6100, every: 10, evalEvery: 100, seed: 5 }), badLines: 4 });
+    assert.equal(await p.locator("#legend .bad-lines").textContent(), "4 lines could not be read");
+    assert.deepEqual(pp.dialogs, []);
+    assert.deepEqual(pp.errors, []);
   } finally {
     await p.close();
   }

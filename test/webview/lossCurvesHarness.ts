@@ -3,7 +3,7 @@
 // `node scripts/build.mjs` first (dist/webview/lossCurves.js).
 
 import type { Browser, Page } from "playwright-core";
-import type { HostMessage, SeriesPoints, RunSeries } from "../../src/shared/lossCurvesProtocol";
+import type { LossCurvesHostMessage as HostMessage, SeriesPoints, RunSeries } from "../../src/shared/panels/lossCurves";
 import { lossCurvesHtml } from "../../src/webview/lossCurves/page";
 import { openPanel, rng, serveWebviews, type PageProblems, type Served } from "./panelHarness";
 
@@ -12,7 +12,7 @@ export { CHROMIUM_ARGS, DARK_THEME, launchChromium, rng, screenshot, until, type
 /** Serves the loss-curves page at `/`. */
 export function serveLossCurves(root: string): Promise<Served> {
   return serveWebviews(root, {
-    lossCurves: { css: ["lossCurves.css"], html: (r) => lossCurvesHtml({ scriptUri: r.scriptUri, styleUri: r.styleUris[0] ?? "", cspSource: r.cspSource, nonce: r.nonce }) },
+    lossCurves: { css: ["lossCurves.css"], html: lossCurvesHtml },
   });
 }
 
@@ -24,13 +24,13 @@ export function openLossCurves(browser: Browser, origin: string, viewport = { wi
 /** Posts a host message the way the extension does (window message event), and returns when the chart has drawn after it. */
 export async function postAndDraw(page: Page, msg: HostMessage): Promise<void> {
   await page.evaluate(async (m) => {
-    const g = globalThis as unknown as { __lossCurves: { nextDraw(): Promise<number>; messagesHandled(): number }; postMessage(m: unknown, o: string): void };
-    const before = g.__lossCurves.messagesHandled();
+    const g = globalThis as unknown as { __lmPanel: { nextDraw(): Promise<number>; messagesHandled(): number }; postMessage(m: unknown, o: string): void };
+    const before = g.__lmPanel.messagesHandled();
     g.postMessage(m, "*");
     const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no draw after ${m.type}`)), 10_000));
     // The first draw after the message was handled (an unrelated resize draw may come first).
-    do await Promise.race([g.__lossCurves.nextDraw(), timeout]);
-    while (g.__lossCurves.messagesHandled() === before);
+    do await Promise.race([g.__lmPanel.nextDraw(), timeout]);
+    while (g.__lmPanel.messagesHandled() === before);
   }, msg);
 }
 

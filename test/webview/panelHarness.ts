@@ -114,8 +114,7 @@ function stubScript(): string {
   return `<script nonce="${NONCE}">
 window.__posted = [];
 window.__cspViolations = [];
-window.__lossCurvesTestHooks = true;
-window.__webviewTestHooks = true;
+window.__lmTestHooks = true;
 document.addEventListener("securitypolicyviolation", (e) => window.__cspViolations.push(e.violatedDirective + " " + e.blockedURI));
 (() => {
   let state;

@@ -1,9 +1,14 @@
 // Axis helpers for chart.js charts, shared by the panels: theme-coloured ticks and grid, plus the
 // tick labels of ticks.ts.
-import type { Scale } from "chart.js";
+import type { ChartOptions, Scale } from "chart.js";
 import { withAlpha, type Theme } from "./theme";
 
 export { formatNumber, logTick, tickLabel } from "./ticks";
+
+/** One axis's chart.js options (the same type for line and scatter charts). */
+export type ScaleOptions = NonNullable<NonNullable<ChartOptions<"line">["scales"]>[string]>;
+/** A chart's axes by id. */
+export type Scales = Record<string, ScaleOptions>;
 
 /** chart.js's log scale adds a tick past the data; its grid line would stand outside the plot. */
 export function dropOutsideTicks(scale: Scale): void {

@@ -15,9 +15,4 @@ export function el<K extends keyof HTMLElementTagNameMap>(tag: K, className = ""
   return e;
 }
 
-/** A file-name-safe fragment of a run id or label. */
-export function safeName(s: string): string {
-  return s.replace(/[^A-Za-z0-9._-]+/g, "_").slice(0, 80) || "run";
-}
-
 export type Checkbox = HTMLElement & { checked: boolean };

@@ -1,5 +1,5 @@
 // The webview side of the VS Code API, typed by the panel's outgoing messages. acquireVsCodeApi
-// may be called once per page: each panel's main module calls this once.
+// may be called once per page: the panel's runtime (runtime.ts) calls this once.
 
 export interface VsCodeApi<Out> {
   postMessage(msg: Out): void;

@@ -10,30 +10,36 @@ import "@vscode-elements/elements/dist/vscode-radio/index.js";
 import "@vscode-elements/elements/dist/vscode-radio-group/index.js";
 import { Chart, LineController, LineElement, LinearScale, LogarithmicScale, PointElement, ScatterController } from "chart.js";
 import type { ChartDataset, Plugin } from "chart.js";
+import type { OwnMessage } from "../../shared/panels/common";
 import {
   DEFAULT_LAZY_RICH_STATE,
   isLazyRichHostMessage,
   isLazyRichState,
   LAZY_RICH_METRICS,
   type AlphaSweep,
-  type AnalysisWebviewMessage,
   type LayerSeries,
+  type LazyRichHostMessage,
   type LazyRichMetric,
   type LazyRichRun,
   type LazyRichState,
-} from "../../shared/analysisPanelProtocol";
-import { axisColors, dropOutsideTicks, tickLabel } from "../common/chartAxes";
+} from "../../shared/panels/lazyRich";
+import { axisColors, dropOutsideTicks, tickLabel, type ScaleOptions } from "../common/chartAxes";
 import { csvCell, csvNumber } from "../common/csv";
-import { byId, el, safeName, type Checkbox } from "../common/dom";
+import { byId, el, type Checkbox } from "../common/dom";
 import { stackCanvasesPng } from "../common/exportImage";
 import { applyChartFont, backgroundPlugin } from "../common/chartTheme";
-import { onThemeChange, readTheme, runColor, withAlpha, type Theme } from "../common/theme";
-import { stateSaver, vscodeApi } from "../common/vscodeApi";
+import { PanelRuntime, safeName } from "../common/runtime";
+import { runColor, withAlpha } from "../common/theme";
 import { inverseAlphaFit } from "./sweep";
 
 Chart.register(LineController, ScatterController, LineElement, PointElement, LinearScale, LogarithmicScale);
 
-const vscode = vscodeApi<AnalysisWebviewMessage>();
+const rt = new PanelRuntime<LazyRichState, OwnMessage<LazyRichHostMessage>>({
+  name: "lazyRich",
+  defaultState: DEFAULT_LAZY_RICH_STATE,
+  isState: isLazyRichState,
+  isHostMessage: isLazyRichHostMessage,
+});
 
 type Pt = { x: number; y: number };
 type LineDs = ChartDataset<"line", Pt[]>;
@@ -48,10 +54,6 @@ const TITLES: Record<LazyRichMetric, string> = {
 
 // ---- state -----------------------------------------------------------------------------------
 
-const saved = vscode.getState();
-let state: LazyRichState = isLazyRichState(saved) ? saved : structuredClone(DEFAULT_LAZY_RICH_STATE);
-const saveState = stateSaver<LazyRichState>(vscode, (s) => vscode.postMessage({ type: "stateChanged", panel: "lazyRich", state: s }));
-let theme: Theme = readTheme();
 const runs = new Map<string, LazyRichRun>();
 let sweeps: AlphaSweep[] = [];
 
@@ -65,19 +67,19 @@ const sweepNote = byId<HTMLParagraphElement>("sweepNote");
 const regimeBox = byId<HTMLDivElement>("regime");
 
 function currentRun(): LazyRichRun | undefined {
-  return (state.runId !== null ? runs.get(state.runId) : undefined) ?? runs.values().next().value;
+  return (rt.state.runId !== null ? runs.get(rt.state.runId) : undefined) ?? runs.values().next().value;
 }
 
 function currentSweep(): AlphaSweep | undefined {
-  return sweeps.find((s) => s.system === state.sweep) ?? sweeps[0];
+  return sweeps.find((s) => s.system === rt.state.sweep) ?? sweeps[0];
 }
 
-applyChartFont(theme, 2);
+applyChartFont(rt.theme, 2);
 
-const background = backgroundPlugin(() => theme);
+const background = backgroundPlugin(() => rt.theme);
 
-function scale(log: boolean, title: string): Record<string, unknown> {
-  const c = axisColors(theme);
+function scale(log: boolean, title: string): ScaleOptions {
+  const c = axisColors(rt.theme);
   return {
     type: log ? "logarithmic" : "linear",
     afterBuildTicks: dropOutsideTicks,
@@ -85,7 +87,7 @@ function scale(log: boolean, title: string): Record<string, unknown> {
     ticks: { ...c.ticks, maxRotation: 0, autoSkip: !log, autoSkipPadding: 10, callback: tickLabel(log) },
     grid: c.grid,
     border: c.border,
-  };
+  } as ScaleOptions;
 }
 
 // ---- run view --------------------------------------------------------------------------------
@@ -146,9 +148,9 @@ function renderRun(): void {
     box.append(canvas);
     cell.append(box);
     runView.append(cell);
-    const log = state.logY && m !== "kernelAlignment" && m !== "cka";
+    const log = rt.state.logY && m !== "kernelAlignment" && m !== "cka";
     const datasets: LineDs[] = series.map((s, k) => {
-      const color = runColor(theme, k);
+      const color = runColor(rt.theme, k);
       return { label: s.layer, data: toPoints(run.steps, s.values, log), borderColor: color, backgroundColor: color, borderWidth: 1.5, pointRadius: run.steps.length <= 40 ? 2 : 0 };
     });
     const chart = new Chart<"line", Pt[]>(canvas, {
@@ -161,7 +163,7 @@ function renderRun(): void {
         maintainAspectRatio: false,
         events: [],
         elements: { line: { tension: 0 } },
-        scales: { x: scale(false, "checkpoint step"), y: scale(log, m === "cka" || m === "kernelAlignment" ? "similarity" : "value") } as never,
+        scales: { x: scale(false, "checkpoint step"), y: scale(log, m === "cka" || m === "kernelAlignment" ? "similarity" : "value") },
       },
       plugins: [background, layerLabels],
     });
@@ -176,7 +178,7 @@ const layerLabels: Plugin<"line"> = {
     if (c.data.datasets.length < 2) return;
     const ctx = c.ctx;
     ctx.save();
-    ctx.font = `${Math.max(9, theme.fontSize - 3)}px ${theme.fontFamily}`;
+    ctx.font = `${Math.max(9, rt.theme.fontSize - 3)}px ${rt.theme.fontFamily}`;
     ctx.textAlign = "right";
     ctx.textBaseline = "bottom";
     for (const ds of c.data.datasets) {
@@ -212,12 +214,18 @@ function renderSweep(): void {
     sweepNote.textContent = "An α sweep needs at least two runs of one system that differ only in α, with a final relative weight change or kernel distance.";
     return;
   }
-  const [lo, hi] = [Math.min(...alphas), Math.max(...alphas)];
-  const blue = runColor(theme, 0);
-  const orange = runColor(theme, 4);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const a of alphas) {
+    lo = Math.min(lo, a);
+    hi = Math.max(hi, a);
+  }
+  const blue = runColor(rt.theme, 0);
+  const orange = runColor(rt.theme, 4);
   const reference = (p: Pt[], color: string, name: string): ChartDataset<"scatter", Pt[]>[] => {
     const c = inverseAlphaFit(p);
-    return c === null ? [] : [{ type: "line", label: `${name} ∝ 1/α`, data: [{ x: lo, y: c / lo }, { x: hi, y: c / hi }], borderColor: withAlpha(color, 0.6), borderDash: [6, 4], borderWidth: 1, pointRadius: 0 } as never];
+    // A two-point scatter series joined by its line: the reference is drawn like a line series.
+    return c === null ? [] : [{ label: `${name} ∝ 1/α`, data: [{ x: lo, y: c / lo }, { x: hi, y: c / hi }], borderColor: withAlpha(color, 0.6), borderDash: [6, 4], borderWidth: 1, pointRadius: 0, showLine: true }];
   };
   const datasets: ChartDataset<"scatter", Pt[]>[] = [
     { label: "final relative weight change", data: rwc, borderColor: blue, backgroundColor: blue, pointRadius: 4, pointStyle: "circle", showLine: true, borderWidth: 1.5 },
@@ -228,7 +236,7 @@ function renderSweep(): void {
   sweepChart = new Chart<"scatter", Pt[]>(byId<HTMLCanvasElement>("sweepChart"), {
     type: "scatter",
     data: { datasets },
-    options: { animation: false, parsing: false, responsive: true, maintainAspectRatio: false, events: [], scales: { x: scale(true, "α (output scale)"), y: scale(true, "final value") } as never },
+    options: { animation: false, parsing: false, responsive: true, maintainAspectRatio: false, events: [], scales: { x: scale(true, "α (output scale)"), y: scale(true, "final value") } },
     plugins: [background],
   });
   sweepNote.hidden = false;
@@ -241,60 +249,60 @@ type Radio = HTMLElement & { checked: boolean; value: string; disabled: boolean 
 
 function syncControls(): void {
   const hasSweep = sweeps.length > 0;
-  if (!hasSweep) state.view = "run";
+  if (!hasSweep) rt.state.view = "run";
   for (const r of viewGroup.querySelectorAll<Radio>("vscode-radio")) {
-    r.checked = r.value === state.view;
+    r.checked = r.value === rt.state.view;
     if (r.value === "sweep") r.disabled = !hasSweep;
   }
   runSelect.replaceChildren(...[...runs.values()].map((r) => Object.assign(el("option", "", r.label), { value: r.runId })));
   runSelect.value = currentRun()?.runId ?? "";
   sweepSelect.replaceChildren(...sweeps.map((s) => Object.assign(el("option", "", s.system), { value: s.system })));
   sweepSelect.value = currentSweep()?.system ?? "";
-  logYBox.checked = state.logY;
-  byId("runPick").hidden = state.view !== "run";
-  byId("sweepPick").hidden = state.view !== "sweep";
-  logYBox.hidden = state.view !== "run";
+  logYBox.checked = rt.state.logY;
+  byId("runPick").hidden = rt.state.view !== "run";
+  byId("sweepPick").hidden = rt.state.view !== "sweep";
+  logYBox.hidden = rt.state.view !== "run";
 }
 
 function render(): void {
   syncControls();
   byId("empty").hidden = runs.size > 0;
-  runView.hidden = state.view !== "run";
-  regimeBox.hidden = state.view !== "run";
-  sweepView.hidden = state.view !== "sweep";
+  runView.hidden = rt.state.view !== "run";
+  regimeBox.hidden = rt.state.view !== "run";
+  sweepView.hidden = rt.state.view !== "sweep";
   sweepNote.hidden = true;
-  if (state.view === "run") renderRun();
+  if (rt.state.view === "run") renderRun();
   else renderSweep();
 }
 
 viewGroup.addEventListener("change", () => {
   const checked = [...viewGroup.querySelectorAll<Radio>("vscode-radio")].find((r) => r.checked);
   const next = checked?.value === "sweep" ? "sweep" : "run";
-  if (next === state.view) return;
-  state.view = next;
+  if (next === rt.state.view) return;
+  rt.state.view = next;
   render();
-  saveState(state);
+  rt.saveState();
 });
 runSelect.addEventListener("change", () => {
-  state.runId = runSelect.value;
+  rt.state.runId = runSelect.value;
   render();
-  saveState(state);
+  rt.saveState();
 });
 sweepSelect.addEventListener("change", () => {
-  state.sweep = sweepSelect.value;
+  rt.state.sweep = sweepSelect.value;
   render();
-  saveState(state);
+  rt.saveState();
 });
 logYBox.addEventListener("change", () => {
-  state.logY = logYBox.checked;
+  rt.state.logY = logYBox.checked;
   render();
-  saveState(state);
+  rt.saveState();
 });
 
 // ---- export ----------------------------------------------------------------------------------
 
 function buildCsv(): string {
-  if (state.view === "sweep") {
+  if (rt.state.view === "sweep") {
     const lines = ["system,run_id,alpha,final_relative_weight_change,final_kernel_distance"];
     for (const s of sweeps) for (const p of s.points) lines.push(`${csvCell(s.system)},${csvCell(p.runId)},${p.alpha},${csvNumber(p.relativeWeightChange)},${csvNumber(p.kernelDistance)}`);
     return lines.join("\n") + "\n";
@@ -314,34 +322,29 @@ function buildCsv(): string {
 }
 
 function exportBase(): string {
-  return state.view === "sweep" ? `${safeName(currentSweep()?.system ?? "sweep")}-alpha-sweep` : `${safeName(currentRun()?.runId ?? "run")}-lazy-rich`;
+  return rt.state.view === "sweep" ? `${safeName(currentSweep()?.system ?? "sweep")}-alpha-sweep` : `${safeName(currentRun()?.runId ?? "run")}-lazy-rich`;
 }
 
-byId("exportCsv").addEventListener("click", () => vscode.postMessage({ type: "exportCsv", panel: "lazyRich", csv: buildCsv(), suggestedName: `${exportBase()}.csv` }));
+byId("exportCsv").addEventListener("click", () => rt.exportCsv(buildCsv(), `${exportBase()}.csv`));
 byId("exportPng").addEventListener("click", () => {
-  const canvases = state.view === "sweep" ? (sweepChart ? [sweepChart.canvas] : []) : [...runCharts.values()].map((c) => c.canvas);
-  vscode.postMessage({ type: "exportPng", panel: "lazyRich", dataUrl: stackCanvasesPng(canvases, theme.background), suggestedName: `${exportBase()}.png` });
+  const canvases = rt.state.view === "sweep" ? (sweepChart ? [sweepChart.canvas] : []) : [...runCharts.values()].map((c) => c.canvas);
+  rt.exportPng(stackCanvasesPng(canvases, rt.theme.background), `${exportBase()}.png`);
 });
 
 // ---- theme and messages ----------------------------------------------------------------------
 
-onThemeChange(() => {
-  theme = readTheme();
-  applyChartFont(theme, 2);
+rt.onTheme(() => {
+  applyChartFont(rt.theme, 2);
   render();
 });
 
-let messagesHandled = 0;
-window.addEventListener("message", (e: MessageEvent<unknown>) => {
-  const msg = e.data;
-  if (!isLazyRichHostMessage(msg)) return;
-  messagesHandled++;
-  if (msg.type === "lazyRich/init") {
-    if (msg.state) state = structuredClone(msg.state);
+rt.listen((msg) => {
+  if (msg.type === "init") {
+    rt.restoreState(msg.state);
     runs.clear();
     for (const r of msg.runs) runs.set(r.runId, r);
     sweeps = msg.sweeps;
-    saveState(state);
+    rt.saveState();
   } else {
     runs.set(msg.run.runId, msg.run);
     if (msg.sweeps) sweeps = msg.sweeps;
@@ -351,26 +354,13 @@ window.addEventListener("message", (e: MessageEvent<unknown>) => {
 
 // ---- test hooks ------------------------------------------------------------------------------
 
-interface TestHooks {
-  messagesHandled(): number;
-  state(): LazyRichState;
+rt.testHooks({
   /** Charted measures of the shown run: their lines (label, points) and y scale type. */
-  charts(): { metric: string; yType: string; lines: { label: string; points: Pt[] }[] }[];
-  sweep(): { label: string; points: Pt[] }[];
-  sweepScales(): [string, string] | null;
-}
-
-const w = window as unknown as { __webviewTestHooks?: boolean; __lazyRich?: TestHooks };
-if (w.__webviewTestHooks === true) {
-  w.__lazyRich = {
-    messagesHandled: () => messagesHandled,
-    state: () => structuredClone(state),
-    charts: () =>
-      [...runCharts].map(([metric, c]) => ({ metric, yType: c.scales["y"]?.type ?? "", lines: c.data.datasets.map((d) => ({ label: d.label ?? "", points: structuredClone(d.data) })) })),
-    sweep: () => sweepChart?.data.datasets.map((d) => ({ label: d.label ?? "", points: structuredClone(d.data) })) ?? [],
-    sweepScales: () => (sweepChart ? [sweepChart.scales["x"]?.type ?? "", sweepChart.scales["y"]?.type ?? ""] : null),
-  };
-}
+  charts: () =>
+    [...runCharts].map(([metric, c]) => ({ metric, yType: c.scales["y"]?.type ?? "", lines: c.data.datasets.map((d) => ({ label: d.label ?? "", points: structuredClone(d.data) })) })),
+  sweep: () => sweepChart?.data.datasets.map((d) => ({ label: d.label ?? "", points: structuredClone(d.data) })) ?? [],
+  sweepScales: () => (sweepChart ? [sweepChart.scales["x"]?.type ?? "", sweepChart.scales["y"]?.type ?? ""] : null),
+});
 
 render();
-vscode.postMessage({ type: "ready", panel: "lazyRich" });
+rt.ready();

@@ -1,17 +1,6 @@
 // The loss-curves webview's HTML: its static markup inside the shared shell (../common/page.ts,
 // which holds the CSP). Pure (no vscode import): the extension and the browser tests serve it alike.
-import { webviewPageHtml } from "../common/page";
-
-export interface LossCurvesPageOptions {
-  /** URI of dist/webview/lossCurves.js as the webview sees it. */
-  scriptUri: string;
-  /** URI of media/lossCurves.css as the webview sees it. */
-  styleUri: string;
-  /** `webview.cspSource`. */
-  cspSource: string;
-  /** A fresh random nonce per render (crypto, not Math.random). */
-  nonce: string;
-}
+import { webviewPageHtml, type PageResources } from "../common/page";
 
 const BODY = `
 <div class="toolbar" role="toolbar" aria-label="Loss curve options">
@@ -44,6 +33,6 @@ const BODY = `
 <p class="hint">Wheel: zoom x · drag: pan · double-click: reset · solid: train · dashed: test</p>
 `;
 
-export function lossCurvesHtml({ scriptUri, styleUri, cspSource, nonce }: LossCurvesPageOptions): string {
-  return webviewPageHtml("Loss curves", BODY, { scriptUri, styleUris: [styleUri], cspSource, nonce });
+export function lossCurvesHtml(r: PageResources): string {
+  return webviewPageHtml("Loss curves", BODY, r);
 }

@@ -1,7 +1,7 @@
 // The panel's data: every point of every run, in growable typed arrays, with the smoothed curve
 // kept alongside and extended point by point as the run appends. No DOM, no chart.js.
 
-import type { RunSeries, SeriesPoints } from "../../shared/lossCurvesProtocol";
+import type { RunSeries, SeriesPoints } from "../../shared/panels/lossCurves";
 import type { RunStatus } from "../../shared/runFormat";
 
 /** A Float64Array that grows by doubling; `view()` is the filled part (no copy). */
@@ -95,6 +95,8 @@ export class RunData {
   readonly rowStep = new Growable();
   readonly rowTime = new Growable();
   readonly rowValues = new Map<string, Growable>();
+  /** Lines of the run's metrics.jsonl that could not be read (the legend says so). */
+  badLines = 0;
 
   constructor(
     readonly runId: string,
@@ -106,6 +108,7 @@ export class RunData {
 
   static from(r: RunSeries, smoothing: number): RunData {
     const d = new RunData(r.runId, r.label, r.colorIndex, r.status, smoothing);
+    d.badLines = r.badLines ?? 0;
     d.append(r.points);
     return d;
   }

@@ -1,9 +1,9 @@
-// The one protocol between the extension host and the loss-curves webview (style.md §5). Both
-// sides import this file; it has no Node, DOM or vscode imports. Messages are discriminated
-// unions on `type`; the guards check the shape of anything that crosses the boundary.
+// The loss-curves panel's protocol (the convention is in ./common.ts): train/test loss and
+// accuracy of one or several runs, sent whole on `init` and appended as metrics.jsonl grows.
 
-import { isNumberArray, isObject } from "./guards";
-import type { RunStatus } from "./runFormat";
+import { isCount, isNumberArray, isObject, isString } from "../guards";
+import { RUN_STATUSES, type RunStatus } from "../runFormat";
+import { commonWebviewGuard, isCommonHostMessage, type CommonHostMessage, type CommonWebviewMessage } from "./common";
 
 /**
  * Points of one run, columnar: `step[i]`, `time[i]` and `values[metric][i]` describe the same
@@ -23,6 +23,8 @@ export interface RunSeries {
   colorIndex: number;
   status?: RunStatus;
   points: SeriesPoints;
+  /** Lines of metrics.jsonl that could not be read (not JSON, or not a record); absent = none. */
+  badLines?: number;
 }
 
 /** What the x axis measures. */
@@ -53,27 +55,23 @@ export const DEFAULT_LOSS_CURVES_STATE: LossCurvesState = {
   hiddenRuns: [],
 };
 
-/** Messages the extension host posts to the webview. */
-export type HostMessage =
+/** Messages the extension host posts to the loss-curves webview. */
+export type LossCurvesHostMessage =
+  | CommonHostMessage
   /** Replace everything shown by these runs; `state` restores view settings (else the webview keeps its own). */
   | { type: "init"; runs: RunSeries[]; state?: LossCurvesState }
-  /** New points of a run, after those already sent (append-only, like metrics.jsonl). */
-  | { type: "append"; runId: string; points: SeriesPoints }
+  /**
+   * New points of a run, after those already sent (append-only, like metrics.jsonl); `badLines`
+   * is the run's count of unreadable lines so far, when it changed.
+   */
+  | { type: "append"; runId: string; points: SeriesPoints; badLines?: number }
   /** A run's status changed (running → finished, diverged, ...). */
   | { type: "runStatus"; runId: string; status: RunStatus };
 
-/** Messages the webview posts to the extension host. */
-export type WebviewMessage =
-  /** The webview has loaded and listens; the host sends `init` after this (style.md §6). */
-  | { type: "ready" }
-  /** The user asked for the data as CSV; the host offers a save dialog. */
-  | { type: "exportCsv"; csv: string; suggestedName: string }
-  /** The user asked for the chart as PNG (`data:image/png;base64,...`); the host saves it. */
-  | { type: "exportPng"; dataUrl: string; suggestedName: string }
-  /** View settings changed; the host may keep them to restore the panel. */
-  | { type: "stateChanged"; state: LossCurvesState };
+/** Messages the loss-curves webview posts to the extension host: the common ones. */
+export type LossCurvesWebviewMessage = CommonWebviewMessage<LossCurvesState>;
 
-const RUN_STATUS_VALUES: readonly string[] = ["running", "finished", "failed", "diverged", "stopped"];
+const isRunStatus = (x: unknown): x is RunStatus => RUN_STATUSES.includes(x as RunStatus);
 
 export function isSeriesPoints(x: unknown): x is SeriesPoints {
   if (!isObject(x) || !isNumberArray(x["step"]) || !isNumberArray(x["time"]) || !isObject(x["values"])) return false;
@@ -92,10 +90,11 @@ export function isSeriesPoints(x: unknown): x is SeriesPoints {
 function isRunSeries(x: unknown): x is RunSeries {
   return (
     isObject(x) &&
-    typeof x["runId"] === "string" &&
-    typeof x["label"] === "string" &&
+    isString(x["runId"]) &&
+    isString(x["label"]) &&
     typeof x["colorIndex"] === "number" &&
-    (x["status"] === undefined || RUN_STATUS_VALUES.includes(x["status"] as string)) &&
+    (x["status"] === undefined || isRunStatus(x["status"])) &&
+    (x["badLines"] === undefined || isCount(x["badLines"])) &&
     isSeriesPoints(x["points"])
   );
 }
@@ -117,32 +116,19 @@ export function isLossCurvesState(x: unknown): x is LossCurvesState {
   );
 }
 
-export function isHostMessage(x: unknown): x is HostMessage {
+export function isLossCurvesHostMessage(x: unknown): x is LossCurvesHostMessage {
+  if (isCommonHostMessage(x)) return true;
   if (!isObject(x)) return false;
   switch (x["type"]) {
     case "init":
       return Array.isArray(x["runs"]) && x["runs"].every(isRunSeries) && (x["state"] === undefined || isLossCurvesState(x["state"]));
     case "append":
-      return typeof x["runId"] === "string" && isSeriesPoints(x["points"]);
+      return isString(x["runId"]) && isSeriesPoints(x["points"]) && (x["badLines"] === undefined || isCount(x["badLines"]));
     case "runStatus":
-      return typeof x["runId"] === "string" && RUN_STATUS_VALUES.includes(x["status"] as string);
+      return isString(x["runId"]) && isRunStatus(x["status"]);
     default:
       return false;
   }
 }
 
-export function isWebviewMessage(x: unknown): x is WebviewMessage {
-  if (!isObject(x)) return false;
-  switch (x["type"]) {
-    case "ready":
-      return true;
-    case "exportCsv":
-      return typeof x["csv"] === "string" && typeof x["suggestedName"] === "string";
-    case "exportPng":
-      return typeof x["dataUrl"] === "string" && x["dataUrl"].startsWith("data:image/png") && typeof x["suggestedName"] === "string";
-    case "stateChanged":
-      return isLossCurvesState(x["state"]);
-    default:
-      return false;
-  }
-}
+export const isLossCurvesWebviewMessage: (x: unknown) => x is LossCurvesWebviewMessage = commonWebviewGuard(isLossCurvesState);

@@ -1,0 +1,50 @@
+// The influence panel: one run's influence matrices (its examples are that run's, so one run per
+// panel), sent whole on every change; the page may ask to rerun an analysis.
+
+import { influenceRun } from "../../shared/analysisViews";
+import type { OwnMessage } from "../../shared/panels/common";
+import { isInfluenceState, isInfluenceWebviewMessage, type InfluenceHostMessage, type InfluenceState } from "../../shared/panels/influence";
+import { influenceHtml } from "../../webview/influence/page";
+import { AnalysisViewTypes } from "../constants";
+import type { PanelKind } from "./panelHost";
+import type { PanelContent, PanelUpdate } from "./panelSession";
+import { loadRuns, refsOf, type PanelEnv } from "./runs";
+
+type Message = OwnMessage<InfluenceHostMessage>;
+
+export class InfluenceContent implements PanelContent<InfluenceState, Message> {
+  constructor(
+    private readonly env: PanelEnv,
+    private readonly runDirs: readonly string[],
+  ) {}
+
+  init(state: InfluenceState | undefined): PanelUpdate<Message> {
+    const { runs, problems } = loadRuns(this.env, this.runDirs, { metrics: false });
+    const first = runs[0];
+    const ref = first?.ref ?? refsOf(this.env, this.runDirs)[0]?.ref;
+    if (!ref) return { messages: [], problems };
+    // No influence analysis yet: an empty run, which the page says it is waiting for.
+    const run = (first && influenceRun(first.ref, first.data)) ?? { ...ref, examples: [], matrices: [], bifChains: [], settings: {} };
+    return { messages: [{ type: "init", run, ...(state ? { state } : {}) }], problems };
+  }
+
+  refresh(): "init" {
+    return "init";
+  }
+}
+
+export const INFLUENCE: PanelKind<InfluenceState, Message> = {
+  title: "Influence",
+  viewType: AnalysisViewTypes.influence,
+  bundle: "influence",
+  styles: ["analysisPanels.css"],
+  html: influenceHtml,
+  store: { key: "learningMechanics.analysisPanels", entry: (title) => `influence\n${title}`, kind: "influence" },
+  isState: isInfluenceState,
+  isWebviewMessage: isInfluenceWebviewMessage,
+  analyses: true,
+  refreshMs: 1000,
+  // The influence panel shows one run (its examples are that run's).
+  shown: (runDirs) => runDirs.slice(0, 1),
+  content: (env, runDirs) => new InfluenceContent(env, runDirs),
+};

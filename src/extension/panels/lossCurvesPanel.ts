@@ -1,0 +1,126 @@
+// The loss-curves panel: one per set of runs, every metrics.jsonl followed with a MetricsTailer.
+// `init` reads each run from the start; `refresh` sends the lines appended since (`append`), a
+// status change (`runStatus`), or everything again when the file was replaced (a resume).
+
+import * as path from "node:path";
+import type { OwnMessage } from "../../shared/panels/common";
+import { isLossCurvesState, isLossCurvesWebviewMessage, type LossCurvesHostMessage, type LossCurvesState, type RunSeries, type SeriesPoints } from "../../shared/panels/lossCurves";
+import { METRICS_FILE, type MetricsRecord, type RunStatus } from "../../shared/runFormat";
+import { lossCurvesHtml } from "../../webview/lossCurves/page";
+import { LOSS_CURVES_VIEW_TYPE } from "../constants";
+import { MetricsTailer } from "../metricsTailer";
+import type { PanelKind } from "./panelHost";
+import type { PanelContent, PanelUpdate } from "./panelSession";
+import { labelOf, runSetKey, statusOf, type PanelEnv } from "./runs";
+
+type Message = OwnMessage<LossCurvesHostMessage>;
+
+/** Records → columnar points (pure; exported for tests). */
+export function toSeriesPoints(records: readonly MetricsRecord[]): SeriesPoints {
+  const names = new Set<string>();
+  for (const r of records) for (const k of Object.keys(r)) if (k !== "step" && k !== "time") names.add(k);
+  const values: Record<string, (number | null)[]> = {};
+  for (const n of names) values[n] = records.map((r) => (typeof r[n] === "number" && Number.isFinite(r[n]) ? (r[n] as number) : null));
+  return { step: records.map((r) => r.step), time: records.map((r) => (Number.isFinite(r.time) ? r.time : 0)), values };
+}
+
+/** Everything new in a tailed file: records (after a reset, from the start), or why it could not be read. */
+export function pollAll(tailer: MetricsTailer): { records: MetricsRecord[]; reset: boolean; error?: string } {
+  const records: MetricsRecord[] = [];
+  let reset = false;
+  try {
+    for (;;) {
+      const r = tailer.poll();
+      if (r.reset) {
+        reset = true;
+        records.length = 0;
+      }
+      // One push per record: `push(...r.records)` passes every record as an argument and overflows
+      // the stack past ~10⁵ records (a run of 130,000 lines showed empty).
+      for (const record of r.records) records.push(record);
+      if (!r.more) break;
+    }
+  } catch (e) {
+    return { records, reset, error: e instanceof Error ? e.message : String(e) };
+  }
+  return { records, reset };
+}
+
+interface Tracked {
+  runDir: string;
+  label: string;
+  colorIndex: number;
+  status: RunStatus | undefined;
+  tailer: MetricsTailer;
+  /** Unreadable lines the page knows of. */
+  badLines: number;
+}
+
+export class LossCurvesContent implements PanelContent<LossCurvesState, Message> {
+  private readonly tracked = new Map<string, Tracked>();
+
+  constructor(
+    private readonly env: PanelEnv,
+    runDirs: readonly string[],
+  ) {
+    runDirs.forEach((runDir, i) => {
+      this.tracked.set(runDir, { runDir, label: labelOf(env, runDir), colorIndex: i, status: undefined, tailer: new MetricsTailer(path.join(runDir, METRICS_FILE)), badLines: 0 });
+    });
+  }
+
+  init(state: LossCurvesState | undefined): PanelUpdate<Message> {
+    const runs: RunSeries[] = [];
+    const problems: string[] = [];
+    for (const t of this.tracked.values()) {
+      t.tailer = new MetricsTailer(t.tailer.path);
+      t.status = statusOf(this.env, t.runDir);
+      const read = pollAll(t.tailer);
+      if (read.error !== undefined) problems.push(`${t.label}: ${read.error}`);
+      t.badLines = t.tailer.badLines;
+      runs.push({
+        runId: t.runDir,
+        label: t.label,
+        colorIndex: t.colorIndex,
+        ...(t.status ? { status: t.status } : {}),
+        ...(t.badLines > 0 ? { badLines: t.badLines } : {}),
+        points: toSeriesPoints(read.records),
+      });
+    }
+    return { messages: [{ type: "init", runs, ...(state ? { state } : {}) }], problems };
+  }
+
+  refresh(runDir: string): PanelUpdate<Message> | "init" {
+    const t = this.tracked.get(runDir);
+    if (!t) return { messages: [] };
+    const read = pollAll(t.tailer);
+    // The file was replaced (a resume rewrote it): send everything again.
+    if (read.reset) return "init";
+    const messages: Message[] = [];
+    const bad = t.tailer.badLines;
+    if (read.records.length > 0 || bad !== t.badLines) {
+      messages.push({ type: "append", runId: runDir, points: toSeriesPoints(read.records), ...(bad !== t.badLines ? { badLines: bad } : {}) });
+      t.badLines = bad;
+    }
+    const status = statusOf(this.env, runDir);
+    if (status && status !== t.status) {
+      t.status = status;
+      messages.push({ type: "runStatus", runId: runDir, status });
+    }
+    return { messages, problems: read.error !== undefined ? [`${t.label}: ${read.error}`] : [] };
+  }
+}
+
+export const LOSS_CURVES: PanelKind<LossCurvesState, Message> = {
+  title: "Loss curves",
+  viewType: LOSS_CURVES_VIEW_TYPE,
+  bundle: "lossCurves",
+  styles: ["lossCurves.css"],
+  html: lossCurvesHtml,
+  store: { key: "learningMechanics.lossCurvesPanels", entry: (title) => title },
+  isState: isLossCurvesState,
+  isWebviewMessage: isLossCurvesWebviewMessage,
+  analyses: false,
+  // Sorted: a set of runs gets the same colours however it was picked.
+  shown: (runDirs) => runSetKey(runDirs).split("\n"),
+  content: (env, runDirs) => new LossCurvesContent(env, runDirs),
+};

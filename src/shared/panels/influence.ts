@@ -1,0 +1,144 @@
+// The influence panel's protocol (the convention is in ./common.ts): a run's training examples ×
+// checkpoints influence matrices (TracIn, BIF), the BIF's SGLD chains, and rerun requests.
+//
+// The matrix may be a Float32Array/Float64Array: typed arrays survive the structured clone of
+// `webview.postMessage` and are 10× cheaper than arrays of numbers for 10,000 × 500 values.
+// Missing numbers are `null` in plain arrays, NaN in typed ones.
+
+import { isArrayOf, isNullableNumberArray, isNumber, isNumberArray, isObject, isOptNumber, isString } from "../guards";
+import {
+  commonWebviewGuard,
+  isAnalysisOverrides,
+  isCommonHostMessage,
+  isRerunAnalysisMessage,
+  isRunRef,
+  type AnalysisOverrides,
+  type CommonHostMessage,
+  type CommonWebviewMessage,
+  type RerunAnalysisMessage,
+  type RunRef,
+} from "./common";
+
+export type InfluenceMethod = "tracin" | "bif";
+
+/** A training example as the side view shows it; `text` is the host's description of it. */
+export interface InfluenceExample {
+  /** Index in the training split. */
+  index: number;
+  label: string;
+  text: string;
+}
+
+/**
+ * Influence of n training examples (rows, in `InfluenceRun.examples` order) at T checkpoints
+ * (columns), row-major: value(i, j) = values[i·T + j]. TracIn: η_j ∇ℓ(z_i)·∇ℓ(query) at
+ * checkpoint j; BIF: −Cov(ℓ_i, φ) around checkpoint j. Missing = NaN (typed) or null (plain).
+ */
+export interface InfluenceMatrix {
+  method: InfluenceMethod;
+  /** Checkpoint steps, length T. */
+  steps: number[];
+  values: Float32Array | Float64Array | (number | null)[];
+  /** What the influence is on, e.g. "mean test loss of 64 test examples". */
+  query: string;
+}
+
+/** SGLD chains of the BIF at one checkpoint: `loss[c][k]` = loss at draw k of chain c. */
+export interface BifChains {
+  step: number;
+  loss: number[][];
+  /** Gelman–Rubin R̂ across chains, when computed. */
+  rHat?: number;
+  /** Set by the host when the chains do not mix (e.g. R̂ > 1.1, a trending chain). */
+  warning?: string;
+}
+
+export interface InfluenceRun extends RunRef {
+  examples: InfluenceExample[];
+  /** One matrix per method computed (at most one each). */
+  matrices: InfluenceMatrix[];
+  bifChains: BifChains[];
+  /** The settings the analyses ran with; prefill the rerun form. */
+  settings: AnalysisOverrides;
+}
+
+export type InfluenceSort = "index" | "total" | "absTotal" | "signFlip";
+
+export interface InfluenceState {
+  method: InfluenceMethod;
+  sort: InfluenceSort;
+  groupByLabel: boolean;
+  /** Row height in CSS pixels; 0 = fit every row in view (rows sharing a pixel show their extreme). */
+  rowPx: number;
+  /** The clicked cell, by example index and checkpoint step. */
+  selected: { example: number; step: number } | null;
+}
+
+export const DEFAULT_INFLUENCE_STATE: InfluenceState = { method: "tracin", sort: "index", groupByLabel: false, rowPx: 0, selected: null };
+
+/** Messages the extension host posts to the influence webview. */
+export type InfluenceHostMessage =
+  | CommonHostMessage
+  /** Replace everything shown by this run's influence analyses. */
+  | { type: "init"; run: InfluenceRun; state?: InfluenceState };
+
+/** Messages the influence webview posts to the extension host: the common ones and rerun requests. */
+export type InfluenceWebviewMessage = CommonWebviewMessage<InfluenceState> | RerunAnalysisMessage;
+
+function isInfluenceMatrix(x: unknown, n: number): x is InfluenceMatrix {
+  if (!isObject(x) || (x["method"] !== "tracin" && x["method"] !== "bif") || !isNumberArray(x["steps"]) || !isString(x["query"])) return false;
+  const size = n * x["steps"].length;
+  const v = x["values"];
+  if (v instanceof Float32Array || v instanceof Float64Array) return v.length === size;
+  return isNullableNumberArray(v, size);
+}
+
+function isBifChains(x: unknown): x is BifChains {
+  return (
+    isObject(x) &&
+    isNumber(x["step"]) &&
+    Array.isArray(x["loss"]) &&
+    x["loss"].every(isNumberArray) &&
+    isOptNumber(x["rHat"]) &&
+    (x["warning"] === undefined || isString(x["warning"]))
+  );
+}
+
+function isInfluenceRun(x: unknown): x is InfluenceRun {
+  if (!isObject(x) || !isRunRef(x)) return false;
+  const ex = x["examples"];
+  if (!Array.isArray(ex) || !ex.every((e) => isObject(e) && isNumber(e["index"]) && isString(e["label"]) && isString(e["text"]))) return false;
+  const n = ex.length;
+  const ms = x["matrices"];
+  return (
+    Array.isArray(ms) &&
+    ms.every((m) => isInfluenceMatrix(m, n)) &&
+    new Set(ms.map((m) => (m as InfluenceMatrix).method)).size === ms.length &&
+    isArrayOf(x["bifChains"], isBifChains) &&
+    isAnalysisOverrides(x["settings"])
+  );
+}
+
+export function isInfluenceState(x: unknown): x is InfluenceState {
+  if (!isObject(x)) return false;
+  const sel = x["selected"];
+  return (
+    (x["method"] === "tracin" || x["method"] === "bif") &&
+    ["index", "total", "absTotal", "signFlip"].includes(x["sort"] as string) &&
+    typeof x["groupByLabel"] === "boolean" &&
+    isNumber(x["rowPx"]) &&
+    x["rowPx"] >= 0 &&
+    (sel === null || (isObject(sel) && isNumber(sel["example"]) && isNumber(sel["step"])))
+  );
+}
+
+export function isInfluenceHostMessage(x: unknown): x is InfluenceHostMessage {
+  if (isCommonHostMessage(x)) return true;
+  return isObject(x) && x["type"] === "init" && isInfluenceRun(x["run"]) && (x["state"] === undefined || isInfluenceState(x["state"]));
+}
+
+const isCommonInfluenceMessage = commonWebviewGuard(isInfluenceState);
+
+export function isInfluenceWebviewMessage(x: unknown): x is InfluenceWebviewMessage {
+  return isCommonInfluenceMessage(x) || isRerunAnalysisMessage(x);
+}

@@ -1,0 +1,83 @@
+// The influence panel's exports (the shown matrix as CSV, the heatmap as PNG) and the form that
+// asks the host to rerun an analysis with other settings.
+
+import type { AnalysisOverrides } from "../../shared/panels/common";
+import { csvCell, csvNumber } from "../common/csv";
+import { byId } from "../common/dom";
+import { safeName } from "../common/runtime";
+import { current, rt, view } from "./app";
+import { canvas } from "./draw";
+
+function exportBase(): string {
+  return `${safeName(view.run?.runId ?? "run")}-${rt.state.method}`;
+}
+
+/** The shown matrix, rows in the shown order: example, label, one column per checkpoint, total, flips. */
+function buildCsv(): string {
+  const d = current();
+  if (!d || !view.run || !view.rows) return "";
+  const header = ["example_index", "label", ...d.steps.map((s) => `step_${s}`), "total", "sign_flips"];
+  const lines = [header.map(csvCell).join(",")];
+  for (let k = 0; k < d.n; k++) {
+    const i = view.rows.order[k]!;
+    const ex = view.run.examples[i]!;
+    let line = `${ex.index},${csvCell(ex.label)}`;
+    for (let j = 0; j < d.t; j++) line += "," + csvNumber(d.values[i * d.t + j]);
+    line += `,${csvNumber(d.stats.total[i])},${d.stats.flips[i]}`;
+    lines.push(line);
+  }
+  return lines.join("\n") + "\n";
+}
+
+byId("exportCsv").addEventListener("click", () => {
+  rt.exportCsv(buildCsv(), `${exportBase()}-influence.csv`);
+});
+byId("exportPng").addEventListener("click", () => {
+  rt.exportPng(canvas.toDataURL("image/png"), `${exportBase()}-influence.png`);
+});
+
+// ---- rerun form ------------------------------------------------------------------------------
+
+const form = byId<HTMLFormElement>("rerunForm");
+
+export function fillForm(settings: AnalysisOverrides): void {
+  for (const input of form.querySelectorAll<HTMLInputElement>("input[type=number]")) {
+    const [analysis, field] = input.name.split(".") as [keyof AnalysisOverrides, string];
+    const v = (settings[analysis] as Record<string, number> | undefined)?.[field];
+    input.value = v === undefined ? "" : String(v);
+    input.removeAttribute("aria-invalid");
+  }
+}
+
+/** The form's values for one analysis; null (and the bad fields marked) if any is not a number ≥ 0. */
+function readForm(analysis: keyof AnalysisOverrides): AnalysisOverrides | null {
+  const fields: Record<string, number> = {};
+  let ok = true;
+  for (const input of form.querySelectorAll<HTMLInputElement>(`input[name^="${analysis}."]`)) {
+    const field = input.name.slice(analysis.length + 1);
+    input.removeAttribute("aria-invalid");
+    if (input.value.trim() === "") continue;
+    const v = Number(input.value);
+    const integer = input.step !== "any";
+    if (!Number.isFinite(v) || v < 0 || (integer && !Number.isInteger(v))) {
+      input.setAttribute("aria-invalid", "true");
+      ok = false;
+    } else fields[field] = v;
+  }
+  return ok ? { [analysis]: fields } : null;
+}
+
+for (const btn of form.querySelectorAll<HTMLElement>(".rerun-btn")) {
+  btn.addEventListener("click", () => {
+    const analysis = btn.dataset["analysis"] as keyof AnalysisOverrides;
+    const status = byId("rerunStatus");
+    const overrides = readForm(analysis);
+    if (!view.run) return;
+    if (!overrides) {
+      status.textContent = "Some values are not numbers ≥ 0 (counts must be whole numbers).";
+      return;
+    }
+    rt.post({ type: "rerunAnalysis", runId: view.run.runId, analysis, overrides });
+    status.textContent = `Asked to rerun ${analysis} on ${view.run.label}.`;
+  });
+}

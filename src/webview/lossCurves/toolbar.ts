@@ -1,0 +1,96 @@
+// The toolbar: x axis (step or wall time), log x/y, accuracy axis, smoothing, reset zoom and the
+// PNG and CSV exports; `applyState` brings scales, curves and controls in line with the state.
+
+import { byId, type Checkbox } from "../common/dom";
+import { exportStem } from "../common/runtime";
+import { ACC_METRICS, LOSS_METRICS, rt, runs } from "./app";
+import { applyScales, canvas, chart, rebuildDatasets, refreshData } from "./chart";
+import { buildCsv } from "./csv";
+import { renderLegend } from "./legend";
+import { setZoomT } from "./pointer";
+
+type Radio = HTMLElement & { checked: boolean; value: string };
+
+const xAxisGroup = byId<HTMLElement>("xAxis");
+const logXBox = byId<Checkbox>("logX");
+const logYBox = byId<Checkbox>("logY");
+const accBox = byId<Checkbox>("showAccuracy");
+const smoothingInput = byId<HTMLInputElement>("smoothing");
+const smoothingValue = byId<HTMLOutputElement>("smoothingValue");
+
+export function syncControls(): void {
+  const state = rt.state;
+  for (const r of xAxisGroup.querySelectorAll<Radio>("vscode-radio")) r.checked = r.value === state.xAxis;
+  logXBox.checked = state.logX;
+  logYBox.checked = state.logY;
+  accBox.checked = state.showAccuracy;
+  smoothingInput.value = String(state.smoothing);
+  smoothingValue.textContent = state.smoothing.toFixed(2);
+}
+
+/** Applies the whole state: scales, curves, controls. */
+export function applyState(): void {
+  for (const run of runs.values()) run.setSmoothing(rt.state.smoothing);
+  syncControls();
+  applyScales();
+  rebuildDatasets();
+  renderLegend();
+  chart.update("none");
+}
+
+xAxisGroup.addEventListener("change", () => {
+  const checked = [...xAxisGroup.querySelectorAll<Radio>("vscode-radio")].find((r) => r.checked);
+  const next = checked?.value === "time" ? "time" : "step";
+  if (next === rt.state.xAxis) return;
+  rt.state.xAxis = next;
+  rt.state.zoom = null; // a step range means nothing in seconds
+  applyScales();
+  rebuildDatasets();
+  chart.update("none");
+  rt.saveState();
+});
+
+logXBox.addEventListener("change", () => {
+  rt.state.logX = logXBox.checked;
+  if (rt.state.zoom && rt.state.zoom.xMin <= 0) rt.state.zoom = null;
+  applyScales();
+  refreshData();
+  chart.update("none");
+  rt.saveState();
+});
+
+logYBox.addEventListener("change", () => {
+  rt.state.logY = logYBox.checked;
+  applyScales();
+  chart.update("none");
+  rt.saveState();
+});
+
+accBox.addEventListener("change", () => {
+  rt.state.showAccuracy = accBox.checked;
+  applyScales();
+  rebuildDatasets();
+  chart.update("none");
+  rt.saveState();
+});
+
+smoothingInput.addEventListener("input", () => {
+  const w = Math.min(0.999, Math.max(0, Number(smoothingInput.value)));
+  const rawWasShown = rt.state.smoothing > 0;
+  rt.state.smoothing = w;
+  smoothingValue.textContent = w.toFixed(2);
+  for (const run of runs.values()) run.setSmoothing(w);
+  if (rawWasShown !== w > 0) rebuildDatasets();
+  else refreshData();
+  chart.update("none");
+  rt.saveState();
+});
+
+const stem = (): string => exportStem([...runs.keys()], "runs");
+
+byId("resetZoom").addEventListener("click", () => setZoomT(null, null));
+byId("exportPng").addEventListener("click", () => rt.exportPng(canvas.toDataURL("image/png"), `${stem()}-loss.png`));
+byId("exportCsv").addEventListener("click", () => {
+  const charted = rt.state.showAccuracy ? [...LOSS_METRICS, ...ACC_METRICS] : [...LOSS_METRICS];
+  rt.exportCsv(buildCsv([...runs.values()], charted, rt.state.smoothing), `${stem()}-metrics.csv`);
+});
