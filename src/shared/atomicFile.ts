@@ -7,7 +7,14 @@
 // readers (which match exact names such as `step-00000100.safetensors`) never pick them up.
 //
 // `appendLine`: metrics.jsonl is append-only; each line goes out in one write on an O_APPEND
-// descriptor, so a concurrent reader sees whole lines (or a partial last line it can ignore).
+// descriptor, so a concurrent reader sees whole lines (or a partial last line it can ignore). It
+// appends only to a regular file, never through a symlink (one planted in a run folder must not
+// carry writes elsewhere).
+//
+// `removeStaleTempFiles`: a write killed between its temporary file and the rename leaves the
+// temporary behind; a new trainer removes those whose writer's pid is gone.
+//
+// `readJsonFile`: reads through safeRead (regular files, size limit) and never quotes the file.
 
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
