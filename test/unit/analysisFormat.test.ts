@@ -4,10 +4,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, symlinkSync } from "node:fs";
+import { mkdirSync, rmSync, symlinkSync } from "node:fs";
 import { AnalysisFileError, analysisPath, canonicalJson, parseAnalysisText, readAnalysis, readAnalysisAsync } from "../../src/shared/analysisFormat";
 import { weightsRecord } from "../../src/trainer/analyzer/weights";
 import { AnalysisWriter, dueSteps } from "../../src/trainer/analyzer/writer";
+import { childJob, runChildJob } from "../childRun";
+
+// Reads of FIFOs and /dev/zero links run in a child killed at a time limit: a regression fails
+// the test instead of hanging the suite or exhausting memory.
+childJob({ readAnalysis: ([run, name]) => readAnalysis(run as string, name as "kernel")?.records.length ?? null });
 
 const header = (settings: Record<string, unknown>) =>
   JSON.stringify({ format: "learning-mechanics/analysis", formatVersion: 1, analysis: "weights", settings, producer: "test", createdAt: "2026-01-01T00:00:00Z" });
@@ -44,8 +49,9 @@ describe("analysis files", () => {
     ]);
   });
 
-  test("read: in chunks, lines over the limit skipped; FIFOs and /dev/zero links refused at once", async () => {
+  test("read: in chunks, lines over the limit skipped; FIFOs and /dev/zero links refused at once", async (t) => {
     const run = mkdtempSync(join(tmpdir(), "lm-analyses-"));
+    t.after(() => rmSync(run, { recursive: true, force: true }));
     mkdirSync(join(run, "analyses"));
     const big = `{"step":5,"pad":"${"p".repeat(400)}"}`;
     writeFileSync(analysisPath(run, "weights"), [header({}), '{"step":0}', big, '{"step":10}', ""].join("\n"));
@@ -57,9 +63,14 @@ describe("analysis files", () => {
     assert.equal(await readAnalysisAsync(run, "kernel"), undefined);
     execFileSync("mkfifo", [analysisPath(run, "kernel")]);
     symlinkSync("/dev/zero", analysisPath(run, "tracin"));
-    assert.throws(() => readAnalysis(run, "kernel"), { name: "FileRefusedError", message: `${analysisPath(run, "kernel")}: is a FIFO, not a regular file` });
-    assert.throws(() => readAnalysis(run, "tracin"), { name: "FileRefusedError", message: `${analysisPath(run, "tracin")}: is a character device, not a regular file` });
-    await assert.rejects(readAnalysisAsync(run, "kernel"), { name: "FileRefusedError" });
+    for (const [name, kind] of [
+      ["kernel", "a FIFO"],
+      ["tracin", "a character device"],
+    ] as const) {
+      const r = runChildJob(__filename, "readAnalysis", [run, name], 10_000);
+      assert.equal(r.timedOut, false);
+      assert.deepEqual(r.error, { name: "FileRefusedError", message: `${analysisPath(run, name)}: is ${kind}, not a regular file` });
+    }
     // A header line over the limit is a header error naming the file.
     writeFileSync(analysisPath(run, "fourier"), big);
     assert.throws(() => readAnalysis(run, "fourier", { maxLineBytes: 256 }), /fourier\.jsonl: the first line is longer than the 256-byte line limit/);

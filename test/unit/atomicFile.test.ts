@@ -16,7 +16,12 @@ import {
   writeFileAtomicSync,
 } from "../../src/shared/atomicFile";
 import { parseCheckpointFileName } from "../../src/shared/runFormat";
+import { childJob, runChildJob } from "../childRun";
 import { tempDir } from "../support";
+
+// Reads of FIFOs and /dev/zero links run in a child killed at a time limit: a regression fails
+// the test instead of hanging the suite or exhausting memory.
+childJob({ readJsonFileSync: ([p]) => readJsonFileSync(p as string) });
 
 type Writer = (p: string, data: string | Uint8Array) => Promise<void>;
 const writers: Array<[string, Writer]> = [
@@ -215,9 +220,15 @@ test("readJsonFile refuses FIFOs, devices and oversized files, and never quotes 
   fs.writeFileSync(big, "[" + "1,".repeat(600_000) + "1]");
   const secret = path.join(dir, "secret.json");
   fs.writeFileSync(secret, "token=hunter2");
+  for (const [file, kind] of [
+    [fifo, "a FIFO"],
+    [zero, "a character device"],
+  ] as const) {
+    const r = runChildJob(__filename, "readJsonFileSync", [file], 10_000);
+    assert.equal(r.timedOut, false);
+    assert.deepEqual(r.value, { ok: false, error: `${file}: cannot read: is ${kind}, not a regular file` });
+  }
   for (const read of [readJsonFile, async (p: string, max?: number) => readJsonFileSync(p, max)]) {
-    assert.deepEqual(await read(fifo), { ok: false, error: `${fifo}: cannot read: is a FIFO, not a regular file` });
-    assert.deepEqual(await read(zero), { ok: false, error: `${zero}: cannot read: is a character device, not a regular file` });
     assert.deepEqual(await read(big), { ok: false, error: `${big}: cannot read: is 1200003 bytes, over the limit of 1048576 bytes` });
     assert.equal((await read(big, 2 << 20)).ok, true);
     assert.deepEqual(await read(secret), { ok: false, error: `${secret}: invalid JSON: unexpected character at line 1, column 1` });

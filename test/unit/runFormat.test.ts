@@ -6,7 +6,12 @@ import { test } from "node:test";
 import { parseJsonTolerant, tryParseJson } from "../../src/shared/jsonText";
 import { readManifest, readManifestSync } from "../../src/shared/manifestFile";
 import { type RunManifest, checkpointFiles, manifestProblems, parseCheckpointFileName, parseManifest } from "../../src/shared/runFormat";
+import { childJob, runChildJob } from "../childRun";
 import { tempDir } from "../support";
+
+// Reads of FIFOs and /dev/zero links run in a child killed at a time limit: a regression fails
+// the test instead of hanging the suite or exhausting memory.
+childJob({ readManifestSync: ([p]) => readManifestSync(p as string) });
 
 function manifest(over: Record<string, unknown> = {}): Record<string, unknown> {
   const m: RunManifest = {
@@ -82,11 +87,17 @@ test("readManifest reads run.json through safeRead: FIFO, /dev/zero and oversize
   fs.writeFileSync(secretTarget, "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n");
   const link = path.join(dir, "link.json");
   fs.symlinkSync(secretTarget, link);
+  for (const [file, problem] of [
+    [fifo, "run.json is a FIFO, not a regular file"],
+    [zero, "run.json is a character device, not a regular file"],
+  ] as const) {
+    const r = runChildJob(__filename, "readManifestSync", [file], 10_000);
+    assert.equal(r.timedOut, false);
+    assert.deepEqual(r.value, { ok: false, problems: [problem] });
+  }
   for (const read of [readManifestSync, readManifest]) {
     const g = await read(good);
     assert.equal(g.ok, true);
-    assert.deepEqual(await read(fifo), { ok: false, problems: ["run.json is a FIFO, not a regular file"] });
-    assert.deepEqual(await read(zero), { ok: false, problems: ["run.json is a character device, not a regular file"] });
     assert.deepEqual(await read(big), { ok: false, problems: [`run.json is ${fs.statSync(big).size} bytes, over the limit of 1048576 bytes`] });
     assert.deepEqual(await read(path.join(dir, "none.json")), { ok: false, missing: true, problems: ["run.json not found"] });
     const l = await read(link);
