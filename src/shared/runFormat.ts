@@ -161,8 +161,10 @@ export function manifestProblems(value: unknown): string[] {
   need(typeof m["seed"] === "number" && Number.isFinite(m["seed"]), "seed", "a number");
   need(isObject(m["config"]), "config", "an object");
 
-  // The Runs view groups by experiment.path; sha256 is informative only (a hand-written run may lack it).
-  need(isString(lookup(m, "experiment.path")), "experiment.path", "a string");
+  // The Runs view groups by experiment.path (and checks that it is there); the weight-space
+  // analysis does without it, so a run from elsewhere may leave `experiment` out. When present,
+  // its path must be a string. sha256 is informative only.
+  if (m["experiment"] !== undefined) need(isString(lookup(m, "experiment.path")), "experiment.path", "a string");
 
   const backend = m["backend"];
   need(isObject(backend), "backend", "an object");

@@ -49,6 +49,7 @@ test("manifestProblems checks the type of every field readers use", () => {
     [{ step: 1.5, totalSteps: Number.NaN }, ["step must be an integer", "totalSteps must be an integer"]],
     [{ experiment: { sha256: "x" } }, ["experiment.path must be a string"]],
     [{ experiment: null }, ["experiment.path must be a string"]],
+    [{ experiment: undefined }, []], // a run from elsewhere: only the analyses that need the model need it
     [{ system: ["a"], producer: undefined }, ["system must be a string", "producer must be a string"]],
     [{ config: [] }, ["config must be an object"]],
     [{ resumedFrom: [1, "2"] }, ["resumedFrom must be an array of integers"]],
