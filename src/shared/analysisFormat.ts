@@ -7,10 +7,16 @@
 //
 // Appending one complete line per checkpoint makes the files incremental (the analyzer skips the
 // steps already present) and safe to read while they grow (a partial last line is ignored).
-import * as fs from "node:fs";
+//
+// Reading is bounded like metrics.jsonl's (lineScanner.ts): regular files only, in chunks, lines
+// over READ_LIMITS.lineBytes skipped as bad lines; Python's NaN / Infinity tokens are accepted.
 import { join } from "node:path";
 import { ANALYSIS_NAMES, type AnalysisName } from "../sdk/spec";
+import { tryParseJson } from "./jsonText";
+import { type ScanOptions, type ScannedLine, scanLines, scanLinesSync, scanText } from "./lineScanner";
+import { BAD_LINE_DETAILS_KEPT, BAD_LINE_NUMBERS_KEPT, type BadLine } from "./metricsReader";
 import { ANALYSES_DIR } from "./runFormat";
+import { READ_LIMITS } from "./safeRead";
 
 export { ANALYSIS_NAMES, type AnalysisName };
 
@@ -147,8 +153,12 @@ export interface AnalysisFile<N extends AnalysisName> {
   records: AnalysisRecords[N][];
   /** The file ends with an incomplete line (being written, or cut by a crash). */
   partialTail: boolean;
-  /** 1-based numbers of complete lines that are not valid records (skipped). */
+  /** 1-based numbers of complete lines that are not valid records (skipped); the first BAD_LINE_NUMBERS_KEPT. */
   badLines: number[];
+  /** How many complete lines were not valid records, in all (set by the readers; absent means `badLines.length`). */
+  badLineCount?: number;
+  /** The first few bad lines with the reason (set by the readers). */
+  badLineDetails?: BadLine[];
 }
 
 /** Problems of a parsed header; empty when valid. */
@@ -165,17 +175,14 @@ function headerProblems(value: unknown, expected?: AnalysisName): string[] {
   return problems;
 }
 
-/** A record line: a JSON object with a finite numeric `step` (the fields are the writer's contract). */
-function parseRecord(line: string): { step: number } | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+/** A record line: a JSON object with a finite numeric `step` (the fields are the writer's contract), or why not. */
+function parseRecord(line: string): { ok: true; record: { step: number } } | { ok: false; reason: string } {
+  const parsed = tryParseJson(line);
+  if (!parsed.ok) return { ok: false, reason: `not valid JSON: ${parsed.problem}` };
+  const value = parsed.value;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return { ok: false, reason: "not a JSON object" };
   const step = (value as { step?: unknown }).step;
-  return typeof step === "number" && Number.isFinite(step) ? (value as { step: number }) : undefined;
+  return typeof step === "number" && Number.isFinite(step) ? { ok: true, record: value as { step: number } } : { ok: false, reason: "no finite numeric step" };
 }
 
 /** JSON with object keys sorted, so equal settings compare equal whatever their key order. */
@@ -187,49 +194,100 @@ export function canonicalJson(value: unknown): string {
 
 export class AnalysisFileError extends Error {}
 
-/**
- * Parses an analysis file's text. Throws AnalysisFileError when the header is missing or invalid;
- * tolerates a partial last line and skips bad lines (reported). A step written twice keeps its
- * last record (a resumed analyzer may have rewritten it).
- */
-export function parseAnalysisText<N extends AnalysisName>(text: string, name: N, file = `${name}.jsonl`): AnalysisFile<N> {
-  const parts = text.split("\n");
-  const tail = parts.pop() ?? "";
-  const first = parts.length > 0 ? parts[0]! : tail;
-  let header: unknown;
-  try {
-    header = JSON.parse(first);
-  } catch {
-    throw new AnalysisFileError(`${file}: the first line is not a JSON header${parts.length === 0 ? " (the file is empty or being written)" : ""}`);
+/** Builds an analysis file from its lines, one at a time, holding only the records. */
+class AnalysisLines<N extends AnalysisName> {
+  private header: AnalysisHeader | undefined;
+  private readonly byStep = new Map<number, AnalysisRecords[N]>();
+  private readonly badLines: number[] = [];
+  private readonly badLineDetails: BadLine[] = [];
+  private badLineCount = 0;
+  private partialTail = false;
+
+  constructor(
+    private readonly name: N,
+    private readonly file: string,
+    private readonly maxLineBytes: number,
+  ) {}
+
+  readonly onLine = (l: ScannedLine): void => {
+    if (l.number === 1) return this.onHeader(l);
+    if (l.bytes === undefined) return this.bad(l, `longer than the ${this.maxLineBytes}-byte line limit`);
+    const text = l.bytes.toString("utf8");
+    if (text.trim() === "") return;
+    const r = parseRecord(text);
+    if (r.ok) this.byStep.set(r.record.step, r.record as AnalysisRecords[N]);
+    else this.bad(l, r.reason);
+  };
+
+  private onHeader(l: ScannedLine): void {
+    const being = l.terminated ? "" : " (the file is empty or being written)";
+    if (l.bytes === undefined) throw new AnalysisFileError(`${this.file}: the first line is longer than the ${this.maxLineBytes}-byte line limit${being}`);
+    const parsed = tryParseJson(l.bytes.toString("utf8"));
+    if (!parsed.ok) throw new AnalysisFileError(`${this.file}: the first line is not a JSON header${being}`);
+    const problems = headerProblems(parsed.value, this.name);
+    if (problems.length > 0) throw new AnalysisFileError(`${this.file}: ${problems.join("; ")}`);
+    this.header = parsed.value as AnalysisHeader;
   }
-  const problems = headerProblems(header, name);
-  if (problems.length > 0) throw new AnalysisFileError(`${file}: ${problems.join("; ")}`);
-  const byStep = new Map<number, AnalysisRecords[N]>();
-  const badLines: number[] = [];
-  parts.slice(1).forEach((line, i) => {
-    if (line.trim() === "") return;
-    const rec = parseRecord(line);
-    if (rec) byStep.set(rec.step, rec as AnalysisRecords[N]);
-    else badLines.push(i + 2);
-  });
-  let partialTail = false;
-  if (parts.length > 0 && tail.trim() !== "") {
-    const rec = parseRecord(tail);
-    if (rec) byStep.set(rec.step, rec as AnalysisRecords[N]);
-    else partialTail = true;
+
+  private bad(l: ScannedLine, reason: string): void {
+    if (!l.terminated) {
+      this.partialTail = true;
+      return;
+    }
+    this.badLineCount++;
+    if (this.badLines.length < BAD_LINE_NUMBERS_KEPT) this.badLines.push(l.number);
+    if (this.badLineDetails.length < BAD_LINE_DETAILS_KEPT) this.badLineDetails.push({ line: l.number, reason });
   }
-  return { header: header as AnalysisHeader, records: [...byStep.values()].sort((a, b) => a.step - b.step), partialTail, badLines };
+
+  finish(): AnalysisFile<N> {
+    if (this.header === undefined) throw new AnalysisFileError(`${this.file}: the first line is not a JSON header (the file is empty or being written)`);
+    return {
+      header: this.header,
+      records: [...this.byStep.values()].sort((a, b) => a.step - b.step),
+      partialTail: this.partialTail,
+      badLines: this.badLines,
+      badLineCount: this.badLineCount,
+      badLineDetails: this.badLineDetails,
+    };
+  }
 }
 
-/** Reads `analyses/<name>.jsonl` of a run; undefined when it does not exist. */
-export function readAnalysis<N extends AnalysisName>(runDir: string, name: N): AnalysisFile<N> | undefined {
+/**
+ * Parses an analysis file's text. Throws AnalysisFileError when the header is missing or invalid;
+ * tolerates a partial last line and skips bad lines (counted, with reasons). A step written twice
+ * keeps its last record (a resumed analyzer may have rewritten it).
+ */
+export function parseAnalysisText<N extends AnalysisName>(text: string, name: N, file = `${name}.jsonl`, options: ScanOptions = {}): AnalysisFile<N> {
+  const lines = new AnalysisLines(name, file, options.maxLineBytes ?? READ_LIMITS.lineBytes);
+  scanText(text, lines.onLine, options);
+  return lines.finish();
+}
+
+/**
+ * Reads `analyses/<name>.jsonl` of a run; undefined when it does not exist. Read in chunks, line by
+ * line (a regular file only: FileRefusedError otherwise); AnalysisFileError for a bad header.
+ */
+export function readAnalysis<N extends AnalysisName>(runDir: string, name: N, options: ScanOptions = {}): AnalysisFile<N> | undefined {
   const path = analysisPath(runDir, name);
-  let text: string;
+  const lines = new AnalysisLines(name, path, options.maxLineBytes ?? READ_LIMITS.lineBytes);
   try {
-    text = fs.readFileSync(path, "utf8");
+    scanLinesSync(path, lines.onLine, options);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw e;
   }
-  return parseAnalysisText(text, name, path);
+  return lines.finish();
+}
+
+/** Async twin of `readAnalysis`, for the extension host. */
+export async function readAnalysisAsync<N extends AnalysisName>(runDir: string, name: N, options: ScanOptions = {}): Promise<AnalysisFile<N> | undefined> {
+  const path = analysisPath(runDir, name);
+  const lines = new AnalysisLines(name, path, options.maxLineBytes ?? READ_LIMITS.lineBytes);
+  try {
+    await scanLines(path, lines.onLine, options);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw e;
+  }
+  return lines.finish();
 }

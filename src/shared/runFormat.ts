@@ -2,6 +2,8 @@
 // machine) and whatever reads (the extension, the analyzer). Documented for humans in
 // docs/run-format.md; keep the two in step. No tensor library and no `vscode` here.
 
+import { tryParseJson } from "./jsonText";
+
 export const RUN_FORMAT_VERSION = 1;
 
 export const RUN_MANIFEST = "run.json";
@@ -14,10 +16,31 @@ export function checkpointFileName(step: number): string {
   return `step-${String(step).padStart(8, "0")}.safetensors`;
 }
 
-/** The step of a checkpoint file name, or undefined for anything else (temporary files included). */
+/**
+ * The step of a checkpoint file name, or undefined for anything else (temporary files included).
+ * Unpadded names (`step-20.safetensors`) match too: the documented pattern is `^step-(\d+)\.safetensors$`.
+ */
 export function parseCheckpointFileName(name: string): number | undefined {
   const m = /^step-(\d+)\.safetensors$/.exec(name);
-  return m ? Number(m[1]) : undefined;
+  if (!m) return undefined;
+  const step = Number(m[1]);
+  return Number.isSafeInteger(step) ? step : undefined;
+}
+
+/**
+ * The checkpoint files among `names` (a listing of `checkpoints/`), by step, each with the name it
+ * really has (`step-20.safetensors` is opened as such, not under its padded name). When two names
+ * give one step (`step-20` and `step-00000020`), the padded one, which our trainer writes, wins.
+ */
+export function checkpointFiles(names: Iterable<string>): { step: number; name: string }[] {
+  const byStep = new Map<number, string>();
+  for (const name of names) {
+    const step = parseCheckpointFileName(name);
+    if (step === undefined) continue;
+    const had = byStep.get(step);
+    if (had === undefined || name === checkpointFileName(step)) byStep.set(step, name);
+  }
+  return [...byStep].sort(([a], [b]) => a - b).map(([step, name]) => ({ step, name }));
 }
 
 /** Prefix of optimizer-state tensors inside a checkpoint; everything else is a model parameter. */
@@ -98,47 +121,145 @@ export const STANDARD_METRICS = [
   "param_norm",
 ] as const;
 
-/** Checks the shape of a parsed run.json; returns the problems (empty when valid). */
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const isInteger = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v);
+const isString = (v: unknown): v is string => typeof v === "string";
+
+/** How a JSON value looks, for messages that must not quote it: "a string", "null", "an array". */
+function kind(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  if (typeof v === "number" && !Number.isFinite(v)) return "a non-finite number";
+  if (typeof v === "object") return "an object";
+  return `a ${typeof v}`;
+}
+
+/**
+ * Checks the shape of a parsed run.json; returns the problems (empty when valid). Every field a
+ * reader uses is checked (types, not only presence), so code given a manifest that passes can use
+ * it without guards. Problems name the field and the type it must have, never the value (a value
+ * is shown by whoever displays it, escaped).
+ */
 export function manifestProblems(value: unknown): string[] {
+  if (!isObject(value)) return ["run.json is not a JSON object"];
+  const m = value;
   const problems: string[] = [];
-  if (typeof value !== "object" || value === null) return ["run.json is not a JSON object"];
-  const m = value as Record<string, unknown>;
+  const need = (ok: boolean, field: string, what: string): void => {
+    if (!ok) problems.push(`${field} must be ${what}`);
+  };
+  const integer = (field: string): void => {
+    const v = lookup(m, field);
+    if (typeof v !== "number") problems.push(`${field} must be a number`);
+    else need(isInteger(v), field, "an integer");
+  };
   if (m["format"] !== "learning-mechanics/run") problems.push('format must be "learning-mechanics/run"');
-  if (typeof m["formatVersion"] !== "number") problems.push("formatVersion must be a number");
+  if (typeof m["formatVersion"] !== "number") need(false, "formatVersion", "a number");
   else if (m["formatVersion"] > RUN_FORMAT_VERSION) problems.push(`formatVersion ${m["formatVersion"]} is newer than this reader (${RUN_FORMAT_VERSION})`);
-  for (const key of ["id", "system", "startedAt", "updatedAt"]) {
-    if (typeof m[key] !== "string") problems.push(`${key} must be a string`);
-  }
+  for (const key of ["id", "system", "startedAt", "updatedAt", "producer"]) need(isString(m[key]), key, "a string");
   if (!RUN_STATUSES.includes(m["status"] as RunStatus)) problems.push(`status must be one of ${RUN_STATUSES.join(", ")}`);
-  for (const key of ["step", "totalSteps", "seed"]) {
-    if (typeof m[key] !== "number") problems.push(`${key} must be a number`);
+  for (const key of ["step", "totalSteps"]) integer(key);
+  need(typeof m["seed"] === "number" && Number.isFinite(m["seed"]), "seed", "a number");
+  need(isObject(m["config"]), "config", "an object");
+
+  // The Runs view groups by experiment.path (and checks that it is there); the weight-space
+  // analysis does without it, so a run from elsewhere may leave `experiment` out. When present,
+  // its path must be a string. sha256 is informative only.
+  if (m["experiment"] !== undefined) need(isString(lookup(m, "experiment.path")), "experiment.path", "a string");
+
+  const backend = m["backend"];
+  need(isObject(backend), "backend", "an object");
+  if (isObject(backend)) {
+    need(isString(backend["name"]), "backend.name", "a string");
+    need(isString(backend["reason"]), "backend.reason", "a string");
+    if ("package" in backend) need(isString(backend["package"]), "backend.package", "a string");
+    if ("versions" in backend) {
+      const v = backend["versions"];
+      need(isObject(v) && Object.values(v).every(isString), "backend.versions", "an object of strings");
+    }
+  }
+
+  // Optional fields: absent is fine, present must have the documented type (null is not absent).
+  if ("endedAt" in m) need(isString(m["endedAt"]), "endedAt", "a string");
+  if ("pid" in m) integer("pid");
+  if ("divergedAtStep" in m) integer("divergedAtStep");
+  if ("resumedFrom" in m) need(Array.isArray(m["resumedFrom"]) && m["resumedFrom"].every(isInteger), "resumedFrom", "an array of integers");
+  if ("error" in m) {
+    const error = m["error"];
+    need(isObject(error), "error", "an object");
+    if (isObject(error)) {
+      need(isString(error["message"]), "error.message", "a string");
+      if ("location" in error) {
+        const loc = error["location"];
+        need(isObject(loc), "error.location", "an object");
+        if (isObject(loc)) {
+          need(isString(loc["file"]), "error.location.file", "a string");
+          integer("error.location.line");
+          integer("error.location.column");
+        }
+      }
+    }
   }
   return problems;
 }
 
+/** The value at a dotted path ("error.location.file") of a JSON object, or undefined. */
+function lookup(m: Record<string, unknown>, field: string): unknown {
+  let v: unknown = m;
+  for (const part of field.split(".")) v = isObject(v) ? v[part] : undefined;
+  return v;
+}
+
+export type ManifestParse = { ok: true; manifest: RunManifest } | { ok: false; problems: string[] };
+
+/**
+ * Parses and checks the text of a run.json. Problems name what is wrong (and where, for JSON
+ * syntax), never quote the text: it may be anything a symlink pointed at.
+ */
+export function parseManifest(text: string): ManifestParse {
+  if (text.trim() === "") return { ok: false, problems: ["run.json is empty"] };
+  const parsed = tryParseJson(text);
+  if (!parsed.ok) return { ok: false, problems: [`run.json is not valid JSON: ${parsed.problem}`] };
+  const problems = manifestProblems(parsed.value);
+  if (problems.length > 0) return { ok: false, problems };
+  return { ok: true, manifest: parsed.value as RunManifest };
+}
+
+/** Why a metrics line is not a record; `parseMetricsLineDetailed` gives it. */
+export type MetricsLineParse = { ok: true; record: MetricsRecord } | { ok: false; reason: string };
+
+/**
+ * Parses one metrics line, or says why it is not a record: not JSON, not an object, or no finite
+ * numeric `step`. Python's bare NaN / Infinity / -Infinity tokens are read as non-finite numbers.
+ */
+export function parseMetricsLineDetailed(line: string): MetricsLineParse {
+  const trimmed = line.trim();
+  if (trimmed === "") return { ok: false, reason: "blank line" };
+  const parsed = tryParseJson(trimmed);
+  if (!parsed.ok) return { ok: false, reason: `not valid JSON: ${parsed.problem}` };
+  const value = parsed.value;
+  if (!isObject(value)) return { ok: false, reason: `a JSON value that is ${kind(value)}, not an object` };
+  const step = value["step"];
+  if (typeof step !== "number" || !Number.isFinite(step)) return { ok: false, reason: "step" in value ? `step is ${kind(step)}, not a finite number` : "no step" };
+  const time = value["time"];
+  const out: MetricsRecord = { step, time: typeof time === "number" ? time : Number.NaN };
+  for (const [k, v] of Object.entries(value)) {
+    if (k === "step" || k === "time") continue;
+    // JSON has no NaN/Infinity: our trainer writes non-finite values as null (kept as null);
+    // Python's tokens arrive as NaN / ±Infinity.
+    if (typeof v !== "number" && v !== null) continue;
+    if (k === "__proto__") Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+    else out[k] = v;
+  }
+  return { ok: true, record: out };
+}
+
 /**
  * Parses one metrics line. Returns undefined for a line that is not a JSON object with a numeric
- * `step` (e.g. a partial last line still being written).
+ * `step` (e.g. a partial last line still being written); `parseMetricsLineDetailed` says why.
  */
 export function parseMetricsLine(line: string): MetricsRecord | undefined {
-  const trimmed = line.trim();
-  if (trimmed === "") return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(trimmed);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
-  const rec = value as Record<string, unknown>;
-  if (typeof rec["step"] !== "number" || !Number.isFinite(rec["step"])) return undefined;
-  const out: MetricsRecord = { step: rec["step"], time: typeof rec["time"] === "number" ? rec["time"] : Number.NaN };
-  for (const [k, v] of Object.entries(rec)) {
-    if (k === "step" || k === "time") continue;
-    if (typeof v === "number") out[k] = v;
-    else if (v === null) out[k] = null; // JSON has no NaN/Infinity: non-finite values are written as null
-  }
-  return out;
+  const r = parseMetricsLineDetailed(line);
+  return r.ok ? r.record : undefined;
 }
 
 /** Serializes a metrics record as one line, non-finite numbers as null. */

@@ -1,8 +1,10 @@
 // Reading files that came with a run folder or a workspace, which may be hostile or broken: a
 // symlink to /dev/zero, a FIFO, a 2 GiB file. Every reader of run files goes through here.
 //
-// - Only regular files are read: the file is opened with O_NONBLOCK (so opening a FIFO never
-//   blocks) and checked with fstat on the open descriptor (so a swap after a check cannot fool it).
+// - Only regular files are read: the path is stat-ed first, so a device or FIFO is never even
+//   opened (opening some devices has side effects); then the file is opened with O_NONBLOCK (so
+//   opening a FIFO swapped in after the stat still never blocks) and O_NOCTTY, and checked again
+//   with fstat on the open descriptor (so a swap after the first check cannot fool it).
 // - Reads are bounded: never more than `maxBytes`, and never past the size fstat reported (a file
 //   that grows while read is read up to that size; the rest is for the next read).
 // - Refusals are `FileRefusedError`s whose message names the file and the reason.
@@ -13,10 +15,12 @@ export type RefusalReason = "not-regular" | "too-large";
 
 /** A file that exists but is not to be read: not a regular file, or over the limit. */
 export class FileRefusedError extends Error {
+  override readonly name = "FileRefusedError";
   constructor(
     readonly path: string,
     readonly reason: RefusalReason,
-    detail: string,
+    /** The reason in words, without the path: "is a FIFO, not a regular file". */
+    readonly detail: string,
   ) {
     super(`${path}: ${detail}`);
   }
@@ -30,9 +34,12 @@ export const READ_LIMITS = {
   safetensorsHeaderBytes: 16 << 20,
   /** One line of metrics.jsonl or of an analyses file. */
   lineBytes: 16 << 20,
+  /** A checkpoint read whole (decoded into memory); reading only its header has no such limit. */
+  checkpointBytes: 2 ** 31,
 } as const;
 
-const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0);
+// O_NOCTTY: a terminal device swapped in after the stat must not become our controlling terminal.
+const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0) | (fs.constants.O_NOCTTY ?? 0);
 
 function kindOf(stat: fs.Stats): string {
   if (stat.isFIFO()) return "a FIFO";
@@ -55,6 +62,7 @@ function check(path: string, stat: fs.Stats, maxBytes: number): void {
  * throws FileRefusedError (or the fs error, e.g. ENOENT) otherwise. `maxBytes` bounds the size.
  */
 export function openRegularSync(path: string, maxBytes = Number.MAX_SAFE_INTEGER): { fd: number; size: number } {
+  check(path, fs.statSync(path), maxBytes);
   const fd = fs.openSync(path, OPEN_FLAGS);
   try {
     const stat = fs.fstatSync(fd);
@@ -95,6 +103,7 @@ export function readRegularTextSync(path: string, maxBytes: number): string {
 
 /** Async twin of `openRegularSync`, for the extension host. */
 export async function openRegular(path: string, maxBytes = Number.MAX_SAFE_INTEGER): Promise<{ handle: fsp.FileHandle; size: number }> {
+  check(path, await fsp.stat(path), maxBytes);
   const handle = await fsp.open(path, OPEN_FLAGS);
   try {
     const stat = await handle.stat();

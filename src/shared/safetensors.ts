@@ -10,12 +10,24 @@
 // starts with `{`, the tensors tile the data part exactly (no overlap, no gap, no trailing bytes),
 // and each tensor's byte length is product(shape) × dtype size. Anything else is a
 // `SafetensorsError` naming the problem, so a truncated or corrupt file never yields garbage.
+//
+// Files may be hostile (a checkpoint linked to /dev/zero, a header length of 2^63, a 28 MB header):
+// only regular files are opened (safeRead.ts); the header length is checked against
+// READ_LIMITS.safetensorsHeaderBytes and the file size before anything is allocated; every tensor's
+// offsets are checked against the file size and dtype × shape before any data is read; a whole file
+// is decoded only up to READ_LIMITS.checkpointBytes, tensor by tensor, never as one buffer.
+// Metadata values are strings; those holding JSON are parsed only where needed (`metadataJson`).
 
 import * as fs from "node:fs";
-import * as fsp from "node:fs/promises";
+import type * as fsp from "node:fs/promises";
+import { tryParseJson } from "./jsonText";
+import { FileRefusedError, READ_LIMITS, openRegular, openRegularSync } from "./safeRead";
 
-/** The reference implementation's limit on the header length (100 MB). */
-export const MAX_HEADER_BYTES = 100_000_000;
+/**
+ * Longest header accepted (READ_LIMITS.safetensorsHeaderBytes, 16 MiB; the reference implementation
+ * allows 100 MB, but a header that large costs a reader hundreds of MB once parsed).
+ */
+export const MAX_HEADER_BYTES: number = READ_LIMITS.safetensorsHeaderBytes;
 
 /** Dtypes whose header entries we accept, with their size in bytes. */
 const DTYPE_BYTES = {
@@ -207,24 +219,21 @@ function describeJsonType(v: unknown): string {
  */
 export function parseSafetensorsHeader(input: Uint8Array | Buffer, fileSize: number = input.length, file?: string): SafetensorsHeader {
   const buf = bytesOf(input);
-  if (fileSize < 8 || buf.length < 8) {
+  if (buf.length < 8) {
     throw new SafetensorsError(`truncated file: ${Math.min(fileSize, buf.length)} bytes, fewer than the 8-byte header length`, file);
   }
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const n64 = view.getBigUint64(0, true);
-  if (n64 > BigInt(MAX_HEADER_BYTES)) {
-    throw new SafetensorsError(`header length ${n64} exceeds the ${MAX_HEADER_BYTES}-byte limit (not a safetensors file, or corrupt)`, file);
-  }
-  const headerBytes = Number(n64);
-  if (8 + headerBytes > fileSize) {
-    throw new SafetensorsError(`header length ${headerBytes} is larger than the file allows (${fileSize} bytes in all): truncated or corrupt`, file);
-  }
+  const headerBytes = headerLengthOf(buf, fileSize, file);
   if (8 + headerBytes > buf.length) {
     throw new SafetensorsError(`header length ${headerBytes} is larger than the ${buf.length - 8} header bytes given`, file);
   }
+  return parseHeaderBytes(buf.subarray(8, 8 + headerBytes), fileSize, file);
+}
+
+/** Parses and validates the N header bytes (without the 8-byte length) of a file of `fileSize` bytes. */
+function parseHeaderBytes(headerBuf: Uint8Array, fileSize: number, file: string | undefined): SafetensorsHeader {
+  const headerBytes = headerBuf.length;
   if (headerBytes < 2) throw new SafetensorsError(`header length ${headerBytes} is too small for a JSON object`, file);
 
-  const headerBuf = buf.subarray(8, 8 + headerBytes);
   if (headerBuf[0] !== 0x7b /* { */) {
     throw new SafetensorsError(`header does not start with "{" (first byte 0x${(headerBuf[0] as number).toString(16).padStart(2, "0")})`, file);
   }
@@ -234,12 +243,10 @@ export function parseSafetensorsHeader(input: Uint8Array | Buffer, fileSize: num
   } catch {
     throw new SafetensorsError("header is not valid UTF-8", file);
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (e) {
-    throw new SafetensorsError(`header is not valid JSON: ${(e as Error).message}`, file);
-  }
+  // Errors give a position, never the text (tryParseJson; the header may be any file's bytes).
+  const json = tryParseJson(text);
+  if (!json.ok) throw new SafetensorsError(`header is not valid JSON: ${json.problem}`, file);
+  const parsed = json.value;
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
     throw new SafetensorsError(`header is ${describeJsonType(parsed)}, not a JSON object`, file);
   }
@@ -308,25 +315,6 @@ export function parseSafetensorsHeader(input: Uint8Array | Buffer, fileSize: num
 // ---------------------------------------------------------------------------------------------
 // Reading from disk
 
-/** Reads exactly `length` bytes at `position`, or fewer only at end of file. */
-function readFullySync(fd: number, length: number, position: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let got = 0;
-  while (got < length) {
-    const n = fs.readSync(fd, out, got, length - got, position + got);
-    if (n === 0) break;
-    got += n;
-  }
-  return got === length ? out : out.subarray(0, got);
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
-}
-
 /**
  * A Node Buffer as a plain Uint8Array over the same memory. (Public functions take
  * `Uint8Array | Buffer` because the @types/node in use predates TypeScript's generic typed arrays,
@@ -336,19 +324,9 @@ function bytesOf(b: { buffer: ArrayBufferLike; byteOffset: number; byteLength: n
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
-async function readFully(fh: fsp.FileHandle, length: number, position: number): Promise<Uint8Array> {
-  const out = new Uint8Array(length);
-  let got = 0;
-  while (got < length) {
-    const { bytesRead } = await fh.read(out, got, length - got, position + got);
-    if (bytesRead === 0) break;
-    got += bytesRead;
-  }
-  return got === length ? out : out.subarray(0, got);
-}
-
-function headerLengthOf(prefix: Uint8Array, fileSize: number, file: string): number {
-  if (prefix.length < 8) throw new SafetensorsError(`truncated file: ${fileSize} bytes, fewer than the 8-byte header length`, file);
+/** N from the first 8 bytes, checked against the limit and the file size before anything is allocated. */
+function headerLengthOf(prefix: Uint8Array, fileSize: number, file: string | undefined): number {
+  if (prefix.length < 8 || fileSize < 8) throw new SafetensorsError(`truncated file: ${Math.min(fileSize, prefix.length)} bytes, fewer than the 8-byte header length`, file);
   const n = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
   if (n > BigInt(MAX_HEADER_BYTES)) throw new SafetensorsError(`header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit (not a safetensors file, or corrupt)`, file);
   const headerBytes = Number(n);
@@ -356,45 +334,135 @@ function headerLengthOf(prefix: Uint8Array, fileSize: number, file: string): num
   return headerBytes;
 }
 
+/** safeRead's refusal (a FIFO, a device, a directory) as a SafetensorsError naming the file. */
+function refusal(err: unknown, path: string): unknown {
+  return err instanceof FileRefusedError ? new SafetensorsError(`${err.detail}; a checkpoint must be a regular file`, path) : err;
+}
+
+/** Reads exactly `length` bytes at `position` into `out` (a SafetensorsError if the file ends first). */
+function readExactSync(fd: number, out: Uint8Array, position: number, path: string, what: string): void {
+  let got = 0;
+  while (got < out.length) {
+    const n = fs.readSync(fd, out, got, out.length - got, position + got);
+    if (n === 0) throw new SafetensorsError(`truncated while reading ${what} (the file shrank?)`, path);
+    got += n;
+  }
+}
+
+async function readExact(fh: fsp.FileHandle, out: Uint8Array, position: number, path: string, what: string): Promise<void> {
+  let got = 0;
+  while (got < out.length) {
+    const { bytesRead } = await fh.read(out, got, out.length - got, position + got);
+    if (bytesRead === 0) throw new SafetensorsError(`truncated while reading ${what} (the file shrank?)`, path);
+    got += bytesRead;
+  }
+}
+
+function headerFromFdSync(fd: number, size: number, path: string): SafetensorsHeader {
+  const prefix = new Uint8Array(Math.min(8, size));
+  readExactSync(fd, prefix, 0, path, "the header length");
+  const headerBytes = headerLengthOf(prefix, size, path);
+  const header = new Uint8Array(headerBytes);
+  readExactSync(fd, header, 8, path, "the header");
+  return parseHeaderBytes(header, size, path);
+}
+
+async function headerFromHandle(fh: fsp.FileHandle, size: number, path: string): Promise<SafetensorsHeader> {
+  const prefix = new Uint8Array(Math.min(8, size));
+  await readExact(fh, prefix, 0, path, "the header length");
+  const headerBytes = headerLengthOf(prefix, size, path);
+  const header = new Uint8Array(headerBytes);
+  await readExact(fh, header, 8, path, "the header");
+  return parseHeaderBytes(header, size, path);
+}
+
+function openSync(path: string): { fd: number; size: number } {
+  try {
+    return openRegularSync(path);
+  } catch (e) {
+    throw refusal(e, path);
+  }
+}
+
+async function open(path: string): Promise<{ handle: fsp.FileHandle; size: number }> {
+  try {
+    return await openRegular(path);
+  } catch (e) {
+    throw refusal(e, path);
+  }
+}
+
 /**
  * Reads and validates the header of a safetensors file without reading its tensor data: one
- * fstat, then the first 8 bytes and the N header bytes. Offsets in the result are absolute.
+ * fstat, then the first 8 bytes and the N header bytes (N checked first). Offsets are absolute.
  */
 export async function readSafetensorsHeader(path: string): Promise<SafetensorsHeader> {
-  const fh = await fsp.open(path, "r");
+  const { handle, size } = await open(path);
   try {
-    const { size } = await fh.stat();
-    const prefix = await readFully(fh, 8, 0);
-    const headerBytes = headerLengthOf(prefix, size, path);
-    const rest = await readFully(fh, headerBytes, 8);
-    return parseSafetensorsHeader(concat(prefix, rest), size, path);
+    return await headerFromHandle(handle, size, path);
   } finally {
-    await fh.close();
+    await handle.close();
   }
 }
 
 /** Synchronous `readSafetensorsHeader`. */
 export function readSafetensorsHeaderSync(path: string): SafetensorsHeader {
-  const fd = fs.openSync(path, "r");
+  const { fd, size } = openSync(path);
   try {
-    const { size } = fs.fstatSync(fd);
-    const prefix = readFullySync(fd, 8, 0);
-    const headerBytes = headerLengthOf(prefix, size, path);
-    const rest = readFullySync(fd, headerBytes, 8);
-    return parseSafetensorsHeader(concat(prefix, rest), size, path);
+    return headerFromFdSync(fd, size, path);
   } finally {
     fs.closeSync(fd);
   }
 }
 
-/** Reads and decodes a whole safetensors file. */
+function checkWholeSize(header: SafetensorsHeader, path: string): void {
+  if (header.fileSize > READ_LIMITS.checkpointBytes) {
+    throw new SafetensorsError(`is ${header.fileSize} bytes, over the ${READ_LIMITS.checkpointBytes}-byte limit for reading a whole checkpoint`, path);
+  }
+}
+
+function decoded(header: SafetensorsHeader, tensors: DecodedTensor[]): DecodedSafetensors {
+  return { metadata: header.metadata, tensors, byName: new Map(tensors.map((t) => [t.name, t])) };
+}
+
+/**
+ * Reads and decodes a whole safetensors file: the header first (validated against the file size),
+ * then each tensor's bytes into its own array, so the file is never held twice. Files over
+ * READ_LIMITS.checkpointBytes are refused.
+ */
 export async function readSafetensors(path: string): Promise<DecodedSafetensors> {
-  return decodeSafetensors(bytesOf(await fsp.readFile(path)), path);
+  const { handle, size } = await open(path);
+  try {
+    const header = await headerFromHandle(handle, size, path);
+    checkWholeSize(header, path);
+    const tensors: DecodedTensor[] = [];
+    for (const t of header.tensors) {
+      const bytes = new Uint8Array(t.end - t.begin);
+      await readExact(handle, bytes, t.begin, path, `tensor "${t.name}"`);
+      tensors.push({ ...t, data: decodeOwned(t.dtype, bytes, path) });
+    }
+    return decoded(header, tensors);
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Synchronous `readSafetensors`. */
 export function readSafetensorsSync(path: string): DecodedSafetensors {
-  return decodeSafetensors(bytesOf(fs.readFileSync(path)), path);
+  const { fd, size } = openSync(path);
+  try {
+    const header = headerFromFdSync(fd, size, path);
+    checkWholeSize(header, path);
+    const tensors: DecodedTensor[] = [];
+    for (const t of header.tensors) {
+      const bytes = new Uint8Array(t.end - t.begin);
+      readExactSync(fd, bytes, t.begin, path, `tensor "${t.name}"`);
+      tensors.push({ ...t, data: decodeOwned(t.dtype, bytes, path) });
+    }
+    return decoded(header, tensors);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /**
@@ -404,16 +472,28 @@ export function readSafetensorsSync(path: string): DecodedSafetensors {
 export async function readSafetensorsTensor(path: string, header: SafetensorsHeader, name: string): Promise<DecodedTensor> {
   const info = header.tensors.find((t) => t.name === name);
   if (info === undefined) throw new SafetensorsError(`no tensor named "${name}"`, path);
-  const fh = await fsp.open(path, "r");
+  const { handle, size } = await open(path);
   try {
-    const { size } = await fh.stat();
     if (size !== header.fileSize) throw new SafetensorsError(`file changed size since its header was read (${header.fileSize} → ${size} bytes)`, path);
-    const bytes = await readFully(fh, info.end - info.begin, info.begin);
-    if (bytes.length !== info.end - info.begin) throw new SafetensorsError(`truncated while reading tensor "${name}"`, path);
-    return { ...info, data: decodeTensorBytes(info.dtype, bytes, 0, bytes.length) };
+    const bytes = new Uint8Array(info.end - info.begin);
+    await readExact(handle, bytes, info.begin, path, `tensor "${name}"`);
+    return { ...info, data: decodeOwned(info.dtype, bytes, path) };
   } finally {
-    await fh.close();
+    await handle.close();
   }
+}
+
+/**
+ * The value of metadata `key` parsed as JSON (the trainer stores `params`, `stats` and `optimizer`
+ * as JSON strings), or undefined when the key is absent. Parsed only when asked for, so a value
+ * that is not JSON troubles only the reader that needs it: that reader gets a SafetensorsError
+ * naming the file and the key (never quoting the value).
+ */
+export function metadataJson(metadata: Readonly<Record<string, string>>, key: string, file?: string): unknown {
+  if (!Object.prototype.hasOwnProperty.call(metadata, key)) return undefined;
+  const parsed = tryParseJson(metadata[key] as string);
+  if (!parsed.ok) throw new SafetensorsError(`__metadata__ "${key}" is not valid JSON: ${parsed.problem}`, file);
+  return parsed.value;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -498,6 +578,42 @@ export function decodeTensorBytes(dtype: SafetensorsDtype, buf: Uint8Array, begi
       return fill(new Float64Array(n), (i) => Number(view.getBigInt64(i * 8, true)));
     case "U64":
       return fill(new Float64Array(n), (i) => Number(view.getBigUint64(i * 8, true)));
+  }
+}
+
+/**
+ * Decodes bytes that were read for this tensor alone (an exact, fresh buffer): same-width
+ * little-endian dtypes take the buffer as it is instead of copying it.
+ */
+function decodeOwned(dtype: SafetensorsDtype, bytes: Uint8Array, file: string): DecodedArray {
+  try {
+    if (LITTLE_ENDIAN_HOST && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) {
+      const ab = bytes.buffer;
+      switch (dtype) {
+        case "F32":
+          return new Float32Array(ab);
+        case "F64":
+          return new Float64Array(ab);
+        case "I32":
+          return new Int32Array(ab);
+        case "U32":
+          return new Uint32Array(ab);
+        case "I16":
+          return new Int16Array(ab);
+        case "U16":
+          return new Uint16Array(ab);
+        case "I8":
+          return new Int8Array(ab);
+        case "U8":
+          return bytes;
+        default:
+          break;
+      }
+    }
+    return decodeTensorBytes(dtype, bytes, 0, bytes.length);
+  } catch (e) {
+    if (e instanceof SafetensorsError && e.file === undefined) throw new SafetensorsError(e.message, file);
+    throw e;
   }
 }
 

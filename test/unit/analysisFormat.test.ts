@@ -3,9 +3,16 @@ import { appendFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { AnalysisFileError, analysisPath, canonicalJson, parseAnalysisText, readAnalysis } from "../../src/shared/analysisFormat";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, rmSync, symlinkSync } from "node:fs";
+import { AnalysisFileError, analysisPath, canonicalJson, parseAnalysisText, readAnalysis, readAnalysisAsync } from "../../src/shared/analysisFormat";
 import { weightsRecord } from "../../src/trainer/analyzer/weights";
 import { AnalysisWriter, dueSteps } from "../../src/trainer/analyzer/writer";
+import { childJob, runChildJob } from "../childRun";
+
+// Reads of FIFOs and /dev/zero links run in a child killed at a time limit: a regression fails
+// the test instead of hanging the suite or exhausting memory.
+childJob({ readAnalysis: ([run, name]) => readAnalysis(run as string, name as "kernel")?.records.length ?? null });
 
 const header = (settings: Record<string, unknown>) =>
   JSON.stringify({ format: "learning-mechanics/analysis", formatVersion: 1, analysis: "weights", settings, producer: "test", createdAt: "2026-01-01T00:00:00Z" });
@@ -24,6 +31,49 @@ describe("analysis files", () => {
     assert.equal(f.partialTail, true);
     assert.deepEqual(f.badLines, [3]);
     assert.deepEqual(f.header.settings, { every: 1 });
+  });
+
+  test("parse: Python's NaN / Infinity tokens are values; bad lines are counted with reasons", () => {
+    const text = [header({ every: 1 }), '{"step":0,"paramNorm":NaN,"relChange":Infinity}', "[1]", '{"x":1}', '{"step":10,"paramNorm":-Infinity}', "garbage", ""].join("\n");
+    const f = parseAnalysisText(text, "weights");
+    assert.deepEqual(f.records.map((r) => r.step), [0, 10]);
+    assert.ok(Number.isNaN(f.records[0]!.paramNorm));
+    assert.equal(f.records[0]!.relChange, Infinity);
+    assert.equal(f.records[1]!.paramNorm, -Infinity);
+    assert.deepEqual(f.badLines, [3, 4, 6]);
+    assert.equal(f.badLineCount, 3);
+    assert.deepEqual(f.badLineDetails, [
+      { line: 3, reason: "not a JSON object" },
+      { line: 4, reason: "no finite numeric step" },
+      { line: 6, reason: "not valid JSON: unexpected character at line 1, column 1" },
+    ]);
+  });
+
+  test("read: in chunks, lines over the limit skipped; FIFOs and /dev/zero links refused at once", async (t) => {
+    const run = mkdtempSync(join(tmpdir(), "lm-analyses-"));
+    t.after(() => rmSync(run, { recursive: true, force: true }));
+    mkdirSync(join(run, "analyses"));
+    const big = `{"step":5,"pad":"${"p".repeat(400)}"}`;
+    writeFileSync(analysisPath(run, "weights"), [header({}), '{"step":0}', big, '{"step":10}', ""].join("\n"));
+    for (const f of [readAnalysis(run, "weights", { maxLineBytes: 256, chunkBytes: 7 })!, (await readAnalysisAsync(run, "weights", { maxLineBytes: 256, chunkBytes: 7 }))!]) {
+      assert.deepEqual(f.records.map((r) => r.step), [0, 10]);
+      assert.deepEqual(f.badLineDetails, [{ line: 3, reason: "longer than the 256-byte line limit" }]);
+    }
+    assert.deepEqual(readAnalysis(run, "weights")!.records.map((r) => r.step), [0, 5, 10]);
+    assert.equal(await readAnalysisAsync(run, "kernel"), undefined);
+    execFileSync("mkfifo", [analysisPath(run, "kernel")]);
+    symlinkSync("/dev/zero", analysisPath(run, "tracin"));
+    for (const [name, kind] of [
+      ["kernel", "a FIFO"],
+      ["tracin", "a character device"],
+    ] as const) {
+      const r = runChildJob(__filename, "readAnalysis", [run, name], 10_000);
+      assert.equal(r.timedOut, false);
+      assert.deepEqual(r.error, { name: "FileRefusedError", message: `${analysisPath(run, name)}: is ${kind}, not a regular file` });
+    }
+    // A header line over the limit is a header error naming the file.
+    writeFileSync(analysisPath(run, "fourier"), big);
+    assert.throws(() => readAnalysis(run, "fourier", { maxLineBytes: 256 }), /fourier\.jsonl: the first line is longer than the 256-byte line limit/);
   });
 
   test("parse: a missing or foreign header is an error naming the file", () => {

@@ -2,9 +2,26 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
-import { appendLine, isTempFileName, readJsonFile, readJsonFileSync, tempPathFor, writeFileAtomic, writeFileAtomicSync } from "../../src/shared/atomicFile";
+import { execFileSync, spawnSync } from "node:child_process";
+import {
+  appendLine,
+  isTempFileName,
+  openAtomicWriterSync,
+  readJsonFile,
+  readJsonFileSync,
+  removeStaleTempFiles,
+  tempFileOwner,
+  tempPathFor,
+  writeFileAtomic,
+  writeFileAtomicSync,
+} from "../../src/shared/atomicFile";
 import { parseCheckpointFileName } from "../../src/shared/runFormat";
+import { childJob, runChildJob } from "../childRun";
 import { tempDir } from "../support";
+
+// Reads of FIFOs and /dev/zero links run in a child killed at a time limit: a regression fails
+// the test instead of hanging the suite or exhausting memory.
+childJob({ readJsonFileSync: ([p]) => readJsonFileSync(p as string) });
 
 type Writer = (p: string, data: string | Uint8Array) => Promise<void>;
 const writers: Array<[string, Writer]> = [
@@ -133,6 +150,103 @@ test("readJsonFile and readJsonFileSync return a result naming the file", async 
     if (!m.ok) assert.equal(m.error, `${missing}: cannot read: file not found`);
     const d = await read(dir);
     assert.equal(d.ok, false);
-    if (!d.ok) assert.match(d.error, /cannot read: EISDIR/);
+    if (!d.ok) assert.equal(d.error, `${dir}: cannot read: is a directory, not a regular file`);
   }
+});
+
+/** The pid of a process that has exited (a child that ran `true`). */
+function deadPid(): number {
+  const r = spawnSync(process.execPath, ["-e", ""]);
+  assert.ok(r.pid !== undefined && r.pid > 0);
+  return r.pid;
+}
+
+test("removeStaleTempFiles removes the temp files of dead writers only", (t) => {
+  const dir = tempDir(t);
+  const dead = deadPid();
+  const mine = path.basename(tempPathFor(path.join(dir, "run.json")));
+  assert.equal(tempFileOwner(mine), process.pid);
+  const names = {
+    deadCheckpoint: `.step-00000020.safetensors.${dead}.0123abcd.tmp`,
+    deadManifest: `.run.json.${dead}.ffffffff.tmp`,
+    live: mine,
+    python: `.run.json.${dead}.tmp`, // another writer's pattern (docs' Python example): not ours to delete
+    other: "notes.tmp",
+    data: "step-00000020.safetensors",
+  };
+  for (const n of Object.values(names)) fs.writeFileSync(path.join(dir, n), "x".repeat(1000));
+  fs.mkdirSync(path.join(dir, `.dir.${dead}.0123abcd.tmp`)); // not a regular file: kept
+  assert.deepEqual(removeStaleTempFiles(dir), [names.deadManifest, names.deadCheckpoint].sort());
+  assert.deepEqual(fs.readdirSync(dir).sort(), [names.live, names.python, names.other, names.data, `.dir.${dead}.0123abcd.tmp`].sort());
+  assert.deepEqual(removeStaleTempFiles(dir), []);
+  assert.deepEqual(removeStaleTempFiles(path.join(dir, "missing")), []);
+});
+
+test("removeStaleTempFiles does nothing through a symlinked folder", (t) => {
+  const outside = tempDir(t);
+  const run = tempDir(t);
+  const stale = `.x.${deadPid()}.0123abcd.tmp`;
+  fs.writeFileSync(path.join(outside, stale), "x");
+  fs.symlinkSync(outside, path.join(run, "checkpoints"));
+  assert.deepEqual(removeStaleTempFiles(path.join(run, "checkpoints")), []);
+  assert.deepEqual(fs.readdirSync(outside), [stale]);
+});
+
+test("openAtomicWriterSync: nothing visible before commit, nothing left after abort", (t) => {
+  const dir = tempDir(t);
+  const target = path.join(dir, "metrics.jsonl");
+  fs.writeFileSync(target, "old\n");
+  const w = openAtomicWriterSync(target);
+  w.write("new ");
+  w.write(new Uint8Array([0x6c, 0x69, 0x6e, 0x65, 0x0a]));
+  assert.equal(fs.readFileSync(target, "utf8"), "old\n");
+  w.commit();
+  assert.equal(fs.readFileSync(target, "utf8"), "new line\n");
+  assert.throws(() => w.write("x"), /already finished/);
+  const a = openAtomicWriterSync(target);
+  a.write("discarded");
+  a.abort();
+  assert.equal(fs.readFileSync(target, "utf8"), "new line\n");
+  assert.deepEqual(fs.readdirSync(dir), ["metrics.jsonl"]);
+});
+
+test("readJsonFile refuses FIFOs, devices and oversized files, and never quotes the bytes", async (t) => {
+  const dir = tempDir(t);
+  const fifo = path.join(dir, "fifo.json");
+  execFileSync("mkfifo", [fifo]);
+  const zero = path.join(dir, "zero.json");
+  fs.symlinkSync("/dev/zero", zero);
+  const big = path.join(dir, "big.json");
+  fs.writeFileSync(big, "[" + "1,".repeat(600_000) + "1]");
+  const secret = path.join(dir, "secret.json");
+  fs.writeFileSync(secret, "token=hunter2");
+  for (const [file, kind] of [
+    [fifo, "a FIFO"],
+    [zero, "a character device"],
+  ] as const) {
+    const r = runChildJob(__filename, "readJsonFileSync", [file], 10_000);
+    assert.equal(r.timedOut, false);
+    assert.deepEqual(r.value, { ok: false, error: `${file}: cannot read: is ${kind}, not a regular file` });
+  }
+  for (const read of [readJsonFile, async (p: string, max?: number) => readJsonFileSync(p, max)]) {
+    assert.deepEqual(await read(big), { ok: false, error: `${big}: cannot read: is 1200003 bytes, over the limit of 1048576 bytes` });
+    assert.equal((await read(big, 2 << 20)).ok, true);
+    assert.deepEqual(await read(secret), { ok: false, error: `${secret}: invalid JSON: unexpected character at line 1, column 1` });
+  }
+});
+
+test("appendLine refuses a symlink and a FIFO, and writes nothing through them", (t) => {
+  const dir = tempDir(t);
+  const outside = path.join(dir, "outside.txt");
+  fs.writeFileSync(outside, "keep\n");
+  const link = path.join(dir, "metrics.jsonl");
+  fs.symlinkSync(outside, link);
+  assert.throws(() => appendLine(link, "{}"), (e: Error) => {
+    assert.equal(e.message, `could not write ${link}: is a symbolic link; appending through it is refused`);
+    return true;
+  });
+  assert.equal(fs.readFileSync(outside, "utf8"), "keep\n");
+  const fifo = path.join(dir, "fifo.jsonl");
+  execFileSync("mkfifo", [fifo]);
+  assert.throws(() => appendLine(fifo, "{}"), /could not write .*fifo\.jsonl: not a regular file; appending to it is refused/);
 });

@@ -17,7 +17,17 @@ import {
   readSafetensorsHeaderSync,
   readSafetensorsSync,
   readSafetensorsTensor,
+  metadataJson,
 } from "../../src/shared/safetensors";
+import { execFileSync } from "node:child_process";
+import { childJob, runChildJob } from "../childRun";
+
+// Sync reads in a child process (killed at a time limit), for files that would block or exhaust
+// memory if the reader regressed, and to measure peak memory apart from the test runner.
+childJob({
+  readWhole: ([p]) => readSafetensorsSync(p as string).tensors.length,
+  readHeader: ([p]) => readSafetensorsHeaderSync(p as string).tensors.length,
+});
 
 function tmpDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), "lm-safetensors-"));
@@ -181,8 +191,8 @@ test("header-only read of a 3 GiB sparse file reads no tensor data", async (t) =
   assert.deepEqual(Array.from(s.data), [0.5, -1, 2]);
   await assert.rejects(readSafetensorsTensor(file, h, "nope"), /no tensor named "nope"/);
   assert.ok(process.memoryUsage().arrayBuffers - started < 100 * 1024 * 1024, "read far less than the file");
-  // Whole-file reads of a file this size are refused by Node rather than attempted.
-  assert.throws(() => readSafetensorsSync(file));
+  // Whole-file reads of a file this size are refused rather than attempted.
+  assert.throws(() => readSafetensorsSync(file), { name: "SafetensorsError", message: `${file}: is ${size} bytes, over the 2147483648-byte limit for reading a whole checkpoint` });
 });
 
 test("header read from disk equals parsing the whole buffer; whole-file readers decode it", async (t) => {
@@ -227,7 +237,7 @@ test("corrupt headers yield a SafetensorsError naming the problem", () => {
   // Header length field.
   const huge = craft(ok, f32(2));
   new DataView(huge.buffer).setBigUint64(0, 2n ** 63n, true);
-  expectError(() => decodeSafetensors(huge), /header length 9223372036854775808 exceeds the 100000000-byte limit/);
+  expectError(() => decodeSafetensors(huge), /header length 9223372036854775808 exceeds the 16777216-byte limit/);
   const tooLong = craft(ok, f32(2));
   new DataView(tooLong.buffer).setBigUint64(0, BigInt(tooLong.length), true);
   expectError(() => decodeSafetensors(tooLong), /header length \d+ is larger than the file allows/);
@@ -383,4 +393,104 @@ test("decode and parse accept a Node Buffer directly", () => {
   const buf: Buffer = encodeSafetensors([{ name: "a", dtype: "I32", shape: [2], data: new Int32Array([7, -7]) }], { k: "v" });
   assert.deepEqual(Array.from(decodeSafetensors(buf).byName.get("a")?.data ?? []), [7, -7]);
   assert.deepEqual(parseSafetensorsHeader(buf).metadata, { k: "v" });
+});
+
+test("a checkpoint that is a /dev/zero link or a FIFO is refused at once, naming the file (was: 2.5 GB, then a crash)", (t) => {
+  const dir = tmpDir();
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const zero = path.join(dir, "step-00000010.safetensors");
+  fs.symlinkSync("/dev/zero", zero);
+  const fifo = path.join(dir, "step-00000020.safetensors");
+  execFileSync("mkfifo", [fifo]);
+  for (const [file, kind] of [
+    [zero, "a character device"],
+    [fifo, "a FIFO"],
+  ] as const) {
+    for (const job of ["readWhole", "readHeader"]) {
+      const r = runChildJob(__filename, job, [file], 15_000);
+      assert.equal(r.timedOut, false, `${job} ${file}`);
+      assert.deepEqual(r.error, { message: `${file}: is ${kind}, not a regular file; a checkpoint must be a regular file`, name: "SafetensorsError" }, r.stderr);
+      assert.ok((r.maxRssBytes ?? Infinity) < 200 << 20, `peak RSS ${r.maxRssBytes}`);
+    }
+  }
+});
+
+test("the header length is checked against the 16 MiB limit and the file size before allocating", async (t) => {
+  const dir = tmpDir();
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // A 28 MB header (the hover used to parse it at a cost of 489 MB): refused from its length alone.
+  const file = path.join(dir, "big-header.safetensors");
+  const n = 28_000_000;
+  const fd = fs.openSync(file, "w");
+  const prefix = new Uint8Array(8);
+  new DataView(prefix.buffer).setBigUint64(0, BigInt(n), true);
+  fs.writeSync(fd, prefix, 0, 8, 0);
+  fs.writeSync(fd, new TextEncoder().encode("{}"), 0, 2, 8 + n - 2); // sparse
+  fs.closeSync(fd);
+  const tooBig = { name: "SafetensorsError", message: `${file}: header length ${n} exceeds the 16777216-byte limit (not a safetensors file, or corrupt)` };
+  await assert.rejects(readSafetensorsHeader(file), tooBig);
+  assert.throws(() => readSafetensorsHeaderSync(file), tooBig);
+  assert.throws(() => readSafetensorsSync(file), tooBig);
+  const r = runChildJob(__filename, "readHeader", [file], 15_000);
+  assert.equal(r.error?.name, "SafetensorsError");
+  assert.ok((r.maxRssBytes ?? Infinity) < 100 << 20, `peak RSS ${r.maxRssBytes}`);
+});
+
+test("tensor offsets beyond the file are refused before any data is read", async (t) => {
+  const dir = tmpDir();
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, "lies.safetensors");
+  const huge = 1_000_000_000;
+  fs.writeFileSync(file, craft({ a: { dtype: "F32", shape: [huge], data_offsets: [0, huge * 4] } }, new Uint8Array(16)));
+  const pattern = /lies\.safetensors: tensor "a": data_offsets \[0, 4000000000\] out of range: the data part has only 16 bytes/;
+  const before = process.memoryUsage().arrayBuffers;
+  assert.throws(() => readSafetensorsSync(file), pattern);
+  await assert.rejects(readSafetensors(file), pattern);
+  await assert.rejects(readSafetensorsHeader(file), pattern);
+  assert.ok(process.memoryUsage().arrayBuffers - before < 64 << 20);
+});
+
+test("header JSON errors give a position and never quote the bytes", () => {
+  const secret = new TextEncoder().encode('{"password": hunter2}');
+  expectError(() => decodeSafetensors(craft(null, new Uint8Array(0), { rawHeader: secret })), /^header is not valid JSON: unexpected character at line 1, column 14$/);
+  try {
+    decodeSafetensors(craft(null, new Uint8Array(0), { rawHeader: secret }));
+  } catch (e) {
+    assert.doesNotMatch((e as Error).message, /hunter2|password/);
+  }
+});
+
+test("metadata that is not JSON leaves the header readable; metadataJson parses lazily and names the file and key", async (t) => {
+  const dir = tmpDir();
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, "step-20.safetensors");
+  const meta = { step: "20", params: '["w"]', optimizer: "adam, t=3 (not JSON)", stats: '{"w": {"norm": NaN}}' };
+  fs.writeFileSync(file, u8(encodeSafetensors([{ name: "w", dtype: "F32", shape: [1], data: new Float32Array([1]) }], meta)));
+  const h = await readSafetensorsHeader(file);
+  assert.deepEqual(h.metadata, meta);
+  assert.deepEqual(metadataJson(h.metadata, "params", file), ["w"]);
+  assert.equal(metadataJson(h.metadata, "missing", file), undefined);
+  assert.ok(Number.isNaN((metadataJson(h.metadata, "stats", file) as { w: { norm: number } }).w.norm));
+  assert.throws(() => metadataJson(h.metadata, "optimizer", file), {
+    name: "SafetensorsError",
+    message: `${file}: __metadata__ "optimizer" is not valid JSON: unexpected character at line 1, column 1`,
+  });
+  assert.deepEqual(Array.from(readSafetensorsSync(file).byName.get("w")?.data ?? []), [1]);
+});
+
+test("whole-file reads decode tensor by tensor into arrays of their own", async (t) => {
+  const dir = tmpDir();
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, "step-00000001.safetensors");
+  fs.writeFileSync(file, u8(encodeSafetensors(SAMPLE)));
+  for (const d of [readSafetensorsSync(file), await readSafetensors(file)]) {
+    assertSameTensors(d, SAMPLE);
+    const buffers = new Set(d.tensors.map((x) => x.data.buffer));
+    assert.equal(buffers.size, d.tensors.length, "no tensor shares memory with another");
+    for (const x of d.tensors) assert.equal(x.data.byteLength, x.data.buffer.byteLength);
+  }
+  // A file that shrinks between the header and the data is a SafetensorsError, not garbage.
+  const h = await readSafetensorsHeader(file);
+  fs.truncateSync(file, h.fileSize - 4);
+  await assert.rejects(readSafetensorsTensor(file, h, "w"), /file changed size since its header was read/);
 });

@@ -56,7 +56,22 @@ describe("run format", () => {
 
   test("manifest problems name the fields", () => {
     assert.deepEqual(manifestProblems(null), ["run.json is not a JSON object"]);
-    const p = manifestProblems({ format: "learning-mechanics/run", formatVersion: 99, id: "x", system: "s", startedAt: "t", updatedAt: "t", status: "walking", step: 1, totalSteps: 2, seed: 0 });
+    const p = manifestProblems({
+      format: "learning-mechanics/run",
+      formatVersion: 99,
+      id: "x",
+      system: "s",
+      experiment: { path: "/e.ts", sha256: "sha256:0" },
+      config: {},
+      backend: { name: "cpu", reason: "test" },
+      producer: "test",
+      startedAt: "t",
+      updatedAt: "t",
+      status: "walking",
+      step: 1,
+      totalSteps: 2,
+      seed: 0,
+    });
     assert.deepEqual(p, ["formatVersion 99 is newer than this reader (1)", "status must be one of running, finished, failed, diverged, stopped"]);
   });
 
