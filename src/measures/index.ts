@@ -1,4 +1,4 @@
-// The analysis math in one import: `import { analyzeGrokking, linearCka } from "../analysis"`.
+// The analysis math in one import: `import { analyzeGrokking, linearCka } from "../measures"`.
 export * from "./matrix";
 export * from "./kernels";
 export * from "./fourier";

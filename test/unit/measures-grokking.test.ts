@@ -10,8 +10,8 @@ import {
   chanceTolerance,
   detectJump,
   type GrokkingEvent,
-} from "../../src/analysis/grokking";
-import { debiasedEma, smoothSeries } from "../../src/analysis/smoothing";
+} from "../../src/measures/grokking";
+import { debiasedEma, smoothSeries } from "../../src/measures/smoothing";
 import type { MetricsRecord } from "../../src/shared/runFormat";
 import { Rng } from "../../src/sdk/rng";
 

@@ -2,8 +2,8 @@
 // −Cov(ℓ_i, φ) for the scored training examples against φ = the mean loss of the query set.
 import type { AnalysesSpec } from "../../sdk/spec";
 import type { BifRecord } from "../../shared/analysisFormat";
-import { computeBif } from "../analysis/bif";
-import type { Examples } from "../analysis/target";
+import { computeBif } from "../methods/bif";
+import type { Examples } from "../methods/target";
 import type { SystemInstance } from "../system";
 import { exampleInfos, examplesOf, queryIndices, trainSubset } from "./examples";
 import type { TensorAnalysis } from "./tensorAnalyses";

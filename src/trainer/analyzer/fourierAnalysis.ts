@@ -4,7 +4,7 @@
 // of the logit table): a live analyzer cannot know the final model's key frequencies, which is how
 // Nanda et al. choose them after training.
 import * as tf from "@tensorflow/tfjs-core";
-import { embeddingFourierNorms, excludedLoss, gini, logitFrequencyShares, matrix, type Matrix, meanColumnFourierGini, restrictedLoss, topFrequencies } from "../../analysis/index";
+import { embeddingFourierNorms, excludedLoss, gini, logitFrequencyShares, matrix, type Matrix, meanColumnFourierGini, restrictedLoss, topFrequencies } from "../../measures/index";
 import type { FourierRecord } from "../../shared/analysisFormat";
 import type { ModularArithmeticSpec } from "../../sdk/spec";
 import type { SystemInstance } from "../system";

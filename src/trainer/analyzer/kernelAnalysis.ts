@@ -2,9 +2,9 @@
 // the reference checkpoint (kernel distance, Fort et al. 2020), its centred alignment with the
 // targets (Baratin et al. 2021), and the linear CKA of each layer's representation against the
 // reference (Kornblith et al. 2019).
-import { centeredKernelTargetAlignment, kernelDistance, linearCka, matrix, type Matrix } from "../../analysis/index";
+import { centeredKernelTargetAlignment, kernelDistance, linearCka, matrix, type Matrix } from "../../measures/index";
 import type { KernelRecord } from "../../shared/analysisFormat";
-import { empiricalNtk, layerRepresentations, type NtkOutputs } from "../analysis/ntk";
+import { empiricalNtk, layerRepresentations, type NtkOutputs } from "../methods/ntk";
 import type { SystemInstance } from "../system";
 import { examplesOf, trainSubset } from "./examples";
 import type { TensorAnalysis, TensorAnalysisContext } from "./tensorAnalyses";

@@ -3,8 +3,8 @@
 // projection for the whole run, so checkpoints are comparable).
 import type { AnalysesSpec } from "../../sdk/spec";
 import type { TracinRecord } from "../../shared/analysisFormat";
-import { GradientProjector, projectionError } from "../analysis/perExample";
-import { tracInCheckpoint } from "../analysis/tracin";
+import { GradientProjector, projectionError } from "../methods/perExample";
+import { tracInCheckpoint } from "../methods/tracin";
 import type { SystemInstance } from "../system";
 import { exampleInfos, examplesOf, queryIndices, trainSubset } from "./examples";
 import type { TensorAnalysis } from "./tensorAnalyses";
