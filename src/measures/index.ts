@@ -5,3 +5,4 @@ export * from "./fourier";
 export * from "./smoothing";
 export * from "./grokking";
 export * from "./regime";
+export * from "./extent";

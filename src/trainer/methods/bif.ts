@@ -13,6 +13,7 @@ import { CrossCovariance } from "./crossCovariance";
 import { effectiveSampleSize, mean, splitRhat } from "./mcmcDiagnostics";
 import { type ChainOutcome, type SgldOptions, resolveSgldOptions, runSgld } from "./sgld";
 import type { AnalysisTarget, Examples } from "./target";
+import { maxOf, minOf } from "../../measures/extent";
 
 export { resolveSgldOptions, type SgldOptions, type ChainOutcome } from "./sgld";
 
@@ -240,8 +241,8 @@ export async function computeBif(target: AnalysisTarget, train: Examples, querie
     lossEss,
     queryRhat,
     queryEss,
-    maxRhat: rhats.length ? Math.max(...rhats) : NaN,
-    minEss: esses.length ? Math.min(...esses) : NaN,
+    maxRhat: rhats.length ? maxOf(rhats) : NaN,
+    minEss: esses.length ? minOf(esses) : NaN,
   };
 
   const warnings: string[] = [];
