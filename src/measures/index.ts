@@ -6,3 +6,4 @@ export * from "./smoothing";
 export * from "./grokking";
 export * from "./regime";
 export * from "./extent";
+export * from "./movement";

@@ -33,7 +33,8 @@ export interface ConfigProblem {
   location?: Location;
 }
 
-export type ErrorKind = "syntax" | "config" | "runtime" | "io" | "backend" | "internal";
+/** `usage`: a mistake in what was asked that is not a config field (a folder that is not a run, a run in use). */
+export type ErrorKind = "syntax" | "config" | "runtime" | "io" | "backend" | "usage" | "internal";
 
 /** Trainer → extension. */
 export type TrainerEvent =

@@ -7,12 +7,12 @@ import { GradientProjector, projectionError } from "../methods/perExample";
 import { tracInCheckpoint } from "../methods/tracin";
 import type { SystemInstance } from "../system";
 import { exampleInfos, examplesOf, queryIndices, trainSubset } from "./examples";
-import type { TensorAnalysis } from "./tensorAnalyses";
+import { type Analysis, cadence } from "./analysis";
 
 /** Training examples whose exact gradients measure the projection's error at each checkpoint. */
 const ERROR_PROBE = 8;
 
-export function createTracinAnalysis(system: SystemInstance, settings: AnalysesSpec["tracin"], lr: (step: number) => number): TensorAnalysis<"tracin"> {
+export function createTracinAnalysis(system: SystemInstance, settings: AnalysesSpec["tracin"], lr: (step: number) => number): Analysis<"tracin"> {
   const rows = trainSubset(system.train.n, settings.trainExamples);
   const train = examplesOf(system, "train", rows);
   const query = queryIndices(settings.query, system.data);
@@ -26,6 +26,8 @@ export function createTracinAnalysis(system: SystemInstance, settings: AnalysesS
   return {
     name: "tracin",
     settings: { ...settings },
+    needs: "model",
+    due: cadence(settings.every),
     header: { examples: exampleInfos(system.spec, system.data, "train", rows), query: query.description },
     compute(step: number): TracinRecord {
       const eta = lr(step);
