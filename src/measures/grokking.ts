@@ -1,7 +1,7 @@
 // The grokking detector: from logged curves alone (metrics.jsonl records), when did the model
 // memorize the training set (t_mem), when did it generalize (t_gen), how long after, was test
 // accuracy still at chance when it memorized, and which early-warning signals moved first
-// (science.md, "Grokking"). Pure and fast: it runs on every metrics batch in the extension host.
+// (docs/analyses.md, "Grokking detector"). Pure and fast: it runs on every metrics batch in the extension host.
 //
 // Conventions. An *evaluation* of a metric is a record where it is a finite number; null, missing
 // and non-finite values are not evaluations (they neither extend nor break a run). Records are

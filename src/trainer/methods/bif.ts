@@ -1,5 +1,6 @@
 // The Bayesian influence function (Kreer et al. 2025, "Bayesian Influence Functions for
-// Hessian-Free Data Attribution"; science.md): for a training example z_i and a query φ,
+// Hessian-Free Data Attribution"; docs/analyses.md, "Bayesian influence function"): for a
+// training example z_i and a query φ,
 //   BIF(z_i, φ) = −Cov(ℓ_i(w), φ(w))
 // under the localized tempered posterior around the checkpoint w* (the target's current params),
 // sampled with SGLD (./sgld.ts). φ_j(w) is the mean loss over the examples of query j. At every
