@@ -171,6 +171,30 @@ describe("analyzer: broken checkpoints", () => {
   });
 });
 
+describe("analyzer: failures", () => {
+  test("a failure after some records reports the records written, and a run without learning rates is not an internal error", async () => {
+    const runDir = freshRun();
+    writeFileSync(join(runDir, "metrics.jsonl"), "");
+    const r = await runCli(["analyze", runDir, "--backend", "cpu", "--run-experiment", "--only", "weights,tracin"]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /error \(usage\): tracin: no learning rate logged at step 0/);
+    // The weight-space record of step 0 was written before TracIn failed on it.
+    assert.match(r.stderr, /analyzer failed: 1 records/);
+    assert.equal(readAnalysis(runDir, "weights")!.records.length, 1);
+  });
+
+  test("bad --set and --only are usage errors naming the problem", async () => {
+    const runDir = freshRun();
+    const set = await runCli(["analyze", runDir, "--set", "tracin"]);
+    assert.equal(set.code, 2);
+    assert.match(set.stderr, /--set expects ANALYSIS\.FIELD=VALUE, got "tracin"/);
+    const unknown = await runCli(["analyze", runDir, "--set", "nosuch.every=1"]);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /error \(config\): .*nosuch/);
+    assert.doesNotMatch(set.stderr + unknown.stderr, /internal/);
+  });
+});
+
 describe("analyzer: follow and lock", () => {
   test("--follow ends when run.json says running but its trainer's pid is gone", async () => {
     const runDir = freshRun();

@@ -3,6 +3,7 @@
 // projection for the whole run, so checkpoints are comparable).
 import type { AnalysesSpec } from "../../sdk/spec";
 import type { TracinRecord } from "../../shared/analysisFormat";
+import { UsageError } from "../errors";
 import { GradientProjector, projectionError } from "../methods/perExample";
 import { tracInCheckpoint } from "../methods/tracin";
 import type { SystemInstance } from "../system";
@@ -31,7 +32,9 @@ export function createTracinAnalysis(system: SystemInstance, settings: AnalysesS
     header: { examples: exampleInfos(system.spec, system.data, "train", rows), query: query.description },
     compute(step: number): TracinRecord {
       const eta = lr(step);
-      if (!Number.isFinite(eta)) throw new Error(`tracin: no learning rate logged at step ${step} (metrics.jsonl needs "lr" at each checkpoint's step)`);
+      // A run folder without the learning rates (a producer that does not log "lr") is the run's
+      // shortcoming, not the analyzer's: said plainly, not as an internal error.
+      if (!Number.isFinite(eta)) throw new UsageError(`tracin: no learning rate logged at step ${step} (metrics.jsonl needs "lr" at each checkpoint's step)`);
       const scores = tracInCheckpoint(projector, train, queries, { lr: eta });
       // How far the projection is from the exact gradients here: the same projection, on a few examples.
       const error = projectionError(system.target(), errorProbe, spec);
