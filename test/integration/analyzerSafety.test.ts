@@ -3,7 +3,7 @@
 // checkpoint and analyses the rest, ends a follow when the trainer is gone, and holds a lock.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { readAnalysis } from "../../src/shared/analysisFormat";
@@ -147,6 +147,17 @@ describe("analyzer: broken checkpoints", () => {
     assert.match(r.stderr, /analyzer finished: 3 records \(1 checkpoint skipped\)/);
     assert.doesNotMatch(r.stderr, /internal/);
     assert.deepEqual(readAnalysis(runDir, "weights")!.records.map((x) => x.step), [0, 40, 60]);
+  });
+
+  test("a checkpoint that is a symlink to /dev/zero is refused as a special file, not read", async () => {
+    const runDir = freshRun();
+    const path = join(runDir, "checkpoints", CKPT(40));
+    rmSync(path);
+    symlinkSync("/dev/zero", path);
+    const r = await runCli(["analyze", runDir, "--only", "weights"], 60_000);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`skipped checkpoint .*${CKPT(40)}: is a character device, not a regular file`));
+    assert.deepEqual(readAnalysis(runDir, "weights")!.records.map((x) => x.step), [0, 20, 60]);
   });
 
   test("optimizer metadata that is not JSON does not matter to the weight-space analysis", async () => {
