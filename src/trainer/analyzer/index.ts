@@ -60,8 +60,8 @@ async function systemOf(manifest: RunManifest, req: AnalyzeRequest): Promise<{ s
   const experiment = await loadExperiment(path);
   const found = experiment.systems.find((s) => s.name === manifest.system);
   if (!found) return { reason: `${path} no longer exports the system "${manifest.system}"` };
-  const input = found.system.input as unknown as Record<string, unknown>;
-  const result = validateSystem({ ...input, analyses: mergeAnalyses(input["analyses"], req.overrides) });
+  const input = found.system.input;
+  const result = validateSystem({ ...input, analyses: mergeAnalyses(input.analyses, req.overrides) });
   if (!result.ok) throw new ConfigError(manifest.system, result.problems, found.system.definedAt);
   return { spec: result.spec, file: experiment.file };
 }
@@ -92,9 +92,7 @@ function runEnded(manifest: RunManifest): string | undefined {
 
 export async function analyzeRun(req: AnalyzeRequest, emit: Emit, shouldStop: () => boolean): Promise<AnalyzeOutcome> {
   const runDir = resolve(req.runDir);
-  const opened = openRunForAnalysis(runDir);
-  const folder = opened.folder;
-  let manifest = opened.manifest;
+  const { folder, manifest } = openRunForAnalysis(runDir);
   const wanted = (name: AnalysisName) => req.only === undefined || req.only.includes(name);
   if (req.backend !== undefined && !BACKEND_REQUESTS.includes(req.backend as BackendRequest)) {
     throw new BackendError(`unknown backend "${req.backend}" (expected one of ${BACKEND_REQUESTS.join(", ")})`);
@@ -119,7 +117,7 @@ export async function analyzeRun(req: AnalyzeRequest, emit: Emit, shouldStop: ()
       emit({ type: "log", level: "info", message: `analyzer backend: ${backend.name} (${backend.reason})` });
       system = new SystemInstance(found.spec, dirname(found.file));
     }
-    return await analysisLoop({ req, folder, manifest, settings, wanted, system, emit, shouldStop, setAnalyses: (a) => (analyses = a), reread: () => (manifest = folder.readManifest()) });
+    return await analysisLoop({ req, folder, manifest, settings, wanted, system, emit, shouldStop, setAnalyses: (a) => (analyses = a), reread: () => folder.readManifest() });
   } finally {
     for (const a of analyses) a.dispose();
     system?.dispose();
