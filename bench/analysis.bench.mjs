@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Timing of the pure analysis math (src/analysis) at the sizes the panels use, to show it is cheap
-// enough for the extension host. Bundles src/analysis in memory with esbuild (no build step).
+// Timing of the pure analysis math (src/measures) at the sizes the panels use, to show it is cheap
+// enough for the extension host. Bundles src/measures in memory with esbuild (no build step).
 //   node bench/analysis.bench.mjs [--reps 7]
 // Prints ms per call: median (min–max) over reps.
 import * as esbuild from "esbuild";
@@ -12,7 +12,7 @@ import { argValue, median } from "./common.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const reps = Number(argValue("reps", "7"));
-const built = await esbuild.build({ entryPoints: [join(root, "src/analysis/index.ts")], bundle: true, write: false, format: "esm", platform: "node", target: "node20" });
+const built = await esbuild.build({ entryPoints: [join(root, "src/measures/index.ts")], bundle: true, write: false, format: "esm", platform: "node", target: "node20" });
 const dir = mkdtempSync(join(tmpdir(), "lm-analysis-bench-"));
 const file = join(dir, "analysis.mjs");
 writeFileSync(file, built.outputFiles[0].contents);

@@ -38,7 +38,7 @@ const out = mkdtempSync(join(tmpdir(), "lm-analyzer-bench-"));
 try {
   const train = run(["train", join(root, "examples", "grokking.experiment.ts"), "--system", "modAdd", "--steps", values.steps, "--backend", values.backend, "--out", out]);
   const runDir = train.stdout.trim();
-  const analyzeArgs = ["analyze", runDir, "--backend", values.backend];
+  const analyzeArgs = ["analyze", runDir, "--backend", values.backend, "--run-experiment"];
   if (values["with-bif"]) analyzeArgs.push("--set", "bif.every=1");
   const analyze = run(analyzeArgs);
 

@@ -1,4 +1,4 @@
-// Cost of one BIF pass (src/trainer/analysis/bif.ts) on the grokking MLP of
+// Cost of one BIF pass (src/trainer/methods/bif.ts) on the grokking MLP of
 // examples/grokking.experiment.ts (p = 97, one-hot, hidden 256, 2,823 train examples), at a
 // checkpoint trained for a few hundred AdamW steps (memorizing), per configuration: wall time,
 // its split into SGLD steps and draw evaluations, and the chains' diagnostics.
@@ -11,8 +11,8 @@ import { Optimizer } from "../src/trainer/optimizers";
 import { Rng } from "../src/sdk/rng";
 import { validateSystem } from "../src/sdk/validate";
 import { models, optimizers, tasks } from "../src/sdk/builders";
-import { computeBif, type BifOptions } from "../src/trainer/analysis/bif";
-import type { AnalysisTarget, Examples } from "../src/trainer/analysis/target";
+import { computeBif, type BifOptions } from "../src/trainer/methods/bif";
+import type { AnalysisTarget, Examples } from "../src/trainer/methods/target";
 
 const CONFIGS: Record<string, BifOptions> = {
   default: {},

@@ -11,10 +11,10 @@ import { generateTask } from "../src/trainer/tasks/index";
 import { Rng } from "../src/sdk/rng";
 import { validateSystem } from "../src/sdk/validate";
 import { models, optimizers, tasks } from "../src/sdk/builders";
-import type { AnalysisTarget, Examples } from "../src/trainer/analysis/target";
-import { GradientProjector, type GradientMode } from "../src/trainer/analysis/perExample";
-import { selectExamples, tracInCheckpoint } from "../src/trainer/analysis/tracin";
-import { empiricalNtk } from "../src/trainer/analysis/ntk";
+import type { AnalysisTarget, Examples } from "../src/trainer/methods/target";
+import { GradientProjector, type GradientMode } from "../src/trainer/methods/perExample";
+import { selectExamples, tracInCheckpoint } from "../src/trainer/methods/tracin";
+import { empiricalNtk } from "../src/trainer/methods/ntk";
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

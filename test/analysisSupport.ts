@@ -1,7 +1,7 @@
-// Helpers for the src/analysis tests: seeded random matrices and closeness checks.
+// Helpers for the src/measures tests: seeded random matrices and closeness checks.
 import assert from "node:assert/strict";
 import { Rng } from "../src/sdk/rng";
-import { type Matrix, matrix } from "../src/analysis/matrix";
+import { type Matrix, matrix } from "../src/measures/matrix";
 
 export function randomMatrix(rows: number, cols: number, seed: number, std = 1): Matrix {
   const rng = new Rng(seed, "analysis-test");

@@ -6,7 +6,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { Rng } from "../src/sdk/rng";
 import type { DeepLinearSpec, MlpSpec, TransformerSpec } from "../src/sdk/spec";
 import { buildModel, type Model, type ModelIO } from "../src/trainer/models/index";
-import type { AnalysisTarget } from "../src/trainer/analysis/target";
+import type { AnalysisTarget } from "../src/trainer/methods/target";
 import { selectBackend } from "../src/trainer/backend";
 
 /** The trainer's own backend selection (also registers gradients and finds the wasm binaries), checked. */

@@ -29,8 +29,12 @@ export interface AnalyzerPoolOptions {
   log: Log;
   maxConcurrent: () => number;
   startTimeoutMs: number;
-  /** Whether this run's experiment file may be loaded (a trusted workspace, a file inside it). If not, only the weight-space analysis runs: it loads no experiment code. */
-  trusted: (runDir: string) => boolean;
+  /**
+   * The experiment file of this run that may be loaded (a trusted workspace, a file inside it), or
+   * undefined: then only the weight-space analysis runs, which loads no experiment code. The
+   * analyzer loads only a file its request names.
+   */
+  experimentFile: (runDir: string) => string | undefined;
 }
 
 interface Slot {
@@ -132,12 +136,13 @@ export class AnalyzerPool implements Disposable {
         else if (e.type === "error") error = e.message;
         else if (e.type === "log") log[e.level === "info" ? "info" : e.level === "warn" ? "warn" : "error"](`analyzer ${job.runDir}: ${e.message}`);
       });
-      const trusted = this.options.trusted(job.runDir);
-      const only = trusted ? job.only : ["weights" as const];
-      if (!trusted) log.info(`analyzer ${job.runDir}: the workspace is not trusted or the experiment file is outside it, so only the weight-space analysis runs (it loads no experiment code)`);
+      const file = this.options.experimentFile(job.runDir);
+      const only = file !== undefined ? job.only : ["weights" as const];
+      if (file === undefined) log.info(`analyzer ${job.runDir}: the workspace is not trusted or the experiment file is outside it, so only the weight-space analysis runs (it loads no experiment code)`);
       process.send({
         type: "analyze",
         runDir: job.runDir,
+        ...(file !== undefined ? { file } : {}),
         ...(job.overrides ? { overrides: job.overrides } : {}),
         ...(only ? { only } : {}),
         ...(job.follow ? { follow: true } : {}),

@@ -74,7 +74,7 @@ export class Ctx implements vscode.Disposable {
         log,
         maxConcurrent: () => this.config.maxConcurrentAnalyzers,
         startTimeoutMs: READY_TIMEOUT_MS,
-        trusted: (runDir) => this.mayRunExperimentOf(runDir),
+        experimentFile: (runDir) => this.experimentFileToRun(runDir),
       }),
     );
 
@@ -190,10 +190,15 @@ export class Ctx implements vscode.Disposable {
    * file is inside one of its folders (a run.json from elsewhere may name any file).
    */
   mayRunExperimentOf(runDir: string): boolean {
-    if (!vscode.workspace.isTrusted) return false;
+    return this.experimentFileToRun(runDir) !== undefined;
+  }
+
+  /** The experiment file of a run when the analyzer may load it (see mayRunExperimentOf), else undefined. */
+  experimentFileToRun(runDir: string): string | undefined {
+    if (!vscode.workspace.isTrusted) return undefined;
     const e = this.index.get(runDir) ?? this.index.update(runDir);
     const file = e && e.status !== "invalid" ? e.manifest.experiment?.path : undefined;
-    return file !== undefined && vscode.workspace.getWorkspaceFolder(vscode.Uri.file(file)) !== undefined;
+    return file !== undefined && vscode.workspace.getWorkspaceFolder(vscode.Uri.file(file)) !== undefined ? file : undefined;
   }
 
   /**

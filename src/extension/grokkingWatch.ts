@@ -1,7 +1,7 @@
 // Watches the metrics of trainings this window runs for the grokking transitions, so the user
 // hears about them while the run goes on: memorization (train accuracy held above its threshold)
 // and generalization (test accuracy held above its). O(1) per metrics line. No `vscode` import.
-import { advanceGrokkingDetector, type GrokkingDetectorState, type GrokkingEvent, type GrokkingSettings, INITIAL_DETECTOR_STATE } from "../analysis/index";
+import { advanceGrokkingDetector, type GrokkingDetectorState, type GrokkingEvent, type GrokkingSettings, INITIAL_DETECTOR_STATE } from "../measures/index";
 import type { MetricsRecord } from "../shared/runFormat";
 
 export interface GrokkingNews {

@@ -248,7 +248,7 @@ export function systemDefaults(): Omit<SystemSpec, "task" | "model" | "optimizer
  * The defaults of `analyses`, chosen so that analysing every checkpoint of the grokking example
  * adds little to its training time (bench/analyzer.bench.mjs); BIF is off until asked for, since
  * one SGLD pass costs about 1,200 gradient steps (13 cpu-s per checkpoint of the grokking MLP;
- * bench/README.md). The BIF defaults are the sampler's measured ones (src/trainer/analysis/sgld.ts).
+ * bench/README.md). The BIF defaults are the sampler's measured ones (src/trainer/methods/sgld.ts).
  * A fresh object on every call.
  */
 export function analysesDefaults(): AnalysesSpec {

@@ -4,7 +4,7 @@
 // covers them.
 import { existsSync } from "node:fs";
 import { basename, join } from "node:path";
-import { analyzeGrokking, assessRegime, type GrokkingReport, type GrokkingSettings, type NamedSeries } from "../analysis/index";
+import { analyzeGrokking, assessRegime, type GrokkingReport, type GrokkingSettings, type NamedSeries } from "../measures/index";
 import type { AnalysisOverrides, RunRef } from "./panels/common";
 import type { GrokCurves, GrokReport, GrokRun, IndicatorSeries } from "./panels/grokking";
 import type { BifChains, InfluenceMatrix, InfluenceRun } from "./panels/influence";
@@ -186,7 +186,7 @@ export function lazyRichRun(ref: RunRef, data: RunData): LazyRichRun {
   if (lastW || lastK) {
     const rwc: Record<string, number> = {};
     // Hidden weight matrices only: a bias that starts at zero has no relative change, and the
-    // readout moves by O(1) even when the kernel stays put (the α sweep in src/analysis/regime.ts).
+    // readout moves by O(1) even when the kernel stays put (the α sweep in src/measures/regime.ts).
     if (lastW) {
       const readout = readoutOf(Object.entries(lastW.tensors).filter(([, t]) => t.shape.length >= 2).map(([k]) => k));
       for (const [k, t] of Object.entries(lastW.tensors)) if (t.relChange !== null && t.shape.length >= 2 && k !== readout) rwc[k] = t.relChange;

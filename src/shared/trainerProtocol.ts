@@ -33,7 +33,8 @@ export interface ConfigProblem {
   location?: Location;
 }
 
-export type ErrorKind = "syntax" | "config" | "runtime" | "io" | "backend" | "internal";
+/** `usage`: a mistake in what was asked that is not a config field (a folder that is not a run, a run in use). */
+export type ErrorKind = "syntax" | "config" | "runtime" | "io" | "backend" | "usage" | "internal";
 
 /** Trainer → extension. */
 export type TrainerEvent =
@@ -68,7 +69,11 @@ export type TrainerRequest =
   | { type: "train"; file: string; system: string; runsRoot?: string; runDir?: string; backend?: string; steps?: number }
   /** Continue a stopped run from its last checkpoint. */
   | { type: "resume"; runDir: string; backend?: string }
-  /** Analyse a run's checkpoints into its analyses/ folder; with `follow`, keep going while the run trains. */
+  /**
+   * Analyse a run's checkpoints into its analyses/ folder; with `follow`, keep going while the run
+   * trains. `file` is the experiment file to load for the analyses that need the model: loading it
+   * runs its code, so without `file` only the weight-space analysis runs (never run.json's file).
+   */
   | { type: "analyze"; runDir: string; file?: string; overrides?: AnalysesInput; only?: AnalysisName[]; follow?: boolean; backend?: string }
   /** Training: finish the current step, write a final checkpoint, set status "stopped", exit. Analysis: finish the current record, exit. */
   | { type: "stop" };

@@ -2,7 +2,7 @@
 //   lm train FILE [--system NAME] [--out DIR] [--run-dir DIR] [--backend auto|gpu|native|wasm|cpu] [--steps N]
 //   lm resume RUN_DIR [--backend B]
 //   lm list FILE
-//   lm analyze RUN_DIR [--follow] [--only weights,kernel,…] [--set tracin.projectionDim=128 …] [--file FILE] [--backend B]
+//   lm analyze RUN_DIR [--follow] [--only weights,kernel,…] [--set tracin.projectionDim=128 …] [--file FILE | --run-experiment] [--backend B]
 // Progress goes to stderr; the run folder's path is the one line on stdout, for scripts.
 // Ctrl-C stops gracefully (final checkpoint, status "stopped"); a second Ctrl-C exits at once.
 // Exit codes: 0 finished or stopped, 1 failed, 2 usage, 3 diverged.
@@ -21,7 +21,9 @@ usage:
   lm train FILE [--system NAME] [--out DIR] [--run-dir DIR] [--backend auto|gpu|native|wasm|cpu] [--steps N]
   lm resume RUN_DIR [--backend B]
   lm list FILE
-  lm analyze RUN_DIR [--follow] [--only weights,kernel,fourier,tracin,bif] [--set ANALYSIS.FIELD=VALUE]… [--file FILE] [--backend B]`;
+  lm analyze RUN_DIR [--follow] [--only weights,kernel,fourier,tracin,bif] [--set ANALYSIS.FIELD=VALUE]… [--file FILE | --run-experiment] [--backend B]
+    (the analyses that need the model run the experiment file's code: only with --file FILE, or
+    --run-experiment for the file recorded in run.json; without either, only the weight-space one)`;
 
 /** `--set tracin.projectionDim=128` (repeatable) → { tracin: { projectionDim: 128 } }; values are JSON when they parse as JSON. */
 function parseSettingOverrides(items: readonly string[]): AnalysesInput {
@@ -117,6 +119,7 @@ async function main(argv: string[]): Promise<number> {
         only: { type: "string" },
         set: { type: "string", multiple: true },
         file: { type: "string" },
+        "run-experiment": { type: "boolean" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean" },
       },
@@ -168,6 +171,7 @@ async function main(argv: string[]): Promise<number> {
         request.only = only as AnalysisName[];
       }
       if (values.file) request.file = values.file;
+      if (values["run-experiment"]) request.runExperiment = true;
       if (values.backend) request.backend = values.backend;
     } catch (e) {
       process.stderr.write(`${(e as Error).message}\n`);

@@ -20,7 +20,7 @@ import * as tf from "@tensorflow/tfjs-core";
 const DENSE = "LmDense";
 
 /**
- * Instrumentation for the tensor analyses (src/trainer/analysis/tap.ts): while a tap is active,
+ * Instrumentation for the tensor analyses (src/trainer/methods/tap.ts): while a tap is active,
  * every linear op (dense, gatherRows, addBias) hands it its input and output, and the tap may
  * return the output plus a zero "probe" whose gradient is that layer's per-row output gradient δ.
  * Training never sets one, so the hot path pays one `undefined` check per op.

@@ -18,7 +18,7 @@ import {
   type RunManifest,
 } from "../shared/runFormat";
 import { encodeSafetensors, readSafetensorsSync } from "../shared/safetensors";
-import { movementSums } from "./analyzer/weights";
+import { movementSums } from "../measures/movement";
 import type { NamedVariable } from "./models/model";
 import type { OptimizerSnapshot } from "./optimizers";
 
@@ -80,16 +80,27 @@ export class RunFolder {
 
   /** Steps of the complete checkpoints present, ascending. */
   checkpointSteps(): number[] {
+    return this.checkpointFiles().map((c) => c.step);
+  }
+
+  /**
+   * The complete checkpoints present, ascending, each with the path of the file as listed: the
+   * pattern accepts unpadded names (`step-20.safetensors`), which `checkpointPath` would not find.
+   * Of two names for one step the padded one wins.
+   */
+  checkpointFiles(): Array<{ step: number; path: string }> {
     let names: string[];
     try {
       names = readdirSync(this.checkpointDir);
     } catch {
       return [];
     }
-    return names
-      .map(parseCheckpointFileName)
-      .filter((s): s is number => s !== undefined)
-      .sort((a, b) => a - b);
+    const byStep = new Map<number, string>();
+    for (const name of names) {
+      const step = parseCheckpointFileName(name);
+      if (step !== undefined && (!byStep.has(step) || name === checkpointFileName(step))) byStep.set(step, name);
+    }
+    return [...byStep].sort((a, b) => a[0] - b[0]).map(([step, name]) => ({ step, path: join(this.checkpointDir, name) }));
   }
 
   checkpointPath(step: number): string {

@@ -8,6 +8,8 @@ import { ExperimentError, loadExperiment, locationInStack, type LoadedExperiment
 import { newRunId, RunFolder } from "./runFolder";
 import { analyzeRun, type AnalyzeOutcome, type AnalyzeRequest } from "./analyzer/index";
 import { ConfigError, train, type Emit, type TrainOutcome } from "./train";
+import { UsageError } from "./errors";
+import { RunLockedError } from "../shared/runLock";
 
 export type RunRequest =
   | { kind: "train"; file: string; system?: string; runsRoot?: string; runDir?: string; backend?: string; steps?: number }
@@ -35,6 +37,7 @@ export function errorEvent(e: unknown, experimentFile?: string): Extract<Trainer
   }
   if (e instanceof ExperimentError) return { type: "error", kind: e.kind, message: e.message, ...(e.location ? { location: e.location } : {}) };
   if (e instanceof BackendError) return { type: "error", kind: "backend", message: e.message };
+  if (e instanceof UsageError || e instanceof RunLockedError) return { type: "error", kind: "usage", message: e.message };
   const err = e instanceof Error ? (e as NodeJS.ErrnoException) : new Error(String(e));
   if (typeof (err as NodeJS.ErrnoException).code === "string" && /^E[A-Z]+$/.test((err as NodeJS.ErrnoException).code!)) {
     return { type: "error", kind: "io", message: err.message };
@@ -102,15 +105,27 @@ export async function runRequest(request: RunRequest, emit: Emit, shouldStop: ()
 export async function analyzeRequest(request: AnalyzeRequest, emit: Emit, shouldStop: () => boolean): Promise<AnalyzeOutcome> {
   const runDir = resolve(request.runDir);
   let experimentFile = request.file;
+  if (experimentFile === undefined && request.runExperiment) {
+    try {
+      experimentFile = new RunFolder(runDir).readManifest().experiment?.path;
+    } catch {
+      // not a run folder: analyzeRun says so
+    }
+  }
+  // Counted here too, so a failure still reports the records written before it.
+  let written = 0;
+  const counted: Emit = (e) => {
+    if (e.type === "analysis") written++;
+    emit(e);
+  };
   try {
-    experimentFile ??= new RunFolder(runDir).readManifest().experiment?.path;
-    const outcome = await analyzeRun(request, emit, shouldStop);
+    const outcome = await analyzeRun(request, counted, shouldStop);
     emit({ type: "analyzerFinished", status: outcome.status, runDir, records: outcome.records, ...(outcome.message ? { message: outcome.message } : {}) });
     return outcome;
   } catch (e) {
     const event = errorEvent(e, experimentFile);
     emit(event);
-    emit({ type: "analyzerFinished", status: "failed", runDir, records: 0, message: event.message });
-    return { status: "failed", records: 0, message: event.message };
+    emit({ type: "analyzerFinished", status: "failed", runDir, records: written, message: event.message });
+    return { status: "failed", records: written, message: event.message };
   }
 }

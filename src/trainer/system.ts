@@ -5,7 +5,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { Rng } from "../sdk/rng";
 import type { SystemSpec, TaskData } from "../sdk/spec";
-import type { AnalysisTarget } from "./analysis/target";
+import type { AnalysisTarget } from "./methods/target";
 import { buildModel } from "./models/index";
 import type { Model } from "./models/model";
 import { generateTask } from "./tasks/index";

@@ -49,7 +49,7 @@ describe("lm analyze", () => {
 
   test("the model analyses: kernel, Fourier, TracIn per checkpoint, and a summary on stdout", async () => {
     const runDir = await trainTiny();
-    const r = await runCli(["analyze", runDir, "--backend", "cpu"]);
+    const r = await runCli(["analyze", runDir, "--backend", "cpu", "--run-experiment"]);
     assert.equal(r.code, 0, r.stderr);
     const kernel = readAnalysis(runDir, "kernel")!;
     assert.deepEqual(kernel.records.map((x) => x.step), [0, 20, 40, 60]);
@@ -121,7 +121,7 @@ describe("lm analyze", () => {
     delete manifest["experiment"];
     manifest["producer"] = "someone else's script";
     writeFileSync(join(foreign, "run.json"), JSON.stringify(manifest));
-    const r = await runCli(["analyze", foreign]);
+    const r = await runCli(["analyze", foreign, "--run-experiment"]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /kernel, fourier, tracin skipped: they need the model, and run\.json names no experiment file/);
     assert.equal(readAnalysis(foreign, "weights")!.records.length, 4);
@@ -155,7 +155,7 @@ describe("sidecar analyze", () => {
   test("stop ends a follow at once with status stopped", async () => {
     const runDir = await trainTiny();
     const m = JSON.parse(readFileSync(join(runDir, "run.json"), "utf8")) as Record<string, unknown>;
-    writeFileSync(join(runDir, "run.json"), JSON.stringify({ ...m, status: "running" })); // looks live: the analyzer waits
+    writeFileSync(join(runDir, "run.json"), JSON.stringify({ ...m, status: "running", pid: process.pid })); // looks live (a live pid): the analyzer waits
     const analyzer = new Sidecar();
     await analyzer.waitFor("ready");
     analyzer.send({ type: "analyze", runDir, only: ["weights"], follow: true, pollMs: 100 } as never);

@@ -107,14 +107,21 @@ describe("analysis files", () => {
     assert.equal(readAnalysis(run, "weights")!.records.length, 0);
   });
 
-  test("writer: an unreadable file is archived, not overwritten", () => {
+  test("writer: a file of its own it cannot read is archived, not overwritten; a file that is not its own is left alone", () => {
     const run = mkdtempSync(join(tmpdir(), "lm-writer-"));
     const path = analysisPath(run, "weights");
     new AnalysisWriter(run, "weights", { settings: {} });
-    writeFileSync(path, "garbage\n");
+    // Its own header, but a format version this reader does not know: archived.
+    const own = JSON.stringify({ format: "learning-mechanics/analysis", formatVersion: 99, analysis: "weights", settings: {}, producer: "t", createdAt: "" });
+    writeFileSync(path, own + "\n");
     const w = new AnalysisWriter(run, "weights", { settings: {} });
     assert.equal(w.opened.kind, "archived");
-    assert.match(w.opened.kind === "archived" ? w.opened.reason : "", /first line is not a JSON header/);
+    assert.equal(readdirSync(join(run, "analyses", "archive")).length, 1);
+    // Not its header (issue 8: an unrelated file was moved into archive/): refused, untouched.
+    writeFileSync(path, "garbage\n");
+    assert.throws(() => new AnalysisWriter(run, "weights", { settings: {} }), /weights\.jsonl is not a "weights" analysis file of Learning Mechanics \(.*first line is not a JSON header\); the analyzer leaves it alone/);
+    assert.equal(readFileSync(path, "utf8"), "garbage\n");
+    assert.equal(readdirSync(join(run, "analyses", "archive")).length, 1);
   });
 
   test("canonical JSON ignores key order", () => {

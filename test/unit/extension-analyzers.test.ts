@@ -28,7 +28,10 @@ function tinyRun(): string {
 
 function pool(trusted: boolean, maxConcurrent = 1): { pool: AnalyzerPool; states: AnalyzerState[]; done: (runDir: string) => Promise<AnalyzerState> } {
   const states: AnalyzerState[] = [];
-  const p = new AnalyzerPool({ launch: () => ({ node: process.execPath, electronRunAsNode: false, sidecar, cwd: root }), log: quiet, maxConcurrent: () => maxConcurrent, startTimeoutMs: 60_000, trusted: () => trusted });
+  const p = new AnalyzerPool({ launch: () => ({ node: process.execPath, electronRunAsNode: false, sidecar, cwd: root }), log: quiet, maxConcurrent: () => maxConcurrent, startTimeoutMs: 60_000,
+    // Trusted: the run's own experiment file (tinyRun puts it two folders above the run).
+    experimentFile: (runDir) => (trusted ? path.join(path.dirname(path.dirname(runDir)), "tiny.experiment.ts") : undefined),
+  });
   p.onDidChange((s) => states.push(s));
   const done = (runDir: string) =>
     new Promise<AnalyzerState>((resolve) => {

@@ -2,13 +2,13 @@
 // −Cov(ℓ_i, φ) for the scored training examples against φ = the mean loss of the query set.
 import type { AnalysesSpec } from "../../sdk/spec";
 import type { BifRecord } from "../../shared/analysisFormat";
-import { computeBif } from "../analysis/bif";
-import type { Examples } from "../analysis/target";
+import { computeBif } from "../methods/bif";
+import type { Examples } from "../methods/target";
 import type { SystemInstance } from "../system";
 import { exampleInfos, examplesOf, queryIndices, trainSubset } from "./examples";
-import type { TensorAnalysis } from "./tensorAnalyses";
+import { type Analysis, cadence } from "./analysis";
 
-export function createBifAnalysis(system: SystemInstance, settings: AnalysesSpec["bif"]): TensorAnalysis<"bif"> {
+export function createBifAnalysis(system: SystemInstance, settings: AnalysesSpec["bif"]): Analysis<"bif"> {
   const n = system.train.n;
   const rows = trainSubset(n, settings.trainExamples);
   const query = queryIndices(settings.query, system.data);
@@ -19,6 +19,8 @@ export function createBifAnalysis(system: SystemInstance, settings: AnalysesSpec
   return {
     name: "bif",
     settings: { ...settings },
+    needs: "model",
+    due: cadence(settings.every),
     header: { examples: exampleInfos(system.spec, system.data, "train", rows), query: query.description },
     async compute(step: number): Promise<BifRecord> {
       const result = await computeBif(target, train, { examples: queries, groups: new Int32Array(query.indices.length) }, {

@@ -2,7 +2,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { QuerySpec, SystemSpec, TaskData } from "../../sdk/spec";
 import type { ExampleInfo } from "../../shared/analysisFormat";
-import type { Examples } from "../analysis/target";
+import type { Examples } from "../methods/target";
 import type { SystemInstance } from "../system";
 
 const OPS: Record<string, string> = { add: "+", sub: "−", mul: "×", div: "÷" };

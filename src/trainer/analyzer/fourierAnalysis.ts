@@ -4,11 +4,11 @@
 // of the logit table): a live analyzer cannot know the final model's key frequencies, which is how
 // Nanda et al. choose them after training.
 import * as tf from "@tensorflow/tfjs-core";
-import { embeddingFourierNorms, excludedLoss, gini, logitFrequencyShares, matrix, type Matrix, meanColumnFourierGini, restrictedLoss, topFrequencies } from "../../analysis/index";
+import { embeddingFourierNorms, excludedLoss, gini, logitFrequencyShares, matrix, type Matrix, meanColumnFourierGini, restrictedLoss, topFrequencies } from "../../measures/index";
 import type { FourierRecord } from "../../shared/analysisFormat";
 import type { ModularArithmeticSpec } from "../../sdk/spec";
 import type { SystemInstance } from "../system";
-import type { TensorAnalysis } from "./tensorAnalyses";
+import { type Analysis, cadence } from "./analysis";
 
 /** Why the Fourier analysis does not apply to a system, or undefined when it does. */
 export function fourierUnsupported(system: SystemInstance): string | undefined {
@@ -47,7 +47,7 @@ function residueEmbedding(system: SystemInstance, p: number): Matrix {
   return out;
 }
 
-export function createFourierAnalysis(system: SystemInstance, settings: { every: number; keyFrequencies: number }): TensorAnalysis<"fourier"> {
+export function createFourierAnalysis(system: SystemInstance, settings: { every: number; keyFrequencies: number }): Analysis<"fourier"> {
   const task = system.spec.task as ModularArithmeticSpec;
   const p = task.p;
   const length = system.data.input.kind === "tokens" ? system.data.input.length : 2;
@@ -70,6 +70,8 @@ export function createFourierAnalysis(system: SystemInstance, settings: { every:
   return {
     name: "fourier",
     settings: { ...settings },
+    needs: "model",
+    due: cadence(settings.every),
     header: {},
     compute(step: number): FourierRecord {
       const wE = residueEmbedding(system, p);

@@ -2,18 +2,18 @@
 // the reference checkpoint (kernel distance, Fort et al. 2020), its centred alignment with the
 // targets (Baratin et al. 2021), and the linear CKA of each layer's representation against the
 // reference (Kornblith et al. 2019).
-import { centeredKernelTargetAlignment, kernelDistance, linearCka, matrix, type Matrix } from "../../analysis/index";
+import { centeredKernelTargetAlignment, kernelDistance, linearCka, matrix, type Matrix } from "../../measures/index";
 import type { KernelRecord } from "../../shared/analysisFormat";
-import { empiricalNtk, layerRepresentations, type NtkOutputs } from "../analysis/ntk";
+import { empiricalNtk, layerRepresentations, type NtkOutputs } from "../methods/ntk";
 import type { SystemInstance } from "../system";
 import { examplesOf, trainSubset } from "./examples";
-import type { TensorAnalysis, TensorAnalysisContext } from "./tensorAnalyses";
+import { type Analysis, cadence, type ModelContext } from "./analysis";
 
 /** Up to this many outputs the trace over outputs is exact; beyond, a fixed-seed Hutchinson estimate. */
 const EXACT_OUTPUTS = 128;
 const HUTCHINSON_DIRECTIONS = 64;
 
-export function createKernelAnalysis(ctx: TensorAnalysisContext): TensorAnalysis<"kernel"> {
+export function createKernelAnalysis(ctx: ModelContext): Analysis<"kernel"> {
   const { system, settings } = ctx;
   const s = settings.kernel;
   const indices = trainSubset(system.train.n, s.probeSize);
@@ -43,6 +43,8 @@ export function createKernelAnalysis(ctx: TensorAnalysisContext): TensorAnalysis
     name: "kernel",
     settings: { ...s, outputs: ntkOutputs === "exact" ? "exact" : `hutchinson ${HUTCHINSON_DIRECTIONS}` },
     header: { referenceStep: ctx.referenceStep },
+    needs: "model",
+    due: cadence(s.every),
     compute(step: number): KernelRecord {
       const kt = kernelAt();
       const cka: Record<string, number> = {};

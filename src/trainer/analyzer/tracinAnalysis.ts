@@ -3,16 +3,17 @@
 // projection for the whole run, so checkpoints are comparable).
 import type { AnalysesSpec } from "../../sdk/spec";
 import type { TracinRecord } from "../../shared/analysisFormat";
-import { GradientProjector, projectionError } from "../analysis/perExample";
-import { tracInCheckpoint } from "../analysis/tracin";
+import { UsageError } from "../errors";
+import { GradientProjector, projectionError } from "../methods/perExample";
+import { tracInCheckpoint } from "../methods/tracin";
 import type { SystemInstance } from "../system";
 import { exampleInfos, examplesOf, queryIndices, trainSubset } from "./examples";
-import type { TensorAnalysis } from "./tensorAnalyses";
+import { type Analysis, cadence } from "./analysis";
 
 /** Training examples whose exact gradients measure the projection's error at each checkpoint. */
 const ERROR_PROBE = 8;
 
-export function createTracinAnalysis(system: SystemInstance, settings: AnalysesSpec["tracin"], lr: (step: number) => number): TensorAnalysis<"tracin"> {
+export function createTracinAnalysis(system: SystemInstance, settings: AnalysesSpec["tracin"], lr: (step: number) => number): Analysis<"tracin"> {
   const rows = trainSubset(system.train.n, settings.trainExamples);
   const train = examplesOf(system, "train", rows);
   const query = queryIndices(settings.query, system.data);
@@ -26,10 +27,14 @@ export function createTracinAnalysis(system: SystemInstance, settings: AnalysesS
   return {
     name: "tracin",
     settings: { ...settings },
+    needs: "model",
+    due: cadence(settings.every),
     header: { examples: exampleInfos(system.spec, system.data, "train", rows), query: query.description },
     compute(step: number): TracinRecord {
       const eta = lr(step);
-      if (!Number.isFinite(eta)) throw new Error(`tracin: no learning rate logged at step ${step} (metrics.jsonl needs "lr" at each checkpoint's step)`);
+      // A run folder without the learning rates (a producer that does not log "lr") is the run's
+      // shortcoming, not the analyzer's: said plainly, not as an internal error.
+      if (!Number.isFinite(eta)) throw new UsageError(`tracin: no learning rate logged at step ${step} (metrics.jsonl needs "lr" at each checkpoint's step)`);
       const scores = tracInCheckpoint(projector, train, queries, { lr: eta });
       // How far the projection is from the exact gradients here: the same projection, on a few examples.
       const error = projectionError(system.target(), errorProbe, spec);

@@ -1,10 +1,24 @@
 // The weight-space analysis: per-tensor norms and relative change from the reference checkpoint.
 // Needs nothing but checkpoint files, so it runs on runs written by any framework that follows the
 // run format (docs/run-format.md), without their experiment file.
+import { movementSums } from "../../measures/movement";
 import type { TensorMovement, WeightsRecord } from "../../shared/analysisFormat";
-import type { CheckpointData } from "../runFolder";
+import { type Analysis, type AnalysisContext, cadence, type CheckpointParams } from "./analysis";
 
-type Params = CheckpointData["params"];
+type Params = CheckpointParams;
+
+export function createWeightsAnalysis(ctx: AnalysisContext): Analysis<"weights"> {
+  const s = ctx.settings.weights;
+  return {
+    name: "weights",
+    settings: { ...s },
+    header: {},
+    needs: "checkpoints",
+    due: cadence(s.every),
+    compute: (step) => weightsRecord(step, ctx.params(step), ctx.params(ctx.referenceStep)),
+    dispose: () => {},
+  };
+}
 
 /**
  * Movement of every parameter at `step` against `reference` (normally step 0). A tensor missing
@@ -30,24 +44,4 @@ export function weightsRecord(step: number, params: Params, reference: Params): 
   }
   // A tensor that starts at zero (a bias) has no relative change of its own but counts in the total.
   return { step, tensors, paramNorm: Math.sqrt(total), relChange: comparable && totalRef > 0 ? Math.sqrt(totalDiff / totalRef) : null };
-}
-
-/**
- * ‖W‖², ‖W − W₀‖² and ‖W₀‖² in one pass (the last two 0 without W₀): the sums behind a norm and a
- * relative change, here and in the checkpoint `stats` (runFolder.ts).
- */
-export function movementSums(w: Float32Array, w0: Float32Array | undefined): { sq: number; diff: number; sq0: number } {
-  let sq = 0;
-  let diff = 0;
-  let sq0 = 0;
-  for (let i = 0; i < w.length; i++) {
-    const x = w[i]!;
-    sq += x * x;
-    if (w0) {
-      const d = x - w0[i]!;
-      diff += d * d;
-      sq0 += w0[i]! * w0[i]!;
-    }
-  }
-  return { sq, diff, sq0 };
 }

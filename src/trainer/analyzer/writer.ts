@@ -15,7 +15,11 @@ import {
   canonicalJson,
   parseAnalysisText,
 } from "../../shared/analysisFormat";
+import { readRegularTextSync } from "../../shared/safeRead";
+import { UsageError } from "../errors";
 import { VERSION } from "../version";
+
+const ANALYSIS_FORMAT = "learning-mechanics/analysis";
 
 export type OpenOutcome =
   | { kind: "new" }
@@ -36,7 +40,7 @@ export class AnalysisWriter<N extends AnalysisName> {
   ) {
     this.path = analysisPath(runDir, name);
     const full: AnalysisHeader = {
-      format: "learning-mechanics/analysis",
+      format: ANALYSIS_FORMAT,
       formatVersion: ANALYSIS_FORMAT_VERSION,
       analysis: name,
       producer: `learning-mechanics ${VERSION}`,
@@ -47,12 +51,7 @@ export class AnalysisWriter<N extends AnalysisName> {
   }
 
   private open(header: AnalysisHeader, now: Date): OpenOutcome {
-    let text: string | undefined;
-    try {
-      text = fs.readFileSync(this.path, "utf8");
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-    }
+    const text = this.readOwn();
     if (text !== undefined && text.trim() !== "") {
       let reason: string;
       try {
@@ -68,11 +67,16 @@ export class AnalysisWriter<N extends AnalysisName> {
         reason = sameSettings ? "the scored examples changed" : "the settings changed";
       } catch (e) {
         if (!(e instanceof AnalysisFileError)) throw e;
+        // Only a file this analyzer wrote is moved: one that merely has the name is left alone.
+        if (!isOwnHeader(text, this.name)) {
+          throw new UsageError(`${this.path} is not a "${this.name}" analysis file of Learning Mechanics (${e.message.replace(`${this.path}: `, "")}); the analyzer leaves it alone: move it away to analyse this run`);
+        }
         reason = e.message;
       }
       const stamp = now.toISOString().replace(/[:.]/g, "-");
-      const archivedTo = join(dirname(this.path), "archive", `${this.name}-${stamp}.jsonl`);
-      fs.mkdirSync(dirname(archivedTo), { recursive: true });
+      const archive = join(dirname(this.path), "archive");
+      const archivedTo = join(archive, `${this.name}-${stamp}.jsonl`);
+      ensureRealFolder(archive);
       fs.renameSync(this.path, archivedTo);
       this.start(header);
       return { kind: "archived", archivedTo, reason };
@@ -81,8 +85,26 @@ export class AnalysisWriter<N extends AnalysisName> {
     return { kind: "new" };
   }
 
+  /**
+   * The text of the existing file, undefined when there is none. Never through a symbolic link or
+   * from a special file: those are refused (nothing read, moved or written).
+   */
+  private readOwn(): string | undefined {
+    let stat: fs.Stats;
+    try {
+      stat = fs.lstatSync(this.path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw e;
+    }
+    if (!stat.isFile()) {
+      throw new UsageError(`${this.path} is ${stat.isSymbolicLink() ? "a symbolic link" : "not a regular file"}: the analyzer neither follows nor replaces it; remove it to analyse this run`);
+    }
+    return readRegularTextSync(this.path, ANALYSIS_READ_LIMIT);
+  }
+
   private start(header: AnalysisHeader): void {
-    fs.mkdirSync(dirname(this.path), { recursive: true });
+    ensureRealFolder(dirname(this.path));
     writeFileAtomicSync(this.path, JSON.stringify(header) + "\n");
   }
 
@@ -95,6 +117,32 @@ export class AnalysisWriter<N extends AnalysisName> {
     appendLine(this.path, JSON.stringify(record, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? null : v)));
     this.done.add(record.step);
   }
+}
+
+/** The largest analysis file the writer reads back (it is read whole to find the steps done). */
+const ANALYSIS_READ_LIMIT = 1 << 30;
+
+/** True when the first line of `text` is a header of analysis `name` in this format (of any version). */
+function isOwnHeader(text: string, name: AnalysisName): boolean {
+  const first = text.slice(0, text.indexOf("\n") === -1 ? text.length : text.indexOf("\n"));
+  try {
+    const h: unknown = JSON.parse(first);
+    return typeof h === "object" && h !== null && (h as Record<string, unknown>)["format"] === ANALYSIS_FORMAT && (h as Record<string, unknown>)["analysis"] === name;
+  } catch {
+    return false;
+  }
+}
+
+/** Creates `dir` (one level) unless it exists as a real folder; refuses a symbolic link or a file there. */
+function ensureRealFolder(dir: string): void {
+  try {
+    fs.mkdirSync(dir);
+    return;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+  }
+  const stat = fs.lstatSync(dir);
+  if (!stat.isDirectory()) throw new UsageError(`${dir} is ${stat.isSymbolicLink() ? "a symbolic link" : "not a folder"}: the analyzer writes only inside the run folder`);
 }
 
 /**

@@ -1,5 +1,5 @@
-// Kernel and representation similarity measures for the lazy-vs-rich analyses (science.md,
-// "Lazy vs rich"). All inputs are dense row-major Float64 matrices (see matrix.ts); nothing here
+// Kernel and representation similarity measures for the lazy-vs-rich analyses (docs/analyses.md,
+// "Kernel"). All inputs are dense row-major Float64 matrices (see matrix.ts); nothing here
 // allocates more than one n×n matrix at a time.
 //
 // Degenerate inputs (a zero kernel, a constant representation, a constant target) make the

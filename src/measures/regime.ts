@@ -1,4 +1,4 @@
-// The lazy / transitioning / rich badge (science.md, "Lazy vs rich"): does training move the
+// The lazy / transitioning / rich badge (docs/analyses.md, "Kernel"): does training move the
 // model's features (rich, Chizat et al. 2019's small α; Woodworth et al. 2020's small init) or
 // stay near its linearization at initialization (lazy: the NTK barely changes)?
 //

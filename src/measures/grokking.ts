@@ -1,14 +1,14 @@
 // The grokking detector: from logged curves alone (metrics.jsonl records), when did the model
 // memorize the training set (t_mem), when did it generalize (t_gen), how long after, was test
 // accuracy still at chance when it memorized, and which early-warning signals moved first
-// (science.md, "Grokking"). Pure and fast: it runs on every metrics batch in the extension host.
+// (docs/analyses.md, "Grokking detector"). Pure and fast: it runs on every metrics batch in the extension host.
 //
 // Conventions. An *evaluation* of a metric is a record where it is a finite number; null, missing
 // and non-finite values are not evaluations (they neither extend nor break a run). Records are
 // taken in the order given, which docs/run-format.md guarantees is step order.
 
-import type { MetricsRecord } from "../shared/runFormat";
-import { type Series, seriesOf, smoothSeries } from "./smoothing";
+import { type MetricsRecord, type Series, seriesOf, smoothSeries } from "./smoothing";
+import { minOf } from "./extent";
 
 /** Metric names the detector reads (docs/run-format.md's standard names). */
 export const GROKKING_METRICS = {
@@ -376,8 +376,8 @@ function weightNormPeak(series: Series, tGen: number | undefined, s: GrokkingSet
   for (let i = 1; i < end; i++) if (smooth[i]! > smooth[m]!) m = i;
   if (m === 0 || m === end - 1) return undefined;
   const peak = smooth[m]!;
-  const lowBefore = Math.min(...smooth.subarray(0, m));
-  const lowAfter = Math.min(...smooth.subarray(m + 1, end));
+  const lowBefore = minOf(smooth, 0, m);
+  const lowAfter = minOf(smooth, m + 1, end);
   const needed = s.minRelativeChange * Math.abs(peak);
   if (peak - lowBefore < needed || peak - lowAfter < needed) return undefined;
   const at = rawPeakNear(series.values, m, 0, end - 1, s.smoothing);

@@ -6,9 +6,9 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { Rng } from "../../src/sdk/rng";
 import { dense } from "../../src/trainer/ops";
-import type { AnalysisTarget, Examples } from "../../src/trainer/analysis/target";
-import { GradientProjector } from "../../src/trainer/analysis/perExample";
-import { selectExamples, tracIn, tracInCheckpoint, tracInCP } from "../../src/trainer/analysis/tracin";
+import type { AnalysisTarget, Examples } from "../../src/trainer/methods/target";
+import { GradientProjector } from "../../src/trainer/methods/perExample";
+import { selectExamples, tracIn, tracInCheckpoint, tracInCP } from "../../src/trainer/methods/tracin";
 import { useBackend } from "../tensorAnalysisSupport";
 
 const d = 12;

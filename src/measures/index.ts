@@ -1,7 +1,9 @@
-// The analysis math in one import: `import { analyzeGrokking, linearCka } from "../analysis"`.
+// The analysis math in one import: `import { analyzeGrokking, linearCka } from "../measures"`.
 export * from "./matrix";
 export * from "./kernels";
 export * from "./fourier";
 export * from "./smoothing";
 export * from "./grokking";
 export * from "./regime";
+export * from "./extent";
+export * from "./movement";

@@ -8,8 +8,8 @@ import {
   linearCka,
   linearCkaFeatureForm,
   linearCkaGramForm,
-} from "../../src/analysis/kernels";
-import { type Matrix, fromRows, matMul, matMulTransB, matrix } from "../../src/analysis/matrix";
+} from "../../src/measures/kernels";
+import { type Matrix, fromRows, matMul, matMulTransB, matrix } from "../../src/measures/matrix";
 import { assertClose, randomMatrix, randomOrthogonal } from "../analysisSupport";
 
 function scale(m: Matrix, s: number): Matrix {

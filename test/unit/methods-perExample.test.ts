@@ -5,9 +5,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { GradientProjector, type PerExampleGradients } from "../../src/trainer/analysis/perExample";
-import { tapPass } from "../../src/trainer/analysis/tap";
-import type { AnalysisTarget } from "../../src/trainer/analysis/target";
+import { GradientProjector, type PerExampleGradients } from "../../src/trainer/methods/perExample";
+import { tapPass } from "../../src/trainer/methods/tap";
+import type { AnalysisTarget } from "../../src/trainer/methods/target";
 import { buildCustom } from "../../src/trainer/models/index";
 import { Rng } from "../../src/sdk/rng";
 import { bruteForceGradients, build, targetOf, dlSpec, featClassIO, features, mlpSpec, oneHotLabels, tokIO, tokens, trSpec, useBackend } from "../tensorAnalysisSupport";

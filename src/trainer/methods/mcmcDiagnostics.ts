@@ -4,10 +4,11 @@
 // traced quantities are losses, continuous and finite whenever a chain has not diverged).
 // Each chain is split in half first, so a drift within a chain shows up like a disagreement
 // between chains.
+import { minOf } from "../../measures/extent";
 
 /** The two halves of every chain, all of the same length (the shortest chain sets it; an odd middle draw is dropped). */
 function splitHalves(chains: readonly ArrayLike<number>[]): number[][] {
-  const len = Math.min(...chains.map((c) => c.length));
+  const len = minOf(chains.map((c) => c.length));
   const half = Math.floor(len / 2);
   const out: number[][] = [];
   for (const c of chains) {
@@ -50,7 +51,7 @@ function varianceParts(seqs: readonly number[][]): { w: number; varPlus: number;
  * chain; +Infinity when every half is constant but the halves differ.
  */
 export function splitRhat(chains: readonly ArrayLike<number>[]): number {
-  if (chains.length < 1 || Math.min(...chains.map((c) => c.length)) < 4) return NaN;
+  if (chains.length < 1 || minOf(chains.map((c) => c.length)) < 4) return NaN;
   const { w, varPlus } = varianceParts(splitHalves(chains));
   if (w === 0) return varPlus === 0 ? 1 : Infinity;
   return Math.sqrt(varPlus / w);
@@ -63,7 +64,7 @@ export function splitRhat(chains: readonly ArrayLike<number>[]): number {
  * NaN when splitRhat is; the total number of draws when the sequences are constant.
  */
 export function effectiveSampleSize(chains: readonly ArrayLike<number>[]): number {
-  if (chains.length < 1 || Math.min(...chains.map((c) => c.length)) < 4) return NaN;
+  if (chains.length < 1 || minOf(chains.map((c) => c.length)) < 4) return NaN;
   const seqs = splitHalves(chains);
   const { w, varPlus, n, means } = varianceParts(seqs);
   const m = seqs.length;

@@ -9,8 +9,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { selectBackend } from "../../src/trainer/backend";
-import { GradientProjector, projectionError } from "../../src/trainer/analysis/perExample";
-import { tapPass } from "../../src/trainer/analysis/tap";
+import { GradientProjector, projectionError } from "../../src/trainer/methods/perExample";
+import { tapPass } from "../../src/trainer/methods/tap";
 import { build, featClassIO, features, mlpSpec, oneHotLabels } from "../tensorAnalysisSupport";
 
 const dot = (v: Float32Array | Float64Array, w: number, i: number, j: number) => {

@@ -1,4 +1,4 @@
-// SGLD on the localized tempered posterior around a checkpoint w* (science.md, "Bayesian
+// SGLD on the localized tempered posterior around a checkpoint w* (docs/analyses.md, "Bayesian
 // influence function"; the sampler of devinterp's LLC and BIF estimators):
 //   p(w) ∝ exp(−nβ·L_n(w) − (γ/2)‖w − w*‖²),
 //   w ← w − (ε/2)·(nβ·∇L_batch(w) + γ·(w − w*)) + √ε·N(0, I),

@@ -18,8 +18,8 @@ import {
   restrictedLogits,
   restrictedLoss,
   topFrequencies,
-} from "../../src/analysis/fourier";
-import { frobeniusNorm, matMulTransB, matrix, type Matrix } from "../../src/analysis/matrix";
+} from "../../src/measures/fourier";
+import { frobeniusNorm, matMulTransB, matrix, type Matrix } from "../../src/measures/matrix";
 import { Rng } from "../../src/sdk/rng";
 import { assertClose, maxAbsDiffArrays, randomMatrix } from "../analysisSupport";
 

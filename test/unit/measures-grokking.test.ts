@@ -10,8 +10,8 @@ import {
   chanceTolerance,
   detectJump,
   type GrokkingEvent,
-} from "../../src/analysis/grokking";
-import { debiasedEma, smoothSeries } from "../../src/analysis/smoothing";
+} from "../../src/measures/grokking";
+import { debiasedEma, smoothSeries } from "../../src/measures/smoothing";
 import type { MetricsRecord } from "../../src/shared/runFormat";
 import { Rng } from "../../src/sdk/rng";
 
@@ -324,4 +324,15 @@ test("jump indicators are looked for after memorization: the fast change while f
   const jump = report.indicators.jumps.find((j) => j.name === "kta")!.indicator!;
   assert.ok(jump.step >= 3000 && jump.step <= 3200, `jump at ${jump.step}`);
   assert.equal(jump.leadTime, 5000 - jump.step);
+});
+
+test("a 300,000-point run (issue 8): the detector answers, the norm peak included, without spreading the series into arguments", () => {
+  // The planted curves evaluated every 1/30 step, with the norm peaking late (at 80% of the
+  // points), so the stretch before the peak alone has 240,000 values.
+  const steps = Array.from({ length: 300_001 }, (_, i) => i / 30);
+  const late: Curve = { ...GROK, normPeak: 8000, genCentre: 9000, genWidth: 100 };
+  const r = analyzeGrokking(run(late, steps), { chanceAccuracy: late.chance, testSetSize: 6000 });
+  const peak = r.indicators.weightNormPeak;
+  assert.ok(peak && Math.abs(peak.step - late.normPeak) <= 50, `norm peak ${peak?.step}`);
+  assert.equal(r.verdict.kind, "grokked");
 });

@@ -10,11 +10,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { Rng } from "../../src/sdk/rng";
-import type { AnalysisTarget, Examples } from "../../src/trainer/analysis/target";
-import { computeBif, resolveSgldOptions, type BifResult } from "../../src/trainer/analysis/bif";
-import { runSgld } from "../../src/trainer/analysis/sgld";
-import { CrossCovariance } from "../../src/trainer/analysis/crossCovariance";
-import { effectiveSampleSize, splitRhat } from "../../src/trainer/analysis/mcmcDiagnostics";
+import type { AnalysisTarget, Examples } from "../../src/trainer/methods/target";
+import { computeBif, resolveSgldOptions, type BifResult } from "../../src/trainer/methods/bif";
+import { runSgld } from "../../src/trainer/methods/sgld";
+import { CrossCovariance } from "../../src/trainer/methods/crossCovariance";
+import { effectiveSampleSize, splitRhat } from "../../src/trainer/methods/mcmcDiagnostics";
 import { useBackend } from "../tensorAnalysisSupport";
 
 type Mat = number[][];

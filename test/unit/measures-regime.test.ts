@@ -10,7 +10,7 @@ import {
   RICH_MIN_KERNEL_DISTANCE,
   RICH_MIN_RELATIVE_WEIGHT_CHANGE,
   assessRegime,
-} from "../../src/analysis/regime";
+} from "../../src/measures/regime";
 
 test("thresholds are ordered so that lazy and rich bands do not overlap", () => {
   assert.ok(LAZY_MAX_KERNEL_DISTANCE < RICH_MIN_KERNEL_DISTANCE);

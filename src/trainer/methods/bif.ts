@@ -1,5 +1,6 @@
 // The Bayesian influence function (Kreer et al. 2025, "Bayesian Influence Functions for
-// Hessian-Free Data Attribution"; science.md): for a training example z_i and a query φ,
+// Hessian-Free Data Attribution"; docs/analyses.md, "Bayesian influence function"): for a
+// training example z_i and a query φ,
 //   BIF(z_i, φ) = −Cov(ℓ_i(w), φ(w))
 // under the localized tempered posterior around the checkpoint w* (the target's current params),
 // sampled with SGLD (./sgld.ts). φ_j(w) is the mean loss over the examples of query j. At every
@@ -13,6 +14,7 @@ import { CrossCovariance } from "./crossCovariance";
 import { effectiveSampleSize, mean, splitRhat } from "./mcmcDiagnostics";
 import { type ChainOutcome, type SgldOptions, resolveSgldOptions, runSgld } from "./sgld";
 import type { AnalysisTarget, Examples } from "./target";
+import { maxOf, minOf } from "../../measures/extent";
 
 export { resolveSgldOptions, type SgldOptions, type ChainOutcome } from "./sgld";
 
@@ -240,8 +242,8 @@ export async function computeBif(target: AnalysisTarget, train: Examples, querie
     lossEss,
     queryRhat,
     queryEss,
-    maxRhat: rhats.length ? Math.max(...rhats) : NaN,
-    minEss: esses.length ? Math.min(...esses) : NaN,
+    maxRhat: rhats.length ? maxOf(rhats) : NaN,
+    minEss: esses.length ? minOf(esses) : NaN,
   };
 
   const warnings: string[] = [];

@@ -6,15 +6,15 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { Rng } from "../../src/sdk/rng";
-import { kernelDistance as kernelDistanceOf, matrix } from "../../src/analysis/index";
-import { empiricalNtk, layerRepresentations } from "../../src/trainer/analysis/ntk";
+import { kernelDistance as kernelDistanceOf, matrix } from "../../src/measures/index";
+import { empiricalNtk, layerRepresentations } from "../../src/trainer/methods/ntk";
 
-/** Kernel distance of two n×n kernels as the analyzer computes it (src/analysis/kernels.ts). */
+/** Kernel distance of two n×n kernels as the analyzer computes it (src/measures/kernels.ts). */
 function kernelDistance(a: Float32Array, b: Float32Array): number {
   const n = Math.round(Math.sqrt(a.length));
   return kernelDistanceOf(matrix(n, n, a), matrix(n, n, b));
 }
-import type { AnalysisTarget } from "../../src/trainer/analysis/target";
+import type { AnalysisTarget } from "../../src/trainer/methods/target";
 import { build, dlSpec, featIO, features, mlpSpec, tokIO, tokens, trSpec, useBackend } from "../tensorAnalysisSupport";
 
 /** K_ij = Σ_c ∇f_c(x_i)·∇f_c(x_j) from one tf.grads per (example, output). */

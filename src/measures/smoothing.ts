@@ -2,7 +2,14 @@
 // may be null or missing (evaluation metrics are logged every `evalEvery` steps only), at an
 // uneven cadence (a resumed run, a changed evalEvery, a hand-written producer).
 
-import type { MetricsRecord } from "../shared/runFormat";
+/**
+ * One logged evaluation: its step and named scalars. The shape of a metrics.jsonl record
+ * (docs/run-format.md), declared here so the measures depend on nothing outside this folder.
+ */
+export interface MetricsRecord {
+  readonly step: number;
+  readonly [name: string]: number | null | undefined;
+}
 
 /** The finite values of one metric with their steps, in record order. */
 export interface Series {

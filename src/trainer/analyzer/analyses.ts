@@ -1,0 +1,32 @@
+// Every analysis the analyzer knows, built for one run: the weight-space one (checkpoints only)
+// and, when the model is at hand, the ones that need it. The others say why they do not run.
+import type { AnalysisName } from "../../sdk/spec";
+import type { Analysis, AnalysisContext, ModelContext } from "./analysis";
+import { createBifAnalysis } from "./bifAnalysis";
+import { createFourierAnalysis, fourierUnsupported } from "./fourierAnalysis";
+import { createKernelAnalysis } from "./kernelAnalysis";
+import { createTracinAnalysis } from "./tracinAnalysis";
+import { createWeightsAnalysis } from "./weights";
+
+/** The analyses that need the model (and so the experiment file's code), not just checkpoints. */
+export const MODEL_ANALYSES = ["kernel", "fourier", "tracin", "bif"] as const;
+
+/**
+ * The analyses that are wanted, switched on (`every` > 0) and applicable. `model` is undefined
+ * when the experiment file is not to be loaded: then only the checkpoint analyses are built.
+ */
+export function createAnalyses(ctx: AnalysisContext, model: ModelContext | undefined, wanted: (name: AnalysisName) => boolean): Analysis[] {
+  const on = (name: AnalysisName) => wanted(name) && ctx.settings[name].every > 0;
+  const out: Analysis[] = [];
+  if (on("weights")) out.push(createWeightsAnalysis(ctx));
+  if (!model) return out;
+  if (on("kernel")) out.push(createKernelAnalysis(model));
+  if (on("fourier")) {
+    const why = fourierUnsupported(model.system);
+    if (why) ctx.emit({ type: "log", level: "info", message: `fourier skipped: ${why}` });
+    else out.push(createFourierAnalysis(model.system, ctx.settings.fourier));
+  }
+  if (on("tracin")) out.push(createTracinAnalysis(model.system, ctx.settings.tracin, ctx.lr));
+  if (on("bif")) out.push(createBifAnalysis(model.system, ctx.settings.bif));
+  return out;
+}
