@@ -39,7 +39,7 @@ const common = { bundle: true, platform: "node", target: "node20", format: "cjs"
 const targets = [
   {
     ...common,
-    entryPoints: { cli: "src/trainer/cli.ts", sidecar: "src/trainer/sidecar.ts" },
+    entryPoints: { cli: "src/trainer/cli.ts", sidecar: "src/trainer/sidecar.ts", worker: "src/trainer/worker.ts" },
     outdir: join(dist, "trainer"),
     external: runtimeExternal,
     banner: { js: "#!/usr/bin/env node" },

@@ -33,7 +33,7 @@ export interface ConfigProblem {
   location?: Location;
 }
 
-export type ErrorKind = "syntax" | "config" | "runtime" | "io" | "backend" | "internal";
+export type ErrorKind = "syntax" | "config" | "usage" | "runtime" | "io" | "backend" | "internal";
 
 /** Trainer → extension. */
 export type TrainerEvent =

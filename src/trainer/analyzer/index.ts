@@ -5,14 +5,15 @@
 import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { AnalysesInput, AnalysesSpec, AnalysisName, SystemSpec } from "../../sdk/spec";
-import { mergeAnalyses, validateAnalyses, validateSystem } from "../../sdk/validate";
+import { validateAnalyses } from "../../sdk/validate";
 import type { AnalysisRecords } from "../../shared/analysisFormat";
 import { readMetrics } from "../../shared/metricsReader";
 import type { RunManifest } from "../../shared/runFormat";
-import { BACKEND_REQUESTS, BackendError, defaultCandidates, selectBackend, type BackendRequest } from "../backend";
+import { defaultCandidates, parseBackendRequest, selectBackend } from "../backend";
 import { loadExperiment } from "../loadExperiment";
 import { type CheckpointData, restoreParams, RunFolder } from "../runFolder";
 import { SystemInstance } from "../system";
+import { findSystem, validatedSpec } from "../systems";
 import { ConfigError, type Emit } from "../errors";
 import { createTensorAnalyses, type TensorAnalysis } from "./tensorAnalyses";
 import { weightsRecord } from "./weights";
@@ -48,12 +49,9 @@ async function systemOf(manifest: RunManifest, file: string | undefined, overrid
   if (!path) return { reason: "run.json names no experiment file" };
   if (!existsSync(path)) return { reason: `the experiment file ${path} does not exist here` };
   const experiment = await loadExperiment(path);
-  const found = experiment.systems.find((s) => s.name === manifest.system);
+  const found = findSystem(experiment, manifest.system);
   if (!found) return { reason: `${path} no longer exports the system "${manifest.system}"` };
-  const input = found.system.input as unknown as Record<string, unknown>;
-  const result = validateSystem({ ...input, analyses: mergeAnalyses(input["analyses"], overrides) });
-  if (!result.ok) throw new ConfigError(manifest.system, result.problems, found.system.definedAt);
-  return { spec: result.spec, file: experiment.file };
+  return { spec: validatedSpec(found, { analyses: overrides }), file: experiment.file };
 }
 
 function settingsOnly(overrides: AnalysesInput | undefined): AnalysesSpec {
@@ -94,9 +92,7 @@ export async function analyzeRun(req: AnalyzeRequest, emit: Emit, shouldStop: ()
   let records = 0;
   try {
     if ("spec" in found && MODEL_ANALYSES.some((n) => wanted(n) && settings[n].every > 0)) {
-      const request = (req.backend ?? "auto") as BackendRequest;
-      if (!BACKEND_REQUESTS.includes(request)) throw new BackendError(`unknown backend "${req.backend}" (expected one of ${BACKEND_REQUESTS.join(", ")})`);
-      const backend = await selectBackend(request, defaultCandidates(found.file));
+      const backend = await selectBackend(parseBackendRequest(req.backend), defaultCandidates(found.file));
       emit({ type: "log", level: "info", message: `analyzer backend: ${backend.name} (${backend.reason})` });
       system = new SystemInstance(found.spec, dirname(found.file));
     }
