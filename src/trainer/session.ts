@@ -1,5 +1,6 @@
 // What the CLI and the sidecar share: listing the systems of a file, and running one train or
 // resume request end to end, with every failure turned into a protocol `error` event.
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { describeSystem, validateSystem } from "../sdk/validate";
 import { RunLockedError } from "../shared/runLock";
@@ -113,7 +114,9 @@ export async function runRequest(request: RunRequest, emit: Emit, shouldStop: ()
     const event = errorEvent(e, experimentFile);
     const step = e instanceof TrainingFailure ? e.step : 0;
     emit(event);
-    emit({ type: "finished", status: "failed", step, ...(runDir ? { runDir } : {}), message: event.message });
+    // The run folder is named only if it exists (a config refused before training creates none).
+    const folder = runDir !== undefined && existsSync(runDir) ? { runDir } : {};
+    emit({ type: "finished", status: "failed", step, ...folder, message: event.message });
     return { status: "failed", step, message: event.message, exitCode: exitCodeOf(e) };
   }
 }

@@ -5,10 +5,11 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, test } from "node:test";
-import { CLI, FIXTURES, ROOT, checkpointFiles, metricsOf, readManifest, runCli, tempDir, withoutTime } from "./harness";
+import { after as afterAll, describe, test } from "node:test";
+import { CLI, FIXTURES, ROOT, Sidecar, checkpointFiles, killSidecars, metricsOf, readManifest, runCli, tempDir, withoutTime } from "./harness";
 
 const tiny = join(FIXTURES, "tiny.experiment.ts");
+afterAll(killSidecars);
 const HEADER = `import { modelSystem, models, optimizers, tasks, tf } from "learning-mechanics";\n`;
 const SMALL = `modelSystem({ task: tasks.modularArithmetic({ p: 11 }), model: models.mlp({ hidden: [8] }), optimizer: optimizers.adam({ lr: 1e-3 }), steps: 10 })`;
 
@@ -105,6 +106,23 @@ export const hang = modelSystem({
     assert.match(m.error!.message, /did not return within [\d.]+ s of the stop request at step \d+\. Checkpoints up to step \d+ are intact/);
     assert.equal(existsSync(join(runDir, ".lock")), false, "the lock of the terminated worker is released");
     assert.match(r.stderr, /failed at step \d+/);
+  });
+
+  test("the sidecar: stop reaches a training whose experiment never finishes loading", async () => {
+    const sidecar = new Sidecar();
+    await sidecar.waitFor("ready");
+    sidecar.send({ type: "train", file: loop(), system: "s", runsRoot: tempDir("sideloop"), backend: "cpu" });
+    await new Promise((r) => setTimeout(r, 2000));
+    const t0 = Date.now();
+    sidecar.send({ type: "stop" });
+    const error = await sidecar.waitFor("error", () => true, 15_000);
+    assert.equal(error.kind, "runtime");
+    assert.match(error.message, /did not return within 3 s of the stop request while loading the experiment/);
+    const fin = await sidecar.waitFor("finished", () => true, 15_000);
+    assert.equal(fin.status, "failed");
+    assert.equal(await sidecar.exited, 1);
+    assert.ok(Date.now() - t0 < 10_000, `exited ${Date.now() - t0} ms after stop`);
+    assert.deepEqual(sidecar.stray, []);
   });
 
   test("setInterval at import: the CLI exits when training is finished", async () => {
