@@ -1,5 +1,5 @@
-// One build script, one target per process (style.md §13):
-//   trainer sidecar + CLI  → dist/trainer/*.js (node, cjs; tfjs bundled, native backends and esbuild external)
+// One build script, one target per process:
+//   trainer sidecar + CLI + job worker → dist/trainer/*.js (node, cjs; tfjs bundled, native backends and esbuild external)
 //   tests                  → dist/test/**/*.test.cjs (node, cjs; bundled like the trainer)
 //   bench tools            → dist/bench/*.js (node, cjs)
 //   extension host         → dist/extension/extension.js (node, cjs; `vscode` external), and its
@@ -39,7 +39,7 @@ const common = { bundle: true, platform: "node", target: "node20", format: "cjs"
 const targets = [
   {
     ...common,
-    entryPoints: { cli: "src/trainer/cli.ts", sidecar: "src/trainer/sidecar.ts" },
+    entryPoints: { cli: "src/trainer/cli.ts", sidecar: "src/trainer/sidecar.ts", worker: "src/trainer/worker.ts" },
     outdir: join(dist, "trainer"),
     external: runtimeExternal,
     banner: { js: "#!/usr/bin/env node" },

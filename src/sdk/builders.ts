@@ -46,8 +46,17 @@ export function setOwn(o: Record<string, unknown>, key: string, value: unknown):
   Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
+/** `build` for a caller that holds unchecked input (the validator): the same object, as plain fields. */
+export function buildFields(kind: string, defaults: Record<string, unknown>, options: unknown): Record<string, unknown> {
+  return build<Record<string, unknown>>(kind, defaults, options);
+}
+
+/** Defaults of the builders whose options have required fields (the validator calls them untyped). */
+export const FILE_TASK_DEFAULTS: Readonly<Record<string, unknown>> = { targets: "classes", testFraction: 0.2, splitSeed: 0 };
+export const CUSTOM_DEFAULTS: Readonly<Record<string, unknown>> = { name: "custom" };
+
 /** `{ kind, ...defaults, ...options }`, skipping options that are `undefined`. Never throws. */
-function build<S>(kind: string, defaults: Record<string, unknown>, options: unknown): S {
+function build<S>(kind: string, defaults: Readonly<Record<string, unknown>>, options: unknown): S {
   const out: Record<string, unknown> = { kind, ...defaults };
   if (typeof options === "object" && options !== null && !Array.isArray(options)) {
     try {
@@ -109,7 +118,7 @@ export const tasks = {
    * Defaults: `targets` "classes", `testFraction` 0.2 (held out when there is no `test` file), `splitSeed` 0.
    */
   fromFile(options: Options<FileDataSpec> & Pick<FileDataSpec, "train">): FileDataSpec {
-    return build("file", { targets: "classes", testFraction: 0.2, splitSeed: 0 }, options);
+    return build("file", FILE_TASK_DEFAULTS, options);
   },
 
   /**
@@ -117,7 +126,7 @@ export const tasks = {
    * Defaults: `name` "custom".
    */
   custom(options: Options<CustomTaskSpec> & Pick<CustomTaskSpec, "generate">): CustomTaskSpec {
-    return build("custom", { name: "custom" }, options);
+    return build("custom", CUSTOM_DEFAULTS, options);
   },
 };
 
@@ -158,7 +167,7 @@ export const models = {
    * Defaults: `name` "custom".
    */
   custom(options: Options<CustomModelSpec> & Pick<CustomModelSpec, "init" | "forward">): CustomModelSpec {
-    return build("custom", { name: "custom" }, options);
+    return build("custom", CUSTOM_DEFAULTS, options);
   },
 };
 

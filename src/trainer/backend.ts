@@ -13,6 +13,7 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type { BackendInfo } from "../shared/runFormat";
+import { UsageError } from "./errors";
 
 export type BackendRequest = "auto" | "gpu" | "native" | "wasm" | "cpu";
 export const BACKEND_REQUESTS: readonly BackendRequest[] = ["auto", "gpu", "native", "wasm", "cpu"];
@@ -30,6 +31,14 @@ export interface BackendCandidate {
 }
 
 export class BackendError extends Error {}
+
+/** A backend name from a flag, a request or a setting; undefined means "auto". Throws UsageError for any other name. */
+export function parseBackendRequest(value: string | undefined): BackendRequest {
+  if (value === undefined) return "auto";
+  const request = BACKEND_REQUESTS.find((r) => r === value);
+  if (request === undefined) throw new UsageError(`unknown backend "${value}" (expected one of ${BACKEND_REQUESTS.join(", ")})`);
+  return request;
+}
 
 /** Folders searched for native packages, most specific first. */
 export function nativeSearchPaths(experimentFile: string | undefined): string[] {

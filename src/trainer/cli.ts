@@ -4,15 +4,19 @@
 //   lm list FILE
 //   lm analyze RUN_DIR [--follow] [--only weights,kernel,…] [--set tracin.projectionDim=128 …] [--file FILE | --run-experiment] [--backend B]
 // Progress goes to stderr; the run folder's path is the one line on stdout, for scripts.
-// Ctrl-C stops gracefully (final checkpoint, status "stopped"); a second Ctrl-C exits at once.
-// Exit codes: 0 finished or stopped, 1 failed, 2 usage, 3 diverged.
+// The experiment's code runs in a worker thread (jobHost.ts), so signals always work: Ctrl-C or
+// SIGTERM stops gracefully (final checkpoint, status "stopped"); if the code does not return
+// within a few seconds, or on a second Ctrl-C, it is terminated and the run marked failed.
+// Exit codes: 0 finished or stopped, 1 failed, 2 usage, 3 diverged, 130 a second Ctrl-C.
 import { parseArgs } from "node:util";
 import type { TrainerEvent } from "../shared/trainerProtocol";
 import { ANALYSIS_NAMES, type AnalysesInput, type AnalysisName } from "../sdk/spec";
 import { grokkingReport, lazyRichRun, loadRunData, toGrokReport } from "../shared/analysisViews";
 import type { AnalyzeRequest } from "./analyzer/index";
+import { startJob, type JobHandle } from "./jobHost";
+import type { Job, JobResult } from "./jobs";
 import { RunFolder } from "./runFolder";
-import { analyzeRequest, errorEvent, listSystems, runRequest, type RunRequest } from "./session";
+import type { RunRequest } from "./session";
 import { progressLine } from "./progress";
 import { VERSION } from "./version";
 
@@ -47,6 +51,8 @@ function printer(): (e: TrainerEvent) => void {
   const tty = process.stderr.isTTY === true;
   let lastPlain = 0;
   let barShown = false;
+  // "failed at step N" only describes a run that started; a mistake caught before is its error line alone.
+  let started = false;
   const clearBar = () => {
     if (tty && barShown) process.stderr.write("\r\x1b[K");
     barShown = false;
@@ -54,6 +60,7 @@ function printer(): (e: TrainerEvent) => void {
   return (e) => {
     switch (e.type) {
       case "started":
+        started = true;
         process.stderr.write(`${e.fromStep > 0 ? "resuming" : "training"} ${e.system} (${e.totalSteps} steps) on ${e.backend.name} → ${e.runDir}\n`);
         break;
       case "progress": {
@@ -78,7 +85,7 @@ function printer(): (e: TrainerEvent) => void {
         break;
       case "finished":
         clearBar();
-        process.stderr.write(`${e.status} at step ${e.step}${e.message && e.status !== "failed" ? `: ${e.message}` : ""}\n`);
+        if (started || e.status !== "failed") process.stderr.write(`${e.status} at step ${e.step}${e.message && e.status !== "failed" ? `: ${e.message}` : ""}\n`);
         if (e.runDir) process.stdout.write(e.runDir + "\n");
         break;
       default:
@@ -144,20 +151,19 @@ async function main(argv: string[]): Promise<number> {
   }
 
   if (command === "list") {
-    try {
-      const { systems } = await listSystems(target);
-      if (systems.length === 0) process.stderr.write(`${target} exports no model system\n`);
-      for (const s of systems) {
-        const where = s.location ? `  (line ${s.location.line})` : "";
-        process.stdout.write(`${s.name}\t${s.description}${where}\n`);
-        for (const p of s.problems) process.stdout.write(`  ✗ ${p.path}: ${p.message}\n`);
-      }
-      return systems.some((s) => s.problems.length) ? 1 : 0;
-    } catch (e) {
-      const ev = errorEvent(e, target);
-      process.stderr.write(`error (${ev.kind}): ${ev.message}\n`);
+    const { result } = await runJob({ kind: "list", file: target }, () => {});
+    if (result.kind !== "list") {
+      if (result.kind === "listFailed") process.stderr.write(`error (${result.error.kind}): ${result.error.message}\n`);
       return 1;
     }
+    const { systems } = result.listed;
+    if (systems.length === 0) process.stderr.write(`${target} exports no model system\n`);
+    for (const s of systems) {
+      const where = s.location ? `  (line ${s.location.line})` : "";
+      process.stdout.write(`${s.name}\t${s.description}${where}\n`);
+      for (const p of s.problems) process.stdout.write(`  ✗ ${p.path}: ${p.message}\n`);
+    }
+    return systems.some((s) => s.problems.length) ? 1 : 0;
   }
 
   if (command === "analyze") {
@@ -177,19 +183,16 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`${(e as Error).message}\n`);
       return 2;
     }
-    let stop = false;
-    process.on("SIGINT", () => {
-      if (stop) process.exit(130);
-      stop = true;
-    });
     const print = printer();
-    const outcome = await analyzeRequest(request, (e) => {
+    const { result, interrupted } = await runJob({ kind: "analyze", request }, (e) => {
       if (e.type === "analysis") process.stderr.write(`${e.analysis} step ${e.step} (${e.seconds.toFixed(2)} s)\n`);
       else print(e);
-    }, () => stop);
+    });
+    if (result.kind !== "analyze") return 1;
+    const outcome = result.outcome;
     process.stderr.write(`analyzer ${outcome.status}: ${outcome.records} records${outcome.message ? ` (${outcome.message})` : ""}\n`);
     if (outcome.status !== "failed") process.stdout.write(summaryOf(request.runDir));
-    return outcome.status === "failed" ? 1 : 0;
+    return interrupted ? 130 : outcome.status === "failed" ? 1 : 0;
   }
 
   let request: RunRequest;
@@ -215,27 +218,41 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
 
-  let stopRequested = false;
-  process.on("SIGINT", () => {
-    if (stopRequested) process.exit(130);
-    stopRequested = true;
-    process.stderr.write("\nstopping after this step (Ctrl-C again to quit at once)…\n");
-  });
-  process.on("SIGTERM", () => {
-    stopRequested = true;
-  });
-  const outcome = await runRequest(request, printer(), () => stopRequested);
-  return outcome.status === "failed" ? 1 : outcome.status === "diverged" ? 3 : 0;
+  const { result, interrupted } = await runJob({ kind: "run", request }, printer(), "stopping after this step (Ctrl-C again to quit at once)…");
+  if (result.kind !== "run") return 1;
+  return interrupted ? 130 : result.outcome.exitCode;
+}
+
+/**
+ * Runs a job in the worker with signals wired: the first SIGINT or SIGTERM asks for a graceful
+ * stop, a second one terminates the worker (`interrupted`: exit code 130).
+ */
+async function runJob(job: Job, emit: (e: TrainerEvent) => void, stopNote?: string): Promise<{ result: JobResult; interrupted: boolean }> {
+  const handle: JobHandle = startJob(job, { emit, output: (_stream, text) => process.stderr.write(text) });
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals === 1) {
+      if (stopNote && signal === "SIGINT") process.stderr.write(`\n${stopNote}\n`);
+      handle.stop();
+    } else handle.kill();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    const result = await handle.done;
+    return { result, interrupted: signals > 1 };
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (e: unknown) => {
-      process.stderr.write(`internal error: ${(e as Error).stack ?? String(e)}\n`);
-      process.exitCode = 1;
-    },
-  );
+  // Exit once the work is done and stdout is flushed, whatever the experiment left scheduled.
+  const exit = (code: number) => process.stdout.write("", () => process.exit(code));
+  main(process.argv.slice(2)).then(exit, (e: unknown) => {
+    process.stderr.write(`internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    exit(1);
+  });
 }

@@ -19,5 +19,15 @@ export class ConfigError extends Error {
 /**
  * A mistake in what the user asked for that is not a config field: a system name the file does
  * not export, a file with several systems and no choice, a run folder that cannot be resumed.
+ * `exitCode` is the CLI's: 2 when the command line itself is incomplete or malformed (no
+ * `--system` among several, an unknown backend name), 1 when it names something that is not
+ * there or not usable (a system the file does not export, a run folder that cannot be resumed).
  */
-export class UsageError extends Error {}
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: 1 | 2 = 2,
+  ) {
+    super(message);
+  }
+}

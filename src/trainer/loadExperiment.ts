@@ -4,13 +4,17 @@
 // Syntax errors and errors thrown while the file runs come back with file, line and column.
 import * as esbuild from "esbuild";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { stackLocations } from "../sdk/builders";
 import * as sdk from "../sdk/index";
 import type { ModelSystem } from "../sdk/spec";
+import { readRegularFileSync } from "../shared/safeRead";
 import type { Location } from "../shared/trainerProtocol";
+
+/** An experiment file is source code: anything larger is not one. */
+const EXPERIMENT_FILE_LIMIT = 16 << 20;
 
 const SDK_GLOBAL = "__learningMechanicsSdk__";
 const SDK_MODULES = /^(learning-mechanics|@tensorflow\/tfjs-core|@tensorflow\/tfjs)$/;
@@ -62,7 +66,7 @@ export async function loadExperiment(fileArg: string): Promise<LoadedExperiment>
   const file = isAbsolute(fileArg) ? fileArg : resolve(fileArg);
   let bytes: Buffer;
   try {
-    bytes = readFileSync(file);
+    bytes = readRegularFileSync(file, EXPERIMENT_FILE_LIMIT);
   } catch (e) {
     throw new ExperimentError("io", `cannot read experiment file ${file}: ${(e as Error).message}`);
   }

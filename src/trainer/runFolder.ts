@@ -1,10 +1,11 @@
 // Writes a run folder (docs/run-format.md): manifest, metrics and checkpoints, every file atomic.
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
-import { appendLine, readJsonFileSync, writeFileAtomic, writeFileAtomicSync } from "../shared/atomicFile";
-import { truncateMetricsAfter } from "../shared/metricsReader";
+import { appendLine, writeFileAtomic, writeFileAtomicSync } from "../shared/atomicFile";
+import { acquireRunLock, pidAlive, type RunLock, TRAINER_LOCK } from "../shared/runLock";
+import { READ_LIMITS, readRegularFileSync, readRegularTextSync } from "../shared/safeRead";
 import {
   CHECKPOINT_DIR,
   METRICS_FILE,
@@ -14,6 +15,7 @@ import {
   formatMetricsLine,
   manifestProblems,
   parseCheckpointFileName,
+  parseMetricsLine,
   type MetricsRecord,
   type RunManifest,
 } from "../shared/runFormat";
@@ -21,8 +23,46 @@ import { encodeSafetensors, readSafetensorsSync } from "../shared/safetensors";
 import { movementSums } from "../measures/movement";
 import type { NamedVariable } from "./models/model";
 import type { OptimizerSnapshot } from "./optimizers";
+import { UsageError } from "./errors";
 
 export const CHECKPOINT_FORMAT = "learning-mechanics/checkpoint";
+
+/** `writeFileAtomic`'s temporary names: `.<name>.<pid>.<8 hex>.tmp`. */
+const TEMP_NAME = /^\..+\.(\d+)\.[0-9a-f]+\.tmp$/;
+/** The largest metrics.jsonl a resume rewrites (about ten million records). */
+const METRICS_REWRITE_LIMIT = 2 ** 30;
+
+/**
+ * `mkdir -p` that fails at once with the folder it could not make. (Node's recursive mkdirSync
+ * loops forever under a folder that refuses new entries with ENOENT, such as /proc.)
+ */
+export function makeFolders(path: string): void {
+  const missing: string[] = [];
+  let at = path;
+  for (;;) {
+    let stat;
+    try {
+      stat = statSync(at);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT" || dirname(at) === at) throw e;
+      missing.unshift(at);
+      at = dirname(at);
+      continue;
+    }
+    if (!stat.isDirectory()) throw Object.assign(new Error(`cannot create ${path}: ${at} is not a folder (ENOTDIR)`), { code: "ENOTDIR" });
+    break;
+  }
+  for (const dir of missing) {
+    try {
+      mkdirSync(dir);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === "EEXIST" && statSync(dir).isDirectory()) continue;
+      const why = err.code === "ENOENT" ? `${dirname(dir)} exists but takes no new folders` : err.message;
+      throw Object.assign(new Error(`cannot create ${path}: ${why} (${err.code ?? "error"})`, { cause: e }), { code: err.code });
+    }
+  }
+}
 
 /** A run id: `<system>-<UTC yyyymmdd-hhmmss>-<4 hex>`, safe as a folder name. */
 export function newRunId(system: string, now = new Date()): string {
@@ -51,10 +91,48 @@ export class RunFolder {
     return join(this.dir, CHECKPOINT_DIR);
   }
 
-  /** Creates the folder and its checkpoints/ subfolder. Fails if the folder already holds a run. */
-  create(): void {
-    mkdirSync(this.checkpointDir, { recursive: true });
-    if (readdirSync(this.dir).includes(RUN_MANIFEST)) throw new Error(`${this.dir} already holds a run`);
+  /**
+   * Creates the folder and its checkpoints/ subfolder and takes the trainer's lock on it (held
+   * until `release()`). Fails if the folder already holds a run or another process holds it.
+   */
+  create(purpose: "train"): RunLock {
+    makeFolders(this.checkpointDir);
+    const lock = acquireRunLock(this.dir, TRAINER_LOCK, purpose);
+    if (existsSync(this.manifestPath)) {
+      lock.release();
+      throw new UsageError(`${this.dir} already holds a run: choose another --run-dir, or resume it`, 1);
+    }
+    return lock;
+  }
+
+  /** Takes the trainer's lock on an existing run (for a resume). */
+  lock(purpose: "resume"): RunLock {
+    return acquireRunLock(this.dir, TRAINER_LOCK, purpose);
+  }
+
+  /**
+   * Removes the temporary files of atomic writes (`.<name>.<pid>.<hex>.tmp`) whose writer is no
+   * longer alive, here and in checkpoints/: a killed write leaves them behind. Returns their paths.
+   */
+  removeStaleTempFiles(): string[] {
+    const removed: string[] = [];
+    for (const dir of [this.dir, this.checkpointDir]) {
+      let names: string[];
+      try {
+        names = readdirSync(dir);
+      } catch {
+        continue;
+      }
+      for (const name of names) {
+        const m = TEMP_NAME.exec(name);
+        if (!m || pidAlive(Number(m[1]))) continue;
+        const path = join(dir, name);
+        if (!lstatSync(path).isFile()) continue;
+        rmSync(path, { force: true });
+        removed.push(path);
+      }
+    }
+    return removed;
   }
 
   writeManifest(m: RunManifest): void {
@@ -62,20 +140,53 @@ export class RunFolder {
   }
 
   readManifest(): RunManifest {
-    const r = readJsonFileSync(this.manifestPath);
-    if (!r.ok) throw new Error(r.error);
-    const problems = manifestProblems(r.value);
-    if (problems.length) throw new Error(`${this.manifestPath}: ${problems.join("; ")}`);
-    return r.value as RunManifest;
+    // A folder that is not a run (or a damaged run.json) is the user's to fix, not an internal error.
+    let value: unknown;
+    try {
+      value = JSON.parse(readRegularTextSync(this.manifestPath, READ_LIMITS.manifestBytes));
+    } catch (e) {
+      const why = (e as NodeJS.ErrnoException).code === "ENOENT" ? `${RUN_MANIFEST} not found` : e instanceof Error ? e.message : String(e);
+      throw new UsageError(`${this.dir} is not a readable run folder: ${why}`, 1);
+    }
+    const problems = manifestProblems(value);
+    if (problems.length) throw new UsageError(`${this.manifestPath}: ${problems.join("; ")}`, 1);
+    return value as RunManifest;
   }
 
   appendMetrics(rec: MetricsRecord): void {
     appendLine(this.metricsPath, formatMetricsLine(rec));
   }
 
-  /** Drops metrics after `step` (before continuing from the checkpoint at `step`). */
-  truncateMetricsAfter(step: number): void {
-    truncateMetricsAfter(this.metricsPath, step);
+  /**
+   * Before continuing from the checkpoint at `step`: drops the well-formed records of later steps
+   * (they will be recomputed), and nothing else: lines that do not parse are not ours to judge and
+   * stay where they are. Returns the time of the last record kept, so the run's clock continues.
+   */
+  cutMetricsAfter(step: number): { removed: number; lastTime: number } {
+    let bytes: Buffer;
+    try {
+      bytes = readRegularFileSync(this.metricsPath, METRICS_REWRITE_LIMIT);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return { removed: 0, lastTime: 0 };
+      throw e;
+    }
+    const kept: Buffer[] = [];
+    let removed = 0;
+    let lastTime = 0;
+    for (let start = 0; start < bytes.length; ) {
+      const nl = bytes.indexOf(0x0a, start);
+      const end = nl < 0 ? bytes.length : nl + 1;
+      const line = bytes.subarray(start, end);
+      const record = parseMetricsLine(line.toString("utf8"));
+      if (record !== undefined && record.step > step) removed++;
+      else {
+        kept.push(line);
+        if (record !== undefined && Number.isFinite(record.time)) lastTime = record.time;
+      }
+      start = end;
+    }
+    if (removed > 0) writeFileAtomicSync(this.metricsPath, Buffer.concat(kept));
+    return { removed, lastTime };
   }
 
   /** Steps of the complete checkpoints present, ascending. */

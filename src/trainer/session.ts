@@ -1,15 +1,20 @@
 // What the CLI and the sidecar share: listing the systems of a file, and running one train or
 // resume request end to end, with every failure turned into a protocol `error` event.
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { describeSystem, validateSystem } from "../sdk/validate";
+import { RunLockedError } from "../shared/runLock";
+import { FileRefusedError } from "../shared/safeRead";
 import type { Location, SystemSummary, TrainerEvent } from "../shared/trainerProtocol";
-import { BACKEND_REQUESTS, BackendError, defaultCandidates, selectBackend, type BackendRequest } from "./backend";
+import { analyzeRun, type AnalyzeOutcome, type AnalyzeRequest } from "./analyzer/index";
+import { BackendError, defaultCandidates, parseBackendRequest, selectBackend } from "./backend";
+import { ConfigError, type Emit, UsageError } from "./errors";
 import { ExperimentError, loadExperiment, locationInStack, type LoadedExperiment } from "./loadExperiment";
 import { newRunId, RunFolder } from "./runFolder";
-import { analyzeRun, type AnalyzeOutcome, type AnalyzeRequest } from "./analyzer/index";
-import { ConfigError, train, type Emit, type TrainOutcome } from "./train";
-import { UsageError } from "./errors";
-import { RunLockedError } from "../shared/runLock";
+import { chooseSystem } from "./systems";
+import { train, TrainingFailure, type TrainOutcome } from "./train";
+
+export type ErrorEvent = Extract<TrainerEvent, { type: "error" }>;
 
 export type RunRequest =
   | { kind: "train"; file: string; system?: string; runsRoot?: string; runDir?: string; backend?: string; steps?: number }
@@ -30,39 +35,51 @@ export function summarize(experiment: LoadedExperiment): SystemSummary[] {
   });
 }
 
+/** The CLI's exit code for a failure: 2 for a command line that is incomplete or malformed, 1 otherwise. */
+export function exitCodeOf(e: unknown): 1 | 2 {
+  return e instanceof UsageError ? e.exitCode : 1;
+}
+
 /** Turns any failure into an `error` event: kind, message, and the user-code location when known. */
-export function errorEvent(e: unknown, experimentFile?: string): Extract<TrainerEvent, { type: "error" }> {
+export function errorEvent(e: unknown, experimentFile?: string): ErrorEvent {
+  if (e instanceof TrainingFailure) {
+    const event = errorEvent(e.original, experimentFile);
+    // The failure's own message adds what the original cannot know (the step reached, the intact checkpoints).
+    return event.kind === "io" ? { ...event, message: e.message } : event;
+  }
   if (e instanceof ConfigError) {
     return { type: "error", kind: "config", message: e.message, problems: e.problems, ...(e.location ? { location: e.location } : {}) };
   }
+  if (e instanceof UsageError || e instanceof RunLockedError) return { type: "error", kind: "usage", message: e.message };
   if (e instanceof ExperimentError) return { type: "error", kind: e.kind, message: e.message, ...(e.location ? { location: e.location } : {}) };
   if (e instanceof BackendError) return { type: "error", kind: "backend", message: e.message };
-  if (e instanceof UsageError || e instanceof RunLockedError) return { type: "error", kind: "usage", message: e.message };
-  const err = e instanceof Error ? (e as NodeJS.ErrnoException) : new Error(String(e));
-  if (typeof (err as NodeJS.ErrnoException).code === "string" && /^E[A-Z]+$/.test((err as NodeJS.ErrnoException).code!)) {
-    return { type: "error", kind: "io", message: err.message };
-  }
+  if (e instanceof FileRefusedError) return { type: "error", kind: "io", message: e.message };
+  const err = e instanceof Error ? e : new Error(String(e));
+  if ("code" in err && typeof err.code === "string" && /^E[A-Z]+$/.test(err.code)) return { type: "error", kind: "io", message: err.message };
   // Thrown from user code (a custom task or model) while training: point at it.
   const location: Location | undefined = experimentFile ? locationInStack(err.stack, experimentFile) : undefined;
   if (location) return { type: "error", kind: "runtime", message: `${location.file}:${location.line}:${location.column}: ${err.message}`, location };
   return { type: "error", kind: "internal", message: err.stack ?? err.message };
 }
 
-function backendRequest(value: string | undefined): BackendRequest {
-  const v = (value ?? "auto") as BackendRequest;
-  if (!BACKEND_REQUESTS.includes(v)) throw new BackendError(`unknown backend "${value}" (expected one of ${BACKEND_REQUESTS.join(", ")})`);
-  return v;
+/** What a train or resume request came to, with the CLI's exit code (README, "The command line"). */
+export interface RunOutcome extends TrainOutcome {
+  exitCode: 0 | 1 | 2 | 3;
+}
+
+function outcomeExitCode(status: TrainOutcome["status"]): RunOutcome["exitCode"] {
+  return status === "failed" ? 1 : status === "diverged" ? 3 : 0;
 }
 
 /**
  * Runs a request to completion. Emits `started`, progress, metrics, checkpoints, then `finished`
- * (also after an error, with status "failed"). Never throws.
+ * (also after an error, with status "failed" and the step reached). Never throws.
  */
-export async function runRequest(request: RunRequest, emit: Emit, shouldStop: () => boolean): Promise<TrainOutcome> {
+export async function runRequest(request: RunRequest, emit: Emit, shouldStop: () => boolean): Promise<RunOutcome> {
   let experimentFile: string | undefined;
   let runDir: string | undefined;
   try {
-    let system: string;
+    let system: string | undefined;
     if (request.kind === "resume") {
       runDir = resolve(request.runDir);
       const manifest = new RunFolder(runDir).readManifest();
@@ -71,33 +88,36 @@ export async function runRequest(request: RunRequest, emit: Emit, shouldStop: ()
     } else {
       experimentFile = resolve(request.file);
     }
+    // Checked before the experiment's code runs: a typo in the backend's name is a usage error.
+    const backendWanted = parseBackendRequest(request.backend);
     const experiment = await loadExperiment(experimentFile);
     if (request.kind === "train") {
-      const names = experiment.systems.map((s) => s.name);
-      if (request.system) system = request.system;
-      else if (names.length === 1) system = names[0]!;
-      else throw new Error(names.length ? `${experiment.file} has several model systems (${names.join(", ")}): choose one with --system` : `${experiment.file} exports no model system`);
+      system = chooseSystem(experiment, request.system).name;
       runDir = resolve(request.runDir ?? resolve(request.runsRoot ?? "runs", newRunId(system)));
     }
-    const backend = await selectBackend(backendRequest(request.backend), defaultCandidates(experimentFile));
+    if (system === undefined || runDir === undefined) throw new Error("no system or run folder was chosen");
+    const backend = await selectBackend(backendWanted, defaultCandidates(experimentFile));
     emit({ type: "log", level: "info", message: `backend: ${backend.name} (${backend.reason})` });
     const outcome = await train({
       experiment,
-      system: system!,
-      runDir: runDir!,
+      system,
+      runDir,
       backend,
       emit,
       shouldStop,
       resume: request.kind === "resume",
       ...(request.kind === "train" && request.steps !== undefined ? { steps: request.steps } : {}),
     });
-    emit({ type: "finished", status: outcome.status, step: outcome.step, runDir: runDir!, ...(outcome.message ? { message: outcome.message } : {}) });
-    return outcome;
+    emit({ type: "finished", status: outcome.status, step: outcome.step, runDir, ...(outcome.message ? { message: outcome.message } : {}) });
+    return { ...outcome, exitCode: outcomeExitCode(outcome.status) };
   } catch (e) {
     const event = errorEvent(e, experimentFile);
+    const step = e instanceof TrainingFailure ? e.step : 0;
     emit(event);
-    emit({ type: "finished", status: "failed", step: 0, ...(runDir ? { runDir } : {}), message: event.message });
-    return { status: "failed", step: 0, message: event.message };
+    // The run folder is named only if it exists (a config refused before training creates none).
+    const folder = runDir !== undefined && existsSync(runDir) ? { runDir } : {};
+    emit({ type: "finished", status: "failed", step, ...folder, message: event.message });
+    return { status: "failed", step, message: event.message, exitCode: exitCodeOf(e) };
   }
 }
 

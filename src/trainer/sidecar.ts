@@ -1,10 +1,14 @@
 // The trainer as a sidecar of the extension: trainerProtocol.ts over stdio.
 // stdout carries protocol lines only; anything else (user console.log, tfjs warnings) becomes a
-// `log` event. One training per process; the process exits after `finished`. If stdin closes
-// (the extension went away), a running training stops gracefully, so no orphan keeps running.
+// `log` event. One job per process (train, resume or analyze; `list` any number of times before);
+// the process exits after `finished`. The experiment's code runs in a worker thread (jobHost.ts),
+// so `stop`, SIGINT and SIGTERM always get through: graceful first, and the worker is terminated
+// if its code does not return. If stdin closes (the extension went away), a running job stops
+// gracefully, so no orphan keeps running.
 import { format } from "node:util";
 import { encodeMessage, LineSplitter, parseTrainerRequest, PROTOCOL_VERSION, type TrainerEvent } from "../shared/trainerProtocol";
-import { analyzeRequest, errorEvent, listSystems, runRequest } from "./session";
+import { type JobHandle, startJob } from "./jobHost";
+import type { Job, JobResult } from "./jobs";
 import { VERSION } from "./version";
 
 const out = process.stdout;
@@ -23,8 +27,38 @@ for (const [method, level] of [
   console[method] = (...args: unknown[]) => emit({ type: "log", level, message: format(...args) });
 }
 
-let training = false;
+/** The worker's console output, line by line, as `log` events. */
+const workerOutput = {
+  stdout: new LineSplitter((line) => emit({ type: "log", level: "info", message: line })),
+  stderr: new LineSplitter((line) => emit({ type: "log", level: "warn", message: line })),
+};
+
+/** The job running now (the one long job, or a `list`). */
+let current: JobHandle | undefined;
+let busy = false;
 let stopRequested = false;
+
+function run(job: Job): Promise<JobResult> {
+  const handle = startJob(job, { emit, output: (stream, text) => workerOutput[stream].push(text) });
+  current = handle;
+  if (stopRequested && job.kind !== "list") handle.stop();
+  return handle.done.finally(() => {
+    if (current === handle) current = undefined;
+  });
+}
+
+/** Let stdout drain, then leave with a code that tells the supervisor what happened. */
+function exitAfter(failed: boolean): void {
+  workerOutput.stdout.end();
+  workerOutput.stderr.end();
+  out.write("", () => process.exit(failed ? 1 : 0));
+}
+
+function stop(): void {
+  stopRequested = true;
+  if (!busy) process.exit(0);
+  current?.stop();
+}
 
 async function handle(line: string): Promise<void> {
   const request = parseTrainerRequest(line);
@@ -34,38 +68,37 @@ async function handle(line: string): Promise<void> {
   }
   switch (request.type) {
     case "stop":
-      stopRequested = true;
-      if (!training) process.exit(0);
+      stop();
       return;
-    case "list":
-      try {
-        emit({ type: "systems", ...(await listSystems(request.file)) });
-      } catch (e) {
-        emit(errorEvent(e, request.file));
-      }
+    case "list": {
+      const result = await run({ kind: "list", file: request.file });
+      if (result.kind === "list") emit({ type: "systems", ...result.listed });
+      else if (result.kind === "listFailed") emit(result.error);
       return;
+    }
     case "analyze": {
-      if (training) {
-        emit({ type: "error", kind: "internal", message: "this process is already busy; start another one" });
+      if (busy) {
+        emit({ type: "error", kind: "usage", message: "this process is already busy; start another one" });
         return;
       }
-      training = true;
+      busy = true;
       const { type: _type, ...rest } = request;
-      const outcome = await analyzeRequest(rest, emit, () => stopRequested);
-      out.write("", () => process.exit(outcome.status === "failed" ? 1 : 0));
+      const result = await run({ kind: "analyze", request: rest });
+      exitAfter(result.kind !== "analyze" || result.outcome.status === "failed");
       return;
     }
     case "train":
     case "resume": {
-      if (training) {
-        emit({ type: "error", kind: "internal", message: "this trainer is already training; start another trainer process" });
+      if (busy) {
+        emit({ type: "error", kind: "usage", message: "this trainer is already training; start another trainer process" });
         return;
       }
-      training = true;
-      const outcome =
+      busy = true;
+      const job: Job =
         request.type === "train"
-          ? await runRequest(
-              {
+          ? {
+              kind: "run",
+              request: {
                 kind: "train",
                 file: request.file,
                 system: request.system,
@@ -74,19 +107,17 @@ async function handle(line: string): Promise<void> {
                 ...(request.backend ? { backend: request.backend } : {}),
                 ...(request.steps !== undefined ? { steps: request.steps } : {}),
               },
-              emit,
-              () => stopRequested,
-            )
-          : await runRequest({ kind: "resume", runDir: request.runDir, ...(request.backend ? { backend: request.backend } : {}) }, emit, () => stopRequested);
-      // Let stdout drain, then leave with a code that tells the supervisor what happened.
-      out.write("", () => process.exit(outcome.status === "failed" ? 1 : 0));
+            }
+          : { kind: "run", request: { kind: "resume", runDir: request.runDir, ...(request.backend ? { backend: request.backend } : {}) } };
+      const result = await run(job);
+      exitAfter(result.kind !== "run" || result.outcome.status === "failed");
       return;
     }
   }
 }
 
-// Requests are handled one at a time, in order; `stop` jumps the queue (it must reach a training
-// that is still running).
+// Requests are handled one at a time, in order; `stop` jumps the queue (it must reach a job that
+// is still running).
 let queue = Promise.resolve();
 const splitter = new LineSplitter((line) => {
   if (parseTrainerRequest(line)?.type === "stop") void handle(line);
@@ -97,7 +128,17 @@ process.stdin.on("data", (chunk: string) => splitter.push(chunk));
 process.stdin.on("end", () => {
   splitter.end();
   stopRequested = true;
-  if (!training) queue.then(() => process.exit(0), () => process.exit(1));
+  current?.stop();
+  if (!busy) queue.then(() => process.exit(0), () => process.exit(1));
 });
+// A second signal terminates the job's worker at once.
+let signals = 0;
+const onSignal = () => {
+  signals += 1;
+  if (signals === 1) stop();
+  else current?.kill();
+};
+process.on("SIGINT", onSignal);
+process.on("SIGTERM", onSignal);
 
 emit({ type: "ready", protocol: PROTOCOL_VERSION, pid: process.pid, version: VERSION });

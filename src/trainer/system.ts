@@ -7,7 +7,7 @@ import { Rng } from "../sdk/rng";
 import type { SystemSpec, TaskData } from "../sdk/spec";
 import type { AnalysisTarget } from "./methods/target";
 import { buildModel } from "./models/index";
-import type { Model } from "./models/model";
+import type { Model, ModelIO } from "./models/model";
 import { generateTask } from "./tasks/index";
 
 /** Tensors of one split, plus one-hot labels for classification. */
@@ -54,13 +54,16 @@ export class SystemInstance {
   /** The model at initialization, kept when the output is centred (f(w₀, x) for any x). */
   private readonly init: Model | undefined;
 
+  /** `beforeModel` sees the task's data and shapes before any parameter is allocated (the training's memory check). */
   constructor(
     readonly spec: SystemSpec,
     baseDir: string,
+    beforeModel?: (io: ModelIO, data: TaskData) => void,
   ) {
     this.data = generateTask(spec.task, { baseDir });
     this.classes = this.data.output.kind === "classes";
     const io = { input: this.data.input, output: this.data.output };
+    beforeModel?.(io, this.data);
     this.model = buildModel(spec.model, io, new Rng(spec.seed, "init"));
     this.alpha = spec.model.kind === "mlp" ? spec.model.alpha : 1;
     this.lossScale = 1 / (this.alpha * this.alpha);

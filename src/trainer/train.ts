@@ -3,23 +3,26 @@
 //
 // Step semantics: "step s" means the parameters after s optimizer updates. Metrics and checkpoints
 // at step s describe those parameters; step 0 is the initialization and is always recorded.
+//
+// `train` opens a `Training` (validate, allocate after a memory check, create or reopen the run
+// folder under its lock), then runs it: step 0, the steps, and the end (finished, stopped,
+// diverged or failed), each a method below.
 import * as tf from "@tensorflow/tfjs-core";
 import { dirname } from "node:path";
 import type { SystemSpec } from "../sdk/spec";
-import { describeSystem, resolvedConfig, validateSystem } from "../sdk/validate";
+import { describeSystem, resolvedConfig } from "../sdk/validate";
 import type { BackendInfo, MetricsRecord, RunManifest, RunStatus } from "../shared/runFormat";
 import { RUN_FORMAT_VERSION } from "../shared/runFormat";
-import { readMetrics } from "../shared/metricsReader";
+import type { RunLock } from "../shared/runLock";
 import { BatchSchedule } from "./batches";
+import { type Emit, UsageError } from "./errors";
 import type { LoadedExperiment } from "./loadExperiment";
+import { checkMemory } from "./memoryBudget";
 import { Optimizer } from "./optimizers";
 import { RunFolder, restoreParams } from "./runFolder";
 import { lossOf, type SplitTensors, SystemInstance } from "./system";
+import { chooseSystem, validatedSpec } from "./systems";
 import { VERSION } from "./version";
-import { ConfigError, type Emit } from "./errors";
-
-export { ConfigError, type Emit } from "./errors";
-
 
 export interface TrainRequest {
   experiment: LoadedExperiment;
@@ -42,74 +45,131 @@ export interface TrainOutcome {
   message?: string;
 }
 
-/** Finds a system by name and validates it, or throws ConfigError / Error. */
-export function resolveSystem(experiment: LoadedExperiment, name: string, steps?: number): SystemSpec {
-  const found = experiment.systems.find((s) => s.name === name);
-  if (!found) {
-    const names = experiment.systems.map((s) => s.name);
-    throw new Error(`${experiment.file} exports no model system "${name}"${names.length ? ` (it has: ${names.join(", ")})` : " (it exports none)"}`);
+/**
+ * A failure once the run folder exists: carries the step the training reached, so the report
+ * says where it stopped (the run.json `step` stays at the last complete checkpoint).
+ */
+export class TrainingFailure extends Error {
+  constructor(
+    message: string,
+    readonly step: number,
+    readonly original: unknown,
+  ) {
+    super(message, { cause: original });
   }
-  const result = validateSystem(steps === undefined ? found.system.input : { ...found.system.input, steps });
-  if (!result.ok) {
-    const location = found.system.definedAt;
-    throw new ConfigError(name, result.problems.map((p) => (location && !p.location ? { ...p, location } : p)), location);
-  }
-  return result.spec;
 }
 
-export async function train(req: TrainRequest): Promise<TrainOutcome> {
-  const { experiment, emit } = req;
-  const folder = new RunFolder(req.runDir);
-  // A resumed run keeps the step count it was started with (recorded in run.json).
-  const steps = req.resume ? folder.readManifest().totalSteps : req.steps;
-  const spec = resolveSystem(experiment, req.system, steps);
+/** Rows per evaluation chunk: bounds the memory of a full-split evaluation. */
+const EVAL_CHUNK = 8192;
+/** How often the synchronous loop yields, so a stop request and signals get through (ms). */
+const YIELD_MS = 50;
+const PROGRESS_MS = 200;
 
-  // --- data, model, optimizer
-  const system = new SystemInstance(spec, dirname(experiment.file));
-  const { model, classes, train, test, lossScale } = system;
-  const optimizer = new Optimizer(spec.optimizer, model.params, spec.steps);
+export async function train(req: TrainRequest): Promise<TrainOutcome> {
+  const training = await Training.open(req);
   try {
-    return await runLoop();
+    return await training.run();
   } finally {
-    optimizer.dispose();
-    system.dispose();
+    training.dispose();
+  }
+}
+
+const now = (): string => new Date().toISOString();
+
+function round6(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
+}
+
+class Training {
+  private readonly emit: Emit;
+  private readonly folder: RunFolder;
+  private readonly batches: BatchSchedule | undefined;
+  private readonly vars: tf.Variable[];
+  private readonly nameOf: Map<string, string>;
+  /** Step-0 parameters, for the relative change recorded in every checkpoint's stats. */
+  private initialValues: Map<string, Float32Array> | undefined;
+  private manifest!: RunManifest;
+  private lastCheckpoint: number | undefined;
+  private step: number;
+  private t0 = Date.now();
+  private rate = { step: 0, time: Date.now(), value: 0, lastReport: 0 };
+
+  private constructor(
+    private readonly req: TrainRequest,
+    private readonly spec: SystemSpec,
+    private readonly system: SystemInstance,
+    private readonly optimizer: Optimizer,
+    private readonly lock: RunLock,
+    /** The checkpoint a resume continues from; undefined for a run that starts at its initialization. */
+    private readonly startStep: number | undefined,
+    private readonly timeOffset: number,
+  ) {
+    this.emit = req.emit;
+    this.folder = new RunFolder(req.runDir);
+    const trainN = system.train.n;
+    this.batches = spec.batchSize === "full" || spec.batchSize >= trainN ? undefined : new BatchSchedule(trainN, spec.batchSize, spec.seed);
+    this.vars = system.model.params.map((p) => p.variable);
+    this.nameOf = new Map(system.model.params.map((p) => [p.variable.name, p.name]));
+    this.step = startStep ?? 0;
+    this.lastCheckpoint = startStep;
   }
 
-  async function runLoop(): Promise<TrainOutcome> {
-    // --- the run folder: new, or continued from its last checkpoint
-    let manifest: RunManifest;
-    let startStep = 0;
-    let timeOffset = 0;
-    const now = () => new Date().toISOString();
-    if (req.resume) {
-      manifest = folder.readManifest();
-      if (manifest.status === "running" && manifest.pid !== undefined && processAlive(manifest.pid)) {
-        throw new Error(`${req.runDir} is being trained by process ${manifest.pid}; stop it first`);
+  // ------------------------------------------------------------------ setup
+
+  /** Validates, allocates (after the memory check) and takes the run folder: a new one, or the one to resume. */
+  static async open(req: TrainRequest): Promise<Training> {
+    const folder = new RunFolder(req.runDir);
+    // A resume takes the lock before reading anything; a new run only once its config is known to train.
+    let lock = req.resume ? folder.lock("resume") : undefined;
+    try {
+      const resumed = req.resume ? folder.readManifest() : undefined;
+      if (resumed && resumed.experiment.sha256 !== req.experiment.sha256) {
+        throw new UsageError(
+          `${req.experiment.file} changed since this run started (${resumed.experiment.sha256.slice(0, 19)}…); a resumed run would mix two experiments. Start a new run instead.`,
+          1,
+        );
       }
-      if (manifest.experiment.sha256 !== experiment.sha256) {
-        throw new Error(`${experiment.file} changed since this run started (${manifest.experiment.sha256.slice(0, 19)}…); a resumed run would mix two experiments. Start a new run instead.`);
+      // A resumed run keeps the step count it was started with (recorded in run.json).
+      const found = chooseSystem(req.experiment, req.system);
+      const spec = validatedSpec(found, { steps: resumed ? resumed.totalSteps : req.steps });
+      const system = new SystemInstance(spec, dirname(req.experiment.file), (io, data) =>
+        checkMemory({ name: found.name, location: found.system.definedAt }, spec, io, data),
+      );
+      try {
+        const optimizer = new Optimizer(spec.optimizer, system.model.params, spec.steps);
+        lock ??= folder.create("train");
+        for (const path of folder.removeStaleTempFiles()) req.emit({ type: "log", level: "info", message: `removed ${path}, left by a write that was cut short` });
+        const { startStep, timeOffset } = resumed ? restoreLastCheckpoint(folder, system, optimizer) : { startStep: undefined, timeOffset: 0 };
+        const training = new Training(req, spec, system, optimizer, lock, startStep, timeOffset);
+        training.begin(resumed);
+        return training;
+      } catch (e) {
+        system.dispose();
+        throw e;
       }
-      const steps = folder.checkpointSteps();
-      const last = steps[steps.length - 1];
-      if (last === undefined) throw new Error(`${req.runDir} has no checkpoint to resume from`);
-      const ckpt = folder.readCheckpoint(last);
-      restoreParams(model.params, ckpt.params, folder.checkpointPath(last));
-      optimizer.restore(ckpt.optimizerT ?? last, ckpt.optimizer);
-      startStep = last;
-      folder.truncateMetricsAfter(last);
-      timeOffset = lastMetricsTime(folder, last);
-      manifest = { ...manifest, status: "running", pid: process.pid, step: last, updatedAt: now(), resumedFrom: [...(manifest.resumedFrom ?? []), last], backend: req.backend };
-      delete manifest.endedAt;
-      delete manifest.error;
-      delete manifest.divergedAtStep;
+    } catch (e) {
+      lock?.release();
+      throw e;
+    }
+  }
+
+  /** Writes run.json (new, or continued) and announces the start. */
+  private begin(resumed: RunManifest | undefined): void {
+    const { req, spec } = this;
+    if (resumed) {
+      const from = this.startStep ?? 0;
+      const { endedAt: _e, error: _r, divergedAtStep: _d, ...kept } = resumed;
+      this.manifest = { ...kept, status: "running", pid: process.pid, step: from, updatedAt: now(), resumedFrom: [...(resumed.resumedFrom ?? []), from], backend: req.backend };
+      if (this.startStep !== undefined && this.folder.checkpointSteps()[0] === 0) {
+        this.initialValues = new Map([...this.folder.readCheckpoint(0).params].map(([k, v]) => [k, v.values]));
+      }
     } else {
-      folder.create();
-      manifest = {
+      this.manifest = {
         format: "learning-mechanics/run",
         formatVersion: RUN_FORMAT_VERSION,
         id: req.runDir.replace(/^.*[\\/]/, ""),
         system: req.system,
-        experiment: { path: experiment.file, sha256: experiment.sha256 },
+        experiment: { path: req.experiment.file, sha256: req.experiment.sha256 },
         config: { ...resolvedConfig(spec), summary: describeSystem(spec) },
         seed: spec.seed,
         backend: req.backend,
@@ -122,181 +182,215 @@ export async function train(req: TrainRequest): Promise<TrainOutcome> {
         producer: `learning-mechanics ${VERSION}`,
       };
     }
-    folder.writeManifest(manifest);
+    this.folder.writeManifest(this.manifest);
+    this.t0 = Date.now();
+    this.emit({ type: "started", runDir: req.runDir, runId: this.manifest.id, system: req.system, backend: req.backend, totalSteps: spec.steps, fromStep: this.step });
+  }
 
-    const output = (x: tf.Tensor, f0: tf.Tensor | undefined): tf.Tensor => system.output(x, f0);
+  // ------------------------------------------------------------------ the run
 
-    const t0 = Date.now();
-    const elapsed = () => timeOffset + (Date.now() - t0) / 1000;
-    emit({ type: "started", runDir: req.runDir, runId: manifest.id, system: req.system, backend: req.backend, totalSteps: spec.steps, fromStep: startStep });
-
-    /** Full evaluation in chunks (bounded memory); returns loss and accuracy on a split. */
-    const evaluate = (s: SplitTensors): { loss: number; acc: number } => {
-      const chunk = 8192;
-      let lossSum = 0;
-      let correct = 0;
-      for (let i = 0; i < s.n; i += chunk) {
-        const size = Math.min(chunk, s.n - i);
-        const [l, c] = tf.tidy(() => {
-          const rows = <T extends tf.Tensor>(t: T): T => (s.n <= chunk ? t : (tf.slice(t, i, size) as T));
-          const out = output(rows(s.x), s.f0 ? rows(s.f0) : undefined);
-          const y = rows(s.y);
-          const loss = tf.mul(lossOf(out, y, classes), size);
-          const hits = classes ? tf.sum(tf.cast(tf.equal(tf.argMax(out, -1), tf.argMax(y, -1)), "float32")) : tf.scalar(0);
-          return [loss.dataSync()[0]!, hits.dataSync()[0]!];
-        });
-        lossSum += l;
-        correct += c;
-      }
-      return { loss: lossSum / s.n, acc: correct / s.n };
-    };
-
-    const paramNorm = (): number =>
-      Math.sqrt(tf.tidy(() => tf.addN(model.params.map((p) => tf.sum(tf.square(p.variable)))).dataSync()[0]!));
-
-    const record = (step: number): { finite: boolean; rec: MetricsRecord } => {
-      const rec: MetricsRecord = { step, time: round6(elapsed()) };
-      const tr = evaluate(train);
-      rec["train_loss"] = tr.loss;
-      if (classes) rec["train_acc"] = tr.acc;
-      if (test.n > 0) {
-        const te = evaluate(test);
-        rec["test_loss"] = te.loss;
-        if (classes) rec["test_acc"] = te.acc;
-      }
-      rec["lr"] = optimizer.nextLr();
-      const norm = paramNorm();
-      rec["param_norm"] = norm;
-      return { finite: Number.isFinite(tr.loss) && Number.isFinite(norm), rec };
-    };
-
-    // Step-0 parameters, for the relative change recorded in every checkpoint's stats.
-    let initialValues: Map<string, Float32Array> | undefined =
-      startStep > 0 && folder.checkpointSteps()[0] === 0 ? new Map([...folder.readCheckpoint(0).params].map(([k, v]) => [k, v.values])) : undefined;
-    const checkpoint = async (step: number) => {
-      const { path, bytes, values } = await folder.writeCheckpoint(step, model.params, optimizer.snapshot(), initialValues);
-      if (step === 0) initialValues = values;
-      emit({ type: "checkpoint", step, path, bytes });
-    };
-    const writeMetrics = (rec: MetricsRecord) => {
-      folder.appendMetrics(rec);
-      const { step, time: _time, ...values } = rec;
-      emit({ type: "metrics", step, values });
-    };
-    const finish = (status: TrainOutcome["status"], step: number, extra: Partial<RunManifest> = {}): TrainOutcome => {
-      manifest = { ...manifest, ...extra, status, step, updatedAt: now(), endedAt: now() };
-      folder.writeManifest(manifest);
-      const message = extra.error?.message;
-      return message ? { status, step, message } : { status, step };
-    };
-    const diverged = (step: number, lastGood: number | undefined, what: string): TrainOutcome => {
-      const message = `training diverged: ${what} at step ${step}; the last finite checkpoint is step ${lastGood ?? "none"}. Try a smaller learning rate or initialization scale.`;
-      emit({ type: "log", level: "error", message });
-      return finish("diverged", step, { divergedAtStep: step, error: { message } });
-    };
-
-    const batches = spec.batchSize === "full" || spec.batchSize >= train.n ? undefined : new BatchSchedule(train.n, spec.batchSize, spec.seed);
-    const vars = model.params.map((p) => p.variable);
-    const nameOf = new Map(model.params.map((p) => [p.variable.name, p.name]));
-
+  async run(): Promise<TrainOutcome> {
     try {
-      let lastCheckpoint: number | undefined = startStep === 0 ? undefined : startStep;
-      if (startStep === 0) {
-        const { finite, rec } = record(0);
-        writeMetrics(rec);
-        if (!finite) return diverged(0, undefined, "the loss at initialization is not finite");
-        await checkpoint(0);
-        lastCheckpoint = 0;
+      if (this.startStep === undefined) {
+        const atInit = await this.recordInitialization();
+        if (atInit) return atInit;
       }
-
-      let step = startStep;
-      let lastProgress = 0;
-      let rateStep = step;
-      let rateTime = Date.now();
-      let rate = 0;
       let lastYield = Date.now();
-      while (step < spec.steps) {
-        // Let stdin (a stop request) and signals (Ctrl-C) through; the loop is otherwise synchronous.
-        if (Date.now() - lastYield > 50) {
+      while (this.step < this.spec.steps) {
+        // Let stdin (a stop request) and signals through; the loop is otherwise synchronous.
+        if (Date.now() - lastYield > YIELD_MS) {
           await new Promise<void>((r) => setImmediate(r));
           lastYield = Date.now();
         }
-        const t = step + 1;
-        const idx = batches?.indices(t);
-        const lossValue = tf.tidy(() => {
-          const bx = idx ? tf.gather(train.x, idx) : train.x;
-          const by = idx ? tf.gather(train.y, idx) : train.y;
-          const bf0 = train.f0 ? (idx ? tf.gather(train.f0, idx) : train.f0) : undefined;
-          const { value, grads } = tf.variableGrads(() => tf.mul(lossOf(output(bx, bf0), by, classes), lossScale) as tf.Scalar, vars);
-          const loss = value.dataSync()[0]! / lossScale;
-          if (Number.isFinite(loss)) {
-            const named = new Map<string, tf.Tensor>();
-            for (const [varName, g] of Object.entries(grads)) named.set(nameOf.get(varName) ?? varName, g);
-            optimizer.apply(named);
-          }
-          return loss;
-        });
-        if (!Number.isFinite(lossValue)) return diverged(step, lastCheckpoint, `the training loss became ${lossValue}`);
-        step = t;
-
-        const due = (every: number) => step % every === 0 || step === spec.steps;
-        const stopping = req.shouldStop();
-        if (due(spec.evalEvery) || due(spec.checkpointEvery) || stopping) {
-          const { finite, rec } = record(step);
-          writeMetrics(rec);
-          if (!finite) return diverged(step, lastCheckpoint, "the loss or the weights became non-finite");
-        }
-        if (due(spec.checkpointEvery) || stopping) {
-          await checkpoint(step);
-          lastCheckpoint = step;
-          manifest = { ...manifest, step, updatedAt: now() };
-          folder.writeManifest(manifest);
-        }
-
-        const nowMs = Date.now();
-        if (nowMs - rateTime >= 1000) {
-          rate = ((step - rateStep) * 1000) / (nowMs - rateTime);
-          rateStep = step;
-          rateTime = nowMs;
-        }
-        if (nowMs - lastProgress >= 200 || step === spec.steps) {
-          lastProgress = nowMs;
-          emit({ type: "progress", step, totalSteps: spec.steps, loss: lossValue, stepsPerSecond: rate || (step - startStep) / Math.max(1e-3, (nowMs - t0) / 1000) });
-        }
-        if (stopping) return finish("stopped", step);
+        const ended = await this.advance();
+        if (ended) return ended;
       }
-      return finish("finished", step);
+      return this.finish("finished", this.step);
     } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      const diskFull = err.code === "ENOSPC";
-      const message = diskFull ? `disk full: ${err.message}. Checkpoints up to step ${manifest.step} are intact; free space, then resume the run.` : err.message;
-      try {
-        finish("failed", manifest.step, { error: { message } });
-      } catch {
-        // the manifest itself cannot be written (disk full): the last good one stays on disk
-      }
-      throw diskFull ? Object.assign(new Error(message, { cause: e }), { code: err.code }) : e;
+      throw this.fail(e);
     }
   }
-}
 
-/** Whether a process with this pid exists on this machine (signal 0 probes without signalling). */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
+  /** Step 0: metrics and checkpoint of the initialization. */
+  private async recordInitialization(): Promise<TrainOutcome | undefined> {
+    const { finite, rec } = this.record(0);
+    this.writeMetrics(rec);
+    if (!finite) return this.diverged(0, "the loss at initialization is not finite");
+    await this.checkpoint(0);
+    return undefined;
+  }
+
+  /** One optimizer step, then whatever is due at the new step; an outcome when the run ends there. */
+  private async advance(): Promise<TrainOutcome | undefined> {
+    const loss = this.optimizerStep(this.step + 1);
+    if (!Number.isFinite(loss)) return this.diverged(this.step, `the training loss became ${loss}`);
+    this.step += 1;
+    const step = this.step;
+    const due = (every: number) => step % every === 0 || step === this.spec.steps;
+    const stopping = this.req.shouldStop();
+    if (due(this.spec.evalEvery) || due(this.spec.checkpointEvery) || stopping) {
+      const { finite, rec } = this.record(step);
+      this.writeMetrics(rec);
+      if (!finite) return this.diverged(step, "the loss or the weights became non-finite");
+    }
+    if (due(this.spec.checkpointEvery) || stopping) {
+      await this.checkpoint(step);
+      this.manifest = { ...this.manifest, step, updatedAt: now() };
+      this.folder.writeManifest(this.manifest);
+    }
+    this.reportProgress(loss);
+    return stopping ? this.finish("stopped", step) : undefined;
+  }
+
+  /** The update to step `t` (on its minibatch); returns the loss before it. A non-finite loss leaves the parameters as they were. */
+  private optimizerStep(t: number): number {
+    const { system, optimizer } = this;
+    const { train, classes, lossScale } = system;
+    const idx = this.batches?.indices(t);
+    return tf.tidy(() => {
+      const rows = (x: tf.Tensor) => (idx ? tf.gather(x, idx) : x);
+      const bx = rows(train.x);
+      const by = rows(train.y);
+      const bf0 = train.f0 ? rows(train.f0) : undefined;
+      const { value, grads } = tf.variableGrads(() => tf.mul(lossOf(system.output(bx, bf0), by, classes), lossScale) as tf.Scalar, this.vars);
+      const loss = value.dataSync()[0]! / lossScale;
+      if (Number.isFinite(loss)) {
+        const named = new Map<string, tf.Tensor>();
+        for (const [varName, g] of Object.entries(grads)) named.set(this.nameOf.get(varName) ?? varName, g);
+        optimizer.apply(named);
+      }
+      return loss;
+    });
+  }
+
+  // ------------------------------------------------------------------ measuring and writing
+
+  /** Full evaluation in chunks (bounded memory): loss and accuracy on a split. */
+  private evaluate(s: SplitTensors): { loss: number; acc: number } {
+    const { system } = this;
+    let lossSum = 0;
+    let correct = 0;
+    for (let i = 0; i < s.n; i += EVAL_CHUNK) {
+      const size = Math.min(EVAL_CHUNK, s.n - i);
+      const [l, c] = tf.tidy(() => {
+        const rows = <T extends tf.Tensor>(t: T): T => (s.n <= EVAL_CHUNK ? t : (tf.slice(t, i, size) as T));
+        const out = system.output(rows(s.x), s.f0 ? rows(s.f0) : undefined);
+        const y = rows(s.y);
+        const loss = tf.mul(lossOf(out, y, system.classes), size);
+        const hits = system.classes ? tf.sum(tf.cast(tf.equal(tf.argMax(out, -1), tf.argMax(y, -1)), "float32")) : tf.scalar(0);
+        return [loss.dataSync()[0]!, hits.dataSync()[0]!];
+      });
+      lossSum += l;
+      correct += c;
+    }
+    return { loss: lossSum / s.n, acc: correct / s.n };
+  }
+
+  private paramNorm(): number {
+    return Math.sqrt(tf.tidy(() => tf.addN(this.system.model.params.map((p) => tf.sum(tf.square(p.variable)))).dataSync()[0]!));
+  }
+
+  /** The metrics record of `step`, and whether the loss and the weights are finite. */
+  private record(step: number): { finite: boolean; rec: MetricsRecord } {
+    const { system } = this;
+    const rec: MetricsRecord = { step, time: round6(this.timeOffset + (Date.now() - this.t0) / 1000) };
+    const tr = this.evaluate(system.train);
+    rec["train_loss"] = tr.loss;
+    if (system.classes) rec["train_acc"] = tr.acc;
+    if (system.test.n > 0) {
+      const te = this.evaluate(system.test);
+      rec["test_loss"] = te.loss;
+      if (system.classes) rec["test_acc"] = te.acc;
+    }
+    rec["lr"] = this.optimizer.nextLr();
+    const norm = this.paramNorm();
+    rec["param_norm"] = norm;
+    return { finite: Number.isFinite(tr.loss) && Number.isFinite(norm), rec };
+  }
+
+  private writeMetrics(rec: MetricsRecord): void {
+    this.folder.appendMetrics(rec);
+    const { step, time: _time, ...values } = rec;
+    this.emit({ type: "metrics", step, values });
+  }
+
+  private async checkpoint(step: number): Promise<void> {
+    const { path, bytes, values } = await this.folder.writeCheckpoint(step, this.system.model.params, this.optimizer.snapshot(), this.initialValues);
+    if (step === 0) this.initialValues = values;
+    this.lastCheckpoint = step;
+    this.emit({ type: "checkpoint", step, path, bytes });
+  }
+
+  private reportProgress(loss: number): void {
+    const { step } = this;
+    const nowMs = Date.now();
+    if (nowMs - this.rate.time >= 1000) {
+      this.rate = { ...this.rate, value: ((step - this.rate.step) * 1000) / (nowMs - this.rate.time), step, time: nowMs };
+    }
+    if (nowMs - this.rate.lastReport < PROGRESS_MS && step !== this.spec.steps) return;
+    this.rate.lastReport = nowMs;
+    const average = (step - (this.startStep ?? 0)) / Math.max(1e-3, (nowMs - this.t0) / 1000);
+    this.emit({ type: "progress", step, totalSteps: this.spec.steps, loss, stepsPerSecond: this.rate.value || average });
+  }
+
+  // ------------------------------------------------------------------ the end
+
+  private finish(status: TrainOutcome["status"], step: number, extra: Partial<RunManifest> = {}): TrainOutcome {
+    this.manifest = { ...this.manifest, ...extra, status, step, updatedAt: now(), endedAt: now() };
+    this.folder.writeManifest(this.manifest);
+    const message = extra.error?.message;
+    return message ? { status, step, message } : { status, step };
+  }
+
+  private diverged(step: number, what: string): TrainOutcome {
+    const message = `training diverged: ${what} at step ${step}; the last finite checkpoint is step ${this.lastCheckpoint ?? "none"}. Try a smaller learning rate or initialization scale.`;
+    this.emit({ type: "log", level: "error", message });
+    return this.finish("diverged", step, { divergedAtStep: step, error: { message } });
+  }
+
+  /** Records the failure in run.json when it can, and returns what to throw: the step reached and the intact checkpoints travel with it. */
+  private fail(e: unknown): TrainingFailure {
+    const text = e instanceof Error ? e.message : String(e);
+    const diskFull = e instanceof Error && "code" in e && e.code === "ENOSPC";
+    const message = diskFull ? `disk full: ${text}. Training reached step ${this.step}. ${intactCheckpoints(this.folder)}; free space, then resume the run.` : text;
+    try {
+      // run.json keeps pointing at the last complete checkpoint: that is where a resume starts.
+      this.finish("failed", this.manifest.step, { error: { message } });
+    } catch {
+      // the manifest itself cannot be written (disk full): the last good one stays on disk
+    }
+    return new TrainingFailure(message, this.step, e);
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+    this.system.dispose();
+    this.lock.release();
   }
 }
 
-/** Elapsed time recorded at `step`, so a resumed run's clock continues where it stopped. */
-function lastMetricsTime(folder: RunFolder, step: number): number {
-  const recs = readMetrics(folder.metricsPath).records.filter((r) => r.step <= step);
-  const last = recs[recs.length - 1];
-  return last && Number.isFinite(last.time) ? last.time : 0;
+/** "Checkpoints up to step N are intact (k files: steps …)", read from the folder. */
+function intactCheckpoints(folder: RunFolder): string {
+  const steps = folder.checkpointSteps();
+  if (steps.length === 0) return "No checkpoint was written";
+  const list = steps.length <= 6 ? steps.join(", ") : `${steps.slice(0, 3).join(", ")}, …, ${steps.slice(-2).join(", ")}`;
+  return `Checkpoints up to step ${steps.at(-1)} are intact (${steps.length} file${steps.length === 1 ? "" : "s"}: steps ${list})`;
 }
 
-function round6(x: number): number {
-  return Math.round(x * 1e6) / 1e6;
+/**
+ * Loads the last checkpoint into the model and the optimizer and drops the metrics recorded after
+ * it. A run with no checkpoint at all (killed while writing step 0) restarts from its
+ * initialization, which the seed determines: `startStep` is then undefined.
+ */
+function restoreLastCheckpoint(folder: RunFolder, system: SystemInstance, optimizer: Optimizer): { startStep: number | undefined; timeOffset: number } {
+  const last = folder.checkpointSteps().at(-1);
+  if (last === undefined) {
+    folder.cutMetricsAfter(-1);
+    return { startStep: undefined, timeOffset: 0 };
+  }
+  const ckpt = folder.readCheckpoint(last);
+  restoreParams(system.model.params, ckpt.params, folder.checkpointPath(last));
+  optimizer.restore(ckpt.optimizerT ?? last, ckpt.optimizer);
+  const { lastTime } = folder.cutMetricsAfter(last);
+  return { startStep: last, timeOffset: lastTime };
 }

@@ -7,11 +7,11 @@
 import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { AnalysesInput, AnalysesSpec, AnalysisName, SystemSpec } from "../../sdk/spec";
-import { mergeAnalyses, validateAnalyses, validateSystem } from "../../sdk/validate";
+import { validateAnalyses } from "../../sdk/validate";
 import { readMetrics } from "../../shared/metricsReader";
 import type { RunManifest } from "../../shared/runFormat";
 import { ANALYZER_LOCK, acquireRunLock, pidAlive } from "../../shared/runLock";
-import { BACKEND_REQUESTS, BackendError, defaultCandidates, selectBackend, type BackendRequest } from "../backend";
+import { defaultCandidates, parseBackendRequest, selectBackend } from "../backend";
 import { ConfigError, type Emit, UsageError } from "../errors";
 import { loadExperiment } from "../loadExperiment";
 import { restoreParams, type RunFolder } from "../runFolder";
@@ -19,6 +19,7 @@ import { SystemInstance } from "../system";
 import type { Analysis, AnalysisContext, CheckpointParams, ModelContext } from "./analysis";
 import { createAnalyses, MODEL_ANALYSES } from "./analyses";
 import { CheckpointError, openRunForAnalysis, readCheckpointParams } from "./runAccess";
+import { findSystem, validatedSpec } from "../systems";
 import { AnalysisWriter } from "./writer";
 
 export interface AnalyzeRequest {
@@ -58,12 +59,9 @@ async function systemOf(manifest: RunManifest, req: AnalyzeRequest): Promise<{ s
   if (!path) return { reason: "run.json names no experiment file" };
   if (!existsSync(path)) return { reason: `the experiment file ${path} does not exist here` };
   const experiment = await loadExperiment(path);
-  const found = experiment.systems.find((s) => s.name === manifest.system);
+  const found = findSystem(experiment, manifest.system);
   if (!found) return { reason: `${path} no longer exports the system "${manifest.system}"` };
-  const input = found.system.input;
-  const result = validateSystem({ ...input, analyses: mergeAnalyses(input.analyses, req.overrides) });
-  if (!result.ok) throw new ConfigError(manifest.system, result.problems, found.system.definedAt);
-  return { spec: result.spec, file: experiment.file };
+  return { spec: validatedSpec(found, { analyses: req.overrides }), file: experiment.file };
 }
 
 function settingsOnly(overrides: AnalysesInput | undefined): AnalysesSpec {
@@ -94,9 +92,7 @@ export async function analyzeRun(req: AnalyzeRequest, emit: Emit, shouldStop: ()
   const runDir = resolve(req.runDir);
   const { folder, manifest } = openRunForAnalysis(runDir);
   const wanted = (name: AnalysisName) => req.only === undefined || req.only.includes(name);
-  if (req.backend !== undefined && !BACKEND_REQUESTS.includes(req.backend as BackendRequest)) {
-    throw new BackendError(`unknown backend "${req.backend}" (expected one of ${BACKEND_REQUESTS.join(", ")})`);
-  }
+  const backendRequest = parseBackendRequest(req.backend);
 
   // --- settings, and the model when the experiment file is to be loaded (that runs its code)
   const modelWanted = MODEL_ANALYSES.some(wanted);
@@ -113,7 +109,7 @@ export async function analyzeRun(req: AnalyzeRequest, emit: Emit, shouldStop: ()
   let analyses: Analysis[] = [];
   try {
     if ("spec" in found && MODEL_ANALYSES.some((n) => wanted(n) && settings[n].every > 0)) {
-      const backend = await selectBackend((req.backend ?? "auto") as BackendRequest, defaultCandidates(found.file));
+      const backend = await selectBackend(backendRequest, defaultCandidates(found.file));
       emit({ type: "log", level: "info", message: `analyzer backend: ${backend.name} (${backend.reason})` });
       system = new SystemInstance(found.spec, dirname(found.file));
     }

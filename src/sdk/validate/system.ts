@@ -1,0 +1,70 @@
+// A whole model system: its parts (task, model, optimizer), its system-level fields, its
+// analyses, and the rules across parts.
+import type { ConfigProblem } from "../../shared/trainerProtocol";
+import { isModelSystem, systemDefaults } from "../builders";
+import type { SystemSpec } from "../spec";
+import { checkAnalyses } from "./analyses";
+import { checkedNumber, checkFields, fieldsOf, fill } from "./fields";
+import { MODELS } from "./model";
+import { OPTIMIZERS } from "./optimizer";
+import { checkPart } from "./parts";
+import { batchSize, type Fields, isObject, positiveInt, Problems, quote, type Rule, seed, string } from "./rules";
+import { suggest } from "./suggest";
+import { TASKS } from "./task";
+
+export type ValidationResult = { ok: true; spec: SystemSpec } | { ok: false; problems: ConfigProblem[] };
+
+const SYSTEM_FIELDS: Record<string, Rule> = {
+  steps: positiveInt,
+  batchSize,
+  evalEvery: positiveInt,
+  checkpointEvery: positiveInt,
+  seed,
+  description: string,
+};
+
+/**
+ * Checks a model system (the argument of `modelSystem(...)`, or what it returned) and fills every
+ * default. Returns the resolved spec, or all problems found, each with a dotted path from the
+ * system root. Never throws.
+ */
+export function validateSystem(input: unknown): ValidationResult {
+  const problems = new Problems();
+  try {
+    const given: unknown = isModelSystem(input) ? input.input : input;
+    if (!isObject(given)) {
+      problems.add("", "must be an object with task, model and optimizer, e.g. modelSystem({ task, model, optimizer })");
+      return { ok: false, problems: problems.list };
+    }
+    const known = ["task", "model", "optimizer", "analyses", ...Object.keys(SYSTEM_FIELDS)];
+    for (const key of Object.keys(given)) {
+      if (known.includes(key)) continue;
+      const hint = suggest(key, known);
+      problems.add(key, `unknown field${hint === undefined ? "" : ` (did you mean ${quote(hint)}?)`}`);
+    }
+    const task = checkPart("task", given["task"], TASKS, problems);
+    const model = checkPart("model", given["model"], MODELS, problems);
+    const optimizer = checkPart("optimizer", given["optimizer"], OPTIMIZERS, problems);
+    const rest: Fields = {};
+    for (const key of Object.keys(SYSTEM_FIELDS)) rest[key] = given[key];
+    const system = fill(fieldsOf(systemDefaults()), rest);
+    const ok = checkFields("", system, SYSTEM_FIELDS, problems, ["analyses"]);
+    const analyses = checkAnalyses(given["analyses"], problems);
+
+    // Rules across parts.
+    if (optimizer !== undefined && ok.has("steps")) {
+      if (optimizer.schedule.warmupSteps > checkedNumber(system, "steps")) problems.add("optimizer.schedule.warmupSteps", "must be ≤ steps");
+    }
+    if (task?.kind === "teacherStudent" && model?.kind === "transformer") {
+      problems.add("model.kind", 'must not be "transformer" for a task with real features (teacherStudent): a transformer reads tokens');
+    }
+
+    if (problems.list.length > 0 || task === undefined || model === undefined || optimizer === undefined || analyses === undefined) return { ok: false, problems: problems.list };
+    // Every system field passed its rule above: laid over the typed defaults, they are the spec's.
+    const { analyses: _defaults, ...fields } = Object.assign(systemDefaults(), system);
+    return { ok: true, spec: { task, model, optimizer, ...fields, analyses } };
+  } catch (e) {
+    problems.add("", `could not be read: ${e instanceof Error ? e.message : String(e)}`);
+    return { ok: false, problems: problems.list };
+  }
+}

@@ -1,0 +1,35 @@
+// What the CLI and the sidecar hand to the job worker (worker.ts) and what comes back: the
+// messages between the main thread, which stays responsive to signals, and the worker thread,
+// where the experiment file's code runs (see jobHost.ts).
+import type { AnalyzeOutcome, AnalyzeRequest } from "./analyzer/index";
+import type { SystemSummary, TrainerEvent } from "../shared/trainerProtocol";
+import type { ErrorEvent, RunOutcome, RunRequest } from "./session";
+
+export type Job = { kind: "run"; request: RunRequest } | { kind: "analyze"; request: AnalyzeRequest } | { kind: "list"; file: string };
+
+export type JobResult =
+  | { kind: "run"; outcome: RunOutcome }
+  | { kind: "analyze"; outcome: AnalyzeOutcome }
+  | { kind: "list"; listed: { file: string; systems: SystemSummary[] } }
+  | { kind: "listFailed"; error: ErrorEvent };
+
+/** What the worker is started with. */
+export interface WorkerStart {
+  job: Job;
+  /** Int32Array[1] over it: 1 once a stop was asked for (read without waiting for the event loop). */
+  stopFlag: SharedArrayBuffer;
+  /** The experiment file, when known, to locate a `process.exit` call in it. */
+  experimentFile: string | undefined;
+}
+
+/** Worker → main thread. */
+export type WorkerMessage =
+  | { type: "event"; event: TrainerEvent }
+  | { type: "result"; result: JobResult }
+  /** The worker saw the stop request: its event loop turns, so a graceful stop is under way. */
+  | { type: "stopAck" }
+  /** User code called process.exit (which, in a worker, ends the worker only). */
+  | { type: "exitCalled"; code: string; where: string | undefined };
+
+/** Main thread → worker. */
+export type HostMessage = { type: "stop" };

@@ -1,0 +1,49 @@
+// Finding a model system in a loaded experiment file and validating it: the one lookup the
+// trainer and the analyzer share. A name the file does not export, or no name for a file with
+// several systems, is the user's mistake (UsageError); a bad config is a ConfigError naming every
+// field, at the `modelSystem(...)` call.
+import type { AnalysesInput, SystemSpec } from "../sdk/spec";
+import { mergeAnalyses, validateSystem } from "../sdk/validate";
+import { ConfigError, UsageError } from "./errors";
+import type { LoadedExperiment, LoadedSystem } from "./loadExperiment";
+
+/** The system called `name`, or undefined. */
+export function findSystem(experiment: LoadedExperiment, name: string): LoadedSystem | undefined {
+  return experiment.systems.find((s) => s.name === name);
+}
+
+/**
+ * The system to train: the one named, or the only one. Throws UsageError naming the systems the
+ * file has (exit code 2 when a `--system` is needed, 1 when the name is not there).
+ */
+export function chooseSystem(experiment: LoadedExperiment, name: string | undefined): LoadedSystem {
+  const names = experiment.systems.map((s) => s.name);
+  if (names.length === 0) throw new UsageError(`${experiment.file} exports no model system`, 1);
+  if (name === undefined) {
+    if (names.length === 1) return experiment.systems[0]!;
+    throw new UsageError(`${experiment.file} has several model systems (${names.join(", ")}): choose one with --system NAME`);
+  }
+  const found = findSystem(experiment, name);
+  if (!found) throw new UsageError(`${experiment.file} exports no model system "${name}" (it has: ${names.join(", ")})`, 1);
+  return found;
+}
+
+export interface SpecChanges {
+  /** Overrides the system's `steps`. */
+  steps?: number | undefined;
+  /** Laid over the system's `analyses` settings. */
+  analyses?: AnalysesInput | undefined;
+}
+
+/** Validates a system (with `changes` applied) into its resolved spec, or throws ConfigError with every problem. */
+export function validatedSpec(found: LoadedSystem, changes: SpecChanges = {}): SystemSpec {
+  const input = found.system.input;
+  const result = validateSystem({
+    ...input,
+    ...(changes.steps === undefined ? {} : { steps: changes.steps }),
+    ...(changes.analyses === undefined ? {} : { analyses: mergeAnalyses(input.analyses, changes.analyses) }),
+  });
+  if (result.ok) return result.spec;
+  const location = found.system.definedAt;
+  throw new ConfigError(found.name, result.problems.map((p) => (location && !p.location ? { ...p, location } : p)), location);
+}

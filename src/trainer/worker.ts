@@ -1,0 +1,62 @@
+// The job worker: runs one job (train, resume, analyze or list) in a worker thread, so that the
+// experiment file's code — its import, custom tasks and models — never blocks the main thread,
+// which can therefore always answer a signal and, if the code does not return, terminate it.
+// Events go to the main thread as messages; console output goes to the worker's stdout/stderr,
+// which the main thread routes (stderr for the CLI, `log` events for the sidecar).
+import { parentPort, workerData } from "node:worker_threads";
+import type { HostMessage, JobResult, WorkerMessage, WorkerStart } from "./jobs";
+import { locationInStack } from "./loadExperiment";
+import { analyzeRequest, errorEvent, listSystems, runRequest } from "./session";
+
+function isWorkerStart(v: unknown): v is WorkerStart {
+  return typeof v === "object" && v !== null && "job" in v && "stopFlag" in v && v.stopFlag instanceof SharedArrayBuffer;
+}
+
+async function main(): Promise<void> {
+  const port = parentPort;
+  if (!port || !isWorkerStart(workerData)) throw new Error("worker.js runs as a worker thread of the trainer");
+  const start = workerData;
+  const post = (m: WorkerMessage) => port.postMessage(m);
+  const stopFlag = new Int32Array(start.stopFlag);
+  let acknowledged = false;
+  const acknowledge = () => {
+    if (acknowledged) return;
+    acknowledged = true;
+    post({ type: "stopAck" });
+  };
+  // Read after every training step, without waiting for the event loop: the step after a stop
+  // request says so at once, however long the steps are.
+  const shouldStop = () => {
+    const stop = Atomics.load(stopFlag, 0) === 1;
+    if (stop) acknowledge();
+    return stop;
+  };
+  port.on("message", (m: HostMessage) => {
+    if (m.type === "stop") acknowledge();
+  });
+
+  // In a worker, process.exit ends the thread only: say where the experiment called it, then let it.
+  const exit = process.exit.bind(process);
+  process.exit = (code) => {
+    const location = start.experimentFile ? locationInStack(new Error().stack, start.experimentFile) : undefined;
+    post({ type: "exitCalled", code: String(code ?? process.exitCode ?? 0), where: location && `${location.file}:${location.line}:${location.column}` });
+    return exit(code);
+  };
+
+  const emit = (event: WorkerMessage & { type: "event" }) => post(event);
+  const send = (event: Parameters<typeof emit>[0]["event"]) => emit({ type: "event", event });
+  const { job } = start;
+  let result: JobResult;
+  if (job.kind === "run") result = { kind: "run", outcome: await runRequest(job.request, send, shouldStop) };
+  else if (job.kind === "analyze") result = { kind: "analyze", outcome: await analyzeRequest(job.request, send, shouldStop) };
+  else {
+    try {
+      result = { kind: "list", listed: await listSystems(job.file) };
+    } catch (e) {
+      result = { kind: "listFailed", error: errorEvent(e, job.file) };
+    }
+  }
+  post({ type: "result", result });
+}
+
+void main();
