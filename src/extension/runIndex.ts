@@ -4,10 +4,11 @@
 //
 // `scan` (activation, rescans) is asynchronous and sliced: a root holds up to tens of thousands of
 // runs (40,000 read synchronously blocked the extension host for 10–20 s), so folders are listed
-// in chunks, read SCAN_BATCH at a time through fs.promises, with a turn of the event loop between
-// batches; the entries found so far are in the index at once and `onProgress` says so every
-// `progressMs`, so the Runs view and code lenses fill in as the scan goes. `update` (one run, after
-// a watcher event) stays synchronous: it is one small file, and its callers want the entry at once.
+// in chunks, read SCAN_BATCH at a time with asynchronous I/O, with a turn of the event loop
+// between batches; the entries found so far are in the index at once and `onProgress` says so
+// every few hundred ms (less often as the index grows), so the Runs view and code lenses fill in
+// as the scan goes. `update` (one run, after a watcher event) stays synchronous: it is one small
+// file, and its callers want the entry at once.
 // Reading is bounded either way: run.json is opened without blocking and read only when it is a
 // regular file of at most READ_LIMITS.manifestBytes (a FIFO would block the extension host, or a
 // thread-pool thread, for ever; a link to /dev/zero would fill its memory), and a refused or
@@ -229,7 +230,11 @@ export interface ScanOptions {
    * far (the entries are in the index already). Not called for the end: `scan` resolving says that.
    */
   onProgress?: (indexed: number) => void;
-  /** Least time between two `onProgress` calls. Default 250 ms. */
+  /**
+   * Least time before the first `onProgress` call. Default 250 ms. The time between calls then
+   * doubles up to 8× this (2 s by default): what listeners do with the whole index (a tree
+   * redraw) grows with it, so a long scan of many runs must not redraw as often as a short one.
+   */
   progressMs?: number;
 }
 
@@ -278,7 +283,8 @@ export class RunIndex {
     const state: ScanState = { seen: new Set(), updated: new Set(), removed: [] };
     this.scanning = state;
     const live = (): boolean => this.scanning === state;
-    const progressMs = options.progressMs ?? 250;
+    const firstProgressMs = options.progressMs ?? 250;
+    let progressMs = firstProgressMs;
     let lastProgress = performance.now();
     /** After each batch: a turn of the event loop, and progress when it is time. */
     const between = async (): Promise<boolean> => {
@@ -287,6 +293,7 @@ export class RunIndex {
       const now = performance.now();
       if (options.onProgress !== undefined && now - lastProgress >= progressMs) {
         lastProgress = now;
+        progressMs = Math.min(2 * progressMs, 8 * firstProgressMs);
         options.onProgress(state.seen.size);
       }
       return true;
