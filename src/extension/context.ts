@@ -180,9 +180,9 @@ export class Ctx implements vscode.Disposable {
   /**
    * Re-reads every run root, then (re)watches them. The scan is asynchronous (activation returns
    * at once): runs appear in the Runs view and code lenses as it reads them (`onDidChangeRuns`
-   * fires with an empty list every ~250 ms, and at the end). Resolves when the scan is done, or
-   * was superseded by a newer rescan. Same roots: the index is rescanned in place, so nothing
-   * disappears meanwhile; new roots: a new index.
+   * fires with an empty list after ~250 ms, then at intervals growing to 2 s, and at the end).
+   * Resolves when the scan is done, or was superseded by a newer rescan. Same roots: the index is
+   * rescanned in place, so nothing disappears meanwhile; new roots: a new, empty index at once.
    */
   rescan(): Promise<void> {
     const roots = this.runRoots();
@@ -190,6 +190,7 @@ export class Ctx implements vscode.Disposable {
     if (!sameRoots(next.roots, this.index.roots)) {
       this.index.cancelScan();
       this.index = next;
+      this.runsChangedEmitter.fire([]);
     }
     const index = this.index;
     // Changes after this instant are caught up by the watcher, which starts after the scan.
