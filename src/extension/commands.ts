@@ -401,5 +401,5 @@ async function deleteRuns(app: App, arg: unknown, selected: unknown): Promise<vo
     ctx.runIndex.remove(dir);
     ctx.log.info(`deleted ${dir}`);
   }
-  ctx.rescan();
+  await ctx.rescan();
 }

@@ -7,19 +7,21 @@ import { type Config, readConfig, runRootsChanged } from "./config";
 import { CONFIG_SECTION, ContextKeys, EXTENSION_NAME, LIST_TIMEOUT_MS, READY_TIMEOUT_MS, STOP_GRACE_MS, WATCH_DEBOUNCE_MS } from "./constants";
 import { AnalyzerPool } from "./analyzers";
 import { Emitter, type Event } from "./events";
+import { pathKey } from "./paths";
 import { RunIndex } from "./runIndex";
 import { type ActiveRun, type Launch, type Log, SHUTDOWN_GRACE_MS, Supervisor } from "./supervisor";
 import { type RunFolderChange, RunRootWatcher } from "./watcher";
 
 export class Ctx implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
+  private disposed = false;
   readonly log: vscode.LogOutputChannel;
   private configValue: Config;
   readonly supervisor: Supervisor;
   readonly analyzers: AnalyzerPool;
   private index: RunIndex;
   private readonly watcher: RunRootWatcher;
-  /** Run folders changed on disk (debounced), or the index was rebuilt (empty list). */
+  /** Run folders changed on disk (debounced), or many at once: a scan read more runs or finished (empty list). */
   private readonly runsChangedEmitter = new Emitter<RunFolderChange[]>();
   readonly onDidChangeRuns: Event<RunFolderChange[]> = this.runsChangedEmitter.event;
   /** A supervised training changed (phase, progress, run folder). */
@@ -99,7 +101,7 @@ export class Ctx implements vscode.Disposable {
         this.runsChangedEmitter.fire(changes);
       }),
     );
-    this.rescan();
+    void this.rescan();
 
     this.push(
       vscode.workspace.onDidChangeConfiguration((e) => {
@@ -108,7 +110,7 @@ export class Ctx implements vscode.Disposable {
       }),
       // Trust granted: the workspace's own run roots apply from now on.
       vscode.workspace.onDidGrantWorkspaceTrust(() => this.reloadConfig()),
-      vscode.workspace.onDidChangeWorkspaceFolders(() => this.rescan()),
+      vscode.workspace.onDidChangeWorkspaceFolders(() => void this.rescan()),
     );
   }
 
@@ -121,7 +123,7 @@ export class Ctx implements vscode.Disposable {
     const before = this.configValue;
     this.configValue = this.readConfig();
     // Trainers already running keep their settings: they are never restarted for a setting.
-    if (runRootsChanged(before, this.configValue)) this.rescan();
+    if (runRootsChanged(before, this.configValue)) void this.rescan();
     this.configChangedEmitter.fire(this.configValue);
   }
 
@@ -175,14 +177,34 @@ export class Ctx implements vscode.Disposable {
     return { node: node !== "" ? node : process.execPath, electronRunAsNode: node === "", sidecar, cwd: this.cwdFor(file) };
   }
 
-  /** Re-reads every run root and rewatches them. */
-  rescan(): void {
+  /**
+   * Re-reads every run root, then (re)watches them. The scan is asynchronous (activation returns
+   * at once): runs appear in the Runs view and code lenses as it reads them (`onDidChangeRuns`
+   * fires with an empty list after ~250 ms, then at intervals growing to 2 s, and at the end).
+   * Resolves when the scan is done, or was superseded by a newer rescan. Same roots: the index is
+   * rescanned in place, so nothing disappears meanwhile; new roots: a new, empty index at once.
+   */
+  rescan(): Promise<void> {
     const roots = this.runRoots();
-    this.index = new RunIndex(roots);
-    const n = this.index.scan();
-    this.log.info(`run roots: ${roots.join(", ") || "(none: no workspace folder)"}; ${n} run${n === 1 ? "" : "s"} found`);
-    this.watcher.setRoots(this.index.roots, n);
-    this.runsChangedEmitter.fire([]);
+    const next = new RunIndex(roots);
+    if (!sameRoots(next.roots, this.index.roots)) {
+      this.index.cancelScan();
+      this.index = next;
+      this.runsChangedEmitter.fire([]);
+    }
+    const index = this.index;
+    // Changes after this instant are caught up by the watcher, which starts after the scan.
+    const startedAt = Date.now();
+    return index.scan({ onProgress: () => this.runsChangedEmitter.fire([]) }).then(
+      (result) => {
+        if (result.kind === "superseded" || this.disposed) return;
+        const n = result.runs;
+        this.log.info(`run roots: ${roots.join(", ") || "(none: no workspace folder)"}; ${n} run${n === 1 ? "" : "s"} found`);
+        this.watcher.setRoots(index.roots, n, startedAt);
+        this.runsChangedEmitter.fire([]);
+      },
+      (e: unknown) => this.log.error(`scanning run roots: ${e instanceof Error ? e.message : String(e)}`),
+    );
   }
 
   /**
@@ -227,6 +249,8 @@ export class Ctx implements vscode.Disposable {
   }
 
   dispose(): void {
+    this.disposed = true;
+    this.index.cancelScan();
     for (const d of this.disposables.reverse()) {
       try {
         d.dispose();
@@ -236,4 +260,10 @@ export class Ctx implements vscode.Disposable {
     }
     this.disposables.length = 0;
   }
+}
+
+/** Whether two root lists name the same folders (in any order). */
+function sameRoots(a: readonly string[], b: readonly string[]): boolean {
+  const keys = new Set(a.map((r) => pathKey(r)));
+  return a.length === b.length && b.every((r) => keys.has(pathKey(r)));
 }

@@ -1,20 +1,30 @@
 // An in-memory index of the run folders under one or more roots (docs/run-format.md), for the
 // Runs view, the code lens ("last run: …") and the hovers. No `vscode` here: the adapter feeds
-// watcher events to `update` / `remove`. Reading is synchronous and cheap (run.json only; never
-// metrics or checkpoints), so a scan of thousands of runs takes well under a second. It is also
-// bounded: run.json is opened without blocking and read only when it is a regular file of at most
-// READ_LIMITS.manifestBytes (a FIFO would block the extension host for ever, a link to /dev/zero
-// would fill its memory), and a refused or unparsable file's contents are never quoted.
+// watcher events to `update` / `remove`. Only run.json is read (never metrics or checkpoints).
+//
+// `scan` (activation, rescans) is asynchronous and sliced: a root holds up to tens of thousands of
+// runs (40,000 read synchronously blocked the extension host for 10–20 s), so folders are listed
+// in chunks, read SCAN_BATCH at a time with asynchronous I/O, with a turn of the event loop
+// between batches; the entries found so far are in the index at once and `onProgress` says so
+// every few hundred ms (less often as the index grows), so the Runs view and code lenses fill in
+// as the scan goes. `update` (one run, after a watcher event) stays synchronous: it is one small
+// file, and its callers want the entry at once.
+// Reading is bounded either way: run.json is opened without blocking and read only when it is a
+// regular file of at most READ_LIMITS.manifestBytes (a FIFO would block the extension host, or a
+// thread-pool thread, for ever; a link to /dev/zero would fill its memory), and a refused or
+// unparsable file's contents are never quoted.
 //
 // A run folder is a directory holding run.json, directly under a root (`runs/<id>/`) or one level
 // deeper (`runs/<group>/<id>/`, e.g. a sweep). A run.json that cannot be read, is not JSON or fails
 // `manifestProblems` gives an entry with status "invalid" and the problem text: it is shown, not
 // hidden, and never thrown.
 
-import * as fs from "node:fs";
+import type * as fs from "node:fs";
+import * as fsp from "node:fs/promises";
 import * as path from "node:path";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import { CHECKPOINT_DIR, ANALYSES_DIR, RUN_MANIFEST, type RunManifest, type RunStatus, manifestProblems } from "../shared/runFormat";
-import { FileRefusedError, READ_LIMITS, readRegularTextSync } from "../shared/safeRead";
+import { FileRefusedError, READ_LIMITS, readRegularText, readRegularTextSync } from "../shared/safeRead";
 import { pathKey } from "./paths";
 
 
@@ -87,19 +97,27 @@ function usedFieldProblems(m: Record<string, unknown>): string[] {
   return problems;
 }
 
-/** Reads one run folder's manifest into an entry; undefined when it has no run.json (any more). */
-function readRunEntry(runDir: string, root?: string): RunEntry | undefined {
+type EntryBase = Pick<RunEntryBase, "runDir" | "key" | "root" | "folderName">;
+
+function entryBase(runDir: string, root: string | undefined): EntryBase {
   const dir = path.resolve(runDir);
-  const base = { runDir: dir, key: pathKey(dir), root: root === undefined ? undefined : path.resolve(root), folderName: path.basename(dir) };
-  let text: string;
-  try {
-    text = readRegularTextSync(path.join(dir, RUN_MANIFEST), READ_LIMITS.manifestBytes);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
-    const problem = `${RUN_MANIFEST}: ${readProblem(err)}`;
-    return { ...base, status: "invalid", problem, problems: [problem] };
-  }
+  return { runDir: dir, key: pathKey(dir), root: root === undefined ? undefined : path.resolve(root), folderName: path.basename(dir) };
+}
+
+/** Whether a read error means "no run.json here" (not a run folder, or not any more). */
+function isAbsent(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === "ENOENT" || code === "ENOTDIR";
+}
+
+/** The entry for a run.json that exists but could not be read. */
+function unreadableEntry(base: EntryBase, err: unknown): InvalidRunEntry {
+  const problem = `${RUN_MANIFEST}: ${readProblem(err)}`;
+  return { ...base, status: "invalid", problem, problems: [problem] };
+}
+
+/** The entry for a run.json's text: valid, or invalid with every problem. */
+function parsedEntry(base: EntryBase, text: string): RunEntry {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -117,6 +135,40 @@ function readRunEntry(runDir: string, root?: string): RunEntry | undefined {
   return { ...base, status: manifest.status, manifest, startedMs: Date.parse(manifest.startedAt) };
 }
 
+/** Reads one run folder's manifest into an entry; undefined when it has no run.json (any more). */
+function readRunEntry(runDir: string, root?: string): RunEntry | undefined {
+  const base = entryBase(runDir, root);
+  let text: string;
+  try {
+    text = readRegularTextSync(path.join(base.runDir, RUN_MANIFEST), READ_LIMITS.manifestBytes);
+  } catch (err) {
+    return isAbsent(err) ? undefined : unreadableEntry(base, err);
+  }
+  return parsedEntry(base, text);
+}
+
+/**
+ * Async twin of `readRunEntry`, for the scan. A run.json that is itself a folder is "absent" here
+ * (the folder may hold runs one level deeper), as the scan always treated it.
+ */
+async function readRunEntryAsync(runDir: string, root: string | undefined): Promise<RunEntry | undefined> {
+  const base = entryBase(runDir, root);
+  const file = path.join(base.runDir, RUN_MANIFEST);
+  let text: string;
+  try {
+    text = await readRegularText(file, READ_LIMITS.manifestBytes);
+  } catch (err) {
+    if (isAbsent(err)) return undefined;
+    // Rare (a refused or unreadable file): tell a run.json folder from a run.json that is no file.
+    const isFolder = await fsp.lstat(file).then(
+      (st) => st.isDirectory(),
+      () => false,
+    );
+    return isFolder ? undefined : unreadableEntry(base, err);
+  }
+  return parsedEntry(base, text);
+}
+
 /** Newest first: by start time (unparseable times last), then by id descending. */
 function newestFirst(a: ValidRunEntry, b: ValidRunEntry): number {
   const ta = Number.isNaN(a.startedMs) ? -Infinity : a.startedMs;
@@ -129,22 +181,71 @@ function byString(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function isDirent(dir: string, d: fs.Dirent): boolean {
+/** A listed entry that is a folder, or a link to one. */
+async function isFolder(dir: string, d: fs.Dirent): Promise<boolean> {
   if (d.isDirectory()) return true;
   if (!d.isSymbolicLink()) return false;
-  try {
-    return fs.statSync(path.join(dir, d.name)).isDirectory();
-  } catch {
-    return false;
-  }
+  return fsp.stat(path.join(dir, d.name)).then(
+    (st) => st.isDirectory(),
+    () => false,
+  );
 }
 
-function listDir(dir: string): fs.Dirent[] {
+/** Run folders read at once by a scan (a bound on open files and on work between two turns of the event loop). */
+export const SCAN_BATCH = 64;
+/** Folder entries taken from the OS per directory read during a scan. */
+const LIST_CHUNK = 256;
+
+/**
+ * The entries of a folder, SCAN_BATCH at a time (a root may hold tens of thousands: listed in
+ * chunks, never all at once); nothing for a folder that does not exist (yet) or vanished.
+ */
+async function* listInBatches(dir: string): AsyncGenerator<fs.Dirent[]> {
+  let handle: fs.Dir;
   try {
-    return fs.readdirSync(dir, { withFileTypes: true });
+    handle = await fsp.opendir(dir, { bufferSize: LIST_CHUNK });
   } catch {
-    return []; // a root that does not exist (yet), or a folder deleted while scanning
+    return; // a root that does not exist (yet), or a folder deleted while scanning
   }
+  let batch: fs.Dirent[] = [];
+  try {
+    for await (const d of handle) {
+      batch.push(d);
+      if (batch.length >= SCAN_BATCH) {
+        yield batch;
+        batch = [];
+      }
+    }
+  } catch {
+    // Deleted while listed: what was listed is all there is.
+  }
+  if (batch.length > 0) yield batch;
+}
+
+export interface ScanOptions {
+  /**
+   * Called while the scan goes on, at most every `progressMs`, with the number of runs indexed so
+   * far (the entries are in the index already). Not called for the end: `scan` resolving says that.
+   */
+  onProgress?: (indexed: number) => void;
+  /**
+   * Least time before the first `onProgress` call. Default 250 ms. The time between calls then
+   * doubles up to 8× this (2 s by default): what listeners do with the whole index (a tree
+   * redraw) grows with it, so a long scan of many runs must not redraw as often as a short one.
+   */
+  progressMs?: number;
+}
+
+/** How a scan ended: every root read, or stopped because a newer scan (or `cancelScan`) replaced it. */
+export type ScanResult = { kind: "done"; runs: number } | { kind: "superseded" };
+
+/** What the scan under way must not overwrite: runs `update`d or `remove`d since it began (fresher than what it read). */
+interface ScanState {
+  /** Keys the scan put in the index: whatever else was there before it began is gone at its end. */
+  readonly seen: Set<string>;
+  readonly updated: Set<string>;
+  /** Keys of removed folders: nothing at or below them is put back by the scan. */
+  readonly removed: string[];
 }
 
 export class RunIndex {
@@ -167,33 +268,86 @@ export class RunIndex {
     return this.entries.size;
   }
 
-  /** Forgets everything and reads every root again. Returns the number of runs found. */
-  scan(): number {
-    this.entries.clear();
-    this.cache = undefined;
+  /** The scan under way, if any. */
+  private scanning: ScanState | undefined;
+
+  /**
+   * Reads every root again, asynchronously (see the top of this file). Entries already in the
+   * index stay until the scan replaces them, and those it did not find are dropped at its end, so
+   * a rescan never shows an empty index meanwhile. `update` and `remove` keep working during a
+   * scan and win over it. A second `scan` (or `cancelScan`) supersedes one under way.
+   */
+  async scan(options: ScanOptions = {}): Promise<ScanResult> {
+    const state: ScanState = { seen: new Set(), updated: new Set(), removed: [] };
+    this.scanning = state;
+    const live = (): boolean => this.scanning === state;
+    const firstProgressMs = options.progressMs ?? 250;
+    let progressMs = firstProgressMs;
+    let lastProgress = performance.now();
+    /** After each batch: a turn of the event loop, and progress when it is time. */
+    const between = async (): Promise<boolean> => {
+      await nextTurn();
+      if (!live()) return false;
+      const now = performance.now();
+      if (options.onProgress !== undefined && now - lastProgress >= progressMs) {
+        lastProgress = now;
+        progressMs = Math.min(2 * progressMs, 8 * firstProgressMs);
+        options.onProgress(state.seen.size);
+      }
+      return true;
+    };
     for (const root of this.rootList) {
-      for (const d of listDir(root)) {
-        if (d.name.startsWith(".") || d.name === "node_modules" || !isDirent(root, d)) continue;
-        const dir = path.join(root, d.name);
-        const children = listDir(dir);
-        if (children.some((c) => c.name === RUN_MANIFEST && !c.isDirectory())) {
-          this.add(dir, root);
-          continue;
-        }
-        // One level deeper: runs/<group>/<run>/run.json.
-        for (const c of children) {
-          if (c.name.startsWith(".") || RUN_PARTS.has(c.name) || !isDirent(dir, c)) continue;
-          this.add(path.join(dir, c.name), root);
-        }
+      for await (const batch of listInBatches(root)) {
+        if (!live()) return { kind: "superseded" };
+        const candidates = batch.filter((d) => !d.name.startsWith(".") && d.name !== "node_modules");
+        await Promise.all(candidates.map((d) => this.scanFolder(root, d, state, between)));
+        if (!(await between())) return { kind: "superseded" };
       }
     }
-    return this.entries.size;
+    if (!live()) return { kind: "superseded" };
+    this.scanning = undefined;
+    for (const key of [...this.entries.keys()]) {
+      if (!state.seen.has(key) && !state.updated.has(key)) this.entries.delete(key);
+    }
+    this.cache = undefined;
+    return { kind: "done", runs: this.entries.size };
   }
 
-  private add(dir: string, root: string | undefined): RunEntry | undefined {
-    const entry = readRunEntry(dir, root);
-    if (entry !== undefined) this.entries.set(entry.key, entry);
-    return entry;
+  /** Stops the scan under way, if any (its promise resolves as superseded); the index keeps what it read. */
+  cancelScan(): void {
+    this.scanning = undefined;
+  }
+
+  /** One entry of a root: a run folder, or a group of runs one level deeper (`runs/<group>/<run>/run.json`). */
+  private async scanFolder(root: string, d: fs.Dirent, state: ScanState, between: () => Promise<boolean>): Promise<void> {
+    if (!(await isFolder(root, d))) return;
+    const dir = path.join(root, d.name);
+    const entry = await readRunEntryAsync(dir, root);
+    if (entry !== undefined) {
+      this.put(entry, state);
+      return;
+    }
+    for await (const batch of listInBatches(dir)) {
+      if (this.scanning !== state) return;
+      const runs = batch.filter((c) => !c.name.startsWith(".") && !RUN_PARTS.has(c.name));
+      await Promise.all(
+        runs.map(async (c) => {
+          if (!(await isFolder(dir, c))) return;
+          const e = await readRunEntryAsync(path.join(dir, c.name), root);
+          if (e !== undefined) this.put(e, state);
+        }),
+      );
+      if (!(await between())) return;
+    }
+  }
+
+  /** Puts what a scan read, unless the scan was replaced or the run changed since (`update`/`remove` know better). */
+  private put(entry: RunEntry, state: ScanState): void {
+    if (this.scanning !== state || state.updated.has(entry.key)) return;
+    for (const r of state.removed) if (entry.key === r || entry.key.startsWith(r.endsWith(path.sep) ? r : r + path.sep)) return;
+    state.seen.add(entry.key);
+    this.entries.set(entry.key, entry);
+    this.cache = undefined;
   }
 
   /** The root a folder belongs to, when it is a run position (depth 1 or 2) under one. */
@@ -216,6 +370,7 @@ export class RunIndex {
     let dir = path.resolve(runDir);
     if (path.basename(dir) === RUN_MANIFEST) dir = path.dirname(dir);
     this.cache = undefined;
+    this.scanning?.updated.add(pathKey(dir));
     const entry = readRunEntry(dir, this.rootOf(dir));
     if (entry === undefined) {
       this.entries.delete(pathKey(dir));
@@ -228,6 +383,7 @@ export class RunIndex {
   /** Forgets a run folder, and every run below it (a deleted parent folder). Returns how many were removed. */
   remove(runDir: string): number {
     const dir = pathKey(runDir);
+    this.scanning?.removed.push(dir);
     const prefix = dir.endsWith(path.sep) ? dir : dir + path.sep;
     let removed = 0;
     for (const key of [...this.entries.keys()]) {

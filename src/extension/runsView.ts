@@ -68,7 +68,7 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
   private readonly subscriptions: vscode.Disposable[] = [this.changedEmitter];
   private readonly model = new RunsTreeModel();
   private timer: NodeJS.Timeout | undefined;
-  /** Run folders changed since the last redraw; `all` after a rescan (the index was replaced). */
+  /** Run folders changed since the last redraw; `all` after many at once (a scan under way or done). */
   private touched = new Set<string>();
   private all = false;
   /** The unreadable-line count each run item shows, to redraw it when the count changes. */
@@ -84,7 +84,7 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
     this.subscriptions.push(
       this.view,
       ctx.onDidChangeRuns((changes) => {
-        // An empty list means the index was rebuilt (rescan).
+        // An empty list: many runs changed at once (a scan read more of them, or finished).
         if (changes.length === 0) this.all = true;
         // run.json, checkpoints and removal may change a Runs item; metrics only when they bring
         // unreadable lines (the item counts them); analyses never.

@@ -201,9 +201,11 @@ export class RunRootWatcher implements Disposable {
 
   /**
    * (Re)watches these absolute root folders. `knownRuns`: how many runs they hold, when the
-   * caller has just counted them (the run index); otherwise they are counted here.
+   * caller has just counted them (the run index); otherwise they are counted here. `since`: when
+   * the caller's own look at the roots began (Date.now() then; default now): what changed after
+   * it is reported once the watcher is ready (the run index scans before the roots are watched).
    */
-  setRoots(roots: readonly string[], knownRuns?: number): void {
+  setRoots(roots: readonly string[], knownRuns?: number, since?: number): void {
     void this.watcher?.close();
     this.watcher = undefined;
     this.poller?.dispose();
@@ -220,7 +222,7 @@ export class RunRootWatcher implements Disposable {
       this.ready = Promise.resolve();
       return;
     }
-    const startedAt = Date.now();
+    const startedAt = Math.min(since ?? Date.now(), Date.now());
     const runs = knownRuns ?? present.reduce((n, r) => n + runFoldersUnder(r).length, 0);
     if (runs > this.maxWatchedRuns) {
       this.startPolling(`${runs} runs under the run roots, more than ${this.maxWatchedRuns}`, appeared, startedAt - MTIME_SLACK_MS);

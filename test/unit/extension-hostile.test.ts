@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { test } from "node:test";
+import { test as nodeTest } from "node:test";
 import { readConfig } from "../../src/extension/config";
 import { scanModelSystems, ScanCache } from "../../src/extension/experimentScanner";
 import { checkpointHover, systemHover } from "../../src/extension/hoverContent";
@@ -24,12 +24,18 @@ import { tempDir } from "../support";
 // Child-process side: one task, its answer as JSON on stdout.
 
 const TASK_ENV = "LM_HOSTILE_TASK";
+const request = process.env[TASK_ENV];
+/**
+ * In the child, this file is only its task runner: no test is registered there (a task may be
+ * asynchronous, and a test started meanwhile would run in the child, or spawn children itself).
+ */
+const test: typeof nodeTest = request === undefined ? nodeTest : Object.assign(() => Promise.resolve(), nodeTest);
 
-function runTask(task: string, dir: string): unknown {
+async function runTask(task: string, dir: string): Promise<unknown> {
   switch (task) {
     case "scan": {
       const index = new RunIndex([dir]);
-      index.scan();
+      await index.scan();
       return index.all().map((e) => ({ folder: e.folderName, status: e.status, problem: e.status === "invalid" ? e.problem : undefined }));
     }
     case "tail": {
@@ -49,11 +55,12 @@ function runTask(task: string, dir: string): unknown {
   }
 }
 
-const request = process.env[TASK_ENV];
 if (request !== undefined) {
   const { task, dir } = JSON.parse(request) as { task: string; dir: string };
-  process.stdout.write(JSON.stringify(runTask(task, dir)));
-  process.exit(0);
+  void runTask(task, dir).then((answer) => {
+    process.stdout.write(JSON.stringify(answer));
+    process.exit(0);
+  });
 }
 
 /** Runs a task in a child process; fails (instead of hanging) when it takes more than `timeoutMs`. */
@@ -114,21 +121,21 @@ test("run index: a FIFO run.json and a run.json linked to /dev/zero are invalid 
   assert.equal(byFolder["zero"]?.problem, "run.json: is a character device, not a regular file");
 });
 
-test("run index: a run.json linked to another file never quotes that file's contents", (t) => {
+test("run index: a run.json linked to another file never quotes that file's contents", async (t) => {
   const root = tempDir(t);
   const secret = path.join(root, "secret.txt");
   fs.writeFileSync(secret, "TOKEN=hunter2 do not show");
   fs.mkdirSync(path.join(root, "r"));
   fs.symlinkSync(secret, path.join(root, "r", "run.json"));
   const index = new RunIndex([root]);
-  index.scan();
+  await index.scan();
   const [entry] = index.invalid();
   assert.ok(entry);
   assert.match(entry.problem, /^run\.json: not valid JSON \(/);
   assert.doesNotMatch(entry.problem, /TOKEN|hunter2/);
 });
 
-test("run index: a run.json without backend is an invalid run with the reason, never an exception", (t) => {
+test("run index: a run.json without backend is an invalid run with the reason, never an exception", async (t) => {
   const root = tempDir(t);
   fs.mkdirSync(path.join(root, "nobackend"));
   const m = manifest();
@@ -137,7 +144,7 @@ test("run index: a run.json without backend is an invalid run with the reason, n
   fs.mkdirSync(path.join(root, "numbername"));
   fs.writeFileSync(path.join(root, "numbername", "run.json"), JSON.stringify(manifest({ backend: { name: 7 } })));
   const index = new RunIndex([root]);
-  index.scan();
+  await index.scan();
   const problems = Object.fromEntries(index.invalid().map((e) => [e.folderName, e.problem]));
   assert.match(problems["nobackend"] ?? "", /backend(\.name)? must be/);
   assert.match(problems["numbername"] ?? "", /backend(\.name)? must be/);

@@ -32,7 +32,7 @@ function writeRun(dir: string, m: RunManifest | string): string {
   return dir;
 }
 
-test("scan finds runs directly under a root and one level deeper, never inside a run", (t) => {
+test("scan finds runs directly under a root and one level deeper, never inside a run", async (t) => {
   const root = tempDir(t);
   writeRun(path.join(root, "a"), manifest({ id: "a" }));
   writeRun(path.join(root, "sweep", "b"), manifest({ id: "b", startedAt: "2025-06-02T00:00:00.000Z" }));
@@ -40,14 +40,14 @@ test("scan finds runs directly under a root and one level deeper, never inside a
   writeRun(path.join(root, "x", "y", "z"), manifest({ id: "too-deep" }));
   fs.writeFileSync(path.join(root, "notes.txt"), "");
   const index = new RunIndex([root, path.join(root, "missing-root")]);
-  assert.equal(index.scan(), 2);
+  assert.deepEqual(await index.scan(), { kind: "done", runs: 2 });
   assert.deepEqual(index.all().map((e) => e.folderName).sort(), ["a", "b"]);
   const b = index.get(path.join(root, "sweep", "b"));
   assert.equal(b?.status, "finished");
   assert.equal(b?.root, root);
 });
 
-test("invalid or corrupt run.json gives an invalid entry with the problem, never a throw", (t) => {
+test("invalid or corrupt run.json gives an invalid entry with the problem, never a throw", async (t) => {
   const root = tempDir(t);
   writeRun(path.join(root, "corrupt"), '{"format": "learning-mechanics/run", ');
   writeRun(path.join(root, "empty"), "");
@@ -55,7 +55,7 @@ test("invalid or corrupt run.json gives an invalid entry with the problem, never
   writeRun(path.join(root, "newer"), JSON.stringify({ ...manifest(), formatVersion: 2 }));
   writeRun(path.join(root, "noexp"), JSON.stringify({ ...manifest(), experiment: null }));
   const index = new RunIndex([root]);
-  assert.equal(index.scan(), 5);
+  assert.deepEqual(await index.scan(), { kind: "done", runs: 5 });
   const problems = Object.fromEntries(index.invalid().map((e) => [e.folderName, e.problem]));
   assert.match(problems["corrupt"] as string, /^run\.json: not valid JSON \(/);
   assert.equal(problems["empty"], "run.json: empty file");
@@ -65,7 +65,7 @@ test("invalid or corrupt run.json gives an invalid entry with the problem, never
   assert.deepEqual(index.groups(), []);
 });
 
-test("groups by experiment then system, newest first; latest; update and remove", (t) => {
+test("groups by experiment then system, newest first; latest; update and remove", async (t) => {
   const root = tempDir(t);
   const e1 = "/exp/one.experiment.ts";
   const e2 = "/exp/two.experiment.ts";
@@ -75,7 +75,7 @@ test("groups by experiment then system, newest first; latest; update and remove"
   writeRun(path.join(root, "r4"), manifest({ id: "r4", experiment: { path: e2, sha256: "" }, system: "a", startedAt: "not a date" }));
   writeRun(path.join(root, "r5"), manifest({ id: "r5", experiment: { path: e2, sha256: "" }, system: "a", startedAt: "2024-01-01T00:00:00Z" }));
   const index = new RunIndex([root]);
-  index.scan();
+  await index.scan();
   const shape = index.groups().map((g) => ({ exp: g.experimentPath, systems: g.systems.map((s) => [s.system, s.runs.map((r) => r.manifest.id)]) }));
   assert.deepEqual(shape, [
     { exp: path.resolve(e1), systems: [["a", ["r3"]], ["b", ["r2", "r1"]]] },
@@ -101,7 +101,7 @@ test("groups by experiment then system, newest first; latest; update and remove"
   assert.deepEqual(index.groups(), []);
 });
 
-test("5,000 runs: scan, group and look up (timed, not asserted)", (t) => {
+test("5,000 runs: scan, group and look up (timed, not asserted)", async (t) => {
   const root = tempDir(t);
   const n = 5000;
   const t0 = performance.now();
@@ -115,7 +115,7 @@ test("5,000 runs: scan, group and look up (timed, not asserted)", (t) => {
   const tCreate = performance.now() - t0;
   const index = new RunIndex([root]);
   const t1 = performance.now();
-  assert.equal(index.scan(), n);
+  assert.deepEqual(await index.scan(), { kind: "done", runs: n });
   const tScan = performance.now() - t1;
   const t2 = performance.now();
   const groups = index.groups();
@@ -132,4 +132,116 @@ test("5,000 runs: scan, group and look up (timed, not asserted)", (t) => {
   index.groups();
   const tUpdate = performance.now() - t4;
   t.diagnostic(`5,000 runs: created in ${tCreate.toFixed(0)} ms; scan ${tScan.toFixed(0)} ms; groups ${tGroups.toFixed(1)} ms; 1,000 latest() ${tLatest.toFixed(1)} ms; update + regroup ${tUpdate.toFixed(1)} ms`);
+});
+
+/** Writes `n` runs under `root`, a third of them one level deeper (sweep folders). */
+function writeRuns(root: string, n: number, prefix = "run"): string[] {
+  const dirs: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const dir = i % 3 === 0 ? path.join(root, `sweep-${i % 5}`, `${prefix}-${i}`) : path.join(root, `${prefix}-${i}`);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, "run.json"), JSON.stringify(manifest({ id: `${prefix}-${i}`, system: `s${i % 4}`, startedAt: new Date(Date.UTC(2025, 0, 1) + i * 1000).toISOString() })));
+    dirs.push(dir);
+  }
+  return dirs;
+}
+
+test("scan of 3,000 runs never blocks the event loop for long, fills the index as it goes, and indexes every run", async (t) => {
+  const root = tempDir(t);
+  const n = 3000;
+  writeRuns(root, n);
+  const index = new RunIndex([root]);
+  // A ticker on the event loop: how often it got a turn during the scan, and its longest wait.
+  let ticks = 0;
+  let longestGap = 0;
+  let scanning = true;
+  let last = performance.now();
+  const ticker = (): void => {
+    const now = performance.now();
+    longestGap = Math.max(longestGap, now - last);
+    last = now;
+    ticks++;
+    if (scanning) setImmediate(ticker);
+  };
+  setImmediate(ticker);
+  const seenDuring: number[] = [];
+  const t0 = performance.now();
+  const result = await index.scan({ progressMs: 0, onProgress: (indexed) => seenDuring.push(indexed, index.size) });
+  const total = performance.now() - t0;
+  scanning = false;
+  t.diagnostic(`${n} runs scanned in ${total.toFixed(0)} ms; event loop turns ${ticks}, longest wait ${longestGap.toFixed(1)} ms (${((100 * longestGap) / total).toFixed(1)} % of the scan)`);
+  assert.deepEqual(result, { kind: "done", runs: n });
+  assert.equal(index.all().length, n);
+  assert.equal(index.groups().reduce((a, g) => a + g.systems.reduce((b, s) => b + s.runs.length, 0), 0), n);
+  // Synchronous, the whole scan was one wait (ratio 1, a turn or none); sliced, the loop turns
+  // after every batch, and no wait is more than a small part of the scan.
+  assert.ok(ticks >= n / 64 / 2, `the event loop turned ${ticks} times during the scan of ${n} runs`);
+  assert.ok(longestGap / total < 0.25, `the event loop waited ${longestGap.toFixed(0)} ms of a ${total.toFixed(0)} ms scan`);
+  // Runs were in the index while the scan went on, growing.
+  assert.ok(seenDuring.length >= 4, `progress reported ${seenDuring.length / 2} times`);
+  const counts = seenDuring.filter((_, i) => i % 2 === 0);
+  assert.ok(counts.some((c) => c > 0 && c < n), `progress counts ${counts.slice(0, 5).join(", ")}…`);
+  for (let i = 0; i < seenDuring.length; i += 2) assert.equal(seenDuring[i + 1], seenDuring[i], "what progress reports is in the index");
+  assert.deepEqual(counts, [...counts].sort((a, b) => a - b));
+});
+
+test("rescan in place: old entries stay until the scan ends, then the vanished ones go; update and remove during a scan win over it", async (t) => {
+  const root = tempDir(t);
+  const dirs = writeRuns(root, 400);
+  const index = new RunIndex([root]);
+  await index.scan();
+  assert.equal(index.size, 400);
+
+  // Between scans: one run deleted, one added.
+  fs.rmSync(dirs[1] as string, { recursive: true });
+  const added = writeRun(path.join(root, "added"), manifest({ id: "added" }));
+  let sizeAtFirstProgress: number | undefined;
+  const changed = dirs[2] as string;
+  const removed = dirs[4] as string;
+  const scan = index.scan({
+    progressMs: 0,
+    onProgress: () => {
+      if (sizeAtFirstProgress !== undefined) return;
+      sizeAtFirstProgress = index.size;
+      // While the scan goes on: one run changes on disk (the watcher says so), one folder is
+      // deleted (the Runs view's Delete): the scan, which may read them later, must not undo that.
+      fs.writeFileSync(path.join(changed, "run.json"), JSON.stringify(manifest({ id: "changed", status: "diverged" })));
+      assert.equal(index.update(changed)?.status, "diverged");
+      fs.rmSync(removed, { recursive: true });
+      assert.equal(index.remove(removed), 1);
+    },
+  });
+  assert.deepEqual(await scan, { kind: "done", runs: 400 - 1 + 1 - 1 });
+  assert.ok(sizeAtFirstProgress !== undefined && sizeAtFirstProgress >= 400, `the index held ${sizeAtFirstProgress} runs during the rescan`);
+  assert.equal(index.get(dirs[1] as string), undefined, "a run deleted before the rescan is gone after it");
+  assert.equal(index.get(added)?.status, "finished");
+  const c = index.get(changed);
+  assert.equal(c?.status === "invalid" ? c.problem : c?.manifest.id, "changed");
+  assert.equal(index.get(removed), undefined);
+});
+
+test("a newer scan or cancelScan supersedes the scan under way", async (t) => {
+  const root = tempDir(t);
+  writeRuns(root, 300);
+  const index = new RunIndex([root]);
+  const first = index.scan();
+  const second = index.scan();
+  assert.deepEqual(await first, { kind: "superseded" });
+  assert.deepEqual(await second, { kind: "done", runs: 300 });
+  const third = index.scan();
+  index.cancelScan();
+  assert.deepEqual(await third, { kind: "superseded" });
+  assert.equal(index.size, 300, "a cancelled rescan leaves what the index held");
+});
+
+test("scan: a run.json that is a folder is not a run (its folder may hold runs one level deeper); a symlinked run folder is a run", async (t) => {
+  const root = tempDir(t);
+  writeRun(path.join(root, "group", "inner"), manifest({ id: "inner" }));
+  fs.mkdirSync(path.join(root, "group", "run.json"));
+  const elsewhere = tempDir(t);
+  writeRun(path.join(elsewhere, "linked"), manifest({ id: "linked" }));
+  fs.symlinkSync(path.join(elsewhere, "linked"), path.join(root, "link"));
+  const index = new RunIndex([root]);
+  assert.deepEqual(await index.scan(), { kind: "done", runs: 2 });
+  assert.deepEqual(index.all().map((e) => (e.status === "invalid" ? e.problem : e.manifest.id)).sort(), ["inner", "linked"]);
 });

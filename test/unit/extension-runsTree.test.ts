@@ -50,12 +50,12 @@ function flatten(model: RunsTreeModel): Map<string, RunsNode> {
   return out;
 }
 
-test("runs tree: stable nodes and targeted refreshes", (t) => {
+test("runs tree: stable nodes and targeted refreshes", async (t) => {
   const root = tempDir(t);
   const a1 = writeRun(root, "a1", { startedAt: "2025-06-01T12:00:00.000Z" });
   writeRun(root, "b1", { system: "parity", startedAt: "2025-06-01T12:00:00.000Z" });
   const index = new RunIndex([root]);
-  index.scan();
+  await index.scan();
   const model = new RunsTreeModel();
   assert.equal(ids(model.sync(index)), "full", "first sync draws everything");
   const before = flatten(model);

@@ -214,3 +214,24 @@ test("watcher: past maxWatchedRuns the roots are polled, said once; changes, new
   await w.whenReady();
   assert.equal(notices.length, 1);
 });
+
+test("watcher: what changed after `since` (while the run index scanned, before the roots were watched) is reported once ready", { timeout: 20_000 }, async (t) => {
+  const root = tempDir(t);
+  const old = path.join(root, "old");
+  const changed = path.join(root, "changed");
+  for (const dir of [old, changed]) {
+    fs.mkdirSync(dir);
+    writeFileAtomicSync(path.join(dir, "run.json"), manifestText("finished", 10));
+  }
+  const now = Date.now();
+  // The scan began 6 s ago; "changed" was rewritten 5 s ago, "old" an hour ago.
+  fs.utimesSync(path.join(old, "run.json"), new Date(now - 3_600_000), new Date(now - 3_600_000));
+  fs.utimesSync(path.join(changed, "run.json"), new Date(now - 5_000), new Date(now - 5_000));
+  const w = new RunRootWatcher(DEBOUNCE_MS, (m) => assert.fail(m));
+  t.after(() => w.dispose());
+  const seen = record(w);
+  w.setRoots([root], 2, now - 6_000);
+  await w.whenReady();
+  await sleep(300);
+  assert.deepEqual([...new Set(seen.filter((s) => s.change.manifest).map((s) => path.basename(s.change.runDir)))], ["changed"]);
+});
