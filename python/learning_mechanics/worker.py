@@ -290,7 +290,7 @@ class Run:
             opt.zero_grad()
             scaled = loss_of(sm.output(bx, bf0), by, self.classes) * sm.loss_scale
             scaled.backward()
-            loss = float(scaled) / sm.loss_scale
+            loss = scaled.detach().item() / sm.loss_scale
             if not math.isfinite(loss):
                 # As the TypeScript loop: the update is not applied; `step` is the last finite one.
                 self.channel.send("diverged", step=step, reason=f"the training loss became {_js_number(loss)}")
