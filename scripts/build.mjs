@@ -51,7 +51,7 @@ const targets = [
     outExtension: { ".js": ".cjs" },
     external: runtimeExternal,
   },
-  { ...common, entryPoints: { profileStep: "bench/profileStep.ts", bifCost: "bench/bifCost.ts", tracin: "bench/tracin.bench.ts" }, outdir: join(dist, "bench"), external: runtimeExternal },
+  { ...common, entryPoints: { profileStep: "bench/profileStep.ts", bifCost: "bench/bifCost.ts", tracin: "bench/tracin.bench.ts", torchWorker: "bench/torchWorker.bench.ts" }, outdir: join(dist, "bench"), external: runtimeExternal },
   { ...common, entryPoints: { extension: "src/extension/extension.ts" }, outdir: join(dist, "extension"), external: ["vscode"] },
   // The extension's own tests, run inside code-server's extension host by test/e2e.
   { ...common, entryPoints: { index: "test/e2e/extensionHost/index.ts" }, outdir: join(dist, "e2e-host"), external: ["vscode"] },

@@ -1,0 +1,87 @@
+"""The deterministic generator of src/sdk/rng.ts (xoshiro128** seeded through splitmix32), bit for bit.
+
+JavaScript does this arithmetic on 32-bit integers (Math.imul, >>>, |0); here every value is kept
+as an unsigned 32-bit int and masked after each operation, which gives the same bits. Only what
+the worker needs is here: uint32 draws, uniform, int and the Fisher-Yates permutation used for
+the minibatch order.
+"""
+
+from __future__ import annotations
+
+from typing import List, Tuple, Union
+
+MASK = 0xFFFFFFFF
+
+
+def _imul(a: int, b: int) -> int:
+    return (a * b) & MASK
+
+
+def _rotl(x: int, k: int) -> int:
+    return ((x << k) | (x >> (32 - k))) & MASK
+
+
+def _splitmix32(state: int) -> Tuple[int, int]:
+    state = (state + 0x9E3779B9) & MASK
+    z = state
+    z = _imul(z ^ (z >> 16), 0x85EBCA6B)
+    z = _imul(z ^ (z >> 13), 0xC2B2AE35)
+    z ^= z >> 16
+    return state, z
+
+
+def hash_string(s: str) -> int:
+    """FNV-1a over UTF-16 code units, as `hashString` (String.charCodeAt) computes it."""
+    h = 0x811C9DC5
+    data = s.encode("utf-16-le")
+    for i in range(0, len(data), 2):
+        h ^= data[i] | (data[i + 1] << 8)
+        h = _imul(h, 0x01000193)
+    return h
+
+
+def _label_text(label: Union[str, int]) -> str:
+    # String(label) in JS: integers print without a decimal point.
+    return label if isinstance(label, str) else str(int(label))
+
+
+class Rng:
+    """`new Rng(seed, ...labels)` of src/sdk/rng.ts."""
+
+    def __init__(self, seed: int, *labels: Union[str, int]) -> None:
+        state = (int(seed) & MASK) ^ 0x5BD1E995
+        for label in labels:
+            state = _imul(state, 31) ^ hash_string(_label_text(label))
+        words: List[int] = []
+        for _ in range(4):
+            state, out = _splitmix32(state)
+            words.append(out)
+        self.s0, self.s1, self.s2, self.s3 = words
+        if (self.s0 | self.s1 | self.s2 | self.s3) == 0:
+            self.s0 = 1
+
+    def next_uint32(self) -> int:
+        result = _imul(_rotl(_imul(self.s1, 5), 7), 9)
+        t = (self.s1 << 9) & MASK
+        self.s2 ^= self.s0
+        self.s3 ^= self.s1
+        self.s1 ^= self.s2
+        self.s0 ^= self.s3
+        self.s2 ^= t
+        self.s3 = _rotl(self.s3, 11)
+        return result
+
+    def uniform(self) -> float:
+        return self.next_uint32() / 4294967296
+
+    def int(self, n: int) -> int:
+        # Math.floor(uniform * n) in doubles, as in JS.
+        return int(self.uniform() * n)
+
+    def permutation(self, n: int) -> List[int]:
+        """A random permutation of 0..n-1 (in-place Fisher-Yates from the end, as `Rng.permutation`)."""
+        p = list(range(n))
+        for i in range(n - 1, 0, -1):
+            j = self.int(i + 1)
+            p[i], p[j] = p[j], p[i]
+        return p
