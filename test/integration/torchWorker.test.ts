@@ -1,7 +1,8 @@
 // The PyTorch worker against the tfjs trainer: the protocol files agree, the Python unit tests
 // pass, the minibatch order is the same, and the same system from the same init and data reaches
 // the same parameters after 100 full-batch steps on wasm and on torch. Needs a Python with torch:
-// LM_TEST_PYTHON (e.g. .venv/bin/python), else python3 on PATH; skipped, with the reason, without.
+// LM_TEST_PYTHON, else the repository's .venv/bin/python (which .ci/run makes), else python3 on
+// PATH; skipped with the reason without one, unless LM_REQUIRE_TORCH=1 (.ci/run sets it).
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { chmodSync, writeFileSync } from "node:fs";
@@ -24,11 +25,11 @@ import { repoRoot, tempDir } from "../support";
 
 type OkProbe = Extract<PythonProbe, { kind: "ok" }>;
 
-/** The first interpreter that imports torch: LM_TEST_PYTHON, then python3 on PATH (a synchronous
- * look, since node:test decides skips when the file loads). */
+/** The first interpreter that imports torch: LM_TEST_PYTHON, then .venv/bin/python, then python3 on
+ * PATH (a synchronous look, since node:test decides skips when the file loads). */
 function pickPython(): { python: string } | { reason: string } {
   const reasons: string[] = [];
-  for (const py of [process.env["LM_TEST_PYTHON"], "python3"]) {
+  for (const py of [process.env["LM_TEST_PYTHON"], join(repoRoot(), ".venv", "bin", "python"), "python3"]) {
     if (!py) continue;
     const r = spawnSync(py, ["-c", "import torch"], { encoding: "utf8", timeout: 120_000 });
     if (r.status === 0) return { python: py };
@@ -38,6 +39,7 @@ function pickPython(): { python: string } | { reason: string } {
 }
 
 const picked = pickPython();
+if ("reason" in picked && process.env["LM_REQUIRE_TORCH"] === "1") throw new Error(`LM_REQUIRE_TORCH=1: ${picked.reason}`);
 const skip = "reason" in picked ? picked.reason : false;
 const python = "python" in picked ? picked.python : "python3";
 const pythonEnv = () => ({ ...process.env, PYTHONPATH: workerPackageRoot(join(repoRoot(), "dist")) });
