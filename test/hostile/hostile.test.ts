@@ -20,7 +20,7 @@ const rows: Row[] = [];
 let env: CorpusEnv | undefined;
 
 // Most cases wait (on a bound, a FIFO, a signal) rather than compute: a few at a time.
-const concurrency = Math.max(2, Math.min(4, availableParallelism()));
+const concurrency = Math.min(4, 2 * availableParallelism());
 
 describe("hostile corpus", { concurrency }, () => {
   before(() => {

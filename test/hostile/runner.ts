@@ -1,7 +1,7 @@
 // The corpus runner's machinery: a child process measured from outside (wall time, peak RSS,
 // killed past a time or memory bound), a checksum of every file that must not change, and the
 // closing table. No knowledge of the cases here (cases.ts) nor of the readers (probes.ts).
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -17,7 +17,7 @@ export interface ChildSpec {
   killMb: number;
   /** Signals to send, at these times after the start (Ctrl-C, SIGTERM). */
   signals?: readonly { atMs: number; signal: NodeJS.Signals }[];
-  /** File the --require hook writes `process.resourceUsage().maxRSS` (KiB) to on exit. */
+  /** File the --require hook writes the child's peak RSS (KiB) to on exit. */
   rssFile: string;
 }
 
@@ -27,7 +27,7 @@ export interface ChildOutcome {
   timedOut: boolean;
   memoryKilled: boolean;
   ms: number;
-  /** Highest resident set seen: polled VmHWM, or the hook's maxRSS when higher. */
+  /** Highest resident set seen: polled from /proc, or the hook's VmHWM at exit when higher. */
   peakMb: number;
   stdout: string;
   stderr: string;
@@ -37,12 +37,19 @@ export interface ChildOutcome {
 /** Bytes of each stream kept (a child printing megabytes must not fill the runner's memory). */
 const KEEP_BYTES = 256 << 10;
 
-/** The node `--require` hook that records the child's own peak RSS on exit. */
+/**
+ * The node `--require` hook that records the child's own peak RSS on exit (VmHWM: the peak of this
+ * process image; `resourceUsage().maxRSS` would also count the runner's memory before exec).
+ */
 export const RSS_HOOK_SOURCE = `"use strict";
 const fs = require("node:fs");
 process.on("exit", () => {
   const file = process.env.LM_HOSTILE_RSS_FILE;
-  if (file) try { fs.writeFileSync(file, String(process.resourceUsage().maxRSS)); } catch {}
+  if (!file) return;
+  try {
+    const m = /VmHWM:\\s+(\\d+)/.exec(fs.readFileSync("/proc/self/status", "utf8"));
+    if (m) fs.writeFileSync(file, m[1]);
+  } catch {}
 });
 `;
 
@@ -57,10 +64,17 @@ function statusKb(pid: number): { hwm: number; rss: number } | undefined {
   }
 }
 
+/** Children still running, killed if the runner exits first (a hung probe must not outlive it). */
+const live = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const c of live) c.kill("SIGKILL");
+});
+
 export function runChild(spec: ChildSpec): Promise<ChildOutcome> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: { ...spec.env, LM_HOSTILE_RSS_FILE: spec.rssFile }, stdio: ["ignore", "pipe", "pipe"] });
+    live.add(child);
     const pid = child.pid ?? -1;
     let stdout = "";
     let stderr = "";
@@ -96,6 +110,7 @@ export function runChild(spec: ChildSpec): Promise<ChildOutcome> {
       reject(e);
     });
     child.on("close", (code, signal) => {
+      live.delete(child);
       clearInterval(poll);
       clearTimeout(deadline);
       for (const t of timers) clearTimeout(t);
