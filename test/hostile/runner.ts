@@ -64,6 +64,16 @@ function statusKb(pid: number): { hwm: number; rss: number } | undefined {
   }
 }
 
+/** True when the process has exited (a zombie not yet reaped, or gone). */
+function exited(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return /\) Z /.test(stat);
+  } catch {
+    return true;
+  }
+}
+
 /** Children still running, killed if the runner exits first (a hung probe must not outlive it). */
 const live = new Set<ChildProcess>();
 process.on("exit", () => {
@@ -100,6 +110,9 @@ export function runChild(spec: ChildSpec): Promise<ChildOutcome> {
     }, 20);
     const timers = (spec.signals ?? []).map((s) => setTimeout(() => child.kill(s.signal), s.atMs));
     const deadline = setTimeout(() => {
+      // The runner's own event loop may have been busy (building another case's files): a child
+      // that already exited and waits to be reaped answered in time.
+      if (exited(pid)) return;
       timedOut = true;
       child.kill("SIGKILL");
     }, spec.timeMs);
