@@ -51,6 +51,9 @@ const targets = [
     outExtension: { ".js": ".cjs" },
     external: runtimeExternal,
   },
+  // The hostile corpus's probe of the extension-side readers (test/hostile/probes.ts), run as a child
+  // process; outside dist/test so that `node --test dist/test/` does not take it for a test.
+  { ...common, entryPoints: { probes: "test/hostile/probes.ts" }, outdir: join(dist, "test-probes"), external: ["vscode"] },
   { ...common, entryPoints: { profileStep: "bench/profileStep.ts", bifCost: "bench/bifCost.ts", tracin: "bench/tracin.bench.ts", torchWorker: "bench/torchWorker.bench.ts" }, outdir: join(dist, "bench"), external: runtimeExternal },
   { ...common, entryPoints: { extension: "src/extension/extension.ts" }, outdir: join(dist, "extension"), external: ["vscode"] },
   // The extension's own tests, run inside code-server's extension host by test/e2e.

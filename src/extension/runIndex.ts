@@ -16,14 +16,14 @@
 //
 // A run folder is a directory holding run.json, directly under a root (`runs/<id>/`) or one level
 // deeper (`runs/<group>/<id>/`, e.g. a sweep). A run.json that cannot be read, is not JSON or fails
-// `manifestProblems` gives an entry with status "invalid" and the problem text: it is shown, not
+// `parseManifest` gives an entry with status "invalid" and the problem text: it is shown, not
 // hidden, and never thrown.
 
 import type * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import * as path from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { CHECKPOINT_DIR, ANALYSES_DIR, RUN_MANIFEST, type RunManifest, type RunStatus, manifestProblems } from "../shared/runFormat";
+import { CHECKPOINT_DIR, ANALYSES_DIR, RUN_MANIFEST, type RunManifest, type RunStatus, parseManifest } from "../shared/runFormat";
 import { FileRefusedError, READ_LIMITS, readRegularText, readRegularTextSync } from "../shared/safeRead";
 import { pathKey } from "./paths";
 
@@ -78,14 +78,8 @@ function readProblem(err: unknown): string {
   return code !== undefined ? `cannot be read (${code})` : `cannot be read (${err instanceof Error ? err.message : String(err)})`;
 }
 
-/** Where JSON.parse stopped, without its excerpt of the text (which could be a symlink target's contents). */
-function jsonProblem(err: unknown, bytes: number): string {
-  const at = /position (\d+)/.exec(err instanceof Error ? err.message : "")?.[1];
-  return `not valid JSON (${at !== undefined ? `syntax error at character ${at}` : "syntax error"} of ${bytes} bytes)`;
-}
-
 /**
- * Type checks of the fields the extension uses beyond `manifestProblems` (a run.json may come from
+ * Type checks of the fields the extension uses beyond `parseManifest` (a run.json may come from
  * any producer, or any attacker): empty when the manifest is safe to group, show and hover.
  */
 function usedFieldProblems(m: Record<string, unknown>): string[] {
@@ -116,27 +110,20 @@ function unreadableEntry(base: EntryBase, err: unknown): InvalidRunEntry {
   return { ...base, status: "invalid", problem, problems: [problem] };
 }
 
-/** The entry for a run.json's text: valid, or invalid with every problem. */
+/** The entry for a run.json's text: valid, or invalid with every problem (none quotes the text). */
 function parsedEntry(base: EntryBase, text: string): RunEntry {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    const problem = `${RUN_MANIFEST}: ${text.trim() === "" ? "empty file" : jsonProblem(err, Buffer.byteLength(text))}`;
-    return { ...base, status: "invalid", problem, problems: [problem] };
+  const parsed = parseManifest(text);
+  const problems = parsed.ok ? usedFieldProblems(parsed.manifest as unknown as Record<string, unknown>) : parsed.problems;
+  if (!parsed.ok || problems.length > 0) {
+    const joined = problems.join("; ");
+    return { ...base, status: "invalid", problem: joined.startsWith(RUN_MANIFEST) ? joined : `${RUN_MANIFEST}: ${joined}`, problems };
   }
-  const problems = manifestProblems(value);
-  if (problems.length > 0) {
-    return { ...base, status: "invalid", problem: `${RUN_MANIFEST}: ${problems.join("; ")}`, problems };
-  }
-  const used = usedFieldProblems(value as Record<string, unknown>);
-  if (used.length > 0) return { ...base, status: "invalid", problem: `${RUN_MANIFEST}: ${used.join("; ")}`, problems: used };
-  const manifest = value as RunManifest;
+  const manifest = parsed.manifest;
   return { ...base, status: manifest.status, manifest, startedMs: Date.parse(manifest.startedAt) };
 }
 
 /** Reads one run folder's manifest into an entry; undefined when it has no run.json (any more). */
-function readRunEntry(runDir: string, root?: string): RunEntry | undefined {
+export function readRunEntry(runDir: string, root?: string): RunEntry | undefined {
   const base = entryBase(runDir, root);
   let text: string;
   try {
