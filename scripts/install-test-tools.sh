@@ -5,7 +5,7 @@
 #   - code-server@4.100.3 (VS Code 1.100, Node 20) into .test-tools/ at the repo root.
 # Idempotent: a second run does nothing that is already done. Offline except for npm and apt.
 # Never part of `npm ci`: CI calls it from .ci/run before `npm test`; without it the e2e tests skip.
-# See docs in /work/shared/testing.md ("A real VS Code: code-server from npm").
+# test/e2e/README.md describes the rig this installs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"

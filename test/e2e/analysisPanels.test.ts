@@ -91,7 +91,7 @@ async function waitForAnalyses(runDir: string, names: readonly string[], timeout
   );
 }
 
-/** t_mem by its definition (science.md, Grokking): the first step of the first run of `hold` consecutive evaluations with train accuracy ≥ `threshold`. */
+/** t_mem by its definition (docs/analyses.md, Grokking): the first step of the first run of `hold` consecutive evaluations with train accuracy ≥ `threshold`. */
 function firstHeld(metrics: readonly Record<string, unknown>[], key: string, threshold: number, hold: number): number | undefined {
   let start: number | undefined;
   let length = 0;

@@ -1,6 +1,6 @@
 // The end-to-end rig: a real VS Code (code-server from npm, installed into .test-tools/ by
 // scripts/install-test-tools.sh) driven by a real Chromium (Debian's, through playwright-core),
-// offline. See /work/shared/testing.md for why each flag is here.
+// offline. test/e2e/README.md says why each flag is here.
 //
 // One CodeServer owns everything it starts: temp dirs, the server's process group, the browser.
 // `close()` ends all of it, in the order that does not leave an extension host behind.
