@@ -5,21 +5,21 @@ import { dirname, join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { appendLine, writeFileAtomic, writeFileAtomicSync } from "../shared/atomicFile";
 import { acquireRunLock, pidAlive, type RunLock, TRAINER_LOCK } from "../shared/runLock";
-import { READ_LIMITS, readRegularFileSync, readRegularTextSync } from "../shared/safeRead";
+import { readRegularFileSync } from "../shared/safeRead";
 import {
   CHECKPOINT_DIR,
   METRICS_FILE,
   OPTIMIZER_TENSOR_PREFIX,
   RUN_MANIFEST,
   checkpointFileName,
+  checkpointFiles,
   formatMetricsLine,
-  manifestProblems,
-  parseCheckpointFileName,
   parseMetricsLine,
   type MetricsRecord,
   type RunManifest,
 } from "../shared/runFormat";
-import { encodeSafetensors, readSafetensorsSync } from "../shared/safetensors";
+import { readManifestSync } from "../shared/manifestFile";
+import { encodeSafetensors, metadataJson, readSafetensorsSync, SafetensorsError } from "../shared/safetensors";
 import { movementSums } from "../measures/movement";
 import type { NamedVariable } from "./models/model";
 import type { OptimizerSnapshot } from "./optimizers";
@@ -139,18 +139,12 @@ export class RunFolder {
     writeFileAtomicSync(this.manifestPath, JSON.stringify(m, null, 2) + "\n");
   }
 
+  /** The run's manifest; a folder that is not a run, or a damaged run.json, is the user's to fix (UsageError, nothing quoted). */
   readManifest(): RunManifest {
-    // A folder that is not a run (or a damaged run.json) is the user's to fix, not an internal error.
-    let value: unknown;
-    try {
-      value = JSON.parse(readRegularTextSync(this.manifestPath, READ_LIMITS.manifestBytes));
-    } catch (e) {
-      const why = (e as NodeJS.ErrnoException).code === "ENOENT" ? `${RUN_MANIFEST} not found` : e instanceof Error ? e.message : String(e);
-      throw new UsageError(`${this.dir} is not a readable run folder: ${why}`, 1);
-    }
-    const problems = manifestProblems(value);
-    if (problems.length) throw new UsageError(`${this.manifestPath}: ${problems.join("; ")}`, 1);
-    return value as RunManifest;
+    const read = readManifestSync(this.manifestPath);
+    if (read.ok) return read.manifest;
+    const why = read.problems.join("; ");
+    throw new UsageError("missing" in read ? `${this.dir} is not a run folder: ${why}` : `${this.manifestPath}: ${why}`, 1);
   }
 
   appendMetrics(rec: MetricsRecord): void {
@@ -206,12 +200,7 @@ export class RunFolder {
     } catch {
       return [];
     }
-    const byStep = new Map<number, string>();
-    for (const name of names) {
-      const step = parseCheckpointFileName(name);
-      if (step !== undefined && (!byStep.has(step) || name === checkpointFileName(step))) byStep.set(step, name);
-    }
-    return [...byStep].sort((a, b) => a[0] - b[0]).map(([step, name]) => ({ step, path: join(this.checkpointDir, name) }));
+    return checkpointFiles(names).map(({ step, name }) => ({ step, path: join(this.checkpointDir, name) }));
   }
 
   checkpointPath(step: number): string {
@@ -255,8 +244,9 @@ export class RunFolder {
     return { path, bytes: buf.length, values };
   }
 
+  /** Reads the checkpoint of `step` (under the name it has, padded or not). */
   readCheckpoint(step: number): CheckpointData {
-    const path = this.checkpointPath(step);
+    const path = this.checkpointFiles().find((c) => c.step === step)?.path ?? this.checkpointPath(step);
     const decoded = readSafetensorsSync(path);
     const params = new Map<string, { shape: number[]; values: Float32Array }>();
     const optimizer = new Map<string, { shape: number[]; values: Float32Array }>();
@@ -265,8 +255,12 @@ export class RunFolder {
       if (t.name.startsWith(OPTIMIZER_TENSOR_PREFIX)) optimizer.set(t.name.slice(OPTIMIZER_TENSOR_PREFIX.length), { shape: t.shape, values });
       else params.set(t.name, { shape: t.shape, values });
     }
-    const optMeta = decoded.metadata["optimizer"];
-    const optimizerT = optMeta ? (JSON.parse(optMeta) as { t: number }).t : undefined;
+    const optMeta = metadataJson(decoded.metadata, "optimizer", path);
+    const t = typeof optMeta === "object" && optMeta !== null ? (optMeta as Record<string, unknown>)["t"] : undefined;
+    if (optMeta !== undefined && (typeof t !== "number" || !Number.isSafeInteger(t) || t < 0)) {
+      throw new SafetensorsError(`__metadata__ "optimizer" has no step count t (a whole number ≥ 0)`, path);
+    }
+    const optimizerT = t as number | undefined;
     return { step: Number(decoded.metadata["step"] ?? step), params, optimizer, optimizerT };
   }
 }

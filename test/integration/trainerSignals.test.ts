@@ -187,7 +187,7 @@ describe("user mistakes read as such", () => {
     noStack(dir.stderr);
     const notRun = await runCli(["resume", tempDir("notrun")]);
     assert.equal(notRun.code, 1, notRun.stderr);
-    assert.match(notRun.stderr, /error \(usage\): .* is not a readable run folder: run\.json not found/);
+    assert.match(notRun.stderr, /error \(usage\): .* is not a run folder: run\.json not found/);
     noStack(notRun.stderr);
     assert.doesNotMatch(notRun.stderr, /failed at step/);
   });

@@ -131,7 +131,7 @@ test("run index: a run.json linked to another file never quotes that file's cont
   await index.scan();
   const [entry] = index.invalid();
   assert.ok(entry);
-  assert.match(entry.problem, /^run\.json: not valid JSON \(/);
+  assert.match(entry.problem, /^run\.json is not valid JSON: /);
   assert.doesNotMatch(entry.problem, /TOKEN|hunter2/);
 });
 

@@ -57,8 +57,8 @@ test("invalid or corrupt run.json gives an invalid entry with the problem, never
   const index = new RunIndex([root]);
   assert.deepEqual(await index.scan(), { kind: "done", runs: 5 });
   const problems = Object.fromEntries(index.invalid().map((e) => [e.folderName, e.problem]));
-  assert.match(problems["corrupt"] as string, /^run\.json: not valid JSON \(/);
-  assert.equal(problems["empty"], "run.json: empty file");
+  assert.match(problems["corrupt"] as string, /^run\.json is not valid JSON: /);
+  assert.equal(problems["empty"], "run.json is empty");
   assert.equal(problems["wrong"], "run.json: status must be one of running, finished, failed, diverged, stopped; step must be a number");
   assert.equal(problems["newer"], "run.json: formatVersion 2 is newer than this reader (1)");
   assert.equal(problems["noexp"], "run.json: experiment.path must be a string");

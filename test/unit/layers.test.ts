@@ -4,8 +4,8 @@
 // - no tensor library (@tensorflow/*) reachable at run time from src/measures, src/shared,
 //   src/webview or src/extension (the extension host and the pure layers stay light);
 // - src/measures imports nothing outside itself (pure math: no tensors, no vscode, no I/O);
-// - training code (src/trainer outside analyzer/, methods/ and the entry points cli, sidecar and
-//   session) and the tensor methods never import the analyzer: dependencies point one way;
+// - training code (src/trainer outside analyzer/, methods/ and the entry points cli, sidecar,
+//   session and the job plumbing jobs, jobHost, worker) and the tensor methods never import the analyzer: dependencies point one way;
 // - src/webview imports neither src/extension nor src/trainer;
 // - src/extension does not import src/trainer: it talks to it through src/shared/trainerProtocol.ts.
 import assert from "node:assert/strict";
@@ -60,7 +60,8 @@ export function importsOf(path: string, text: string): Import[] {
 
 type Layer = "extension" | "webview" | "shared" | "sdk" | "measures" | "analyzer" | "methods" | "entry" | "training" | "other";
 
-const ENTRY_POINTS = new Set(["trainer/cli.ts", "trainer/sidecar.ts", "trainer/session.ts"]);
+// The processes' entries and the job plumbing between their threads (jobs.ts: the messages; jobHost.ts, worker.ts).
+const ENTRY_POINTS = new Set(["trainer/cli.ts", "trainer/sidecar.ts", "trainer/session.ts", "trainer/jobs.ts", "trainer/jobHost.ts", "trainer/worker.ts"]);
 
 function layerOf(path: string): Layer {
   const [top, sub] = path.split("/");
