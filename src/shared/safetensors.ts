@@ -484,6 +484,29 @@ export async function readSafetensorsTensor(path: string, header: SafetensorsHea
 }
 
 /**
+ * Reads the tensors of `path` that `wanted` selects, given the header's entry of each, reading only
+ * their bytes: a reader that needs some tensors (the parameters, not the optimizer state) checks
+ * the header first and never allocates for the rest. Throws a SafetensorsError if the file has
+ * changed size since `header` was read.
+ */
+export function readSafetensorsTensorsSync(path: string, header: SafetensorsHeader, wanted: (t: TensorInfo) => boolean): DecodedTensor[] {
+  const { fd, size } = openSync(path);
+  try {
+    if (size !== header.fileSize) throw new SafetensorsError(`file changed size since its header was read (${header.fileSize} → ${size} bytes)`, path);
+    const out: DecodedTensor[] = [];
+    for (const t of header.tensors) {
+      if (!wanted(t)) continue;
+      const bytes = new Uint8Array(t.end - t.begin);
+      readExactSync(fd, bytes, t.begin, path, `tensor "${t.name}"`);
+      out.push({ ...t, data: decodeOwned(t.dtype, bytes, path) });
+    }
+    return out;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
  * The value of metadata `key` parsed as JSON (the trainer stores `params`, `stats` and `optimizer`
  * as JSON strings), or undefined when the key is absent. Parsed only when asked for, so a value
  * that is not JSON troubles only the reader that needs it: that reader gets a SafetensorsError

@@ -16,6 +16,7 @@ import type { AnalyzeRequest } from "./analyzer/index";
 import { startJob, type JobHandle } from "./jobHost";
 import type { Job, JobResult } from "./jobs";
 import { RunFolder } from "./runFolder";
+import { FileRefusedError } from "../shared/safeRead";
 import type { RunRequest } from "./session";
 import { progressLine } from "./progress";
 import { VERSION } from "./version";
@@ -191,7 +192,15 @@ async function main(argv: string[]): Promise<number> {
     if (result.kind !== "analyze") return 1;
     const outcome = result.outcome;
     process.stderr.write(`analyzer ${outcome.status}: ${outcome.records} records${outcome.message ? ` (${outcome.message})` : ""}\n`);
-    if (outcome.status !== "failed") process.stdout.write(summaryOf(request.runDir));
+    if (outcome.status !== "failed") {
+      // The summary is extra: a metrics file it cannot read (a FIFO, too large) is said, not fatal.
+      try {
+        process.stdout.write(summaryOf(request.runDir));
+      } catch (e) {
+        if (!(e instanceof FileRefusedError)) throw e;
+        process.stderr.write(`warn: no summary: ${e.message}\n`);
+      }
+    }
     return interrupted ? 130 : outcome.status === "failed" ? 1 : 0;
   }
 

@@ -1,7 +1,7 @@
 // Writes a run folder (docs/run-format.md): manifest, metrics and checkpoints, every file atomic.
 import { randomBytes } from "node:crypto";
-import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, realpathSync, rmSync, type Stats, statSync } from "node:fs";
+import { dirname, isAbsolute, join, relative } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { appendLine, writeFileAtomic, writeFileAtomicSync } from "../shared/atomicFile";
 import { acquireRunLock, pidAlive, type RunLock, TRAINER_LOCK } from "../shared/runLock";
@@ -64,6 +64,32 @@ export function makeFolders(path: string): void {
   }
 }
 
+function inside(parent: string, child: string): boolean {
+  const rel = relative(parent, child);
+  return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel);
+}
+
+/**
+ * Undefined when `sub` of the run folder (whose real path is `realRun`) is absent or a real folder
+ * inside the run; otherwise why not. Trainer and analyzer write only inside the run they are
+ * given, and a cloned repository can plant a `checkpoints` symlink pointing anywhere.
+ */
+export function subfolderProblem(runDir: string, realRun: string, sub: string): string | undefined {
+  const path = join(runDir, sub);
+  let stat: Stats;
+  try {
+    stat = lstatSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw e;
+  }
+  if (stat.isSymbolicLink()) return `${path} is a symbolic link (to ${readlinkSync(path)})`;
+  if (!stat.isDirectory()) return `${path} is not a folder`;
+  const real = realpathSync(path);
+  if (!inside(realRun, real)) return `${path} resolves to ${real}, outside the run folder`;
+  return undefined;
+}
+
 /** A run id: `<system>-<UTC yyyymmdd-hhmmss>-<4 hex>`, safe as a folder name. */
 export function newRunId(system: string, now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
@@ -96,6 +122,8 @@ export class RunFolder {
    * until `release()`). Fails if the folder already holds a run or another process holds it.
    */
   create(purpose: "train"): RunLock {
+    makeFolders(this.dir);
+    this.checkOwnCheckpoints();
     makeFolders(this.checkpointDir);
     const lock = acquireRunLock(this.dir, TRAINER_LOCK, purpose);
     if (existsSync(this.manifestPath)) {
@@ -107,7 +135,14 @@ export class RunFolder {
 
   /** Takes the trainer's lock on an existing run (for a resume). */
   lock(purpose: "resume"): RunLock {
+    this.checkOwnCheckpoints();
     return acquireRunLock(this.dir, TRAINER_LOCK, purpose);
+  }
+
+  /** Refuses (UsageError, nothing written) a checkpoints/ that is a link, a file, or leads outside the run. */
+  private checkOwnCheckpoints(): void {
+    const problem = subfolderProblem(this.dir, realpathSync(this.dir), CHECKPOINT_DIR);
+    if (problem) throw new UsageError(`refusing to write to ${this.dir}: ${problem}; the trainer writes only inside the run folder`, 1);
   }
 
   /**

@@ -723,15 +723,17 @@ const analysesCases: Case[] = [
   analysesCase("sparse-2.2GB", "a huge analysis file read whole", (c) => {
     mkAnalyses(c);
     sparseAt(SPARSE_2_2GB)(weightsFile(c.p));
-  }, { exit: [0, 1], message: NAMES_WEIGHTS }),
-  analysesCase("corrupt-header", "corrupt header: archived, not fatal", (c) => {
+  }, { exit: [0, 1], message: NAMES_WEIGHTS, timeMs: 30_000 }),
+  // A file that only has the name of an analysis file may be anyone's: the analyzer neither moves
+  // nor overwrites it, and says so (a usage error naming the file).
+  analysesCase("corrupt-header", "a weights.jsonl that is not ours: moved away or overwritten", (c) => {
     mkAnalyses(c);
     fs.writeFileSync(weightsFile(c.p), garbage(200));
-  }, { exit: [0], message: /archive/, check: (_o, p) => (weightsSteps(p).join() === "0,20,40,60" ? undefined : `weights steps ${weightsSteps(p).join()}`) }),
-  analysesCase("header-other-analysis", "a header naming another analysis", (c) => {
+  }, { exit: [1], message: /weights\.jsonl is not a "weights" analysis file.*leaves it alone/, check: (_o, p) => (fs.readFileSync(weightsFile(p)).equals(garbage(200)) ? undefined : "weights.jsonl changed") }),
+  analysesCase("header-other-analysis", "a header naming another analysis: moved away or overwritten", (c) => {
     mkAnalyses(c);
     fs.writeFileSync(weightsFile(c.p), headerLine(c.fx).replace('"analysis":"weights"', '"analysis":"kernel"') + "\n");
-  }, { exit: [0], check: (_o, p) => (weightsSteps(p).join() === "0,20,40,60" ? undefined : `weights steps ${weightsSteps(p).join()}`) }),
+  }, { exit: [1], message: /leaves it alone/, check: (_o, p) => (fs.readFileSync(weightsFile(p), "utf8").includes('"analysis":"kernel"') ? undefined : "weights.jsonl changed") }),
   analysesCase("header-newer-version", "a header from a newer format", (c) => {
     mkAnalyses(c);
     fs.writeFileSync(weightsFile(c.p), headerLine(c.fx).replace('"formatVersion":1', '"formatVersion":99') + "\n");
@@ -753,7 +755,8 @@ const analysesCases: Case[] = [
   analysesCase("panel-sparse-2.2GB", "a huge analysis file read whole", (c) => {
     mkAnalyses(c);
     sparseAt(SPARSE_2_2GB)(weightsFile(c.p));
-  }, { ...PROBE, partErrors: NAMES_WEIGHTS }, panelProbe),
+    // Streamed (memory stays flat), so the time is the machine's to read 2.2 GB: ~10 s on a loaded 2-core VM.
+  }, { ...PROBE, partErrors: NAMES_WEIGHTS, timeMs: 30_000 }, panelProbe),
   analysesCase("panel-corrupt-header", "a corrupt analysis file is reported, not thrown", (c) => {
     mkAnalyses(c);
     fs.writeFileSync(weightsFile(c.p), garbage(200));

@@ -67,8 +67,10 @@ function panelData(runDir: string, manifest: RunManifest): Json {
 function runsViewItems(index: RunIndex): Json {
   const model = new RunsTreeModel();
   model.sync(index);
-  // getTreeItem reads only these two members of the view's context for a run item.
-  const view = { ctx: { supervisor: { findByRunDir: () => undefined }, analyzers: { state: () => undefined } } };
+  // getTreeItem reads only these members for a run item: two of the view's context, the latest
+  // metrics (for the count of unreadable lines, read from the run's real metrics.jsonl) and the map
+  // of counts shown.
+  const view = { ctx: { supervisor: { findByRunDir: () => undefined }, analyzers: { state: () => undefined } }, latest: new LatestMetrics(), shownBadLines: new Map<string, number>() };
   const items: Json[] = [];
   const visit = (node: RunsNode): void => {
     const item = RunsView.prototype.getTreeItem.call(view, node);

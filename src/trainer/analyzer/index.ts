@@ -156,7 +156,7 @@ async function analysisLoop(input: LoopInput): Promise<AnalyzeOutcome> {
     if (step === reference?.step) return reference.params;
     if (current?.step !== step) {
       const path = paths.get(step) ?? folder.checkpointPath(step);
-      current = { step, params: readCheckpointParams(path) };
+      current = { step, params: readCheckpointParams(path, reference?.params) };
     }
     return current.params;
   };

@@ -4,12 +4,11 @@
 // message and nothing written. Checkpoints are read as regular files only, under a size limit,
 // and a broken one is a CheckpointError naming the file, which the loop skips.
 import * as fs from "node:fs";
-import { join, relative, isAbsolute } from "node:path";
-import { decodeSafetensors } from "../../shared/safetensors";
+import { join } from "node:path";
+import { type DecodedTensor, readSafetensorsHeaderSync, readSafetensorsTensorsSync, type SafetensorsHeader, type TensorInfo } from "../../shared/safetensors";
 import { OPTIMIZER_TENSOR_PREFIX, type RunManifest } from "../../shared/runFormat";
-import { readRegularFileSync } from "../../shared/safeRead";
 import { UsageError } from "../errors";
-import { RunFolder } from "../runFolder";
+import { RunFolder, subfolderProblem } from "../runFolder";
 import type { CheckpointParams } from "./analysis";
 
 /** The largest checkpoint file the analyzer reads (it holds the whole file in memory). */
@@ -23,31 +22,6 @@ export class CheckpointError extends Error {
   ) {
     super(`${path}: ${reason}`);
   }
-}
-
-function inside(parent: string, child: string): boolean {
-  const rel = relative(parent, child);
-  return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel);
-}
-
-/**
- * `sub` of the run folder (whose real path is `realRun`) when it is absent or a real folder inside
- * the run; otherwise why not.
- */
-function subfolderProblem(runDir: string, realRun: string, sub: string): string | undefined {
-  const path = join(runDir, sub);
-  let stat: fs.Stats;
-  try {
-    stat = fs.lstatSync(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw e;
-  }
-  if (stat.isSymbolicLink()) return `${path} is a symbolic link (to ${fs.readlinkSync(path)})`;
-  if (!stat.isDirectory()) return `${path} is not a folder`;
-  const real = fs.realpathSync(path);
-  if (!inside(realRun, real)) return `${path} resolves to ${real}, outside the run folder`;
-  return undefined;
 }
 
 /**
@@ -67,7 +41,7 @@ export function openRunForAnalysis(runDir: string): { folder: RunFolder; manifes
   try {
     manifest = folder.readManifest();
   } catch (e) {
-    throw new UsageError(`${runDir} is not a run folder: ${(e as Error).message}`);
+    throw new UsageError(e instanceof UsageError ? e.message : `${runDir} is not a run folder: ${(e as Error).message}`);
   }
   const realRun = fs.realpathSync(runDir);
   for (const sub of ["analyses", "checkpoints"]) {
@@ -86,29 +60,48 @@ export function openRunForAnalysis(runDir: string): { folder: RunFolder; manifes
 }
 
 /**
- * The parameters saved in the checkpoint file at `path` (optimizer state and metadata are not
- * needed, so not parsed). Throws CheckpointError naming the file.
+ * The parameters saved in the checkpoint file at `path` (optimizer state and metadata are neither
+ * read nor parsed). With `expected` (the run's first checkpoint read), the header's parameter names
+ * and shapes must match it before any tensor is read, so a damaged or planted header cannot make
+ * the analyzer allocate what it declares. Throws CheckpointError naming the file.
  */
-export function readCheckpointParams(path: string): CheckpointParams {
-  let bytes: Buffer;
-  try {
-    bytes = readRegularFileSync(path, CHECKPOINT_READ_LIMIT);
-  } catch (e) {
+export function readCheckpointParams(path: string, expected?: CheckpointParams): CheckpointParams {
+  const fail = (e: unknown): never => {
     const err = e as NodeJS.ErrnoException;
     throw new CheckpointError(path, err.code === "ENOENT" ? "the file is gone" : err.message.replace(`${path}: `, ""));
-  }
-  let decoded: ReturnType<typeof decodeSafetensors>;
+  };
+  let header: SafetensorsHeader;
   try {
-    decoded = decodeSafetensors(bytes, path);
+    header = readSafetensorsHeaderSync(path);
   } catch (e) {
-    throw new CheckpointError(path, (e as Error).message.replace(`${path}: `, ""));
+    return fail(e);
+  }
+  const infos = header.tensors.filter((t) => !t.name.startsWith(OPTIMIZER_TENSOR_PREFIX));
+  if (infos.length === 0) throw new CheckpointError(path, "it holds no parameters");
+  if (expected) {
+    const mismatch = shapeMismatch(infos, expected);
+    if (mismatch) throw new CheckpointError(path, `${mismatch} (the run's first checkpoint says so), so it is not read`);
+  }
+  const bytes = infos.reduce((sum, t) => sum + (t.end - t.begin), 0);
+  if (bytes > CHECKPOINT_READ_LIMIT) throw new CheckpointError(path, `its parameters take ${bytes} bytes, over the ${CHECKPOINT_READ_LIMIT}-byte limit`);
+  let tensors: DecodedTensor[];
+  try {
+    tensors = readSafetensorsTensorsSync(path, header, (t) => !t.name.startsWith(OPTIMIZER_TENSOR_PREFIX));
+  } catch (e) {
+    return fail(e);
   }
   const params: CheckpointParams = new Map();
-  for (const t of decoded.tensors) {
-    if (t.name.startsWith(OPTIMIZER_TENSOR_PREFIX)) continue;
-    const values = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data);
-    params.set(t.name, { shape: t.shape, values });
-  }
-  if (params.size === 0) throw new CheckpointError(path, "it holds no parameters");
+  for (const t of tensors) params.set(t.name, { shape: t.shape, values: t.data instanceof Float32Array ? t.data : Float32Array.from(t.data) });
   return params;
+}
+
+/** How a checkpoint's parameters differ from the expected names and shapes, or undefined. */
+function shapeMismatch(infos: readonly TensorInfo[], expected: CheckpointParams): string | undefined {
+  for (const t of infos) {
+    const e = expected.get(t.name);
+    if (!e) return `it has a parameter "${t.name}" that the run's model does not`;
+    if (e.shape.join(",") !== t.shape.join(",")) return `"${t.name}" has shape [${t.shape.join(", ")}], expected [${e.shape.join(", ")}]`;
+  }
+  for (const name of expected.keys()) if (!infos.some((t) => t.name === name)) return `parameter "${name}" is missing`;
+  return undefined;
 }
