@@ -32,5 +32,5 @@ import { tasks, models, optimizers } from "../src/sdk/builders";
   const agg = new Map<string, number>();
   for (const k of prof.kernels) agg.set(k.name, (agg.get(k.name) ?? 0) + (k.kernelTimeMs as number));
   console.log(`step ${ms.toFixed(1)} ms (${(1000 / ms).toFixed(1)} steps/s); kernels:`);
-  [...agg].sort((a, b) => b[1] - a[1]).slice(0, 18).forEach(([k, v]) => console.log(v.toFixed(1).padStart(7), k));
+  [...agg].sort((a, b) => b[1] - a[1]).slice(0, 18).forEach(([k, v]) => { console.log(v.toFixed(1).padStart(7), k); });
 })();

@@ -7,7 +7,7 @@
 
 import * as path from "node:path";
 import { type MetricsRecord, OPTIMIZER_TENSOR_PREFIX, type RunManifest, parseCheckpointFileName } from "../shared/runFormat";
-import { type SafetensorsHeader, type TensorInfo } from "../shared/safetensors";
+import type { SafetensorsHeader, TensorInfo } from "../shared/safetensors";
 
 // ---------------------------------------------------------------------------------------------
 // Formatting helpers

@@ -495,7 +495,7 @@ export function markRunFailed(runDir: string, message: string, log?: Log): boole
   const now = new Date().toISOString();
   const updated = { ...manifest, status: "failed", updatedAt: now, endedAt: now, error: { message } };
   try {
-    writeFileAtomicSync(path, JSON.stringify(updated, null, 2) + "\n");
+    writeFileAtomicSync(path, `${JSON.stringify(updated, null, 2)}\n`);
     log?.info(`marked ${runDir} failed`);
     return true;
   } catch (e) {

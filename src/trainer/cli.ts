@@ -69,14 +69,14 @@ function printer(): (e: TrainerEvent) => void {
           process.stderr.write(`\r\x1b[K${line}`);
           barShown = true;
         } else if (Date.now() - lastPlain > 5000 || e.step === e.totalSteps) {
-          process.stderr.write(line + "\n");
+          process.stderr.write(`${line}\n`);
           lastPlain = Date.now();
         }
         break;
       }
       case "log":
         clearBar();
-        process.stderr.write(`${e.level === "info" ? "" : e.level + ": "}${e.message}\n`);
+        process.stderr.write(`${e.level === "info" ? "" : `${e.level}: `}${e.message}\n`);
         break;
       case "error":
         clearBar();
@@ -86,7 +86,7 @@ function printer(): (e: TrainerEvent) => void {
       case "finished":
         clearBar();
         if (started || e.status !== "failed") process.stderr.write(`${e.status} at step ${e.step}${e.message && e.status !== "failed" ? `: ${e.message}` : ""}\n`);
-        if (e.runDir) process.stdout.write(e.runDir + "\n");
+        if (e.runDir) process.stdout.write(`${e.runDir}\n`);
         break;
       default:
         break;
@@ -107,7 +107,7 @@ function summaryOf(runDir: string): string {
   }
   const regime = lazyRichRun({ runId: runDir, label: runDir, colorIndex: 0 }, data).regime;
   if (regime) lines.push(`regime: ${regime.reason}`);
-  return lines.length ? lines.join("\n") + "\n" : "";
+  return lines.length ? `${lines.join("\n")}\n` : "";
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -137,12 +137,12 @@ async function main(argv: string[]): Promise<number> {
   }
   const { values, positionals } = parsed;
   if (values.version) {
-    process.stdout.write(VERSION + "\n");
+    process.stdout.write(`${VERSION}\n`);
     return 0;
   }
   const [command, target] = positionals;
   if (values.help || !command) {
-    process.stdout.write(USAGE + "\n");
+    process.stdout.write(`${USAGE}\n`);
     return values.help ? 0 : 2;
   }
   if (!target) {

@@ -136,7 +136,7 @@ export class RunFolder {
   }
 
   writeManifest(m: RunManifest): void {
-    writeFileAtomicSync(this.manifestPath, JSON.stringify(m, null, 2) + "\n");
+    writeFileAtomicSync(this.manifestPath, `${JSON.stringify(m, null, 2)}\n`);
   }
 
   /** The run's manifest; a folder that is not a run, or a damaged run.json, is the user's to fix (UsageError, nothing quoted). */

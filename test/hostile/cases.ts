@@ -143,7 +143,7 @@ function patchManifest(c: SetupContext, patch: (m: Record<string, Json>) => void
   const file = path.join(c.p.run, "run.json");
   const m = readJson(file);
   patch(m);
-  fs.writeFileSync(file, JSON.stringify(m, null, 2) + "\n");
+  fs.writeFileSync(file, `${JSON.stringify(m, null, 2)}\n`);
 }
 
 /** Sets (or with `undefined`, deletes) a dotted field of an object, creating parents. */
@@ -254,7 +254,7 @@ function stoppedAt40(c: SetupContext): void {
   copyRun(c);
   fs.rmSync(ck(c.p, 60));
   const lines = fs.readFileSync(path.join(c.p.run, "metrics.jsonl"), "utf8").split("\n").filter((l) => l.trim() !== "" && (JSON.parse(l) as { step: number }).step <= 40);
-  fs.writeFileSync(path.join(c.p.run, "metrics.jsonl"), lines.join("\n") + "\n");
+  fs.writeFileSync(path.join(c.p.run, "metrics.jsonl"), `${lines.join("\n")}\n`);
   patchManifest(c, (m) => {
     m["status"] = "stopped";
     m["step"] = 40;
@@ -633,7 +633,7 @@ const metricsKinds: MetricsKind[] = [
     make: (f) => {
       let t = "";
       for (let s = 0; s < 10; s++) t += metricsLine(s);
-      textAt(t + '{"step":10,"ti')(f);
+      textAt(`${t}{"step":10,"ti`)(f);
     },
     check: { tailer: field("records", (v) => v === 10, "10"), latest: field("step", (v) => v === 9, "9"), readMetrics: all(field("records", (v) => v === 10, "10"), field("partialTail", (v) => v === true, "true")), panel: field("metrics", (v) => v === 10, "10") },
   },
@@ -705,7 +705,7 @@ const analysesCases: Case[] = [
   }, { exit: [0, 1, 2] }),
   analysesCase("file-link-out", "appends through a symlinked weights.jsonl to a file outside", (c) => {
     mkAnalyses(c);
-    fs.writeFileSync(path.join(c.p.outside, "weights.jsonl"), headerLine(c.fx) + "\n");
+    fs.writeFileSync(path.join(c.p.outside, "weights.jsonl"), `${headerLine(c.fx)}\n`);
     fs.symlinkSync(path.join(c.p.outside, "weights.jsonl"), weightsFile(c.p));
   }, { exit: [0, 1, 2] }),
   analysesCase("lock-link-out", "a symlinked lock file", (c) => {
@@ -730,15 +730,15 @@ const analysesCases: Case[] = [
   }, { exit: [0], message: /archive/, check: (_o, p) => (weightsSteps(p).join() === "0,20,40,60" ? undefined : `weights steps ${weightsSteps(p).join()}`) }),
   analysesCase("header-other-analysis", "a header naming another analysis", (c) => {
     mkAnalyses(c);
-    fs.writeFileSync(weightsFile(c.p), headerLine(c.fx).replace('"analysis":"weights"', '"analysis":"kernel"') + "\n");
+    fs.writeFileSync(weightsFile(c.p), `${headerLine(c.fx).replace('"analysis":"weights"', '"analysis":"kernel"')}\n`);
   }, { exit: [0], check: (_o, p) => (weightsSteps(p).join() === "0,20,40,60" ? undefined : `weights steps ${weightsSteps(p).join()}`) }),
   analysesCase("header-newer-version", "a header from a newer format", (c) => {
     mkAnalyses(c);
-    fs.writeFileSync(weightsFile(c.p), headerLine(c.fx).replace('"formatVersion":1', '"formatVersion":99') + "\n");
+    fs.writeFileSync(weightsFile(c.p), `${headerLine(c.fx).replace('"formatVersion":1', '"formatVersion":99')}\n`);
   }, { exit: [0, 1] }),
   analysesCase("garbage-records", "garbage lines after a valid header", (c) => {
     mkAnalyses(c);
-    fs.writeFileSync(weightsFile(c.p), Buffer.concat([Buffer.from(headerLine(c.fx) + "\n"), garbage(500), Buffer.from("\n{\"step\":\n")]));
+    fs.writeFileSync(weightsFile(c.p), Buffer.concat([Buffer.from(`${headerLine(c.fx)}\n`), garbage(500), Buffer.from("\n{\"step\":\n")]));
   }, { exit: [0, 1] }),
   analysesCase("analyses-is-a-file", "analyses/ is a file", (c) => fs.writeFileSync(path.join(c.p.run, "analyses"), "x"), { exit: [1, 2], message: /analyses/ }),
   // What the analysis panels read
@@ -982,7 +982,7 @@ function cliCase(id: string, defect: string, setup: (c: SetupContext) => void, r
   return { id: `cli/${id}`, category: "cli", defect, setup, run, expect: { ...CLI, ...expect } };
 }
 
-const trainTiny = (extra: (p: CasePaths) => string[]): Runner => ({ kind: "cli", args: (p) => ["train", p.exp + "/x.experiment.ts", "--backend", "cpu", ...extra(p)] });
+const trainTiny = (extra: (p: CasePaths) => string[]): Runner => ({ kind: "cli", args: (p) => ["train", `${p.exp}/x.experiment.ts`, "--backend", "cpu", ...extra(p)] });
 const writeTiny = (c: SetupContext) => {
   fs.mkdirSync(c.p.exp, { recursive: true });
   fs.writeFileSync(expFile(c.p), experimentSource(""));
