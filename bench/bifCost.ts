@@ -25,7 +25,7 @@ const CONFIGS: Record<string, BifOptions> = {
   eps3e3: { stepSize: 3e-3 },
 };
 
-(async () => {
+void (async () => {
   const backend = (process.argv[2] ?? "wasm") as "wasm" | "cpu";
   const trainSteps = Number(process.argv[3] ?? 300);
   // A number: that many test examples, each its own query; "testLoss": one query, the mean loss of the whole test split.

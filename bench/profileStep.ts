@@ -8,7 +8,7 @@ import { Optimizer } from "../src/trainer/optimizers";
 import { Rng } from "../src/sdk/rng";
 import { validateSystem } from "../src/sdk/validate";
 import { tasks, models, optimizers } from "../src/sdk/builders";
-(async () => {
+void (async () => {
   await selectBackend((process.argv[2] ?? "wasm") as "wasm");
   const kind = process.argv[3] ?? "mlp";
   const r = validateSystem(kind === "mlp" ? { task: tasks.modularArithmetic({ p: 97 }), model: models.mlp({}), optimizer: optimizers.adam({}) } : { task: tasks.modularArithmetic({ p: 113, equalsToken: true }), model: models.transformer({}), optimizer: optimizers.adamw({ weightDecay: 1 }) });

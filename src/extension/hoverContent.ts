@@ -18,7 +18,7 @@ import type { SafetensorsHeader, TensorInfo } from "../shared/safetensors";
  * HTML); line breaks and other control characters become spaces, so the text stays on its line.
  */
 export function escapeMarkdown(text: string): string {
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this replaces
   return text.replace(/[\u0000-\u001f\u007f]/g, " ").replace(/[!-/:-@[-`{-~]/g, "\\$&");
 }
 

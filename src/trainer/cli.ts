@@ -42,7 +42,12 @@ function parseSettingOverrides(items: readonly string[]): AnalysesInput {
     } catch {
       // a bare word stays a string
     }
-    (out[analysis] ??= {})[field] = value;
+    let section = out[analysis];
+    if (section === undefined) {
+      section = {};
+      out[analysis] = section;
+    }
+    section[field] = value;
   }
   return out as AnalysesInput;
 }
@@ -110,27 +115,32 @@ function summaryOf(runDir: string): string {
   return lines.length ? `${lines.join("\n")}\n` : "";
 }
 
+/** The `lm` command line; throws on an unknown or malformed option. */
+function parseCommandLine(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      system: { type: "string", short: "s" },
+      out: { type: "string", short: "o" },
+      "run-dir": { type: "string" },
+      backend: { type: "string", short: "b" },
+      steps: { type: "string" },
+      follow: { type: "boolean" },
+      only: { type: "string" },
+      set: { type: "string", multiple: true },
+      file: { type: "string" },
+      "run-experiment": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+      version: { type: "boolean" },
+    },
+  });
+}
+
 async function main(argv: string[]): Promise<number> {
-  let parsed;
+  let parsed: ReturnType<typeof parseCommandLine>;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        system: { type: "string", short: "s" },
-        out: { type: "string", short: "o" },
-        "run-dir": { type: "string" },
-        backend: { type: "string", short: "b" },
-        steps: { type: "string" },
-        follow: { type: "boolean" },
-        only: { type: "string" },
-        set: { type: "string", multiple: true },
-        file: { type: "string" },
-        "run-experiment": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-        version: { type: "boolean" },
-      },
-    });
+    parsed = parseCommandLine(argv);
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
     return 2;

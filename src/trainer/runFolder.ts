@@ -1,6 +1,6 @@
 // Writes a run folder (docs/run-format.md): manifest, metrics and checkpoints, every file atomic.
 import { randomBytes } from "node:crypto";
-import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, type Stats, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { appendLine, writeFileAtomic, writeFileAtomicSync } from "../shared/atomicFile";
@@ -40,7 +40,7 @@ export function makeFolders(path: string): void {
   const missing: string[] = [];
   let at = path;
   for (;;) {
-    let stat;
+    let stat: Stats;
     try {
       stat = statSync(at);
     } catch (e) {

@@ -538,7 +538,8 @@ function longRun(): string {
     const norm = 10 + 5 * Math.exp(-(((s - 250_000) / 30_000) ** 2));
     parts.push(`{"step":${s},"time":${s / 10},"train_loss":${(2 / (1 + s)).toFixed(6)},"train_acc":${Math.min(1, s / 1000).toFixed(4)}${s % 10 === 0 ? ',"test_loss":3,"test_acc":0.1' : ""},"param_norm":${norm.toFixed(5)}}\n`);
   }
-  return (longRunText = parts.join(""));
+  longRunText = parts.join("");
+  return longRunText;
 }
 
 interface MetricsKind {
