@@ -32,6 +32,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 /** An inert value: any property is another one, calling or constructing one returns one. */
 function inert() {
+  // biome-ignore lint/complexity/useArrowFunction: the Proxy's construct trap needs a constructible target; an arrow has no [[Construct]]
   const target = function () {};
   const proxy = new Proxy(target, {
     get(_t, key) {
@@ -95,7 +96,7 @@ function fakeVscode(workspace) {
       {
         createOutputChannel: () => {
           const channel = inert();
-          return new Proxy(channel, { get: (t, k) => (["info", "warn", "error", "trace", "appendLine"].includes(k) ? (m) => seen.log.push(String(m)) : channel[k]) });
+          return new Proxy(channel, { get: (_t, k) => (["info", "warn", "error", "trace", "appendLine"].includes(k) ? (m) => seen.log.push(String(m)) : channel[k]) });
         },
       },
       { get: (t, k) => (k in t ? t[k] : inert()) },
@@ -224,7 +225,7 @@ if (values.child) {
   }
   console.log(`\n${rows[0]?.commands} commands registered; every run indexed (checked).`);
   console.log("runs in workspace  require ms  activate() ms  require+activate ms  indexed ms  longest block ms  watcher ready ms   (medians)");
-  for (const [b, bundle] of bundles.entries()) {
+  for (const bundle of bundles) {
     if (bundles.length > 1) console.log(`${bundle}:`);
     for (const r of rows.filter((row) => row.bundle === bundle)) {
       const watcher = Number.isNaN(r.watcherReadyMs) ? "(polled)" : r.watcherReadyMs.toFixed(1);

@@ -20,7 +20,10 @@ const A = await import(pathToFileURL(file).href);
 rmSync(dir, { recursive: true, force: true });
 
 let seed = 12345;
-const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) | 0) >>> 0) / 4294967296 - 0.5;
+const rand = () => {
+  seed = (Math.imul(seed, 1103515245) + 12345) | 0;
+  return (seed >>> 0) / 4294967296 - 0.5;
+};
 const randomMatrix = (r, c) => A.matrix(r, c, Float64Array.from({ length: r * c }, rand));
 
 function time(label, fn) {

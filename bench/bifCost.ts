@@ -25,7 +25,7 @@ const CONFIGS: Record<string, BifOptions> = {
   eps3e3: { stepSize: 3e-3 },
 };
 
-(async () => {
+void (async () => {
   const backend = (process.argv[2] ?? "wasm") as "wasm" | "cpu";
   const trainSteps = Number(process.argv[3] ?? 300);
   // A number: that many test examples, each its own query; "testLoss": one query, the mean loss of the whole test split.
@@ -76,7 +76,7 @@ const CONFIGS: Record<string, BifOptions> = {
   }
   const trainMs = performance.now() - t0;
   const nParams = vars.reduce((s, v) => s + v.size, 0);
-  console.log(`${backend}: ${data.train.n} train examples, ${nParams} params, ${queryArg === "testLoss" ? "query = mean loss of all " + query.indices.length + " test examples" : nQueries + " single-example queries"}; checkpoint after ${trainSteps} AdamW steps, train loss ${last.toFixed(4)} (${(trainMs / Math.max(1, trainSteps)).toFixed(1)} ms/step)`);
+  console.log(`${backend}: ${data.train.n} train examples, ${nParams} params, ${queryArg === "testLoss" ? `query = mean loss of all ${query.indices.length} test examples` : `${nQueries} single-example queries`}; checkpoint after ${trainSteps} AdamW steps, train loss ${last.toFixed(4)} (${(trainMs / Math.max(1, trainSteps)).toFixed(1)} ms/step)`);
 
   // Unit costs: one SGLD-like step (gradient + update) at the default minibatch and at full batch, one draw evaluation.
   const timeMs = (f: () => void, reps: number) => {
@@ -92,17 +92,17 @@ const CONFIGS: Record<string, BifOptions> = {
       const y = full ? train.y : tf.gather(train.y, mb);
       const { value, grads } = tf.variableGrads(() => tf.mean(target.perExampleLoss(target.output(x), y)) as tf.Scalar, vars);
       value.dataSync();
-      Object.values(grads).forEach((g) => g.dataSync());
+      Object.values(grads).forEach((g) => { g.dataSync(); });
     });
   const snapshot = vars.map((v) => v.clone());
   const evalDraw = () => tf.tidy(() => void target.perExampleLoss(target.output(train.x), train.y).dataSync());
   const noise = new Rng(1, "bench");
-  const noiseMs = timeMs(() => vars.forEach((v) => noise.normals(v.size, 0.01)), 10);
+  const noiseMs = timeMs(() => vars.forEach((v) => { noise.normals(v.size, 0.01); }), 10);
   console.log(
     `unit costs: gradient batch 256 ${timeMs(step(false), 10).toFixed(1)} ms, full batch ${timeMs(step(true), 5).toFixed(1)} ms; ` +
       `per-example losses of all train examples ${timeMs(evalDraw, 10).toFixed(1)} ms; JS noise for all params ${noiseMs.toFixed(1)} ms`,
   );
-  vars.forEach((v, k) => v.assign(snapshot[k]!));
+  vars.forEach((v, k) => { v.assign(snapshot[k]!); });
 
   for (const name of configNames) {
     const cfg = CONFIGS[name];

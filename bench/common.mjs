@@ -8,7 +8,7 @@ export const tf = require("@tensorflow/tfjs-core");
 require("@tensorflow/tfjs-backend-cpu");
 const wasm = require("@tensorflow/tfjs-backend-wasm");
 
-export const wasmDir = join(dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist") + "/";
+export const wasmDir = `${join(dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist")}/`;
 
 /** Activates "cpu" or "wasm" (single-threaded SIMD build, as the trainer uses it). */
 export async function useBackend(name) {

@@ -28,7 +28,7 @@ await esbuild.build({
 const require = createRequire(import.meta.url);
 // Only the bundle loads tfjs (importing ./common.mjs here too would load a second copy of every kernel).
 const { makeMlp, useBackend, VARIANTS, tf } = require(out);
-const wasmDir = join(dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist") + "/";
+const wasmDir = `${join(dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json")), "dist")}/`;
 const argValue = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : dflt;

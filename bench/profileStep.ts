@@ -8,7 +8,7 @@ import { Optimizer } from "../src/trainer/optimizers";
 import { Rng } from "../src/sdk/rng";
 import { validateSystem } from "../src/sdk/validate";
 import { tasks, models, optimizers } from "../src/sdk/builders";
-(async () => {
+void (async () => {
   await selectBackend((process.argv[2] ?? "wasm") as "wasm");
   const kind = process.argv[3] ?? "mlp";
   const r = validateSystem(kind === "mlp" ? { task: tasks.modularArithmetic({ p: 97 }), model: models.mlp({}), optimizer: optimizers.adam({}) } : { task: tasks.modularArithmetic({ p: 113, equalsToken: true }), model: models.transformer({}), optimizer: optimizers.adamw({ weightDecay: 1 }) });
@@ -32,5 +32,5 @@ import { tasks, models, optimizers } from "../src/sdk/builders";
   const agg = new Map<string, number>();
   for (const k of prof.kernels) agg.set(k.name, (agg.get(k.name) ?? 0) + (k.kernelTimeMs as number));
   console.log(`step ${ms.toFixed(1)} ms (${(1000 / ms).toFixed(1)} steps/s); kernels:`);
-  [...agg].sort((a, b) => b[1] - a[1]).slice(0, 18).forEach(([k, v]) => console.log(v.toFixed(1).padStart(7), k));
+  [...agg].sort((a, b) => b[1] - a[1]).slice(0, 18).forEach(([k, v]) => { console.log(v.toFixed(1).padStart(7), k); });
 })();

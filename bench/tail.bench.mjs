@@ -81,7 +81,7 @@ function appendUntil(fd, fromStep, currentBytes, targetBytes, onChunk) {
     while (len < 4 * MiB) {
       const rec = { step, time: step * 0.0123, train_loss: 4.6 * Math.exp(-step / 2e6) + 0.01 * Math.sin(step), lr: 1e-3 };
       if (step % 10 === 0) Object.assign(rec, { test_loss: 4.7 * Math.exp(-step / 3e6), train_acc: Math.min(1, step / 5e6), test_acc: Math.min(1, step / 8e6) });
-      const line = JSON.stringify(rec) + "\n";
+      const line = `${JSON.stringify(rec)}\n`;
       lines.push(line);
       len += line.length;
       step++;
@@ -89,7 +89,7 @@ function appendUntil(fd, fromStep, currentBytes, targetBytes, onChunk) {
     // The last line of a size always carries every metric (the check reads test_acc from it).
     if ((step - 1) % 10 !== 0) {
       const rec = { step, time: step * 0.0123, train_loss: 0.5, lr: 1e-3, test_loss: 0.6, train_acc: 0.9, test_acc: 0.8 };
-      const line = JSON.stringify(rec) + "\n";
+      const line = `${JSON.stringify(rec)}\n`;
       lines.push(line);
       len += line.length;
       step++;

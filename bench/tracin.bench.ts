@@ -32,7 +32,7 @@ function time(reps: number, f: () => void): number {
   return median(ms);
 }
 
-(async () => {
+void (async () => {
   const backend = (process.argv[2] ?? "wasm") as "wasm" | "cpu";
   const reps = Number(process.argv[3] ?? 5);
   const system = process.argv[4] ?? "mlp";

@@ -61,7 +61,7 @@ function trainerRate(system, backend) {
         }
       }
     });
-    child.stdin.write(JSON.stringify({ type: "train", file: join(root, "bench/systems.experiment.ts"), system, runsRoot: out, backend, steps: STEPS[system][backend] }) + "\n");
+    child.stdin.write(`${JSON.stringify({ type: "train", file: join(root, "bench/systems.experiment.ts"), system, runsRoot: out, backend, steps: STEPS[system][backend] })}\n`);
   });
 }
 

@@ -39,7 +39,7 @@ export class ExperimentSystems implements vscode.Disposable {
   /** Asks a trainer for the systems of `file`; updates Problems. Undefined when it failed. */
   list(file: string, signal?: AbortSignal): Promise<SystemSummary[] | undefined> {
     const running = this.inFlight.get(file);
-    if (running) return running;
+    if (running !== undefined) return running;
     const p = (async () => {
       try {
         const reply = await this.ctx.supervisor.list(file, signal);

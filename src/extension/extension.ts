@@ -46,7 +46,7 @@ export function activate(context: vscode.ExtensionContext): void {
   };
   registerLanguageFeatures();
   c.push(
-    { dispose: () => languageFeatures.forEach((d) => d.dispose()) },
+    { dispose: () => languageFeatures.forEach((d) => { d.dispose(); }) },
     vscode.languages.registerHoverProvider([{ scheme: "file" }, { scheme: "untitled" }], new CheckpointHoverProvider()),
     c.onDidChangeConfig(() => registerLanguageFeatures()),
   );

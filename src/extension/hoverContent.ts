@@ -7,7 +7,7 @@
 
 import * as path from "node:path";
 import { type MetricsRecord, OPTIMIZER_TENSOR_PREFIX, type RunManifest, parseCheckpointFileName } from "../shared/runFormat";
-import { type SafetensorsHeader, type TensorInfo } from "../shared/safetensors";
+import type { SafetensorsHeader, TensorInfo } from "../shared/safetensors";
 
 // ---------------------------------------------------------------------------------------------
 // Formatting helpers
@@ -18,7 +18,7 @@ import { type SafetensorsHeader, type TensorInfo } from "../shared/safetensors";
  * HTML); line breaks and other control characters become spaces, so the text stays on its line.
  */
 export function escapeMarkdown(text: string): string {
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this replaces
   return text.replace(/[\u0000-\u001f\u007f]/g, " ").replace(/[!-/:-@[-`{-~]/g, "\\$&");
 }
 

@@ -14,5 +14,5 @@ export function problemMessage(message: string, location?: Location): string {
     const place = `${location.file}:${location.line}:${location.column}: `;
     if (line.startsWith(place) && line.length > place.length) line = line.slice(place.length);
   }
-  return line.length > MAX_CHARS ? line.slice(0, MAX_CHARS) + "…" : line;
+  return line.length > MAX_CHARS ? `${line.slice(0, MAX_CHARS)}…` : line;
 }

@@ -424,11 +424,15 @@ export class RunIndex {
       const exp = pathKey(e.manifest.experiment.path);
       let systems = byExperiment.get(exp);
       if (systems === undefined) {
-        byExperiment.set(exp, (systems = new Map()));
+        systems = new Map();
+        byExperiment.set(exp, systems);
         shown.set(exp, path.resolve(e.manifest.experiment.path));
       }
       let runs = systems.get(e.manifest.system);
-      if (runs === undefined) systems.set(e.manifest.system, (runs = []));
+      if (runs === undefined) {
+        runs = [];
+        systems.set(e.manifest.system, runs);
+      }
       runs.push(e);
     }
     const byKey = new Map<string, SystemGroup>();

@@ -135,6 +135,7 @@ export interface RunItemText {
 /** Escapes text for a Markdown tooltip line (links, images, HTML and emphasis are defused). */
 function escapeTooltip(text: string): string {
   // Control characters would break the line; punctuation could start Markdown syntax.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this replaces
   return text.replace(/[\u0000-\u001f\u007f]/g, " ").replace(/[\\`*_[\]<>#!()|~]/g, "\\$&");
 }
 

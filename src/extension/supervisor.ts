@@ -439,7 +439,7 @@ export class Supervisor implements Disposable {
    * a second call returns the first call's promise.
    */
   shutdown(graceMs: number): Promise<void> {
-    if (this.shuttingDown) return this.shuttingDown;
+    if (this.shuttingDown !== undefined) return this.shuttingDown;
     this.disposed = true;
     const trainers = [...this.active.values()].map((r) => r.trainer).filter((t): t is TrainerProcess => t !== undefined && !t.hasExited);
     this.shuttingDown = (async () => {
@@ -465,7 +465,7 @@ export class Supervisor implements Disposable {
    */
   dispose(): void {
     this.disposed = true;
-    if (this.shuttingDown) return;
+    if (this.shuttingDown !== undefined) return;
     if (this.runs().some((r) => r.trainer && !r.trainer.hasExited)) {
       void this.shutdown(SHUTDOWN_GRACE_MS);
       return;
@@ -495,7 +495,7 @@ export function markRunFailed(runDir: string, message: string, log?: Log): boole
   const now = new Date().toISOString();
   const updated = { ...manifest, status: "failed", updatedAt: now, endedAt: now, error: { message } };
   try {
-    writeFileAtomicSync(path, JSON.stringify(updated, null, 2) + "\n");
+    writeFileAtomicSync(path, `${JSON.stringify(updated, null, 2)}\n`);
     log?.info(`marked ${runDir} failed`);
     return true;
   } catch (e) {

@@ -45,7 +45,7 @@ export function debiasedEma(steps: readonly number[], values: readonly number[],
   let avg = 0;
   let weight = 0;
   for (let i = 0; i < n; i++) {
-    const decay = i === 0 ? beta : Math.pow(beta, Math.abs(steps[i]! - steps[i - 1]!) / gap);
+    const decay = i === 0 ? beta : beta ** (Math.abs(steps[i]! - steps[i - 1]!) / gap);
     avg = decay * avg + (1 - decay) * values[i]!;
     weight = decay * weight + (1 - decay);
     out[i] = weight > 0 ? avg / weight : values[i]!;

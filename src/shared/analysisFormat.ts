@@ -210,8 +210,14 @@ class AnalysisLines<N extends AnalysisName> {
   ) {}
 
   readonly onLine = (l: ScannedLine): void => {
-    if (l.number === 1) return this.onHeader(l);
-    if (l.bytes === undefined) return this.bad(l, `longer than the ${this.maxLineBytes}-byte line limit`);
+    if (l.number === 1) {
+      this.onHeader(l);
+      return;
+    }
+    if (l.bytes === undefined) {
+      this.bad(l, `longer than the ${this.maxLineBytes}-byte line limit`);
+      return;
+    }
     const text = l.bytes.toString("utf8");
     if (text.trim() === "") return;
     const r = parseRecord(text);

@@ -262,7 +262,7 @@ export function removeStaleTempFiles(dir: string): string[] {
  */
 export function appendLine(path: string, line: string): void {
   if (line.slice(0, -1).includes("\n")) throw new Error(`appendLine: the line for ${path} contains a newline before its end`);
-  const text = line.endsWith("\n") ? line : line + "\n";
+  const text = line.endsWith("\n") ? line : `${line}\n`;
   let fd: number;
   try {
     // O_NOFOLLOW: a symlink planted as metrics.jsonl must not carry our writes out of the run

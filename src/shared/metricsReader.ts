@@ -62,7 +62,10 @@ class MetricsPass {
   ) {}
 
   readonly onLine = (l: ScannedLine): void => {
-    if (l.bytes === undefined) return this.bad(l, oversizeReason(this.maxLineBytes));
+    if (l.bytes === undefined) {
+      this.bad(l, oversizeReason(this.maxLineBytes));
+      return;
+    }
     const text = l.bytes.toString("utf8");
     if (text.trim() === "") return;
     const r = parseMetricsLineDetailed(text);

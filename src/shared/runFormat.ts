@@ -264,5 +264,5 @@ export function parseMetricsLine(line: string): MetricsRecord | undefined {
 
 /** Serializes a metrics record as one line, non-finite numbers as null. */
 export function formatMetricsLine(rec: MetricsRecord): string {
-  return JSON.stringify(rec, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? null : v)) + "\n";
+  return `${JSON.stringify(rec, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? null : v))}\n`;
 }

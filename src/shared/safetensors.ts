@@ -54,7 +54,7 @@ export type SafetensorsDtype = keyof typeof DTYPE_BYTES;
 export type EncodableDtype = "F32" | "I32" | "F64";
 
 export function isSafetensorsDtype(value: unknown): value is SafetensorsDtype {
-  return typeof value === "string" && Object.prototype.hasOwnProperty.call(DTYPE_BYTES, value);
+  return typeof value === "string" && Object.hasOwn(DTYPE_BYTES, value);
 }
 
 /** Size in bytes of one element of `dtype`. */
@@ -513,7 +513,7 @@ export function readSafetensorsTensorsSync(path: string, header: SafetensorsHead
  * naming the file and the key (never quoting the value).
  */
 export function metadataJson(metadata: Readonly<Record<string, string>>, key: string, file?: string): unknown {
-  if (!Object.prototype.hasOwnProperty.call(metadata, key)) return undefined;
+  if (!Object.hasOwn(metadata, key)) return undefined;
   const parsed = tryParseJson(metadata[key] as string);
   if (!parsed.ok) throw new SafetensorsError(`__metadata__ "${key}" is not valid JSON: ${parsed.problem}`, file);
   return parsed.value;

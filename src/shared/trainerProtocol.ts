@@ -83,7 +83,7 @@ const REQUEST_TYPES = new Set(["list", "train", "resume", "analyze", "stop"]);
 
 /** Encodes a message as one line. */
 export function encodeMessage(message: TrainerEvent | TrainerRequest): string {
-  return JSON.stringify(message) + "\n";
+  return `${JSON.stringify(message)}\n`;
 }
 
 function parseTyped(line: string, types: Set<string>): { type: string } | undefined {

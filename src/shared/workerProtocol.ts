@@ -92,7 +92,7 @@ export const WORKER_TENSORS = {
 } as const;
 
 export function encodeWorkerMessage(message: WorkerRequest | WorkerEvent): string {
-  return JSON.stringify(message) + "\n";
+  return `${JSON.stringify(message)}\n`;
 }
 
 /** Parses one line of the worker's stdout; undefined when it is not a worker event. */

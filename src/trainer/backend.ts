@@ -74,7 +74,7 @@ export function wasmDir(from: string = __dirname): string {
   const binary = "tfjs-backend-wasm-simd.wasm";
   for (let dir = from; ; dir = dirname(dir)) {
     for (const candidate of [join(dir, "wasm"), join(dir, "dist", "wasm"), join(dir, "node_modules", "@tensorflow", "tfjs-backend-wasm", "dist")]) {
-      if (existsSync(join(candidate, binary))) return candidate + "/";
+      if (existsSync(join(candidate, binary))) return `${candidate}/`;
     }
     if (dirname(dir) === dir) throw new BackendError(`cannot find ${binary} above ${from}: rebuild with \`npm run build\``);
   }

@@ -43,7 +43,12 @@ function parseSettingOverrides(items: readonly string[]): AnalysesInput {
     } catch {
       // a bare word stays a string
     }
-    (out[analysis] ??= {})[field] = value;
+    let section = out[analysis];
+    if (section === undefined) {
+      section = {};
+      out[analysis] = section;
+    }
+    section[field] = value;
   }
   return out as AnalysesInput;
 }
@@ -70,14 +75,14 @@ function printer(): (e: TrainerEvent) => void {
           process.stderr.write(`\r\x1b[K${line}`);
           barShown = true;
         } else if (Date.now() - lastPlain > 5000 || e.step === e.totalSteps) {
-          process.stderr.write(line + "\n");
+          process.stderr.write(`${line}\n`);
           lastPlain = Date.now();
         }
         break;
       }
       case "log":
         clearBar();
-        process.stderr.write(`${e.level === "info" ? "" : e.level + ": "}${e.message}\n`);
+        process.stderr.write(`${e.level === "info" ? "" : `${e.level}: `}${e.message}\n`);
         break;
       case "error":
         clearBar();
@@ -87,7 +92,7 @@ function printer(): (e: TrainerEvent) => void {
       case "finished":
         clearBar();
         if (started || e.status !== "failed") process.stderr.write(`${e.status} at step ${e.step}${e.message && e.status !== "failed" ? `: ${e.message}` : ""}\n`);
-        if (e.runDir) process.stdout.write(e.runDir + "\n");
+        if (e.runDir) process.stdout.write(`${e.runDir}\n`);
         break;
       default:
         break;
@@ -108,42 +113,47 @@ function summaryOf(runDir: string): string {
   }
   const regime = lazyRichRun({ runId: runDir, label: runDir, colorIndex: 0 }, data).regime;
   if (regime) lines.push(`regime: ${regime.reason}`);
-  return lines.length ? lines.join("\n") + "\n" : "";
+  return lines.length ? `${lines.join("\n")}\n` : "";
+}
+
+/** The `lm` command line; throws on an unknown or malformed option. */
+function parseCommandLine(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      system: { type: "string", short: "s" },
+      out: { type: "string", short: "o" },
+      "run-dir": { type: "string" },
+      backend: { type: "string", short: "b" },
+      steps: { type: "string" },
+      follow: { type: "boolean" },
+      only: { type: "string" },
+      set: { type: "string", multiple: true },
+      file: { type: "string" },
+      "run-experiment": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+      version: { type: "boolean" },
+    },
+  });
 }
 
 async function main(argv: string[]): Promise<number> {
-  let parsed;
+  let parsed: ReturnType<typeof parseCommandLine>;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        system: { type: "string", short: "s" },
-        out: { type: "string", short: "o" },
-        "run-dir": { type: "string" },
-        backend: { type: "string", short: "b" },
-        steps: { type: "string" },
-        follow: { type: "boolean" },
-        only: { type: "string" },
-        set: { type: "string", multiple: true },
-        file: { type: "string" },
-        "run-experiment": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-        version: { type: "boolean" },
-      },
-    });
+    parsed = parseCommandLine(argv);
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
     return 2;
   }
   const { values, positionals } = parsed;
   if (values.version) {
-    process.stdout.write(VERSION + "\n");
+    process.stdout.write(`${VERSION}\n`);
     return 0;
   }
   const [command, target] = positionals;
   if (values.help || !command) {
-    process.stdout.write(USAGE + "\n");
+    process.stdout.write(`${USAGE}\n`);
     return values.help ? 0 : 2;
   }
   if (!target) {

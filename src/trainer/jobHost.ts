@@ -186,7 +186,7 @@ function markFailed(runDir: string, message: string): void {
   const m = r.value as RunManifest;
   if (m.status !== "running" || m.pid !== process.pid) return;
   const at = new Date().toISOString();
-  writeFileAtomicSync(path, JSON.stringify({ ...m, status: "failed", error: { message }, updatedAt: at, endedAt: at }, null, 2) + "\n");
+  writeFileAtomicSync(path, `${JSON.stringify({ ...m, status: "failed", error: { message }, updatedAt: at, endedAt: at }, null, 2)}\n`);
 }
 
 /** Removes a lock file whose owner is this process (the worker that took it is gone). */

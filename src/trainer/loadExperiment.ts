@@ -70,7 +70,7 @@ export async function loadExperiment(fileArg: string): Promise<LoadedExperiment>
   } catch (e) {
     throw new ExperimentError("io", `cannot read experiment file ${file}: ${(e as Error).message}`);
   }
-  const sha256 = "sha256:" + createHash("sha256").update(bytes).digest("hex");
+  const sha256 = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 
   const dir = mkdtempSync(join(tmpdir(), "lm-experiment-"));
   const outfile = join(dir, "experiment.cjs");

@@ -74,8 +74,8 @@ export class Optimizer {
           if (spec.kind === "adam" && spec.weightDecay) g = tf.add(g, tf.mul(w, spec.weightDecay));
           m.assign(tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1)));
           v.assign(tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2)));
-          const c1 = 1 - Math.pow(b1, this.t);
-          const c2 = 1 - Math.pow(b2, this.t);
+          const c1 = 1 - b1 ** this.t;
+          const c2 = 1 - b2 ** this.t;
           // PyTorch: denom = sqrt(v)/sqrt(c2) + eps; step = lr/c1 · m/denom.
           const denom = tf.add(tf.div(tf.sqrt(v), Math.sqrt(c2)), spec.eps);
           const decayed = spec.kind === "adamw" && spec.weightDecay ? tf.mul(w, 1 - lr * spec.weightDecay) : w;

@@ -40,7 +40,7 @@ export function makeFolders(path: string): void {
   const missing: string[] = [];
   let at = path;
   for (;;) {
-    let stat;
+    let stat: Stats;
     try {
       stat = statSync(at);
     } catch (e) {
@@ -171,7 +171,7 @@ export class RunFolder {
   }
 
   writeManifest(m: RunManifest): void {
-    writeFileAtomicSync(this.manifestPath, JSON.stringify(m, null, 2) + "\n");
+    writeFileAtomicSync(this.manifestPath, `${JSON.stringify(m, null, 2)}\n`);
   }
 
   /** The run's manifest; a folder that is not a run, or a damaged run.json, is the user's to fix (UsageError, nothing quoted). */

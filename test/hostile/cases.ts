@@ -143,7 +143,7 @@ function patchManifest(c: SetupContext, patch: (m: Record<string, Json>) => void
   const file = path.join(c.p.run, "run.json");
   const m = readJson(file);
   patch(m);
-  fs.writeFileSync(file, JSON.stringify(m, null, 2) + "\n");
+  fs.writeFileSync(file, `${JSON.stringify(m, null, 2)}\n`);
 }
 
 /** Sets (or with `undefined`, deletes) a dotted field of an object, creating parents. */
@@ -254,7 +254,7 @@ function stoppedAt40(c: SetupContext): void {
   copyRun(c);
   fs.rmSync(ck(c.p, 60));
   const lines = fs.readFileSync(path.join(c.p.run, "metrics.jsonl"), "utf8").split("\n").filter((l) => l.trim() !== "" && (JSON.parse(l) as { step: number }).step <= 40);
-  fs.writeFileSync(path.join(c.p.run, "metrics.jsonl"), lines.join("\n") + "\n");
+  fs.writeFileSync(path.join(c.p.run, "metrics.jsonl"), `${lines.join("\n")}\n`);
   patchManifest(c, (m) => {
     m["status"] = "stopped";
     m["step"] = 40;
@@ -538,7 +538,8 @@ function longRun(): string {
     const norm = 10 + 5 * Math.exp(-(((s - 250_000) / 30_000) ** 2));
     parts.push(`{"step":${s},"time":${s / 10},"train_loss":${(2 / (1 + s)).toFixed(6)},"train_acc":${Math.min(1, s / 1000).toFixed(4)}${s % 10 === 0 ? ',"test_loss":3,"test_acc":0.1' : ""},"param_norm":${norm.toFixed(5)}}\n`);
   }
-  return (longRunText = parts.join(""));
+  longRunText = parts.join("");
+  return longRunText;
 }
 
 interface MetricsKind {
@@ -633,7 +634,7 @@ const metricsKinds: MetricsKind[] = [
     make: (f) => {
       let t = "";
       for (let s = 0; s < 10; s++) t += metricsLine(s);
-      textAt(t + '{"step":10,"ti')(f);
+      textAt(`${t}{"step":10,"ti`)(f);
     },
     check: { tailer: field("records", (v) => v === 10, "10"), latest: field("step", (v) => v === 9, "9"), readMetrics: all(field("records", (v) => v === 10, "10"), field("partialTail", (v) => v === true, "true")), panel: field("metrics", (v) => v === 10, "10") },
   },
@@ -705,7 +706,7 @@ const analysesCases: Case[] = [
   }, { exit: [0, 1, 2] }),
   analysesCase("file-link-out", "appends through a symlinked weights.jsonl to a file outside", (c) => {
     mkAnalyses(c);
-    fs.writeFileSync(path.join(c.p.outside, "weights.jsonl"), headerLine(c.fx) + "\n");
+    fs.writeFileSync(path.join(c.p.outside, "weights.jsonl"), `${headerLine(c.fx)}\n`);
     fs.symlinkSync(path.join(c.p.outside, "weights.jsonl"), weightsFile(c.p));
   }, { exit: [0, 1, 2] }),
   analysesCase("lock-link-out", "a symlinked lock file", (c) => {
@@ -732,15 +733,15 @@ const analysesCases: Case[] = [
   }, { exit: [1], message: /weights\.jsonl is not a "weights" analysis file.*leaves it alone/, check: (_o, p) => (fs.readFileSync(weightsFile(p)).equals(garbage(200)) ? undefined : "weights.jsonl changed") }),
   analysesCase("header-other-analysis", "a header naming another analysis: moved away or overwritten", (c) => {
     mkAnalyses(c);
-    fs.writeFileSync(weightsFile(c.p), headerLine(c.fx).replace('"analysis":"weights"', '"analysis":"kernel"') + "\n");
+    fs.writeFileSync(weightsFile(c.p), `${headerLine(c.fx).replace('"analysis":"weights"', '"analysis":"kernel"')}\n`);
   }, { exit: [1], message: /leaves it alone/, check: (_o, p) => (fs.readFileSync(weightsFile(p), "utf8").includes('"analysis":"kernel"') ? undefined : "weights.jsonl changed") }),
   analysesCase("header-newer-version", "a header from a newer format", (c) => {
     mkAnalyses(c);
-    fs.writeFileSync(weightsFile(c.p), headerLine(c.fx).replace('"formatVersion":1', '"formatVersion":99') + "\n");
+    fs.writeFileSync(weightsFile(c.p), `${headerLine(c.fx).replace('"formatVersion":1', '"formatVersion":99')}\n`);
   }, { exit: [0, 1] }),
   analysesCase("garbage-records", "garbage lines after a valid header", (c) => {
     mkAnalyses(c);
-    fs.writeFileSync(weightsFile(c.p), Buffer.concat([Buffer.from(headerLine(c.fx) + "\n"), garbage(500), Buffer.from("\n{\"step\":\n")]));
+    fs.writeFileSync(weightsFile(c.p), Buffer.concat([Buffer.from(`${headerLine(c.fx)}\n`), garbage(500), Buffer.from("\n{\"step\":\n")]));
   }, { exit: [0, 1] }),
   analysesCase("analyses-is-a-file", "analyses/ is a file", (c) => fs.writeFileSync(path.join(c.p.run, "analyses"), "x"), { exit: [1, 2], message: /analyses/ }),
   // What the analysis panels read
@@ -985,7 +986,7 @@ function cliCase(id: string, defect: string, setup: (c: SetupContext) => void, r
   return { id: `cli/${id}`, category: "cli", defect, setup, run, expect: { ...CLI, ...expect } };
 }
 
-const trainTiny = (extra: (p: CasePaths) => string[]): Runner => ({ kind: "cli", args: (p) => ["train", p.exp + "/x.experiment.ts", "--backend", "cpu", ...extra(p)] });
+const trainTiny = (extra: (p: CasePaths) => string[]): Runner => ({ kind: "cli", args: (p) => ["train", `${p.exp}/x.experiment.ts`, "--backend", "cpu", ...extra(p)] });
 const writeTiny = (c: SetupContext) => {
   fs.mkdirSync(c.p.exp, { recursive: true });
   fs.writeFileSync(expFile(c.p), experimentSource(""));

@@ -171,7 +171,7 @@ export async function runCase(env: CorpusEnv, c: Case): Promise<CaseResult> {
         for (const [name, r] of Object.entries(report?.parts ?? {})) {
           if (r.ok) continue;
           const clear = c.expect.partErrors;
-          if (!clear || !clear.test(r.error)) failures.push(`${name} threw ${r.errorName}: ${r.error.slice(0, 160)}`);
+          if (!clear?.test(r.error)) failures.push(`${name} threw ${r.errorName}: ${r.error.slice(0, 160)}`);
         }
       } else {
         const allowed = c.expect.exit ?? [0];

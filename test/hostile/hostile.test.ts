@@ -33,7 +33,7 @@ describe("hostile corpus", { concurrency }, () => {
     const table = formatTable(rows);
     process.stdout.write(`\n${table}\n`);
     const out = process.env["LM_HOSTILE_TABLE"];
-    if (out) fs.writeFileSync(out, table + "\n");
+    if (out) fs.writeFileSync(out, `${table}\n`);
     if (env && process.env["LM_HOSTILE_KEEP"] === undefined) fs.rmSync(env.tmp, { recursive: true, force: true });
   });
 

@@ -20,7 +20,7 @@ let template: { root: string; runDir: string };
 before(async () => {
   const root = tempDir("safety");
   const file = join(root, "tiny.experiment.ts");
-  writeFileSync(file, readFileSync(join(FIXTURES, "tiny.experiment.ts"), "utf8") + `\nrequire("node:fs").appendFileSync(${JSON.stringify(join(root, "loaded"))}, "x");\n`);
+  writeFileSync(file, `${readFileSync(join(FIXTURES, "tiny.experiment.ts"), "utf8")}\nrequire("node:fs").appendFileSync(${JSON.stringify(join(root, "loaded"))}, "x");\n`);
   const r = await runCli(["train", file, "--system", "tinyAdd", "--out", join(root, "runs"), "--backend", "cpu"]);
   assert.equal(r.code, 0, r.stderr);
   template = { root, runDir: r.stdout.trim() };
@@ -100,7 +100,7 @@ describe("analyzer: writes only inside the run it is given", () => {
     const r = await runCli(["analyze", tempDir("not-a-run")]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /error \(usage\): .* is not a run folder: .*run\.json/);
-    assert.doesNotMatch(r.stderr, /internal|    at /);
+    assert.doesNotMatch(r.stderr, /internal| {4}at /);
   });
 });
 

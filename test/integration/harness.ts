@@ -68,7 +68,11 @@ export class Sidecar {
         return;
       }
       this.events.push(event);
-      this.waiters = this.waiters.filter((w) => (w.pred(event) ? (w.resolve(event), false) : true));
+      this.waiters = this.waiters.filter((w) => {
+        if (!w.pred(event)) return true;
+        w.resolve(event);
+        return false;
+      });
     });
     this.child.stdout.setEncoding("utf8");
     this.child.stdout.on("data", (d: string) => splitter.push(d));

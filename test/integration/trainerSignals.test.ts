@@ -37,7 +37,7 @@ function runAndSignal(args: string[], signals: NodeJS.Signals[], ready: (stderr:
     const fire = () => {
       if (signalledAt !== undefined) return;
       signalledAt = Date.now();
-      signals.forEach((s, i) => setTimeout(() => child.kill(s), i * 200));
+      signals.forEach((s, i) => { setTimeout(() => child.kill(s), i * 200); });
     };
     child.stderr.on("data", (d: Buffer) => {
       stderr += d.toString();
@@ -212,7 +212,7 @@ describe("run folders", () => {
     const runDir = await trained("badlines");
     cutBack(runDir, 20);
     const bad = ["not json at all", '{"step": "x"}', "{ half a record", '{"note": "written by someone else"}'];
-    appendFileSync(join(runDir, "metrics.jsonl"), bad.join("\n") + "\n");
+    appendFileSync(join(runDir, "metrics.jsonl"), `${bad.join("\n")}\n`);
     const r = await runCli(["resume", runDir, "--backend", "cpu"]);
     assert.equal(r.code, 0, r.stderr);
     const lines = readFileSync(join(runDir, "metrics.jsonl"), "utf8").split("\n");

@@ -78,7 +78,7 @@ describe("analysis files", () => {
 
   test("parse: a missing or foreign header is an error naming the file", () => {
     assert.throws(() => parseAnalysisText('{"step":0}\n', "weights", "w.jsonl"), (e: unknown) => e instanceof AnalysisFileError && /w\.jsonl: format must be/.test((e as Error).message));
-    assert.throws(() => parseAnalysisText(header({}).replace('"weights"', '"kernel"') + "\n", "weights"), /analysis is "kernel", expected "weights"/);
+    assert.throws(() => parseAnalysisText(`${header({}).replace('"weights"', '"kernel"')}\n`, "weights"), /analysis is "kernel", expected "weights"/);
     assert.throws(() => parseAnalysisText("", "weights"), /empty or being written/);
   });
 
@@ -113,7 +113,7 @@ describe("analysis files", () => {
     new AnalysisWriter(run, "weights", { settings: {} });
     // Its own header, but a format version this reader does not know: archived.
     const own = JSON.stringify({ format: "learning-mechanics/analysis", formatVersion: 99, analysis: "weights", settings: {}, producer: "t", createdAt: "" });
-    writeFileSync(path, own + "\n");
+    writeFileSync(path, `${own}\n`);
     const w = new AnalysisWriter(run, "weights", { settings: {} });
     assert.equal(w.opened.kind, "archived");
     assert.equal(readdirSync(join(run, "analyses", "archive")).length, 1);

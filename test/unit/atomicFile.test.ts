@@ -217,7 +217,7 @@ test("readJsonFile refuses FIFOs, devices and oversized files, and never quotes 
   const zero = path.join(dir, "zero.json");
   fs.symlinkSync("/dev/zero", zero);
   const big = path.join(dir, "big.json");
-  fs.writeFileSync(big, "[" + "1,".repeat(600_000) + "1]");
+  fs.writeFileSync(big, `[${"1,".repeat(600_000)}1]`);
   const secret = path.join(dir, "secret.json");
   fs.writeFileSync(secret, "token=hunter2");
   for (const [file, kind] of [

@@ -19,7 +19,7 @@ function tinyRun(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-pool-"));
   const file = path.join(dir, "tiny.experiment.ts");
   // A file that logs when it is loaded: an untrusted workspace must never load it.
-  fs.writeFileSync(file, fs.readFileSync(path.join(root, "test", "fixtures", "experiments", "tiny.experiment.ts"), "utf8") + `\nrequire("node:fs").writeFileSync(${JSON.stringify(path.join(dir, "loaded"))}, "yes");\n`);
+  fs.writeFileSync(file, `${fs.readFileSync(path.join(root, "test", "fixtures", "experiments", "tiny.experiment.ts"), "utf8")}\nrequire("node:fs").writeFileSync(${JSON.stringify(path.join(dir, "loaded"))}, "yes");\n`);
   const r = spawnSync(process.execPath, [path.join(root, "dist", "trainer", "cli.js"), "train", file, "--system", "tinyAdd", "--out", path.join(dir, "runs"), "--backend", "cpu"], { encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
   fs.rmSync(path.join(dir, "loaded"));

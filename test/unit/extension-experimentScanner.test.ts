@@ -16,6 +16,7 @@ const source = [
   "/* export const inBlock = modelSystem({});", // 9
   "   export const inBlock2 = modelSystem({}); */",
   'const s = "export const inString = modelSystem(";',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: source text for the scanner, `${` is meant literally
   "const t = `export const inTemplate = modelSystem( ${ `nested ${'}'}` } still template`;", // 12
   "const r = /export const inRegex = modelSystem\\(/;",
   "const notExported = modelSystem({});", // 14
@@ -34,9 +35,11 @@ test("scanModelSystems finds exported modelSystem(...) declarations with 0-based
 });
 
 test("maskNonCode blanks comments, strings, templates and regexes, keeping positions and newlines", () => {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: source text for the scanner, `${` is meant literally
   const text = 'a = "x//y"; // c\nb = `t ${ f("}") } u` /* k */ + /[/]x/g / 2;';
   const masked = maskNonCode(text);
   assert.equal(masked.length, text.length);
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: source text for the scanner, `${` is meant literally
   assert.equal(masked, 'a = "    ";     \nb = `  ${ f(" ") }  `         + /    /g / 2;');
 });
 

@@ -245,7 +245,10 @@ test("experiment scanner: one scan per document version", () => {
   const cache = new ScanCache();
   const text = "export const a = modelSystem({});\n";
   let reads = 0;
-  const read = (): string => (reads++, text);
+  const read = (): string => {
+    reads++;
+    return text;
+  };
   for (let i = 0; i < 5; i++) assert.equal(cache.get("file:///a.experiment.ts", 1, read)[0]?.name, "a");
   assert.equal(cache.scans, 1);
   assert.equal(reads, 1);

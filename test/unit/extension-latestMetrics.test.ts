@@ -20,7 +20,7 @@ test("latest metrics: batched reading equals folding the whole file", (t) => {
     if (step === 3) rec["only_once"] = 42;
     lines.push(JSON.stringify(rec));
   }
-  fs.writeFileSync(file, lines.join("\n") + "\n" + '{"step":5000,"ti'); // a half-written last line
+  fs.writeFileSync(file, `${lines.join("\n")}\n{"step":5000,"ti`); // a half-written last line
   const expected = latestValues(lines.map((l) => parseMetricsLine(l)!));
   // 1 KiB batches: ~60 bytes a line, so the file takes a few hundred polls.
   const latest = new LatestMetrics(1024);

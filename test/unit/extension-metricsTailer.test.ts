@@ -31,7 +31,7 @@ test("reads only appended lines, holds a partial line until its newline", (t) =>
   fs.appendFileSync(p, '{"step":20,"time":2,"train_lo');
   assert.deepEqual(tail.poll().records, []);
   assert.equal(tail.hasPartialLine, true);
-  fs.appendFileSync(p, 'ss":null}\n' + line(30));
+  fs.appendFileSync(p, `ss":null}\n${line(30)}`);
   assert.deepEqual(tail.poll().records, [
     { step: 20, time: 2, train_loss: null },
     { step: 30, time: 3 },
@@ -60,7 +60,7 @@ test("partial lines split across several reads and chunks, multi-byte UTF-8 acro
 
 test("corrupt lines are skipped and counted; blank lines ignored", (t) => {
   const p = path.join(tempDir(t), "metrics.jsonl");
-  fs.writeFileSync(p, line(0) + "garbage\n\n" + '{"time":1}\n' + "[1,2]\n" + line(1));
+  fs.writeFileSync(p, `${line(0)}garbage\n\n{"time":1}\n[1,2]\n${line(1)}`);
   const tail = new MetricsTailer(p);
   const r = tail.poll();
   assert.deepEqual(r.records.map((x) => x.step), [0, 1]);
@@ -125,7 +125,7 @@ test("an over-long line without newline is dropped, not buffered without bound",
   fs.writeFileSync(p, line(0) + "x".repeat(5000));
   const tail = new MetricsTailer(p, { chunkBytes: 512, maxLineBytes: 1024 });
   assert.equal(tail.poll().records.length, 1);
-  fs.appendFileSync(p, "yyyy\n" + line(1));
+  fs.appendFileSync(p, `yyyy\n${line(1)}`);
   const r = tail.poll();
   assert.deepEqual(r.records.map((x) => x.step), [1]);
   assert.equal(r.skipped, 1);

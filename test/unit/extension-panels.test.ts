@@ -36,7 +36,7 @@ function manifest(id: string): RunManifest {
 function writeRun(dir: string, id: string, metricsLines: string[]): string {
   fs.mkdirSync(path.join(dir, "checkpoints"), { recursive: true });
   fs.writeFileSync(path.join(dir, "run.json"), JSON.stringify(manifest(id)));
-  fs.writeFileSync(path.join(dir, "metrics.jsonl"), metricsLines.length > 0 ? metricsLines.join("\n") + "\n" : "");
+  fs.writeFileSync(path.join(dir, "metrics.jsonl"), metricsLines.length > 0 ? `${metricsLines.join("\n")}\n` : "");
   return dir;
 }
 

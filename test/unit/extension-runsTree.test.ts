@@ -59,7 +59,7 @@ test("runs tree: stable nodes and targeted refreshes", async (t) => {
   const model = new RunsTreeModel();
   assert.equal(ids(model.sync(index)), "full", "first sync draws everything");
   const before = flatten(model);
-  assert.deepEqual([...before.keys()].sort(), ["experiment:/exp/a.experiment.ts", "run:" + a1, "run:" + path.join(root, "b1"), "system:/exp/a.experiment.ts#modAdd", "system:/exp/a.experiment.ts#parity"].sort());
+  assert.deepEqual([...before.keys()].sort(), ["experiment:/exp/a.experiment.ts", `run:${a1}`, `run:${path.join(root, "b1")}`, "system:/exp/a.experiment.ts#modAdd", "system:/exp/a.experiment.ts#parity"].sort());
 
   // Nothing changed: nothing to redraw, same objects.
   assert.equal(ids(model.sync(index)), "none");
@@ -69,19 +69,19 @@ test("runs tree: stable nodes and targeted refreshes", async (t) => {
   writeRun(root, "a1", { status: "finished", step: 100 });
   index.update(a1);
   const r = model.sync(index);
-  assert.deepEqual(ids(r), ["run:" + a1]);
+  assert.deepEqual(ids(r), [`run:${a1}`]);
   const runNode = (r as { nodes: RunsNode[] }).nodes[0]!;
-  assert.equal(runNode, before.get("run:" + a1));
+  assert.equal(runNode, before.get(`run:${a1}`));
   assert.equal(runNode.kind === "run" && runNode.entry.manifest.status, "finished");
 
   // Training progress (not in the index) for a folder: that run only.
-  assert.deepEqual(ids(model.sync(index, [a1])), ["run:" + a1]);
+  assert.deepEqual(ids(model.sync(index, [a1])), [`run:${a1}`]);
 
   // A new run in an existing system: that system (its count and children), not the run under it.
   const a2 = writeRun(root, "a2", { startedAt: "2025-06-02T12:00:00.000Z" });
   index.update(a2);
   assert.deepEqual(ids(model.sync(index, [a2])), ["system:/exp/a.experiment.ts#modAdd"]);
-  assert.deepEqual(model.children(before.get("system:/exp/a.experiment.ts#modAdd")!).map((n) => n.id), ["run:" + a2, "run:" + a1], "newest first");
+  assert.deepEqual(model.children(before.get("system:/exp/a.experiment.ts#modAdd")!).map((n) => n.id), [`run:${a2}`, `run:${a1}`], "newest first");
 
   // A new system in an existing experiment: the experiment node.
   const c1 = writeRun(root, "c1", { system: "xor" });
@@ -102,7 +102,7 @@ test("runs tree: stable nodes and targeted refreshes", async (t) => {
   assert.equal(ids(model.sync(index)), "full");
   assert.equal(model.roots().at(-1)?.kind, "invalid");
   // Unchanged nodes kept their identity through all of it.
-  assert.equal(flatten(model).get("run:" + a1), before.get("run:" + a1));
+  assert.equal(flatten(model).get(`run:${a1}`), before.get(`run:${a1}`));
   assert.equal(flatten(model).get("experiment:/exp/a.experiment.ts"), before.get("experiment:/exp/a.experiment.ts"));
 });
 
@@ -114,7 +114,7 @@ test("folder descriptions: relative to the workspace folder, nothing for the fol
   const outside = path.join(path.sep, "elsewhere");
   assert.equal(folderDescription(outside, one), outside);
   // A sibling whose name starts like the folder is not inside it.
-  assert.equal(folderDescription(ws + "2", one), ws + "2");
+  assert.equal(folderDescription(`${ws}2`, one), `${ws}2`);
   const multi = [one[0]!, { name: "lib", fsPath: path.join(ws, "lib") }];
   assert.equal(folderDescription(ws, multi), "proj");
   assert.equal(folderDescription(path.join(ws, "lib", "x"), multi), "lib/x", "innermost folder wins");

@@ -70,7 +70,7 @@ test("train: a short run ends finished; events stream; no problem reported", { t
     await run.trainer!.exited;
     assert.equal(run.phase.kind, "ended");
     assert.equal(run.phase.kind === "ended" && run.phase.status, "finished");
-    assert.ok(run.runDir && run.runDir.startsWith(out), run.runDir);
+    assert.ok(run.runDir?.startsWith(out), run.runDir);
     assert.ok(types.has("started") && types.has("finished"), [...types].join());
     assert.deepEqual(problems, []);
     assert.equal(sup.runs().length, 0);

@@ -36,7 +36,7 @@ function tmpDir(t: { after: (fn: () => void) => void }): string {
   return dir;
 }
 
-const NUMPY_READER = String.raw`
+const NUMPY_READER = `
 import json, struct, sys
 import numpy as np
 DT = {"F32": "<f4", "F64": "<f8", "I32": "<i4"}

@@ -49,7 +49,7 @@ test("kernel distance matches the formula on random kernels and lies in [0, 1]",
 test("centred KTA = 1 when K = YYᵀ (one-hot and regression targets), also after adding a constant to K", () => {
   const labels = [0, 2, 1, 1, 0, 2, 2, 0, 1, 0];
   const y = matrix(labels.length, 3);
-  labels.forEach((c, i) => (y.data[i * 3 + c] = 1));
+  labels.forEach((c, i) => { y.data[i * 3 + c] = 1; });
   assertClose(centeredKernelTargetAlignment(gram(y), y), 1, 1e-12, "one-hot");
   const shifted = matrix(10, 10, gram(y).data.map((v) => v + 5)); // C(K + c11ᵀ)C = CKC
   assertClose(centeredKernelTargetAlignment(shifted, y), 1, 1e-12, "shifted");

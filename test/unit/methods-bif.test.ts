@@ -185,7 +185,7 @@ test("SGLD samples the localized posterior N(μ, (nβH + γI)⁻¹) of linear re
     });
     assert.deepEqual(outcomes.map((x) => x.kind), Array(chains).fill("completed"));
     const pooled = new CrossCovariance(k, k);
-    perChain.forEach((c) => pooled.merge(c));
+    perChain.forEach((c) => { pooled.merge(c); });
     assert.equal(pooled.count, chains * 1500);
     const cov = pooled.covariance();
     const bias = 1 / (1 - (eps * pMax) / 4) - 1;

@@ -46,7 +46,7 @@ test("LoGra projected dot products: unbiased, with the spread the JL analysis pr
   const ex = new GradientProjector(target, "exact");
   const g = ex.perExample({ x, y });
   ex.dispose();
-  pairs.forEach(([i, j], p) => assert.ok(Math.abs(dot(g.values, g.dim, i, j) - exact[p]!) < 1e-4 * (1 + Math.abs(exact[p]!))));
+  pairs.forEach(([i, j], p) => { assert.ok(Math.abs(dot(g.values, g.dim, i, j) - exact[p]!) < 1e-4 * (1 + Math.abs(exact[p]!))); });
 
   const seeds = 80;
   let sum = 0, sq = 0, count = 0;

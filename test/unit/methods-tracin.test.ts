@@ -56,7 +56,7 @@ for (const backend of ["cpu", "wasm"] as const) {
       assert.equal(r.dim, d);
       assert.equal(r.querySize, 4);
       assert.deepEqual(Array.from(r.indices), Array.from(train.indices));
-      r.scores.forEach((s, i) => assert.ok(Math.abs(s - want[i]!) <= 1e-4 * (1 + Math.abs(want[i]!)), `example ${i}: ${s} vs ${want[i]}`));
+      r.scores.forEach((s, i) => { assert.ok(Math.abs(s - want[i]!) <= 1e-4 * (1 + Math.abs(want[i]!)), `example ${i}: ${s} vs ${want[i]}`); });
     }
     dispose();
   });
@@ -72,11 +72,11 @@ test("projected TracIn is an unbiased estimate of exact TracIn (mean over projec
   for (let s = 0; s < seeds; s++) {
     const r = tracIn(target, train, query, { lr: 1, mode: { kIn: 4, kOut: 4, kFallback: 4, seed: s } });
     assert.equal(r.dim, 4); // in side projected to 4, the 1-wide output side kept
-    r.scores.forEach((v, i) => (mean[i]! += v / seeds));
+    r.scores.forEach((v, i) => { mean[i]! += v / seeds; });
   }
   // Per-seed spread of a 4-dim JL estimate is ≈ ‖g‖‖q̄‖·√(2/4); the mean of 300 is ~17x tighter.
   const scale = Math.max(...want.map(Math.abs));
-  mean.forEach((m, i) => assert.ok(Math.abs(m - want[i]!) < 0.15 * scale, `example ${i}: mean ${m} vs exact ${want[i]}`));
+  mean.forEach((m, i) => { assert.ok(Math.abs(m - want[i]!) < 0.15 * scale, `example ${i}: mean ${m} vs exact ${want[i]}`); });
   dispose();
 });
 
@@ -91,7 +91,7 @@ test("TracInCP sums checkpoints, each scaled by its own learning rate", async ()
   const c2 = tracInCheckpoint(projector, train, query, { lr: 0.02 });
   const want1 = closedForm(w1, train, query, 0.1, "mean"), want2 = closedForm(w.dataSync() as Float32Array, train, query, 0.02, "mean");
   const cp = tracInCP([c1, c2]);
-  cp.forEach((v, i) => assert.ok(Math.abs(v - (want1[i]! + want2[i]!)) < 1e-4 * (1 + Math.abs(v)), `example ${i}`));
+  cp.forEach((v, i) => { assert.ok(Math.abs(v - (want1[i]! + want2[i]!)) < 1e-4 * (1 + Math.abs(v)), `example ${i}`); });
   projector.dispose();
   dispose();
 });

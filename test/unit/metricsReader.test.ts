@@ -82,7 +82,7 @@ test("corrupt lines in the middle are skipped and reported by 1-based line numbe
     '{"step":6,"time":6}\r',
     '{"step":7,"time":7,"train_loss":0.25}',
   ];
-  const p = tmpFile(t, lines.join("\n") + "\n");
+  const p = tmpFile(t, `${lines.join("\n")}\n`);
   const r = readMetrics(p);
   assert.deepEqual(r.badLines, [2, 4, 6, 7]);
   assert.deepEqual(r.records.map((x) => x.step), [0, 2, 6, 7]);
@@ -110,7 +110,7 @@ test("round trip with formatMetricsLine and appendLine, non-finite values as nul
 test("truncateMetricsAfter removes records after S atomically and keeps every other line byte for byte", (t) => {
   const kept = [0, 10, 20, 30, 40, 50].map((s) => `{"step": ${s}, "time": ${s / 10}, "train_loss": ${1 / (s + 1)}}`);
   const later = [60, 70, 80].map((s) => `{"step":${s},"time":${s / 10}}`);
-  const content = [kept[0], kept[1], "not json", ...kept.slice(2), ...later].join("\n") + '\n{"step":90,"ti';
+  const content = `${[kept[0], kept[1], "not json", ...kept.slice(2), ...later].join("\n")}\n{"step":90,"ti`;
   const p = tmpFile(t, content);
   const before = readMetrics(p);
   assert.deepEqual(before.badLines, [3]);
@@ -120,7 +120,7 @@ test("truncateMetricsAfter removes records after S atomically and keeps every ot
   // line is kept too, terminated, so it is now a bad line like any other.
   assert.deepEqual(truncateMetricsAfter(p, 50), { kept: 6, removed: 3, badLinesKept: 2, rewritten: true });
   const cut = '{"step":90,"ti';
-  assert.equal(fs.readFileSync(p, "utf8"), [kept[0], kept[1], "not json", ...kept.slice(2), cut].join("\n") + "\n");
+  assert.equal(fs.readFileSync(p, "utf8"), `${[kept[0], kept[1], "not json", ...kept.slice(2), cut].join("\n")}\n`);
   assert.deepEqual(fs.readdirSync(path.dirname(p)), ["metrics.jsonl"]);
   const after = readMetrics(p);
   assert.deepEqual(after.records.map((r) => r.step), [0, 10, 20, 30, 40, 50]);
@@ -179,7 +179,7 @@ test("bad lines are counted, with the first few numbers and reasons, and describ
   const lines: string[] = [];
   for (let i = 0; i < 1500; i++) lines.push(i % 2 === 0 ? `{"step":${i},"time":0}` : "garbage");
   lines.push('{"time":3}', '{"step":"7"}');
-  const p = tmpFile(t, lines.join("\n") + "\n");
+  const p = tmpFile(t, `${lines.join("\n")}\n`);
   const r = readMetrics(p);
   assert.equal(r.records.length, 750);
   assert.equal(r.badLineCount, 752);
@@ -221,7 +221,7 @@ test("a line over the line limit is skipped as a bad line without being held", (
 test("lines are split the same whatever the chunk size, reads are bounded by the chunk size", (t) => {
   const lines: string[] = [];
   for (let i = 0; i < 300; i++) lines.push(i % 17 === 5 ? "bad" : i % 23 === 0 ? "" : formatMetricsLine({ step: i, time: i / 10, train_loss: 1 / (i + 1) }).trimEnd());
-  const text = lines.join("\n") + '\n{"step":300,"ti';
+  const text = `${lines.join("\n")}\n{"step":300,"ti`;
   const p = tmpFile(t, text);
   const expected = readMetrics(p, { chunkBytes: 1 << 20 });
   assert.equal(expected.partialTail, true);

@@ -213,7 +213,7 @@ test("cpu and wasm agree on initial weights (bit-identical) and forward outputs 
   await useBackend("cpu");
   results["cpu"]!.forEach((r, k) => {
     const o = results["wasm"]![k]!;
-    r.w.forEach((w, i) => assert.deepEqual(w, o.w[i], `case ${k}: init of param ${i} differs between backends`));
+    r.w.forEach((w, i) => { assert.deepEqual(w, o.w[i], `case ${k}: init of param ${i} differs between backends`); });
     const dy = Math.max(...Array.from(r.y, (v, i) => Math.abs(v - o.y[i]!)));
     assert.ok(dy < 1e-5, `case ${k}: forward differs by ${dy}`);
     const scale = Math.max(...Array.from(r.grad, Math.abs));

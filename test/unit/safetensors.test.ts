@@ -55,7 +55,7 @@ function craft(header: unknown, data: Uint8Array = new Uint8Array(0), opts: { pa
 function bytesOfU16(values: number[]): Uint8Array {
   const out = new Uint8Array(values.length * 2);
   const v = new DataView(out.buffer);
-  values.forEach((x, i) => v.setUint16(i * 2, x, true));
+  values.forEach((x, i) => { v.setUint16(i * 2, x, true); });
   return out;
 }
 
@@ -348,7 +348,7 @@ test("F16, BF16, F8 and the other dtypes decode to known values", () => {
   const get = (n: string): number[] => Array.from(decoded.byName.get(n)?.data ?? []);
   const same = (actual: number[], expected: number[], what: string): void => {
     assert.equal(actual.length, expected.length, what);
-    actual.forEach((a, i) => assert.ok(Object.is(a, expected[i]), `${what}[${i}]: ${a} vs ${String(expected[i])}`));
+    actual.forEach((a, i) => { assert.ok(Object.is(a, expected[i]), `${what}[${i}]: ${a} vs ${String(expected[i])}`); });
   };
   same(get("f16"), f16Expected, "f16");
   assert.ok(Number.isNaN(get("f16nan")[0]));

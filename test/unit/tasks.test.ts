@@ -260,16 +260,16 @@ describe("hierarchical", () => {
     const m = hierarchicalModes(spec);
     const want = [Math.sqrt(7) / 4, Math.sqrt(3) / 4, 1 / 4, 1 / 4];
     assert.equal(m.singularValues.length, 4);
-    m.singularValues.forEach((s, i) => closeTo(s, want[i]!, 1e-12, `s${i}`));
+    m.singularValues.forEach((s, i) => { closeTo(s, want[i]!, 1e-12, `s${i}`); });
     assert.deepEqual(
       m.levels.map((l) => [l.level, l.multiplicity]),
       [[0, 1], [1, 1], [2, 2]],
     );
-    m.levels.forEach((l, i) => closeTo(l.singularValue, [want[0]!, want[1]!, want[2]!][i]!, 1e-12, `level ${i}`));
+    m.levels.forEach((l, i) => { closeTo(l.singularValue, [want[0]!, want[1]!, want[2]!][i]!, 1e-12, `level ${i}`); });
 
     // One level of three children: YYᵀ = I + 11ᵀ → eigenvalues 4, 1, 1; Σyx = Yᵀ/3.
     const m3 = hierarchicalModes({ depth: 1, branching: 3 });
-    [2 / 3, 1 / 3, 1 / 3].forEach((s, i) => closeTo(m3.singularValues[i]!, s, 1e-12, `s${i}`));
+    [2 / 3, 1 / 3, 1 / 3].forEach((s, i) => { closeTo(m3.singularValues[i]!, s, 1e-12, `s${i}`); });
     assert.deepEqual(Array.from(hierarchicalFeatures({ depth: 1, branching: 3 })), [1, 1, 0, 0, 1, 0, 1, 0, 1, 0, 0, 1]);
   });
 
@@ -278,15 +278,15 @@ describe("hierarchical", () => {
       const m = hierarchicalModes({ depth, branching });
       const closed = m.levels.flatMap((l) => new Array<number>(l.multiplicity).fill(l.singularValue));
       assert.equal(m.singularValues.length, branching ** depth);
-      m.singularValues.forEach((s, i) => closeTo(s, closed[i]!, 1e-10, `(${depth}, ${branching}) s${i}`));
+      m.singularValues.forEach((s, i) => { closeTo(s, closed[i]!, 1e-10, `(${depth}, ${branching}) s${i}`); });
       for (let i = 1; i < m.levels.length; i++) assert.ok(m.levels[i]!.singularValue < m.levels[i - 1]!.singularValue);
     }
   });
 
   test("Jacobi eigenvalues of small symmetric matrices", () => {
     const ev = (a: number[], n: number) => symmetricEigenvalues(Float64Array.from(a), n).sort((x, y) => x - y);
-    ev([2, 1, 1, 2], 2).forEach((v, i) => closeTo(v, [1, 3][i]!, 1e-12));
-    ev([4, 0, 0, 0, -2, 0, 0, 0, 1], 3).forEach((v, i) => closeTo(v, [-2, 1, 4][i]!, 1e-12));
+    ev([2, 1, 1, 2], 2).forEach((v, i) => { closeTo(v, [1, 3][i]!, 1e-12); });
+    ev([4, 0, 0, 0, -2, 0, 0, 0, 1], 3).forEach((v, i) => { closeTo(v, [-2, 1, 4][i]!, 1e-12); });
     // A random symmetric 6×6: the eigenvalues' sum is the trace and their squares sum to ‖A‖_F².
     const rng = new Rng(1, "jacobi");
     const n = 6;
@@ -373,7 +373,7 @@ np.save(j("rec.npy"), np.zeros(2, dtype=[("a", "<f4"), ("b", "<i4")]))
     assert.deepEqual(values("x_bool.npy"), [1, 0, 1]);
     const f16 = Array.from(load("x_f16.npy").data as Float32Array);
     assert.deepEqual(f16.slice(0, 3), [0.5, -2, 65504]);
-    closeTo(f16[3]!, 5.960464477539063e-8, 1e-15, "float16 subnormal");
+    closeTo(f16[3]!, 2 ** -24, 1e-15, "float16 subnormal");
     assert.deepEqual(load("x_v2.npy").shape, [2, 2]);
     assert.deepEqual(values("x_v2.npy"), [1, 2, 3, 4]);
     assert.deepEqual(values("x_v3.npy"), [9, 8, 7]);
@@ -507,7 +507,7 @@ describe("file data: CSV and JSON", () => {
     const rows = 200_000;
     const parts: string[] = ["a,b,c"];
     for (let i = 0; i < rows; i++) parts.push(`${i},${i * 0.5},${i % 10}`);
-    write("big.csv", parts.join("\n") + "\n");
+    write("big.csv", `${parts.join("\n")}\n`);
     const d = generateTask(fileSpec({ train: "big.csv" }), { baseDir: dir });
     assert.equal(d.train.n, rows);
     assert.deepEqual(d.output, { kind: "classes", count: 10 });

@@ -150,13 +150,13 @@ test("smoothing is the debiased EMA and the slider changes it", async () => {
   };
   const at06 = await hook<number[]>(page, `smoothed(${id}, "train_loss")`);
   assert.equal(at06[0], raw[0], "debiased: starts at the first value");
-  at06.forEach((v, i) => assert.ok(Math.abs(v - (ema(0.6)[i] as number)) < 1e-9 * Math.abs(v), `w=0.6 at ${i}`));
+  at06.forEach((v, i) => { assert.ok(Math.abs(v - (ema(0.6)[i] as number)) < 1e-9 * Math.abs(v), `w=0.6 at ${i}`); });
   await page.locator("#smoothing").fill("0.95");
   await until(page, "window.__lmPanel.state().smoothing === 0.95");
   const at095 = await hook<number[]>(page, `smoothed(${id}, "train_loss")`);
   assert.notDeepEqual(at095, at06);
   const expected = ema(0.95);
-  at095.forEach((v, i) => assert.ok(Math.abs(v - (expected[i] as number)) < 1e-9 * Math.abs(v), `w=0.95 at ${i}`));
+  at095.forEach((v, i) => { assert.ok(Math.abs(v - (expected[i] as number)) < 1e-9 * Math.abs(v), `w=0.95 at ${i}`); });
   assert.equal(await page.locator("#smoothingValue").textContent(), "0.95");
 });
 

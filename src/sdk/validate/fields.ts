@@ -2,7 +2,7 @@
 // reported as unknown (with a suggestion), and typed values from the builders are read as plain
 // fields without a cast (`fieldsOf`).
 import { BAD_OPTIONS, setOwn } from "../builders";
-import { type Fields, isObject, Problems, quote, type Rule } from "./rules";
+import { type Fields, isObject, type Problems, quote, type Rule } from "./rules";
 import { suggest } from "./suggest";
 
 export function join(path: string, key: string): string {

@@ -105,7 +105,7 @@ export class AnalysisWriter<N extends AnalysisName> {
 
   private start(header: AnalysisHeader): void {
     ensureRealFolder(dirname(this.path));
-    writeFileAtomicSync(this.path, JSON.stringify(header) + "\n");
+    writeFileAtomicSync(this.path, `${JSON.stringify(header)}\n`);
   }
 
   has(step: number): boolean {

@@ -129,7 +129,7 @@ function resolveQueries(q: BifQueries): { groups: Int32Array; count: number; siz
   }
   const sizes = new Float64Array(count);
   for (const g of groups) sizes[g]!++;
-  const empty = sizes.findIndex((s) => s === 0);
+  const empty = sizes.indexOf(0);
   if (empty >= 0) throw new RangeError(`BIF queries: query ${empty} has no examples`);
   if (q.names && q.names.length !== count) throw new RangeError(`BIF queries: ${q.names.length} names for ${count} queries`);
   return { groups, count, sizes, names: q.names ? [...q.names] : Array.from({ length: count }, (_, j) => `q${j}`) };

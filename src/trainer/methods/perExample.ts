@@ -270,7 +270,7 @@ export class GradientProjector {
     if (isBias && side === "in") return 1;
     if (this.mode === "exact") return dim;
     const k = side === "in" ? this.mode.kIn : this.mode.kOut;
-    return dim <= k ? dim : k;
+    return Math.min(dim, k);
   }
 
   /** N(0, 1/k) matrix [rows, k] for (name, side), or null when that side is not projected. */

@@ -139,7 +139,7 @@ export async function runSgld(target: AnalysisTarget, train: Examples, o: SgldOp
   let done = 0;
 
   const lossOf = (x: tf.Tensor, y: tf.Tensor): tf.Scalar => tf.mean(target.perExampleLoss(target.output(x), y));
-  const restore = () => vars.forEach((v, k) => v.assign(anchor[k]!));
+  const restore = () => vars.forEach((v, k) => { v.assign(anchor[k]!); });
   const checkAbort = () => {
     if (run.signal?.aborted) {
       const e = new Error("BIF sampling was cancelled");
@@ -156,7 +156,7 @@ export async function runSgld(target: AnalysisTarget, train: Examples, o: SgldOp
       const batchRng = chainRng.fork("batch");
       restore();
       if (o.initSpread > 0) {
-        tf.tidy(() => vars.forEach((v, k) => v.assign(tf.add(v, tf.tensor(noiseRng.normals(sizes[k]!, o.initSpread), v.shape, "float32")))));
+        tf.tidy(() => vars.forEach((v, k) => { v.assign(tf.add(v, tf.tensor(noiseRng.normals(sizes[k]!, o.initSpread), v.shape, "float32"))); }));
       }
       hooks.onChainStart?.(chain);
       let order = fullBatch ? undefined : batchRng.permutation(n);
@@ -211,7 +211,7 @@ export async function runSgld(target: AnalysisTarget, train: Examples, o: SgldOp
     return outcomes;
   } finally {
     restore();
-    anchor.forEach((t) => t.dispose());
-    pull.forEach((t) => t.dispose());
+    anchor.forEach((t) => { t.dispose(); });
+    pull.forEach((t) => { t.dispose(); });
   }
 }

@@ -277,8 +277,8 @@ export function parseCsvTable(text: string, file: string, spec: FileDataSpec): T
     return line;
   };
 
-  let headerLine: string | undefined;
-  while ((headerLine = nextLine()) !== undefined && headerLine.trim() === "");
+  let headerLine = nextLine();
+  while (headerLine !== undefined && headerLine.trim() === "") headerLine = nextLine();
   if (headerLine === undefined) throw new Error(`${file}: empty file (a header row is required)`);
   const names = splitCsvLine(headerLine, file, lineNo).map((s) => s.trim());
   names.forEach((name, i) => {

@@ -14,7 +14,7 @@ import type { Split, TaskData } from "./task";
 export function linkFunction(link: TeacherStudentSpec["link"]): (z: number) => number {
   switch (link) {
     case "relu":
-      return (z) => (z > 0 ? z : 0);
+      return (z) => Math.max(z, 0);
     case "tanh":
       return Math.tanh;
     case "square":

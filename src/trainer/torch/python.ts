@@ -1,9 +1,10 @@
 // Finding the Python interpreter for the torch backend and asking it what PyTorch it has.
 // The probe is a separate short `python -c` (not the worker) so that "no Python", "Python without
 // torch" and "no CUDA" are each told apart, with a timeout, before anything is written.
-import { spawn } from "node:child_process";
+import { type ChildProcessByStdio, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
+import type { Readable } from "node:stream";
 
 /** What the probe learned, or why the interpreter cannot run the worker. */
 export type PythonProbe =
@@ -72,7 +73,7 @@ function str(v: unknown, fallback: string): string {
 /** Runs the probe with a timeout; never throws. */
 export function probePython(python: string, timeoutMs: number = PROBE_TIMEOUT_MS): Promise<PythonProbe> {
   return new Promise((resolve) => {
-    let child;
+    let child: ChildProcessByStdio<null, Readable, Readable>;
     try {
       child = spawn(python, ["-c", PROBE_SCRIPT], { stdio: ["ignore", "pipe", "pipe"] });
     } catch (e) {

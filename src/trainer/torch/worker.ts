@@ -76,7 +76,7 @@ export class TorchWorker {
         const e = parseWorkerEvent(line);
         if (!e) {
           // Not protocol: keep it with stderr so a crash report shows it.
-          stderr = (stderr + line + "\n").slice(-STDERR_KEEP);
+          stderr = `${stderr}${line}\n`.slice(-STDERR_KEEP);
           return;
         }
         if (worker) {

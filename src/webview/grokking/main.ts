@@ -61,7 +61,7 @@ function buildCsv(): string {
     }
     for (const s of r.indicators.values()) for (let i = 0; i < s.steps.length; i++) if (typeof s.values[i] === "number") lines.push(`${prefix}${csvCell(s.name)},${s.steps[i]},${csvNumber(s.values[i])}`);
   }
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }
 
 /** The main chart and the indicator charts stacked into one picture. */

@@ -22,11 +22,11 @@ function buildCsv(): string {
     const i = view.rows.order[k]!;
     const ex = view.run.examples[i]!;
     let line = `${ex.index},${csvCell(ex.label)}`;
-    for (let j = 0; j < d.t; j++) line += "," + csvNumber(d.values[i * d.t + j]);
+    for (let j = 0; j < d.t; j++) line += `,${csvNumber(d.values[i * d.t + j])}`;
     line += `,${csvNumber(d.stats.total[i])},${d.stats.flips[i]}`;
     lines.push(line);
   }
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }
 
 byId("exportCsv").addEventListener("click", () => {

@@ -35,7 +35,7 @@ export function lutIndex(v: number, limit: number): number {
   if (Number.isNaN(v)) return -1;
   const mid = (LUT_SIZE - 1) / 2;
   const u = v / limit;
-  return Math.round(mid + mid * (u > 1 ? 1 : u < -1 ? -1 : u));
+  return Math.round(mid + mid * Math.min(1, Math.max(-1, u)));
 }
 
 /** The k-th smallest of a (reordered in place), 0-based; average O(n). */
@@ -46,7 +46,7 @@ function select(a: Float32Array, k: number): number {
     const mid = (lo + hi) >> 1;
     // Median of three as the pivot: sorted or constant inputs stay linear.
     const x = a[lo]!, y = a[mid]!, z = a[hi]!;
-    const pivot = x < y ? (y < z ? y : x < z ? z : x) : x < z ? x : y < z ? z : y;
+    const pivot = x < y ? (y < z ? y : Math.max(x, z)) : x < z ? x : Math.max(y, z);
     let i = lo;
     let j = hi;
     while (i <= j) {
@@ -122,7 +122,7 @@ export function rowStats(values: Float32Array, n: number, t: number, tolerance: 
     const base = i * t;
     for (let j = 0; j < t; j++) {
       const v = values[base + j]!;
-      if (v !== v) continue; // NaN
+      if (Number.isNaN(v)) continue;
       s += v;
       const sg = v > tolerance ? 1 : v < -tolerance ? -1 : 0;
       if (sg !== 0) {
@@ -255,7 +255,7 @@ export function renderHeatmap(out: Uint32Array, layout: Layout, input: RenderInp
           const v = values[base + j]!;
           const cur = best[j]!;
           // Largest magnitude wins; NaN never replaces a number.
-          if (cur !== cur || (v === v && Math.abs(v) > Math.abs(cur))) best[j] = v;
+          if (Number.isNaN(cur) || (!Number.isNaN(v) && Math.abs(v) > Math.abs(cur))) best[j] = v;
         }
       }
     }
@@ -266,13 +266,13 @@ export function renderHeatmap(out: Uint32Array, layout: Layout, input: RenderInp
         for (let j = j0 + 1; j < colFrom[x + 1]!; j++) {
           const v = best[j]!;
           const cur = best[j0]!;
-          if (cur !== cur || (v === v && Math.abs(v) > Math.abs(cur))) best[j0] = v;
+          if (Number.isNaN(cur) || (!Number.isNaN(v) && Math.abs(v) > Math.abs(cur))) best[j0] = v;
         }
       }
     }
     for (let j = 0; j < t; j++) {
       const v = best[j]!;
-      if (v !== v) rowColors[j] = nanColor;
+      if (Number.isNaN(v)) rowColors[j] = nanColor;
       else {
         let k = Math.round(mid + v * scale);
         if (k < 0) k = 0;

@@ -305,7 +305,7 @@ function buildCsv(): string {
   if (rt.state.view === "sweep") {
     const lines = ["system,run_id,alpha,final_relative_weight_change,final_kernel_distance"];
     for (const s of sweeps) for (const p of s.points) lines.push(`${csvCell(s.system)},${csvCell(p.runId)},${p.alpha},${csvNumber(p.relativeWeightChange)},${csvNumber(p.kernelDistance)}`);
-    return lines.join("\n") + "\n";
+    return `${lines.join("\n")}\n`;
   }
   const lines = ["run_id,label,metric,layer,step,value"];
   for (const run of runs.values()) {
@@ -318,7 +318,7 @@ function buildCsv(): string {
       }
     }
   }
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }
 
 function exportBase(): string {

@@ -24,16 +24,16 @@ export function buildCsv(runs: readonly RunData[], smoothedMetrics: readonly str
     const cols = metrics.map((m) => run.rowValues.get(m));
     const smooth = smoothCols.map((m) => ({ col: run.rowValues.get(m), series: run.metrics.get(m), k: 0 }));
     for (let i = 0; i < run.rows; i++) {
-      let line = prefix + num(run.rowStep.get(i)) + "," + num(run.rowTime.get(i));
-      for (const c of cols) line += "," + (c ? num(c.get(i)) : "");
+      let line = `${prefix}${num(run.rowStep.get(i))},${num(run.rowTime.get(i))}`;
+      for (const c of cols) line += `,${c ? num(c.get(i)) : ""}`;
       for (const s of smooth) {
         // The series holds the finite points only, in row order: advance with them.
         const v = s.col ? s.col.get(i) : NaN;
-        if (Number.isFinite(v) && s.series) line += "," + num(s.series.smooth.get(s.k++));
+        if (Number.isFinite(v) && s.series) line += `,${num(s.series.smooth.get(s.k++))}`;
         else line += ",";
       }
       lines.push(line);
     }
   }
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }
