@@ -30,27 +30,28 @@ usage:
     (the analyses that need the model run the experiment file's code: only with --file FILE, or
     --run-experiment for the file recorded in run.json; without either, only the weight-space one)`;
 
-/** `--set tracin.projectionDim=128` (repeatable) → { tracin: { projectionDim: 128 } }; values are JSON when they parse as JSON. */
+/**
+ * `--set tracin.projectionDim=128` (repeatable) → { tracin: { projectionDim: 128 } }; values are
+ * JSON when they parse as JSON. Built on a Map and own properties, so a name such as `constructor`
+ * or `__proto__` never reaches a prototype: the analyses' validation reports it as unknown.
+ */
 function parseSettingOverrides(items: readonly string[]): AnalysesInput {
-  const out: Record<string, Record<string, unknown>> = {};
+  const out = new Map<string, Record<string, unknown>>();
   for (const item of items) {
     const m = /^([A-Za-z]+)\.([A-Za-z]+)=(.*)$/s.exec(item);
-    if (!m) throw new Error(`--set expects ANALYSIS.FIELD=VALUE, got "${item}"`);
-    const [, analysis, field, raw] = m as unknown as [string, string, string, string];
+    const [analysis, field, raw] = [m?.[1], m?.[2], m?.[3]];
+    if (analysis === undefined || field === undefined || raw === undefined) throw new Error(`--set expects ANALYSIS.FIELD=VALUE, got "${item}"`);
     let value: unknown = raw;
     try {
       value = JSON.parse(raw);
     } catch {
       // a bare word stays a string
     }
-    let section = out[analysis];
-    if (section === undefined) {
-      section = {};
-      out[analysis] = section;
-    }
-    section[field] = value;
+    const section = out.get(analysis) ?? {};
+    Object.defineProperty(section, field, { value, enumerable: true, writable: true, configurable: true });
+    out.set(analysis, section);
   }
-  return out as AnalysesInput;
+  return Object.fromEntries(out) as AnalysesInput;
 }
 
 function printer(): (e: TrainerEvent) => void {

@@ -202,6 +202,13 @@ describe("analyzer: failures", () => {
     const unknown = await runCli(["analyze", runDir, "--set", "nosuch.every=1"]);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /error \(config\): .*nosuch/);
+    // Names of Object.prototype's members are unknown analyses or fields like any other.
+    for (const item of ["constructor.x=1", "weights.constructor=1", "toString.every=1"]) {
+      const proto = await runCli(["analyze", runDir, "--set", item]);
+      assert.equal(proto.code, 1, item);
+      assert.match(proto.stderr, /error \(config\): /, item);
+      assert.doesNotMatch(proto.stderr, /internal/, item);
+    }
     assert.doesNotMatch(set.stderr + unknown.stderr, /internal/);
   });
 });
