@@ -15,7 +15,7 @@ export { launchChromium, openPanel } from "./panelHarness";
 export const XSS = "<img src=x onerror=alert(1)>";
 
 export function serveAnalysisPanels(root: string): Promise<Served> {
-  const css = ["analysisPanels.css"];
+  const css = ["common.css", "analysisPanels.css"];
   return serveWebviews(root, {
     grokking: { css, html: grokkingHtml },
     lazyRich: { css, html: lazyRichHtml },

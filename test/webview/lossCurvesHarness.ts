@@ -12,7 +12,7 @@ export { CHROMIUM_ARGS, DARK_THEME, launchChromium, rng, screenshot, until, type
 /** Serves the loss-curves page at `/`. */
 export function serveLossCurves(root: string): Promise<Served> {
   return serveWebviews(root, {
-    lossCurves: { css: ["lossCurves.css"], html: lossCurvesHtml },
+    lossCurves: { css: ["common.css", "lossCurves.css"], html: lossCurvesHtml },
   });
 }
 

@@ -72,7 +72,7 @@ export const GROKKING: PanelKind<GrokkingState, Message> = {
   title: "Grokking",
   viewType: AnalysisViewTypes.grokking,
   bundle: "grokking",
-  styles: ["analysisPanels.css"],
+  styles: ["common.css", "analysisPanels.css"],
   html: grokkingHtml,
   store: { key: "learningMechanics.analysisPanels", entry: (title) => `grokking\n${title}`, kind: "grokking" },
   isState: isGrokkingState,

@@ -37,7 +37,7 @@ export const INFLUENCE: PanelKind<InfluenceState, Message> = {
   title: "Influence",
   viewType: AnalysisViewTypes.influence,
   bundle: "influence",
-  styles: ["analysisPanels.css"],
+  styles: ["common.css", "analysisPanels.css"],
   html: influenceHtml,
   store: { key: "learningMechanics.analysisPanels", entry: (title) => `influence\n${title}`, kind: "influence" },
   isState: isInfluenceState,

@@ -51,7 +51,7 @@ export const LAZY_RICH: PanelKind<LazyRichState, Message> = {
   title: "Lazy vs rich",
   viewType: AnalysisViewTypes.lazyRich,
   bundle: "lazyRich",
-  styles: ["analysisPanels.css"],
+  styles: ["common.css", "analysisPanels.css"],
   html: lazyRichHtml,
   store: { key: "learningMechanics.analysisPanels", entry: (title) => `lazyRich\n${title}`, kind: "lazyRich" },
   isState: isLazyRichState,

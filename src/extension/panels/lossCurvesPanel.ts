@@ -114,7 +114,7 @@ export const LOSS_CURVES: PanelKind<LossCurvesState, Message> = {
   title: "Loss curves",
   viewType: LOSS_CURVES_VIEW_TYPE,
   bundle: "lossCurves",
-  styles: ["lossCurves.css"],
+  styles: ["common.css", "lossCurves.css"],
   html: lossCurvesHtml,
   store: { key: "learningMechanics.lossCurvesPanels", entry: (title) => title },
   isState: isLossCurvesState,
