@@ -111,7 +111,7 @@ export async function runRequest(request: RunRequest, emit: Emit, shouldStop: ()
     const chosen = await chooseTrainingBackend(backendWanted, {
       python: request.python,
       device,
-      system: { name: found.name, input: found.system.input },
+      system: { name: found.name, model: found.system.input.model },
       candidates: defaultCandidates(experimentFile),
     });
     const backend = chosen.info;

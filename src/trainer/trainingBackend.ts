@@ -4,7 +4,6 @@
 // times faster there (bench/README.md); it is skipped, with the reason recorded, when there is no
 // Python, no PyTorch, no such device, or the system has a custom tfjs model.
 // The analyzer is not a training run: it keeps to tfjs (backend.ts's `selectBackend`).
-import type { SystemInput } from "../sdk/spec";
 import type { BackendInfo } from "../shared/runFormat";
 import { UsageError } from "./errors";
 import { activate, BackendError, type BackendCandidate, type BackendRequest, errorText, infoOf, selectBackend } from "./backend";
@@ -24,8 +23,8 @@ export interface TrainingBackendOptions {
   python?: string | undefined;
   /** cpu, cuda, cuda:N or mps; undefined: CUDA when PyTorch sees a device, else the CPU. */
   device?: string | undefined;
-  /** The system's name and input, to refuse (or, under auto, skip) a custom model on torch. */
-  system: { name: string; input: SystemInput };
+  /** The system's name and its (unvalidated) model, to refuse (or, under auto, skip) a custom model on torch. */
+  system: { name: string; model: unknown };
   /** The tfjs candidates, in `auto` order (tests pass their own). */
   candidates: BackendCandidate[];
   /** The probe (tests pass their own); by default `cachedProbe`. */
@@ -76,7 +75,7 @@ async function torchOn(
   opts: TrainingBackendOptions,
   device: string | undefined,
 ): Promise<{ ok: true; probe: OkProbe; device: string } | { ok: false; why: string }> {
-  const refused = torchUnsupportedReason(opts.system.name, opts.system.input.model);
+  const refused = torchUnsupportedReason(opts.system.name, opts.system.model);
   if (refused) return { ok: false, why: refused };
   const probe = await (opts.probe ?? cachedProbe)(pythonCommand(opts.python));
   if (probe.kind !== "ok") return { ok: false, why: probe.message };

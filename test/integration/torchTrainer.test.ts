@@ -1,0 +1,231 @@
+// `lm train --backend torch` through the real CLI and sidecar: the run folder a torch run writes is
+// the one a wasm run writes (same step-0 checkpoint byte for byte, final weights within float32
+// tolerance), stop / resume / divergence / disk full behave as on tfjs, the analyzer reads a torch
+// run, and a missing interpreter, PyTorch or device is one message with nothing written. Needs a
+// Python with torch (test/support.ts `torchPython`); skipped without one unless LM_REQUIRE_TORCH=1.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { readSafetensorsSync } from "../../src/shared/safetensors";
+import { torchPython } from "../support";
+import { FIXTURES, killSidecars, metricsOf, readManifest, runCli, Sidecar, tempDir, withoutTime } from "./harness";
+
+const { python, skip } = torchPython();
+const py = python ?? "python3";
+const tiny = join(FIXTURES, "tiny.experiment.ts");
+const ckpt = (runDir: string, step: number) => join(runDir, "checkpoints", `step-${String(step).padStart(8, "0")}.safetensors`);
+
+after(killSidecars);
+
+/** Tensors of a checkpoint by name. */
+function tensors(file: string): Map<string, Float32Array> {
+  return new Map(readSafetensorsSync(file).tensors.map((t) => [t.name, t.data as Float32Array]));
+}
+
+/**
+ * Same tolerance as test/integration/torchWorker.test.ts (where it is argued): the two backends
+ * differ only in the order of float32 sums, so after 60 Adam(W) steps entries agree to ~1e-5;
+ * 1e-4 + 1e-3·|w| still catches a wrong update rule or a wrong minibatch, which move weights by 1e-3 or more.
+ */
+const ATOL = 1e-4;
+const RTOL = 1e-3;
+
+describe("training on torch through the CLI", { skip }, () => {
+  const root = tempDir("torch-cli");
+  const wasmRun = join(root, "wasm");
+  const torchRun = join(root, "torch");
+  let torchStderr = "";
+  before(async () => {
+    const [w, t] = await Promise.all([
+      runCli(["train", tiny, "--system", "tinyAdd", "--run-dir", wasmRun, "--backend", "wasm"]),
+      runCli(["train", tiny, "--system", "tinyAdd", "--run-dir", torchRun, "--backend", "torch", "--device", "cpu", "--python", py]),
+    ]);
+    assert.equal(w.code, 0, w.stderr);
+    assert.equal(t.code, 0, t.stderr);
+    torchStderr = t.stderr;
+  });
+
+  test("run.json names torch, its device, versions and interpreter; the same files as a wasm run", () => {
+    const m = readManifest(torchRun);
+    assert.equal(m.status, "finished");
+    assert.equal(m.step, 60);
+    assert.equal(m.backend.name, "torch");
+    assert.equal(m.backend.reason, "requested: torch");
+    assert.equal(m.backend.device, "cpu");
+    assert.ok(m.backend.python && existsSync(m.backend.python), `python ${m.backend.python}`);
+    assert.match(m.backend.versions?.["torch"] ?? "", /^\d+\.\d+/);
+    assert.match(torchStderr, /training tinyAdd \(60 steps\) on torch/);
+    assert.deepEqual(readdirSync(join(torchRun, "checkpoints")), readdirSync(join(wasmRun, "checkpoints")));
+    const steps = (run: string) => metricsOf(run).map((r) => r.step);
+    assert.deepEqual(steps(torchRun), steps(wasmRun), "metrics at the same steps");
+    const keys = (run: string) => Object.keys(metricsOf(run)[0]!);
+    assert.deepEqual(keys(torchRun), keys(wasmRun), "the same metrics");
+  });
+
+  test("step 0 is the same checkpoint byte for byte; after 60 AdamW minibatch steps the weights agree within float32 tolerance", () => {
+    assert.ok(readFileSync(ckpt(torchRun, 0)).equals(readFileSync(ckpt(wasmRun, 0))), "identical step-0 checkpoint (same init, same stats)");
+    const a = tensors(ckpt(wasmRun, 60));
+    const b = tensors(ckpt(torchRun, 60));
+    assert.deepEqual([...b.keys()], [...a.keys()], "the same tensors (parameters and optimizer slots) in the same order");
+    const header = (run: string) => readSafetensorsSync(ckpt(run, 60)).metadata;
+    assert.equal(header(torchRun)["optimizer"], header(wasmRun)["optimizer"], "optimizer step count");
+    let worst = 0;
+    let moved = 0;
+    const start = tensors(ckpt(wasmRun, 0));
+    for (const [name, wa] of a) {
+      if (name.startsWith("optimizer/")) continue;
+      const wb = b.get(name)!;
+      for (let i = 0; i < wa.length; i++) {
+        worst = Math.max(worst, Math.abs(wa[i]! - wb[i]!) / (ATOL + RTOL * Math.abs(wa[i]!)));
+        moved = Math.max(moved, Math.abs(wa[i]! - start.get(name)![i]!));
+      }
+    }
+    assert.ok(moved > 10 * ATOL, "the weights moved");
+    assert.ok(worst <= 1, `worst |Δ| / tolerance ${worst}`);
+    const lossAt = (run: string, step: number) => metricsOf(run).find((r) => r.step === step)!["train_loss"]!;
+    assert.ok(Math.abs(lossAt(torchRun, 0) - lossAt(wasmRun, 0)) < 1e-6, "the same loss at initialization");
+    assert.ok(Math.abs(lossAt(torchRun, 60) - lossAt(wasmRun, 60)) < 1e-4, `final loss ${lossAt(torchRun, 60)} vs ${lossAt(wasmRun, 60)}`);
+  });
+
+  test("stop through the sidecar, then resume: identical to the uninterrupted run, checkpoints byte for byte", async () => {
+    const runDir = join(root, "interrupted");
+    const sidecar = new Sidecar();
+    await sidecar.waitFor("ready");
+    sidecar.send({ type: "train", file: tiny, system: "tinyAdd", runDir, backend: "torch", python: py, device: "cpu" });
+    await sidecar.waitFor("checkpoint", (e) => e.step === 20, 240_000);
+    sidecar.send({ type: "stop" });
+    const fin = await sidecar.waitFor("finished", () => true, 240_000);
+    assert.equal(fin.status, "stopped");
+    assert.equal(await sidecar.exited, 0);
+    assert.deepEqual(sidecar.stray, [], "nothing but protocol lines on stdout");
+    const stoppedAt = fin.step;
+    assert.ok(stoppedAt >= 20 && stoppedAt < 60, `stopped at ${stoppedAt}`);
+    assert.equal(readManifest(runDir).status, "stopped");
+    assert.ok(existsSync(ckpt(runDir, stoppedAt)), "a checkpoint at the stop");
+    // Same seed, same backend: the part before the stop is a repeat of the straight run.
+    assert.ok(readFileSync(ckpt(runDir, 20)).equals(readFileSync(ckpt(torchRun, 20))), "deterministic on the CPU: identical step-20 checkpoint");
+
+    const r = await runCli(["resume", runDir, "--backend", "torch", "--python", py]);
+    assert.equal(r.code, 0, r.stderr);
+    const m = readManifest(runDir);
+    assert.equal(m.status, "finished");
+    assert.deepEqual(m.resumedFrom, [stoppedAt]);
+    assert.equal(m.backend.name, "torch");
+    assert.ok(readFileSync(ckpt(runDir, 60)).equals(readFileSync(ckpt(torchRun, 60))), "identical final weights and optimizer state");
+    const straight = withoutTime(metricsOf(torchRun));
+    const resumed = withoutTime(metricsOf(runDir)).filter((x) => x["step"] !== stoppedAt || straight.some((y) => y["step"] === stoppedAt));
+    assert.deepEqual(resumed, straight, "identical metrics at every step");
+  });
+
+  test("the analyzer writes its records for a torch run, as for any other", async () => {
+    const r = await runCli(["analyze", torchRun, "--backend", "cpu", "--run-experiment", "--only", "weights,kernel"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /analyzer finished: [1-9]\d* records/);
+    const files = readdirSync(join(torchRun, "analyses")).sort();
+    assert.ok(files.includes("weights.jsonl") && files.includes("kernel.jsonl"), files.join(", "));
+    const [header, ...records] = readFileSync(join(torchRun, "analyses", "weights.jsonl"), "utf8").trim().split("\n");
+    assert.match(header!, /"analysis":"weights"/);
+    const parsed = records.map((l) => JSON.parse(l) as { step: number; paramNorm: number });
+    assert.deepEqual(parsed.map((x) => x.step), [0, 20, 40, 60], "one record per checkpoint");
+    // The analyzer's norm of the step-60 weights is the one the trainer recorded for them.
+    const recorded = metricsOf(torchRun).find((x) => x.step === 60)!["param_norm"]!;
+    assert.ok(Math.abs(parsed[3]!.paramNorm - recorded) < 1e-4 * recorded, `${parsed[3]!.paramNorm} vs ${recorded}`);
+  });
+});
+
+describe("torch runs that end badly", { skip }, () => {
+  test("a learning rate far too large: status diverged, exit code 3, no checkpoint past the last finite step", async () => {
+    const runDir = join(tempDir("torch-diverge"), "run");
+    const r = await runCli(["train", join(FIXTURES, "diverge.experiment.ts"), "--run-dir", runDir, "--backend", "torch", "--python", py]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /training diverged: the (training loss became (NaN|-?Infinity)|loss or the weights became non-finite) at step \d+; the last finite checkpoint is step \d+/);
+    const m = readManifest(runDir);
+    assert.equal(m.status, "diverged");
+    assert.equal(typeof m.divergedAtStep, "number");
+    const steps = readdirSync(join(runDir, "checkpoints")).map((f) => Number(f.slice(5, 13)));
+    assert.ok(steps.length >= 1 && steps.every((s) => s <= m.divergedAtStep!), steps.join(","));
+  });
+
+  test("a full disk fails the run with a clear message and keeps every checkpoint already written", async (t) => {
+    const mount = tempDir("torch-full");
+    const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", "size=40k", "tmpfs", mount], { encoding: "utf8" });
+    if (mounted.status !== 0) return t.skip(`cannot mount a small tmpfs here: ${mounted.stderr.trim()}`);
+    try {
+      const runDir = join(mount, "run");
+      const r = await runCli(["train", tiny, "--system", "tinyAdd", "--run-dir", runDir, "--backend", "torch", "--python", py]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /error \(io\): disk full: .*ENOSPC.*Checkpoints up to step \d+ are intact/);
+      const files = readdirSync(join(runDir, "checkpoints")).sort();
+      assert.ok(files.length >= 1 && files.length < 4, files.join(", "));
+      assert.ok(files.every((f) => /^step-\d{8}\.safetensors$/.test(f)), `no temporary files left: ${files.join(", ")}`);
+      for (const f of files) assert.ok(readSafetensorsSync(join(runDir, "checkpoints", f)).tensors.length > 0, `${f} is complete`);
+      const manifest = readManifest(runDir);
+      assert.ok(manifest.step <= Number(files.at(-1)!.slice(5, 13)), "run.json never points past the last complete checkpoint");
+    } finally {
+      spawnSync("umount", [mount]);
+    }
+  });
+});
+
+describe("when torch cannot run: one message, nothing written", { skip }, () => {
+  const dir = tempDir("torch-missing");
+  /** An interpreter that starts but cannot import torch: the real one without site-packages. */
+  const noTorch = join(dir, "python-without-torch");
+  before(() => {
+    const real = spawnSync(py, ["-c", "import sys; print(sys.executable)"], { encoding: "utf8" }).stdout.trim();
+    writeFileSync(noTorch, `#!/bin/sh\nexec ${JSON.stringify(real)} -S "$@"\n`);
+    chmodSync(noTorch, 0o755);
+  });
+
+  const cases: Array<{ name: string; args: () => string[]; message: RegExp }> = [
+    {
+      name: "no interpreter at that path",
+      args: () => ["--backend", "torch", "--python", join(dir, "no-such-python")],
+      message: /error \(backend\): backend "torch" is not available: no Python interpreter: ".*no-such-python" could not be started \(not found\)\. Install Python 3 with PyTorch/,
+    },
+    {
+      name: "an interpreter without PyTorch",
+      args: () => ["--backend", "torch", "--python", noTorch],
+      message: /error \(backend\): backend "torch" is not available: .* has no PyTorch \(ModuleNotFoundError: No module named 'torch'\)\. Install PyTorch into it \(`.* -m pip install torch`/,
+    },
+    {
+      name: "--device cuda without CUDA",
+      args: () => ["--backend", "torch", "--device", "cuda", "--python", py],
+      message: /error \(backend\): backend "torch" is not available: --device cuda: PyTorch .* (is a CPU-only build|sees no CUDA device).*Choose --device cpu/,
+    },
+    {
+      name: "a custom tfjs model",
+      args: () => ["--system", "xor", "--backend", "torch", "--python", py],
+      message: /error \(backend\): backend "torch" is not available: system "xor": its custom model "twoLayer" is tfjs code, which the torch backend cannot run; train it with --backend wasm, cpu, native or gpu/,
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, async (t) => {
+      if (c.name.includes("cuda") && spawnSync(py, ["-c", "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"]).status === 0) {
+        return t.skip("this machine has CUDA");
+      }
+      const out = join(dir, c.name.replace(/\W+/g, "-"));
+      const file = c.name.includes("custom") ? join(FIXTURES, "custom.experiment.ts") : tiny;
+      const system = c.name.includes("custom") ? [] : ["--system", "tinyAdd"];
+      const r = await runCli(["train", file, ...system, "--out", out, ...c.args()]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, c.message);
+      assert.equal(r.stderr.trim().split("\n").length, 1, `one line: ${r.stderr}`);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack");
+      assert.equal(r.stdout, "");
+      assert.ok(!existsSync(out) || readdirSync(out).length === 0, "no run folder");
+    });
+  }
+
+  test("--device with a tfjs backend, or an unknown device, is a usage error (exit 2)", async () => {
+    const a = await runCli(["train", tiny, "--system", "tinyAdd", "--out", join(dir, "x"), "--backend", "wasm", "--device", "cuda"]);
+    assert.equal(a.code, 2, a.stderr);
+    assert.match(a.stderr, /--device applies to --backend torch \(or auto\), not wasm/);
+    const b = await runCli(["train", tiny, "--system", "tinyAdd", "--out", join(dir, "y"), "--backend", "torch", "--device", "tpu"]);
+    assert.equal(b.code, 2, b.stderr);
+    assert.match(b.stderr, /error \(usage\): unknown device "tpu" \(expected cpu, cuda, cuda:N or mps\)/);
+    assert.ok(!existsSync(join(dir, "x")) && !existsSync(join(dir, "y")), "no run folder");
+  });
+});
