@@ -67,11 +67,12 @@ export type TrainerRequest =
   | { type: "list"; file: string }
   /**
    * Train one system into a new run folder under `runsRoot` (or exactly `runDir`); `steps` overrides its step count.
-   * `python` (the interpreter) and `device` (cpu, cuda, cuda:N, mps) are for the torch backend, and for `auto`, which may choose it.
+   * `python` (the interpreter), `device` (cpu, cuda, cuda:N, mps) and `threads` (PyTorch's CPU threads; absent: its
+   * default, one per core) are for the torch backend, and for `auto`, which may choose it.
    */
-  | { type: "train"; file: string; system: string; runsRoot?: string; runDir?: string; backend?: string; python?: string; device?: string; steps?: number }
+  | { type: "train"; file: string; system: string; runsRoot?: string; runDir?: string; backend?: string; python?: string; device?: string; threads?: number; steps?: number }
   /** Continue a stopped run from its last checkpoint. */
-  | { type: "resume"; runDir: string; backend?: string; python?: string; device?: string }
+  | { type: "resume"; runDir: string; backend?: string; python?: string; device?: string; threads?: number }
   /**
    * Analyse a run's checkpoints into its analyses/ folder; with `follow`, keep going while the run
    * trains. `file` is the experiment file to load for the analyses that need the model: loading it

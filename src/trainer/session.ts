@@ -19,11 +19,12 @@ import { chooseTrainingBackend, parseDevice } from "./trainingBackend";
 
 export type ErrorEvent = Extract<TrainerEvent, { type: "error" }>;
 
-/** `python` and `device` matter to the torch backend only (and to `auto`, which may choose it). */
+/** `python`, `device` and `threads` matter to the torch backend only (and to `auto`, which may choose it). */
 interface BackendChoice {
   backend?: string;
   python?: string;
   device?: string;
+  threads?: number;
 }
 
 export type RunRequest =
@@ -102,6 +103,9 @@ export async function runRequest(request: RunRequest, emit: Emit, shouldStop: ()
     // Checked before the experiment's code runs: a typo in the backend's name is a usage error.
     const backendWanted = parseBackendRequest(request.backend);
     const device = parseDevice(request.device);
+    if (request.threads !== undefined && !(Number.isInteger(request.threads) && request.threads >= 1)) {
+      throw new UsageError(`threads must be a positive integer, got ${JSON.stringify(request.threads)}`);
+    }
     const experiment = await loadExperiment(experimentFile);
     const found = chooseSystem(experiment, request.kind === "train" ? request.system : system);
     system = found.name;
@@ -122,7 +126,7 @@ export async function runRequest(request: RunRequest, emit: Emit, shouldStop: ()
       system,
       runDir,
       backend,
-      ...(chosen.kind === "torch" ? { torch: chosen.torch } : {}),
+      ...(chosen.kind === "torch" ? { torch: { ...chosen.torch, ...(request.threads !== undefined ? { threads: request.threads } : {}) } } : {}),
       emit,
       shouldStop,
       resume: request.kind === "resume",

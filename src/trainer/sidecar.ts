@@ -61,8 +61,13 @@ function stop(): void {
 }
 
 /** The backend fields of a train or resume request that are set (absent ones stay absent). */
-function backendChoice(r: { backend?: string; python?: string; device?: string }): { backend?: string; python?: string; device?: string } {
-  return { ...(r.backend ? { backend: r.backend } : {}), ...(r.python ? { python: r.python } : {}), ...(r.device ? { device: r.device } : {}) };
+function backendChoice(r: { backend?: string; python?: string; device?: string; threads?: number }): { backend?: string; python?: string; device?: string; threads?: number } {
+  return {
+    ...(r.backend ? { backend: r.backend } : {}),
+    ...(r.python ? { python: r.python } : {}),
+    ...(r.device ? { device: r.device } : {}),
+    ...(r.threads !== undefined ? { threads: r.threads } : {}),
+  };
 }
 
 async function handle(line: string): Promise<void> {

@@ -284,6 +284,7 @@ class Training {
       {
         python: target.python,
         device: target.device,
+        threads: target.threads,
         systemName: this.req.system,
         spec,
         data: system.data,

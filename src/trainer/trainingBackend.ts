@@ -14,6 +14,8 @@ import { deviceProblem, probePython, type PythonProbe, pythonCommand } from "./t
 export interface TorchTarget {
   python: string;
   device: string;
+  /** torch.set_num_threads; absent: PyTorch's default (one per core). */
+  threads?: number;
 }
 
 export type ChosenBackend = { kind: "tfjs"; info: BackendInfo } | { kind: "torch"; info: BackendInfo; torch: TorchTarget };

@@ -40,7 +40,7 @@ describe("training on torch through the CLI", { skip }, () => {
   before(async () => {
     const [w, t] = await Promise.all([
       runCli(["train", tiny, "--system", "tinyAdd", "--run-dir", wasmRun, "--backend", "wasm"]),
-      runCli(["train", tiny, "--system", "tinyAdd", "--run-dir", torchRun, "--backend", "torch", "--device", "cpu", "--python", py]),
+      runCli(["train", tiny, "--system", "tinyAdd", "--run-dir", torchRun, "--backend", "torch", "--device", "cpu", "--python", py, "--threads", "1"]),
     ]);
     assert.equal(w.code, 0, w.stderr);
     assert.equal(t.code, 0, t.stderr);
@@ -57,6 +57,7 @@ describe("training on torch through the CLI", { skip }, () => {
     assert.ok(m.backend.python && existsSync(m.backend.python), `python ${m.backend.python}`);
     assert.match(m.backend.versions?.["torch"] ?? "", /^\d+\.\d+/);
     assert.match(torchStderr, /training tinyAdd \(60 steps\) on torch/);
+    assert.match(torchStderr, /PyTorch worker ready on cpu \(.*, 1 thread\)/, "--threads reaches the worker");
     assert.deepEqual(readdirSync(join(torchRun, "checkpoints")), readdirSync(join(wasmRun, "checkpoints")));
     const steps = (run: string) => metricsOf(run).map((r) => r.step);
     assert.deepEqual(steps(torchRun), steps(wasmRun), "metrics at the same steps");
@@ -93,7 +94,7 @@ describe("training on torch through the CLI", { skip }, () => {
     const runDir = join(root, "interrupted");
     const sidecar = new Sidecar();
     await sidecar.waitFor("ready");
-    sidecar.send({ type: "train", file: tiny, system: "tinyAdd", runDir, backend: "torch", python: py, device: "cpu" });
+    sidecar.send({ type: "train", file: tiny, system: "tinyAdd", runDir, backend: "torch", python: py, device: "cpu", threads: 1 });
     await sidecar.waitFor("checkpoint", (e) => e.step === 20, 240_000);
     sidecar.send({ type: "stop" });
     const fin = await sidecar.waitFor("finished", () => true, 240_000);
@@ -107,7 +108,7 @@ describe("training on torch through the CLI", { skip }, () => {
     // Same seed, same backend: the part before the stop is a repeat of the straight run.
     assert.ok(readFileSync(ckpt(runDir, 20)).equals(readFileSync(ckpt(torchRun, 20))), "deterministic on the CPU: identical step-20 checkpoint");
 
-    const r = await runCli(["resume", runDir, "--backend", "torch", "--python", py]);
+    const r = await runCli(["resume", runDir, "--backend", "torch", "--python", py, "--threads", "1"]);
     assert.equal(r.code, 0, r.stderr);
     const m = readManifest(runDir);
     assert.equal(m.status, "finished");
@@ -219,13 +220,19 @@ describe("when torch cannot run: one message, nothing written", { skip }, () => 
     });
   }
 
-  test("--device with a tfjs backend, or an unknown device, is a usage error (exit 2)", async () => {
+  test("--device or --threads with a tfjs backend, an unknown device, a bad thread count: usage errors (exit 2)", async () => {
     const a = await runCli(["train", tiny, "--system", "tinyAdd", "--out", join(dir, "x"), "--backend", "wasm", "--device", "cuda"]);
     assert.equal(a.code, 2, a.stderr);
     assert.match(a.stderr, /--device applies to --backend torch \(or auto\), not wasm/);
     const b = await runCli(["train", tiny, "--system", "tinyAdd", "--out", join(dir, "y"), "--backend", "torch", "--device", "tpu"]);
     assert.equal(b.code, 2, b.stderr);
     assert.match(b.stderr, /error \(usage\): unknown device "tpu" \(expected cpu, cuda, cuda:N or mps\)/);
-    assert.ok(!existsSync(join(dir, "x")) && !existsSync(join(dir, "y")), "no run folder");
+    const c = await runCli(["train", tiny, "--system", "tinyAdd", "--out", join(dir, "z"), "--backend", "torch", "--threads", "0"]);
+    assert.equal(c.code, 2, c.stderr);
+    assert.match(c.stderr, /--threads must be a positive integer, got "0"/);
+    const d = await runCli(["train", tiny, "--system", "tinyAdd", "--out", join(dir, "w"), "--backend", "cpu", "--threads", "2"]);
+    assert.equal(d.code, 2, d.stderr);
+    assert.match(d.stderr, /--threads applies to --backend torch \(or auto\), not cpu/);
+    for (const o of ["x", "y", "z", "w"]) assert.ok(!existsSync(join(dir, o)), `no run folder (${o})`);
   });
 });

@@ -25,6 +25,7 @@ export type WorkerRunEnd = { status: "finished" | "stopped"; step: number } | { 
 export interface WorkerRunStart {
   python: string;
   device: string;
+  threads?: number | undefined;
   systemName: string;
   spec: SystemSpec;
   data: TaskData;
@@ -61,7 +62,7 @@ export async function runOnWorker(start: WorkerRunStart, sink: WorkerRunSink, sh
     writeWorkerInputs(tensorsFile, { data: start.data, params: start.params, ...(start.init ? { init: start.init } : {}), ...(start.optimizer ? { optimizer: start.optimizer } : {}) });
     worker = await TorchWorker.spawn({ python: start.python });
     const w = worker;
-    w.start({ system, tensorsFile, exchangeDir, device: start.device, fromStep: start.fromStep, optimizerT: start.optimizerT });
+    w.start({ system, tensorsFile, exchangeDir, device: start.device, ...(start.threads !== undefined ? { threads: start.threads } : {}), fromStep: start.fromStep, optimizerT: start.optimizerT });
     let stopSent = false;
     poll = setInterval(() => {
       if (!stopSent && shouldStop()) {
