@@ -32,6 +32,8 @@ const { values } = parseArgs({
     "torch-threads": { type: "string", default: "1" },
     python: { type: "string", default: "/usr/bin/python3" },
     cadence: { type: "string", default: "quiet" },
+    // The torch backend's device; the reference is CPU-only, so on cuda the ratio is against the CPU loop.
+    device: { type: "string", default: "cpu" },
     repeats: { type: "string", default: "1" },
   },
 });
@@ -75,7 +77,7 @@ function trainerRate(system, backend) {
         }
       }
     });
-    const torch = backend === "torch" ? { python: values.python, device: "cpu", ...(values["torch-threads"] === "default" ? {} : { threads: Number(values["torch-threads"]) }) } : {};
+    const torch = backend === "torch" ? { python: values.python, device: values.device, ...(values["torch-threads"] === "default" ? {} : { threads: Number(values["torch-threads"]) }) } : {};
     child.stdin.write(JSON.stringify({ type: "train", file: join(root, "bench/systems.experiment.ts"), system: systemName(system), runsRoot: out, backend, ...torch, steps: STEPS[system][backend] }) + "\n");
   });
 }
@@ -108,6 +110,7 @@ for (const system of values.systems.split(",")) {
       system,
       backend,
       cadence: values.cadence,
+      ...(backend === "torch" ? { device: values.device } : {}),
       stepsPerSecond: +sps.toFixed(2),
       all: runs.map((r) => +r.stepsPerSecond.toFixed(1)),
       gflops: +((FLOPS[system] * sps) / 1e9).toFixed(1),
