@@ -64,12 +64,16 @@ export async function runOnWorker(start: WorkerRunStart, sink: WorkerRunSink, sh
     const w = worker;
     w.start({ system, tensorsFile, exchangeDir, device: start.device, ...(start.threads !== undefined ? { threads: start.threads } : {}), fromStep: start.fromStep, optimizerT: start.optimizerT });
     let stopSent = false;
-    poll = setInterval(() => {
+    const passStop = () => {
       if (!stopSent && shouldStop()) {
         stopSent = true;
         w.stop();
       }
-    }, STOP_POLL_MS);
+    };
+    // A stop asked for while Python started is sent at once, right behind `start`: the worker then
+    // stops after its first step (with step 0 recorded), however fast its steps are.
+    passStop();
+    poll = setInterval(passStop, STOP_POLL_MS);
     for await (const e of w) {
       switch (e.type) {
         case "ready":
