@@ -78,7 +78,7 @@ function trainerRate(system, backend) {
       }
     });
     const torch = backend === "torch" ? { python: values.python, device: values.device, ...(values["torch-threads"] === "default" ? {} : { threads: Number(values["torch-threads"]) }) } : {};
-    child.stdin.write(JSON.stringify({ type: "train", file: join(root, "bench/systems.experiment.ts"), system: systemName(system), runsRoot: out, backend, ...torch, steps: STEPS[system][backend] }) + "\n");
+    child.stdin.write(`${JSON.stringify({ type: "train", file: join(root, "bench/systems.experiment.ts"), system: systemName(system), runsRoot: out, backend, ...torch, steps: STEPS[system][backend] })}\n`);
   });
 }
 
