@@ -140,6 +140,30 @@ describe("training on torch through the CLI", { skip }, () => {
   });
 });
 
+describe("a custom task on torch", { skip }, () => {
+  test("the data a custom task generates in TypeScript trains on torch as on wasm", async () => {
+    const root = tempDir("torch-custom-task");
+    const file = join(FIXTURES, "customTask.experiment.ts");
+    const [w, t] = await Promise.all([
+      runCli(["train", file, "--run-dir", join(root, "wasm"), "--backend", "wasm"]),
+      runCli(["train", file, "--run-dir", join(root, "torch"), "--backend", "torch", "--python", py, "--threads", "1"]),
+    ]);
+    assert.equal(w.code, 0, w.stderr);
+    assert.equal(t.code, 0, t.stderr);
+    assert.ok(readFileSync(ckpt(join(root, "torch"), 0)).equals(readFileSync(ckpt(join(root, "wasm"), 0))), "the same step-0 checkpoint");
+    const a = tensors(ckpt(join(root, "wasm"), 50));
+    const b = tensors(ckpt(join(root, "torch"), 50));
+    let worst = 0;
+    for (const [name, wa] of a) {
+      const wb = b.get(name)!;
+      for (let i = 0; i < wa.length; i++) worst = Math.max(worst, Math.abs(wa[i]! - wb[i]!) / (ATOL + RTOL * Math.abs(wa[i]!)));
+    }
+    assert.ok(worst <= 1, `worst |Δ| / tolerance ${worst}`);
+    const loss = (run: string) => metricsOf(join(root, run)).map((r) => r["train_loss"]!);
+    assert.ok(loss("torch").at(-1)! < loss("torch")[0]!, "it learned");
+  });
+});
+
 describe("torch runs that end badly", { skip }, () => {
   test("a learning rate far too large: status diverged, exit code 3, no checkpoint past the last finite step", async () => {
     const runDir = join(tempDir("torch-diverge"), "run");
