@@ -4,13 +4,13 @@
 // run, and a missing interpreter, PyTorch or device is one message with nothing written. Needs a
 // Python with torch (test/support.ts `torchPython`); skipped without one unless LM_REQUIRE_TORCH=1.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { readSafetensorsSync } from "../../src/shared/safetensors";
 import { torchPython } from "../support";
-import { FIXTURES, killSidecars, metricsOf, readManifest, runCli, Sidecar, tempDir, withoutTime } from "./harness";
+import { CLI, FIXTURES, killSidecars, metricsOf, readManifest, ROOT, runCli, Sidecar, tempDir, withoutTime } from "./harness";
 
 const { python, skip } = torchPython();
 const py = python ?? "python3";
@@ -161,6 +161,40 @@ describe("a custom task on torch", { skip }, () => {
     assert.ok(worst <= 1, `worst |Δ| / tolerance ${worst}`);
     const loss = (run: string) => metricsOf(join(root, run)).map((r) => r["train_loss"]!);
     assert.ok(loss("torch").at(-1)! < loss("torch")[0]!, "it learned");
+  });
+});
+
+describe("Ctrl-C in a terminal", { skip }, () => {
+  test("SIGINT to the whole process group (trainer and worker) stops gracefully: status stopped, a checkpoint at the stop, no Python traceback", async () => {
+    const runDir = join(tempDir("torch-ctrl-c"), "run");
+    // Its own process group, as a shell gives a foreground job: the signal reaches Python too.
+    const child = spawn(process.execPath, [CLI, "train", tiny, "--system", "tinyAdd", "--run-dir", runDir, "--backend", "torch", "--python", py, "--steps", "100000"], {
+      cwd: ROOT,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((r) => child.on("close", r));
+    try {
+      // Training is under way once step 0 is on disk and a few more steps have run.
+      const deadline = Date.now() + 120_000;
+      while (!(existsSync(ckpt(runDir, 0)) && /PyTorch worker ready/.test(stderr))) {
+        if (Date.now() > deadline) throw new Error(`the run did not start: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+      process.kill(-child.pid!, "SIGINT");
+      assert.equal(await exited, 0, stderr);
+    } finally {
+      if (child.exitCode === null) process.kill(-child.pid!, "SIGKILL");
+    }
+    assert.match(stderr, /stopped at step (\d+)/);
+    assert.doesNotMatch(stderr, /KeyboardInterrupt|Traceback/);
+    const m = readManifest(runDir);
+    assert.equal(m.status, "stopped");
+    assert.ok(m.step > 0, `stopped at ${m.step}`);
+    assert.ok(existsSync(ckpt(runDir, m.step)), "a checkpoint at the stop");
   });
 });
 
