@@ -1,5 +1,7 @@
 // The canonical systems timed by bench/train.bench.mjs, identical to bench/reference_torch.py.
-// Evaluation and checkpoints only at the first and last step, so the timing is of training steps.
+// Evaluation and checkpoints only at the first and last step, so the timing is of training steps;
+// the `…Default` twins keep the SDK's default cadence (metrics every 100 steps, a checkpoint every
+// 1,000), what a user's run pays (bench/train.bench.mjs --cadence default).
 import { modelSystem, models, optimizers, tasks } from "learning-mechanics";
 
 const quiet = { evalEvery: 1_000_000, checkpointEvery: 1_000_000 };
@@ -21,3 +23,8 @@ export const transformer = modelSystem({
   steps: 30,
   ...quiet,
 });
+
+const { evalEvery: _e, checkpointEvery: _c, ...mlpDefaultInput } = mlp.input;
+export const mlpDefault = modelSystem(mlpDefaultInput);
+const { evalEvery: _e2, checkpointEvery: _c2, ...transformerDefaultInput } = transformer.input;
+export const transformerDefault = modelSystem(transformerDefaultInput);

@@ -1,5 +1,6 @@
 // Helpers shared by tests (not a test file itself: only `*.test.ts` are entries).
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -44,4 +45,23 @@ export function rng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/**
+ * The Python with PyTorch the torch tests use: LM_TEST_PYTHON, then the repository's
+ * .venv/bin/python (which .ci/run makes), then python3 on PATH; the first that imports torch. A
+ * synchronous look, since node:test decides skips when the file loads. Without one the tests skip
+ * with the reason, unless LM_REQUIRE_TORCH=1 (CI), where that is an error.
+ */
+export function torchPython(): { python: string; skip: false } | { python: undefined; skip: string } {
+  const reasons: string[] = [];
+  for (const py of [process.env["LM_TEST_PYTHON"], join(repoRoot(), ".venv", "bin", "python"), "python3"]) {
+    if (!py) continue;
+    const r = spawnSync(py, ["-c", "import torch"], { encoding: "utf8", timeout: 120_000 });
+    if (r.status === 0) return { python: py, skip: false };
+    reasons.push(`${py}: ${r.error ? r.error.message : (r.stderr.trim().split("\n").pop() ?? `exit ${String(r.status)}`)}`);
+  }
+  const reason = `no Python with PyTorch (set LM_TEST_PYTHON): ${reasons.join("; ")}`;
+  if (process.env["LM_REQUIRE_TORCH"] === "1") throw new Error(`LM_REQUIRE_TORCH=1: ${reason}`);
+  return { python: undefined, skip: reason };
 }

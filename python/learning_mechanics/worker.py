@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import platform
+import signal
 import sys
 import threading
 import time
@@ -343,6 +344,9 @@ def hello(channel: Channel) -> None:
 
 
 def main() -> int:
+    # Ctrl-C in a terminal reaches the whole process group: the trainer turns it into `stop` (or
+    # ends our stdin), so the worker must not die of it mid-checkpoint with a KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     channel = Channel(sys.stdout)
     # Anything else printed to stdout (a library's warning) would corrupt the protocol: send it to stderr.
     sys.stdout = sys.stderr

@@ -12,7 +12,9 @@ import { PANELS, type AnalysisPanelKind } from "./panels/index";
 import type { ValidRunEntry } from "./runIndex";
 import { folderDescription } from "./displayPath";
 import { runDirOf, type RunsView, workspaceFolders } from "./runsView";
-import type { ActiveRun } from "./supervisor";
+import { choosePython, mayUseTorch } from "./pythonChoice";
+import { pythonFromExtension } from "./pythonExtension";
+import type { ActiveRun, BackendChoice } from "./supervisor";
 
 export interface App {
   ctx: Ctx;
@@ -125,8 +127,19 @@ async function train(app: App, arg: unknown): Promise<void> {
   const f = file;
   const s = system;
   await withCancellableProgress(`Starting the trainer for ${system}…`, (signal) =>
-    ctx.supervisor.train({ file: f, system: s, runsRoot: ctx.runsRootFor(f), backend: ctx.config.backend }, signal),
+    backendChoice(ctx, f).then((choice) => ctx.supervisor.train({ file: f, system: s, runsRoot: ctx.runsRootFor(f), ...choice }, signal)),
   );
+}
+
+/**
+ * The backend settings for a training of `file`: the backend, and when it may be torch, the
+ * interpreter (setting, else the Python extension's) and the device.
+ */
+async function backendChoice(ctx: Ctx, file: string): Promise<BackendChoice> {
+  const { backend, pythonPath, device } = ctx.config;
+  if (!mayUseTorch(backend)) return { backend };
+  const python = choosePython(pythonPath, pythonPath === "" ? await pythonFromExtension(file) : undefined);
+  return { backend, ...(python ? { python } : {}), ...(device !== "auto" ? { device } : {}) };
 }
 
 async function pickExperimentFile(ctx: Ctx): Promise<string | undefined> {
@@ -213,7 +226,7 @@ async function resume(app: App, arg: unknown): Promise<void> {
   }
   const dir = runDir;
   await withCancellableProgress(`Resuming ${entry.manifest.id}…`, (signal) =>
-    ctx.supervisor.resume(dir, entry.manifest.experiment.path, entry.manifest.system, ctx.config.backend, signal),
+    backendChoice(ctx, entry.manifest.experiment.path).then((choice) => ctx.supervisor.resume(dir, entry.manifest.experiment.path, entry.manifest.system, choice, signal)),
   );
 }
 
@@ -345,7 +358,8 @@ async function analyzeRun(app: App, arg: unknown): Promise<void> {
 
 async function selectBackend(app: App): Promise<void> {
   const descriptions: Record<BackendSetting, string> = {
-    auto: "best available: gpu → native → wasm → cpu",
+    auto: "best available: torch on CUDA → gpu → torch on the CPU → native → wasm → cpu",
+    torch: "PyTorch (CPU, CUDA or MPS) in a Python worker; needs Python with torch (learningMechanics.pythonPath)",
     gpu: "@tensorflow/tfjs-node-gpu (CUDA); install it next to your experiments",
     native: "@tensorflow/tfjs-node (libtensorflow); install it next to your experiments",
     wasm: "WebAssembly (bundled)",

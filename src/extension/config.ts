@@ -1,6 +1,6 @@
 // Typed settings (each read once, checked, with a default). Reads through a structural getter so plain `node --test` can cover
 // it without `vscode`; context.ts passes `vscode.workspace.getConfiguration(CONFIG_SECTION)`.
-import { AUTO_ANALYZE, type AutoAnalyze, BACKENDS, type BackendSetting, SettingKeys } from "./constants";
+import { AUTO_ANALYZE, type AutoAnalyze, BACKENDS, type BackendSetting, DEVICES, type DeviceSetting, SettingKeys } from "./constants";
 
 /** The values of a setting per level (the shape of `vscode.WorkspaceConfiguration.inspect`). */
 export interface SettingLevels<T> {
@@ -22,7 +22,7 @@ export interface ConfigTrust {
 
 /**
  * The user-level value of a setting: never a workspace's. For the settings that choose what the
- * extension reads or runs (`nodePath` always, since VS Code's `machine` scope is only honoured by
+ * extension reads or runs (`nodePath` and `pythonPath` always, since VS Code's `machine` scope is only honoured by
  * VS Code; `runRoots` in an untrusted workspace).
  */
 function userValue(source: ConfigSource, key: string): unknown {
@@ -38,6 +38,9 @@ export interface Config {
   readonly maxConcurrentTrainers: number;
   /** Node executable for the trainer; empty: VS Code's own runtime (ELECTRON_RUN_AS_NODE). */
   readonly nodePath: string;
+  /** Python interpreter for the torch backend; empty: the Python extension's, else python3 on PATH. */
+  readonly pythonPath: string;
+  readonly device: DeviceSetting;
   /** "runRoots": analyse runs in the run roots as their checkpoints appear; "off": only when asked. */
   readonly autoAnalyze: AutoAnalyze;
   readonly maxConcurrentAnalyzers: number;
@@ -49,6 +52,8 @@ export const DEFAULT_CONFIG: Config = {
   backend: "auto",
   maxConcurrentTrainers: 2,
   nodePath: "",
+  pythonPath: "",
+  device: "auto",
   autoAnalyze: "runRoots",
   maxConcurrentAnalyzers: 1,
 };
@@ -59,6 +64,8 @@ export function readConfig(source: ConfigSource, trust: ConfigTrust = { trusted:
   const backend = source.get<unknown>(SettingKeys.backend);
   const max = source.get<unknown>(SettingKeys.maxConcurrentTrainers);
   const nodePath = userValue(source, SettingKeys.nodePath);
+  const pythonPath = userValue(source, SettingKeys.pythonPath);
+  const device = source.get<unknown>(SettingKeys.device);
   const auto = source.get<unknown>(SettingKeys.autoAnalyze);
   const maxAnalyzers = source.get<unknown>(SettingKeys.maxConcurrentAnalyzers);
   return {
@@ -70,6 +77,8 @@ export function readConfig(source: ConfigSource, trust: ConfigTrust = { trusted:
     backend: BACKENDS.includes(backend as BackendSetting) ? (backend as BackendSetting) : DEFAULT_CONFIG.backend,
     maxConcurrentTrainers: typeof max === "number" && Number.isInteger(max) && max >= 1 ? max : DEFAULT_CONFIG.maxConcurrentTrainers,
     nodePath: typeof nodePath === "string" ? nodePath.trim() : DEFAULT_CONFIG.nodePath,
+    pythonPath: typeof pythonPath === "string" ? pythonPath.trim() : DEFAULT_CONFIG.pythonPath,
+    device: DEVICES.includes(device as DeviceSetting) ? (device as DeviceSetting) : DEFAULT_CONFIG.device,
     autoAnalyze: AUTO_ANALYZE.includes(auto as AutoAnalyze) ? (auto as AutoAnalyze) : DEFAULT_CONFIG.autoAnalyze,
     maxConcurrentAnalyzers: typeof maxAnalyzers === "number" && Number.isInteger(maxAnalyzers) && maxAnalyzers >= 1 ? maxAnalyzers : DEFAULT_CONFIG.maxConcurrentAnalyzers,
   };

@@ -31,12 +31,18 @@ export const SettingKeys = {
   backend: "backend",
   maxConcurrentTrainers: "maxConcurrentTrainers",
   nodePath: "nodePath",
+  pythonPath: "pythonPath",
+  device: "device",
   autoAnalyze: "autoAnalyze",
   maxConcurrentAnalyzers: "maxConcurrentAnalyzers",
 } as const;
 
-export const BACKENDS = ["auto", "gpu", "native", "wasm", "cpu"] as const;
+export const BACKENDS = ["auto", "torch", "gpu", "native", "wasm", "cpu"] as const;
 export type BackendSetting = (typeof BACKENDS)[number];
+
+/** Where the torch backend computes; "auto": CUDA when PyTorch sees a GPU, else the CPU. */
+export const DEVICES = ["auto", "cpu", "cuda", "mps"] as const;
+export type DeviceSetting = (typeof DEVICES)[number];
 
 /** View and view-container IDs. */
 export const Views = {

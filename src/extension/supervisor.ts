@@ -237,12 +237,25 @@ export interface ActiveRun {
   trainer: TrainerProcess | undefined;
 }
 
-export interface TrainOptions {
+/** What a training computes on: the backend setting and, for torch (or auto, which may choose it), the interpreter and device. */
+export interface BackendChoice {
+  backend: string;
+  /** An interpreter path; absent: the trainer's default (python3 on PATH). */
+  python?: string;
+  /** cpu, cuda, cuda:N, mps; absent: the trainer's default. */
+  device?: string;
+}
+
+export interface TrainOptions extends BackendChoice {
   file: string;
   system: string;
   runsRoot: string;
-  backend: string;
   steps?: number;
+}
+
+/** The request fields of a choice: only what differs from the trainer's defaults. */
+function choiceFields(c: BackendChoice): { backend?: string; python?: string; device?: string } {
+  return { ...(c.backend !== "auto" ? { backend: c.backend } : {}), ...(c.python ? { python: c.python } : {}), ...(c.device ? { device: c.device } : {}) };
 }
 
 export interface SupervisorOptions {
@@ -337,15 +350,15 @@ export class Supervisor implements Disposable {
       file: options.file,
       system: options.system,
       runsRoot: options.runsRoot,
-      ...(options.backend !== "auto" ? { backend: options.backend } : {}),
+      ...choiceFields(options),
       ...(options.steps !== undefined ? { steps: options.steps } : {}),
     });
   }
 
   /** Continues a stopped run in its folder. */
-  async resume(runDir: string, file: string, system: string, backend: string, signal?: AbortSignal): Promise<ActiveRun> {
+  async resume(runDir: string, file: string, system: string, choice: BackendChoice, signal?: AbortSignal): Promise<ActiveRun> {
     if (this.findByRunDir(runDir)) throw new Error(`${runDir} is already training`);
-    return this.launch(file, system, runDir, signal, { type: "resume", runDir, ...(backend !== "auto" ? { backend } : {}) });
+    return this.launch(file, system, runDir, signal, { type: "resume", runDir, ...choiceFields(choice) });
   }
 
   private async launch(file: string, system: string, runDir: string | undefined, signal: AbortSignal | undefined, request: TrainerRequest): Promise<ActiveRun> {

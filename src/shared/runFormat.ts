@@ -59,6 +59,10 @@ export interface BackendInfo {
   package?: string;
   /** Library versions, free-form. */
   versions?: Record<string, string>;
+  /** The device the run computed on, when the backend has a choice (torch: "cpu", "cuda:0", "mps"). */
+  device?: string;
+  /** The interpreter that ran a Python backend (sys.executable). */
+  python?: string;
 }
 
 export interface RunError {
@@ -172,6 +176,8 @@ export function manifestProblems(value: unknown): string[] {
     need(isString(backend["name"]), "backend.name", "a string");
     need(isString(backend["reason"]), "backend.reason", "a string");
     if ("package" in backend) need(isString(backend["package"]), "backend.package", "a string");
+    if ("device" in backend) need(isString(backend["device"]), "backend.device", "a string");
+    if ("python" in backend) need(isString(backend["python"]), "backend.python", "a string");
     if ("versions" in backend) {
       const v = backend["versions"];
       need(isObject(v) && Object.values(v).every(isString), "backend.versions", "an object of strings");

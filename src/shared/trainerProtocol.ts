@@ -65,10 +65,14 @@ export type TrainerEvent =
 export type TrainerRequest =
   /** List the model systems of a file (answered by `systems`). */
   | { type: "list"; file: string }
-  /** Train one system into a new run folder under `runsRoot` (or exactly `runDir`); `steps` overrides its step count. */
-  | { type: "train"; file: string; system: string; runsRoot?: string; runDir?: string; backend?: string; steps?: number }
+  /**
+   * Train one system into a new run folder under `runsRoot` (or exactly `runDir`); `steps` overrides its step count.
+   * `python` (the interpreter), `device` (cpu, cuda, cuda:N, mps) and `threads` (PyTorch's CPU threads; absent: its
+   * default, one per core) are for the torch backend, and for `auto`, which may choose it.
+   */
+  | { type: "train"; file: string; system: string; runsRoot?: string; runDir?: string; backend?: string; python?: string; device?: string; threads?: number; steps?: number }
   /** Continue a stopped run from its last checkpoint. */
-  | { type: "resume"; runDir: string; backend?: string }
+  | { type: "resume"; runDir: string; backend?: string; python?: string; device?: string; threads?: number }
   /**
    * Analyse a run's checkpoints into its analyses/ folder; with `follow`, keep going while the run
    * trains. `file` is the experiment file to load for the analyses that need the model: loading it

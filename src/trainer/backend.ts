@@ -15,12 +15,12 @@ import { dirname, join } from "node:path";
 import type { BackendInfo } from "../shared/runFormat";
 import { UsageError } from "./errors";
 
-export type BackendRequest = "auto" | "gpu" | "native" | "wasm" | "cpu";
-export const BACKEND_REQUESTS: readonly BackendRequest[] = ["auto", "gpu", "native", "wasm", "cpu"];
+export type BackendRequest = "auto" | "torch" | "gpu" | "native" | "wasm" | "cpu";
+export const BACKEND_REQUESTS: readonly BackendRequest[] = ["auto", "torch", "gpu", "native", "wasm", "cpu"];
 
-/** One candidate, as tried in order by `auto`. */
+/** One tfjs candidate, as tried in order by `auto` (torch is chosen in trainingBackend.ts). */
 export interface BackendCandidate {
-  request: Exclude<BackendRequest, "auto">;
+  request: Exclude<BackendRequest, "auto" | "torch">;
   /** tfjs backend name it registers. */
   tfName: string;
   package?: string;
@@ -114,7 +114,8 @@ export function defaultCandidates(experimentFile?: string): BackendCandidate[] {
   ];
 }
 
-async function activate(c: BackendCandidate): Promise<void> {
+/** Loads and activates one candidate; throws the reason it cannot (without advice). */
+export async function activate(c: BackendCandidate): Promise<void> {
   await c.load();
   const ok = await tf.setBackend(c.tfName);
   if (!ok) throw new BackendError(`tfjs could not initialize the "${c.tfName}" backend`);
@@ -125,7 +126,7 @@ async function activate(c: BackendCandidate): Promise<void> {
   if (backend.firstUse !== undefined) backend.firstUse = false;
 }
 
-function errorText(e: unknown): string {
+export function errorText(e: unknown): string {
   return e instanceof Error ? e.message.split("\n")[0]! : String(e);
 }
 
@@ -133,24 +134,28 @@ function errorText(e: unknown): string {
  * Activates the requested backend, or with "auto" the first candidate that works, and says why.
  * A specific request that cannot be met throws a BackendError saying what to install.
  */
+/** What run.json records for an activated tfjs candidate. */
+export function infoOf(c: BackendCandidate, reason: string): BackendInfo {
+  return { name: c.tfName, reason, ...(c.package ? { package: c.package } : {}), versions: { "tfjs-core": tf.version_core } };
+}
+
 export async function selectBackend(request: BackendRequest, candidates: BackendCandidate[] = defaultCandidates()): Promise<BackendInfo> {
-  const versions = { "tfjs-core": tf.version_core };
   if (request !== "auto") {
     const c = candidates.find((x) => x.request === request);
+    // "torch" is no tfjs candidate: training chooses it (trainingBackend.ts); here it is unknown.
     if (!c) throw new BackendError(`unknown backend "${request}" (expected one of ${BACKEND_REQUESTS.join(", ")})`);
     try {
       await activate(c);
     } catch (e) {
       throw new BackendError(`backend "${request}" is not available: ${errorText(e)}. ${c.howToGet}`);
     }
-    return { name: c.tfName, reason: `requested: ${request}`, ...(c.package ? { package: c.package } : {}), versions };
+    return infoOf(c, `requested: ${request}`);
   }
   const skipped: string[] = [];
   for (const c of candidates) {
     try {
       await activate(c);
-      const reason = skipped.length ? `auto: ${skipped.join("; ")}` : "auto: best available";
-      return { name: c.tfName, reason, ...(c.package ? { package: c.package } : {}), versions };
+      return infoOf(c, skipped.length ? `auto: ${skipped.join("; ")}` : "auto: best available");
     } catch (e) {
       skipped.push(`${c.package ?? c.request} unavailable (${errorText(e)})`);
     }

@@ -1,6 +1,6 @@
 // Headless CLI on the same code as the sidecar:
-//   lm train FILE [--system NAME] [--out DIR] [--run-dir DIR] [--backend auto|gpu|native|wasm|cpu] [--steps N]
-//   lm resume RUN_DIR [--backend B]
+//   lm train FILE [--system NAME] [--out DIR] [--run-dir DIR] [--backend auto|torch|gpu|native|wasm|cpu] [--device D] [--python PATH] [--threads N] [--steps N]
+//   lm resume RUN_DIR [--backend B] [--device D] [--python PATH] [--threads N]
 //   lm list FILE
 //   lm analyze RUN_DIR [--follow] [--only weights,kernel,…] [--set tracin.projectionDim=128 …] [--file FILE | --run-experiment] [--backend B]
 // Progress goes to stderr; the run folder's path is the one line on stdout, for scripts.
@@ -23,8 +23,9 @@ import { VERSION } from "./version";
 
 const USAGE = `Learning Mechanics ${VERSION}
 usage:
-  lm train FILE [--system NAME] [--out DIR] [--run-dir DIR] [--backend auto|gpu|native|wasm|cpu] [--steps N]
-  lm resume RUN_DIR [--backend B]
+  lm train FILE [--system NAME] [--out DIR] [--run-dir DIR] [--backend auto|torch|gpu|native|wasm|cpu] [--steps N]
+           [--device cpu|cuda|cuda:N|mps] [--python PATH] [--threads N]   (for torch, and for auto, which may choose it)
+  lm resume RUN_DIR [--backend B] [--device D] [--python PATH] [--threads N]
   lm list FILE
   lm analyze RUN_DIR [--follow] [--only weights,kernel,fourier,tracin,bif] [--set ANALYSIS.FIELD=VALUE]… [--file FILE | --run-experiment] [--backend B]
     (the analyses that need the model run the experiment file's code: only with --file FILE, or
@@ -127,6 +128,9 @@ function parseCommandLine(argv: string[]) {
       out: { type: "string", short: "o" },
       "run-dir": { type: "string" },
       backend: { type: "string", short: "b" },
+      device: { type: "string" },
+      python: { type: "string" },
+      threads: { type: "string" },
       steps: { type: "string" },
       follow: { type: "boolean" },
       only: { type: "string" },
@@ -215,13 +219,29 @@ async function main(argv: string[]): Promise<number> {
     return interrupted ? 130 : outcome.status === "failed" ? 1 : 0;
   }
 
+  // --device, --python and --threads choose where PyTorch runs: meaningless for a tfjs backend, so a mistake.
+  const torchFlag = (["device", "python", "threads"] as const).find((f) => values[f] !== undefined);
+  if (torchFlag && values.backend !== undefined && values.backend !== "torch" && values.backend !== "auto") {
+    process.stderr.write(`error (usage): --${torchFlag} applies to --backend torch (or auto), not ${values.backend}\n`);
+    return 2;
+  }
+  const threads = values.threads === undefined ? undefined : Number(values.threads);
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) {
+    process.stderr.write(`error (usage): --threads must be a positive integer, got "${values.threads}"\n`);
+    return 2;
+  }
+  const choice = {
+    ...(values.backend ? { backend: values.backend } : {}),
+    ...(values.device !== undefined ? { device: values.device } : {}),
+    ...(values.python !== undefined ? { python: values.python } : {}),
+    ...(threads !== undefined ? { threads } : {}),
+  };
   let request: RunRequest;
   if (command === "train") {
-    request = { kind: "train", file: target };
+    request = { kind: "train", file: target, ...choice };
     if (values.system) request.system = values.system;
     if (values.out) request.runsRoot = values.out;
     if (values["run-dir"]) request.runDir = values["run-dir"];
-    if (values.backend) request.backend = values.backend;
     if (values.steps !== undefined) {
       const n = Number(values.steps);
       if (!Number.isInteger(n) || n < 1) {
@@ -231,8 +251,7 @@ async function main(argv: string[]): Promise<number> {
       request.steps = n;
     }
   } else if (command === "resume") {
-    request = { kind: "resume", runDir: target };
-    if (values.backend) request.backend = values.backend;
+    request = { kind: "resume", runDir: target, ...choice };
   } else {
     process.stderr.write(`unknown command "${command}"\n${USAGE}\n`);
     return 2;

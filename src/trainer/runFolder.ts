@@ -104,6 +104,13 @@ export interface CheckpointData {
   optimizer: Map<string, { shape: number[]; values: Float32Array }>;
 }
 
+/** One tensor of a checkpoint: a parameter (`layers.0.weight`) or an optimizer slot (`m/layers.0.weight`). */
+export interface CheckpointTensor {
+  name: string;
+  shape: readonly number[];
+  values: Float32Array;
+}
+
 export class RunFolder {
   constructor(readonly dir: string) {}
 
@@ -253,18 +260,30 @@ export class RunFolder {
     opt: OptimizerSnapshot | undefined,
     initial: ReadonlyMap<string, Float32Array> | undefined,
   ): Promise<{ path: string; bytes: number; values: Map<string, Float32Array> }> {
+    const values: CheckpointTensor[] = [];
+    for (const p of params) values.push({ name: p.name, shape: p.variable.shape, values: (await p.variable.data()) as Float32Array });
+    const slots: CheckpointTensor[] = [];
+    for (const s of opt?.slots ?? []) slots.push({ name: s.name, shape: s.tensor.shape, values: (await s.tensor.data()) as Float32Array });
+    return this.writeCheckpointValues(step, values, opt ? { t: opt.t, slots } : undefined, initial);
+  }
+
+  /**
+   * `writeCheckpoint` from values already in memory (the torch backend's, handed back by its
+   * worker): the same file, byte for byte, as from tfjs variables holding these values.
+   */
+  async writeCheckpointValues(
+    step: number,
+    params: readonly CheckpointTensor[],
+    opt: { t: number; slots: readonly CheckpointTensor[] } | undefined,
+    initial: ReadonlyMap<string, Float32Array> | undefined,
+  ): Promise<{ path: string; bytes: number; values: Map<string, Float32Array> }> {
     const tensors: Array<{ name: string; dtype: "F32"; shape: number[]; data: Float32Array }> = [];
     const values = new Map<string, Float32Array>();
     for (const p of params) {
-      const data = (await p.variable.data()) as Float32Array;
-      values.set(p.name, data);
-      tensors.push({ name: p.name, dtype: "F32", shape: p.variable.shape, data });
+      values.set(p.name, p.values);
+      tensors.push({ name: p.name, dtype: "F32", shape: [...p.shape], data: p.values });
     }
-    if (opt) {
-      for (const s of opt.slots) {
-        tensors.push({ name: OPTIMIZER_TENSOR_PREFIX + s.name, dtype: "F32", shape: s.tensor.shape, data: (await s.tensor.data()) as Float32Array });
-      }
-    }
+    for (const s of opt?.slots ?? []) tensors.push({ name: OPTIMIZER_TENSOR_PREFIX + s.name, dtype: "F32", shape: [...s.shape], data: s.values });
     const metadata: Record<string, string> = {
       format: CHECKPOINT_FORMAT,
       format_version: "1",

@@ -7,18 +7,29 @@ import { RunLockedError } from "../shared/runLock";
 import { FileRefusedError } from "../shared/safeRead";
 import type { Location, SystemSummary, TrainerEvent } from "../shared/trainerProtocol";
 import { analyzeRun, type AnalyzeOutcome, type AnalyzeRequest } from "./analyzer/index";
-import { BackendError, defaultCandidates, parseBackendRequest, selectBackend } from "./backend";
+import { BackendError, defaultCandidates, parseBackendRequest } from "./backend";
 import { ConfigError, type Emit, UsageError } from "./errors";
 import { ExperimentError, loadExperiment, locationInStack, type LoadedExperiment } from "./loadExperiment";
 import { newRunId, RunFolder } from "./runFolder";
 import { chooseSystem } from "./systems";
+import { TorchUnsupportedError } from "./torch/exchange";
+import { WorkerRunError } from "./torch/relay";
 import { train, TrainingFailure, type TrainOutcome } from "./train";
+import { chooseTrainingBackend, parseDevice } from "./trainingBackend";
 
 export type ErrorEvent = Extract<TrainerEvent, { type: "error" }>;
 
+/** `python`, `device` and `threads` matter to the torch backend only (and to `auto`, which may choose it). */
+interface BackendChoice {
+  backend?: string;
+  python?: string;
+  device?: string;
+  threads?: number;
+}
+
 export type RunRequest =
-  | { kind: "train"; file: string; system?: string; runsRoot?: string; runDir?: string; backend?: string; steps?: number }
-  | { kind: "resume"; runDir: string; backend?: string };
+  | ({ kind: "train"; file: string; system?: string; runsRoot?: string; runDir?: string; steps?: number } & BackendChoice)
+  | ({ kind: "resume"; runDir: string } & BackendChoice);
 
 export async function listSystems(file: string): Promise<{ file: string; systems: SystemSummary[] }> {
   const experiment = await loadExperiment(file);
@@ -52,7 +63,8 @@ export function errorEvent(e: unknown, experimentFile?: string): ErrorEvent {
   }
   if (e instanceof UsageError || e instanceof RunLockedError) return { type: "error", kind: "usage", message: e.message };
   if (e instanceof ExperimentError) return { type: "error", kind: e.kind, message: e.message, ...(e.location ? { location: e.location } : {}) };
-  if (e instanceof BackendError) return { type: "error", kind: "backend", message: e.message };
+  if (e instanceof BackendError || e instanceof TorchUnsupportedError) return { type: "error", kind: "backend", message: e.message };
+  if (e instanceof WorkerRunError) return { type: "error", kind: e.kind === "io" ? "io" : e.kind === "device" ? "backend" : "internal", message: e.message };
   if (e instanceof FileRefusedError) return { type: "error", kind: "io", message: e.message };
   const err = e instanceof Error ? e : new Error(String(e));
   if ("code" in err && typeof err.code === "string" && /^E[A-Z]+$/.test(err.code)) return { type: "error", kind: "io", message: err.message };
@@ -90,19 +102,31 @@ export async function runRequest(request: RunRequest, emit: Emit, shouldStop: ()
     }
     // Checked before the experiment's code runs: a typo in the backend's name is a usage error.
     const backendWanted = parseBackendRequest(request.backend);
-    const experiment = await loadExperiment(experimentFile);
-    if (request.kind === "train") {
-      system = chooseSystem(experiment, request.system).name;
-      runDir = resolve(request.runDir ?? resolve(request.runsRoot ?? "runs", newRunId(system)));
+    const device = parseDevice(request.device);
+    if (request.threads !== undefined && !(Number.isInteger(request.threads) && request.threads >= 1)) {
+      throw new UsageError(`threads must be a positive integer, got ${JSON.stringify(request.threads)}`);
     }
-    if (system === undefined || runDir === undefined) throw new Error("no system or run folder was chosen");
-    const backend = await selectBackend(backendWanted, defaultCandidates(experimentFile));
-    emit({ type: "log", level: "info", message: `backend: ${backend.name} (${backend.reason})` });
+    const experiment = await loadExperiment(experimentFile);
+    const found = chooseSystem(experiment, request.kind === "train" ? request.system : system);
+    system = found.name;
+    if (request.kind === "train") runDir = resolve(request.runDir ?? resolve(request.runsRoot ?? "runs", newRunId(system)));
+    if (runDir === undefined) throw new Error("no run folder was chosen");
+    // Chosen before anything is written: a missing Python, PyTorch or device leaves no run folder.
+    const chosen = await chooseTrainingBackend(backendWanted, {
+      python: request.python,
+      device,
+      system: { name: found.name, model: found.system.input.model },
+      candidates: defaultCandidates(experimentFile),
+    });
+    const backend = chosen.info;
+    const where = backend.device ? ` on ${backend.device}` : "";
+    emit({ type: "log", level: "info", message: `backend: ${backend.name}${where} (${backend.reason})` });
     const outcome = await train({
       experiment,
       system,
       runDir,
       backend,
+      ...(chosen.kind === "torch" ? { torch: { ...chosen.torch, ...(request.threads !== undefined ? { threads: request.threads } : {}) } } : {}),
       emit,
       shouldStop,
       resume: request.kind === "resume",

@@ -60,6 +60,16 @@ function stop(): void {
   current?.stop();
 }
 
+/** The backend fields of a train or resume request that are set (absent ones stay absent). */
+function backendChoice(r: { backend?: string; python?: string; device?: string; threads?: number }): { backend?: string; python?: string; device?: string; threads?: number } {
+  return {
+    ...(r.backend ? { backend: r.backend } : {}),
+    ...(r.python ? { python: r.python } : {}),
+    ...(r.device ? { device: r.device } : {}),
+    ...(r.threads !== undefined ? { threads: r.threads } : {}),
+  };
+}
+
 async function handle(line: string): Promise<void> {
   const request = parseTrainerRequest(line);
   if (!request) {
@@ -104,11 +114,11 @@ async function handle(line: string): Promise<void> {
                 system: request.system,
                 ...(request.runsRoot ? { runsRoot: request.runsRoot } : {}),
                 ...(request.runDir ? { runDir: request.runDir } : {}),
-                ...(request.backend ? { backend: request.backend } : {}),
+                ...backendChoice(request),
                 ...(request.steps !== undefined ? { steps: request.steps } : {}),
               },
             }
-          : { kind: "run", request: { kind: "resume", runDir: request.runDir, ...(request.backend ? { backend: request.backend } : {}) } };
+          : { kind: "run", request: { kind: "resume", runDir: request.runDir, ...backendChoice(request) } };
       const result = await run(job);
       exitAfter(result.kind !== "run" || result.outcome.status === "failed");
       return;

@@ -6,7 +6,8 @@
 //
 // `train` opens a `Training` (validate, allocate after a memory check, create or reopen the run
 // folder under its lock), then runs it: step 0, the steps, and the end (finished, stopped,
-// diverged or failed), each a method below.
+// diverged or failed), each a method below. On the torch backend the steps run in the PyTorch
+// worker (torch/relay.ts) and this class writes what it hands back: the same records and files.
 import * as tf from "@tensorflow/tfjs-core";
 import { dirname } from "node:path";
 import type { SystemSpec } from "../sdk/spec";
@@ -19,9 +20,12 @@ import { type Emit, UsageError } from "./errors";
 import type { LoadedExperiment } from "./loadExperiment";
 import { checkMemory } from "./memoryBudget";
 import { Optimizer } from "./optimizers";
-import { RunFolder, restoreParams } from "./runFolder";
+import { type CheckpointData, RunFolder, restoreParams } from "./runFolder";
 import { lossOf, type SplitTensors, SystemInstance } from "./system";
 import { chooseSystem, validatedSpec } from "./systems";
+import type { ParamValues } from "./torch/exchange";
+import { runOnWorker, type WorkerRunEnd } from "./torch/relay";
+import type { TorchTarget } from "./trainingBackend";
 import { VERSION } from "./version";
 
 export interface TrainRequest {
@@ -37,6 +41,8 @@ export interface TrainRequest {
   resume?: boolean;
   /** Overrides the system's `steps` (a new run only; a resumed run keeps its recorded total). */
   steps?: number;
+  /** Train in the PyTorch worker (the torch backend); tfjs then only builds the data and the step-0 parameters. */
+  torch?: TorchTarget;
 }
 
 export interface TrainOutcome {
@@ -103,6 +109,8 @@ class Training {
     /** The checkpoint a resume continues from; undefined for a run that starts at its initialization. */
     private readonly startStep: number | undefined,
     private readonly timeOffset: number,
+    /** The step-0 parameters of a resumed torch run (a centred model's worker recomputes f(w₀, x) from them). */
+    private readonly initParams: ParamValues[] | undefined,
   ) {
     this.emit = req.emit;
     this.folder = new RunFolder(req.runDir);
@@ -139,8 +147,10 @@ class Training {
         const optimizer = new Optimizer(spec.optimizer, system.model.params, spec.steps);
         lock ??= folder.create("train");
         for (const path of folder.removeStaleTempFiles()) req.emit({ type: "log", level: "info", message: `removed ${path}, left by a write that was cut short` });
+        // Before the restore overwrites them, the variables hold the step-0 parameters (the seed's).
+        const initParams = req.torch && resumed ? paramValues(system) : undefined;
         const { startStep, timeOffset } = resumed ? restoreLastCheckpoint(folder, system, optimizer) : { startStep: undefined, timeOffset: 0 };
-        const training = new Training(req, spec, system, optimizer, lock, startStep, timeOffset);
+        const training = new Training(req, spec, system, optimizer, lock, startStep, timeOffset, initParams);
         training.begin(resumed);
         return training;
       } catch (e) {
@@ -191,6 +201,7 @@ class Training {
 
   async run(): Promise<TrainOutcome> {
     try {
+      if (this.req.torch) return await this.runOnTorch(this.req.torch);
       if (this.startStep === undefined) {
         const atInit = await this.recordInitialization();
         if (atInit) return atInit;
@@ -261,6 +272,74 @@ class Training {
       }
       return loss;
     });
+  }
+
+  /** The steps in the PyTorch worker: its metrics, checkpoints and end written here as the tfjs loop writes its own. */
+  private async runOnTorch(target: TorchTarget): Promise<TrainOutcome> {
+    const { system, spec, optimizer } = this;
+    const resumedAt = this.startStep;
+    const snapshot = optimizer.snapshot();
+    const centred = spec.model.kind === "mlp" && spec.model.centered;
+    const end: WorkerRunEnd = await runOnWorker(
+      {
+        python: target.python,
+        device: target.device,
+        threads: target.threads,
+        systemName: this.req.system,
+        spec,
+        data: system.data,
+        params: paramValues(system),
+        init: resumedAt !== undefined && centred ? this.initParams : undefined,
+        optimizer: resumedAt !== undefined ? new Map(snapshot.slots.map((s) => [s.name, { shape: [...s.tensor.shape], values: Float32Array.from(s.tensor.dataSync() as Float32Array) }])) : undefined,
+        fromStep: resumedAt ?? 0,
+        optimizerT: resumedAt !== undefined ? snapshot.t : 0,
+      },
+      {
+        ready: (device, name, threads) => {
+          // The clock starts when the worker can train: starting Python and importing torch is not training time.
+          this.t0 = Date.now();
+          this.emit({ type: "log", level: "info", message: `PyTorch worker ready on ${device} (${name}, ${threads} thread${threads === 1 ? "" : "s"})` });
+        },
+        metrics: (step, values) => {
+          this.step = step;
+          this.writeMetrics({ step, time: round6(this.timeOffset + (Date.now() - this.t0) / 1000), ...values });
+        },
+        checkpoint: (step, data) => this.checkpointFromWorker(step, data),
+        progress: (step, loss, stepsPerSecond) => {
+          this.step = step;
+          this.emit({ type: "progress", step, totalSteps: spec.steps, loss, stepsPerSecond });
+        },
+        log: (level, message) => this.emit({ type: "log", level, message }),
+      },
+      this.req.shouldStop,
+    );
+    this.step = end.step;
+    if (end.status === "diverged") return this.diverged(end.step, end.reason);
+    return this.finish(end.status, end.step);
+  }
+
+  /** Writes a checkpoint the worker handed back: the tfjs names and order, the optimizer slots as the tfjs optimizer lays them out. */
+  private async checkpointFromWorker(step: number, data: CheckpointData): Promise<void> {
+    const where = `the PyTorch worker's checkpoint of step ${step}`;
+    const params = this.system.model.params.map((p) => {
+      const v = data.params.get(p.name);
+      if (!v) throw new Error(`${where} lacks parameter "${p.name}"`);
+      return { name: p.name, shape: v.shape, values: v.values };
+    });
+    const slots = this.optimizer.snapshot().slots.map((s) => {
+      const v = data.optimizer.get(s.name);
+      if (!v) throw new Error(`${where} lacks optimizer state "${s.name}"`);
+      return { name: s.name, shape: v.shape, values: v.values };
+    });
+    const written = await this.folder.writeCheckpointValues(step, params, { t: data.optimizerT ?? step, slots }, this.initialValues);
+    if (step === 0) this.initialValues = written.values;
+    this.lastCheckpoint = step;
+    this.step = step;
+    this.emit({ type: "checkpoint", step, path: written.path, bytes: written.bytes });
+    if (step > 0) {
+      this.manifest = { ...this.manifest, step, updatedAt: now() };
+      this.folder.writeManifest(this.manifest);
+    }
   }
 
   // ------------------------------------------------------------------ measuring and writing
@@ -367,6 +446,11 @@ class Training {
     this.system.dispose();
     this.lock.release();
   }
+}
+
+/** The model's parameters as values (a copy), in creation order. */
+function paramValues(system: SystemInstance): ParamValues[] {
+  return system.model.params.map((p) => ({ name: p.name, shape: [...p.variable.shape], values: Float32Array.from(p.variable.dataSync() as Float32Array) }));
 }
 
 /** "Checkpoints up to step N are intact (k files: steps …)", read from the folder. */

@@ -102,6 +102,9 @@ export class CodeServer {
       "update.mode": "none",
       "security.workspace.trust.enabled": options.workspaceTrust ?? false,
       "git.enabled": false,
+      // The tests time training on wasm; with PyTorch installed, auto would choose torch. A test
+      // that trains on torch asks for it in its own settings.
+      "learningMechanics.backend": "wasm",
       ...options.settings,
     };
     writeFileSync(join(this.userDataDir, "User", "settings.json"), JSON.stringify(settings, null, 2));

@@ -21,27 +21,13 @@ import { lossOf, SystemInstance } from "../../src/trainer/system";
 import { readWorkerCheckpoint, workerSystem, writeWorkerInputs, type ParamValues } from "../../src/trainer/torch/exchange";
 import { deviceProblem, probePython, workerPackageRoot, type PythonProbe } from "../../src/trainer/torch/python";
 import { TorchWorker, WorkerError } from "../../src/trainer/torch/worker";
-import { repoRoot, tempDir } from "../support";
+import { repoRoot, tempDir, torchPython } from "../support";
 
 type OkProbe = Extract<PythonProbe, { kind: "ok" }>;
 
-/** The first interpreter that imports torch: LM_TEST_PYTHON, then .venv/bin/python, then python3 on
- * PATH (a synchronous look, since node:test decides skips when the file loads). */
-function pickPython(): { python: string } | { reason: string } {
-  const reasons: string[] = [];
-  for (const py of [process.env["LM_TEST_PYTHON"], join(repoRoot(), ".venv", "bin", "python"), "python3"]) {
-    if (!py) continue;
-    const r = spawnSync(py, ["-c", "import torch"], { encoding: "utf8", timeout: 120_000 });
-    if (r.status === 0) return { python: py };
-    reasons.push(`${py}: ${r.error ? r.error.message : (r.stderr.trim().split("\n").pop() ?? `exit ${String(r.status)}`)}`);
-  }
-  return { reason: `no Python with PyTorch (set LM_TEST_PYTHON): ${reasons.join("; ")}` };
-}
-
-const picked = pickPython();
-if ("reason" in picked && process.env["LM_REQUIRE_TORCH"] === "1") throw new Error(`LM_REQUIRE_TORCH=1: ${picked.reason}`);
-const skip = "reason" in picked ? picked.reason : false;
-const python = "python" in picked ? picked.python : "python3";
+const picked = torchPython();
+const skip = picked.skip;
+const python = picked.python ?? "python3";
 const pythonEnv = () => ({ ...process.env, PYTHONPATH: workerPackageRoot(join(repoRoot(), "dist")) });
 /** What the client's own probe says about `python` (filled before the tests run). */
 let probe: OkProbe | undefined;

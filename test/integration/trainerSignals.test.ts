@@ -179,7 +179,7 @@ describe("user mistakes read as such", () => {
   test("an unknown backend, a folder given as the file, a folder that is not a run: clear errors, no stack", async () => {
     const backend = await runCli(["train", tiny, "--system", "tinyAdd", "--out", tempDir("tpu"), "--backend", "tpu"]);
     assert.equal(backend.code, 2, backend.stderr);
-    assert.match(backend.stderr, /error \(usage\): unknown backend "tpu" \(expected one of auto, gpu, native, wasm, cpu\)/);
+    assert.match(backend.stderr, /error \(usage\): unknown backend "tpu" \(expected one of auto, torch, gpu, native, wasm, cpu\)/);
     noStack(backend.stderr);
     const dir = await runCli(["train", FIXTURES, "--out", tempDir("dir")]);
     assert.equal(dir.code, 1, dir.stderr);

@@ -92,7 +92,9 @@ export async function analyzeRun(req: AnalyzeRequest, emit: Emit, shouldStop: ()
   const runDir = resolve(req.runDir);
   const { folder, manifest } = openRunForAnalysis(runDir);
   const wanted = (name: AnalysisName) => req.only === undefined || req.only.includes(name);
-  const backendRequest = parseBackendRequest(req.backend);
+  // The analyzer computes with tfjs: a torch setting (for training) leaves it the best tfjs backend.
+  const parsedBackend = parseBackendRequest(req.backend);
+  const backendRequest = parsedBackend === "torch" ? "auto" : parsedBackend;
 
   // --- settings, and the model when the experiment file is to be loaded (that runs its code)
   const modelWanted = MODEL_ANALYSES.some(wanted);

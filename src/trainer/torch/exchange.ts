@@ -21,15 +21,22 @@ function isWorkerModel(m: ModelSpec): m is WorkerModelSpec {
   return (WORKER_MODEL_KINDS as readonly string[]).includes(m.kind);
 }
 
+/**
+ * Why the torch backend cannot train this model (a custom tfjs model), naming the system and the
+ * backends that can; undefined for a built-in model. Takes the unvalidated input too (`auto`
+ * decides before validation), so anything that is not a built-in model kind counts as custom.
+ */
+export function torchUnsupportedReason(systemName: string, model: unknown): string | undefined {
+  const kind = typeof model === "object" && model !== null && "kind" in model ? model.kind : undefined;
+  if (typeof kind === "string" && (WORKER_MODEL_KINDS as readonly string[]).includes(kind)) return undefined;
+  const named = typeof model === "object" && model !== null && "name" in model && typeof model.name === "string" ? ` "${model.name}"` : "";
+  return `system "${systemName}": its custom model${named} is tfjs code, which the torch backend cannot run; train it with --backend wasm, cpu, native or gpu (the torch backend runs the built-in models mlp, transformer and deepLinear)`;
+}
+
 /** The worker's view of a resolved system; a custom model is refused naming the system. */
 export function workerSystem(systemName: string, spec: SystemSpec, data: TaskData, params: readonly ParamValues[]): WorkerSystem {
   const model = spec.model;
-  if (!isWorkerModel(model)) {
-    const name = model.kind === "custom" ? ` "${model.name}"` : "";
-    throw new TorchUnsupportedError(
-      `system "${systemName}": its custom model${name} is tfjs code, which the torch backend cannot run; train it with --backend wasm, cpu, native or gpu (the torch backend runs the built-in models mlp, transformer and deepLinear)`,
-    );
-  }
+  if (!isWorkerModel(model)) throw new TorchUnsupportedError(torchUnsupportedReason(systemName, model) ?? `system "${systemName}": not a built-in model`);
   return {
     model,
     optimizer: spec.optimizer,
