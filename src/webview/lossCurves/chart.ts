@@ -236,7 +236,7 @@ export function refreshData(): void {
       p.decimatedLen = 0;
       continue;
     }
-    const xs = s.xs(state.xAxis).view();
+    const xs = p.run.xs(s, state.xAxis).view();
     let i0 = 0;
     let i1 = xs.length;
     if (state.zoom) {
@@ -245,6 +245,8 @@ export function refreshData(): void {
       i1 = Math.min(xs.length, upperBound(xs, state.zoom.xMax) + 1);
     }
     if (state.logX) while (i0 < i1 && (xs[i0] as number) <= 0) i0++;
+    // Points before a metric x axis's first value (−∞, see RunData.xs) have no x.
+    while (i0 < i1 && (xs[i0] as number) === Number.NEGATIVE_INFINITY) i0++;
     let bx = xs.subarray(i0, i1);
     if (state.logX) bx = bx.map(Math.log10); // equal buckets on screen
     p.smooth.data = toPoints(decimateMinMax(bx, s.smooth.view(i0, i1), nb), state.logX);
@@ -262,10 +264,10 @@ export function pushAppended(run: RunData): boolean {
     if (p.run !== run) continue;
     const s = run.metrics.get(p.metric);
     if (!s || p.drawnUpTo >= s.length) continue;
-    const xs = s.xs(rt.state.xAxis);
+    const xs = run.xs(s, rt.state.xAxis);
     for (let i = p.drawnUpTo; i < s.length; i++) {
       const x = xs.get(i);
-      if (rt.state.logX && x <= 0) continue;
+      if ((rt.state.logX && x <= 0) || !Number.isFinite(x)) continue;
       p.smooth.data.push({ x, y: s.smooth.get(i) });
       p.raw?.data.push({ x, y: s.raw.get(i) });
     }

@@ -29,7 +29,7 @@ function hoverPoints(c: Pick<Chart, "scales">, plotted: readonly Plotted[]): Hov
   for (const p of plotted) {
     const s = p.run.metrics.get(p.metric);
     if (!s || s.length === 0) continue;
-    const xs = s.xs(rt.state.xAxis);
+    const xs = p.run.xs(s, rt.state.xAxis);
     // A run that ended before the crosshair (or starts after it) has no value there.
     const slack = 0.01 * Math.abs(scale.max - scale.min);
     if (xv > xs.get(xs.length - 1) + slack || xv < xs.get(0) - slack) continue;
