@@ -85,12 +85,12 @@ export function renderPicker(force = false): void {
 
   // The x selector: shown when some logged key can be x; its value is that key, else the placeholder.
   const extra = xs.filter((x) => x !== "step" && x !== "time");
-  const placeholder = el("option", "", "other x…");
+  const placeholder = el("option", "", "x: other…");
   placeholder.value = "";
   xOther.replaceChildren(
     placeholder,
     ...extra.map((x) => {
-      const o = el("option", "", x);
+      const o = el("option", "", `x: ${x}`);
       o.value = x;
       return o;
     }),
@@ -134,11 +134,7 @@ export function setX(x: string): void {
   if (x === rt.state.xAxis) return;
   rt.state.xAxis = x;
   rt.state.zoom = null; // a step range means nothing in epochs or seconds
-  applyScales();
-  rebuildDatasets();
-  chart.update("none");
-  renderPicker(true);
-  rt.saveState();
+  changed();
 }
 
 xOther.addEventListener("change", () => {
