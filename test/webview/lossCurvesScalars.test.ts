@@ -231,6 +231,28 @@ test("the choice and x survive a restore; an older state (no plot) and an x the 
   }
 });
 
+test("at 600 px the picker and the x selector fit: the open picker stays inside the panel", async () => {
+  const { page: p, problems: pp } = await openLossCurves(browser, served.origin, { width: 600, height: 420 });
+  try {
+    await postAndDraw(p, { type: "init", runs: [nsRun, { ...nsRun, runId: "second", label: "a second run with a long label", colorIndex: 1 }] });
+    await p.click("#pickerSummary");
+    await until(p, "document.getElementById('metricPicker').open");
+    const boxes = (await p.evaluate(`(() => {
+      const b = (id) => { const r = document.getElementById(id).getBoundingClientRect(); return { left: r.left, right: r.right, top: r.top, bottom: r.bottom }; };
+      return { panel: b("pickerPanel"), x: b("xOther"), summary: b("pickerSummary"), width: document.documentElement.clientWidth, height: document.documentElement.clientHeight };
+    })()`)) as { panel: { left: number; right: number; top: number; bottom: number }; x: { right: number; bottom: number }; summary: { top: number }; width: number; height: number };
+    assert.ok(boxes.panel.left >= 0 && boxes.panel.right <= boxes.width, JSON.stringify(boxes));
+    assert.ok(boxes.panel.bottom <= boxes.height, `the picker scrolls within the panel: ${JSON.stringify(boxes)}`);
+    assert.ok(boxes.x.right <= boxes.width, "the x selector is not cut off");
+    await p.selectOption('select[data-key="epoch"]', "left");
+    await until(p, "window.__lmPanel.choices().some((c) => c.key === 'epoch')");
+    await screenshot(p, root, "lossCurves-scalars-600");
+    assert.deepEqual(pp.errors, []);
+  } finally {
+    await p.close();
+  }
+});
+
 test("screenshot: the picker open over the chart, lr on the right, epoch as x", async () => {
   await page.click("#pickerSummary");
   await until(page, "document.getElementById('metricPicker').open");
