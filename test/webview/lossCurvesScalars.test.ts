@@ -253,6 +253,28 @@ test("at 600 px the picker and the x selector fit: the open picker stays inside 
   }
 });
 
+test("the crosshair names the x key and the chosen metrics, a hostile key as text", async () => {
+  await page.click("#pickerSummary");
+  await page.locator(`select[data-key="${XSS_KEY}"]`).selectOption("left");
+  await until(page, `window.__lmPanel.choices().some((c) => c.key === ${JSON.stringify(XSS_KEY)})`);
+  await page.keyboard.press("Escape");
+  const box = await page.locator("#chart").boundingBox();
+  assert.ok(box);
+  await page.mouse.move(box.x + box.width * 0.6, box.y + box.height * 0.5);
+  await until(page, "!document.getElementById('tooltip').hidden");
+  const head = await page.locator("#tooltip .tt-head").textContent();
+  assert.match(head ?? "", /^epoch \d/);
+  const names = await page.locator("#tooltip .tt-name").allTextContents();
+  assert.ok(names.includes("torch run · lr") && names.includes("torch run · loss/train"), names.join(" | "));
+  assert.ok(names.includes(`torch run · ${XSS_KEY}`), names.join(" | "));
+  assert.equal(await page.locator("img").count(), 0);
+  await page.click("#pickerSummary");
+  await page.locator(`select[data-key="${XSS_KEY}"]`).selectOption("off");
+  await until(page, `!window.__lmPanel.choices().some((c) => c.key === ${JSON.stringify(XSS_KEY)})`);
+  await page.keyboard.press("Escape");
+  await page.mouse.move(box.x + box.width * 0.6, box.y - 40);
+});
+
 test("screenshot: the picker open over the chart, lr on the right, epoch as x", async () => {
   await page.click("#pickerSummary");
   await until(page, "document.getElementById('metricPicker').open");
