@@ -256,7 +256,7 @@ export function refreshData(): void {
   const state = rt.state;
   const nb = buckets();
   for (const p of plotted) {
-    const s = p.run.metrics.get(p.metric);
+    const s = p.run.series(p.metric);
     if (!s || s.length === 0) {
       p.smooth.data = [];
       if (p.raw) p.raw.data = [];
@@ -290,7 +290,7 @@ export function pushAppended(run: RunData): boolean {
   const limit = 4 * buckets();
   for (const p of plotted) {
     if (p.run !== run) continue;
-    const s = run.metrics.get(p.metric);
+    const s = run.series(p.metric);
     if (!s || p.drawnUpTo >= s.length) continue;
     const xs = run.xs(s, rt.state.xAxis);
     for (let i = p.drawnUpTo; i < s.length; i++) {

@@ -27,7 +27,7 @@ function hoverPoints(c: Pick<Chart, "scales">, plotted: readonly Plotted[]): Hov
   if (xv === undefined || !Number.isFinite(xv)) return [];
   const out: HoverPoint[] = [];
   for (const p of plotted) {
-    const s = p.run.metrics.get(p.metric);
+    const s = p.run.series(p.metric);
     if (!s || s.length === 0) continue;
     const xs = p.run.xs(s, rt.state.xAxis);
     // A run that ended before the crosshair (or starts after it) has no value there.

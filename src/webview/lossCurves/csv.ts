@@ -17,7 +17,7 @@ export function buildCsv(runs: readonly RunData[], columns: readonly string[], s
   for (const run of runs) {
     const prefix = `${csvCell(run.runId)},${csvCell(run.label)},`;
     const cols = metrics.map((m) => run.rowValues.get(m));
-    const smooth = smoothCols.map((m) => ({ col: run.rowValues.get(m), series: run.metrics.get(m), k: 0 }));
+    const smooth = smoothCols.map((m) => ({ col: run.rowValues.get(m), series: run.series(m), k: 0 }));
     for (let i = 0; i < run.rows; i++) {
       let line = `${prefix}${num(run.rowStep.get(i))},${num(run.rowTime.get(i))}`;
       for (const c of cols) line += `,${c ? num(c.get(i)) : ""}`;

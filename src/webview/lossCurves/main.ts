@@ -79,7 +79,7 @@ rt.listen((msg) => {
 
 rt.testHooks({
   pointCount: (id: string) => runs.get(id)?.rows ?? 0,
-  metricLength: (id: string, m: string) => runs.get(id)?.metrics.get(m)?.length ?? 0,
+  metricLength: (id: string, m: string) => runs.get(id)?.series(m)?.length ?? 0,
   datasetLengths: () => chart.data.datasets.map((d) => ({ label: d.label ?? "", length: d.data.length })),
   datasetXRange: (label: string) => {
     const d = chart.data.datasets.find((x) => x.label === label)?.data;
@@ -89,8 +89,8 @@ rt.testHooks({
   },
   scaleType: (id: string) => chart.scales[id]?.type,
   scaleMax: (id: string) => chart.scales[id]?.max,
-  smoothed: (id: string, m: string) => Array.from(runs.get(id)?.metrics.get(m)?.smooth.view() ?? []),
-  raw: (id: string, m: string) => Array.from(runs.get(id)?.metrics.get(m)?.raw.view() ?? []),
+  smoothed: (id: string, m: string) => Array.from(runs.get(id)?.series(m)?.smooth.view() ?? []),
+  raw: (id: string, m: string) => Array.from(runs.get(id)?.series(m)?.raw.view() ?? []),
   drawCount: () => draws.count,
   lastDrawAt: () => draws.lastAt,
   nextDraw: () => new Promise<number>((resolve) => draws.waiters.push(resolve)),

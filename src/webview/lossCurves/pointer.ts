@@ -16,7 +16,7 @@ function dataExtent(): [number, number] | null {
   let lo = Infinity;
   let hi = -Infinity;
   for (const p of plotted) {
-    const s = p.run.metrics.get(p.metric);
+    const s = p.run.series(p.metric);
     if (!s || s.length === 0) continue;
     const xs = p.run.xs(s, rt.state.xAxis).view();
     // The first drawable x: > 0 on a log axis; finite otherwise (a metric x axis starts at −∞).

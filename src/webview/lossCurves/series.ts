@@ -91,7 +91,8 @@ export class MetricSeries {
 }
 
 export class RunData {
-  readonly metrics = new Map<string, MetricSeries>();
+  /** The series built so far (see `series`), by key. */
+  private readonly built = new Map<string, MetricSeries>();
   /** Lines received (rows of the columnar arrays), whatever metrics they carry. */
   rows = 0;
   /** All lines as received, for the CSV export. */
@@ -139,14 +140,14 @@ export class RunData {
         this.rowValues.set(name, rowCol);
       }
       rowCol.reserve(n);
-      let finiteCount = 0;
-      for (let i = 0; i < n; i++) if (typeof col[i] === "number" && Number.isFinite(col[i])) finiteCount++;
-      let series = this.metrics.get(name);
-      if (!series && finiteCount > 0) {
-        series = new MetricSeries(this.smoothing);
-        this.metrics.set(name, series);
+      // Only a series already built (a metric drawn before) is extended; the others are built from
+      // the rows if and when they are drawn.
+      const series = this.built.get(name);
+      if (series) {
+        let finiteCount = 0;
+        for (let i = 0; i < n; i++) if (typeof col[i] === "number" && Number.isFinite(col[i])) finiteCount++;
+        series.reserve(finiteCount);
       }
-      series?.reserve(finiteCount);
       let tracker = this.monotone.get(name);
       if (!tracker) {
         tracker = new MonotoneTracker();
@@ -157,9 +158,9 @@ export class RunData {
         const v = col[i];
         const finite = typeof v === "number" && Number.isFinite(v);
         rowCol.push(finite ? v : NaN);
-        if (!finite || !series) continue;
+        if (!finite) continue;
         tracker.observe(v);
-        series.push(p.step[i] as number, p.time[i] as number, v, start + i);
+        series?.push(p.step[i] as number, p.time[i] as number, v, start + i);
         count++;
       }
       gained.set(name, count);
@@ -167,6 +168,30 @@ export class RunData {
     this.rows += n;
     for (const col of this.rowValues.values()) while (col.length < this.rows) col.push(NaN); // metric absent from these lines
     return gained;
+  }
+
+  /**
+   * A metric's points (undefined while it has no finite value). Built from the rows on first use
+   * and then extended by `append`: a run may log dozens of scalars, and only the drawn ones pay for
+   * the copies a curve needs (step, time, row, raw, smoothed), 40 bytes a point; the rows hold
+   * 8 bytes a line per key.
+   */
+  series(name: string): MetricSeries | undefined {
+    const have = this.built.get(name);
+    if (have) return have;
+    const col = this.rowValues.get(name);
+    if (!col) return undefined;
+    let count = 0;
+    for (let i = 0; i < this.rows; i++) if (Number.isFinite(col.get(i))) count++;
+    if (count === 0) return undefined;
+    const s = new MetricSeries(this.smoothing);
+    s.reserve(count);
+    for (let i = 0; i < this.rows; i++) {
+      const v = col.get(i);
+      if (Number.isFinite(v)) s.push(this.rowStep.get(i), this.rowTime.get(i), v, i);
+    }
+    this.built.set(name, s);
+    return s;
   }
 
   /**
@@ -210,7 +235,7 @@ export class RunData {
   setSmoothing(w: number): void {
     if (w === this.smoothing) return;
     this.smoothing = w;
-    for (const s of this.metrics.values()) s.setWeight(w);
+    for (const s of this.built.values()) s.setWeight(w);
   }
 }
 
