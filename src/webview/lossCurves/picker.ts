@@ -85,18 +85,21 @@ export function renderPicker(force = false): void {
 
   // The x selector: shown when some logged key can be x; its value is that key, else the placeholder.
   const extra = xs.filter((x) => x !== "step" && x !== "time");
+  // An x chosen earlier that appended lines made non-monotone stays listed: the selector says what x is.
+  const x = rt.state.xAxis;
+  if (x !== "step" && x !== "time" && !extra.includes(x)) extra.push(x);
   const placeholder = el("option", "", "x: other…");
   placeholder.value = "";
   xOther.replaceChildren(
     placeholder,
-    ...extra.map((x) => {
-      const o = el("option", "", `x: ${x}`);
-      o.value = x;
+    ...extra.map((key) => {
+      const o = el("option", "", `x: ${key}`);
+      o.value = key;
       return o;
     }),
   );
-  xOther.value = extra.includes(rt.state.xAxis) ? rt.state.xAxis : "";
-  xOther.hidden = extra.length === 0 && !extra.includes(rt.state.xAxis);
+  xOther.value = extra.includes(x) ? x : "";
+  xOther.hidden = extra.length === 0;
 
   styleHint.textContent = styleHintText(current, rt.state.showAccuracy);
   // The checkbox shows and hides the right axis; it is named after what that axis holds.
