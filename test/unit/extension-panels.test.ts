@@ -112,6 +112,29 @@ test("loss curves: unreadable lines are counted at init and as they are appended
   assert.ok(run?.type === "init" && run.runs[0]!.badLines === undefined, "no count when every line reads");
 });
 
+test("loss curves: every scalar key is sent, namespaced and hostile ones included, and appended", (t) => {
+  const root = tempDir(t);
+  const rec = (step: number, extra: Record<string, unknown>): string => JSON.stringify({ step, time: step / 10, ...extra });
+  const dir = writeRun(path.join(root, "ns"), "ns", [
+    rec(0, { "loss/train": 2.5, lr: 0.1, epoch: 0, note: "text is not a scalar" }),
+    `{"step": 1, "time": 0.1, "loss/train": 2.0, "__proto__": 7, "<img src=x onerror=alert(1)>": 1}`,
+    rec(2, { "loss/train": 1.5, "loss/val": 1.8, "acc/val": 0.4, epoch: 1, lr: null }),
+  ]);
+  const content = new LossCurvesContent({ runIndex: new RunIndex([root]) }, [dir]);
+  const msg = content.init(undefined).messages[0];
+  assert.ok(isLossCurvesHostMessage(msg) && msg.type === "init");
+  const values = msg.runs[0]!.points.values;
+  assert.deepEqual(Object.keys(values).sort(), ["<img src=x onerror=alert(1)>", "__proto__", "acc/val", "epoch", "loss/train", "loss/val", "lr"]);
+  assert.deepEqual(values["loss/train"], [2.5, 2.0, 1.5]);
+  assert.deepEqual(values["lr"], [0.1, null, null], "null in the file and absent are both null");
+  assert.deepEqual(Object.getOwnPropertyDescriptor(values, "__proto__")?.value, [null, 7, null], "a column, not the prototype");
+  assert.equal(Object.getPrototypeOf(values), Object.prototype);
+  fs.appendFileSync(path.join(dir, "metrics.jsonl"), `${rec(3, { tokens: 4096, "loss/train": 1.2 })}\n`);
+  const update = content.refresh(dir);
+  assert.ok(update !== "init");
+  assert.deepEqual(update.messages[0], { type: "append", runId: dir, points: { step: [3], time: [0.3], values: { "loss/train": [1.2], tokens: [4096] } } });
+});
+
 test("loss curves: a metrics file that cannot be read is named in the panel's error", (t) => {
   const root = tempDir(t);
   const dir = writeRun(path.join(root, "r"), "r", []);

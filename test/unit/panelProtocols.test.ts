@@ -6,7 +6,7 @@ import { badLinesText, isCommonHostMessage } from "../../src/shared/panels/commo
 import { isGrokkingHostMessage, isGrokkingWebviewMessage, type GrokRun } from "../../src/shared/panels/grokking";
 import { isInfluenceHostMessage, isInfluenceWebviewMessage, type InfluenceRun } from "../../src/shared/panels/influence";
 import { isLazyRichHostMessage, isLazyRichWebviewMessage, type LazyRichRun } from "../../src/shared/panels/lazyRich";
-import { isLossCurvesHostMessage, isLossCurvesWebviewMessage } from "../../src/shared/panels/lossCurves";
+import { isLossCurvesHostMessage, isLossCurvesState, isLossCurvesWebviewMessage } from "../../src/shared/panels/lossCurves";
 import { RUN_STATUSES } from "../../src/shared/runFormat";
 
 /** Any of the analysis panels' host messages (what the three guards together accept). */
@@ -111,4 +111,21 @@ test("loss curves: run statuses are runFormat's, unreadable lines are a count", 
   assert.ok(isLossCurvesHostMessage({ type: "append", runId: "r", points, badLines: 4 }));
   assert.equal(badLinesText(1), "1 line could not be read");
   assert.equal(badLinesText(7), "7 lines could not be read");
+});
+
+test("loss curves: the state takes any x key and a plot choice; states saved before them still pass", () => {
+  const older = { xAxis: "step", logX: false, logY: true, showAccuracy: false, smoothing: 0.6, zoom: null, hiddenRuns: [] };
+  assert.ok(isLossCurvesState(older), "no plot: a state saved before the picker");
+  assert.ok(isLossCurvesState({ ...older, xAxis: "time" }));
+  assert.ok(isLossCurvesState({ ...older, xAxis: "epoch", plot: [{ key: "loss/train", axis: "left" }, { key: "lr", axis: "right" }] }));
+  assert.ok(isLossCurvesState({ ...older, plot: [] }), "nothing chosen is a choice");
+  assert.ok(isLossCurvesState({ ...older, plot: [{ key: "<img src=x onerror=alert(1)>", axis: "left" }] }), "a key is any string");
+  assert.ok(!isLossCurvesState({ ...older, xAxis: "" }));
+  assert.ok(!isLossCurvesState({ ...older, xAxis: 3 }));
+  assert.ok(!isLossCurvesState({ ...older, plot: [{ key: "lr", axis: "middle" }] }));
+  assert.ok(!isLossCurvesState({ ...older, plot: [{ key: 1, axis: "left" }] }));
+  assert.ok(!isLossCurvesState({ ...older, plot: { key: "lr", axis: "left" } }));
+  assert.ok(!isLossCurvesState({ ...older, plot: null }));
+  assert.ok(isLossCurvesWebviewMessage({ type: "stateChanged", state: { ...older, xAxis: "tokens", plot: [{ key: "acc/val", axis: "right" }] } }));
+  assert.ok(isLossCurvesHostMessage({ type: "init", runs: [], state: { ...older, plot: [{ key: "lr", axis: "right" }] } }));
 });

@@ -15,12 +15,21 @@ import { labelOf, runSetKey, statusOf, type PanelEnv } from "./runs";
 
 type Message = OwnMessage<LossCurvesHostMessage>;
 
-/** Records → columnar points (pure; exported for tests). */
+/**
+ * Records → columnar points (pure; exported for tests): every scalar key of the records, whatever
+ * its name (`loss/train`, `lr`, `epoch`, ...), one column each; the webview picks what to draw.
+ * The webview keeps them in typed arrays, so the memory is 8 bytes per line per key.
+ */
 export function toSeriesPoints(records: readonly MetricsRecord[]): SeriesPoints {
   const names = new Set<string>();
   for (const r of records) for (const k of Object.keys(r)) if (k !== "step" && k !== "time") names.add(k);
   const values: Record<string, (number | null)[]> = {};
-  for (const n of names) values[n] = records.map((r) => (typeof r[n] === "number" && Number.isFinite(r[n]) ? (r[n] as number) : null));
+  for (const n of names) {
+    const col = records.map((r) => (Object.hasOwn(r, n) && typeof r[n] === "number" && Number.isFinite(r[n]) ? (r[n] as number) : null));
+    // defineProperty: a key from the file may be "__proto__", which an assignment would turn into
+    // the object's prototype instead of a column.
+    Object.defineProperty(values, n, { value: col, enumerable: true, writable: true, configurable: true });
+  }
   return { step: records.map((r) => r.step), time: records.map((r) => (Number.isFinite(r.time) ? r.time : 0)), values };
 }
 

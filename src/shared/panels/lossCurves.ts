@@ -1,5 +1,6 @@
-// The loss-curves panel's protocol (the convention is in ./common.ts): train/test loss and
-// accuracy of one or several runs, sent whole on `init` and appended as metrics.jsonl grows.
+// The loss-curves panel's protocol (the convention is in ./common.ts): every scalar of one or
+// several runs (train/test loss and accuracy, or any key a logger wrote), sent whole on `init` and
+// appended as metrics.jsonl grows.
 
 import { isCount, isNumberArray, isObject, isString } from "../guards";
 import { RUN_STATUSES, type RunStatus } from "../runFormat";
@@ -27,15 +28,24 @@ export interface RunSeries {
   badLines?: number;
 }
 
-/** What the x axis measures. */
-export type XAxisKind = "step" | "time";
+/**
+ * What the x axis measures: the line's `step`, its wall `time`, or any metric key whose values
+ * rise monotonically (`epoch`, `tokens`; see src/shared/metricKeys.ts).
+ */
+export type XAxisKind = string;
+
+/** A metric drawn, and on which y axis. */
+export interface PlotChoice {
+  key: string;
+  axis: "left" | "right";
+}
 
 /** The panel's view settings, kept with `vscode.setState` and echoed to the host. */
 export interface LossCurvesState {
   xAxis: XAxisKind;
   logX: boolean;
   logY: boolean;
-  /** Show train/test accuracy on a second (right) axis. */
+  /** Show the right axis and its metrics (train/test accuracy by default). */
   showAccuracy: boolean;
   /** Weight w of the debiased exponential moving average, in [0, 1); 0 = raw. */
   smoothing: number;
@@ -43,6 +53,11 @@ export interface LossCurvesState {
   zoom: { xMin: number; xMax: number } | null;
   /** Runs the user switched off in the legend. */
   hiddenRuns: string[];
+  /**
+   * The metrics the user picked and their axes; absent = the default for the runs' keys (states
+   * saved before the picker existed have none, and restore to what they showed).
+   */
+  plot?: PlotChoice[];
 }
 
 export const DEFAULT_LOSS_CURVES_STATE: LossCurvesState = {
@@ -99,11 +114,16 @@ function isRunSeries(x: unknown): x is RunSeries {
   );
 }
 
+const isPlotChoice = (x: unknown): x is PlotChoice => isObject(x) && isString(x["key"]) && (x["axis"] === "left" || x["axis"] === "right");
+
 export function isLossCurvesState(x: unknown): x is LossCurvesState {
   if (!isObject(x)) return false;
   const zoom = x["zoom"];
+  const plot = x["plot"];
   return (
-    (x["xAxis"] === "step" || x["xAxis"] === "time") &&
+    isString(x["xAxis"]) &&
+    x["xAxis"] !== "" &&
+    (plot === undefined || (Array.isArray(plot) && plot.every(isPlotChoice))) &&
     typeof x["logX"] === "boolean" &&
     typeof x["logY"] === "boolean" &&
     typeof x["showAccuracy"] === "boolean" &&

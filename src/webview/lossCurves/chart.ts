@@ -14,7 +14,9 @@ import { axisColors, dropOutsideTicks, formatNumber, tickLabel } from "../common
 import { applyChartFont, backgroundPlugin } from "../common/chartTheme";
 import { byId } from "../common/dom";
 import { runColor, withAlpha } from "../common/theme";
-import { ACC_METRICS, LOSS_METRICS, rt, runs } from "./app";
+import { isAccuracyLike, isLossLike } from "../../shared/metricKeys";
+import type { PlotChoice } from "../../shared/panels/lossCurves";
+import { choices, rt, runs } from "./app";
 import { crosshairPlugin } from "./crosshair";
 import { lowerBound, upperBound, type RunData } from "./series";
 
@@ -63,6 +65,24 @@ export function formatSeconds(v: number): string {
   return `${formatNumber(v / 3600)} h`;
 }
 
+/** The x axis's title: step, wall time, or the metric key used as x (as text: chart.js draws it on the canvas). */
+export function xTitle(x: string): string {
+  return x === "step" ? "step" : x === "time" ? "wall time" : x;
+}
+
+/** A y axis's title: "loss" / "accuracy" when all its metrics are such, the key when one, else "value". */
+function yTitle(keys: readonly string[], fallback: string): string {
+  if (keys.length === 0) return fallback;
+  if (keys.every(isLossLike)) return "loss";
+  if (keys.every(isAccuracyLike)) return "accuracy";
+  return keys.length === 1 ? (keys[0] as string) : "value";
+}
+
+const keysOn = (axis: PlotChoice["axis"]): string[] => choices().filter((c) => c.axis === axis).map((c) => c.key);
+
+/** The right axis's title (also the label of its checkbox). */
+export const rightTitle = (): string => yTitle(keysOn("right"), "accuracy");
+
 function xScaleOptions(): ScaleOpts {
   const c = axisColors(rt.theme);
   const state = rt.state;
@@ -71,7 +91,7 @@ function xScaleOptions(): ScaleOpts {
     bounds: "data", // the curves reach the plot edges
     afterBuildTicks: dropOutsideTicks,
     ...(state.zoom ? { min: state.zoom.xMin, max: state.zoom.xMax } : {}),
-    title: { display: true, text: state.xAxis === "step" ? "step" : "wall time", ...c.title },
+    title: { display: true, text: xTitle(state.xAxis), ...c.title },
     ticks: {
       ...c.ticks,
       maxRotation: 0,
@@ -90,7 +110,7 @@ function yScaleOptions(): ScaleOpts {
     type: rt.state.logY ? "logarithmic" : "linear",
     position: "left",
     afterBuildTicks: dropOutsideTicks,
-    title: { display: true, text: "loss", ...c.title },
+    title: { display: true, text: yTitle(keysOn("left"), "loss"), ...c.title },
     ticks: { ...c.ticks, autoSkip: !rt.state.logY, callback: tickLabel(rt.state.logY) },
     grid: c.grid,
     border: c.border,
@@ -99,13 +119,16 @@ function yScaleOptions(): ScaleOpts {
 
 function accScaleOptions(): ScaleOpts {
   const c = axisColors(rt.theme);
+  const keys = keysOn("right");
+  // Accuracies keep their 0–1 frame (curves comparable across runs); anything else (lr) fits its data.
+  const unit = keys.every(isAccuracyLike);
   return {
     type: "linear",
     position: "right",
     display: rt.state.showAccuracy,
-    min: 0,
-    max: 1,
-    title: { display: true, text: "accuracy", ...c.title },
+    ...(unit ? { min: 0, max: 1 } : {}),
+    afterBuildTicks: dropOutsideTicks,
+    title: { display: true, text: rightTitle(), ...c.title },
     ticks: c.ticks,
     grid: { drawOnChartArea: false },
     border: c.border,
@@ -149,20 +172,23 @@ export function applyScales(): void {
 
 // ---- datasets --------------------------------------------------------------------------------
 
-function dash(metric: string): number[] {
-  switch (metric) {
-    case "test_loss":
-      return [6, 4];
-    case "train_acc":
-      return [2, 3];
-    case "test_acc":
-      return [8, 3, 2, 3];
-    default:
-      return [];
-  }
-}
+/**
+ * Line styles by the metric's place in the choice (colour is the run's): the default choice of the
+ * four classic keys gets train_loss solid, test_loss dashed, train_acc dotted, test_acc dash-dot
+ * as before; further metrics the next styles, round again after six.
+ */
+export const DASHES: readonly { name: string; dash: number[] }[] = [
+  { name: "solid", dash: [] },
+  { name: "dashed", dash: [6, 4] },
+  { name: "dotted", dash: [2, 3] },
+  { name: "dash-dot", dash: [8, 3, 2, 3] },
+  { name: "long dash", dash: [12, 4] },
+  { name: "dash-dot-dot", dash: [8, 3, 2, 3, 2, 3] },
+];
 
-function makeDataset(run: RunData, metric: string, axis: "y" | "yAcc", raw: boolean): LineDs {
+export const dashOf = (index: number): { name: string; dash: number[] } => DASHES[index % DASHES.length] as { name: string; dash: number[] };
+
+function makeDataset(run: RunData, metric: string, axis: "y" | "yAcc", raw: boolean, styleIndex: number): LineDs {
   const color = runColor(rt.theme, run.colorIndex);
   const acc = axis === "yAcc";
   return {
@@ -171,7 +197,7 @@ function makeDataset(run: RunData, metric: string, axis: "y" | "yAcc", raw: bool
     yAxisID: axis,
     borderColor: raw ? withAlpha(color, 0.22) : color,
     borderWidth: raw ? 1 : acc ? 1.25 : 1.75,
-    borderDash: raw ? [] : dash(metric),
+    borderDash: raw ? [] : dashOf(styleIndex).dash,
     pointRadius: 0,
     fill: false,
     order: raw ? 1 : 0, // higher order is drawn first: raw points stay behind
@@ -181,18 +207,20 @@ function makeDataset(run: RunData, metric: string, axis: "y" | "yAcc", raw: bool
 /** Rebuilds the list of curves (after init or a toggle), then their data. */
 export function rebuildDatasets(): void {
   const state = rt.state;
-  const metrics: { metric: string; axis: "y" | "yAcc" }[] = LOSS_METRICS.map((m) => ({ metric: m, axis: "y" as const }));
-  if (state.showAccuracy) for (const m of ACC_METRICS) metrics.push({ metric: m, axis: "yAcc" });
+  // The right axis's metrics are drawn while it is shown (the "accuracy" checkbox, as before).
+  const metrics = choices()
+    .map((c, styleIndex) => ({ metric: c.key, axis: c.axis === "left" ? ("y" as const) : ("yAcc" as const), styleIndex }))
+    .filter((m) => m.axis === "y" || state.showAccuracy);
   plotted.length = 0;
   for (const run of runs.values()) {
     if (state.hiddenRuns.includes(run.runId)) continue;
-    for (const { metric, axis } of metrics) {
+    for (const { metric, axis, styleIndex } of metrics) {
       plotted.push({
         run,
         metric,
         axis,
-        smooth: makeDataset(run, metric, axis, false),
-        raw: state.smoothing > 0 ? makeDataset(run, metric, axis, true) : null,
+        smooth: makeDataset(run, metric, axis, false, styleIndex),
+        raw: state.smoothing > 0 ? makeDataset(run, metric, axis, true, styleIndex) : null,
         drawnUpTo: 0,
         decimatedLen: 0,
       });
@@ -228,7 +256,7 @@ export function refreshData(): void {
   const state = rt.state;
   const nb = buckets();
   for (const p of plotted) {
-    const s = p.run.metrics.get(p.metric);
+    const s = p.run.series(p.metric);
     if (!s || s.length === 0) {
       p.smooth.data = [];
       if (p.raw) p.raw.data = [];
@@ -236,7 +264,7 @@ export function refreshData(): void {
       p.decimatedLen = 0;
       continue;
     }
-    const xs = s.xs(state.xAxis).view();
+    const xs = p.run.xs(s, state.xAxis).view();
     let i0 = 0;
     let i1 = xs.length;
     if (state.zoom) {
@@ -245,6 +273,8 @@ export function refreshData(): void {
       i1 = Math.min(xs.length, upperBound(xs, state.zoom.xMax) + 1);
     }
     if (state.logX) while (i0 < i1 && (xs[i0] as number) <= 0) i0++;
+    // Points before a metric x axis's first value (−∞, see RunData.xs) have no x.
+    while (i0 < i1 && (xs[i0] as number) === Number.NEGATIVE_INFINITY) i0++;
     let bx = xs.subarray(i0, i1);
     if (state.logX) bx = bx.map(Math.log10); // equal buckets on screen
     p.smooth.data = toPoints(decimateMinMax(bx, s.smooth.view(i0, i1), nb), state.logX);
@@ -260,12 +290,12 @@ export function pushAppended(run: RunData): boolean {
   const limit = 4 * buckets();
   for (const p of plotted) {
     if (p.run !== run) continue;
-    const s = run.metrics.get(p.metric);
+    const s = run.series(p.metric);
     if (!s || p.drawnUpTo >= s.length) continue;
-    const xs = s.xs(rt.state.xAxis);
+    const xs = run.xs(s, rt.state.xAxis);
     for (let i = p.drawnUpTo; i < s.length; i++) {
       const x = xs.get(i);
-      if (rt.state.logX && x <= 0) continue;
+      if ((rt.state.logX && x <= 0) || !Number.isFinite(x)) continue;
       p.smooth.data.push({ x, y: s.smooth.get(i) });
       p.raw?.data.push({ x, y: s.raw.get(i) });
     }

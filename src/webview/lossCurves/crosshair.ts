@@ -27,9 +27,9 @@ function hoverPoints(c: Pick<Chart, "scales">, plotted: readonly Plotted[]): Hov
   if (xv === undefined || !Number.isFinite(xv)) return [];
   const out: HoverPoint[] = [];
   for (const p of plotted) {
-    const s = p.run.metrics.get(p.metric);
+    const s = p.run.series(p.metric);
     if (!s || s.length === 0) continue;
-    const xs = s.xs(rt.state.xAxis);
+    const xs = p.run.xs(s, rt.state.xAxis);
     // A run that ended before the crosshair (or starts after it) has no value there.
     const slack = 0.01 * Math.abs(scale.max - scale.min);
     if (xv > xs.get(xs.length - 1) + slack || xv < xs.get(0) - slack) continue;
@@ -78,7 +78,13 @@ export function crosshairPlugin(plotted: () => readonly Plotted[]): Plugin<"line
 }
 
 export function formatX(v: number, seconds: (v: number) => string): string {
-  return rt.state.xAxis === "step" ? `step ${Math.round(v)}` : seconds(v);
+  const x = rt.state.xAxis;
+  return x === "step" ? `step ${Math.round(v)}` : x === "time" ? seconds(v) : `${x} ${formatNumber(v)}`;
+}
+
+function formatAt(v: number, seconds: (v: number) => string): string {
+  const x = rt.state.xAxis;
+  return x === "step" ? `@${v}` : x === "time" ? `@${seconds(v)}` : `@${formatNumber(v)}`;
 }
 
 export function renderTooltip(c: Pick<Chart, "scales">, plotted: readonly Plotted[], clientX: number, clientY: number, seconds: (v: number) => string): void {
@@ -96,7 +102,7 @@ export function renderTooltip(c: Pick<Chart, "scales">, plotted: readonly Plotte
     sw.style.backgroundColor = runColor(rt.theme, h.p.run.colorIndex);
     const name = el("span", "tt-name", `${h.p.run.label} · ${h.p.metric}`);
     const val = el("span", "tt-value", state.smoothing > 0 ? `${formatNumber(h.smooth)} (raw ${formatNumber(h.raw)})` : formatNumber(h.raw));
-    const at = el("span", "tt-at", state.xAxis === "step" ? `@${h.x}` : `@${seconds(h.x)}`);
+    const at = el("span", "tt-at", formatAt(h.x, seconds));
     row.append(sw, name, val, at);
     return row;
   });

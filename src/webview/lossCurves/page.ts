@@ -11,7 +11,7 @@ const BODY = `
   <span class="group scales" role="group" aria-label="scales and metrics">
     <vscode-checkbox id="logX">log x</vscode-checkbox>
     <vscode-checkbox id="logY">log y</vscode-checkbox>
-    <vscode-checkbox id="showAccuracy">accuracy</vscode-checkbox>
+    <vscode-checkbox id="showAccuracy" title="Show the right axis and its metrics">accuracy</vscode-checkbox>
   </span>
   <label class="group smoothing" for="smoothing">smoothing
     <input id="smoothing" type="range" min="0" max="0.99" step="0.01" value="0.6">
@@ -24,13 +24,20 @@ const BODY = `
     <vscode-button id="exportCsv" secondary title="Save the data as CSV">CSV</vscode-button>
   </span>
 </div>
-<ul id="legend" class="legend" aria-label="Runs"></ul>
+<div class="legend-row">
+  <details id="metricPicker" class="picker">
+    <summary id="pickerSummary" title="Choose the metrics to plot and their axis">metrics</summary>
+    <div id="pickerPanel" class="picker-panel" role="group" aria-label="Metrics to plot"></div>
+  </details>
+  <select id="xOther" class="x-other" aria-label="another logged value as x" title="Another logged value as x (any key whose values never decrease)" hidden></select>
+  <ul id="legend" class="legend" aria-label="Runs"></ul>
+</div>
 <div class="chart-wrap" id="chartWrap">
   <canvas id="chart" aria-label="Loss curves" role="img"></canvas>
   <div id="tooltip" class="tooltip" hidden></div>
   <p id="empty" class="empty">Waiting for runs…</p>
 </div>
-<p class="hint">Wheel: zoom x · drag: pan · double-click: reset · solid: train · dashed: test</p>
+<p class="hint">Wheel: zoom x · drag: pan · double-click: reset<span id="styleHint"> · solid: train · dashed: test</span></p>
 `;
 
 export function lossCurvesHtml(r: PageResources): string {

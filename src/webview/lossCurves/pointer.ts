@@ -16,10 +16,11 @@ function dataExtent(): [number, number] | null {
   let lo = Infinity;
   let hi = -Infinity;
   for (const p of plotted) {
-    const s = p.run.metrics.get(p.metric);
+    const s = p.run.series(p.metric);
     if (!s || s.length === 0) continue;
-    const xs = s.xs(rt.state.xAxis).view();
-    const first = rt.state.logX ? (xs[lowerBound(xs, Number.MIN_VALUE)] ?? NaN) : (xs[0] as number);
+    const xs = p.run.xs(s, rt.state.xAxis).view();
+    // The first drawable x: > 0 on a log axis; finite otherwise (a metric x axis starts at −∞).
+    const first = xs[lowerBound(xs, rt.state.logX ? Number.MIN_VALUE : -Number.MAX_VALUE)] ?? NaN;
     const last = xs[xs.length - 1] as number;
     if (first < lo) lo = first;
     if (last > hi) hi = last;

@@ -1,6 +1,7 @@
 // The panel's data: every point of every run, in growable typed arrays, with the smoothed curve
 // kept alongside and extended point by point as the run appends. No DOM, no chart.js.
 
+import { MonotoneTracker } from "../../shared/metricKeys";
 import type { RunSeries, SeriesPoints } from "../../shared/panels/lossCurves";
 import type { RunStatus } from "../../shared/runFormat";
 
@@ -37,7 +38,8 @@ export class Growable {
 
 /**
  * One metric of one run: only its finite points (a metric missing from a line, or null in the
- * file, leaves no point), with x both as step and as wall time, and the smoothed values.
+ * file, leaves no point), with x both as step and as wall time, the line (row) each point came
+ * from (for any other x: RunData.xs), and the smoothed values.
  *
  * Smoothing is TensorBoard's debiased exponential moving average: ema_t = w·ema_{t−1} + (1−w)·y_t
  * with ema_0 = 0, shown as ema_t / (1 − w^t); the division removes the pull towards 0 of the
@@ -46,8 +48,11 @@ export class Growable {
 export class MetricSeries {
   readonly step = new Growable();
   readonly time = new Growable();
+  readonly row = new Growable();
   readonly raw = new Growable();
   readonly smooth = new Growable();
+  /** x values of the points under a metric x axis (`epoch`), by x key, extended as points arrive. */
+  readonly xByKey = new Map<string, Growable>();
   private ema = 0;
   private wPow = 1;
   constructor(private weight: number) {}
@@ -57,12 +62,13 @@ export class MetricSeries {
   }
 
   reserve(extra: number): void {
-    for (const g of [this.step, this.time, this.raw, this.smooth]) g.reserve(extra);
+    for (const g of [this.step, this.time, this.row, this.raw, this.smooth]) g.reserve(extra);
   }
 
-  push(step: number, time: number, y: number): void {
+  push(step: number, time: number, y: number, row = this.length): void {
     this.step.push(step);
     this.time.push(time);
+    this.row.push(row);
     this.raw.push(y);
     this.smooth.push(this.next(y));
   }
@@ -82,13 +88,11 @@ export class MetricSeries {
     for (let i = 0; i < this.raw.length; i++) this.smooth.set(i, this.next(this.raw.get(i)));
   }
 
-  xs(kind: "step" | "time"): Growable {
-    return kind === "step" ? this.step : this.time;
-  }
 }
 
 export class RunData {
-  readonly metrics = new Map<string, MetricSeries>();
+  /** The series built so far (see `series`), by key. */
+  private readonly built = new Map<string, MetricSeries>();
   /** Lines received (rows of the columnar arrays), whatever metrics they carry. */
   rows = 0;
   /** All lines as received, for the CSV export. */
@@ -97,6 +101,10 @@ export class RunData {
   readonly rowValues = new Map<string, Growable>();
   /** Lines of the run's metrics.jsonl that could not be read (the legend says so). */
   badLines = 0;
+  /** Per key, whether its values so far could serve as x (src/shared/metricKeys.ts). */
+  readonly monotone = new Map<string, MonotoneTracker>();
+  /** Per x key: its value at every row, carried forward over the rows without one. */
+  private readonly xFilled = new Map<string, Growable>();
 
   constructor(
     readonly runId: string,
@@ -132,21 +140,27 @@ export class RunData {
         this.rowValues.set(name, rowCol);
       }
       rowCol.reserve(n);
-      let finiteCount = 0;
-      for (let i = 0; i < n; i++) if (typeof col[i] === "number" && Number.isFinite(col[i])) finiteCount++;
-      let series = this.metrics.get(name);
-      if (!series && finiteCount > 0) {
-        series = new MetricSeries(this.smoothing);
-        this.metrics.set(name, series);
+      // Only a series already built (a metric drawn before) is extended; the others are built from
+      // the rows if and when they are drawn.
+      const series = this.built.get(name);
+      if (series) {
+        let finiteCount = 0;
+        for (let i = 0; i < n; i++) if (typeof col[i] === "number" && Number.isFinite(col[i])) finiteCount++;
+        series.reserve(finiteCount);
       }
-      series?.reserve(finiteCount);
+      let tracker = this.monotone.get(name);
+      if (!tracker) {
+        tracker = new MonotoneTracker();
+        this.monotone.set(name, tracker);
+      }
       let count = 0;
       for (let i = 0; i < n; i++) {
         const v = col[i];
         const finite = typeof v === "number" && Number.isFinite(v);
         rowCol.push(finite ? v : NaN);
-        if (!finite || !series) continue;
-        series.push(p.step[i] as number, p.time[i] as number, v);
+        if (!finite) continue;
+        tracker.observe(v);
+        series?.push(p.step[i] as number, p.time[i] as number, v, start + i);
         count++;
       }
       gained.set(name, count);
@@ -156,10 +170,72 @@ export class RunData {
     return gained;
   }
 
+  /**
+   * A metric's points (undefined while it has no finite value). Built from the rows on first use
+   * and then extended by `append`: a run may log dozens of scalars, and only the drawn ones pay for
+   * the copies a curve needs (step, time, row, raw, smoothed), 40 bytes a point; the rows hold
+   * 8 bytes a line per key.
+   */
+  series(name: string): MetricSeries | undefined {
+    const have = this.built.get(name);
+    if (have) return have;
+    const col = this.rowValues.get(name);
+    if (!col) return undefined;
+    let count = 0;
+    for (let i = 0; i < this.rows; i++) if (Number.isFinite(col.get(i))) count++;
+    if (count === 0) return undefined;
+    const s = new MetricSeries(this.smoothing);
+    s.reserve(count);
+    for (let i = 0; i < this.rows; i++) {
+      const v = col.get(i);
+      if (Number.isFinite(v)) s.push(this.rowStep.get(i), this.rowTime.get(i), v, i);
+    }
+    this.built.set(name, s);
+    return s;
+  }
+
+  /**
+   * x of a metric's points: its step or wall time, or the value of another key (`epoch`,
+   * `tokens`) on the point's line. A line without that key takes the key's last value before it
+   * (a loss logged between two `epoch` lines belongs to the earlier epoch); points before the
+   * key's first value get −∞, which sorts first and is never drawn, so the array stays sorted
+   * for binary search when the key is monotone. Extended, not rebuilt, as lines arrive.
+   */
+  xs(s: MetricSeries, key: string): Growable {
+    if (key === "step") return s.step;
+    if (key === "time") return s.time;
+    const filled = this.filledColumn(key);
+    let out = s.xByKey.get(key);
+    if (!out) {
+      out = new Growable(s.length);
+      s.xByKey.set(key, out);
+    }
+    out.reserve(s.length - out.length);
+    for (let i = out.length; i < s.length; i++) out.push(filled.get(s.row.get(i)));
+    return out;
+  }
+
+  private filledColumn(key: string): Growable {
+    let g = this.xFilled.get(key);
+    if (!g) {
+      g = new Growable(this.rows);
+      this.xFilled.set(key, g);
+    }
+    const col = this.rowValues.get(key);
+    let last = g.length > 0 ? g.get(g.length - 1) : Number.NEGATIVE_INFINITY;
+    g.reserve(this.rows - g.length);
+    for (let i = g.length; i < this.rows; i++) {
+      const v = col ? col.get(i) : Number.NaN;
+      if (Number.isFinite(v)) last = v;
+      g.push(last);
+    }
+    return g;
+  }
+
   setSmoothing(w: number): void {
     if (w === this.smoothing) return;
     this.smoothing = w;
-    for (const s of this.metrics.values()) s.setWeight(w);
+    for (const s of this.built.values()) s.setWeight(w);
   }
 }
 

@@ -1,12 +1,14 @@
-// The toolbar: x axis (step or wall time), log x/y, accuracy axis, smoothing, reset zoom and the
-// PNG and CSV exports; `applyState` brings scales, curves and controls in line with the state.
+// The toolbar: x axis (step or wall time; other logged x in picker.ts), log x/y, the right
+// (accuracy) axis, smoothing, reset zoom and the PNG and CSV exports; `applyState` brings scales,
+// curves, picker and controls in line with the state.
 
 import { byId, type Checkbox } from "../common/dom";
 import { exportStem } from "../common/runtime";
-import { ACC_METRICS, LOSS_METRICS, rt, runs } from "./app";
+import { choices, rt, runs } from "./app";
 import { applyScales, canvas, chart, rebuildDatasets, refreshData } from "./chart";
 import { buildCsv } from "./csv";
 import { renderLegend } from "./legend";
+import { onPickerChange, renderPicker, setX } from "./picker";
 import { setZoomT } from "./pointer";
 
 type Radio = HTMLElement & { checked: boolean; value: string };
@@ -28,6 +30,8 @@ export function syncControls(): void {
   smoothingValue.textContent = state.smoothing.toFixed(2);
 }
 
+onPickerChange(syncControls);
+
 /** Applies the whole state: scales, curves, controls. */
 export function applyState(): void {
   for (const run of runs.values()) run.setSmoothing(rt.state.smoothing);
@@ -35,19 +39,15 @@ export function applyState(): void {
   applyScales();
   rebuildDatasets();
   renderLegend();
+  renderPicker(true);
   chart.update("none");
 }
 
 xAxisGroup.addEventListener("change", () => {
   const checked = [...xAxisGroup.querySelectorAll<Radio>("vscode-radio")].find((r) => r.checked);
-  const next = checked?.value === "time" ? "time" : "step";
-  if (next === rt.state.xAxis) return;
-  rt.state.xAxis = next;
-  rt.state.zoom = null; // a step range means nothing in seconds
-  applyScales();
-  rebuildDatasets();
-  chart.update("none");
-  rt.saveState();
+  // No radio checked: x is another logged value (the selector beside them).
+  if (!checked) return;
+  setX(checked.value === "time" ? "time" : "step");
 });
 
 logXBox.addEventListener("change", () => {
@@ -70,6 +70,7 @@ accBox.addEventListener("change", () => {
   rt.state.showAccuracy = accBox.checked;
   applyScales();
   rebuildDatasets();
+  renderPicker();
   chart.update("none");
   rt.saveState();
 });
@@ -91,6 +92,11 @@ const stem = (): string => exportStem([...runs.keys()], "runs");
 byId("resetZoom").addEventListener("click", () => setZoomT(null, null));
 byId("exportPng").addEventListener("click", () => rt.exportPng(canvas.toDataURL("image/png"), `${stem()}-loss.png`));
 byId("exportCsv").addEventListener("click", () => {
-  const charted = rt.state.showAccuracy ? [...LOSS_METRICS, ...ACC_METRICS] : [...LOSS_METRICS];
-  rt.exportCsv(buildCsv([...runs.values()], charted, rt.state.smoothing), `${stem()}-metrics.csv`);
+  // Columns: the x key when it is a logged value, then the chosen metrics; smoothed: those drawn.
+  const x = rt.state.xAxis;
+  const columns = [...(x === "step" || x === "time" ? [] : [x]), ...choices().map((c) => c.key)];
+  const drawn = choices()
+    .filter((c) => c.axis === "left" || rt.state.showAccuracy)
+    .map((c) => c.key);
+  rt.exportCsv(buildCsv([...runs.values()], columns, drawn, rt.state.smoothing), `${stem()}-metrics.csv`);
 });
