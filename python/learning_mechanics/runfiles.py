@@ -69,9 +69,14 @@ def json_safe(value: object) -> JsonValue:
     return repr(value)
 
 
+# One encoder for every call: `json.dumps` with options builds a new one each time (a third of the
+# cost of a metrics line).
+_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
+
+
 def dumps(value: object) -> str:
     """JSON text that any JSON parser accepts: refuses NaN/Infinity instead of writing tokens."""
-    return json.dumps(value, allow_nan=False, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 def write_atomic(path: str, chunks: Sequence[bytes]) -> int:
