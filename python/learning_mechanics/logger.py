@@ -78,7 +78,11 @@ def init(
     With `model`, the step-0 checkpoint (the initial weights) is written now."""
     run = Run(name, config or {}, root, run_dir, total_steps=total_steps, seed=seed)
     if model is not None:
-        run.checkpoint(model, optimizer, step=0)
+        try:
+            run.checkpoint(model, optimizer, step=0)
+        except BaseException as e:  # the run was created: it must not stay "running"
+            run.finish("failed", error=_error_message(e))
+            raise
     return run
 
 
@@ -135,7 +139,7 @@ class Run:
         if experiment is not None:
             self._manifest["experiment"] = experiment
         self._write_manifest()
-        # One append-mode descriptor for the whole run: each record is one os.write call.
+        # One append-mode descriptor for the whole run; lines are appended whole, in batches (flush).
         self._metrics = os.open(os.path.join(self.dir, "metrics.jsonl"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self._pending: List[str] = []
         self._keys: Dict[str, str] = {}
@@ -339,9 +343,11 @@ class Run:
         if exc is None:
             self.finish("finished")
         elif isinstance(exc, KeyboardInterrupt):
-            if self._model is not None:
-                self.checkpoint(self._model, self._optimizer, step=self._step)
-            self.finish("stopped")
+            try:
+                if self._model is not None:
+                    self.checkpoint(self._model, self._optimizer, step=self._step)
+            finally:
+                self.finish("stopped")
         else:
             self.finish("failed", error=_error_message(exc), location=_error_location(tb, self._manifest.get("experiment")))
         return False

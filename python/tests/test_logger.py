@@ -295,3 +295,26 @@ def test_import_through_python_dash_m(tmp_path) -> None:
     r = subprocess.run([sys.executable, "-m", "learning_mechanics", "import", str(tmp_path / "w.pt"), "--run-dir", str(tmp_path / "run"), "--step", "0"], capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().endswith("step-00000000.safetensors")
+
+
+def test_the_script_in_docs_pytorch_md_runs(tmp_path) -> None:
+    """The page's script, as printed, with fewer steps (500: one checkpoint after step 0)."""
+    import re
+
+    with open(os.path.join(PACKAGE_ROOT, "..", "docs", "pytorch.md"), encoding="utf-8") as f:
+        doc = f.read()
+    block = re.search(r"## A complete script.*?```python\n(.*?)```", doc, re.S)
+    assert block is not None, "no python block after '## A complete script'"
+    script = block.group(1)
+    assert "steps = 2000\n" in script
+    (tmp_path / "train_mlp.py").write_text(script.replace("steps = 2000\n", "steps = 500\n"))
+    env = {**os.environ, "PYTHONPATH": PACKAGE_ROOT, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, "-W", "error", "train_mlp.py"], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr
+    run_dir = r.stdout.strip()
+    assert os.path.dirname(run_dir) == str(tmp_path / "runs")
+    m = _manifest(run_dir)
+    assert m["status"] == "finished" and m["step"] == 500 and m["experiment"]["path"] == str(tmp_path / "train_mlp.py")
+    rows = _metrics(run_dir)
+    assert len(rows) == 500 and set(rows[99]) == {"step", "time", "loss/batch", "grad/norm", "train_loss", "train_acc", "test_loss", "test_acc"}
+    assert sorted(os.listdir(os.path.join(run_dir, "checkpoints"))) == ["step-00000000.safetensors", "step-00000500.safetensors"]
