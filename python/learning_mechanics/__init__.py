@@ -7,3 +7,8 @@ protocol, worker.
 """
 
 __version__ = "0.1.0"
+
+# The logger, for your own PyTorch training (docs/pytorch.md): `run = learning_mechanics.init(...)`.
+from .logger import LoggerError, Run, init  # noqa: E402
+
+__all__ = ["init", "Run", "LoggerError", "__version__"]

@@ -3,6 +3,7 @@
 import * as path from "node:path";
 import * as vscode from "vscode";
 import type { SystemSummary } from "../shared/trainerProtocol";
+import { notAnExperimentReason } from "../shared/experimentFile";
 import { isCancelled } from "./cancelled";
 import { isSystemTarget } from "./codeLens";
 import { BACKENDS, type BackendSetting, CONFIG_SECTION, type CommandId, Commands, SettingKeys } from "./constants";
@@ -346,10 +347,14 @@ async function analyzeRun(app: App, arg: unknown): Promise<void> {
   const runDir = runDirs?.[0];
   if (!runDir) return;
   if (!ctx.mayRunExperimentOf(runDir)) {
+    const recorded = ctx.recordedExperiment(runDir);
+    const notExperiment = recorded === undefined ? undefined : notAnExperimentReason(recorded);
     void vscode.window.showInformationMessage(
-      ctx.isTrusted
-        ? "This run's experiment file is outside the workspace, so only the weight-space analysis runs (it needs no experiment code)."
-        : "In an untrusted workspace only the weight-space analysis runs: the others load the experiment file's code.",
+      notExperiment !== undefined
+        ? `Only the weight-space analysis runs: the others need the model, and ${notExperiment}.`
+        : ctx.isTrusted
+          ? "This run's experiment file is outside the workspace, so only the weight-space analysis runs (it needs no experiment code)."
+          : "In an untrusted workspace only the weight-space analysis runs: the others load the experiment file's code.",
     );
   }
   ctx.analyzers.request({ runDir });

@@ -3,6 +3,7 @@
 // disposable is registered at birth with `push`; `dispose` releases them in reverse order.
 import * as path from "node:path";
 import * as vscode from "vscode";
+import { notAnExperimentReason } from "../shared/experimentFile";
 import { type Config, readConfig, runRootsChanged } from "./config";
 import { CONFIG_SECTION, ContextKeys, EXTENSION_NAME, LIST_TIMEOUT_MS, READY_TIMEOUT_MS, STOP_GRACE_MS, WATCH_DEBOUNCE_MS } from "./constants";
 import { AnalyzerPool } from "./analyzers";
@@ -215,12 +216,22 @@ export class Ctx implements vscode.Disposable {
     return this.experimentFileToRun(runDir) !== undefined;
   }
 
-  /** The experiment file of a run when the analyzer may load it (see mayRunExperimentOf), else undefined. */
+  /**
+   * The experiment file of a run when the analyzer may load it (see mayRunExperimentOf), else
+   * undefined. A file that is no TypeScript/JavaScript experiment (the Python script that wrote
+   * the run) is never named: the analyzer cannot load it.
+   */
   experimentFileToRun(runDir: string): string | undefined {
     if (!vscode.workspace.isTrusted) return undefined;
+    const file = this.recordedExperiment(runDir);
+    if (file === undefined || notAnExperimentReason(file) !== undefined) return undefined;
+    return vscode.workspace.getWorkspaceFolder(vscode.Uri.file(file)) !== undefined ? file : undefined;
+  }
+
+  /** The experiment (or script) file a run's run.json records, if any. */
+  recordedExperiment(runDir: string): string | undefined {
     const e = this.index.get(runDir) ?? this.index.update(runDir);
-    const file = e && e.status !== "invalid" ? e.manifest.experiment?.path : undefined;
-    return file !== undefined && vscode.workspace.getWorkspaceFolder(vscode.Uri.file(file)) !== undefined ? file : undefined;
+    return e && e.status !== "invalid" ? e.manifest.experiment?.path : undefined;
   }
 
   /**

@@ -8,6 +8,7 @@ import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { AnalysesInput, AnalysesSpec, AnalysisName, SystemSpec } from "../../sdk/spec";
 import { validateAnalyses } from "../../sdk/validate";
+import { notAnExperimentReason } from "../../shared/experimentFile";
 import { readMetrics } from "../../shared/metricsReader";
 import type { RunManifest } from "../../shared/runFormat";
 import { ANALYZER_LOCK, acquireRunLock, pidAlive } from "../../shared/runLock";
@@ -51,12 +52,19 @@ export interface AnalyzeOutcome {
 /** The system spec of a run, from its experiment file, or why it is not available. */
 async function systemOf(manifest: RunManifest, req: AnalyzeRequest): Promise<{ spec: SystemSpec; file: string } | { reason: string }> {
   const recorded = (manifest.experiment as RunManifest["experiment"] | undefined)?.path;
+  // A run written by a Python script records the script: it is no experiment the loader could
+  // bundle (esbuild would fail on it), and loading it is never the way to its model.
+  const notLoadable = (path: string | undefined) => (path === undefined ? undefined : notAnExperimentReason(path));
   if (req.file === undefined && !req.runExperiment) {
+    const why = notLoadable(recorded);
+    if (why) return { reason: why };
     const how = recorded ? `--run-experiment (the file recorded in run.json: ${recorded}) or --file FILE` : "--file FILE";
     return { reason: `they run the experiment file's code, which the analyzer loads only when asked: pass ${how}` };
   }
   const path = req.file ?? recorded;
   if (!path) return { reason: "run.json names no experiment file" };
+  const why = notLoadable(path);
+  if (why) return { reason: why };
   if (!existsSync(path)) return { reason: `the experiment file ${path} does not exist here` };
   const experiment = await loadExperiment(path);
   const found = findSystem(experiment, manifest.system);
