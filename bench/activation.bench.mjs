@@ -71,7 +71,11 @@ function fakeVscode(workspace) {
   const folder = { uri: file(workspace), name: "ws", index: 0 };
   const api = {
     EventEmitter,
-    Uri: { file, joinPath: (base, ...parts) => file(join(base.fsPath, ...parts)), parse: (s) => file(s.replace(/^file:\/\//, "")) },
+    Uri: {
+      file,
+      joinPath: (base, ...parts) => file(join(base.fsPath, ...parts)),
+      parse: (s) => file(s.replace(/^file:\/\//, "")),
+    },
     workspace: new Proxy(
       {
         workspaceFolders: [folder],
@@ -96,7 +100,12 @@ function fakeVscode(workspace) {
       {
         createOutputChannel: () => {
           const channel = inert();
-          return new Proxy(channel, { get: (_t, k) => (["info", "warn", "error", "trace", "appendLine"].includes(k) ? (m) => seen.log.push(String(m)) : channel[k]) });
+          return new Proxy(channel, {
+            get: (_t, k) =>
+              ["info", "warn", "error", "trace", "appendLine"].includes(k)
+                ? (m) => seen.log.push(String(m))
+                : channel[k],
+          });
         },
       },
       { get: (t, k) => (k in t ? t[k] : inert()) },
@@ -104,7 +113,29 @@ function fakeVscode(workspace) {
   };
   // The bundle reads the module's own properties (esbuild's namespace import copies them): name
   // every one the extension uses; the rest of each is inert.
-  for (const name of ["window", "languages", "env", "extensions", "l10n", "CodeLens", "ConfigurationTarget", "Diagnostic", "DiagnosticSeverity", "Disposable", "Hover", "MarkdownString", "Position", "ProgressLocation", "Range", "StatusBarAlignment", "ThemeColor", "ThemeIcon", "TreeItem", "TreeItemCollapsibleState", "ViewColumn"]) {
+  for (const name of [
+    "window",
+    "languages",
+    "env",
+    "extensions",
+    "l10n",
+    "CodeLens",
+    "ConfigurationTarget",
+    "Diagnostic",
+    "DiagnosticSeverity",
+    "Disposable",
+    "Hover",
+    "MarkdownString",
+    "Position",
+    "ProgressLocation",
+    "Range",
+    "StatusBarAlignment",
+    "ThemeColor",
+    "ThemeIcon",
+    "TreeItem",
+    "TreeItemCollapsibleState",
+    "ViewColumn",
+  ]) {
     api[name] ??= inert();
   }
   return api;
@@ -130,7 +161,15 @@ async function child(workspace, bundle, runs) {
   const t0 = performance.now();
   const ext = createRequire(import.meta.url)(bundle);
   const t1 = performance.now();
-  const context = { subscriptions: [], extensionUri: vscode.Uri.file(root), extensionPath: root, globalState: inert(), workspaceState: inert(), storageUri: undefined, logUri: vscode.Uri.file(tmpdir()) };
+  const context = {
+    subscriptions: [],
+    extensionUri: vscode.Uri.file(root),
+    extensionPath: root,
+    globalState: inert(),
+    workspaceState: inert(),
+    storageUri: undefined,
+    logUri: vscode.Uri.file(tmpdir()),
+  };
   ext.activate(context);
   const t2 = performance.now();
   seen.commandsAtActivate = seen.commands;
@@ -157,7 +196,15 @@ async function child(workspace, bundle, runs) {
   }
   await ext.deactivate?.();
   for (const d of context.subscriptions.reverse()) d.dispose();
-  const result = { requireMs: t1 - t0, activateMs: t2 - t1, indexedMs: t3 - t1, longestBlockMs: longestBlock, watcherReadyMs, commands: seen.commandsAtActivate, runsFound: runsFound() };
+  const result = {
+    requireMs: t1 - t0,
+    activateMs: t2 - t1,
+    indexedMs: t3 - t1,
+    longestBlockMs: longestBlock,
+    watcherReadyMs,
+    commands: seen.commandsAtActivate,
+    runsFound: runsFound(),
+  };
   if (process.send === undefined) {
     // Run by hand (`--child DIR`, e.g. under --cpu-prof): print what the parent would get.
     console.log(JSON.stringify(result));
@@ -177,7 +224,26 @@ function makeWorkspace(dir, runs) {
     const started = new Date(Date.UTC(2026, 0, 1) + i * 60_000).toISOString();
     writeFileSync(
       join(runDir, "run.json"),
-      JSON.stringify({ format: "learning-mechanics/run", formatVersion: 1, id: `modAdd-${i}`, system: i % 3 === 0 ? "modAdd" : "parity", experiment: { path: join(dir, "grokking.experiment.ts"), sha256: "sha256:00" }, config: {}, seed: i, backend: { name: "wasm", reason: "bench" }, status: "finished", startedAt: started, updatedAt: started, totalSteps: 1000, step: 1000, producer: "bench" }, null, 2),
+      JSON.stringify(
+        {
+          format: "learning-mechanics/run",
+          formatVersion: 1,
+          id: `modAdd-${i}`,
+          system: i % 3 === 0 ? "modAdd" : "parity",
+          experiment: { path: join(dir, "grokking.experiment.ts"), sha256: "sha256:00" },
+          config: {},
+          seed: i,
+          backend: { name: "wasm", reason: "bench" },
+          status: "finished",
+          startedAt: started,
+          updatedAt: started,
+          totalSteps: 1000,
+          step: 1000,
+          producer: "bench",
+        },
+        null,
+        2,
+      ),
     );
     writeFileSync(join(runDir, "metrics.jsonl"), '{"step":1000,"time":10,"train_loss":0.1}\n');
   }
@@ -185,7 +251,9 @@ function makeWorkspace(dir, runs) {
 
 function measure(workspace, bundle, runs) {
   return new Promise((resolve, reject) => {
-    const c = fork(fileURLToPath(import.meta.url), ["--child", workspace, "--bundle", bundle, "--runs", String(runs)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    const c = fork(fileURLToPath(import.meta.url), ["--child", workspace, "--bundle", bundle, "--runs", String(runs)], {
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
     let result;
     c.on("message", (m) => (result = m));
     c.on("error", reject);
@@ -195,7 +263,14 @@ function measure(workspace, bundle, runs) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-const { values } = parseArgs({ options: { child: { type: "string" }, runs: { type: "string", default: "0,1000,40000" }, reps: { type: "string", default: "5" }, bundle: { type: "string", default: join(root, "dist", "extension", "extension.js") } } });
+const { values } = parseArgs({
+  options: {
+    child: { type: "string" },
+    runs: { type: "string", default: "0,1000,40000" },
+    reps: { type: "string", default: "5" },
+    bundle: { type: "string", default: join(root, "dist", "extension", "extension.js") },
+  },
+});
 if (values.child) {
   await child(values.child, values.bundle, Number(values.runs));
 } else {
@@ -211,11 +286,26 @@ if (values.child) {
       makeWorkspace(ws, runs);
       if (runs > 0) console.error(`${runs} runs generated in ${((performance.now() - tMake) / 1000).toFixed(1)} s`);
       const all = bundles.map(() => []);
-      for (let i = 0; i < reps; i++) for (const [b, bundle] of bundles.entries()) all[b].push(await measure(ws, bundle, runs));
+      for (let i = 0; i < reps; i++)
+        for (const [b, bundle] of bundles.entries()) all[b].push(await measure(ws, bundle, runs));
       for (const [b, bundle] of bundles.entries()) {
         const got = all[b];
-        for (const r of got) if (r.runsFound !== runs || !(r.commands > 0)) throw new Error(`${bundle}: activation indexed ${r.runsFound} of ${runs} runs, registered ${r.commands} commands`);
-        const row = { bundle, runs, reps, commands: got[0].commands, requireMs: median(got.map((r) => r.requireMs)), activateMs: median(got.map((r) => r.activateMs)), indexedMs: median(got.map((r) => r.indexedMs)), longestBlockMs: median(got.map((r) => r.longestBlockMs)), watcherReadyMs: runs > 2000 ? Number.NaN : median(got.map((r) => r.watcherReadyMs)) };
+        for (const r of got)
+          if (r.runsFound !== runs || !(r.commands > 0))
+            throw new Error(
+              `${bundle}: activation indexed ${r.runsFound} of ${runs} runs, registered ${r.commands} commands`,
+            );
+        const row = {
+          bundle,
+          runs,
+          reps,
+          commands: got[0].commands,
+          requireMs: median(got.map((r) => r.requireMs)),
+          activateMs: median(got.map((r) => r.activateMs)),
+          indexedMs: median(got.map((r) => r.indexedMs)),
+          longestBlockMs: median(got.map((r) => r.longestBlockMs)),
+          watcherReadyMs: runs > 2000 ? Number.NaN : median(got.map((r) => r.watcherReadyMs)),
+        };
         rows.push(row);
         console.log(JSON.stringify(row));
       }
@@ -224,12 +314,16 @@ if (values.child) {
     }
   }
   console.log(`\n${rows[0]?.commands} commands registered; every run indexed (checked).`);
-  console.log("runs in workspace  require ms  activate() ms  require+activate ms  indexed ms  longest block ms  watcher ready ms   (medians)");
+  console.log(
+    "runs in workspace  require ms  activate() ms  require+activate ms  indexed ms  longest block ms  watcher ready ms   (medians)",
+  );
   for (const bundle of bundles) {
     if (bundles.length > 1) console.log(`${bundle}:`);
     for (const r of rows.filter((row) => row.bundle === bundle)) {
       const watcher = Number.isNaN(r.watcherReadyMs) ? "(polled)" : r.watcherReadyMs.toFixed(1);
-      console.log(`${String(r.runs).padStart(17)}  ${r.requireMs.toFixed(1).padStart(10)}  ${r.activateMs.toFixed(1).padStart(13)}  ${(r.requireMs + r.activateMs).toFixed(1).padStart(19)}  ${r.indexedMs.toFixed(1).padStart(10)}  ${r.longestBlockMs.toFixed(1).padStart(16)}  ${watcher.padStart(16)}`);
+      console.log(
+        `${String(r.runs).padStart(17)}  ${r.requireMs.toFixed(1).padStart(10)}  ${r.activateMs.toFixed(1).padStart(13)}  ${(r.requireMs + r.activateMs).toFixed(1).padStart(19)}  ${r.indexedMs.toFixed(1).padStart(10)}  ${r.longestBlockMs.toFixed(1).padStart(16)}  ${watcher.padStart(16)}`,
+      );
     }
   }
 }

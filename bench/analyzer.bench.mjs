@@ -36,7 +36,18 @@ function run(args) {
 
 const out = mkdtempSync(join(tmpdir(), "lm-analyzer-bench-"));
 try {
-  const train = run(["train", join(root, "examples", "grokking.experiment.ts"), "--system", "modAdd", "--steps", values.steps, "--backend", values.backend, "--out", out]);
+  const train = run([
+    "train",
+    join(root, "examples", "grokking.experiment.ts"),
+    "--system",
+    "modAdd",
+    "--steps",
+    values.steps,
+    "--backend",
+    values.backend,
+    "--out",
+    out,
+  ]);
   const runDir = train.stdout.trim();
   const analyzeArgs = ["analyze", runDir, "--backend", values.backend, "--run-experiment"];
   if (values["with-bif"]) analyzeArgs.push("--set", "bif.every=1");
@@ -50,16 +61,30 @@ try {
   }
   const records = [...per.values()].reduce((a, v) => a + v.length, 0);
   const ratio = analyze.seconds / train.seconds;
-  console.log(`grokking example modAdd, ${values.steps} steps, backend ${values.backend}${values["with-bif"] ? ", BIF on" : ""}`);
+  console.log(
+    `grokking example modAdd, ${values.steps} steps, backend ${values.backend}${values["with-bif"] ? ", BIF on" : ""}`,
+  );
   console.log(`  train (lm train, wall):   ${train.seconds.toFixed(1)} s`);
   console.log(`  analyze (lm analyze, wall): ${analyze.seconds.toFixed(1)} s for ${records} records`);
   console.log(`  analyze / train:           ${(100 * ratio).toFixed(1)} %   (target ≤ 25 %)`);
   console.log("  per analysis, seconds per checkpoint (median · max · checkpoints):");
   for (const [name, xs] of per) {
     const s = [...xs].sort((a, b) => a - b);
-    console.log(`    ${name.padEnd(8)} ${s[Math.floor(s.length / 2)].toFixed(3)} · ${s[s.length - 1].toFixed(3)} · ${s.length}`);
+    console.log(
+      `    ${name.padEnd(8)} ${s[Math.floor(s.length / 2)].toFixed(3)} · ${s[s.length - 1].toFixed(3)} · ${s.length}`,
+    );
   }
-  console.log(JSON.stringify({ bench: "analyzer", steps: Number(values.steps), backend: values.backend, trainSeconds: train.seconds, analyzeSeconds: analyze.seconds, ratio, perAnalysis: Object.fromEntries(per) }));
+  console.log(
+    JSON.stringify({
+      bench: "analyzer",
+      steps: Number(values.steps),
+      backend: values.backend,
+      trainSeconds: train.seconds,
+      analyzeSeconds: analyze.seconds,
+      ratio,
+      perAnalysis: Object.fromEntries(per),
+    }),
+  );
 } finally {
   rmSync(out, { recursive: true, force: true });
 }

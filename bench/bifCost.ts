@@ -41,20 +41,32 @@ void (async () => {
   });
   if (!r.ok) throw new Error(JSON.stringify(r.problems));
   const data = generateTask(r.spec.task, { baseDir: "/" });
-  if (data.input.kind !== "tokens" || data.output.kind !== "classes") throw new Error("expects a token classification task");
+  if (data.input.kind !== "tokens" || data.output.kind !== "classes")
+    throw new Error("expects a token classification task");
   const model = buildModel(r.spec.model, data, new Rng(0, "init"));
   const split = (s: typeof data.train, first: number, count: number): Examples => {
     const len = (data.input as { length: number }).length;
     const n = Math.min(count, s.n - first);
     return {
       x: tf.tensor((s.x as Int32Array).slice(first * len, (first + n) * len), [n, len], "int32"),
-      y: tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d((s.y as Int32Array).slice(first, first + n), "int32"), (data.output as { count: number }).count), "float32")),
+      y: tf.tidy(() =>
+        tf.cast(
+          tf.oneHot(
+            tf.tensor1d((s.y as Int32Array).slice(first, first + n), "int32"),
+            (data.output as { count: number }).count,
+          ),
+          "float32",
+        ),
+      ),
       indices: Int32Array.from({ length: n }, (_, i) => first + i),
     };
   };
   const train = split(data.train, 0, data.train.n);
   const query = split(data.test, 0, nQueries);
-  const queries = queryArg === "testLoss" ? { examples: query, groups: new Int32Array(query.indices.length), names: ["test loss"] } : { examples: query };
+  const queries =
+    queryArg === "testLoss"
+      ? { examples: query, groups: new Int32Array(query.indices.length), names: ["test loss"] }
+      : { examples: query };
   const target: AnalysisTarget = {
     params: model.params,
     output: (x) => model.forward(x),
@@ -69,14 +81,19 @@ void (async () => {
   let last = NaN;
   for (let s = 0; s < trainSteps; s++) {
     tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(() => tf.mean(target.perExampleLoss(target.output(train.x), train.y)) as tf.Scalar, vars);
+      const { value, grads } = tf.variableGrads(
+        () => tf.mean(target.perExampleLoss(target.output(train.x), train.y)) as tf.Scalar,
+        vars,
+      );
       last = value.dataSync()[0]!;
       opt.apply(new Map(Object.entries(grads).map(([k, g]) => [names.get(k)!, g])));
     });
   }
   const trainMs = performance.now() - t0;
   const nParams = vars.reduce((s, v) => s + v.size, 0);
-  console.log(`${backend}: ${data.train.n} train examples, ${nParams} params, ${queryArg === "testLoss" ? `query = mean loss of all ${query.indices.length} test examples` : `${nQueries} single-example queries`}; checkpoint after ${trainSteps} AdamW steps, train loss ${last.toFixed(4)} (${(trainMs / Math.max(1, trainSteps)).toFixed(1)} ms/step)`);
+  console.log(
+    `${backend}: ${data.train.n} train examples, ${nParams} params, ${queryArg === "testLoss" ? `query = mean loss of all ${query.indices.length} test examples` : `${nQueries} single-example queries`}; checkpoint after ${trainSteps} AdamW steps, train loss ${last.toFixed(4)} (${(trainMs / Math.max(1, trainSteps)).toFixed(1)} ms/step)`,
+  );
 
   // Unit costs: one SGLD-like step (gradient + update) at the default minibatch and at full batch, one draw evaluation.
   const timeMs = (f: () => void, reps: number) => {
@@ -85,24 +102,40 @@ void (async () => {
     for (let i = 0; i < reps; i++) f();
     return (performance.now() - s) / reps;
   };
-  const mb = tf.tensor1d(Int32Array.from({ length: 256 }, (_, i) => i * 11), "int32");
+  const mb = tf.tensor1d(
+    Int32Array.from({ length: 256 }, (_, i) => i * 11),
+    "int32",
+  );
   const step = (full: boolean) => () =>
     tf.tidy(() => {
       const x = full ? train.x : tf.gather(train.x, mb);
       const y = full ? train.y : tf.gather(train.y, mb);
-      const { value, grads } = tf.variableGrads(() => tf.mean(target.perExampleLoss(target.output(x), y)) as tf.Scalar, vars);
+      const { value, grads } = tf.variableGrads(
+        () => tf.mean(target.perExampleLoss(target.output(x), y)) as tf.Scalar,
+        vars,
+      );
       value.dataSync();
-      Object.values(grads).forEach((g) => { g.dataSync(); });
+      Object.values(grads).forEach((g) => {
+        g.dataSync();
+      });
     });
   const snapshot = vars.map((v) => v.clone());
   const evalDraw = () => tf.tidy(() => void target.perExampleLoss(target.output(train.x), train.y).dataSync());
   const noise = new Rng(1, "bench");
-  const noiseMs = timeMs(() => vars.forEach((v) => { noise.normals(v.size, 0.01); }), 10);
+  const noiseMs = timeMs(
+    () =>
+      vars.forEach((v) => {
+        noise.normals(v.size, 0.01);
+      }),
+    10,
+  );
   console.log(
     `unit costs: gradient batch 256 ${timeMs(step(false), 10).toFixed(1)} ms, full batch ${timeMs(step(true), 5).toFixed(1)} ms; ` +
       `per-example losses of all train examples ${timeMs(evalDraw, 10).toFixed(1)} ms; JS noise for all params ${noiseMs.toFixed(1)} ms`,
   );
-  vars.forEach((v, k) => { v.assign(snapshot[k]!); });
+  vars.forEach((v, k) => {
+    v.assign(snapshot[k]!);
+  });
 
   for (const name of configNames) {
     const cfg = CONFIGS[name];

@@ -28,11 +28,20 @@ mkdirSync(outDir, { recursive: true });
 const harnessFile = join(outDir, "analysisPanelsHarness.cjs");
 await esbuild.build({
   entryPoints: [join(root, "test/webview/analysisPanels.ts")],
-  bundle: true, platform: "node", format: "cjs", target: "node20", outfile: harnessFile, external: ["playwright-core"], logLevel: "warning",
+  bundle: true,
+  platform: "node",
+  format: "cjs",
+  target: "node20",
+  outfile: harnessFile,
+  external: ["playwright-core"],
+  logLevel: "warning",
 });
 const a = createRequire(import.meta.url)(harnessFile);
 
-const median = (xs) => { const s = [...xs].sort((p, q) => p - q); return s[Math.floor(s.length / 2)]; };
+const median = (xs) => {
+  const s = [...xs].sort((p, q) => p - q);
+  return s[Math.floor(s.length / 2)];
+};
 
 /** Runs in the page: posts an n × t matrix (Float32Array or plain array) and returns timings. */
 const RUN = `async ([n, t, plain]) => {
@@ -90,7 +99,12 @@ const browser = await a.launchChromium();
 const results = [];
 try {
   const version = browser.version();
-  const sizes = [[1_000, 50, false], [10_000, 200, false], [10_000, 200, true], [10_000, 500, false]];
+  const sizes = [
+    [1_000, 50, false],
+    [10_000, 200, false],
+    [10_000, 200, true],
+    [10_000, 500, false],
+  ];
   for (const [n, t, plain] of sizes) {
     const runs = [];
     let scroll = NaN;
@@ -102,17 +116,32 @@ try {
     }
     const m = (f) => median(runs.map(f));
     results.push({
-      examples: n, checkpoints: t, values: plain ? "number[]" : "Float32Array", canvas: runs[0].canvas,
+      examples: n,
+      checkpoints: t,
+      values: plain ? "number[]" : "Float32Array",
+      canvas: runs[0].canvas,
       firstPaintMs: m((x) => x.first.total),
-      phases: { cloneAndDispatch: m((x) => x.first.received), validate: m((x) => x.first.validated - x.first.received), ingest: m((x) => x.first.ingested - x.first.validated), orderRenderAndSide: m((x) => x.first.drawn - x.first.ingested) },
-      renderMs: m((x) => x.render), resortMs: m((x) => x.resort), scrollRenderMs: scroll, blitFloorMs: m((x) => x.blit),
+      phases: {
+        cloneAndDispatch: m((x) => x.first.received),
+        validate: m((x) => x.first.validated - x.first.received),
+        ingest: m((x) => x.first.ingested - x.first.validated),
+        orderRenderAndSide: m((x) => x.first.drawn - x.first.ingested),
+      },
+      renderMs: m((x) => x.render),
+      resortMs: m((x) => x.resort),
+      scrollRenderMs: scroll,
+      blitFloorMs: m((x) => x.blit),
     });
   }
   console.log(`Chromium ${version}, headless, --disable-gpu; viewport 1200×720; ${reps} page loads per size (median)`);
-  console.log("n × T            values         first paint  clone+dispatch  validate  ingest  order+render+side   render  resort  scroll(4px)  blit floor");
+  console.log(
+    "n × T            values         first paint  clone+dispatch  validate  ingest  order+render+side   render  resort  scroll(4px)  blit floor",
+  );
   const f = (x) => x.toFixed(1).padStart(7);
   for (const r of results) {
-    console.log(`${`${r.examples} × ${r.checkpoints}`.padEnd(16)} ${r.values.padEnd(13)} ${f(r.firstPaintMs)} ms  ${f(r.phases.cloneAndDispatch)} ms   ${f(r.phases.validate)} ms ${f(r.phases.ingest)} ms  ${f(r.phases.orderRenderAndSide)} ms      ${f(r.renderMs)} ms ${f(r.resortMs)} ms ${f(r.scrollRenderMs)} ms  ${f(r.blitFloorMs)} ms`);
+    console.log(
+      `${`${r.examples} × ${r.checkpoints}`.padEnd(16)} ${r.values.padEnd(13)} ${f(r.firstPaintMs)} ms  ${f(r.phases.cloneAndDispatch)} ms   ${f(r.phases.validate)} ms ${f(r.phases.ingest)} ms  ${f(r.phases.orderRenderAndSide)} ms      ${f(r.renderMs)} ms ${f(r.resortMs)} ms ${f(r.scrollRenderMs)} ms  ${f(r.blitFloorMs)} ms`,
+    );
   }
   for (const r of results) console.log(JSON.stringify({ bench: "webview.influence", chromium: version, ...r }));
 } finally {

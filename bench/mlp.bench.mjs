@@ -101,10 +101,21 @@ for (const backend of backends) {
 
 if (torchThreads) {
   const py = process.env.LM_TORCH_PYTHON ?? "/usr/bin/python3";
-  const line = execFileSync(py, [join(root, "bench/reference_torch.py"), "mlp", "--threads", torchThreads, "--repeats", String(repeats)], { encoding: "utf8" }).trim();
+  const line = execFileSync(
+    py,
+    [join(root, "bench/reference_torch.py"), "mlp", "--threads", torchThreads, "--repeats", String(repeats)],
+    { encoding: "utf8" },
+  ).trim();
   const ref = JSON.parse(line.split("\n").pop());
   console.log(line);
   for (const r of results) {
-    console.log(JSON.stringify({ compare: `tfjs ${r.backend}/${r.variant} vs pytorch ${ref.threads}t`, tfjs_steps_per_s: r.steps_per_s, pytorch_steps_per_s: ref.steps_per_s, ratio: +(r.steps_per_s / ref.steps_per_s).toFixed(3) }));
+    console.log(
+      JSON.stringify({
+        compare: `tfjs ${r.backend}/${r.variant} vs pytorch ${ref.threads}t`,
+        tfjs_steps_per_s: r.steps_per_s,
+        pytorch_steps_per_s: ref.steps_per_s,
+        ratio: +(r.steps_per_s / ref.steps_per_s).toFixed(3),
+      }),
+    );
   }
 }

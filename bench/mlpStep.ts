@@ -14,7 +14,9 @@ export const CPU_BACKEND_VERSION = version_cpu;
 export type Variant = "baseline" | "dense" | "dense+ce" | "dense+ce+adam";
 export const VARIANTS: Variant[] = ["baseline", "dense", "dense+ce", "dense+ce+adam"];
 
-const P = 97, H = 256, FRAC = 0.3;
+const P = 97,
+  H = 256,
+  FRAC = 0.3;
 
 export async function useBackend(name: string, wasmDir: string): Promise<void> {
   if (name === "wasm") {
@@ -57,7 +59,13 @@ class LeanAdam {
   private m: tf.Variable[];
   private v: tf.Variable[];
   private t = 0;
-  constructor(private readonly vars: tf.Variable[], private readonly lr: number, private readonly b1 = 0.9, private readonly b2 = 0.999, private readonly eps = 1e-7) {
+  constructor(
+    private readonly vars: tf.Variable[],
+    private readonly lr: number,
+    private readonly b1 = 0.9,
+    private readonly b2 = 0.999,
+    private readonly eps = 1e-7,
+  ) {
     this.m = vars.map((v) => tf.variable(tf.zerosLike(v), false));
     this.v = vars.map((v) => tf.variable(tf.zerosLike(v), false));
   }
@@ -93,7 +101,8 @@ export function makeMlp(variant: Variant, seed = 0): MlpBench {
   }
   const train = pairs.slice(0, Math.floor(FRAC * P * P));
   const N = train.length;
-  const xData = new Float32Array(N * 2 * P), yData = new Float32Array(N * P);
+  const xData = new Float32Array(N * 2 * P),
+    yData = new Float32Array(N * P);
   train.forEach(([a, b], r) => {
     xData[r * 2 * P + a] = 1;
     xData[r * 2 * P + P + b] = 1;
@@ -102,14 +111,20 @@ export function makeMlp(variant: Variant, seed = 0): MlpBench {
   const x = tf.tensor2d(xData, [N, 2 * P]);
   const y = tf.tensor2d(yData, [N, P]);
   const u = (shape: [number, number] | [number], fanIn: number) =>
-    tf.variable(tf.randomUniform(shape, -1 / Math.sqrt(fanIn), 1 / Math.sqrt(fanIn), "float32", Math.floor(rng() * 1e9)));
-  const W1 = u([2 * P, H], 2 * P), b1 = u([H], 2 * P), W2 = u([H, P], H), b2 = u([P], H);
+    tf.variable(
+      tf.randomUniform(shape, -1 / Math.sqrt(fanIn), 1 / Math.sqrt(fanIn), "float32", Math.floor(rng() * 1e9)),
+    );
+  const W1 = u([2 * P, H], 2 * P),
+    b1 = u([H], 2 * P),
+    W2 = u([H, P], H),
+    b2 = u([P], H);
   const vars = [W1, b1, W2, b2];
   const mm = variant === "baseline" ? (a: tf.Tensor2D, b: tf.Tensor2D) => tf.matMul(a, b) : dense;
   const lossFn = (): tf.Scalar => {
     const h = tf.relu(tf.add(mm(x, W1 as unknown as tf.Tensor2D), b1));
     const logits = tf.add(mm(h as tf.Tensor2D, W2 as unknown as tf.Tensor2D), b2);
-    if (variant === "baseline" || variant === "dense") return tf.neg(tf.mean(tf.sum(tf.mul(y, tf.logSoftmax(logits)), -1))) as tf.Scalar;
+    if (variant === "baseline" || variant === "dense")
+      return tf.neg(tf.mean(tf.sum(tf.mul(y, tf.logSoftmax(logits)), -1))) as tf.Scalar;
     return softmaxCE(logits, y) as tf.Scalar;
   };
   const adam = tf.train.adam(1e-3);

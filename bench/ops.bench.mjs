@@ -5,7 +5,10 @@ import { tf, useBackend, timeIt, argValue } from "./common.mjs";
 
 const backends = argValue("backends", "cpu,wasm").split(",");
 const reps = Number(argValue("reps", "7"));
-const N = 2822, P = 97, D = 2 * P, H = 256;
+const N = 2822,
+  P = 97,
+  D = 2 * P,
+  H = 256;
 
 function rand(shape) {
   return tf.randomNormal(shape, 0, 1, "float32", 1);
@@ -13,11 +16,26 @@ function rand(shape) {
 
 for (const b of backends) {
   await useBackend(b);
-  const x = rand([N, D]), W1 = rand([D, H]), h = rand([N, H]), W2 = rand([H, P]), dy = rand([N, P]), dh = rand([N, H]);
-  const xT = tf.transpose(x), hT = tf.transpose(h), W2T = tf.transpose(W2), W1T = tf.transpose(W1);
-  const ia = tf.tensor1d(Array.from({ length: N }, (_, i) => i % P), "int32");
-  const ib = tf.tensor1d(Array.from({ length: N }, (_, i) => (i * 7) % P), "int32");
-  const W1a = tf.slice(W1, [0, 0], [P, H]), W1b = tf.slice(W1, [P, 0], [P, H]);
+  const x = rand([N, D]),
+    W1 = rand([D, H]),
+    h = rand([N, H]),
+    W2 = rand([H, P]),
+    dy = rand([N, P]),
+    dh = rand([N, H]);
+  const xT = tf.transpose(x),
+    hT = tf.transpose(h),
+    W2T = tf.transpose(W2),
+    W1T = tf.transpose(W1);
+  const ia = tf.tensor1d(
+    Array.from({ length: N }, (_, i) => i % P),
+    "int32",
+  );
+  const ib = tf.tensor1d(
+    Array.from({ length: N }, (_, i) => (i * 7) % P),
+    "int32",
+  );
+  const W1a = tf.slice(W1, [0, 0], [P, H]),
+    W1b = tf.slice(W1, [P, 0], [P, H]);
   const flops = (m, k, n) => 2 * m * k * n;
   const cases = [
     // forward
@@ -44,8 +62,20 @@ for (const b of backends) {
     ["transpose [2822,194]", () => tf.transpose(x), 0],
     // one-hot input alternative: x·W1 == gather(W1a, a) + gather(W1b, b)
     ["onehot fwd gather(W1a,a)+gather(W1b,b)", () => tf.tidy(() => tf.add(tf.gather(W1a, ia), tf.gather(W1b, ib))), 0],
-    ["onehot bwd unsortedSegmentSum(dh,a,97) x2", () => [tf.unsortedSegmentSum(dh, ia, P), tf.unsortedSegmentSum(dh, ib, P)], 0],
-    ["onehot full grad via tf.grad (gather path)", () => tf.grad((w) => tf.add(tf.gather(tf.slice(w, [0, 0], [P, H]), ia), tf.gather(tf.slice(w, [P, 0], [P, H]), ib)))(W1, dh), 0],
+    [
+      "onehot bwd unsortedSegmentSum(dh,a,97) x2",
+      () => [tf.unsortedSegmentSum(dh, ia, P), tf.unsortedSegmentSum(dh, ib, P)],
+      0,
+    ],
+    [
+      "onehot full grad via tf.grad (gather path)",
+      () =>
+        tf.grad((w) => tf.add(tf.gather(tf.slice(w, [0, 0], [P, H]), ia), tf.gather(tf.slice(w, [P, 0], [P, H]), ib)))(
+          W1,
+          dh,
+        ),
+      0,
+    ],
     // elementwise of comparable size, for scale
     ["relu [2822,256]", () => tf.relu(h), 0],
     ["add  [2822,256]", () => tf.add(h, dh), 0],
@@ -61,7 +91,9 @@ for (const b of backends) {
       continue;
     }
     const g = fl ? (fl / (r.ms * 1e6)).toFixed(2) : "";
-    console.log(`${name.padEnd(46)} ${r.ms.toFixed(2).padStart(9)} ms  [${r.min.toFixed(2)}-${r.max.toFixed(2)}]  ${g}`);
+    console.log(
+      `${name.padEnd(46)} ${r.ms.toFixed(2).padStart(9)} ms  [${r.min.toFixed(2)}-${r.max.toFixed(2)}]  ${g}`,
+    );
   }
   tf.disposeVariables();
 }

@@ -64,7 +64,8 @@ async function child(mode, runDir, expectStep) {
     peakRss: process.resourceUsage().maxRSS * 1024,
     maxHeapUsed: maxHeap,
     lastStep: last?.step,
-    correct: last?.step === expectStep && typeof last?.["test_acc"] === "number" && typeof last?.["train_loss"] === "number",
+    correct:
+      last?.step === expectStep && typeof last?.["test_acc"] === "number" && typeof last?.["train_loss"] === "number",
   });
   process.disconnect(); // the IPC channel (with a message listener) would keep this process alive
 }
@@ -79,8 +80,18 @@ function appendUntil(fd, fromStep, currentBytes, targetBytes, onChunk) {
     const lines = [];
     let len = 0;
     while (len < 4 * MiB) {
-      const rec = { step, time: step * 0.0123, train_loss: 4.6 * Math.exp(-step / 2e6) + 0.01 * Math.sin(step), lr: 1e-3 };
-      if (step % 10 === 0) Object.assign(rec, { test_loss: 4.7 * Math.exp(-step / 3e6), train_acc: Math.min(1, step / 5e6), test_acc: Math.min(1, step / 8e6) });
+      const rec = {
+        step,
+        time: step * 0.0123,
+        train_loss: 4.6 * Math.exp(-step / 2e6) + 0.01 * Math.sin(step),
+        lr: 1e-3,
+      };
+      if (step % 10 === 0)
+        Object.assign(rec, {
+          test_loss: 4.7 * Math.exp(-step / 3e6),
+          train_acc: Math.min(1, step / 5e6),
+          test_acc: Math.min(1, step / 8e6),
+        });
       const line = `${JSON.stringify(rec)}\n`;
       lines.push(line);
       len += line.length;
@@ -88,7 +99,15 @@ function appendUntil(fd, fromStep, currentBytes, targetBytes, onChunk) {
     }
     // The last line of a size always carries every metric (the check reads test_acc from it).
     if ((step - 1) % 10 !== 0) {
-      const rec = { step, time: step * 0.0123, train_loss: 0.5, lr: 1e-3, test_loss: 0.6, train_acc: 0.9, test_acc: 0.8 };
+      const rec = {
+        step,
+        time: step * 0.0123,
+        train_loss: 0.5,
+        lr: 1e-3,
+        test_loss: 0.6,
+        train_acc: 0.9,
+        test_acc: 0.8,
+      };
       const line = `${JSON.stringify(rec)}\n`;
       lines.push(line);
       len += line.length;
@@ -102,14 +121,18 @@ function appendUntil(fd, fromStep, currentBytes, targetBytes, onChunk) {
 
 function runChild(mode, runDir, expectStep, onFollowing) {
   return new Promise((resolve, reject) => {
-    const c = fork(fileURLToPath(import.meta.url), ["--child", mode, "--run-dir", runDir, `--expect=${expectStep}`], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    const c = fork(fileURLToPath(import.meta.url), ["--child", mode, "--run-dir", runDir, `--expect=${expectStep}`], {
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
     let result;
     c.on("message", (m) => {
       if (m.type === "following") onFollowing?.(c);
       if (m.type === "result") result = m;
     });
     c.on("error", reject);
-    c.on("exit", (code) => (result ? resolve(result) : reject(new Error(`child ${mode} exited with ${code} and no result`))));
+    c.on("exit", (code) =>
+      result ? resolve(result) : reject(new Error(`child ${mode} exited with ${code} and no result`)),
+    );
   });
 }
 
@@ -118,7 +141,11 @@ const mb = (b) => (b / MiB).toFixed(0);
 async function parent(sizesMb, growMb) {
   mkdirSync(dirname(bundle), { recursive: true });
   await esbuild.build({
-    stdin: { contents: 'export { LatestMetrics } from "./src/extension/latestMetrics";', resolveDir: root, loader: "ts" },
+    stdin: {
+      contents: 'export { LatestMetrics } from "./src/extension/latestMetrics";',
+      resolveDir: root,
+      loader: "ts",
+    },
     bundle: true,
     platform: "node",
     format: "cjs",

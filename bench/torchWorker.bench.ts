@@ -41,15 +41,31 @@ function root(): string {
   return join(workerPackageRoot(), "..");
 }
 
-async function workerRate(system: SystemInstance, name: string, threads: number): Promise<{ stepsPerSecond: number; steps: number }> {
+async function workerRate(
+  system: SystemInstance,
+  name: string,
+  threads: number,
+): Promise<{ stepsPerSecond: number; steps: number }> {
   const dir = mkdtempSync(join(tmpdir(), "lm-torch-bench-"));
   try {
-    const params = system.model.params.map((p) => ({ name: p.name, shape: [...p.variable.shape], values: Float32Array.from(p.variable.dataSync() as Float32Array) }));
+    const params = system.model.params.map((p) => ({
+      name: p.name,
+      shape: [...p.variable.shape],
+      values: Float32Array.from(p.variable.dataSync() as Float32Array),
+    }));
     const tensorsFile = join(dir, "inputs.safetensors");
     writeWorkerInputs(tensorsFile, { data: system.data, params });
     const worker = await TorchWorker.spawn({ python: values.python });
     try {
-      worker.start({ system: workerSystem(name, system.spec, system.data, params), tensorsFile, exchangeDir: dir, device: "cpu", threads, fromStep: 0, optimizerT: 0 });
+      worker.start({
+        system: workerSystem(name, system.spec, system.data, params),
+        tensorsFile,
+        exchangeDir: dir,
+        device: "cpu",
+        threads,
+        fromStep: 0,
+        optimizerT: 0,
+      });
       const seen: Array<{ step: number; t: number }> = [];
       for await (const e of worker) {
         if (e.type === "progress") seen.push({ step: e.step, t: performance.now() });
@@ -71,7 +87,11 @@ async function workerRate(system: SystemInstance, name: string, threads: number)
 }
 
 function referenceRate(system: string, threads: number): { steps_per_s: number; torch: string } | { error: string } {
-  const r = spawnSync(values.python, [join(root(), "bench/reference_torch.py"), system, "--threads", String(threads), "--repeats", "3"], { encoding: "utf8" });
+  const r = spawnSync(
+    values.python,
+    [join(root(), "bench/reference_torch.py"), system, "--threads", String(threads), "--repeats", "3"],
+    { encoding: "utf8" },
+  );
   if (r.status !== 0) return { error: (r.stderr || "no output").trim().split("\n").pop() ?? "" };
   return JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}") as { steps_per_s: number; torch: string };
 }
@@ -123,7 +143,9 @@ async function main(): Promise<void> {
   }
   console.log("\nsystem       cadence  worker steps/s  bare torch steps/s  ratio");
   for (const r of rows) {
-    console.log(`${String(r["system"]).padEnd(12)} ${String(r["cadence"]).padEnd(8)} ${String(r["workerStepsPerSecond"]).padStart(14)}  ${String(r["referenceStepsPerSecond"]).padStart(18)}  ${String(r["ratio"])}`);
+    console.log(
+      `${String(r["system"]).padEnd(12)} ${String(r["cadence"]).padEnd(8)} ${String(r["workerStepsPerSecond"]).padStart(14)}  ${String(r["referenceStepsPerSecond"]).padStart(18)}  ${String(r["ratio"])}`,
+    );
   }
 }
 

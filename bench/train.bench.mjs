@@ -41,9 +41,16 @@ const systemName = (system) => (values.cadence === "default" ? `${system}Default
 
 /** Forward matmul FLOPs per step (see bench/reference_torch.py's docstring), ×3 for fwd + bwd. */
 const FLOPS = {
-  mlp: (() => { const n = Math.round(0.3 * 97 * 97); return 3 * 2 * n * (194 * 256 + 256 * 97); })(),
+  mlp: (() => {
+    const n = Math.round(0.3 * 97 * 97);
+    return 3 * 2 * n * (194 * 256 + 256 * 97);
+  })(),
   transformer: (() => {
-    const n = Math.round(0.3 * 113 * 113), T = 3, d = 128, dm = 512, p = 113;
+    const n = Math.round(0.3 * 113 * 113),
+      T = 3,
+      d = 128,
+      dm = 512,
+      p = 113;
     return 3 * n * (3 * 2 * T * d * d + 2 * T * T * d * 2 + 2 * T * d * d + 2 * 2 * T * d * dm + 2 * d * p);
   })(),
 };
@@ -53,7 +60,9 @@ const STEPS = { mlp: { torch: 600, wasm: 300, cpu: 20 }, transformer: { torch: 3
 function trainerRate(system, backend) {
   return new Promise((resolve, reject) => {
     const out = mkdtempSync(join(tmpdir(), "lm-bench-"));
-    const child = spawn(process.execPath, [join(root, "dist/trainer/sidecar.js")], { stdio: ["pipe", "pipe", "inherit"] });
+    const child = spawn(process.execPath, [join(root, "dist/trainer/sidecar.js")], {
+      stdio: ["pipe", "pipe", "inherit"],
+    });
     const seen = [];
     let threads;
     let buf = "";
@@ -71,19 +80,35 @@ function trainerRate(system, backend) {
           child.stdin.end();
           rmSync(out, { recursive: true, force: true });
           if (e.status !== "finished") return reject(new Error(`run ${e.status}: ${e.message ?? ""}`));
-          const first = seen[0], last = seen[seen.length - 1];
+          const first = seen[0],
+            last = seen[seen.length - 1];
           if (!first || last.step === first.step) return reject(new Error("too few progress events"));
-          resolve({ stepsPerSecond: ((last.step - first.step) * 1000) / (last.t - first.t), steps: last.step - first.step, threads });
+          resolve({
+            stepsPerSecond: ((last.step - first.step) * 1000) / (last.t - first.t),
+            steps: last.step - first.step,
+            threads,
+          });
         }
       }
     });
-    const torch = backend === "torch" ? { python: values.python, device: values.device, ...(values["torch-threads"] === "default" ? {} : { threads: Number(values["torch-threads"]) }) } : {};
-    child.stdin.write(`${JSON.stringify({ type: "train", file: join(root, "bench/systems.experiment.ts"), system: systemName(system), runsRoot: out, backend, ...torch, steps: STEPS[system][backend] })}\n`);
+    const torch =
+      backend === "torch"
+        ? {
+            python: values.python,
+            device: values.device,
+            ...(values["torch-threads"] === "default" ? {} : { threads: Number(values["torch-threads"]) }),
+          }
+        : {};
+    child.stdin.write(
+      `${JSON.stringify({ type: "train", file: join(root, "bench/systems.experiment.ts"), system: systemName(system), runsRoot: out, backend, ...torch, steps: STEPS[system][backend] })}\n`,
+    );
   });
 }
 
 function torchRate(system, threads) {
-  const r = spawnSync(values.python, [join(root, "bench/reference_torch.py"), system, "--threads", String(threads)], { encoding: "utf8" });
+  const r = spawnSync(values.python, [join(root, "bench/reference_torch.py"), system, "--threads", String(threads)], {
+    encoding: "utf8",
+  });
   if (r.status !== 0) return { error: (r.stderr || "python3-torch not available").trim().split("\n").pop() };
   return JSON.parse(r.stdout.trim().split("\n").pop());
 }
@@ -121,7 +146,8 @@ for (const system of values.systems.split(",")) {
     };
     rows.push(row);
     console.log(JSON.stringify(row));
-    if (refError) console.log(`PyTorch reference unavailable: ${refError} (apt-get install python3-torch libopenblas0-pthread)`);
+    if (refError)
+      console.log(`PyTorch reference unavailable: ${refError} (apt-get install python3-torch libopenblas0-pthread)`);
   }
 }
 console.log("\nsystem       backend  cadence  steps/s  GFLOP/s  torch steps/s (threads)  ratio");

@@ -18,7 +18,9 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const { values } = parseArgs({ options: { reps: { type: "string", default: "3" }, appends: { type: "string", default: "50" } } });
+const { values } = parseArgs({
+  options: { reps: { type: "string", default: "3" }, appends: { type: "string", default: "50" } },
+});
 const reps = Number(values.reps);
 const appends = Number(values.appends);
 
@@ -28,12 +30,24 @@ mkdirSync(outDir, { recursive: true });
 const harnessFile = join(outDir, "webviewHarness.cjs");
 await esbuild.build({
   entryPoints: [join(root, "test/webview/lossCurvesHarness.ts")],
-  bundle: true, platform: "node", format: "cjs", target: "node20", outfile: harnessFile, external: ["playwright-core"], logLevel: "warning",
+  bundle: true,
+  platform: "node",
+  format: "cjs",
+  target: "node20",
+  outfile: harnessFile,
+  external: ["playwright-core"],
+  logLevel: "warning",
 });
 const h = createRequire(import.meta.url)(harnessFile);
 
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
-const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(s.length * p))]; };
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(s.length * p))];
+};
 
 /** Runs in the page: init with one run of n points, returns first-paint ms and its phases. */
 const INIT = `async (n) => {
@@ -87,13 +101,29 @@ try {
       await page.close();
     }
     const m = (key) => median(paints.map((p) => p[key]));
-    results.push({ points: n, firstPaintMs: m("total"), phases: { cloneAndDispatch: m("received"), validate: m("validated") - m("received"), ingestAndSmooth: m("ingested") - m("validated"), decimateAndDraw: m("drawn") - m("ingested") }, appendToDrawMs: { median: median(lat), p90: pct(lat, 0.9), n: lat.length } });
+    results.push({
+      points: n,
+      firstPaintMs: m("total"),
+      phases: {
+        cloneAndDispatch: m("received"),
+        validate: m("validated") - m("received"),
+        ingestAndSmooth: m("ingested") - m("validated"),
+        decimateAndDraw: m("drawn") - m("ingested"),
+      },
+      appendToDrawMs: { median: median(lat), p90: pct(lat, 0.9), n: lat.length },
+    });
   }
-  console.log(`Chromium ${version}, headless, --disable-gpu; ${reps} page loads per size (median), ${appends} appends of 10 lines`);
-  console.log("points      first paint  clone+dispatch  validate  ingest+smooth  decimate+draw  append→draw median  p90");
+  console.log(
+    `Chromium ${version}, headless, --disable-gpu; ${reps} page loads per size (median), ${appends} appends of 10 lines`,
+  );
+  console.log(
+    "points      first paint  clone+dispatch  validate  ingest+smooth  decimate+draw  append→draw median  p90",
+  );
   for (const r of results) {
     const f = (x) => x.toFixed(1).padStart(8);
-    console.log(`${String(r.points).padStart(9)}  ${f(r.firstPaintMs)} ms  ${f(r.phases.cloneAndDispatch)} ms   ${f(r.phases.validate)} ms  ${f(r.phases.ingestAndSmooth)} ms     ${f(r.phases.decimateAndDraw)} ms       ${f(r.appendToDrawMs.median)} ms  ${f(r.appendToDrawMs.p90)} ms`);
+    console.log(
+      `${String(r.points).padStart(9)}  ${f(r.firstPaintMs)} ms  ${f(r.phases.cloneAndDispatch)} ms   ${f(r.phases.validate)} ms  ${f(r.phases.ingestAndSmooth)} ms     ${f(r.phases.decimateAndDraw)} ms       ${f(r.appendToDrawMs.median)} ms  ${f(r.appendToDrawMs.p90)} ms`,
+    );
   }
   for (const r of results) console.log(JSON.stringify({ bench: "webview.lossCurves", chromium: version, ...r }));
 } finally {

@@ -34,7 +34,15 @@ const runtimeExternal = ["@tensorflow/tfjs-node", "@tensorflow/tfjs-node-gpu", "
 
 // "module" first: tfjs-core's ESM build, so that its side-effect modules (gradients) and the rest
 // share one copy of the library in the bundle.
-const common = { bundle: true, platform: "node", target: "node20", format: "cjs", sourcemap: "linked", logLevel: "warning", mainFields: ["module", "main"] };
+const common = {
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  format: "cjs",
+  sourcemap: "linked",
+  logLevel: "warning",
+  mainFields: ["module", "main"],
+};
 
 const targets = [
   {
@@ -46,18 +54,45 @@ const targets = [
   },
   {
     ...common,
-    entryPoints: Object.fromEntries(findTests(join(root, "test")).map((p) => [relative(join(root, "test"), p).replace(/\.ts$/, ""), p])),
+    entryPoints: Object.fromEntries(
+      findTests(join(root, "test")).map((p) => [relative(join(root, "test"), p).replace(/\.ts$/, ""), p]),
+    ),
     outdir: join(dist, "test"),
     outExtension: { ".js": ".cjs" },
     external: runtimeExternal,
   },
   // The hostile corpus's probe of the extension-side readers (test/hostile/probes.ts), run as a child
   // process; outside dist/test so that `node --test dist/test/` does not take it for a test.
-  { ...common, entryPoints: { probes: "test/hostile/probes.ts" }, outdir: join(dist, "test-probes"), external: ["vscode"] },
-  { ...common, entryPoints: { profileStep: "bench/profileStep.ts", bifCost: "bench/bifCost.ts", tracin: "bench/tracin.bench.ts", torchWorker: "bench/torchWorker.bench.ts" }, outdir: join(dist, "bench"), external: runtimeExternal },
-  { ...common, entryPoints: { extension: "src/extension/extension.ts" }, outdir: join(dist, "extension"), external: ["vscode"] },
+  {
+    ...common,
+    entryPoints: { probes: "test/hostile/probes.ts" },
+    outdir: join(dist, "test-probes"),
+    external: ["vscode"],
+  },
+  {
+    ...common,
+    entryPoints: {
+      profileStep: "bench/profileStep.ts",
+      bifCost: "bench/bifCost.ts",
+      tracin: "bench/tracin.bench.ts",
+      torchWorker: "bench/torchWorker.bench.ts",
+    },
+    outdir: join(dist, "bench"),
+    external: runtimeExternal,
+  },
+  {
+    ...common,
+    entryPoints: { extension: "src/extension/extension.ts" },
+    outdir: join(dist, "extension"),
+    external: ["vscode"],
+  },
   // The extension's own tests, run inside code-server's extension host by test/e2e.
-  { ...common, entryPoints: { index: "test/e2e/extensionHost/index.ts" }, outdir: join(dist, "e2e-host"), external: ["vscode"] },
+  {
+    ...common,
+    entryPoints: { index: "test/e2e/extensionHost/index.ts" },
+    outdir: join(dist, "e2e-host"),
+    external: ["vscode"],
+  },
   {
     bundle: true,
     platform: "browser",
@@ -84,9 +119,16 @@ for (const f of readdirSync(wasmSrc)) if (f.endsWith(".wasm")) cpSync(join(wasmS
 function emitTypes() {
   const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [tsc, "-p", join(root, "tsconfig.sdk-types.json")], { cwd: root, stdio: "inherit" });
+    const child = spawn(process.execPath, [tsc, "-p", join(root, "tsconfig.sdk-types.json")], {
+      cwd: root,
+      stdio: "inherit",
+    });
     child.on("error", reject);
-    child.on("exit", (code, signal) => (code === 0 ? resolve() : reject(new Error(`tsc -p tsconfig.sdk-types.json failed (${signal ?? `exit code ${code}`})`))));
+    child.on("exit", (code, signal) =>
+      code === 0
+        ? resolve()
+        : reject(new Error(`tsc -p tsconfig.sdk-types.json failed (${signal ?? `exit code ${code}`})`)),
+    );
   });
 }
 

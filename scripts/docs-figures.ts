@@ -16,7 +16,14 @@ import type { RunRef } from "../src/shared/panels/common";
 import type { GrokkingState } from "../src/shared/panels/grokking";
 import type { InfluenceState } from "../src/shared/panels/influence";
 import type { LazyRichState } from "../src/shared/panels/lazyRich";
-import { alphaSweeps, grokRun, influenceRun, lazyRichRun, loadRunData, type RunData } from "../src/shared/analysisViews";
+import {
+  alphaSweeps,
+  grokRun,
+  influenceRun,
+  lazyRichRun,
+  loadRunData,
+  type RunData,
+} from "../src/shared/analysisViews";
 import { readJsonFileSync } from "../src/shared/atomicFile";
 import { manifestProblems, RUN_MANIFEST, type RunManifest } from "../src/shared/runFormat";
 import { frames, post, serveAnalysisPanels, type AnalysisHostMessage } from "../test/webview/analysisPanels";
@@ -25,7 +32,12 @@ import { launchChromium, openPanel } from "../test/webview/panelHarness";
 const DEFAULTS = {
   grok: "/work/lit/runs2/modAdd-20261123-122901-fac6",
   grokSlow: "/work/lit/runs/modAdd-20261123-120526-e8b6",
-  sweep: ["alpha0_1-20261123-120603-38cc", "alpha1-20261123-120621-d4f6", "alpha10-20261123-120630-c0a0", "alpha100-20261123-120653-46f3"].map((d) => `/work/lit/runs/${d}`),
+  sweep: [
+    "alpha0_1-20261123-120603-38cc",
+    "alpha1-20261123-120621-d4f6",
+    "alpha10-20261123-120630-c0a0",
+    "alpha100-20261123-120653-46f3",
+  ].map((d) => `/work/lit/runs/${d}`),
   influence: "/work/lit/runs/hierarchy-20261123-120724-dc2d",
 };
 
@@ -71,7 +83,12 @@ async function main(): Promise<void> {
   const browser = await launchChromium();
   const problems: string[] = [];
 
-  async function shoot(panel: "grokking" | "lazyRich" | "influence", msg: AnalysisHostMessage, file: string, prepare?: (page: Page) => Promise<void>): Promise<void> {
+  async function shoot(
+    panel: "grokking" | "lazyRich" | "influence",
+    msg: AnalysisHostMessage,
+    file: string,
+    prepare?: (page: Page) => Promise<void>,
+  ): Promise<void> {
     const opened = await openPanel(browser, served.origin, panel, VIEWPORT);
     const { page } = opened;
     await post(page, msg);
@@ -79,8 +96,11 @@ async function main(): Promise<void> {
     await page.waitForTimeout(300);
     // The panels scroll inside their own containers (a webview's body never scrolls), so a full-page
     // screenshot would cut them: grow the viewport by what the containers hide, up to a limit.
-    const hidden = (await page.evaluate(`Math.max(0, ...[...document.querySelectorAll("*")].map((e) => getComputedStyle(e).overflowY === "auto" ? e.scrollHeight - e.clientHeight : 0))`)) as number;
-    if (hidden > 0) await page.setViewportSize({ width: VIEWPORT.width, height: Math.min(VIEWPORT.height + hidden, MAX_HEIGHT) });
+    const hidden = (await page.evaluate(
+      `Math.max(0, ...[...document.querySelectorAll("*")].map((e) => getComputedStyle(e).overflowY === "auto" ? e.scrollHeight - e.clientHeight : 0))`,
+    )) as number;
+    if (hidden > 0)
+      await page.setViewportSize({ width: VIEWPORT.width, height: Math.min(VIEWPORT.height + hidden, MAX_HEIGHT) });
     // chart.js animates its first draw and resizes on a viewport change; let it settle.
     await page.waitForTimeout(800);
     await frames(page);
@@ -100,11 +120,25 @@ async function main(): Promise<void> {
     if (fs.existsSync(grokSlowDir)) {
       const slow = load(grokSlowDir, "", 1);
       slow.ref.label = modAddLabel(slow.data);
-      await shoot("grokking", { type: "init", runs: [grokRun(slow.ref, slow.data)], state: grokState }, "grokking-p97.png");
+      await shoot(
+        "grokking",
+        { type: "init", runs: [grokRun(slow.ref, slow.data)], state: grokState },
+        "grokking-p97.png",
+      );
     }
 
     // Lazy vs rich: one α sweep (sweep view) and its richest run (run view).
-    const sweep = sweepDirs.map((d, i) => load(d, path.basename(d).replace(/-\d{8}-\d{6}-[0-9a-f]{4}$/, "").replace("alpha", "α=").replace("_", "."), i));
+    const sweep = sweepDirs.map((d, i) =>
+      load(
+        d,
+        path
+          .basename(d)
+          .replace(/-\d{8}-\d{6}-[0-9a-f]{4}$/, "")
+          .replace("alpha", "α=")
+          .replace("_", "."),
+        i,
+      ),
+    );
     const runs = sweep.map(({ ref, data }) => lazyRichRun(ref, data));
     const sweeps = alphaSweeps(sweep);
     if (!sweeps.length) throw new Error("the sweep runs do not form an α sweep (configs differ in more than α?)");
@@ -119,10 +153,17 @@ async function main(): Promise<void> {
     if (!run) throw new Error(`${influenceDir} has no tracin or bif analysis`);
     const tracin = run.matrices.find((m) => m.method === "tracin");
     const selectedStep = tracin?.steps.find((s) => s >= 1600) ?? tracin?.steps.at(-1);
-    const infState: InfluenceState = { method: "tracin", sort: "index", groupByLabel: false, rowPx: 0, selected: selectedStep === undefined ? null : { example: 1, step: selectedStep } };
+    const infState: InfluenceState = {
+      method: "tracin",
+      sort: "index",
+      groupByLabel: false,
+      rowPx: 0,
+      selected: selectedStep === undefined ? null : { example: 1, step: selectedStep },
+    };
     await shoot("influence", { type: "init", run, state: infState }, "influence-deep-linear.png");
     const bifState: InfluenceState = { ...infState, method: "bif" };
-    if (run.matrices.some((m) => m.method === "bif")) await shoot("influence", { type: "init", run, state: bifState }, "influence-deep-linear-bif.png");
+    if (run.matrices.some((m) => m.method === "bif"))
+      await shoot("influence", { type: "init", run, state: bifState }, "influence-deep-linear-bif.png");
   } finally {
     await browser.close();
     await served.close();

@@ -34,13 +34,18 @@ export function childJob(jobs: Record<string, (args: string[]) => unknown>): voi
   };
   const failed = (e: unknown): Omit<ChildOutcome, "timedOut" | "stderr"> => {
     const err = e as NodeJS.ErrnoException;
-    return { error: { message: String(err.message), ...(err.code !== undefined ? { code: err.code } : {}), name: err.name } };
+    return {
+      error: { message: String(err.message), ...(err.code !== undefined ? { code: err.code } : {}), name: err.name },
+    };
   };
   try {
     if (job === undefined) throw new Error(`no child job ${String(name)}`);
     const value = job(args);
     if (value instanceof Promise) {
-      value.then((v: unknown) => finish({ value: v ?? null }), (e: unknown) => finish(failed(e)));
+      value.then(
+        (v: unknown) => finish({ value: v ?? null }),
+        (e: unknown) => finish(failed(e)),
+      );
       // Tests must not start in the child while the job runs.
       process.env["LM_TEST_CHILD_BUSY"] = "1";
       return;
@@ -57,10 +62,22 @@ export function inChild(): boolean {
 }
 
 /** Runs job `name` of test file `file` (pass `__filename`) in a child, killed after `timeoutMs`. */
-export function runChildJob(file: string, name: string, args: string[], timeoutMs: number, nodeArgs: string[] = []): ChildOutcome {
+export function runChildJob(
+  file: string,
+  name: string,
+  args: string[],
+  timeoutMs: number,
+  nodeArgs: string[] = [],
+): ChildOutcome {
   const env: NodeJS.ProcessEnv = { ...process.env, [ENV]: JSON.stringify([name, ...args]) };
   delete env["NODE_TEST_CONTEXT"]; // the child is not a test-runner worker
-  const r = spawnSync(process.execPath, [...nodeArgs, file], { env, timeout: timeoutMs, killSignal: "SIGKILL", encoding: "utf8", maxBuffer: 16 << 20 });
+  const r = spawnSync(process.execPath, [...nodeArgs, file], {
+    env,
+    timeout: timeoutMs,
+    killSignal: "SIGKILL",
+    encoding: "utf8",
+    maxBuffer: 16 << 20,
+  });
   const timedOut = r.error !== undefined && (r.error as NodeJS.ErrnoException).code === "ETIMEDOUT";
   if (timedOut || r.stdout === "") return { timedOut, stderr: r.stderr ?? "" };
   return { ...(JSON.parse(r.stdout) as Omit<ChildOutcome, "timedOut" | "stderr">), timedOut, stderr: r.stderr };

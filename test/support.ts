@@ -10,7 +10,8 @@ import type * as tf from "@tensorflow/tfjs-core";
 export function repoRoot(): string {
   for (let dir = __dirname; ; dir = dirname(dir)) {
     const pkg = join(dir, "package.json");
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, "utf8")) as { name?: string }).name === "learning-mechanics") return dir;
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, "utf8")) as { name?: string }).name === "learning-mechanics")
+      return dir;
     if (dirname(dir) === dir) throw new Error(`no learning-mechanics package.json above ${__dirname}`);
   }
 }
@@ -59,7 +60,9 @@ export function torchPython(): { python: string; skip: false } | { python: undef
     if (!py) continue;
     const r = spawnSync(py, ["-c", "import torch"], { encoding: "utf8", timeout: 120_000 });
     if (r.status === 0) return { python: py, skip: false };
-    reasons.push(`${py}: ${r.error ? r.error.message : (r.stderr.trim().split("\n").pop() ?? `exit ${String(r.status)}`)}`);
+    reasons.push(
+      `${py}: ${r.error ? r.error.message : (r.stderr.trim().split("\n").pop() ?? `exit ${String(r.status)}`)}`,
+    );
   }
   const reason = `no Python with PyTorch (set LM_TEST_PYTHON): ${reasons.join("; ")}`;
   if (process.env["LM_REQUIRE_TORCH"] === "1") throw new Error(`LM_REQUIRE_TORCH=1: ${reason}`);

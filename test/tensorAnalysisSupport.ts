@@ -16,19 +16,46 @@ export async function useBackend(name: "cpu" | "wasm"): Promise<void> {
 }
 
 export const mlpSpec = (over: Partial<MlpSpec> = {}): MlpSpec => ({
-  kind: "mlp", embed: "onehot", hidden: [16], activation: "relu", initScale: 1, alpha: 1, centered: false, bias: true, ...over,
+  kind: "mlp",
+  embed: "onehot",
+  hidden: [16],
+  activation: "relu",
+  initScale: 1,
+  alpha: 1,
+  centered: false,
+  bias: true,
+  ...over,
 });
 export const trSpec = (over: Partial<TransformerSpec> = {}): TransformerSpec => ({
-  kind: "transformer", layers: 1, dModel: 8, heads: 2, dMlp: 16, activation: "relu", layerNorm: false, initScale: 1, ...over,
+  kind: "transformer",
+  layers: 1,
+  dModel: 8,
+  heads: 2,
+  dMlp: 16,
+  activation: "relu",
+  layerNorm: false,
+  initScale: 1,
+  ...over,
 });
-export const dlSpec = (over: Partial<DeepLinearSpec> = {}): DeepLinearSpec => ({ kind: "deepLinear", hidden: [], initScale: 1, ...over });
+export const dlSpec = (over: Partial<DeepLinearSpec> = {}): DeepLinearSpec => ({
+  kind: "deepLinear",
+  hidden: [],
+  initScale: 1,
+  ...over,
+});
 
 export const tokIO = (vocab: number, length: number, classes: number): ModelIO => ({
   input: { kind: "tokens", vocab, length },
   output: { kind: "classes", count: classes },
 });
-export const featIO = (dim: number, out: number): ModelIO => ({ input: { kind: "features", dim }, output: { kind: "regression", dim: out } });
-export const featClassIO = (dim: number, classes: number): ModelIO => ({ input: { kind: "features", dim }, output: { kind: "classes", count: classes } });
+export const featIO = (dim: number, out: number): ModelIO => ({
+  input: { kind: "features", dim },
+  output: { kind: "regression", dim: out },
+});
+export const featClassIO = (dim: number, classes: number): ModelIO => ({
+  input: { kind: "features", dim },
+  output: { kind: "classes", count: classes },
+});
 
 export function tokens(batch: number, length: number, vocab: number, seed: number): tf.Tensor2D {
   const r = new Rng(seed, "tokens");
@@ -41,7 +68,19 @@ export function features(batch: number, dim: number, seed: number): tf.Tensor2D 
 }
 export function oneHotLabels(batch: number, classes: number, seed: number): tf.Tensor2D {
   const r = new Rng(seed, "labels");
-  return tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(Array.from({ length: batch }, () => r.int(classes)), "int32"), classes), "float32") as tf.Tensor2D);
+  return tf.tidy(
+    () =>
+      tf.cast(
+        tf.oneHot(
+          tf.tensor1d(
+            Array.from({ length: batch }, () => r.int(classes)),
+            "int32",
+          ),
+          classes,
+        ),
+        "float32",
+      ) as tf.Tensor2D,
+  );
 }
 
 /** Cross-entropy for classes, ½‖out − y‖² for regression, per example. */
@@ -58,7 +97,11 @@ export function targetOf(model: Model, io: ModelIO): AnalysisTarget {
   };
 }
 
-export function build(spec: MlpSpec | TransformerSpec | DeepLinearSpec, io: ModelIO, seed = 1): { model: Model; target: AnalysisTarget } {
+export function build(
+  spec: MlpSpec | TransformerSpec | DeepLinearSpec,
+  io: ModelIO,
+  seed = 1,
+): { model: Model; target: AnalysisTarget } {
   const model = buildModel(spec, io, new Rng(seed, "init"));
   return { model, target: targetOf(model, io) };
 }
@@ -70,7 +113,11 @@ export function bruteForceGradients(target: AnalysisTarget, x: tf.Tensor, y: tf.
   const rows: Float32Array[] = [];
   for (let i = 0; i < n; i++) {
     const g = tf.tidy(() => {
-      const xi = tf.slice(x, x.shape.map((_, k) => (k === 0 ? i : 0)), x.shape.map((d, k) => (k === 0 ? 1 : d)));
+      const xi = tf.slice(
+        x,
+        x.shape.map((_, k) => (k === 0 ? i : 0)),
+        x.shape.map((d, k) => (k === 0 ? 1 : d)),
+      );
       const yi = tf.slice(y, [i, 0], [1, -1]);
       const { grads } = tf.variableGrads(() => tf.sum(target.perExampleLoss(target.output(xi), yi)) as tf.Scalar, vars);
       return tf.concat(vars.map((v) => tf.reshape(grads[v.name] ?? tf.zerosLike(v), [-1])));

@@ -125,20 +125,33 @@ export class AnalyzerPool implements Disposable {
     let finished: Extract<TrainerEvent, { type: "analyzerFinished" }> | undefined;
     let error: string | undefined;
     try {
-      const process = await TrainerProcess.start(this.options.launch(job.runDir), log, { timeoutMs: this.options.startTimeoutMs });
+      const process = await TrainerProcess.start(this.options.launch(job.runDir), log, {
+        timeoutMs: this.options.startTimeoutMs,
+      });
       slot.process = process;
       this.set({ kind: "running", runDir: job.runDir, pid: process.pid });
       process.onEvent((e) => {
         if (e.type === "analysis") {
-          this.set({ kind: "running", runDir: job.runDir, pid: process.pid, last: { analysis: e.analysis, step: e.step } });
+          this.set({
+            kind: "running",
+            runDir: job.runDir,
+            pid: process.pid,
+            last: { analysis: e.analysis, step: e.step },
+          });
           this.recorded.fire({ runDir: job.runDir, analysis: e.analysis, step: e.step });
         } else if (e.type === "analyzerFinished") finished = e;
         else if (e.type === "error") error = e.message;
-        else if (e.type === "log") log[e.level === "info" ? "info" : e.level === "warn" ? "warn" : "error"](`analyzer ${job.runDir}: ${e.message}`);
+        else if (e.type === "log")
+          log[e.level === "info" ? "info" : e.level === "warn" ? "warn" : "error"](
+            `analyzer ${job.runDir}: ${e.message}`,
+          );
       });
       const file = this.options.experimentFile(job.runDir);
       const only = file !== undefined ? job.only : ["weights" as const];
-      if (file === undefined) log.info(`analyzer ${job.runDir}: the workspace is not trusted or the experiment file is outside it, so only the weight-space analysis runs (it loads no experiment code)`);
+      if (file === undefined)
+        log.info(
+          `analyzer ${job.runDir}: the workspace is not trusted or the experiment file is outside it, so only the weight-space analysis runs (it loads no experiment code)`,
+        );
       process.send({
         type: "analyze",
         runDir: job.runDir,
@@ -150,13 +163,18 @@ export class AnalyzerPool implements Disposable {
       });
       const exit = await process.exited;
       process.dispose();
-      if (!finished) error ??= `the analyzer exited unexpectedly (code ${exit.code}, signal ${exit.signal})${process.stderr ? `: ${process.stderr.trim().slice(-500)}` : ""}`;
+      if (!finished)
+        error ??= `the analyzer exited unexpectedly (code ${exit.code}, signal ${exit.signal})${process.stderr ? `: ${process.stderr.trim().slice(-500)}` : ""}`;
     } catch (e) {
       error = e instanceof Error ? e.message : String(e);
     }
     this.running.delete(job.runDir);
     if (finished && finished.status !== "failed") {
-      this.set(finished.status === "finished" ? { kind: "finished", runDir: job.runDir, records: finished.records } : { kind: "stopped", runDir: job.runDir });
+      this.set(
+        finished.status === "finished"
+          ? { kind: "finished", runDir: job.runDir, records: finished.records }
+          : { kind: "stopped", runDir: job.runDir },
+      );
     } else {
       const message = finished?.message ?? error ?? "unknown error";
       log.error(`analyzer ${job.runDir} failed: ${message}`);

@@ -21,7 +21,12 @@ export interface SystemTarget {
 }
 
 export function isSystemTarget(x: unknown): x is SystemTarget {
-  return typeof x === "object" && x !== null && typeof (x as SystemTarget).file === "string" && typeof (x as SystemTarget).system === "string";
+  return (
+    typeof x === "object" &&
+    x !== null &&
+    typeof (x as SystemTarget).file === "string" &&
+    typeof (x as SystemTarget).system === "string"
+  );
 }
 
 const STATUS_ICON: Record<RunStatus, string> = {
@@ -50,7 +55,12 @@ export class TrainCodeLensProvider implements vscode.CodeLensProvider, vscode.Di
     private readonly latest: LatestMetrics,
   ) {
     const refresh = (): void => this.refreshSoon();
-    this.subscriptions.push(ctx.onDidChangeTraining(refresh), ctx.onDidChangeRuns(refresh), systems.onDidChange(refresh), vscode.workspace.onDidGrantWorkspaceTrust(refresh));
+    this.subscriptions.push(
+      ctx.onDidChangeTraining(refresh),
+      ctx.onDidChangeRuns(refresh),
+      systems.onDidChange(refresh),
+      vscode.workspace.onDidGrantWorkspaceTrust(refresh),
+    );
   }
 
   /** Coalesces refreshes: progress events arrive several times a second. */
@@ -71,23 +81,55 @@ export class TrainCodeLensProvider implements vscode.CodeLensProvider, vscode.Di
       const target: SystemTarget = { file, system: s.name };
       const active = this.ctx.supervisor.find(file, s.name);
       if (active) {
-        lenses.push(new vscode.CodeLens(range, { title: STOP_TITLE, command: Commands.stop, arguments: [{ ...target, runDir: active.runDir }], tooltip: `Stop training ${s.name} (final checkpoint, status stopped)` }));
+        lenses.push(
+          new vscode.CodeLens(range, {
+            title: STOP_TITLE,
+            command: Commands.stop,
+            arguments: [{ ...target, runDir: active.runDir }],
+            tooltip: `Stop training ${s.name} (final checkpoint, status stopped)`,
+          }),
+        );
       } else {
-        const tooltip = this.ctx.isTrusted ? (s.summary?.description ?? `Train ${s.name}`) : "Training runs this file's code, so it needs a trusted workspace (click for details)";
-        lenses.push(new vscode.CodeLens(range, { title: trainTitle(s.name), command: Commands.train, arguments: [target], tooltip }));
+        const tooltip = this.ctx.isTrusted
+          ? (s.summary?.description ?? `Train ${s.name}`)
+          : "Training runs this file's code, so it needs a trusted workspace (click for details)";
+        lenses.push(
+          new vscode.CodeLens(range, {
+            title: trainTitle(s.name),
+            command: Commands.train,
+            arguments: [target],
+            tooltip,
+          }),
+        );
       }
       const run = this.ctx.runIndex.latest(file, s.name);
-      lenses.push(new vscode.CodeLens(range, { title: DASHBOARD_TITLE, command: Commands.openDashboard, arguments: [{ ...target, runDir: active?.runDir ?? run?.runDir }], tooltip: "Open the loss curves" }));
+      lenses.push(
+        new vscode.CodeLens(range, {
+          title: DASHBOARD_TITLE,
+          command: Commands.openDashboard,
+          arguments: [{ ...target, runDir: active?.runDir ?? run?.runDir }],
+          tooltip: "Open the loss curves",
+        }),
+      );
       if (active && active.phase.kind !== "ended" && active.phase.kind !== "starting" && active.phase.progress) {
         const p = active.phase.progress;
         const acc = active.lastMetrics?.["test_acc"];
-        lenses.push(new vscode.CodeLens(range, { title: runSummary("running", p.step, p.totalSteps, acc), command: "" }));
+        lenses.push(
+          new vscode.CodeLens(range, { title: runSummary("running", p.step, p.totalSteps, acc), command: "" }),
+        );
       } else if (active) {
         lenses.push(new vscode.CodeLens(range, { title: "$(loading~spin) starting…", command: "" }));
       } else if (run) {
         const m = run.manifest;
         const latest = this.latest.get(run.runDir);
-        lenses.push(new vscode.CodeLens(range, { title: runSummary(m.status, m.step, m.totalSteps, latest?.["test_acc"]), command: Commands.openRun, arguments: [run.runDir], tooltip: run.runDir }));
+        lenses.push(
+          new vscode.CodeLens(range, {
+            title: runSummary(m.status, m.step, m.totalSteps, latest?.["test_acc"]),
+            command: Commands.openRun,
+            arguments: [run.runDir],
+            tooltip: run.runDir,
+          }),
+        );
       }
     }
     return lenses;

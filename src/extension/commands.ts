@@ -84,15 +84,18 @@ function experimentFile(app: App, arg: unknown): string | undefined {
 }
 
 async function withCancellableProgress<T>(title: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (_progress, token) => {
-    const controller = new AbortController();
-    const sub = token.onCancellationRequested(() => controller.abort());
-    try {
-      return await fn(controller.signal);
-    } finally {
-      sub.dispose();
-    }
-  });
+  return vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title, cancellable: true },
+    async (_progress, token) => {
+      const controller = new AbortController();
+      const sub = token.onCancellationRequested(() => controller.abort());
+      try {
+        return await fn(controller.signal);
+      } finally {
+        sub.dispose();
+      }
+    },
+  );
 }
 
 async function train(app: App, arg: unknown): Promise<void> {
@@ -111,7 +114,9 @@ async function train(app: App, arg: unknown): Promise<void> {
   let system = isSystemTarget(arg) ? arg.system : undefined;
   if (system === undefined) {
     const f = file;
-    const systems = await withCancellableProgress(`Listing the model systems of ${path.basename(f)}…`, (signal) => app.systems.list(f, signal));
+    const systems = await withCancellableProgress(`Listing the model systems of ${path.basename(f)}…`, (signal) =>
+      app.systems.list(f, signal),
+    );
     if (!systems) {
       ctx.showError(`Could not list the model systems of ${path.basename(file)}: see Problems and the trainer log.`);
       return;
@@ -128,7 +133,9 @@ async function train(app: App, arg: unknown): Promise<void> {
   const f = file;
   const s = system;
   await withCancellableProgress(`Starting the trainer for ${system}…`, (signal) =>
-    backendChoice(ctx, f).then((choice) => ctx.supervisor.train({ file: f, system: s, runsRoot: ctx.runsRootFor(f), ...choice }, signal)),
+    backendChoice(ctx, f).then((choice) =>
+      ctx.supervisor.train({ file: f, system: s, runsRoot: ctx.runsRootFor(f), ...choice }, signal),
+    ),
   );
 }
 
@@ -150,7 +157,11 @@ async function pickExperimentFile(ctx: Ctx): Promise<string | undefined> {
     return undefined;
   }
   const pick = await vscode.window.showQuickPick(
-    uris.map((u) => ({ label: path.basename(u.fsPath), description: folderDescription(path.dirname(u.fsPath), workspaceFolders()), file: u.fsPath })),
+    uris.map((u) => ({
+      label: path.basename(u.fsPath),
+      description: folderDescription(path.dirname(u.fsPath), workspaceFolders()),
+      file: u.fsPath,
+    })),
     { title: "Train Model System", placeHolder: "Experiment file" },
   );
   return pick?.file;
@@ -171,7 +182,9 @@ async function pickSystem(systems: readonly SystemSummary[], file: string): Prom
     { title: "Train Model System", placeHolder: `Model system of ${path.basename(file)}`, matchOnDescription: true },
   );
   if (pick && pick.system.problems.length > 0) {
-    void vscode.window.showErrorMessage(`${pick.system.name} has config problems (see Problems): ${pick.system.problems.map((p) => `${p.path}: ${p.message}`).join("; ")}`);
+    void vscode.window.showErrorMessage(
+      `${pick.system.name} has config problems (see Problems): ${pick.system.problems.map((p) => `${p.path}: ${p.message}`).join("; ")}`,
+    );
     return undefined;
   }
   return pick?.system;
@@ -181,7 +194,9 @@ async function stop(app: App, arg: unknown): Promise<void> {
   const { ctx } = app;
   const running = ctx.supervisor.runs();
   let run: ActiveRun | undefined;
-  if (isSystemTarget(arg)) run = (arg.runDir ? ctx.supervisor.findByRunDir(arg.runDir) : undefined) ?? ctx.supervisor.find(arg.file, arg.system);
+  if (isSystemTarget(arg))
+    run =
+      (arg.runDir ? ctx.supervisor.findByRunDir(arg.runDir) : undefined) ?? ctx.supervisor.find(arg.file, arg.system);
   else if (runDirOf(arg)) run = ctx.supervisor.findByRunDir(runDirOf(arg)!);
   if (!run) {
     if (running.length === 0) {
@@ -191,7 +206,12 @@ async function stop(app: App, arg: unknown): Promise<void> {
     if (running.length === 1) run = running[0];
     else {
       const pick = await vscode.window.showQuickPick(
-        running.map((r) => ({ label: r.system, description: path.basename(r.file), detail: r.runDir ?? "starting", run: r })),
+        running.map((r) => ({
+          label: r.system,
+          description: path.basename(r.file),
+          detail: r.runDir ?? "starting",
+          run: r,
+        })),
         { title: "Stop Training", placeHolder: "Which training?" },
       );
       run = pick?.run;
@@ -222,12 +242,16 @@ async function resume(app: App, arg: unknown): Promise<void> {
   const entry = ctx.runIndex.get(runDir) ?? ctx.runIndex.update(runDir);
   if (!entry || entry.status === "invalid") throw new Error(`${runDir} is not a readable run folder`);
   if (entry.status === "running" || entry.status === "finished") {
-    void vscode.window.showInformationMessage(`${entry.manifest.id} is ${entry.status}; only a stopped run can be resumed.`);
+    void vscode.window.showInformationMessage(
+      `${entry.manifest.id} is ${entry.status}; only a stopped run can be resumed.`,
+    );
     return;
   }
   const dir = runDir;
   await withCancellableProgress(`Resuming ${entry.manifest.id}…`, (signal) =>
-    backendChoice(ctx, entry.manifest.experiment.path).then((choice) => ctx.supervisor.resume(dir, entry.manifest.experiment.path, entry.manifest.system, choice, signal)),
+    backendChoice(ctx, entry.manifest.experiment.path).then((choice) =>
+      ctx.supervisor.resume(dir, entry.manifest.experiment.path, entry.manifest.system, choice, signal),
+    ),
   );
 }
 
@@ -290,7 +314,9 @@ async function openRun(app: App, arg: unknown): Promise<void> {
   if (!runDir) {
     const runs = allRuns(ctx);
     if (runs.length === 0) {
-      void vscode.window.showInformationMessage(`No runs found under ${ctx.runRoots().join(", ") || "the run roots (open a folder)"}.`);
+      void vscode.window.showInformationMessage(
+        `No runs found under ${ctx.runRoots().join(", ") || "the run roots (open a folder)"}.`,
+      );
       return;
     }
     runDir = (await pickRun(runs, "Open Run"))?.[0];
@@ -318,7 +344,13 @@ async function compareRuns(app: App, arg: unknown, selected: unknown): Promise<v
 }
 
 /** Runs a command is about: the selection, its argument, the running trainings, else a pick. */
-async function targetRuns(app: App, arg: unknown, selected: unknown, title: string, many: boolean): Promise<string[] | undefined> {
+async function targetRuns(
+  app: App,
+  arg: unknown,
+  selected: unknown,
+  title: string,
+  many: boolean,
+): Promise<string[] | undefined> {
   const { ctx } = app;
   const chosen = Array.isArray(selected) ? selected.map(runDirOf).filter((d): d is string => d !== undefined) : [];
   if (chosen.length > 0) return many ? chosen : chosen.slice(0, 1);
@@ -328,7 +360,9 @@ async function targetRuns(app: App, arg: unknown, selected: unknown, title: stri
   if (running.length > 0) return many ? running : running.slice(0, 1);
   const runs = allRuns(ctx);
   if (runs.length === 0) {
-    void vscode.window.showInformationMessage(`No runs found under ${ctx.runRoots().join(", ") || "the run roots (open a folder)"}.`);
+    void vscode.window.showInformationMessage(
+      `No runs found under ${ctx.runRoots().join(", ") || "the run roots (open a folder)"}.`,
+    );
     return undefined;
   }
   return pickRun(runs, title, many);
@@ -376,7 +410,9 @@ async function selectBackend(app: App): Promise<void> {
     { title: "Select Training Backend", placeHolder: `Current: ${current} (applies to trainings started from now on)` },
   );
   if (!pick) return;
-  const target = vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+  const target = vscode.workspace.workspaceFolders?.length
+    ? vscode.ConfigurationTarget.Workspace
+    : vscode.ConfigurationTarget.Global;
   await vscode.workspace.getConfiguration(CONFIG_SECTION).update(SettingKeys.backend, pick.label, target);
 }
 
@@ -407,7 +443,11 @@ async function deleteRuns(app: App, arg: unknown, selected: unknown): Promise<vo
   }
   const names = runDirs.map((d) => path.basename(d));
   const what = names.length === 1 ? `run ${names[0]}` : `${names.length} runs (${names.join(", ")})`;
-  const choice = await vscode.window.showWarningMessage(`Delete ${what}? Its folder, metrics and checkpoints are deleted.`, { modal: true }, "Delete");
+  const choice = await vscode.window.showWarningMessage(
+    `Delete ${what}? Its folder, metrics and checkpoints are deleted.`,
+    { modal: true },
+    "Delete",
+  );
   if (choice !== "Delete") return;
   for (const dir of runDirs) {
     const uri = vscode.Uri.file(dir);

@@ -1,6 +1,14 @@
 // Typed settings (each read once, checked, with a default). Reads through a structural getter so plain `node --test` can cover
 // it without `vscode`; context.ts passes `vscode.workspace.getConfiguration(CONFIG_SECTION)`.
-import { AUTO_ANALYZE, type AutoAnalyze, BACKENDS, type BackendSetting, DEVICES, type DeviceSetting, SettingKeys } from "./constants";
+import {
+  AUTO_ANALYZE,
+  type AutoAnalyze,
+  BACKENDS,
+  type BackendSetting,
+  DEVICES,
+  type DeviceSetting,
+  SettingKeys,
+} from "./constants";
 
 /** The values of a setting per level (the shape of `vscode.WorkspaceConfiguration.inspect`). */
 export interface SettingLevels<T> {
@@ -75,12 +83,16 @@ export function readConfig(source: ConfigSource, trust: ConfigTrust = { trusted:
         : DEFAULT_CONFIG.runRoots,
     experimentGlob: typeof glob === "string" && glob.trim() !== "" ? glob : DEFAULT_CONFIG.experimentGlob,
     backend: BACKENDS.includes(backend as BackendSetting) ? (backend as BackendSetting) : DEFAULT_CONFIG.backend,
-    maxConcurrentTrainers: typeof max === "number" && Number.isInteger(max) && max >= 1 ? max : DEFAULT_CONFIG.maxConcurrentTrainers,
+    maxConcurrentTrainers:
+      typeof max === "number" && Number.isInteger(max) && max >= 1 ? max : DEFAULT_CONFIG.maxConcurrentTrainers,
     nodePath: typeof nodePath === "string" ? nodePath.trim() : DEFAULT_CONFIG.nodePath,
     pythonPath: typeof pythonPath === "string" ? pythonPath.trim() : DEFAULT_CONFIG.pythonPath,
     device: DEVICES.includes(device as DeviceSetting) ? (device as DeviceSetting) : DEFAULT_CONFIG.device,
     autoAnalyze: AUTO_ANALYZE.includes(auto as AutoAnalyze) ? (auto as AutoAnalyze) : DEFAULT_CONFIG.autoAnalyze,
-    maxConcurrentAnalyzers: typeof maxAnalyzers === "number" && Number.isInteger(maxAnalyzers) && maxAnalyzers >= 1 ? maxAnalyzers : DEFAULT_CONFIG.maxConcurrentAnalyzers,
+    maxConcurrentAnalyzers:
+      typeof maxAnalyzers === "number" && Number.isInteger(maxAnalyzers) && maxAnalyzers >= 1
+        ? maxAnalyzers
+        : DEFAULT_CONFIG.maxConcurrentAnalyzers,
   };
 }
 

@@ -5,7 +5,15 @@ import * as path from "node:path";
 import * as vscode from "vscode";
 import { notAnExperimentReason } from "../shared/experimentFile";
 import { type Config, readConfig, runRootsChanged } from "./config";
-import { CONFIG_SECTION, ContextKeys, EXTENSION_NAME, LIST_TIMEOUT_MS, READY_TIMEOUT_MS, STOP_GRACE_MS, WATCH_DEBOUNCE_MS } from "./constants";
+import {
+  CONFIG_SECTION,
+  ContextKeys,
+  EXTENSION_NAME,
+  LIST_TIMEOUT_MS,
+  READY_TIMEOUT_MS,
+  STOP_GRACE_MS,
+  WATCH_DEBOUNCE_MS,
+} from "./constants";
 import { AnalyzerPool } from "./analyzers";
 import { Emitter, type Event } from "./events";
 import { pathKey } from "./paths";
@@ -60,13 +68,23 @@ export class Ctx implements vscode.Disposable {
       }),
       this.supervisor.onEvent(({ run, event }) => {
         // A training this window started: follow it with the analyzer as its checkpoints appear.
-        if (event.type === "started" && run.runDir && this.config.autoAnalyze === "runRoots") this.analyzers.request({ runDir: run.runDir, follow: true });
+        if (event.type === "started" && run.runDir && this.config.autoAnalyze === "runRoots")
+          this.analyzers.request({ runDir: run.runDir, follow: true });
         // The trainer tells us about its run folder before the watcher does (and even when the
         // root did not exist yet): index it at once, and make sure the root is watched.
         if ((event.type === "started" || event.type === "finished" || event.type === "checkpoint") && run.runDir) {
           this.index.update(run.runDir);
           if (event.type === "started") this.watcher.ensure();
-          this.runsChangedEmitter.fire([{ runDir: run.runDir, manifest: true, metrics: false, checkpoints: event.type === "checkpoint", analyses: false, removed: false }]);
+          this.runsChangedEmitter.fire([
+            {
+              runDir: run.runDir,
+              manifest: true,
+              metrics: false,
+              checkpoints: event.type === "checkpoint",
+              analyses: false,
+              removed: false,
+            },
+          ]);
         }
       }),
     );
@@ -97,7 +115,13 @@ export class Ctx implements vscode.Disposable {
           if (c.removed) this.index.remove(c.runDir);
           else if (c.manifest) this.index.update(c.runDir);
           // New checkpoints: analyse them (a run this window trains is followed already).
-          if (c.checkpoints && !c.removed && this.config.autoAnalyze === "runRoots" && !this.supervisor.findByRunDir(c.runDir)) this.analyzers.request({ runDir: c.runDir });
+          if (
+            c.checkpoints &&
+            !c.removed &&
+            this.config.autoAnalyze === "runRoots" &&
+            !this.supervisor.findByRunDir(c.runDir)
+          )
+            this.analyzers.request({ runDir: c.runDir });
         }
         this.runsChangedEmitter.fire(changes);
       }),
@@ -146,7 +170,8 @@ export class Ctx implements vscode.Disposable {
 
   /** Absolute run roots: relative settings resolve against every workspace folder. */
   runRoots(): string[] {
-    const folders = vscode.workspace.workspaceFolders?.filter((f) => f.uri.scheme === "file").map((f) => f.uri.fsPath) ?? [];
+    const folders =
+      vscode.workspace.workspaceFolders?.filter((f) => f.uri.scheme === "file").map((f) => f.uri.fsPath) ?? [];
     const out: string[] = [];
     for (const root of this.config.runRoots) {
       if (path.isAbsolute(root)) out.push(path.normalize(root));
@@ -175,7 +200,12 @@ export class Ctx implements vscode.Disposable {
   launch(file: string): Launch {
     const sidecar = vscode.Uri.joinPath(this.extension.extensionUri, "dist", "trainer", "sidecar.js").fsPath;
     const node = this.config.nodePath;
-    return { node: node !== "" ? node : process.execPath, electronRunAsNode: node === "", sidecar, cwd: this.cwdFor(file) };
+    return {
+      node: node !== "" ? node : process.execPath,
+      electronRunAsNode: node === "",
+      sidecar,
+      cwd: this.cwdFor(file),
+    };
   }
 
   /**
@@ -200,7 +230,9 @@ export class Ctx implements vscode.Disposable {
       (result) => {
         if (result.kind === "superseded" || this.disposed) return;
         const n = result.runs;
-        this.log.info(`run roots: ${roots.join(", ") || "(none: no workspace folder)"}; ${n} run${n === 1 ? "" : "s"} found`);
+        this.log.info(
+          `run roots: ${roots.join(", ") || "(none: no workspace folder)"}; ${n} run${n === 1 ? "" : "s"} found`,
+        );
         this.watcher.setRoots(index.roots, n, startedAt);
         this.runsChangedEmitter.fire([]);
       },

@@ -33,7 +33,11 @@ export class TrainerDiagnostics implements vscode.Disposable {
       for (const p of event.problems) this.add(byFile, file, p, event.location, "");
     } else {
       const target = event.location?.file ?? file;
-      const d = new vscode.Diagnostic(rangeOf(event.location), problemMessage(event.message, event.location), vscode.DiagnosticSeverity.Error);
+      const d = new vscode.Diagnostic(
+        rangeOf(event.location),
+        problemMessage(event.message, event.location),
+        vscode.DiagnosticSeverity.Error,
+      );
       d.source = SOURCE;
       d.code = event.kind;
       if (!byFile.has(target)) byFile.set(target, []);
@@ -46,10 +50,20 @@ export class TrainerDiagnostics implements vscode.Disposable {
     this.collection.delete(vscode.Uri.file(file));
   }
 
-  private add(byFile: Map<string, vscode.Diagnostic[]>, file: string, p: ConfigProblem, fallback: Location | undefined, prefix: string): void {
+  private add(
+    byFile: Map<string, vscode.Diagnostic[]>,
+    file: string,
+    p: ConfigProblem,
+    fallback: Location | undefined,
+    prefix: string,
+  ): void {
     const location = p.location ?? fallback;
     const target = location?.file ?? file;
-    const d = new vscode.Diagnostic(rangeOf(location), `${prefix}${p.path}: ${p.message}`, vscode.DiagnosticSeverity.Error);
+    const d = new vscode.Diagnostic(
+      rangeOf(location),
+      `${prefix}${p.path}: ${p.message}`,
+      vscode.DiagnosticSeverity.Error,
+    );
     d.source = SOURCE;
     d.code = "config";
     if (!byFile.has(target)) byFile.set(target, []);

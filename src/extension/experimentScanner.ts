@@ -18,7 +18,22 @@ export interface ScannedSystem {
 }
 
 /** Keywords after which a `/` starts a regex literal rather than a division. */
-const REGEX_AFTER_WORD = new Set(["return", "typeof", "case", "do", "else", "in", "of", "new", "delete", "void", "throw", "yield", "await", "instanceof"]);
+const REGEX_AFTER_WORD = new Set([
+  "return",
+  "typeof",
+  "case",
+  "do",
+  "else",
+  "in",
+  "of",
+  "new",
+  "delete",
+  "void",
+  "throw",
+  "yield",
+  "await",
+  "instanceof",
+]);
 
 /**
  * Replaces the contents of comments, strings, template literals (their `${…}` code is kept) and
@@ -240,13 +255,23 @@ export interface SystemPosition {
  * trainer ran the file — each at the trainer's location when it points into `file` (1-based there,
  * converted to 0-based), else at the scanned position, else at line 0. Sorted by position, then name.
  */
-export function mergeWithTrainerList(scanned: readonly ScannedSystem[], listed: readonly SystemSummary[] | undefined, file?: string): SystemPosition[] {
+export function mergeWithTrainerList(
+  scanned: readonly ScannedSystem[],
+  listed: readonly SystemSummary[] | undefined,
+  file?: string,
+): SystemPosition[] {
   if (listed === undefined) return scanned.map((s) => ({ ...s, source: "scanner" as const }));
   const byName = new Map(scanned.map((s) => [s.name, s]));
   const out: SystemPosition[] = listed.map((summary) => {
     const loc = summary.location;
     if (loc !== undefined && (file === undefined || samePath(loc.file, file)) && loc.line >= 1) {
-      return { name: summary.name, line: loc.line - 1, column: Math.max(0, loc.column - 1), source: "trainer", summary };
+      return {
+        name: summary.name,
+        line: loc.line - 1,
+        column: Math.max(0, loc.column - 1),
+        source: "trainer",
+        summary,
+      };
     }
     const s = byName.get(summary.name);
     if (s !== undefined) return { name: summary.name, line: s.line, column: s.column, source: "scanner", summary };

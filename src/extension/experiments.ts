@@ -33,7 +33,11 @@ export class ExperimentSystems implements vscode.Disposable {
   /** Systems of a document: the trainer's last answer merged with a scan of the current text. */
   positions(document: vscode.TextDocument): SystemPosition[] {
     const scanned = this.scans.get(document.uri.toString(), document.version, () => document.getText());
-    return mergeWithTrainerList(scanned, document.isDirty ? undefined : this.listed.get(document.uri.fsPath), document.uri.fsPath);
+    return mergeWithTrainerList(
+      scanned,
+      document.isDirty ? undefined : this.listed.get(document.uri.fsPath),
+      document.uri.fsPath,
+    );
   }
 
   /** Asks a trainer for the systems of `file`; updates Problems. Undefined when it failed. */

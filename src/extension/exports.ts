@@ -4,7 +4,13 @@ import * as path from "node:path";
 import * as vscode from "vscode";
 import type { Ctx } from "./context";
 
-export async function saveExport(ctx: Ctx, nearRunDir: string | undefined, name: string, data: Buffer, filters: Record<string, string[]>): Promise<void> {
+export async function saveExport(
+  ctx: Ctx,
+  nearRunDir: string | undefined,
+  name: string,
+  data: Buffer,
+  filters: Record<string, string[]>,
+): Promise<void> {
   const defaultUri = vscode.Uri.file(path.join(nearRunDir ?? ctx.cwdFor(undefined), name));
   const target = await vscode.window.showSaveDialog({ defaultUri, filters });
   if (!target) return;

@@ -46,7 +46,12 @@ export function activate(context: vscode.ExtensionContext): void {
   };
   registerLanguageFeatures();
   c.push(
-    { dispose: () => languageFeatures.forEach((d) => { d.dispose(); }) },
+    {
+      dispose: () =>
+        languageFeatures.forEach((d) => {
+          d.dispose();
+        }),
+    },
     vscode.languages.registerHoverProvider([{ scheme: "file" }, { scheme: "untitled" }], new CheckpointHoverProvider()),
     c.onDidChangeConfig(() => registerLanguageFeatures()),
   );
@@ -78,8 +83,13 @@ export function activate(context: vscode.ExtensionContext): void {
       }
       if (event.type === "metrics") {
         // Grokking transitions are news while the run goes on.
-        for (const news of grokking.feed(run.runDir, run.system, { step: event.step, time: Number.NaN, ...event.values })) {
-          if (news.event.kind === "memorized") void vscode.window.setStatusBarMessage(`$(pulse) ${news.message}`, 10_000);
+        for (const news of grokking.feed(run.runDir, run.system, {
+          step: event.step,
+          time: Number.NaN,
+          ...event.values,
+        })) {
+          if (news.event.kind === "memorized")
+            void vscode.window.setStatusBarMessage(`$(pulse) ${news.message}`, 10_000);
           else {
             const runDir = run.runDir;
             void vscode.window.showInformationMessage(news.message, "Open Grokking Panel").then((choice) => {
@@ -91,7 +101,8 @@ export function activate(context: vscode.ExtensionContext): void {
       if (event.type === "finished") grokking.forget(run.runDir);
       if (event.type === "finished") {
         const msg = `${run.system}: ${event.status} at step ${event.step}${event.message ? ` — ${event.message}` : ""}`;
-        if (event.status === "finished" || event.status === "stopped") void vscode.window.setStatusBarMessage(msg, 5000);
+        if (event.status === "finished" || event.status === "stopped")
+          void vscode.window.setStatusBarMessage(msg, 5000);
         else if (event.status === "diverged") void vscode.window.showWarningMessage(msg);
       }
     }),
@@ -100,17 +111,22 @@ export function activate(context: vscode.ExtensionContext): void {
       const file = problem.run?.file;
       const event = problem.event;
       if (event && file) diagnostics.setError(file, event);
-      c.showError(problem.message.split("\n")[0] ?? problem.message, { inProblems: file !== undefined && event?.location !== undefined });
+      c.showError(problem.message.split("\n")[0] ?? problem.message, {
+        inProblems: file !== undefined && event?.location !== undefined,
+      });
     }),
   );
 
   // Trust granted: list the open experiment files so Problems and code lenses fill in.
   c.push(
     vscode.workspace.onDidGrantWorkspaceTrust(() => {
-      for (const doc of vscode.workspace.textDocuments) if (isExperiment(doc)) void systems.list(doc.uri.fsPath).catch(() => undefined);
+      for (const doc of vscode.workspace.textDocuments)
+        if (isExperiment(doc)) void systems.list(doc.uri.fsPath).catch(() => undefined);
     }),
   );
-  c.log.info(`activated (${vscode.workspace.isTrusted ? "trusted" : "untrusted: training disabled, runs viewable"} workspace)`);
+  c.log.info(
+    `activated (${vscode.workspace.isTrusted ? "trusted" : "untrusted: training disabled, runs viewable"} workspace)`,
+  );
 }
 
 export async function deactivate(): Promise<void> {

@@ -28,16 +28,22 @@ export class SystemHoverProvider implements vscode.HoverProvider {
     if (!range) return undefined;
     const word = document.getText(range);
     const file = document.uri.fsPath;
-    const system = this.systems.positions(document).find((s) => s.name === word || (word === "default" && s.name === "default"));
+    const system = this.systems
+      .positions(document)
+      .find((s) => s.name === word || (word === "default" && s.name === "default"));
     if (!system) return undefined;
     const active = this.ctx.supervisor.find(file, system.name);
     const runDir = active?.runDir ?? this.ctx.runIndex.latest(file, system.name)?.runDir;
     const entry = runDir ? this.ctx.runIndex.get(runDir) : undefined;
     const manifest = entry && entry.status !== "invalid" ? entry.manifest : undefined;
     const latest = runDir ? this.latest.get(runDir) : undefined;
-    const sps = active && (active.phase.kind === "training" || active.phase.kind === "stopping") ? active.phase.progress?.stepsPerSecond : undefined;
+    const sps =
+      active && (active.phase.kind === "training" || active.phase.kind === "stopping")
+        ? active.phase.progress?.stepsPerSecond
+        : undefined;
     let text = systemHover(system.name, manifest, latest, sps);
-    if (system.summary?.description) text = `${text}\n\n---\n\n${system.summary.description.replace(/[\\`*_{}[\]()#+\-.!|<>$]/g, "\\$&")}`;
+    if (system.summary?.description)
+      text = `${text}\n\n---\n\n${system.summary.description.replace(/[\\`*_{}[\]()#+\-.!|<>$]/g, "\\$&")}`;
     return new vscode.Hover(markdown(text), range);
   }
 }
@@ -46,7 +52,11 @@ export class CheckpointHoverProvider implements vscode.HoverProvider {
   /** Hover text per checkpoint file, while its mtime and size are unchanged. */
   private readonly texts = new StatCache<string>();
 
-  async provideHover(document: vscode.TextDocument, position: vscode.Position, token: vscode.CancellationToken): Promise<vscode.Hover | undefined> {
+  async provideHover(
+    document: vscode.TextDocument,
+    position: vscode.Position,
+    token: vscode.CancellationToken,
+  ): Promise<vscode.Hover | undefined> {
     const line = document.lineAt(position.line).text;
     if (!line.includes(".safetensors")) return undefined;
     const match = findCheckpointPaths(line).find((m) => position.character >= m.start && position.character <= m.end);

@@ -6,7 +6,12 @@
 // images, HTML or table cells into the hover.
 
 import * as path from "node:path";
-import { type MetricsRecord, OPTIMIZER_TENSOR_PREFIX, type RunManifest, parseCheckpointFileName } from "../shared/runFormat";
+import {
+  type MetricsRecord,
+  OPTIMIZER_TENSOR_PREFIX,
+  type RunManifest,
+  parseCheckpointFileName,
+} from "../shared/runFormat";
 import type { SafetensorsHeader, TensorInfo } from "../shared/safetensors";
 
 // ---------------------------------------------------------------------------------------------
@@ -116,7 +121,12 @@ const STATUS_TEXT: Record<RunManifest["status"], string> = {
  * speed and elapsed time; "no runs yet" when there is none. `latest` should hold the last value of
  * each metric (see `latestValues`). Uses `$(icon)` syntax: set `supportThemeIcons` on the MarkdownString.
  */
-export function systemHover(system: string, run: RunManifest | undefined, latest: MetricsRecord | undefined, stepsPerSecond?: number): string {
+export function systemHover(
+  system: string,
+  run: RunManifest | undefined,
+  latest: MetricsRecord | undefined,
+  stepsPerSecond?: number,
+): string {
   const lines: string[] = [`**${escapeMarkdown(system)}**`, ""];
   if (run === undefined) {
     lines.push("no runs yet — press ▶ Train");
@@ -131,20 +141,24 @@ export function systemHover(system: string, run: RunManifest | undefined, latest
   const status = Object.hasOwn(STATUS_TEXT, run.status) ? STATUS_TEXT[run.status] : escapeMarkdown(String(run.status));
   lines.push(`${status} · step ${formatInteger(step)} / ${formatInteger(totalSteps)}${pct}`, "");
   const divergedAt: unknown = run.divergedAtStep;
-  if (run.status === "diverged" && typeof divergedAt === "number" && Number.isFinite(divergedAt)) lines.push(`Diverged at step ${formatInteger(divergedAt)}.`, "");
+  if (run.status === "diverged" && typeof divergedAt === "number" && Number.isFinite(divergedAt))
+    lines.push(`Diverged at step ${formatInteger(divergedAt)}.`, "");
   const error = errorText(run.error);
   if (error !== undefined) lines.push(`Error: ${error}`, "");
 
   if (latest !== undefined) {
     const has = (k: string): boolean => latest[k] !== undefined;
     const rows: string[] = [];
-    if (has("train_loss") || has("test_loss")) rows.push(`| loss | ${formatValue(latest["train_loss"])} | ${formatValue(latest["test_loss"])} |`);
-    if (has("train_acc") || has("test_acc")) rows.push(`| accuracy | ${formatPercent(latest["train_acc"])} | ${formatPercent(latest["test_acc"])} |`);
+    if (has("train_loss") || has("test_loss"))
+      rows.push(`| loss | ${formatValue(latest["train_loss"])} | ${formatValue(latest["test_loss"])} |`);
+    if (has("train_acc") || has("test_acc"))
+      rows.push(`| accuracy | ${formatPercent(latest["train_acc"])} | ${formatPercent(latest["test_acc"])} |`);
     if (rows.length > 0) lines.push("| | train | test |", "|---|---:|---:|", ...rows, "");
   }
 
   const facts: string[] = [`backend ${escapeMarkdown(backendName(run.backend) ?? "?")}`];
-  if (stepsPerSecond !== undefined && Number.isFinite(stepsPerSecond) && run.status === "running") facts.push(`${formatValue(stepsPerSecond)} steps/s`);
+  if (stepsPerSecond !== undefined && Number.isFinite(stepsPerSecond) && run.status === "running")
+    facts.push(`${formatValue(stepsPerSecond)} steps/s`);
   const elapsed = elapsedSeconds(run, latest);
   if (elapsed !== undefined) facts.push(`${run.status === "running" ? "elapsed" : "took"} ${formatDuration(elapsed)}`);
   lines.push(facts.join(" · "), "", `Run ${escapeMarkdown(String(run.id))}`);
@@ -237,7 +251,8 @@ export function checkpointHover(filePath: string, header: SafetensorsHeader, fil
   // The file name is the documented source of the step (docs/run-format.md); the metadata's `step`
   // only fills in for a file whose name has none.
   const fromName = parseCheckpointFileName(path.basename(filePath));
-  const metaStep = typeof meta["step"] === "string" && /^\d{1,15}$/.test(meta["step"]) ? Number(meta["step"]) : undefined;
+  const metaStep =
+    typeof meta["step"] === "string" && /^\d{1,15}$/.test(meta["step"]) ? Number(meta["step"]) : undefined;
   const step = fromName ?? metaStep;
 
   const optimizer: TensorInfo[] = [];
@@ -254,7 +269,10 @@ export function checkpointHover(filePath: string, header: SafetensorsHeader, fil
   const title = step === undefined ? "**Checkpoint**" : `**Checkpoint · step ${formatInteger(step)}**`;
   lines.push(title, "", `${escapeMarkdown(path.basename(filePath))} · ${formatBytes(fileBytes)}`, "");
   const paramCount = params.reduce((a, t) => a + elements(t.shape), 0);
-  lines.push(`${formatInteger(params.length)} parameter tensor${params.length === 1 ? "" : "s"}, ${formatInteger(paramCount)} values`, "");
+  lines.push(
+    `${formatInteger(params.length)} parameter tensor${params.length === 1 ? "" : "s"}, ${formatInteger(paramCount)} values`,
+    "",
+  );
 
   const stats = parseStats(meta["stats"]);
   const withStats = stats instanceof Map;
@@ -269,15 +287,21 @@ export function checkpointHover(filePath: string, header: SafetensorsHeader, fil
       }
       lines.push(`| ${cells.join(" | ")} |`);
     }
-    if (params.length > CHECKPOINT_TABLE_ROWS) lines.push("", `… and ${formatInteger(params.length - CHECKPOINT_TABLE_ROWS)} more`);
+    if (params.length > CHECKPOINT_TABLE_ROWS)
+      lines.push("", `… and ${formatInteger(params.length - CHECKPOINT_TABLE_ROWS)} more`);
     lines.push("");
   }
   if (!withStats) lines.push(typeof stats === "string" ? escapeMarkdown(stats) : "stats not recorded", "");
 
   if (optimizer.length > 0) {
-    const slots = [...new Set(optimizer.map((t) => t.name.slice(OPTIMIZER_TENSOR_PREFIX.length).split("/")[0] ?? ""))].sort();
+    const slots = [
+      ...new Set(optimizer.map((t) => t.name.slice(OPTIMIZER_TENSOR_PREFIX.length).split("/")[0] ?? "")),
+    ].sort();
     const bytes = optimizer.reduce((a, t) => a + (t.end - t.begin), 0);
-    lines.push(`optimizer state: ${formatInteger(optimizer.length)} tensor${optimizer.length === 1 ? "" : "s"} (${slots.map(escapeMarkdown).join(", ")}), ${formatBytes(bytes)}`, "");
+    lines.push(
+      `optimizer state: ${formatInteger(optimizer.length)} tensor${optimizer.length === 1 ? "" : "s"} (${slots.map(escapeMarkdown).join(", ")}), ${formatBytes(bytes)}`,
+      "",
+    );
   }
   lines.push(escapeMarkdown(filePath));
   return lines.join("\n");

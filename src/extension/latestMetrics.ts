@@ -40,7 +40,13 @@ export class LatestMetrics {
     const key = pathKey(runDir);
     let entry = this.entries.get(key);
     if (!entry) {
-      entry = { tailer: new MetricsTailer(join(runDir, METRICS_FILE), { chunkBytes: Math.min(1 << 20, this.batchBytes), maxBytesPerPoll: this.batchBytes }), latest: undefined };
+      entry = {
+        tailer: new MetricsTailer(join(runDir, METRICS_FILE), {
+          chunkBytes: Math.min(1 << 20, this.batchBytes),
+          maxBytesPerPoll: this.batchBytes,
+        }),
+        latest: undefined,
+      };
       this.entries.set(key, entry);
     }
     try {

@@ -146,7 +146,13 @@ export class MetricsTailer {
       // First sight of the file: a reset only if records had been delivered from an earlier one.
       reset = this.offset > 0;
       this.clear();
-    } else if (known.dev !== identity.dev || known.ino !== identity.ino || known.birthtimeMs !== identity.birthtimeMs || st.size < this.offset || !this.fingerprintMatches(fd)) {
+    } else if (
+      known.dev !== identity.dev ||
+      known.ino !== identity.ino ||
+      known.birthtimeMs !== identity.birthtimeMs ||
+      st.size < this.offset ||
+      !this.fingerprintMatches(fd)
+    ) {
       reset = true;
       this.clear();
     }

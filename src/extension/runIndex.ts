@@ -23,10 +23,16 @@ import type * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import * as path from "node:path";
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { CHECKPOINT_DIR, ANALYSES_DIR, RUN_MANIFEST, type RunManifest, type RunStatus, parseManifest } from "../shared/runFormat";
+import {
+  CHECKPOINT_DIR,
+  ANALYSES_DIR,
+  RUN_MANIFEST,
+  type RunManifest,
+  type RunStatus,
+  parseManifest,
+} from "../shared/runFormat";
 import { FileRefusedError, READ_LIMITS, readRegularText, readRegularTextSync } from "../shared/safeRead";
 import { pathKey } from "./paths";
-
 
 interface RunEntryBase {
   /** Absolute, normalized path of the run folder, in the case it was found with. */
@@ -73,9 +79,12 @@ const RUN_PARTS = new Set([CHECKPOINT_DIR, ANALYSES_DIR]);
 
 /** Why a run.json could not be read, in words that never quote its contents. */
 function readProblem(err: unknown): string {
-  if (err instanceof FileRefusedError) return err.message.startsWith(`${err.path}: `) ? err.message.slice(err.path.length + 2) : err.message;
+  if (err instanceof FileRefusedError)
+    return err.message.startsWith(`${err.path}: `) ? err.message.slice(err.path.length + 2) : err.message;
   const code = (err as NodeJS.ErrnoException).code;
-  return code !== undefined ? `cannot be read (${code})` : `cannot be read (${err instanceof Error ? err.message : String(err)})`;
+  return code !== undefined
+    ? `cannot be read (${code})`
+    : `cannot be read (${err instanceof Error ? err.message : String(err)})`;
 }
 
 /**
@@ -85,9 +94,15 @@ function readProblem(err: unknown): string {
 function usedFieldProblems(m: Record<string, unknown>): string[] {
   const problems: string[] = [];
   const exp = m["experiment"];
-  if (typeof exp !== "object" || exp === null || typeof (exp as Record<string, unknown>)["path"] !== "string") problems.push("experiment.path must be a string");
+  if (typeof exp !== "object" || exp === null || typeof (exp as Record<string, unknown>)["path"] !== "string")
+    problems.push("experiment.path must be a string");
   const backend = m["backend"];
-  if (typeof backend !== "object" || backend === null || typeof (backend as Record<string, unknown>)["name"] !== "string") problems.push("backend.name must be a string");
+  if (
+    typeof backend !== "object" ||
+    backend === null ||
+    typeof (backend as Record<string, unknown>)["name"] !== "string"
+  )
+    problems.push("backend.name must be a string");
   return problems;
 }
 
@@ -95,7 +110,12 @@ type EntryBase = Pick<RunEntryBase, "runDir" | "key" | "root" | "folderName">;
 
 function entryBase(runDir: string, root: string | undefined): EntryBase {
   const dir = path.resolve(runDir);
-  return { runDir: dir, key: pathKey(dir), root: root === undefined ? undefined : path.resolve(root), folderName: path.basename(dir) };
+  return {
+    runDir: dir,
+    key: pathKey(dir),
+    root: root === undefined ? undefined : path.resolve(root),
+    folderName: path.basename(dir),
+  };
 }
 
 /** Whether a read error means "no run.json here" (not a run folder, or not any more). */
@@ -113,10 +133,17 @@ function unreadableEntry(base: EntryBase, err: unknown): InvalidRunEntry {
 /** The entry for a run.json's text: valid, or invalid with every problem (none quotes the text). */
 function parsedEntry(base: EntryBase, text: string): RunEntry {
   const parsed = parseManifest(text);
-  const problems = parsed.ok ? usedFieldProblems(parsed.manifest as unknown as Record<string, unknown>) : parsed.problems;
+  const problems = parsed.ok
+    ? usedFieldProblems(parsed.manifest as unknown as Record<string, unknown>)
+    : parsed.problems;
   if (!parsed.ok || problems.length > 0) {
     const joined = problems.join("; ");
-    return { ...base, status: "invalid", problem: joined.startsWith(RUN_MANIFEST) ? joined : `${RUN_MANIFEST}: ${joined}`, problems };
+    return {
+      ...base,
+      status: "invalid",
+      problem: joined.startsWith(RUN_MANIFEST) ? joined : `${RUN_MANIFEST}: ${joined}`,
+      problems,
+    };
   }
   const manifest = parsed.manifest;
   return { ...base, status: manifest.status, manifest, startedMs: Date.parse(manifest.startedAt) };
@@ -161,7 +188,15 @@ function newestFirst(a: ValidRunEntry, b: ValidRunEntry): number {
   const ta = Number.isNaN(a.startedMs) ? -Infinity : a.startedMs;
   const tb = Number.isNaN(b.startedMs) ? -Infinity : b.startedMs;
   if (ta !== tb) return tb - ta;
-  return a.manifest.id < b.manifest.id ? 1 : a.manifest.id > b.manifest.id ? -1 : a.runDir < b.runDir ? 1 : a.runDir > b.runDir ? -1 : 0;
+  return a.manifest.id < b.manifest.id
+    ? 1
+    : a.manifest.id > b.manifest.id
+      ? -1
+      : a.runDir < b.runDir
+        ? 1
+        : a.runDir > b.runDir
+          ? -1
+          : 0;
 }
 
 function byString(a: string, b: string): number {
@@ -306,7 +341,12 @@ export class RunIndex {
   }
 
   /** One entry of a root: a run folder, or a group of runs one level deeper (`runs/<group>/<run>/run.json`). */
-  private async scanFolder(root: string, d: fs.Dirent, state: ScanState, between: () => Promise<boolean>): Promise<void> {
+  private async scanFolder(
+    root: string,
+    d: fs.Dirent,
+    state: ScanState,
+    between: () => Promise<boolean>,
+  ): Promise<void> {
     if (!(await isFolder(root, d))) return;
     const dir = path.join(root, d.name);
     const entry = await readRunEntryAsync(dir, root);
@@ -331,7 +371,8 @@ export class RunIndex {
   /** Puts what a scan read, unless the scan was replaced or the run changed since (`update`/`remove` know better). */
   private put(entry: RunEntry, state: ScanState): void {
     if (this.scanning !== state || state.updated.has(entry.key)) return;
-    for (const r of state.removed) if (entry.key === r || entry.key.startsWith(r.endsWith(path.sep) ? r : r + path.sep)) return;
+    for (const r of state.removed)
+      if (entry.key === r || entry.key.startsWith(r.endsWith(path.sep) ? r : r + path.sep)) return;
     state.seen.add(entry.key);
     this.entries.set(entry.key, entry);
     this.cache = undefined;

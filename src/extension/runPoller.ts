@@ -44,7 +44,9 @@ const ALL: PolledParts = { manifest: true, metrics: true, checkpoints: true, ana
 function statText(p: string): { text: string; mtimeMs: number } {
   try {
     const s = statSync(p, { throwIfNoEntry: false });
-    return s === undefined ? { text: "", mtimeMs: -Infinity } : { text: `${s.ino}:${s.size}:${s.mtimeMs}`, mtimeMs: s.mtimeMs };
+    return s === undefined
+      ? { text: "", mtimeMs: -Infinity }
+      : { text: `${s.ino}:${s.size}:${s.mtimeMs}`, mtimeMs: s.mtimeMs };
   } catch {
     return { text: "", mtimeMs: -Infinity };
   }
@@ -57,7 +59,14 @@ function runStamp(runDir: string, folder: string): RunStamp | undefined {
   const metrics = statText(join(runDir, METRICS_FILE));
   const checkpoints = statText(join(runDir, CHECKPOINT_DIR));
   const analyses = statText(join(runDir, ANALYSES_DIR));
-  return { folder, manifest: manifest.text, metrics: metrics.text, checkpoints: checkpoints.text, analyses: analyses.text, newestMs: Math.max(manifest.mtimeMs, metrics.mtimeMs, checkpoints.mtimeMs, analyses.mtimeMs) };
+  return {
+    folder,
+    manifest: manifest.text,
+    metrics: metrics.text,
+    checkpoints: checkpoints.text,
+    analyses: analyses.text,
+    newestMs: Math.max(manifest.mtimeMs, metrics.mtimeMs, checkpoints.mtimeMs, analyses.mtimeMs),
+  };
 }
 
 function subfolders(dir: string): string[] {
@@ -67,7 +76,9 @@ function subfolders(dir: string): string[] {
   } catch {
     return [];
   }
-  return entries.filter((d) => !d.name.startsWith(".") && d.name !== "node_modules" && (d.isDirectory() || d.isSymbolicLink())).map((d) => join(dir, d.name));
+  return entries
+    .filter((d) => !d.name.startsWith(".") && d.name !== "node_modules" && (d.isDirectory() || d.isSymbolicLink()))
+    .map((d) => join(dir, d.name));
 }
 
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -95,7 +106,8 @@ export class RunPoller {
     const first = await this.inventory(new Map());
     if (this.disposed) return;
     for (const [runDir, s] of first) {
-      if (s.newestMs >= since || this.roots.some((r) => appeared.has(r) && runDir.startsWith(r + sep))) this.report(runDir, ALL);
+      if (s.newestMs >= since || this.roots.some((r) => appeared.has(r) && runDir.startsWith(r + sep)))
+        this.report(runDir, ALL);
     }
     this.known = first;
     this.sweeps++;
@@ -116,12 +128,19 @@ export class RunPoller {
       const before = this.known.get(runDir);
       if (before === undefined) this.report(runDir, ALL);
       else {
-        const parts = { manifest: s.manifest !== before.manifest, metrics: s.metrics !== before.metrics, checkpoints: s.checkpoints !== before.checkpoints, analyses: s.analyses !== before.analyses };
+        const parts = {
+          manifest: s.manifest !== before.manifest,
+          metrics: s.metrics !== before.metrics,
+          checkpoints: s.checkpoints !== before.checkpoints,
+          analyses: s.analyses !== before.analyses,
+        };
         if (parts.manifest || parts.metrics || parts.checkpoints || parts.analyses) this.report(runDir, parts);
       }
     }
     // Gone: reported as a manifest change; the watcher's flush finds run.json missing and says "removed".
-    for (const runDir of this.known.keys()) if (!now.has(runDir)) this.report(runDir, { manifest: true, metrics: false, checkpoints: false, analyses: false });
+    for (const runDir of this.known.keys())
+      if (!now.has(runDir))
+        this.report(runDir, { manifest: true, metrics: false, checkpoints: false, analyses: false });
     this.known = now;
     this.sweeps++;
     this.schedule(Date.now() - t0);
@@ -158,7 +177,9 @@ export class RunPoller {
     await visit(candidates, (dir) => groups.push(dir));
     // Folders without run.json may be groups of runs (a sweep).
     const nested: string[] = [];
-    for (const group of groups) for (const dir of subfolders(group)) if (basename(dir) !== CHECKPOINT_DIR && basename(dir) !== ANALYSES_DIR) nested.push(dir);
+    for (const group of groups)
+      for (const dir of subfolders(group))
+        if (basename(dir) !== CHECKPOINT_DIR && basename(dir) !== ANALYSES_DIR) nested.push(dir);
     await visit(nested, () => undefined);
     return out;
   }

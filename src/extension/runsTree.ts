@@ -93,7 +93,9 @@ export class RunsTreeModel {
           parentOf.set(run.id, sysId);
         }
         // A system's item shows its run count; its children are its runs.
-        reuse({ kind: "system", id: sysId, experimentPath: group.experimentPath, group: sys }, () => listChanged(sysId, runIds));
+        reuse({ kind: "system", id: sysId, experimentPath: group.experimentPath, group: sys }, () =>
+          listChanged(sysId, runIds),
+        );
         childIds.set(sysId, runIds);
         systemIds.push(sysId);
         parentOf.set(sysId, expId);
@@ -144,13 +146,24 @@ function escapeTooltip(text: string): string {
  * (status, step, totalSteps, id, startedAt, backend.name), and this checks again what it shows, so
  * an entry built any other way cannot make the Runs view throw.
  */
-export function runItemText(entry: ValidRunEntry, live: { step?: number | undefined; analysis?: string | undefined; badLines?: number | undefined }): RunItemText {
+export function runItemText(
+  entry: ValidRunEntry,
+  live: { step?: number | undefined; analysis?: string | undefined; badLines?: number | undefined },
+): RunItemText {
   const m = entry.manifest;
-  const text = (v: unknown, fallback = "?"): string => (typeof v === "string" ? v : typeof v === "number" && Number.isFinite(v) ? String(v) : fallback);
+  const text = (v: unknown, fallback = "?"): string =>
+    typeof v === "string" ? v : typeof v === "number" && Number.isFinite(v) ? String(v) : fallback;
   const step = live.step ?? m.step;
   const errorMessage = errorText(m.error);
-  const bad = live.badLines !== undefined && live.badLines > 0 ? `${live.badLines} unreadable line${live.badLines === 1 ? "" : "s"} in ${METRICS_FILE}` : undefined;
-  const description = [`${text(m.status)} · step ${text(step)}/${text(m.totalSteps)}`, ...(live.analysis ? [live.analysis] : []), ...(bad ? [`${live.badLines} unreadable line${live.badLines === 1 ? "" : "s"}`] : [])].join(" · ");
+  const bad =
+    live.badLines !== undefined && live.badLines > 0
+      ? `${live.badLines} unreadable line${live.badLines === 1 ? "" : "s"} in ${METRICS_FILE}`
+      : undefined;
+  const description = [
+    `${text(m.status)} · step ${text(step)}/${text(m.totalSteps)}`,
+    ...(live.analysis ? [live.analysis] : []),
+    ...(bad ? [`${live.badLines} unreadable line${live.badLines === 1 ? "" : "s"}`] : []),
+  ].join(" · ");
   const tooltip = [
     `**${escapeTooltip(text(m.id))}**`,
     `status: ${escapeTooltip(text(m.status))}${errorMessage !== undefined ? ` — ${escapeTooltip(errorMessage)}` : ""}`,
@@ -165,5 +178,7 @@ export function runItemText(entry: ValidRunEntry, live: { step?: number | undefi
 }
 
 function errorText(error: unknown): string | undefined {
-  return typeof error === "object" && error !== null && "message" in error && typeof error.message === "string" ? error.message : undefined;
+  return typeof error === "object" && error !== null && "message" in error && typeof error.message === "string"
+    ? error.message
+    : undefined;
 }

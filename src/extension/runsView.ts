@@ -58,7 +58,9 @@ function analyzerText(state: AnalyzerState | undefined): string | undefined {
 
 /** The open workspace's file folders, for `folderDescription`. */
 export function workspaceFolders(): { name: string; fsPath: string }[] {
-  return (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === "file").map((f) => ({ name: f.name, fsPath: f.uri.fsPath }));
+  return (vscode.workspace.workspaceFolders ?? [])
+    .filter((f) => f.uri.scheme === "file")
+    .map((f) => ({ name: f.name, fsPath: f.uri.fsPath }));
 }
 
 export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Disposable {
@@ -80,7 +82,11 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
     private readonly latest: LatestMetrics,
   ) {
     this.model.sync(ctx.runIndex);
-    this.view = vscode.window.createTreeView(Views.runs, { treeDataProvider: this, canSelectMany: true, showCollapseAll: true });
+    this.view = vscode.window.createTreeView(Views.runs, {
+      treeDataProvider: this,
+      canSelectMany: true,
+      showCollapseAll: true,
+    });
     this.subscriptions.push(
       this.view,
       ctx.onDidChangeRuns((changes) => {
@@ -90,7 +96,12 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
         // unreadable lines (the item counts them); analyses never.
         for (const c of changes) {
           if (c.manifest || c.removed || c.checkpoints) this.touched.add(c.runDir);
-          else if (c.metrics && this.shownBadLines.has(c.runDir) && this.latest.badLines(c.runDir) !== this.shownBadLines.get(c.runDir)) this.touched.add(c.runDir);
+          else if (
+            c.metrics &&
+            this.shownBadLines.has(c.runDir) &&
+            this.latest.badLines(c.runDir) !== this.shownBadLines.get(c.runDir)
+          )
+            this.touched.add(c.runDir);
         }
         if (this.all || this.touched.size > 0) this.refreshSoon();
       }),
@@ -158,7 +169,10 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
         const active = this.ctx.supervisor.findByRunDir(e.runDir);
         const item = new vscode.TreeItem(e.folderName, vscode.TreeItemCollapsibleState.None);
         item.id = node.id;
-        const progress = active && (active.phase.kind === "training" || active.phase.kind === "stopping") ? active.phase.progress : undefined;
+        const progress =
+          active && (active.phase.kind === "training" || active.phase.kind === "stopping")
+            ? active.phase.progress
+            : undefined;
         const analysis = analyzerText(this.ctx.analyzers.state(e.runDir));
         const badLines = this.latest.badLines(e.runDir);
         this.shownBadLines.set(e.runDir, badLines);

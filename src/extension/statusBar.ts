@@ -43,7 +43,8 @@ export class TrainingStatusBar implements vscode.Disposable {
   private update(changed: ActiveRun): void {
     const running = this.ctx.supervisor.runs();
     if (changed.phase.kind !== "ended") this.shown = changed;
-    else if (this.shown === changed || !running.includes(this.shown as ActiveRun)) this.shown = running[running.length - 1];
+    else if (this.shown === changed || !running.includes(this.shown as ActiveRun))
+      this.shown = running[running.length - 1];
     const run = this.shown;
     if (!run) {
       this.item.hide();
@@ -51,7 +52,11 @@ export class TrainingStatusBar implements vscode.Disposable {
     }
     this.item.text = statusText(run, running.length - 1);
     this.item.tooltip = `${run.file}\n${run.runDir ?? ""}\nClick to open the dashboard`;
-    this.item.command = { title: "Open Dashboard", command: Commands.openDashboard, arguments: [{ file: run.file, system: run.system, runDir: run.runDir }] };
+    this.item.command = {
+      title: "Open Dashboard",
+      command: Commands.openDashboard,
+      arguments: [{ file: run.file, system: run.system, runDir: run.runDir }],
+    };
     this.item.show();
   }
 

@@ -50,7 +50,12 @@ export interface Launch {
   cwd: string;
 }
 
-export type ExitInfo = { code: number | null; signal: NodeJS.Signals | null; finished: Extract<TrainerEvent, { type: "finished" }> | undefined; spawnError?: string };
+export type ExitInfo = {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  finished: Extract<TrainerEvent, { type: "finished" }> | undefined;
+  spawnError?: string;
+};
 
 class TrainerStartError extends Error {}
 
@@ -104,7 +109,8 @@ export class TrainerProcess implements Disposable {
     child.on("error", (e) => {
       // Spawn failure (ENOENT for a bad nodePath) or a failed kill: if the process never ran, this is its end.
       log.error(`trainer process error: ${e.message}`);
-      if (child.pid === undefined || child.exitCode !== null) done({ code: null, signal: null, finished: this.finished, spawnError: e.message });
+      if (child.pid === undefined || child.exitCode !== null)
+        done({ code: null, signal: null, finished: this.finished, spawnError: e.message });
     });
     child.on("exit", (code, signal) => {
       // Wait for stdout to drain so a `finished` line written just before exit is seen.
@@ -128,18 +134,31 @@ export class TrainerProcess implements Disposable {
   }
 
   /** Spawns a sidecar and waits for `ready`; rejects (and kills it) on timeout, cancellation, or exit. */
-  static async start(launch: Launch, log: Log, options: { timeoutMs: number; signal?: AbortSignal }): Promise<TrainerProcess> {
+  static async start(
+    launch: Launch,
+    log: Log,
+    options: { timeoutMs: number; signal?: AbortSignal },
+  ): Promise<TrainerProcess> {
     if (options.signal?.aborted) throw new CancelledError();
     const env: NodeJS.ProcessEnv = { ...process.env };
     if (launch.electronRunAsNode) env["ELECTRON_RUN_AS_NODE"] = "1";
     else delete env["ELECTRON_RUN_AS_NODE"];
     log.info(`starting trainer: ${launch.node} ${launch.sidecar} (cwd ${launch.cwd})`);
-    const child = spawn(launch.node, [launch.sidecar], { cwd: launch.cwd, env, stdio: ["pipe", "pipe", "pipe"], windowsHide: true });
+    const child = spawn(launch.node, [launch.sidecar], {
+      cwd: launch.cwd,
+      env,
+      stdio: ["pipe", "pipe", "pipe"],
+      windowsHide: true,
+    });
     const trainer = new TrainerProcess(child, log);
     const cleanups: Disposable[] = [];
     try {
       const ready = await new Promise<Extract<TrainerEvent, { type: "ready" }>>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new TrainerStartError(`the trainer did not start within ${Math.round(options.timeoutMs / 1000)} s`)), options.timeoutMs);
+        const timer = setTimeout(
+          () =>
+            reject(new TrainerStartError(`the trainer did not start within ${Math.round(options.timeoutMs / 1000)} s`)),
+          options.timeoutMs,
+        );
         cleanups.push({ dispose: () => clearTimeout(timer) });
         cleanups.push(trainer.onEvent((e) => e.type === "ready" && resolve(e)));
         cleanups.push(
@@ -160,7 +179,9 @@ export class TrainerProcess implements Disposable {
         }
       });
       if (ready.protocol !== PROTOCOL_VERSION) {
-        throw new TrainerStartError(`the trainer speaks protocol ${ready.protocol}, this extension ${PROTOCOL_VERSION}: rebuild (npm run build)`);
+        throw new TrainerStartError(
+          `the trainer speaks protocol ${ready.protocol}, this extension ${PROTOCOL_VERSION}: rebuild (npm run build)`,
+        );
       }
       log.info(`trainer ready: pid ${ready.pid}, version ${ready.version}`);
       return trainer;
@@ -255,7 +276,11 @@ export interface TrainOptions extends BackendChoice {
 
 /** The request fields of a choice: only what differs from the trainer's defaults. */
 function choiceFields(c: BackendChoice): { backend?: string; python?: string; device?: string } {
-  return { ...(c.backend !== "auto" ? { backend: c.backend } : {}), ...(c.python ? { python: c.python } : {}), ...(c.device ? { device: c.device } : {}) };
+  return {
+    ...(c.backend !== "auto" ? { backend: c.backend } : {}),
+    ...(c.python ? { python: c.python } : {}),
+    ...(c.device ? { device: c.device } : {}),
+  };
 }
 
 export interface SupervisorOptions {
@@ -307,12 +332,21 @@ export class Supervisor implements Disposable {
   }
 
   /** Asks a fresh sidecar for the systems of `file`. Rejects with the trainer's message on failure. */
-  async list(file: string, signal?: AbortSignal): Promise<{ systems: SystemSummary[]; error?: Extract<TrainerEvent, { type: "error" }> }> {
-    const trainer = await TrainerProcess.start(this.options.launch(file), this.options.log, { timeoutMs: this.options.readyTimeoutMs, ...(signal ? { signal } : {}) });
+  async list(
+    file: string,
+    signal?: AbortSignal,
+  ): Promise<{ systems: SystemSummary[]; error?: Extract<TrainerEvent, { type: "error" }> }> {
+    const trainer = await TrainerProcess.start(this.options.launch(file), this.options.log, {
+      timeoutMs: this.options.readyTimeoutMs,
+      ...(signal ? { signal } : {}),
+    });
     const cleanups: Disposable[] = [trainer];
     try {
       return await new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`listing ${file} took more than ${this.options.listTimeoutMs / 1000} s`)), this.options.listTimeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`listing ${file} took more than ${this.options.listTimeoutMs / 1000} s`)),
+          this.options.listTimeoutMs,
+        );
         cleanups.push({ dispose: () => clearTimeout(timer) });
         cleanups.push(
           trainer.onEvent((e) => {
@@ -321,7 +355,15 @@ export class Supervisor implements Disposable {
             else if (e.type === "log") this.options.log.info(`[list] ${e.message}`);
           }),
         );
-        cleanups.push(trainer.onExit((info) => reject(new Error(`the trainer exited while listing ${file} (code ${info.code})${trainer.stderr ? `: ${trainer.stderr.trim().slice(-500)}` : ""}`))));
+        cleanups.push(
+          trainer.onExit((info) =>
+            reject(
+              new Error(
+                `the trainer exited while listing ${file} (code ${info.code})${trainer.stderr ? `: ${trainer.stderr.trim().slice(-500)}` : ""}`,
+              ),
+            ),
+          ),
+        );
         if (signal) {
           const onAbort = (): void => reject(new CancelledError());
           signal.addEventListener("abort", onAbort, { once: true });
@@ -338,7 +380,9 @@ export class Supervisor implements Disposable {
   private checkCapacity(): void {
     const max = this.options.maxConcurrent();
     if (this.runs().length >= max) {
-      throw new Error(`${this.runs().length} trainer${this.runs().length === 1 ? " is" : "s are"} already running (learningMechanics.maxConcurrentTrainers is ${max}): stop one first`);
+      throw new Error(
+        `${this.runs().length} trainer${this.runs().length === 1 ? " is" : "s are"} already running (learningMechanics.maxConcurrentTrainers is ${max}): stop one first`,
+      );
     }
   }
 
@@ -356,20 +400,43 @@ export class Supervisor implements Disposable {
   }
 
   /** Continues a stopped run in its folder. */
-  async resume(runDir: string, file: string, system: string, choice: BackendChoice, signal?: AbortSignal): Promise<ActiveRun> {
+  async resume(
+    runDir: string,
+    file: string,
+    system: string,
+    choice: BackendChoice,
+    signal?: AbortSignal,
+  ): Promise<ActiveRun> {
     if (this.findByRunDir(runDir)) throw new Error(`${runDir} is already training`);
     return this.launch(file, system, runDir, signal, { type: "resume", runDir, ...choiceFields(choice) });
   }
 
-  private async launch(file: string, system: string, runDir: string | undefined, signal: AbortSignal | undefined, request: TrainerRequest): Promise<ActiveRun> {
+  private async launch(
+    file: string,
+    system: string,
+    runDir: string | undefined,
+    signal: AbortSignal | undefined,
+    request: TrainerRequest,
+  ): Promise<ActiveRun> {
     if (this.disposed) throw new Error("the extension is shutting down");
     this.checkCapacity();
-    const run: ActiveRun = { id: this.nextId++, file, system, runDir, phase: { kind: "starting" }, lastMetrics: undefined, trainer: undefined };
+    const run: ActiveRun = {
+      id: this.nextId++,
+      file,
+      system,
+      runDir,
+      phase: { kind: "starting" },
+      lastMetrics: undefined,
+      trainer: undefined,
+    };
     this.active.set(run.id, run);
     this.changed.fire(run);
     let trainer: TrainerProcess;
     try {
-      trainer = await TrainerProcess.start(this.options.launch(file), this.options.log, { timeoutMs: this.options.readyTimeoutMs, ...(signal ? { signal } : {}) });
+      trainer = await TrainerProcess.start(this.options.launch(file), this.options.log, {
+        timeoutMs: this.options.readyTimeoutMs,
+        ...(signal ? { signal } : {}),
+      });
     } catch (e) {
       run.phase = { kind: "ended", status: "failed", message: (e as Error).message };
       this.active.delete(run.id);
@@ -389,16 +456,26 @@ export class Supervisor implements Disposable {
     switch (event.type) {
       case "started":
         run.runDir = event.runDir;
-        this.options.log.info(`${run.system}: training in ${event.runDir} on ${event.backend.name} (${event.backend.reason}), from step ${event.fromStep} of ${event.totalSteps}`);
+        this.options.log.info(
+          `${run.system}: training in ${event.runDir} on ${event.backend.name} (${event.backend.reason}), from step ${event.fromStep} of ${event.totalSteps}`,
+        );
         break;
       case "progress":
-        if (run.phase.kind === "training" || run.phase.kind === "stopping") run.phase.progress = { step: event.step, totalSteps: event.totalSteps, loss: event.loss, stepsPerSecond: event.stepsPerSecond };
+        if (run.phase.kind === "training" || run.phase.kind === "stopping")
+          run.phase.progress = {
+            step: event.step,
+            totalSteps: event.totalSteps,
+            loss: event.loss,
+            stepsPerSecond: event.stepsPerSecond,
+          };
         break;
       case "metrics":
         run.lastMetrics = event.values;
         break;
       case "log":
-        this.options.log[event.level === "warn" ? "warn" : event.level === "error" ? "error" : "info"](`[${run.system}] ${event.message}`);
+        this.options.log[event.level === "warn" ? "warn" : event.level === "error" ? "error" : "info"](
+          `[${run.system}] ${event.message}`,
+        );
         break;
       case "error":
         this.options.log.error(`[${run.system}] ${event.kind} error: ${event.message}`);
@@ -407,7 +484,9 @@ export class Supervisor implements Disposable {
       case "finished":
         if (event.runDir) run.runDir = event.runDir;
         run.phase = { kind: "ended", status: event.status, ...(event.message ? { message: event.message } : {}) };
-        this.options.log.info(`${run.system}: ${event.status} at step ${event.step}${event.message ? `: ${event.message}` : ""}`);
+        this.options.log.info(
+          `${run.system}: ${event.status} at step ${event.step}${event.message ? `: ${event.message}` : ""}`,
+        );
         break;
       case "ready":
       case "systems":
@@ -454,12 +533,17 @@ export class Supervisor implements Disposable {
   shutdown(graceMs: number): Promise<void> {
     if (this.shuttingDown !== undefined) return this.shuttingDown;
     this.disposed = true;
-    const trainers = [...this.active.values()].map((r) => r.trainer).filter((t): t is TrainerProcess => t !== undefined && !t.hasExited);
+    const trainers = [...this.active.values()]
+      .map((r) => r.trainer)
+      .filter((t): t is TrainerProcess => t !== undefined && !t.hasExited);
     this.shuttingDown = (async () => {
       for (const t of trainers) t.stop(graceMs, { closeInput: true });
       const all = Promise.all(trainers.map((t) => t.exited));
       let timer: NodeJS.Timeout | undefined;
-      const timedOut = await Promise.race([all.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs)))]);
+      const timedOut = await Promise.race([
+        all.then(() => false),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs))),
+      ]);
       if (timer) clearTimeout(timer);
       if (timedOut) {
         for (const t of trainers) t.kill();
@@ -504,7 +588,8 @@ export function markRunFailed(runDir: string, message: string, log?: Log): boole
   } catch {
     return false;
   }
-  if (typeof manifest !== "object" || manifest === null || !("status" in manifest) || manifest.status !== "running") return false;
+  if (typeof manifest !== "object" || manifest === null || !("status" in manifest) || manifest.status !== "running")
+    return false;
   const now = new Date().toISOString();
   const updated = { ...manifest, status: "failed", updatedAt: now, endedAt: now, error: { message } };
   try {

@@ -52,13 +52,15 @@ export function classify(root: string, path: string): { runDir: string; part: Ru
   if (segments[1] === ANALYSES_DIR) return { runDir, part: "analyses" };
   if (segments.length === 2 && segments[1] === RUN_MANIFEST) return { runDir, part: "manifest" };
   if (segments.length === 2 && segments[1] === METRICS_FILE) return { runDir, part: "metrics" };
-  if (segments.length === 3 && segments[1] === CHECKPOINT_DIR && parseCheckpointFileName(segments[2]!) !== undefined) return { runDir, part: "checkpoint" };
+  if (segments.length === 3 && segments[1] === CHECKPOINT_DIR && parseCheckpointFileName(segments[2]!) !== undefined)
+    return { runDir, part: "checkpoint" };
   if (segments.length >= 3 && segments[1] !== CHECKPOINT_DIR) {
     const nested = runDir + sep + segments[1]!;
     if (segments[2] === ANALYSES_DIR) return { runDir: nested, part: "analyses" };
     if (segments.length === 3 && segments[2] === RUN_MANIFEST) return { runDir: nested, part: "manifest" };
     if (segments.length === 3 && segments[2] === METRICS_FILE) return { runDir: nested, part: "metrics" };
-    if (segments.length === 4 && segments[2] === CHECKPOINT_DIR && parseCheckpointFileName(segments[3]!) !== undefined) return { runDir: nested, part: "checkpoint" };
+    if (segments.length === 4 && segments[2] === CHECKPOINT_DIR && parseCheckpointFileName(segments[3]!) !== undefined)
+      return { runDir: nested, part: "checkpoint" };
   }
   return { runDir, part: "other" };
 }
@@ -123,11 +125,16 @@ function runFingerprint(runDir: string): { manifest: string; metrics: string; an
   let analyses = "";
   try {
     const dir = join(runDir, ANALYSES_DIR);
-    for (const name of readdirSync(dir).sort()) if (!isTempFileName(name)) analyses += `${name}=${fingerprint(join(dir, name))};`;
+    for (const name of readdirSync(dir).sort())
+      if (!isTempFileName(name)) analyses += `${name}=${fingerprint(join(dir, name))};`;
   } catch {
     // No analyses yet.
   }
-  return { manifest: fingerprint(join(runDir, RUN_MANIFEST)), metrics: fingerprint(join(runDir, METRICS_FILE)), analyses };
+  return {
+    manifest: fingerprint(join(runDir, RUN_MANIFEST)),
+    metrics: fingerprint(join(runDir, METRICS_FILE)),
+    analyses,
+  };
 }
 
 function subfolders(dir: string): string[] {
@@ -225,7 +232,11 @@ export class RunRootWatcher implements Disposable {
     const startedAt = Math.min(since ?? Date.now(), Date.now());
     const runs = knownRuns ?? present.reduce((n, r) => n + runFoldersUnder(r).length, 0);
     if (runs > this.maxWatchedRuns) {
-      this.startPolling(`${runs} runs under the run roots, more than ${this.maxWatchedRuns}`, appeared, startedAt - MTIME_SLACK_MS);
+      this.startPolling(
+        `${runs} runs under the run roots, more than ${this.maxWatchedRuns}`,
+        appeared,
+        startedAt - MTIME_SLACK_MS,
+      );
       return;
     }
     const w = watch([...present, ...parents], {
@@ -235,7 +246,13 @@ export class RunRootWatcher implements Disposable {
         if (isTempFileName(basename(path))) return true;
         // Under a watched parent, only the missing root itself matters.
         for (const p of parents) {
-          if (path !== p && dirname(path) === p && !this.missing.has(path) && !this.roots.some((r) => path === r || path.startsWith(r + sep))) return true;
+          if (
+            path !== p &&
+            dirname(path) === p &&
+            !this.missing.has(path) &&
+            !this.roots.some((r) => path === r || path.startsWith(r + sep))
+          )
+            return true;
         }
         for (const r of this.roots) if (path.startsWith(r + sep) && !isWatchedUnderRoot(r, path)) return true;
         return false;
@@ -290,7 +307,8 @@ export class RunRootWatcher implements Disposable {
   /** Call when a run may have created a missing root (e.g. a trainer said `started`). */
   ensure(): void {
     // A poller sees roots appear by itself.
-    if (!this.disposed && this.poller === undefined && [...this.missing].some((r) => existsSync(r))) this.setRoots(this.roots);
+    if (!this.disposed && this.poller === undefined && [...this.missing].some((r) => existsSync(r)))
+      this.setRoots(this.roots);
   }
 
   /** What happened while the watcher was starting (it ignores what it finds initially). */
@@ -302,7 +320,12 @@ export class RunRootWatcher implements Disposable {
           const t = mtimeMs(join(runDir, p));
           return t !== undefined && (all || t >= since);
         };
-        const change = { manifest: newer(RUN_MANIFEST), metrics: newer(METRICS_FILE), checkpoints: newer(CHECKPOINT_DIR), analyses: newer(ANALYSES_DIR) };
+        const change = {
+          manifest: newer(RUN_MANIFEST),
+          metrics: newer(METRICS_FILE),
+          checkpoints: newer(CHECKPOINT_DIR),
+          analyses: newer(ANALYSES_DIR),
+        };
         if (change.manifest || change.metrics || change.checkpoints || change.analyses) this.queue(runDir, change);
       }
     }
@@ -331,7 +354,14 @@ export class RunRootWatcher implements Disposable {
 
   private queue(runDir: string, parts: Omit<RunFolderChange, "runDir" | "removed">): void {
     if (this.disposed) return;
-    const change = this.pending.get(runDir) ?? { runDir, manifest: false, metrics: false, checkpoints: false, analyses: false, removed: false };
+    const change = this.pending.get(runDir) ?? {
+      runDir,
+      manifest: false,
+      metrics: false,
+      checkpoints: false,
+      analyses: false,
+      removed: false,
+    };
     change.manifest ||= parts.manifest;
     change.metrics ||= parts.metrics;
     change.checkpoints ||= parts.checkpoints;
@@ -353,7 +383,12 @@ export class RunRootWatcher implements Disposable {
         this.trailing.delete(timer);
         for (const { runDir, before } of seen) {
           const now = runFingerprint(runDir);
-          const parts = { manifest: now.manifest !== before.manifest, metrics: now.metrics !== before.metrics, checkpoints: false, analyses: now.analyses !== before.analyses };
+          const parts = {
+            manifest: now.manifest !== before.manifest,
+            metrics: now.metrics !== before.metrics,
+            checkpoints: false,
+            analyses: now.analyses !== before.analyses,
+          };
           if (parts.manifest || parts.metrics || parts.analyses) this.queue(runDir, parts);
         }
       }, TRAILING_CHECK_MS);

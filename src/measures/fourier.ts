@@ -181,7 +181,8 @@ export function frequencyComponents(logits: Matrix, p: number, freqs: readonly n
   const grouped = groupBySum(logits, p);
   const out = matrix(p * p, p);
   for (const k of new Set(freqs)) {
-    if (!Number.isInteger(k) || k < 1 || k > frequencyCount(p)) throw new RangeError(`frequency ${k} is not in 1..${frequencyCount(p)}`);
+    if (!Number.isInteger(k) || k < 1 || k > frequencyCount(p))
+      throw new RangeError(`frequency ${k} is not in 1..${frequencyCount(p)}`);
     for (const dir of sumDirections(p, k)) {
       const coef = projectGrouped(grouped, dir, p);
       // Component at pair (a, b), answer c: dir[(a+b) mod p] · coef[c].
@@ -208,11 +209,20 @@ export function restrictedLogits(logits: Matrix, p: number, keyFreqs: readonly n
 /** The logit table with the key frequencies' cos/sin(w_k(a+b)) components removed. */
 export function excludedLogits(logits: Matrix, p: number, keyFreqs: readonly number[]): Matrix {
   const comps = frequencyComponents(logits, p, keyFreqs);
-  return matrix(logits.rows, logits.cols, logits.data.map((v, i) => v - comps.data[i]!));
+  return matrix(
+    logits.rows,
+    logits.cols,
+    logits.data.map((v, i) => v - comps.data[i]!),
+  );
 }
 
 /** Restricted loss: cross-entropy of `restrictedLogits` over all p² pairs. Labels default to (a + b) mod p. */
-export function restrictedLoss(logits: Matrix, p: number, keyFreqs: readonly number[], labels: Int32Array = modularAdditionLabels(p)): number {
+export function restrictedLoss(
+  logits: Matrix,
+  p: number,
+  keyFreqs: readonly number[],
+  labels: Int32Array = modularAdditionLabels(p),
+): number {
   return crossEntropy(restrictedLogits(logits, p, keyFreqs), labels);
 }
 
@@ -229,7 +239,8 @@ export function excludedLoss(
 
 /** Mean cross-entropy −log softmax(logits_r)[label_r] over `rows` (all rows when omitted), in float64. */
 export function crossEntropy(logits: Matrix, labels: ArrayLike<number>, rows?: ArrayLike<number>): number {
-  if (labels.length !== logits.rows) throw new RangeError(`crossEntropy: ${labels.length} labels for ${logits.rows} rows`);
+  if (labels.length !== logits.rows)
+    throw new RangeError(`crossEntropy: ${labels.length} labels for ${logits.rows} rows`);
   const n = rows === undefined ? logits.rows : rows.length;
   if (n === 0) return Number.NaN;
   const c = logits.cols;
@@ -299,7 +310,9 @@ function columnMeans(m: Matrix): Float64Array {
 }
 
 function rankFrequencies(scores: ArrayLike<number>): number[] {
-  return Array.from({ length: scores.length }, (_, i) => i + 1).sort((x, y) => scores[y - 1]! - scores[x - 1]! || x - y);
+  return Array.from({ length: scores.length }, (_, i) => i + 1).sort(
+    (x, y) => scores[y - 1]! - scores[x - 1]! || x - y,
+  );
 }
 
 function assertModulus(p: number): void {
@@ -309,6 +322,8 @@ function assertModulus(p: number): void {
 function assertLogitTable(logits: Matrix, p: number): void {
   assertModulus(p);
   if (logits.rows !== p * p || logits.cols !== p) {
-    throw new RangeError(`a logit table mod ${p} is ${p * p}×${p} (row a·p + b, column = answer), got ${logits.rows}×${logits.cols}`);
+    throw new RangeError(
+      `a logit table mod ${p} is ${p * p}×${p} (row a·p + b, column = answer), got ${logits.rows}×${logits.cols}`,
+    );
   }
 }

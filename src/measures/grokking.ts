@@ -70,7 +70,8 @@ export const DEFAULT_GROKKING_SETTINGS: Readonly<GrokkingSettings> = Object.free
 
 export function resolveGrokkingSettings(settings: Partial<GrokkingSettings> = {}): GrokkingSettings {
   const s: GrokkingSettings = { ...DEFAULT_GROKKING_SETTINGS };
-  for (const [key, value] of Object.entries(settings)) if (value !== undefined) (s as unknown as Record<string, unknown>)[key] = value;
+  for (const [key, value] of Object.entries(settings))
+    if (value !== undefined) (s as unknown as Record<string, unknown>)[key] = value;
   if (!Number.isInteger(s.hold) || s.hold < 1) throw new RangeError(`hold must be a positive integer, got ${s.hold}`);
   return s;
 }
@@ -89,7 +90,13 @@ export interface HeldRunState {
 
 export const EMPTY_HELD_RUN: HeldRunState = Object.freeze({ runStart: undefined, runLength: 0, heldFrom: undefined });
 
-export function advanceHeldRun(state: HeldRunState, step: number, value: number, threshold: number, hold: number): HeldRunState {
+export function advanceHeldRun(
+  state: HeldRunState,
+  step: number,
+  value: number,
+  threshold: number,
+  hold: number,
+): HeldRunState {
   if (state.heldFrom !== undefined) return state;
   if (!(value >= threshold)) return EMPTY_HELD_RUN;
   const runStart = state.runLength === 0 ? step : state.runStart;
@@ -132,7 +139,8 @@ export function advanceGrokkingDetector(
     if (tr !== undefined) {
       const before = train.heldFrom;
       train = advanceHeldRun(train, r.step, tr, s.trainThreshold, s.hold);
-      if (before === undefined && train.heldFrom !== undefined) events.push({ kind: "memorized", step: train.heldFrom });
+      if (before === undefined && train.heldFrom !== undefined)
+        events.push({ kind: "memorized", step: train.heldFrom });
     }
     const te = finite(r[GROKKING_METRICS.testAcc]);
     if (te !== undefined) {
@@ -140,7 +148,12 @@ export function advanceGrokkingDetector(
       test = advanceHeldRun(test, r.step, te, s.testThreshold, s.hold);
       if (before === undefined && test.heldFrom !== undefined) {
         const tMem = train.heldFrom;
-        events.push({ kind: "generalized", step: test.heldFrom, tMem, delay: tMem === undefined ? undefined : test.heldFrom - tMem });
+        events.push({
+          kind: "generalized",
+          step: test.heldFrom,
+          tMem,
+          delay: tMem === undefined ? undefined : test.heldFrom - tMem,
+        });
       }
     }
   }
@@ -235,7 +248,8 @@ export function analyzeGrokking(
 
   const testAcc = seriesOf(records, GROKKING_METRICS.testAcc);
   const testAccAtMem = tMem === undefined ? undefined : valueAtOrBefore(testAcc, tMem);
-  const chanceBand = s.chanceAccuracy === undefined ? undefined : chanceTolerance(s.chanceAccuracy, s.testSetSize, s.chanceZ);
+  const chanceBand =
+    s.chanceAccuracy === undefined ? undefined : chanceTolerance(s.chanceAccuracy, s.testSetSize, s.chanceZ);
   const testAccAtChance =
     chanceBand === undefined || testAccAtMem === undefined || s.chanceAccuracy === undefined
       ? undefined
@@ -245,7 +259,10 @@ export function analyzeGrokking(
   const phases = firstStep === undefined || lastStep === undefined ? [] : phasesOf(firstStep, lastStep, tMem, tGen);
 
   const lead = (step: number): number | undefined => (tGen === undefined ? undefined : tGen - step);
-  const jumpInputs: NamedSeries[] = [...s.jumpMetrics.map((name) => ({ name, ...seriesOf(records, name) })), ...extraSeries];
+  const jumpInputs: NamedSeries[] = [
+    ...s.jumpMetrics.map((name) => ({ name, ...seriesOf(records, name) })),
+    ...extraSeries,
+  ];
   return {
     settings: s,
     firstStep,
@@ -265,11 +282,16 @@ export function analyzeGrokking(
       jumps: jumpInputs.map((series) => {
         // An early warning is a change after memorization (everything moves while the training set
         // is fitted) and no later than generalization: the jump is looked for in (t_mem, t_gen].
-        const inWindow = series.steps.map((step) => (tMem === undefined || step > tMem) && (tGen === undefined || step <= tGen));
+        const inWindow = series.steps.map(
+          (step) => (tMem === undefined || step > tMem) && (tGen === undefined || step <= tGen),
+        );
         const steps = series.steps.filter((_, i) => inWindow[i]);
         const values = series.values.filter((_, i) => inWindow[i]);
         const jump = detectJump(steps, values, s.smoothing, series.direction ?? "up");
-        return { name: series.name, indicator: jump && { name: series.name, step: jump.step, value: jump.value, leadTime: lead(jump.step) } };
+        return {
+          name: series.name,
+          indicator: jump && { name: series.name, step: jump.step, value: jump.value, leadTime: lead(jump.step) },
+        };
       }),
     },
   };
@@ -298,7 +320,8 @@ export function detectJump(
   smoothing: number = DEFAULT_GROKKING_SETTINGS.smoothing,
   direction: "up" | "down" = "up",
 ): { step: number; value: number; rate: number } | undefined {
-  if (steps.length !== values.length) throw new RangeError(`detectJump: ${steps.length} steps, ${values.length} values`);
+  if (steps.length !== values.length)
+    throw new RangeError(`detectJump: ${steps.length} steps, ${values.length} values`);
   if (values.length < 3) return undefined;
   const smooth = smoothSeries(steps, values, smoothing);
   const sign = direction === "up" ? 1 : -1;
@@ -324,10 +347,17 @@ function growthRatio(tMem: number, tGen: number): number | undefined {
   return tGen / tMem;
 }
 
-function verdictOf(tMem: number | undefined, tGen: number | undefined, ratio: number | undefined, lastStep: number | undefined, s: GrokkingSettings): GrokkingVerdict {
+function verdictOf(
+  tMem: number | undefined,
+  tGen: number | undefined,
+  ratio: number | undefined,
+  lastStep: number | undefined,
+  s: GrokkingSettings,
+): GrokkingVerdict {
   if (tMem === undefined) return { kind: "not-memorized", tGen };
   if (tGen === undefined) return { kind: "memorized", tMem, stepsSinceMemorization: (lastStep ?? tMem) - tMem };
-  if (tGen > tMem && ratio !== undefined && ratio >= s.minGrokRatio) return { kind: "grokked", tMem, tGen, delay: tGen - tMem, ratio };
+  if (tGen > tMem && ratio !== undefined && ratio >= s.minGrokRatio)
+    return { kind: "grokked", tMem, tGen, delay: tGen - tMem, ratio };
   return { kind: "generalized-without-delay", tMem, tGen, ratio };
 }
 
@@ -365,7 +395,12 @@ function valueAtOrBefore(series: Series, step: number): number | undefined {
  * fall of at least minRelativeChange before the window ends. A norm that only falls (large
  * initialization under weight decay) or is still rising has no peak.
  */
-function weightNormPeak(series: Series, tGen: number | undefined, s: GrokkingSettings, lead: (step: number) => number | undefined): Indicator | undefined {
+function weightNormPeak(
+  series: Series,
+  tGen: number | undefined,
+  s: GrokkingSettings,
+  lead: (step: number) => number | undefined,
+): Indicator | undefined {
   if (series.steps.length < 3) return undefined;
   // Smooth the whole curve, then look inside the window: smoothing only the window would bend its edges.
   const smooth = smoothSeries(series.steps, series.values, s.smoothing);

@@ -6,15 +6,7 @@
 // normalized measures 0/0: they return NaN rather than a made-up number, so a panel can say
 // "undefined" instead of plotting a misleading 0 or 1.
 
-import {
-  type Matrix,
-  centerColumns,
-  doubleCenter,
-  frobeniusInner,
-  frobeniusNorm,
-  gram,
-  matMulTransA,
-} from "./matrix";
+import { type Matrix, centerColumns, doubleCenter, frobeniusInner, frobeniusNorm, gram, matMulTransA } from "./matrix";
 
 /**
  * Kernel distance (Fort et al. 2020): S = 1 − ⟨K_t, K_0⟩_F / (‖K_t‖_F ‖K_0‖_F).
@@ -36,8 +28,10 @@ export function kernelDistance(kt: Matrix, k0: Matrix): number {
  * the columns y_j of Y_c, and ‖Y_cY_cᵀ‖_F = ‖Y_cᵀY_c‖_F (k×k). NaN when CKC or CY is zero.
  */
 export function centeredKernelTargetAlignment(k: Matrix, y: Matrix): number {
-  if (k.rows !== k.cols) throw new RangeError(`centeredKernelTargetAlignment: K must be square, got ${k.rows}×${k.cols}`);
-  if (y.rows !== k.rows) throw new RangeError(`centeredKernelTargetAlignment: Y has ${y.rows} rows, K is ${k.rows}×${k.rows}`);
+  if (k.rows !== k.cols)
+    throw new RangeError(`centeredKernelTargetAlignment: K must be square, got ${k.rows}×${k.cols}`);
+  if (y.rows !== k.rows)
+    throw new RangeError(`centeredKernelTargetAlignment: Y has ${y.rows} rows, K is ${k.rows}×${k.rows}`);
   const n = k.rows;
   const kc = doubleCenter(k);
   const yc = centerColumns(y);
@@ -117,7 +111,9 @@ export function gini(values: ArrayLike<number>): number {
 
 function assertSquarePair(a: Matrix, b: Matrix, what: string): void {
   if (a.rows !== a.cols || b.rows !== b.cols || a.rows !== b.rows) {
-    throw new RangeError(`${what}: kernels must be square and of equal size, got ${a.rows}×${a.cols} and ${b.rows}×${b.cols}`);
+    throw new RangeError(
+      `${what}: kernels must be square and of equal size, got ${a.rows}×${a.cols} and ${b.rows}×${b.cols}`,
+    );
   }
 }
 

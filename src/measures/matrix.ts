@@ -17,7 +17,8 @@ export function matrix(rows: number, cols: number, data?: ArrayLike<number>): Ma
   if (data !== undefined && data.length !== rows * cols) {
     throw new RangeError(`matrix ${rows}×${cols} needs ${rows * cols} values, got ${data.length}`);
   }
-  const values = data === undefined ? new Float64Array(rows * cols) : data instanceof Float64Array ? data : Float64Array.from(data);
+  const values =
+    data === undefined ? new Float64Array(rows * cols) : data instanceof Float64Array ? data : Float64Array.from(data);
   return { rows, cols, data: values };
 }
 
@@ -62,7 +63,8 @@ export function matMul(a: Matrix, b: Matrix): Matrix {
 
 /** Aᵀ·B without forming Aᵀ (both n × ·): the cross-covariance shape the CKA feature form needs. */
 export function matMulTransA(a: Matrix, b: Matrix): Matrix {
-  if (a.rows !== b.rows) throw new RangeError(`matMulTransA: ${a.rows}×${a.cols} and ${b.rows}×${b.cols} need equal rows`);
+  if (a.rows !== b.rows)
+    throw new RangeError(`matMulTransA: ${a.rows}×${a.cols} and ${b.rows}×${b.cols} need equal rows`);
   const out = matrix(a.cols, b.cols);
   const { data: o } = out;
   for (let r = 0; r < a.rows; r++) {
@@ -80,7 +82,8 @@ export function matMulTransA(a: Matrix, b: Matrix): Matrix {
 
 /** A·Bᵀ without forming Bᵀ (both · × p): Gram matrices. */
 export function matMulTransB(a: Matrix, b: Matrix): Matrix {
-  if (a.cols !== b.cols) throw new RangeError(`matMulTransB: ${a.rows}×${a.cols} and ${b.rows}×${b.cols} need equal columns`);
+  if (a.cols !== b.cols)
+    throw new RangeError(`matMulTransB: ${a.rows}×${a.cols} and ${b.rows}×${b.cols} need equal columns`);
   const out = matrix(a.rows, b.rows);
   const p = a.cols;
   for (let i = 0; i < a.rows; i++) {
@@ -111,7 +114,8 @@ export function gram(x: Matrix): Matrix {
 
 /** ⟨A, B⟩_F = Σ_ij A_ij B_ij. */
 export function frobeniusInner(a: Matrix, b: Matrix): number {
-  if (a.rows !== b.rows || a.cols !== b.cols) throw new RangeError(`frobeniusInner: ${a.rows}×${a.cols} vs ${b.rows}×${b.cols}`);
+  if (a.rows !== b.rows || a.cols !== b.cols)
+    throw new RangeError(`frobeniusInner: ${a.rows}×${a.cols} vs ${b.rows}×${b.cols}`);
   let s = 0;
   for (let i = 0; i < a.data.length; i++) s += a.data[i]! * b.data[i]!;
   return s;
@@ -158,6 +162,7 @@ export function doubleCenter(k: Matrix): Matrix {
   }
   grand /= n * n;
   const out = matrix(n, n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) out.data[i * n + j] = k.data[i * n + j]! - rowMean[i]! - colMean[j]! + grand;
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) out.data[i * n + j] = k.data[i * n + j]! - rowMean[i]! - colMean[j]! + grand;
   return out;
 }

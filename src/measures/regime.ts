@@ -72,18 +72,29 @@ export function assessRegime(inputs: RegimeInputs): RegimeAssessment {
   const signals: RegimeSignal[] = [];
   const kd = inputs.kernelDistance;
   if (kd !== undefined && Number.isFinite(kd)) {
-    signals.push({ name: "kernel distance", value: kd, layer: undefined, vote: voteAscending(kd, LAZY_MAX_KERNEL_DISTANCE, RICH_MIN_KERNEL_DISTANCE) });
+    signals.push({
+      name: "kernel distance",
+      value: kd,
+      layer: undefined,
+      vote: voteAscending(kd, LAZY_MAX_KERNEL_DISTANCE, RICH_MIN_KERNEL_DISTANCE),
+    });
   }
   const rwc = extremeLayer(inputs.relativeWeightChange, "max");
   if (rwc) {
-    signals.push({ name: "relative weight change", value: rwc.value, layer: rwc.layer, vote: voteAscending(rwc.value, LAZY_MAX_RELATIVE_WEIGHT_CHANGE, RICH_MIN_RELATIVE_WEIGHT_CHANGE) });
+    signals.push({
+      name: "relative weight change",
+      value: rwc.value,
+      layer: rwc.layer,
+      vote: voteAscending(rwc.value, LAZY_MAX_RELATIVE_WEIGHT_CHANGE, RICH_MIN_RELATIVE_WEIGHT_CHANGE),
+    });
   }
   const cka = extremeLayer(inputs.cka, "min");
   if (cka) {
     const vote: Vote = cka.value >= LAZY_MIN_CKA ? "lazy" : cka.value <= RICH_MAX_CKA ? "rich" : "between";
     signals.push({ name: "CKA to initialization", value: cka.value, layer: cka.layer, vote });
   }
-  if (signals.length === 0) return { badge: "unknown", reason: "no kernel distance, weight change or CKA measured yet", signals: [] };
+  if (signals.length === 0)
+    return { badge: "unknown", reason: "no kernel distance, weight change or CKA measured yet", signals: [] };
 
   const score = signals.reduce((s, x) => s + (x.vote === "lazy" ? 0 : x.vote === "rich" ? 1 : 0.5), 0) / signals.length;
   const badge = score <= 0.25 ? "lazy" : score >= 0.75 ? "rich" : "transitioning";
@@ -103,7 +114,10 @@ function voteAscending(value: number, lazyMax: number, richMin: number): Vote {
   return value <= lazyMax ? "lazy" : value >= richMin ? "rich" : "between";
 }
 
-function extremeLayer(perLayer: Readonly<Record<string, number>> | undefined, which: "max" | "min"): { layer: string; value: number } | undefined {
+function extremeLayer(
+  perLayer: Readonly<Record<string, number>> | undefined,
+  which: "max" | "min",
+): { layer: string; value: number } | undefined {
   let best: { layer: string; value: number } | undefined;
   for (const [layer, value] of Object.entries(perLayer ?? {})) {
     if (!Number.isFinite(value)) continue;
@@ -114,19 +128,37 @@ function extremeLayer(perLayer: Readonly<Record<string, number>> | undefined, wh
 
 function describe(s: RegimeSignal): string {
   // CKA lives near 1: show its distance from 1 to two digits (0.9995, not "1.0").
-  const v = s.name === "CKA to initialization" && s.value < 1 ? s.value.toFixed(Math.floor(-Math.log10(1 - s.value)) + 1) : s.value.toPrecision(2);
+  const v =
+    s.name === "CKA to initialization" && s.value < 1
+      ? s.value.toFixed(Math.floor(-Math.log10(1 - s.value)) + 1)
+      : s.value.toPrecision(2);
   const where = s.layer === undefined ? "" : ` (layer ${s.layer})`;
   switch (s.name) {
     case "kernel distance": {
-      const rule = s.vote === "lazy" ? `≤ ${LAZY_MAX_KERNEL_DISTANCE}` : s.vote === "rich" ? `≥ ${RICH_MIN_KERNEL_DISTANCE}` : `between ${LAZY_MAX_KERNEL_DISTANCE} and ${RICH_MIN_KERNEL_DISTANCE}`;
+      const rule =
+        s.vote === "lazy"
+          ? `≤ ${LAZY_MAX_KERNEL_DISTANCE}`
+          : s.vote === "rich"
+            ? `≥ ${RICH_MIN_KERNEL_DISTANCE}`
+            : `between ${LAZY_MAX_KERNEL_DISTANCE} and ${RICH_MIN_KERNEL_DISTANCE}`;
       return `NTK kernel distance ${v} ${rule} (${s.vote})`;
     }
     case "relative weight change": {
-      const rule = s.vote === "lazy" ? `≤ ${LAZY_MAX_RELATIVE_WEIGHT_CHANGE}` : s.vote === "rich" ? `≥ ${RICH_MIN_RELATIVE_WEIGHT_CHANGE}` : `between ${LAZY_MAX_RELATIVE_WEIGHT_CHANGE} and ${RICH_MIN_RELATIVE_WEIGHT_CHANGE}`;
+      const rule =
+        s.vote === "lazy"
+          ? `≤ ${LAZY_MAX_RELATIVE_WEIGHT_CHANGE}`
+          : s.vote === "rich"
+            ? `≥ ${RICH_MIN_RELATIVE_WEIGHT_CHANGE}`
+            : `between ${LAZY_MAX_RELATIVE_WEIGHT_CHANGE} and ${RICH_MIN_RELATIVE_WEIGHT_CHANGE}`;
       return `largest relative weight change ${v}${where} ${rule} (${s.vote})`;
     }
     case "CKA to initialization": {
-      const rule = s.vote === "lazy" ? `≥ ${LAZY_MIN_CKA}` : s.vote === "rich" ? `≤ ${RICH_MAX_CKA}` : `between ${RICH_MAX_CKA} and ${LAZY_MIN_CKA}`;
+      const rule =
+        s.vote === "lazy"
+          ? `≥ ${LAZY_MIN_CKA}`
+          : s.vote === "rich"
+            ? `≤ ${RICH_MAX_CKA}`
+            : `between ${RICH_MAX_CKA} and ${LAZY_MIN_CKA}`;
       return `lowest CKA to initialization ${v}${where} ${rule} (${s.vote})`;
     }
   }

@@ -47,12 +47,20 @@ export function setOwn(o: Record<string, unknown>, key: string, value: unknown):
 }
 
 /** `build` for a caller that holds unchecked input (the validator): the same object, as plain fields. */
-export function buildFields(kind: string, defaults: Record<string, unknown>, options: unknown): Record<string, unknown> {
+export function buildFields(
+  kind: string,
+  defaults: Record<string, unknown>,
+  options: unknown,
+): Record<string, unknown> {
   return build<Record<string, unknown>>(kind, defaults, options);
 }
 
 /** Defaults of the builders whose options have required fields (the validator calls them untyped). */
-export const FILE_TASK_DEFAULTS: Readonly<Record<string, unknown>> = { targets: "classes", testFraction: 0.2, splitSeed: 0 };
+export const FILE_TASK_DEFAULTS: Readonly<Record<string, unknown>> = {
+  targets: "classes",
+  testFraction: 0.2,
+  splitSeed: 0,
+};
 export const CUSTOM_DEFAULTS: Readonly<Record<string, unknown>> = { name: "custom" };
 
 /** `{ kind, ...defaults, ...options }`, skipping options that are `undefined`. Never throws. */
@@ -68,7 +76,10 @@ function build<S>(kind: string, defaults: Readonly<Record<string, unknown>>, opt
       Object.defineProperty(out, BAD_OPTIONS, { value: `could not be read (${String(e)})`, enumerable: false });
     }
   } else if (options !== undefined) {
-    Object.defineProperty(out, BAD_OPTIONS, { value: `builder argument must be an options object (got ${describeType(options)})`, enumerable: false });
+    Object.defineProperty(out, BAD_OPTIONS, {
+      value: `builder argument must be an options object (got ${describeType(options)})`,
+      enumerable: false,
+    });
   }
   out["kind"] = kind;
   return out as S;
@@ -84,7 +95,11 @@ export const tasks = {
    * `op` "div" needs a prime `p` and uses b ≠ 0.
    */
   modularArithmetic(options: Options<ModularArithmeticSpec> = {}): ModularArithmeticSpec {
-    return build("modularArithmetic", { p: 97, op: "add", trainFraction: 0.3, splitSeed: 0, equalsToken: false }, options);
+    return build(
+      "modularArithmetic",
+      { p: 97, op: "add", trainFraction: 0.3, splitSeed: 0, equalsToken: false },
+      options,
+    );
   },
 
   /**
@@ -101,7 +116,11 @@ export const tasks = {
    * `noise` 0 (label std), `dataSeed` 0.
    */
   teacherStudent(options: Options<TeacherStudentSpec> = {}): TeacherStudentSpec {
-    return build("teacherStudent", { dim: 32, teacher: "singleIndex", link: "relu", trainSize: 512, testSize: 1024, noise: 0, dataSeed: 0 }, options);
+    return build(
+      "teacherStudent",
+      { dim: 32, teacher: "singleIndex", link: "relu", trainSize: 512, testSize: 1024, noise: 0, dataSeed: 0 },
+      options,
+    );
   },
 
   /**
@@ -142,7 +161,19 @@ export const models = {
    */
   mlp(options: Options<MlpSpec> = {}): MlpSpec {
     const alpha = typeof options === "object" && options !== null ? safeGet(options, "alpha") : undefined;
-    return build("mlp", { embed: "onehot", hidden: [256], activation: "relu", initScale: 1, alpha: 1, centered: (alpha ?? 1) !== 1, bias: true }, options);
+    return build(
+      "mlp",
+      {
+        embed: "onehot",
+        hidden: [256],
+        activation: "relu",
+        initScale: 1,
+        alpha: 1,
+        centered: (alpha ?? 1) !== 1,
+        bias: true,
+      },
+      options,
+    );
   },
 
   /**
@@ -151,7 +182,11 @@ export const models = {
    * `layerNorm` false, `initScale` 1.
    */
   transformer(options: Options<TransformerSpec> = {}): TransformerSpec {
-    return build("transformer", { layers: 1, dModel: 128, heads: 4, dMlp: 512, activation: "relu", layerNorm: false, initScale: 1 }, options);
+    return build(
+      "transformer",
+      { layers: 1, dModel: 128, heads: 4, dMlp: 512, activation: "relu", layerNorm: false, initScale: 1 },
+      options,
+    );
   },
 
   /**
@@ -226,7 +261,11 @@ export const optimizers = {
    * `schedule` constant.
    */
   sgd(options: Options<SgdSpec> = {}): SgdSpec {
-    return build("sgd", { lr: 0.1, momentum: 0, nesterov: false, weightDecay: 0, schedule: schedules.constant() }, options);
+    return build(
+      "sgd",
+      { lr: 0.1, momentum: 0, nesterov: false, weightDecay: 0, schedule: schedules.constant() },
+      options,
+    );
   },
 
   /**
@@ -234,7 +273,11 @@ export const optimizers = {
    * Defaults: `lr` 1e-3, `betas` [0.9, 0.999], `eps` 1e-8, `weightDecay` 0, `schedule` constant.
    */
   adam(options: Options<AdamSpec> = {}): AdamSpec {
-    return build("adam", { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, schedule: schedules.constant() }, options);
+    return build(
+      "adam",
+      { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, schedule: schedules.constant() },
+      options,
+    );
   },
 
   /**
@@ -242,7 +285,11 @@ export const optimizers = {
    * Defaults: `lr` 1e-3, `betas` [0.9, 0.999], `eps` 1e-8, `weightDecay` 0.01, `schedule` constant.
    */
   adamw(options: Options<AdamSpec> = {}): AdamSpec {
-    return build("adamw", { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01, schedule: schedules.constant() }, options);
+    return build(
+      "adamw",
+      { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01, schedule: schedules.constant() },
+      options,
+    );
   },
 };
 
@@ -250,7 +297,15 @@ export const optimizers = {
 
 /** The defaults of the system-level fields of `modelSystem(...)`. A fresh object on every call. */
 export function systemDefaults(): Omit<SystemSpec, "task" | "model" | "optimizer"> {
-  return { steps: 10000, batchSize: "full", evalEvery: 100, checkpointEvery: 1000, seed: 0, description: "", analyses: analysesDefaults() };
+  return {
+    steps: 10000,
+    batchSize: "full",
+    evalEvery: 100,
+    checkpointEvery: 1000,
+    seed: 0,
+    description: "",
+    analyses: analysesDefaults(),
+  };
 }
 
 /**
@@ -267,7 +322,19 @@ export function analysesDefaults(): AnalysesSpec {
     kernel: { every: 1, probeSize: 64 },
     fourier: { every: 1, keyFrequencies: 5 },
     tracin: { every: 1, projectionDim: 64, query: { kind: "test", count: 64 }, trainExamples: 0 },
-    bif: { every: 0, chains: 4, draws: 100, burnIn: 100, thin: 2, epsilon: 1e-3, gamma: 100, nBeta: 0, batchSize: 256, query: { kind: "test", count: 64 }, trainExamples: 1000 },
+    bif: {
+      every: 0,
+      chains: 4,
+      draws: 100,
+      burnIn: 100,
+      thin: 2,
+      epsilon: 1e-3,
+      gamma: 100,
+      nBeta: 0,
+      batchSize: 256,
+      query: { kind: "test", count: 64 },
+      trainExamples: 1000,
+    },
   };
 }
 
@@ -334,7 +401,8 @@ function parseLocation(text: string): SourceLocation | undefined {
     // file:///C:/x/y.ts → C:\x\y.ts
     if (/^\/[A-Za-z]:\//.test(file)) file = file.slice(1).replace(/\//g, "\\");
   }
-  if (file === "" || file === "<anonymous>" || file === "native" || file.startsWith("node:") || file.includes("), ")) return undefined;
+  if (file === "" || file === "<anonymous>" || file === "native" || file.startsWith("node:") || file.includes("), "))
+    return undefined;
   return { file, line: Number(m[2]), column: Number(m[3]) };
 }
 
@@ -365,7 +433,12 @@ export function modelSystem(input: SystemInput): ModelSystem {
 /** Whether `v` is what `modelSystem(...)` returns (checked by its brand, so it works across module copies). */
 export function isModelSystem(v: unknown): v is ModelSystem {
   try {
-    return typeof v === "object" && v !== null && (v as { brand?: unknown }).brand === MODEL_SYSTEM_BRAND && typeof (v as { input?: unknown }).input === "object";
+    return (
+      typeof v === "object" &&
+      v !== null &&
+      (v as { brand?: unknown }).brand === MODEL_SYSTEM_BRAND &&
+      typeof (v as { input?: unknown }).input === "object"
+    );
   } catch {
     return false;
   }

@@ -7,14 +7,10 @@ import type { Rng } from "./rng";
 // ---------------------------------------------------------------- data
 
 /** What a model reads: token ids (sequence of `length`, ids < `vocab`) or real feature vectors. */
-export type InputKind =
-  | { kind: "tokens"; vocab: number; length: number }
-  | { kind: "features"; dim: number };
+export type InputKind = { kind: "tokens"; vocab: number; length: number } | { kind: "features"; dim: number };
 
 /** What a model predicts: class logits (cross-entropy, accuracy) or real targets (mean squared error). */
-export type OutputKind =
-  | { kind: "classes"; count: number }
-  | { kind: "regression"; dim: number };
+export type OutputKind = { kind: "classes"; count: number } | { kind: "regression"; dim: number };
 
 /**
  * A split in memory. `x`: Int32Array [n, length] for tokens, Float32Array [n, dim] for features.

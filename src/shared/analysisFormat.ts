@@ -163,14 +163,18 @@ export interface AnalysisFile<N extends AnalysisName> {
 
 /** Problems of a parsed header; empty when valid. */
 function headerProblems(value: unknown, expected?: AnalysisName): string[] {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return ["the first line is not a JSON object"];
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    return ["the first line is not a JSON object"];
   const h = value as Record<string, unknown>;
   const problems: string[] = [];
   if (h["format"] !== "learning-mechanics/analysis") problems.push('format must be "learning-mechanics/analysis"');
   if (typeof h["formatVersion"] !== "number") problems.push("formatVersion must be a number");
-  else if (h["formatVersion"] > ANALYSIS_FORMAT_VERSION) problems.push(`formatVersion ${h["formatVersion"]} is newer than this reader (${ANALYSIS_FORMAT_VERSION})`);
-  if (!ANALYSIS_NAMES.includes(h["analysis"] as AnalysisName)) problems.push(`analysis must be one of ${ANALYSIS_NAMES.join(", ")}`);
-  else if (expected && h["analysis"] !== expected) problems.push(`analysis is "${String(h["analysis"])}", expected "${expected}"`);
+  else if (h["formatVersion"] > ANALYSIS_FORMAT_VERSION)
+    problems.push(`formatVersion ${h["formatVersion"]} is newer than this reader (${ANALYSIS_FORMAT_VERSION})`);
+  if (!ANALYSIS_NAMES.includes(h["analysis"] as AnalysisName))
+    problems.push(`analysis must be one of ${ANALYSIS_NAMES.join(", ")}`);
+  else if (expected && h["analysis"] !== expected)
+    problems.push(`analysis is "${String(h["analysis"])}", expected "${expected}"`);
   if (typeof h["settings"] !== "object" || h["settings"] === null) problems.push("settings must be an object");
   return problems;
 }
@@ -180,15 +184,20 @@ function parseRecord(line: string): { ok: true; record: { step: number } } | { o
   const parsed = tryParseJson(line);
   if (!parsed.ok) return { ok: false, reason: `not valid JSON: ${parsed.problem}` };
   const value = parsed.value;
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return { ok: false, reason: "not a JSON object" };
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    return { ok: false, reason: "not a JSON object" };
   const step = (value as { step?: unknown }).step;
-  return typeof step === "number" && Number.isFinite(step) ? { ok: true, record: value as { step: number } } : { ok: false, reason: "no finite numeric step" };
+  return typeof step === "number" && Number.isFinite(step)
+    ? { ok: true, record: value as { step: number } }
+    : { ok: false, reason: "no finite numeric step" };
 }
 
 /** JSON with object keys sorted, so equal settings compare equal whatever their key order. */
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) =>
-    typeof v === "object" && v !== null && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+    typeof v === "object" && v !== null && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
   );
 }
 
@@ -227,7 +236,10 @@ class AnalysisLines<N extends AnalysisName> {
 
   private onHeader(l: ScannedLine): void {
     const being = l.terminated ? "" : " (the file is empty or being written)";
-    if (l.bytes === undefined) throw new AnalysisFileError(`${this.file}: the first line is longer than the ${this.maxLineBytes}-byte line limit${being}`);
+    if (l.bytes === undefined)
+      throw new AnalysisFileError(
+        `${this.file}: the first line is longer than the ${this.maxLineBytes}-byte line limit${being}`,
+      );
     const parsed = tryParseJson(l.bytes.toString("utf8"));
     if (!parsed.ok) throw new AnalysisFileError(`${this.file}: the first line is not a JSON header${being}`);
     const problems = headerProblems(parsed.value, this.name);
@@ -246,7 +258,10 @@ class AnalysisLines<N extends AnalysisName> {
   }
 
   finish(): AnalysisFile<N> {
-    if (this.header === undefined) throw new AnalysisFileError(`${this.file}: the first line is not a JSON header (the file is empty or being written)`);
+    if (this.header === undefined)
+      throw new AnalysisFileError(
+        `${this.file}: the first line is not a JSON header (the file is empty or being written)`,
+      );
     return {
       header: this.header,
       records: [...this.byStep.values()].sort((a, b) => a.step - b.step),
@@ -263,7 +278,12 @@ class AnalysisLines<N extends AnalysisName> {
  * tolerates a partial last line and skips bad lines (counted, with reasons). A step written twice
  * keeps its last record (a resumed analyzer may have rewritten it).
  */
-export function parseAnalysisText<N extends AnalysisName>(text: string, name: N, file = `${name}.jsonl`, options: ScanOptions = {}): AnalysisFile<N> {
+export function parseAnalysisText<N extends AnalysisName>(
+  text: string,
+  name: N,
+  file = `${name}.jsonl`,
+  options: ScanOptions = {},
+): AnalysisFile<N> {
   const lines = new AnalysisLines(name, file, options.maxLineBytes ?? READ_LIMITS.lineBytes);
   scanText(text, lines.onLine, options);
   return lines.finish();
@@ -273,7 +293,11 @@ export function parseAnalysisText<N extends AnalysisName>(text: string, name: N,
  * Reads `analyses/<name>.jsonl` of a run; undefined when it does not exist. Read in chunks, line by
  * line (a regular file only: FileRefusedError otherwise); AnalysisFileError for a bad header.
  */
-export function readAnalysis<N extends AnalysisName>(runDir: string, name: N, options: ScanOptions = {}): AnalysisFile<N> | undefined {
+export function readAnalysis<N extends AnalysisName>(
+  runDir: string,
+  name: N,
+  options: ScanOptions = {},
+): AnalysisFile<N> | undefined {
   const path = analysisPath(runDir, name);
   const lines = new AnalysisLines(name, path, options.maxLineBytes ?? READ_LIMITS.lineBytes);
   try {
@@ -286,7 +310,11 @@ export function readAnalysis<N extends AnalysisName>(runDir: string, name: N, op
 }
 
 /** Async twin of `readAnalysis`, for the extension host. */
-export async function readAnalysisAsync<N extends AnalysisName>(runDir: string, name: N, options: ScanOptions = {}): Promise<AnalysisFile<N> | undefined> {
+export async function readAnalysisAsync<N extends AnalysisName>(
+  runDir: string,
+  name: N,
+  options: ScanOptions = {},
+): Promise<AnalysisFile<N> | undefined> {
   const path = analysisPath(runDir, name);
   const lines = new AnalysisLines(name, path, options.maxLineBytes ?? READ_LIMITS.lineBytes);
   try {

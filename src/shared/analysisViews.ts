@@ -4,7 +4,13 @@
 // covers them.
 import { existsSync } from "node:fs";
 import { basename, join } from "node:path";
-import { analyzeGrokking, assessRegime, type GrokkingReport, type GrokkingSettings, type NamedSeries } from "../measures/index";
+import {
+  analyzeGrokking,
+  assessRegime,
+  type GrokkingReport,
+  type GrokkingSettings,
+  type NamedSeries,
+} from "../measures/index";
 import type { AnalysisOverrides, RunRef } from "./panels/common";
 import type { GrokCurves, GrokReport, GrokRun, IndicatorSeries } from "./panels/grokking";
 import type { BifChains, InfluenceMatrix, InfluenceRun } from "./panels/influence";
@@ -46,7 +52,11 @@ export function loadRunData(runDir: string, manifest: RunManifest, options: { me
   return { runDir, manifest, metrics, badLines: read?.badLines.length ?? 0, analyses, unreadable };
 }
 
-function config(manifest: RunManifest): { task?: Record<string, unknown>; model?: Record<string, unknown>; analyses?: Record<string, Record<string, unknown>> } {
+function config(manifest: RunManifest): {
+  task?: Record<string, unknown>;
+  model?: Record<string, unknown>;
+  analyses?: Record<string, Record<string, unknown>>;
+} {
   return manifest.config as ReturnType<typeof config>;
 }
 
@@ -59,7 +69,10 @@ function chanceOf(manifest: RunManifest): { chanceAccuracy?: number; testSetSize
     const p = task["p"];
     const pairs = task["op"] === "div" ? p * (p - 1) : p * p;
     const fraction = typeof task["trainFraction"] === "number" ? task["trainFraction"] : undefined;
-    return { chanceAccuracy: 1 / p, ...(fraction !== undefined ? { testSetSize: pairs - Math.round(pairs * fraction) } : {}) };
+    return {
+      chanceAccuracy: 1 / p,
+      ...(fraction !== undefined ? { testSetSize: pairs - Math.round(pairs * fraction) } : {}),
+    };
   }
   if (task?.["kind"] === "sparseParity") return { chanceAccuracy: 0.5 };
   return {};
@@ -74,27 +87,65 @@ export function grokkingSettings(manifest: RunManifest): Partial<GrokkingSetting
 
 function grokCurves(records: readonly MetricsRecord[]): GrokCurves {
   const col = (name: string) => records.map((r) => (typeof r[name] === "number" ? (r[name] as number) : null));
-  return { step: records.map((r) => r.step), trainAcc: col("train_acc"), testAcc: col("test_acc"), trainLoss: col("train_loss"), testLoss: col("test_loss"), paramNorm: col("param_norm") };
+  return {
+    step: records.map((r) => r.step),
+    trainAcc: col("train_acc"),
+    testAcc: col("test_acc"),
+    trainLoss: col("train_loss"),
+    testLoss: col("test_loss"),
+    paramNorm: col("param_norm"),
+  };
 }
 
 /** Progress measures from the analyses, with the direction in which their jump foretells generalization. */
 function grokIndicatorSeries(data: RunData): (IndicatorSeries & { direction: "up" | "down" })[] {
   const out: (IndicatorSeries & { direction: "up" | "down" })[] = [];
   const kernel = data.analyses.kernel?.records;
-  if (kernel?.length) out.push({ name: "kernel–target alignment", steps: kernel.map((r) => r.step), values: kernel.map((r) => r.kta ?? null), direction: "up" });
+  if (kernel?.length)
+    out.push({
+      name: "kernel–target alignment",
+      steps: kernel.map((r) => r.step),
+      values: kernel.map((r) => r.kta ?? null),
+      direction: "up",
+    });
   const fourier = data.analyses.fourier?.records;
   if (fourier?.length) {
     const steps = fourier.map((r) => r.step);
-    out.push({ name: "Fourier Gini of the embedding", steps, values: fourier.map((r) => r.gini ?? null), direction: "up" });
-    if (fourier.some((r) => typeof r.neuronGini === "number")) out.push({ name: "per-neuron Fourier Gini", steps, values: fourier.map((r) => r.neuronGini ?? null), direction: "up" });
-    out.push({ name: "restricted loss", steps, values: fourier.map((r) => r.restrictedLoss ?? null), direction: "down" });
+    out.push({
+      name: "Fourier Gini of the embedding",
+      steps,
+      values: fourier.map((r) => r.gini ?? null),
+      direction: "up",
+    });
+    if (fourier.some((r) => typeof r.neuronGini === "number"))
+      out.push({
+        name: "per-neuron Fourier Gini",
+        steps,
+        values: fourier.map((r) => r.neuronGini ?? null),
+        direction: "up",
+      });
+    out.push({
+      name: "restricted loss",
+      steps,
+      values: fourier.map((r) => r.restrictedLoss ?? null),
+      direction: "down",
+    });
     out.push({ name: "excluded loss", steps, values: fourier.map((r) => r.excludedLoss ?? null), direction: "up" });
-    out.push({ name: "sum of squared weights", steps, values: fourier.map((r) => r.sumSquares ?? null), direction: "down" });
+    out.push({
+      name: "sum of squared weights",
+      steps,
+      values: fourier.map((r) => r.sumSquares ?? null),
+      direction: "down",
+    });
   }
   return out;
 }
 
-const PHASE_NAMES = { "pre-memorization": "memorization", "circuit-formation": "circuit formation", generalized: "cleanup / generalized" } as const;
+const PHASE_NAMES = {
+  "pre-memorization": "memorization",
+  "circuit-formation": "circuit formation",
+  generalized: "cleanup / generalized",
+} as const;
 
 export function toGrokReport(r: GrokkingReport): GrokReport {
   const hits = [
@@ -102,7 +153,8 @@ export function toGrokReport(r: GrokkingReport): GrokReport {
     r.indicators.testLossTurnaround && { ...r.indicators.testLossTurnaround, name: "test-loss turnaround" },
     ...r.indicators.jumps.map((j) => j.indicator),
   ].filter((x): x is NonNullable<typeof x> => x !== undefined);
-  const opt = <K extends string>(k: K, v: number | boolean | undefined) => (v === undefined || (typeof v === "number" && !Number.isFinite(v)) ? {} : { [k]: v });
+  const opt = <K extends string>(k: K, v: number | boolean | undefined) =>
+    v === undefined || (typeof v === "number" && !Number.isFinite(v)) ? {} : { [k]: v };
   return {
     verdict: r.verdict.kind,
     ...opt("tMem", r.tMem),
@@ -112,7 +164,11 @@ export function toGrokReport(r: GrokkingReport): GrokReport {
     ...opt("testAccAtMem", r.testAccAtMem),
     ...opt("atChance", r.testAccAtChance),
     phases: r.phases.map((p) => ({ name: PHASE_NAMES[p.kind], fromStep: p.startStep, toStep: p.endStep })),
-    indicators: hits.map((h) => ({ name: h.name, step: h.step, ...(h.leadTime !== undefined ? { leadTime: h.leadTime } : {}) })),
+    indicators: hits.map((h) => ({
+      name: h.name,
+      step: h.step,
+      ...(h.leadTime !== undefined ? { leadTime: h.leadTime } : {}),
+    })),
   };
 }
 
@@ -144,7 +200,11 @@ export function grokRun(ref: RunRef, data: RunData): GrokRun {
 // ---------------------------------------------------------------------------------- lazy vs rich
 
 /** Values of each tensor at each record, aligned to `steps`. */
-function layerSeries(records: readonly { step: number }[], steps: readonly number[], pick: (r: never) => Record<string, number | null> | undefined): LayerSeries[] {
+function layerSeries(
+  records: readonly { step: number }[],
+  steps: readonly number[],
+  pick: (r: never) => Record<string, number | null> | undefined,
+): LayerSeries[] {
   const byStep = new Map(records.map((r) => [r.step, pick(r as never) ?? {}]));
   const layers = new Set<string>();
   for (const v of byStep.values()) for (const k of Object.keys(v)) layers.add(k);
@@ -167,8 +227,12 @@ export function lazyRichRun(ref: RunRef, data: RunData): LazyRichRun {
 
   const run: LazyRichRun = { ...ref, steps, missing, regime: null };
   if (weights.length) {
-    run.relativeWeightChange = layerSeries(weights, steps, (r: (typeof weights)[number]) => Object.fromEntries(Object.entries(r.tensors).map(([k, t]) => [k, t.relChange])));
-    run.paramNorm = layerSeries(weights, steps, (r: (typeof weights)[number]) => Object.fromEntries(Object.entries(r.tensors).map(([k, t]) => [k, t.norm])));
+    run.relativeWeightChange = layerSeries(weights, steps, (r: (typeof weights)[number]) =>
+      Object.fromEntries(Object.entries(r.tensors).map(([k, t]) => [k, t.relChange])),
+    );
+    run.paramNorm = layerSeries(weights, steps, (r: (typeof weights)[number]) =>
+      Object.fromEntries(Object.entries(r.tensors).map(([k, t]) => [k, t.norm])),
+    );
   } else {
     note("relativeWeightChange", "weights");
     note("paramNorm", "weights");
@@ -188,8 +252,13 @@ export function lazyRichRun(ref: RunRef, data: RunData): LazyRichRun {
     // Hidden weight matrices only: a bias that starts at zero has no relative change, and the
     // readout moves by O(1) even when the kernel stays put (the α sweep in src/measures/regime.ts).
     if (lastW) {
-      const readout = readoutOf(Object.entries(lastW.tensors).filter(([, t]) => t.shape.length >= 2).map(([k]) => k));
-      for (const [k, t] of Object.entries(lastW.tensors)) if (t.relChange !== null && t.shape.length >= 2 && k !== readout) rwc[k] = t.relChange;
+      const readout = readoutOf(
+        Object.entries(lastW.tensors)
+          .filter(([, t]) => t.shape.length >= 2)
+          .map(([k]) => k),
+      );
+      for (const [k, t] of Object.entries(lastW.tensors))
+        if (t.relChange !== null && t.shape.length >= 2 && k !== readout) rwc[k] = t.relChange;
     }
     const a = assessRegime({
       ...(lastK && lastK.kernelDistance !== null ? { kernelDistance: lastK.kernelDistance } : {}),
@@ -270,7 +339,11 @@ export function alphaSweeps(runs: readonly { ref: RunRef; data: RunData }[]): Al
 
 // ---------------------------------------------------------------------------------- influence
 
-function influenceMatrix(file: AnalysisFile<"tracin"> | AnalysisFile<"bif">, method: "tracin" | "bif", n: number): InfluenceMatrix {
+function influenceMatrix(
+  file: AnalysisFile<"tracin"> | AnalysisFile<"bif">,
+  method: "tracin" | "bif",
+  n: number,
+): InfluenceMatrix {
   const records = file.records as { step: number; values: (number | null)[] }[];
   const T = records.length;
   const values = new Float32Array(n * T).fill(Number.NaN);
@@ -286,7 +359,10 @@ function influenceMatrix(file: AnalysisFile<"tracin"> | AnalysisFile<"bif">, met
     method,
     steps: records.map((r) => r.step),
     values,
-    query: method === "tracin" ? `η ∇ℓ(z)·∇ℓ(query), positive: a step on z lowers the loss of ${query}` : `−Cov(ℓ(z), loss of ${query}), negative: z helps`,
+    query:
+      method === "tracin"
+        ? `η ∇ℓ(z)·∇ℓ(query), positive: a step on z lowers the loss of ${query}`
+        : `−Cov(ℓ(z), loss of ${query}), negative: z helps`,
   };
 }
 
@@ -296,10 +372,15 @@ export function influenceRun(ref: RunRef, data: RunData): InfluenceRun | undefin
   const bif = data.analyses.bif;
   const header = (tracin ?? bif)?.header;
   if (!header) return undefined;
-  const examples = (header.examples ?? []).map((e) => ({ index: e.index, label: e.label === undefined ? "" : String(e.label), text: e.text }));
+  const examples = (header.examples ?? []).map((e) => ({
+    index: e.index,
+    label: e.label === undefined ? "" : String(e.label),
+    text: e.text,
+  }));
   const matrices: InfluenceMatrix[] = [];
   // Both methods are shown on the rows of the first one's examples; a second file over other examples is left out.
-  const same = (f: { header: { examples?: unknown } }) => JSON.stringify(f.header.examples ?? []) === JSON.stringify(header.examples ?? []);
+  const same = (f: { header: { examples?: unknown } }) =>
+    JSON.stringify(f.header.examples ?? []) === JSON.stringify(header.examples ?? []);
   if (tracin && same(tracin)) matrices.push(influenceMatrix(tracin, "tracin", examples.length));
   if (bif && same(bif)) matrices.push(influenceMatrix(bif, "bif", examples.length));
   const bifChains: BifChains[] = (bif?.records ?? []).map((r) => ({
@@ -309,9 +390,21 @@ export function influenceRun(ref: RunRef, data: RunData): InfluenceRun | undefin
     ...(r.warning ? { warning: r.warning } : {}),
   }));
   const settings: AnalysisOverrides = {};
-  const pickNums = (s: Record<string, unknown> | undefined, keys: readonly string[]) => Object.fromEntries(keys.filter((k) => typeof s?.[k] === "number").map((k) => [k, s![k]]));
+  const pickNums = (s: Record<string, unknown> | undefined, keys: readonly string[]) =>
+    Object.fromEntries(keys.filter((k) => typeof s?.[k] === "number").map((k) => [k, s![k]]));
   if (tracin) settings.tracin = pickNums(tracin.header.settings, ["every", "projectionDim", "trainExamples"]);
-  if (bif) settings.bif = pickNums(bif.header.settings, ["every", "chains", "draws", "burnIn", "thin", "epsilon", "gamma", "nBeta", "batchSize"]);
+  if (bif)
+    settings.bif = pickNums(bif.header.settings, [
+      "every",
+      "chains",
+      "draws",
+      "burnIn",
+      "thin",
+      "epsilon",
+      "gamma",
+      "nBeta",
+      "batchSize",
+    ]);
   const kernel = data.analyses.kernel;
   if (kernel) settings.kernel = pickNums(kernel.header.settings, ["every", "probeSize"]);
   return { ...ref, examples, matrices, bifChains, settings };

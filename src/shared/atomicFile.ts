@@ -261,15 +261,21 @@ export function removeStaleTempFiles(dir: string): string[] {
  * to the broken one: readers then report the broken line and keep the new one.
  */
 export function appendLine(path: string, line: string): void {
-  if (line.slice(0, -1).includes("\n")) throw new Error(`appendLine: the line for ${path} contains a newline before its end`);
+  if (line.slice(0, -1).includes("\n"))
+    throw new Error(`appendLine: the line for ${path} contains a newline before its end`);
   const text = line.endsWith("\n") ? line : `${line}\n`;
   let fd: number;
   try {
     // O_NOFOLLOW: a symlink planted as metrics.jsonl must not carry our writes out of the run
     // folder; O_NONBLOCK: a FIFO must not block the open (it is refused below).
-    fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_APPEND | fs.constants.O_CREAT | APPEND_EXTRA_FLAGS, 0o644);
+    fd = fs.openSync(
+      path,
+      fs.constants.O_RDWR | fs.constants.O_APPEND | fs.constants.O_CREAT | APPEND_EXTRA_FLAGS,
+      0o644,
+    );
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ELOOP") throw failure(path, new Error("is a symbolic link; appending through it is refused"));
+    if ((err as NodeJS.ErrnoException).code === "ELOOP")
+      throw failure(path, new Error("is a symbolic link; appending through it is refused"));
     throw failure(path, err);
   }
   try {
@@ -300,7 +306,9 @@ export type JsonFileResult = { ok: true; value: unknown } | { ok: false; error: 
 function parseJsonText(path: string, text: string): JsonFileResult {
   // tryParseJson's problems give a position, never the text (it may be a symlink target's contents).
   const parsed = tryParseJson(text);
-  return parsed.ok ? { ok: true, value: parsed.value } : { ok: false, error: `${path}: ${text.trim() === "" ? "empty file" : `invalid JSON: ${parsed.problem}`}` };
+  return parsed.ok
+    ? { ok: true, value: parsed.value }
+    : { ok: false, error: `${path}: ${text.trim() === "" ? "empty file" : `invalid JSON: ${parsed.problem}`}` };
 }
 
 function readError(path: string, err: unknown): JsonFileResult {
@@ -315,7 +323,10 @@ function readError(path: string, err: unknown): JsonFileResult {
  * `maxBytes` (default READ_LIMITS.manifestBytes) is read (see safeRead.ts); Python's NaN and
  * Infinity tokens are accepted.
  */
-export async function readJsonFile(path: string, maxBytes: number = READ_LIMITS.manifestBytes): Promise<JsonFileResult> {
+export async function readJsonFile(
+  path: string,
+  maxBytes: number = READ_LIMITS.manifestBytes,
+): Promise<JsonFileResult> {
   let text: string;
   try {
     text = await readRegularText(path, maxBytes);

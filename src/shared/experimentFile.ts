@@ -14,6 +14,11 @@ export const EXPERIMENT_EXTENSIONS: readonly string[] = [".ts", ".mts", ".cts", 
 export function notAnExperimentReason(path: string): string | undefined {
   const ext = extname(path).toLowerCase();
   if (EXPERIMENT_EXTENSIONS.includes(ext)) return undefined;
-  const what = ext === ".py" || ext === ".ipynb" ? (ext === ".py" ? "a Python script" : "a Jupyter notebook") : "not a TypeScript or JavaScript experiment";
+  const what =
+    ext === ".py" || ext === ".ipynb"
+      ? ext === ".py"
+        ? "a Python script"
+        : "a Jupyter notebook"
+      : "not a TypeScript or JavaScript experiment";
   return `${path} is ${what}: the model-based analyses need a TypeScript experiment (or run.watch, not yet available)`;
 }

@@ -159,7 +159,8 @@ class TolerantParser {
       const c = this.s[this.i];
       this.i++;
       if (c === "]") return out;
-      if (c !== ",") this.fail(c === undefined ? "unexpected end of the text (cut short?)" : "expected ',' or ']'", this.i - 1);
+      if (c !== ",")
+        this.fail(c === undefined ? "unexpected end of the text (cut short?)" : "expected ',' or ']'", this.i - 1);
     }
   }
 
@@ -173,7 +174,12 @@ class TolerantParser {
     }
     for (;;) {
       this.space();
-      if (this.s[this.i] !== '"') this.fail(this.i >= this.s.length ? "unexpected end of the text (cut short?)" : "expected a property name in double quotes");
+      if (this.s[this.i] !== '"')
+        this.fail(
+          this.i >= this.s.length
+            ? "unexpected end of the text (cut short?)"
+            : "expected a property name in double quotes",
+        );
       const key = this.string();
       this.space();
       if (this.s[this.i] !== ":") this.fail("expected ':' after a property name");
@@ -186,7 +192,8 @@ class TolerantParser {
       const c = this.s[this.i];
       this.i++;
       if (c === "}") return out;
-      if (c !== ",") this.fail(c === undefined ? "unexpected end of the text (cut short?)" : "expected ',' or '}'", this.i - 1);
+      if (c !== ",")
+        this.fail(c === undefined ? "unexpected end of the text (cut short?)" : "expected ',' or '}'", this.i - 1);
     }
   }
 }

@@ -109,7 +109,10 @@ class LineSplitter {
   }
 }
 
-function splitterFor(options: ScanOptions, onLine: (line: ScannedLine) => void): { splitter: LineSplitter; chunkBytes: number } {
+function splitterFor(
+  options: ScanOptions,
+  onLine: (line: ScannedLine) => void,
+): { splitter: LineSplitter; chunkBytes: number } {
   const chunkBytes = Math.max(1, Math.floor(options.chunkBytes ?? DEFAULT_CHUNK_BYTES));
   const maxLineBytes = Math.max(0, Math.floor(options.maxLineBytes ?? READ_LIMITS.lineBytes));
   return { splitter: new LineSplitter(maxLineBytes, onLine), chunkBytes };
@@ -119,7 +122,11 @@ function splitterFor(options: ScanOptions, onLine: (line: ScannedLine) => void):
  * Reads `path` line by line (see the top of this file). Throws the fs error (e.g. ENOENT) or
  * FileRefusedError (not a regular file) before any line.
  */
-export function scanLinesSync(path: string, onLine: (line: ScannedLine) => void, options: ScanOptions = {}): ScanResult {
+export function scanLinesSync(
+  path: string,
+  onLine: (line: ScannedLine) => void,
+  options: ScanOptions = {},
+): ScanResult {
   const { splitter, chunkBytes } = splitterFor(options, onLine);
   const { fd, size } = openRegularSync(path);
   let reads = 0;
@@ -141,7 +148,11 @@ export function scanLinesSync(path: string, onLine: (line: ScannedLine) => void,
 }
 
 /** Async twin of `scanLinesSync`, for the extension host (the callback is still synchronous). */
-export async function scanLines(path: string, onLine: (line: ScannedLine) => void, options: ScanOptions = {}): Promise<ScanResult> {
+export async function scanLines(
+  path: string,
+  onLine: (line: ScannedLine) => void,
+  options: ScanOptions = {},
+): Promise<ScanResult> {
   const { splitter, chunkBytes } = splitterFor(options, onLine);
   const { handle, size } = await openRegular(path);
   let reads = 0;

@@ -10,7 +10,8 @@ export type ManifestRead = ManifestParse | { ok: false; missing: true; problems:
 function readFailure(err: unknown): ManifestRead {
   if (err instanceof FileRefusedError) return { ok: false, problems: [`run.json ${err.detail}`] };
   const e = err as NodeJS.ErrnoException;
-  if (e.code === "ENOENT" || e.code === "ENOTDIR") return { ok: false, missing: true, problems: ["run.json not found"] };
+  if (e.code === "ENOENT" || e.code === "ENOTDIR")
+    return { ok: false, missing: true, problems: ["run.json not found"] };
   return { ok: false, problems: [`run.json cannot be read (${e.code ?? "error"})`] };
 }
 

@@ -26,8 +26,10 @@ export function classifyKey(key: string): KeyInfo {
     const first = parts[0] as string;
     const last = parts[parts.length - 1] as string;
     // `loss/train` (TensorBoard's habit) or `train/loss`: the split is the first or last segment.
-    if (parts.length >= 2 && isSplit(last) && parts.slice(0, -1).join("/") !== "") return { key, group: parts.slice(0, -1).join("/"), split: last };
-    if (parts.length >= 2 && isSplit(first) && parts.slice(1).join("/") !== "") return { key, group: parts.slice(1).join("/"), split: first };
+    if (parts.length >= 2 && isSplit(last) && parts.slice(0, -1).join("/") !== "")
+      return { key, group: parts.slice(0, -1).join("/"), split: last };
+    if (parts.length >= 2 && isSplit(first) && parts.slice(1).join("/") !== "")
+      return { key, group: parts.slice(1).join("/"), split: first };
     // Any other namespace groups its keys: `grad/layer1`, `grad/layer2` → `grad`.
     return first !== "" ? { key, group: first, split: null } : { key, group: key, split: null };
   }
@@ -72,7 +74,9 @@ export function groupKeys(keys: Iterable<string>): KeyGroup[] {
     group,
     keys: list.sort((a, b) => splitRank(a.split) - splitRank(b.split) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)),
   }));
-  return out.sort((a, b) => groupRank(a.group) - groupRank(b.group) || (a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
+  return out.sort(
+    (a, b) => groupRank(a.group) - groupRank(b.group) || (a.group < b.group ? -1 : a.group > b.group ? 1 : 0),
+  );
 }
 
 /** A loss-like quantity (`loss`, `nll_loss`, `val/Loss`): plotted on the left axis by default. */

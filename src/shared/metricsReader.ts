@@ -93,14 +93,22 @@ function lineLimit(options: ScanOptions): number {
  * Hands each record of a metrics.jsonl to `fn`, in file order, keeping none. Throws the fs error if
  * the file cannot be opened (e.g. ENOENT) or FileRefusedError if it is not a regular file.
  */
-export function forEachMetricsRecord(path: string, fn: (record: MetricsRecord, line: number) => void, options: ScanOptions = {}): MetricsScan {
+export function forEachMetricsRecord(
+  path: string,
+  fn: (record: MetricsRecord, line: number) => void,
+  options: ScanOptions = {},
+): MetricsScan {
   const pass = new MetricsPass(fn, lineLimit(options));
   scanLinesSync(path, pass.onLine, options);
   return pass.scan;
 }
 
 /** Async twin of `forEachMetricsRecord`, for the extension host. */
-export async function forEachMetricsRecordAsync(path: string, fn: (record: MetricsRecord, line: number) => void, options: ScanOptions = {}): Promise<MetricsScan> {
+export async function forEachMetricsRecordAsync(
+  path: string,
+  fn: (record: MetricsRecord, line: number) => void,
+  options: ScanOptions = {},
+): Promise<MetricsScan> {
   const pass = new MetricsPass(fn, lineLimit(options));
   await scanLines(path, pass.onLine, options);
   return pass.scan;
@@ -149,7 +157,8 @@ export function readMetricsTail(path: string, count: number, options: ScanOption
     let terminated: boolean | undefined;
     const finishLine = (leftmost: Buffer): void => {
       let bytes: Buffer | undefined;
-      if (!oversize && piecesBytes + leftmost.length <= maxLineBytes) bytes = pieces.length === 0 ? leftmost : Buffer.concat([leftmost, ...pieces]);
+      if (!oversize && piecesBytes + leftmost.length <= maxLineBytes)
+        bytes = pieces.length === 0 ? leftmost : Buffer.concat([leftmost, ...pieces]);
       pieces = [];
       piecesBytes = 0;
       oversize = false;
@@ -302,7 +311,10 @@ export function truncateMetricsAfter(path: string, step: number, options: ScanOp
  * there are none. E.g. "3 lines of metrics.jsonl are not valid records and were skipped (line 2:
  * not valid JSON: unexpected character at line 1, column 1; line 7: no step; …)".
  */
-export function describeBadLines(scan: Pick<MetricsScan, "badLineCount" | "badLineDetails">, file = "metrics.jsonl"): string | undefined {
+export function describeBadLines(
+  scan: Pick<MetricsScan, "badLineCount" | "badLineDetails">,
+  file = "metrics.jsonl",
+): string | undefined {
   if (scan.badLineCount === 0) return undefined;
   const n = scan.badLineCount;
   const details = scan.badLineDetails.map((b) => `line ${b.line}: ${b.reason}`);

@@ -116,14 +116,7 @@ export interface MetricsRecord {
 }
 
 /** Scalar names the trainer writes; other producers may add any others. */
-export const STANDARD_METRICS = [
-  "train_loss",
-  "train_acc",
-  "test_loss",
-  "test_acc",
-  "lr",
-  "param_norm",
-] as const;
+export const STANDARD_METRICS = ["train_loss", "train_acc", "test_loss", "test_acc", "lr", "param_norm"] as const;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const isInteger = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v);
@@ -158,9 +151,11 @@ export function manifestProblems(value: unknown): string[] {
   };
   if (m["format"] !== "learning-mechanics/run") problems.push('format must be "learning-mechanics/run"');
   if (typeof m["formatVersion"] !== "number") need(false, "formatVersion", "a number");
-  else if (m["formatVersion"] > RUN_FORMAT_VERSION) problems.push(`formatVersion ${m["formatVersion"]} is newer than this reader (${RUN_FORMAT_VERSION})`);
+  else if (m["formatVersion"] > RUN_FORMAT_VERSION)
+    problems.push(`formatVersion ${m["formatVersion"]} is newer than this reader (${RUN_FORMAT_VERSION})`);
   for (const key of ["id", "system", "startedAt", "updatedAt", "producer"]) need(isString(m[key]), key, "a string");
-  if (!RUN_STATUSES.includes(m["status"] as RunStatus)) problems.push(`status must be one of ${RUN_STATUSES.join(", ")}`);
+  if (!RUN_STATUSES.includes(m["status"] as RunStatus))
+    problems.push(`status must be one of ${RUN_STATUSES.join(", ")}`);
   for (const key of ["step", "totalSteps"]) integer(key);
   need(typeof m["seed"] === "number" && Number.isFinite(m["seed"]), "seed", "a number");
   need(isObject(m["config"]), "config", "an object");
@@ -188,7 +183,8 @@ export function manifestProblems(value: unknown): string[] {
   if ("endedAt" in m) need(isString(m["endedAt"]), "endedAt", "a string");
   if ("pid" in m) integer("pid");
   if ("divergedAtStep" in m) integer("divergedAtStep");
-  if ("resumedFrom" in m) need(Array.isArray(m["resumedFrom"]) && m["resumedFrom"].every(isInteger), "resumedFrom", "an array of integers");
+  if ("resumedFrom" in m)
+    need(Array.isArray(m["resumedFrom"]) && m["resumedFrom"].every(isInteger), "resumedFrom", "an array of integers");
   if ("error" in m) {
     const error = m["error"];
     need(isObject(error), "error", "an object");
@@ -245,7 +241,8 @@ export function parseMetricsLineDetailed(line: string): MetricsLineParse {
   const value = parsed.value;
   if (!isObject(value)) return { ok: false, reason: `a JSON value that is ${kind(value)}, not an object` };
   const step = value["step"];
-  if (typeof step !== "number" || !Number.isFinite(step)) return { ok: false, reason: "step" in value ? `step is ${kind(step)}, not a finite number` : "no step" };
+  if (typeof step !== "number" || !Number.isFinite(step))
+    return { ok: false, reason: "step" in value ? `step is ${kind(step)}, not a finite number` : "no step" };
   const time = value["time"];
   const out: MetricsRecord = { step, time: typeof time === "number" ? time : Number.NaN };
   for (const [k, v] of Object.entries(value)) {
@@ -253,7 +250,8 @@ export function parseMetricsLineDetailed(line: string): MetricsLineParse {
     // JSON has no NaN/Infinity: our trainer writes non-finite values as null (kept as null);
     // Python's tokens arrive as NaN / ±Infinity.
     if (typeof v !== "number" && v !== null) continue;
-    if (k === "__proto__") Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+    if (k === "__proto__")
+      Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
     else out[k] = v;
   }
   return { ok: true, record: out };

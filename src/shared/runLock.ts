@@ -74,7 +74,11 @@ export function acquireRunLock(runDir: string, relPath: string, purpose: LockPur
   let recovered: LockOwner | undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | (fs.constants.O_NOFOLLOW ?? 0), 0o644);
+      const fd = fs.openSync(
+        path,
+        fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | (fs.constants.O_NOFOLLOW ?? 0),
+        0o644,
+      );
       try {
         fs.writeSync(fd, JSON.stringify(me));
       } finally {

@@ -102,7 +102,10 @@ export function readRegularTextSync(path: string, maxBytes: number): string {
 }
 
 /** Async twin of `openRegularSync`, for the extension host. */
-export async function openRegular(path: string, maxBytes = Number.MAX_SAFE_INTEGER): Promise<{ handle: fsp.FileHandle; size: number }> {
+export async function openRegular(
+  path: string,
+  maxBytes = Number.MAX_SAFE_INTEGER,
+): Promise<{ handle: fsp.FileHandle; size: number }> {
   check(path, await fsp.stat(path), maxBytes);
   const handle = await fsp.open(path, OPEN_FLAGS);
   try {

@@ -103,7 +103,15 @@ export interface SafetensorsHeader {
 }
 
 /** What `decodeSafetensors` returns per dtype: F16, BF16 and F8 widen to float32; I64/U64 become float64. */
-export type DecodedArray = Float32Array | Float64Array | Int32Array | Uint32Array | Int16Array | Uint16Array | Int8Array | Uint8Array;
+export type DecodedArray =
+  | Float32Array
+  | Float64Array
+  | Int32Array
+  | Uint32Array
+  | Int16Array
+  | Uint16Array
+  | Int8Array
+  | Uint8Array;
 
 export interface DecodedTensor extends TensorInfo {
   data: DecodedArray;
@@ -121,10 +129,15 @@ const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 function elementCount(shape: readonly number[], where: string, file?: string): number {
   let n = 1;
   for (const d of shape) {
-    if (!Number.isSafeInteger(d) || d < 0) throw new SafetensorsError(`${where}: shape ${JSON.stringify(shape)} has an invalid dimension ${String(d)}`, file);
+    if (!Number.isSafeInteger(d) || d < 0)
+      throw new SafetensorsError(
+        `${where}: shape ${JSON.stringify(shape)} has an invalid dimension ${String(d)}`,
+        file,
+      );
     n *= d;
   }
-  if (!Number.isSafeInteger(n)) throw new SafetensorsError(`${where}: shape ${JSON.stringify(shape)} has too many elements`, file);
+  if (!Number.isSafeInteger(n))
+    throw new SafetensorsError(`${where}: shape ${JSON.stringify(shape)} has too many elements`, file);
   return n;
 }
 
@@ -142,18 +155,29 @@ const ENCODE_ARRAY: Record<EncodableDtype, { is: (a: unknown) => boolean; label:
  * data is laid out widest dtype first (then by name), so with the 8-byte-padded header every tensor
  * starts at a file offset that is a multiple of its element size.
  */
-export function encodeSafetensors(tensors: readonly TensorToEncode[], metadata?: Readonly<Record<string, string>>): Buffer {
+export function encodeSafetensors(
+  tensors: readonly TensorToEncode[],
+  metadata?: Readonly<Record<string, string>>,
+): Buffer {
   const names = new Set<string>();
   for (const t of tensors) {
-    if (typeof t.name !== "string" || t.name === "") throw new SafetensorsError("tensor name must be a non-empty string");
+    if (typeof t.name !== "string" || t.name === "")
+      throw new SafetensorsError("tensor name must be a non-empty string");
     if (t.name === "__metadata__") throw new SafetensorsError('"__metadata__" cannot be a tensor name');
     if (names.has(t.name)) throw new SafetensorsError(`duplicate tensor name "${t.name}"`);
     names.add(t.name);
     const spec = (ENCODE_ARRAY as Record<string, { is: (a: unknown) => boolean; label: string } | undefined>)[t.dtype];
-    if (spec === undefined) throw new SafetensorsError(`tensor "${t.name}": cannot encode dtype ${String(t.dtype)} (F32, I32 or F64)`);
-    if (!spec.is(t.data)) throw new SafetensorsError(`tensor "${t.name}": dtype ${t.dtype} needs a ${spec.label}, got ${Object.prototype.toString.call(t.data).slice(8, -1)}`);
+    if (spec === undefined)
+      throw new SafetensorsError(`tensor "${t.name}": cannot encode dtype ${String(t.dtype)} (F32, I32 or F64)`);
+    if (!spec.is(t.data))
+      throw new SafetensorsError(
+        `tensor "${t.name}": dtype ${t.dtype} needs a ${spec.label}, got ${Object.prototype.toString.call(t.data).slice(8, -1)}`,
+      );
     const n = elementCount(t.shape, `tensor "${t.name}"`);
-    if (t.data.length !== n) throw new SafetensorsError(`tensor "${t.name}": shape ${JSON.stringify(t.shape)} needs ${n} elements, data has ${t.data.length}`);
+    if (t.data.length !== n)
+      throw new SafetensorsError(
+        `tensor "${t.name}": shape ${JSON.stringify(t.shape)} needs ${n} elements, data has ${t.data.length}`,
+      );
   }
   if (metadata !== undefined) {
     for (const [k, v] of Object.entries(metadata)) {
@@ -171,14 +195,22 @@ export function encodeSafetensors(tensors: readonly TensorToEncode[], metadata?:
   }
 
   // JSON built from entries rather than an object, so that a name such as "__proto__" stays an ordinary key.
-  const members = (kv: Array<[string, unknown]>): string => kv.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(",");
+  const members = (kv: Array<[string, unknown]>): string =>
+    kv.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(",");
   const parts: string[] = [];
-  if (metadata !== undefined && Object.keys(metadata).length > 0) parts.push(`"__metadata__":{${members(Object.entries(metadata))}}`);
-  const tensorEntries = [...tensors].sort(byName).map((t): [string, unknown] => [t.name, { dtype: t.dtype, shape: [...t.shape], data_offsets: offsets.get(t.name) }]);
+  if (metadata !== undefined && Object.keys(metadata).length > 0)
+    parts.push(`"__metadata__":{${members(Object.entries(metadata))}}`);
+  const tensorEntries = [...tensors]
+    .sort(byName)
+    .map((t): [string, unknown] => [
+      t.name,
+      { dtype: t.dtype, shape: [...t.shape], data_offsets: offsets.get(t.name) },
+    ]);
   if (tensorEntries.length > 0) parts.push(members(tensorEntries));
   const json = new TextEncoder().encode(`{${parts.join(",")}}`);
   const headerBytes = json.length + ((8 - (json.length % 8)) % 8);
-  if (headerBytes > MAX_HEADER_BYTES) throw new SafetensorsError(`header of ${headerBytes} bytes exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+  if (headerBytes > MAX_HEADER_BYTES)
+    throw new SafetensorsError(`header of ${headerBytes} bytes exceeds the ${MAX_HEADER_BYTES}-byte limit`);
 
   const file = Buffer.alloc(8 + headerBytes + dataBytes);
   // Written through a plain Uint8Array view (the @types/node in use predates TS's generic typed arrays).
@@ -217,14 +249,24 @@ function describeJsonType(v: unknown): string {
  * first `8 + N` bytes; `fileSize` (default `buf.length`) is the size of the whole file, against
  * which the tensors' offsets are checked. Returned offsets are absolute file offsets.
  */
-export function parseSafetensorsHeader(input: Uint8Array | Buffer, fileSize: number = input.length, file?: string): SafetensorsHeader {
+export function parseSafetensorsHeader(
+  input: Uint8Array | Buffer,
+  fileSize: number = input.length,
+  file?: string,
+): SafetensorsHeader {
   const buf = bytesOf(input);
   if (buf.length < 8) {
-    throw new SafetensorsError(`truncated file: ${Math.min(fileSize, buf.length)} bytes, fewer than the 8-byte header length`, file);
+    throw new SafetensorsError(
+      `truncated file: ${Math.min(fileSize, buf.length)} bytes, fewer than the 8-byte header length`,
+      file,
+    );
   }
   const headerBytes = headerLengthOf(buf, fileSize, file);
   if (8 + headerBytes > buf.length) {
-    throw new SafetensorsError(`header length ${headerBytes} is larger than the ${buf.length - 8} header bytes given`, file);
+    throw new SafetensorsError(
+      `header length ${headerBytes} is larger than the ${buf.length - 8} header bytes given`,
+      file,
+    );
   }
   return parseHeaderBytes(buf.subarray(8, 8 + headerBytes), fileSize, file);
 }
@@ -235,7 +277,10 @@ function parseHeaderBytes(headerBuf: Uint8Array, fileSize: number, file: string 
   if (headerBytes < 2) throw new SafetensorsError(`header length ${headerBytes} is too small for a JSON object`, file);
 
   if (headerBuf[0] !== 0x7b /* { */) {
-    throw new SafetensorsError(`header does not start with "{" (first byte 0x${(headerBuf[0] as number).toString(16).padStart(2, "0")})`, file);
+    throw new SafetensorsError(
+      `header does not start with "{" (first byte 0x${(headerBuf[0] as number).toString(16).padStart(2, "0")})`,
+      file,
+    );
   }
   let text: string;
   try {
@@ -261,7 +306,8 @@ function parseHeaderBytes(headerBuf: Uint8Array, fileSize: number, file: string 
         throw new SafetensorsError(`__metadata__ is ${describeJsonType(entry)}, not an object of strings`, file);
       }
       for (const [k, v] of Object.entries(entry as Record<string, unknown>)) {
-        if (typeof v !== "string") throw new SafetensorsError(`__metadata__ "${k}" is ${describeJsonType(v)}, not a string`, file);
+        if (typeof v !== "string")
+          throw new SafetensorsError(`__metadata__ "${k}" is ${describeJsonType(v)}, not a string`, file);
         Object.defineProperty(metadata, k, { value: v, enumerable: true, writable: true, configurable: true }); // even "__proto__"
       }
       continue;
@@ -272,22 +318,37 @@ function parseHeaderBytes(headerBuf: Uint8Array, fileSize: number, file: string 
     }
     const e = entry as Record<string, unknown>;
     const dtype = e["dtype"];
-    if (!isSafetensorsDtype(dtype)) throw new SafetensorsError(`${where}: unknown dtype ${JSON.stringify(dtype)}`, file);
+    if (!isSafetensorsDtype(dtype))
+      throw new SafetensorsError(`${where}: unknown dtype ${JSON.stringify(dtype)}`, file);
     const shape = e["shape"];
-    if (!Array.isArray(shape)) throw new SafetensorsError(`${where}: shape is ${describeJsonType(shape)}, not an array`, file);
+    if (!Array.isArray(shape))
+      throw new SafetensorsError(`${where}: shape is ${describeJsonType(shape)}, not an array`, file);
     const count = elementCount(shape as number[], where, file);
     const offs = e["data_offsets"];
-    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isSafeInteger(o) && (o as number) >= 0)) {
-      throw new SafetensorsError(`${where}: data_offsets must be two non-negative integers, got ${JSON.stringify(offs)}`, file);
+    if (
+      !Array.isArray(offs) ||
+      offs.length !== 2 ||
+      !offs.every((o) => Number.isSafeInteger(o) && (o as number) >= 0)
+    ) {
+      throw new SafetensorsError(
+        `${where}: data_offsets must be two non-negative integers, got ${JSON.stringify(offs)}`,
+        file,
+      );
     }
     const [b, en] = offs as [number, number];
     if (en < b) throw new SafetensorsError(`${where}: data_offsets [${b}, ${en}] end before they begin`, file);
     if (en > dataBytes) {
-      throw new SafetensorsError(`${where}: data_offsets [${b}, ${en}] out of range: the data part has only ${dataBytes} bytes (truncated file?)`, file);
+      throw new SafetensorsError(
+        `${where}: data_offsets [${b}, ${en}] out of range: the data part has only ${dataBytes} bytes (truncated file?)`,
+        file,
+      );
     }
     const expected = count * DTYPE_BYTES[dtype];
     if (en - b !== expected) {
-      throw new SafetensorsError(`${where}: size mismatch: ${dtype} shape ${JSON.stringify(shape)} needs ${expected} bytes, data_offsets [${b}, ${en}] span ${en - b}`, file);
+      throw new SafetensorsError(
+        `${where}: size mismatch: ${dtype} shape ${JSON.stringify(shape)} needs ${expected} bytes, data_offsets [${b}, ${en}] span ${en - b}`,
+        file,
+      );
     }
     tensors.push({ name, dtype, shape: [...(shape as number[])], begin: dataStart + b, end: dataStart + en });
   }
@@ -298,16 +359,25 @@ function parseHeaderBytes(headerBuf: Uint8Array, fileSize: number, file: string 
   let prev: string | undefined;
   for (const t of tensors) {
     if (t.begin < at) {
-      throw new SafetensorsError(`tensor "${t.name}" overlaps tensor "${prev ?? ""}" (data_offsets [${t.begin - dataStart}, ${t.end - dataStart}])`, file);
+      throw new SafetensorsError(
+        `tensor "${t.name}" overlaps tensor "${prev ?? ""}" (data_offsets [${t.begin - dataStart}, ${t.end - dataStart}])`,
+        file,
+      );
     }
     if (t.begin > at) {
-      throw new SafetensorsError(`gap of ${t.begin - at} bytes in the data before tensor "${t.name}" (data_offsets [${t.begin - dataStart}, ${t.end - dataStart}])`, file);
+      throw new SafetensorsError(
+        `gap of ${t.begin - at} bytes in the data before tensor "${t.name}" (data_offsets [${t.begin - dataStart}, ${t.end - dataStart}])`,
+        file,
+      );
     }
     at = t.end;
     prev = t.name;
   }
   if (at !== fileSize) {
-    throw new SafetensorsError(`${fileSize - at} bytes after the last tensor's data are not described by the header`, file);
+    throw new SafetensorsError(
+      `${fileSize - at} bytes after the last tensor's data are not described by the header`,
+      file,
+    );
   }
   return { headerBytes, dataStart, fileSize, metadata, tensors };
 }
@@ -326,17 +396,31 @@ function bytesOf(b: { buffer: ArrayBufferLike; byteOffset: number; byteLength: n
 
 /** N from the first 8 bytes, checked against the limit and the file size before anything is allocated. */
 function headerLengthOf(prefix: Uint8Array, fileSize: number, file: string | undefined): number {
-  if (prefix.length < 8 || fileSize < 8) throw new SafetensorsError(`truncated file: ${Math.min(fileSize, prefix.length)} bytes, fewer than the 8-byte header length`, file);
+  if (prefix.length < 8 || fileSize < 8)
+    throw new SafetensorsError(
+      `truncated file: ${Math.min(fileSize, prefix.length)} bytes, fewer than the 8-byte header length`,
+      file,
+    );
   const n = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
-  if (n > BigInt(MAX_HEADER_BYTES)) throw new SafetensorsError(`header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit (not a safetensors file, or corrupt)`, file);
+  if (n > BigInt(MAX_HEADER_BYTES))
+    throw new SafetensorsError(
+      `header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit (not a safetensors file, or corrupt)`,
+      file,
+    );
   const headerBytes = Number(n);
-  if (8 + headerBytes > fileSize) throw new SafetensorsError(`header length ${headerBytes} is larger than the file allows (${fileSize} bytes in all): truncated or corrupt`, file);
+  if (8 + headerBytes > fileSize)
+    throw new SafetensorsError(
+      `header length ${headerBytes} is larger than the file allows (${fileSize} bytes in all): truncated or corrupt`,
+      file,
+    );
   return headerBytes;
 }
 
 /** safeRead's refusal (a FIFO, a device, a directory) as a SafetensorsError naming the file. */
 function refusal(err: unknown, path: string): unknown {
-  return err instanceof FileRefusedError ? new SafetensorsError(`${err.detail}; a checkpoint must be a regular file`, path) : err;
+  return err instanceof FileRefusedError
+    ? new SafetensorsError(`${err.detail}; a checkpoint must be a regular file`, path)
+    : err;
 }
 
 /** Reads exactly `length` bytes at `position` into `out` (a SafetensorsError if the file ends first). */
@@ -349,7 +433,13 @@ function readExactSync(fd: number, out: Uint8Array, position: number, path: stri
   }
 }
 
-async function readExact(fh: fsp.FileHandle, out: Uint8Array, position: number, path: string, what: string): Promise<void> {
+async function readExact(
+  fh: fsp.FileHandle,
+  out: Uint8Array,
+  position: number,
+  path: string,
+  what: string,
+): Promise<void> {
   let got = 0;
   while (got < out.length) {
     const { bytesRead } = await fh.read(out, got, out.length - got, position + got);
@@ -417,7 +507,10 @@ export function readSafetensorsHeaderSync(path: string): SafetensorsHeader {
 
 function checkWholeSize(header: SafetensorsHeader, path: string): void {
   if (header.fileSize > READ_LIMITS.checkpointBytes) {
-    throw new SafetensorsError(`is ${header.fileSize} bytes, over the ${READ_LIMITS.checkpointBytes}-byte limit for reading a whole checkpoint`, path);
+    throw new SafetensorsError(
+      `is ${header.fileSize} bytes, over the ${READ_LIMITS.checkpointBytes}-byte limit for reading a whole checkpoint`,
+      path,
+    );
   }
 }
 
@@ -469,12 +562,20 @@ export function readSafetensorsSync(path: string): DecodedSafetensors {
  * Reads one tensor of a file whose header was read with `readSafetensorsHeader`, reading only its
  * bytes. Throws a SafetensorsError if the file has changed size since.
  */
-export async function readSafetensorsTensor(path: string, header: SafetensorsHeader, name: string): Promise<DecodedTensor> {
+export async function readSafetensorsTensor(
+  path: string,
+  header: SafetensorsHeader,
+  name: string,
+): Promise<DecodedTensor> {
   const info = header.tensors.find((t) => t.name === name);
   if (info === undefined) throw new SafetensorsError(`no tensor named "${name}"`, path);
   const { handle, size } = await open(path);
   try {
-    if (size !== header.fileSize) throw new SafetensorsError(`file changed size since its header was read (${header.fileSize} → ${size} bytes)`, path);
+    if (size !== header.fileSize)
+      throw new SafetensorsError(
+        `file changed size since its header was read (${header.fileSize} → ${size} bytes)`,
+        path,
+      );
     const bytes = new Uint8Array(info.end - info.begin);
     await readExact(handle, bytes, info.begin, path, `tensor "${name}"`);
     return { ...info, data: decodeOwned(info.dtype, bytes, path) };
@@ -489,10 +590,18 @@ export async function readSafetensorsTensor(path: string, header: SafetensorsHea
  * the header first and never allocates for the rest. Throws a SafetensorsError if the file has
  * changed size since `header` was read.
  */
-export function readSafetensorsTensorsSync(path: string, header: SafetensorsHeader, wanted: (t: TensorInfo) => boolean): DecodedTensor[] {
+export function readSafetensorsTensorsSync(
+  path: string,
+  header: SafetensorsHeader,
+  wanted: (t: TensorInfo) => boolean,
+): DecodedTensor[] {
   const { fd, size } = openSync(path);
   try {
-    if (size !== header.fileSize) throw new SafetensorsError(`file changed size since its header was read (${header.fileSize} → ${size} bytes)`, path);
+    if (size !== header.fileSize)
+      throw new SafetensorsError(
+        `file changed size since its header was read (${header.fileSize} → ${size} bytes)`,
+        path,
+      );
     const out: DecodedTensor[] = [];
     for (const t of header.tensors) {
       if (!wanted(t)) continue;
@@ -534,7 +643,9 @@ export function metadataJson(metadata: Readonly<Record<string, string>>, key: st
 export function decodeSafetensors(input: Uint8Array | Buffer, file?: string): DecodedSafetensors {
   const buf = bytesOf(input);
   const header = parseSafetensorsHeader(buf, buf.length, file);
-  const tensors = header.tensors.map((t): DecodedTensor => ({ ...t, data: decodeTensorBytes(t.dtype, buf, t.begin, t.end) }));
+  const tensors = header.tensors.map(
+    (t): DecodedTensor => ({ ...t, data: decodeTensorBytes(t.dtype, buf, t.begin, t.end) }),
+  );
   return { metadata: header.metadata, tensors, byName: new Map(tensors.map((t) => [t.name, t])) };
 }
 
@@ -542,7 +653,8 @@ export function decodeSafetensors(input: Uint8Array | Buffer, file?: string): De
 export function decodeTensorBytes(dtype: SafetensorsDtype, buf: Uint8Array, begin: number, end: number): DecodedArray {
   const size = DTYPE_BYTES[dtype];
   const bytes = end - begin;
-  if (bytes < 0 || bytes % size !== 0 || end > buf.length) throw new SafetensorsError(`${dtype} data of ${bytes} bytes at [${begin}, ${end}) is invalid`);
+  if (bytes < 0 || bytes % size !== 0 || end > buf.length)
+    throw new SafetensorsError(`${dtype} data of ${bytes} bytes at [${begin}, ${end}) is invalid`);
   const n = bytes / size;
   const view = new DataView(buf.buffer, buf.byteOffset + begin, bytes);
   // Same-width types: copy the bytes (aligned by construction of the new buffer) and view them.
@@ -556,7 +668,9 @@ export function decodeTensorBytes(dtype: SafetensorsDtype, buf: Uint8Array, begi
       return new Uint8Array(copy());
     case "BOOL": {
       const out = new Uint8Array(copy());
-      for (let i = 0; i < n; i++) if ((out[i] as number) > 1) throw new SafetensorsError(`BOOL tensor holds byte ${out[i] as number} at element ${i} (must be 0 or 1)`);
+      for (let i = 0; i < n; i++)
+        if ((out[i] as number) > 1)
+          throw new SafetensorsError(`BOOL tensor holds byte ${out[i] as number} at element ${i} (must be 0 or 1)`);
       return out;
     }
     case "I8":

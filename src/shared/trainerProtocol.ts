@@ -43,7 +43,15 @@ export type TrainerEvent =
   /** Reply to `list`. */
   | { type: "systems"; file: string; systems: SystemSummary[] }
   /** A run began (or resumed): its folder and backend. */
-  | { type: "started"; runDir: string; runId: string; system: string; backend: BackendInfo; totalSteps: number; fromStep: number }
+  | {
+      type: "started";
+      runDir: string;
+      runId: string;
+      system: string;
+      backend: BackendInfo;
+      totalSteps: number;
+      fromStep: number;
+    }
   /** Throttled (at most a few per second): the latest training step. */
   | { type: "progress"; step: number; totalSteps: number; loss: number; stepsPerSecond: number }
   /** A metrics line was appended to metrics.jsonl. */
@@ -59,7 +67,13 @@ export type TrainerEvent =
   /** The analyzer appended a record for `step` to analyses/<analysis>.jsonl. */
   | { type: "analysis"; analysis: AnalysisName; step: number; seconds: number }
   /** The analyzer stopped: everything due is written (`finished`), it was asked to stop, or it failed. It exits after this line. */
-  | { type: "analyzerFinished"; status: "finished" | "stopped" | "failed"; runDir: string; records: number; message?: string };
+  | {
+      type: "analyzerFinished";
+      status: "finished" | "stopped" | "failed";
+      runDir: string;
+      records: number;
+      message?: string;
+    };
 
 /** Extension → trainer. */
 export type TrainerRequest =
@@ -70,7 +84,18 @@ export type TrainerRequest =
    * `python` (the interpreter), `device` (cpu, cuda, cuda:N, mps) and `threads` (PyTorch's CPU threads; absent: its
    * default, one per core) are for the torch backend, and for `auto`, which may choose it.
    */
-  | { type: "train"; file: string; system: string; runsRoot?: string; runDir?: string; backend?: string; python?: string; device?: string; threads?: number; steps?: number }
+  | {
+      type: "train";
+      file: string;
+      system: string;
+      runsRoot?: string;
+      runDir?: string;
+      backend?: string;
+      python?: string;
+      device?: string;
+      threads?: number;
+      steps?: number;
+    }
   /** Continue a stopped run from its last checkpoint. */
   | { type: "resume"; runDir: string; backend?: string; python?: string; device?: string; threads?: number }
   /**
@@ -78,11 +103,31 @@ export type TrainerRequest =
    * trains. `file` is the experiment file to load for the analyses that need the model: loading it
    * runs its code, so without `file` only the weight-space analysis runs (never run.json's file).
    */
-  | { type: "analyze"; runDir: string; file?: string; overrides?: AnalysesInput; only?: AnalysisName[]; follow?: boolean; backend?: string }
+  | {
+      type: "analyze";
+      runDir: string;
+      file?: string;
+      overrides?: AnalysesInput;
+      only?: AnalysisName[];
+      follow?: boolean;
+      backend?: string;
+    }
   /** Training: finish the current step, write a final checkpoint, set status "stopped", exit. Analysis: finish the current record, exit. */
   | { type: "stop" };
 
-const EVENT_TYPES = new Set(["ready", "systems", "started", "progress", "metrics", "checkpoint", "log", "error", "finished", "analysis", "analyzerFinished"]);
+const EVENT_TYPES = new Set([
+  "ready",
+  "systems",
+  "started",
+  "progress",
+  "metrics",
+  "checkpoint",
+  "log",
+  "error",
+  "finished",
+  "analysis",
+  "analyzerFinished",
+]);
 const REQUEST_TYPES = new Set(["list", "train", "resume", "analyze", "stop"]);
 
 /** Encodes a message as one line. */

@@ -76,7 +76,17 @@ export type WorkerEvent =
   /** The worker cannot go on; it exits after this line. */
   | { type: "error"; kind: WorkerErrorKind; message: string };
 
-export const WORKER_EVENT_TYPES: readonly WorkerEvent["type"][] = ["hello", "ready", "progress", "metrics", "checkpoint", "diverged", "finished", "log", "error"];
+export const WORKER_EVENT_TYPES: readonly WorkerEvent["type"][] = [
+  "hello",
+  "ready",
+  "progress",
+  "metrics",
+  "checkpoint",
+  "diverged",
+  "finished",
+  "log",
+  "error",
+];
 export const WORKER_REQUEST_TYPES: readonly WorkerRequest["type"][] = ["start", "stop"];
 
 /** Tensor names in the files both sides exchange (docs/worker-protocol.md). */
@@ -105,5 +115,7 @@ export function parseWorkerEvent(line: string): WorkerEvent | undefined {
   }
   if (typeof value !== "object" || value === null || !("type" in value)) return undefined;
   const type = value.type;
-  return typeof type === "string" && (WORKER_EVENT_TYPES as readonly string[]).includes(type) ? (value as WorkerEvent) : undefined;
+  return typeof type === "string" && (WORKER_EVENT_TYPES as readonly string[]).includes(type)
+    ? (value as WorkerEvent)
+    : undefined;
 }

@@ -36,7 +36,8 @@ export class BackendError extends Error {}
 export function parseBackendRequest(value: string | undefined): BackendRequest {
   if (value === undefined) return "auto";
   const request = BACKEND_REQUESTS.find((r) => r === value);
-  if (request === undefined) throw new UsageError(`unknown backend "${value}" (expected one of ${BACKEND_REQUESTS.join(", ")})`);
+  if (request === undefined)
+    throw new UsageError(`unknown backend "${value}" (expected one of ${BACKEND_REQUESTS.join(", ")})`);
   return request;
 }
 
@@ -62,7 +63,8 @@ function loadNative(pkg: string, searchPaths: string[]): () => Promise<void> {
     if (!resolved) throw new BackendError(`${pkg} is not installed`);
     // A plain require (not bundled): the package and its native binding come from the user's install.
     createRequire(resolved)(resolved);
-    if (!tf.findBackend("tensorflow")) throw new BackendError(`${pkg} loaded but did not register the "tensorflow" backend`);
+    if (!tf.findBackend("tensorflow"))
+      throw new BackendError(`${pkg} loaded but did not register the "tensorflow" backend`);
   };
 }
 
@@ -73,10 +75,15 @@ function loadNative(pkg: string, searchPaths: string[]): () => Promise<void> {
 export function wasmDir(from: string = __dirname): string {
   const binary = "tfjs-backend-wasm-simd.wasm";
   for (let dir = from; ; dir = dirname(dir)) {
-    for (const candidate of [join(dir, "wasm"), join(dir, "dist", "wasm"), join(dir, "node_modules", "@tensorflow", "tfjs-backend-wasm", "dist")]) {
+    for (const candidate of [
+      join(dir, "wasm"),
+      join(dir, "dist", "wasm"),
+      join(dir, "node_modules", "@tensorflow", "tfjs-backend-wasm", "dist"),
+    ]) {
       if (existsSync(join(candidate, binary))) return `${candidate}/`;
     }
-    if (dirname(dir) === dir) throw new BackendError(`cannot find ${binary} above ${from}: rebuild with \`npm run build\``);
+    if (dirname(dir) === dir)
+      throw new BackendError(`cannot find ${binary} above ${from}: rebuild with \`npm run build\``);
   }
 }
 
@@ -108,9 +115,16 @@ export function defaultCandidates(experimentFile?: string): BackendCandidate[] {
         // Node has no cross-origin isolation checks; one thread keeps runs deterministic.
         setThreadsCount(1);
       },
-      howToGet: "It ships with Learning Mechanics; if it fails, the wasm binaries are missing from dist/wasm (rebuild with `npm run build`).",
+      howToGet:
+        "It ships with Learning Mechanics; if it fails, the wasm binaries are missing from dist/wasm (rebuild with `npm run build`).",
     },
-    { request: "cpu", tfName: "cpu", package: "@tensorflow/tfjs-backend-cpu", load: async () => {}, howToGet: "It ships with Learning Mechanics." },
+    {
+      request: "cpu",
+      tfName: "cpu",
+      package: "@tensorflow/tfjs-backend-cpu",
+      load: async () => {},
+      howToGet: "It ships with Learning Mechanics.",
+    },
   ];
 }
 
@@ -136,10 +150,18 @@ export function errorText(e: unknown): string {
  */
 /** What run.json records for an activated tfjs candidate. */
 export function infoOf(c: BackendCandidate, reason: string): BackendInfo {
-  return { name: c.tfName, reason, ...(c.package ? { package: c.package } : {}), versions: { "tfjs-core": tf.version_core } };
+  return {
+    name: c.tfName,
+    reason,
+    ...(c.package ? { package: c.package } : {}),
+    versions: { "tfjs-core": tf.version_core },
+  };
 }
 
-export async function selectBackend(request: BackendRequest, candidates: BackendCandidate[] = defaultCandidates()): Promise<BackendInfo> {
+export async function selectBackend(
+  request: BackendRequest,
+  candidates: BackendCandidate[] = defaultCandidates(),
+): Promise<BackendInfo> {
   if (request !== "auto") {
     const c = candidates.find((x) => x.request === request);
     // "torch" is no tfjs candidate: training chooses it (trainingBackend.ts); here it is unknown.

@@ -41,7 +41,8 @@ function parseSettingOverrides(items: readonly string[]): AnalysesInput {
   for (const item of items) {
     const m = /^([A-Za-z]+)\.([A-Za-z]+)=(.*)$/s.exec(item);
     const [analysis, field, raw] = [m?.[1], m?.[2], m?.[3]];
-    if (analysis === undefined || field === undefined || raw === undefined) throw new Error(`--set expects ANALYSIS.FIELD=VALUE, got "${item}"`);
+    if (analysis === undefined || field === undefined || raw === undefined)
+      throw new Error(`--set expects ANALYSIS.FIELD=VALUE, got "${item}"`);
     let value: unknown = raw;
     try {
       value = JSON.parse(raw);
@@ -69,7 +70,9 @@ function printer(): (e: TrainerEvent) => void {
     switch (e.type) {
       case "started":
         started = true;
-        process.stderr.write(`${e.fromStep > 0 ? "resuming" : "training"} ${e.system} (${e.totalSteps} steps) on ${e.backend.name} → ${e.runDir}\n`);
+        process.stderr.write(
+          `${e.fromStep > 0 ? "resuming" : "training"} ${e.system} (${e.totalSteps} steps) on ${e.backend.name} → ${e.runDir}\n`,
+        );
         break;
       case "progress": {
         const line = progressLine(e.step, e.totalSteps, e.loss, e.stepsPerSecond);
@@ -93,7 +96,10 @@ function printer(): (e: TrainerEvent) => void {
         break;
       case "finished":
         clearBar();
-        if (started || e.status !== "failed") process.stderr.write(`${e.status} at step ${e.step}${e.message && e.status !== "failed" ? `: ${e.message}` : ""}\n`);
+        if (started || e.status !== "failed")
+          process.stderr.write(
+            `${e.status} at step ${e.step}${e.message && e.status !== "failed" ? `: ${e.message}` : ""}\n`,
+          );
         if (e.runDir) process.stdout.write(`${e.runDir}\n`);
         break;
       default:
@@ -110,8 +116,13 @@ function summaryOf(runDir: string): string {
   if (hasAcc) {
     const g = toGrokReport(grokkingReport(data));
     const num = (v: number | undefined) => (v === undefined ? "—" : String(+v.toPrecision(3)));
-    lines.push(`grokking: ${g.verdict} · t_mem ${num(g.tMem)} · t_gen ${num(g.tGen)} · t_gen/t_mem ${num(g.ratio)}${g.atChance === undefined ? "" : ` · test accuracy at t_mem ${num(g.testAccAtMem)}${g.atChance ? " (chance)" : ""}`}`);
-    for (const i of g.indicators) lines.push(`  ${i.name} at step ${i.step ?? "—"}${i.leadTime === undefined ? "" : `, ${i.leadTime} steps before t_gen`}`);
+    lines.push(
+      `grokking: ${g.verdict} · t_mem ${num(g.tMem)} · t_gen ${num(g.tGen)} · t_gen/t_mem ${num(g.ratio)}${g.atChance === undefined ? "" : ` · test accuracy at t_mem ${num(g.testAccAtMem)}${g.atChance ? " (chance)" : ""}`}`,
+    );
+    for (const i of g.indicators)
+      lines.push(
+        `  ${i.name} at step ${i.step ?? "—"}${i.leadTime === undefined ? "" : `, ${i.leadTime} steps before t_gen`}`,
+      );
   }
   const regime = lazyRichRun({ runId: runDir, label: runDir, colorIndex: 0 }, data).regime;
   if (regime) lines.push(`regime: ${regime.reason}`);
@@ -162,7 +173,9 @@ async function main(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   if (!target) {
-    process.stderr.write(`${command}: missing ${command === "resume" || command === "analyze" ? "RUN_DIR" : "FILE"}\n${USAGE}\n`);
+    process.stderr.write(
+      `${command}: missing ${command === "resume" || command === "analyze" ? "RUN_DIR" : "FILE"}\n${USAGE}\n`,
+    );
     return 2;
   }
 
@@ -189,7 +202,8 @@ async function main(argv: string[]): Promise<number> {
       if (values.only) {
         const only = values.only.split(",").map((s) => s.trim());
         const bad = only.filter((n) => !(ANALYSIS_NAMES as readonly string[]).includes(n));
-        if (bad.length) throw new Error(`--only: unknown analysis ${bad.join(", ")} (expected ${ANALYSIS_NAMES.join(", ")})`);
+        if (bad.length)
+          throw new Error(`--only: unknown analysis ${bad.join(", ")} (expected ${ANALYSIS_NAMES.join(", ")})`);
         request.only = only as AnalysisName[];
       }
       if (values.file) request.file = values.file;
@@ -206,7 +220,9 @@ async function main(argv: string[]): Promise<number> {
     });
     if (result.kind !== "analyze") return 1;
     const outcome = result.outcome;
-    process.stderr.write(`analyzer ${outcome.status}: ${outcome.records} records${outcome.message ? ` (${outcome.message})` : ""}\n`);
+    process.stderr.write(
+      `analyzer ${outcome.status}: ${outcome.records} records${outcome.message ? ` (${outcome.message})` : ""}\n`,
+    );
     if (outcome.status !== "failed") {
       // The summary is extra: a metrics file it cannot read (a FIFO, too large) is said, not fatal.
       try {
@@ -257,7 +273,11 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
 
-  const { result, interrupted } = await runJob({ kind: "run", request }, printer(), "stopping after this step (Ctrl-C again to quit at once)…");
+  const { result, interrupted } = await runJob(
+    { kind: "run", request },
+    printer(),
+    "stopping after this step (Ctrl-C again to quit at once)…",
+  );
   if (result.kind !== "run") return 1;
   return interrupted ? 130 : result.outcome.exitCode;
 }
@@ -266,7 +286,11 @@ async function main(argv: string[]): Promise<number> {
  * Runs a job in the worker with signals wired: the first SIGINT or SIGTERM asks for a graceful
  * stop, a second one terminates the worker (`interrupted`: exit code 130).
  */
-async function runJob(job: Job, emit: (e: TrainerEvent) => void, stopNote?: string): Promise<{ result: JobResult; interrupted: boolean }> {
+async function runJob(
+  job: Job,
+  emit: (e: TrainerEvent) => void,
+  stopNote?: string,
+): Promise<{ result: JobResult; interrupted: boolean }> {
   const handle: JobHandle = startJob(job, { emit, output: (_stream, text) => process.stderr.write(text) });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {

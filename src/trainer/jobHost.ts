@@ -70,7 +70,10 @@ export function startJob(job: Job, out: JobOutput): JobHandle {
   worker.stderr.on("data", (text: string) => out.output("stderr", text));
 
   // What the host knows of the job, to report it if the worker never returns.
-  const seen: { runDir?: string; step: number; exitCall?: string; stopAsked: boolean; killed?: string } = { step: 0, stopAsked: false };
+  const seen: { runDir?: string; step: number; exitCall?: string; stopAsked: boolean; killed?: string } = {
+    step: 0,
+    stopAsked: false,
+  };
   let result: JobResult | undefined;
   let graceTimer: NodeJS.Timeout | undefined;
   // The longest silence between two messages of the worker: how slow its steps are.
@@ -128,12 +131,17 @@ export function startJob(job: Job, out: JobOutput): JobHandle {
       const where = job.kind === "run" ? (seen.runDir ? `at step ${seen.step}` : "while loading the experiment") : "";
       const grace = Math.max(STOP_GRACE_MS, 3 * longestQuiet);
       graceTimer = setTimeout(
-        () => kill(`stopped: the experiment code did not return within ${Math.round(grace / 100) / 10} s of the stop request ${where}`.trim()),
+        () =>
+          kill(
+            `stopped: the experiment code did not return within ${Math.round(grace / 100) / 10} s of the stop request ${where}`.trim(),
+          ),
         grace,
       );
     },
     kill() {
-      kill(`stopped at once (second interrupt)${seen.runDir ? ` at step ${seen.step}` : ""}: the experiment code was terminated`);
+      kill(
+        `stopped at once (second interrupt)${seen.runDir ? ` at step ${seen.step}` : ""}: the experiment code was terminated`,
+      );
     },
   };
 }
@@ -142,20 +150,29 @@ function track(seen: { runDir?: string; step: number }, e: TrainerEvent): void {
   if (e.type === "started") {
     seen.runDir = e.runDir;
     seen.step = e.fromStep;
-  } else if (e.type === "progress" || e.type === "metrics" || e.type === "checkpoint") seen.step = Math.max(seen.step, e.step);
+  } else if (e.type === "progress" || e.type === "metrics" || e.type === "checkpoint")
+    seen.step = Math.max(seen.step, e.step);
 }
 
 /**
  * The worker ended without a result: reports why, marks a run it left "running" as failed (its
  * checkpoints are intact and it can be resumed), and removes the locks this process held.
  */
-function abandoned(job: Job, seen: { runDir?: string; step: number }, why: string, emit: Emit, experimentFile: string | undefined): JobResult {
+function abandoned(
+  job: Job,
+  seen: { runDir?: string; step: number },
+  why: string,
+  emit: Emit,
+  experimentFile: string | undefined,
+): JobResult {
   const location = /process\.exit\(.*\) at (.+):(\d+):(\d+)$/.exec(why);
   const error: TrainerEvent & { type: "error" } = {
     type: "error",
     kind: "runtime",
     message: why,
-    ...(location && experimentFile ? { location: { file: location[1]!, line: Number(location[2]), column: Number(location[3]) } } : {}),
+    ...(location && experimentFile
+      ? { location: { file: location[1]!, line: Number(location[2]), column: Number(location[3]) } }
+      : {}),
   };
   emit(error);
   if (job.kind === "list") return { kind: "listFailed", error };
@@ -186,11 +203,15 @@ function markFailed(runDir: string, message: string): void {
   const m = r.value as RunManifest;
   if (m.status !== "running" || m.pid !== process.pid) return;
   const at = new Date().toISOString();
-  writeFileAtomicSync(path, `${JSON.stringify({ ...m, status: "failed", error: { message }, updatedAt: at, endedAt: at }, null, 2)}\n`);
+  writeFileAtomicSync(
+    path,
+    `${JSON.stringify({ ...m, status: "failed", error: { message }, updatedAt: at, endedAt: at }, null, 2)}\n`,
+  );
 }
 
 /** Removes a lock file whose owner is this process (the worker that took it is gone). */
 function releaseOwnLock(path: string): void {
   const r = readJsonFileSync(path);
-  if (r.ok && typeof r.value === "object" && r.value !== null && "pid" in r.value && r.value.pid === process.pid) rmSync(path, { force: true });
+  if (r.ok && typeof r.value === "object" && r.value !== null && "pid" in r.value && r.value.pid === process.pid)
+    rmSync(path, { force: true });
 }

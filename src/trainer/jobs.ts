@@ -5,7 +5,10 @@ import type { AnalyzeOutcome, AnalyzeRequest } from "./analyzer/index";
 import type { SystemSummary, TrainerEvent } from "../shared/trainerProtocol";
 import type { ErrorEvent, RunOutcome, RunRequest } from "./session";
 
-export type Job = { kind: "run"; request: RunRequest } | { kind: "analyze"; request: AnalyzeRequest } | { kind: "list"; file: string };
+export type Job =
+  | { kind: "run"; request: RunRequest }
+  | { kind: "analyze"; request: AnalyzeRequest }
+  | { kind: "list"; file: string };
 
 export type JobResult =
   | { kind: "run"; outcome: RunOutcome }

@@ -59,7 +59,10 @@ const sdkPlugin: esbuild.Plugin = {
 /** The first stack frame inside `file` (or, failing that, in the user's folder outside node_modules). */
 export function locationInStack(stack: string | undefined, file: string): Location | undefined {
   const frames: Location[] = stackLocations(stack);
-  return frames.find((fr) => resolve(fr.file) === resolve(file)) ?? frames.find((fr) => fr.file.startsWith(dirname(file)) && !fr.file.includes("node_modules"));
+  return (
+    frames.find((fr) => resolve(fr.file) === resolve(file)) ??
+    frames.find((fr) => fr.file.startsWith(dirname(file)) && !fr.file.includes("node_modules"))
+  );
 }
 
 export async function loadExperiment(fileArg: string): Promise<LoadedExperiment> {

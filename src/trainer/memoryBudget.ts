@@ -66,7 +66,8 @@ function sizeField(model: ModelSpec): string {
 function widestLayer(model: ModelSpec, io: ModelIO): number {
   const flatInput = io.input.kind === "features" ? io.input.dim : io.input.length * io.input.vocab;
   if (model.kind === "mlp" || model.kind === "deepLinear") return Math.max(flatInput, ...model.hidden);
-  if (model.kind === "transformer") return (io.input.kind === "tokens" ? io.input.length : 1) * Math.max(model.dModel, model.dMlp);
+  if (model.kind === "transformer")
+    return (io.input.kind === "tokens" ? io.input.length : 1) * Math.max(model.dModel, model.dMlp);
   return 0;
 }
 
@@ -78,7 +79,8 @@ export interface MemoryEstimate {
 /** Bytes a training of `spec` needs: parameter copies, the data (as arrays and as tensors), one evaluation chunk's activations. */
 export function estimateMemory(spec: SystemSpec, io: ModelIO, data: TaskData): MemoryEstimate {
   const parameters = parameterCount(spec.model, io);
-  const dataBytes = 2 * (data.train.x.byteLength + data.train.y.byteLength + data.test.x.byteLength + data.test.y.byteLength);
+  const dataBytes =
+    2 * (data.train.x.byteLength + data.train.y.byteLength + data.test.x.byteLength + data.test.y.byteLength);
   const batch = Math.min(8192, Math.max(data.train.n, data.test.n));
   const activations = 3 * batch * widestLayer(spec.model, io) * FLOAT_BYTES;
   const bytes = (parameters ?? 0) * FLOAT_BYTES * parameterCopies(spec.model, spec.optimizer) + dataBytes + activations;
@@ -111,6 +113,13 @@ export function checkMemory(
       : `${Math.round(AVAILABLE_MEMORY_SHARE * 100)}% of the ${formatBytes(available.free)} available now (of ${formatBytes(available.total)})`;
   const what = parameters === undefined ? "the data" : `${parameters.toLocaleString("en-US")} parameters`;
   const field = parameters === undefined ? "task" : sizeField(spec.model);
-  const problem = { path: field, message: `too large: ${what} need about ${formatBytes(bytes)} to train, over ${limit}` };
-  throw new ConfigError(system.name, [system.location ? { ...problem, location: system.location } : problem], system.location);
+  const problem = {
+    path: field,
+    message: `too large: ${what} need about ${formatBytes(bytes)} to train, over ${limit}`,
+  };
+  throw new ConfigError(
+    system.name,
+    [system.location ? { ...problem, location: system.location } : problem],
+    system.location,
+  );
 }

@@ -53,7 +53,10 @@ export function addPositional(h: tf.Tensor2D, pos: tf.Tensor2D): tf.Tensor2D {
   const rows = h.shape[0];
   const y = tf.reshape(tf.add(tf.reshape(h, [rows / T, T, d]), pos), [rows, d]) as tf.Tensor2D;
   if (!activeTap) return y;
-  const positions = tf.tensor1d(Int32Array.from({ length: rows }, (_, r) => r % T), "int32");
+  const positions = tf.tensor1d(
+    Int32Array.from({ length: rows }, (_, r) => r % T),
+    "int32",
+  );
   try {
     return activeTap.gather(pos, positions, y);
   } finally {
@@ -108,7 +111,11 @@ function ensureRegistered(backendName: string): void {
     kernelName: DENSE,
     backendName,
     kernelFunc: ({ inputs, backend }) =>
-      matMulKernel.kernelFunc({ inputs: { a: inputs["x"]!, b: inputs["w"]! }, backend, attrs: { transposeA: false, transposeB: false } }),
+      matMulKernel.kernelFunc({
+        inputs: { a: inputs["x"]!, b: inputs["w"]! },
+        backend,
+        attrs: { transposeA: false, transposeB: false },
+      }),
   });
   registeredOn.add(backendName);
 }
@@ -118,7 +125,9 @@ export function dense(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
   const backendName = tf.getBackend();
   if (!registeredOn.has(backendName)) ensureRegistered(backendName);
   if (x.rank !== 2 || w.rank !== 2 || x.shape[1] !== w.shape[0]) {
-    throw new Error(`dense: expected x [batch, in] and w [in, out], got [${x.shape.join(", ")}] and [${w.shape.join(", ")}]`);
+    throw new Error(
+      `dense: expected x [batch, in] and w [in, out], got [${x.shape.join(", ")}] and [${w.shape.join(", ")}]`,
+    );
   }
   const y = tf.engine().runKernel(DENSE, { x, w } as unknown as tf.NamedTensorMap, {}) as tf.Tensor2D;
   return activeTap ? activeTap.dense(x, w, y) : y;
@@ -165,13 +174,16 @@ export function batchMatMul(a: tf.Tensor3D, b: tf.Tensor3D, transposeB = false):
  */
 export function gatherRows(table: tf.Tensor2D, indices: tf.Tensor1D): tf.Tensor2D {
   const rows = table.shape[0];
-  const gather = JS_GATHER_BACKENDS.has(tf.getBackend()) ? gatherRowsInJs : (t: tf.Tensor2D, i: tf.Tensor1D) => tf.gather(t, i);
+  const gather = JS_GATHER_BACKENDS.has(tf.getBackend())
+    ? gatherRowsInJs
+    : (t: tf.Tensor2D, i: tf.Tensor1D) => tf.gather(t, i);
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [t, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
     save([indices]);
     return {
       value: gather(t, indices),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.scatterND(tf.reshape(saved[0]!, [-1, 1]), dy, [rows, dy.shape[1]!]),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.scatterND(tf.reshape(saved[0]!, [-1, 1]), dy, [rows, dy.shape[1]!]),
     };
   });
   const y = f(table) as tf.Tensor2D;
@@ -216,7 +228,10 @@ export function onehotDense(x: tf.Tensor2D, w: tf.Tensor2D, vocab: number): tf.T
     throw new Error(`onehotDense: w has ${w.shape[0]} rows, expected length·vocab = ${length}·${vocab}`);
   }
   return tf.tidy(() => {
-    const offsets = tf.tensor1d(Array.from({ length }, (_, i) => i * vocab), "int32");
+    const offsets = tf.tensor1d(
+      Array.from({ length }, (_, i) => i * vocab),
+      "int32",
+    );
     const idx = tf.reshape(tf.add(x, offsets), [-1]) as tf.Tensor1D;
     const rows = gatherRows(w, idx);
     if (length === 1) return rows;

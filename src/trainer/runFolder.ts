@@ -1,6 +1,16 @@
 // Writes a run folder (docs/run-format.md): manifest, metrics and checkpoints, every file atomic.
 import { randomBytes } from "node:crypto";
-import { existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, realpathSync, rmSync, type Stats, statSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  type Stats,
+  statSync,
+} from "node:fs";
 import { dirname, isAbsolute, join, relative } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { appendLine, writeFileAtomic, writeFileAtomicSync } from "../shared/atomicFile";
@@ -49,7 +59,8 @@ export function makeFolders(path: string): void {
       at = dirname(at);
       continue;
     }
-    if (!stat.isDirectory()) throw Object.assign(new Error(`cannot create ${path}: ${at} is not a folder (ENOTDIR)`), { code: "ENOTDIR" });
+    if (!stat.isDirectory())
+      throw Object.assign(new Error(`cannot create ${path}: ${at} is not a folder (ENOTDIR)`), { code: "ENOTDIR" });
     break;
   }
   for (const dir of missing) {
@@ -59,7 +70,9 @@ export function makeFolders(path: string): void {
       const err = e as NodeJS.ErrnoException;
       if (err.code === "EEXIST" && statSync(dir).isDirectory()) continue;
       const why = err.code === "ENOENT" ? `${dirname(dir)} exists but takes no new folders` : err.message;
-      throw Object.assign(new Error(`cannot create ${path}: ${why} (${err.code ?? "error"})`, { cause: e }), { code: err.code });
+      throw Object.assign(new Error(`cannot create ${path}: ${why} (${err.code ?? "error"})`, { cause: e }), {
+        code: err.code,
+      });
     }
   }
 }
@@ -149,7 +162,11 @@ export class RunFolder {
   /** Refuses (UsageError, nothing written) a checkpoints/ that is a link, a file, or leads outside the run. */
   private checkOwnCheckpoints(): void {
     const problem = subfolderProblem(this.dir, realpathSync(this.dir), CHECKPOINT_DIR);
-    if (problem) throw new UsageError(`refusing to write to ${this.dir}: ${problem}; the trainer writes only inside the run folder`, 1);
+    if (problem)
+      throw new UsageError(
+        `refusing to write to ${this.dir}: ${problem}; the trainer writes only inside the run folder`,
+        1,
+      );
   }
 
   /**
@@ -186,7 +203,10 @@ export class RunFolder {
     const read = readManifestSync(this.manifestPath);
     if (read.ok) return read.manifest;
     const why = read.problems.join("; ");
-    throw new UsageError("missing" in read ? `${this.dir} is not a run folder: ${why}` : `${this.manifestPath}: ${why}`, 1);
+    throw new UsageError(
+      "missing" in read ? `${this.dir} is not a run folder: ${why}` : `${this.manifestPath}: ${why}`,
+      1,
+    );
   }
 
   appendMetrics(rec: MetricsRecord): void {
@@ -261,9 +281,11 @@ export class RunFolder {
     initial: ReadonlyMap<string, Float32Array> | undefined,
   ): Promise<{ path: string; bytes: number; values: Map<string, Float32Array> }> {
     const values: CheckpointTensor[] = [];
-    for (const p of params) values.push({ name: p.name, shape: p.variable.shape, values: (await p.variable.data()) as Float32Array });
+    for (const p of params)
+      values.push({ name: p.name, shape: p.variable.shape, values: (await p.variable.data()) as Float32Array });
     const slots: CheckpointTensor[] = [];
-    for (const s of opt?.slots ?? []) slots.push({ name: s.name, shape: s.tensor.shape, values: (await s.tensor.data()) as Float32Array });
+    for (const s of opt?.slots ?? [])
+      slots.push({ name: s.name, shape: s.tensor.shape, values: (await s.tensor.data()) as Float32Array });
     return this.writeCheckpointValues(step, values, opt ? { t: opt.t, slots } : undefined, initial);
   }
 
@@ -283,13 +305,21 @@ export class RunFolder {
       values.set(p.name, p.values);
       tensors.push({ name: p.name, dtype: "F32", shape: [...p.shape], data: p.values });
     }
-    for (const s of opt?.slots ?? []) tensors.push({ name: OPTIMIZER_TENSOR_PREFIX + s.name, dtype: "F32", shape: [...s.shape], data: s.values });
+    for (const s of opt?.slots ?? [])
+      tensors.push({ name: OPTIMIZER_TENSOR_PREFIX + s.name, dtype: "F32", shape: [...s.shape], data: s.values });
     const metadata: Record<string, string> = {
       format: CHECKPOINT_FORMAT,
       format_version: "1",
       step: String(step),
       params: JSON.stringify(params.map((p) => p.name)),
-      stats: JSON.stringify(Object.fromEntries([...values].map(([name, v]) => [name, tensorStats(v, (initial ?? (step === 0 ? values : undefined))?.get(name))]))),
+      stats: JSON.stringify(
+        Object.fromEntries(
+          [...values].map(([name, v]) => [
+            name,
+            tensorStats(v, (initial ?? (step === 0 ? values : undefined))?.get(name)),
+          ]),
+        ),
+      ),
     };
     if (opt) metadata["optimizer"] = JSON.stringify({ t: opt.t });
     const buf = encodeSafetensors(tensors, metadata);
@@ -306,7 +336,8 @@ export class RunFolder {
     const optimizer = new Map<string, { shape: number[]; values: Float32Array }>();
     for (const t of decoded.tensors) {
       const values = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as ArrayLike<number>);
-      if (t.name.startsWith(OPTIMIZER_TENSOR_PREFIX)) optimizer.set(t.name.slice(OPTIMIZER_TENSOR_PREFIX.length), { shape: t.shape, values });
+      if (t.name.startsWith(OPTIMIZER_TENSOR_PREFIX))
+        optimizer.set(t.name.slice(OPTIMIZER_TENSOR_PREFIX.length), { shape: t.shape, values });
       else params.set(t.name, { shape: t.shape, values });
     }
     const optMeta = metadataJson(decoded.metadata, "optimizer", path);
@@ -330,7 +361,8 @@ export function restoreParams(params: readonly NamedVariable[], saved: Checkpoin
   for (const p of params) {
     const s = saved.get(p.name);
     if (!s) throw new Error(`${path} has no parameter "${p.name}"`);
-    if (s.shape.join(",") !== p.variable.shape.join(",")) throw new Error(`${path}: "${p.name}" has shape [${s.shape}], the model has [${p.variable.shape}]`);
+    if (s.shape.join(",") !== p.variable.shape.join(","))
+      throw new Error(`${path}: "${p.name}" has shape [${s.shape}], the model has [${p.variable.shape}]`);
     p.variable.assign(tf.tensor(s.values, p.variable.shape, "float32"));
   }
 }

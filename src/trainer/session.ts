@@ -28,7 +28,14 @@ interface BackendChoice {
 }
 
 export type RunRequest =
-  | ({ kind: "train"; file: string; system?: string; runsRoot?: string; runDir?: string; steps?: number } & BackendChoice)
+  | ({
+      kind: "train";
+      file: string;
+      system?: string;
+      runsRoot?: string;
+      runDir?: string;
+      steps?: number;
+    } & BackendChoice)
   | ({ kind: "resume"; runDir: string } & BackendChoice);
 
 export async function listSystems(file: string): Promise<{ file: string; systems: SystemSummary[] }> {
@@ -42,7 +49,11 @@ export function summarize(experiment: LoadedExperiment): SystemSummary[] {
     const result = validateSystem(system.input);
     const base = location ? { name, location } : { name };
     if (result.ok) return { ...base, description: describeSystem(result.spec), problems: [] };
-    return { ...base, description: "invalid config", problems: result.problems.map((p) => (location && !p.location ? { ...p, location } : p)) };
+    return {
+      ...base,
+      description: "invalid config",
+      problems: result.problems.map((p) => (location && !p.location ? { ...p, location } : p)),
+    };
   });
 }
 
@@ -59,18 +70,39 @@ export function errorEvent(e: unknown, experimentFile?: string): ErrorEvent {
     return event.kind === "io" ? { ...event, message: e.message } : event;
   }
   if (e instanceof ConfigError) {
-    return { type: "error", kind: "config", message: e.message, problems: e.problems, ...(e.location ? { location: e.location } : {}) };
+    return {
+      type: "error",
+      kind: "config",
+      message: e.message,
+      problems: e.problems,
+      ...(e.location ? { location: e.location } : {}),
+    };
   }
-  if (e instanceof UsageError || e instanceof RunLockedError) return { type: "error", kind: "usage", message: e.message };
-  if (e instanceof ExperimentError) return { type: "error", kind: e.kind, message: e.message, ...(e.location ? { location: e.location } : {}) };
-  if (e instanceof BackendError || e instanceof TorchUnsupportedError) return { type: "error", kind: "backend", message: e.message };
-  if (e instanceof WorkerRunError) return { type: "error", kind: e.kind === "io" ? "io" : e.kind === "device" ? "backend" : "internal", message: e.message };
+  if (e instanceof UsageError || e instanceof RunLockedError)
+    return { type: "error", kind: "usage", message: e.message };
+  if (e instanceof ExperimentError)
+    return { type: "error", kind: e.kind, message: e.message, ...(e.location ? { location: e.location } : {}) };
+  if (e instanceof BackendError || e instanceof TorchUnsupportedError)
+    return { type: "error", kind: "backend", message: e.message };
+  if (e instanceof WorkerRunError)
+    return {
+      type: "error",
+      kind: e.kind === "io" ? "io" : e.kind === "device" ? "backend" : "internal",
+      message: e.message,
+    };
   if (e instanceof FileRefusedError) return { type: "error", kind: "io", message: e.message };
   const err = e instanceof Error ? e : new Error(String(e));
-  if ("code" in err && typeof err.code === "string" && /^E[A-Z]+$/.test(err.code)) return { type: "error", kind: "io", message: err.message };
+  if ("code" in err && typeof err.code === "string" && /^E[A-Z]+$/.test(err.code))
+    return { type: "error", kind: "io", message: err.message };
   // Thrown from user code (a custom task or model) while training: point at it.
   const location: Location | undefined = experimentFile ? locationInStack(err.stack, experimentFile) : undefined;
-  if (location) return { type: "error", kind: "runtime", message: `${location.file}:${location.line}:${location.column}: ${err.message}`, location };
+  if (location)
+    return {
+      type: "error",
+      kind: "runtime",
+      message: `${location.file}:${location.line}:${location.column}: ${err.message}`,
+      location,
+    };
   return { type: "error", kind: "internal", message: err.stack ?? err.message };
 }
 
@@ -109,7 +141,8 @@ export async function runRequest(request: RunRequest, emit: Emit, shouldStop: ()
     const experiment = await loadExperiment(experimentFile);
     const found = chooseSystem(experiment, request.kind === "train" ? request.system : system);
     system = found.name;
-    if (request.kind === "train") runDir = resolve(request.runDir ?? resolve(request.runsRoot ?? "runs", newRunId(system)));
+    if (request.kind === "train")
+      runDir = resolve(request.runDir ?? resolve(request.runsRoot ?? "runs", newRunId(system)));
     if (runDir === undefined) throw new Error("no run folder was chosen");
     // Chosen before anything is written: a missing Python, PyTorch or device leaves no run folder.
     const chosen = await chooseTrainingBackend(backendWanted, {
@@ -126,13 +159,21 @@ export async function runRequest(request: RunRequest, emit: Emit, shouldStop: ()
       system,
       runDir,
       backend,
-      ...(chosen.kind === "torch" ? { torch: { ...chosen.torch, ...(request.threads !== undefined ? { threads: request.threads } : {}) } } : {}),
+      ...(chosen.kind === "torch"
+        ? { torch: { ...chosen.torch, ...(request.threads !== undefined ? { threads: request.threads } : {}) } }
+        : {}),
       emit,
       shouldStop,
       resume: request.kind === "resume",
       ...(request.kind === "train" && request.steps !== undefined ? { steps: request.steps } : {}),
     });
-    emit({ type: "finished", status: outcome.status, step: outcome.step, runDir, ...(outcome.message ? { message: outcome.message } : {}) });
+    emit({
+      type: "finished",
+      status: outcome.status,
+      step: outcome.step,
+      runDir,
+      ...(outcome.message ? { message: outcome.message } : {}),
+    });
     return { ...outcome, exitCode: outcomeExitCode(outcome.status) };
   } catch (e) {
     const event = errorEvent(e, experimentFile);
@@ -146,7 +187,11 @@ export async function runRequest(request: RunRequest, emit: Emit, shouldStop: ()
 }
 
 /** Runs the analyzer on a run folder; ends with `analyzerFinished` (after an `error` if it failed). Never throws. */
-export async function analyzeRequest(request: AnalyzeRequest, emit: Emit, shouldStop: () => boolean): Promise<AnalyzeOutcome> {
+export async function analyzeRequest(
+  request: AnalyzeRequest,
+  emit: Emit,
+  shouldStop: () => boolean,
+): Promise<AnalyzeOutcome> {
   const runDir = resolve(request.runDir);
   let experimentFile = request.file;
   if (experimentFile === undefined && request.runExperiment) {
@@ -164,7 +209,13 @@ export async function analyzeRequest(request: AnalyzeRequest, emit: Emit, should
   };
   try {
     const outcome = await analyzeRun(request, counted, shouldStop);
-    emit({ type: "analyzerFinished", status: outcome.status, runDir, records: outcome.records, ...(outcome.message ? { message: outcome.message } : {}) });
+    emit({
+      type: "analyzerFinished",
+      status: outcome.status,
+      runDir,
+      records: outcome.records,
+      ...(outcome.message ? { message: outcome.message } : {}),
+    });
     return outcome;
   } catch (e) {
     const event = errorEvent(e, experimentFile);

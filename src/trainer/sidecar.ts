@@ -6,7 +6,13 @@
 // if its code does not return. If stdin closes (the extension went away), a running job stops
 // gracefully, so no orphan keeps running.
 import { format } from "node:util";
-import { encodeMessage, LineSplitter, parseTrainerRequest, PROTOCOL_VERSION, type TrainerEvent } from "../shared/trainerProtocol";
+import {
+  encodeMessage,
+  LineSplitter,
+  parseTrainerRequest,
+  PROTOCOL_VERSION,
+  type TrainerEvent,
+} from "../shared/trainerProtocol";
 import { type JobHandle, startJob } from "./jobHost";
 import type { Job, JobResult } from "./jobs";
 import { VERSION } from "./version";
@@ -61,7 +67,12 @@ function stop(): void {
 }
 
 /** The backend fields of a train or resume request that are set (absent ones stay absent). */
-function backendChoice(r: { backend?: string; python?: string; device?: string; threads?: number }): { backend?: string; python?: string; device?: string; threads?: number } {
+function backendChoice(r: { backend?: string; python?: string; device?: string; threads?: number }): {
+  backend?: string;
+  python?: string;
+  device?: string;
+  threads?: number;
+} {
   return {
     ...(r.backend ? { backend: r.backend } : {}),
     ...(r.python ? { python: r.python } : {}),
@@ -100,7 +111,11 @@ async function handle(line: string): Promise<void> {
     case "train":
     case "resume": {
       if (busy) {
-        emit({ type: "error", kind: "usage", message: "this trainer is already training; start another trainer process" });
+        emit({
+          type: "error",
+          kind: "usage",
+          message: "this trainer is already training; start another trainer process",
+        });
         return;
       }
       busy = true;
@@ -139,7 +154,11 @@ process.stdin.on("end", () => {
   splitter.end();
   stopRequested = true;
   current?.stop();
-  if (!busy) queue.then(() => process.exit(0), () => process.exit(1));
+  if (!busy)
+    queue.then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
 });
 // A second signal terminates the job's worker at once.
 let signals = 0;

@@ -25,7 +25,12 @@ function splitTensors(data: TaskData, which: "train" | "test"): SplitTensors {
   const x = data.input.kind === "tokens" ? tf.tensor(s.x, xShape, "int32") : tf.tensor(s.x, xShape, "float32");
   const y =
     data.output.kind === "classes"
-      ? tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(s.y as Int32Array, "int32"), (data.output as { count: number }).count), "float32"))
+      ? tf.tidy(() =>
+          tf.cast(
+            tf.oneHot(tf.tensor1d(s.y as Int32Array, "int32"), (data.output as { count: number }).count),
+            "float32",
+          ),
+        )
       : tf.tensor(s.y, [s.n, data.output.dim], "float32");
   return { n: s.n, x, y };
 }

@@ -21,10 +21,13 @@ export function chooseSystem(experiment: LoadedExperiment, name: string | undefi
   if (names.length === 0) throw new UsageError(`${experiment.file} exports no model system`, 1);
   if (name === undefined) {
     if (names.length === 1) return experiment.systems[0]!;
-    throw new UsageError(`${experiment.file} has several model systems (${names.join(", ")}): choose one with --system NAME`);
+    throw new UsageError(
+      `${experiment.file} has several model systems (${names.join(", ")}): choose one with --system NAME`,
+    );
   }
   const found = findSystem(experiment, name);
-  if (!found) throw new UsageError(`${experiment.file} exports no model system "${name}" (it has: ${names.join(", ")})`, 1);
+  if (!found)
+    throw new UsageError(`${experiment.file} exports no model system "${name}" (it has: ${names.join(", ")})`, 1);
   return found;
 }
 
@@ -45,5 +48,9 @@ export function validatedSpec(found: LoadedSystem, changes: SpecChanges = {}): S
   });
   if (result.ok) return result.spec;
   const location = found.system.definedAt;
-  throw new ConfigError(found.name, result.problems.map((p) => (location && !p.location ? { ...p, location } : p)), location);
+  throw new ConfigError(
+    found.name,
+    result.problems.map((p) => (location && !p.location ? { ...p, location } : p)),
+    location,
+  );
 }

@@ -115,7 +115,10 @@ class Training {
     this.emit = req.emit;
     this.folder = new RunFolder(req.runDir);
     const trainN = system.train.n;
-    this.batches = spec.batchSize === "full" || spec.batchSize >= trainN ? undefined : new BatchSchedule(trainN, spec.batchSize, spec.seed);
+    this.batches =
+      spec.batchSize === "full" || spec.batchSize >= trainN
+        ? undefined
+        : new BatchSchedule(trainN, spec.batchSize, spec.seed);
     this.vars = system.model.params.map((p) => p.variable);
     this.nameOf = new Map(system.model.params.map((p) => [p.variable.name, p.name]));
     this.step = startStep ?? 0;
@@ -146,10 +149,13 @@ class Training {
       try {
         const optimizer = new Optimizer(spec.optimizer, system.model.params, spec.steps);
         lock ??= folder.create("train");
-        for (const path of folder.removeStaleTempFiles()) req.emit({ type: "log", level: "info", message: `removed ${path}, left by a write that was cut short` });
+        for (const path of folder.removeStaleTempFiles())
+          req.emit({ type: "log", level: "info", message: `removed ${path}, left by a write that was cut short` });
         // Before the restore overwrites them, the variables hold the step-0 parameters (the seed's).
         const initParams = req.torch && resumed ? paramValues(system) : undefined;
-        const { startStep, timeOffset } = resumed ? restoreLastCheckpoint(folder, system, optimizer) : { startStep: undefined, timeOffset: 0 };
+        const { startStep, timeOffset } = resumed
+          ? restoreLastCheckpoint(folder, system, optimizer)
+          : { startStep: undefined, timeOffset: 0 };
         const training = new Training(req, spec, system, optimizer, lock, startStep, timeOffset, initParams);
         training.begin(resumed);
         return training;
@@ -169,7 +175,15 @@ class Training {
     if (resumed) {
       const from = this.startStep ?? 0;
       const { endedAt: _e, error: _r, divergedAtStep: _d, ...kept } = resumed;
-      this.manifest = { ...kept, status: "running", pid: process.pid, step: from, updatedAt: now(), resumedFrom: [...(resumed.resumedFrom ?? []), from], backend: req.backend };
+      this.manifest = {
+        ...kept,
+        status: "running",
+        pid: process.pid,
+        step: from,
+        updatedAt: now(),
+        resumedFrom: [...(resumed.resumedFrom ?? []), from],
+        backend: req.backend,
+      };
       if (this.startStep !== undefined && this.folder.checkpointSteps()[0] === 0) {
         this.initialValues = new Map([...this.folder.readCheckpoint(0).params].map(([k, v]) => [k, v.values]));
       }
@@ -194,7 +208,15 @@ class Training {
     }
     this.folder.writeManifest(this.manifest);
     this.t0 = Date.now();
-    this.emit({ type: "started", runDir: req.runDir, runId: this.manifest.id, system: req.system, backend: req.backend, totalSteps: spec.steps, fromStep: this.step });
+    this.emit({
+      type: "started",
+      runDir: req.runDir,
+      runId: this.manifest.id,
+      system: req.system,
+      backend: req.backend,
+      totalSteps: spec.steps,
+      fromStep: this.step,
+    });
   }
 
   // ------------------------------------------------------------------ the run
@@ -263,7 +285,10 @@ class Training {
       const bx = rows(train.x);
       const by = rows(train.y);
       const bf0 = train.f0 ? rows(train.f0) : undefined;
-      const { value, grads } = tf.variableGrads(() => tf.mul(lossOf(system.output(bx, bf0), by, classes), lossScale) as tf.Scalar, this.vars);
+      const { value, grads } = tf.variableGrads(
+        () => tf.mul(lossOf(system.output(bx, bf0), by, classes), lossScale) as tf.Scalar,
+        this.vars,
+      );
       const loss = value.dataSync()[0]! / lossScale;
       if (Number.isFinite(loss)) {
         const named = new Map<string, tf.Tensor>();
@@ -290,7 +315,15 @@ class Training {
         data: system.data,
         params: paramValues(system),
         init: resumedAt !== undefined && centred ? this.initParams : undefined,
-        optimizer: resumedAt !== undefined ? new Map(snapshot.slots.map((s) => [s.name, { shape: [...s.tensor.shape], values: Float32Array.from(s.tensor.dataSync() as Float32Array) }])) : undefined,
+        optimizer:
+          resumedAt !== undefined
+            ? new Map(
+                snapshot.slots.map((s) => [
+                  s.name,
+                  { shape: [...s.tensor.shape], values: Float32Array.from(s.tensor.dataSync() as Float32Array) },
+                ]),
+              )
+            : undefined,
         fromStep: resumedAt ?? 0,
         optimizerT: resumedAt !== undefined ? snapshot.t : 0,
       },
@@ -298,7 +331,11 @@ class Training {
         ready: (device, name, threads) => {
           // The clock starts when the worker can train: starting Python and importing torch is not training time.
           this.t0 = Date.now();
-          this.emit({ type: "log", level: "info", message: `PyTorch worker ready on ${device} (${name}, ${threads} thread${threads === 1 ? "" : "s"})` });
+          this.emit({
+            type: "log",
+            level: "info",
+            message: `PyTorch worker ready on ${device} (${name}, ${threads} thread${threads === 1 ? "" : "s"})`,
+          });
         },
         metrics: (step, values) => {
           this.step = step;
@@ -331,7 +368,12 @@ class Training {
       if (!v) throw new Error(`${where} lacks optimizer state "${s.name}"`);
       return { name: s.name, shape: v.shape, values: v.values };
     });
-    const written = await this.folder.writeCheckpointValues(step, params, { t: data.optimizerT ?? step, slots }, this.initialValues);
+    const written = await this.folder.writeCheckpointValues(
+      step,
+      params,
+      { t: data.optimizerT ?? step, slots },
+      this.initialValues,
+    );
     if (step === 0) this.initialValues = written.values;
     this.lastCheckpoint = step;
     this.step = step;
@@ -356,7 +398,9 @@ class Training {
         const out = system.output(rows(s.x), s.f0 ? rows(s.f0) : undefined);
         const y = rows(s.y);
         const loss = tf.mul(lossOf(out, y, system.classes), size);
-        const hits = system.classes ? tf.sum(tf.cast(tf.equal(tf.argMax(out, -1), tf.argMax(y, -1)), "float32")) : tf.scalar(0);
+        const hits = system.classes
+          ? tf.sum(tf.cast(tf.equal(tf.argMax(out, -1), tf.argMax(y, -1)), "float32"))
+          : tf.scalar(0);
         return [loss.dataSync()[0]!, hits.dataSync()[0]!];
       });
       lossSum += l;
@@ -366,7 +410,9 @@ class Training {
   }
 
   private paramNorm(): number {
-    return Math.sqrt(tf.tidy(() => tf.addN(this.system.model.params.map((p) => tf.sum(tf.square(p.variable)))).dataSync()[0]!));
+    return Math.sqrt(
+      tf.tidy(() => tf.addN(this.system.model.params.map((p) => tf.sum(tf.square(p.variable)))).dataSync()[0]!),
+    );
   }
 
   /** The metrics record of `step`, and whether the loss and the weights are finite. */
@@ -394,7 +440,12 @@ class Training {
   }
 
   private async checkpoint(step: number): Promise<void> {
-    const { path, bytes, values } = await this.folder.writeCheckpoint(step, this.system.model.params, this.optimizer.snapshot(), this.initialValues);
+    const { path, bytes, values } = await this.folder.writeCheckpoint(
+      step,
+      this.system.model.params,
+      this.optimizer.snapshot(),
+      this.initialValues,
+    );
     if (step === 0) this.initialValues = values;
     this.lastCheckpoint = step;
     this.emit({ type: "checkpoint", step, path, bytes });
@@ -404,12 +455,23 @@ class Training {
     const { step } = this;
     const nowMs = Date.now();
     if (nowMs - this.rate.time >= 1000) {
-      this.rate = { ...this.rate, value: ((step - this.rate.step) * 1000) / (nowMs - this.rate.time), step, time: nowMs };
+      this.rate = {
+        ...this.rate,
+        value: ((step - this.rate.step) * 1000) / (nowMs - this.rate.time),
+        step,
+        time: nowMs,
+      };
     }
     if (nowMs - this.rate.lastReport < PROGRESS_MS && step !== this.spec.steps) return;
     this.rate.lastReport = nowMs;
     const average = (step - (this.startStep ?? 0)) / Math.max(1e-3, (nowMs - this.t0) / 1000);
-    this.emit({ type: "progress", step, totalSteps: this.spec.steps, loss, stepsPerSecond: this.rate.value || average });
+    this.emit({
+      type: "progress",
+      step,
+      totalSteps: this.spec.steps,
+      loss,
+      stepsPerSecond: this.rate.value || average,
+    });
   }
 
   // ------------------------------------------------------------------ the end
@@ -431,7 +493,9 @@ class Training {
   private fail(e: unknown): TrainingFailure {
     const text = e instanceof Error ? e.message : String(e);
     const diskFull = e instanceof Error && "code" in e && e.code === "ENOSPC";
-    const message = diskFull ? `disk full: ${text}. Training reached step ${this.step}. ${intactCheckpoints(this.folder)}; free space, then resume the run.` : text;
+    const message = diskFull
+      ? `disk full: ${text}. Training reached step ${this.step}. ${intactCheckpoints(this.folder)}; free space, then resume the run.`
+      : text;
     try {
       // run.json keeps pointing at the last complete checkpoint: that is where a resume starts.
       this.finish("failed", this.manifest.step, { error: { message } });
@@ -450,14 +514,19 @@ class Training {
 
 /** The model's parameters as values (a copy), in creation order. */
 function paramValues(system: SystemInstance): ParamValues[] {
-  return system.model.params.map((p) => ({ name: p.name, shape: [...p.variable.shape], values: Float32Array.from(p.variable.dataSync() as Float32Array) }));
+  return system.model.params.map((p) => ({
+    name: p.name,
+    shape: [...p.variable.shape],
+    values: Float32Array.from(p.variable.dataSync() as Float32Array),
+  }));
 }
 
 /** "Checkpoints up to step N are intact (k files: steps …)", read from the folder. */
 function intactCheckpoints(folder: RunFolder): string {
   const steps = folder.checkpointSteps();
   if (steps.length === 0) return "No checkpoint was written";
-  const list = steps.length <= 6 ? steps.join(", ") : `${steps.slice(0, 3).join(", ")}, …, ${steps.slice(-2).join(", ")}`;
+  const list =
+    steps.length <= 6 ? steps.join(", ") : `${steps.slice(0, 3).join(", ")}, …, ${steps.slice(-2).join(", ")}`;
   return `Checkpoints up to step ${steps.at(-1)} are intact (${steps.length} file${steps.length === 1 ? "" : "s"}: steps ${list})`;
 }
 
@@ -466,7 +535,11 @@ function intactCheckpoints(folder: RunFolder): string {
  * it. A run with no checkpoint at all (killed while writing step 0) restarts from its
  * initialization, which the seed determines: `startStep` is then undefined.
  */
-function restoreLastCheckpoint(folder: RunFolder, system: SystemInstance, optimizer: Optimizer): { startStep: number | undefined; timeOffset: number } {
+function restoreLastCheckpoint(
+  folder: RunFolder,
+  system: SystemInstance,
+  optimizer: Optimizer,
+): { startStep: number | undefined; timeOffset: number } {
   const last = folder.checkpointSteps().at(-1);
   if (last === undefined) {
     folder.cutMetricsAfter(-1);

@@ -6,7 +6,15 @@
 // The analyzer is not a training run: it keeps to tfjs (backend.ts's `selectBackend`).
 import type { BackendInfo } from "../shared/runFormat";
 import { UsageError } from "./errors";
-import { activate, BackendError, type BackendCandidate, type BackendRequest, errorText, infoOf, selectBackend } from "./backend";
+import {
+  activate,
+  BackendError,
+  type BackendCandidate,
+  type BackendRequest,
+  errorText,
+  infoOf,
+  selectBackend,
+} from "./backend";
 import { torchUnsupportedReason } from "./torch/exchange";
 import { deviceProblem, probePython, type PythonProbe, pythonCommand } from "./torch/python";
 
@@ -18,7 +26,9 @@ export interface TorchTarget {
   threads?: number;
 }
 
-export type ChosenBackend = { kind: "tfjs"; info: BackendInfo } | { kind: "torch"; info: BackendInfo; torch: TorchTarget };
+export type ChosenBackend =
+  | { kind: "tfjs"; info: BackendInfo }
+  | { kind: "torch"; info: BackendInfo; torch: TorchTarget };
 
 export interface TrainingBackendOptions {
   /** The interpreter to use (setting, Python extension or --python); else python3 on PATH. */
@@ -97,12 +107,19 @@ function brief(why: string): string {
 }
 
 /** Activates what trains the run and says why; a specific request that cannot be met throws a BackendError saying what to do. */
-export async function chooseTrainingBackend(request: BackendRequest, opts: TrainingBackendOptions): Promise<ChosenBackend> {
+export async function chooseTrainingBackend(
+  request: BackendRequest,
+  opts: TrainingBackendOptions,
+): Promise<ChosenBackend> {
   if (request === "torch") {
     const t = await torchOn(opts, opts.device);
     if (!t.ok) throw new BackendError(`backend "torch" is not available: ${t.why}`);
     const tfjs = await tfjsForTorch(opts.candidates);
-    return { kind: "torch", info: torchInfo(t.probe, t.device, "requested: torch", tfjs), torch: { python: t.probe.executable, device: t.device } };
+    return {
+      kind: "torch",
+      info: torchInfo(t.probe, t.device, "requested: torch", tfjs),
+      torch: { python: t.probe.executable, device: t.device },
+    };
   }
   if (request !== "auto") return { kind: "tfjs", info: await selectBackend(request, opts.candidates) };
 
@@ -112,7 +129,11 @@ export async function chooseTrainingBackend(request: BackendRequest, opts: Train
   const torchGpu = opts.device === "cpu" ? undefined : await torchOn(opts, opts.device);
   if (torchGpu?.ok && torchGpu.device !== "cpu") {
     const tfjs = await tfjsForTorch(opts.candidates);
-    return { kind: "torch", info: torchInfo(torchGpu.probe, torchGpu.device, reasonOf(), tfjs), torch: { python: torchGpu.probe.executable, device: torchGpu.device } };
+    return {
+      kind: "torch",
+      info: torchInfo(torchGpu.probe, torchGpu.device, reasonOf(), tfjs),
+      torch: { python: torchGpu.probe.executable, device: torchGpu.device },
+    };
   }
   // Why torch cannot run at all is said once; "no GPU" is said apart from it.
   if (torchGpu && !torchGpu.ok) skipped.push(`torch unavailable (${brief(torchGpu.why)})`);
@@ -129,7 +150,11 @@ export async function chooseTrainingBackend(request: BackendRequest, opts: Train
       const t = await torchOn(opts, "cpu");
       if (t.ok) {
         const tfjs = await tfjsForTorch(opts.candidates);
-        return { kind: "torch", info: torchInfo(t.probe, "cpu", reasonOf(), tfjs), torch: { python: t.probe.executable, device: "cpu" } };
+        return {
+          kind: "torch",
+          info: torchInfo(t.probe, "cpu", reasonOf(), tfjs),
+          torch: { python: t.probe.executable, device: "cpu" },
+        };
       }
       skipped.push(`torch unavailable (${brief(t.why)})`);
       continue;

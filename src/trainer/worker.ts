@@ -9,7 +9,9 @@ import { locationInStack } from "./loadExperiment";
 import { analyzeRequest, errorEvent, listSystems, runRequest } from "./session";
 
 function isWorkerStart(v: unknown): v is WorkerStart {
-  return typeof v === "object" && v !== null && "job" in v && "stopFlag" in v && v.stopFlag instanceof SharedArrayBuffer;
+  return (
+    typeof v === "object" && v !== null && "job" in v && "stopFlag" in v && v.stopFlag instanceof SharedArrayBuffer
+  );
 }
 
 async function main(): Promise<void> {
@@ -39,7 +41,11 @@ async function main(): Promise<void> {
   const exit = process.exit.bind(process);
   process.exit = (code) => {
     const location = start.experimentFile ? locationInStack(new Error().stack, start.experimentFile) : undefined;
-    post({ type: "exitCalled", code: String(code ?? process.exitCode ?? 0), where: location && `${location.file}:${location.line}:${location.column}` });
+    post({
+      type: "exitCalled",
+      code: String(code ?? process.exitCode ?? 0),
+      where: location && `${location.file}:${location.line}:${location.column}`,
+    });
     return exit(code);
   };
 
@@ -48,7 +54,8 @@ async function main(): Promise<void> {
   const { job } = start;
   let result: JobResult;
   if (job.kind === "run") result = { kind: "run", outcome: await runRequest(job.request, send, shouldStop) };
-  else if (job.kind === "analyze") result = { kind: "analyze", outcome: await analyzeRequest(job.request, send, shouldStop) };
+  else if (job.kind === "analyze")
+    result = { kind: "analyze", outcome: await analyzeRequest(job.request, send, shouldStop) };
   else {
     try {
       result = { kind: "list", listed: await listSystems(job.file) };

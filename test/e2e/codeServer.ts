@@ -22,7 +22,8 @@ export const SHOTS = process.env["LM_E2E_SHOTS"] ?? join(ROOT, "dist", "test", "
 
 /** Why the e2e tests cannot run here, or undefined when they can. */
 export function missingTools(): string | undefined {
-  if (!existsSync(CODE_SERVER)) return "code-server is not installed in .test-tools/ (run `bash scripts/install-test-tools.sh`)";
+  if (!existsSync(CODE_SERVER))
+    return "code-server is not installed in .test-tools/ (run `bash scripts/install-test-tools.sh`)";
   if (!existsSync(CHROMIUM)) return `no Chromium at ${CHROMIUM} (run \`bash scripts/install-test-tools.sh\`)`;
   try {
     loadPlaywright();
@@ -128,15 +129,26 @@ export class CodeServer {
   }
 
   private baseArgs(): string[] {
-    return ["--config", join(this.dir, "config.yaml"), "--user-data-dir", this.userDataDir, "--extensions-dir", this.extensionsDir];
+    return [
+      "--config",
+      join(this.dir, "config.yaml"),
+      "--user-data-dir",
+      this.userDataDir,
+      "--extensions-dir",
+      this.extensionsDir,
+    ];
   }
 
   /** `--install-extension`, while no server runs on these dirs. */
   installExtension(vsix: string): void {
     if (this.server !== undefined) throw new Error("installExtension: the server is already running on these dirs");
     const t0 = performance.now();
-    const r = spawnSync(CODE_SERVER, [...this.baseArgs(), "--install-extension", resolve(vsix)], { encoding: "utf8", timeout: 120_000 });
-    if (r.status !== 0) throw new Error(`code-server --install-extension ${vsix} exited ${r.status}\n${r.stdout}\n${r.stderr}`);
+    const r = spawnSync(CODE_SERVER, [...this.baseArgs(), "--install-extension", resolve(vsix)], {
+      encoding: "utf8",
+      timeout: 120_000,
+    });
+    if (r.status !== 0)
+      throw new Error(`code-server --install-extension ${vsix} exited ${r.status}\n${r.stdout}\n${r.stderr}`);
     this.timings.install = since(t0);
   }
 
@@ -145,8 +157,10 @@ export class CodeServer {
     this.port = await freePort();
     const args = [
       ...this.baseArgs(),
-      "--auth", "none",
-      "--bind-addr", `127.0.0.1:${this.port}`,
+      "--auth",
+      "none",
+      "--bind-addr",
+      `127.0.0.1:${this.port}`,
       "--disable-telemetry",
       "--disable-update-check",
       ...(this.options.workspaceTrust === true ? [] : ["--disable-workspace-trust"]),
@@ -168,7 +182,8 @@ export class CodeServer {
     child.stderr?.on("data", append);
     const deadline = Date.now() + 60_000;
     for (;;) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`code-server exited (${child.exitCode ?? child.signalCode}) before answering\n${this.log}`);
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(`code-server exited (${child.exitCode ?? child.signalCode}) before answering\n${this.log}`);
       if ((await httpStatus(`${this.url}/healthz`)) === 200) break;
       if (Date.now() > deadline) throw new Error(`code-server did not answer on ${this.url} within 60 s\n${this.log}`);
       await sleep(100);
@@ -192,7 +207,15 @@ export class CodeServer {
     this.browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
     this.timings.browserLaunch = since(t0);
     const context = await this.browser.newContext({ viewport: { width: 1400, height: 900 } });
@@ -217,8 +240,10 @@ export class CodeServer {
   /** `/?folder=…&payload=…`: the remote authority of vscode-remote URIs is literally `remote`. */
   workbenchUrl(opts: OpenOptions = {}): string {
     const payload: Array<[string, string]> = [];
-    if (opts.extensionDevelopmentPath !== undefined) payload.push(["extensionDevelopmentPath", `vscode-remote://remote${resolve(opts.extensionDevelopmentPath)}`]);
-    if (opts.extensionTestsPath !== undefined) payload.push(["extensionTestsPath", `vscode-remote://remote${resolve(opts.extensionTestsPath)}`]);
+    if (opts.extensionDevelopmentPath !== undefined)
+      payload.push(["extensionDevelopmentPath", `vscode-remote://remote${resolve(opts.extensionDevelopmentPath)}`]);
+    if (opts.extensionTestsPath !== undefined)
+      payload.push(["extensionTestsPath", `vscode-remote://remote${resolve(opts.extensionTestsPath)}`]);
     const q = new URLSearchParams({ folder: resolve(this.options.folder) });
     if (payload.length > 0) q.set("payload", JSON.stringify(payload));
     return `${this.url}/?${q.toString()}`;
@@ -231,7 +256,15 @@ export class CodeServer {
     return Promise.race([
       this.exitPromise,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`the extension test suite did not report an exit code within ${timeoutMs} ms\n${this.console.slice(-40).join("\n")}`)), timeoutMs);
+        timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `the extension test suite did not report an exit code within ${timeoutMs} ms\n${this.console.slice(-40).join("\n")}`,
+              ),
+            ),
+          timeoutMs,
+        );
       }),
     ]).finally(() => clearTimeout(timer));
   }
@@ -248,10 +281,19 @@ export class CodeServer {
     await input.waitFor({ state: "visible", timeout: 10_000 });
     await input.fill(relativePath);
     // Wait for the file to be listed (the file search runs on the server) before choosing it.
-    await page.locator(".quick-input-widget .monaco-list-row", { hasText: name }).first().waitFor({ state: "visible", timeout: 30_000 });
+    await page
+      .locator(".quick-input-widget .monaco-list-row", { hasText: name })
+      .first()
+      .waitFor({ state: "visible", timeout: 30_000 });
     await page.keyboard.press("Enter");
-    await page.locator(`.tab.active[aria-label*="${cssString(name)}"]`).first().waitFor({ state: "visible", timeout: 30_000 });
-    await page.locator(".editor-group-container.active .editor-instance .monaco-editor .view-lines").first().waitFor({ state: "visible", timeout: 30_000 });
+    await page
+      .locator(`.tab.active[aria-label*="${cssString(name)}"]`)
+      .first()
+      .waitFor({ state: "visible", timeout: 30_000 });
+    await page
+      .locator(".editor-group-container.active .editor-instance .monaco-editor .view-lines")
+      .first()
+      .waitFor({ state: "visible", timeout: 30_000 });
   }
 
   /** Opens a top-level file by clicking its row in the explorer (into the focused editor group). */
@@ -259,7 +301,10 @@ export class CodeServer {
     const row = this.page.locator(".explorer-folders-view .monaco-list-row", { hasText: name }).first();
     await row.waitFor({ state: "visible", timeout: 30_000 });
     await row.click();
-    await this.page.locator(`.tab.active[aria-label*="${cssString(name)}"]`).first().waitFor({ state: "visible", timeout: 30_000 });
+    await this.page
+      .locator(`.tab.active[aria-label*="${cssString(name)}"]`)
+      .first()
+      .waitFor({ state: "visible", timeout: 30_000 });
   }
 
   /** Focuses the first editor group (a webview opened beside moves focus to the second). */
@@ -270,7 +315,12 @@ export class CodeServer {
 
   /** Text of the visible lines of the active editor. */
   async editorText(): Promise<string> {
-    return (await this.page.locator(".editor-group-container.active .editor-instance .monaco-editor .view-lines").first().innerText()).replace(/\u00a0/g, " ");
+    return (
+      await this.page
+        .locator(".editor-group-container.active .editor-instance .monaco-editor .view-lines")
+        .first()
+        .innerText()
+    ).replace(/\u00a0/g, " ");
   }
 
   codeLens(text: string): Locator {
@@ -290,11 +340,16 @@ export class CodeServer {
   /** Hovers the first editor token whose text is exactly `text`; returns the hover's text. */
   async hoverAt(text: string, timeoutMs = 30_000): Promise<string> {
     const page = this.page;
-    const token = page.locator(".editor-group-container.active .editor-instance .view-lines .view-line span > span").filter({ hasText: new RegExp(`^\\s*${escapeRegExp(text)}\\s*$`) }).first();
+    const token = page
+      .locator(".editor-group-container.active .editor-instance .view-lines .view-line span > span")
+      .filter({ hasText: new RegExp(`^\\s*${escapeRegExp(text)}\\s*$`) })
+      .first();
     await token.waitFor({ state: "visible", timeout: timeoutMs });
     const box = await token.boundingBox();
     if (box === null) throw new Error(`hoverAt: token ${text} has no box`);
-    const hover = page.locator(".monaco-hover:not(.hidden) .monaco-hover-content, .monaco-resizable-hover .monaco-hover-content").first();
+    const hover = page
+      .locator(".monaco-hover:not(.hidden) .monaco-hover-content, .monaco-resizable-hover .monaco-hover-content")
+      .first();
     const deadline = Date.now() + timeoutMs;
     // Move away and back until the hover shows: the first move can land before the provider is ready.
     for (;;) {
@@ -302,7 +357,11 @@ export class CodeServer {
       try {
         await hover.waitFor({ state: "visible", timeout: 3_000 });
         // Providers answer asynchronously; give a "Loading..." placeholder time to be replaced.
-        await page.waitForFunction((el) => !/^\s*Loading\.\.\.\s*$/.test(el?.textContent ?? ""), await hover.elementHandle(), { timeout: 5_000 }).catch(() => undefined);
+        await page
+          .waitForFunction((el) => !/^\s*Loading\.\.\.\s*$/.test(el?.textContent ?? ""), await hover.elementHandle(), {
+            timeout: 5_000,
+          })
+          .catch(() => undefined);
         return (await hover.innerText()).trim();
       } catch (e) {
         if (Date.now() > deadline) throw e;
@@ -320,7 +379,10 @@ export class CodeServer {
     const input = page.locator(".quick-input-widget input");
     await input.waitFor({ state: "visible", timeout: 10_000 });
     await input.fill(`>${title}`);
-    await page.locator(".quick-input-widget .monaco-list-row", { hasText: title }).first().waitFor({ state: "visible", timeout: 10_000 });
+    await page
+      .locator(".quick-input-widget .monaco-list-row", { hasText: title })
+      .first()
+      .waitFor({ state: "visible", timeout: 10_000 });
     await page.keyboard.press("Enter");
   }
 
@@ -339,7 +401,8 @@ export class CodeServer {
         const frame = await innerFrame(outer);
         if (frame !== undefined) return frame;
       }
-      if (Date.now() > deadline) throw new Error(`no visible webview${title === undefined ? "" : ` titled ${title}`} within ${timeoutMs} ms`);
+      if (Date.now() > deadline)
+        throw new Error(`no visible webview${title === undefined ? "" : ` titled ${title}`} within ${timeoutMs} ms`);
       await sleep(200);
     }
   }
@@ -370,7 +433,8 @@ export class CodeServer {
       const browser = this.browser;
       this.browser = undefined;
       for (const context of browser.contexts()) {
-        for (const p of context.pages()) await withTimeout(p.close({ runBeforeUnload: true }), 5_000).catch(() => undefined);
+        for (const p of context.pages())
+          await withTimeout(p.close({ runBeforeUnload: true }), 5_000).catch(() => undefined);
       }
       await withTimeout(browser.close(), 10_000).catch(() => undefined);
     }
@@ -378,7 +442,10 @@ export class CodeServer {
     const server = this.server;
     if (server?.pid !== undefined) {
       killGroup(server.pid, "SIGTERM");
-      const exited = await withTimeout(this.serverExited ?? Promise.resolve(), 5_000).then(() => true, () => false);
+      const exited = await withTimeout(this.serverExited ?? Promise.resolve(), 5_000).then(
+        () => true,
+        () => false,
+      );
       // The group's other members (the file watcher, the extension host) may outlive the leader.
       await sleep(exited ? 200 : 0);
       killGroup(server.pid, "SIGKILL");
@@ -451,11 +518,19 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    p,
+    new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms))),
+  ]).finally(() => clearTimeout(timer));
 }
 
 /** Polls `fn` until it returns a value other than undefined. */
-export async function waitFor<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000, everyMs = 250): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 60_000,
+  everyMs = 250,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -470,6 +545,8 @@ const cssString = (s: string): string => s.replace(/["\\]/g, "\\$&");
 
 /** `contributes.commands` of the repo's package.json (empty until the extension contributes them). */
 export function contributedCommands(): Array<{ command: string; title: string; category?: string }> {
-  const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { contributes?: { commands?: Array<{ command: string; title: string; category?: string }> } };
+  const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
+    contributes?: { commands?: Array<{ command: string; title: string; category?: string }> };
+  };
   return pkg.contributes?.commands ?? [];
 }

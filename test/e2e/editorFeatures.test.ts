@@ -9,7 +9,17 @@ import { OPTIMIZER_TENSOR_PREFIX } from "../../src/shared/runFormat";
 import { readSafetensorsSync } from "../../src/shared/safetensors";
 import type { CodeServer } from "./codeServer";
 import { since, waitFor } from "./codeServer";
-import { cliTrain, extensionNotReady, FIXTURES, hoverText, notifications, problems, type ProblemRow, startDevRig, workspaceCopy } from "./helpers";
+import {
+  cliTrain,
+  extensionNotReady,
+  FIXTURES,
+  hoverText,
+  notifications,
+  problems,
+  type ProblemRow,
+  startDevRig,
+  workspaceCopy,
+} from "./helpers";
 
 const notReady = extensionNotReady();
 const live: CodeServer[] = [];
@@ -39,7 +49,10 @@ function parseShown(s: string): number {
 }
 
 describe("e2e: editor features", () => {
-  test("hovering a checkpoint path in notes.md shows its step, size and tensors", { skip: notReady ?? false, timeout: 180_000 }, async (t) => {
+  test("hovering a checkpoint path in notes.md shows its step, size and tensors", {
+    skip: notReady ?? false,
+    timeout: 180_000,
+  }, async (t) => {
     const ws = workspaceCopy(["tiny.experiment.ts"]);
     const runDir = join(ws.dir, "runs", "ckpt");
     mkdirSync(join(ws.dir, "runs"));
@@ -59,7 +72,11 @@ describe("e2e: editor features", () => {
       // The provider answers after reading the header: wait for the table, not the first paint.
       await hover.locator("table").first().waitFor({ state: "visible", timeout: 30_000 });
       const text = (await hover.innerText()).replace(/\s+/g, " ");
-      const table = await hover.locator("table tr").evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll("th, td")].map((c) => (c.textContent ?? "").trim())));
+      const table = await hover
+        .locator("table tr")
+        .evaluateAll((trs) =>
+          trs.map((tr) => [...tr.querySelectorAll("th, td")].map((c) => (c.textContent ?? "").trim())),
+        );
       const hoverMs = since(t0);
       await cs.screenshot("checkpoint-hover");
 
@@ -68,7 +85,10 @@ describe("e2e: editor features", () => {
       const ckpt = readSafetensorsSync(file);
       const init = readSafetensorsSync(join(runDir, "checkpoints", "step-00000000.safetensors"));
       const params = ckpt.tensors.filter((x) => !x.name.startsWith(OPTIMIZER_TENSOR_PREFIX));
-      assert.ok(params.length >= 2, `the checkpoint holds model parameters: ${ckpt.tensors.map((x) => x.name).join(", ")}`);
+      assert.ok(
+        params.length >= 2,
+        `the checkpoint holds model parameters: ${ckpt.tensors.map((x) => x.name).join(", ")}`,
+      );
 
       assert.match(text, new RegExp(`Checkpoint · step ${steps}\\b`), `hover: ${text}`);
       // Size: "12.3 KB" is the file's size in KiB to one decimal.
@@ -77,7 +97,12 @@ describe("e2e: editor features", () => {
       const unit = { B: 1, KB: 1024, MB: 1024 * 1024 }[size[2] as "B" | "KB" | "MB"];
       const bytes = statSync(file).size;
       assert.ok(Math.abs(Number(size[1]) * unit - bytes) <= 0.05 * unit + 0.5, `shown ${size[0]} vs ${bytes} bytes`);
-      assert.match(text, new RegExp(`${params.length} parameter tensors?, ${params.reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0).toLocaleString("en-US")} values`));
+      assert.match(
+        text,
+        new RegExp(
+          `${params.length} parameter tensors?, ${params.reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0).toLocaleString("en-US")} values`,
+        ),
+      );
 
       const [head, ...body] = table;
       assert.deepEqual(head, ["parameter", "shape", "dtype", "‖W‖", "‖W−W₀‖/‖W₀‖"]);
@@ -94,19 +119,27 @@ describe("e2e: editor features", () => {
         // Shown to 4 significant digits.
         const norm = parseShown(row[3] ?? "");
         const relChange = parseShown(row[4] ?? "");
-        assert.ok(Math.abs(norm - want.norm) <= 1e-3 * want.norm, `${p.name} ‖W‖ shown ${row[3]}, computed ${want.norm}`);
+        assert.ok(
+          Math.abs(norm - want.norm) <= 1e-3 * want.norm,
+          `${p.name} ‖W‖ shown ${row[3]}, computed ${want.norm}`,
+        );
         if (Number.isNaN(want.relChange)) {
           assert.equal(row[4], "—", `${p.name} starts at zero: no relative change`);
           zeroInit.push(p.name);
         } else {
           assert.ok(want.relChange > 0, `${p.name} moved in ${steps} steps`);
-          assert.ok(Math.abs(relChange - want.relChange) <= 1e-3 * want.relChange, `${p.name} relative change shown ${row[4]}, computed ${want.relChange}`);
+          assert.ok(
+            Math.abs(relChange - want.relChange) <= 1e-3 * want.relChange,
+            `${p.name} relative change shown ${row[4]}, computed ${want.relChange}`,
+          );
         }
       }
       assert.ok(zeroInit.length < params.length, "some weights have a relative change to check");
       const optimizerTensors = ckpt.tensors.length - params.length;
       if (optimizerTensors > 0) assert.match(text, new RegExp(`optimizer state: ${optimizerTensors} tensors?`));
-      t.diagnostic(`timings ms: CLI run ${cliMs}, CLI + server + workbench ${startMs}, open notes.md + hover with table ${hoverMs}; ${params.length} parameter rows checked (zero-initialized, relative change "—": ${zeroInit.join(", ") || "none"})`);
+      t.diagnostic(
+        `timings ms: CLI run ${cliMs}, CLI + server + workbench ${startMs}, open notes.md + hover with table ${hoverMs}; ${params.length} parameter rows checked (zero-initialized, relative change "—": ${zeroInit.join(", ") || "none"})`,
+      );
     } catch (e) {
       await cs?.screenshot("checkpoint-hover-failure").catch(() => undefined);
       throw new Error(`${(e as Error).message}\n${cs?.diagnostics() ?? ""}`, { cause: e });
@@ -116,7 +149,10 @@ describe("e2e: editor features", () => {
     }
   });
 
-  test("Train on an invalid config and on a syntax error: Problems shows each at its line", { skip: notReady ?? false, timeout: 180_000 }, async (t) => {
+  test("Train on an invalid config and on a syntax error: Problems shows each at its line", {
+    skip: notReady ?? false,
+    timeout: 180_000,
+  }, async (t) => {
     const ws = workspaceCopy(["invalid-config.experiment.ts", "syntax-error.experiment.ts"]);
     // Where each error belongs, from the fixtures' text: config problems at the modelSystem( call
     // of the system (the SDK cannot point into an object literal), the syntax error at the stray ")".
@@ -125,7 +161,10 @@ describe("e2e: editor features", () => {
     const configAt = { line: configIdx + 1, column: (invalidLines[configIdx] ?? "").indexOf("modelSystem(") + 1 };
     const syntaxLines = readFileSync(join(FIXTURES, "syntax-error.experiment.ts"), "utf8").split("\n");
     const syntaxIdx = syntaxLines.findIndex((l) => l.includes("p: 7 )"));
-    const syntaxAt = { line: syntaxIdx + 1, column: (syntaxLines[syntaxIdx] ?? "").indexOf("p: 7 )") + "p: 7 ".length + 1 };
+    const syntaxAt = {
+      line: syntaxIdx + 1,
+      column: (syntaxLines[syntaxIdx] ?? "").indexOf("p: 7 )") + "p: 7 ".length + 1,
+    };
     assert.ok(configIdx >= 0 && syntaxIdx >= 0, "fixtures as expected");
     let cs: CodeServer | undefined;
     const ours = (rows: ProblemRow[]): ProblemRow[] => rows.filter((r) => r.text.includes("learning-mechanics"));
@@ -138,39 +177,61 @@ describe("e2e: editor features", () => {
       t0 = performance.now();
       await cs.openFile("invalid-config.experiment.ts");
       await cs.clickCodeLens("▶ Train invalid", 90_000);
-      const config = await waitFor("the config problems in Problems", async () => {
-        const rows = ours(await problems(cs!));
-        return rows.length >= 2 ? rows : undefined;
-      }, 60_000, 500);
+      const config = await waitFor(
+        "the config problems in Problems",
+        async () => {
+          const rows = ours(await problems(cs!));
+          return rows.length >= 2 ? rows : undefined;
+        },
+        60_000,
+        500,
+      );
       const configMs = since(t0);
       const trainFraction = config.find((r) => r.text.includes("task.trainFraction: must be in (0, 1]"));
       const hidden = config.find((r) => r.text.includes("model.hidden[1]: must be a positive integer"));
       assert.ok(trainFraction && hidden, `rows ${JSON.stringify(config)}`);
       for (const r of [trainFraction, hidden]) {
         assert.equal(r.file, "invalid-config.experiment.ts", `under its file: ${JSON.stringify(r)}`);
-        assert.deepEqual({ line: r.line, column: r.column }, configAt, `at the modelSystem( call: ${JSON.stringify(r)}`);
+        assert.deepEqual(
+          { line: r.line, column: r.column },
+          configAt,
+          `at the modelSystem( call: ${JSON.stringify(r)}`,
+        );
       }
       // And the error is said out loud, not only in Problems.
       const toasts = await notifications(cs);
-      assert.ok(toasts.some((n) => n.severity === "error" && /trainFraction/.test(n.text)), `error notification: ${JSON.stringify(toasts)}`);
+      assert.ok(
+        toasts.some((n) => n.severity === "error" && /trainFraction/.test(n.text)),
+        `error notification: ${JSON.stringify(toasts)}`,
+      );
       await cs.screenshot("problems-config");
 
       t0 = performance.now();
       await cs.openFile("syntax-error.experiment.ts");
       await cs.clickCodeLens("▶ Train broken", 90_000);
-      const syntax = await waitFor("the syntax error in Problems", async () => {
-        const rows = ours(await problems(cs!)).filter((r) => r.file === "syntax-error.experiment.ts");
-        return rows.length > 0 ? rows : undefined;
-      }, 60_000, 500);
+      const syntax = await waitFor(
+        "the syntax error in Problems",
+        async () => {
+          const rows = ours(await problems(cs!)).filter((r) => r.file === "syntax-error.experiment.ts");
+          return rows.length > 0 ? rows : undefined;
+        },
+        60_000,
+        500,
+      );
       const syntaxMs = since(t0);
       assert.equal(syntax.length, 1, `one trainer problem for the syntax error: ${JSON.stringify(syntax)}`);
       // The message itself, not the path and position again (Problems shows those beside it).
       assert.match(syntax[0]!.text, /^Expected "\}" but found "\)"/);
       assert.deepEqual({ line: syntax[0]!.line, column: syntax[0]!.column }, syntaxAt);
       // The config problems of the other file stay where they were.
-      assert.equal(ours(await problems(cs)).filter((r) => r.file === "invalid-config.experiment.ts").length, config.length);
+      assert.equal(
+        ours(await problems(cs)).filter((r) => r.file === "invalid-config.experiment.ts").length,
+        config.length,
+      );
       await cs.screenshot("problems-syntax");
-      t.diagnostic(`timings ms: server + workbench ${startMs}, open + Train → config problems ${configMs}, open + Train → syntax problem ${syntaxMs}; rows ${JSON.stringify([...config, ...syntax].map((r) => r.text))}`);
+      t.diagnostic(
+        `timings ms: server + workbench ${startMs}, open + Train → config problems ${configMs}, open + Train → syntax problem ${syntaxMs}; rows ${JSON.stringify([...config, ...syntax].map((r) => r.text))}`,
+      );
     } catch (e) {
       await cs?.screenshot("problems-failure").catch(() => undefined);
       throw new Error(`${(e as Error).message}\n${cs?.diagnostics() ?? ""}`, { cause: e });

@@ -2,11 +2,30 @@
 // written by the real CLI trainer, the Runs view, notifications, the Problems panel and webview
 // checks. Everything here drives the real workbench through the rig in codeServer.ts.
 import { spawn } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Frame, Locator } from "playwright-core";
-import { CodeServer, type CodeServerOptions, contributedCommands, missingTools, type OpenOptions, ROOT, since, sleep, waitFor } from "./codeServer";
+import {
+  CodeServer,
+  type CodeServerOptions,
+  contributedCommands,
+  missingTools,
+  type OpenOptions,
+  ROOT,
+  since,
+  sleep,
+  waitFor,
+} from "./codeServer";
 
 export const EXAMPLES = join(ROOT, "examples");
 export const FIXTURES = join(ROOT, "test", "fixtures", "experiments");
@@ -18,10 +37,16 @@ export function extensionNotReady(): string | undefined {
   const missing = missingTools();
   if (missing !== undefined) return missing;
   const commands = contributedCommands().map((c) => c.command);
-  for (const id of ["learningMechanics.train", "learningMechanics.openRun", "learningMechanics.deleteRun", "learningMechanics.compareRuns"]) {
+  for (const id of [
+    "learningMechanics.train",
+    "learningMechanics.openRun",
+    "learningMechanics.deleteRun",
+    "learningMechanics.compareRuns",
+  ]) {
     if (!commands.includes(id)) return `package.json does not contribute ${id}`;
   }
-  if (!existsSync(join(ROOT, "dist", "extension", "extension.js"))) return "dist/extension/extension.js is not built (node scripts/build.mjs)";
+  if (!existsSync(join(ROOT, "dist", "extension", "extension.js")))
+    return "dist/extension/extension.js is not built (node scripts/build.mjs)";
   if (!existsSync(CLI)) return `${CLI} is not built (node scripts/build.mjs)`;
   return undefined;
 }
@@ -33,13 +58,21 @@ export function workspaceCopy(fixtures: readonly string[] = []): { dir: string; 
   cpSync(EXAMPLES, dir, { recursive: true, filter: (src) => !src.startsWith(join(EXAMPLES, "runs")) });
   // The examples' tsconfig maps "learning-mechanics" to ../src/sdk: point it at this repository's SDK.
   const tsconfig = join(dir, "tsconfig.json");
-  if (existsSync(tsconfig)) writeFileSync(tsconfig, readFileSync(tsconfig, "utf8").replace("../src/sdk/index.ts", join(ROOT, "src", "sdk", "index.ts")));
+  if (existsSync(tsconfig))
+    writeFileSync(
+      tsconfig,
+      readFileSync(tsconfig, "utf8").replace("../src/sdk/index.ts", join(ROOT, "src", "sdk", "index.ts")),
+    );
   for (const f of fixtures) cpSync(join(FIXTURES, f), join(dir, f));
   return { dir, dispose: () => rmSync(parent, { recursive: true, force: true }) };
 }
 
 /** Starts code-server on `folder` with the extension in development mode from this repository. */
-export async function startDevRig(folder: string, server: Partial<CodeServerOptions> = {}, open: OpenOptions = {}): Promise<CodeServer> {
+export async function startDevRig(
+  folder: string,
+  server: Partial<CodeServerOptions> = {},
+  open: OpenOptions = {},
+): Promise<CodeServer> {
   const cs = await CodeServer.start({ folder, ...server });
   try {
     await cs.open({ extensionDevelopmentPath: ROOT, ...open });
@@ -54,16 +87,29 @@ export async function startDevRig(folder: string, server: Partial<CodeServerOpti
  * Trains `system` of `file` with the real CLI trainer (wasm, `steps` steps) into `runDir`; resolves
  * with the milliseconds it took. Several can run at once: each is its own process.
  */
-export function cliTrain(cwd: string, file: string, system: string, runDir: string, steps: number, timeoutMs = 120_000): Promise<number> {
+export function cliTrain(
+  cwd: string,
+  file: string,
+  system: string,
+  runDir: string,
+  steps: number,
+  timeoutMs = 120_000,
+): Promise<number> {
   const t0 = performance.now();
-  const cli = spawn(process.execPath, [CLI, "train", file, "--system", system, "--run-dir", runDir, "--backend", "wasm", "--steps", String(steps)], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+  const cli = spawn(
+    process.execPath,
+    [CLI, "train", file, "--system", system, "--run-dir", runDir, "--backend", "wasm", "--steps", String(steps)],
+    { cwd, stdio: ["ignore", "pipe", "pipe"] },
+  );
   let out = "";
   cli.stdout.on("data", (d: Buffer) => (out += d.toString()));
   cli.stderr.on("data", (d: Buffer) => (out += d.toString()));
   // A cleared timer, not a sleep(): a pending timer would keep the test process alive.
   let timer: NodeJS.Timeout | undefined;
   return new Promise<number>((resolveRun, reject) => {
-    cli.once("exit", (code) => (code === 0 ? resolveRun(since(t0)) : reject(new Error(`CLI trainer for ${system} exited ${code}\n${out}`))));
+    cli.once("exit", (code) =>
+      code === 0 ? resolveRun(since(t0)) : reject(new Error(`CLI trainer for ${system} exited ${code}\n${out}`)),
+    );
     timer = setTimeout(() => {
       cli.kill("SIGKILL");
       reject(new Error(`the CLI trainer for ${system} did not finish within ${timeoutMs} ms\n${out}`));
@@ -78,19 +124,28 @@ export const RUNS_PANE = '[id="workbench.view.extension.learningMechanics"]';
 /** Opens the Learning Mechanics container; returns its pane. */
 export async function openRunsView(cs: CodeServer): Promise<Locator> {
   const pane = cs.page.locator(RUNS_PANE);
-  if (!(await pane.isVisible())) await cs.page.locator('.part.activitybar .action-item a[aria-label^="Learning Mechanics"]').first().click({ timeout: 30_000 });
+  if (!(await pane.isVisible()))
+    await cs.page
+      .locator('.part.activitybar .action-item a[aria-label^="Learning Mechanics"]')
+      .first()
+      .click({ timeout: 30_000 });
   await pane.waitFor({ state: "visible", timeout: 30_000 });
   return pane;
 }
 
 /** The Runs view's rows as text, whitespace collapsed. */
 export async function runsRows(cs: CodeServer): Promise<string[]> {
-  return (await cs.page.locator(`${RUNS_PANE} .monaco-list-row`).allInnerTexts()).map((r) => r.replace(/\s+/g, " ").trim());
+  return (await cs.page.locator(`${RUNS_PANE} .monaco-list-row`).allInnerTexts()).map((r) =>
+    r.replace(/\s+/g, " ").trim(),
+  );
 }
 
 /** The tree row whose label is exactly `label` (a run's folder name, a system, an experiment file name). */
 export function runsRow(cs: CodeServer, label: string): Locator {
-  return cs.page.locator(`${RUNS_PANE} .monaco-list-row`).filter({ has: cs.page.locator(".label-name", { hasText: new RegExp(`^${escapeRegExp(label)}$`) }) }).first();
+  return cs.page
+    .locator(`${RUNS_PANE} .monaco-list-row`)
+    .filter({ has: cs.page.locator(".label-name", { hasText: new RegExp(`^${escapeRegExp(label)}$`) }) })
+    .first();
 }
 
 /** The tree row's indentation level (aria-level: 1 experiment, 2 system, 3 run). */
@@ -99,7 +154,12 @@ export async function rowLevel(row: Locator): Promise<number> {
 }
 
 /** Waits until the DOM under `selector` has not changed for `quietMs`; returns how long that took and how many mutations it saw. */
-export async function waitForQuietDom(cs: CodeServer, selector: string, quietMs: number, timeoutMs: number): Promise<{ ms: number; mutations: number }> {
+export async function waitForQuietDom(
+  cs: CodeServer,
+  selector: string,
+  quietMs: number,
+  timeoutMs: number,
+): Promise<{ ms: number; mutations: number }> {
   const t0 = performance.now();
   // Strings, not functions: this project's tsconfig has no DOM lib.
   await cs.page.evaluate(`(() => {
@@ -108,10 +168,17 @@ export async function waitForQuietDom(cs: CodeServer, selector: string, quietMs:
     const el = document.querySelector(${JSON.stringify(selector)});
     if (el !== null) new MutationObserver((records) => { state.n += records.length; state.last = Date.now(); }).observe(el, { subtree: true, childList: true, attributes: true, characterData: true });
   })()`);
-  const r = await waitFor(`${selector} to stay unchanged for ${quietMs} ms`, async () => {
-    const m = await cs.page.evaluate<{ n: number; idle: number }>(`({ n: window.__lmQuiet.n, idle: Date.now() - window.__lmQuiet.last })`);
-    return m.idle >= quietMs ? m : undefined;
-  }, timeoutMs, 200);
+  const r = await waitFor(
+    `${selector} to stay unchanged for ${quietMs} ms`,
+    async () => {
+      const m = await cs.page.evaluate<{ n: number; idle: number }>(
+        `({ n: window.__lmQuiet.n, idle: Date.now() - window.__lmQuiet.last })`,
+      );
+      return m.idle >= quietMs ? m : undefined;
+    },
+    timeoutMs,
+    200,
+  );
   return { ms: since(t0), mutations: r.n };
 }
 
@@ -133,14 +200,24 @@ export async function contextMenuAction(cs: CodeServer, row: Locator, action: st
  * … not found" notification: the Runs view redraws its whole tree on every run change, and a click
  * that lands during a redraw runs a command handle the extension host has already disposed.
  */
-export async function withStaleCommandRetry(cs: CodeServer, act: () => Promise<void>, settled: () => Promise<boolean>, attempts = 3): Promise<number> {
+export async function withStaleCommandRetry(
+  cs: CodeServer,
+  act: () => Promise<void>,
+  settled: () => Promise<boolean>,
+  attempts = 3,
+): Promise<number> {
   for (let i = 1; ; i++) {
     await act();
-    const ok = await waitFor("the action to take effect or a stale-command error", async () => {
-      if (await settled()) return true;
-      const stale = (await visibleNotifications(cs)).some((n) => /command .* not found/i.test(n.text));
-      return stale ? false : undefined;
-    }, 30_000, 200);
+    const ok = await waitFor(
+      "the action to take effect or a stale-command error",
+      async () => {
+        if (await settled()) return true;
+        const stale = (await visibleNotifications(cs)).some((n) => /command .* not found/i.test(n.text));
+        return stale ? false : undefined;
+      },
+      30_000,
+      200,
+    );
     if (ok) return i;
     if (i >= attempts) throw new Error(`still "command not found" after ${attempts} attempts`);
     await clearNotifications(cs);
@@ -161,7 +238,10 @@ export interface Notification {
  */
 export async function notifications(cs: CodeServer): Promise<Notification[]> {
   await cs.runCommand("Notifications: Show Notifications");
-  await cs.page.locator(".notifications-center").waitFor({ state: "visible", timeout: 5_000 }).catch(() => undefined);
+  await cs.page
+    .locator(".notifications-center")
+    .waitFor({ state: "visible", timeout: 5_000 })
+    .catch(() => undefined);
   await sleep(200);
   const all = await visibleNotifications(cs);
   await cs.page.keyboard.press("Escape");
@@ -189,7 +269,10 @@ export async function clearNotifications(cs: CodeServer): Promise<void> {
 }
 
 /** The modal dialog (a `{ modal: true }` message): its text and a way to press one of its buttons. */
-export async function modalDialog(cs: CodeServer, timeoutMs = 15_000): Promise<{ text: string; buttons: string[]; press(label: string): Promise<void> }> {
+export async function modalDialog(
+  cs: CodeServer,
+  timeoutMs = 15_000,
+): Promise<{ text: string; buttons: string[]; press(label: string): Promise<void> }> {
   const box = cs.page.locator(".monaco-dialog-box").first();
   await box.waitFor({ state: "visible", timeout: timeoutMs });
   const text = (await box.innerText()).replace(/\s+/g, " ").trim();
@@ -198,7 +281,10 @@ export async function modalDialog(cs: CodeServer, timeoutMs = 15_000): Promise<{
     text,
     buttons,
     press: async (label: string) => {
-      await box.locator(".dialog-buttons .monaco-button", { hasText: new RegExp(`^\\s*${escapeRegExp(label)}\\s*$`) }).first().click();
+      await box
+        .locator(".dialog-buttons .monaco-button", { hasText: new RegExp(`^\\s*${escapeRegExp(label)}\\s*$`) })
+        .first()
+        .click();
       await box.waitFor({ state: "hidden", timeout: 10_000 });
     },
   };
@@ -267,14 +353,24 @@ export async function hoverText(cs: CodeServer, text: string, timeoutMs = 30_000
     }
     return null;
   })()`;
-  const point = await waitFor(`"${text}" in the editor`, async () => (await page.evaluate<{ x: number; y: number } | null>(find)) ?? undefined, timeoutMs);
-  const hover = page.locator(".monaco-hover:not(.hidden) .monaco-hover-content, .monaco-resizable-hover .monaco-hover-content").first();
+  const point = await waitFor(
+    `"${text}" in the editor`,
+    async () => (await page.evaluate<{ x: number; y: number } | null>(find)) ?? undefined,
+    timeoutMs,
+  );
+  const hover = page
+    .locator(".monaco-hover:not(.hidden) .monaco-hover-content, .monaco-resizable-hover .monaco-hover-content")
+    .first();
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     await page.mouse.move(point.x, point.y, { steps: 4 });
     try {
       await hover.waitFor({ state: "visible", timeout: 3_000 });
-      await page.waitForFunction((el) => !/^\s*Loading\.\.\.\s*$/.test(el?.textContent ?? ""), await hover.elementHandle(), { timeout: 5_000 }).catch(() => undefined);
+      await page
+        .waitForFunction((el) => !/^\s*Loading\.\.\.\s*$/.test(el?.textContent ?? ""), await hover.elementHandle(), {
+          timeout: 5_000,
+        })
+        .catch(() => undefined);
       return hover;
     } catch (e) {
       if (Date.now() > deadline) throw e;
@@ -294,7 +390,10 @@ export async function legend(frame: Frame): Promise<Array<{ label: string; statu
   for (let i = 0; i < n; i++) {
     const li = items.nth(i);
     const status = li.locator(".status");
-    out.push({ label: (await li.locator(".label").innerText()).trim(), status: (await status.count()) > 0 ? (await status.innerText()).trim() : "" });
+    out.push({
+      label: (await li.locator(".label").innerText()).trim(),
+      status: (await status.count()) > 0 ? (await status.innerText()).trim() : "",
+    });
   }
   return out;
 }
@@ -324,10 +423,15 @@ export const INKED_PIXELS = inkedPixels("canvas");
 /** Waits until the frame's canvas shows more than `minPixels` inked pixels; returns the count. */
 export async function waitForInk(frame: Frame, minPixels = 500, timeoutMs = 60_000): Promise<number> {
   await frame.locator("canvas").first().waitFor({ state: "visible", timeout: 30_000 });
-  return waitFor("the chart to draw", async () => {
-    const n = await frame.evaluate<number>(INKED_PIXELS);
-    return n > minPixels ? n : undefined;
-  }, timeoutMs, 500);
+  return waitFor(
+    "the chart to draw",
+    async () => {
+      const n = await frame.evaluate<number>(INKED_PIXELS);
+      return n > minPixels ? n : undefined;
+    },
+    timeoutMs,
+    500,
+  );
 }
 
 /**
@@ -338,23 +442,35 @@ export async function waitForInk(frame: Frame, minPixels = 500, timeoutMs = 60_0
 export async function lossCurvesFrame(cs: CodeServer, labels: readonly string[], timeoutMs = 60_000): Promise<Frame> {
   const want = [...labels].sort().join("\n");
   const page = cs.page;
-  return waitFor(`a loss-curves webview showing ${labels.join(", ")}`, async () => {
-    for (const outer of await page.locator("iframe.webview.ready").elementHandles()) {
-      if (!(await outer.isVisible())) continue;
-      const host = await outer.contentFrame();
-      const inner = await host?.$("iframe#active-frame");
-      const frame = await inner?.contentFrame();
-      if (frame === null || frame === undefined) continue;
-      const got = (await legend(frame).catch(() => [])).map((l) => l.label).sort().join("\n");
-      if (got === want) return frame;
-    }
-    return undefined;
-  }, timeoutMs, 300);
+  return waitFor(
+    `a loss-curves webview showing ${labels.join(", ")}`,
+    async () => {
+      for (const outer of await page.locator("iframe.webview.ready").elementHandles()) {
+        if (!(await outer.isVisible())) continue;
+        const host = await outer.contentFrame();
+        const inner = await host?.$("iframe#active-frame");
+        const frame = await inner?.contentFrame();
+        if (frame === null || frame === undefined) continue;
+        const got = (await legend(frame).catch(() => []))
+          .map((l) => l.label)
+          .sort()
+          .join("\n");
+        if (got === want) return frame;
+      }
+      return undefined;
+    },
+    timeoutMs,
+    300,
+  );
 }
 
 /** Webview tabs (titles) of the editor area. */
 export async function editorTabs(cs: CodeServer): Promise<string[]> {
-  return (await cs.page.locator(".tabs-container .tab").evaluateAll((tabs) => tabs.map((t) => t.getAttribute("aria-label") ?? ""))).filter((l) => l !== "");
+  return (
+    await cs.page
+      .locator(".tabs-container .tab")
+      .evaluateAll((tabs) => tabs.map((t) => t.getAttribute("aria-label") ?? ""))
+  ).filter((l) => l !== "");
 }
 
 // ---- Processes ---------------------------------------------------------------------------------

@@ -35,7 +35,10 @@ after(async () => {
 });
 
 describe("e2e: the Runs view", () => {
-  test("runs tree, Open, Reveal Run Folder, Delete (cancel, confirm), Compare Runs", { skip: notReady ?? false, timeout: 240_000 }, async (t) => {
+  test("runs tree, Open, Reveal Run Folder, Delete (cancel, confirm), Compare Runs", {
+    skip: notReady ?? false,
+    timeout: 240_000,
+  }, async (t) => {
     const timings: Record<string, number> = {};
     const ws = workspaceCopy(["tiny.experiment.ts"]);
     const runs = join(ws.dir, "runs");
@@ -65,16 +68,27 @@ describe("e2e: the Runs view", () => {
       const rows = await runsRows(cs);
       timings["view lists runs"] = since(t0);
       const labels = await page.locator(`${RUNS_PANE} .monaco-list-row .label-name`).allInnerTexts();
-      const startedAt = (id: string): number => Date.parse((JSON.parse(readFileSync(join(runs, id, "run.json"), "utf8")) as { startedAt: string }).startedAt);
+      const startedAt = (id: string): number =>
+        Date.parse((JSON.parse(readFileSync(join(runs, id, "run.json"), "utf8")) as { startedAt: string }).startedAt);
       const addOrder = ["alpha", "bravo"].sort((a, b) => startedAt(b) - startedAt(a) || b.localeCompare(a));
-      assert.deepEqual(labels, ["tiny.experiment.ts", "tinyAdd", ...addOrder, "tinyRegression", "charlie"], `rows ${JSON.stringify(rows)}`);
+      assert.deepEqual(
+        labels,
+        ["tiny.experiment.ts", "tinyAdd", ...addOrder, "tinyRegression", "charlie"],
+        `rows ${JSON.stringify(rows)}`,
+      );
       assert.deepEqual(
         await Promise.all(labels.map((l) => rowLevel(runsRow(cs!, l)))),
         [1, 2, 3, 3, 2, 3],
         "aria-level of experiment, system, run rows",
       );
-      assert.ok(rows.some((r) => r.startsWith("tinyAdd") && r.includes("2 runs")), `rows ${JSON.stringify(rows)}`);
-      assert.ok(rows.some((r) => r.startsWith("charlie") && r.includes("finished · step 10/10")), `rows ${JSON.stringify(rows)}`);
+      assert.ok(
+        rows.some((r) => r.startsWith("tinyAdd") && r.includes("2 runs")),
+        `rows ${JSON.stringify(rows)}`,
+      );
+      assert.ok(
+        rows.some((r) => r.startsWith("charlie") && r.includes("finished · step 10/10")),
+        `rows ${JSON.stringify(rows)}`,
+      );
       await cs.screenshot("runs-view-tree");
 
       // Open: the row's inline action opens the loss-curves panel of that run.
@@ -98,15 +112,27 @@ describe("e2e: the Runs view", () => {
       t0 = performance.now();
       await waitForQuietDom(cs, `${RUNS_PANE} .monaco-list`, 1_000, 30_000);
       await contextMenuAction(cs, runsRow(cs, "bravo"), "Reveal Run Folder");
-      const explorerRow = page.locator(".explorer-folders-view .monaco-list-row.selected", { hasText: "bravo" }).first();
+      const explorerRow = page
+        .locator(".explorer-folders-view .monaco-list-row.selected", { hasText: "bravo" })
+        .first();
       await explorerRow.waitFor({ state: "visible", timeout: 15_000 });
       // A single-folder workspace has no root row: runs/ is level 1, expanded to show bravo at level 2.
       assert.equal(await explorerRow.getAttribute("aria-level"), "2", "runs/bravo sits at level 2 of the Explorer");
-      const runsFolderRow = page.locator('.explorer-folders-view .monaco-list-row[aria-level="1"]', { hasText: /^\s*runs\s*$/ }).first();
-      assert.equal(await runsFolderRow.getAttribute("aria-expanded"), "true", "the Explorer expanded runs/ to reveal bravo");
+      const runsFolderRow = page
+        .locator('.explorer-folders-view .monaco-list-row[aria-level="1"]', { hasText: /^\s*runs\s*$/ })
+        .first();
+      assert.equal(
+        await runsFolderRow.getAttribute("aria-expanded"),
+        "true",
+        "the Explorer expanded runs/ to reveal bravo",
+      );
       await sleep(500);
       const afterReveal = await notifications(cs);
-      assert.deepEqual(afterReveal.filter((n) => n.severity === "error"), [], "no error notification after Reveal Run Folder");
+      assert.deepEqual(
+        afterReveal.filter((n) => n.severity === "error"),
+        [],
+        "no error notification after Reveal Run Folder",
+      );
       timings["Reveal Run Folder"] = since(t0);
       await cs.screenshot("runs-view-reveal");
 
@@ -117,7 +143,10 @@ describe("e2e: the Runs view", () => {
       await contextMenuAction(cs, runsRow(cs, "charlie"), "Delete Run");
       let dialog = await modalDialog(cs);
       assert.match(dialog.text, /Delete run charlie\?/);
-      assert.ok(dialog.buttons.includes("Delete") && dialog.buttons.includes("Cancel"), `dialog buttons ${JSON.stringify(dialog.buttons)}`);
+      assert.ok(
+        dialog.buttons.includes("Delete") && dialog.buttons.includes("Cancel"),
+        `dialog buttons ${JSON.stringify(dialog.buttons)}`,
+      );
       await cs.screenshot("runs-view-delete-confirm");
       await dialog.press("Cancel");
       await sleep(1_000);
@@ -130,12 +159,24 @@ describe("e2e: the Runs view", () => {
       await contextMenuAction(cs, runsRow(cs, "charlie"), "Delete Run");
       dialog = await modalDialog(cs);
       await dialog.press("Delete");
-      await waitFor("runs/charlie to be deleted", () => (existsSync(join(runs, "charlie")) ? undefined : true), 15_000, 100);
+      await waitFor(
+        "runs/charlie to be deleted",
+        () => (existsSync(join(runs, "charlie")) ? undefined : true),
+        15_000,
+        100,
+      );
       await runsRow(cs, "charlie").waitFor({ state: "detached", timeout: 15_000 });
       await runsRow(cs, "tinyRegression").waitFor({ state: "detached", timeout: 15_000 });
-      assert.ok(existsSync(join(runs, "alpha", "run.json")) && existsSync(join(runs, "bravo", "run.json")), "the other runs stay");
+      assert.ok(
+        existsSync(join(runs, "alpha", "run.json")) && existsSync(join(runs, "bravo", "run.json")),
+        "the other runs stay",
+      );
       const afterDelete = await notifications(cs);
-      assert.deepEqual(afterDelete.filter((n) => n.severity === "error"), [], "no error notification after Delete");
+      assert.deepEqual(
+        afterDelete.filter((n) => n.severity === "error"),
+        [],
+        "no error notification after Delete",
+      );
       timings["Delete → confirm"] = since(t0);
 
       // Compare Runs on a two-run selection: one panel, both runs in its legend.
@@ -156,11 +197,16 @@ describe("e2e: the Runs view", () => {
       const frame = await lossCurvesFrame(cs, ["alpha", "bravo"]);
       const compared = await legend(frame);
       assert.deepEqual(compared.map((l) => l.label).sort(), ["alpha", "bravo"]);
-      assert.deepEqual(compared.map((l) => l.status), ["finished", "finished"]);
+      assert.deepEqual(
+        compared.map((l) => l.status),
+        ["finished", "finished"],
+      );
       const ink = await waitForInk(frame);
       timings["Compare Runs → chart drawn"] = since(t0);
       await cs.screenshot("runs-view-compare");
-      t.diagnostic(`timings ms: ${JSON.stringify(timings)}; server start ${cs.timings.serverStart}, workbench load ${cs.timings.workbenchLoad}; attempts: open ${openAttempts}, compare ${compareAttempts}; ink alpha ${alphaInk}, compare ${ink}`);
+      t.diagnostic(
+        `timings ms: ${JSON.stringify(timings)}; server start ${cs.timings.serverStart}, workbench load ${cs.timings.workbenchLoad}; attempts: open ${openAttempts}, compare ${compareAttempts}; ink alpha ${alphaInk}, compare ${ink}`,
+      );
     } catch (e) {
       await cs?.screenshot("runs-view-failure").catch(() => undefined);
       throw new Error(`${(e as Error).message}\n${cs?.diagnostics() ?? ""}`, { cause: e });

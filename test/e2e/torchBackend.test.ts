@@ -28,7 +28,9 @@ function modAddRun(runsDir: string): { dir: string; manifest: RunManifest } | un
     if (!e.isDirectory()) continue;
     const p = join(runsDir, e.name);
     if (existsSync(join(p, "run.json"))) dirs.push(p);
-    else for (const f of readdirSync(p, { withFileTypes: true })) if (f.isDirectory() && existsSync(join(p, f.name, "run.json"))) dirs.push(join(p, f.name));
+    else
+      for (const f of readdirSync(p, { withFileTypes: true }))
+        if (f.isDirectory() && existsSync(join(p, f.name, "run.json"))) dirs.push(join(p, f.name));
   }
   for (const dir of dirs) {
     try {
@@ -46,7 +48,13 @@ describe("e2e: training on torch from the code lens", () => {
     const python = torch.python!;
     const ws = workspaceCopy();
     const runsDir = join(ws.dir, "runs");
-    const cs = await startDevRig(ws.dir, { settings: { "learningMechanics.backend": "torch", "learningMechanics.pythonPath": python, "learningMechanics.device": "cpu" } });
+    const cs = await startDevRig(ws.dir, {
+      settings: {
+        "learningMechanics.backend": "torch",
+        "learningMechanics.pythonPath": python,
+        "learningMechanics.device": "cpu",
+      },
+    });
     try {
       await cs.clickExplorerRow("grokking.experiment.ts");
       await cs.waitForCodeLens("▶ Train modAdd", 90_000);
@@ -63,20 +71,30 @@ describe("e2e: training on torch from the code lens", () => {
       await frame.locator("canvas").first().waitFor({ state: "visible", timeout: 30_000 });
       const inked = (): Promise<number> => frame.evaluate<number>(INKED_PIXELS);
       const before = await inked();
-      const grown = await waitFor("the chart to gain points", async () => {
-        const now = await inked();
-        return now > before ? now : undefined;
-      }, 120_000, 1_000);
+      const grown = await waitFor(
+        "the chart to gain points",
+        async () => {
+          const now = await inked();
+          return now > before ? now : undefined;
+        },
+        120_000,
+        1_000,
+      );
       assert.ok(grown > before, `chart ink ${before} → ${grown}`);
       const liveMs = since(tTrain);
 
       await cs.runCommand(stopTitle());
       await sleep(500);
       if (await cs.page.locator(".quick-input-widget").isVisible()) await cs.page.keyboard.press("Enter");
-      const stopped = await waitFor("run.json status stopped", () => {
-        const m = JSON.parse(readFileSync(join(run.dir, "run.json"), "utf8")) as RunManifest;
-        return m.status === "stopped" ? m : undefined;
-      }, 90_000, 500);
+      const stopped = await waitFor(
+        "run.json status stopped",
+        () => {
+          const m = JSON.parse(readFileSync(join(run.dir, "run.json"), "utf8")) as RunManifest;
+          return m.status === "stopped" ? m : undefined;
+        },
+        90_000,
+        500,
+      );
       assert.equal(stopped.backend.name, "torch");
       const last = readdirSync(join(run.dir, "checkpoints")).sort().at(-1);
       assert.equal(last, `step-${String(stopped.step).padStart(8, "0")}.safetensors`, "a checkpoint at the stop");

@@ -36,7 +36,10 @@ after(async () => {
 const TRUST_WARNING = /Training runs the code of the experiment file, so it needs a trusted workspace/;
 
 describe("e2e: trust and restore", () => {
-  test("untrusted workspace: Train explains why it is disabled, starts no trainer; the Runs view still lists runs", { skip: notReady ?? false, timeout: 180_000 }, async (t) => {
+  test("untrusted workspace: Train explains why it is disabled, starts no trainer; the Runs view still lists runs", {
+    skip: notReady ?? false,
+    timeout: 180_000,
+  }, async (t) => {
     const ws = workspaceCopy(["tiny.experiment.ts"]);
     const runs = join(ws.dir, "runs");
     mkdirSync(runs);
@@ -57,31 +60,63 @@ describe("e2e: trust and restore", () => {
     try {
       t0 = performance.now();
       // Trust on, no startup prompt: a folder nobody trusted opens in Restricted Mode.
-      cs = await startDevRig(ws.dir, { workspaceTrust: true, settings: { "security.workspace.trust.startupPrompt": "never", "security.workspace.trust.banner": "always" } });
+      cs = await startDevRig(ws.dir, {
+        workspaceTrust: true,
+        settings: { "security.workspace.trust.startupPrompt": "never", "security.workspace.trust.banner": "always" },
+      });
       live.push(cs);
       timings["server + workbench"] = since(t0);
-      await waitFor("Restricted Mode in the status bar", async () => ((await cs!.statusBarText()).includes("Restricted Mode") ? true : undefined), 30_000);
+      await waitFor(
+        "Restricted Mode in the status bar",
+        async () => ((await cs!.statusBarText()).includes("Restricted Mode") ? true : undefined),
+        30_000,
+      );
 
       // The code lens is there (viewing works) and says, when clicked, why training is off.
       t0 = performance.now();
       await cs.openFile("tiny.experiment.ts");
       await cs.clickCodeLens("▶ Train tinyAdd", 90_000);
-      const fromLens = await waitFor("the trust warning", async () => (await visibleNotifications(cs!)).find((n) => TRUST_WARNING.test(n.text)), 15_000, 200);
+      const fromLens = await waitFor(
+        "the trust warning",
+        async () => (await visibleNotifications(cs!)).find((n) => TRUST_WARNING.test(n.text)),
+        15_000,
+        200,
+      );
       assert.equal(fromLens.severity, "warning");
       assert.match(fromLens.text, /Runs can still be viewed/);
-      assert.ok(await cs.page.locator(".notification-list-item .monaco-button", { hasText: "Manage Workspace Trust" }).first().isVisible(), "the warning offers Manage Workspace Trust");
+      assert.ok(
+        await cs.page
+          .locator(".notification-list-item .monaco-button", { hasText: "Manage Workspace Trust" })
+          .first()
+          .isVisible(),
+        "the warning offers Manage Workspace Trust",
+      );
       timings["code lens → warning"] = since(t0);
       await cs.screenshot("untrusted-codelens-warning");
       // The editor title's Train button is hidden in Restricted Mode (`isWorkspaceTrusted`).
-      assert.equal(await cs.page.locator('.editor-actions .action-label[aria-label^="Train Model System"]').count(), 0, "no Train button in the editor title");
+      assert.equal(
+        await cs.page.locator('.editor-actions .action-label[aria-label^="Train Model System"]').count(),
+        0,
+        "no Train button in the editor title",
+      );
 
       // The palette command says the same.
       t0 = performance.now();
       // Cleared first, so the warning seen next is a new one.
       await clearNotifications(cs);
-      await waitFor("the first warning cleared", async () => ((await visibleNotifications(cs!)).some((n) => TRUST_WARNING.test(n.text)) ? undefined : true), 10_000, 200);
+      await waitFor(
+        "the first warning cleared",
+        async () => ((await visibleNotifications(cs!)).some((n) => TRUST_WARNING.test(n.text)) ? undefined : true),
+        10_000,
+        200,
+      );
       await cs.runCommand("Learning Mechanics: Train Model System…");
-      await waitFor("the trust warning again", async () => ((await visibleNotifications(cs!)).some((n) => TRUST_WARNING.test(n.text)) ? true : undefined), 15_000, 200);
+      await waitFor(
+        "the trust warning again",
+        async () => ((await visibleNotifications(cs!)).some((n) => TRUST_WARNING.test(n.text)) ? true : undefined),
+        15_000,
+        200,
+      );
       timings["palette → warning"] = since(t0);
 
       // Nothing was started: no sidecar with this workspace as its cwd, no new run folder.
@@ -96,9 +131,16 @@ describe("e2e: trust and restore", () => {
       await openRunsView(cs);
       await runsRow(cs, "earlier").waitFor({ state: "visible", timeout: 30_000 });
       const rows = await runsRows(cs);
-      assert.ok(rows.some((r) => r.startsWith("earlier") && r.includes("finished · step 10/10")), `rows ${JSON.stringify(rows)}`);
+      assert.ok(
+        rows.some((r) => r.startsWith("earlier") && r.includes("finished · step 10/10")),
+        `rows ${JSON.stringify(rows)}`,
+      );
       await waitForQuietDom(cs, `${RUNS_PANE} .monaco-list`, 1_000, 30_000);
-      await withStaleCommandRetry(cs, () => runsRow(cs!, "earlier").click(), async () => (await editorTabs(cs!)).some((l) => l.includes("Loss curves · earlier")));
+      await withStaleCommandRetry(
+        cs,
+        () => runsRow(cs!, "earlier").click(),
+        async () => (await editorTabs(cs!)).some((l) => l.includes("Loss curves · earlier")),
+      );
       const frame = await lossCurvesFrame(cs, ["earlier"]);
       const ink = await waitForInk(frame);
       timings["Runs view + Open"] = since(t0);
@@ -115,7 +157,10 @@ describe("e2e: trust and restore", () => {
     }
   });
 
-  test("a loss-curves panel is restored with its run and view settings after a window reload", { skip: notReady ?? false, timeout: 180_000 }, async (t) => {
+  test("a loss-curves panel is restored with its run and view settings after a window reload", {
+    skip: notReady ?? false,
+    timeout: 180_000,
+  }, async (t) => {
     const ws = workspaceCopy(["tiny.experiment.ts"]);
     const runs = join(ws.dir, "runs");
     mkdirSync(runs);
@@ -132,7 +177,11 @@ describe("e2e: trust and restore", () => {
       await openRunsView(cs);
       await runsRow(cs, "keep").waitFor({ state: "visible", timeout: 60_000 });
       await waitForQuietDom(cs, `${RUNS_PANE} .monaco-list`, 1_000, 30_000);
-      await withStaleCommandRetry(cs, () => runsRow(cs!, "keep").click(), async () => (await editorTabs(cs!)).some((l) => l.includes("Loss curves · keep")));
+      await withStaleCommandRetry(
+        cs,
+        () => runsRow(cs!, "keep").click(),
+        async () => (await editorTabs(cs!)).some((l) => l.includes("Loss curves · keep")),
+      );
       let frame = await lossCurvesFrame(cs, ["keep"]);
       const inkBefore = await waitForInk(frame);
       // A view setting to survive the reload: log y, saved through the page's stateChanged message.
@@ -148,11 +197,18 @@ describe("e2e: trust and restore", () => {
       t0 = performance.now();
       // The user's reload (the workbench saves its editors, then reloads the page), not a bare
       // page.reload(): that tears the page down before the browser storage is written.
-      const reloaded = cs.page.waitForEvent("framenavigated", { predicate: (f) => f === cs!.page.mainFrame(), timeout: 60_000 });
+      const reloaded = cs.page.waitForEvent("framenavigated", {
+        predicate: (f) => f === cs!.page.mainFrame(),
+        timeout: 60_000,
+      });
       await cs.runCommand("Developer: Reload Window");
       await reloaded;
       await cs.page.locator(".monaco-workbench").waitFor({ state: "visible", timeout: 60_000 });
-      await waitFor("the restored panel's tab", async () => ((await editorTabs(cs!)).some((l) => l.includes("Loss curves · keep")) ? true : undefined), 60_000);
+      await waitFor(
+        "the restored panel's tab",
+        async () => ((await editorTabs(cs!)).some((l) => l.includes("Loss curves · keep")) ? true : undefined),
+        60_000,
+      );
       timings["reload → tab"] = since(t0);
       const tab = cs.page.locator('.tab[aria-label*="Loss curves · keep"]').first();
       await tab.click();

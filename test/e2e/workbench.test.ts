@@ -19,7 +19,8 @@ function extensionNotReady(): string | undefined {
   if (!commands.includes("learningMechanics.train") || !commands.includes("learningMechanics.stop")) {
     return "package.json does not contribute learningMechanics.train and learningMechanics.stop yet (the extension is being written)";
   }
-  if (!existsSync(join(ROOT, "dist", "extension", "extension.js"))) return "dist/extension/extension.js is not built (node scripts/build.mjs)";
+  if (!existsSync(join(ROOT, "dist", "extension", "extension.js")))
+    return "dist/extension/extension.js is not built (node scripts/build.mjs)";
   return undefined;
 }
 
@@ -28,7 +29,11 @@ after(async () => {
   for (const cs of opened.splice(0)) await cs.close();
 });
 
-async function startRig(folder: string, opts: Parameters<CodeServer["open"]>[0] = {}, vsix?: string): Promise<CodeServer> {
+async function startRig(
+  folder: string,
+  opts: Parameters<CodeServer["open"]>[0] = {},
+  vsix?: string,
+): Promise<CodeServer> {
   const cs = await CodeServer.start({ folder, ...(vsix !== undefined ? { vsix } : {}) });
   opened.push(cs);
   await cs.open(opts);
@@ -36,24 +41,39 @@ async function startRig(folder: string, opts: Parameters<CodeServer["open"]>[0] 
 }
 
 describe("e2e: code-server + Chromium", () => {
-  test("the rig: workbench loads examples/ and shows grokking.experiment.ts", { skip: missing ?? false, timeout: 180_000 }, async (t) => {
+  test("the rig: workbench loads examples/ and shows grokking.experiment.ts", {
+    skip: missing ?? false,
+    timeout: 180_000,
+  }, async (t) => {
     const t0 = performance.now();
     const cs = await startRig(EXAMPLES);
     try {
       const tOpen = performance.now();
       await cs.clickExplorerRow("grokking.experiment.ts");
-      const text = await waitFor("modelSystem in the editor", async () => ((await cs.editorText()).includes("modelSystem") ? true : undefined), 30_000);
+      const text = await waitFor(
+        "modelSystem in the editor",
+        async () => ((await cs.editorText()).includes("modelSystem") ? true : undefined),
+        30_000,
+      );
       assert.equal(text, true);
       const editor = await cs.editorText();
       assert.match(editor, /export const modAdd = modelSystem\(/);
-      assert.match(await cs.page.locator(".tab.active").getAttribute("aria-label").then((l) => l ?? ""), /grokking\.experiment\.ts/);
+      assert.match(
+        await cs.page
+          .locator(".tab.active")
+          .getAttribute("aria-label")
+          .then((l) => l ?? ""),
+        /grokking\.experiment\.ts/,
+      );
       const openMs = since(tOpen);
       // Quick Open reaches a file too (the path other tests use for nested files).
       await cs.openFile("deep-linear.experiment.ts");
       assert.match(await cs.editorText(), /modelSystem/);
       await cs.clickExplorerRow("grokking.experiment.ts");
       const shot = await cs.screenshot("workbench-grokking");
-      t.diagnostic(`timings ms: server start ${cs.timings.serverStart}, browser launch ${cs.timings.browserLaunch}, workbench load ${cs.timings.workbenchLoad}, open file ${openMs}, total ${since(t0)}; screenshot ${shot}`);
+      t.diagnostic(
+        `timings ms: server start ${cs.timings.serverStart}, browser launch ${cs.timings.browserLaunch}, workbench load ${cs.timings.workbenchLoad}, open file ${openMs}, total ${since(t0)}; screenshot ${shot}`,
+      );
     } catch (e) {
       await cs.screenshot("workbench-grokking-failure").catch(() => undefined);
       throw new Error(`${(e as Error).message}\n${cs.diagnostics()}`, { cause: e });
@@ -64,7 +84,10 @@ describe("e2e: code-server + Chromium", () => {
 
   const notReady = extensionNotReady();
 
-  test("the extension's commands are registered in code-server's extension host", { skip: notReady ?? false, timeout: 180_000 }, async (t) => {
+  test("the extension's commands are registered in code-server's extension host", {
+    skip: notReady ?? false,
+    timeout: 180_000,
+  }, async (t) => {
     const index = join(ROOT, "dist", "e2e-host", "index.js");
     if (!existsSync(index)) {
       t.skip(`${index} is not built (esbuild entry test/e2e/extensionHost/index.ts, cjs, vscode external)`);
@@ -75,14 +98,19 @@ describe("e2e: code-server + Chromium", () => {
     try {
       const code = await cs.exitCode(120_000);
       assert.equal(code, 0, `extension host suite failed\n${cs.diagnostics()}`);
-      t.diagnostic(`timings ms: ${cs.timings.install !== undefined ? `install ${cs.timings.install}, ` : ""}server start ${cs.timings.serverStart}, workbench load ${cs.timings.workbenchLoad}`);
+      t.diagnostic(
+        `timings ms: ${cs.timings.install !== undefined ? `install ${cs.timings.install}, ` : ""}server start ${cs.timings.serverStart}, workbench load ${cs.timings.workbenchLoad}`,
+      );
     } finally {
       await cs.close();
       ws.dispose();
     }
   });
 
-  test("train modAdd from its code lens, watch the chart, hover, stop", { skip: notReady ?? false, timeout: 300_000 }, async (t) => {
+  test("train modAdd from its code lens, watch the chart, hover, stop", {
+    skip: notReady ?? false,
+    timeout: 300_000,
+  }, async (t) => {
     await trainWatchHoverStop(t, { extensionDir: ROOT }, stopTitle());
   });
 
@@ -95,7 +123,14 @@ describe("e2e: code-server + Chromium", () => {
       const t0 = performance.now();
       const r = spawnSync(
         join(ROOT, "node_modules", ".bin", "vsce"),
-        ["package", "--allow-missing-repository", "--baseContentUrl", "https://github.com/learning-mechanics/learning-mechanics/blob/main", "--out", vsix],
+        [
+          "package",
+          "--allow-missing-repository",
+          "--baseContentUrl",
+          "https://github.com/learning-mechanics/learning-mechanics/blob/main",
+          "--out",
+          vsix,
+        ],
         { cwd: ROOT, encoding: "utf8", timeout: 120_000 },
       );
       assert.equal(r.status, 0, `vsce package exited ${r.status ?? r.signal}\n${r.stdout}\n${r.stderr}`);
@@ -107,7 +142,10 @@ describe("e2e: code-server + Chromium", () => {
     }
   });
 
-  test("a run written by a separate process appears in the Runs view and its panel", { skip: notReady ?? false, timeout: 300_000 }, async (t) => {
+  test("a run written by a separate process appears in the Runs view and its panel", {
+    skip: notReady ?? false,
+    timeout: 300_000,
+  }, async (t) => {
     const ws = workspaceCopy();
     // A small, fast system inside the workspace (12 evaluations in 60 steps).
     cpSync(join(ROOT, "test", "fixtures", "experiments", "tiny.experiment.ts"), join(ws.dir, "tiny.experiment.ts"));
@@ -125,10 +163,26 @@ describe("e2e: code-server + Chromium", () => {
       await cs.waitForCodeLens("▶ Train modAdd", 90_000);
 
       const tRun = performance.now();
-      const cli = spawn(process.execPath, [join(ROOT, "dist", "trainer", "cli.js"), "train", join(ws.dir, "tiny.experiment.ts"), "--system", "tinyAdd", "--run-dir", runDir, "--backend", "wasm", "--steps", "60"], {
-        cwd: ws.dir,
-        stdio: ["ignore", "pipe", "pipe"],
-      });
+      const cli = spawn(
+        process.execPath,
+        [
+          join(ROOT, "dist", "trainer", "cli.js"),
+          "train",
+          join(ws.dir, "tiny.experiment.ts"),
+          "--system",
+          "tinyAdd",
+          "--run-dir",
+          runDir,
+          "--backend",
+          "wasm",
+          "--steps",
+          "60",
+        ],
+        {
+          cwd: ws.dir,
+          stdio: ["ignore", "pipe", "pipe"],
+        },
+      );
       let cliOut = "";
       cli.stdout.on("data", (d: Buffer) => (cliOut += d.toString()));
       cli.stderr.on("data", (d: Buffer) => (cliOut += d.toString()));
@@ -148,20 +202,38 @@ describe("e2e: code-server + Chromium", () => {
 
       // The Learning Mechanics activity-bar container and its Runs tree.
       const tView = performance.now();
-      await cs.page.locator('.part.activitybar .action-item a[aria-label^="Learning Mechanics"]').first().click({ timeout: 30_000 });
+      await cs.page
+        .locator('.part.activitybar .action-item a[aria-label^="Learning Mechanics"]')
+        .first()
+        .click({ timeout: 30_000 });
       const pane = cs.page.locator('[id="workbench.view.extension.learningMechanics"]');
       await pane.waitFor({ state: "visible", timeout: 30_000 });
       const runRow = pane.locator(".monaco-list-row", { hasText: runName }).first();
       await runRow.waitFor({ state: "visible", timeout: 60_000 });
       // The CLI has exited, so the row must come to say how the run ended ("finished · step 60/60").
       const tStatus = performance.now();
-      await pane.locator(".monaco-list-row", { hasText: `${runName}${manifest.status}` }).first().waitFor({ state: "visible", timeout: 60_000 });
+      await pane
+        .locator(".monaco-list-row", { hasText: `${runName}${manifest.status}` })
+        .first()
+        .waitFor({ state: "visible", timeout: 60_000 });
       const statusMs = since(tStatus);
-      await pane.locator(".monaco-list-row", { hasText: "tinyAdd" }).first().waitFor({ state: "visible", timeout: 10_000 });
+      await pane
+        .locator(".monaco-list-row", { hasText: "tinyAdd" })
+        .first()
+        .waitFor({ state: "visible", timeout: 10_000 });
       const rows = (await pane.locator(".monaco-list-row").allInnerTexts()).map((r) => r.replace(/\s+/g, " ").trim());
-      assert.ok(rows.some((r) => r.includes("tiny.experiment.ts")), `Runs view rows: ${JSON.stringify(rows)}`);
-      assert.ok(rows.some((r) => r.startsWith("tinyAdd")), `Runs view rows: ${JSON.stringify(rows)}`);
-      assert.ok(rows.some((r) => r.includes(runName) && r.includes(manifest.status)), `Runs view rows: ${JSON.stringify(rows)}`);
+      assert.ok(
+        rows.some((r) => r.includes("tiny.experiment.ts")),
+        `Runs view rows: ${JSON.stringify(rows)}`,
+      );
+      assert.ok(
+        rows.some((r) => r.startsWith("tinyAdd")),
+        `Runs view rows: ${JSON.stringify(rows)}`,
+      );
+      assert.ok(
+        rows.some((r) => r.includes(runName) && r.includes(manifest.status)),
+        `Runs view rows: ${JSON.stringify(rows)}`,
+      );
       const viewMs = since(tView);
       await cs.screenshot("extension-cli-run-view");
 
@@ -174,14 +246,21 @@ describe("e2e: code-server + Chromium", () => {
       await runRow.click();
       const frame = await cs.webviewFrame(undefined, 60_000);
       await frame.locator("canvas").first().waitFor({ state: "visible", timeout: 30_000 });
-      const ink = await waitFor("the chart to draw the run's points", async () => {
-        const n = await frame.evaluate<number>(INKED_PIXELS);
-        return n > 500 ? n : undefined;
-      }, 60_000, 1_000);
+      const ink = await waitFor(
+        "the chart to draw the run's points",
+        async () => {
+          const n = await frame.evaluate<number>(INKED_PIXELS);
+          return n > 500 ? n : undefined;
+        },
+        60_000,
+        1_000,
+      );
       const panelMs = since(tPanel);
       await sleep(500);
       await cs.screenshot("extension-cli-run-panel");
-      t.diagnostic(`timings ms: ${cs.timings.install !== undefined ? `install ${cs.timings.install}, ` : ""}server start ${cs.timings.serverStart}, workbench load ${cs.timings.workbenchLoad}, CLI run ${cliMs}, view shows run ${viewMs} (final status ${statusMs} after the row), panel drawn ${panelMs}; tree settled after ${settle.ms} ms (${settle.mutations} DOM mutations); inked pixels ${ink}; rows ${JSON.stringify(rows)}`);
+      t.diagnostic(
+        `timings ms: ${cs.timings.install !== undefined ? `install ${cs.timings.install}, ` : ""}server start ${cs.timings.serverStart}, workbench load ${cs.timings.workbenchLoad}, CLI run ${cliMs}, view shows run ${viewMs} (final status ${statusMs} after the row), panel drawn ${panelMs}; tree settled after ${settle.ms} ms (${settle.mutations} DOM mutations); inked pixels ${ink}; rows ${JSON.stringify(rows)}`,
+      );
     } catch (e) {
       await cs.screenshot("extension-cli-run-failure").catch(() => undefined);
       throw new Error(`${(e as Error).message}\n${cs.diagnostics()}`, { cause: e });
@@ -203,11 +282,18 @@ function stopTitle(): string {
  * or installed from `vsix`: code lens → run folder + status bar → chart grows → hover says "step" →
  * palette Stop → run.json "stopped".
  */
-async function trainWatchHoverStop(t: TestContext, install: { extensionDir: string } | { vsix: string }, stopTitle: string): Promise<void> {
+async function trainWatchHoverStop(
+  t: TestContext,
+  install: { extensionDir: string } | { vsix: string },
+  stopTitle: string,
+): Promise<void> {
   const ws = workspaceCopy();
   const runsDir = join(ws.dir, "runs");
   const shot = (name: string): string => ("vsix" in install ? `extension-vsix-${name}` : `extension-${name}`);
-  const cs = "vsix" in install ? await startRig(ws.dir, {}, install.vsix) : await startRig(ws.dir, { extensionDevelopmentPath: install.extensionDir });
+  const cs =
+    "vsix" in install
+      ? await startRig(ws.dir, {}, install.vsix)
+      : await startRig(ws.dir, { extensionDevelopmentPath: install.extensionDir });
   try {
     await cs.clickExplorerRow("grokking.experiment.ts");
     const tLens = performance.now();
@@ -219,7 +305,11 @@ async function trainWatchHoverStop(t: TestContext, install: { extensionDir: stri
     const tTrain = performance.now();
     // Training started: a run folder with run.json for modAdd, and the status bar names it.
     const runDir = await waitFor("a modAdd run folder under runs/", () => findRun(runsDir, "modAdd"), 90_000);
-    await waitFor("a status bar item naming modAdd", async () => ((await cs.statusBarText()).includes("modAdd") ? true : undefined), 30_000);
+    await waitFor(
+      "a status bar item naming modAdd",
+      async () => ((await cs.statusBarText()).includes("modAdd") ? true : undefined),
+      30_000,
+    );
     const startMs = since(tTrain);
 
     // The loss curves panel draws more as metrics arrive.
@@ -227,10 +317,15 @@ async function trainWatchHoverStop(t: TestContext, install: { extensionDir: stri
     await frame.locator("canvas").first().waitFor({ state: "visible", timeout: 30_000 });
     const inked = (): Promise<number> => frame.evaluate<number>(INKED_PIXELS);
     const before = await inked();
-    const grown = await waitFor("the chart to gain points", async () => {
-      const now = await inked();
-      return now > before ? now : undefined;
-    }, 90_000, 1_000);
+    const grown = await waitFor(
+      "the chart to gain points",
+      async () => {
+        const now = await inked();
+        return now > before ? now : undefined;
+      },
+      90_000,
+      1_000,
+    );
     assert.ok(grown > before, `chart ink ${before} → ${grown}`);
     await cs.screenshot(shot("training"));
 
@@ -246,12 +341,19 @@ async function trainWatchHoverStop(t: TestContext, install: { extensionDir: stri
     // A quick pick may ask which run when several are active; there is one, Enter takes it.
     await sleep(500);
     if (await cs.page.locator(".quick-input-widget").isVisible()) await cs.page.keyboard.press("Enter");
-    const status = await waitFor("run.json status stopped", () => {
-      const s = (JSON.parse(readFileSync(join(runDir, "run.json"), "utf8")) as { status: string }).status;
-      return s === "stopped" ? s : undefined;
-    }, 60_000, 500);
+    const status = await waitFor(
+      "run.json status stopped",
+      () => {
+        const s = (JSON.parse(readFileSync(join(runDir, "run.json"), "utf8")) as { status: string }).status;
+        return s === "stopped" ? s : undefined;
+      },
+      60_000,
+      500,
+    );
     assert.equal(status, "stopped");
-    t.diagnostic(`timings ms: ${cs.timings.install !== undefined ? `install ${cs.timings.install}, ` : ""}server start ${cs.timings.serverStart}, workbench load ${cs.timings.workbenchLoad}, code lens ${lensMs}, training visible ${startMs}; hover "${hover.replace(/\s+/g, " ")}"`);
+    t.diagnostic(
+      `timings ms: ${cs.timings.install !== undefined ? `install ${cs.timings.install}, ` : ""}server start ${cs.timings.serverStart}, workbench load ${cs.timings.workbenchLoad}, code lens ${lensMs}, training visible ${startMs}; hover "${hover.replace(/\s+/g, " ")}"`,
+    );
   } catch (e) {
     await cs.screenshot(shot("failure")).catch(() => undefined);
     throw new Error(`${(e as Error).message}\n${cs.diagnostics()}`, { cause: e });

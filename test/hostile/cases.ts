@@ -89,7 +89,8 @@ export interface Case {
 // Generators
 
 /** Text that would be a link, an image, HTML, a table cell or a theme icon if not escaped. */
-export const PAYLOAD = '[click](https://evil.example/x) ![img](https://evil.example/i.png) <img src=x onerror=alert(1)> <a href="https://evil.example">a</a> $(zap) <script>alert(1)</script> | cell |\n# heading';
+export const PAYLOAD =
+  '[click](https://evil.example/x) ![img](https://evil.example/i.png) <img src=x onerror=alert(1)> <a href="https://evil.example">a</a> $(zap) <script>alert(1)</script> | cell |\n# heading';
 
 function mkfifo(p: string): void {
   const r = spawnSync("mkfifo", [p]);
@@ -163,7 +164,8 @@ function setField(obj: Record<string, Json>, dotted: string, value: Json | undef
   else o[last] = value;
 }
 
-const ck = (p: CasePaths, step: number) => path.join(p.run, "checkpoints", `step-${String(step).padStart(8, "0")}.safetensors`);
+const ck = (p: CasePaths, step: number) =>
+  path.join(p.run, "checkpoints", `step-${String(step).padStart(8, "0")}.safetensors`);
 
 interface ParsedCheckpoint {
   header: Record<string, Json>;
@@ -177,7 +179,12 @@ function readCheckpoint(file: string): ParsedCheckpoint {
 }
 
 /** Writes a safetensors file from a header object (padded to 8 bytes) or raw header bytes. */
-function writeCheckpoint(file: string, header: Record<string, Json> | Buffer, data: Buffer, declaredLength?: bigint): void {
+function writeCheckpoint(
+  file: string,
+  header: Record<string, Json> | Buffer,
+  data: Buffer,
+  declaredLength?: bigint,
+): void {
   let h = Buffer.isBuffer(header) ? header : Buffer.from(JSON.stringify(header), "utf8");
   if (!Buffer.isBuffer(header) && h.length % 8 !== 0) h = Buffer.concat([h, Buffer.alloc(8 - (h.length % 8), 0x20)]);
   const len = Buffer.alloc(8);
@@ -256,7 +263,10 @@ function writeLock(file: string, pid: number, purpose: string): void {
 function stoppedAt40(c: SetupContext): void {
   copyRun(c);
   fs.rmSync(ck(c.p, 60));
-  const lines = fs.readFileSync(path.join(c.p.run, "metrics.jsonl"), "utf8").split("\n").filter((l) => l.trim() !== "" && (JSON.parse(l) as { step: number }).step <= 40);
+  const lines = fs
+    .readFileSync(path.join(c.p.run, "metrics.jsonl"), "utf8")
+    .split("\n")
+    .filter((l) => l.trim() !== "" && (JSON.parse(l) as { step: number }).step <= 40);
   fs.writeFileSync(path.join(c.p.run, "metrics.jsonl"), `${lines.join("\n")}\n`);
   patchManifest(c, (m) => {
     m["status"] = "stopped";
@@ -308,7 +318,8 @@ function invalidEntry(reason: RegExp) {
     if (!v) return "index gave no answer";
     if (v["status"] !== "invalid") return `index status ${String(v["status"])}, expected an invalid entry`;
     const problem = String(v["problem"]);
-    if (!/run\.json/.test(problem) || !reason.test(problem)) return `problem "${problem.slice(0, 120)}" does not name run.json and ${reason}`;
+    if (!/run\.json/.test(problem) || !reason.test(problem))
+      return `problem "${problem.slice(0, 120)}" does not name run.json and ${reason}`;
     return undefined;
   };
 }
@@ -346,14 +357,17 @@ const indexAnswered = (o: Observed): string | undefined => {
   const v = value(o, "index");
   if (!v) return "index gave no answer";
   if (v["status"] === "absent") return "the run is missing from the index";
-  if (v["status"] === "invalid" && !/run\.json/.test(String(v["problem"]))) return `problem does not name run.json: ${String(v["problem"])}`;
+  if (v["status"] === "invalid" && !/run\.json/.test(String(v["problem"])))
+    return `problem does not name run.json: ${String(v["problem"])}`;
   return undefined;
 };
 
 const validEntry = (o: Observed): string | undefined => {
   const v = value(o, "index");
   if (!v) return "index gave no answer";
-  return v["status"] === "invalid" || v["status"] === "absent" ? `expected a valid entry, got ${String(v["status"])}: ${String(v["problem"])}` : undefined;
+  return v["status"] === "invalid" || v["status"] === "absent"
+    ? `expected a valid entry, got ${String(v["status"])}: ${String(v["problem"])}`
+    : undefined;
 };
 
 function field(name: string, want: (v: Json | undefined) => boolean, what: string): Check {
@@ -365,7 +379,10 @@ function field(name: string, want: (v: Json | undefined) => boolean, what: strin
   };
 }
 
-const noMarker = (_o: Observed, p: CasePaths): string | undefined => (fs.existsSync(path.join(p.outside, "EXECUTED")) ? "the experiment file inside the run folder was executed" : undefined);
+const noMarker = (_o: Observed, p: CasePaths): string | undefined =>
+  fs.existsSync(path.join(p.outside, "EXECUTED"))
+    ? "the experiment file inside the run folder was executed"
+    : undefined;
 
 // ---------------------------------------------------------------------------------------------
 // Bounds
@@ -379,7 +396,13 @@ const CLI = { timeMs: 20_000, peakMb: 500 } as const;
 const manifestProbe: Runner = { kind: "probe", request: (p) => ({ probe: "manifest", root: p.runs, runDir: p.run }) };
 const REFUSED = /not a regular file|FIFO|character device|device|too large|over the limit|limit|symlink|refus/i;
 
-function runJsonFileCase(id: string, make: (file: string, c: SetupContext) => void, check: Check, defect: string, bounds: Partial<Expect> = {}): Case {
+function runJsonFileCase(
+  id: string,
+  make: (file: string, c: SetupContext) => void,
+  check: Check,
+  defect: string,
+  bounds: Partial<Expect> = {},
+): Case {
   return {
     id: `run.json/${id}`,
     category: "run.json",
@@ -393,7 +416,12 @@ function runJsonFileCase(id: string, make: (file: string, c: SetupContext) => vo
   };
 }
 
-function manifestCase(id: string, patch: (m: Record<string, Json>) => void, check: Check, defect = "readers trust run.json field types"): Case {
+function manifestCase(
+  id: string,
+  patch: (m: Record<string, Json>) => void,
+  check: Check,
+  defect = "readers trust run.json field types",
+): Case {
   return {
     id: `run.json/${id}`,
     category: "run.json",
@@ -410,25 +438,63 @@ function manifestCase(id: string, patch: (m: Record<string, Json>) => void, chec
 const set = (f: string, v: Json | undefined) => (m: Record<string, Json>) => setField(m, f, v);
 
 const runJsonCases: Case[] = [
-  runJsonFileCase("devzero-link", devZeroAt, invalidEntry(REFUSED), "special files: run.json → /dev/zero grows the index without bound"),
+  runJsonFileCase(
+    "devzero-link",
+    devZeroAt,
+    invalidEntry(REFUSED),
+    "special files: run.json → /dev/zero grows the index without bound",
+  ),
   runJsonFileCase("fifo", fifoAt, invalidEntry(REFUSED), "special files: a FIFO run.json blocks the index forever"),
   runJsonFileCase("sparse-1GB", sparseAt(1 << 30), invalidEntry(REFUSED), "huge run.json read whole"),
-  runJsonFileCase("valid-8MB", (f) => {
-    const m = readJson(f);
-    m["config"] = { pad: "x".repeat(8 << 20) };
-    fs.writeFileSync(f, JSON.stringify(m));
-  }, indexAnswered, "huge run.json read whole"),
+  runJsonFileCase(
+    "valid-8MB",
+    (f) => {
+      const m = readJson(f);
+      m["config"] = { pad: "x".repeat(8 << 20) };
+      fs.writeFileSync(f, JSON.stringify(m));
+    },
+    indexAnswered,
+    "huge run.json read whole",
+  ),
   runJsonFileCase("directory", dirAt, (o) => (value(o, "index") ? undefined : "index gave no answer"), "special files"),
-  runJsonFileCase("link-to-secret", (f, c) => linkAt(path.join(c.p.outside, "secret.txt"))(f), all(invalidEntry(/./), (o) => (/SECRET/.test(o.text) ? "the problem quotes the symlink target's contents" : undefined)), "the invalid-run message quotes a symlink target's contents"),
+  runJsonFileCase(
+    "link-to-secret",
+    (f, c) => linkAt(path.join(c.p.outside, "secret.txt"))(f),
+    all(invalidEntry(/./), (o) =>
+      /SECRET/.test(o.text) ? "the problem quotes the symlink target's contents" : undefined,
+    ),
+    "the invalid-run message quotes a symlink target's contents",
+  ),
   runJsonFileCase("empty", textAt(""), invalidEntry(/empty/), "broken run.json"),
-  runJsonFileCase("truncated", (f) => textAt(fs.readFileSync(f, "utf8").slice(0, 100))(f), invalidEntry(/JSON/), "broken run.json"),
+  runJsonFileCase(
+    "truncated",
+    (f) => textAt(fs.readFileSync(f, "utf8").slice(0, 100))(f),
+    invalidEntry(/JSON/),
+    "broken run.json",
+  ),
   runJsonFileCase("binary", textAt(garbage(4096)), invalidEntry(/./), "broken run.json"),
-  runJsonFileCase("bad-utf8", (f) => textAt(Buffer.concat([Buffer.from('{"id": "'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('", "x": 1')]))(f), invalidEntry(/./), "broken run.json"),
+  runJsonFileCase(
+    "bad-utf8",
+    (f) =>
+      textAt(Buffer.concat([Buffer.from('{"id": "'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('", "x": 1')]))(f),
+    invalidEntry(/./),
+    "broken run.json",
+  ),
   runJsonFileCase("array", textAt("[]"), invalidEntry(/./), "broken run.json"),
   runJsonFileCase("null", textAt("null"), invalidEntry(/object/), "broken run.json"),
   runJsonFileCase("number", textAt("42"), invalidEntry(/object/), "broken run.json"),
-  runJsonFileCase("deep-nesting", textAt("[".repeat(200_000) + "]".repeat(200_000)), invalidEntry(/./), "broken run.json"),
-  runJsonFileCase("bom", (f) => textAt(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), fs.readFileSync(f)]))(f), indexAnswered, "broken run.json"),
+  runJsonFileCase(
+    "deep-nesting",
+    textAt("[".repeat(200_000) + "]".repeat(200_000)),
+    invalidEntry(/./),
+    "broken run.json",
+  ),
+  runJsonFileCase(
+    "bom",
+    (f) => textAt(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), fs.readFileSync(f)]))(f),
+    indexAnswered,
+    "broken run.json",
+  ),
 
   // wrong type of each field a reader uses
   manifestCase("format-number", set("format", 1), invalidEntry(/format/)),
@@ -450,62 +516,122 @@ const runJsonCases: Case[] = [
   manifestCase("pid-string", set("pid", "123"), indexAnswered),
   manifestCase("totalSteps-string", set("totalSteps", "60"), invalidEntry(/totalSteps/)),
   manifestCase("step-huge", set("step", 1e308), indexAnswered),
-  manifestCase("divergedAtStep-payload", (m) => {
-    m["status"] = "diverged";
-    m["divergedAtStep"] = PAYLOAD;
-  }, indexAnswered, "hover does not escape divergedAtStep"),
-  manifestCase("error-string", (m) => {
-    m["status"] = "failed";
-    m["error"] = "boom";
-  }, indexAnswered),
-  manifestCase("error-message-number", (m) => {
-    m["status"] = "failed";
-    m["error"] = { message: 5 };
-  }, indexAnswered),
-  manifestCase("error-location-string", (m) => {
-    m["status"] = "failed";
-    m["error"] = { message: "boom", location: "x" };
-  }, indexAnswered, "hover throws on a bad error.location"),
-  manifestCase("error-location-file-number", (m) => {
-    m["status"] = "failed";
-    m["error"] = { message: "boom", location: { file: 5, line: 1, column: 1 } };
-  }, indexAnswered, "hover throws on a numeric location.file"),
-  manifestCase("error-location-line-payload", (m) => {
-    m["status"] = "failed";
-    m["error"] = { message: "boom", location: { file: "/x/a.ts", line: PAYLOAD, column: PAYLOAD } };
-  }, indexAnswered, "hover does not escape error.location"),
+  manifestCase(
+    "divergedAtStep-payload",
+    (m) => {
+      m["status"] = "diverged";
+      m["divergedAtStep"] = PAYLOAD;
+    },
+    indexAnswered,
+    "hover does not escape divergedAtStep",
+  ),
+  manifestCase(
+    "error-string",
+    (m) => {
+      m["status"] = "failed";
+      m["error"] = "boom";
+    },
+    indexAnswered,
+  ),
+  manifestCase(
+    "error-message-number",
+    (m) => {
+      m["status"] = "failed";
+      m["error"] = { message: 5 };
+    },
+    indexAnswered,
+  ),
+  manifestCase(
+    "error-location-string",
+    (m) => {
+      m["status"] = "failed";
+      m["error"] = { message: "boom", location: "x" };
+    },
+    indexAnswered,
+    "hover throws on a bad error.location",
+  ),
+  manifestCase(
+    "error-location-file-number",
+    (m) => {
+      m["status"] = "failed";
+      m["error"] = { message: "boom", location: { file: 5, line: 1, column: 1 } };
+    },
+    indexAnswered,
+    "hover throws on a numeric location.file",
+  ),
+  manifestCase(
+    "error-location-line-payload",
+    (m) => {
+      m["status"] = "failed";
+      m["error"] = { message: "boom", location: { file: "/x/a.ts", line: PAYLOAD, column: PAYLOAD } };
+    },
+    indexAnswered,
+    "hover does not escape error.location",
+  ),
   manifestCase("resumedFrom-string", set("resumedFrom", "x"), indexAnswered),
 
   // missing fields
-  ...["format", "formatVersion", "id", "system", "status", "startedAt", "step", "totalSteps", "seed", "experiment"].map((f) => manifestCase(`missing-${f}`, set(f, undefined), invalidEntry(new RegExp(f)))),
-  manifestCase("missing-backend", set("backend", undefined), indexAnswered, "Runs-view item throws when backend is missing"),
+  ...["format", "formatVersion", "id", "system", "status", "startedAt", "step", "totalSteps", "seed", "experiment"].map(
+    (f) => manifestCase(`missing-${f}`, set(f, undefined), invalidEntry(new RegExp(f))),
+  ),
+  manifestCase(
+    "missing-backend",
+    set("backend", undefined),
+    indexAnswered,
+    "Runs-view item throws when backend is missing",
+  ),
   manifestCase("missing-config", set("config", undefined), indexAnswered, "panels trust config"),
   manifestCase("missing-updatedAt", set("updatedAt", undefined), invalidEntry(/updatedAt/)),
 
   // null fields
-  manifestCase("null-error", (m) => {
-    m["status"] = "failed";
-    m["error"] = null;
-  }, indexAnswered, "hover throws on error: null"),
+  manifestCase(
+    "null-error",
+    (m) => {
+      m["status"] = "failed";
+      m["error"] = null;
+    },
+    indexAnswered,
+    "hover throws on error: null",
+  ),
   manifestCase("null-backend", set("backend", null), indexAnswered, "Runs-view item throws on backend: null"),
   manifestCase("null-config", set("config", null), indexAnswered, "panels throw on config: null"),
   manifestCase("null-experiment", set("experiment", null), invalidEntry(/experiment/)),
-  manifestCase("null-location", (m) => {
-    m["status"] = "failed";
-    m["error"] = { message: "boom", location: null };
-  }, indexAnswered, "hover throws on location: null"),
+  manifestCase(
+    "null-location",
+    (m) => {
+      m["status"] = "failed";
+      m["error"] = { message: "boom", location: null };
+    },
+    indexAnswered,
+    "hover throws on location: null",
+  ),
   manifestCase("null-system", set("system", null), invalidEntry(/system/)),
   manifestCase("null-step", set("step", null), invalidEntry(/step/)),
 
   // hostile Markdown / HTML in every string field
-  ...["id", "experiment.path", "backend.name", "backend.reason", "backend.package", "startedAt", "updatedAt", "endedAt", "producer", "config.summary", "experiment.sha256"].map((f) =>
-    manifestCase(`payload-${f}`, set(f, PAYLOAD), indexAnswered, "hostile Markdown in run.json"),
-  ),
+  ...[
+    "id",
+    "experiment.path",
+    "backend.name",
+    "backend.reason",
+    "backend.package",
+    "startedAt",
+    "updatedAt",
+    "endedAt",
+    "producer",
+    "config.summary",
+    "experiment.sha256",
+  ].map((f) => manifestCase(`payload-${f}`, set(f, PAYLOAD), indexAnswered, "hostile Markdown in run.json")),
   manifestCase("payload-system", set("system", PAYLOAD), indexAnswered, "hostile Markdown in run.json"),
-  manifestCase("payload-error-message", (m) => {
-    m["status"] = "failed";
-    m["error"] = { message: PAYLOAD, location: { file: `/x/${PAYLOAD}.ts`, line: 3, column: 4 } };
-  }, indexAnswered, "hostile Markdown in run.json"),
+  manifestCase(
+    "payload-error-message",
+    (m) => {
+      m["status"] = "failed";
+      m["error"] = { message: PAYLOAD, location: { file: `/x/${PAYLOAD}.ts`, line: 3, column: 4 } };
+    },
+    indexAnswered,
+    "hostile Markdown in run.json",
+  ),
   manifestCase("payload-status", set("status", PAYLOAD), invalidEntry(/status/), "hostile Markdown in run.json"),
   {
     id: "run.json/payload-folder-name",
@@ -517,7 +643,14 @@ const runJsonCases: Case[] = [
       fs.renameSync(c.p.run, evil);
       fs.symlinkSync("/nonexistent", c.p.run); // the probe's runDir: a dangling link, not a run
     },
-    run: { kind: "probe", request: (p) => ({ probe: "manifest", root: p.runs, runDir: path.join(p.runs, "[x](https:evil.example) <img src=x>") }) },
+    run: {
+      kind: "probe",
+      request: (p) => ({
+        probe: "manifest",
+        root: p.runs,
+        runDir: path.join(p.runs, "[x](https:evil.example) <img src=x>"),
+      }),
+    },
     expect: { ...PROBE, check: all(validEntry, escapedEverywhere) },
   },
 ];
@@ -539,7 +672,9 @@ function longRun(): string {
   const parts: string[] = [];
   for (let s = 0; s < 300_000; s++) {
     const norm = 10 + 5 * Math.exp(-(((s - 250_000) / 30_000) ** 2));
-    parts.push(`{"step":${s},"time":${s / 10},"train_loss":${(2 / (1 + s)).toFixed(6)},"train_acc":${Math.min(1, s / 1000).toFixed(4)}${s % 10 === 0 ? ',"test_loss":3,"test_acc":0.1' : ""},"param_norm":${norm.toFixed(5)}}\n`);
+    parts.push(
+      `{"step":${s},"time":${s / 10},"train_loss":${(2 / (1 + s)).toFixed(6)},"train_acc":${Math.min(1, s / 1000).toFixed(4)}${s % 10 === 0 ? ',"test_loss":3,"test_acc":0.1' : ""},"param_norm":${norm.toFixed(5)}}\n`,
+    );
   }
   longRunText = parts.join("");
   return longRunText;
@@ -565,13 +700,23 @@ const metricsKinds: MetricsKind[] = [
   { name: "devzero-link", defect: "readMetrics reads /dev/zero without bound", make: devZeroAt },
   // The tailers read such a file through in bounded chunks (time proportional to its size): only
   // the whole-file readers are cases.
-  { name: "sparse-700MB", defect: "readMetrics reads a huge file whole (a 2 GiB one took 4.1 GB)", make: sparseAt(SPARSE_700MB), timeMs: 30_000, readers: ["readMetrics", "panel"] },
+  {
+    name: "sparse-700MB",
+    defect: "readMetrics reads a huge file whole (a 2 GiB one took 4.1 GB)",
+    make: sparseAt(SPARSE_700MB),
+    timeMs: 30_000,
+    readers: ["readMetrics", "panel"],
+  },
   { name: "directory", defect: "errors that do not name the file", make: dirAt },
   {
     name: "line-20MB",
     defect: "a 20 MB line",
     make: (f) => textAt(`{"step":1,"time":0.1,"train_loss":1,"pad":"${"x".repeat(20 << 20)}"}\n${metricsLine(2)}`)(f),
-    check: { tailer: field("lastStep", (v) => v === 2, "2"), latest: field("step", (v) => v === 2, "2"), readMetrics: field("lastStep", (v) => v === 2, "2") },
+    check: {
+      tailer: field("lastStep", (v) => v === 2, "2"),
+      latest: field("step", (v) => v === 2, "2"),
+      readMetrics: field("lastStep", (v) => v === 2, "2"),
+    },
     peakMb: 300,
     timeMs: 20_000,
   },
@@ -593,13 +738,21 @@ const metricsKinds: MetricsKind[] = [
     defect: "Python's NaN/Infinity tokens are dropped as bad lines",
     make: (f) => {
       let t = "";
-      for (let s = 0; s < 20; s++) t += s % 2 ? `{"step":${s},"time":${s},"train_loss":NaN,"test_loss":Infinity,"lr":-Infinity}\n` : metricsLine(s);
+      for (let s = 0; s < 20; s++)
+        t +=
+          s % 2 ? `{"step":${s},"time":${s},"train_loss":NaN,"test_loss":Infinity,"lr":-Infinity}\n` : metricsLine(s);
       textAt(t)(f);
     },
     check: {
-      tailer: all(field("records", (v) => v === 20, "20 (NaN lines are records)"), field("nonFinite", (v) => typeof v === "number" && v >= 30, "≥ 30 non-finite values")),
+      tailer: all(
+        field("records", (v) => v === 20, "20 (NaN lines are records)"),
+        field("nonFinite", (v) => typeof v === "number" && v >= 30, "≥ 30 non-finite values"),
+      ),
       latest: field("step", (v) => v === 19, "19"),
-      readMetrics: all(field("records", (v) => v === 20, "20 (NaN lines are records)"), field("badLines", (v) => v === 0, "0")),
+      readMetrics: all(
+        field("records", (v) => v === 20, "20 (NaN lines are records)"),
+        field("badLines", (v) => v === 0, "0"),
+      ),
       panel: field("metrics", (v) => v === 20, "20"),
     },
   },
@@ -612,9 +765,15 @@ const metricsKinds: MetricsKind[] = [
       textAt(Buffer.concat(chunks))(f);
     },
     check: {
-      tailer: all(field("records", (v) => v === 5, "5"), field("skipped", (v) => typeof v === "number" && v >= 1, "≥ 1 counted")),
+      tailer: all(
+        field("records", (v) => v === 5, "5"),
+        field("skipped", (v) => typeof v === "number" && v >= 1, "≥ 1 counted"),
+      ),
       latest: field("step", (v) => v === 4, "4"),
-      readMetrics: all(field("records", (v) => v === 5, "5"), field("badLines", (v) => typeof v === "number" && v >= 1, "≥ 1 counted")),
+      readMetrics: all(
+        field("records", (v) => v === 5, "5"),
+        field("badLines", (v) => typeof v === "number" && v >= 1, "≥ 1 counted"),
+      ),
       panel: field("metrics", (v) => v === 5, "5"),
     },
   },
@@ -622,14 +781,24 @@ const metricsKinds: MetricsKind[] = [
     name: "bad-utf8",
     defect: "bad UTF-8 and a character split across read chunks",
     make: (f) => {
-      const head = Buffer.concat([Buffer.from('{"step":0,"time":0,"train_loss":1,"note":"'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('"}\n'), Buffer.from([0xff, 0xff, 0x0a])]);
+      const head = Buffer.concat([
+        Buffer.from('{"step":0,"time":0,"train_loss":1,"note":"'),
+        Buffer.from([0xff, 0xfe, 0xc3]),
+        Buffer.from('"}\n'),
+        Buffer.from([0xff, 0xff, 0x0a]),
+      ]);
       // A line whose "ß" straddles the 1 MiB boundary of the tailer's reads.
       const padLen = (1 << 20) - head.length - 40;
       const pad = Buffer.from(`{"step":1,"time":1,"train_loss":1,"p":"${"y".repeat(padLen)}"}\n`);
       const straddle = Buffer.from(`{"step":2,"time":2,"ßßßßßßßßßßßßßßßßßßßßßßßßßßßßßßßßßßßßßßßß":1}\n`);
       textAt(Buffer.concat([head, pad, straddle, Buffer.from(metricsLine(3))]))(f);
     },
-    check: { tailer: field("records", (v) => v === 4, "4"), latest: field("step", (v) => v === 3, "3"), readMetrics: field("records", (v) => v === 4, "4"), panel: field("metrics", (v) => v === 4, "4") },
+    check: {
+      tailer: field("records", (v) => v === 4, "4"),
+      latest: field("step", (v) => v === 3, "3"),
+      readMetrics: field("records", (v) => v === 4, "4"),
+      panel: field("metrics", (v) => v === 4, "4"),
+    },
   },
   {
     name: "partial-last-line",
@@ -639,7 +808,15 @@ const metricsKinds: MetricsKind[] = [
       for (let s = 0; s < 10; s++) t += metricsLine(s);
       textAt(`${t}{"step":10,"ti`)(f);
     },
-    check: { tailer: field("records", (v) => v === 10, "10"), latest: field("step", (v) => v === 9, "9"), readMetrics: all(field("records", (v) => v === 10, "10"), field("partialTail", (v) => v === true, "true")), panel: field("metrics", (v) => v === 10, "10") },
+    check: {
+      tailer: field("records", (v) => v === 10, "10"),
+      latest: field("step", (v) => v === 9, "9"),
+      readMetrics: all(
+        field("records", (v) => v === 10, "10"),
+        field("partialTail", (v) => v === true, "true"),
+      ),
+      panel: field("metrics", (v) => v === 10, "10"),
+    },
   },
   {
     name: "crlf",
@@ -651,7 +828,12 @@ const metricsKinds: MetricsKind[] = [
     },
     check: { tailer: field("records", (v) => v === 10, "10"), readMetrics: field("records", (v) => v === 10, "10") },
   },
-  { name: "empty", defect: "an empty file", make: textAt(""), check: { tailer: field("records", (v) => v === 0, "0"), readMetrics: field("records", (v) => v === 0, "0") } },
+  {
+    name: "empty",
+    defect: "an empty file",
+    make: textAt(""),
+    check: { tailer: field("records", (v) => v === 0, "0"), readMetrics: field("records", (v) => v === 0, "0") },
+  },
 ];
 
 const metricsCases: Case[] = metricsKinds.flatMap((k) =>
@@ -680,7 +862,13 @@ const metricsCases: Case[] = metricsKinds.flatMap((k) =>
 
 const analyzeWeights: Runner = { kind: "cli", args: (p) => ["analyze", p.run, "--only", "weights"] };
 
-function analysesCase(id: string, defect: string, setup: (c: SetupContext) => void, expect: Partial<Expect>, run: Runner = analyzeWeights): Case {
+function analysesCase(
+  id: string,
+  defect: string,
+  setup: (c: SetupContext) => void,
+  expect: Partial<Expect>,
+  run: Runner = analyzeWeights,
+): Case {
   return {
     id: `analyses/${id}`,
     category: "analyses",
@@ -701,72 +889,184 @@ const NAMES_WEIGHTS = /weights\.jsonl/;
 const panelProbe: Runner = { kind: "probe", request: (p) => ({ probe: "panel", root: p.runs, runDir: p.run }) };
 
 const analysesCases: Case[] = [
-  analysesCase("link-out-of-run", "the analyzer follows an analyses symlink out of the run, archives an unrelated weights.jsonl", (c) => fs.symlinkSync(path.join(c.p.outside, "analyses"), path.join(c.p.run, "analyses")), { exit: [1, 2], message: /analyses/ }),
-  analysesCase("archive-link-out", "archiving follows a symlink out of the run", (c) => {
-    mkAnalyses(c);
-    fs.writeFileSync(weightsFile(c.p), "not a header\n");
-    fs.symlinkSync(path.join(c.p.outside, "archive-target"), path.join(c.p.run, "analyses", "archive"));
-  }, { exit: [0, 1, 2] }),
-  analysesCase("file-link-out", "appends through a symlinked weights.jsonl to a file outside", (c) => {
-    mkAnalyses(c);
-    fs.writeFileSync(path.join(c.p.outside, "weights.jsonl"), `${headerLine(c.fx)}\n`);
-    fs.symlinkSync(path.join(c.p.outside, "weights.jsonl"), weightsFile(c.p));
-  }, { exit: [0, 1, 2] }),
-  analysesCase("lock-link-out", "a symlinked lock file", (c) => {
-    mkAnalyses(c);
-    fs.symlinkSync(path.join(c.p.outside, "victim.txt"), path.join(c.p.run, "analyses", ".lock"));
-  }, { exit: [0, 1, 2] }),
-  analysesCase("fifo", "a FIFO analysis file blocks the analyzer", (c) => {
-    mkAnalyses(c);
-    mkfifo(weightsFile(c.p));
-  }, { exit: [0, 1], message: NAMES_WEIGHTS }),
-  analysesCase("devzero-link", "an analysis file linked to /dev/zero", (c) => {
-    mkAnalyses(c);
-    devZeroAt(weightsFile(c.p));
-  }, { exit: [0, 1], message: NAMES_WEIGHTS }),
-  analysesCase("sparse-700MB", "a huge analysis file read whole", (c) => {
-    mkAnalyses(c);
-    sparseAt(SPARSE_700MB)(weightsFile(c.p));
-  }, { exit: [0, 1], message: NAMES_WEIGHTS, timeMs: 30_000 }),
+  analysesCase(
+    "link-out-of-run",
+    "the analyzer follows an analyses symlink out of the run, archives an unrelated weights.jsonl",
+    (c) => fs.symlinkSync(path.join(c.p.outside, "analyses"), path.join(c.p.run, "analyses")),
+    { exit: [1, 2], message: /analyses/ },
+  ),
+  analysesCase(
+    "archive-link-out",
+    "archiving follows a symlink out of the run",
+    (c) => {
+      mkAnalyses(c);
+      fs.writeFileSync(weightsFile(c.p), "not a header\n");
+      fs.symlinkSync(path.join(c.p.outside, "archive-target"), path.join(c.p.run, "analyses", "archive"));
+    },
+    { exit: [0, 1, 2] },
+  ),
+  analysesCase(
+    "file-link-out",
+    "appends through a symlinked weights.jsonl to a file outside",
+    (c) => {
+      mkAnalyses(c);
+      fs.writeFileSync(path.join(c.p.outside, "weights.jsonl"), `${headerLine(c.fx)}\n`);
+      fs.symlinkSync(path.join(c.p.outside, "weights.jsonl"), weightsFile(c.p));
+    },
+    { exit: [0, 1, 2] },
+  ),
+  analysesCase(
+    "lock-link-out",
+    "a symlinked lock file",
+    (c) => {
+      mkAnalyses(c);
+      fs.symlinkSync(path.join(c.p.outside, "victim.txt"), path.join(c.p.run, "analyses", ".lock"));
+    },
+    { exit: [0, 1, 2] },
+  ),
+  analysesCase(
+    "fifo",
+    "a FIFO analysis file blocks the analyzer",
+    (c) => {
+      mkAnalyses(c);
+      mkfifo(weightsFile(c.p));
+    },
+    { exit: [0, 1], message: NAMES_WEIGHTS },
+  ),
+  analysesCase(
+    "devzero-link",
+    "an analysis file linked to /dev/zero",
+    (c) => {
+      mkAnalyses(c);
+      devZeroAt(weightsFile(c.p));
+    },
+    { exit: [0, 1], message: NAMES_WEIGHTS },
+  ),
+  analysesCase(
+    "sparse-700MB",
+    "a huge analysis file read whole",
+    (c) => {
+      mkAnalyses(c);
+      sparseAt(SPARSE_700MB)(weightsFile(c.p));
+    },
+    { exit: [0, 1], message: NAMES_WEIGHTS, timeMs: 30_000 },
+  ),
   // A file that only has the name of an analysis file may be anyone's: the analyzer neither moves
   // nor overwrites it, and says so (a usage error naming the file).
-  analysesCase("corrupt-header", "a weights.jsonl that is not ours: moved away or overwritten", (c) => {
-    mkAnalyses(c);
-    fs.writeFileSync(weightsFile(c.p), garbage(200));
-  }, { exit: [1], message: /weights\.jsonl is not a "weights" analysis file.*leaves it alone/, check: (_o, p) => (fs.readFileSync(weightsFile(p)).equals(garbage(200)) ? undefined : "weights.jsonl changed") }),
-  analysesCase("header-other-analysis", "a header naming another analysis: moved away or overwritten", (c) => {
-    mkAnalyses(c);
-    fs.writeFileSync(weightsFile(c.p), `${headerLine(c.fx).replace('"analysis":"weights"', '"analysis":"kernel"')}\n`);
-  }, { exit: [1], message: /leaves it alone/, check: (_o, p) => (fs.readFileSync(weightsFile(p), "utf8").includes('"analysis":"kernel"') ? undefined : "weights.jsonl changed") }),
-  analysesCase("header-newer-version", "a header from a newer format", (c) => {
-    mkAnalyses(c);
-    fs.writeFileSync(weightsFile(c.p), `${headerLine(c.fx).replace('"formatVersion":1', '"formatVersion":99')}\n`);
-  }, { exit: [0, 1] }),
-  analysesCase("garbage-records", "garbage lines after a valid header", (c) => {
-    mkAnalyses(c);
-    fs.writeFileSync(weightsFile(c.p), Buffer.concat([Buffer.from(`${headerLine(c.fx)}\n`), garbage(500), Buffer.from("\n{\"step\":\n")]));
-  }, { exit: [0, 1] }),
-  analysesCase("analyses-is-a-file", "analyses/ is a file", (c) => fs.writeFileSync(path.join(c.p.run, "analyses"), "x"), { exit: [1, 2], message: /analyses/ }),
+  analysesCase(
+    "corrupt-header",
+    "a weights.jsonl that is not ours: moved away or overwritten",
+    (c) => {
+      mkAnalyses(c);
+      fs.writeFileSync(weightsFile(c.p), garbage(200));
+    },
+    {
+      exit: [1],
+      message: /weights\.jsonl is not a "weights" analysis file.*leaves it alone/,
+      check: (_o, p) => (fs.readFileSync(weightsFile(p)).equals(garbage(200)) ? undefined : "weights.jsonl changed"),
+    },
+  ),
+  analysesCase(
+    "header-other-analysis",
+    "a header naming another analysis: moved away or overwritten",
+    (c) => {
+      mkAnalyses(c);
+      fs.writeFileSync(
+        weightsFile(c.p),
+        `${headerLine(c.fx).replace('"analysis":"weights"', '"analysis":"kernel"')}\n`,
+      );
+    },
+    {
+      exit: [1],
+      message: /leaves it alone/,
+      check: (_o, p) =>
+        fs.readFileSync(weightsFile(p), "utf8").includes('"analysis":"kernel"') ? undefined : "weights.jsonl changed",
+    },
+  ),
+  analysesCase(
+    "header-newer-version",
+    "a header from a newer format",
+    (c) => {
+      mkAnalyses(c);
+      fs.writeFileSync(weightsFile(c.p), `${headerLine(c.fx).replace('"formatVersion":1', '"formatVersion":99')}\n`);
+    },
+    { exit: [0, 1] },
+  ),
+  analysesCase(
+    "garbage-records",
+    "garbage lines after a valid header",
+    (c) => {
+      mkAnalyses(c);
+      fs.writeFileSync(
+        weightsFile(c.p),
+        Buffer.concat([Buffer.from(`${headerLine(c.fx)}\n`), garbage(500), Buffer.from('\n{"step":\n')]),
+      );
+    },
+    { exit: [0, 1] },
+  ),
+  analysesCase(
+    "analyses-is-a-file",
+    "analyses/ is a file",
+    (c) => fs.writeFileSync(path.join(c.p.run, "analyses"), "x"),
+    { exit: [1, 2], message: /analyses/ },
+  ),
   // What the analysis panels read
-  analysesCase("panel-fifo", "a FIFO analysis file blocks the panel", (c) => {
-    mkAnalyses(c);
-    mkfifo(weightsFile(c.p));
-  }, { ...PROBE, partErrors: NAMES_WEIGHTS }, panelProbe),
-  analysesCase("panel-devzero-link", "an analysis file linked to /dev/zero", (c) => {
-    mkAnalyses(c);
-    devZeroAt(weightsFile(c.p));
-  }, { ...PROBE, partErrors: NAMES_WEIGHTS }, panelProbe),
-  analysesCase("panel-sparse-700MB", "a huge analysis file read whole", (c) => {
-    mkAnalyses(c);
-    sparseAt(SPARSE_700MB)(weightsFile(c.p));
-  }, { ...PROBE, partErrors: NAMES_WEIGHTS, timeMs: 30_000 }, panelProbe),
-  analysesCase("panel-corrupt-header", "a corrupt analysis file is reported, not thrown", (c) => {
-    mkAnalyses(c);
-    fs.writeFileSync(weightsFile(c.p), garbage(200));
-  }, { ...PROBE, check: field("unreadable", (v) => Array.isArray(v) && v.some((x) => NAMES_WEIGHTS.test(String(x))), "weights.jsonl reported unreadable") }, panelProbe),
-  analysesCase("panel-link-out", "an analyses symlink out of the run", (c) => {
-    fs.symlinkSync(path.join(c.p.outside, "analyses"), path.join(c.p.run, "analyses"));
-  }, { ...PROBE, partErrors: /analyses/ }, panelProbe),
+  analysesCase(
+    "panel-fifo",
+    "a FIFO analysis file blocks the panel",
+    (c) => {
+      mkAnalyses(c);
+      mkfifo(weightsFile(c.p));
+    },
+    { ...PROBE, partErrors: NAMES_WEIGHTS },
+    panelProbe,
+  ),
+  analysesCase(
+    "panel-devzero-link",
+    "an analysis file linked to /dev/zero",
+    (c) => {
+      mkAnalyses(c);
+      devZeroAt(weightsFile(c.p));
+    },
+    { ...PROBE, partErrors: NAMES_WEIGHTS },
+    panelProbe,
+  ),
+  analysesCase(
+    "panel-sparse-700MB",
+    "a huge analysis file read whole",
+    (c) => {
+      mkAnalyses(c);
+      sparseAt(SPARSE_700MB)(weightsFile(c.p));
+    },
+    { ...PROBE, partErrors: NAMES_WEIGHTS, timeMs: 30_000 },
+    panelProbe,
+  ),
+  analysesCase(
+    "panel-corrupt-header",
+    "a corrupt analysis file is reported, not thrown",
+    (c) => {
+      mkAnalyses(c);
+      fs.writeFileSync(weightsFile(c.p), garbage(200));
+    },
+    {
+      ...PROBE,
+      check: field(
+        "unreadable",
+        (v) => Array.isArray(v) && v.some((x) => NAMES_WEIGHTS.test(String(x))),
+        "weights.jsonl reported unreadable",
+      ),
+    },
+    panelProbe,
+  ),
+  analysesCase(
+    "panel-link-out",
+    "an analyses symlink out of the run",
+    (c) => {
+      fs.symlinkSync(path.join(c.p.outside, "analyses"), path.join(c.p.run, "analyses"));
+    },
+    { ...PROBE, partErrors: /analyses/ },
+    panelProbe,
+  ),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -776,10 +1076,17 @@ const STEP40 = /step-0*40\.safetensors/;
 /** The other checkpoints were analysed despite the bad one. */
 const othersAnalysed = (_o: Observed, p: CasePaths): string | undefined => {
   const steps = weightsSteps(p);
-  return [0, 20, 60].every((s) => steps.includes(s)) ? undefined : `weights analysed steps [${steps.join(", ")}], expected 0, 20 and 60 despite the bad checkpoint`;
+  return [0, 20, 60].every((s) => steps.includes(s))
+    ? undefined
+    : `weights analysed steps [${steps.join(", ")}], expected 0, 20 and 60 despite the bad checkpoint`;
 };
 
-function badCheckpoint(id: string, defect: string, damage: (file: string, c: SetupContext) => void, extra: Partial<Expect> = {}): Case {
+function badCheckpoint(
+  id: string,
+  defect: string,
+  damage: (file: string, c: SetupContext) => void,
+  extra: Partial<Expect> = {},
+): Case {
   return {
     id: `checkpoints/${id}`,
     category: "checkpoints",
@@ -793,7 +1100,14 @@ function badCheckpoint(id: string, defect: string, damage: (file: string, c: Set
   };
 }
 
-function hoverCase(id: string, defect: string, damage: (file: string, c: SetupContext) => void, check: Check, extra: Partial<Expect> = {}, step = 40): Case {
+function hoverCase(
+  id: string,
+  defect: string,
+  damage: (file: string, c: SetupContext) => void,
+  check: Check,
+  extra: Partial<Expect> = {},
+  step = 40,
+): Case {
   return {
     id: `checkpoints/hover-${id}`,
     category: "checkpoints",
@@ -809,10 +1123,16 @@ function hoverCase(id: string, defect: string, damage: (file: string, c: SetupCo
 
 const hoverText = (o: Observed): string => {
   const r = o.report ? Object.values(o.report.parts)[0] : undefined;
-  return r?.ok && typeof r.value === "object" && r.value !== null && !Array.isArray(r.value) ? String(r.value["text"] ?? "") : "";
+  return r?.ok && typeof r.value === "object" && r.value !== null && !Array.isArray(r.value)
+    ? String(r.value["text"] ?? "")
+    : "";
 };
-const hoverAnswered = (o: Observed): string | undefined => (o.report && Object.values(o.report.parts).every((x) => x.ok) ? undefined : "hover threw");
-const hoverNamesProblem = (o: Observed): string | undefined => (/not a readable safetensors file|safetensors/.test(hoverText(o)) ? undefined : `hover says "${hoverText(o).slice(0, 100)}"`);
+const hoverAnswered = (o: Observed): string | undefined =>
+  o.report && Object.values(o.report.parts).every((x) => x.ok) ? undefined : "hover threw";
+const hoverNamesProblem = (o: Observed): string | undefined =>
+  /not a readable safetensors file|safetensors/.test(hoverText(o))
+    ? undefined
+    : `hover says "${hoverText(o).slice(0, 100)}"`;
 
 const truncate = (keep: (size: number) => number) => (f: string) => {
   const b = fs.readFileSync(f);
@@ -837,8 +1157,16 @@ function bigHeader(f: string): void {
 const checkpointCases: Case[] = [
   badCheckpoint("devzero-link", "lm analyze on a checkpoint linked to /dev/zero reaches 2.5 GB", devZeroAt),
   badCheckpoint("fifo", "a FIFO checkpoint blocks the analyzer", fifoAt),
-  badCheckpoint("truncated-half", "one bad checkpoint aborts the analysis of the later ones", truncate((n) => n >> 1)),
-  badCheckpoint("truncated-4-bytes", "one bad checkpoint aborts the analysis", truncate(() => 4)),
+  badCheckpoint(
+    "truncated-half",
+    "one bad checkpoint aborts the analysis of the later ones",
+    truncate((n) => n >> 1),
+  ),
+  badCheckpoint(
+    "truncated-4-bytes",
+    "one bad checkpoint aborts the analysis",
+    truncate(() => 4),
+  ),
   badCheckpoint("header-length-2^60", "header length huge", headerLength(1n << 60n)),
   badCheckpoint("header-length-past-end", "header length past the end", headerLength(50_000_000n)),
   badCheckpoint("header-garbage", "header JSON garbage", garbageHeader),
@@ -846,31 +1174,62 @@ const checkpointCases: Case[] = [
     const { data } = readCheckpoint(f);
     writeCheckpoint(f, Buffer.from("[1, 2, 3]       "), data);
   }),
-  badCheckpoint("dtype-size-mismatch", "dtype/shape mismatch", (f) => editCheckpoint(f, (h) => (tensorEntry(h, "layers.0.weight")["dtype"] = "F16"))),
-  badCheckpoint("dtype-unknown", "unknown dtype", (f) => editCheckpoint(f, (h) => (tensorEntry(h, "layers.0.weight")["dtype"] = "F33"))),
-  badCheckpoint("shape-mismatch", "dtype/shape mismatch", (f) => editCheckpoint(f, (h) => (tensorEntry(h, "layers.0.weight")["shape"] = [17, 32]))),
-  badCheckpoint("offsets-past-end", "offsets past the end", (f) => editCheckpoint(f, (h) => (tensorEntry(h, "out.weight")["data_offsets"] = [10532, 99_999_999]))),
-  badCheckpoint("negative-dimension", "dtype/shape mismatch", (f) => editCheckpoint(f, (h) => (tensorEntry(h, "out.bias")["shape"] = [-11]))),
+  badCheckpoint("dtype-size-mismatch", "dtype/shape mismatch", (f) =>
+    editCheckpoint(f, (h) => (tensorEntry(h, "layers.0.weight")["dtype"] = "F16")),
+  ),
+  badCheckpoint("dtype-unknown", "unknown dtype", (f) =>
+    editCheckpoint(f, (h) => (tensorEntry(h, "layers.0.weight")["dtype"] = "F33")),
+  ),
+  badCheckpoint("shape-mismatch", "dtype/shape mismatch", (f) =>
+    editCheckpoint(f, (h) => (tensorEntry(h, "layers.0.weight")["shape"] = [17, 32])),
+  ),
+  badCheckpoint("offsets-past-end", "offsets past the end", (f) =>
+    editCheckpoint(f, (h) => (tensorEntry(h, "out.weight")["data_offsets"] = [10532, 99_999_999])),
+  ),
+  badCheckpoint("negative-dimension", "dtype/shape mismatch", (f) =>
+    editCheckpoint(f, (h) => (tensorEntry(h, "out.bias")["shape"] = [-11])),
+  ),
   badCheckpoint(
     "sparse-1.9GB-tensor",
     "no size check before reading a checkpoint",
     (f) => {
       const { header } = readCheckpoint(f);
-      const h: Record<string, Json> = { __metadata__: header["__metadata__"] ?? {}, "layers.0.weight": { dtype: "F32", shape: [475_000_000], data_offsets: [0, 1_900_000_000] } };
+      const h: Record<string, Json> = {
+        __metadata__: header["__metadata__"] ?? {},
+        "layers.0.weight": { dtype: "F32", shape: [475_000_000], data_offsets: [0, 1_900_000_000] },
+      };
       writeCheckpoint(f, h, Buffer.alloc(0));
       fs.truncateSync(f, fs.statSync(f).size + 1_900_000_000);
     },
     { peakMb: 700 },
   ),
-  badCheckpoint("optimizer-metadata-not-json", "non-JSON optimizer metadata fails the weights analysis with a SyntaxError naming no file", (f) => editCheckpoint(f, (h) => (metadataOf(h)["optimizer"] = "{not json")), {
-    exit: [0],
-    message: /analyzer finished/,
-    check: (_o, p) => (weightsSteps(p).join() === "0,20,40,60" ? undefined : `weights steps [${weightsSteps(p).join(", ")}], expected 0,20,40,60 (the weights need no optimizer state)`),
-  }),
-  badCheckpoint("nan-values", "NaN weights", (f) => {
-    const { header, data } = readCheckpoint(f);
-    writeCheckpoint(f, header, Buffer.alloc(data.length, 0xff));
-  }, { exit: [0], message: /analyzer finished/, check: (_o, p) => (weightsSteps(p).join() === "0,20,40,60" ? undefined : `weights steps [${weightsSteps(p).join(", ")}]`) }),
+  badCheckpoint(
+    "optimizer-metadata-not-json",
+    "non-JSON optimizer metadata fails the weights analysis with a SyntaxError naming no file",
+    (f) => editCheckpoint(f, (h) => (metadataOf(h)["optimizer"] = "{not json")),
+    {
+      exit: [0],
+      message: /analyzer finished/,
+      check: (_o, p) =>
+        weightsSteps(p).join() === "0,20,40,60"
+          ? undefined
+          : `weights steps [${weightsSteps(p).join(", ")}], expected 0,20,40,60 (the weights need no optimizer state)`,
+    },
+  ),
+  badCheckpoint(
+    "nan-values",
+    "NaN weights",
+    (f) => {
+      const { header, data } = readCheckpoint(f);
+      writeCheckpoint(f, header, Buffer.alloc(data.length, 0xff));
+    },
+    {
+      exit: [0],
+      message: /analyzer finished/,
+      check: (_o, p) =>
+        weightsSteps(p).join() === "0,20,40,60" ? undefined : `weights steps [${weightsSteps(p).join(", ")}]`,
+    },
+  ),
   {
     id: "checkpoints/unpadded-name",
     category: "checkpoints",
@@ -880,7 +1239,13 @@ const checkpointCases: Case[] = [
       fs.renameSync(ck(c.p, 20), path.join(c.p.run, "checkpoints", "step-20.safetensors"));
     },
     run: analyzeWeights,
-    expect: { ...CLI, exit: [0], message: /analyzer finished: 4 records/, check: (_o, p) => (weightsSteps(p).join() === "0,20,40,60" ? undefined : `weights steps [${weightsSteps(p).join(", ")}]`) },
+    expect: {
+      ...CLI,
+      exit: [0],
+      message: /analyzer finished: 4 records/,
+      check: (_o, p) =>
+        weightsSteps(p).join() === "0,20,40,60" ? undefined : `weights steps [${weightsSteps(p).join(", ")}]`,
+    },
   },
   {
     id: "checkpoints/all-truncated",
@@ -920,15 +1285,32 @@ const checkpointCases: Case[] = [
   // The checkpoint hover
   hoverCase("devzero-link", "special files", devZeroAt, hoverAnswered),
   hoverCase("fifo", "special files", fifoAt, hoverAnswered),
-  hoverCase("truncated", "corrupt checkpoint", truncate((n) => n >> 1), all(hoverAnswered, hoverNamesProblem)),
+  hoverCase(
+    "truncated",
+    "corrupt checkpoint",
+    truncate((n) => n >> 1),
+    all(hoverAnswered, hoverNamesProblem),
+  ),
   hoverCase("header-length-2^60", "header length huge", headerLength(1n << 60n), all(hoverAnswered, hoverNamesProblem)),
   hoverCase("header-garbage", "header JSON garbage", garbageHeader, all(hoverAnswered, hoverNamesProblem)),
-  hoverCase("header-28MB", "28 MB safetensors headers cost the hover 489 MB", bigHeader, all(hoverAnswered, (o) => (/Checkpoint|limit|too large/.test(hoverText(o)) ? undefined : `hover says "${hoverText(o).slice(0, 100)}"`)), { peakMb: 120 }),
+  hoverCase(
+    "header-28MB",
+    "28 MB safetensors headers cost the hover 489 MB",
+    bigHeader,
+    all(hoverAnswered, (o) =>
+      /Checkpoint|limit|too large/.test(hoverText(o)) ? undefined : `hover says "${hoverText(o).slice(0, 100)}"`,
+    ),
+    { peakMb: 120 },
+  ),
   hoverCase(
     "metadata-step-lies",
     "checkpoint metadata step overrides the file name in the hover",
     (f) => editCheckpoint(f, (h) => (metadataOf(h)["step"] = "999")),
-    all(hoverAnswered, (o) => (/step 40\b/.test(hoverText(o)) && !/999/.test(hoverText(o)) ? undefined : `hover title: ${hoverText(o).split("\n")[0] ?? ""}`)),
+    all(hoverAnswered, (o) =>
+      /step 40\b/.test(hoverText(o)) && !/999/.test(hoverText(o))
+        ? undefined
+        : `hover title: ${hoverText(o).split("\n")[0] ?? ""}`,
+    ),
   ),
   hoverCase(
     "payload-names",
@@ -947,7 +1329,13 @@ const checkpointCases: Case[] = [
 // ---------------------------------------------------------------------------------------------
 // experiment files (the CLI trainer)
 
-function experimentCase(id: string, defect: string, source: string | ((c: SetupContext) => void), expect: Partial<Expect>, run?: Runner): Case {
+function experimentCase(
+  id: string,
+  defect: string,
+  source: string | ((c: SetupContext) => void),
+  expect: Partial<Expect>,
+  run?: Runner,
+): Case {
   return {
     id: `experiment/${id}`,
     category: "experiment",
@@ -962,33 +1350,108 @@ function experimentCase(id: string, defect: string, source: string | ((c: SetupC
   };
 }
 
-const train = (signals: readonly { atMs: number; signal: NodeJS.Signals }[]): Runner => ({ kind: "cli", args: (p) => ["train", expFile(p), "--out", p.runs, "--backend", "cpu"], signals });
+const train = (signals: readonly { atMs: number; signal: NodeJS.Signals }[]): Runner => ({
+  kind: "cli",
+  args: (p) => ["train", expFile(p), "--out", p.runs, "--backend", "cpu"],
+  signals,
+});
 const LOOP = "while (true) {}";
 const SIZE_MESSAGE = /1e\+?9|1,?000,?000,?000|4(00|\.0)|parameters|too (large|big)|memory|limit/i;
 
 const experimentCases: Case[] = [
-  experimentCase("loop-at-import-sigint-twice", "an infinite loop at import survives Ctrl-C twice", experimentSource(LOOP), { timeMs: 9_000, exit: [0, 1, 130, "SIGINT"] }, train([{ atMs: 2_500, signal: "SIGINT" }, { atMs: 3_500, signal: "SIGINT" }])),
-  experimentCase("loop-at-import-sigterm", "an infinite loop at import survives SIGTERM", experimentSource(LOOP), { timeMs: 8_000, exit: [0, 1, 143, "SIGTERM"] }, train([{ atMs: 2_500, signal: "SIGTERM" }])),
-  experimentCase("loop-at-import-list-sigterm", "an infinite loop at import survives SIGTERM", experimentSource(LOOP), { timeMs: 8_000, exit: [0, 1, 143, "SIGTERM"] }, { kind: "cli", args: (p) => ["list", expFile(p)], signals: [{ atMs: 2_500, signal: "SIGTERM" }] }),
-  experimentCase("setInterval-at-import", "setInterval at import keeps lm train alive after finished", experimentSource("setInterval(() => {}, 1000);"), { exit: [0], message: /finished at step 20/ }),
-  experimentCase("process-exit-0-at-import", "process.exit(0) in an experiment exits 0 with no run and no message", experimentSource("process.exit(0);"), { exit: [1], message: /process\.exit/ }),
-  experimentCase("process-exit-0-at-import-list", "process.exit(0) in an experiment exits 0 with no message", experimentSource("process.exit(0);"), { exit: [1], message: /process\.exit/ }, { kind: "cli", args: (p) => ["list", expFile(p)] }),
-  experimentCase("throw-at-import", "an exception at import", experimentSource('throw new Error("boom at import");'), { exit: [1], message: /x\.experiment\.ts:\d+:\d+.*boom at import/ }),
-  experimentCase("syntax-error", "a syntax error", experimentSource("const = ;"), { exit: [1], message: /x\.experiment\.ts:\d+:\d+/ }),
-  experimentCase("hidden-1e9", "hidden: [1e9] gives an internal RangeError with a stack", experimentSource("", "[1e9]"), { exit: [1], message: SIZE_MESSAGE, timeMs: 20_000, peakMb: 700 }),
-  experimentCase("hidden-20000x20000", "[20000, 20000] runs 137 s to 4.7 GB, then fails", experimentSource("", "[20000, 20000]"), { exit: [1], message: SIZE_MESSAGE, timeMs: 20_000, peakMb: 700 }),
-  experimentCase("file-is-fifo", "a FIFO experiment file blocks the trainer", (c) => mkfifo(expFile(c.p)), { exit: [1, 2], message: /x\.experiment\.ts/, timeMs: 10_000 }),
-  experimentCase("file-links-devzero", "an experiment file linked to /dev/zero", (c) => fs.symlinkSync("/dev/zero", expFile(c.p)), { exit: [1, 2], message: /x\.experiment\.ts/, timeMs: 10_000 }),
+  experimentCase(
+    "loop-at-import-sigint-twice",
+    "an infinite loop at import survives Ctrl-C twice",
+    experimentSource(LOOP),
+    { timeMs: 9_000, exit: [0, 1, 130, "SIGINT"] },
+    train([
+      { atMs: 2_500, signal: "SIGINT" },
+      { atMs: 3_500, signal: "SIGINT" },
+    ]),
+  ),
+  experimentCase(
+    "loop-at-import-sigterm",
+    "an infinite loop at import survives SIGTERM",
+    experimentSource(LOOP),
+    { timeMs: 8_000, exit: [0, 1, 143, "SIGTERM"] },
+    train([{ atMs: 2_500, signal: "SIGTERM" }]),
+  ),
+  experimentCase(
+    "loop-at-import-list-sigterm",
+    "an infinite loop at import survives SIGTERM",
+    experimentSource(LOOP),
+    { timeMs: 8_000, exit: [0, 1, 143, "SIGTERM"] },
+    { kind: "cli", args: (p) => ["list", expFile(p)], signals: [{ atMs: 2_500, signal: "SIGTERM" }] },
+  ),
+  experimentCase(
+    "setInterval-at-import",
+    "setInterval at import keeps lm train alive after finished",
+    experimentSource("setInterval(() => {}, 1000);"),
+    { exit: [0], message: /finished at step 20/ },
+  ),
+  experimentCase(
+    "process-exit-0-at-import",
+    "process.exit(0) in an experiment exits 0 with no run and no message",
+    experimentSource("process.exit(0);"),
+    { exit: [1], message: /process\.exit/ },
+  ),
+  experimentCase(
+    "process-exit-0-at-import-list",
+    "process.exit(0) in an experiment exits 0 with no message",
+    experimentSource("process.exit(0);"),
+    { exit: [1], message: /process\.exit/ },
+    { kind: "cli", args: (p) => ["list", expFile(p)] },
+  ),
+  experimentCase("throw-at-import", "an exception at import", experimentSource('throw new Error("boom at import");'), {
+    exit: [1],
+    message: /x\.experiment\.ts:\d+:\d+.*boom at import/,
+  }),
+  experimentCase("syntax-error", "a syntax error", experimentSource("const = ;"), {
+    exit: [1],
+    message: /x\.experiment\.ts:\d+:\d+/,
+  }),
+  experimentCase(
+    "hidden-1e9",
+    "hidden: [1e9] gives an internal RangeError with a stack",
+    experimentSource("", "[1e9]"),
+    { exit: [1], message: SIZE_MESSAGE, timeMs: 20_000, peakMb: 700 },
+  ),
+  experimentCase(
+    "hidden-20000x20000",
+    "[20000, 20000] runs 137 s to 4.7 GB, then fails",
+    experimentSource("", "[20000, 20000]"),
+    { exit: [1], message: SIZE_MESSAGE, timeMs: 20_000, peakMb: 700 },
+  ),
+  experimentCase("file-is-fifo", "a FIFO experiment file blocks the trainer", (c) => mkfifo(expFile(c.p)), {
+    exit: [1, 2],
+    message: /x\.experiment\.ts/,
+    timeMs: 10_000,
+  }),
+  experimentCase(
+    "file-links-devzero",
+    "an experiment file linked to /dev/zero",
+    (c) => fs.symlinkSync("/dev/zero", expFile(c.p)),
+    { exit: [1, 2], message: /x\.experiment\.ts/, timeMs: 10_000 },
+  ),
 ];
 
 // ---------------------------------------------------------------------------------------------
 // CLI paths, locks, signals
 
-function cliCase(id: string, defect: string, setup: (c: SetupContext) => void, run: Runner, expect: Partial<Expect>): Case {
+function cliCase(
+  id: string,
+  defect: string,
+  setup: (c: SetupContext) => void,
+  run: Runner,
+  expect: Partial<Expect>,
+): Case {
   return { id: `cli/${id}`, category: "cli", defect, setup, run, expect: { ...CLI, ...expect } };
 }
 
-const trainTiny = (extra: (p: CasePaths) => string[]): Runner => ({ kind: "cli", args: (p) => ["train", `${p.exp}/x.experiment.ts`, "--backend", "cpu", ...extra(p)] });
+const trainTiny = (extra: (p: CasePaths) => string[]): Runner => ({
+  kind: "cli",
+  args: (p) => ["train", `${p.exp}/x.experiment.ts`, "--backend", "cpu", ...extra(p)],
+});
 const writeTiny = (c: SetupContext) => {
   fs.mkdirSync(c.p.exp, { recursive: true });
   fs.writeFileSync(expFile(c.p), experimentSource(""));
@@ -1000,16 +1463,35 @@ function oneWriter(o: Observed, p: CasePaths): string | undefined {
   const ok = o.outcomes.filter((x) => x.exit === 0).length;
   if (ok !== 1) return `${ok} of 2 writers finished with exit 0 (expected exactly one)`;
   const refused = o.outcomes.find((x) => x.exit !== 0);
-  if (refused && !/in use by pid \d+|already holds a run/.test(refused.stderr)) return `the second writer's message: ${refused.stderr.split("\n").slice(-3).join(" ")}`;
+  if (refused && !/in use by pid \d+|already holds a run/.test(refused.stderr))
+    return `the second writer's message: ${refused.stderr.split("\n").slice(-3).join(" ")}`;
   const steps = metricsSteps(p);
   const dup = steps.find((s, i) => steps.indexOf(s) !== i);
   return dup === undefined ? undefined : `step ${dup} appears twice in metrics.jsonl`;
 }
 
 const cliCases: Case[] = [
-  cliCase("out-proc", "--out /proc/x spins at 93% CPU ignoring SIGTERM", writeTiny, trainTiny(() => ["--out", "/proc/x"]), { exit: [1, 2], message: /\/proc\/x/, timeMs: 15_000, writes: (p) => [p.runs] }),
-  cliCase("run-dir-proc", "impossible output folders do not fail fast", writeTiny, trainTiny(() => ["--run-dir", "/proc/x/run"]), { exit: [1, 2], message: /\/proc\/x/, timeMs: 15_000, writes: (p) => [p.runs] }),
-  cliCase("out-dev-null", "impossible output folders do not fail fast", writeTiny, trainTiny(() => ["--out", "/dev/null/runs"]), { exit: [1, 2], message: /\/dev\/null/, writes: (p) => [p.runs] }),
+  cliCase(
+    "out-proc",
+    "--out /proc/x spins at 93% CPU ignoring SIGTERM",
+    writeTiny,
+    trainTiny(() => ["--out", "/proc/x"]),
+    { exit: [1, 2], message: /\/proc\/x/, timeMs: 15_000, writes: (p) => [p.runs] },
+  ),
+  cliCase(
+    "run-dir-proc",
+    "impossible output folders do not fail fast",
+    writeTiny,
+    trainTiny(() => ["--run-dir", "/proc/x/run"]),
+    { exit: [1, 2], message: /\/proc\/x/, timeMs: 15_000, writes: (p) => [p.runs] },
+  ),
+  cliCase(
+    "out-dev-null",
+    "impossible output folders do not fail fast",
+    writeTiny,
+    trainTiny(() => ["--out", "/dev/null/runs"]),
+    { exit: [1, 2], message: /\/dev\/null/, writes: (p) => [p.runs] },
+  ),
   cliCase(
     "run-dir-is-a-file",
     "impossible output folders",
@@ -1020,8 +1502,20 @@ const cliCases: Case[] = [
     trainTiny((p) => ["--run-dir", path.join(p.ws, "afile")]),
     { exit: [1, 2], message: /afile/, writes: (p) => [p.runs] },
   ),
-  cliCase("two-trainers-one-run-dir", "no lock: two trainers on one --run-dir both run", writeTiny, { kind: "cli-twice", args: (p) => ["train", expFile(p), "--backend", "cpu", "--run-dir", p.run] }, { exit: [0, 1, 2], check: oneWriter, timeMs: 30_000 }),
-  cliCase("two-resumes", "no lock: concurrent resumes both run", stoppedAt40, { kind: "cli-twice", args: (p) => ["resume", p.run, "--backend", "cpu"] }, { exit: [0, 1, 2], check: oneWriter, timeMs: 30_000 }),
+  cliCase(
+    "two-trainers-one-run-dir",
+    "no lock: two trainers on one --run-dir both run",
+    writeTiny,
+    { kind: "cli-twice", args: (p) => ["train", expFile(p), "--backend", "cpu", "--run-dir", p.run] },
+    { exit: [0, 1, 2], check: oneWriter, timeMs: 30_000 },
+  ),
+  cliCase(
+    "two-resumes",
+    "no lock: concurrent resumes both run",
+    stoppedAt40,
+    { kind: "cli-twice", args: (p) => ["resume", p.run, "--backend", "cpu"] },
+    { exit: [0, 1, 2], check: oneWriter, timeMs: 30_000 },
+  ),
   cliCase(
     "train-run-dir-locked",
     "no lock on a run folder",
@@ -1040,7 +1534,11 @@ const cliCases: Case[] = [
       writeLock(path.join(c.p.run, ".lock"), livePid(c), "train");
     },
     { kind: "cli", args: (p) => ["resume", p.run, "--backend", "cpu"] },
-    { exit: [1, 2], message: IN_USE, check: (_o, p) => (fs.existsSync(ck(p, 60)) ? "trained while the folder was locked" : undefined) },
+    {
+      exit: [1, 2],
+      message: IN_USE,
+      check: (_o, p) => (fs.existsSync(ck(p, 60)) ? "trained while the folder was locked" : undefined),
+    },
   ),
   cliCase(
     "resume-stale-lock",
@@ -1082,38 +1580,91 @@ const cliCases: Case[] = [
     (c) => {
       copyRun(c);
       const evil = path.join(c.p.run, "evil.experiment.ts");
-      fs.writeFileSync(evil, experimentSource(`import { writeFileSync } from "node:fs";\nwriteFileSync(${JSON.stringify(path.join(c.p.outside, "EXECUTED"))}, "ran");`));
+      fs.writeFileSync(
+        evil,
+        experimentSource(
+          `import { writeFileSync } from "node:fs";\nwriteFileSync(${JSON.stringify(path.join(c.p.outside, "EXECUTED"))}, "ran");`,
+        ),
+      );
       patchManifest(c, (m) => setField(m, "experiment.path", evil));
     },
     { kind: "cli", args: (p) => ["analyze", p.run, "--backend", "cpu"] },
     { exit: [0], message: /--file|skipped/, check: noMarker, timeMs: 30_000 },
   ),
-  cliCase("analyze-missing-folder", "user errors read as internal errors", () => undefined, { kind: "cli", args: (p) => ["analyze", path.join(p.ws, "nonexistent")] }, { exit: [1, 2], message: /nonexistent/ }),
-  cliCase("resume-missing-folder", "user errors read as internal errors", () => undefined, { kind: "cli", args: (p) => ["resume", path.join(p.ws, "nonexistent")] }, { exit: [1, 2], message: /nonexistent/ }),
-  cliCase("analyze-run-json-fifo", "special files block the CLI", (c) => {
-    copyRun(c);
-    fifoAt(path.join(c.p.run, "run.json"));
-  }, analyzeWeights, { exit: [1, 2], message: /run\.json/, timeMs: 10_000 }),
-  cliCase("analyze-run-json-devzero", "special files exhaust memory", (c) => {
-    copyRun(c);
-    devZeroAt(path.join(c.p.run, "run.json"));
-  }, analyzeWeights, { exit: [1, 2], message: /run\.json/, timeMs: 10_000 }),
-  cliCase("resume-run-json-fifo", "special files block the CLI", (c) => {
-    copyRun(c);
-    fifoAt(path.join(c.p.run, "run.json"));
-  }, { kind: "cli", args: (p) => ["resume", p.run] }, { exit: [1, 2], message: /run\.json/, timeMs: 10_000 }),
-  cliCase("analyze-metrics-fifo", "lm analyze's summary reads a FIFO metrics.jsonl", (c) => {
-    copyRun(c);
-    fifoAt(path.join(c.p.run, "metrics.jsonl"));
-  }, analyzeWeights, { exit: [0, 1], message: NAMES_METRICS, timeMs: 10_000 }),
-  cliCase("analyze-metrics-devzero", "lm analyze's summary reads /dev/zero", (c) => {
-    copyRun(c);
-    devZeroAt(path.join(c.p.run, "metrics.jsonl"));
-  }, analyzeWeights, { exit: [0, 1], message: NAMES_METRICS, timeMs: 10_000 }),
-  cliCase("analyze-metrics-300k", "the grokking view throws on a 300k-point series", (c) => {
-    copyRun(c);
-    fs.writeFileSync(path.join(c.p.run, "metrics.jsonl"), longRun());
-  }, analyzeWeights, { exit: [0], message: /grokking:/, timeMs: 30_000, peakMb: 700 }),
+  cliCase(
+    "analyze-missing-folder",
+    "user errors read as internal errors",
+    () => undefined,
+    { kind: "cli", args: (p) => ["analyze", path.join(p.ws, "nonexistent")] },
+    { exit: [1, 2], message: /nonexistent/ },
+  ),
+  cliCase(
+    "resume-missing-folder",
+    "user errors read as internal errors",
+    () => undefined,
+    { kind: "cli", args: (p) => ["resume", path.join(p.ws, "nonexistent")] },
+    { exit: [1, 2], message: /nonexistent/ },
+  ),
+  cliCase(
+    "analyze-run-json-fifo",
+    "special files block the CLI",
+    (c) => {
+      copyRun(c);
+      fifoAt(path.join(c.p.run, "run.json"));
+    },
+    analyzeWeights,
+    { exit: [1, 2], message: /run\.json/, timeMs: 10_000 },
+  ),
+  cliCase(
+    "analyze-run-json-devzero",
+    "special files exhaust memory",
+    (c) => {
+      copyRun(c);
+      devZeroAt(path.join(c.p.run, "run.json"));
+    },
+    analyzeWeights,
+    { exit: [1, 2], message: /run\.json/, timeMs: 10_000 },
+  ),
+  cliCase(
+    "resume-run-json-fifo",
+    "special files block the CLI",
+    (c) => {
+      copyRun(c);
+      fifoAt(path.join(c.p.run, "run.json"));
+    },
+    { kind: "cli", args: (p) => ["resume", p.run] },
+    { exit: [1, 2], message: /run\.json/, timeMs: 10_000 },
+  ),
+  cliCase(
+    "analyze-metrics-fifo",
+    "lm analyze's summary reads a FIFO metrics.jsonl",
+    (c) => {
+      copyRun(c);
+      fifoAt(path.join(c.p.run, "metrics.jsonl"));
+    },
+    analyzeWeights,
+    { exit: [0, 1], message: NAMES_METRICS, timeMs: 10_000 },
+  ),
+  cliCase(
+    "analyze-metrics-devzero",
+    "lm analyze's summary reads /dev/zero",
+    (c) => {
+      copyRun(c);
+      devZeroAt(path.join(c.p.run, "metrics.jsonl"));
+    },
+    analyzeWeights,
+    { exit: [0, 1], message: NAMES_METRICS, timeMs: 10_000 },
+  ),
+  cliCase(
+    "analyze-metrics-300k",
+    "the grokking view throws on a 300k-point series",
+    (c) => {
+      copyRun(c);
+      fs.writeFileSync(path.join(c.p.run, "metrics.jsonl"), longRun());
+    },
+    analyzeWeights,
+    { exit: [0], message: /grokking:/, timeMs: 30_000, peakMb: 700 },
+  ),
   cliCase(
     "resume-keeps-unparsable-lines",
     "lm resume deletes unparsable metrics lines",
@@ -1124,7 +1675,13 @@ const cliCases: Case[] = [
       // the NaN line is past the checkpoint (it goes); the garbage lines are not the resume's to delete
     },
     { kind: "cli", args: (p) => ["resume", p.run, "--backend", "cpu"] },
-    { exit: [0], check: (_o, p) => ((fs.readFileSync(path.join(p.run, "metrics.jsonl"), "utf8").match(/GARBAGE LINE/g) ?? []).length === 2 ? undefined : "resume deleted the unparsable lines of metrics.jsonl") },
+    {
+      exit: [0],
+      check: (_o, p) =>
+        (fs.readFileSync(path.join(p.run, "metrics.jsonl"), "utf8").match(/GARBAGE LINE/g) ?? []).length === 2
+          ? undefined
+          : "resume deleted the unparsable lines of metrics.jsonl",
+    },
   ),
   cliCase(
     "resume-from-step-0",
@@ -1135,8 +1692,21 @@ const cliCases: Case[] = [
       patchManifest(c, (m) => (m["step"] = 0));
     },
     { kind: "cli", args: (p) => ["resume", p.run, "--backend", "cpu"] },
-    { exit: [0], check: (_o, p) => (metricsSteps(p).filter((s) => s === 0).length === 1 ? undefined : `step 0 appears ${metricsSteps(p).filter((s) => s === 0).length} times in metrics.jsonl`) },
+    {
+      exit: [0],
+      check: (_o, p) =>
+        metricsSteps(p).filter((s) => s === 0).length === 1
+          ? undefined
+          : `step 0 appears ${metricsSteps(p).filter((s) => s === 0).length} times in metrics.jsonl`,
+    },
   ),
 ];
 
-export const CASES: readonly Case[] = [...runJsonCases, ...metricsCases, ...analysesCases, ...checkpointCases, ...experimentCases, ...cliCases];
+export const CASES: readonly Case[] = [
+  ...runJsonCases,
+  ...metricsCases,
+  ...analysesCases,
+  ...checkpointCases,
+  ...experimentCases,
+  ...cliCases,
+];

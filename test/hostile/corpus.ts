@@ -61,7 +61,10 @@ export function prepare(): CorpusEnv {
   fs.mkdirSync(fixDir);
   const experiment = path.join(fixDir, "tiny.experiment.ts");
   fs.copyFileSync(path.join(ROOT, "test", "fixtures", "experiments", "tiny.experiment.ts"), experiment);
-  const t = cli(["train", experiment, "--system", "tinyAdd", "--out", path.join(fixDir, "runs"), "--backend", "cpu"], fixDir);
+  const t = cli(
+    ["train", experiment, "--system", "tinyAdd", "--out", path.join(fixDir, "runs"), "--backend", "cpu"],
+    fixDir,
+  );
   if (t.status !== 0) throw new Error(`training the fixture failed: ${t.stderr}`);
   const runDir = t.stdout.trim();
   // The weights analysis of a copy (the fixture itself stays without analyses/).
@@ -82,7 +85,14 @@ function pathsFor(env: CorpusEnv, c: Case): CasePaths {
   const root = path.join(env.tmp, "cases", c.id.replace(/[^A-Za-z0-9.-]+/g, "_"));
   const ws = path.join(root, "ws");
   const runs = path.join(ws, "runs");
-  return { root, ws, runs, run: path.join(runs, "run"), exp: path.join(ws, "exp"), outside: path.join(root, "outside") };
+  return {
+    root,
+    ws,
+    runs,
+    run: path.join(runs, "run"),
+    exp: path.join(ws, "exp"),
+    outside: path.join(root, "outside"),
+  };
 }
 
 /** The files beside the run that nothing may touch. */
@@ -94,7 +104,10 @@ function writeSentinels(p: CasePaths, fx: Fixture): void {
   fs.writeFileSync(path.join(p.outside, "secret.txt"), "SECRET-TOKEN-0123456789 (not JSON)\n");
   fs.writeFileSync(path.join(p.outside, "victim.txt"), "victim\n");
   // An unrelated weights analysis (other settings) that an analyzer must not archive or replace.
-  fs.writeFileSync(path.join(p.outside, "analyses", "weights.jsonl"), fx.weightsJsonl.replace('"settings":{"every":1}', '"settings":{"every":3}'));
+  fs.writeFileSync(
+    path.join(p.outside, "analyses", "weights.jsonl"),
+    fx.weightsJsonl.replace('"settings":{"every":1}', '"settings":{"every":3}'),
+  );
 }
 
 export interface CaseResult {
@@ -116,7 +129,13 @@ function probeText(report: ProbeReport | undefined): string {
   const out: string[] = [];
   for (const [name, r] of Object.entries(report.parts)) {
     if (!r.ok) out.push(`${name}: ${r.errorName}: ${r.error}`);
-    else if (typeof r.value === "object" && r.value !== null && !Array.isArray(r.value) && typeof r.value["problem"] === "string") out.push(r.value["problem"]);
+    else if (
+      typeof r.value === "object" &&
+      r.value !== null &&
+      !Array.isArray(r.value) &&
+      typeof r.value["problem"] === "string"
+    )
+      out.push(r.value["problem"]);
   }
   return out.join("\n");
 }
@@ -138,15 +157,42 @@ export async function runCase(env: CorpusEnv, c: Case): Promise<CaseResult> {
     const env0: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: "" };
     switch (c.run.kind) {
       case "probe":
-        outcomes = [await runChild({ ...common, command: process.execPath, args: ["--require", env.hook, PROBES_JS, JSON.stringify(c.run.request(p))], env: { ...env0, NODE_PATH: env.nodePath }, rssFile: rssFile(0) })];
+        outcomes = [
+          await runChild({
+            ...common,
+            command: process.execPath,
+            args: ["--require", env.hook, PROBES_JS, JSON.stringify(c.run.request(p))],
+            env: { ...env0, NODE_PATH: env.nodePath },
+            rssFile: rssFile(0),
+          }),
+        ];
         report = probeReport(outcomes[0] as ChildOutcome);
         break;
       case "cli":
-        outcomes = [await runChild({ ...common, command: process.execPath, args: ["--require", env.hook, CLI_JS, ...c.run.args(p)], env: env0, rssFile: rssFile(0), ...(c.run.signals ? { signals: c.run.signals } : {}) })];
+        outcomes = [
+          await runChild({
+            ...common,
+            command: process.execPath,
+            args: ["--require", env.hook, CLI_JS, ...c.run.args(p)],
+            env: env0,
+            rssFile: rssFile(0),
+            ...(c.run.signals ? { signals: c.run.signals } : {}),
+          }),
+        ];
         break;
       case "cli-twice": {
         const args = c.run.args(p);
-        outcomes = await Promise.all([0, 1].map((i) => runChild({ ...common, command: process.execPath, args: ["--require", env.hook, CLI_JS, ...args], env: env0, rssFile: rssFile(i) })));
+        outcomes = await Promise.all(
+          [0, 1].map((i) =>
+            runChild({
+              ...common,
+              command: process.execPath,
+              args: ["--require", env.hook, CLI_JS, ...args],
+              env: env0,
+              rssFile: rssFile(i),
+            }),
+          ),
+        );
         break;
       }
     }
@@ -175,8 +221,11 @@ export async function runCase(env: CorpusEnv, c: Case): Promise<CaseResult> {
         }
       } else {
         const allowed = c.expect.exit ?? [0];
-        for (const o of outcomes) if (!allowed.includes(o.exit)) failures.push(`exit ${o.exit}, expected ${allowed.join(" or ")}: ${firstLines(o.stderr)}`);
-        if (c.expect.message && !c.expect.message.test(text)) failures.push(`message does not match ${c.expect.message}: ${firstLines(text)}`);
+        for (const o of outcomes)
+          if (!allowed.includes(o.exit))
+            failures.push(`exit ${o.exit}, expected ${allowed.join(" or ")}: ${firstLines(o.stderr)}`);
+        if (c.expect.message && !c.expect.message.test(text))
+          failures.push(`message does not match ${c.expect.message}: ${firstLines(text)}`);
       }
       const extra = c.expect.check?.(observed, p);
       if (extra !== undefined) failures.push(extra);
@@ -189,7 +238,10 @@ export async function runCase(env: CorpusEnv, c: Case): Promise<CaseResult> {
   }
   const ms = Math.max(0, ...outcomes.map((o) => o.ms));
   const peakMb = Math.max(0, ...outcomes.map((o) => o.peakMb));
-  return { row: { id: c.id, category: c.category, pass: failures.length === 0, ms, peakMb, why: failures.join("; ") }, failures };
+  return {
+    row: { id: c.id, category: c.category, pass: failures.length === 0, ms, peakMb, why: failures.join("; ") },
+    failures,
+  };
 }
 
 function firstLines(text: string): string {

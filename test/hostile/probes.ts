@@ -20,7 +20,14 @@ import { grokRun, influenceRun, lazyRichRun, loadRunData } from "../../src/share
 import { readMetrics } from "../../src/shared/metricsReader";
 import { readSafetensorsHeader } from "../../src/shared/safetensors";
 import { METRICS_FILE, type MetricsRecord, type RunManifest } from "../../src/shared/runFormat";
-import { type Json, type MetricsReaderName, type PartResult, type ProbeReport, type ProbeRequest, REPORT_PREFIX } from "./probeTypes";
+import {
+  type Json,
+  type MetricsReaderName,
+  type PartResult,
+  type ProbeReport,
+  type ProbeRequest,
+  REPORT_PREFIX,
+} from "./probeTypes";
 
 async function part(run: () => Json | Promise<Json>): Promise<PartResult> {
   try {
@@ -34,7 +41,9 @@ async function part(run: () => Json | Promise<Json>): Promise<PartResult> {
 /** Non-finite or null values among a record's scalars (NaN/Infinity tokens read as non-finite). */
 function nonFinite(records: readonly MetricsRecord[]): number {
   let n = 0;
-  for (const r of records) for (const [k, v] of Object.entries(r)) if (k !== "step" && k !== "time" && (v === null || !Number.isFinite(v))) n++;
+  for (const r of records)
+    for (const [k, v] of Object.entries(r))
+      if (k !== "step" && k !== "time" && (v === null || !Number.isFinite(v))) n++;
   return n;
 }
 
@@ -70,13 +79,24 @@ function runsViewItems(index: RunIndex): Json {
   // getTreeItem reads only these members for a run item: two of the view's context, the latest
   // metrics (for the count of unreadable lines, read from the run's real metrics.jsonl) and the map
   // of counts shown.
-  const view = { ctx: { supervisor: { findByRunDir: () => undefined }, analyzers: { state: () => undefined } }, latest: new LatestMetrics(), shownBadLines: new Map<string, number>() };
+  const view = {
+    ctx: { supervisor: { findByRunDir: () => undefined }, analyzers: { state: () => undefined } },
+    latest: new LatestMetrics(),
+    shownBadLines: new Map<string, number>(),
+  };
   const items: Json[] = [];
   const visit = (node: RunsNode): void => {
     const item = RunsView.prototype.getTreeItem.call(view, node);
-    const tooltip = item.tooltip === undefined ? "" : typeof item.tooltip === "string" ? item.tooltip : item.tooltip.value;
+    const tooltip =
+      item.tooltip === undefined ? "" : typeof item.tooltip === "string" ? item.tooltip : item.tooltip.value;
     const label = typeof item.label === "string" ? item.label : (item.label?.label ?? "");
-    items.push({ kind: node.kind, label, description: typeof item.description === "string" ? item.description : "", tooltip, tooltipIsMarkdown: typeof item.tooltip === "object" });
+    items.push({
+      kind: node.kind,
+      label,
+      description: typeof item.description === "string" ? item.description : "",
+      tooltip,
+      tooltipIsMarkdown: typeof item.tooltip === "object",
+    });
     for (const child of model.children(node)) visit(child);
   };
   for (const root of model.roots()) visit(root);
@@ -89,13 +109,23 @@ async function manifestProbe(root: string, runDir: string): Promise<ProbeReport>
   parts["index"] = await part(async () => {
     await index.scan();
     const entry = index.get(runDir);
-    return { entries: index.size, status: entry?.status ?? "absent", problem: entry?.status === "invalid" ? entry.problem : null };
+    return {
+      entries: index.size,
+      status: entry?.status ?? "absent",
+      problem: entry?.status === "invalid" ? entry.problem : null,
+    };
   });
   const entry = parts["index"].ok ? index.get(runDir) : undefined;
   if (entry !== undefined && entry.status !== "invalid") {
     const manifest = entry.manifest;
     // As the system hover does: the run's manifest and the latest value of each metric.
-    parts["hover"] = await part(() => ({ text: systemHover(typeof manifest.system === "string" ? manifest.system : "system", manifest, new LatestMetrics().get(entry.runDir)) }));
+    parts["hover"] = await part(() => ({
+      text: systemHover(
+        typeof manifest.system === "string" ? manifest.system : "system",
+        manifest,
+        new LatestMetrics().get(entry.runDir),
+      ),
+    }));
     parts["panel"] = await part(() => panelData(entry.runDir, manifest));
   }
   if (parts["index"].ok) parts["runsView"] = await part(() => runsViewItems(index));
@@ -122,15 +152,32 @@ async function metricsProbe(runDir: string, reader: MetricsReaderName): Promise<
           if (last !== undefined) lastStep = last.step;
           if (!r.more) break;
         }
-        return { records, skipped, badLines: tailer.badLines, partial: tailer.hasPartialLine, lastStep, nonFinite: nonFiniteValues };
+        return {
+          records,
+          skipped,
+          badLines: tailer.badLines,
+          partial: tailer.hasPartialLine,
+          lastStep,
+          nonFinite: nonFiniteValues,
+        };
       }
       case "latest": {
         const latest = new LatestMetrics().get(runDir);
-        return { step: latest?.step ?? null, keys: latest === undefined ? 0 : Object.keys(latest).length, nonFinite: latest === undefined ? 0 : nonFinite([latest]) };
+        return {
+          step: latest?.step ?? null,
+          keys: latest === undefined ? 0 : Object.keys(latest).length,
+          nonFinite: latest === undefined ? 0 : nonFinite([latest]),
+        };
       }
       case "readMetrics": {
         const r = readMetrics(file);
-        return { records: r.records.length, badLines: r.badLines.length, partialTail: r.partialTail, nonFinite: nonFinite(r.records), lastStep: r.records[r.records.length - 1]?.step ?? null };
+        return {
+          records: r.records.length,
+          badLines: r.badLines.length,
+          partialTail: r.partialTail,
+          nonFinite: nonFinite(r.records),
+          lastStep: r.records[r.records.length - 1]?.step ?? null,
+        };
       }
       case "panel":
         return panelData(runDir, validManifest(runDir));
@@ -153,7 +200,9 @@ async function checkpointHoverProbe(files: readonly string[]): Promise<ProbeRepo
       try {
         return { text: checkpointHover(file, await readSafetensorsHeader(file), s.size) };
       } catch (e) {
-        return { text: `**${path.basename(file)}**: not a readable safetensors file (${(e as Error).message.replace(/[\\`*_[\]<>]/g, "\\$&")})` };
+        return {
+          text: `**${path.basename(file)}**: not a readable safetensors file (${(e as Error).message.replace(/[\\`*_[\]<>]/g, "\\$&")})`,
+        };
       }
     });
   }

@@ -83,7 +83,11 @@ process.on("exit", () => {
 export function runChild(spec: ChildSpec): Promise<ChildOutcome> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: { ...spec.env, LM_HOSTILE_RSS_FILE: spec.rssFile }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(spec.command, spec.args, {
+      cwd: spec.cwd,
+      env: { ...spec.env, LM_HOSTILE_RSS_FILE: spec.rssFile },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     live.add(child);
     const pid = child.pid ?? -1;
     let stdout = "";
@@ -132,7 +136,16 @@ export function runChild(spec: ChildSpec): Promise<ChildOutcome> {
       } catch {
         // killed before its exit hook ran: the polled value stands
       }
-      resolve({ exit: code ?? signal ?? "unknown", timedOut, memoryKilled, ms: Math.round(performance.now() - t0), peakMb: Math.round(peakKb / 1024), stdout, stderr, pid });
+      resolve({
+        exit: code ?? signal ?? "unknown",
+        timedOut,
+        memoryKilled,
+        ms: Math.round(performance.now() - t0),
+        peakMb: Math.round(peakKb / 1024),
+        stdout,
+        stderr,
+        pid,
+      });
     });
   });
 }
@@ -223,7 +236,14 @@ export interface Row {
 
 export function formatTable(rows: readonly Row[]): string {
   const head = ["case", "category", "result", "time ms", "peak MB", "why"];
-  const body = rows.map((r) => [r.id, r.category, r.pass ? "pass" : "FAIL", String(r.ms), String(r.peakMb), r.why.replace(/\s+/g, " ").slice(0, 140)]);
+  const body = rows.map((r) => [
+    r.id,
+    r.category,
+    r.pass ? "pass" : "FAIL",
+    String(r.ms),
+    String(r.peakMb),
+    r.why.replace(/\s+/g, " ").slice(0, 140),
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? "").length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`;
   const out = [line(head), `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`, ...body.map(line)];
@@ -237,7 +257,10 @@ export function formatTable(rows: readonly Row[]): string {
   const failed = rows.filter((r) => !r.pass).length;
   const peak = Math.max(0, ...rows.map((r) => r.peakMb));
   const totalMs = rows.reduce((a, r) => a + r.ms, 0);
-  out.push("", `totals: ${rows.length} cases, ${rows.length - failed} pass, ${failed} fail; highest peak ${peak} MB; child time ${(totalMs / 1000).toFixed(1)} s`);
+  out.push(
+    "",
+    `totals: ${rows.length} cases, ${rows.length - failed} pass, ${failed} fail; highest peak ${peak} MB; child time ${(totalMs / 1000).toFixed(1)} s`,
+  );
   for (const [c, v] of byCategory) out.push(`  ${c}: ${v.n} cases, ${v.failed} fail`);
   return out.join("\n");
 }

@@ -13,7 +13,17 @@ async function trainTiny(system = "tinyAdd", extra: string[] = []): Promise<stri
   const root = tempDir("analyzer");
   const file = join(root, "tiny.experiment.ts");
   copyFileSync(join(FIXTURES, "tiny.experiment.ts"), file);
-  const r = await runCli(["train", file, "--system", system, "--out", join(root, "runs"), "--backend", "cpu", ...extra]);
+  const r = await runCli([
+    "train",
+    file,
+    "--system",
+    system,
+    "--out",
+    join(root, "runs"),
+    "--backend",
+    "cpu",
+    ...extra,
+  ]);
   assert.equal(r.code, 0, r.stderr);
   return r.stdout.trim();
 }
@@ -31,7 +41,10 @@ describe("lm analyze", () => {
     assert.equal(r1.code, 0, r1.stderr);
     assert.match(r1.stderr, /analyzer finished: 4 records/);
     const file = readAnalysis(runDir, "weights")!;
-    assert.deepEqual(file.records.map((r) => r.step), [0, 20, 40, 60]);
+    assert.deepEqual(
+      file.records.map((r) => r.step),
+      [0, 20, 40, 60],
+    );
     const last = readSafetensorsSync(join(runDir, "checkpoints", "step-00000060.safetensors"));
     const w = last.byName.get("layers.0.weight")!;
     assert.ok(Math.abs(file.records[3]!.tensors["layers.0.weight"]!.norm - norm(w.data)) < 1e-9);
@@ -43,7 +56,10 @@ describe("lm analyze", () => {
     const r3 = await runCli(["analyze", runDir, "--only", "weights", "--set", "weights.every=2"]);
     assert.equal(r3.code, 0, r3.stderr);
     assert.match(r3.stderr, /the settings changed; the earlier file is kept as .*archive/);
-    assert.deepEqual(readAnalysis(runDir, "weights")!.records.map((r) => r.step), [0, 40, 60]);
+    assert.deepEqual(
+      readAnalysis(runDir, "weights")!.records.map((r) => r.step),
+      [0, 40, 60],
+    );
     assert.equal(readdirSync(join(runDir, "analyses", "archive")).length, 1);
   });
 
@@ -52,7 +68,10 @@ describe("lm analyze", () => {
     const r = await runCli(["analyze", runDir, "--backend", "cpu", "--run-experiment"]);
     assert.equal(r.code, 0, r.stderr);
     const kernel = readAnalysis(runDir, "kernel")!;
-    assert.deepEqual(kernel.records.map((x) => x.step), [0, 20, 40, 60]);
+    assert.deepEqual(
+      kernel.records.map((x) => x.step),
+      [0, 20, 40, 60],
+    );
     assert.equal(kernel.header.referenceStep, 0);
     assert.equal(kernel.records[0]!.kernelDistance, 0, "the reference kernel against itself");
     assert.ok(kernel.records[3]!.kernelDistance > 0 && kernel.records[3]!.kernelDistance < 1);
@@ -61,7 +80,10 @@ describe("lm analyze", () => {
       assert.ok(rec.kta > -1 && rec.kta <= 1);
       for (const v of Object.values(rec.cka)) assert.ok(v > 0 && v <= 1 + 1e-9, `CKA ${v}`);
     }
-    assert.ok(Object.values(kernel.records[0]!.cka).every((v) => Math.abs(v - 1) < 1e-9), "CKA of the reference with itself is 1");
+    assert.ok(
+      Object.values(kernel.records[0]!.cka).every((v) => Math.abs(v - 1) < 1e-9),
+      "CKA of the reference with itself is 1",
+    );
 
     const fourier = readAnalysis(runDir, "fourier")!;
     assert.equal(fourier.records.length, 4);
@@ -123,7 +145,10 @@ describe("lm analyze", () => {
     writeFileSync(join(foreign, "run.json"), JSON.stringify(manifest));
     const r = await runCli(["analyze", foreign, "--run-experiment"]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /kernel, fourier, tracin skipped: they need the model, and run\.json names no experiment file/);
+    assert.match(
+      r.stderr,
+      /kernel, fourier, tracin skipped: they need the model, and run\.json names no experiment file/,
+    );
     assert.equal(readAnalysis(foreign, "weights")!.records.length, 4);
     assert.equal(existsSync(join(foreign, "analyses", "kernel.jsonl")), false);
   });
@@ -147,7 +172,11 @@ describe("sidecar analyze", () => {
     assert.equal(done.status, "finished", done.message);
     assert.equal(readManifest(started.runDir).status, "finished");
     const steps = readAnalysis(started.runDir, "weights")!.records.map((r) => r.step);
-    assert.deepEqual(steps, Array.from({ length: 21 }, (_, i) => i * 20), "every checkpoint, each once");
+    assert.deepEqual(
+      steps,
+      Array.from({ length: 21 }, (_, i) => i * 20),
+      "every checkpoint, each once",
+    );
     assert.ok(analyzer.events.some((e) => e.type === "analysis" && e.analysis === "weights"));
     rmSync(root, { recursive: true, force: true });
   });

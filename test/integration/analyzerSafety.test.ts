@@ -3,7 +3,18 @@
 // checkpoint and analyses the rest, ends a follow when the trainer is gone, and holds a lock.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { readAnalysis } from "../../src/shared/analysisFormat";
@@ -20,7 +31,10 @@ let template: { root: string; runDir: string };
 before(async () => {
   const root = tempDir("safety");
   const file = join(root, "tiny.experiment.ts");
-  writeFileSync(file, `${readFileSync(join(FIXTURES, "tiny.experiment.ts"), "utf8")}\nrequire("node:fs").appendFileSync(${JSON.stringify(join(root, "loaded"))}, "x");\n`);
+  writeFileSync(
+    file,
+    `${readFileSync(join(FIXTURES, "tiny.experiment.ts"), "utf8")}\nrequire("node:fs").appendFileSync(${JSON.stringify(join(root, "loaded"))}, "x");\n`,
+  );
   const r = await runCli(["train", file, "--system", "tinyAdd", "--out", join(root, "runs"), "--backend", "cpu"]);
   assert.equal(r.code, 0, r.stderr);
   template = { root, runDir: r.stdout.trim() };
@@ -83,7 +97,10 @@ describe("analyzer: writes only inside the run it is given", () => {
     symlinkSync(outside, join(runDir, "analyses", "weights.jsonl"));
     const r = await runCli(["analyze", runDir, "--only", "weights"]);
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /error \(usage\): .*weights\.jsonl is a symbolic link: the analyzer neither follows nor replaces it/);
+    assert.match(
+      r.stderr,
+      /error \(usage\): .*weights\.jsonl is a symbolic link: the analyzer neither follows nor replaces it/,
+    );
     assert.equal(readFileSync(outside, "utf8"), "precious\n");
 
     const runDir2 = freshRun();
@@ -111,8 +128,15 @@ describe("analyzer: runs experiment code only when asked", () => {
     const before = existsSync(marker) ? readFileSync(marker, "utf8").length : 0;
     const r = await runCli(["analyze", runDir, "--backend", "cpu"]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /kernel, fourier, tracin skipped: .*pass --run-experiment \(the file recorded in run\.json: .*tiny\.experiment\.ts\) or --file FILE/);
-    assert.equal(existsSync(marker) ? readFileSync(marker, "utf8").length : 0, before, "the experiment file was not loaded");
+    assert.match(
+      r.stderr,
+      /kernel, fourier, tracin skipped: .*pass --run-experiment \(the file recorded in run\.json: .*tiny\.experiment\.ts\) or --file FILE/,
+    );
+    assert.equal(
+      existsSync(marker) ? readFileSync(marker, "utf8").length : 0,
+      before,
+      "the experiment file was not loaded",
+    );
     assert.equal(readAnalysis(runDir, "weights")!.records.length, 4);
     assert.equal(existsSync(join(runDir, "analyses", "kernel.jsonl")), false);
 
@@ -146,7 +170,10 @@ describe("analyzer: broken checkpoints", () => {
     assert.match(r.stderr, new RegExp(`skipped checkpoint .*${CKPT(20)}: `));
     assert.match(r.stderr, /analyzer finished: 3 records \(1 checkpoint skipped\)/);
     assert.doesNotMatch(r.stderr, /internal/);
-    assert.deepEqual(readAnalysis(runDir, "weights")!.records.map((x) => x.step), [0, 40, 60]);
+    assert.deepEqual(
+      readAnalysis(runDir, "weights")!.records.map((x) => x.step),
+      [0, 40, 60],
+    );
   });
 
   test("a checkpoint that is a symlink to /dev/zero is refused as a special file, not read", async () => {
@@ -157,19 +184,30 @@ describe("analyzer: broken checkpoints", () => {
     const r = await runCli(["analyze", runDir, "--only", "weights"], 60_000);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, new RegExp(`skipped checkpoint .*${CKPT(40)}: is a character device, not a regular file`));
-    assert.deepEqual(readAnalysis(runDir, "weights")!.records.map((x) => x.step), [0, 20, 60]);
+    assert.deepEqual(
+      readAnalysis(runDir, "weights")!.records.map((x) => x.step),
+      [0, 20, 60],
+    );
   });
 
   test("optimizer metadata that is not JSON does not matter to the weight-space analysis", async () => {
     const runDir = freshRun();
     const path = join(runDir, "checkpoints", CKPT(40));
     const decoded = readSafetensorsSync(path);
-    const tensors = decoded.tensors.map((t) => ({ name: t.name, dtype: "F32" as const, shape: t.shape, data: t.data as Float32Array }));
+    const tensors = decoded.tensors.map((t) => ({
+      name: t.name,
+      dtype: "F32" as const,
+      shape: t.shape,
+      data: t.data as Float32Array,
+    }));
     writeFileSync(path, encodeSafetensors(tensors, { ...decoded.metadata, optimizer: "{not json" }));
     const r = await runCli(["analyze", runDir, "--only", "weights"]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /analyzer finished: 4 records/);
-    assert.deepEqual(readAnalysis(runDir, "weights")!.records.map((x) => x.step), [0, 20, 40, 60]);
+    assert.deepEqual(
+      readAnalysis(runDir, "weights")!.records.map((x) => x.step),
+      [0, 20, 40, 60],
+    );
   });
 
   test("an unpadded checkpoint name (step-20.safetensors) is opened under the name listed", async () => {
@@ -178,7 +216,10 @@ describe("analyzer: broken checkpoints", () => {
     const r = await runCli(["analyze", runDir, "--only", "weights"]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /analyzer finished: 4 records/);
-    assert.deepEqual(readAnalysis(runDir, "weights")!.records.map((x) => x.step), [0, 20, 40, 60]);
+    assert.deepEqual(
+      readAnalysis(runDir, "weights")!.records.map((x) => x.step),
+      [0, 20, 40, 60],
+    );
   });
 });
 
@@ -222,17 +263,28 @@ describe("analyzer: follow and lock", () => {
     writeFileSync(join(runDir, "run.json"), JSON.stringify({ ...m, status: "running", pid }));
     const r = await runCli(["analyze", runDir, "--only", "weights", "--follow"], 60_000);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, new RegExp(`analyzer finished: 4 records \\(run\\.json says "running" but its trainer \\(pid ${pid}\\) is no longer alive: stopped following\\)`));
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `analyzer finished: 4 records \\(run\\.json says "running" but its trainer \\(pid ${pid}\\) is no longer alive: stopped following\\)`,
+      ),
+    );
   });
 
   test("a second analyzer on the same run: 'in use by pid N', a usage error; the first's files untouched", async () => {
     const runDir = freshRun();
     mkdirSync(join(runDir, "analyses"));
     // A live process holds the analyzer lock (this test process stands in for another analyzer).
-    writeFileSync(join(runDir, "analyses", ".lock"), JSON.stringify({ pid: process.pid, purpose: "analyze", since: "2026-01-01T00:00:00Z" }));
+    writeFileSync(
+      join(runDir, "analyses", ".lock"),
+      JSON.stringify({ pid: process.pid, purpose: "analyze", since: "2026-01-01T00:00:00Z" }),
+    );
     const r = await runCli(["analyze", runDir, "--only", "weights"]);
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, new RegExp(`error \\(usage\\): .*analyses/\\.lock: run folder in use by pid ${process.pid}`));
+    assert.match(
+      r.stderr,
+      new RegExp(`error \\(usage\\): .*analyses/\\.lock: run folder in use by pid ${process.pid}`),
+    );
     assert.equal(existsSync(join(runDir, "analyses", "weights.jsonl")), false);
   });
 
@@ -240,11 +292,13 @@ describe("analyzer: follow and lock", () => {
     const runDir = freshRun();
     mkdirSync(join(runDir, "analyses"));
     const dead = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" });
-    writeFileSync(join(runDir, "analyses", ".lock"), JSON.stringify({ pid: Number(dead.stdout), purpose: "analyze", since: "2026-01-01T00:00:00Z" }));
+    writeFileSync(
+      join(runDir, "analyses", ".lock"),
+      JSON.stringify({ pid: Number(dead.stdout), purpose: "analyze", since: "2026-01-01T00:00:00Z" }),
+    );
     const r = await runCli(["analyze", runDir, "--only", "weights"]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /took over the analyzer lock of pid \d+/);
     assert.equal(existsSync(join(runDir, "analyses", ".lock")), false, "released at the end");
   });
 });
-

@@ -12,7 +12,21 @@ const CPU_STEPS = 100;
 
 async function trainExample(backend: string, steps: number): Promise<string> {
   const runDir = join(tempDir(`grok-${backend}`), "run");
-  const r = await runCli(["train", join(EXAMPLES, "grokking.experiment.ts"), "--system", "modAdd", "--run-dir", runDir, "--backend", backend, "--steps", String(steps)], 900_000);
+  const r = await runCli(
+    [
+      "train",
+      join(EXAMPLES, "grokking.experiment.ts"),
+      "--system",
+      "modAdd",
+      "--run-dir",
+      runDir,
+      "--backend",
+      backend,
+      "--steps",
+      String(steps),
+    ],
+    900_000,
+  );
   assert.equal(r.code, 0, r.stderr);
   assert.equal(readManifest(runDir).status, "finished");
   return runDir;
@@ -52,7 +66,10 @@ describe("examples/grokking.experiment.ts modAdd", { concurrency: true }, () => 
         assert.ok(rel < 5e-4, `step ${c.step} ${key}: cpu ${c[key]} wasm ${w[key]} (relative ${rel})`);
         worst = Math.max(worst, rel);
       }
-      assert.ok(Math.abs(c["train_acc"]! - w["train_acc"]!) <= 0.01, `step ${c.step} train_acc: cpu ${c["train_acc"]} wasm ${w["train_acc"]}`);
+      assert.ok(
+        Math.abs(c["train_acc"]! - w["train_acc"]!) <= 0.01,
+        `step ${c.step} train_acc: cpu ${c["train_acc"]} wasm ${w["train_acc"]}`,
+      );
     }
     t.diagnostic(`largest relative loss difference cpu vs wasm: ${worst.toExponential(2)}`);
   });

@@ -5,7 +5,13 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { readMetrics } from "../../src/shared/metricsReader";
 import type { MetricsRecord, RunManifest } from "../../src/shared/runFormat";
-import { encodeMessage, LineSplitter, parseTrainerEvent, type TrainerEvent, type TrainerRequest } from "../../src/shared/trainerProtocol";
+import {
+  encodeMessage,
+  LineSplitter,
+  parseTrainerEvent,
+  type TrainerEvent,
+  type TrainerRequest,
+} from "../../src/shared/trainerProtocol";
 
 export const ROOT = resolve(__dirname, "..", "..", "..");
 export const CLI = join(ROOT, "dist", "trainer", "cli.js");
@@ -93,11 +99,21 @@ export class Sidecar {
     this.child.stdin.end();
   }
 
-  waitFor<T extends TrainerEvent["type"]>(type: T, pred: (e: Extract<TrainerEvent, { type: T }>) => boolean = () => true, timeoutMs = 120_000): Promise<Extract<TrainerEvent, { type: T }>> {
+  waitFor<T extends TrainerEvent["type"]>(
+    type: T,
+    pred: (e: Extract<TrainerEvent, { type: T }>) => boolean = () => true,
+    timeoutMs = 120_000,
+  ): Promise<Extract<TrainerEvent, { type: T }>> {
     const seen = this.events.find((e) => e.type === type && pred(e as Extract<TrainerEvent, { type: T }>));
     if (seen) return Promise.resolve(seen as Extract<TrainerEvent, { type: T }>);
     return new Promise((resolvePromise, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no "${type}" event within ${timeoutMs} ms; got ${this.events.map((e) => e.type).join(",")}`)), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(`no "${type}" event within ${timeoutMs} ms; got ${this.events.map((e) => e.type).join(",")}`),
+          ),
+        timeoutMs,
+      );
       this.waiters.push({
         pred: (e) => e.type === type && pred(e as Extract<TrainerEvent, { type: T }>),
         resolve: (e) => {

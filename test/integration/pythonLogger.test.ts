@@ -29,18 +29,25 @@ function pickPython(): { python: string } | { reason: string } {
     if (!py) continue;
     const r = spawnSync(py, ["-c", "import torch, numpy"], { encoding: "utf8", timeout: 120_000 });
     if (r.status === 0) return { python: py };
-    reasons.push(`${py}: ${r.error ? r.error.message : (r.stderr.trim().split("\n").pop() ?? `exit ${String(r.status)}`)}`);
+    reasons.push(
+      `${py}: ${r.error ? r.error.message : (r.stderr.trim().split("\n").pop() ?? `exit ${String(r.status)}`)}`,
+    );
   }
   return { reason: `no Python with PyTorch and numpy (set LM_TEST_PYTHON): ${reasons.join("; ")}` };
 }
 
 const picked = pickPython();
-if ("reason" in picked && process.env["LM_REQUIRE_TORCH"] === "1") throw new Error(`LM_REQUIRE_TORCH=1: ${picked.reason}`);
+if ("reason" in picked && process.env["LM_REQUIRE_TORCH"] === "1")
+  throw new Error(`LM_REQUIRE_TORCH=1: ${picked.reason}`);
 const skip = "reason" in picked ? picked.reason : false;
 const python = "python" in picked ? picked.python : "python3";
 
 function runPython(args: string[]): string {
-  const r = spawnSync(python, args, { encoding: "utf8", env: { ...process.env, PYTHONPATH: join(repoRoot(), "python") }, timeout: 300_000 });
+  const r = spawnSync(python, args, {
+    encoding: "utf8",
+    env: { ...process.env, PYTHONPATH: join(repoRoot(), "python") },
+    timeout: 300_000,
+  });
   assert.equal(r.status, 0, r.stderr);
   return r.stdout.trim();
 }
@@ -75,7 +82,9 @@ async function analyzeNamesWhy(runDir: string, script: string, extra: string[], 
   assert.equal(r.code, 0, r.stderr);
   assert.doesNotMatch(r.stderr, /error|No loader|internal/i);
   assert.ok(
-    r.stderr.includes(`need the model, and ${script} is a Python script: the model-based analyses need a TypeScript experiment (or run.watch, not yet available)`),
+    r.stderr.includes(
+      `need the model, and ${script} is a Python script: the model-based analyses need a TypeScript experiment (or run.watch, not yet available)`,
+    ),
     r.stderr,
   );
   assert.doesNotMatch(r.stderr, /pass --run-experiment/, "never suggests loading a .py");
@@ -140,7 +149,10 @@ describe("a PyTorch script using the logger", { skip }, () => {
       const params = JSON.parse(ckpt.metadata["params"] ?? "null") as string[];
       assert.deepEqual(params, ["0.weight", "0.bias", "2.weight", "2.bias"]);
       assert.deepEqual(ckpt.byName.get("0.weight")?.shape, [16, 6], "stored as PyTorch holds it");
-      const stats = JSON.parse(ckpt.metadata["stats"] ?? "null") as Record<string, { norm: number; relChange: number | null }>;
+      const stats = JSON.parse(ckpt.metadata["stats"] ?? "null") as Record<
+        string,
+        { norm: number; relChange: number | null }
+      >;
       for (const p of params) {
         const w = ckpt.byName.get(p)?.data;
         const w0 = step0.byName.get(p)?.data;
@@ -148,9 +160,15 @@ describe("a PyTorch script using the logger", { skip }, () => {
         const expected = tensorStats(w, w0);
         const got = stats[p];
         assert.ok(got !== undefined, p);
-        assert.ok(Math.abs(got.norm - expected.norm) <= 1e-12 * expected.norm, `${p} at ${step}: norm ${got.norm} vs ${expected.norm}`);
+        assert.ok(
+          Math.abs(got.norm - expected.norm) <= 1e-12 * expected.norm,
+          `${p} at ${step}: norm ${got.norm} vs ${expected.norm}`,
+        );
         assert.ok(got.relChange !== null && expected.relChange !== null, p);
-        assert.ok(Math.abs(got.relChange - expected.relChange) <= 1e-12 * Math.max(expected.relChange, 1e-30), `${p} at ${step}: relChange ${got.relChange} vs ${expected.relChange}`);
+        assert.ok(
+          Math.abs(got.relChange - expected.relChange) <= 1e-12 * Math.max(expected.relChange, 1e-30),
+          `${p} at ${step}: relChange ${got.relChange} vs ${expected.relChange}`,
+        );
         if (step === 0) assert.equal(got.relChange, 0);
         else assert.ok(got.relChange > 0);
       }

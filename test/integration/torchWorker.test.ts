@@ -13,12 +13,23 @@ import { models, optimizers, schedules, tasks } from "../../src/sdk/builders";
 import { Rng } from "../../src/sdk/rng";
 import type { ModelSpec, OptimizerSpec, TaskSpec } from "../../src/sdk/spec";
 import { validateSystem } from "../../src/sdk/validate";
-import { WORKER_EVENT_TYPES, WORKER_PROTOCOL_VERSION, WORKER_REQUEST_TYPES, WORKER_TENSORS, type WorkerEvent } from "../../src/shared/workerProtocol";
+import {
+  WORKER_EVENT_TYPES,
+  WORKER_PROTOCOL_VERSION,
+  WORKER_REQUEST_TYPES,
+  WORKER_TENSORS,
+  type WorkerEvent,
+} from "../../src/shared/workerProtocol";
 import { selectBackend } from "../../src/trainer/backend";
 import { BatchSchedule } from "../../src/trainer/batches";
 import { Optimizer } from "../../src/trainer/optimizers";
 import { lossOf, SystemInstance } from "../../src/trainer/system";
-import { readWorkerCheckpoint, workerSystem, writeWorkerInputs, type ParamValues } from "../../src/trainer/torch/exchange";
+import {
+  readWorkerCheckpoint,
+  workerSystem,
+  writeWorkerInputs,
+  type ParamValues,
+} from "../../src/trainer/torch/exchange";
 import { deviceProblem, probePython, workerPackageRoot, type PythonProbe } from "../../src/trainer/torch/python";
 import { TorchWorker, WorkerError } from "../../src/trainer/torch/worker";
 import { repoRoot, tempDir, torchPython } from "../support";
@@ -47,7 +58,9 @@ function runPython(code: string): string {
 describe("the worker protocol", { skip }, () => {
   test("TypeScript and Python list the same messages, tensor prefixes and version", () => {
     const py = JSON.parse(
-      runPython("import json; from learning_mechanics import protocol as p; print(json.dumps({'v': p.PROTOCOL_VERSION, 'events': p.EVENT_TYPES, 'requests': p.REQUEST_TYPES, 'prefixes': p.TENSOR_PREFIXES}))"),
+      runPython(
+        "import json; from learning_mechanics import protocol as p; print(json.dumps({'v': p.PROTOCOL_VERSION, 'events': p.EVENT_TYPES, 'requests': p.REQUEST_TYPES, 'prefixes': p.TENSOR_PREFIXES}))",
+      ),
     ) as { v: number; events: string[]; requests: string[]; prefixes: Record<string, string> };
     assert.equal(py.v, WORKER_PROTOCOL_VERSION);
     assert.deepEqual(py.events, [...WORKER_EVENT_TYPES]);
@@ -61,7 +74,10 @@ describe("the worker protocol", { skip }, () => {
       t.skip(`${python} has no pytest`);
       return;
     }
-    const r = spawnSync(python, ["-m", "pytest", "-q", "-p", "no:cacheprovider", join(repoRoot(), "python", "tests")], { encoding: "utf8", env: pythonEnv() });
+    const r = spawnSync(python, ["-m", "pytest", "-q", "-p", "no:cacheprovider", join(repoRoot(), "python", "tests")], {
+      encoding: "utf8",
+      env: pythonEnv(),
+    });
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /\d+ passed/);
   });
@@ -83,7 +99,11 @@ describe("the worker protocol", { skip }, () => {
       assert.deepEqual(py[k], ts, `n=${c.n} size=${c.size} seed=${c.seed}`);
     });
     // And the generator itself on a fresh label set.
-    const perm = JSON.parse(runPython("import json; from learning_mechanics.rng import Rng; print(json.dumps(Rng(99, 'x', 7).permutation(50)))")) as number[];
+    const perm = JSON.parse(
+      runPython(
+        "import json; from learning_mechanics.rng import Rng; print(json.dumps(Rng(99, 'x', 7).permutation(50)))",
+      ),
+    ) as number[];
     assert.deepEqual(perm, Array.from(new Rng(99, "x", 7).permutation(50)));
   });
 });
@@ -100,28 +120,40 @@ describe("the client", { skip }, () => {
   test("a missing interpreter, an interpreter without torch and cuda without CUDA each say what to do", async () => {
     const missing = await probePython(join(dir, "no-such-python"));
     assert.ok(missing.kind === "noPython", JSON.stringify(missing));
-    assert.match(missing.message, /no Python interpreter: ".*no-such-python" could not be started \(not found\)\. Install Python 3 with PyTorch/);
+    assert.match(
+      missing.message,
+      /no Python interpreter: ".*no-such-python" could not be started \(not found\)\. Install Python 3 with PyTorch/,
+    );
 
     const bare = await probePython(noTorch);
     assert.equal(bare.kind, "noTorch", JSON.stringify(bare));
     assert.ok(bare.kind === "noTorch");
-    assert.match(bare.message, /has no PyTorch \(ModuleNotFoundError: No module named 'torch'\)\. Install PyTorch into it \(`.* -m pip install torch`/);
+    assert.match(
+      bare.message,
+      /has no PyTorch \(ModuleNotFoundError: No module named 'torch'\)\. Install PyTorch into it \(`.* -m pip install torch`/,
+    );
 
     const ok = probe;
     assert.ok(ok);
     assert.match(ok.torch, /^\d+\.\d+/);
     if (ok.cudaDevices.length === 0) {
-      assert.match(deviceProblem(ok, "cuda") ?? "", /^--device cuda: PyTorch .* (is a CPU-only build|sees no CUDA device).*Choose --device cpu/);
+      assert.match(
+        deviceProblem(ok, "cuda") ?? "",
+        /^--device cuda: PyTorch .* (is a CPU-only build|sees no CUDA device).*Choose --device cpu/,
+      );
     }
     assert.equal(deviceProblem(ok, "cpu"), undefined);
   });
 
   test("a worker that cannot start reports why (the Python error), not a hang", async () => {
-    await assert.rejects(TorchWorker.spawn({ python: noTorch, packageRoot: workerPackageRoot(join(repoRoot(), "dist")) }), (e: unknown) => {
-      assert.ok(e instanceof WorkerError);
-      assert.match(e.message, /exited before its handshake \(code 1\):[\s\S]*No module named 'torch'/);
-      return true;
-    });
+    await assert.rejects(
+      TorchWorker.spawn({ python: noTorch, packageRoot: workerPackageRoot(join(repoRoot(), "dist")) }),
+      (e: unknown) => {
+        assert.ok(e instanceof WorkerError);
+        assert.match(e.message, /exited before its handshake \(code 1\):[\s\S]*No module named 'torch'/);
+        return true;
+      },
+    );
   });
 });
 
@@ -133,16 +165,32 @@ interface Case {
   model: ModelSpec;
 }
 
-const modAdd = (p: number, equalsToken = false) => tasks.modularArithmetic({ p, op: "add", trainFraction: 0.5, equalsToken });
+const modAdd = (p: number, equalsToken = false) =>
+  tasks.modularArithmetic({ p, op: "add", trainFraction: 0.5, equalsToken });
 const CASES: Case[] = [
   { name: "mlp one-hot", task: modAdd(11), model: models.mlp({ embed: "onehot", hidden: [32], activation: "relu" }) },
   // Embedded tokens, two hidden layers, gelu, and the lazy/rich knobs (α output scale, centring).
-  { name: "mlp embedded α=2 centred", task: modAdd(11), model: models.mlp({ embed: 8, hidden: [24, 24], activation: "gelu", alpha: 2, centered: true }) },
-  { name: "transformer", task: modAdd(7, true), model: models.transformer({ layers: 2, dModel: 16, heads: 2, dMlp: 32, activation: "gelu", layerNorm: true }) },
-  { name: "deep linear", task: tasks.hierarchical({ depth: 3 }), model: models.deepLinear({ hidden: [16, 16], initScale: 0.5 }) },
+  {
+    name: "mlp embedded α=2 centred",
+    task: modAdd(11),
+    model: models.mlp({ embed: 8, hidden: [24, 24], activation: "gelu", alpha: 2, centered: true }),
+  },
+  {
+    name: "transformer",
+    task: modAdd(7, true),
+    model: models.transformer({ layers: 2, dModel: 16, heads: 2, dMlp: 32, activation: "gelu", layerNorm: true }),
+  },
+  {
+    name: "deep linear",
+    task: tasks.hierarchical({ depth: 3 }),
+    model: models.deepLinear({ hidden: [16, 16], initScale: 0.5 }),
+  },
 ];
 const OPTIMIZERS: Array<{ name: string; spec: OptimizerSpec }> = [
-  { name: "adam (warmup + cosine)", spec: optimizers.adam({ lr: 1e-2, schedule: schedules.cosine({ warmupSteps: 10, minLrFraction: 0.1 }) }) },
+  {
+    name: "adam (warmup + cosine)",
+    spec: optimizers.adam({ lr: 1e-2, schedule: schedules.cosine({ warmupSteps: 10, minLrFraction: 0.1 }) }),
+  },
   { name: "adamw", spec: optimizers.adamw({ lr: 1e-2, weightDecay: 0.1, betas: [0.9, 0.98] }) },
   { name: "sgd momentum", spec: optimizers.sgd({ lr: 0.02, momentum: 0.9 }) },
 ];
@@ -164,7 +212,11 @@ const ATOL = 1e-4;
 const RTOL = 1e-3;
 
 function snapshot(system: SystemInstance): ParamValues[] {
-  return system.model.params.map((p) => ({ name: p.name, shape: [...p.variable.shape], values: Float32Array.from(p.variable.dataSync() as Float32Array) }));
+  return system.model.params.map((p) => ({
+    name: p.name,
+    shape: [...p.variable.shape],
+    values: Float32Array.from(p.variable.dataSync() as Float32Array),
+  }));
 }
 
 /** STEPS full-batch updates with the tfjs loop's arithmetic (src/trainer/train.ts). */
@@ -175,7 +227,11 @@ function trainTfjs(system: SystemInstance, spec: OptimizerSpec): void {
   for (let s = 0; s < STEPS; s++) {
     tf.tidy(() => {
       const { grads } = tf.variableGrads(
-        () => tf.mul(lossOf(system.output(system.train.x, system.train.f0), system.train.y, system.classes), system.lossScale) as tf.Scalar,
+        () =>
+          tf.mul(
+            lossOf(system.output(system.train.x, system.train.f0), system.train.y, system.classes),
+            system.lossScale,
+          ) as tf.Scalar,
         vars,
       );
       opt.apply(new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) ?? k, g])));
@@ -184,12 +240,26 @@ function trainTfjs(system: SystemInstance, spec: OptimizerSpec): void {
   opt.dispose();
 }
 
-async function trainTorch(dir: string, name: string, system: SystemInstance, start: ParamValues[], threads = 1): Promise<{ events: WorkerEvent[]; final: ReturnType<typeof readWorkerCheckpoint> }> {
+async function trainTorch(
+  dir: string,
+  name: string,
+  system: SystemInstance,
+  start: ParamValues[],
+  threads = 1,
+): Promise<{ events: WorkerEvent[]; final: ReturnType<typeof readWorkerCheckpoint> }> {
   const tensorsFile = join(dir, "inputs.safetensors");
   writeWorkerInputs(tensorsFile, { data: system.data, params: start });
   const worker = await TorchWorker.spawn({ python, packageRoot: workerPackageRoot(join(repoRoot(), "dist")) });
   try {
-    worker.start({ system: workerSystem(name, system.spec, system.data, start), tensorsFile, exchangeDir: dir, device: "cpu", threads, fromStep: 0, optimizerT: 0 });
+    worker.start({
+      system: workerSystem(name, system.spec, system.data, start),
+      tensorsFile,
+      exchangeDir: dir,
+      device: "cpu",
+      threads,
+      fromStep: 0,
+      optimizerT: 0,
+    });
     const events: WorkerEvent[] = [];
     for await (const e of worker) {
       events.push(e);
@@ -213,7 +283,15 @@ describe("wasm and torch reach the same parameters after 100 full-batch steps", 
   for (const c of CASES) {
     for (const o of OPTIMIZERS) {
       test(`${c.name}, ${o.name}`, async (t) => {
-        const input = { task: c.task, model: c.model, optimizer: o.spec, steps: STEPS, evalEvery: STEPS, checkpointEvery: STEPS, seed: 5 };
+        const input = {
+          task: c.task,
+          model: c.model,
+          optimizer: o.spec,
+          steps: STEPS,
+          evalEvery: STEPS,
+          checkpointEvery: STEPS,
+          seed: 5,
+        };
         const v = validateSystem(input);
         assert.ok(v.ok, JSON.stringify(v));
         const system = new SystemInstance(v.spec, repoRoot());
@@ -243,7 +321,9 @@ describe("wasm and torch reach the same parameters after 100 full-batch steps", 
               }
             }
           }
-          t.diagnostic(`worst |Δ| / tolerance = ${worst.toExponential(2)} (${worstName}); largest move from init ${moved.toExponential(2)}`);
+          t.diagnostic(
+            `worst |Δ| / tolerance = ${worst.toExponential(2)} (${worstName}); largest move from init ${moved.toExponential(2)}`,
+          );
           assert.ok(moved > 10 * ATOL, "the weights moved (otherwise agreement proves nothing)");
           assert.ok(worst <= 1, `parameters differ beyond tolerance: ${worstName}`);
           // The worker's step-0 evaluation is the tfjs model's loss at init (same function, same data).

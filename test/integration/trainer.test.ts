@@ -68,7 +68,12 @@ describe("lm train", () => {
     assert.ok(Math.abs(metrics[0]!["train_loss"]! - Math.log(11)) < 0.5, `initial loss ${metrics[0]!["train_loss"]}`);
     assert.ok(metrics.at(-1)!["train_loss"]! < metrics[0]!["train_loss"]! * 0.8, "loss decreased");
 
-    assert.deepEqual(checkpointFiles(runDir), ["step-00000000.safetensors", "step-00000020.safetensors", "step-00000040.safetensors", "step-00000060.safetensors"]);
+    assert.deepEqual(checkpointFiles(runDir), [
+      "step-00000000.safetensors",
+      "step-00000020.safetensors",
+      "step-00000040.safetensors",
+      "step-00000060.safetensors",
+    ]);
     const ck = readSafetensorsSync(join(runDir, "checkpoints", "step-00000040.safetensors"));
     assert.equal(ck.metadata["format"], "learning-mechanics/checkpoint");
     assert.equal(ck.metadata["step"], "40");
@@ -83,12 +88,15 @@ describe("lm train", () => {
     const stats = JSON.parse(ck.metadata["stats"]!) as Record<string, { norm: number; relChange: number | null }>;
     assert.deepEqual(Object.keys(stats), params);
     const w = ck.byName.get("out.weight")!.data as Float32Array;
-    const w0 = readSafetensorsSync(join(runDir, "checkpoints", "step-00000000.safetensors")).byName.get("out.weight")!.data as Float32Array;
+    const w0 = readSafetensorsSync(join(runDir, "checkpoints", "step-00000000.safetensors")).byName.get("out.weight")!
+      .data as Float32Array;
     const norm = Math.hypot(...w);
     const rel = Math.hypot(...w.map((x, i) => x - w0[i]!)) / Math.hypot(...w0);
     assert.ok(Math.abs(stats["out.weight"]!.norm - norm) < 1e-9 * norm + 1e-6);
     assert.ok(Math.abs(stats["out.weight"]!.relChange! - rel) < 1e-6 && rel > 0);
-    const s0 = JSON.parse(readSafetensorsSync(join(runDir, "checkpoints", "step-00000000.safetensors")).metadata["stats"]!) as Record<string, { relChange: number | null }>;
+    const s0 = JSON.parse(
+      readSafetensorsSync(join(runDir, "checkpoints", "step-00000000.safetensors")).metadata["stats"]!,
+    ) as Record<string, { relChange: number | null }>;
     assert.equal(s0["out.weight"]!.relChange, 0);
     // No temporary files are left behind.
     assert.deepEqual(readdirSync(runDir).sort(), ["checkpoints", "metrics.jsonl", "run.json"]);
@@ -102,17 +110,33 @@ describe("lm train", () => {
       assert.equal(r.code, 0, r.stderr);
     }
     assert.deepEqual(withoutTime(metricsOf(a)), withoutTime(metricsOf(b)));
-    for (const f of checkpointFiles(a)) assert.ok(readFileSync(join(a, "checkpoints", f)).equals(readFileSync(join(b, "checkpoints", f))), f);
+    for (const f of checkpointFiles(a))
+      assert.ok(readFileSync(join(a, "checkpoints", f)).equals(readFileSync(join(b, "checkpoints", f))), f);
   });
 
   test("initialization is identical on the cpu and wasm backends", async () => {
     const root = tempDir("init");
     for (const backend of ["cpu", "wasm"]) {
-      const r = await runCli(["train", tiny, "--system", "tinyAdd", "--run-dir", join(root, backend), "--backend", backend, "--steps", "1"]);
+      const r = await runCli([
+        "train",
+        tiny,
+        "--system",
+        "tinyAdd",
+        "--run-dir",
+        join(root, backend),
+        "--backend",
+        backend,
+        "--steps",
+        "1",
+      ]);
       assert.equal(r.code, 0, r.stderr);
     }
     const step0 = "step-00000000.safetensors";
-    assert.ok(readFileSync(join(root, "cpu", "checkpoints", step0)).equals(readFileSync(join(root, "wasm", "checkpoints", step0))));
+    assert.ok(
+      readFileSync(join(root, "cpu", "checkpoints", step0)).equals(
+        readFileSync(join(root, "wasm", "checkpoints", step0)),
+      ),
+    );
     const [c, w] = [metricsOf(join(root, "cpu")), metricsOf(join(root, "wasm"))];
     assert.ok(Math.abs(c[0]!["train_loss"]! - w[0]!["train_loss"]!) < 1e-5, "same initial loss on both backends");
   });
@@ -128,7 +152,16 @@ describe("lm train", () => {
 
   test("a custom task and model train to solve XOR; user console output stays off stdout", async () => {
     const runDir = join(tempDir("xor"), "run");
-    const r = await runCli(["train", join(FIXTURES, "custom.experiment.ts"), "--system", "xor", "--run-dir", runDir, "--backend", "cpu"]);
+    const r = await runCli([
+      "train",
+      join(FIXTURES, "custom.experiment.ts"),
+      "--system",
+      "xor",
+      "--run-dir",
+      runDir,
+      "--backend",
+      "cpu",
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(metricsOf(runDir).at(-1)!["train_acc"], 1);
   });
@@ -137,7 +170,18 @@ describe("lm train", () => {
     const py = pythonWithNumpy();
     if (!py) return t.skip("no python3 with numpy");
     const runDir = join(tempDir("py"), "run");
-    const r = await runCli(["train", tiny, "--system", "tinyAdd", "--run-dir", runDir, "--backend", "cpu", "--steps", "20"]);
+    const r = await runCli([
+      "train",
+      tiny,
+      "--system",
+      "tinyAdd",
+      "--run-dir",
+      runDir,
+      "--backend",
+      "cpu",
+      "--steps",
+      "20",
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const script = `
 import json, struct, sys, numpy as np
@@ -156,13 +200,21 @@ for name in json.loads(meta["params"]):
     sq += float(np.sum(a.astype(np.float64) ** 2))
 print(json.dumps({"step": int(meta["step"]), "norm": sq ** 0.5, "names": sorted(header)}))
 `;
-    for (const [file, step] of [["step-00000000.safetensors", 0], ["step-00000020.safetensors", 20]] as const) {
-      const out: SpawnSyncReturns<string> = spawnSync(py, ["-c", script, join(runDir, "checkpoints", file)], { encoding: "utf8" });
+    for (const [file, step] of [
+      ["step-00000000.safetensors", 0],
+      ["step-00000020.safetensors", 20],
+    ] as const) {
+      const out: SpawnSyncReturns<string> = spawnSync(py, ["-c", script, join(runDir, "checkpoints", file)], {
+        encoding: "utf8",
+      });
       assert.equal(out.status, 0, out.stderr);
       const got = JSON.parse(out.stdout) as { step: number; norm: number; names: string[] };
       const rec = metricsOf(runDir).find((x) => x.step === step)!;
       assert.equal(got.step, step);
-      assert.ok(Math.abs(got.norm - rec["param_norm"]!) / rec["param_norm"]! < 1e-5, `${got.norm} vs ${rec["param_norm"]}`);
+      assert.ok(
+        Math.abs(got.norm - rec["param_norm"]!) / rec["param_norm"]! < 1e-5,
+        `${got.norm} vs ${rec["param_norm"]}`,
+      );
       assert.ok(got.names.includes("optimizer/m/embed.weight"));
     }
   });
@@ -200,7 +252,10 @@ describe("resume", () => {
     const stoppedAt = fin.step;
     assert.ok(stoppedAt >= 20 && stoppedAt < 60, `stopped at ${stoppedAt}`);
     assert.equal(readManifest(interrupted).status, "stopped");
-    assert.ok(existsSync(join(interrupted, "checkpoints", `step-${String(stoppedAt).padStart(8, "0")}.safetensors`)), "final checkpoint at the stop");
+    assert.ok(
+      existsSync(join(interrupted, "checkpoints", `step-${String(stoppedAt).padStart(8, "0")}.safetensors`)),
+      "final checkpoint at the stop",
+    );
 
     const r2 = await runCli(["resume", interrupted, "--backend", "wasm"]);
     assert.equal(r2.code, 0, r2.stderr);
@@ -209,10 +264,15 @@ describe("resume", () => {
     assert.deepEqual(m.resumedFrom, [stoppedAt]);
 
     const a = withoutTime(metricsOf(straight));
-    const b = withoutTime(metricsOf(interrupted)).filter((x) => x["step"] === stoppedAt ? a.some((y) => y["step"] === stoppedAt) : true);
+    const b = withoutTime(metricsOf(interrupted)).filter((x) =>
+      x["step"] === stoppedAt ? a.some((y) => y["step"] === stoppedAt) : true,
+    );
     assert.deepEqual(b, a, "identical metrics at every step");
     const last = "step-00000060.safetensors";
-    assert.ok(readFileSync(join(straight, "checkpoints", last)).equals(readFileSync(join(interrupted, "checkpoints", last))), "identical final weights and optimizer state");
+    assert.ok(
+      readFileSync(join(straight, "checkpoints", last)).equals(readFileSync(join(interrupted, "checkpoints", last))),
+      "identical final weights and optimizer state",
+    );
   });
 
   test("a run whose trainer was killed (still marked running) resumes from its last checkpoint", async () => {
@@ -241,7 +301,11 @@ describe("resume", () => {
     const file = join(root, "copy.experiment.ts");
     writeFileSync(file, readFileSync(tiny));
     const runDir = join(root, "run");
-    assert.equal((await runCli(["train", file, "--system", "tinyAdd", "--run-dir", runDir, "--backend", "cpu", "--steps", "5"])).code, 0);
+    assert.equal(
+      (await runCli(["train", file, "--system", "tinyAdd", "--run-dir", runDir, "--backend", "cpu", "--steps", "5"]))
+        .code,
+      0,
+    );
     writeFileSync(file, readFileSync(tiny, "utf8").replace("seed: 7", "seed: 8"));
     const r = await runCli(["resume", runDir, "--backend", "cpu"]);
     assert.equal(r.code, 1);
@@ -279,7 +343,10 @@ describe("failures", () => {
     const file = join(FIXTURES, "throws.experiment.ts");
     const r = await runCli(["list", file]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /error \(runtime\): .*throws\.experiment\.ts:4:\d+: RangeError: p must be at least 2, got 1/);
+    assert.match(
+      r.stderr,
+      /error \(runtime\): .*throws\.experiment\.ts:4:\d+: RangeError: p must be at least 2, got 1/,
+    );
   });
 
   test("an invalid config names every bad field, in list and in train", async () => {
@@ -297,7 +364,16 @@ describe("failures", () => {
   });
 
   test("an error inside a custom model's forward points at its line", async () => {
-    const r = await runCli(["train", join(FIXTURES, "custom.experiment.ts"), "--system", "failsInForward", "--run-dir", join(tempDir("fwd"), "run"), "--backend", "cpu"]);
+    const r = await runCli([
+      "train",
+      join(FIXTURES, "custom.experiment.ts"),
+      "--system",
+      "failsInForward",
+      "--run-dir",
+      join(tempDir("fwd"), "run"),
+      "--backend",
+      "cpu",
+    ]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /error \(runtime\): .*custom\.experiment\.ts:39:\d+: forward is not implemented yet/);
   });
@@ -323,7 +399,10 @@ describe("failures", () => {
   test("asking for a native backend that is not installed says what to install", async () => {
     const r = await runCli(["train", tiny, "--system", "tinyAdd", "--out", tempDir("gpu"), "--backend", "gpu"]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /error \(backend\): backend "gpu" is not available: @tensorflow\/tfjs-node-gpu is not installed\. .*npm install @tensorflow\/tfjs-node-gpu/);
+    assert.match(
+      r.stderr,
+      /error \(backend\): backend "gpu" is not available: @tensorflow\/tfjs-node-gpu is not installed\. .*npm install @tensorflow\/tfjs-node-gpu/,
+    );
   });
 
   test("usage errors exit with code 2", async () => {
@@ -372,7 +451,6 @@ describe("sidecar protocol", () => {
   });
 });
 
-
 describe("disk full", () => {
   test("a full disk fails the run with a clear message and keeps every checkpoint already written", async (t) => {
     const mount = tempDir("full");
@@ -386,7 +464,10 @@ describe("disk full", () => {
       assert.match(r.stderr, /error \(io\): disk full: .*ENOSPC.*Checkpoints up to step \d+ are intact/);
       const files = checkpointFiles(runDir);
       assert.ok(files.length >= 1 && files.length < 4, files.join(", "));
-      assert.ok(files.every((f) => /^step-\d{8}\.safetensors$/.test(f)), `no temporary files left: ${files.join(", ")}`);
+      assert.ok(
+        files.every((f) => /^step-\d{8}\.safetensors$/.test(f)),
+        `no temporary files left: ${files.join(", ")}`,
+      );
       for (const f of files) assert.ok(allFinite(runDir, f), `${f} is complete and readable`);
       const manifest = readManifest(runDir);
       assert.ok(manifest.status === "failed" || manifest.status === "running", manifest.status);

@@ -3,10 +3,31 @@
 // what is not its own and restarts what was cut short. Real CLI processes throughout.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { after as afterAll, describe, test } from "node:test";
-import { CLI, FIXTURES, ROOT, Sidecar, checkpointFiles, killSidecars, metricsOf, readManifest, runCli, tempDir, withoutTime } from "./harness";
+import {
+  CLI,
+  FIXTURES,
+  ROOT,
+  Sidecar,
+  checkpointFiles,
+  killSidecars,
+  metricsOf,
+  readManifest,
+  runCli,
+  tempDir,
+  withoutTime,
+} from "./harness";
 
 const tiny = join(FIXTURES, "tiny.experiment.ts");
 afterAll(killSidecars);
@@ -29,7 +50,12 @@ interface Signalled {
 }
 
 /** Starts `lm args`, sends `signals` once `ready(stderr)` holds (or after `delayMs`), and times the exit. */
-function runAndSignal(args: string[], signals: NodeJS.Signals[], ready: (stderr: string) => boolean, timeoutMs = 60_000): Promise<Signalled> {
+function runAndSignal(
+  args: string[],
+  signals: NodeJS.Signals[],
+  ready: (stderr: string) => boolean,
+  timeoutMs = 60_000,
+): Promise<Signalled> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
     let stderr = "";
@@ -37,7 +63,9 @@ function runAndSignal(args: string[], signals: NodeJS.Signals[], ready: (stderr:
     const fire = () => {
       if (signalledAt !== undefined) return;
       signalledAt = Date.now();
-      signals.forEach((s, i) => { setTimeout(() => child.kill(s), i * 200); });
+      signals.forEach((s, i) => {
+        setTimeout(() => child.kill(s), i * 200);
+      });
     };
     child.stderr.on("data", (d: Buffer) => {
       stderr += d.toString();
@@ -71,17 +99,29 @@ describe("signals and exits", () => {
   const loop = () => experiment("loop", `export const s = ${SMALL};\nfor (;;) {}\n`);
 
   test("an endless loop at import: Ctrl-C ends the CLI within seconds, saying the code did not return", async () => {
-    const r = await runAndSignal(["train", loop(), "--out", tempDir("loop"), "--backend", "cpu"], ["SIGINT"], after(2000));
+    const r = await runAndSignal(
+      ["train", loop(), "--out", tempDir("loop"), "--backend", "cpu"],
+      ["SIGINT"],
+      after(2000),
+    );
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /did not return within 3 s of the stop request while loading the experiment/);
     assert.ok(r.afterSignal < 10_000, `exited ${r.afterSignal} ms after SIGINT`);
   });
 
   test("an endless loop at import: SIGTERM ends it too, and a second Ctrl-C at once (exit 130)", async () => {
-    const term = await runAndSignal(["train", loop(), "--out", tempDir("loop"), "--backend", "cpu"], ["SIGTERM"], after(2000));
+    const term = await runAndSignal(
+      ["train", loop(), "--out", tempDir("loop"), "--backend", "cpu"],
+      ["SIGTERM"],
+      after(2000),
+    );
     assert.equal(term.code, 1, term.stderr);
     assert.ok(term.afterSignal < 10_000, `exited ${term.afterSignal} ms after SIGTERM`);
-    const twice = await runAndSignal(["train", loop(), "--out", tempDir("loop"), "--backend", "cpu"], ["SIGINT", "SIGINT"], after(2000));
+    const twice = await runAndSignal(
+      ["train", loop(), "--out", tempDir("loop"), "--backend", "cpu"],
+      ["SIGINT", "SIGINT"],
+      after(2000),
+    );
     assert.equal(twice.code, 130, twice.stderr);
     assert.ok(twice.afterSignal < 2500, `exited ${twice.afterSignal} ms after the first of two SIGINTs`);
   });
@@ -98,12 +138,20 @@ export const hang = modelSystem({
 });\n`,
     );
     const runDir = join(tempDir("hang"), "run");
-    const r = await runAndSignal(["train", file, "--run-dir", runDir, "--backend", "cpu"], ["SIGINT"], after(6000), 90_000);
+    const r = await runAndSignal(
+      ["train", file, "--run-dir", runDir, "--backend", "cpu"],
+      ["SIGINT"],
+      after(6000),
+      90_000,
+    );
     assert.equal(r.code, 1, r.stderr);
     assert.ok(r.afterSignal < 20_000, `exited ${r.afterSignal} ms after SIGINT`);
     const m = readManifest(runDir);
     assert.equal(m.status, "failed");
-    assert.match(m.error!.message, /did not return within [\d.]+ s of the stop request at step \d+\. Checkpoints up to step \d+ are intact/);
+    assert.match(
+      m.error!.message,
+      /did not return within [\d.]+ s of the stop request at step \d+\. Checkpoints up to step \d+ are intact/,
+    );
     assert.equal(existsSync(join(runDir, ".lock")), false, "the lock of the terminated worker is released");
     assert.match(r.stderr, /failed at step \d+/);
   });
@@ -144,7 +192,10 @@ export const hang = modelSystem({
   test("an output folder that cannot be created fails at once with the folder named", async (t) => {
     if (!existsSync("/proc/self")) return t.skip("no /proc here");
     const t0 = Date.now();
-    const r = await runCli(["train", tiny, "--system", "tinyAdd", "--out", "/proc/lm-test-x", "--backend", "cpu"], 30_000);
+    const r = await runCli(
+      ["train", tiny, "--system", "tinyAdd", "--out", "/proc/lm-test-x", "--backend", "cpu"],
+      30_000,
+    );
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /error \(io\): cannot create \/proc\/lm-test-x\/.*: \/proc exists but takes no new folders/);
     assert.ok(Date.now() - t0 < 20_000);
@@ -154,12 +205,18 @@ export const hang = modelSystem({
 describe("sizes", () => {
   test("a model too large for the limit is a config error on its field, with the numbers, before allocating", async () => {
     for (const hidden of ["[1e9]", "[20000, 20000]"]) {
-      const file = experiment("huge", `export const huge = modelSystem({ task: tasks.modularArithmetic({ p: 59 }), model: models.mlp({ hidden: ${hidden} }), optimizer: optimizers.adam({ lr: 1e-3 }), steps: 10 });\n`);
+      const file = experiment(
+        "huge",
+        `export const huge = modelSystem({ task: tasks.modularArithmetic({ p: 59 }), model: models.mlp({ hidden: ${hidden} }), optimizer: optimizers.adam({ lr: 1e-3 }), steps: 10 });\n`,
+      );
       const out = tempDir("huge");
       const t0 = Date.now();
       const r = await runCli(["train", file, "--out", out, "--backend", "cpu"], 60_000);
       assert.equal(r.code, 1, r.stderr);
-      assert.match(r.stderr, /error \(config\): invalid config for "huge": model\.hidden too large: [\d,]+ parameters need about [\d.]+ GiB to train, over (the limit of 2\.0 GiB per training|\d+% of the)/);
+      assert.match(
+        r.stderr,
+        /error \(config\): invalid config for "huge": model\.hidden too large: [\d,]+ parameters need about [\d.]+ GiB to train, over (the limit of 2\.0 GiB per training|\d+% of the)/,
+      );
       noStack(r.stderr);
       assert.ok(Date.now() - t0 < 30_000, `${hidden}: failed after ${Date.now() - t0} ms`);
       assert.deepEqual(readdirSync(out), [], "no run folder");
@@ -171,7 +228,10 @@ describe("user mistakes read as such", () => {
   test("several systems and no --system: a usage error naming them and the flag, exit 2", async () => {
     const r = await runCli(["train", join(ROOT, "examples", "grokking.experiment.ts"), "--out", tempDir("choose")]);
     assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /error \(usage\): .*grokking\.experiment\.ts has several model systems \(modAdd, nanda\): choose one with --system NAME/);
+    assert.match(
+      r.stderr,
+      /error \(usage\): .*grokking\.experiment\.ts has several model systems \(modAdd, nanda\): choose one with --system NAME/,
+    );
     assert.doesNotMatch(r.stderr, /failed at step/);
     noStack(r.stderr);
   });
@@ -179,7 +239,10 @@ describe("user mistakes read as such", () => {
   test("an unknown backend, a folder given as the file, a folder that is not a run: clear errors, no stack", async () => {
     const backend = await runCli(["train", tiny, "--system", "tinyAdd", "--out", tempDir("tpu"), "--backend", "tpu"]);
     assert.equal(backend.code, 2, backend.stderr);
-    assert.match(backend.stderr, /error \(usage\): unknown backend "tpu" \(expected one of auto, torch, gpu, native, wasm, cpu\)/);
+    assert.match(
+      backend.stderr,
+      /error \(usage\): unknown backend "tpu" \(expected one of auto, torch, gpu, native, wasm, cpu\)/,
+    );
     noStack(backend.stderr);
     const dir = await runCli(["train", FIXTURES, "--out", tempDir("dir")]);
     assert.equal(dir.code, 1, dir.stderr);
@@ -202,9 +265,13 @@ describe("run folders", () => {
   }
   /** Leaves the run as a killed trainer would: checkpoints after `keep` gone, status running, a dead pid. */
   function cutBack(runDir: string, keep: number | undefined): void {
-    for (const f of checkpointFiles(runDir)) if (keep === undefined || Number(f.slice(5, 13)) > keep) rmSync(join(runDir, "checkpoints", f));
+    for (const f of checkpointFiles(runDir))
+      if (keep === undefined || Number(f.slice(5, 13)) > keep) rmSync(join(runDir, "checkpoints", f));
     const m = readManifest(runDir);
-    writeFileSync(join(runDir, "run.json"), JSON.stringify({ ...m, status: "running", pid: 2147483646, step: keep ?? 0, endedAt: undefined }));
+    writeFileSync(
+      join(runDir, "run.json"),
+      JSON.stringify({ ...m, status: "running", pid: 2147483646, step: keep ?? 0, endedAt: undefined }),
+    );
   }
 
   test("a resume keeps metrics lines it cannot parse, and drops only its own records past the checkpoint", async () => {
@@ -217,7 +284,11 @@ describe("run folders", () => {
     assert.equal(r.code, 0, r.stderr);
     const lines = readFileSync(join(runDir, "metrics.jsonl"), "utf8").split("\n");
     for (const b of bad) assert.ok(lines.includes(b), `kept: ${b}`);
-    assert.deepEqual(withoutTime(metricsOf(runDir)), withoutTime(metricsOf(straight)), "each step once, as in an uninterrupted run");
+    assert.deepEqual(
+      withoutTime(metricsOf(runDir)),
+      withoutTime(metricsOf(straight)),
+      "each step once, as in an uninterrupted run",
+    );
   });
 
   test("a resume from the step-0 checkpoint does not repeat the step-0 metrics", async () => {
@@ -237,13 +308,17 @@ describe("run folders", () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(readManifest(runDir).status, "finished");
     assert.deepEqual(withoutTime(metricsOf(runDir)), withoutTime(metricsOf(straight)));
-    for (const f of checkpointFiles(straight)) assert.ok(readFileSync(join(runDir, "checkpoints", f)).equals(readFileSync(join(straight, "checkpoints", f))), f);
+    for (const f of checkpointFiles(straight))
+      assert.ok(readFileSync(join(runDir, "checkpoints", f)).equals(readFileSync(join(straight, "checkpoints", f))), f);
   });
 
   test("temporary files of writes cut short are removed at resume when their writer is dead, and only those", async () => {
     const runDir = await trained("tmpfiles");
     cutBack(runDir, 40);
-    const dead = [join(runDir, ".run.json.2147483646.0badc0de.tmp"), join(runDir, "checkpoints", ".step-00000060.safetensors.2147483646.deadbeef.tmp")];
+    const dead = [
+      join(runDir, ".run.json.2147483646.0badc0de.tmp"),
+      join(runDir, "checkpoints", ".step-00000060.safetensors.2147483646.deadbeef.tmp"),
+    ];
     const live = join(runDir, "checkpoints", `.step-00000060.safetensors.${process.pid}.feedface.tmp`);
     for (const p of [...dead, live]) writeFileSync(p, "partial");
     const r = await runCli(["resume", runDir, "--backend", "cpu"]);
@@ -254,7 +329,10 @@ describe("run folders", () => {
 
   test("a run folder in use by a live process is refused, for train and for resume", async () => {
     const runDir = await trained("locked");
-    writeFileSync(join(runDir, ".lock"), JSON.stringify({ pid: process.pid, purpose: "train", since: new Date().toISOString() }));
+    writeFileSync(
+      join(runDir, ".lock"),
+      JSON.stringify({ pid: process.pid, purpose: "train", since: new Date().toISOString() }),
+    );
     const before = statSync(join(runDir, "metrics.jsonl")).size;
     const resume = await runCli(["resume", runDir, "--backend", "cpu"]);
     assert.equal(resume.code, 1, resume.stderr);
@@ -262,7 +340,10 @@ describe("run folders", () => {
     noStack(resume.stderr);
     const fresh = join(tempDir("locked2"), "run");
     mkdirSync(fresh, { recursive: true });
-    writeFileSync(join(fresh, ".lock"), JSON.stringify({ pid: process.pid, purpose: "train", since: new Date().toISOString() }));
+    writeFileSync(
+      join(fresh, ".lock"),
+      JSON.stringify({ pid: process.pid, purpose: "train", since: new Date().toISOString() }),
+    );
     const train = await runCli(["train", tiny, "--system", "tinyAdd", "--run-dir", fresh, "--backend", "cpu"]);
     assert.equal(train.code, 1, train.stderr);
     assert.match(train.stderr, new RegExp(`run folder in use by pid ${process.pid}`));
@@ -285,7 +366,12 @@ describe("disk full", () => {
       assert.ok(last > 0, `a checkpoint after step 0 fits: ${files.join(", ")}`);
       const reached = Number(/Training reached step (\d+)\./.exec(r.stderr)?.[1]);
       assert.ok(reached >= last, r.stderr);
-      assert.match(r.stderr, new RegExp(`Checkpoints up to step ${last} are intact \\(${files.length} files?: steps ${files.map((f) => Number(f.slice(5, 13))).join(", ")}\\)`));
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `Checkpoints up to step ${last} are intact \\(${files.length} files?: steps ${files.map((f) => Number(f.slice(5, 13))).join(", ")}\\)`,
+        ),
+      );
       assert.match(r.stderr, new RegExp(`^failed at step ${reached}$`, "m"), "not at step 0");
     } finally {
       spawnSync("umount", [mount]);

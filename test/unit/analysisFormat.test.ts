@@ -5,7 +5,14 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, rmSync, symlinkSync } from "node:fs";
-import { AnalysisFileError, analysisPath, canonicalJson, parseAnalysisText, readAnalysis, readAnalysisAsync } from "../../src/shared/analysisFormat";
+import {
+  AnalysisFileError,
+  analysisPath,
+  canonicalJson,
+  parseAnalysisText,
+  readAnalysis,
+  readAnalysisAsync,
+} from "../../src/shared/analysisFormat";
 import { weightsRecord } from "../../src/trainer/analyzer/weights";
 import { AnalysisWriter, dueSteps } from "../../src/trainer/analyzer/writer";
 import { childJob, runChildJob } from "../childRun";
@@ -15,11 +22,25 @@ import { childJob, runChildJob } from "../childRun";
 childJob({ readAnalysis: ([run, name]) => readAnalysis(run as string, name as "kernel")?.records.length ?? null });
 
 const header = (settings: Record<string, unknown>) =>
-  JSON.stringify({ format: "learning-mechanics/analysis", formatVersion: 1, analysis: "weights", settings, producer: "test", createdAt: "2026-01-01T00:00:00Z" });
+  JSON.stringify({
+    format: "learning-mechanics/analysis",
+    formatVersion: 1,
+    analysis: "weights",
+    settings,
+    producer: "test",
+    createdAt: "2026-01-01T00:00:00Z",
+  });
 
 describe("analysis files", () => {
   test("parse: header, records by step (a rewritten step keeps its last record), partial tail, bad lines", () => {
-    const text = [header({ every: 1 }), '{"step":0,"x":1}', "not json", '{"step":10,"x":2}', '{"step":0,"x":3}', '{"step":20,"x'].join("\n");
+    const text = [
+      header({ every: 1 }),
+      '{"step":0,"x":1}',
+      "not json",
+      '{"step":10,"x":2}',
+      '{"step":0,"x":3}',
+      '{"step":20,"x',
+    ].join("\n");
     const f = parseAnalysisText(text, "weights");
     assert.deepEqual(
       f.records.map((r) => [r.step, (r as unknown as { x: number }).x]),
@@ -34,9 +55,20 @@ describe("analysis files", () => {
   });
 
   test("parse: Python's NaN / Infinity tokens are values; bad lines are counted with reasons", () => {
-    const text = [header({ every: 1 }), '{"step":0,"paramNorm":NaN,"relChange":Infinity}', "[1]", '{"x":1}', '{"step":10,"paramNorm":-Infinity}', "garbage", ""].join("\n");
+    const text = [
+      header({ every: 1 }),
+      '{"step":0,"paramNorm":NaN,"relChange":Infinity}',
+      "[1]",
+      '{"x":1}',
+      '{"step":10,"paramNorm":-Infinity}',
+      "garbage",
+      "",
+    ].join("\n");
     const f = parseAnalysisText(text, "weights");
-    assert.deepEqual(f.records.map((r) => r.step), [0, 10]);
+    assert.deepEqual(
+      f.records.map((r) => r.step),
+      [0, 10],
+    );
     assert.ok(Number.isNaN(f.records[0]!.paramNorm));
     assert.equal(f.records[0]!.relChange, Infinity);
     assert.equal(f.records[1]!.paramNorm, -Infinity);
@@ -55,11 +87,20 @@ describe("analysis files", () => {
     mkdirSync(join(run, "analyses"));
     const big = `{"step":5,"pad":"${"p".repeat(400)}"}`;
     writeFileSync(analysisPath(run, "weights"), [header({}), '{"step":0}', big, '{"step":10}', ""].join("\n"));
-    for (const f of [readAnalysis(run, "weights", { maxLineBytes: 256, chunkBytes: 7 })!, (await readAnalysisAsync(run, "weights", { maxLineBytes: 256, chunkBytes: 7 }))!]) {
-      assert.deepEqual(f.records.map((r) => r.step), [0, 10]);
+    for (const f of [
+      readAnalysis(run, "weights", { maxLineBytes: 256, chunkBytes: 7 })!,
+      (await readAnalysisAsync(run, "weights", { maxLineBytes: 256, chunkBytes: 7 }))!,
+    ]) {
+      assert.deepEqual(
+        f.records.map((r) => r.step),
+        [0, 10],
+      );
       assert.deepEqual(f.badLineDetails, [{ line: 3, reason: "longer than the 256-byte line limit" }]);
     }
-    assert.deepEqual(readAnalysis(run, "weights")!.records.map((r) => r.step), [0, 5, 10]);
+    assert.deepEqual(
+      readAnalysis(run, "weights")!.records.map((r) => r.step),
+      [0, 5, 10],
+    );
     assert.equal(await readAnalysisAsync(run, "kernel"), undefined);
     execFileSync("mkfifo", [analysisPath(run, "kernel")]);
     symlinkSync("/dev/zero", analysisPath(run, "tracin"));
@@ -69,16 +110,28 @@ describe("analysis files", () => {
     ] as const) {
       const r = runChildJob(__filename, "readAnalysis", [run, name], 10_000);
       assert.equal(r.timedOut, false);
-      assert.deepEqual(r.error, { name: "FileRefusedError", message: `${analysisPath(run, name)}: is ${kind}, not a regular file` });
+      assert.deepEqual(r.error, {
+        name: "FileRefusedError",
+        message: `${analysisPath(run, name)}: is ${kind}, not a regular file`,
+      });
     }
     // A header line over the limit is a header error naming the file.
     writeFileSync(analysisPath(run, "fourier"), big);
-    assert.throws(() => readAnalysis(run, "fourier", { maxLineBytes: 256 }), /fourier\.jsonl: the first line is longer than the 256-byte line limit/);
+    assert.throws(
+      () => readAnalysis(run, "fourier", { maxLineBytes: 256 }),
+      /fourier\.jsonl: the first line is longer than the 256-byte line limit/,
+    );
   });
 
   test("parse: a missing or foreign header is an error naming the file", () => {
-    assert.throws(() => parseAnalysisText('{"step":0}\n', "weights", "w.jsonl"), (e: unknown) => e instanceof AnalysisFileError && /w\.jsonl: format must be/.test((e as Error).message));
-    assert.throws(() => parseAnalysisText(`${header({}).replace('"weights"', '"kernel"')}\n`, "weights"), /analysis is "kernel", expected "weights"/);
+    assert.throws(
+      () => parseAnalysisText('{"step":0}\n', "weights", "w.jsonl"),
+      (e: unknown) => e instanceof AnalysisFileError && /w\.jsonl: format must be/.test((e as Error).message),
+    );
+    assert.throws(
+      () => parseAnalysisText(`${header({}).replace('"weights"', '"kernel"')}\n`, "weights"),
+      /analysis is "kernel", expected "weights"/,
+    );
     assert.throws(() => parseAnalysisText("", "weights"), /empty or being written/);
   });
 
@@ -95,7 +148,10 @@ describe("analysis files", () => {
     assert.ok(w2.has(10) && !w2.has(20));
     w2.append({ step: 20, tensors: {}, paramNorm: 3, relChange: 0.5 });
     const read = readAnalysis(run, "weights")!;
-    assert.deepEqual(read.records.map((r) => r.step), [0, 10, 20]);
+    assert.deepEqual(
+      read.records.map((r) => r.step),
+      [0, 10, 20],
+    );
     assert.equal(read.partialTail, false);
     assert.deepEqual(read.badLines, []);
     assert.equal(read.records[1]!.paramNorm, null, "NaN is written as null");
@@ -103,7 +159,13 @@ describe("analysis files", () => {
     const w3 = new AnalysisWriter(run, "weights", { settings: { every: 2 } }, new Date("2026-02-03T04:05:06.789Z"));
     assert.equal(w3.opened.kind, "archived");
     assert.deepEqual(readdirSync(join(run, "analyses", "archive")), ["weights-2026-02-03T04-05-06-789Z.jsonl"]);
-    assert.equal(readFileSync(join(run, "analyses", "archive", "weights-2026-02-03T04-05-06-789Z.jsonl"), "utf8").split("\n").filter(Boolean).length, 4, "nothing lost");
+    assert.equal(
+      readFileSync(join(run, "analyses", "archive", "weights-2026-02-03T04-05-06-789Z.jsonl"), "utf8")
+        .split("\n")
+        .filter(Boolean).length,
+      4,
+      "nothing lost",
+    );
     assert.equal(readAnalysis(run, "weights")!.records.length, 0);
   });
 
@@ -112,20 +174,33 @@ describe("analysis files", () => {
     const path = analysisPath(run, "weights");
     new AnalysisWriter(run, "weights", { settings: {} });
     // Its own header, but a format version this reader does not know: archived.
-    const own = JSON.stringify({ format: "learning-mechanics/analysis", formatVersion: 99, analysis: "weights", settings: {}, producer: "t", createdAt: "" });
+    const own = JSON.stringify({
+      format: "learning-mechanics/analysis",
+      formatVersion: 99,
+      analysis: "weights",
+      settings: {},
+      producer: "t",
+      createdAt: "",
+    });
     writeFileSync(path, `${own}\n`);
     const w = new AnalysisWriter(run, "weights", { settings: {} });
     assert.equal(w.opened.kind, "archived");
     assert.equal(readdirSync(join(run, "analyses", "archive")).length, 1);
     // Not its header (issue 8: an unrelated file was moved into archive/): refused, untouched.
     writeFileSync(path, "garbage\n");
-    assert.throws(() => new AnalysisWriter(run, "weights", { settings: {} }), /weights\.jsonl is not a "weights" analysis file of Learning Mechanics \(.*first line is not a JSON header\); the analyzer leaves it alone/);
+    assert.throws(
+      () => new AnalysisWriter(run, "weights", { settings: {} }),
+      /weights\.jsonl is not a "weights" analysis file of Learning Mechanics \(.*first line is not a JSON header\); the analyzer leaves it alone/,
+    );
     assert.equal(readFileSync(path, "utf8"), "garbage\n");
     assert.equal(readdirSync(join(run, "analyses", "archive")).length, 1);
   });
 
   test("canonical JSON ignores key order", () => {
-    assert.equal(canonicalJson({ b: 1, a: { d: [2, { y: 1, x: 0 }], c: 3 } }), canonicalJson({ a: { c: 3, d: [2, { x: 0, y: 1 }] }, b: 1 }));
+    assert.equal(
+      canonicalJson({ b: 1, a: { d: [2, { y: 1, x: 0 }], c: 3 } }),
+      canonicalJson({ a: { c: 3, d: [2, { x: 0, y: 1 }] }, b: 1 }),
+    );
     assert.notEqual(canonicalJson({ a: [1, 2] }), canonicalJson({ a: [2, 1] }));
   });
 

@@ -2,7 +2,14 @@
 // α sweeps, influence matrices. Hand-made inputs with known answers.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { alphaSweeps, grokRun, influenceRun, lazyRichRun, readoutOf, type RunData } from "../../src/shared/analysisViews";
+import {
+  alphaSweeps,
+  grokRun,
+  influenceRun,
+  lazyRichRun,
+  readoutOf,
+  type RunData,
+} from "../../src/shared/analysisViews";
 import type { AnalysisFile, AnalysisHeader, AnalysisName, AnalysisRecords } from "../../src/shared/analysisFormat";
 import type { MetricsRecord, RunManifest } from "../../src/shared/runFormat";
 
@@ -28,8 +35,25 @@ function manifest(config: Record<string, unknown>, extra: Partial<RunManifest> =
   };
 }
 
-function file<N extends AnalysisName>(analysis: N, records: AnalysisRecords[N][], header: Partial<AnalysisHeader> = {}): AnalysisFile<N> {
-  return { header: { format: "learning-mechanics/analysis", formatVersion: 1, analysis, settings: {}, producer: "t", createdAt: "", ...header }, records, partialTail: false, badLines: [] };
+function file<N extends AnalysisName>(
+  analysis: N,
+  records: AnalysisRecords[N][],
+  header: Partial<AnalysisHeader> = {},
+): AnalysisFile<N> {
+  return {
+    header: {
+      format: "learning-mechanics/analysis",
+      formatVersion: 1,
+      analysis,
+      settings: {},
+      producer: "t",
+      createdAt: "",
+      ...header,
+    },
+    records,
+    partialTail: false,
+    badLines: [],
+  };
 }
 
 function data(partial: Partial<RunData> & { manifest: RunManifest }): RunData {
@@ -40,7 +64,15 @@ function data(partial: Partial<RunData> & { manifest: RunManifest }): RunData {
 function grokCurvesRecords(): MetricsRecord[] {
   const out: MetricsRecord[] = [];
   for (let step = 0; step <= 8000; step += 100) {
-    out.push({ step, time: step / 100, train_acc: step >= 500 ? 1 : step / 1000, test_acc: step >= 5000 ? 1 : 0.01, train_loss: 1, test_loss: step < 3000 ? 1 + step / 1000 : 4 - (step - 3000) / 2000, param_norm: step < 2000 ? 10 + step / 100 : 30 - (step - 2000) / 1000 });
+    out.push({
+      step,
+      time: step / 100,
+      train_acc: step >= 500 ? 1 : step / 1000,
+      test_acc: step >= 5000 ? 1 : 0.01,
+      train_loss: 1,
+      test_loss: step < 3000 ? 1 + step / 1000 : 4 - (step - 3000) / 2000,
+      param_norm: step < 2000 ? 10 + step / 100 : 30 - (step - 2000) / 1000,
+    });
   }
   return out;
 }
@@ -49,7 +81,13 @@ describe("grokking view", () => {
   test("curves are columnar with nulls where a metric was not logged, and the report finds t_mem, t_gen and the verdict", () => {
     const records = grokCurvesRecords();
     records.push({ step: 8050, time: 81, train_loss: 0.5 });
-    const run = grokRun(ref, data({ manifest: manifest({ task: { kind: "modularArithmetic", p: 97, op: "add", trainFraction: 0.3 } }), metrics: records }));
+    const run = grokRun(
+      ref,
+      data({
+        manifest: manifest({ task: { kind: "modularArithmetic", p: 97, op: "add", trainFraction: 0.3 } }),
+        metrics: records,
+      }),
+    );
     assert.equal(run.curves.step.length, records.length);
     assert.equal(run.curves.testAcc[run.curves.testAcc.length - 1], null);
     assert.equal(run.curves.trainLoss[run.curves.trainLoss.length - 1], 0.5);
@@ -59,7 +97,10 @@ describe("grokking view", () => {
     assert.equal(r.tGen, 5000);
     assert.equal(r.ratio, 10);
     assert.equal(r.atChance, true, "test accuracy 0.01 at t_mem is chance for p = 97");
-    assert.deepEqual(r.phases.map((p) => p.name), ["memorization", "circuit formation", "cleanup / generalized"]);
+    assert.deepEqual(
+      r.phases.map((p) => p.name),
+      ["memorization", "circuit formation", "cleanup / generalized"],
+    );
     const peak = r.indicators.find((i) => i.name === "weight-norm peak");
     assert.equal(peak?.step, 2000, "the raw peak, not the smoothed curve's shifted one");
     assert.equal(peak!.leadTime, 5000 - peak!.step!);
@@ -81,8 +122,18 @@ describe("grokking view", () => {
 
 describe("lazy-rich view", () => {
   const weights = file("weights", [
-    { step: 0, tensors: { "l.w": { shape: [2, 2], norm: 1, relChange: 0 }, "l.b": { shape: [2], norm: 0, relChange: null } }, paramNorm: 1, relChange: 0 },
-    { step: 10, tensors: { "l.w": { shape: [2, 2], norm: 2, relChange: 0.9 }, "l.b": { shape: [2], norm: 1, relChange: null } }, paramNorm: 2, relChange: 0.8 },
+    {
+      step: 0,
+      tensors: { "l.w": { shape: [2, 2], norm: 1, relChange: 0 }, "l.b": { shape: [2], norm: 0, relChange: null } },
+      paramNorm: 1,
+      relChange: 0,
+    },
+    {
+      step: 10,
+      tensors: { "l.w": { shape: [2, 2], norm: 2, relChange: 0.9 }, "l.b": { shape: [2], norm: 1, relChange: null } },
+      paramNorm: 2,
+      relChange: 0.8,
+    },
   ]);
 
   test("per-layer series on the checkpoint steps; a run from elsewhere says why the kernel is missing", () => {
@@ -93,7 +144,10 @@ describe("lazy-rich view", () => {
     assert.deepEqual(run.relativeWeightChange!.find((s) => s.layer === "l.w")!.values, [0, 0.9]);
     assert.deepEqual(run.paramNorm!.find((s) => s.layer === "l.b")!.values, [0, 1]);
     assert.equal(run.kernelDistance, undefined);
-    assert.deepEqual(run.missing.map((x) => x.metric), ["kernelDistance", "kernelAlignment", "cka"]);
+    assert.deepEqual(
+      run.missing.map((x) => x.metric),
+      ["kernelDistance", "kernelAlignment", "cka"],
+    );
     assert.match(run.missing[0]!.reason, /names no experiment file/);
     assert.equal(run.regime?.badge, "rich", "relative change 0.9 of the weight matrix");
   });
@@ -104,12 +158,17 @@ describe("lazy-rich view", () => {
     const w = file("weights", [
       {
         step: 2000,
-        tensors: { "layers.0.weight": { shape: [16, 256], norm: 1, relChange: 0.04 }, "out.weight": { shape: [256, 1], norm: 1, relChange: 1.07 } },
+        tensors: {
+          "layers.0.weight": { shape: [16, 256], norm: 1, relChange: 0.04 },
+          "out.weight": { shape: [256, 1], norm: 1, relChange: 1.07 },
+        },
         paramNorm: 1,
         relChange: 0.08,
       },
     ]);
-    const k = file("kernel", [{ step: 2000, probe: 64, kernelDistance: 0.00014, kta: 0.18, cka: { "out.weight": 0.9997 } }]);
+    const k = file("kernel", [
+      { step: 2000, probe: 64, kernelDistance: 0.00014, kta: 0.18, cka: { "out.weight": 0.9997 } },
+    ]);
     const run = lazyRichRun(ref, data({ manifest: manifest({}), analyses: { weights: w, kernel: k } }));
     assert.equal(run.regime?.badge, "lazy", run.regime?.reason);
     assert.match(run.regime!.reason, /layer layers\.0\.weight/);
@@ -120,24 +179,40 @@ describe("lazy-rich view", () => {
     const run = lazyRichRun(ref, data({ manifest: manifest({}), analyses: { weights, kernel }, unreadable: [] }));
     assert.deepEqual(run.kernelDistance, [null, 0.01]);
     assert.deepEqual(run.cka, [{ layer: "l.w", values: [null, 0.99] }]);
-    const broken = lazyRichRun(ref, data({ manifest: manifest({}), unreadable: [{ analysis: "weights", message: "bad header" }] }));
-    assert.match(broken.missing.find((x) => x.metric === "relativeWeightChange")!.reason, /could not be read: bad header/);
+    const broken = lazyRichRun(
+      ref,
+      data({ manifest: manifest({}), unreadable: [{ analysis: "weights", message: "bad header" }] }),
+    );
+    assert.match(
+      broken.missing.find((x) => x.metric === "relativeWeightChange")!.reason,
+      /could not be read: bad header/,
+    );
     assert.equal(broken.regime, null);
   });
 
   test("α sweeps: runs whose configs differ only in α, sorted by α, with final movement; others are not grouped", () => {
-    const cfg = (alpha: number, hidden = 256) => ({ task: { kind: "teacherStudent" }, model: { kind: "mlp", hidden: [hidden], alpha, centered: alpha !== 1 }, description: `α = ${alpha}` });
+    const cfg = (alpha: number, hidden = 256) => ({
+      task: { kind: "teacherStudent" },
+      model: { kind: "mlp", hidden: [hidden], alpha, centered: alpha !== 1 },
+      description: `α = ${alpha}`,
+    });
     const run = (id: string, alpha: number, rel: number, hidden?: number) => ({
       ref: { ...ref, runId: id },
-      data: data({ manifest: manifest(cfg(alpha, hidden), { system: `alpha${alpha}` }), analyses: { weights: file("weights", [{ step: 0, tensors: {}, paramNorm: 1, relChange: rel }]) } }),
+      data: data({
+        manifest: manifest(cfg(alpha, hidden), { system: `alpha${alpha}` }),
+        analyses: { weights: file("weights", [{ step: 0, tensors: {}, paramNorm: 1, relChange: rel }]) },
+      }),
     });
     const sweeps = alphaSweeps([run("a", 10, 0.01), run("b", 0.1, 1), run("c", 1, 0.1), run("d", 1, 0.5, 64)]);
     assert.equal(sweeps.length, 1);
-    assert.deepEqual(sweeps[0]!.points.map((p) => [p.runId, p.alpha, p.relativeWeightChange, p.kernelDistance]), [
-      ["b", 0.1, 1, null],
-      ["c", 1, 0.1, null],
-      ["a", 10, 0.01, null],
-    ]);
+    assert.deepEqual(
+      sweeps[0]!.points.map((p) => [p.runId, p.alpha, p.relativeWeightChange, p.kernelDistance]),
+      [
+        ["b", 0.1, 1, null],
+        ["c", 1, 0.1, null],
+        ["a", 10, 0.01, null],
+      ],
+    );
   });
 });
 
@@ -156,19 +231,48 @@ describe("influence view", () => {
       ],
       { examples, query: "4 test examples", settings: { every: 1, projectionDim: 32, trainExamples: 0 } },
     );
-    const bif = file("bif", [{ step: 10, values: [0.5, -0.5], traces: [{ loss: [1, 2], query: [0, 0] }, { loss: [3, 4], query: [0, 0] }], rhat: 1.3, ess: 12, warning: "not mixed" }], { examples, query: "4 test examples" });
+    const bif = file(
+      "bif",
+      [
+        {
+          step: 10,
+          values: [0.5, -0.5],
+          traces: [
+            { loss: [1, 2], query: [0, 0] },
+            { loss: [3, 4], query: [0, 0] },
+          ],
+          rhat: 1.3,
+          ess: 12,
+          warning: "not mixed",
+        },
+      ],
+      { examples, query: "4 test examples" },
+    );
     const run = influenceRun(ref, data({ manifest: manifest({}), analyses: { tracin, bif } }))!;
-    assert.deepEqual(run.examples.map((e) => [e.index, e.label, e.text]), [
-      [5, "1", "1 + 0 = 1"],
-      [9, "2", "<b>2</b>"],
-    ]);
+    assert.deepEqual(
+      run.examples.map((e) => [e.index, e.label, e.text]),
+      [
+        [5, "1", "1 + 0 = 1"],
+        [9, "2", "<b>2</b>"],
+      ],
+    );
     const m = run.matrices[0]!;
     assert.equal(m.method, "tracin");
     assert.deepEqual(m.steps, [0, 10, 20]);
     assert.deepEqual(Array.from(m.values as Float32Array), [1, 3, 5, -2, Number.NaN, 6]);
     assert.match(m.query, /4 test examples/);
     assert.deepEqual(Array.from(run.matrices[1]!.values as Float32Array), [0.5, -0.5]);
-    assert.deepEqual(run.bifChains, [{ step: 10, loss: [[1, 2], [3, 4]], rHat: 1.3, warning: "not mixed" }]);
+    assert.deepEqual(run.bifChains, [
+      {
+        step: 10,
+        loss: [
+          [1, 2],
+          [3, 4],
+        ],
+        rHat: 1.3,
+        warning: "not mixed",
+      },
+    ]);
     assert.deepEqual(run.settings.tracin, { every: 1, projectionDim: 32, trainExamples: 0 });
   });
 

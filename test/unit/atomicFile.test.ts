@@ -90,7 +90,12 @@ test("readers never see a partial target during writeFileAtomic", async (t) => {
   const seen = new Set<string>();
   const poll = (): void => {
     const b = fs.readFileSync(target);
-    const kind = b.length === oldData.length && b.every((x) => x === 0x61) ? "old" : b.length === newData.length && b.every((x) => x === 0x62) ? "new" : `partial(${b.length})`;
+    const kind =
+      b.length === oldData.length && b.every((x) => x === 0x61)
+        ? "old"
+        : b.length === newData.length && b.every((x) => x === 0x62)
+          ? "new"
+          : `partial(${b.length})`;
     seen.add(kind);
     reads++;
     if (!done) setImmediate(poll);
@@ -102,7 +107,10 @@ test("readers never see a partial target during writeFileAtomic", async (t) => {
   done = true;
   await new Promise((r) => setImmediate(r));
   assert.ok(reads > 0);
-  assert.deepEqual([...seen].filter((k) => k.startsWith("partial")), []);
+  assert.deepEqual(
+    [...seen].filter((k) => k.startsWith("partial")),
+    [],
+  );
   assert.equal(fs.readFileSync(target).length, newData.length);
   assert.deepEqual(fs.readdirSync(dir), ["big.bin"]);
 });
@@ -127,7 +135,10 @@ test("appendLine writes whole lines and never glues a line onto a broken one", (
   // A writer crashed mid-line: the next line starts on a line of its own.
   fs.appendFileSync(p, '{"step":2,"ti');
   appendLine(p, '{"step":3,"time":3}');
-  assert.equal(fs.readFileSync(p, "utf8"), '{"step":0,"time":0}\n{"step":1,"time":1}\n{"step":2,"ti\n{"step":3,"time":3}\n');
+  assert.equal(
+    fs.readFileSync(p, "utf8"),
+    '{"step":0,"time":0}\n{"step":1,"time":1}\n{"step":2,"ti\n{"step":3,"time":3}\n',
+  );
   assert.throws(() => appendLine(p, "a\nb"), /contains a newline/);
   assert.throws(() => appendLine(path.join(dir, "missing", "m.jsonl"), "{}"), { code: "ENOENT" });
   assert.throws(() => appendLine(path.join(p, "child"), "{}"), { code: "ENOTDIR" });
@@ -177,7 +188,10 @@ test("removeStaleTempFiles removes the temp files of dead writers only", (t) => 
   for (const n of Object.values(names)) fs.writeFileSync(path.join(dir, n), "x".repeat(1000));
   fs.mkdirSync(path.join(dir, `.dir.${dead}.0123abcd.tmp`)); // not a regular file: kept
   assert.deepEqual(removeStaleTempFiles(dir), [names.deadManifest, names.deadCheckpoint].sort());
-  assert.deepEqual(fs.readdirSync(dir).sort(), [names.live, names.python, names.other, names.data, `.dir.${dead}.0123abcd.tmp`].sort());
+  assert.deepEqual(
+    fs.readdirSync(dir).sort(),
+    [names.live, names.python, names.other, names.data, `.dir.${dead}.0123abcd.tmp`].sort(),
+  );
   assert.deepEqual(removeStaleTempFiles(dir), []);
   assert.deepEqual(removeStaleTempFiles(path.join(dir, "missing")), []);
 });
@@ -229,9 +243,15 @@ test("readJsonFile refuses FIFOs, devices and oversized files, and never quotes 
     assert.deepEqual(r.value, { ok: false, error: `${file}: cannot read: is ${kind}, not a regular file` });
   }
   for (const read of [readJsonFile, async (p: string, max?: number) => readJsonFileSync(p, max)]) {
-    assert.deepEqual(await read(big), { ok: false, error: `${big}: cannot read: is 1200003 bytes, over the limit of 1048576 bytes` });
+    assert.deepEqual(await read(big), {
+      ok: false,
+      error: `${big}: cannot read: is 1200003 bytes, over the limit of 1048576 bytes`,
+    });
     assert.equal((await read(big, 2 << 20)).ok, true);
-    assert.deepEqual(await read(secret), { ok: false, error: `${secret}: invalid JSON: unexpected character at line 1, column 1` });
+    assert.deepEqual(await read(secret), {
+      ok: false,
+      error: `${secret}: invalid JSON: unexpected character at line 1, column 1`,
+    });
   }
 });
 
@@ -241,12 +261,18 @@ test("appendLine refuses a symlink and a FIFO, and writes nothing through them",
   fs.writeFileSync(outside, "keep\n");
   const link = path.join(dir, "metrics.jsonl");
   fs.symlinkSync(outside, link);
-  assert.throws(() => appendLine(link, "{}"), (e: Error) => {
-    assert.equal(e.message, `could not write ${link}: is a symbolic link; appending through it is refused`);
-    return true;
-  });
+  assert.throws(
+    () => appendLine(link, "{}"),
+    (e: Error) => {
+      assert.equal(e.message, `could not write ${link}: is a symbolic link; appending through it is refused`);
+      return true;
+    },
+  );
   assert.equal(fs.readFileSync(outside, "utf8"), "keep\n");
   const fifo = path.join(dir, "fifo.jsonl");
   execFileSync("mkfifo", [fifo]);
-  assert.throws(() => appendLine(fifo, "{}"), /could not write .*fifo\.jsonl: not a regular file; appending to it is refused/);
+  assert.throws(
+    () => appendLine(fifo, "{}"),
+    /could not write .*fifo\.jsonl: not a regular file; appending to it is refused/,
+  );
 });

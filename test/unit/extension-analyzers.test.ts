@@ -19,24 +19,53 @@ function tinyRun(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-pool-"));
   const file = path.join(dir, "tiny.experiment.ts");
   // A file that logs when it is loaded: an untrusted workspace must never load it.
-  fs.writeFileSync(file, `${fs.readFileSync(path.join(root, "test", "fixtures", "experiments", "tiny.experiment.ts"), "utf8")}\nrequire("node:fs").writeFileSync(${JSON.stringify(path.join(dir, "loaded"))}, "yes");\n`);
-  const r = spawnSync(process.execPath, [path.join(root, "dist", "trainer", "cli.js"), "train", file, "--system", "tinyAdd", "--out", path.join(dir, "runs"), "--backend", "cpu"], { encoding: "utf8" });
+  fs.writeFileSync(
+    file,
+    `${fs.readFileSync(path.join(root, "test", "fixtures", "experiments", "tiny.experiment.ts"), "utf8")}\nrequire("node:fs").writeFileSync(${JSON.stringify(path.join(dir, "loaded"))}, "yes");\n`,
+  );
+  const r = spawnSync(
+    process.execPath,
+    [
+      path.join(root, "dist", "trainer", "cli.js"),
+      "train",
+      file,
+      "--system",
+      "tinyAdd",
+      "--out",
+      path.join(dir, "runs"),
+      "--backend",
+      "cpu",
+    ],
+    { encoding: "utf8" },
+  );
   assert.equal(r.status, 0, r.stderr);
   fs.rmSync(path.join(dir, "loaded"));
   return r.stdout.trim();
 }
 
-function pool(trusted: boolean, maxConcurrent = 1): { pool: AnalyzerPool; states: AnalyzerState[]; done: (runDir: string) => Promise<AnalyzerState> } {
+function pool(
+  trusted: boolean,
+  maxConcurrent = 1,
+): { pool: AnalyzerPool; states: AnalyzerState[]; done: (runDir: string) => Promise<AnalyzerState> } {
   const states: AnalyzerState[] = [];
-  const p = new AnalyzerPool({ launch: () => ({ node: process.execPath, electronRunAsNode: false, sidecar, cwd: root }), log: quiet, maxConcurrent: () => maxConcurrent, startTimeoutMs: 60_000,
+  const p = new AnalyzerPool({
+    launch: () => ({ node: process.execPath, electronRunAsNode: false, sidecar, cwd: root }),
+    log: quiet,
+    maxConcurrent: () => maxConcurrent,
+    startTimeoutMs: 60_000,
     // Trusted: the run's own experiment file (tinyRun puts it two folders above the run).
-    experimentFile: (runDir) => (trusted ? path.join(path.dirname(path.dirname(runDir)), "tiny.experiment.ts") : undefined),
+    experimentFile: (runDir) =>
+      trusted ? path.join(path.dirname(path.dirname(runDir)), "tiny.experiment.ts") : undefined,
   });
   p.onDidChange((s) => states.push(s));
   const done = (runDir: string) =>
     new Promise<AnalyzerState>((resolve) => {
       const sub = p.onDidChange((s) => {
-        if (s.runDir === runDir && (s.kind === "finished" || s.kind === "failed" || s.kind === "stopped") && !isBusy(p, runDir)) {
+        if (
+          s.runDir === runDir &&
+          (s.kind === "finished" || s.kind === "failed" || s.kind === "stopped") &&
+          !isBusy(p, runDir)
+        ) {
           sub.dispose();
           resolve(s);
         }
@@ -49,7 +78,9 @@ function isBusy(p: AnalyzerPool, runDir: string): boolean {
   return (p as unknown as { running: Map<string, unknown> }).running.has(runDir);
 }
 
-test("untrusted: the weight-space analysis runs and the experiment file is never loaded", { timeout: 120_000 }, async () => {
+test("untrusted: the weight-space analysis runs and the experiment file is never loaded", {
+  timeout: 120_000,
+}, async () => {
   const runDir = tinyRun();
   const { pool: p, done } = pool(false);
   const finished = done(runDir);
@@ -57,7 +88,11 @@ test("untrusted: the weight-space analysis runs and the experiment file is never
   const state = await finished;
   assert.equal(state.kind, "finished");
   assert.equal(readAnalysis(runDir, "weights")!.records.length, 4);
-  assert.equal(fs.existsSync(path.join(path.dirname(path.dirname(runDir)), "loaded")), false, "experiment code ran in an untrusted workspace");
+  assert.equal(
+    fs.existsSync(path.join(path.dirname(path.dirname(runDir)), "loaded")),
+    false,
+    "experiment code ran in an untrusted workspace",
+  );
   p.dispose();
 });
 
@@ -73,7 +108,10 @@ test("requests while a run is analysed are coalesced into one more pass", { time
   for (let i = 0; i < 5; i++) p.request({ runDir });
   await settled;
   await new Promise((r) => setTimeout(r, 500));
-  assert.ok(passes === 2, `expected 2 passes, saw ${passes}: ${JSON.stringify(states.map((s) => s.kind + ("last" in s && s.last ? s.last.step : "")))}`);
+  assert.ok(
+    passes === 2,
+    `expected 2 passes, saw ${passes}: ${JSON.stringify(states.map((s) => s.kind + ("last" in s && s.last ? s.last.step : "")))}`,
+  );
   const finishes = states.filter((s) => s.kind === "finished") as Extract<AnalyzerState, { kind: "finished" }>[];
   assert.equal(finishes[0]!.records, 4);
   assert.equal(finishes[finishes.length - 1]!.records, 0, "the second pass finds nothing left to do");
@@ -87,7 +125,10 @@ test("a failing analysis reports the analyzer's own message", { timeout: 120_000
   p.request({ runDir, overrides: { kernel: { probeSize: 1 } } });
   const state = await finished;
   assert.equal(state.kind, "failed");
-  assert.match(state.kind === "failed" ? state.message : "", /analyses\.kernel\.probeSize must be an integer in \[2, 4096\]/);
+  assert.match(
+    state.kind === "failed" ? state.message : "",
+    /analyses\.kernel\.probeSize must be an integer in \[2, 4096\]/,
+  );
   // Settings asked for once stay with the run: a later plain request (new checkpoints) uses them.
   const again = done(runDir);
   p.request({ runDir });

@@ -60,7 +60,8 @@ test("1,000,000 points: bounded output, extremes, ends and a one-point spike sur
   assert.equal(r.xs[r.ys.indexOf(50)], 6_543_210);
   assert.equal(Math.min(...r.ys), -3);
   assert.equal(r.xs[r.ys.indexOf(-3)], 9_000_000);
-  for (let k = 1; k < r.xs.length; k++) assert.ok((r.xs[k] as number) > (r.xs[k - 1] as number), "strictly increasing x");
+  for (let k = 1; k < r.xs.length; k++)
+    assert.ok((r.xs[k] as number) > (r.xs[k - 1] as number), "strictly increasing x");
 });
 
 test("degenerate inputs: one x value, NaN xs, zero buckets", () => {

@@ -44,7 +44,9 @@ test("maskNonCode blanks comments, strings, templates and regexes, keeping posit
 });
 
 test("CRLF line endings keep line numbers", () => {
-  assert.deepEqual(scanModelSystems("// x\r\nexport const a = modelSystem({});\r\n"), [{ name: "a", line: 1, column: 13 }]);
+  assert.deepEqual(scanModelSystems("// x\r\nexport const a = modelSystem({});\r\n"), [
+    { name: "a", line: 1, column: 13 },
+  ]);
 });
 
 test("mergeWithTrainerList: the scan alone until the trainer answers; then the trainer's systems at its locations", () => {
@@ -53,14 +55,20 @@ test("mergeWithTrainerList: the scan alone until the trainer answers; then the t
     { name: "b", line: 10, column: 13 },
     { name: "gone", line: 20, column: 13 },
   ];
-  assert.deepEqual(mergeWithTrainerList(scanned, undefined), scanned.map((s) => ({ ...s, source: "scanner" })));
+  assert.deepEqual(
+    mergeWithTrainerList(scanned, undefined),
+    scanned.map((s) => ({ ...s, source: "scanner" })),
+  );
   const listed: SystemSummary[] = [
     { name: "b", location: { file: "/exp/x.experiment.ts", line: 12, column: 23 }, description: "B", problems: [] }, // moved: trainer wins
     { name: "a", description: "A", problems: [] }, // no location: scanned position
     { name: "fromHelper", location: { file: "/exp/helpers.ts", line: 5, column: 1 }, description: "H", problems: [] }, // elsewhere, not scanned
   ];
   assert.deepEqual(
-    mergeWithTrainerList(scanned, listed, "/exp/x.experiment.ts").map(({ summary, ...p }) => ({ ...p, d: summary?.description })),
+    mergeWithTrainerList(scanned, listed, "/exp/x.experiment.ts").map(({ summary, ...p }) => ({
+      ...p,
+      d: summary?.description,
+    })),
     [
       { name: "fromHelper", line: 0, column: 0, source: "none", d: "H" },
       { name: "a", line: 3, column: 13, source: "scanner", d: "A" },

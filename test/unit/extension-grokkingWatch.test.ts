@@ -17,7 +17,9 @@ test("memorization, then generalization, each announced once, with t_mem, delay 
 
 test("a test accuracy that touches the threshold without holding is not news; runs are independent", () => {
   const watch = new GrokkingWatch(() => ({ hold: 2 }));
-  const spikes = [0.1, 0.99, 0.1, 0.99, 0.1].map((acc, i) => watch.feed("/a", "a", { step: i * 10, time: 0, test_acc: acc }));
+  const spikes = [0.1, 0.99, 0.1, 0.99, 0.1].map((acc, i) =>
+    watch.feed("/a", "a", { step: i * 10, time: 0, test_acc: acc }),
+  );
   assert.equal(spikes.flat().length, 0);
   assert.equal(watch.feed("/b", "b", { step: 0, time: 0, test_acc: 0.99 }).length, 0);
   assert.equal(watch.feed("/b", "b", { step: 10, time: 0, test_acc: 0.99 })[0]?.event.kind, "generalized");

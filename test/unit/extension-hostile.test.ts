@@ -36,7 +36,11 @@ async function runTask(task: string, dir: string): Promise<unknown> {
     case "scan": {
       const index = new RunIndex([dir]);
       await index.scan();
-      return index.all().map((e) => ({ folder: e.folderName, status: e.status, problem: e.status === "invalid" ? e.problem : undefined }));
+      return index.all().map((e) => ({
+        folder: e.folderName,
+        status: e.status,
+        problem: e.status === "invalid" ? e.problem : undefined,
+      }));
     }
     case "tail": {
       let error = "";
@@ -66,8 +70,18 @@ if (request !== undefined) {
 /** Runs a task in a child process; fails (instead of hanging) when it takes more than `timeoutMs`. */
 function inChild(task: string, dir: string, timeoutMs = 5000): unknown {
   const started = Date.now();
-  const r = spawnSync(process.execPath, [__filename], { env: { ...process.env, [TASK_ENV]: JSON.stringify({ task, dir }) }, timeout: timeoutMs, killSignal: "SIGKILL", encoding: "utf8", maxBuffer: 1 << 20 });
-  assert.equal(r.signal, null, `${task} on ${dir} did not finish within ${timeoutMs} ms (killed after ${Date.now() - started} ms)`);
+  const r = spawnSync(process.execPath, [__filename], {
+    env: { ...process.env, [TASK_ENV]: JSON.stringify({ task, dir }) },
+    timeout: timeoutMs,
+    killSignal: "SIGKILL",
+    encoding: "utf8",
+    maxBuffer: 1 << 20,
+  });
+  assert.equal(
+    r.signal,
+    null,
+    `${task} on ${dir} did not finish within ${timeoutMs} ms (killed after ${Date.now() - started} ms)`,
+  );
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout);
 }
@@ -106,7 +120,9 @@ function mkfifo(p: string): void {
 
 const posix = process.platform !== "win32";
 
-test("run index: a FIFO run.json and a run.json linked to /dev/zero are invalid runs, read without blocking or filling memory", { skip: !posix }, (t) => {
+test("run index: a FIFO run.json and a run.json linked to /dev/zero are invalid runs, read without blocking or filling memory", {
+  skip: !posix,
+}, (t) => {
   const root = tempDir(t);
   fs.mkdirSync(path.join(root, "fifo"));
   mkfifo(path.join(root, "fifo", "run.json"));
@@ -151,7 +167,9 @@ test("run index: a run.json without backend is an invalid run with the reason, n
   assert.deepEqual(index.groups(), []);
 });
 
-test("metrics: a FIFO metrics.jsonl is refused at once by the tailer and the code-lens values", { skip: !posix }, (t) => {
+test("metrics: a FIFO metrics.jsonl is refused at once by the tailer and the code-lens values", {
+  skip: !posix,
+}, (t) => {
   const dir = tempDir(t);
   mkfifo(path.join(dir, "metrics.jsonl"));
   const r = inChild("tail", dir) as { error: string; latest: unknown; badLines: number };
@@ -168,7 +186,10 @@ test("markRunFailed leaves a FIFO run.json alone, without blocking", { skip: !po
 
 test("metrics: unparsable lines are counted for the Runs view", (t) => {
   const dir = tempDir(t);
-  fs.writeFileSync(path.join(dir, "metrics.jsonl"), '{"step":0,"time":0,"train_loss":1}\nnot json\n{"step":1\n{"step":2,"time":1,"train_loss":0.5}\n');
+  fs.writeFileSync(
+    path.join(dir, "metrics.jsonl"),
+    '{"step":0,"time":0,"train_loss":1}\nnot json\n{"step":1\n{"step":2,"time":1,"train_loss":0.5}\n',
+  );
   const latest = new LatestMetrics();
   assert.equal(latest.badLines(dir), 2);
   assert.equal(latest.get(dir)?.["train_loss"], 0.5);
@@ -176,7 +197,15 @@ test("metrics: unparsable lines are counted for the Runs view", (t) => {
 
 test("hover: run.json values are escaped and type-checked (divergedAtStep, error, location, backend)", () => {
   const evil = "[click](https://evil.example) ![x](https://evil.example/p.png)";
-  const diverged = systemHover("modAdd", parsed({ status: "diverged", divergedAtStep: evil, error: { message: "boom", location: { file: `/x/${evil}.ts`, line: evil, column: 2 } } }), undefined);
+  const diverged = systemHover(
+    "modAdd",
+    parsed({
+      status: "diverged",
+      divergedAtStep: evil,
+      error: { message: "boom", location: { file: `/x/${evil}.ts`, line: evil, column: 2 } },
+    }),
+    undefined,
+  );
   assert.doesNotMatch(diverged, /\]\(https/);
   assert.match(diverged, /Error: boom \(/);
   assert.doesNotMatch(diverged, /Diverged at step \[/);
@@ -184,14 +213,29 @@ test("hover: run.json values are escaped and type-checked (divergedAtStep, error
   assert.match(systemHover("modAdd", parsed({ status: "failed", error: null }), undefined), /backend cpu/);
   assert.match(systemHover("modAdd", parsed({ backend: { name: 42 } }), undefined), /backend \\\?/);
   assert.match(systemHover("modAdd", parsed({ backend: null }), undefined), /backend \\\?/);
-  assert.match(systemHover("modAdd", parsed({ status: "failed", error: { message: "bad", location: { file: 12, line: 1, column: 1 } } }), undefined), /Error: bad$/m);
+  assert.match(
+    systemHover(
+      "modAdd",
+      parsed({ status: "failed", error: { message: "bad", location: { file: 12, line: 1, column: 1 } } }),
+      undefined,
+    ),
+    /Error: bad$/m,
+  );
   assert.match(systemHover("modAdd", parsed({ status: "failed", error: { message: 5 } }), undefined), /backend cpu/);
 });
 
 test("Runs view item: missing or mistyped fields never throw; text escaped; unreadable metrics lines shown", () => {
   const m = parsed({ error: { message: "<img src=x> **bold**" } });
   delete (m as Partial<RunManifest>).backend;
-  const entry = { runDir: "/runs/r", key: "/runs/r", root: "/runs", folderName: "r", status: "finished" as const, manifest: m, startedMs: 0 };
+  const entry = {
+    runDir: "/runs/r",
+    key: "/runs/r",
+    root: "/runs",
+    folderName: "r",
+    status: "finished" as const,
+    manifest: m,
+    startedMs: 0,
+  };
   const text = runItemText(entry, { badLines: 3 });
   assert.equal(text.description, "finished · step 100/100 · 3 unreadable lines");
   assert.match(text.tooltip, /backend: \?/);
@@ -201,10 +245,18 @@ test("Runs view item: missing or mistyped fields never throw; text escaped; unre
 });
 
 test("checkpoint hover: the step in the file name wins over the metadata's", () => {
-  const bytes = encodeSafetensors([{ name: "w", dtype: "F32", shape: [1], data: new Float32Array([1]) }], { step: "999999" });
+  const bytes = encodeSafetensors([{ name: "w", dtype: "F32", shape: [1], data: new Float32Array([1]) }], {
+    step: "999999",
+  });
   const header = parseSafetensorsHeader(bytes);
-  assert.match(checkpointHover("/runs/r/checkpoints/step-000100.safetensors", header, bytes.length), /^\*\*Checkpoint · step 100\*\*/);
-  assert.match(checkpointHover("/runs/r/other.safetensors", header, bytes.length), /^\*\*Checkpoint · step 999,999\*\*/);
+  assert.match(
+    checkpointHover("/runs/r/checkpoints/step-000100.safetensors", header, bytes.length),
+    /^\*\*Checkpoint · step 100\*\*/,
+  );
+  assert.match(
+    checkpointHover("/runs/r/other.safetensors", header, bytes.length),
+    /^\*\*Checkpoint · step 999,999\*\*/,
+  );
 });
 
 test("checkpoint hover: computed once per file version (mtime and size)", async () => {
@@ -232,7 +284,8 @@ function scanMs(text: string): number {
 }
 
 test("experiment scanner: linear in the file's size (type annotations without `=` used to make it quadratic)", () => {
-  const file = (lines: number): string => `${"export const table: Record<string, number>\n".repeat(lines)}export const late: System = modelSystem({});\n`;
+  const file = (lines: number): string =>
+    `${"export const table: Record<string, number>\n".repeat(lines)}export const late: System = modelSystem({});\n`;
   const small = file(10_000);
   const large = file(20_000);
   assert.deepEqual(scanModelSystems(large), [{ name: "late", line: 20_000, column: 13 }]);

@@ -1,6 +1,16 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { checkpointHover, escapeMarkdown, findCheckpointPaths, formatBytes, formatDuration, formatInteger, formatValue, latestValues, systemHover } from "../../src/extension/hoverContent";
+import {
+  checkpointHover,
+  escapeMarkdown,
+  findCheckpointPaths,
+  formatBytes,
+  formatDuration,
+  formatInteger,
+  formatValue,
+  latestValues,
+  systemHover,
+} from "../../src/extension/hoverContent";
 import type { RunManifest } from "../../src/shared/runFormat";
 import { encodeSafetensors, parseSafetensorsHeader, type TensorToEncode } from "../../src/shared/safetensors";
 
@@ -25,7 +35,10 @@ function manifest(over: Partial<RunManifest> = {}): RunManifest {
 }
 
 test("escapeMarkdown escapes every ASCII punctuation mark and flattens line breaks", () => {
-  assert.equal(escapeMarkdown("a_b*c [x](javascript:alert(1)) <img> $(zap) | `t`\nnext"), "a\\_b\\*c \\[x\\]\\(javascript\\:alert\\(1\\)\\) \\<img\\> \\$\\(zap\\) \\| \\`t\\` next");
+  assert.equal(
+    escapeMarkdown("a_b*c [x](javascript:alert(1)) <img> $(zap) | `t`\nnext"),
+    "a\\_b\\*c \\[x\\]\\(javascript\\:alert\\(1\\)\\) \\<img\\> \\$\\(zap\\) \\| \\`t\\` next",
+  );
   assert.equal(escapeMarkdown("plain text 123 é"), "plain text 123 é");
 });
 
@@ -61,7 +74,12 @@ test("systemHover: no runs yet", () => {
 });
 
 test("systemHover: a running run with metrics and speed", () => {
-  const md = systemHover("modAdd", manifest(), { step: 1250, time: 70, train_loss: 0.01234, test_loss: 4.5678, train_acc: 0.99876, test_acc: 0.1 }, 35.25);
+  const md = systemHover(
+    "modAdd",
+    manifest(),
+    { step: 1250, time: 70, train_loss: 0.01234, test_loss: 4.5678, train_acc: 0.99876, test_acc: 0.1 },
+    35.25,
+  );
   assert.equal(
     md,
     [
@@ -84,7 +102,13 @@ test("systemHover: a running run with metrics and speed", () => {
 test("systemHover: a diverged run shows where and the escaped error; elapsed from endedAt", () => {
   const md = systemHover(
     "modAdd",
-    manifest({ status: "diverged", step: 4210, divergedAtStep: 4210, endedAt: "2025-06-01T13:02:03.000Z", error: { message: "train_loss is NaN at step 4210 <b>", location: { file: "/x/a_b.ts", line: 3, column: 5 } } }),
+    manifest({
+      status: "diverged",
+      step: 4210,
+      divergedAtStep: 4210,
+      endedAt: "2025-06-01T13:02:03.000Z",
+      error: { message: "train_loss is NaN at step 4210 <b>", location: { file: "/x/a_b.ts", line: 3, column: 5 } },
+    }),
     { step: 4200, time: 3000, train_loss: 0.5 },
     99,
   );
@@ -116,13 +140,23 @@ function tensor(name: string, shape: number[]): TensorToEncode {
 
 test("checkpointHover with stats: model order, optimizer summarized, size", () => {
   const file = encodeSafetensors(
-    [tensor("layers.0.weight", [97, 256]), tensor("layers.0.bias", [256]), tensor("optimizer/m/layers.0.weight", [97, 256]), tensor("optimizer/v/layers.0.weight", [97, 256]), tensor("optimizer/m/layers.0.bias", [256]), tensor("optimizer/v/layers.0.bias", [256])],
+    [
+      tensor("layers.0.weight", [97, 256]),
+      tensor("layers.0.bias", [256]),
+      tensor("optimizer/m/layers.0.weight", [97, 256]),
+      tensor("optimizer/v/layers.0.weight", [97, 256]),
+      tensor("optimizer/m/layers.0.bias", [256]),
+      tensor("optimizer/v/layers.0.bias", [256]),
+    ],
     {
       format: "learning-mechanics/checkpoint",
       format_version: "1",
       step: "1200",
       params: JSON.stringify(["layers.0.weight", "layers.0.bias"]),
-      stats: JSON.stringify({ "layers.0.weight": { norm: 12.3456, relChange: 0.041 }, "layers.0.bias": { norm: 0, relChange: null } }),
+      stats: JSON.stringify({
+        "layers.0.weight": { norm: 12.3456, relChange: 0.041 },
+        "layers.0.bias": { norm: 0, relChange: null },
+      }),
     },
   );
   const header = parseSafetensorsHeader(file);
@@ -183,7 +217,11 @@ test("findCheckpointPaths: quoted (with spaces), bare, several per line, sentenc
     { start: 79, end: 96, path: "./c/d.safetensors" },
   ]);
   assert.equal(line.slice(79, 96), "./c/d.safetensors");
-  assert.deepEqual(findCheckpointPaths("--ckpt=C:\\runs\\x.safetensors"), [{ start: 7, end: 28, path: "C:\\runs\\x.safetensors" }]);
+  assert.deepEqual(findCheckpointPaths("--ckpt=C:\\runs\\x.safetensors"), [
+    { start: 7, end: 28, path: "C:\\runs\\x.safetensors" },
+  ]);
   assert.deepEqual(findCheckpointPaths("model.safetensorsx, .safetensors, x.safetensors.bak, nothing here"), []);
-  assert.deepEqual(findCheckpointPaths("file:///tmp/a%20b.safetensors"), [{ start: 0, end: 29, path: "/tmp/a b.safetensors" }]);
+  assert.deepEqual(findCheckpointPaths("file:///tmp/a%20b.safetensors"), [
+    { start: 0, end: 29, path: "/tmp/a b.safetensors" },
+  ]);
 });

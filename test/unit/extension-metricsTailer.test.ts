@@ -52,8 +52,8 @@ test("partial lines split across several reads and chunks, multi-byte UTF-8 acro
     got.push(...tail.poll().records);
   }
   assert.deepEqual(got, [
-    { step: 0, time: 0, "é_loss": 1 },
-    { step: 1, time: 0.1, "ü": 2 },
+    { step: 0, time: 0, é_loss: 1 },
+    { step: 1, time: 0.1, ü: 2 },
     { step: 2, time: 0.2 },
   ]);
 });
@@ -63,7 +63,10 @@ test("corrupt lines are skipped and counted; blank lines ignored", (t) => {
   fs.writeFileSync(p, `${line(0)}garbage\n\n{"time":1}\n[1,2]\n${line(1)}`);
   const tail = new MetricsTailer(p);
   const r = tail.poll();
-  assert.deepEqual(r.records.map((x) => x.step), [0, 1]);
+  assert.deepEqual(
+    r.records.map((x) => x.step),
+    [0, 1],
+  );
   assert.equal(r.skipped, 3);
   assert.equal(tail.badLines, 3);
   assert.equal(tail.records, 2);
@@ -77,7 +80,10 @@ test("truncation resets and re-reads from the start", (t) => {
   fs.truncateSync(p, line(0).length); // same inode, smaller
   const r = tail.poll();
   assert.equal(r.reset, true);
-  assert.deepEqual(r.records.map((x) => x.step), [0]);
+  assert.deepEqual(
+    r.records.map((x) => x.step),
+    [0],
+  );
   assert.equal(tail.poll().reset, false);
 });
 
@@ -92,7 +98,10 @@ test("replacement by rename (a resume's atomic rewrite) resets, even when the ne
   fs.renameSync(tmp, p);
   const r = tail.poll();
   assert.equal(r.reset, true);
-  assert.deepEqual(r.records.map((x) => x.step), [0, 5, 6, 7]);
+  assert.deepEqual(
+    r.records.map((x) => x.step),
+    [0, 5, 6, 7],
+  );
 });
 
 test("an in-place rewrite that grows past the offset is noticed by the bytes before the offset", (t) => {
@@ -105,7 +114,10 @@ test("an in-place rewrite that grows past the offset is noticed by the bytes bef
   fs.closeSync(fd);
   const r = tail.poll();
   assert.equal(r.reset, true);
-  assert.deepEqual(r.records.map((x) => x.step), [0, 11, 12]);
+  assert.deepEqual(
+    r.records.map((x) => x.step),
+    [0, 11, 12],
+  );
 });
 
 test("a deleted file resets once, then gives nothing until it comes back", (t) => {
@@ -117,7 +129,10 @@ test("a deleted file resets once, then gives nothing until it comes back", (t) =
   assert.deepEqual(tail.poll(), { records: [], reset: true, more: false, skipped: 0 });
   assert.deepEqual(tail.poll(), { records: [], reset: false, more: false, skipped: 0 });
   fs.writeFileSync(p, line(3));
-  assert.deepEqual(tail.poll().records.map((x) => x.step), [3]);
+  assert.deepEqual(
+    tail.poll().records.map((x) => x.step),
+    [3],
+  );
 });
 
 test("an over-long line without newline is dropped, not buffered without bound", (t) => {
@@ -127,7 +142,10 @@ test("an over-long line without newline is dropped, not buffered without bound",
   assert.equal(tail.poll().records.length, 1);
   fs.appendFileSync(p, `yyyy\n${line(1)}`);
   const r = tail.poll();
-  assert.deepEqual(r.records.map((x) => x.step), [1]);
+  assert.deepEqual(
+    r.records.map((x) => x.step),
+    [1],
+  );
   assert.equal(r.skipped, 1);
 });
 
@@ -202,7 +220,9 @@ test("a ~50 MB file: exact counts, and bounded memory when consumed poll by poll
   assert.ok(inOrder);
   assert.equal(tail.position, size);
   const mb = (x: number): string => (x / 2 ** 20).toFixed(1);
-  t.diagnostic(`tailed ${mb(size)} MB, ${n} records in ${polls} polls of 4 MB, ${ms.toFixed(0)} ms including a gc() per poll; peak live heap +${mb(peakHeap - before.heapUsed)} MB, peak rss +${mb(peakRss - before.rss)} MB`);
+  t.diagnostic(
+    `tailed ${mb(size)} MB, ${n} records in ${polls} polls of 4 MB, ${ms.toFixed(0)} ms including a gc() per poll; peak live heap +${mb(peakHeap - before.heapUsed)} MB, peak rss +${mb(peakRss - before.rss)} MB`,
+  );
   // A 50 MB file: holding it (as a string) or its 540,000 records would retain far more than this.
   assert.ok(peakHeap - before.heapUsed < 24 * 2 ** 20, `live heap grew by ${mb(peakHeap - before.heapUsed)} MB`);
   assert.ok(peakRss - before.rss < 200 * 2 ** 20, `rss grew by ${mb(peakRss - before.rss)} MB`);
@@ -210,7 +230,9 @@ test("a ~50 MB file: exact counts, and bounded memory when consumed poll by poll
   // One unbounded poll reads it all too (records held by the caller, file bytes never whole).
   const t1 = performance.now();
   const all = new MetricsTailer(p).poll();
-  t.diagnostic(`one unbounded poll: ${(performance.now() - t1).toFixed(0)} ms (${(size / 2 ** 20 / ((performance.now() - t1) / 1000)).toFixed(0)} MB/s)`);
+  t.diagnostic(
+    `one unbounded poll: ${(performance.now() - t1).toFixed(0)} ms (${(size / 2 ** 20 / ((performance.now() - t1) / 1000)).toFixed(0)} MB/s)`,
+  );
   assert.equal(all.records.length, n);
   assert.equal(all.skipped, bad);
 });

@@ -40,17 +40,29 @@ function writeRun(dir: string, id: string, metricsLines: string[]): string {
   return dir;
 }
 
-const line = (step: number): string => JSON.stringify({ step, time: step / 100, train_loss: 2 / (1 + step), train_acc: step / (step + 10) });
+const line = (step: number): string =>
+  JSON.stringify({ step, time: step / 100, train_loss: 2 / (1 + step), train_acc: step / (step + 10) });
 
 function recorder<S>(): SessionHost<S> & { posted: unknown[]; warnings: string[] } {
   const posted: unknown[] = [];
   const warnings: string[] = [];
-  return { posted, warnings, post: (m) => posted.push(m), warn: (w) => warnings.push(w), stateChanged: () => {}, saveExport: () => {}, rerun: () => {} };
+  return {
+    posted,
+    warnings,
+    post: (m) => posted.push(m),
+    warn: (w) => warnings.push(w),
+    stateChanged: () => {},
+    saveExport: () => {},
+    rerun: () => {},
+  };
 }
 
 const isState = (x: unknown): x is { n: number } => typeof x === "object" && x !== null && "n" in x;
 const anyMessage = (x: unknown): x is { type: "ready" } | { type: "stateChanged"; state: { n: number } } =>
-  typeof x === "object" && x !== null && "type" in x && (x.type === "ready" || (x.type === "stateChanged" && "state" in x && isState(x.state)));
+  typeof x === "object" &&
+  x !== null &&
+  "type" in x &&
+  (x.type === "ready" || (x.type === "stateChanged" && "state" in x && isState(x.state)));
 
 test("session: nothing before ready; ready gets a full init; a failing init shows the error and a later ready retries", () => {
   const host = recorder<{ n: number }>();
@@ -66,7 +78,11 @@ test("session: nothing before ready; ready gets a full init; a failing init show
   session.refresh("/runs/a");
   assert.deepEqual(host.posted, [], "nothing is read or posted before ready");
   session.receive({ type: "ready" });
-  assert.deepEqual(host.posted, [{ type: "error", message: "metrics.jsonl: refused: not a regular file" }], "the error reaches the page, not only the log");
+  assert.deepEqual(
+    host.posted,
+    [{ type: "error", message: "metrics.jsonl: refused: not a regular file" }],
+    "the error reaches the page, not only the log",
+  );
   assert.match(host.warnings.join(), /Test: metrics\.jsonl: refused/);
   fail = null;
   session.receive({ type: "stateChanged", state: { n: 7 } });
@@ -82,7 +98,11 @@ test("session: nothing before ready; ready gets a full init; a failing init show
 test("loss curves: a run of 150,000 metrics lines arrives whole (no stack overflow from a spread)", (t) => {
   const root = tempDir(t);
   const n = 150_000;
-  const dir = writeRun(path.join(root, "big"), "big", Array.from({ length: n }, (_, i) => line(i)));
+  const dir = writeRun(
+    path.join(root, "big"),
+    "big",
+    Array.from({ length: n }, (_, i) => line(i)),
+  );
   const content = new LossCurvesContent({ runIndex: new RunIndex([root]) }, [dir]);
   const update = content.init(undefined);
   assert.deepEqual(update.problems, []);
@@ -106,7 +126,12 @@ test("loss curves: unreadable lines are counted at init and as they are appended
   const update = content.refresh(dir);
   assert.notEqual(update, "init");
   if (update === "init") return;
-  assert.deepEqual(update.messages[0], { type: "append", runId: dir, points: { step: [3], time: [0.03], values: { train_loss: [0.5], train_acc: [3 / 13] } }, badLines: 3 });
+  assert.deepEqual(update.messages[0], {
+    type: "append",
+    runId: dir,
+    points: { step: [3], time: [0.03], values: { train_loss: [0.5], train_acc: [3 / 13] } },
+    badLines: 3,
+  });
   const clean = writeRun(path.join(root, "clean"), "clean", [line(0)]);
   const run = new LossCurvesContent({ runIndex: new RunIndex([root]) }, [clean]).init(undefined).messages[0];
   assert.ok(run?.type === "init" && run.runs[0]!.badLines === undefined, "no count when every line reads");
@@ -114,7 +139,8 @@ test("loss curves: unreadable lines are counted at init and as they are appended
 
 test("loss curves: every scalar key is sent, namespaced and hostile ones included, and appended", (t) => {
   const root = tempDir(t);
-  const rec = (step: number, extra: Record<string, unknown>): string => JSON.stringify({ step, time: step / 10, ...extra });
+  const rec = (step: number, extra: Record<string, unknown>): string =>
+    JSON.stringify({ step, time: step / 10, ...extra });
   const dir = writeRun(path.join(root, "ns"), "ns", [
     rec(0, { "loss/train": 2.5, lr: 0.1, epoch: 0, note: "text is not a scalar" }),
     `{"step": 1, "time": 0.1, "loss/train": 2.0, "__proto__": 7, "<img src=x onerror=alert(1)>": 1}`,
@@ -124,15 +150,31 @@ test("loss curves: every scalar key is sent, namespaced and hostile ones include
   const msg = content.init(undefined).messages[0];
   assert.ok(isLossCurvesHostMessage(msg) && msg.type === "init");
   const values = msg.runs[0]!.points.values;
-  assert.deepEqual(Object.keys(values).sort(), ["<img src=x onerror=alert(1)>", "__proto__", "acc/val", "epoch", "loss/train", "loss/val", "lr"]);
+  assert.deepEqual(Object.keys(values).sort(), [
+    "<img src=x onerror=alert(1)>",
+    "__proto__",
+    "acc/val",
+    "epoch",
+    "loss/train",
+    "loss/val",
+    "lr",
+  ]);
   assert.deepEqual(values["loss/train"], [2.5, 2.0, 1.5]);
   assert.deepEqual(values["lr"], [0.1, null, null], "null in the file and absent are both null");
-  assert.deepEqual(Object.getOwnPropertyDescriptor(values, "__proto__")?.value, [null, 7, null], "a column, not the prototype");
+  assert.deepEqual(
+    Object.getOwnPropertyDescriptor(values, "__proto__")?.value,
+    [null, 7, null],
+    "a column, not the prototype",
+  );
   assert.equal(Object.getPrototypeOf(values), Object.prototype);
   fs.appendFileSync(path.join(dir, "metrics.jsonl"), `${rec(3, { tokens: 4096, "loss/train": 1.2 })}\n`);
   const update = content.refresh(dir);
   assert.ok(update !== "init");
-  assert.deepEqual(update.messages[0], { type: "append", runId: dir, points: { step: [3], time: [0.3], values: { "loss/train": [1.2], tokens: [4096] } } });
+  assert.deepEqual(update.messages[0], {
+    type: "append",
+    runId: dir,
+    points: { step: [3], time: [0.3], values: { "loss/train": [1.2], tokens: [4096] } },
+  });
 });
 
 test("loss curves: a metrics file that cannot be read is named in the panel's error", (t) => {
@@ -160,7 +202,10 @@ test("grokking: runs that cannot be read are named, the others shown; unreadable
   const update = content.init(state);
   const msg = update.messages[0];
   assert.ok(isGrokkingHostMessage(msg) && msg.type === "init");
-  assert.deepEqual(msg.runs.map((r) => r.label), ["good"]);
+  assert.deepEqual(
+    msg.runs.map((r) => r.label),
+    ["good"],
+  );
   assert.equal(msg.runs[0]!.badLines, 1);
   assert.deepEqual(msg.state, state);
   assert.equal(update.problems?.length, 2);

@@ -22,7 +22,12 @@ test("Emitter: the vscode.Event call shape (thisArgs, disposables); listeners' e
   const e = new Emitter<number>();
   const seen: number[] = [];
   const subs: { dispose(): void }[] = [];
-  const owner = { factor: 10, push(this: { factor: number }, n: number) { seen.push(n * this.factor); } };
+  const owner = {
+    factor: 10,
+    push(this: { factor: number }, n: number) {
+      seen.push(n * this.factor);
+    },
+  };
   e.event(owner.push, owner, subs);
   e.event(() => {
     throw new Error("a listener's bug");

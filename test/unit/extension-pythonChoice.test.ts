@@ -27,7 +27,15 @@ test("the Python extension's active environment, read defensively", async () => 
   assert.deepEqual(seen, ["file:///w/a.experiment.ts"], "asked for the experiment's resource");
   const asyncApi = { environments: { getActiveEnvironmentPath: async () => ({ path: "/p/python3" }) } };
   assert.equal(await activeEnvironmentPath(asyncApi, undefined), "/p/python3");
-  for (const odd of [undefined, null, 3, {}, { environments: {} }, { environments: { getActiveEnvironmentPath: () => ({ path: "" }) } }, { environments: { getActiveEnvironmentPath: () => "python" } }]) {
+  for (const odd of [
+    undefined,
+    null,
+    3,
+    {},
+    { environments: {} },
+    { environments: { getActiveEnvironmentPath: () => ({ path: "" }) } },
+    { environments: { getActiveEnvironmentPath: () => "python" } },
+  ]) {
     assert.equal(await activeEnvironmentPath(odd, undefined), undefined, JSON.stringify(odd));
   }
 });

@@ -41,7 +41,13 @@ test("scan finds runs directly under a root and one level deeper, never inside a
   fs.writeFileSync(path.join(root, "notes.txt"), "");
   const index = new RunIndex([root, path.join(root, "missing-root")]);
   assert.deepEqual(await index.scan(), { kind: "done", runs: 2 });
-  assert.deepEqual(index.all().map((e) => e.folderName).sort(), ["a", "b"]);
+  assert.deepEqual(
+    index
+      .all()
+      .map((e) => e.folderName)
+      .sort(),
+    ["a", "b"],
+  );
   const b = index.get(path.join(root, "sweep", "b"));
   assert.equal(b?.status, "finished");
   assert.equal(b?.root, root);
@@ -59,7 +65,10 @@ test("invalid or corrupt run.json gives an invalid entry with the problem, never
   const problems = Object.fromEntries(index.invalid().map((e) => [e.folderName, e.problem]));
   assert.match(problems["corrupt"] as string, /^run\.json is not valid JSON: /);
   assert.equal(problems["empty"], "run.json is empty");
-  assert.equal(problems["wrong"], "run.json: status must be one of running, finished, failed, diverged, stopped; step must be a number");
+  assert.equal(
+    problems["wrong"],
+    "run.json: status must be one of running, finished, failed, diverged, stopped; step must be a number",
+  );
   assert.equal(problems["newer"], "run.json: formatVersion 2 is newer than this reader (1)");
   assert.equal(problems["noexp"], "run.json: experiment.path must be a string");
   assert.deepEqual(index.groups(), []);
@@ -69,26 +78,70 @@ test("groups by experiment then system, newest first; latest; update and remove"
   const root = tempDir(t);
   const e1 = "/exp/one.experiment.ts";
   const e2 = "/exp/two.experiment.ts";
-  writeRun(path.join(root, "r1"), manifest({ id: "r1", experiment: { path: e1, sha256: "" }, system: "b", startedAt: "2025-01-01T00:00:00Z" }));
-  writeRun(path.join(root, "r2"), manifest({ id: "r2", experiment: { path: e1, sha256: "" }, system: "b", startedAt: "2025-03-01T00:00:00Z" }));
-  writeRun(path.join(root, "r3"), manifest({ id: "r3", experiment: { path: e1, sha256: "" }, system: "a", startedAt: "2025-02-01T00:00:00Z" }));
-  writeRun(path.join(root, "r4"), manifest({ id: "r4", experiment: { path: e2, sha256: "" }, system: "a", startedAt: "not a date" }));
-  writeRun(path.join(root, "r5"), manifest({ id: "r5", experiment: { path: e2, sha256: "" }, system: "a", startedAt: "2024-01-01T00:00:00Z" }));
+  writeRun(
+    path.join(root, "r1"),
+    manifest({ id: "r1", experiment: { path: e1, sha256: "" }, system: "b", startedAt: "2025-01-01T00:00:00Z" }),
+  );
+  writeRun(
+    path.join(root, "r2"),
+    manifest({ id: "r2", experiment: { path: e1, sha256: "" }, system: "b", startedAt: "2025-03-01T00:00:00Z" }),
+  );
+  writeRun(
+    path.join(root, "r3"),
+    manifest({ id: "r3", experiment: { path: e1, sha256: "" }, system: "a", startedAt: "2025-02-01T00:00:00Z" }),
+  );
+  writeRun(
+    path.join(root, "r4"),
+    manifest({ id: "r4", experiment: { path: e2, sha256: "" }, system: "a", startedAt: "not a date" }),
+  );
+  writeRun(
+    path.join(root, "r5"),
+    manifest({ id: "r5", experiment: { path: e2, sha256: "" }, system: "a", startedAt: "2024-01-01T00:00:00Z" }),
+  );
   const index = new RunIndex([root]);
   await index.scan();
-  const shape = index.groups().map((g) => ({ exp: g.experimentPath, systems: g.systems.map((s) => [s.system, s.runs.map((r) => r.manifest.id)]) }));
+  const shape = index.groups().map((g) => ({
+    exp: g.experimentPath,
+    systems: g.systems.map((s) => [s.system, s.runs.map((r) => r.manifest.id)]),
+  }));
   assert.deepEqual(shape, [
-    { exp: path.resolve(e1), systems: [["a", ["r3"]], ["b", ["r2", "r1"]]] },
+    {
+      exp: path.resolve(e1),
+      systems: [
+        ["a", ["r3"]],
+        ["b", ["r2", "r1"]],
+      ],
+    },
     { exp: path.resolve(e2), systems: [["a", ["r5", "r4"]]] },
   ]);
   assert.equal(index.latest(e1, "b")?.manifest.id, "r2");
   assert.equal(index.latest(e1, "zzz"), undefined);
 
   // A new run appears (watcher: its run.json created), then is rewritten with a new status.
-  const r6 = writeRun(path.join(root, "r6"), manifest({ id: "r6", experiment: { path: e1, sha256: "" }, system: "b", status: "running", startedAt: "2025-04-01T00:00:00Z" }));
+  const r6 = writeRun(
+    path.join(root, "r6"),
+    manifest({
+      id: "r6",
+      experiment: { path: e1, sha256: "" },
+      system: "b",
+      status: "running",
+      startedAt: "2025-04-01T00:00:00Z",
+    }),
+  );
   assert.equal(index.update(r6)?.status, "running");
   assert.equal(index.latest(e1, "b")?.manifest.id, "r6");
-  fs.writeFileSync(path.join(r6, "run.json"), JSON.stringify(manifest({ id: "r6", experiment: { path: e1, sha256: "" }, system: "b", status: "diverged", startedAt: "2025-04-01T00:00:00Z" })));
+  fs.writeFileSync(
+    path.join(r6, "run.json"),
+    JSON.stringify(
+      manifest({
+        id: "r6",
+        experiment: { path: e1, sha256: "" },
+        system: "b",
+        status: "diverged",
+        startedAt: "2025-04-01T00:00:00Z",
+      }),
+    ),
+  );
   assert.equal(index.update(path.join(r6, "run.json"))?.status, "diverged"); // the run.json path works too
   assert.equal(index.latest(e1, "b")?.status, "diverged");
 
@@ -110,7 +163,17 @@ test("5,000 runs: scan, group and look up (timed, not asserted)", async (t) => {
     const dir = i % 2 === 0 ? path.join(root, `run-${i}`) : path.join(root, `sweep-${i % 7}`, `run-${i}`);
     fs.mkdirSync(dir, { recursive: true });
     const started = new Date(Date.UTC(2025, 0, 1) + i * 1000).toISOString();
-    fs.writeFileSync(path.join(dir, "run.json"), JSON.stringify(manifest({ id: `run-${i}`, system: `s${i % 5}`, experiment: { path: `/exp/e${i % 10}.experiment.ts`, sha256: "" }, startedAt: started })));
+    fs.writeFileSync(
+      path.join(dir, "run.json"),
+      JSON.stringify(
+        manifest({
+          id: `run-${i}`,
+          system: `s${i % 5}`,
+          experiment: { path: `/exp/e${i % 10}.experiment.ts`, sha256: "" },
+          startedAt: started,
+        }),
+      ),
+    );
   }
   const tCreate = performance.now() - t0;
   const index = new RunIndex([root]);
@@ -121,7 +184,10 @@ test("5,000 runs: scan, group and look up (timed, not asserted)", async (t) => {
   const groups = index.groups();
   const tGroups = performance.now() - t2;
   assert.equal(groups.length, 10);
-  assert.equal(groups.reduce((a, g) => a + g.systems.reduce((b, s) => b + s.runs.length, 0), 0), n);
+  assert.equal(
+    groups.reduce((a, g) => a + g.systems.reduce((b, s) => b + s.runs.length, 0), 0),
+    n,
+  );
   // e9 holds runs i ≡ 9 (mod 10), system s4 (i ≡ 4 mod 5): the newest is i = 4999.
   const t3 = performance.now();
   for (let k = 0; k < 1000; k++) index.latest("/exp/e9.experiment.ts", "s4");
@@ -131,7 +197,9 @@ test("5,000 runs: scan, group and look up (timed, not asserted)", async (t) => {
   index.update(path.join(root, "run-0"));
   index.groups();
   const tUpdate = performance.now() - t4;
-  t.diagnostic(`5,000 runs: created in ${tCreate.toFixed(0)} ms; scan ${tScan.toFixed(0)} ms; groups ${tGroups.toFixed(1)} ms; 1,000 latest() ${tLatest.toFixed(1)} ms; update + regroup ${tUpdate.toFixed(1)} ms`);
+  t.diagnostic(
+    `5,000 runs: created in ${tCreate.toFixed(0)} ms; scan ${tScan.toFixed(0)} ms; groups ${tGroups.toFixed(1)} ms; 1,000 latest() ${tLatest.toFixed(1)} ms; update + regroup ${tUpdate.toFixed(1)} ms`,
+  );
 });
 
 /** Writes `n` runs under `root`, a third of them one level deeper (sweep folders). */
@@ -140,7 +208,16 @@ function writeRuns(root: string, n: number, prefix = "run"): string[] {
   for (let i = 0; i < n; i++) {
     const dir = i % 3 === 0 ? path.join(root, `sweep-${i % 5}`, `${prefix}-${i}`) : path.join(root, `${prefix}-${i}`);
     fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, "run.json"), JSON.stringify(manifest({ id: `${prefix}-${i}`, system: `s${i % 4}`, startedAt: new Date(Date.UTC(2025, 0, 1) + i * 1000).toISOString() })));
+    fs.writeFileSync(
+      path.join(dir, "run.json"),
+      JSON.stringify(
+        manifest({
+          id: `${prefix}-${i}`,
+          system: `s${i % 4}`,
+          startedAt: new Date(Date.UTC(2025, 0, 1) + i * 1000).toISOString(),
+        }),
+      ),
+    );
     dirs.push(dir);
   }
   return dirs;
@@ -169,20 +246,35 @@ test("scan of 3,000 runs never blocks the event loop for long, fills the index a
   const result = await index.scan({ progressMs: 0, onProgress: (indexed) => seenDuring.push(indexed, index.size) });
   const total = performance.now() - t0;
   scanning = false;
-  t.diagnostic(`${n} runs scanned in ${total.toFixed(0)} ms; event loop turns ${ticks}, longest wait ${longestGap.toFixed(1)} ms (${((100 * longestGap) / total).toFixed(1)} % of the scan)`);
+  t.diagnostic(
+    `${n} runs scanned in ${total.toFixed(0)} ms; event loop turns ${ticks}, longest wait ${longestGap.toFixed(1)} ms (${((100 * longestGap) / total).toFixed(1)} % of the scan)`,
+  );
   assert.deepEqual(result, { kind: "done", runs: n });
   assert.equal(index.all().length, n);
-  assert.equal(index.groups().reduce((a, g) => a + g.systems.reduce((b, s) => b + s.runs.length, 0), 0), n);
+  assert.equal(
+    index.groups().reduce((a, g) => a + g.systems.reduce((b, s) => b + s.runs.length, 0), 0),
+    n,
+  );
   // Synchronous, the whole scan was one wait (ratio 1, a turn or none); sliced, the loop turns
   // after every batch, and no wait is more than a small part of the scan.
   assert.ok(ticks >= n / 64 / 2, `the event loop turned ${ticks} times during the scan of ${n} runs`);
-  assert.ok(longestGap / total < 0.25, `the event loop waited ${longestGap.toFixed(0)} ms of a ${total.toFixed(0)} ms scan`);
+  assert.ok(
+    longestGap / total < 0.25,
+    `the event loop waited ${longestGap.toFixed(0)} ms of a ${total.toFixed(0)} ms scan`,
+  );
   // Runs were in the index while the scan went on, growing.
   assert.ok(seenDuring.length >= 4, `progress reported ${seenDuring.length / 2} times`);
   const counts = seenDuring.filter((_, i) => i % 2 === 0);
-  assert.ok(counts.some((c) => c > 0 && c < n), `progress counts ${counts.slice(0, 5).join(", ")}…`);
-  for (let i = 0; i < seenDuring.length; i += 2) assert.equal(seenDuring[i + 1], seenDuring[i], "what progress reports is in the index");
-  assert.deepEqual(counts, [...counts].sort((a, b) => a - b));
+  assert.ok(
+    counts.some((c) => c > 0 && c < n),
+    `progress counts ${counts.slice(0, 5).join(", ")}…`,
+  );
+  for (let i = 0; i < seenDuring.length; i += 2)
+    assert.equal(seenDuring[i + 1], seenDuring[i], "what progress reports is in the index");
+  assert.deepEqual(
+    counts,
+    [...counts].sort((a, b) => a - b),
+  );
 });
 
 test("rescan in place: old entries stay until the scan ends, then the vanished ones go; update and remove during a scan win over it", async (t) => {
@@ -212,7 +304,10 @@ test("rescan in place: old entries stay until the scan ends, then the vanished o
     },
   });
   assert.deepEqual(await scan, { kind: "done", runs: 400 - 1 + 1 - 1 });
-  assert.ok(sizeAtFirstProgress !== undefined && sizeAtFirstProgress >= 400, `the index held ${sizeAtFirstProgress} runs during the rescan`);
+  assert.ok(
+    sizeAtFirstProgress !== undefined && sizeAtFirstProgress >= 400,
+    `the index held ${sizeAtFirstProgress} runs during the rescan`,
+  );
   assert.equal(index.get(dirs[1] as string), undefined, "a run deleted before the rescan is gone after it");
   assert.equal(index.get(added)?.status, "finished");
   const c = index.get(changed);
@@ -243,5 +338,11 @@ test("scan: a run.json that is a folder is not a run (its folder may hold runs o
   fs.symlinkSync(path.join(elsewhere, "linked"), path.join(root, "link"));
   const index = new RunIndex([root]);
   assert.deepEqual(await index.scan(), { kind: "done", runs: 2 });
-  assert.deepEqual(index.all().map((e) => (e.status === "invalid" ? e.problem : e.manifest.id)).sort(), ["inner", "linked"]);
+  assert.deepEqual(
+    index
+      .all()
+      .map((e) => (e.status === "invalid" ? e.problem : e.manifest.id))
+      .sort(),
+    ["inner", "linked"],
+  );
 });

@@ -11,7 +11,11 @@ import { RunIndex } from "../../src/extension/runIndex";
 import { type RunsNode, RunsTreeModel, type TreeRefresh } from "../../src/extension/runsTree";
 import { tempDir } from "../support";
 
-function writeRun(root: string, name: string, over: { system?: string; experiment?: string; status?: string; step?: number; startedAt?: string }): string {
+function writeRun(
+  root: string,
+  name: string,
+  over: { system?: string; experiment?: string; status?: string; step?: number; startedAt?: string },
+): string {
   const dir = path.join(root, name);
   fs.mkdirSync(dir, { recursive: true });
   const m = {
@@ -59,7 +63,16 @@ test("runs tree: stable nodes and targeted refreshes", async (t) => {
   const model = new RunsTreeModel();
   assert.equal(ids(model.sync(index)), "full", "first sync draws everything");
   const before = flatten(model);
-  assert.deepEqual([...before.keys()].sort(), ["experiment:/exp/a.experiment.ts", `run:${a1}`, `run:${path.join(root, "b1")}`, "system:/exp/a.experiment.ts#modAdd", "system:/exp/a.experiment.ts#parity"].sort());
+  assert.deepEqual(
+    [...before.keys()].sort(),
+    [
+      "experiment:/exp/a.experiment.ts",
+      `run:${a1}`,
+      `run:${path.join(root, "b1")}`,
+      "system:/exp/a.experiment.ts#modAdd",
+      "system:/exp/a.experiment.ts#parity",
+    ].sort(),
+  );
 
   // Nothing changed: nothing to redraw, same objects.
   assert.equal(ids(model.sync(index)), "none");
@@ -81,7 +94,11 @@ test("runs tree: stable nodes and targeted refreshes", async (t) => {
   const a2 = writeRun(root, "a2", { startedAt: "2025-06-02T12:00:00.000Z" });
   index.update(a2);
   assert.deepEqual(ids(model.sync(index, [a2])), ["system:/exp/a.experiment.ts#modAdd"]);
-  assert.deepEqual(model.children(before.get("system:/exp/a.experiment.ts#modAdd")!).map((n) => n.id), [`run:${a2}`, `run:${a1}`], "newest first");
+  assert.deepEqual(
+    model.children(before.get("system:/exp/a.experiment.ts#modAdd")!).map((n) => n.id),
+    [`run:${a2}`, `run:${a1}`],
+    "newest first",
+  );
 
   // A new system in an existing experiment: the experiment node.
   const c1 = writeRun(root, "c1", { system: "xor" });

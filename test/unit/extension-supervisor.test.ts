@@ -8,9 +8,15 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { classify } from "../../src/extension/watcher";
 import { readConfig, DEFAULT_CONFIG } from "../../src/extension/config";
-import { type Launch, type Log, markRunFailed, type Problem, Supervisor, TrainerProcess } from "../../src/extension/supervisor";
+import {
+  type Launch,
+  type Log,
+  markRunFailed,
+  type Problem,
+  Supervisor,
+  TrainerProcess,
+} from "../../src/extension/supervisor";
 import { repoRoot } from "../support";
-
 
 const quiet: Log = { info: () => {}, warn: () => {}, error: () => {}, trace: () => {} };
 
@@ -19,7 +25,14 @@ function launchOf(sidecar: string, cwd: string): Launch {
 }
 
 function supervisor(launch: Launch, overrides: { readyTimeoutMs?: number } = {}): Supervisor {
-  return new Supervisor({ launch: () => launch, log: quiet, maxConcurrent: () => 2, readyTimeoutMs: overrides.readyTimeoutMs ?? 60_000, listTimeoutMs: 120_000, stopGraceMs: 20_000 });
+  return new Supervisor({
+    launch: () => launch,
+    log: quiet,
+    maxConcurrent: () => 2,
+    readyTimeoutMs: overrides.readyTimeoutMs ?? 60_000,
+    listTimeoutMs: 120_000,
+    stopGraceMs: 20_000,
+  });
 }
 
 function tmp(): string {
@@ -49,7 +62,10 @@ test("list: the systems of the grokking example", { timeout: 120_000 }, async ()
   try {
     const reply = await sup.list(path.join(root, "examples", "grokking.experiment.ts"));
     assert.equal(reply.error, undefined);
-    assert.ok(reply.systems.some((s) => s.name === "modAdd"), JSON.stringify(reply.systems.map((s) => s.name)));
+    assert.ok(
+      reply.systems.some((s) => s.name === "modAdd"),
+      JSON.stringify(reply.systems.map((s) => s.name)),
+    );
   } finally {
     sup.dispose();
   }
@@ -74,7 +90,8 @@ test("train: a short run ends finished; events stream; no problem reported", { t
     assert.ok(types.has("started") && types.has("finished"), [...types].join());
     assert.deepEqual(problems, []);
     assert.equal(sup.runs().length, 0);
-    const status = (JSON.parse(fs.readFileSync(path.join(run.runDir!, "run.json"), "utf8")) as { status: string }).status;
+    const status = (JSON.parse(fs.readFileSync(path.join(run.runDir!, "run.json"), "utf8")) as { status: string })
+      .status;
     assert.equal(status, "finished");
   } finally {
     sup.dispose();
@@ -102,7 +119,9 @@ test("stop: a long run stops gracefully with status stopped", { timeout: 180_000
   }
 });
 
-test("crash: exit without finished is reported at once and run.json is marked failed", { timeout: 30_000 }, async () => {
+test("crash: exit without finished is reported at once and run.json is marked failed", {
+  timeout: 30_000,
+}, async () => {
   const dir = tmp();
   const runDir = path.join(dir, "run-1");
   fs.mkdirSync(runDir);
@@ -127,7 +146,10 @@ process.stdin.once("data", () => {
     assert.match(p.message, /exit code 7/);
     assert.match(p.message, /boom/);
     assert.equal(run.phase.kind === "ended" && run.phase.status, "failed");
-    const m = JSON.parse(fs.readFileSync(path.join(runDir, "run.json"), "utf8")) as { status: string; error?: { message: string } };
+    const m = JSON.parse(fs.readFileSync(path.join(runDir, "run.json"), "utf8")) as {
+      status: string;
+      error?: { message: string };
+    };
     assert.equal(m.status, "failed");
     assert.match(m.error?.message ?? "", /exit code 7/);
   } finally {
@@ -141,7 +163,10 @@ test("markRunFailed leaves a run that is not running alone", () => {
   try {
     fs.writeFileSync(path.join(dir, "run.json"), JSON.stringify(manifest("stopped")));
     assert.equal(markRunFailed(dir, "x"), false);
-    assert.equal((JSON.parse(fs.readFileSync(path.join(dir, "run.json"), "utf8")) as { status: string }).status, "stopped");
+    assert.equal(
+      (JSON.parse(fs.readFileSync(path.join(dir, "run.json"), "utf8")) as { status: string }).status,
+      "stopped",
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -157,7 +182,12 @@ test("start: a trainer that never says ready times out and is killed", { timeout
     const p = TrainerProcess.start(launchOf(fake, dir), quiet, { timeoutMs: 10_000, signal: controller.signal });
     controller.abort();
     await assert.rejects(p, /cancelled/);
-    await assert.rejects(TrainerProcess.start({ ...launchOf(fake, dir), node: path.join(dir, "no-such-node") }, quiet, { timeoutMs: 5000 }), /could not start|exited before/);
+    await assert.rejects(
+      TrainerProcess.start({ ...launchOf(fake, dir), node: path.join(dir, "no-such-node") }, quiet, {
+        timeoutMs: 5000,
+      }),
+      /could not start|exited before/,
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -165,19 +195,42 @@ test("start: a trainer that never says ready times out and is killed", { timeout
 
 test("watcher: paths under a run root map to their run folder and part", () => {
   const root = path.join(path.sep, "w", "runs");
-  assert.deepEqual(classify(root, path.join(root, "a", "run.json")), { runDir: path.join(root, "a"), part: "manifest" });
-  assert.deepEqual(classify(root, path.join(root, "a", "metrics.jsonl")), { runDir: path.join(root, "a"), part: "metrics" });
-  assert.deepEqual(classify(root, path.join(root, "a", "checkpoints", "step-00000100.safetensors")), { runDir: path.join(root, "a"), part: "checkpoint" });
-  assert.deepEqual(classify(root, path.join(root, "a", "checkpoints", ".step-00000100.safetensors.1.ab.tmp")), { runDir: path.join(root, "a"), part: "other" });
-  assert.deepEqual(classify(root, path.join(root, "sweep", "b", "run.json")), { runDir: path.join(root, "sweep", "b"), part: "manifest" });
+  assert.deepEqual(classify(root, path.join(root, "a", "run.json")), {
+    runDir: path.join(root, "a"),
+    part: "manifest",
+  });
+  assert.deepEqual(classify(root, path.join(root, "a", "metrics.jsonl")), {
+    runDir: path.join(root, "a"),
+    part: "metrics",
+  });
+  assert.deepEqual(classify(root, path.join(root, "a", "checkpoints", "step-00000100.safetensors")), {
+    runDir: path.join(root, "a"),
+    part: "checkpoint",
+  });
+  assert.deepEqual(classify(root, path.join(root, "a", "checkpoints", ".step-00000100.safetensors.1.ab.tmp")), {
+    runDir: path.join(root, "a"),
+    part: "other",
+  });
+  assert.deepEqual(classify(root, path.join(root, "sweep", "b", "run.json")), {
+    runDir: path.join(root, "sweep", "b"),
+    part: "manifest",
+  });
   assert.equal(classify(root, path.join(path.sep, "w", "other")), undefined);
 });
 
 test("config: typed settings with defaults for bad values", () => {
-  const values: Record<string, unknown> = { runRoots: [], experimentGlob: 3, backend: "tpu", maxConcurrentTrainers: 0, nodePath: " /usr/bin/node " };
+  const values: Record<string, unknown> = {
+    runRoots: [],
+    experimentGlob: 3,
+    backend: "tpu",
+    maxConcurrentTrainers: 0,
+    nodePath: " /usr/bin/node ",
+  };
   const c = readConfig({ get: <T>(k: string) => values[k] as T | undefined });
   assert.deepEqual(c, { ...DEFAULT_CONFIG, nodePath: "/usr/bin/node" });
-  const d = readConfig({ get: <T>(k: string) => ({ runRoots: ["out"], backend: "wasm", maxConcurrentTrainers: 4 })[k] as T | undefined });
+  const d = readConfig({
+    get: <T>(k: string) => ({ runRoots: ["out"], backend: "wasm", maxConcurrentTrainers: 4 })[k] as T | undefined,
+  });
   assert.deepEqual([d.runRoots, d.backend, d.maxConcurrentTrainers], [["out"], "wasm", 4]);
 });
 
@@ -186,7 +239,11 @@ test("config: typed settings with defaults for bad values", () => {
  * closing, as it chooses), takes `saveMs` to save, writes run.json "stopped", says `finished` and
  * exits, as the real one does. `ignore` makes it deaf to both (only a kill ends it).
  */
-function stoppableFake(dir: string, runDir: string, opts: { saveMs: number; on: "stop" | "stdin-end" | "never" }): string {
+function stoppableFake(
+  dir: string,
+  runDir: string,
+  opts: { saveMs: number; on: "stop" | "stdin-end" | "never" },
+): string {
   const fake = path.join(dir, `stoppable-${opts.on}.js`);
   const stopped = JSON.stringify(JSON.stringify(manifest("stopped")));
   fs.writeFileSync(
@@ -236,7 +293,9 @@ function statusIn(runDir: string): string {
 // VS Code calls deactivate() and then, without awaiting it, disposes the extension's subscriptions
 // (the supervisor among them): the shutdown must survive that dispose.
 for (const on of ["stop", "stdin-end"] as const) {
-  test(`shutdown (deactivate, then dispose at once): a trainer that stops on ${on} writes run.json "stopped" and is not killed`, { timeout: 30_000 }, async () => {
+  test(`shutdown (deactivate, then dispose at once): a trainer that stops on ${on} writes run.json "stopped" and is not killed`, {
+    timeout: 30_000,
+  }, async () => {
     const dir = tmp();
     const runDir = path.join(dir, "run-1");
     fs.mkdirSync(runDir);
@@ -263,7 +322,9 @@ for (const on of ["stop", "stdin-end"] as const) {
   });
 }
 
-test("shutdown: a trainer that ignores stop is killed after the grace period, and the run marked failed", { timeout: 30_000 }, async () => {
+test("shutdown: a trainer that ignores stop is killed after the grace period, and the run marked failed", {
+  timeout: 30_000,
+}, async () => {
   const dir = tmp();
   const runDir = path.join(dir, "run-1");
   fs.mkdirSync(runDir);
@@ -291,7 +352,9 @@ test("shutdown: a trainer that ignores stop is killed after the grace period, an
 // The timing bound is the fakes' business above; this one checks the real sidecar answers a
 // shutdown (stop + stdin closed, then dispose at once) by saving, with a grace that a loaded
 // 2-core machine cannot miss. The time it took is printed (wasm, modAdd: ~2 s here).
-test("shutdown: the real sidecar, mid-training, saves and its run.json says stopped", { timeout: 180_000 }, async (t) => {
+test("shutdown: the real sidecar, mid-training, saves and its run.json says stopped", {
+  timeout: 180_000,
+}, async (t) => {
   const root = repoRoot();
   const out = tmp();
   const sup = supervisor(launchOf(path.join(root, "dist", "trainer", "sidecar.js"), root));

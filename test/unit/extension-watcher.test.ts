@@ -17,7 +17,15 @@ const QUIET_MS = 1500;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function manifestText(status: string, step: number): string {
-  return JSON.stringify({ format: "learning-mechanics/run", formatVersion: 1, id: "r", system: "s", status, step, totalSteps: 10 });
+  return JSON.stringify({
+    format: "learning-mechanics/run",
+    formatVersion: 1,
+    id: "r",
+    system: "s",
+    status,
+    step,
+    totalSteps: 10,
+  });
 }
 
 function statusOf(runDir: string): string | undefined {
@@ -47,7 +55,9 @@ function record(w: RunRootWatcher): Seen[] {
 // The run finishes `finishAfterMs` after its root appears: 0..~300 ms covers the window in which
 // the old watcher (on the parent) was closed and the new one (on the root) was not yet ready.
 for (const finishAfterMs of [0, 15, 40, 80, 150, 300]) {
-  test(`watcher: a missing root that appears with a run finished ${finishAfterMs} ms later delivers the final run.json`, { timeout: 20_000 }, async (t) => {
+  test(`watcher: a missing root that appears with a run finished ${finishAfterMs} ms later delivers the final run.json`, {
+    timeout: 20_000,
+  }, async (t) => {
     const parent = tempDir(t);
     const root = path.join(parent, "runs");
     const w = new RunRootWatcher(DEBOUNCE_MS, (m) => assert.fail(m));
@@ -71,8 +81,14 @@ for (const finishAfterMs of [0, 15, 40, 80, 150, 300]) {
     assert.ok(last.at >= lastWrite, `last change came ${lastWrite - last.at} ms before the last write`);
     assert.equal(last.status, "finished");
     assert.equal(last.change.removed, false);
-    assert.ok(mine.some((s) => s.change.manifest), "no manifest change");
-    assert.ok(mine.some((s) => s.change.metrics), "no metrics change");
+    assert.ok(
+      mine.some((s) => s.change.manifest),
+      "no manifest change",
+    );
+    assert.ok(
+      mine.some((s) => s.change.metrics),
+      "no metrics change",
+    );
   });
 }
 
@@ -82,7 +98,9 @@ for (const finishAfterMs of [0, 15, 40, 80, 150, 300]) {
 // run.json before the final write and chokidar never reports that write: the run stayed "running".
 // The watcher's trailing check must report it.
 for (const gapMs of [20, 30, 40]) {
-  test(`watcher: run.json rewritten ${gapMs} ms after a reported write, across a flush, still delivers the final state`, { timeout: 20_000 }, async (t) => {
+  test(`watcher: run.json rewritten ${gapMs} ms after a reported write, across a flush, still delivers the final state`, {
+    timeout: 20_000,
+  }, async (t) => {
     const root = tempDir(t);
     const runDir = path.join(root, "fast");
     fs.mkdirSync(runDir);
@@ -106,12 +124,18 @@ for (const gapMs of [20, 30, 40]) {
     const mine = seen.filter((s) => s.change.runDir === runDir);
     assert.ok(mine.length > 0, "no change delivered");
     const last = mine[mine.length - 1]!;
-    assert.equal(last.status, "finished", `the last delivered change (${last.at - lastWrite} ms after the last write) read ${String(last.status)}`);
+    assert.equal(
+      last.status,
+      "finished",
+      `the last delivered change (${last.at - lastWrite} ms after the last write) read ${String(last.status)}`,
+    );
     assert.ok(last.change.manifest);
   });
 }
 
-test("watcher: a root created between setRoots and the parent watcher being ready is still picked up", { timeout: 20_000 }, async (t) => {
+test("watcher: a root created between setRoots and the parent watcher being ready is still picked up", {
+  timeout: 20_000,
+}, async (t) => {
   const parent = tempDir(t);
   const root = path.join(parent, "runs");
   const w = new RunRootWatcher(DEBOUNCE_MS, (m) => assert.fail(m));
@@ -128,7 +152,9 @@ test("watcher: a root created between setRoots and the parent watcher being read
   assert.equal(mine[mine.length - 1]!.status, "finished");
 });
 
-test("watcher: a present root reports run.json, metrics, checkpoints, analyses and removal", { timeout: 20_000 }, async (t) => {
+test("watcher: a present root reports run.json, metrics, checkpoints, analyses and removal", {
+  timeout: 20_000,
+}, async (t) => {
   const root = tempDir(t);
   const runDir = path.join(root, "a");
   fs.mkdirSync(runDir);
@@ -148,7 +174,16 @@ test("watcher: a present root reports run.json, metrics, checkpoints, analyses a
     const got = seen.slice(from).filter((s) => s.change.runDir === runDir);
     assert.ok(got.length > 0, "no change");
     // Merge: debouncing may split one action over two deliveries.
-    return got.map((s) => s.change).reduce((a, b) => ({ runDir, manifest: a.manifest || b.manifest, metrics: a.metrics || b.metrics, checkpoints: a.checkpoints || b.checkpoints, analyses: a.analyses || b.analyses, removed: b.removed }));
+    return got
+      .map((s) => s.change)
+      .reduce((a, b) => ({
+        runDir,
+        manifest: a.manifest || b.manifest,
+        metrics: a.metrics || b.metrics,
+        checkpoints: a.checkpoints || b.checkpoints,
+        analyses: a.analyses || b.analyses,
+        removed: b.removed,
+      }));
   };
   const m = await flagsAfter(() => writeFileAtomicSync(path.join(runDir, "run.json"), manifestText("running", 5)));
   assert.deepEqual([m.manifest, m.analyses, m.removed], [true, false, false]);
@@ -169,8 +204,14 @@ test("watcher: paths under a run root map to their run folder and part (analyses
   const nested = path.join(root, "sweep", "b");
   assert.deepEqual(classify(root, path.join(a, "analyses")), { runDir: a, part: "analyses" });
   assert.deepEqual(classify(root, path.join(a, "analyses", "x.json")), { runDir: a, part: "analyses" });
-  assert.deepEqual(classify(root, path.join(a, "analyses", "hessian", "step-1", "deep", "x.json")), { runDir: a, part: "analyses" });
-  assert.deepEqual(classify(root, path.join(a, "analyses", "hessian", ".x.json.1.ab.tmp")), { runDir: a, part: "other" });
+  assert.deepEqual(classify(root, path.join(a, "analyses", "hessian", "step-1", "deep", "x.json")), {
+    runDir: a,
+    part: "analyses",
+  });
+  assert.deepEqual(classify(root, path.join(a, "analyses", "hessian", ".x.json.1.ab.tmp")), {
+    runDir: a,
+    part: "other",
+  });
   // An analyses file named like a run part is still an analysis, not a nested run's manifest.
   assert.deepEqual(classify(root, path.join(a, "analyses", "run.json")), { runDir: a, part: "analyses" });
   assert.deepEqual(classify(root, path.join(nested, "analyses", "k", "x.json")), { runDir: nested, part: "analyses" });
@@ -179,7 +220,9 @@ test("watcher: paths under a run root map to their run folder and part (analyses
   assert.deepEqual(classify(root, path.join(a, "notes.txt")), { runDir: a, part: "other" });
 });
 
-test("watcher: past maxWatchedRuns the roots are polled, said once; changes, new runs and removals still arrive", { timeout: 30_000 }, async (t) => {
+test("watcher: past maxWatchedRuns the roots are polled, said once; changes, new runs and removals still arrive", {
+  timeout: 30_000,
+}, async (t) => {
   const root = tempDir(t);
   const runs = ["a", "b", "c"].map((n) => path.join(root, n));
   for (const r of runs) {
@@ -187,7 +230,11 @@ test("watcher: past maxWatchedRuns the roots are polled, said once; changes, new
     fs.writeFileSync(path.join(r, "run.json"), manifestText("running", 1));
   }
   const notices: string[] = [];
-  const w = new RunRootWatcher(DEBOUNCE_MS, (m) => assert.fail(m), { maxWatchedRuns: 2, pollMs: 100, notice: (m) => notices.push(m) });
+  const w = new RunRootWatcher(DEBOUNCE_MS, (m) => assert.fail(m), {
+    maxWatchedRuns: 2,
+    pollMs: 100,
+    notice: (m) => notices.push(m),
+  });
   t.after(() => w.dispose());
   const seen = record(w);
   w.setRoots([root]);
@@ -204,18 +251,38 @@ test("watcher: past maxWatchedRuns the roots are polled, said once; changes, new
   fs.writeFileSync(path.join(d, "run.json"), manifestText("running", 0));
   fs.rmSync(runs[1]!, { recursive: true });
   const deadline = Date.now() + 10_000;
-  const has = (dir: string, pred: (s: Seen) => boolean): boolean => seen.some((s) => s.change.runDir === dir && pred(s));
-  while (Date.now() < deadline && !(has(runs[0]!, (s) => s.status === "finished") && has(d, (s) => s.change.manifest) && has(runs[1]!, (s) => s.change.removed))) await sleep(50);
-  assert.ok(has(runs[0]!, (s) => s.change.manifest && s.status === "finished"), "the changed run.json");
-  assert.ok(has(d, (s) => s.change.manifest && !s.change.removed), "the new run in a group");
-  assert.ok(has(runs[1]!, (s) => s.change.removed), "the removed run");
+  const has = (dir: string, pred: (s: Seen) => boolean): boolean =>
+    seen.some((s) => s.change.runDir === dir && pred(s));
+  while (
+    Date.now() < deadline &&
+    !(
+      has(runs[0]!, (s) => s.status === "finished") &&
+      has(d, (s) => s.change.manifest) &&
+      has(runs[1]!, (s) => s.change.removed)
+    )
+  )
+    await sleep(50);
+  assert.ok(
+    has(runs[0]!, (s) => s.change.manifest && s.status === "finished"),
+    "the changed run.json",
+  );
+  assert.ok(
+    has(d, (s) => s.change.manifest && !s.change.removed),
+    "the new run in a group",
+  );
+  assert.ok(
+    has(runs[1]!, (s) => s.change.removed),
+    "the removed run",
+  );
   // Rewatching (a rescan) does not say it again.
   w.setRoots([root]);
   await w.whenReady();
   assert.equal(notices.length, 1);
 });
 
-test("watcher: what changed after `since` (while the run index scanned, before the roots were watched) is reported once ready", { timeout: 20_000 }, async (t) => {
+test("watcher: what changed after `since` (while the run index scanned, before the roots were watched) is reported once ready", {
+  timeout: 20_000,
+}, async (t) => {
   const root = tempDir(t);
   const old = path.join(root, "old");
   const changed = path.join(root, "changed");
@@ -233,5 +300,8 @@ test("watcher: what changed after `since` (while the run index scanned, before t
   w.setRoots([root], 2, now - 6_000);
   await w.whenReady();
   await sleep(300);
-  assert.deepEqual([...new Set(seen.filter((s) => s.change.manifest).map((s) => path.basename(s.change.runDir)))], ["changed"]);
+  assert.deepEqual(
+    [...new Set(seen.filter((s) => s.change.manifest).map((s) => path.basename(s.change.runDir)))],
+    ["changed"],
+  );
 });

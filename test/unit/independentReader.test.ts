@@ -9,8 +9,21 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { isTempFileName, readJsonFile } from "../../src/shared/atomicFile";
 import { readMetrics } from "../../src/shared/metricsReader";
-import { CHECKPOINT_DIR, METRICS_FILE, OPTIMIZER_TENSOR_PREFIX, RUN_MANIFEST, checkpointFileName, manifestProblems, parseCheckpointFileName } from "../../src/shared/runFormat";
-import { type TensorToEncode, encodeSafetensors, readSafetensors, readSafetensorsHeader } from "../../src/shared/safetensors";
+import {
+  CHECKPOINT_DIR,
+  METRICS_FILE,
+  OPTIMIZER_TENSOR_PREFIX,
+  RUN_MANIFEST,
+  checkpointFileName,
+  manifestProblems,
+  parseCheckpointFileName,
+} from "../../src/shared/runFormat";
+import {
+  type TensorToEncode,
+  encodeSafetensors,
+  readSafetensors,
+  readSafetensorsHeader,
+} from "../../src/shared/safetensors";
 import { repoRoot } from "../support";
 
 /** Why the Python checks cannot run here, or undefined when python3 with numpy is available. */
@@ -68,15 +81,36 @@ function pattern<T>(n: number, f: (i: number) => T): T[] {
 test("files from our encoder read back identically with a hand-written numpy reader", { skip }, (t) => {
   const dir = tmpDir(t);
   const tensors: TensorToEncode[] = [
-    { name: "layers.0.weight", dtype: "F32", shape: [64, 33], data: new Float32Array(pattern(64 * 33, (i) => Math.sin(i * 0.37) * (1 + (i % 7)))) },
+    {
+      name: "layers.0.weight",
+      dtype: "F32",
+      shape: [64, 33],
+      data: new Float32Array(pattern(64 * 33, (i) => Math.sin(i * 0.37) * (1 + (i % 7)))),
+    },
     { name: "layers.0.bias", dtype: "F32", shape: [33], data: new Float32Array(pattern(33, (i) => i / 3 - 5)) },
-    { name: "embed", dtype: "F64", shape: [5, 3], data: new Float64Array(pattern(15, (i) => Math.exp(i / 4) * (i % 2 ? -1 : 1) + 1e-17 * i)) },
+    {
+      name: "embed",
+      dtype: "F64",
+      shape: [5, 3],
+      data: new Float64Array(pattern(15, (i) => Math.exp(i / 4) * (i % 2 ? -1 : 1) + 1e-17 * i)),
+    },
     { name: "labels", dtype: "I32", shape: [2, 2, 3], data: new Int32Array(pattern(12, (i) => (i - 6) * 123456789)) },
     { name: "scalar", dtype: "F32", shape: [], data: new Float32Array([0.1]) },
     { name: "nothing", dtype: "F32", shape: [0, 3], data: new Float32Array(0) },
-    { name: "optimizer/layers.0.bias/m", dtype: "F32", shape: [33], data: new Float32Array(pattern(33, (i) => 1e-8 * i)) },
+    {
+      name: "optimizer/layers.0.bias/m",
+      dtype: "F32",
+      shape: [33],
+      data: new Float32Array(pattern(33, (i) => 1e-8 * i)),
+    },
   ];
-  const metadata = { format: "learning-mechanics/checkpoint", format_version: "1", step: "42", params: JSON.stringify(["layers.0.weight", "layers.0.bias", "embed"]), note: "ü ✓ \"q\"" };
+  const metadata = {
+    format: "learning-mechanics/checkpoint",
+    format_version: "1",
+    step: "42",
+    params: JSON.stringify(["layers.0.weight", "layers.0.bias", "embed"]),
+    note: 'ü ✓ "q"',
+  };
   const file = path.join(dir, checkpointFileName(42));
   fs.writeFileSync(file, encodeSafetensors(tensors, metadata));
   fs.writeFileSync(path.join(dir, "reader.py"), NUMPY_READER);
@@ -85,7 +119,10 @@ test("files from our encoder read back identically with a hand-written numpy rea
     header_len: number;
     metadata: Record<string, string>;
     contiguous: boolean;
-    tensors: Record<string, { dtype: string; shape: number[]; aligned: boolean; values: number[]; norm: number; sum: number }>;
+    tensors: Record<
+      string,
+      { dtype: string; shape: number[]; aligned: boolean; values: number[]; norm: number; sum: number }
+    >;
   };
   assert.equal(out.header_len % 8, 0);
   assert.equal(out.contiguous, true);
@@ -105,7 +142,10 @@ test("files from our encoder read back identically with a hand-written numpy rea
       sq += v * v;
       sum += v;
     }
-    assert.ok(Math.abs(py.norm - Math.sqrt(sq)) <= 1e-12 * Math.max(1, Math.sqrt(sq)), `${x.name} norm ${py.norm} vs ${Math.sqrt(sq)}`);
+    assert.ok(
+      Math.abs(py.norm - Math.sqrt(sq)) <= 1e-12 * Math.max(1, Math.sqrt(sq)),
+      `${x.name} norm ${py.norm} vs ${Math.sqrt(sq)}`,
+    );
     assert.ok(Math.abs(py.sum - sum) <= 1e-9 * Math.max(1, Math.abs(sum)), `${x.name} sum`);
   }
 });
@@ -148,7 +188,10 @@ test("the Python writer in docs/run-format.md produces a run folder our readers 
   const metrics = readMetrics(path.join(runDir, METRICS_FILE));
   assert.equal(metrics.partialTail, false);
   assert.deepEqual(metrics.badLines, []);
-  assert.deepEqual(metrics.records.map((r) => r.step), pattern(21, (i) => i * 10));
+  assert.deepEqual(
+    metrics.records.map((r) => r.step),
+    pattern(21, (i) => i * 10),
+  );
   for (const r of metrics.records) {
     assert.ok(Number.isFinite(r.time) && r.time >= 0);
     assert.equal(typeof r["train_loss"], "number");
@@ -159,7 +202,10 @@ test("the Python writer in docs/run-format.md produces a run folder our readers 
   // checkpoints/: exactly the expected names, step 0 included, no temp files left.
   const names = fs.readdirSync(path.join(runDir, CHECKPOINT_DIR));
   assert.deepEqual(names.filter(isTempFileName), []);
-  const steps = names.map(parseCheckpointFileName).filter((s): s is number => s !== undefined).sort((a, b) => a - b);
+  const steps = names
+    .map(parseCheckpointFileName)
+    .filter((s): s is number => s !== undefined)
+    .sort((a, b) => a - b);
   assert.deepEqual(steps, [0, 50, 100, 150, 200]);
 
   // The script's dataset, rebuilt here: x[i, j] = sin(0.37 i (j+1)) as float32, y = x·W* + b* + 0.2 cos(1.3 i).
@@ -170,7 +216,15 @@ test("the Python writer in docs/run-format.md produces a run folder our readers 
   ];
   const bTrue = [0.3, -0.7];
   const x = pattern(64, (i) => pattern(3, (j) => Math.fround(Math.sin(0.37 * i * (j + 1)))));
-  const y = x.map((row, i) => pattern(2, (k) => row.reduce((s, v, j) => s + v * (wTrue[j]?.[k] ?? 0), 0) + (bTrue[k] ?? 0) + Math.fround(0.2 * Math.cos(1.3 * i))));
+  const y = x.map((row, i) =>
+    pattern(
+      2,
+      (k) =>
+        row.reduce((s, v, j) => s + v * (wTrue[j]?.[k] ?? 0), 0) +
+        (bTrue[k] ?? 0) +
+        Math.fround(0.2 * Math.cos(1.3 * i)),
+    ),
+  );
 
   for (const step of steps) {
     const file = path.join(runDir, CHECKPOINT_DIR, checkpointFileName(step));
@@ -184,7 +238,10 @@ test("the Python writer in docs/run-format.md produces a run folder our readers 
     const info = new Map(header.tensors.map((x) => [x.name, x]));
     assert.deepEqual(info.get("layers.0.weight")?.shape, [3, 2]); // [in, out]
     assert.deepEqual(info.get("layers.0.bias")?.shape, [2]);
-    const optimizerNames = header.tensors.map((x) => x.name).filter((n) => n.startsWith(OPTIMIZER_TENSOR_PREFIX)).sort();
+    const optimizerNames = header.tensors
+      .map((x) => x.name)
+      .filter((n) => n.startsWith(OPTIMIZER_TENSOR_PREFIX))
+      .sort();
     assert.deepEqual(optimizerNames, ["optimizer/momentum/layers.0.bias", "optimizer/momentum/layers.0.weight"]);
     assert.ok(header.tensors.every((x) => x.dtype === "F32"));
 
@@ -197,7 +254,10 @@ test("the Python writer in docs/run-format.md produces a run folder our readers 
     for (const v of [...w, ...b]) sq += v * v;
     const rec = byStep.get(step);
     assert.ok(rec);
-    assert.ok(Math.abs(Math.sqrt(sq) - (rec["param_norm"] as number)) < 1e-9 * Math.sqrt(sq), `param_norm at step ${step}`);
+    assert.ok(
+      Math.abs(Math.sqrt(sq) - (rec["param_norm"] as number)) < 1e-9 * Math.sqrt(sq),
+      `param_norm at step ${step}`,
+    );
     // train_loss = MSE of y = x·W + b with W read as [in, out]: checks values and orientation.
     let loss = 0;
     x.forEach((row, i) => {
@@ -209,7 +269,10 @@ test("the Python writer in docs/run-format.md produces a run folder our readers 
     });
     loss /= 128;
     const logged = rec["train_loss"] as number;
-    assert.ok(Math.abs(loss - logged) <= 1e-4 * logged, `train_loss at step ${step}: ${loss} recomputed vs ${logged} logged`);
+    assert.ok(
+      Math.abs(loss - logged) <= 1e-4 * logged,
+      `train_loss at step ${step}: ${loss} recomputed vs ${logged} logged`,
+    );
   }
   // Training did something: the loss fell by two orders of magnitude.
   assert.ok((byStep.get(200)?.["train_loss"] as number) < (byStep.get(0)?.["train_loss"] as number) / 100);
@@ -241,7 +304,10 @@ test("the run.json and metrics.jsonl examples in docs/run-format.md are valid an
     const r = readMetrics(p);
     assert.deepEqual(r.badLines, []);
     assert.equal(r.partialTail, false);
-    assert.deepEqual(r.records.map((x) => x.step), [0, 10, 20]);
+    assert.deepEqual(
+      r.records.map((x) => x.step),
+      [0, 10, 20],
+    );
     assert.equal(r.records[2]?.["train_loss"], null);
   } finally {
     fs.rmSync(path.dirname(p), { recursive: true, force: true });

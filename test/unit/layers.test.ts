@@ -39,17 +39,30 @@ export function importsOf(path: string, text: string): Import[] {
   const visit = (node: TS.Node) => {
     if (ts.isImportDeclaration(node) && ts.isStringLiteral(node.moduleSpecifier)) {
       const clause = node.importClause;
-      const named = clause?.namedBindings && ts.isNamedImports(clause.namedBindings) ? clause.namedBindings.elements : undefined;
-      const typeOnly = clause !== undefined && (clause.isTypeOnly || (!clause.name && named !== undefined && named.length > 0 && named.every((e) => e.isTypeOnly)));
+      const named =
+        clause?.namedBindings && ts.isNamedImports(clause.namedBindings) ? clause.namedBindings.elements : undefined;
+      const typeOnly =
+        clause !== undefined &&
+        (clause.isTypeOnly ||
+          (!clause.name && named !== undefined && named.length > 0 && named.every((e) => e.isTypeOnly)));
       add(node.moduleSpecifier.text, typeOnly);
     } else if (ts.isExportDeclaration(node) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
       add(node.moduleSpecifier.text, node.isTypeOnly);
-    } else if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference) && ts.isStringLiteral(node.moduleReference.expression)) {
+    } else if (
+      ts.isImportEqualsDeclaration(node) &&
+      ts.isExternalModuleReference(node.moduleReference) &&
+      ts.isStringLiteral(node.moduleReference.expression)
+    ) {
       add(node.moduleReference.expression.text, node.isTypeOnly);
     } else if (ts.isCallExpression(node) && node.arguments.length === 1 && ts.isStringLiteral(node.arguments[0]!)) {
       const isRequire = ts.isIdentifier(node.expression) && node.expression.text === "require";
-      if (isRequire || node.expression.kind === ts.SyntaxKind.ImportKeyword) add((node.arguments[0] as TS.StringLiteral).text, false);
-    } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal)) {
+      if (isRequire || node.expression.kind === ts.SyntaxKind.ImportKeyword)
+        add((node.arguments[0] as TS.StringLiteral).text, false);
+    } else if (
+      ts.isImportTypeNode(node) &&
+      ts.isLiteralTypeNode(node.argument) &&
+      ts.isStringLiteral(node.argument.literal)
+    ) {
       add(node.argument.literal.text, true);
     }
     ts.forEachChild(node, visit);
@@ -58,10 +71,27 @@ export function importsOf(path: string, text: string): Import[] {
   return out;
 }
 
-type Layer = "extension" | "webview" | "shared" | "sdk" | "measures" | "analyzer" | "methods" | "entry" | "training" | "other";
+type Layer =
+  | "extension"
+  | "webview"
+  | "shared"
+  | "sdk"
+  | "measures"
+  | "analyzer"
+  | "methods"
+  | "entry"
+  | "training"
+  | "other";
 
 // The processes' entries and the job plumbing between their threads (jobs.ts: the messages; jobHost.ts, worker.ts).
-const ENTRY_POINTS = new Set(["trainer/cli.ts", "trainer/sidecar.ts", "trainer/session.ts", "trainer/jobs.ts", "trainer/jobHost.ts", "trainer/worker.ts"]);
+const ENTRY_POINTS = new Set([
+  "trainer/cli.ts",
+  "trainer/sidecar.ts",
+  "trainer/session.ts",
+  "trainer/jobs.ts",
+  "trainer/jobHost.ts",
+  "trainer/worker.ts",
+]);
 
 function layerOf(path: string): Layer {
   const [top, sub] = path.split("/");
@@ -70,7 +100,9 @@ function layerOf(path: string): Layer {
     if (sub === "methods") return "methods";
     return ENTRY_POINTS.has(path) ? "entry" : "training";
   }
-  return top === "extension" || top === "webview" || top === "shared" || top === "sdk" || top === "measures" ? top : "other";
+  return top === "extension" || top === "webview" || top === "shared" || top === "sdk" || top === "measures"
+    ? top
+    : "other";
 }
 
 const isTensorLibrary = (spec: string) => spec.startsWith("@tensorflow/");
@@ -78,7 +110,8 @@ const LIGHT_LAYERS: ReadonlySet<Layer> = new Set(["measures", "shared", "webview
 
 /** The file a relative import names: `x.ts`, `x.tsx` or `x/index.ts`, as present in `files`. */
 function resolve(target: string, files: ReadonlyMap<string, string>): string | undefined {
-  for (const candidate of [target, `${target}.ts`, `${target}.tsx`, `${target}/index.ts`]) if (files.has(candidate)) return candidate;
+  for (const candidate of [target, `${target}.ts`, `${target}.tsx`, `${target}/index.ts`])
+    if (files.has(candidate)) return candidate;
   return undefined;
 }
 
@@ -90,14 +123,21 @@ export function violations(files: ReadonlyMap<string, string>): string[] {
     const layer = layerOf(path);
     const deps: string[] = [];
     for (const imp of importsOf(path, text)) {
-      const target = imp.target === undefined ? undefined : resolve(imp.target, files) ?? imp.target;
+      const target = imp.target === undefined ? undefined : (resolve(imp.target, files) ?? imp.target);
       const to = target === undefined ? undefined : layerOf(target);
       const where = `${path} imports "${imp.spec}"`;
       if (imp.spec === "vscode" && layer !== "extension") problems.push(`${where}: vscode only in src/extension`);
-      if (layer === "measures" && (target === undefined || !target.startsWith("measures/"))) problems.push(`${where}: src/measures imports nothing outside itself`);
-      if ((layer === "training" || layer === "methods") && to === "analyzer") problems.push(`${where}: training code and tensor methods never import the analyzer`);
-      if (layer === "webview" && (to === "extension" || to === "analyzer" || to === "methods" || to === "entry" || to === "training")) problems.push(`${where}: src/webview imports neither src/extension nor src/trainer`);
-      if (layer === "extension" && (to === "analyzer" || to === "methods" || to === "entry" || to === "training")) problems.push(`${where}: src/extension talks to the trainer through src/shared/trainerProtocol.ts only`);
+      if (layer === "measures" && (target === undefined || !target.startsWith("measures/")))
+        problems.push(`${where}: src/measures imports nothing outside itself`);
+      if ((layer === "training" || layer === "methods") && to === "analyzer")
+        problems.push(`${where}: training code and tensor methods never import the analyzer`);
+      if (
+        layer === "webview" &&
+        (to === "extension" || to === "analyzer" || to === "methods" || to === "entry" || to === "training")
+      )
+        problems.push(`${where}: src/webview imports neither src/extension nor src/trainer`);
+      if (layer === "extension" && (to === "analyzer" || to === "methods" || to === "entry" || to === "training"))
+        problems.push(`${where}: src/extension talks to the trainer through src/shared/trainerProtocol.ts only`);
       if (!imp.typeOnly) deps.push(target ?? `pkg:${imp.spec}`);
     }
     runtime.set(path, deps);
@@ -111,7 +151,10 @@ export function violations(files: ReadonlyMap<string, string>): string[] {
       const { file, via } = queue.shift()!;
       for (const dep of runtime.get(file) ?? []) {
         if (dep.startsWith("pkg:")) {
-          if (isTensorLibrary(dep.slice(4))) problems.push(`${path} reaches "${dep.slice(4)}" at run time (${[...via, dep.slice(4)].join(" → ")}): no tensor library in src/${layerOf(path)}`);
+          if (isTensorLibrary(dep.slice(4)))
+            problems.push(
+              `${path} reaches "${dep.slice(4)}" at run time (${[...via, dep.slice(4)].join(" → ")}): no tensor library in src/${layerOf(path)}`,
+            );
         } else if (!seen.has(dep)) {
           seen.add(dep);
           queue.push({ file: dep, via: [...via, dep] });
@@ -129,7 +172,8 @@ function sourceFiles(): Map<string, string> {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const p = join(dir, entry.name);
       if (entry.isDirectory()) walk(p);
-      else if (/\.tsx?$/.test(entry.name) && !entry.name.endsWith(".d.ts")) files.set(relative(src, p).split(sep).join("/"), readFileSync(p, "utf8"));
+      else if (/\.tsx?$/.test(entry.name) && !entry.name.endsWith(".d.ts"))
+        files.set(relative(src, p).split(sep).join("/"), readFileSync(p, "utf8"));
     }
   };
   walk(src);
@@ -140,7 +184,11 @@ describe("layers", () => {
   test("every source file imports only what its layer may", () => {
     const files = sourceFiles();
     assert.ok(files.size > 100, `found ${files.size} source files under src/`);
-    assert.ok([...files.keys()].some((p) => p.startsWith("measures/")) && [...files.keys()].some((p) => p.startsWith("trainer/methods/")), "the layers exist");
+    assert.ok(
+      [...files.keys()].some((p) => p.startsWith("measures/")) &&
+        [...files.keys()].some((p) => p.startsWith("trainer/methods/")),
+      "the layers exist",
+    );
     assert.deepEqual(violations(files), []);
   });
 
@@ -157,7 +205,10 @@ describe("layers", () => {
       ["trainer/cli.ts", `import { w } from "./analyzer/weights";\n`],
       ["trainer/analyzer/weights.ts", `import { m } from "../../measures/a";\nexport const w = 1;\n`],
       ["webview/app/main.ts", `import { s } from "../../extension/e";\n`],
-      ["extension/e.ts", `import * as vscode from "vscode";\nimport { t } from "../trainer/train";\nconst lazy = require("../trainer/cli");\n`],
+      [
+        "extension/e.ts",
+        `import * as vscode from "vscode";\nimport { t } from "../trainer/train";\nconst lazy = require("../trainer/cli");\n`,
+      ],
       ["trainer/train.ts", `import * as vscode from "vscode";\n`],
     ]);
     const found = violations(files);
@@ -173,7 +224,11 @@ describe("layers", () => {
       /extension\/e\.ts imports "\.\.\/trainer\/cli"/,
       /trainer\/train\.ts imports "vscode"/,
     ];
-    for (const re of expect) assert.ok(found.some((p) => re.test(p)), `expected a violation matching ${re}; found:\n${found.join("\n")}`);
+    for (const re of expect)
+      assert.ok(
+        found.some((p) => re.test(p)),
+        `expected a violation matching ${re}; found:\n${found.join("\n")}`,
+      );
     assert.ok(!found.some((p) => p.startsWith("trainer/cli.ts")), "the entry points may import the analyzer");
     assert.ok(!found.some((p) => p.startsWith("shared/typed.ts")), "a type-only import of a tensor type is erased");
     assert.ok(!found.some((p) => /measures\/a\.ts imports "vscode"/.test(p)), "imports in comments do not count");

@@ -29,7 +29,16 @@ interface Curve {
   jumpAt: number; // an extra "kta" series jumps here
 }
 
-const GROK: Curve = { chance: 1 / 97, memCentre: 400, memWidth: 60, genCentre: 6000, genWidth: 250, lossPeak: 2500, normPeak: 3000, jumpAt: 4500 };
+const GROK: Curve = {
+  chance: 1 / 97,
+  memCentre: 400,
+  memWidth: 60,
+  genCentre: 6000,
+  genWidth: 250,
+  lossPeak: 2500,
+  normPeak: 3000,
+  jumpAt: 4500,
+};
 
 function trainAcc(c: Curve, t: number): number {
   return c.chance + ((c.trainCeiling ?? 1) - c.chance) * sigmoid((t - c.memCentre) / c.memWidth);
@@ -73,7 +82,8 @@ function run(c: Curve, steps: readonly number[], noise?: { seed: number; n: numb
   return steps.map((t) => record(c, t, rng && noise ? { rng, n: noise.n } : undefined));
 }
 
-const range = (start: number, end: number, every: number): number[] => Array.from({ length: Math.floor((end - start) / every) + 1 }, (_, i) => start + i * every);
+const range = (start: number, end: number, every: number): number[] =>
+  Array.from({ length: Math.floor((end - start) / every) + 1 }, (_, i) => start + i * every);
 
 test("clean sigmoid curves: t_mem, t_gen, delay, ratio, chance check, verdict and phases", () => {
   const steps = range(0, 10000, 50);
@@ -103,7 +113,10 @@ test("clean curves: early-warning indicators land at the planted steps with lead
   assert.ok(weightNormPeak && Math.abs(weightNormPeak.step - GROK.normPeak) <= 50, `norm peak ${weightNormPeak?.step}`);
   assert.equal(weightNormPeak.leadTime, tGen - weightNormPeak.step);
   // The loss bump's peak is pulled slightly earlier by the generalization drop; within 2 evaluations.
-  assert.ok(testLossTurnaround && Math.abs(testLossTurnaround.step - GROK.lossPeak) <= 100, `turnaround ${testLossTurnaround?.step}`);
+  assert.ok(
+    testLossTurnaround && Math.abs(testLossTurnaround.step - GROK.lossPeak) <= 100,
+    `turnaround ${testLossTurnaround?.step}`,
+  );
   assert.equal(testLossTurnaround.leadTime, tGen - testLossTurnaround.step);
   assert.equal(jumps.length, 1);
   const kta = jumps[0]!;
@@ -117,16 +130,29 @@ test("noisy curves (seeded binomial accuracy noise, 3% loss noise): the same ans
   const tMem = firstStepAtOrAfter(steps, crossing(GROK.chance, GROK.memCentre, GROK.memWidth, 0.99));
   const tGen = firstStepAtOrAfter(steps, crossing(GROK.chance, GROK.genCentre, GROK.genWidth, 0.95));
   for (const seed of [1, 2, 3, 4, 5]) {
-    const r = analyzeGrokking(run(GROK, steps, { seed, n: 2000 }), { chanceAccuracy: GROK.chance, testSetSize: 2000, jumpMetrics: ["kta"] });
+    const r = analyzeGrokking(run(GROK, steps, { seed, n: 2000 }), {
+      chanceAccuracy: GROK.chance,
+      testSetSize: 2000,
+      jumpMetrics: ["kta"],
+    });
     assert.ok(r.tMem !== undefined && Math.abs(r.tMem - tMem) <= 150, `seed ${seed}: t_mem ${r.tMem} vs ${tMem}`);
     assert.ok(r.tGen !== undefined && Math.abs(r.tGen - tGen) <= 150, `seed ${seed}: t_gen ${r.tGen} vs ${tGen}`);
     assert.equal(r.verdict.kind, "grokked");
     assert.equal(r.testAccAtChance, true);
     const { weightNormPeak, testLossTurnaround, jumps } = r.indicators;
-    assert.ok(weightNormPeak && Math.abs(weightNormPeak.step - GROK.normPeak) <= 400, `seed ${seed}: norm peak ${weightNormPeak?.step}`);
-    assert.ok(testLossTurnaround && Math.abs(testLossTurnaround.step - GROK.lossPeak) <= 500, `seed ${seed}: turnaround ${testLossTurnaround?.step}`);
+    assert.ok(
+      weightNormPeak && Math.abs(weightNormPeak.step - GROK.normPeak) <= 400,
+      `seed ${seed}: norm peak ${weightNormPeak?.step}`,
+    );
+    assert.ok(
+      testLossTurnaround && Math.abs(testLossTurnaround.step - GROK.lossPeak) <= 500,
+      `seed ${seed}: turnaround ${testLossTurnaround?.step}`,
+    );
     assert.ok(testLossTurnaround.leadTime! > 2000);
-    assert.ok(jumps[0]!.indicator && Math.abs(jumps[0]!.indicator.step - GROK.jumpAt) <= 250, `seed ${seed}: jump ${jumps[0]!.indicator?.step}`);
+    assert.ok(
+      jumps[0]!.indicator && Math.abs(jumps[0]!.indicator.step - GROK.jumpAt) <= 250,
+      `seed ${seed}: jump ${jumps[0]!.indicator?.step}`,
+    );
   }
 });
 
@@ -155,7 +181,10 @@ test("never grokking: memorized, test at chance to the end; no t_gen and no lead
   assert.equal(r.delay, undefined);
   assert.equal(r.ratio, undefined);
   assert.deepEqual(r.verdict, { kind: "memorized", tMem, stepsSinceMemorization: 8000 - tMem });
-  assert.deepEqual(r.phases.map((p) => p.kind), ["pre-memorization", "circuit-formation"]);
+  assert.deepEqual(
+    r.phases.map((p) => p.kind),
+    ["pre-memorization", "circuit-formation"],
+  );
   assert.equal(r.phases[1]!.endStep, 8000);
   assert.equal(r.testAccAtChance, true);
   assert.equal(r.chanceBand?.basis, "assumed-test-size");
@@ -173,7 +202,10 @@ test("generalization without delay: test accuracy follows train accuracy", () =>
   const early: Curve = { ...together, genCentre: 900 };
   const e = analyzeGrokking(run(early, steps));
   assert.equal(e.verdict.kind, "generalized-without-delay");
-  assert.deepEqual(e.phases.map((p) => p.kind), ["pre-memorization", "generalized"]);
+  assert.deepEqual(
+    e.phases.map((p) => p.kind),
+    ["pre-memorization", "generalized"],
+  );
 });
 
 test("not memorized: train accuracy plateaus below the threshold", () => {
@@ -203,8 +235,14 @@ test("missing and null values are not evaluations: they neither break nor extend
   });
   const evalSteps = (name: string): number[] => recs.filter((r) => typeof r[name] === "number").map((r) => r.step);
   const r = analyzeGrokking(recs);
-  assert.equal(r.tMem, firstStepAtOrAfter(evalSteps("train_acc"), crossing(GROK.chance, GROK.memCentre, GROK.memWidth, 0.99)));
-  assert.equal(r.tGen, firstStepAtOrAfter(evalSteps("test_acc"), crossing(GROK.chance, GROK.genCentre, GROK.genWidth, 0.95)));
+  assert.equal(
+    r.tMem,
+    firstStepAtOrAfter(evalSteps("train_acc"), crossing(GROK.chance, GROK.memCentre, GROK.memWidth, 0.99)),
+  );
+  assert.equal(
+    r.tGen,
+    firstStepAtOrAfter(evalSteps("test_acc"), crossing(GROK.chance, GROK.genCentre, GROK.genWidth, 0.95)),
+  );
   assert.equal(r.verdict.kind, "grokked");
   // A null between two above-threshold evaluations does not reset the run.
   const tiny: MetricsRecord[] = [
@@ -231,7 +269,12 @@ test("uneven evaluation cadence: dense early, sparse late", () => {
 });
 
 test("t_mem = 0: the ratio is Infinity, and the verdict still says grokked", () => {
-  const recs: MetricsRecord[] = range(0, 1000, 100).map((step) => ({ step, time: 0, train_acc: 1, test_acc: step >= 600 ? 1 : 0.01 }));
+  const recs: MetricsRecord[] = range(0, 1000, 100).map((step) => ({
+    step,
+    time: 0,
+    train_acc: 1,
+    test_acc: step >= 600 ? 1 : 0.01,
+  }));
   const r = analyzeGrokking(recs);
   assert.equal(r.tMem, 0);
   assert.equal(r.tGen, 600);
@@ -255,7 +298,9 @@ test("live use: batches give the same t_mem/t_gen as the whole run, and the cros
     const batch = recs.slice(i, i + 1 + rng.int(12));
     i += batch.length;
     const step = advanceGrokkingDetector(state, batch);
-    const generalized = step.events.find((e): e is Extract<GrokkingEvent, { kind: "generalized" }> => e.kind === "generalized");
+    const generalized = step.events.find(
+      (e): e is Extract<GrokkingEvent, { kind: "generalized" }> => e.kind === "generalized",
+    );
     if (generalized) {
       crossings++;
       assert.equal(generalized.step, whole.tGen);
@@ -290,15 +335,30 @@ test("jump detector: the steepest rise (or fall), undefined for a series that ne
   const j = detectJump(steps, up);
   assert.ok(j && Math.abs(j.step - 1200) <= 20, `jump ${j?.step}`);
   assert.ok(j.rate > 0);
-  const down = detectJump(steps, up.map((v) => -v), 0.8, "down");
+  const down = detectJump(
+    steps,
+    up.map((v) => -v),
+    0.8,
+    "down",
+  );
   assert.equal(down?.step, j.step);
-  assert.equal(detectJump(steps, steps.map((t) => -t)), undefined);
+  assert.equal(
+    detectJump(
+      steps,
+      steps.map((t) => -t),
+    ),
+    undefined,
+  );
   assert.equal(detectJump([0, 1], [0, 1]), undefined);
 });
 
 test("smoothing: the debiased EMA starts at the first value, is exact on constants, and the zero-lag form keeps a symmetric peak in place", () => {
   const steps = range(0, 100, 1);
-  const ema = debiasedEma(steps, steps.map(() => 5), 0.9);
+  const ema = debiasedEma(
+    steps,
+    steps.map(() => 5),
+    0.9,
+  );
   assert.ok(ema.every((v) => Math.abs(v - 5) < 1e-12));
   assert.equal(debiasedEma([0, 1], [3, 7], 0.9)[0], 3);
   const bump = steps.map((t) => Math.exp(-(((t - 50) / 8) ** 2)));
@@ -314,7 +374,8 @@ test("smoothing: the debiased EMA starts at the first value, is exact on constan
 
 test("jump indicators are looked for after memorization: the fast change while fitting the training set does not count", () => {
   const records: MetricsRecord[] = [];
-  for (let step = 0; step <= 6000; step += 100) records.push({ step, time: 0, train_acc: step >= 300 ? 1 : 0.1, test_acc: step >= 5000 ? 1 : 0.01 });
+  for (let step = 0; step <= 6000; step += 100)
+    records.push({ step, time: 0, train_acc: step >= 300 ? 1 : 0.1, test_acc: step >= 5000 ? 1 : 0.01 });
   // Rises by 0.5 between steps 100 and 200 (memorization), then by 0.2 between 3000 and 3100.
   const steps = records.map((r) => r.step);
   const values = steps.map((s) => (s >= 200 ? 0.5 : 0) + (s >= 3100 ? 0.2 : 0));

@@ -13,7 +13,11 @@ import { type Matrix, fromRows, matMul, matMulTransB, matrix } from "../../src/m
 import { assertClose, randomMatrix, randomOrthogonal } from "../analysisSupport";
 
 function scale(m: Matrix, s: number): Matrix {
-  return matrix(m.rows, m.cols, m.data.map((v) => v * s));
+  return matrix(
+    m.rows,
+    m.cols,
+    m.data.map((v) => v * s),
+  );
 }
 
 function gram(x: Matrix): Matrix {
@@ -25,15 +29,27 @@ test("kernel distance: identical kernels → 0, scaled kernel → 0, orthogonal 
   assertClose(kernelDistance(k0, k0), 0, 1e-12, "identical");
   assertClose(kernelDistance(scale(k0, 37.5), k0), 0, 1e-12, "scaled");
   // Kernels on disjoint supports: diag(1,1,0,0) and diag(0,0,1,1) have ⟨·,·⟩_F = 0.
-  const a = fromRows([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]);
-  const b = fromRows([[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]);
+  const a = fromRows([
+    [1, 0, 0, 0],
+    [0, 1, 0, 0],
+    [0, 0, 0, 0],
+    [0, 0, 0, 0],
+  ]);
+  const b = fromRows([
+    [0, 0, 0, 0],
+    [0, 0, 0, 0],
+    [0, 0, 1, 0],
+    [0, 0, 0, 1],
+  ]);
   assertClose(kernelDistance(a, b), 1, 1e-15, "orthogonal");
 });
 
 test("kernel distance matches the formula on random kernels and lies in [0, 1]", () => {
   const ka = gram(randomMatrix(9, 4, 2));
   const kb = gram(randomMatrix(9, 4, 3));
-  let inner = 0, na = 0, nb = 0;
+  let inner = 0,
+    na = 0,
+    nb = 0;
   for (let i = 0; i < ka.data.length; i++) {
     inner += ka.data[i]! * kb.data[i]!;
     na += ka.data[i]! ** 2;
@@ -49,9 +65,15 @@ test("kernel distance matches the formula on random kernels and lies in [0, 1]",
 test("centred KTA = 1 when K = YYᵀ (one-hot and regression targets), also after adding a constant to K", () => {
   const labels = [0, 2, 1, 1, 0, 2, 2, 0, 1, 0];
   const y = matrix(labels.length, 3);
-  labels.forEach((c, i) => { y.data[i * 3 + c] = 1; });
+  labels.forEach((c, i) => {
+    y.data[i * 3 + c] = 1;
+  });
   assertClose(centeredKernelTargetAlignment(gram(y), y), 1, 1e-12, "one-hot");
-  const shifted = matrix(10, 10, gram(y).data.map((v) => v + 5)); // C(K + c11ᵀ)C = CKC
+  const shifted = matrix(
+    10,
+    10,
+    gram(y).data.map((v) => v + 5),
+  ); // C(K + c11ᵀ)C = CKC
   assertClose(centeredKernelTargetAlignment(shifted, y), 1, 1e-12, "shifted");
   const yr = randomMatrix(10, 2, 4);
   assertClose(centeredKernelTargetAlignment(scale(gram(yr), 3), yr), 1, 1e-12, "regression");
@@ -65,7 +87,9 @@ test("centred KTA equals the explicit ⟨CKC, CYYᵀC⟩/(‖CKC‖‖CYYᵀC‖
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) c.data[i * n + j] = (i === j ? 1 : 0) - 1 / n;
   const ckc = matMul(matMul(c, k), c);
   const cyyc = matMul(matMul(c, gram(y)), c);
-  let inner = 0, n1 = 0, n2 = 0;
+  let inner = 0,
+    n1 = 0,
+    n2 = 0;
   for (let i = 0; i < n * n; i++) {
     inner += ckc.data[i]! * cyyc.data[i]!;
     n1 += ckc.data[i]! ** 2;
@@ -77,11 +101,19 @@ test("centred KTA equals the explicit ⟨CKC, CYYᵀC⟩/(‖CKC‖‖CYYᵀC‖
 });
 
 test("linear CKA: feature and Gram forms agree (n ≫ p and p ≫ n)", () => {
-  for (const [n, p, q, seed] of [[200, 5, 7, 10], [6, 40, 30, 20], [15, 15, 3, 30]] as const) {
+  for (const [n, p, q, seed] of [
+    [200, 5, 7, 10],
+    [6, 40, 30, 20],
+    [15, 15, 3, 30],
+  ] as const) {
     const x = randomMatrix(n, p, seed);
     const y = matMul(x, randomMatrix(p, q, seed + 1)); // related, so CKA is far from 0
     const noise = randomMatrix(n, q, seed + 2);
-    const noisy = matrix(n, q, y.data.map((v, i) => v + noise.data[i]!));
+    const noisy = matrix(
+      n,
+      q,
+      y.data.map((v, i) => v + noise.data[i]!),
+    );
     const f = linearCkaFeatureForm(x, noisy);
     const g = linearCkaGramForm(x, noisy);
     assertClose(f, g, 1e-10, `forms n=${n} p=${p}`);
@@ -97,7 +129,11 @@ test("linear CKA: CKA(X,X) = 1; invariant to orthogonal transforms, isotropic sc
   const base = linearCka(x, y);
   const q = randomOrthogonal(6, 42);
   const xq = matMul(x, q);
-  const moved = matrix(50, 6, xq.data.map((v, i) => 3.5 * v + (i % 6)));
+  const moved = matrix(
+    50,
+    6,
+    xq.data.map((v, i) => 3.5 * v + (i % 6)),
+  );
   assertClose(linearCka(moved, y), base, 1e-12, "XQ·3.5 + shift");
   assertClose(linearCka(y, x), base, 1e-12, "symmetric");
   assert.ok(base < 0.9, `independent random features should not look identical (CKA ${base})`);
@@ -105,7 +141,11 @@ test("linear CKA: CKA(X,X) = 1; invariant to orthogonal transforms, isotropic sc
 
 test("linear CKA of an invertible non-orthogonal transform differs from 1 (the test can fail)", () => {
   const x = randomMatrix(40, 3, 50);
-  const a = fromRows([[10, 0, 0], [0, 1, 0], [0, 0, 0.1]]);
+  const a = fromRows([
+    [10, 0, 0],
+    [0, 1, 0],
+    [0, 0, 0.1],
+  ]);
   const cka = linearCka(x, matMul(x, a));
   assert.ok(cka < 0.99, `anisotropic scaling changes CKA, got ${cka}`);
 });

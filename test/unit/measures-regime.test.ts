@@ -19,9 +19,16 @@ test("thresholds are ordered so that lazy and rich bands do not overlap", () => 
 });
 
 test("all signals lazy → lazy; all rich → rich; the reason names the values, the layer and the rule", () => {
-  const lazy = assessRegime({ kernelDistance: 0.002, relativeWeightChange: { dense0: 0.01, dense1: 0.02 }, cka: { dense0: 0.9995 } });
+  const lazy = assessRegime({
+    kernelDistance: 0.002,
+    relativeWeightChange: { dense0: 0.01, dense1: 0.02 },
+    cka: { dense0: 0.9995 },
+  });
   assert.equal(lazy.badge, "lazy");
-  assert.deepEqual(lazy.signals.map((s) => s.vote), ["lazy", "lazy", "lazy"]);
+  assert.deepEqual(
+    lazy.signals.map((s) => s.vote),
+    ["lazy", "lazy", "lazy"],
+  );
   assert.match(lazy.reason, /^Lazy: /);
   assert.match(lazy.reason, /kernel distance 0\.0020 ≤ 0\.005/);
   assert.match(lazy.reason, /lowest CKA to initialization 0\.9995 \(layer dense0\) ≥ 0\.999/);
@@ -46,7 +53,10 @@ test("in-between values and disagreeing signals → transitioning, with a reason
   assert.equal(assessRegime({ cka: { x: RICH_MAX_CKA } }).badge, "rich");
   // Two rich and one between: mean 5/6 → rich; one rich and two between: 2/3 → transitioning.
   assert.equal(assessRegime({ kernelDistance: 0.5, relativeWeightChange: { w: 0.5 }, cka: { x: 0.8 } }).badge, "rich");
-  assert.equal(assessRegime({ kernelDistance: 0.5, relativeWeightChange: { w: 0.1 }, cka: { x: 0.995 } }).badge, "transitioning");
+  assert.equal(
+    assessRegime({ kernelDistance: 0.5, relativeWeightChange: { w: 0.1 }, cka: { x: 0.995 } }).badge,
+    "transitioning",
+  );
 });
 
 test("no usable signal → unknown; non-finite values are ignored", () => {
@@ -56,4 +66,3 @@ test("no usable signal → unknown; non-finite values are ignored", () => {
   assert.equal(r.badge, "lazy");
   assert.equal(r.signals.length, 1);
 });
-

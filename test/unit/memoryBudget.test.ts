@@ -34,13 +34,48 @@ test("parameterCount equals the parameters the built-in models create", async ()
 
 test("a system over the limit is a ConfigError on model.hidden naming the parameters and the limit", () => {
   const io = tokIO(59, 2, 59);
-  const data: TaskData = { ...io, train: { n: 1, x: new Int32Array(2), y: new Int32Array(1) }, test: { n: 1, x: new Int32Array(2), y: new Int32Array(1) } };
+  const data: TaskData = {
+    ...io,
+    train: { n: 1, x: new Int32Array(2), y: new Int32Array(1) },
+    test: { n: 1, x: new Int32Array(2), y: new Int32Array(1) },
+  };
   const spec = (hidden: number[]): SystemSpec => ({
     task: { kind: "modularArithmetic", p: 59, op: "add", trainFraction: 0.4, splitSeed: 0, equalsToken: false },
     model: mlpSpec({ hidden }),
-    optimizer: { kind: "adam", lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, schedule: { warmupSteps: 0, decay: "constant", minLrFraction: 0 } },
-    steps: 10, batchSize: "full", evalEvery: 1, checkpointEvery: 1, seed: 0, description: "",
-    analyses: { grokking: { trainThreshold: 0.99, testThreshold: 0.95, hold: 3 }, weights: { every: 1 }, kernel: { every: 1, probeSize: 64 }, fourier: { every: 1, keyFrequencies: 5 }, tracin: { every: 1, projectionDim: 64, query: { kind: "test", count: 64 }, trainExamples: 0 }, bif: { every: 0, chains: 4, draws: 100, burnIn: 100, thin: 2, epsilon: 1e-3, gamma: 100, nBeta: 0, batchSize: 256, query: { kind: "test", count: 64 }, trainExamples: 1000 } },
+    optimizer: {
+      kind: "adam",
+      lr: 1e-3,
+      betas: [0.9, 0.999],
+      eps: 1e-8,
+      weightDecay: 0,
+      schedule: { warmupSteps: 0, decay: "constant", minLrFraction: 0 },
+    },
+    steps: 10,
+    batchSize: "full",
+    evalEvery: 1,
+    checkpointEvery: 1,
+    seed: 0,
+    description: "",
+    analyses: {
+      grokking: { trainThreshold: 0.99, testThreshold: 0.95, hold: 3 },
+      weights: { every: 1 },
+      kernel: { every: 1, probeSize: 64 },
+      fourier: { every: 1, keyFrequencies: 5 },
+      tracin: { every: 1, projectionDim: 64, query: { kind: "test", count: 64 }, trainExamples: 0 },
+      bif: {
+        every: 0,
+        chains: 4,
+        draws: 100,
+        burnIn: 100,
+        thin: 2,
+        epsilon: 1e-3,
+        gamma: 100,
+        nBeta: 0,
+        batchSize: 256,
+        query: { kind: "test", count: 64 },
+        trainExamples: 1000,
+      },
+    },
   });
   const plenty = { free: 64 * 1024 ** 3, total: 64 * 1024 ** 3 };
   checkMemory({ name: "ok" }, spec([256]), io, data, plenty);
@@ -49,12 +84,18 @@ test("a system over the limit is a ConfigError on model.hidden naming the parame
     (e: unknown) => {
       assert.ok(e instanceof ConfigError);
       assert.equal(e.problems[0]?.path, "model.hidden");
-      assert.match(e.problems[0]!.message, /^too large: 403,580,059 parameters need about [\d.]+ GiB to train, over the limit of 2\.0 GiB per training$/);
+      assert.match(
+        e.problems[0]!.message,
+        /^too large: 403,580,059 parameters need about [\d.]+ GiB to train, over the limit of 2\.0 GiB per training$/,
+      );
       return true;
     },
   );
   // Within the fixed limit but over what the machine has free now.
   const small = { free: 1024 ** 3, total: 2 * 1024 ** 3 };
   assert.ok(TRAINING_MEMORY_LIMIT > 0.75 * small.free);
-  assert.throws(() => checkMemory({ name: "mid" }, spec([8000, 8000]), io, data, small), /over 75% of the 1\.0 GiB available now \(of 2\.0 GiB\)/);
+  assert.throws(
+    () => checkMemory({ name: "mid" }, spec([8000, 8000]), io, data, small),
+    /over 75% of the 1\.0 GiB available now \(of 2\.0 GiB\)/,
+  );
 });

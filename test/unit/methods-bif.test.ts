@@ -96,13 +96,22 @@ function linearProblem(n: number, seed = 1): Problem {
 function posterior(p: Problem, nBeta: number, gamma: number): { P: Mat; mu: number[] } {
   const n = p.z.length;
   const k = D + 1;
-  const P: Mat = Array.from({ length: k }, (_, i) => Array.from({ length: k }, (_, j) => (nBeta / n) * p.z.reduce((s, r) => s + r[i]! * r[j]!, 0) + (i === j ? gamma : 0)));
-  const rhs = Array.from({ length: k }, (_, i) => (nBeta / n) * p.z.reduce((s, r, m) => s + r[i]! * p.y[m]!, 0) + gamma * p.thetaStar[i]!);
+  const P: Mat = Array.from({ length: k }, (_, i) =>
+    Array.from(
+      { length: k },
+      (_, j) => (nBeta / n) * p.z.reduce((s, r) => s + r[i]! * r[j]!, 0) + (i === j ? gamma : 0),
+    ),
+  );
+  const rhs = Array.from(
+    { length: k },
+    (_, i) => (nBeta / n) * p.z.reduce((s, r, m) => s + r[i]! * p.y[m]!, 0) + gamma * p.thetaStar[i]!,
+  );
   return { P, mu: matVec(inverse(P), rhs) };
 }
 
 /** Exact stationary covariance of full-batch SGLD with step ε on a Gaussian of precision P. */
-const discreteCov = (P: Mat, eps: number): Mat => inverse(P.map((r, i) => r.map((v, j) => v - (eps / 4) * matMul(P, P)[i]![j]!)));
+const discreteCov = (P: Mat, eps: number): Mat =>
+  inverse(P.map((r, i) => r.map((v, j) => v - (eps / 4) * matMul(P, P)[i]![j]!)));
 
 function paramsNow(t: AnalysisTarget): number[] {
   return t.params.flatMap((p) => Array.from(p.variable.dataSync()));
@@ -163,7 +172,8 @@ test("SGLD samples the localized posterior N(μ, (nβH + γI)⁻¹) of linear re
   await useBackend("cpu");
   const p = linearProblem(24);
   try {
-    const nBeta = 12, gamma = 3;
+    const nBeta = 12,
+      gamma = 3;
     const { P, mu } = posterior(p, nBeta, gamma);
     const Sigma = inverse(P);
     const pMax = Math.max(...P.map((r, i) => r.reduce((s, v, j) => s + (i === j ? v : Math.abs(v)), 0))); // Gershgorin bound
@@ -171,7 +181,17 @@ test("SGLD samples the localized posterior N(μ, (nβH + γI)⁻¹) of linear re
     const eps = 0.04 / pMax;
     const k = D + 1;
     const chains = 8;
-    const o = resolveSgldOptions(24, { stepSize: eps, nBeta, localization: gamma, chains, draws: 1500, burnIn: 400, thin: 5, batchSize: 24, seed: 11 });
+    const o = resolveSgldOptions(24, {
+      stepSize: eps,
+      nBeta,
+      localization: gamma,
+      chains,
+      draws: 1500,
+      burnIn: 400,
+      thin: 5,
+      batchSize: 24,
+      seed: 11,
+    });
     const perChain: CrossCovariance[] = [];
     let cur = new CrossCovariance(k, k);
     const outcomes = await runSgld(p.target, p.train, o, {
@@ -183,9 +203,14 @@ test("SGLD samples the localized posterior N(μ, (nβH + γI)⁻¹) of linear re
       },
       onChainEnd: () => perChain.push(cur),
     });
-    assert.deepEqual(outcomes.map((x) => x.kind), Array(chains).fill("completed"));
+    assert.deepEqual(
+      outcomes.map((x) => x.kind),
+      Array(chains).fill("completed"),
+    );
     const pooled = new CrossCovariance(k, k);
-    perChain.forEach((c) => { pooled.merge(c); });
+    perChain.forEach((c) => {
+      pooled.merge(c);
+    });
     assert.equal(pooled.count, chains * 1500);
     const cov = pooled.covariance();
     const bias = 1 / (1 - (eps * pMax) / 4) - 1;
@@ -196,7 +221,10 @@ test("SGLD samples the localized posterior N(μ, (nβH + γI)⁻¹) of linear re
       const mMean = means.reduce((s, v) => s + v, 0) / chains;
       const seMean = Math.sqrt(means.reduce((s, v) => s + (v - mMean) ** 2, 0) / (chains - 1) / chains);
       assert.ok(seMean < 0.1 * Math.sqrt(Sigma[i]![i]!), `mean SE ${seMean} too large for the test to mean anything`);
-      assert.ok(Math.abs(pooled.meanX[i]! - mu[i]!) < 4 * seMean + 1e-4, `mean[${i}] ${pooled.meanX[i]} vs μ ${mu[i]} (SE ${seMean})`);
+      assert.ok(
+        Math.abs(pooled.meanX[i]! - mu[i]!) < 4 * seMean + 1e-4,
+        `mean[${i}] ${pooled.meanX[i]} vs μ ${mu[i]} (SE ${seMean})`,
+      );
       for (let j = 0; j < k; j++) {
         const vals = perChain.map((c) => c.covariance()[i * k + j]!);
         const m = vals.reduce((s, v) => s + v, 0) / chains;
@@ -204,10 +232,17 @@ test("SGLD samples the localized posterior N(μ, (nβH + γI)⁻¹) of linear re
         const scale = Math.sqrt(Sigma[i]![i]! * Sigma[j]![j]!);
         assert.ok(se < 0.08 * scale, `cov SE ${se} vs scale ${scale}: too few effective draws`);
         const tol = 4 * se + bias * trSigma; // |S_ε − Σ| entry-wise ≤ bias·λ_max(Σ) ≤ bias·tr Σ
-        assert.ok(Math.abs(cov[i * k + j]! - Sigma[i]![j]!) < tol, `Σ[${i}][${j}]: SGLD ${cov[i * k + j]} vs (nβH+γI)⁻¹ ${Sigma[i]![j]} (tol ${tol})`);
+        assert.ok(
+          Math.abs(cov[i * k + j]! - Sigma[i]![j]!) < tol,
+          `Σ[${i}][${j}]: SGLD ${cov[i * k + j]} vs (nβH+γI)⁻¹ ${Sigma[i]![j]} (tol ${tol})`,
+        );
       }
     }
-    assert.deepEqual(paramsNow(p.target), p.thetaStar.map((v) => Math.fround(v)), "params back at θ*");
+    assert.deepEqual(
+      paramsNow(p.target),
+      p.thetaStar.map((v) => Math.fround(v)),
+      "params back at θ*",
+    );
   } finally {
     p.dispose();
   }
@@ -222,7 +257,9 @@ function quadCov(A: Mat, a: number[], B: Mat, b: number[], mu: number[], S: Mat)
 /** ½(zᵀθ − y)² averaged over rows = θᵀAθ + aᵀθ + c. */
 function quadForm(z: Mat, y: number[]): { A: Mat; a: number[] } {
   const k = z[0]!.length;
-  const A = Array.from({ length: k }, (_, i) => Array.from({ length: k }, (_, j) => (0.5 * z.reduce((s, r) => s + r[i]! * r[j]!, 0)) / z.length));
+  const A = Array.from({ length: k }, (_, i) =>
+    Array.from({ length: k }, (_, j) => (0.5 * z.reduce((s, r) => s + r[i]! * r[j]!, 0)) / z.length),
+  );
   const a = Array.from({ length: k }, (_, i) => -z.reduce((s, r, m) => s + r[i]! * y[m]!, 0) / z.length);
   return { A, a };
 }
@@ -234,15 +271,31 @@ test("BIF equals −Cov of the quadratic losses under the exact Gaussian station
   const qrows = randomRows(qrng, 5);
   const query = examples(qrows.z, qrows.y, 100);
   try {
-    const nBeta = 12, gamma = 3, eps = 0.12;
+    const nBeta = 12,
+      gamma = 3,
+      eps = 0.12;
     const { P, mu } = posterior(p, nBeta, gamma);
     const S = discreteCov(P, eps);
     // Queries: φ0 = mean loss of query examples {0, 1, 2}, φ1 = loss of example 3, φ2 = loss of example 4.
     const groups = Int32Array.from([0, 0, 0, 1, 2]);
     const rows = Int32Array.from([0, 3, 7, 19]);
-    const res = await computeBif(p.target, p.train, { examples: query, groups, names: ["triple", "four", "five"] }, {
-      stepSize: eps, nBeta, localization: gamma, chains: 8, draws: 2500, burnIn: 100, thin: 2, batchSize: 24, seed: 21, rows,
-    });
+    const res = await computeBif(
+      p.target,
+      p.train,
+      { examples: query, groups, names: ["triple", "four", "five"] },
+      {
+        stepSize: eps,
+        nBeta,
+        localization: gamma,
+        chains: 8,
+        draws: 2500,
+        burnIn: 100,
+        thin: 2,
+        batchSize: 24,
+        seed: 21,
+        rows,
+      },
+    );
     assert.equal(res.kind, "ok");
     if (res.kind !== "ok") return;
     assert.deepEqual(res.queryNames, ["triple", "four", "five"]);
@@ -253,13 +306,20 @@ test("BIF equals −Cov of the quadratic losses under the exact Gaussian station
     rows.forEach((r, ri) => {
       const li = quadForm([p.z[r]!], [p.y[r]!]);
       members.forEach((m, j) => {
-        const phi = quadForm(m.map((k) => qrows.z[k]!), m.map((k) => qrows.y[k]!));
+        const phi = quadForm(
+          m.map((k) => qrows.z[k]!),
+          m.map((k) => qrows.y[k]!),
+        );
         const expected = -quadCov(li.A, li.a, phi.A, phi.a, mu, S);
-        const got = res.bif[ri * 3 + j]!, se = res.stdErr[ri * 3 + j]!;
+        const got = res.bif[ri * 3 + j]!,
+          se = res.stdErr[ri * 3 + j]!;
         // Cauchy–Schwarz scale of this entry: √(Var ℓ_i · Var φ_j).
         const scale = Math.sqrt(quadCov(li.A, li.a, li.A, li.a, mu, S) * quadCov(phi.A, phi.a, phi.A, phi.a, mu, S));
         assert.ok(se < 0.03 * scale, `SE ${se} vs scale ${scale}: too noisy to test`);
-        assert.ok(Math.abs(got - expected) < 4 * se + 1e-5, `BIF(row ${r}, φ${j}) = ${got}, closed form ${expected} (SE ${se})`);
+        assert.ok(
+          Math.abs(got - expected) < 4 * se + 1e-5,
+          `BIF(row ${r}, φ${j}) = ${got}, closed form ${expected} (SE ${se})`,
+        );
       });
     });
     assert.equal(res.warnings.length, 0, res.warnings.join(" | "));
@@ -271,7 +331,12 @@ test("BIF equals −Cov of the quadratic losses under the exact Gaussian station
 });
 
 async function smallBif(p: Problem, query: Examples, opts: Parameters<typeof computeBif>[3]): Promise<BifResult> {
-  return computeBif(p.target, p.train, { examples: query }, { nBeta: 12, localization: 3, stepSize: 0.05, chains: 3, draws: 30, burnIn: 10, batchSize: 8, ...opts });
+  return computeBif(
+    p.target,
+    p.train,
+    { examples: query },
+    { nBeta: 12, localization: 3, stepSize: 0.05, chains: 3, draws: 30, burnIn: 10, batchSize: 8, ...opts },
+  );
 }
 
 for (const backend of ["cpu", "wasm"] as const) {
@@ -286,7 +351,10 @@ for (const backend of ["cpu", "wasm"] as const) {
       const c = await smallBif(p, query, { seed: 8 });
       assert.ok(a.kind === "ok" && b.kind === "ok" && c.kind === "ok");
       assert.deepEqual(Array.from(a.bif), Array.from(b.bif));
-      assert.deepEqual(a.traces.map((t) => Array.from(t.loss)), b.traces.map((t) => Array.from(t.loss)));
+      assert.deepEqual(
+        a.traces.map((t) => Array.from(t.loss)),
+        b.traces.map((t) => Array.from(t.loss)),
+      );
       assert.notDeepEqual(Array.from(a.bif), Array.from(c.bif));
       assert.ok(a.bif.every(Number.isFinite));
       assert.equal(a.traces.length, 3);
@@ -313,8 +381,24 @@ test("params are restored to w* after a run, after an error in the model, and af
     // The model throws on its 40th evaluation, mid-chain.
     let calls = 0;
     const inner = p.target.perExampleLoss;
-    const failing: AnalysisTarget = { ...p.target, perExampleLoss: (o, y) => (++calls === 40 ? (() => { throw new Error("boom"); })() : inner(o, y)) };
-    await assert.rejects(computeBif(failing, p.train, { examples: query }, { nBeta: 12, localization: 3, stepSize: 0.05, chains: 2, draws: 30 }), /boom/);
+    const failing: AnalysisTarget = {
+      ...p.target,
+      perExampleLoss: (o, y) =>
+        ++calls === 40
+          ? (() => {
+              throw new Error("boom");
+            })()
+          : inner(o, y),
+    };
+    await assert.rejects(
+      computeBif(
+        failing,
+        p.train,
+        { examples: query },
+        { nBeta: 12, localization: 3, stepSize: 0.05, chains: 2, draws: 30 },
+      ),
+      /boom/,
+    );
     assert.ok(calls >= 40);
     assert.deepEqual(paramsNow(p.target), star);
     // (tfjs itself keeps the tensors its gradient tape saved when the forward pass throws, so the
@@ -361,12 +445,29 @@ test("the R-hat warning fires for chains started far apart with too few draws, n
   const qr = randomRows(new Rng(6, "q"), 2);
   const query = examples(qr.z, qr.y, 50);
   try {
-    const apart = await smallBif(p, query, { initSpread: 3, stepSize: 0.002, draws: 12, burnIn: 0, chains: 4, seed: 2 });
+    const apart = await smallBif(p, query, {
+      initSpread: 3,
+      stepSize: 0.002,
+      draws: 12,
+      burnIn: 0,
+      chains: 4,
+      seed: 2,
+    });
     assert.equal(apart.kind, "ok");
     if (apart.kind !== "ok") return;
     assert.ok(apart.diagnostics.maxRhat > 1.1, `R-hat ${apart.diagnostics.maxRhat}`);
-    assert.ok(apart.warnings.some((w) => /not mixed: split R-hat/.test(w)), apart.warnings.join(" | "));
-    const mixed = await smallBif(p, query, { stepSize: 0.1, draws: 400, burnIn: 50, chains: 4, seed: 2, batchSize: 24 });
+    assert.ok(
+      apart.warnings.some((w) => /not mixed: split R-hat/.test(w)),
+      apart.warnings.join(" | "),
+    );
+    const mixed = await smallBif(p, query, {
+      stepSize: 0.1,
+      draws: 400,
+      burnIn: 50,
+      chains: 4,
+      seed: 2,
+      batchSize: 24,
+    });
     assert.equal(mixed.kind, "ok");
     if (mixed.kind !== "ok") return;
     assert.ok(mixed.diagnostics.maxRhat < 1.1, `mixed R-hat ${mixed.diagnostics.maxRhat}`);

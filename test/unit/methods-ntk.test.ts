@@ -23,12 +23,19 @@ function bruteForceNtk(target: AnalysisTarget, x: tf.Tensor): Float64Array {
   const vars = target.params.map((p) => p.variable);
   const rows: Float32Array[][] = [];
   for (let i = 0; i < n; i++) {
-    const xi = tf.slice(x, x.shape.map((_, k) => (k === 0 ? i : 0)), x.shape.map((d, k) => (k === 0 ? 1 : d)));
+    const xi = tf.slice(
+      x,
+      x.shape.map((_, k) => (k === 0 ? i : 0)),
+      x.shape.map((d, k) => (k === 0 ? 1 : d)),
+    );
     const width = tf.tidy(() => target.output(xi).shape[1]!);
     const perOutput: Float32Array[] = [];
     for (let c = 0; c < width; c++) {
       const g = tf.tidy(() => {
-        const { grads } = tf.variableGrads(() => tf.sum(tf.slice(target.output(xi), [0, c], [1, 1])) as tf.Scalar, vars);
+        const { grads } = tf.variableGrads(
+          () => tf.sum(tf.slice(target.output(xi), [0, c], [1, 1])) as tf.Scalar,
+          vars,
+        );
         return tf.concat(vars.map((v) => tf.reshape(grads[v.name] ?? tf.zerosLike(v), [-1])));
       });
       perOutput.push(g.dataSync() as Float32Array);
@@ -51,7 +58,8 @@ function bruteForceNtk(target: AnalysisTarget, x: tf.Tensor): Float64Array {
 }
 
 function relFrobenius(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0, s = 0;
+  let d = 0,
+    s = 0;
   for (let k = 0; k < a.length; k++) {
     d += (a[k]! - b[k]!) ** 2;
     s += b[k]! ** 2;
@@ -69,14 +77,16 @@ for (const backend of ["cpu", "wasm"] as const) {
     assert.equal(k0.directions, 3);
     assert.deepEqual(k0.fallback, []);
     const xx = tf.matMul(x, x, false, true).dataSync();
-    for (let k = 0; k < xx.length; k++) assert.ok(Math.abs(k0.kernel[k]! - 3 * xx[k]!) < 1e-4 * (1 + Math.abs(xx[k]!)), `entry ${k}`);
+    for (let k = 0; k < xx.length; k++)
+      assert.ok(Math.abs(k0.kernel[k]! - 3 * xx[k]!) < 1e-4 * (1 + Math.abs(xx[k]!)), `entry ${k}`);
     // A very different W: the kernel is unchanged.
     const w = target.params[0]!.variable;
     w.assign(tf.tensor2d(new Rng(9, "w").normals(15, 3), [5, 3]));
     const k1 = empiricalNtk(target, x);
     const s = kernelDistance(k1.kernel, k0.kernel);
     assert.ok(Math.abs(s) < 1e-6, `kernel distance ${s}`);
-    x.dispose(); model.dispose();
+    x.dispose();
+    model.dispose();
   });
 
   test(`one-hidden-layer net: NTK equals brute-force J Jᵀ summed over outputs (${backend})`, async () => {
@@ -95,7 +105,8 @@ for (const backend of ["cpu", "wasm"] as const) {
     w.assign(tf.mul(w, 3));
     const s = kernelDistance(empiricalNtk(target, x).kernel, k0);
     assert.ok(s > 1e-3, `kernel distance ${s}`);
-    x.dispose(); model.dispose();
+    x.dispose();
+    model.dispose();
   });
 }
 
@@ -106,11 +117,19 @@ test("transformer (LayerNorm parameters looped): NTK equals brute-force J Jᵀ",
   const before = tf.memory().numTensors;
   const k = empiricalNtk(target, x);
   assert.equal(tf.memory().numTensors, before, "no leaked tensors");
-  assert.deepEqual(k.fallback, ["blocks.0.ln1.g", "blocks.0.ln1.b", "blocks.0.ln2.g", "blocks.0.ln2.b", "lnf.g", "lnf.b"]);
+  assert.deepEqual(k.fallback, [
+    "blocks.0.ln1.g",
+    "blocks.0.ln1.b",
+    "blocks.0.ln2.g",
+    "blocks.0.ln2.b",
+    "lnf.g",
+    "lnf.b",
+  ]);
   assert.ok(k.tapped.includes("pos.weight"));
   const d = relFrobenius(k.kernel, bruteForceNtk(target, x));
   assert.ok(d < 1e-5, `relative difference ${d}`);
-  x.dispose(); model.dispose();
+  x.dispose();
+  model.dispose();
 });
 
 test("Hutchinson NTK converges to the exact one as the number of directions grows", async () => {
@@ -118,11 +137,14 @@ test("Hutchinson NTK converges to the exact one as the number of directions grow
   const { model, target } = build(mlpSpec({ hidden: [6], activation: "tanh" }), featIO(4, 5));
   const x = features(6, 4, 5);
   const exact = empiricalNtk(target, x).kernel;
-  const errs = [4, 64, 1024].map((s) => relFrobenius(empiricalNtk(target, x, { outputs: { hutchinson: s, seed: 3 } }).kernel, exact));
+  const errs = [4, 64, 1024].map((s) =>
+    relFrobenius(empiricalNtk(target, x, { outputs: { hutchinson: s, seed: 3 } }).kernel, exact),
+  );
   // Error ∝ 1/√S: 16x more directions → about 4x smaller error.
   assert.ok(errs[2]! < 0.1, `error at 1024 directions ${errs[2]}`);
   assert.ok(errs[2]! < errs[0]! / 4, `errors ${errs.join(", ")}`);
-  x.dispose(); model.dispose();
+  x.dispose();
+  model.dispose();
 });
 
 test("layer representations are the inputs of the tapped dense layers", async () => {
@@ -130,10 +152,17 @@ test("layer representations are the inputs of the tapped dense layers", async ()
   const { model, target } = build(mlpSpec({ hidden: [6], activation: "tanh" }), featIO(4, 2));
   const x = features(5, 4, 1);
   const reps = layerRepresentations(target, x);
-  assert.deepEqual(reps.map((r) => [r.param, r.n, r.dim]), [["layers.0.weight", 5, 4], ["out.weight", 5, 6]]);
+  assert.deepEqual(
+    reps.map((r) => [r.param, r.n, r.dim]),
+    [
+      ["layers.0.weight", 5, 4],
+      ["out.weight", 5, 6],
+    ],
+  );
   const [w, b] = [target.params[0]!.variable, target.params[1]!.variable];
   const hidden = tf.tanh(tf.add(tf.matMul(x, w), b)).dataSync();
   for (let k = 0; k < hidden.length; k++) assert.ok(Math.abs(reps[1]!.values[k]! - hidden[k]!) < 1e-6);
   assert.deepEqual(Array.from(reps[0]!.values), Array.from(x.dataSync()));
-  x.dispose(); model.dispose();
+  x.dispose();
+  model.dispose();
 });

@@ -2,7 +2,16 @@
 // by train/val/test prefix or suffix, the default choice, and which keys can be an x axis.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { classifyKey, defaultChoices, groupKeys, isAccuracyLike, isLossLike, isMonotoneColumn, MonotoneTracker, xCandidates } from "../../src/shared/metricKeys";
+import {
+  classifyKey,
+  defaultChoices,
+  groupKeys,
+  isAccuracyLike,
+  isLossLike,
+  isMonotoneColumn,
+  MonotoneTracker,
+  xCandidates,
+} from "../../src/shared/metricKeys";
 
 test("classifyKey: `/` namespaces, split prefixes and suffixes, everything else on its own", () => {
   const read = (k: string): [string, string | null] => {
@@ -19,17 +28,35 @@ test("classifyKey: `/` namespaces, split prefixes and suffixes, everything else 
   assert.deepEqual(read("val_acc"), ["acc", "val"]);
   assert.deepEqual(read("test-acc"), ["acc", "test"]);
   assert.deepEqual(read("valid.loss"), ["loss", "valid"]);
-  assert.deepEqual(read("Validation_Loss"), ["Loss", "Validation"], "case-insensitive split words, the key's spelling kept");
+  assert.deepEqual(
+    read("Validation_Loss"),
+    ["Loss", "Validation"],
+    "case-insensitive split words, the key's spelling kept",
+  );
   assert.deepEqual(read("lr"), ["lr", null]);
   assert.deepEqual(read("grad_norm"), ["grad_norm", null], "an underscore alone is not a split");
-  assert.deepEqual(read("trainable_params"), ["trainable_params", null], "a word that starts with a split word is not one");
+  assert.deepEqual(
+    read("trainable_params"),
+    ["trainable_params", null],
+    "a word that starts with a split word is not one",
+  );
   assert.deepEqual(read("train"), ["train", null]);
   assert.deepEqual(read("/"), ["/", null]);
   assert.deepEqual(read("__proto__"), ["__proto__", null]);
 });
 
 test("groupKeys: loss groups first, then accuracy, then the rest; train, val, test within a group", () => {
-  const groups = groupKeys(["lr", "acc/val", "loss/val", "grad_norm", "loss/train", "test_loss", "epoch", "train_acc", "__proto__"]);
+  const groups = groupKeys([
+    "lr",
+    "acc/val",
+    "loss/val",
+    "grad_norm",
+    "loss/train",
+    "test_loss",
+    "epoch",
+    "train_acc",
+    "__proto__",
+  ]);
   assert.deepEqual(
     groups.map((g) => [g.group, g.keys.map((k) => k.key)]),
     [
@@ -73,7 +100,10 @@ test("defaultChoices: the four classic keys as before; else loss left, accuracy 
 
 test("monotone columns: non-decreasing over the present finite values, gaps skipped, a range spanned", () => {
   assert.ok(isMonotoneColumn([0, 0, 0, 1, 1, 2]), "epochs repeat: non-decreasing is enough");
-  assert.ok(isMonotoneColumn([null, 100, null, Number.NaN, 200, undefined, 300]), "null, NaN and absent lines are gaps");
+  assert.ok(
+    isMonotoneColumn([null, 100, null, Number.NaN, 200, undefined, 300]),
+    "null, NaN and absent lines are gaps",
+  );
   assert.ok(isMonotoneColumn([-5, -1]), "negative values are fine");
   assert.ok(!isMonotoneColumn([0, 1, 2, 1, 3]), "one decrease vetoes");
   assert.ok(!isMonotoneColumn([3, 3, 3]), "a constant spans no range");
@@ -102,10 +132,28 @@ test("MonotoneTracker follows appended values; xCandidates over runs", () => {
     }
     return m;
   };
-  const a = run({ epoch: [0, 0, 1, 1], tokens: [0, 512, 1024, null], lr: [0.1, 0.05, 0.01, 0.01], const: [2, 2, 2, 2], "loss/train": [3, 2, 1, 0.5] });
+  const a = run({
+    epoch: [0, 0, 1, 1],
+    tokens: [0, 512, 1024, null],
+    lr: [0.1, 0.05, 0.01, 0.01],
+    const: [2, 2, 2, 2],
+    "loss/train": [3, 2, 1, 0.5],
+  });
   const b = run({ epoch: [0, 0], tokens: [0, 256, 128] });
-  assert.deepEqual(xCandidates([a]), ["step", "time", "epoch", "tokens"], "a constant key and a decreasing one are not x");
-  assert.deepEqual(xCandidates([a, b]), ["step", "time", "epoch"], "tokens decrease in run b; epoch is constant in b but rises in a");
+  assert.deepEqual(
+    xCandidates([a]),
+    ["step", "time", "epoch", "tokens"],
+    "a constant key and a decreasing one are not x",
+  );
+  assert.deepEqual(
+    xCandidates([a, b]),
+    ["step", "time", "epoch"],
+    "tokens decrease in run b; epoch is constant in b but rises in a",
+  );
   assert.deepEqual(xCandidates([]), ["step", "time"]);
-  assert.deepEqual(xCandidates([run({ step: [0, 1, 2], time: [0, 1, 2] })]), ["step", "time"], "step and time are listed once");
+  assert.deepEqual(
+    xCandidates([run({ step: [0, 1, 2], time: [0, 1, 2] })]),
+    ["step", "time"],
+    "step and time are listed once",
+  );
 });

@@ -23,7 +23,12 @@ import { childJob, runChildJob } from "../childRun";
 childJob({
   readMetrics: ([p]) => {
     const r = readMetrics(p as string);
-    return { steps: r.records.map((x) => x.step), badLineCount: r.badLineCount, badLineDetails: r.badLineDetails, partialTail: r.partialTail };
+    return {
+      steps: r.records.map((x) => x.step),
+      badLineCount: r.badLineCount,
+      badLineDetails: r.badLineDetails,
+      partialTail: r.partialTail,
+    };
   },
   countRecords: ([p]) => {
     let n = 0;
@@ -43,7 +48,10 @@ function tmpFile(t: { after: (fn: () => void) => void }, content?: string): stri
 }
 
 test("reads records with their values, nulls and file order", (t) => {
-  const p = tmpFile(t, '{"step":0,"time":0,"train_loss":2.5,"lr":0.001}\n{"step":10,"time":1.5,"train_loss":null,"note":"text"}\n');
+  const p = tmpFile(
+    t,
+    '{"step":0,"time":0,"train_loss":2.5,"lr":0.001}\n{"step":10,"time":1.5,"train_loss":null,"note":"text"}\n',
+  );
   const r = readMetrics(p);
   assert.deepEqual(r, {
     records: [
@@ -60,13 +68,19 @@ test("reads records with their values, nulls and file order", (t) => {
 test("a partial last line is left out and flagged; a complete unterminated one is kept", (t) => {
   const p = tmpFile(t, '{"step":0,"time":0}\n{"step":10,"time":1}\n{"step":20,"ti');
   const r = readMetrics(p);
-  assert.deepEqual(r.records.map((x) => x.step), [0, 10]);
+  assert.deepEqual(
+    r.records.map((x) => x.step),
+    [0, 10],
+  );
   assert.equal(r.partialTail, true);
   assert.deepEqual(r.badLines, []);
 
   fs.writeFileSync(p, '{"step":0,"time":0}\n{"step":10,"time":1}');
   const r2 = readMetrics(p);
-  assert.deepEqual(r2.records.map((x) => x.step), [0, 10]);
+  assert.deepEqual(
+    r2.records.map((x) => x.step),
+    [0, 10],
+  );
   assert.equal(r2.partialTail, false);
 });
 
@@ -85,14 +99,23 @@ test("corrupt lines in the middle are skipped and reported by 1-based line numbe
   const p = tmpFile(t, `${lines.join("\n")}\n`);
   const r = readMetrics(p);
   assert.deepEqual(r.badLines, [2, 4, 6, 7]);
-  assert.deepEqual(r.records.map((x) => x.step), [0, 2, 6, 7]);
+  assert.deepEqual(
+    r.records.map((x) => x.step),
+    [0, 2, 6, 7],
+  );
   assert.equal(r.records[3]?.["train_loss"], 0.25);
   assert.equal(r.partialTail, false);
 });
 
 test("empty and missing files", (t) => {
   const p = tmpFile(t, "");
-  assert.deepEqual(readMetrics(p), { records: [], partialTail: false, badLines: [], badLineCount: 0, badLineDetails: [] });
+  assert.deepEqual(readMetrics(p), {
+    records: [],
+    partialTail: false,
+    badLines: [],
+    badLineCount: 0,
+    badLineDetails: [],
+  });
   assert.throws(() => readMetrics(path.join(path.dirname(p), "none.jsonl")), { code: "ENOENT" });
 });
 
@@ -123,7 +146,10 @@ test("truncateMetricsAfter removes records after S atomically and keeps every ot
   assert.equal(fs.readFileSync(p, "utf8"), `${[kept[0], kept[1], "not json", ...kept.slice(2), cut].join("\n")}\n`);
   assert.deepEqual(fs.readdirSync(path.dirname(p)), ["metrics.jsonl"]);
   const after = readMetrics(p);
-  assert.deepEqual(after.records.map((r) => r.step), [0, 10, 20, 30, 40, 50]);
+  assert.deepEqual(
+    after.records.map((r) => r.step),
+    [0, 10, 20, 30, 40, 50],
+  );
   assert.deepEqual(after.badLines, [3, 8]);
   assert.equal(after.badLineCount, 2);
   assert.equal(after.partialTail, false);
@@ -155,7 +181,10 @@ test("truncateMetricsAfter terminates a complete last line and ignores a missing
 
 test("Python's NaN, Infinity and -Infinity tokens are non-finite values, not bad lines; null stays null", (t) => {
   // What Python's json.dumps writes for float('nan') / float('inf'), and what our trainer writes (null).
-  const p = tmpFile(t, '{"step": 0, "time": 0.5, "train_loss": NaN, "test_loss": Infinity, "lr": -Infinity, "note": "NaN"}\n{"step":1,"time":1,"train_loss":null}\n[NaN]\n{"step": NaN, "time": 1}\n');
+  const p = tmpFile(
+    t,
+    '{"step": 0, "time": 0.5, "train_loss": NaN, "test_loss": Infinity, "lr": -Infinity, "note": "NaN"}\n{"step":1,"time":1,"train_loss":null}\n[NaN]\n{"step": NaN, "time": 1}\n',
+  );
   const r = readMetrics(p);
   assert.equal(r.records.length, 2);
   const [a, b] = r.records as [MetricsRecord, MetricsRecord];
@@ -172,7 +201,11 @@ test("Python's NaN, Infinity and -Infinity tokens are non-finite values, not bad
   // The tokens count only outside strings, and only as whole tokens.
   assert.equal(parseMetricsLine('{"step":1,"x":"NaN","y":NaNa}'), undefined);
   assert.equal(parseMetricsLine('{"step":1,"x":Infinit}'), undefined);
-  assert.deepEqual(parseMetricsLine('{"step":1,"s":"a \\"NaN\\" b","y":-Infinity}'), { step: 1, time: Number.NaN, y: -Infinity });
+  assert.deepEqual(parseMetricsLine('{"step":1,"s":"a \\"NaN\\" b","y":-Infinity}'), {
+    step: 1,
+    time: Number.NaN,
+    y: -Infinity,
+  });
 });
 
 test("bad lines are counted, with the first few numbers and reasons, and described in one line", (t) => {
@@ -185,7 +218,10 @@ test("bad lines are counted, with the first few numbers and reasons, and describ
   assert.equal(r.badLineCount, 752);
   assert.equal(r.badLines.length, 752);
   assert.deepEqual(r.badLines.slice(0, 3), [2, 4, 6]);
-  assert.deepEqual(r.badLineDetails, [2, 4, 6, 8, 10].map((line) => ({ line, reason: "not valid JSON: unexpected character at line 1, column 1" })));
+  assert.deepEqual(
+    r.badLineDetails,
+    [2, 4, 6, 8, 10].map((line) => ({ line, reason: "not valid JSON: unexpected character at line 1, column 1" })),
+  );
   assert.equal(
     describeBadLines(r),
     "752 lines of metrics.jsonl are not valid records and were skipped (line 2: not valid JSON: unexpected character at line 1, column 1; line 4: not valid JSON: unexpected character at line 1, column 1; line 6: not valid JSON: unexpected character at line 1, column 1; line 8: not valid JSON: unexpected character at line 1, column 1; line 10: not valid JSON: unexpected character at line 1, column 1; …)",
@@ -208,19 +244,32 @@ test("a line over the line limit is skipped as a bad line without being held", (
   const big = `{"step":1,"time":0,"pad":"${"x".repeat(200)}"}`;
   const p = tmpFile(t, `{"step":0,"time":0}\n${big}\n{"step":2,"time":0}\n${big}`);
   const r = readMetrics(p, { maxLineBytes: 100, chunkBytes: 16 });
-  assert.deepEqual(r.records.map((x) => x.step), [0, 2]);
+  assert.deepEqual(
+    r.records.map((x) => x.step),
+    [0, 2],
+  );
   assert.deepEqual(r.badLineDetails, [{ line: 2, reason: "longer than the 100-byte line limit" }]);
   assert.equal(r.partialTail, true, "an unterminated over-long last line is a partial tail");
   // The default limit is READ_LIMITS.lineBytes (16 MiB): a 17 MiB line is skipped.
   const huge = tmpFile(t, `{"step":0,"time":0}\n{"step":1,"pad":"${"y".repeat(17 << 20)}"}\n{"step":2,"time":0}\n`);
   const h = readMetrics(huge);
-  assert.deepEqual(h.records.map((x) => x.step), [0, 2]);
+  assert.deepEqual(
+    h.records.map((x) => x.step),
+    [0, 2],
+  );
   assert.deepEqual(h.badLineDetails, [{ line: 2, reason: "longer than the 16777216-byte line limit" }]);
 });
 
 test("lines are split the same whatever the chunk size, reads are bounded by the chunk size", (t) => {
   const lines: string[] = [];
-  for (let i = 0; i < 300; i++) lines.push(i % 17 === 5 ? "bad" : i % 23 === 0 ? "" : formatMetricsLine({ step: i, time: i / 10, train_loss: 1 / (i + 1) }).trimEnd());
+  for (let i = 0; i < 300; i++)
+    lines.push(
+      i % 17 === 5
+        ? "bad"
+        : i % 23 === 0
+          ? ""
+          : formatMetricsLine({ step: i, time: i / 10, train_loss: 1 / (i + 1) }).trimEnd(),
+    );
   const text = `${lines.join("\n")}\n{"step":300,"ti`;
   const p = tmpFile(t, text);
   const expected = readMetrics(p, { chunkBytes: 1 << 20 });
@@ -243,7 +292,12 @@ test("forEachMetricsRecord and the async readers agree with readMetrics", async 
     [5, 3],
   ]);
   const sync = readMetrics(p);
-  assert.deepEqual(scan, { partialTail: sync.partialTail, badLines: sync.badLines, badLineCount: 1, badLineDetails: sync.badLineDetails });
+  assert.deepEqual(scan, {
+    partialTail: sync.partialTail,
+    badLines: sync.badLines,
+    badLineCount: 1,
+    badLineDetails: sync.badLineDetails,
+  });
   assert.deepEqual(await readMetricsAsync(p), sync);
   const steps: number[] = [];
   assert.deepEqual(await forEachMetricsRecordAsync(p, (r) => steps.push(r.step)), scan);
@@ -263,7 +317,10 @@ test("a file growing while it is read is read up to its size at the open", (t) =
     { chunkBytes: 8 },
   );
   assert.deepEqual(steps, [0, 1]);
-  assert.deepEqual(readMetrics(p).records.map((r) => r.step), [0, 1, 2]);
+  assert.deepEqual(
+    readMetrics(p).records.map((r) => r.step),
+    [0, 1, 2],
+  );
 });
 
 test("readMetricsTail gives the last records, reading only the end of the file", (t) => {
@@ -290,7 +347,10 @@ test("readMetricsTail gives the last records, reading only the end of the file",
   // Over-long lines are skipped from the end too.
   const p = tmpFile(t, `{"step":0}\n{"step":1,"pad":"${"z".repeat(300)}"}\n{"step":2}\n`);
   const r = readMetricsTail(p, 5, { chunkBytes: 7, maxLineBytes: 100 });
-  assert.deepEqual(r.records.map((x) => x.step), [0, 2]);
+  assert.deepEqual(
+    r.records.map((x) => x.step),
+    [0, 2],
+  );
   assert.equal(r.badLineCount, 1);
   assert.throws(() => readMetricsTail(path.join(path.dirname(p), "none"), 3), { code: "ENOENT" });
 });
@@ -307,7 +367,16 @@ test("a large metrics.jsonl is read in chunks with bounded memory (was: read who
   fs.closeSync(fd);
   const r = runChildJob(__filename, "readMetrics", [p], 60_000);
   assert.equal(r.timedOut, false);
-  assert.deepEqual(r.value, { steps: [0, 7], badLineCount: 1, badLineDetails: [{ line: 2, reason: "longer than the 16777216-byte line limit" }], partialTail: false }, JSON.stringify(r.error));
+  assert.deepEqual(
+    r.value,
+    {
+      steps: [0, 7],
+      badLineCount: 1,
+      badLineDetails: [{ line: 2, reason: "longer than the 16777216-byte line limit" }],
+      partialTail: false,
+    },
+    JSON.stringify(r.error),
+  );
   assert.ok((r.maxRssBytes ?? Infinity) < 100 << 20, `peak RSS ${((r.maxRssBytes ?? 0) / 2 ** 20).toFixed(0)} MiB`);
   t.diagnostic(`64 MiB line in metrics.jsonl: peak RSS ${((r.maxRssBytes ?? 0) / 2 ** 20).toFixed(0)} MiB`);
   // Its tail costs a few chunks, not a pass.
@@ -317,7 +386,16 @@ test("a large metrics.jsonl is read in chunks with bounded memory (was: read who
 
 test("a 60 MB metrics.jsonl streamed through forEachMetricsRecord: memory does not grow with the file", (t) => {
   const p = tmpFile(t);
-  const line = formatMetricsLine({ step: 0, time: 0, train_loss: 0.123456789, test_loss: 0.23456789, train_acc: 0.5, test_acc: 0.25, lr: 0.001, param_norm: 31.4 });
+  const line = formatMetricsLine({
+    step: 0,
+    time: 0,
+    train_loss: 0.123456789,
+    test_loss: 0.23456789,
+    train_acc: 0.5,
+    test_acc: 0.25,
+    lr: 0.001,
+    param_norm: 31.4,
+  });
   const block = line.repeat(10_000);
   const fd = fs.openSync(p, "w");
   let bytes = 0;
@@ -355,6 +433,11 @@ test("a FIFO or a /dev/zero link as metrics.jsonl is refused at once, naming the
 test("truncateMetricsAfter copies an over-long line through byte for byte", (t) => {
   const long = `{"note":"${"q".repeat(500)}"}`;
   const p = tmpFile(t, `{"step":0}\n${long}\n{"step":5}\n{"step":9}\n`);
-  assert.deepEqual(truncateMetricsAfter(p, 5, { maxLineBytes: 64, chunkBytes: 10 }), { kept: 2, removed: 1, badLinesKept: 1, rewritten: true });
+  assert.deepEqual(truncateMetricsAfter(p, 5, { maxLineBytes: 64, chunkBytes: 10 }), {
+    kept: 2,
+    removed: 1,
+    badLinesKept: 1,
+    rewritten: true,
+  });
   assert.equal(fs.readFileSync(p, "utf8"), `{"step":0}\n${long}\n{"step":5}\n`);
 });

@@ -10,22 +10,39 @@ import type { CustomModelSpec, DeepLinearSpec } from "../../src/sdk/spec";
 import { buildModel, buildTransformer, type Model } from "../../src/trainer/models/index";
 import { featIO, features, mlpSpec, tokIO, tokens, trSpec, useBackend } from "../tensorAnalysisSupport";
 
-const dlSpec = (over: Partial<DeepLinearSpec> = {}): DeepLinearSpec => ({ kind: "deepLinear", hidden: [6, 5], initScale: 1, ...over });
+const dlSpec = (over: Partial<DeepLinearSpec> = {}): DeepLinearSpec => ({
+  kind: "deepLinear",
+  hidden: [6, 5],
+  initScale: 1,
+  ...over,
+});
 const shapes = (m: Model) => m.params.map((p) => [p.name, p.variable.shape] as const);
 
 test("mlp: parameter names, shapes and output shape for each input kind", async () => {
   await useBackend("cpu");
   const a = buildModel(mlpSpec({ hidden: [16, 12] }), tokIO(7, 3, 7), new Rng(1));
   assert.deepEqual(shapes(a), [
-    ["layers.0.weight", [21, 16]], ["layers.0.bias", [16]], ["layers.1.weight", [16, 12]], ["layers.1.bias", [12]], ["out.weight", [12, 7]], ["out.bias", [7]],
+    ["layers.0.weight", [21, 16]],
+    ["layers.0.bias", [16]],
+    ["layers.1.weight", [16, 12]],
+    ["layers.1.bias", [12]],
+    ["out.weight", [12, 7]],
+    ["out.bias", [7]],
   ]);
   const xa = tokens(5, 3, 7, 0);
   assert.deepEqual(a.forward(xa).shape, [5, 7]);
   const b = buildModel(mlpSpec({ embed: 4, bias: false }), tokIO(7, 3, 10), new Rng(1));
-  assert.deepEqual(shapes(b), [["embed.weight", [7, 4]], ["layers.0.weight", [12, 16]], ["out.weight", [16, 10]]]);
+  assert.deepEqual(shapes(b), [
+    ["embed.weight", [7, 4]],
+    ["layers.0.weight", [12, 16]],
+    ["out.weight", [16, 10]],
+  ]);
   assert.deepEqual(b.forward(xa).shape, [5, 10]);
   const c = buildModel(mlpSpec({ hidden: [] }), featIO(6, 2), new Rng(1));
-  assert.deepEqual(shapes(c), [["out.weight", [6, 2]], ["out.bias", [2]]]);
+  assert.deepEqual(shapes(c), [
+    ["out.weight", [6, 2]],
+    ["out.bias", [2]],
+  ]);
   assert.deepEqual(c.forward(features(4, 6, 0)).shape, [4, 2]);
   for (const m of [a, b, c]) m.dispose();
 });
@@ -57,7 +74,11 @@ test("same seed → identical initial values; different seed → different; two 
     for (let i = 0; i < a.params.length; i++) {
       assert.equal(a.params[i]!.name, b.params[i]!.name);
       assert.notEqual(a.params[i]!.variable.name, b.params[i]!.variable.name, "engine variable names are unique");
-      assert.deepEqual(a.params[i]!.variable.dataSync(), b.params[i]!.variable.dataSync(), `${spec.kind} ${a.params[i]!.name}`);
+      assert.deepEqual(
+        a.params[i]!.variable.dataSync(),
+        b.params[i]!.variable.dataSync(),
+        `${spec.kind} ${a.params[i]!.name}`,
+      );
     }
     const w = a.params.findIndex((p) => p.variable.shape.length === 2);
     assert.notDeepEqual(a.params[w]!.variable.dataSync(), c.params[w]!.variable.dataSync());
@@ -67,7 +88,8 @@ test("same seed → identical initial values; different seed → different; two 
 
 test("mlp one-hot path (gather + scatter-add) equals explicit one-hot · W, values and gradients", async () => {
   await useBackend("cpu");
-  const vocab = 11, length = 3;
+  const vocab = 11,
+    length = 3;
   const m = buildModel(mlpSpec({ hidden: [9], activation: "tanh" }), tokIO(vocab, length, 4), new Rng(3));
   const x = tokens(17, length, vocab, 1);
   const [w0, b0, w1, b1] = m.params.map((p) => p.variable) as [tf.Variable, tf.Variable, tf.Variable, tf.Variable];
@@ -89,17 +111,46 @@ test("transformer: parameter names and shapes, with and without LayerNorm", asyn
   const io = tokIO(13, 3, 12);
   const m = buildModel(trSpec({ layers: 2 }), io, new Rng(4));
   const block = (l: number) => [
-    [`blocks.${l}.attn.wq`, [8, 8]], [`blocks.${l}.attn.wk`, [8, 8]], [`blocks.${l}.attn.wv`, [8, 8]], [`blocks.${l}.attn.wo`, [8, 8]],
-    [`blocks.${l}.mlp.w1`, [8, 16]], [`blocks.${l}.mlp.b1`, [16]], [`blocks.${l}.mlp.w2`, [16, 8]], [`blocks.${l}.mlp.b2`, [8]],
+    [`blocks.${l}.attn.wq`, [8, 8]],
+    [`blocks.${l}.attn.wk`, [8, 8]],
+    [`blocks.${l}.attn.wv`, [8, 8]],
+    [`blocks.${l}.attn.wo`, [8, 8]],
+    [`blocks.${l}.mlp.w1`, [8, 16]],
+    [`blocks.${l}.mlp.b1`, [16]],
+    [`blocks.${l}.mlp.w2`, [16, 8]],
+    [`blocks.${l}.mlp.b2`, [8]],
   ];
-  assert.deepEqual(shapes(m), [["embed.weight", [13, 8]], ["pos.weight", [3, 8]], ...block(0), ...block(1), ["unembed.weight", [8, 12]]]);
+  assert.deepEqual(shapes(m), [
+    ["embed.weight", [13, 8]],
+    ["pos.weight", [3, 8]],
+    ...block(0),
+    ...block(1),
+    ["unembed.weight", [8, 12]],
+  ]);
   assert.deepEqual(m.forward(tokens(6, 3, 13, 2)).shape, [6, 12]);
   const ln = buildModel(trSpec({ layerNorm: true, activation: "gelu" }), io, new Rng(4));
-  assert.deepEqual(ln.params.map((p) => p.name), [
-    "embed.weight", "pos.weight", "blocks.0.attn.wq", "blocks.0.attn.wk", "blocks.0.attn.wv", "blocks.0.attn.wo",
-    "blocks.0.mlp.w1", "blocks.0.mlp.b1", "blocks.0.mlp.w2", "blocks.0.mlp.b2", "blocks.0.ln1.g", "blocks.0.ln1.b", "blocks.0.ln2.g", "blocks.0.ln2.b",
-    "lnf.g", "lnf.b", "unembed.weight",
-  ]);
+  assert.deepEqual(
+    ln.params.map((p) => p.name),
+    [
+      "embed.weight",
+      "pos.weight",
+      "blocks.0.attn.wq",
+      "blocks.0.attn.wk",
+      "blocks.0.attn.wv",
+      "blocks.0.attn.wo",
+      "blocks.0.mlp.w1",
+      "blocks.0.mlp.b1",
+      "blocks.0.mlp.w2",
+      "blocks.0.mlp.b2",
+      "blocks.0.ln1.g",
+      "blocks.0.ln1.b",
+      "blocks.0.ln2.g",
+      "blocks.0.ln2.b",
+      "lnf.g",
+      "lnf.b",
+      "unembed.weight",
+    ],
+  );
   assert.deepEqual(ln.forward(tokens(6, 3, 13, 2)).shape, [6, 12]);
   m.dispose();
   ln.dispose();
@@ -114,16 +165,39 @@ test("transformer: attention is causal; forward = unembed of the last position o
   await useBackend("cpu");
   for (const layerNorm of [false, true]) {
     const m = buildTransformer(trSpec({ layers: 2, layerNorm }), tokIO(13, 4, 12), new Rng(5));
-    const x1 = tf.tensor2d([[1, 2, 3, 4], [5, 6, 7, 8]], [2, 4], "int32");
-    const x2 = tf.tensor2d([[1, 2, 3, 9], [5, 6, 0, 8]], [2, 4], "int32"); // change last token / token 2
-    const s1 = m.residualStream(x1).arraySync(), s2 = m.residualStream(x2).arraySync();
+    const x1 = tf.tensor2d(
+      [
+        [1, 2, 3, 4],
+        [5, 6, 7, 8],
+      ],
+      [2, 4],
+      "int32",
+    );
+    const x2 = tf.tensor2d(
+      [
+        [1, 2, 3, 9],
+        [5, 6, 0, 8],
+      ],
+      [2, 4],
+      "int32",
+    ); // change last token / token 2
+    const s1 = m.residualStream(x1).arraySync(),
+      s2 = m.residualStream(x2).arraySync();
     const diff = (b: number, t: number) => Math.max(...s1[b]![t]!.map((v, i) => Math.abs(v - s2[b]![t]![i]!)));
     for (let t = 0; t < 3; t++) assert.equal(diff(0, t), 0, `row 0, position ${t} must not see position 3`);
     for (let t = 0; t < 2; t++) assert.equal(diff(1, t), 0, `row 1, position ${t} must not see position 2`);
     assert.ok(diff(0, 3) > 1e-3 && diff(1, 2) > 1e-3 && diff(1, 3) > 1e-3);
     // Changing the first token changes the output (read at the last position).
-    const x3 = tf.tensor2d([[0, 2, 3, 4], [5, 6, 7, 8]], [2, 4], "int32");
-    const o1 = m.forward(x1).arraySync() as number[][], o3 = m.forward(x3).arraySync() as number[][];
+    const x3 = tf.tensor2d(
+      [
+        [0, 2, 3, 4],
+        [5, 6, 7, 8],
+      ],
+      [2, 4],
+      "int32",
+    );
+    const o1 = m.forward(x1).arraySync() as number[][],
+      o3 = m.forward(x3).arraySync() as number[][];
     assert.ok(Math.max(...o1[0]!.map((v, i) => Math.abs(v - o3[0]![i]!))) > 1e-4);
     assert.deepEqual(o1[1], o3[1]);
     // The last-position shortcut gives the same logits as the full computation.
@@ -147,7 +221,10 @@ function checkGradients(m: Model, x: tf.Tensor, label: string): void {
   const R = tf.tensor(new Rng(7, "proj").normals(out.size), out.shape);
   out.dispose();
   const loss = () => tf.tidy(() => tf.sum(tf.mul(m.forward(x), R)) as tf.Scalar);
-  const { grads } = tf.variableGrads(loss, m.params.map((p) => p.variable));
+  const { grads } = tf.variableGrads(
+    loss,
+    m.params.map((p) => p.variable),
+  );
   const pick = new Rng(8, label);
   const eps = 1e-2;
   let checked = 0;
@@ -166,7 +243,10 @@ function checkGradients(m: Model, x: tf.Tensor, label: string): void {
       const fd = (at(eps) - at(-eps)) / (2 * eps);
       v.assign(tf.tensor(base, v.shape));
       const ag = g[i]!;
-      assert.ok(Math.abs(fd - ag) <= 2e-3 + 2e-2 * Math.abs(ag), `${label} ${p.name}[${i}]: autodiff ${ag}, finite difference ${fd}`);
+      assert.ok(
+        Math.abs(fd - ag) <= 2e-3 + 2e-2 * Math.abs(ag),
+        `${label} ${p.name}[${i}]: autodiff ${ag}, finite difference ${fd}`,
+      );
       checked++;
     }
   }
@@ -191,7 +271,11 @@ test("gradients match finite differences: mlp, transformer, deep linear", async 
 test("cpu and wasm agree on initial weights (bit-identical) and forward outputs (~1e-5)", async () => {
   const cases = [
     { spec: mlpSpec({ hidden: [32], activation: "gelu" }), io: tokIO(97, 2, 97), x: () => tokens(50, 2, 97, 1) },
-    { spec: mlpSpec({ embed: 8, hidden: [16, 16], activation: "tanh" }), io: tokIO(10, 3, 10), x: () => tokens(20, 3, 10, 2) },
+    {
+      spec: mlpSpec({ embed: 8, hidden: [16, 16], activation: "tanh" }),
+      io: tokIO(10, 3, 10),
+      x: () => tokens(20, 3, 10, 2),
+    },
     { spec: trSpec({ layers: 2, layerNorm: true }), io: tokIO(14, 3, 13), x: () => tokens(20, 3, 14, 3) },
     { spec: trSpec(), io: tokIO(14, 3, 13), x: () => tokens(20, 3, 14, 3) },
     { spec: dlSpec(), io: featIO(8, 4), x: () => features(10, 8, 4) },
@@ -205,7 +289,11 @@ test("cpu and wasm agree on initial weights (bit-identical) and forward outputs 
       const y = m.forward(x);
       const v0 = m.params[0]!.variable;
       const grad = tf.variableGrads(() => tf.sum(tf.square(m.forward(x))) as tf.Scalar, [v0]).grads[v0.name]!;
-      results[backend]!.push({ w: m.params.map((p) => p.variable.dataSync() as Float32Array), y: y.dataSync() as Float32Array, grad: grad.dataSync() as Float32Array });
+      results[backend]!.push({
+        w: m.params.map((p) => p.variable.dataSync() as Float32Array),
+        y: y.dataSync() as Float32Array,
+        grad: grad.dataSync() as Float32Array,
+      });
       m.dispose();
     }
   }
@@ -213,7 +301,9 @@ test("cpu and wasm agree on initial weights (bit-identical) and forward outputs 
   await useBackend("cpu");
   results["cpu"]!.forEach((r, k) => {
     const o = results["wasm"]![k]!;
-    r.w.forEach((w, i) => { assert.deepEqual(w, o.w[i], `case ${k}: init of param ${i} differs between backends`); });
+    r.w.forEach((w, i) => {
+      assert.deepEqual(w, o.w[i], `case ${k}: init of param ${i} differs between backends`);
+    });
     const dy = Math.max(...Array.from(r.y, (v, i) => Math.abs(v - o.y[i]!)));
     assert.ok(dy < 1e-5, `case ${k}: forward differs by ${dy}`);
     const scale = Math.max(...Array.from(r.grad, Math.abs));
@@ -225,7 +315,11 @@ test("cpu and wasm agree on initial weights (bit-identical) and forward outputs 
 test("deep linear: names, shapes; tiny init scale gives near-zero output, tokens become one-hot", async () => {
   await useBackend("cpu");
   const m = buildModel(dlSpec({ hidden: [6, 5] }), featIO(4, 3), new Rng(13));
-  assert.deepEqual(shapes(m), [["layers.0.weight", [4, 6]], ["layers.1.weight", [6, 5]], ["layers.2.weight", [5, 3]]]);
+  assert.deepEqual(shapes(m), [
+    ["layers.0.weight", [4, 6]],
+    ["layers.1.weight", [6, 5]],
+    ["layers.2.weight", [5, 3]],
+  ]);
   const x = features(8, 4, 6);
   const big = tf.max(tf.abs(m.forward(x))).dataSync()[0]!;
   const tiny = buildModel(dlSpec({ hidden: [6, 5], initScale: 1e-3 }), featIO(4, 3), new Rng(13));
@@ -235,9 +329,25 @@ test("deep linear: names, shapes; tiny init scale gives near-zero output, tokens
   // Same seed, scale 1e-3: every weight is exactly 1e-3 times the scale-1 weight.
   assert.ok(maxAbsDiff(tf.mul(m.params[0]!.variable, 1e-3), tiny.params[0]!.variable) < 1e-9);
   const tok = buildModel(dlSpec({ hidden: [5] }), tokIO(4, 2, 3), new Rng(14));
-  assert.deepEqual(shapes(tok), [["layers.0.weight", [8, 5]], ["layers.1.weight", [5, 3]]]);
-  const xt = tf.tensor2d([[1, 3], [0, 0]], [2, 2], "int32");
-  const oh = tf.tensor2d([[0, 1, 0, 0, 0, 0, 0, 1], [1, 0, 0, 0, 1, 0, 0, 0]], [2, 8]);
+  assert.deepEqual(shapes(tok), [
+    ["layers.0.weight", [8, 5]],
+    ["layers.1.weight", [5, 3]],
+  ]);
+  const xt = tf.tensor2d(
+    [
+      [1, 3],
+      [0, 0],
+    ],
+    [2, 2],
+    "int32",
+  );
+  const oh = tf.tensor2d(
+    [
+      [0, 1, 0, 0, 0, 0, 0, 1],
+      [1, 0, 0, 0, 1, 0, 0, 0],
+    ],
+    [2, 8],
+  );
   const [w0, w1] = tok.params.map((p) => p.variable);
   assert.ok(maxAbsDiff(tok.forward(xt), tf.matMul(tf.matMul(oh, w0!), w1!)) < 1e-6);
   for (const mm of [m, tiny, tok]) mm.dispose();
@@ -263,28 +373,86 @@ test("custom model: params via ParamContext, forward, and errors naming the mode
     io,
     new Rng(20),
   );
-  assert.deepEqual(shapes(ok), [["w", [3, 2]], ["b", [2]], ["one", [2, 2]], ["zero", [1]]]);
+  assert.deepEqual(shapes(ok), [
+    ["w", [3, 2]],
+    ["b", [2]],
+    ["one", [2, 2]],
+    ["zero", [1]],
+  ]);
   assert.deepEqual(Array.from(ok.params[1]!.variable.dataSync()), [1, -1]);
   assert.deepEqual(Array.from(ok.params[2]!.variable.dataSync()), [1, 1, 1, 1]);
-  const again = buildModel(linear((ctx) => { ctx.param("w", [3, 2], { std: 0.5 }); ctx.param("b", [2], "zeros"); }), io, new Rng(20));
-  assert.deepEqual(again.params[0]!.variable.dataSync(), ok.params[0]!.variable.dataSync(), "std init comes from the seeded rng");
+  const again = buildModel(
+    linear((ctx) => {
+      ctx.param("w", [3, 2], { std: 0.5 });
+      ctx.param("b", [2], "zeros");
+    }),
+    io,
+    new Rng(20),
+  );
+  assert.deepEqual(
+    again.params[0]!.variable.dataSync(),
+    ok.params[0]!.variable.dataSync(),
+    "std init comes from the seeded rng",
+  );
   const x = features(4, 3, 1);
   assert.ok(maxAbsDiff(ok.forward(x), tf.add(tf.matMul(x, ok.params[0]!.variable), ok.params[1]!.variable)) < 1e-6);
 
   const bad = (init: CustomModelSpec["init"]) => () => buildModel(linear(init), io, new Rng(0));
-  assert.throws(bad((c) => { c.param("w", [2], "zeros"); c.param("w", [2], "ones"); }), /custom model "lin": duplicate parameter name "w"/);
-  assert.throws(bad((c) => c.param("w", [2, 0], "zeros")), /custom model "lin": parameter "w" has a bad shape \[2,0\]/);
-  assert.throws(bad((c) => c.param("w", [2, 1.5], "zeros")), /custom model "lin": parameter "w" has a bad shape/);
-  assert.throws(bad((c) => c.param("w", [2, 3], new Float32Array(5))), /custom model "lin": parameter "w" of shape \[2,3\] needs 6 values, got a Float32Array of length 5/);
-  assert.throws(bad((c) => c.param("w", [2], { std: -1 })), /custom model "lin": parameter "w": std must be/);
+  assert.throws(
+    bad((c) => {
+      c.param("w", [2], "zeros");
+      c.param("w", [2], "ones");
+    }),
+    /custom model "lin": duplicate parameter name "w"/,
+  );
+  assert.throws(
+    bad((c) => c.param("w", [2, 0], "zeros")),
+    /custom model "lin": parameter "w" has a bad shape \[2,0\]/,
+  );
+  assert.throws(
+    bad((c) => c.param("w", [2, 1.5], "zeros")),
+    /custom model "lin": parameter "w" has a bad shape/,
+  );
+  assert.throws(
+    bad((c) => c.param("w", [2, 3], new Float32Array(5))),
+    /custom model "lin": parameter "w" of shape \[2,3\] needs 6 values, got a Float32Array of length 5/,
+  );
+  assert.throws(
+    bad((c) => c.param("w", [2], { std: -1 })),
+    /custom model "lin": parameter "w": std must be/,
+  );
 
   let late: Parameters<CustomModelSpec["init"]>[0] | undefined;
-  buildModel(linear((c) => { late = c; c.param("w", [3, 2], "zeros"); c.param("b", [2], "zeros"); }), io, new Rng(0)).dispose();
+  buildModel(
+    linear((c) => {
+      late = c;
+      c.param("w", [3, 2], "zeros");
+      c.param("b", [2], "zeros");
+    }),
+    io,
+    new Rng(0),
+  ).dispose();
   assert.throws(() => late!.param("z", [1], "zeros"), /custom model "lin": param\("z"\) called after init returned/);
 
-  const wrong = buildModel(linear((c) => c.param("w", [3, 10], "zeros"), (p, xx) => tf.matMul(xx, p["w"]!)), featIO(3, 97), new Rng(0));
-  assert.throws(() => wrong.forward(features(32, 3, 0)), { message: 'custom model "lin": forward returned shape [32,10], expected [32,97]' });
-  const notTensor = buildModel(linear(() => {}, () => 3 as unknown as tf.Tensor), io, new Rng(0));
+  const wrong = buildModel(
+    linear(
+      (c) => c.param("w", [3, 10], "zeros"),
+      (p, xx) => tf.matMul(xx, p["w"]!),
+    ),
+    featIO(3, 97),
+    new Rng(0),
+  );
+  assert.throws(() => wrong.forward(features(32, 3, 0)), {
+    message: 'custom model "lin": forward returned shape [32,10], expected [32,97]',
+  });
+  const notTensor = buildModel(
+    linear(
+      () => {},
+      () => 3 as unknown as tf.Tensor,
+    ),
+    io,
+    new Rng(0),
+  );
   assert.throws(() => notTensor.forward(x), /custom model "lin": forward returned number/);
   for (const m of [ok, again, wrong, notTensor]) m.dispose();
 });

@@ -71,7 +71,14 @@ const cases: Array<[string, OptimizerSpec]> = [
   ["sgd nesterov", optimizers.sgd({ lr: 0.1, momentum: 0.9, nesterov: true }) as OptimizerSpec],
   ["adam + L2", optimizers.adam({ lr: 0.01, weightDecay: 0.1 }) as OptimizerSpec],
   ["adamw", optimizers.adamw({ lr: 0.01, weightDecay: 1, betas: [0.9, 0.98] }) as OptimizerSpec],
-  ["adamw warmup+cosine", optimizers.adamw({ lr: 0.01, weightDecay: 1, schedule: { warmupSteps: 2, decay: "cosine", minLrFraction: 0.1 } }) as OptimizerSpec],
+  [
+    "adamw warmup+cosine",
+    optimizers.adamw({
+      lr: 0.01,
+      weightDecay: 1,
+      schedule: { warmupSteps: 2, decay: "cosine", minLrFraction: 0.1 },
+    }) as OptimizerSpec,
+  ],
 ];
 
 describe("optimizers match the torch.optim update rules", () => {
@@ -79,7 +86,8 @@ describe("optimizers match the torch.optim update rules", () => {
     test(name, () => {
       const got = run(spec, 4);
       const want = reference(spec, 4);
-      for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i]! - want[i]!) < 1e-5, `${name}[${i}]: ${got[i]} vs ${want[i]}`);
+      for (let i = 0; i < want.length; i++)
+        assert.ok(Math.abs(got[i]! - want[i]!) < 1e-5, `${name}[${i}]: ${got[i]} vs ${want[i]}`);
       assert.notDeepEqual(got, W0, "parameters moved");
     });
   }
@@ -112,7 +120,9 @@ print(json.dumps(w.detach().tolist()))
     const a = new Optimizer(spec, [{ name: "w", variable }], 4);
     for (let t = 0; t < 2; t++) a.apply(new Map([["w", tf.tensor1d(grad(Array.from(variable.dataSync()), t))]]));
     const snap = a.snapshot();
-    const saved = new Map(snap.slots.map((s) => [s.name, { shape: s.tensor.shape, values: s.tensor.dataSync() as Float32Array }]));
+    const saved = new Map(
+      snap.slots.map((s) => [s.name, { shape: s.tensor.shape, values: s.tensor.dataSync() as Float32Array }]),
+    );
     assert.deepEqual([...saved.keys()].sort(), ["m/w", "v/w"]);
     const b = new Optimizer(spec, [{ name: "w", variable }], 4);
     b.restore(snap.t, saved);
@@ -126,7 +136,10 @@ describe("learning-rate schedules", () => {
   const s = (o: Partial<ScheduleSpec>): ScheduleSpec => ({ ...schedules.constant(), ...o });
   test("constant, warmup, cosine and linear values", () => {
     assert.equal(scheduledLr(0.1, s({}), 7, 10), 0.1);
-    assert.deepEqual([1, 2, 3, 4, 5].map((t) => scheduledLr(1, s({ warmupSteps: 4 }), t, 10)), [0.25, 0.5, 0.75, 1, 1]);
+    assert.deepEqual(
+      [1, 2, 3, 4, 5].map((t) => scheduledLr(1, s({ warmupSteps: 4 }), t, 10)),
+      [0.25, 0.5, 0.75, 1, 1],
+    );
     const cos = s({ decay: "cosine", minLrFraction: 0.1 });
     assert.equal(scheduledLr(1, cos, 0, 10), 1);
     assert.ok(Math.abs(scheduledLr(1, cos, 5, 10) - 0.55) < 1e-12);

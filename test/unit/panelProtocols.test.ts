@@ -4,34 +4,76 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { badLinesText, isCommonHostMessage } from "../../src/shared/panels/common";
 import { isGrokkingHostMessage, isGrokkingWebviewMessage, type GrokRun } from "../../src/shared/panels/grokking";
-import { isInfluenceHostMessage, isInfluenceWebviewMessage, type InfluenceRun } from "../../src/shared/panels/influence";
+import {
+  isInfluenceHostMessage,
+  isInfluenceWebviewMessage,
+  type InfluenceRun,
+} from "../../src/shared/panels/influence";
 import { isLazyRichHostMessage, isLazyRichWebviewMessage, type LazyRichRun } from "../../src/shared/panels/lazyRich";
-import { isLossCurvesHostMessage, isLossCurvesState, isLossCurvesWebviewMessage } from "../../src/shared/panels/lossCurves";
+import {
+  isLossCurvesHostMessage,
+  isLossCurvesState,
+  isLossCurvesWebviewMessage,
+} from "../../src/shared/panels/lossCurves";
 import { RUN_STATUSES } from "../../src/shared/runFormat";
 
 /** Any of the analysis panels' host messages (what the three guards together accept). */
-const isAnalysisHostMessage = (x: unknown): boolean => isGrokkingHostMessage(x) || isLazyRichHostMessage(x) || isInfluenceHostMessage(x);
+const isAnalysisHostMessage = (x: unknown): boolean =>
+  isGrokkingHostMessage(x) || isLazyRichHostMessage(x) || isInfluenceHostMessage(x);
 
-const curves = { step: [0, 10], trainAcc: [0.1, 0.9], testAcc: [null, 0.2], trainLoss: [2, 1], testLoss: [null, 3], paramNorm: [10, 11] };
+const curves = {
+  step: [0, 10],
+  trainAcc: [0.1, 0.9],
+  testAcc: [null, 0.2],
+  trainLoss: [2, 1],
+  testLoss: [null, 3],
+  paramNorm: [10, 11],
+};
 const grok: GrokRun = {
   runId: "r",
   label: "r",
   colorIndex: 0,
   curves,
-  report: { tMem: 10, verdict: "memorized", phases: [{ name: "memorization", fromStep: 0, toStep: 10 }], indicators: [{ name: "weight norm" }] },
+  report: {
+    tMem: 10,
+    verdict: "memorized",
+    phases: [{ name: "memorization", fromStep: 0, toStep: 10 }],
+    indicators: [{ name: "weight norm" }],
+  },
   indicators: [{ name: "weight norm", steps: [0, 10], values: [1, null] }],
 };
-const lazy: LazyRichRun = { runId: "r", label: "r", colorIndex: 0, steps: [0, 1], relativeWeightChange: [{ layer: "w", values: [0, 0.1] }], missing: [{ metric: "cka", reason: "no model" }], regime: { badge: "lazy", reason: "small" } };
+const lazy: LazyRichRun = {
+  runId: "r",
+  label: "r",
+  colorIndex: 0,
+  steps: [0, 1],
+  relativeWeightChange: [{ layer: "w", values: [0, 0.1] }],
+  missing: [{ metric: "cka", reason: "no model" }],
+  regime: { badge: "lazy", reason: "small" },
+};
 const influence: InfluenceRun = {
   runId: "r",
   label: "r",
   colorIndex: 0,
-  examples: [{ index: 0, label: "a", text: "" }, { index: 5, label: "b", text: "x" }],
+  examples: [
+    { index: 0, label: "a", text: "" },
+    { index: 5, label: "b", text: "x" },
+  ],
   matrices: [
     { method: "tracin", steps: [1, 2, 3], values: new Float32Array(6), query: "q" },
     { method: "bif", steps: [1, 2, 3], values: [1, null, 2, 3, 4, 5], query: "q" },
   ],
-  bifChains: [{ step: 1, loss: [[1, 2], [1, 3]], rHat: 1.2, warning: "poor mixing" }],
+  bifChains: [
+    {
+      step: 1,
+      loss: [
+        [1, 2],
+        [1, 3],
+      ],
+      rHat: 1.2,
+      warning: "poor mixing",
+    },
+  ],
   settings: { tracin: { projectionDim: 512 }, bif: { epsilon: 1e-4 } },
 };
 
@@ -39,11 +81,25 @@ test("host messages of each panel pass their guard and the union's, and no other
   const msgs = [
     { type: "init", runs: [grok], state: { logX: true, logLoss: false, focusRun: null, hiddenRuns: [] } },
     { type: "update", runId: "r", curves, indicators: [], report: null, badLines: 3 },
-    { type: "init", runs: [lazy], sweeps: [{ system: "s", points: [{ runId: "r", alpha: 2, relativeWeightChange: 0.1, kernelDistance: null }] }] },
+    {
+      type: "init",
+      runs: [lazy],
+      sweeps: [{ system: "s", points: [{ runId: "r", alpha: 2, relativeWeightChange: 0.1, kernelDistance: null }] }],
+    },
     { type: "run", run: lazy },
-    { type: "init", run: influence, state: { method: "bif", sort: "signFlip", groupByLabel: true, rowPx: 4, selected: { example: 5, step: 2 } } },
+    {
+      type: "init",
+      run: influence,
+      state: { method: "bif", sort: "signFlip", groupByLabel: true, rowPx: 4, selected: { example: 5, step: 2 } },
+    },
   ];
-  const guards = [isGrokkingHostMessage, isGrokkingHostMessage, isLazyRichHostMessage, isLazyRichHostMessage, isInfluenceHostMessage];
+  const guards = [
+    isGrokkingHostMessage,
+    isGrokkingHostMessage,
+    isLazyRichHostMessage,
+    isLazyRichHostMessage,
+    isInfluenceHostMessage,
+  ];
   msgs.forEach((m, i) => {
     assert.ok(guards[i]!(m), m.type);
     assert.ok(isAnalysisHostMessage(m), m.type);
@@ -69,63 +125,130 @@ test("malformed host messages fail", () => {
     { type: "init", run: { ...influence, examples: [{ index: 0, label: 1, text: "" }, influence.examples[1]] } },
     { type: "init", run: { ...influence, settings: { tracin: { projectionDim: -1 } } } },
     { type: "init", run: { ...influence, settings: { sgld: { epsilon: 1 } } } },
-    { type: "init", run: influence, state: { method: "tracin", sort: "random", groupByLabel: false, rowPx: 0, selected: null } },
+    {
+      type: "init",
+      run: influence,
+      state: { method: "tracin", sort: "random", groupByLabel: false, rowPx: 0, selected: null },
+    },
     { type: "ready" },
     { type: "update", runId: "r", curves, indicators: [], report: null, badLines: -1 },
     { type: "error" }, // no message
   ];
-  for (const m of bad) assert.ok(!isAnalysisHostMessage(m), JSON.stringify(m, (_k, v: unknown) => (v instanceof Float32Array ? `F32[${v.length}]` : v)).slice(0, 160));
+  for (const m of bad)
+    assert.ok(
+      !isAnalysisHostMessage(m),
+      JSON.stringify(m, (_k, v: unknown) => (v instanceof Float32Array ? `F32[${v.length}]` : v)).slice(0, 160),
+    );
 });
 
 test("webview messages: typed exports, state and rerun requests pass; others fail", () => {
   assert.ok(isGrokkingWebviewMessage({ type: "ready" }));
-  assert.ok(isLazyRichWebviewMessage({ type: "stateChanged", state: { view: "sweep", runId: null, logY: true, sweep: "s" } }));
-  assert.ok(!isGrokkingWebviewMessage({ type: "stateChanged", state: { view: "sweep", runId: null, logY: true, sweep: "s" } }), "state of another panel");
+  assert.ok(
+    isLazyRichWebviewMessage({ type: "stateChanged", state: { view: "sweep", runId: null, logY: true, sweep: "s" } }),
+  );
+  assert.ok(
+    !isGrokkingWebviewMessage({ type: "stateChanged", state: { view: "sweep", runId: null, logY: true, sweep: "s" } }),
+    "state of another panel",
+  );
   assert.ok(isInfluenceWebviewMessage({ type: "exportCsv", csv: "a,b\n", suggestedName: "x.csv" }));
   assert.ok(!isInfluenceWebviewMessage({ type: "exportPng", dataUrl: "javascript:alert(1)", suggestedName: "x.png" }));
   assert.ok(!isInfluenceWebviewMessage({ type: "init" }), "a host message is not a webview message");
-  const rerun = { type: "rerunAnalysis", runId: "r", analysis: "bif", overrides: { bif: { epsilon: 1e-5, chains: 8 } } };
+  const rerun = {
+    type: "rerunAnalysis",
+    runId: "r",
+    analysis: "bif",
+    overrides: { bif: { epsilon: 1e-5, chains: 8 } },
+  };
   assert.ok(isInfluenceWebviewMessage(rerun));
   assert.ok(!isGrokkingWebviewMessage(rerun), "only the influence panel reruns");
   assert.ok(!isInfluenceWebviewMessage({ ...rerun, analysis: "tracin" }), "overrides must include the analysis rerun");
   assert.ok(!isInfluenceWebviewMessage({ ...rerun, overrides: { bif: { epsilon: Infinity } } }));
   assert.ok(!isInfluenceWebviewMessage({ ...rerun, overrides: { bif: { lr: 1 } } }), "unknown field");
-  assert.ok(!isInfluenceWebviewMessage({ ...rerun, analysis: "toString", overrides: { toString: {} } }), "no prototype keys");
+  assert.ok(
+    !isInfluenceWebviewMessage({ ...rerun, analysis: "toString", overrides: { toString: {} } }),
+    "no prototype keys",
+  );
 });
 
 test("the common messages pass every panel's guards, with one convention", () => {
   const error = { type: "error", message: "run.json: <b>not JSON</b>" };
   assert.ok(isCommonHostMessage(error));
-  for (const g of [isLossCurvesHostMessage, isGrokkingHostMessage, isLazyRichHostMessage, isInfluenceHostMessage]) assert.ok(g(error), g.name);
+  for (const g of [isLossCurvesHostMessage, isGrokkingHostMessage, isLazyRichHostMessage, isInfluenceHostMessage])
+    assert.ok(g(error), g.name);
   assert.ok(!isCommonHostMessage({ type: "error", message: 3 }));
-  const common = [{ type: "ready" }, { type: "exportCsv", csv: "", suggestedName: "a.csv" }, { type: "exportPng", dataUrl: "data:image/png;base64,AA", suggestedName: "a.png" }];
-  for (const g of [isLossCurvesWebviewMessage, isGrokkingWebviewMessage, isLazyRichWebviewMessage, isInfluenceWebviewMessage]) for (const m of common) assert.ok(g(m), `${g.name} ${m.type}`);
+  const common = [
+    { type: "ready" },
+    { type: "exportCsv", csv: "", suggestedName: "a.csv" },
+    { type: "exportPng", dataUrl: "data:image/png;base64,AA", suggestedName: "a.png" },
+  ];
+  for (const g of [
+    isLossCurvesWebviewMessage,
+    isGrokkingWebviewMessage,
+    isLazyRichWebviewMessage,
+    isInfluenceWebviewMessage,
+  ])
+    for (const m of common) assert.ok(g(m), `${g.name} ${m.type}`);
 });
 
 test("loss curves: run statuses are runFormat's, unreadable lines are a count", () => {
   const points = { step: [0], time: [0], values: { train_loss: [1] } };
-  for (const status of RUN_STATUSES) assert.ok(isLossCurvesHostMessage({ type: "runStatus", runId: "r", status }), status);
+  for (const status of RUN_STATUSES)
+    assert.ok(isLossCurvesHostMessage({ type: "runStatus", runId: "r", status }), status);
   assert.ok(!isLossCurvesHostMessage({ type: "runStatus", runId: "r", status: "exploded" }));
-  assert.ok(isLossCurvesHostMessage({ type: "init", runs: [{ runId: "r", label: "r", colorIndex: 0, badLines: 2, points }] }));
-  assert.ok(!isLossCurvesHostMessage({ type: "init", runs: [{ runId: "r", label: "r", colorIndex: 0, badLines: 1.5, points }] }));
+  assert.ok(
+    isLossCurvesHostMessage({ type: "init", runs: [{ runId: "r", label: "r", colorIndex: 0, badLines: 2, points }] }),
+  );
+  assert.ok(
+    !isLossCurvesHostMessage({
+      type: "init",
+      runs: [{ runId: "r", label: "r", colorIndex: 0, badLines: 1.5, points }],
+    }),
+  );
   assert.ok(isLossCurvesHostMessage({ type: "append", runId: "r", points, badLines: 4 }));
   assert.equal(badLinesText(1), "1 line could not be read");
   assert.equal(badLinesText(7), "7 lines could not be read");
 });
 
 test("loss curves: the state takes any x key and a plot choice; states saved before them still pass", () => {
-  const older = { xAxis: "step", logX: false, logY: true, showAccuracy: false, smoothing: 0.6, zoom: null, hiddenRuns: [] };
+  const older = {
+    xAxis: "step",
+    logX: false,
+    logY: true,
+    showAccuracy: false,
+    smoothing: 0.6,
+    zoom: null,
+    hiddenRuns: [],
+  };
   assert.ok(isLossCurvesState(older), "no plot: a state saved before the picker");
   assert.ok(isLossCurvesState({ ...older, xAxis: "time" }));
-  assert.ok(isLossCurvesState({ ...older, xAxis: "epoch", plot: [{ key: "loss/train", axis: "left" }, { key: "lr", axis: "right" }] }));
+  assert.ok(
+    isLossCurvesState({
+      ...older,
+      xAxis: "epoch",
+      plot: [
+        { key: "loss/train", axis: "left" },
+        { key: "lr", axis: "right" },
+      ],
+    }),
+  );
   assert.ok(isLossCurvesState({ ...older, plot: [] }), "nothing chosen is a choice");
-  assert.ok(isLossCurvesState({ ...older, plot: [{ key: "<img src=x onerror=alert(1)>", axis: "left" }] }), "a key is any string");
+  assert.ok(
+    isLossCurvesState({ ...older, plot: [{ key: "<img src=x onerror=alert(1)>", axis: "left" }] }),
+    "a key is any string",
+  );
   assert.ok(!isLossCurvesState({ ...older, xAxis: "" }));
   assert.ok(!isLossCurvesState({ ...older, xAxis: 3 }));
   assert.ok(!isLossCurvesState({ ...older, plot: [{ key: "lr", axis: "middle" }] }));
   assert.ok(!isLossCurvesState({ ...older, plot: [{ key: 1, axis: "left" }] }));
   assert.ok(!isLossCurvesState({ ...older, plot: { key: "lr", axis: "left" } }));
   assert.ok(!isLossCurvesState({ ...older, plot: null }));
-  assert.ok(isLossCurvesWebviewMessage({ type: "stateChanged", state: { ...older, xAxis: "tokens", plot: [{ key: "acc/val", axis: "right" }] } }));
-  assert.ok(isLossCurvesHostMessage({ type: "init", runs: [], state: { ...older, plot: [{ key: "lr", axis: "right" }] } }));
+  assert.ok(
+    isLossCurvesWebviewMessage({
+      type: "stateChanged",
+      state: { ...older, xAxis: "tokens", plot: [{ key: "acc/val", axis: "right" }] },
+    }),
+  );
+  assert.ok(
+    isLossCurvesHostMessage({ type: "init", runs: [], state: { ...older, plot: [{ key: "lr", axis: "right" }] } }),
+  );
 });

@@ -5,7 +5,13 @@ import * as path from "node:path";
 import { test } from "node:test";
 import { parseJsonTolerant, tryParseJson } from "../../src/shared/jsonText";
 import { readManifest, readManifestSync } from "../../src/shared/manifestFile";
-import { type RunManifest, checkpointFiles, manifestProblems, parseCheckpointFileName, parseManifest } from "../../src/shared/runFormat";
+import {
+  type RunManifest,
+  checkpointFiles,
+  manifestProblems,
+  parseCheckpointFileName,
+  parseManifest,
+} from "../../src/shared/runFormat";
 import { childJob, runChildJob } from "../childRun";
 import { tempDir } from "../support";
 
@@ -35,7 +41,18 @@ function manifest(over: Record<string, unknown> = {}): Record<string, unknown> {
 
 test("manifestProblems checks the type of every field readers use", () => {
   assert.deepEqual(manifestProblems(manifest()), []);
-  assert.deepEqual(manifestProblems(manifest({ error: { message: "m", location: { file: "/f.ts", line: 1, column: 2 } }, divergedAtStep: 3, pid: 5, endedAt: "t", resumedFrom: [1] })), []);
+  assert.deepEqual(
+    manifestProblems(
+      manifest({
+        error: { message: "m", location: { file: "/f.ts", line: 1, column: 2 } },
+        divergedAtStep: 3,
+        pid: 5,
+        endedAt: "t",
+        resumedFrom: [1],
+      }),
+    ),
+    [],
+  );
   const cases: Array<[Record<string, unknown>, string[]]> = [
     [{ backend: undefined }, ["backend must be an object"]],
     [{ backend: { name: 7, reason: "r" } }, ["backend.name must be a string"]],
@@ -43,7 +60,14 @@ test("manifestProblems checks the type of every field readers use", () => {
     [{ backend: { name: "n", reason: "r", versions: { tfjs: 4 } } }, ["backend.versions must be an object of strings"]],
     [{ error: null }, ["error must be an object"]],
     [{ error: { message: 3 } }, ["error.message must be a string"]],
-    [{ error: { message: "m", location: { file: 1, line: "2", column: 1.5 } } }, ["error.location.file must be a string", "error.location.line must be a number", "error.location.column must be an integer"]],
+    [
+      { error: { message: "m", location: { file: 1, line: "2", column: 1.5 } } },
+      [
+        "error.location.file must be a string",
+        "error.location.line must be a number",
+        "error.location.column must be an integer",
+      ],
+    ],
     [{ error: { message: "m", location: null } }, ["error.location must be an object"]],
     [{ divergedAtStep: "[link](http://x)" }, ["divergedAtStep must be a number"]],
     [{ step: 1.5, totalSteps: Number.NaN }, ["step must be an integer", "totalSteps must be an integer"]],
@@ -56,7 +80,8 @@ test("manifestProblems checks the type of every field readers use", () => {
     [{ pid: -0.5 }, ["pid must be an integer"]],
     [{ endedAt: 5 }, ["endedAt must be a string"]],
   ];
-  for (const [over, problems] of cases) assert.deepEqual(manifestProblems(manifest(over)), problems, JSON.stringify(over));
+  for (const [over, problems] of cases)
+    assert.deepEqual(manifestProblems(manifest(over)), problems, JSON.stringify(over));
 });
 
 test("parseManifest names the problem and never quotes the text", () => {
@@ -65,9 +90,18 @@ test("parseManifest names the problem and never quotes the text", () => {
   if (ok.ok) assert.equal(ok.manifest.backend.name, "cpu");
   const secret = "AWS_SECRET_ACCESS_KEY=abcd1234 password hunter2";
   const r = parseManifest(secret);
-  assert.deepEqual(r, { ok: false, problems: ["run.json is not valid JSON: unexpected character at line 1, column 1"] });
-  assert.deepEqual(parseManifest('{\n  "format": "learning-mechanics/run",\n  "id": hunter2\n}'), { ok: false, problems: ["run.json is not valid JSON: unexpected character at line 3, column 9"] });
-  assert.deepEqual(parseManifest('{"format": "learning-mechanics/run", '), { ok: false, problems: ["run.json is not valid JSON: unexpected end of the text (cut short?) at line 1, column 38"] });
+  assert.deepEqual(r, {
+    ok: false,
+    problems: ["run.json is not valid JSON: unexpected character at line 1, column 1"],
+  });
+  assert.deepEqual(parseManifest('{\n  "format": "learning-mechanics/run",\n  "id": hunter2\n}'), {
+    ok: false,
+    problems: ["run.json is not valid JSON: unexpected character at line 3, column 9"],
+  });
+  assert.deepEqual(parseManifest('{"format": "learning-mechanics/run", '), {
+    ok: false,
+    problems: ["run.json is not valid JSON: unexpected end of the text (cut short?) at line 1, column 38"],
+  });
   assert.deepEqual(parseManifest("  \n"), { ok: false, problems: ["run.json is empty"] });
   assert.deepEqual(parseManifest("[1]"), { ok: false, problems: ["run.json is not a JSON object"] });
   // V8's own message would have quoted it: ours must not.
@@ -99,8 +133,15 @@ test("readManifest reads run.json through safeRead: FIFO, /dev/zero and oversize
   for (const read of [readManifestSync, readManifest]) {
     const g = await read(good);
     assert.equal(g.ok, true);
-    assert.deepEqual(await read(big), { ok: false, problems: [`run.json is ${fs.statSync(big).size} bytes, over the limit of 1048576 bytes`] });
-    assert.deepEqual(await read(path.join(dir, "none.json")), { ok: false, missing: true, problems: ["run.json not found"] });
+    assert.deepEqual(await read(big), {
+      ok: false,
+      problems: [`run.json is ${fs.statSync(big).size} bytes, over the limit of 1048576 bytes`],
+    });
+    assert.deepEqual(await read(path.join(dir, "none.json")), {
+      ok: false,
+      missing: true,
+      problems: ["run.json not found"],
+    });
     const l = await read(link);
     assert.deepEqual(l, { ok: false, problems: ["run.json is not valid JSON: invalid number at line 1, column 1"] });
     assert.doesNotMatch(JSON.stringify(l), /BEGIN|OPENSSH|b3Bl/);
@@ -108,8 +149,14 @@ test("readManifest reads run.json through safeRead: FIFO, /dev/zero and oversize
 });
 
 test("the tolerant JSON parser: Python's tokens outside strings, JSON.parse's result otherwise", () => {
-  assert.deepEqual(parseJsonTolerant('{"a": [1, -2.5e3, true, false, null, "x\\"y\\u00e9"], "b": {}}'), { a: [1, -2500, true, false, null, 'x"yé'], b: {} });
-  const v = parseJsonTolerant('{"a": NaN, "b": [Infinity, -Infinity], "c": "NaN", "__proto__": 1}') as Record<string, unknown>;
+  assert.deepEqual(parseJsonTolerant('{"a": [1, -2.5e3, true, false, null, "x\\"y\\u00e9"], "b": {}}'), {
+    a: [1, -2500, true, false, null, 'x"yé'],
+    b: {},
+  });
+  const v = parseJsonTolerant('{"a": NaN, "b": [Infinity, -Infinity], "c": "NaN", "__proto__": 1}') as Record<
+    string,
+    unknown
+  >;
   assert.ok(Number.isNaN(v["a"]));
   assert.deepEqual(v["b"], [Infinity, -Infinity]);
   assert.equal(v["c"], "NaN");
@@ -134,9 +181,19 @@ test("the tolerant JSON parser: Python's tokens outside strings, JSON.parse's re
 test("unpadded checkpoint names are accepted and kept as they are", () => {
   assert.equal(parseCheckpointFileName("step-20.safetensors"), 20);
   assert.equal(parseCheckpointFileName("step-99999999999999999999.safetensors"), undefined);
-  assert.deepEqual(checkpointFiles(["step-20.safetensors", "step-00000005.safetensors", "notes.txt", ".step-1.safetensors.1.abcd0123.tmp", "step-00000020.safetensors", "step-7.safetensors"]), [
-    { step: 5, name: "step-00000005.safetensors" },
-    { step: 7, name: "step-7.safetensors" },
-    { step: 20, name: "step-00000020.safetensors" },
-  ]);
+  assert.deepEqual(
+    checkpointFiles([
+      "step-20.safetensors",
+      "step-00000005.safetensors",
+      "notes.txt",
+      ".step-1.safetensors.1.abcd0123.tmp",
+      "step-00000020.safetensors",
+      "step-7.safetensors",
+    ]),
+    [
+      { step: 5, name: "step-00000005.safetensors" },
+      { step: 7, name: "step-7.safetensors" },
+      { step: 20, name: "step-00000020.safetensors" },
+    ],
+  );
 });

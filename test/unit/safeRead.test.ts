@@ -3,7 +3,16 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
-import { FileRefusedError, READ_LIMITS, openRegularSync, readAtSync, readRegularFile, readRegularFileSync, readRegularText, readRegularTextSync } from "../../src/shared/safeRead";
+import {
+  FileRefusedError,
+  READ_LIMITS,
+  openRegularSync,
+  readAtSync,
+  readRegularFile,
+  readRegularFileSync,
+  readRegularText,
+  readRegularTextSync,
+} from "../../src/shared/safeRead";
 import { childJob, inChild, runChildJob } from "../childRun";
 import { tempDir } from "../support";
 
@@ -29,7 +38,11 @@ if (!inChild()) {
       const started = Date.now();
       const r = runChildJob(__filename, job, [fifo, String(READ_LIMITS.manifestBytes)], CHILD_TIMEOUT_MS);
       assert.equal(r.timedOut, false, `${job} blocked on the FIFO`);
-      assert.deepEqual(r.error, { message: `${fifo}: is a FIFO, not a regular file`, name: "FileRefusedError" }, r.stderr);
+      assert.deepEqual(
+        r.error,
+        { message: `${fifo}: is a FIFO, not a regular file`, name: "FileRefusedError" },
+        r.stderr,
+      );
       assert.ok(Date.now() - started < CHILD_TIMEOUT_MS);
     }
   });
@@ -57,7 +70,10 @@ if (!inChild()) {
 
   test("directories are refused and missing files keep their fs error", async (t) => {
     const dir = tempDir(t);
-    assert.throws(() => readRegularFileSync(dir, 100), { name: "FileRefusedError", message: `${dir}: is a directory, not a regular file` });
+    assert.throws(() => readRegularFileSync(dir, 100), {
+      name: "FileRefusedError",
+      message: `${dir}: is a directory, not a regular file`,
+    });
     await assert.rejects(readRegularFile(dir, 100), { name: "FileRefusedError" });
     assert.throws(() => readRegularFileSync(path.join(dir, "none"), 100), { code: "ENOENT" });
     await assert.rejects(readRegularFile(path.join(dir, "none"), 100), { code: "ENOENT" });
@@ -67,7 +83,11 @@ if (!inChild()) {
     const dir = tempDir(t);
     const p = path.join(dir, "run.json");
     fs.writeFileSync(p, "x".repeat(2000));
-    const tooLarge = { name: "FileRefusedError", reason: "too-large", message: `${p}: is 2000 bytes, over the limit of 1999 bytes` };
+    const tooLarge = {
+      name: "FileRefusedError",
+      reason: "too-large",
+      message: `${p}: is 2000 bytes, over the limit of 1999 bytes`,
+    };
     assert.throws(() => readRegularFileSync(p, 1999), tooLarge);
     await assert.rejects(readRegularFile(p, 1999), tooLarge);
     assert.equal(readRegularTextSync(p, 2000).length, 2000);

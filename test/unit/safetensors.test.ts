@@ -38,7 +38,11 @@ function u8(b: { buffer: ArrayBufferLike; byteOffset: number; byteLength: number
 }
 
 /** Builds a file by hand: a header object, raw data bytes, header padded with spaces to 8 unless told otherwise. */
-function craft(header: unknown, data: Uint8Array = new Uint8Array(0), opts: { pad?: boolean; rawHeader?: Uint8Array } = {}): Uint8Array {
+function craft(
+  header: unknown,
+  data: Uint8Array = new Uint8Array(0),
+  opts: { pad?: boolean; rawHeader?: Uint8Array } = {},
+): Uint8Array {
   let h = opts.rawHeader ?? new TextEncoder().encode(JSON.stringify(header));
   if (opts.pad !== false && h.length % 8 !== 0) {
     const padded = new Uint8Array(h.length + (8 - (h.length % 8))).fill(0x20);
@@ -55,7 +59,9 @@ function craft(header: unknown, data: Uint8Array = new Uint8Array(0), opts: { pa
 function bytesOfU16(values: number[]): Uint8Array {
   const out = new Uint8Array(values.length * 2);
   const v = new DataView(out.buffer);
-  values.forEach((x, i) => { v.setUint16(i * 2, x, true); });
+  values.forEach((x, i) => {
+    v.setUint16(i * 2, x, true);
+  });
   return out;
 }
 
@@ -68,7 +74,12 @@ function expectError(fn: () => unknown, pattern: RegExp): void {
 }
 
 const SAMPLE: TensorToEncode[] = [
-  { name: "w", dtype: "F32", shape: [2, 3], data: new Float32Array([1.5, -2, 0, -0, 3.4028234663852886e38, 1.401298464324817e-45]) },
+  {
+    name: "w",
+    dtype: "F32",
+    shape: [2, 3],
+    data: new Float32Array([1.5, -2, 0, -0, 3.4028234663852886e38, 1.401298464324817e-45]),
+  },
   { name: "scalar", dtype: "F32", shape: [], data: new Float32Array([Math.fround(Math.PI)]) },
   { name: "empty", dtype: "F32", shape: [0, 3], data: new Float32Array(0) },
   { name: "ids", dtype: "I32", shape: [4], data: new Int32Array([0, -1, 2147483647, -2147483648]) },
@@ -87,7 +98,8 @@ function assertSameTensors(decoded: DecodedSafetensors, expected: readonly Tenso
     assert.deepEqual(d.shape, e.shape, e.name);
     assert.equal(d.data.constructor, e.data.constructor, e.name);
     assert.equal(d.data.length, e.data.length, e.name);
-    for (let i = 0; i < e.data.length; i++) assert.ok(Object.is(d.data[i], e.data[i]), `${e.name}[${i}]: ${String(d.data[i])} vs ${String(e.data[i])}`);
+    for (let i = 0; i < e.data.length; i++)
+      assert.ok(Object.is(d.data[i], e.data[i]), `${e.name}[${i}]: ${String(d.data[i])} vs ${String(e.data[i])}`);
   }
 }
 
@@ -120,12 +132,22 @@ test("encoding matches the format byte for byte on a tiny case", () => {
   const buf = encodeSafetensors([{ name: "a", dtype: "F32", shape: [2], data: new Float32Array([1, -2]) }], { k: "v" });
   const json = '{"__metadata__":{"k":"v"},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}';
   const padded = json + " ".repeat((8 - (json.length % 8)) % 8);
-  const expected = Buffer.concat([Buffer.from([padded.length, 0, 0, 0, 0, 0, 0, 0]), Buffer.from(padded), Buffer.from([0, 0, 0x80, 0x3f, 0, 0, 0, 0xc0])]);
+  const expected = Buffer.concat([
+    Buffer.from([padded.length, 0, 0, 0, 0, 0, 0, 0]),
+    Buffer.from(padded),
+    Buffer.from([0, 0, 0x80, 0x3f, 0, 0, 0, 0xc0]),
+  ]);
   assert.equal(buf.toString("hex"), expected.toString("hex"));
 });
 
 test("metadata round trip, and no metadata gives {}", () => {
-  const metadata = { format: "learning-mechanics/checkpoint", step: "1200", params: JSON.stringify(["a", "b"]), unicode: "ünï \"quoted\" \n ✓", empty: "" };
+  const metadata = {
+    format: "learning-mechanics/checkpoint",
+    step: "1200",
+    params: JSON.stringify(["a", "b"]),
+    unicode: 'ünï "quoted" \n ✓',
+    empty: "",
+  };
   const buf = encodeSafetensors([{ name: "a", dtype: "F32", shape: [1], data: new Float32Array([1]) }], metadata);
   assert.deepEqual(decodeSafetensors(u8(buf)).metadata, metadata);
   assert.deepEqual(parseSafetensorsHeader(u8(buf)).metadata, metadata);
@@ -140,10 +162,19 @@ test("metadata round trip, and no metadata gives {}", () => {
 });
 
 test("the encoder validates its input", () => {
-  const f = (t: Partial<TensorToEncode>): TensorToEncode => ({ name: "x", dtype: "F32", shape: [2], data: new Float32Array(2), ...t });
+  const f = (t: Partial<TensorToEncode>): TensorToEncode => ({
+    name: "x",
+    dtype: "F32",
+    shape: [2],
+    data: new Float32Array(2),
+    ...t,
+  });
   expectError(() => encodeSafetensors([f({ shape: [3] })]), /shape \[3\] needs 3 elements, data has 2/);
   expectError(() => encodeSafetensors([f({ shape: [] })]), /needs 1 elements, data has 2/);
-  expectError(() => encodeSafetensors([f({ data: new Float64Array(2) })]), /F32 needs a Float32Array, got Float64Array/);
+  expectError(
+    () => encodeSafetensors([f({ data: new Float64Array(2) })]),
+    /F32 needs a Float32Array, got Float64Array/,
+  );
   expectError(() => encodeSafetensors([f({ dtype: "I32" })]), /I32 needs a Int32Array/);
   expectError(() => encodeSafetensors([f({}), f({})]), /duplicate tensor name "x"/);
   expectError(() => encodeSafetensors([f({ name: "__metadata__" })]), /cannot be a tensor name/);
@@ -192,7 +223,10 @@ test("header-only read of a 3 GiB sparse file reads no tensor data", async (t) =
   await assert.rejects(readSafetensorsTensor(file, h, "nope"), /no tensor named "nope"/);
   assert.ok(process.memoryUsage().arrayBuffers - started < 100 * 1024 * 1024, "read far less than the file");
   // Whole-file reads of a file this size are refused rather than attempted.
-  assert.throws(() => readSafetensorsSync(file), { name: "SafetensorsError", message: `${file}: is ${size} bytes, over the 2147483648-byte limit for reading a whole checkpoint` });
+  assert.throws(() => readSafetensorsSync(file), {
+    name: "SafetensorsError",
+    message: `${file}: is ${size} bytes, over the 2147483648-byte limit for reading a whole checkpoint`,
+  });
 });
 
 test("header read from disk equals parsing the whole buffer; whole-file readers decode it", async (t) => {
@@ -217,13 +251,21 @@ test("every truncation of a file is a SafetensorsError, from memory and from dis
   const { dataStart } = parseSafetensorsHeader(buf);
   for (let len = 0; len < buf.length; len++) {
     const cut = buf.slice(0, len);
-    const pattern = len < 8 ? /truncated file: \d+ bytes, fewer than the 8-byte header length/ : len < dataStart ? /header length \d+ is larger than the file allows/ : /out of range: the data part has only \d+ bytes \(truncated file\?\)/;
+    const pattern =
+      len < 8
+        ? /truncated file: \d+ bytes, fewer than the 8-byte header length/
+        : len < dataStart
+          ? /header length \d+ is larger than the file allows/
+          : /out of range: the data part has only \d+ bytes \(truncated file\?\)/;
     expectError(() => decodeSafetensors(cut), pattern);
   }
   for (const len of [0, 5, 8, dataStart - 1, dataStart, buf.length - 1]) {
     const file = path.join(dir, `cut-${len}.safetensors`);
     fs.writeFileSync(file, buf.subarray(0, len));
-    await assert.rejects(readSafetensorsHeader(file), (e: unknown) => e instanceof SafetensorsError && e.message.startsWith(file) && e.file === file);
+    await assert.rejects(
+      readSafetensorsHeader(file),
+      (e: unknown) => e instanceof SafetensorsError && e.message.startsWith(file) && e.file === file,
+    );
     assert.throws(() => readSafetensorsHeaderSync(file), SafetensorsError);
     assert.throws(() => readSafetensorsSync(file), SafetensorsError);
   }
@@ -247,36 +289,105 @@ test("corrupt headers yield a SafetensorsError naming the problem", () => {
 
   // JSON itself.
   const enc = new TextEncoder();
-  expectError(() => decodeSafetensors(craft(null, new Uint8Array(0), { rawHeader: enc.encode('{"a": {"dtype": "F32",') })), /header is not valid JSON/);
-  expectError(() => decodeSafetensors(craft(null, new Uint8Array(0), { rawHeader: enc.encode("  {}") })), /header does not start with "\{" \(first byte 0x20\)/);
-  expectError(() => decodeSafetensors(craft(null, new Uint8Array(0), { rawHeader: new Uint8Array([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d, 0x20]) })), /not valid UTF-8/);
+  expectError(
+    () => decodeSafetensors(craft(null, new Uint8Array(0), { rawHeader: enc.encode('{"a": {"dtype": "F32",') })),
+    /header is not valid JSON/,
+  );
+  expectError(
+    () => decodeSafetensors(craft(null, new Uint8Array(0), { rawHeader: enc.encode("  {}") })),
+    /header does not start with "\{" \(first byte 0x20\)/,
+  );
+  expectError(
+    () =>
+      decodeSafetensors(
+        craft(null, new Uint8Array(0), { rawHeader: new Uint8Array([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d, 0x20]) }),
+      ),
+    /not valid UTF-8/,
+  );
   expectError(() => decodeSafetensors(craft([1, 2])), /header does not start with "\{" \(first byte 0x5b\)/);
-  expectError(() => decodeSafetensors(craft(null, new Uint8Array(0), { rawHeader: enc.encode("{}\0\0\0\0\0\0") })), /not valid JSON/);
+  expectError(
+    () => decodeSafetensors(craft(null, new Uint8Array(0), { rawHeader: enc.encode("{}\0\0\0\0\0\0") })),
+    /not valid JSON/,
+  );
 
   // Entries.
-  expectError(() => decodeSafetensors(craft({ a: { dtype: "F4", shape: [2], data_offsets: [0, 8] } }, f32(2))), /tensor "a": unknown dtype "F4"/);
-  expectError(() => decodeSafetensors(craft({ a: { shape: [2], data_offsets: [0, 8] } }, f32(2))), /tensor "a": unknown dtype undefined/);
-  expectError(() => decodeSafetensors(craft({ a: { dtype: "F32", shape: [3], data_offsets: [0, 8] } }, f32(2))), /tensor "a": size mismatch: F32 shape \[3\] needs 12 bytes, data_offsets \[0, 8\] span 8/);
-  expectError(() => decodeSafetensors(craft({ a: { dtype: "F32", shape: "2", data_offsets: [0, 8] } }, f32(2))), /shape is string, not an array/);
-  expectError(() => decodeSafetensors(craft({ a: { dtype: "F32", shape: [-1], data_offsets: [0, 8] } }, f32(2))), /invalid dimension -1/);
-  expectError(() => decodeSafetensors(craft({ a: { dtype: "F32", shape: [2], data_offsets: [0] } }, f32(2))), /data_offsets must be two non-negative integers, got \[0\]/);
-  expectError(() => decodeSafetensors(craft({ a: { dtype: "F32", shape: [2], data_offsets: [0, 8.5] } }, f32(2))), /data_offsets must be two non-negative integers/);
-  expectError(() => decodeSafetensors(craft({ a: { dtype: "F32", shape: [0], data_offsets: [8, 0] } }, f32(2))), /end before they begin/);
-  expectError(() => decodeSafetensors(craft({ a: [1] }, f32(2))), /tensor "a": header entry is an array, not an object/);
-  expectError(() => decodeSafetensors(craft({ __metadata__: { step: 3 }, ...ok }, f32(2))), /__metadata__ "step" is number, not a string/);
+  expectError(
+    () => decodeSafetensors(craft({ a: { dtype: "F4", shape: [2], data_offsets: [0, 8] } }, f32(2))),
+    /tensor "a": unknown dtype "F4"/,
+  );
+  expectError(
+    () => decodeSafetensors(craft({ a: { shape: [2], data_offsets: [0, 8] } }, f32(2))),
+    /tensor "a": unknown dtype undefined/,
+  );
+  expectError(
+    () => decodeSafetensors(craft({ a: { dtype: "F32", shape: [3], data_offsets: [0, 8] } }, f32(2))),
+    /tensor "a": size mismatch: F32 shape \[3\] needs 12 bytes, data_offsets \[0, 8\] span 8/,
+  );
+  expectError(
+    () => decodeSafetensors(craft({ a: { dtype: "F32", shape: "2", data_offsets: [0, 8] } }, f32(2))),
+    /shape is string, not an array/,
+  );
+  expectError(
+    () => decodeSafetensors(craft({ a: { dtype: "F32", shape: [-1], data_offsets: [0, 8] } }, f32(2))),
+    /invalid dimension -1/,
+  );
+  expectError(
+    () => decodeSafetensors(craft({ a: { dtype: "F32", shape: [2], data_offsets: [0] } }, f32(2))),
+    /data_offsets must be two non-negative integers, got \[0\]/,
+  );
+  expectError(
+    () => decodeSafetensors(craft({ a: { dtype: "F32", shape: [2], data_offsets: [0, 8.5] } }, f32(2))),
+    /data_offsets must be two non-negative integers/,
+  );
+  expectError(
+    () => decodeSafetensors(craft({ a: { dtype: "F32", shape: [0], data_offsets: [8, 0] } }, f32(2))),
+    /end before they begin/,
+  );
+  expectError(
+    () => decodeSafetensors(craft({ a: [1] }, f32(2))),
+    /tensor "a": header entry is an array, not an object/,
+  );
+  expectError(
+    () => decodeSafetensors(craft({ __metadata__: { step: 3 }, ...ok }, f32(2))),
+    /__metadata__ "step" is number, not a string/,
+  );
   expectError(() => decodeSafetensors(craft({ __metadata__: "x", ...ok }, f32(2))), /__metadata__ is string/);
 
   // Offsets: out of range, overlapping, gaps, trailing bytes.
-  expectError(() => decodeSafetensors(craft({ a: { dtype: "F32", shape: [2], data_offsets: [8, 16] } }, f32(3))), /tensor "a": data_offsets \[8, 16\] out of range: the data part has only 12 bytes/);
   expectError(
-    () => decodeSafetensors(craft({ a: { dtype: "F32", shape: [2], data_offsets: [0, 8] }, b: { dtype: "F32", shape: [2], data_offsets: [4, 12] } }, f32(3))),
+    () => decodeSafetensors(craft({ a: { dtype: "F32", shape: [2], data_offsets: [8, 16] } }, f32(3))),
+    /tensor "a": data_offsets \[8, 16\] out of range: the data part has only 12 bytes/,
+  );
+  expectError(
+    () =>
+      decodeSafetensors(
+        craft(
+          {
+            a: { dtype: "F32", shape: [2], data_offsets: [0, 8] },
+            b: { dtype: "F32", shape: [2], data_offsets: [4, 12] },
+          },
+          f32(3),
+        ),
+      ),
     /tensor "b" overlaps tensor "a"/,
   );
   expectError(
-    () => decodeSafetensors(craft({ a: { dtype: "F32", shape: [1], data_offsets: [0, 4] }, b: { dtype: "F32", shape: [1], data_offsets: [8, 12] } }, f32(3))),
+    () =>
+      decodeSafetensors(
+        craft(
+          {
+            a: { dtype: "F32", shape: [1], data_offsets: [0, 4] },
+            b: { dtype: "F32", shape: [1], data_offsets: [8, 12] },
+          },
+          f32(3),
+        ),
+      ),
     /gap of 4 bytes in the data before tensor "b"/,
   );
-  expectError(() => decodeSafetensors(craft(ok, f32(3))), /4 bytes after the last tensor's data are not described by the header/);
+  expectError(
+    () => decodeSafetensors(craft(ok, f32(3))),
+    /4 bytes after the last tensor's data are not described by the header/,
+  );
   // Unpadded headers are still read (other writers need not pad).
   const unpadded = craft({ a: { dtype: "F32", shape: [1], data_offsets: [0, 4] } }, f32(1), { pad: false });
   assert.deepEqual(Array.from(decodeSafetensors(unpadded).byName.get("a")?.data ?? []), [0]);
@@ -297,7 +408,11 @@ test("random byte corruption never escapes as anything but a SafetensorsError", 
     try {
       const d = decodeSafetensors(bad);
       // If it still parses, it must still be self-consistent.
-      for (const t of d.tensors) assert.equal(t.data.length, t.shape.reduce((a, b) => a * b, 1));
+      for (const t of d.tensors)
+        assert.equal(
+          t.data.length,
+          t.shape.reduce((a, b) => a * b, 1),
+        );
     } catch (e) {
       assert.ok(e instanceof SafetensorsError, `iteration ${i}: ${String(e)}`);
       rejected++;
@@ -335,7 +450,11 @@ test("F16, BF16, F8 and the other dtypes decode to known values", () => {
   let at = 0;
   const sizes = [2, 2, 2, 2, 1, 1, 1, 8, 1, 1, 1];
   data.forEach((d, i) => {
-    header[names[i] as string] = { dtype: dtypes[i], shape: [d.length / (sizes[i] as number)], data_offsets: [at, at + d.length] };
+    header[names[i] as string] = {
+      dtype: dtypes[i],
+      shape: [d.length / (sizes[i] as number)],
+      data_offsets: [at, at + d.length],
+    };
     at += d.length;
   });
   const all = new Uint8Array(at);
@@ -348,7 +467,9 @@ test("F16, BF16, F8 and the other dtypes decode to known values", () => {
   const get = (n: string): number[] => Array.from(decoded.byName.get(n)?.data ?? []);
   const same = (actual: number[], expected: number[], what: string): void => {
     assert.equal(actual.length, expected.length, what);
-    actual.forEach((a, i) => { assert.ok(Object.is(a, expected[i]), `${what}[${i}]: ${a} vs ${String(expected[i])}`); });
+    actual.forEach((a, i) => {
+      assert.ok(Object.is(a, expected[i]), `${what}[${i}]: ${a} vs ${String(expected[i])}`);
+    });
   };
   same(get("f16"), f16Expected, "f16");
   assert.ok(Number.isNaN(get("f16nan")[0]));
@@ -376,7 +497,10 @@ test("F16, BF16, F8 and the other dtypes decode to known values", () => {
 test("tensor data at odd file offsets is copied into aligned arrays", () => {
   // Header of 9 bytes (unpadded) puts the F32 data at file offset 17; decode must still work.
   const values = new Float32Array([1.25, -3, 7]);
-  const file = craft(null, new Uint8Array(values.buffer), { pad: false, rawHeader: new TextEncoder().encode('{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,12]}}'.padEnd(57, " ")) });
+  const file = craft(null, new Uint8Array(values.buffer), {
+    pad: false,
+    rawHeader: new TextEncoder().encode('{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,12]}}'.padEnd(57, " ")),
+  });
   const h = parseSafetensorsHeader(file);
   assert.equal(h.tensors[0]?.begin, 65);
   assert.equal(h.tensors[0]?.begin % 4, 1);
@@ -390,7 +514,9 @@ test("tensor data at odd file offsets is copied into aligned arrays", () => {
 });
 
 test("decode and parse accept a Node Buffer directly", () => {
-  const buf: Buffer = encodeSafetensors([{ name: "a", dtype: "I32", shape: [2], data: new Int32Array([7, -7]) }], { k: "v" });
+  const buf: Buffer = encodeSafetensors([{ name: "a", dtype: "I32", shape: [2], data: new Int32Array([7, -7]) }], {
+    k: "v",
+  });
   assert.deepEqual(Array.from(decodeSafetensors(buf).byName.get("a")?.data ?? []), [7, -7]);
   assert.deepEqual(parseSafetensorsHeader(buf).metadata, { k: "v" });
 });
@@ -409,7 +535,14 @@ test("a checkpoint that is a /dev/zero link or a FIFO is refused at once, naming
     for (const job of ["readWhole", "readHeader"]) {
       const r = runChildJob(__filename, job, [file], 15_000);
       assert.equal(r.timedOut, false, `${job} ${file}`);
-      assert.deepEqual(r.error, { message: `${file}: is ${kind}, not a regular file; a checkpoint must be a regular file`, name: "SafetensorsError" }, r.stderr);
+      assert.deepEqual(
+        r.error,
+        {
+          message: `${file}: is ${kind}, not a regular file; a checkpoint must be a regular file`,
+          name: "SafetensorsError",
+        },
+        r.stderr,
+      );
       assert.ok((r.maxRssBytes ?? Infinity) < 200 << 20, `peak RSS ${r.maxRssBytes}`);
     }
   }
@@ -427,7 +560,10 @@ test("the header length is checked against the 16 MiB limit and the file size be
   fs.writeSync(fd, prefix, 0, 8, 0);
   fs.writeSync(fd, new TextEncoder().encode("{}"), 0, 2, 8 + n - 2); // sparse
   fs.closeSync(fd);
-  const tooBig = { name: "SafetensorsError", message: `${file}: header length ${n} exceeds the 16777216-byte limit (not a safetensors file, or corrupt)` };
+  const tooBig = {
+    name: "SafetensorsError",
+    message: `${file}: header length ${n} exceeds the 16777216-byte limit (not a safetensors file, or corrupt)`,
+  };
   await assert.rejects(readSafetensorsHeader(file), tooBig);
   assert.throws(() => readSafetensorsHeaderSync(file), tooBig);
   assert.throws(() => readSafetensorsSync(file), tooBig);
@@ -441,8 +577,12 @@ test("tensor offsets beyond the file are refused before any data is read", async
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const file = path.join(dir, "lies.safetensors");
   const huge = 1_000_000_000;
-  fs.writeFileSync(file, craft({ a: { dtype: "F32", shape: [huge], data_offsets: [0, huge * 4] } }, new Uint8Array(16)));
-  const pattern = /lies\.safetensors: tensor "a": data_offsets \[0, 4000000000\] out of range: the data part has only 16 bytes/;
+  fs.writeFileSync(
+    file,
+    craft({ a: { dtype: "F32", shape: [huge], data_offsets: [0, huge * 4] } }, new Uint8Array(16)),
+  );
+  const pattern =
+    /lies\.safetensors: tensor "a": data_offsets \[0, 4000000000\] out of range: the data part has only 16 bytes/;
   const before = process.memoryUsage().arrayBuffers;
   assert.throws(() => readSafetensorsSync(file), pattern);
   await assert.rejects(readSafetensors(file), pattern);
@@ -452,7 +592,10 @@ test("tensor offsets beyond the file are refused before any data is read", async
 
 test("header JSON errors give a position and never quote the bytes", () => {
   const secret = new TextEncoder().encode('{"password": hunter2}');
-  expectError(() => decodeSafetensors(craft(null, new Uint8Array(0), { rawHeader: secret })), /^header is not valid JSON: unexpected character at line 1, column 14$/);
+  expectError(
+    () => decodeSafetensors(craft(null, new Uint8Array(0), { rawHeader: secret })),
+    /^header is not valid JSON: unexpected character at line 1, column 14$/,
+  );
   try {
     decodeSafetensors(craft(null, new Uint8Array(0), { rawHeader: secret }));
   } catch (e) {
@@ -465,7 +608,10 @@ test("metadata that is not JSON leaves the header readable; metadataJson parses 
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const file = path.join(dir, "step-20.safetensors");
   const meta = { step: "20", params: '["w"]', optimizer: "adam, t=3 (not JSON)", stats: '{"w": {"norm": NaN}}' };
-  fs.writeFileSync(file, u8(encodeSafetensors([{ name: "w", dtype: "F32", shape: [1], data: new Float32Array([1]) }], meta)));
+  fs.writeFileSync(
+    file,
+    u8(encodeSafetensors([{ name: "w", dtype: "F32", shape: [1], data: new Float32Array([1]) }], meta)),
+  );
   const h = await readSafetensorsHeader(file);
   assert.deepEqual(h.metadata, meta);
   assert.deepEqual(metadataJson(h.metadata, "params", file), ["w"]);

@@ -14,7 +14,14 @@ import {
   tf,
 } from "../../src/sdk/index";
 import type { SystemSpec } from "../../src/sdk/index";
-import { describeSystem, editDistance, formatNumber, resolvedConfig, suggest, validateSystem } from "../../src/sdk/validate";
+import {
+  describeSystem,
+  editDistance,
+  formatNumber,
+  resolvedConfig,
+  suggest,
+  validateSystem,
+} from "../../src/sdk/validate";
 
 type Loose = Record<string, unknown>;
 
@@ -53,25 +60,104 @@ const CONSTANT = { warmupSteps: 0, decay: "constant", minLrFraction: 0 };
 
 describe("builders", () => {
   test("fill every default exactly", () => {
-    assert.deepEqual(tasks.modularArithmetic(), { kind: "modularArithmetic", p: 97, op: "add", trainFraction: 0.3, splitSeed: 0, equalsToken: false });
-    assert.deepEqual(tasks.sparseParity(), { kind: "sparseParity", bits: 40, k: 3, trainSize: 1000, testSize: 1000, dataSeed: 0 });
-    assert.deepEqual(tasks.teacherStudent(), {
-      kind: "teacherStudent", dim: 32, teacher: "singleIndex", link: "relu", trainSize: 512, testSize: 1024, noise: 0, dataSeed: 0,
+    assert.deepEqual(tasks.modularArithmetic(), {
+      kind: "modularArithmetic",
+      p: 97,
+      op: "add",
+      trainFraction: 0.3,
+      splitSeed: 0,
+      equalsToken: false,
     });
-    assert.deepEqual(tasks.hierarchical(), { kind: "hierarchical", depth: 3, branching: 2, featureNoise: 0, dataSeed: 0 });
-    assert.deepEqual(tasks.fromFile({ train: "d.csv" }), { kind: "file", targets: "classes", testFraction: 0.2, splitSeed: 0, train: "d.csv" });
+    assert.deepEqual(tasks.sparseParity(), {
+      kind: "sparseParity",
+      bits: 40,
+      k: 3,
+      trainSize: 1000,
+      testSize: 1000,
+      dataSeed: 0,
+    });
+    assert.deepEqual(tasks.teacherStudent(), {
+      kind: "teacherStudent",
+      dim: 32,
+      teacher: "singleIndex",
+      link: "relu",
+      trainSize: 512,
+      testSize: 1024,
+      noise: 0,
+      dataSeed: 0,
+    });
+    assert.deepEqual(tasks.hierarchical(), {
+      kind: "hierarchical",
+      depth: 3,
+      branching: 2,
+      featureNoise: 0,
+      dataSeed: 0,
+    });
+    assert.deepEqual(tasks.fromFile({ train: "d.csv" }), {
+      kind: "file",
+      targets: "classes",
+      testFraction: 0.2,
+      splitSeed: 0,
+      train: "d.csv",
+    });
     const generate = (): never => assert.fail();
     assert.deepEqual(tasks.custom({ generate }), { kind: "custom", name: "custom", generate });
-    assert.deepEqual(models.mlp(), { kind: "mlp", embed: "onehot", hidden: [256], activation: "relu", initScale: 1, alpha: 1, centered: false, bias: true });
-    assert.deepEqual(models.transformer(), { kind: "transformer", layers: 1, dModel: 128, heads: 4, dMlp: 512, activation: "relu", layerNorm: false, initScale: 1 });
+    assert.deepEqual(models.mlp(), {
+      kind: "mlp",
+      embed: "onehot",
+      hidden: [256],
+      activation: "relu",
+      initScale: 1,
+      alpha: 1,
+      centered: false,
+      bias: true,
+    });
+    assert.deepEqual(models.transformer(), {
+      kind: "transformer",
+      layers: 1,
+      dModel: 128,
+      heads: 4,
+      dMlp: 512,
+      activation: "relu",
+      layerNorm: false,
+      initScale: 1,
+    });
     assert.deepEqual(models.deepLinear(), { kind: "deepLinear", hidden: [32, 32], initScale: 0.01 });
-    assert.deepEqual(optimizers.sgd(), { kind: "sgd", lr: 0.1, momentum: 0, nesterov: false, weightDecay: 0, schedule: CONSTANT });
-    assert.deepEqual(optimizers.adam(), { kind: "adam", lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, schedule: CONSTANT });
-    assert.deepEqual(optimizers.adamw(), { kind: "adamw", lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01, schedule: CONSTANT });
+    assert.deepEqual(optimizers.sgd(), {
+      kind: "sgd",
+      lr: 0.1,
+      momentum: 0,
+      nesterov: false,
+      weightDecay: 0,
+      schedule: CONSTANT,
+    });
+    assert.deepEqual(optimizers.adam(), {
+      kind: "adam",
+      lr: 1e-3,
+      betas: [0.9, 0.999],
+      eps: 1e-8,
+      weightDecay: 0,
+      schedule: CONSTANT,
+    });
+    assert.deepEqual(optimizers.adamw(), {
+      kind: "adamw",
+      lr: 1e-3,
+      betas: [0.9, 0.999],
+      eps: 1e-8,
+      weightDecay: 0.01,
+      schedule: CONSTANT,
+    });
   });
 
   test("options override defaults; undefined options keep them", () => {
-    assert.deepEqual(tasks.modularArithmetic({ p: 113, equalsToken: true }), { kind: "modularArithmetic", p: 113, op: "add", trainFraction: 0.3, splitSeed: 0, equalsToken: true });
+    assert.deepEqual(tasks.modularArithmetic({ p: 113, equalsToken: true }), {
+      kind: "modularArithmetic",
+      p: 113,
+      op: "add",
+      trainFraction: 0.3,
+      splitSeed: 0,
+      equalsToken: true,
+    });
     assert.equal((tasks.sparseParity({ bits: undefined } as unknown as { bits: number }) as { bits: number }).bits, 40);
     assert.equal(models.mlp({ hidden: [512] }).hidden.length, 1);
   });
@@ -92,25 +178,56 @@ describe("builders", () => {
     assert.deepEqual(schedules.constant(), CONSTANT);
     assert.deepEqual(schedules.warmup(10), { warmupSteps: 10, decay: "constant", minLrFraction: 0 });
     assert.deepEqual(schedules.cosine(), { warmupSteps: 0, decay: "cosine", minLrFraction: 0 });
-    assert.deepEqual(schedules.cosine({ warmupSteps: 100, minLrFraction: 0.1 }), { warmupSteps: 100, decay: "cosine", minLrFraction: 0.1 });
+    assert.deepEqual(schedules.cosine({ warmupSteps: 100, minLrFraction: 0.1 }), {
+      warmupSteps: 100,
+      decay: "cosine",
+      minLrFraction: 0.1,
+    });
     assert.deepEqual(schedules.linear({ minLrFraction: 0.5 }), { warmupSteps: 0, decay: "linear", minLrFraction: 0.5 });
-    assert.deepEqual(optimizers.adamw({ schedule: schedules.warmup(10) }).schedule, { warmupSteps: 10, decay: "constant", minLrFraction: 0 });
+    assert.deepEqual(optimizers.adamw({ schedule: schedules.warmup(10) }).schedule, {
+      warmupSteps: 10,
+      decay: "constant",
+      minLrFraction: 0,
+    });
   });
 
   test("never throw on garbage, and validation reports it", () => {
-    const throwing = new Proxy({}, { ownKeys: () => { throw new Error("boom"); } });
-    const getter = Object.defineProperty({}, "p", { enumerable: true, get: () => { throw new Error("bad getter"); } });
+    const throwing = new Proxy(
+      {},
+      {
+        ownKeys: () => {
+          throw new Error("boom");
+        },
+      },
+    );
+    const getter = Object.defineProperty({}, "p", {
+      enumerable: true,
+      get: () => {
+        throw new Error("bad getter");
+      },
+    });
     const garbage: unknown[] = [null, 5, "x", [1, 2], true, () => 1, throwing, getter, Symbol("s")];
     const builders: Array<(o: never) => unknown> = [
-      ...Object.values(tasks), ...Object.values(models), ...Object.values(optimizers), schedules.cosine, schedules.linear, schedules.warmup,
+      ...Object.values(tasks),
+      ...Object.values(models),
+      ...Object.values(optimizers),
+      schedules.cosine,
+      schedules.linear,
+      schedules.warmup,
     ];
     for (const b of builders) for (const g of garbage) assert.doesNotThrow(() => b(g as never));
     assert.deepEqual(problemsOf({ ...base(), model: models.mlp(128 as never) }), [
       "model: builder argument must be an options object (got number)",
     ]);
-    assert.deepEqual(problemsOf({ ...base(), task: tasks.modularArithmetic(null as never) }), ["task: builder argument must be an options object (got null)"]);
-    assert.deepEqual(problemsOf({ ...base(), task: tasks.modularArithmetic(getter as never) }), ["task: could not be read (Error: bad getter)"]);
-    assert.deepEqual(problemsOf({ ...base(), model: models.mlp([512] as never) }), ["model: builder argument must be an options object (got an array)"]);
+    assert.deepEqual(problemsOf({ ...base(), task: tasks.modularArithmetic(null as never) }), [
+      "task: builder argument must be an options object (got null)",
+    ]);
+    assert.deepEqual(problemsOf({ ...base(), task: tasks.modularArithmetic(getter as never) }), [
+      "task: could not be read (Error: bad getter)",
+    ]);
+    assert.deepEqual(problemsOf({ ...base(), model: models.mlp([512] as never) }), [
+      "model: builder argument must be an options object (got an array)",
+    ]);
     assert.deepEqual(problemsOf({ ...base(), optimizer: optimizers.sgd({ schedule: schedules.cosine(3 as never) }) }), [
       "optimizer.schedule: builder argument must be an options object (got number)",
     ]);
@@ -121,7 +238,16 @@ describe("validateSystem", () => {
   test("fills all defaults of a hand-written minimal system", () => {
     assert.deepEqual(specOf(base()), {
       task: { kind: "modularArithmetic", p: 97, op: "add", trainFraction: 0.3, splitSeed: 0, equalsToken: false },
-      model: { kind: "mlp", embed: "onehot", hidden: [256], activation: "relu", initScale: 1, alpha: 1, centered: false, bias: true },
+      model: {
+        kind: "mlp",
+        embed: "onehot",
+        hidden: [256],
+        activation: "relu",
+        initScale: 1,
+        alpha: 1,
+        centered: false,
+        bias: true,
+      },
       optimizer: { kind: "adamw", lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01, schedule: CONSTANT },
       steps: 10000,
       batchSize: "full",
@@ -147,7 +273,14 @@ describe("validateSystem", () => {
       steps: 20000,
     };
     assert.deepEqual(specOf(built), specOf(hand));
-    assert.deepEqual(specOf(built).optimizer, { kind: "adamw", lr: 1e-3, betas: [0.9, 0.98], eps: 1e-8, weightDecay: 1, schedule: { warmupSteps: 10, decay: "constant", minLrFraction: 0 } });
+    assert.deepEqual(specOf(built).optimizer, {
+      kind: "adamw",
+      lr: 1e-3,
+      betas: [0.9, 0.98],
+      eps: 1e-8,
+      weightDecay: 1,
+      schedule: { warmupSteps: 10, decay: "constant", minLrFraction: 0 },
+    });
   });
 
   test("fills the defaults of every kind", () => {
@@ -155,14 +288,24 @@ describe("validateSystem", () => {
       [{ task: { kind: "sparseParity" } }, { task: tasks.sparseParity() }],
       [{ task: { kind: "teacherStudent" } }, { task: tasks.teacherStudent() }],
       [{ task: { kind: "hierarchical" } }, { task: tasks.hierarchical() }],
-      [{ task: { kind: "file", train: "x.npy", trainTargets: "y.npy" } }, { task: tasks.fromFile({ train: "x.npy", trainTargets: "y.npy" }) }],
+      [
+        { task: { kind: "file", train: "x.npy", trainTargets: "y.npy" } },
+        { task: tasks.fromFile({ train: "x.npy", trainTargets: "y.npy" }) },
+      ],
       [{ model: { kind: "deepLinear" } }, { model: models.deepLinear() }],
       [{ model: { kind: "mlp", alpha: 4 } }, { model: models.mlp({ alpha: 4 }) }],
-      [{ optimizer: { kind: "sgd", schedule: { decay: "cosine" } } }, { optimizer: optimizers.sgd({ schedule: schedules.cosine() }) }],
+      [
+        { optimizer: { kind: "sgd", schedule: { decay: "cosine" } } },
+        { optimizer: optimizers.sgd({ schedule: schedules.cosine() }) },
+      ],
       [{ optimizer: { kind: "adam" } }, { optimizer: optimizers.adam() }],
     ];
-    for (const [hand, built] of kinds) assert.deepEqual(specOf({ ...base(), ...hand }), specOf({ ...base(), ...built }));
-    assert.equal((specOf({ ...base(), model: { kind: "mlp", alpha: 4 } }).model as { centered: boolean }).centered, true);
+    for (const [hand, built] of kinds)
+      assert.deepEqual(specOf({ ...base(), ...hand }), specOf({ ...base(), ...built }));
+    assert.equal(
+      (specOf({ ...base(), model: { kind: "mlp", alpha: 4 } }).model as { centered: boolean }).centered,
+      true,
+    );
   });
 
   test("accepts what modelSystem returned", () => {
@@ -189,112 +332,261 @@ describe("validateSystem", () => {
     ["description", with_({ system: { description: 3 } }), ["description: must be a string"]],
     ["unknown top-level", with_({ system: { step: 100 } }), ['step: unknown field (did you mean "steps"?)']],
     // parts
-    ["missing task", { model: { kind: "mlp" }, optimizer: { kind: "sgd" } }, ["task: is required, e.g. tasks.modularArithmetic()"]],
+    [
+      "missing task",
+      { model: { kind: "mlp" }, optimizer: { kind: "sgd" } },
+      ["task: is required, e.g. tasks.modularArithmetic()"],
+    ],
     ["task not object", { ...base(), task: 3 }, ["task: must be an object, e.g. tasks.modularArithmetic()"]],
-    ["uncalled builder", { ...base(), model: models.transformer }, ["model: must be an object: call the builder, e.g. models.transformer()"]],
-    ["unknown kind", { ...base(), task: { kind: "modularArithmetik" } }, [
-      'task.kind: must be one of "modularArithmetic", "sparseParity", "teacherStudent", "hierarchical", "file", "custom" (did you mean "modularArithmetic"?)',
-    ]],
-    ["fromFile kind", { ...base(), task: { kind: "fromFile", train: "a.csv" } }, [
-      'task.kind: must be one of "modularArithmetic", "sparseParity", "teacherStudent", "hierarchical", "file", "custom" (did you mean "file"?)',
-    ]],
+    [
+      "uncalled builder",
+      { ...base(), model: models.transformer },
+      ["model: must be an object: call the builder, e.g. models.transformer()"],
+    ],
+    [
+      "unknown kind",
+      { ...base(), task: { kind: "modularArithmetik" } },
+      [
+        'task.kind: must be one of "modularArithmetic", "sparseParity", "teacherStudent", "hierarchical", "file", "custom" (did you mean "modularArithmetic"?)',
+      ],
+    ],
+    [
+      "fromFile kind",
+      { ...base(), task: { kind: "fromFile", train: "a.csv" } },
+      [
+        'task.kind: must be one of "modularArithmetic", "sparseParity", "teacherStudent", "hierarchical", "file", "custom" (did you mean "file"?)',
+      ],
+    ],
     ["missing kind", { ...base(), optimizer: { lr: 1 } }, ['optimizer.kind: must be one of "sgd", "adam", "adamw"']],
     // modularArithmetic
     ["p", with_({ task: { p: 1 } }), ["task.p: must be an integer in [2, 2048]"]],
     ["p big", with_({ task: { p: 4099 } }), ["task.p: must be an integer in [2, 2048]"]],
     ["op", with_({ task: { op: "pow" } }), ['task.op: must be one of "add", "sub", "mul", "div"']],
-    ["op typo", with_({ task: { op: "mull" } }), ['task.op: must be one of "add", "sub", "mul", "div" (did you mean "mul"?)']],
+    [
+      "op typo",
+      with_({ task: { op: "mull" } }),
+      ['task.op: must be one of "add", "sub", "mul", "div" (did you mean "mul"?)'],
+    ],
     ["trainFraction 0", with_({ task: { trainFraction: 0 } }), ["task.trainFraction: must be in (0, 1]"]],
     ["trainFraction 1.5", with_({ task: { trainFraction: 1.5 } }), ["task.trainFraction: must be in (0, 1]"]],
     ["trainFraction NaN", with_({ task: { trainFraction: NaN } }), ["task.trainFraction: must be in (0, 1]"]],
-    ["too few pairs", with_({ task: { p: 2, trainFraction: 0.2 } }), ["task.trainFraction: must select at least one training pair"]],
+    [
+      "too few pairs",
+      with_({ task: { p: 2, trainFraction: 0.2 } }),
+      ["task.trainFraction: must select at least one training pair"],
+    ],
     ["splitSeed", with_({ task: { splitSeed: 0.5 } }), ["task.splitSeed: must be an integer in [0, 4294967295]"]],
     ["equalsToken", with_({ task: { equalsToken: "yes" } }), ["task.equalsToken: must be true or false"]],
     ["div prime", with_({ task: { op: "div", p: 96 } }), ['task.p: must be a prime for op "div"']],
-    ["typo", with_({ task: { trainFracton: 0.5 } }), ['task.trainFracton: unknown field (did you mean "trainFraction"?)']],
-    ["transposition", with_({ task: { trainFarction: 0.5 } }), ['task.trainFarction: unknown field (did you mean "trainFraction"?)']],
+    [
+      "typo",
+      with_({ task: { trainFracton: 0.5 } }),
+      ['task.trainFracton: unknown field (did you mean "trainFraction"?)'],
+    ],
+    [
+      "transposition",
+      with_({ task: { trainFarction: 0.5 } }),
+      ['task.trainFarction: unknown field (did you mean "trainFraction"?)'],
+    ],
     ["unknown without suggestion", with_({ task: { zzz: 1 } }), ["task.zzz: unknown field"]],
     // sparseParity
     ["k > bits", { ...base(), task: { kind: "sparseParity", bits: 4, k: 5 } }, ["task.k: must be ≤ task.bits"]],
-    ["bits", { ...base(), task: { kind: "sparseParity", bits: 0, trainSize: 1.5 } }, ["task.bits: must be a positive integer", "task.trainSize: must be a positive integer"]],
+    [
+      "bits",
+      { ...base(), task: { kind: "sparseParity", bits: 0, trainSize: 1.5 } },
+      ["task.bits: must be a positive integer", "task.trainSize: must be a positive integer"],
+    ],
     // teacherStudent
-    ["teacher", { ...base(), task: { kind: "teacherStudent", teacher: "deep", link: "sigmoid", noise: -1 } }, [
-      'task.teacher: must be one of "linear", "singleIndex"',
-      'task.link: must be one of "relu", "tanh", "square", "cubeHermite"',
-      "task.noise: must be a non-negative number",
-    ]],
-    ["transformer on features", { ...base(), task: { kind: "teacherStudent" }, model: { kind: "transformer" } }, [
-      'model.kind: must not be "transformer" for a task with real features (teacherStudent): a transformer reads tokens',
-    ]],
+    [
+      "teacher",
+      { ...base(), task: { kind: "teacherStudent", teacher: "deep", link: "sigmoid", noise: -1 } },
+      [
+        'task.teacher: must be one of "linear", "singleIndex"',
+        'task.link: must be one of "relu", "tanh", "square", "cubeHermite"',
+        "task.noise: must be a non-negative number",
+      ],
+    ],
+    [
+      "transformer on features",
+      { ...base(), task: { kind: "teacherStudent" }, model: { kind: "transformer" } },
+      [
+        'model.kind: must not be "transformer" for a task with real features (teacherStudent): a transformer reads tokens',
+      ],
+    ],
     // hierarchical
-    ["branching", { ...base(), task: { kind: "hierarchical", branching: 1 } }, ["task.branching: must be an integer ≥ 2"]],
-    ["items", { ...base(), task: { kind: "hierarchical", depth: 17, branching: 2 } }, ["task.depth: must keep branching^depth ≤ 65536 (the number of items)"]],
+    [
+      "branching",
+      { ...base(), task: { kind: "hierarchical", branching: 1 } },
+      ["task.branching: must be an integer ≥ 2"],
+    ],
+    [
+      "items",
+      { ...base(), task: { kind: "hierarchical", depth: 17, branching: 2 } },
+      ["task.depth: must keep branching^depth ≤ 65536 (the number of items)"],
+    ],
     // file
     ["file train", { ...base(), task: { kind: "file" } }, ["task.train: must be a path to a .json, .csv or .npy file"]],
-    ["file fields", { ...base(), task: { kind: "file", train: "a.txt", test: "b.csv", inputColumns: ["x", ""], targets: "labels", testFraction: 1 } }, [
-      "task.train: must be a path to a .json, .csv or .npy file",
-      "task.inputColumns[1]: must be a non-empty string",
-      'task.targets: must be one of "classes", "regression"',
-      "task.testFraction: must be in [0, 1)",
-    ]],
-    ["file npy targets", { ...base(), task: { kind: "file", train: "x.npy", test: "xt.npy" } }, [
-      "task.trainTargets: is required when task.train is a .npy file",
-      "task.testTargets: is required when task.test is a .npy file",
-    ]],
-    ["file testTargets without test", { ...base(), task: { kind: "file", train: "x.npy", trainTargets: "y.npy", testTargets: "yt.npy" } }, [
-      "task.testTargets: requires task.test",
-    ]],
-    ["file npy columns", { ...base(), task: { kind: "file", train: "x.npy", trainTargets: "y.csv", targetColumn: "y" } }, [
-      "task.trainTargets: must be a path to a .npy file",
-      "task.targetColumn: applies to .csv and .json files only",
-    ]],
-    ["file csv targets", { ...base(), task: { kind: "file", train: "x.csv", trainTargets: "y.npy" } }, ["task.trainTargets: applies to .npy files only"]],
-    ["file empty columns", { ...base(), task: { kind: "file", train: "a.csv", inputColumns: [] } }, ["task.inputColumns: must be a non-empty array of column names"]],
+    [
+      "file fields",
+      {
+        ...base(),
+        task: {
+          kind: "file",
+          train: "a.txt",
+          test: "b.csv",
+          inputColumns: ["x", ""],
+          targets: "labels",
+          testFraction: 1,
+        },
+      },
+      [
+        "task.train: must be a path to a .json, .csv or .npy file",
+        "task.inputColumns[1]: must be a non-empty string",
+        'task.targets: must be one of "classes", "regression"',
+        "task.testFraction: must be in [0, 1)",
+      ],
+    ],
+    [
+      "file npy targets",
+      { ...base(), task: { kind: "file", train: "x.npy", test: "xt.npy" } },
+      [
+        "task.trainTargets: is required when task.train is a .npy file",
+        "task.testTargets: is required when task.test is a .npy file",
+      ],
+    ],
+    [
+      "file testTargets without test",
+      { ...base(), task: { kind: "file", train: "x.npy", trainTargets: "y.npy", testTargets: "yt.npy" } },
+      ["task.testTargets: requires task.test"],
+    ],
+    [
+      "file npy columns",
+      { ...base(), task: { kind: "file", train: "x.npy", trainTargets: "y.csv", targetColumn: "y" } },
+      ["task.trainTargets: must be a path to a .npy file", "task.targetColumn: applies to .csv and .json files only"],
+    ],
+    [
+      "file csv targets",
+      { ...base(), task: { kind: "file", train: "x.csv", trainTargets: "y.npy" } },
+      ["task.trainTargets: applies to .npy files only"],
+    ],
+    [
+      "file empty columns",
+      { ...base(), task: { kind: "file", train: "a.csv", inputColumns: [] } },
+      ["task.inputColumns: must be a non-empty array of column names"],
+    ],
     // custom task
     ["custom task", { ...base(), task: { kind: "custom", generate: "nope" } }, ["task.generate: must be a function"]],
-    ["custom task name", { ...base(), task: { kind: "custom", name: "", generate: () => 1 } }, ["task.name: must be a non-empty string"]],
+    [
+      "custom task name",
+      { ...base(), task: { kind: "custom", name: "", generate: () => 1 } },
+      ["task.name: must be a non-empty string"],
+    ],
     // mlp
     ["embed", with_({ model: { embed: "dense" } }), ['model.embed: must be "onehot" or a positive integer']],
-    ["hidden element", with_({ model: { hidden: [64, 0, 2.5] } }), ["model.hidden[1]: must be a positive integer", "model.hidden[2]: must be a positive integer"]],
+    [
+      "hidden element",
+      with_({ model: { hidden: [64, 0, 2.5] } }),
+      ["model.hidden[1]: must be a positive integer", "model.hidden[2]: must be a positive integer"],
+    ],
     ["hidden not array", with_({ model: { hidden: 64 } }), ["model.hidden: must be an array of positive integers"]],
-    ["activation", with_({ model: { activation: "Relu" } }), ['model.activation: must be one of "relu", "gelu", "tanh", "linear", "quadratic" (did you mean "relu"?)']],
-    ["initScale", with_({ model: { initScale: 0, alpha: -1, centered: 1, bias: null } }), [
-      "model.initScale: must be a positive number",
-      "model.alpha: must be a positive number",
-      "model.centered: must be true or false",
-      "model.bias: must be true or false",
-    ]],
+    [
+      "activation",
+      with_({ model: { activation: "Relu" } }),
+      ['model.activation: must be one of "relu", "gelu", "tanh", "linear", "quadratic" (did you mean "relu"?)'],
+    ],
+    [
+      "initScale",
+      with_({ model: { initScale: 0, alpha: -1, centered: 1, bias: null } }),
+      [
+        "model.initScale: must be a positive number",
+        "model.alpha: must be a positive number",
+        "model.centered: must be true or false",
+        "model.bias: must be true or false",
+      ],
+    ],
     // transformer
-    ["heads divide", { ...base(), model: { kind: "transformer", dModel: 128, heads: 3 } }, ["model.heads: must divide model.dModel"]],
-    ["layers", { ...base(), model: { kind: "transformer", layers: 3, activation: "tanh", layerNorm: "no", dMlp: 0 } }, [
-      "model.layers: must be 1 or 2",
-      "model.dMlp: must be a positive integer",
-      'model.activation: must be one of "relu", "gelu"',
-      "model.layerNorm: must be true or false",
-    ]],
-    ["dmodel case", { ...base(), model: { kind: "transformer", dmodel: 64 } }, ['model.dmodel: unknown field (did you mean "dModel"?)']],
+    [
+      "heads divide",
+      { ...base(), model: { kind: "transformer", dModel: 128, heads: 3 } },
+      ["model.heads: must divide model.dModel"],
+    ],
+    [
+      "layers",
+      { ...base(), model: { kind: "transformer", layers: 3, activation: "tanh", layerNorm: "no", dMlp: 0 } },
+      [
+        "model.layers: must be 1 or 2",
+        "model.dMlp: must be a positive integer",
+        'model.activation: must be one of "relu", "gelu"',
+        "model.layerNorm: must be true or false",
+      ],
+    ],
+    [
+      "dmodel case",
+      { ...base(), model: { kind: "transformer", dmodel: 64 } },
+      ['model.dmodel: unknown field (did you mean "dModel"?)'],
+    ],
     // deepLinear
-    ["deepLinear", { ...base(), model: { kind: "deepLinear", hidden: [], initScale: "small" } }, ["model.initScale: must be a positive number"]],
+    [
+      "deepLinear",
+      { ...base(), model: { kind: "deepLinear", hidden: [], initScale: "small" } },
+      ["model.initScale: must be a positive number"],
+    ],
     // custom model
-    ["custom model", { ...base(), model: { kind: "custom" } }, ["model.init: must be a function", "model.forward: must be a function"]],
+    [
+      "custom model",
+      { ...base(), model: { kind: "custom" } },
+      ["model.init: must be a function", "model.forward: must be a function"],
+    ],
     // optimizers
     ["lr", with_({ optimizer: { lr: 0 } }), ["optimizer.lr: must be a positive number"]],
     ["lr infinite", with_({ optimizer: { lr: Infinity } }), ["optimizer.lr: must be a positive number"]],
     ["betas", with_({ optimizer: { betas: [1, 0.5] } }), ["optimizer.betas[0]: must be in [0, 1)"]],
     ["betas pair", with_({ optimizer: { betas: [0.9] } }), ["optimizer.betas: must be a pair [beta1, beta2]"]],
-    ["eps wd", with_({ optimizer: { eps: 0, weightDecay: -0.1 } }), ["optimizer.eps: must be a positive number", "optimizer.weightDecay: must be a non-negative number"]],
-    ["sgd", { ...base(), optimizer: { kind: "sgd", momentum: 1, nesterov: "y" } }, ["optimizer.momentum: must be in [0, 1)", "optimizer.nesterov: must be true or false"]],
-    ["nesterov", { ...base(), optimizer: { kind: "sgd", nesterov: true } }, ["optimizer.nesterov: requires optimizer.momentum > 0"]],
-    ["sgd has no betas", { ...base(), optimizer: { kind: "sgd", betas: [0.9, 0.99] } }, ["optimizer.betas: unknown field"]],
-    ["schedule", with_({ optimizer: { schedule: { warmupSteps: -1, decay: "exp", minLrFraction: 2, warmup: 3 } } }), [
-      'optimizer.schedule.warmup: unknown field (did you mean "warmupSteps"?)',
-      "optimizer.schedule.warmupSteps: must be a non-negative integer",
-      'optimizer.schedule.decay: must be one of "constant", "cosine", "linear"',
-      "optimizer.schedule.minLrFraction: must be in [0, 1]",
-    ]],
-    ["schedule not object", with_({ optimizer: { schedule: 10 } }), ["optimizer.schedule: must be an object, e.g. schedules.warmup(10)"]],
-    ["warmup > steps", with_({ optimizer: { schedule: schedules.warmup(200) }, system: { steps: 100 } }), ["optimizer.schedule.warmupSteps: must be ≤ steps"]],
-    ["root", [] as unknown as Loose, [": must be an object with task, model and optimizer, e.g. modelSystem({ task, model, optimizer })"]],
+    [
+      "eps wd",
+      with_({ optimizer: { eps: 0, weightDecay: -0.1 } }),
+      ["optimizer.eps: must be a positive number", "optimizer.weightDecay: must be a non-negative number"],
+    ],
+    [
+      "sgd",
+      { ...base(), optimizer: { kind: "sgd", momentum: 1, nesterov: "y" } },
+      ["optimizer.momentum: must be in [0, 1)", "optimizer.nesterov: must be true or false"],
+    ],
+    [
+      "nesterov",
+      { ...base(), optimizer: { kind: "sgd", nesterov: true } },
+      ["optimizer.nesterov: requires optimizer.momentum > 0"],
+    ],
+    [
+      "sgd has no betas",
+      { ...base(), optimizer: { kind: "sgd", betas: [0.9, 0.99] } },
+      ["optimizer.betas: unknown field"],
+    ],
+    [
+      "schedule",
+      with_({ optimizer: { schedule: { warmupSteps: -1, decay: "exp", minLrFraction: 2, warmup: 3 } } }),
+      [
+        'optimizer.schedule.warmup: unknown field (did you mean "warmupSteps"?)',
+        "optimizer.schedule.warmupSteps: must be a non-negative integer",
+        'optimizer.schedule.decay: must be one of "constant", "cosine", "linear"',
+        "optimizer.schedule.minLrFraction: must be in [0, 1]",
+      ],
+    ],
+    [
+      "schedule not object",
+      with_({ optimizer: { schedule: 10 } }),
+      ["optimizer.schedule: must be an object, e.g. schedules.warmup(10)"],
+    ],
+    [
+      "warmup > steps",
+      with_({ optimizer: { schedule: schedules.warmup(200) }, system: { steps: 100 } }),
+      ["optimizer.schedule.warmupSteps: must be ≤ steps"],
+    ],
+    [
+      "root",
+      [] as unknown as Loose,
+      [": must be an object with task, model and optimizer, e.g. modelSystem({ task, model, optimizer })"],
+    ],
   ];
   for (const [name, input, expected] of cases) {
     test(`rule: ${name}`, () => assert.deepEqual(problemsOf(input), expected));
@@ -327,25 +619,58 @@ describe("validateSystem", () => {
 
   test("valid systems of every kind pass", () => {
     const ok: Loose[] = [
-      { task: tasks.sparseParity({ bits: 20, k: 3 }), model: models.mlp({ hidden: [64] }), optimizer: optimizers.sgd({ lr: 0.05, momentum: 0.9, nesterov: true }), batchSize: 32 },
-      { task: tasks.teacherStudent({ teacher: "linear" }), model: models.mlp({ alpha: 100 }), optimizer: optimizers.sgd() },
-      { task: tasks.hierarchical(), model: models.deepLinear(), optimizer: optimizers.sgd({ schedule: schedules.linear({ warmupSteps: 10 }) }) },
-      { task: tasks.custom({ name: "toy", generate: () => assert.fail() }), model: models.custom({ init: () => undefined, forward: (_p, x) => x }), optimizer: optimizers.adam() },
-      { task: tasks.modularArithmetic({ op: "div", p: 113 }), model: models.transformer({ layers: 2, heads: 8 }), optimizer: optimizers.adamw() },
+      {
+        task: tasks.sparseParity({ bits: 20, k: 3 }),
+        model: models.mlp({ hidden: [64] }),
+        optimizer: optimizers.sgd({ lr: 0.05, momentum: 0.9, nesterov: true }),
+        batchSize: 32,
+      },
+      {
+        task: tasks.teacherStudent({ teacher: "linear" }),
+        model: models.mlp({ alpha: 100 }),
+        optimizer: optimizers.sgd(),
+      },
+      {
+        task: tasks.hierarchical(),
+        model: models.deepLinear(),
+        optimizer: optimizers.sgd({ schedule: schedules.linear({ warmupSteps: 10 }) }),
+      },
+      {
+        task: tasks.custom({ name: "toy", generate: () => assert.fail() }),
+        model: models.custom({ init: () => undefined, forward: (_p, x) => x }),
+        optimizer: optimizers.adam(),
+      },
+      {
+        task: tasks.modularArithmetic({ op: "div", p: 113 }),
+        model: models.transformer({ layers: 2, heads: 8 }),
+        optimizer: optimizers.adamw(),
+      },
     ];
     for (const s of ok) specOf(s);
   });
 
   test("never throws", () => {
-    const evil = new Proxy({}, { ownKeys: () => { throw new Error("boom"); } });
+    const evil = new Proxy(
+      {},
+      {
+        ownKeys: () => {
+          throw new Error("boom");
+        },
+      },
+    );
     for (const v of [undefined, null, 1, "x", [], () => 1, evil, { task: evil, model: null, optimizer: [] }]) {
       assert.doesNotThrow(() => validateSystem(v));
       assert.equal(validateSystem(v).ok, false);
     }
     assert.deepEqual(problemsOf(evil), [": could not be read: boom"]);
-    assert.deepEqual(problemsOf(JSON.parse('{"task":{"kind":"sparseParity","__proto__":{"bits":1}},"model":{"kind":"mlp"},"optimizer":{"kind":"sgd"}}')), [
-      "task.__proto__: unknown field",
-    ]);
+    assert.deepEqual(
+      problemsOf(
+        JSON.parse(
+          '{"task":{"kind":"sparseParity","__proto__":{"bits":1}},"model":{"kind":"mlp"},"optimizer":{"kind":"sgd"}}',
+        ),
+      ),
+      ["task.__proto__: unknown field"],
+    );
   });
 });
 
@@ -372,20 +697,52 @@ describe("callerLocation", () => {
   const stack = (...frames: string[]): string => ["Error: x", ...frames.map((f) => `    at ${f}`)].join("\n");
 
   test("frames with and without function names", () => {
-    const s = stack("modelSystem (/repo/src/sdk/index.ts:40:10)", "Object.<anonymous> (/abs/file.ts:12:26)", "Module._compile (node:internal/modules/cjs/loader:1554:14)");
+    const s = stack(
+      "modelSystem (/repo/src/sdk/index.ts:40:10)",
+      "Object.<anonymous> (/abs/file.ts:12:26)",
+      "Module._compile (node:internal/modules/cjs/loader:1554:14)",
+    );
     assert.deepEqual(callerLocation(s, 1), { file: "/abs/file.ts", line: 12, column: 26 });
     assert.deepEqual(callerLocation(s, 0), { file: "/repo/src/sdk/index.ts", line: 40, column: 10 });
-    assert.deepEqual(callerLocation(stack("modelSystem (/sdk.js:1:1)", "/abs/file.ts:12:26"), 1), { file: "/abs/file.ts", line: 12, column: 26 });
-    assert.deepEqual(callerLocation(stack("modelSystem (/sdk.js:1:1)", "/abs/file.ts:3:4")), { file: "/abs/file.ts", line: 3, column: 4 });
+    assert.deepEqual(callerLocation(stack("modelSystem (/sdk.js:1:1)", "/abs/file.ts:12:26"), 1), {
+      file: "/abs/file.ts",
+      line: 12,
+      column: 26,
+    });
+    assert.deepEqual(callerLocation(stack("modelSystem (/sdk.js:1:1)", "/abs/file.ts:3:4")), {
+      file: "/abs/file.ts",
+      line: 3,
+      column: 4,
+    });
   });
 
   test("file URLs, Windows paths, odd names", () => {
-    assert.deepEqual(callerLocation(stack("file:///abs/my%20dir/e.mjs:7:9"), 0), { file: "/abs/my dir/e.mjs", line: 7, column: 9 });
-    assert.deepEqual(callerLocation(stack("f (file:///C:/x/y.ts:3:4)"), 0), { file: "C:\\x\\y.ts", line: 3, column: 4 });
-    assert.deepEqual(callerLocation(stack("Object.<anonymous> (C:\\x\\y.ts:3:4)"), 0), { file: "C:\\x\\y.ts", line: 3, column: 4 });
+    assert.deepEqual(callerLocation(stack("file:///abs/my%20dir/e.mjs:7:9"), 0), {
+      file: "/abs/my dir/e.mjs",
+      line: 7,
+      column: 9,
+    });
+    assert.deepEqual(callerLocation(stack("f (file:///C:/x/y.ts:3:4)"), 0), {
+      file: "C:\\x\\y.ts",
+      line: 3,
+      column: 4,
+    });
+    assert.deepEqual(callerLocation(stack("Object.<anonymous> (C:\\x\\y.ts:3:4)"), 0), {
+      file: "C:\\x\\y.ts",
+      line: 3,
+      column: 4,
+    });
     assert.deepEqual(callerLocation(stack("C:\\x\\y.ts:3:4"), 0), { file: "C:\\x\\y.ts", line: 3, column: 4 });
-    assert.deepEqual(callerLocation(stack("new Foo (/a (copy)/b.ts:1:2)"), 0), { file: "/a (copy)/b.ts", line: 1, column: 2 });
-    assert.deepEqual(callerLocation(stack("async Foo.<computed> [as bar] (/a/b.ts:5:6)"), 0), { file: "/a/b.ts", line: 5, column: 6 });
+    assert.deepEqual(callerLocation(stack("new Foo (/a (copy)/b.ts:1:2)"), 0), {
+      file: "/a (copy)/b.ts",
+      line: 1,
+      column: 2,
+    });
+    assert.deepEqual(callerLocation(stack("async Foo.<computed> [as bar] (/a/b.ts:5:6)"), 0), {
+      file: "/a/b.ts",
+      line: 5,
+      column: 6,
+    });
   });
 
   test("no location: undefined, never throws", () => {
@@ -423,25 +780,53 @@ describe("describeSystem and resolvedConfig", () => {
     });
 
   test("one line", () => {
-    assert.equal(describeSystem(nanda()), "modularArithmetic p=97 add 30% · mlp onehot [256] relu · adamw lr=1e-3 wd=1 · 20000 steps full-batch");
     assert.equal(
-      describeSystem(specOf({
-        task: tasks.teacherStudent({ noise: 0.1 }),
-        model: models.mlp({ embed: 16, hidden: [64, 64], alpha: 100, initScale: 8, bias: false }),
-        optimizer: optimizers.sgd({ lr: 3e-4, momentum: 0.9, nesterov: true, schedule: schedules.cosine({ warmupSteps: 10, minLrFraction: 0.1 }) }),
-        steps: 500,
-        batchSize: 64,
-      })),
+      describeSystem(nanda()),
+      "modularArithmetic p=97 add 30% · mlp onehot [256] relu · adamw lr=1e-3 wd=1 · 20000 steps full-batch",
+    );
+    assert.equal(
+      describeSystem(
+        specOf({
+          task: tasks.teacherStudent({ noise: 0.1 }),
+          model: models.mlp({ embed: 16, hidden: [64, 64], alpha: 100, initScale: 8, bias: false }),
+          optimizer: optimizers.sgd({
+            lr: 3e-4,
+            momentum: 0.9,
+            nesterov: true,
+            schedule: schedules.cosine({ warmupSteps: 10, minLrFraction: 0.1 }),
+          }),
+          steps: 500,
+          batchSize: 64,
+        }),
+      ),
       "teacherStudent d=32 singleIndex relu n=512 noise=0.1 · mlp embed=16 [64,64] relu init×8 α=100 no-bias · sgd lr=3e-4 momentum=0.9 nesterov warmup=10 cosine→0.1 · 500 steps batch=64",
     );
     assert.equal(
-      describeSystem(specOf({ task: tasks.modularArithmetic({ p: 113, equalsToken: true, trainFraction: 1 / 3 }), model: models.transformer(), optimizer: optimizers.adam() })),
+      describeSystem(
+        specOf({
+          task: tasks.modularArithmetic({ p: 113, equalsToken: true, trainFraction: 1 / 3 }),
+          model: models.transformer(),
+          optimizer: optimizers.adam(),
+        }),
+      ),
       "modularArithmetic p=113 add 33.3% [a,b,=] · transformer 1L d=128 h=4 mlp=512 relu · adam lr=1e-3 · 10000 steps full-batch",
     );
   });
 
   test("formatNumber", () => {
-    assert.deepEqual([1e-3, 3e-4, 2.5e-4, 0.1, 1, 20000, 1e6, 0, 0.98, -0.5, 1e-8].map(formatNumber), ["1e-3", "3e-4", "2.5e-4", "0.1", "1", "20000", "1e6", "0", "0.98", "-0.5", "1e-8"]);
+    assert.deepEqual([1e-3, 3e-4, 2.5e-4, 0.1, 1, 20000, 1e6, 0, 0.98, -0.5, 1e-8].map(formatNumber), [
+      "1e-3",
+      "3e-4",
+      "2.5e-4",
+      "0.1",
+      "1",
+      "20000",
+      "1e6",
+      "0",
+      "0.98",
+      "-0.5",
+      "1e-8",
+    ]);
   });
 
   test("resolvedConfig is plain JSON without functions", () => {
@@ -459,7 +844,12 @@ describe("describeSystem and resolvedConfig", () => {
     });
     const config = resolvedConfig(custom);
     assert.deepEqual(config["task"], { kind: "custom", name: "toy", generate: "<function generate>" });
-    assert.deepEqual(config["model"], { kind: "custom", name: "m", init: "<function init>", forward: "<function forward>" });
+    assert.deepEqual(config["model"], {
+      kind: "custom",
+      name: "m",
+      init: "<function init>",
+      forward: "<function forward>",
+    });
     const text = JSON.stringify(config);
     assert.ok(!text.includes("=>"));
     const walk = (v: unknown): void => {
@@ -468,9 +858,16 @@ describe("describeSystem and resolvedConfig", () => {
     };
     walk(config);
 
-    const odd = resolvedConfig({ ...custom, description: "d", extra: { data: new Float32Array(5), n: NaN, u: undefined, list: [undefined, () => 1] } } as unknown as SystemSpec);
+    const odd = resolvedConfig({
+      ...custom,
+      description: "d",
+      extra: { data: new Float32Array(5), n: NaN, u: undefined, list: [undefined, () => 1] },
+    } as unknown as SystemSpec);
     assert.deepEqual(odd["extra"], { data: "<Float32Array(5)>", n: "NaN", list: [null, "<function>"] });
-    assert.deepEqual(resolvedConfig({ extra: { map: new Map(), nullProto: Object.create(null) as object } } as unknown as SystemSpec), { extra: { map: "<Map>", nullProto: {} } });
+    assert.deepEqual(
+      resolvedConfig({ extra: { map: new Map(), nullProto: Object.create(null) as object } } as unknown as SystemSpec),
+      { extra: { map: "<Map>", nullProto: {} } },
+    );
   });
 });
 
@@ -496,7 +893,10 @@ describe("analyses settings", () => {
   });
 
   test("a partial override keeps the other defaults, and the defaults object is not shared", () => {
-    const r = validateSystem({ ...base(), analyses: { tracin: { projectionDim: 16, query: { kind: "class", label: 3, count: 8 } } } });
+    const r = validateSystem({
+      ...base(),
+      analyses: { tracin: { projectionDim: 16, query: { kind: "class", label: 3, count: 8 } } },
+    });
     assert.ok(r.ok);
     assert.equal(r.spec.analyses.tracin.projectionDim, 16);
     assert.equal(r.spec.analyses.tracin.every, 1);
@@ -509,7 +909,9 @@ describe("analyses settings", () => {
 
   test("problems name the field", () => {
     assert.deepEqual(problemsOf({ tracn: {} }), ['analyses.tracn: unknown analysis (did you mean "tracin"?)']);
-    assert.deepEqual(problemsOf({ kernel: { probeSize: 1 } }), ["analyses.kernel.probeSize: must be an integer in [2, 4096]"]);
+    assert.deepEqual(problemsOf({ kernel: { probeSize: 1 } }), [
+      "analyses.kernel.probeSize: must be an integer in [2, 4096]",
+    ]);
     assert.deepEqual(problemsOf({ bif: { epsilon: -1, chain: 2 } }), [
       'analyses.bif.chain: unknown field (did you mean "chains"?)',
       "analyses.bif.epsilon: must be a positive number",
@@ -517,7 +919,9 @@ describe("analyses settings", () => {
     assert.deepEqual(problemsOf({ tracin: { query: { kind: "indices", split: "train", indices: [] } } }), [
       "analyses.tracin.query.indices: must be a non-empty array of example indices",
     ]);
-    assert.deepEqual(problemsOf({ grokking: { testThreshold: 1.5 } }), ["analyses.grokking.testThreshold: must be in (0, 1]"]);
+    assert.deepEqual(problemsOf({ grokking: { testThreshold: 1.5 } }), [
+      "analyses.grokking.testThreshold: must be in (0, 1]",
+    ]);
     assert.deepEqual(problemsOf(3), ["analyses: must be an object, e.g. { tracin: { every: 2 } }"]);
   });
 });

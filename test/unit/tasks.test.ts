@@ -7,7 +7,13 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Rng } from "../../src/sdk/rng";
-import type { FileDataSpec, HierarchicalSpec, ModularArithmeticSpec, SparseParitySpec, TeacherStudentSpec } from "../../src/sdk/spec";
+import type {
+  FileDataSpec,
+  HierarchicalSpec,
+  ModularArithmeticSpec,
+  SparseParitySpec,
+  TeacherStudentSpec,
+} from "../../src/sdk/spec";
 import {
   generateTask,
   hierarchicalFeatures,
@@ -101,7 +107,10 @@ describe("modularArithmetic", () => {
     }
     assert.equal(modInverse(3, 7), 5);
     assert.equal(modInverse(4, 8), undefined);
-    assert.throws(() => generateTask(modSpec({ p: 6, op: "div" }), ctx), /2 has no inverse mod 6 \(div needs a prime p; 6 is not prime\)/);
+    assert.throws(
+      () => generateTask(modSpec({ p: 6, op: "div" }), ctx),
+      /2 has no inverse mod 6 \(div needs a prime p; 6 is not prime\)/,
+    );
   });
 
   test("deterministic: same seed → identical arrays; another splitSeed → another split", () => {
@@ -168,7 +177,16 @@ describe("sparseParity", () => {
 // ---------------------------------------------------------------- teacher–student
 
 describe("teacherStudent", () => {
-  const base: TeacherStudentSpec = { kind: "teacherStudent", dim: 20, teacher: "linear", link: "relu", trainSize: 3000, testSize: 500, noise: 0, dataSeed: 2 };
+  const base: TeacherStudentSpec = {
+    kind: "teacherStudent",
+    dim: 20,
+    teacher: "linear",
+    link: "relu",
+    trainSize: 3000,
+    testSize: 500,
+    noise: 0,
+    dataSeed: 2,
+  };
 
   function zOf(d: TaskData, split: "train" | "test", w: Float64Array, i: number): number {
     const dim = w.length;
@@ -179,7 +197,12 @@ describe("teacherStudent", () => {
 
   test("teacher norm √d, standard normal inputs, linear labels with unit variance", () => {
     const w = teacherVector(base);
-    closeTo(w.reduce((a, v) => a + v * v, 0), 20, 1e-9, "‖w‖²");
+    closeTo(
+      w.reduce((a, v) => a + v * v, 0),
+      20,
+      1e-9,
+      "‖w‖²",
+    );
     const d = generateTask(base, ctx);
     assert.deepEqual(d.input, { kind: "features", dim: 20 });
     assert.deepEqual(d.output, { kind: "regression", dim: 1 });
@@ -206,7 +229,12 @@ describe("teacherStudent", () => {
     assert.equal(linkFunction("relu")(-1.5), 0);
     assert.equal(linkFunction("relu")(1.5), 1.5);
     closeTo(linkFunction("tanh")(0.5), Math.tanh(0.5), 0);
-    const expected = { relu: (z: number) => Math.max(0, z), tanh: Math.tanh, square: (z: number) => z * z - 1, cubeHermite: (z: number) => z ** 3 - 3 * z };
+    const expected = {
+      relu: (z: number) => Math.max(0, z),
+      tanh: Math.tanh,
+      square: (z: number) => z * z - 1,
+      cubeHermite: (z: number) => z ** 3 - 3 * z,
+    };
     for (const link of ["relu", "tanh", "square", "cubeHermite"] as const) {
       const spec: TeacherStudentSpec = { ...base, teacher: "singleIndex", link, trainSize: 50, testSize: 50 };
       const d = generateTask(spec, ctx);
@@ -260,33 +288,58 @@ describe("hierarchical", () => {
     const m = hierarchicalModes(spec);
     const want = [Math.sqrt(7) / 4, Math.sqrt(3) / 4, 1 / 4, 1 / 4];
     assert.equal(m.singularValues.length, 4);
-    m.singularValues.forEach((s, i) => { closeTo(s, want[i]!, 1e-12, `s${i}`); });
+    m.singularValues.forEach((s, i) => {
+      closeTo(s, want[i]!, 1e-12, `s${i}`);
+    });
     assert.deepEqual(
       m.levels.map((l) => [l.level, l.multiplicity]),
-      [[0, 1], [1, 1], [2, 2]],
+      [
+        [0, 1],
+        [1, 1],
+        [2, 2],
+      ],
     );
-    m.levels.forEach((l, i) => { closeTo(l.singularValue, [want[0]!, want[1]!, want[2]!][i]!, 1e-12, `level ${i}`); });
+    m.levels.forEach((l, i) => {
+      closeTo(l.singularValue, [want[0]!, want[1]!, want[2]!][i]!, 1e-12, `level ${i}`);
+    });
 
     // One level of three children: YYᵀ = I + 11ᵀ → eigenvalues 4, 1, 1; Σyx = Yᵀ/3.
     const m3 = hierarchicalModes({ depth: 1, branching: 3 });
-    [2 / 3, 1 / 3, 1 / 3].forEach((s, i) => { closeTo(m3.singularValues[i]!, s, 1e-12, `s${i}`); });
-    assert.deepEqual(Array.from(hierarchicalFeatures({ depth: 1, branching: 3 })), [1, 1, 0, 0, 1, 0, 1, 0, 1, 0, 0, 1]);
+    [2 / 3, 1 / 3, 1 / 3].forEach((s, i) => {
+      closeTo(m3.singularValues[i]!, s, 1e-12, `s${i}`);
+    });
+    assert.deepEqual(
+      Array.from(hierarchicalFeatures({ depth: 1, branching: 3 })),
+      [1, 1, 0, 0, 1, 0, 1, 0, 1, 0, 0, 1],
+    );
   });
 
   test("numerical singular values agree with the closed form and strictly decrease by level", () => {
-    for (const [depth, branching] of [[3, 2], [2, 3], [4, 2], [6, 2], [3, 4]] as const) {
+    for (const [depth, branching] of [
+      [3, 2],
+      [2, 3],
+      [4, 2],
+      [6, 2],
+      [3, 4],
+    ] as const) {
       const m = hierarchicalModes({ depth, branching });
       const closed = m.levels.flatMap((l) => new Array<number>(l.multiplicity).fill(l.singularValue));
       assert.equal(m.singularValues.length, branching ** depth);
-      m.singularValues.forEach((s, i) => { closeTo(s, closed[i]!, 1e-10, `(${depth}, ${branching}) s${i}`); });
+      m.singularValues.forEach((s, i) => {
+        closeTo(s, closed[i]!, 1e-10, `(${depth}, ${branching}) s${i}`);
+      });
       for (let i = 1; i < m.levels.length; i++) assert.ok(m.levels[i]!.singularValue < m.levels[i - 1]!.singularValue);
     }
   });
 
   test("Jacobi eigenvalues of small symmetric matrices", () => {
     const ev = (a: number[], n: number) => symmetricEigenvalues(Float64Array.from(a), n).sort((x, y) => x - y);
-    ev([2, 1, 1, 2], 2).forEach((v, i) => { closeTo(v, [1, 3][i]!, 1e-12); });
-    ev([4, 0, 0, 0, -2, 0, 0, 0, 1], 3).forEach((v, i) => { closeTo(v, [-2, 1, 4][i]!, 1e-12); });
+    ev([2, 1, 1, 2], 2).forEach((v, i) => {
+      closeTo(v, [1, 3][i]!, 1e-12);
+    });
+    ev([4, 0, 0, 0, -2, 0, 0, 0, 1], 3).forEach((v, i) => {
+      closeTo(v, [-2, 1, 4][i]!, 1e-12);
+    });
     // A random symmetric 6×6: the eigenvalues' sum is the trace and their squares sum to ‖A‖_F².
     const rng = new Rng(1, "jacobi");
     const n = 6;
@@ -295,8 +348,18 @@ describe("hierarchical", () => {
     const vals = ev(a, n);
     let trace = 0;
     for (let i = 0; i < n; i++) trace += a[i * n + i]!;
-    closeTo(vals.reduce((s, v) => s + v, 0), trace, 1e-10, "trace");
-    closeTo(vals.reduce((s, v) => s + v * v, 0), a.reduce((s, v) => s + v * v, 0), 1e-10, "Frobenius");
+    closeTo(
+      vals.reduce((s, v) => s + v, 0),
+      trace,
+      1e-10,
+      "trace",
+    );
+    closeTo(
+      vals.reduce((s, v) => s + v * v, 0),
+      a.reduce((s, v) => s + v * v, 0),
+      1e-10,
+      "Frobenius",
+    );
   });
 
   test("featureNoise perturbs train targets only, deterministically", () => {
@@ -361,7 +424,10 @@ np.save(j("rec.npy"), np.zeros(2, dtype=[("a", "<f4"), ("b", "<i4")]))
     const f32 = load("x_f32.npy");
     assert.deepEqual(f32.shape, [3, 4]);
     assert.equal(f32.descr, "<f4");
-    assert.deepEqual(values("x_f32.npy"), Array.from({ length: 12 }, (_, i) => i / 4 - 1));
+    assert.deepEqual(
+      values("x_f32.npy"),
+      Array.from({ length: 12 }, (_, i) => i / 4 - 1),
+    );
     const i64 = load("y_i64.npy");
     assert.deepEqual(i64.shape, [3]);
     assert.deepEqual(Array.from(i64.data as BigInt64Array, Number), [2, 0, 5]);
@@ -380,26 +446,49 @@ np.save(j("rec.npy"), np.zeros(2, dtype=[("a", "<f4"), ("b", "<i4")]))
   });
 
   test("as a task: float32 features and int64 class labels; 3-D inputs are flattened per row", () => {
-    const d = generateTask(fileSpec({ train: "x_f32.npy", trainTargets: "y_i64.npy", test: "x_f32.npy", testTargets: "y_i64.npy" }), { baseDir: dir });
+    const d = generateTask(
+      fileSpec({ train: "x_f32.npy", trainTargets: "y_i64.npy", test: "x_f32.npy", testTargets: "y_i64.npy" }),
+      { baseDir: dir },
+    );
     assert.deepEqual(d.input, { kind: "features", dim: 4 });
     assert.deepEqual(d.output, { kind: "classes", count: 6 });
     assert.deepEqual(Array.from(d.train.y), [2, 0, 5]);
     assert.ok(d.train.x instanceof Float32Array && d.train.y instanceof Int32Array);
     assert.equal(d.train.x[5], 0.25);
 
-    const r = generateTask(fileSpec({ train: "x_f64.npy", trainTargets: "y_reg.npy", targets: "regression", testFraction: 1 / 3, splitSeed: 1 }), { baseDir: dir });
+    const r = generateTask(
+      fileSpec({
+        train: "x_f64.npy",
+        trainTargets: "y_reg.npy",
+        targets: "regression",
+        testFraction: 1 / 3,
+        splitSeed: 1,
+      }),
+      { baseDir: dir },
+    );
     assert.deepEqual(r.output, { kind: "regression", dim: 2 });
     assert.equal(r.train.n, 2);
     assert.equal(r.test.n, 1);
     // Each row keeps its own target: x row [a, b] ↔ y row from the same index.
-    const rows = new Map([["1.5,-2.25", "1,2"], ["0.0010000000474974513,30000001024", "3,4"], ["0,7", "5,6"]]);
+    const rows = new Map([
+      ["1.5,-2.25", "1,2"],
+      ["0.0010000000474974513,30000001024", "3,4"],
+      ["0,7", "5,6"],
+    ]);
     for (const s of [r.train, r.test]) {
-      for (let i = 0; i < s.n; i++) assert.equal(rows.get(Array.from(s.x.subarray(2 * i, 2 * i + 2)).join(",")), Array.from(s.y.subarray(2 * i, 2 * i + 2)).join(","));
+      for (let i = 0; i < s.n; i++)
+        assert.equal(
+          rows.get(Array.from(s.x.subarray(2 * i, 2 * i + 2)).join(",")),
+          Array.from(s.y.subarray(2 * i, 2 * i + 2)).join(","),
+        );
     }
 
     const three = generateTask(fileSpec({ train: "x_i32_3d.npy", trainTargets: "y_i32.npy" }), { baseDir: dir });
     assert.deepEqual(three.input, { kind: "features", dim: 6 });
-    assert.deepEqual(Array.from(three.train.x), Array.from({ length: 12 }, (_, i) => i));
+    assert.deepEqual(
+      Array.from(three.train.x),
+      Array.from({ length: 12 }, (_, i) => i),
+    );
   });
 
   test("held-out split: exact sizes, disjoint, covering, deterministic", () => {
@@ -407,30 +496,63 @@ np.save(j("rec.npy"), np.zeros(2, dtype=[("a", "<f4"), ("b", "<i4")]))
     const d = generateTask(spec, { baseDir: dir });
     assert.equal(d.train.n, 15);
     assert.equal(d.test.n, 5);
-    const firsts = [...Array.from(d.train.x).filter((_, i) => i % 2 === 0), ...Array.from(d.test.x).filter((_, i) => i % 2 === 0)];
-    assert.deepEqual(firsts.sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => 2 * i));
+    const firsts = [
+      ...Array.from(d.train.x).filter((_, i) => i % 2 === 0),
+      ...Array.from(d.test.x).filter((_, i) => i % 2 === 0),
+    ];
+    assert.deepEqual(
+      firsts.sort((a, b) => a - b),
+      Array.from({ length: 20 }, (_, i) => 2 * i),
+    );
     for (const s of [d.train, d.test]) for (let i = 0; i < s.n; i++) assert.equal(s.y[i], (s.x[2 * i]! / 2) % 3);
     assert.deepEqual(generateTask(spec, { baseDir: dir }), d);
     assert.notDeepEqual(generateTask({ ...spec, splitSeed: 10 }, { baseDir: dir }).train.x, d.train.x);
   });
 
   test("errors name the file and the problem", () => {
-    const run = (over: Partial<FileDataSpec> & { train: string }) => () => generateTask(fileSpec(over), { baseDir: dir });
-    assert.throws(run({ train: "x_fortran.npy", trainTargets: "y_2.npy" }), { message: /^x_fortran\.npy: fortran_order arrays are not supported/ });
-    assert.throws(run({ train: "x_f32.npy", trainTargets: "y_2.npy" }), { message: "y_2.npy: shape (2) has 2 rows, but x_f32.npy (shape (3, 4)) has 3" });
-    assert.throws(run({ train: "x_f64.npy", trainTargets: "y_float_labels.npy" }), { message: "y_float_labels.npy: element 1 is not a class index (a non-negative integer): 1.5" });
-    assert.throws(run({ train: "x_nan.npy", trainTargets: "y_i64.npy" }), { message: "x_nan.npy: element 1 (row 0): NaN is not finite" });
-    assert.throws(run({ train: "x_f32.npy" }), { message: "x_f32.npy: a .npy task needs trainTargets, the .npy file of the training targets" });
-    assert.throws(run({ train: "missing.npy", trainTargets: "y_i64.npy" }), { message: new RegExp(`^missing\\.npy: file not found \\(resolved to ${join(dir, "missing.npy").replace(/[.]/g, "\\.")}\\)$`) });
-    assert.throws(run({ train: "many_x.npy", trainTargets: "many_y.npy", test: "test_x3.npy", testTargets: "test_y.npy" }), { message: "test_x3.npy: 3 input features per row, but many_x.npy has 2" });
-    assert.throws(() => parseNpy(readFileSync(join(dir, "rec.npy")), "rec.npy"), { message: "rec.npy: structured dtypes (record arrays) are not supported; save a plain numeric array" });
-    assert.throws(() => parseNpy(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]), "junk.npy"), { message: "junk.npy: not a .npy file (missing the \\x93NUMPY magic string)" });
+    const run = (over: Partial<FileDataSpec> & { train: string }) => () =>
+      generateTask(fileSpec(over), { baseDir: dir });
+    assert.throws(run({ train: "x_fortran.npy", trainTargets: "y_2.npy" }), {
+      message: /^x_fortran\.npy: fortran_order arrays are not supported/,
+    });
+    assert.throws(run({ train: "x_f32.npy", trainTargets: "y_2.npy" }), {
+      message: "y_2.npy: shape (2) has 2 rows, but x_f32.npy (shape (3, 4)) has 3",
+    });
+    assert.throws(run({ train: "x_f64.npy", trainTargets: "y_float_labels.npy" }), {
+      message: "y_float_labels.npy: element 1 is not a class index (a non-negative integer): 1.5",
+    });
+    assert.throws(run({ train: "x_nan.npy", trainTargets: "y_i64.npy" }), {
+      message: "x_nan.npy: element 1 (row 0): NaN is not finite",
+    });
+    assert.throws(run({ train: "x_f32.npy" }), {
+      message: "x_f32.npy: a .npy task needs trainTargets, the .npy file of the training targets",
+    });
+    assert.throws(run({ train: "missing.npy", trainTargets: "y_i64.npy" }), {
+      message: new RegExp(
+        `^missing\\.npy: file not found \\(resolved to ${join(dir, "missing.npy").replace(/[.]/g, "\\.")}\\)$`,
+      ),
+    });
+    assert.throws(
+      run({ train: "many_x.npy", trainTargets: "many_y.npy", test: "test_x3.npy", testTargets: "test_y.npy" }),
+      { message: "test_x3.npy: 3 input features per row, but many_x.npy has 2" },
+    );
+    assert.throws(() => parseNpy(readFileSync(join(dir, "rec.npy")), "rec.npy"), {
+      message: "rec.npy: structured dtypes (record arrays) are not supported; save a plain numeric array",
+    });
+    assert.throws(() => parseNpy(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]), "junk.npy"), {
+      message: "junk.npy: not a .npy file (missing the \\x93NUMPY magic string)",
+    });
     const truncated = readFileSync(join(dir, "x_f32.npy"));
-    assert.throws(() => parseNpy(truncated.subarray(0, truncated.length - 4), "cut.npy"), { message: "cut.npy: truncated data: shape (3, 4) of '<f4' needs 48 bytes, the file has 44" });
+    assert.throws(() => parseNpy(truncated.subarray(0, truncated.length - 4), "cut.npy"), {
+      message: "cut.npy: truncated data: shape (3, 4) of '<f4' needs 48 bytes, the file has 44",
+    });
   });
 
   test("class count spans train and test files", () => {
-    const d = generateTask(fileSpec({ train: "many_x.npy", trainTargets: "many_y.npy", test: "test_x.npy", testTargets: "test_y.npy" }), { baseDir: dir });
+    const d = generateTask(
+      fileSpec({ train: "many_x.npy", trainTargets: "many_y.npy", test: "test_x.npy", testTargets: "test_y.npy" }),
+      { baseDir: dir },
+    );
     assert.deepEqual(d.output, { kind: "classes", count: 8 });
     assert.equal(d.test.n, 4);
   });
@@ -446,7 +568,8 @@ describe("file data: CSV and JSON", () => {
     writeFileSync(join(dir, name), text);
     return name;
   };
-  const inDir = (over: Partial<FileDataSpec> & { train: string }) => () => generateTask(fileSpec(over), { baseDir: dir });
+  const inDir = (over: Partial<FileDataSpec> & { train: string }) => () =>
+    generateTask(fileSpec(over), { baseDir: dir });
 
   test("CSV: header, quotes, CRLF, blank lines; target defaults to the last column", () => {
     const d = generateTask(fileSpec({ train: "small.csv", inputColumns: ["x1", "x2"] }), ctx);
@@ -456,36 +579,59 @@ describe("file data: CSV and JSON", () => {
     assert.deepEqual(Array.from(d.train.x), [0.5, 1, -1.5, Math.fround(0.2), 3, 4, 0, 0]);
     assert.deepEqual(Array.from(d.train.y), [0, 2, 1, 2]);
     // Regression on another target column; inputs default to every other column (here numeric ones only).
-    const r = generateTask(fileSpec({ train: "small.csv", targets: "regression", inputColumns: ["x2", "label"], targetColumn: "x1" }), ctx);
+    const r = generateTask(
+      fileSpec({ train: "small.csv", targets: "regression", inputColumns: ["x2", "label"], targetColumn: "x1" }),
+      ctx,
+    );
     assert.deepEqual(r.output, { kind: "regression", dim: 1 });
     assert.deepEqual(Array.from(r.train.y), [0.5, -1.5, 3, 0]);
     assert.deepEqual(Array.from(r.train.x), [1, 0, Math.fround(0.2), 2, 4, 1, 0, 2]);
   });
 
   test("CSV errors carry file and line", () => {
-    assert.throws(() => generateTask(fileSpec({ train: "bad_number.csv" }), ctx), { message: 'bad_number.csv:3: column "x2" is not a number ("abc")' });
-    assert.throws(() => generateTask(fileSpec({ train: "ragged.csv", targets: "regression" }), ctx), { message: "ragged.csv:4: 2 fields, expected 3 (as in the header)" });
+    assert.throws(() => generateTask(fileSpec({ train: "bad_number.csv" }), ctx), {
+      message: 'bad_number.csv:3: column "x2" is not a number ("abc")',
+    });
+    assert.throws(() => generateTask(fileSpec({ train: "ragged.csv", targets: "regression" }), ctx), {
+      message: "ragged.csv:4: 2 fields, expected 3 (as in the header)",
+    });
     // The unused text column "id" is fine only when it is not an input.
-    assert.throws(() => generateTask(fileSpec({ train: "small.csv" }), ctx), { message: 'small.csv:2: column "id" is not a number ("a")' });
+    assert.throws(() => generateTask(fileSpec({ train: "small.csv" }), ctx), {
+      message: 'small.csv:2: column "id" is not a number ("a")',
+    });
     write("labels.csv", "a,b\n1,0\n2,1\n3,2.5\n");
-    assert.throws(inDir({ train: "labels.csv" }), { message: 'labels.csv:4: column "b" is not a class index (a non-negative integer): "2.5"' });
+    assert.throws(inDir({ train: "labels.csv" }), {
+      message: 'labels.csv:4: column "b" is not a class index (a non-negative integer): "2.5"',
+    });
     write("neg.csv", "a,b\n1,-1\n");
-    assert.throws(inDir({ train: "neg.csv" }), { message: 'neg.csv:2: column "b" is not a class index (a non-negative integer): "-1"' });
+    assert.throws(inDir({ train: "neg.csv" }), {
+      message: 'neg.csv:2: column "b" is not a class index (a non-negative integer): "-1"',
+    });
     write("empty_field.csv", "a,b\n1,0\n,1\n");
     assert.throws(inDir({ train: "empty_field.csv" }), { message: 'empty_field.csv:3: column "a" is empty' });
     write("inf.csv", "a,b\nInfinity,0\n");
     assert.throws(inDir({ train: "inf.csv" }), { message: 'inf.csv:2: column "a" is not finite ("Infinity")' });
     write("noheader.csv", "1,2\n3,4\n");
-    assert.throws(inDir({ train: "noheader.csv" }), { message: 'noheader.csv:1: the first row looks like data ("1,2"); a header row with column names is required' });
+    assert.throws(inDir({ train: "noheader.csv" }), {
+      message: 'noheader.csv:1: the first row looks like data ("1,2"); a header row with column names is required',
+    });
     write("dup.csv", "a,a,b\n1,2,0\n");
     assert.throws(inDir({ train: "dup.csv" }), { message: 'dup.csv: duplicate column "a" in the header' });
     write("ok.csv", "a,b,c\n1,2,0\n");
-    assert.throws(inDir({ train: "ok.csv", targetColumn: "z" }), { message: 'ok.csv: no column "z" (targetColumn); the columns are "a", "b", "c"' });
-    assert.throws(inDir({ train: "ok.csv", inputColumns: ["a", "c"] }), { message: 'ok.csv: the target column "c" is also listed in inputColumns' });
+    assert.throws(inDir({ train: "ok.csv", targetColumn: "z" }), {
+      message: 'ok.csv: no column "z" (targetColumn); the columns are "a", "b", "c"',
+    });
+    assert.throws(inDir({ train: "ok.csv", inputColumns: ["a", "c"] }), {
+      message: 'ok.csv: the target column "c" is also listed in inputColumns',
+    });
     write("quote.csv", 'a,b\n"1,0\n');
-    assert.throws(inDir({ train: "quote.csv" }), { message: "quote.csv:2: unterminated quoted field (quoted fields cannot contain line breaks)" });
+    assert.throws(inDir({ train: "quote.csv" }), {
+      message: "quote.csv:2: unterminated quoted field (quoted fields cannot contain line breaks)",
+    });
     write("data.txt", "a,b\n");
-    assert.throws(inDir({ train: "data.txt" }), { message: 'data.txt: unsupported file type ".txt" (expected .json, .csv or .npy)' });
+    assert.throws(inDir({ train: "data.txt" }), {
+      message: 'data.txt: unsupported file type ".txt" (expected .json, .csv or .npy)',
+    });
     assert.throws(inDir({ train: "nothere.csv" }), { message: /^nothere\.csv: file not found/ });
   });
 
@@ -499,8 +645,12 @@ describe("file data: CSV and JSON", () => {
     assert.equal(s.train.n, 2);
     assert.equal(s.test.n, 2);
     const all = [...Array.from(s.train.x), ...Array.from(s.test.x)];
-    assert.deepEqual(all.sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8]);
-    for (const sp of [s.train, s.test]) for (let i = 0; i < sp.n; i++) assert.equal(sp.y[i], ((sp.x[2 * i]! - 1) / 2) % 2);
+    assert.deepEqual(
+      all.sort((a, b) => a - b),
+      [1, 2, 3, 4, 5, 6, 7, 8],
+    );
+    for (const sp of [s.train, s.test])
+      for (let i = 0; i < sp.n; i++) assert.equal(sp.y[i], ((sp.x[2 * i]! - 1) / 2) % 2);
   });
 
   test("CSV: a large file loads in linear time with the right values", () => {
@@ -527,11 +677,17 @@ describe("file data: CSV and JSON", () => {
     assert.deepEqual(rec.output, { kind: "classes", count: 2 });
     assert.deepEqual(Array.from(rec.train.x), [1, 2.5, -1, 0, 3, 4]);
     assert.deepEqual(Array.from(rec.train.y), [0, 1, 1]);
-    const recB = generateTask(fileSpec({ train: "records.json", targets: "regression", targetColumn: "b", inputColumns: ["target"] }), ctx);
+    const recB = generateTask(
+      fileSpec({ train: "records.json", targets: "regression", targetColumn: "b", inputColumns: ["target"] }),
+      ctx,
+    );
     assert.deepEqual(Array.from(recB.train.y), [2.5, 0, 4]);
     assert.deepEqual(Array.from(recB.train.x), [0, 1, 1]);
     write("cls.json", JSON.stringify({ x: [[1], [2]], y: [1, 4] }));
-    assert.deepEqual(generateTask(fileSpec({ train: "cls.json" }), { baseDir: dir }).output, { kind: "classes", count: 5 });
+    assert.deepEqual(generateTask(fileSpec({ train: "cls.json" }), { baseDir: dir }).output, {
+      kind: "classes",
+      count: 5,
+    });
   });
 
   test("JSON errors name the file and the place", () => {
@@ -539,12 +695,20 @@ describe("file data: CSV and JSON", () => {
     assert.throws(inDir({ train: "ragged.json" }), { message: "ragged.json: x[2] has 1 values, expected 2 (as x[0])" });
     write("len.json", JSON.stringify({ x: [[1], [2]], y: [0] }));
     assert.throws(inDir({ train: "len.json" }), { message: 'len.json: "x" has 2 rows but "y" has 1' });
-    write("str.json", JSON.stringify([{ a: 1, y: 0 }, { a: "abc", y: 1 }]));
+    write(
+      "str.json",
+      JSON.stringify([
+        { a: 1, y: 0 },
+        { a: "abc", y: 1 },
+      ]),
+    );
     assert.throws(inDir({ train: "str.json" }), { message: 'str.json: [1]: column "a" is not a number ("abc")' });
     write("miss.json", JSON.stringify([{ a: 1, y: 0 }, { y: 1 }]));
     assert.throws(inDir({ train: "miss.json" }), { message: 'miss.json: [1]: column "a" is missing' });
     write("badlabel.json", JSON.stringify({ x: [[1], [2]], y: [0, 0.5] }));
-    assert.throws(inDir({ train: "badlabel.json" }), { message: "badlabel.json: y[1] is not a class index (a non-negative integer): 0.5" });
+    assert.throws(inDir({ train: "badlabel.json" }), {
+      message: "badlabel.json: y[1] is not a class index (a non-negative integer): 0.5",
+    });
     write("syntax.json", "{ x: 1 }");
     assert.throws(inDir({ train: "syntax.json" }), { message: /^syntax\.json: invalid JSON: / });
     write("other.json", JSON.stringify({ rows: [] }));
@@ -576,20 +740,70 @@ describe("custom tasks and validateTaskData", () => {
 
   test("bad results are reported with the task's name", () => {
     const bad = (name: string, mutate: (d: TaskData) => void) => () =>
-      generateTask({ kind: "custom", name, generate: (rng) => { const d = good(rng); mutate(d); return d; } }, ctx);
-    assert.throws(bad("short", (d) => (d.train.x = new Float32Array(10))), { message: 'custom task "short": train.x has length 10, expected n·dim = 4·3 = 12' });
-    assert.throws(bad("label", (d) => (d.train.y = Int32Array.from([0, 1, 2, 0]))), { message: 'custom task "label": train.y[2] = 2 is not a class label in [0, 2)' });
-    assert.throws(bad("type", (d) => (d.train.y = Float32Array.from([0, 1, 1, 0]))), { message: 'custom task "type": train.y must be an Int32Array of class labels, got Float32Array' });
-    assert.throws(bad("nan", (d) => (d.train.x[7] = NaN)), { message: 'custom task "nan": train.x[7] = NaN (row 2) is not finite' });
-    assert.throws(bad("ylen", (d) => (d.test = { n: 1, x: new Float32Array(3), y: new Int32Array(2) })), { message: 'custom task "ylen": test.y has length 2, expected n = 1' });
-    assert.throws(bad("empty", (d) => (d.train = { n: 0, x: new Float32Array(0), y: new Int32Array(0) })), { message: 'custom task "empty": train has n = 0; a task needs at least one training example' });
-    assert.throws(bad("dim", (d) => (d.input = { kind: "features", dim: 0 })), { message: 'custom task "dim": input.dim must be a positive integer, got 0' });
+      generateTask(
+        {
+          kind: "custom",
+          name,
+          generate: (rng) => {
+            const d = good(rng);
+            mutate(d);
+            return d;
+          },
+        },
+        ctx,
+      );
     assert.throws(
-      () => generateTask({ kind: "custom", name: "boom", generate: () => { throw new Error("no data"); } }, ctx),
+      bad("short", (d) => (d.train.x = new Float32Array(10))),
+      { message: 'custom task "short": train.x has length 10, expected n·dim = 4·3 = 12' },
+    );
+    assert.throws(
+      bad("label", (d) => (d.train.y = Int32Array.from([0, 1, 2, 0]))),
+      { message: 'custom task "label": train.y[2] = 2 is not a class label in [0, 2)' },
+    );
+    assert.throws(
+      bad("type", (d) => (d.train.y = Float32Array.from([0, 1, 1, 0]))),
+      { message: 'custom task "type": train.y must be an Int32Array of class labels, got Float32Array' },
+    );
+    assert.throws(
+      bad("nan", (d) => (d.train.x[7] = NaN)),
+      { message: 'custom task "nan": train.x[7] = NaN (row 2) is not finite' },
+    );
+    assert.throws(
+      bad("ylen", (d) => (d.test = { n: 1, x: new Float32Array(3), y: new Int32Array(2) })),
+      { message: 'custom task "ylen": test.y has length 2, expected n = 1' },
+    );
+    assert.throws(
+      bad("empty", (d) => (d.train = { n: 0, x: new Float32Array(0), y: new Int32Array(0) })),
+      { message: 'custom task "empty": train has n = 0; a task needs at least one training example' },
+    );
+    assert.throws(
+      bad("dim", (d) => (d.input = { kind: "features", dim: 0 })),
+      { message: 'custom task "dim": input.dim must be a positive integer, got 0' },
+    );
+    assert.throws(
+      () =>
+        generateTask(
+          {
+            kind: "custom",
+            name: "boom",
+            generate: () => {
+              throw new Error("no data");
+            },
+          },
+          ctx,
+        ),
       { message: 'custom task "boom": generate threw: no data' },
     );
     assert.throws(
-      () => generateTask({ kind: "custom", name: "async", generate: (() => Promise.resolve(good(new Rng(0)))) as unknown as (rng: Rng) => TaskData }, ctx),
+      () =>
+        generateTask(
+          {
+            kind: "custom",
+            name: "async",
+            generate: (() => Promise.resolve(good(new Rng(0)))) as unknown as (rng: Rng) => TaskData,
+          },
+          ctx,
+        ),
       { message: 'custom task "async": generate returned a Promise; it must return the TaskData synchronously' },
     );
   });
@@ -601,9 +815,13 @@ describe("custom tasks and validateTaskData", () => {
       train: { n: 2, x: Int32Array.from([0, 4, 1, 5]), y: Float32Array.from([0.5, 1]) },
       test: { n: 0, x: new Int32Array(0), y: new Float32Array(0) },
     };
-    assert.throws(() => validateTaskData(tokens, "t"), { message: "t: train.x[3] = 5 (row 1) is not a token id in [0, 5)" });
+    assert.throws(() => validateTaskData(tokens, "t"), {
+      message: "t: train.x[3] = 5 (row 1) is not a token id in [0, 5)",
+    });
     tokens.train.x = Float32Array.from([0, 4, 1, 3]);
-    assert.throws(() => validateTaskData(tokens, "t"), { message: "t: train.x must be an Int32Array of token ids, got Float32Array" });
+    assert.throws(() => validateTaskData(tokens, "t"), {
+      message: "t: train.x must be an Int32Array of token ids, got Float32Array",
+    });
     tokens.train.x = Int32Array.from([0, 4, 1, 3]);
     validateTaskData(tokens, "t");
     tokens.train.y = Float32Array.from([0.5, Infinity]);

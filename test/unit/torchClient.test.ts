@@ -9,7 +9,12 @@ import type { TaskData } from "../../src/sdk/spec";
 import { validateSystem } from "../../src/sdk/validate";
 import { encodeSafetensors, readSafetensorsSync } from "../../src/shared/safetensors";
 import { parseWorkerEvent } from "../../src/shared/workerProtocol";
-import { readWorkerCheckpoint, TorchUnsupportedError, workerSystem, writeWorkerInputs } from "../../src/trainer/torch/exchange";
+import {
+  readWorkerCheckpoint,
+  TorchUnsupportedError,
+  workerSystem,
+  writeWorkerInputs,
+} from "../../src/trainer/torch/exchange";
 import { deviceProblem, pythonCommand, type PythonProbe } from "../../src/trainer/torch/python";
 import { tempDir } from "../support";
 
@@ -32,11 +37,17 @@ test("device checks name the device, the PyTorch and the way out", () => {
     deviceProblem(probe(), "cuda"),
     "--device cuda: PyTorch 2.13.0 (/usr/bin/python3) is a CPU-only build. Choose --device cpu, or install a CUDA build of PyTorch on a machine with an NVIDIA GPU (https://pytorch.org/get-started/locally/)",
   );
-  assert.match(deviceProblem(probe({ cudaBuild: "12.4" }), "cuda:0") ?? "", /is built for CUDA 12\.4, but sees no CUDA device/);
+  assert.match(
+    deviceProblem(probe({ cudaBuild: "12.4" }), "cuda:0") ?? "",
+    /is built for CUDA 12\.4, but sees no CUDA device/,
+  );
   const two = probe({ cudaBuild: "12.4", cudaDevices: ["NVIDIA H100", "NVIDIA H100"] });
   assert.equal(deviceProblem(two, "cuda"), undefined);
   assert.equal(deviceProblem(two, "cuda:1"), undefined);
-  assert.equal(deviceProblem(two, "cuda:2"), "--device cuda:2: there is no such CUDA device; PyTorch 2.13.0 (/usr/bin/python3) sees 2 (cuda:0 NVIDIA H100, cuda:1 NVIDIA H100)");
+  assert.equal(
+    deviceProblem(two, "cuda:2"),
+    "--device cuda:2: there is no such CUDA device; PyTorch 2.13.0 (/usr/bin/python3) sees 2 (cuda:0 NVIDIA H100, cuda:1 NVIDIA H100)",
+  );
   assert.match(deviceProblem(probe(), "mps") ?? "", /^--device mps: .* no usable Apple MPS backend/);
   assert.equal(deviceProblem(probe({ mps: true }), "mps"), undefined);
   assert.equal(deviceProblem(probe(), "tpu"), 'unknown device "tpu": expected cpu, cuda, cuda:N or mps');
@@ -66,12 +77,18 @@ test("a custom model is refused naming the system and the backends that run it",
     () => workerSystem("mySystem", v.spec, data, []),
     (e: unknown) =>
       e instanceof TorchUnsupportedError &&
-      e.message === 'system "mySystem": its custom model "myNet" is tfjs code, which the torch backend cannot run; train it with --backend wasm, cpu, native or gpu (the torch backend runs the built-in models mlp, transformer and deepLinear)',
+      e.message ===
+        'system "mySystem": its custom model "myNet" is tfjs code, which the torch backend cannot run; train it with --backend wasm, cpu, native or gpu (the torch backend runs the built-in models mlp, transformer and deepLinear)',
   );
 });
 
 test("the inputs file holds data, parameters, init and optimizer state under their prefixes", (t) => {
-  const v = validateSystem({ task: tasks.modularArithmetic({ p: 5 }), model: models.mlp({ hidden: [4] }), optimizer: optimizers.sgd({ momentum: 0.9 }), steps: 7 });
+  const v = validateSystem({
+    task: tasks.modularArithmetic({ p: 5 }),
+    model: models.mlp({ hidden: [4] }),
+    optimizer: optimizers.sgd({ momentum: 0.9 }),
+    steps: 7,
+  });
   assert.ok(v.ok);
   const w = { name: "out.weight", shape: [2, 3], values: Float32Array.from([1, 2, 3, 4, 5, 6]) };
   const sys = workerSystem("s", v.spec, data, [w]);
@@ -80,9 +97,16 @@ test("the inputs file holds data, parameters, init and optimizer state under the
   assert.deepEqual(sys.input, data.input);
 
   const path = join(tempDir(t), "in.safetensors");
-  writeWorkerInputs(path, { data, params: [w], init: [w], optimizer: new Map([["momentum/out.weight", { shape: [2, 3], values: new Float32Array(6) }]]) });
+  writeWorkerInputs(path, {
+    data,
+    params: [w],
+    init: [w],
+    optimizer: new Map([["momentum/out.weight", { shape: [2, 3], values: new Float32Array(6) }]]),
+  });
   const d = readSafetensorsSync(path);
-  const byName = Object.fromEntries(d.tensors.map((x) => [x.name, { dtype: x.dtype, shape: x.shape, data: Array.from(x.data) }]));
+  const byName = Object.fromEntries(
+    d.tensors.map((x) => [x.name, { dtype: x.dtype, shape: x.shape, data: Array.from(x.data) }]),
+  );
   assert.deepEqual(byName["data/train.x"], { dtype: "I32", shape: [3, 2], data: [0, 1, 2, 3, 4, 0] });
   assert.deepEqual(byName["data/train.y"], { dtype: "I32", shape: [3], data: [1, 0, 4] });
   assert.deepEqual(byName["data/test.x"], { dtype: "I32", shape: [1, 2], data: [1, 1] });
@@ -112,12 +136,21 @@ test("a checkpoint handed back reads as a run checkpoint; a bad one is refused n
   assert.deepEqual([...c.optimizer.keys()], ["m/layers.0.weight"]);
 
   const bad = join(dir, "bad.safetensors");
-  writeFileSync(bad, encodeSafetensors([{ name: "param/w", dtype: "F32", shape: [1], data: Float32Array.from([1]) }], { step: "x" }));
-  assert.throws(() => readWorkerCheckpoint(bad), { message: `${bad}: metadata needs integer "step" and "optimizer_t"` });
+  writeFileSync(
+    bad,
+    encodeSafetensors([{ name: "param/w", dtype: "F32", shape: [1], data: Float32Array.from([1]) }], { step: "x" }),
+  );
+  assert.throws(() => readWorkerCheckpoint(bad), {
+    message: `${bad}: metadata needs integer "step" and "optimizer_t"`,
+  });
 });
 
 test("worker events parse; anything else is not an event", () => {
-  assert.deepEqual(parseWorkerEvent('{"type":"finished","status":"stopped","step":3}'), { type: "finished", status: "stopped", step: 3 });
+  assert.deepEqual(parseWorkerEvent('{"type":"finished","status":"stopped","step":3}'), {
+    type: "finished",
+    status: "stopped",
+    step: 3,
+  });
   assert.equal(parseWorkerEvent('{"type":"train"}'), undefined);
   assert.equal(parseWorkerEvent("Warning: something"), undefined);
   assert.equal(parseWorkerEvent("[1,2]"), undefined);

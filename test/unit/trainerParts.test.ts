@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { Rng } from "../../src/sdk/rng";
-import { checkpointFileName, formatMetricsLine, manifestProblems, parseCheckpointFileName, parseMetricsLine } from "../../src/shared/runFormat";
+import {
+  checkpointFileName,
+  formatMetricsLine,
+  manifestProblems,
+  parseCheckpointFileName,
+  parseMetricsLine,
+} from "../../src/shared/runFormat";
 import { encodeMessage, LineSplitter, parseTrainerEvent, parseTrainerRequest } from "../../src/shared/trainerProtocol";
 import { BackendError, selectBackend, type BackendCandidate } from "../../src/trainer/backend";
 import { BatchSchedule } from "../../src/trainer/batches";
@@ -72,7 +78,10 @@ describe("run format", () => {
       totalSteps: 2,
       seed: 0,
     });
-    assert.deepEqual(p, ["formatVersion 99 is newer than this reader (1)", "status must be one of running, finished, failed, diverged, stopped"]);
+    assert.deepEqual(p, [
+      "formatVersion 99 is newer than this reader (1)",
+      "status must be one of running, finished, failed, diverged, stopped",
+    ]);
   });
 
   test("run ids are folder-safe and time-stamped", () => {
@@ -90,8 +99,14 @@ describe("minibatches", () => {
     assert.ok(epoch0.every((i) => i >= 0 && i < 10));
     const fresh = new BatchSchedule(10, 3, 5);
     assert.deepEqual(Array.from(fresh.indices(5)), Array.from(a.indices(5)), "random access equals sequential access");
-    assert.deepEqual(Array.from(new BatchSchedule(10, 3, 5).indices(2)), Array.from(new BatchSchedule(10, 3, 5).indices(2)));
-    assert.notDeepEqual(Array.from(new BatchSchedule(10, 3, 6).indices(1)), Array.from(new BatchSchedule(10, 3, 5).indices(1)));
+    assert.deepEqual(
+      Array.from(new BatchSchedule(10, 3, 5).indices(2)),
+      Array.from(new BatchSchedule(10, 3, 5).indices(2)),
+    );
+    assert.notDeepEqual(
+      Array.from(new BatchSchedule(10, 3, 6).indices(1)),
+      Array.from(new BatchSchedule(10, 3, 5).indices(1)),
+    );
     assert.notDeepEqual(Array.from(a.indices(1)), Array.from(a.indices(4)), "a new permutation each epoch");
   });
 
@@ -99,7 +114,10 @@ describe("minibatches", () => {
     const a = new Rng(1, "x");
     const b = new Rng(1, "x");
     const xs = Array.from({ length: 20000 }, () => a.uniform());
-    assert.deepEqual(xs.slice(0, 5), Array.from({ length: 5 }, () => b.uniform()));
+    assert.deepEqual(
+      xs.slice(0, 5),
+      Array.from({ length: 5 }, () => b.uniform()),
+    );
     assert.notEqual(new Rng(1, "y").uniform(), xs[0]);
     const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
     assert.ok(Math.abs(mean - 0.5) < 0.01);
@@ -111,7 +129,11 @@ describe("minibatches", () => {
 });
 
 describe("backend selection", () => {
-  const candidate = (request: BackendCandidate["request"], fails: string | undefined, tfName = "cpu"): BackendCandidate => ({
+  const candidate = (
+    request: BackendCandidate["request"],
+    fails: string | undefined,
+    tfName = "cpu",
+  ): BackendCandidate => ({
     request,
     tfName,
     package: `pkg-${request}`,
@@ -122,13 +144,20 @@ describe("backend selection", () => {
   });
 
   test("auto takes the first that works and records why the others were skipped", async () => {
-    const info = await selectBackend("auto", [candidate("gpu", "no CUDA"), candidate("native", "not installed"), candidate("cpu", undefined)]);
+    const info = await selectBackend("auto", [
+      candidate("gpu", "no CUDA"),
+      candidate("native", "not installed"),
+      candidate("cpu", undefined),
+    ]);
     assert.equal(info.name, "cpu");
     assert.equal(info.reason, "auto: pkg-gpu unavailable (no CUDA); pkg-native unavailable (not installed)");
   });
 
   test("an explicit request that cannot be met says what to install", async () => {
-    await assert.rejects(selectBackend("gpu", [candidate("gpu", "not installed"), candidate("cpu", undefined)]), /backend "gpu" is not available: not installed\. install pkg-gpu/);
+    await assert.rejects(
+      selectBackend("gpu", [candidate("gpu", "not installed"), candidate("cpu", undefined)]),
+      /backend "gpu" is not available: not installed\. install pkg-gpu/,
+    );
     const info = await selectBackend("cpu", [candidate("gpu", "x"), candidate("cpu", undefined)]);
     assert.equal(info.reason, "requested: cpu");
   });
@@ -142,7 +171,11 @@ describe("error locations", () => {
       "    at makeTask (/home/me/exp/a.experiment.ts:4:23)",
       "    at Object.<anonymous> (/home/me/exp/a.experiment.ts:8:35)",
     ].join("\n");
-    assert.deepEqual(locationInStack(stack, "/home/me/exp/a.experiment.ts"), { file: "/home/me/exp/a.experiment.ts", line: 4, column: 23 });
+    assert.deepEqual(locationInStack(stack, "/home/me/exp/a.experiment.ts"), {
+      file: "/home/me/exp/a.experiment.ts",
+      line: 4,
+      column: 23,
+    });
     assert.equal(locationInStack(stack, "/elsewhere/b.ts"), undefined);
     assert.equal(locationInStack(undefined, "/x.ts"), undefined);
   });
@@ -150,7 +183,10 @@ describe("error locations", () => {
 
 describe("CLI progress", () => {
   test("formats a bar, a rate and an ETA", () => {
-    assert.equal(progressLine(400, 1000, 0.123456, 120), "[########............]  40% 400/1000 loss 0.1235 · 120 steps/s · eta 5s");
+    assert.equal(
+      progressLine(400, 1000, 0.123456, 120),
+      "[########............]  40% 400/1000 loss 0.1235 · 120 steps/s · eta 5s",
+    );
     assert.equal(formatDuration(3725), "1h02m");
     assert.equal(formatDuration(75), "1m15s");
   });

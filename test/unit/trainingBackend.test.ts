@@ -17,7 +17,12 @@ const candidate = (request: BackendCandidate["request"], fails: string | undefin
   },
 });
 /** No native packages; wasm stands in as the cpu backend (the tfjs side of a torch run uses it). */
-const tfjs = () => [candidate("gpu", "not installed"), candidate("native", "not installed"), candidate("wasm", undefined), candidate("cpu", undefined)];
+const tfjs = () => [
+  candidate("gpu", "not installed"),
+  candidate("native", "not installed"),
+  candidate("wasm", undefined),
+  candidate("cpu", undefined),
+];
 
 const ok = (cudaDevices: string[] = []): PythonProbe => ({
   kind: "ok",
@@ -29,12 +34,20 @@ const ok = (cudaDevices: string[] = []): PythonProbe => ({
   cudaDevices,
   mps: false,
 });
-const noTorch: PythonProbe = { kind: "noTorch", python: "py", message: "/usr/bin/py (Python 3.11.2) has no PyTorch (ModuleNotFoundError: No module named 'torch'). Install PyTorch into it (`/usr/bin/py -m pip install torch`)." };
+const noTorch: PythonProbe = {
+  kind: "noTorch",
+  python: "py",
+  message:
+    "/usr/bin/py (Python 3.11.2) has no PyTorch (ModuleNotFoundError: No module named 'torch'). Install PyTorch into it (`/usr/bin/py -m pip install torch`).",
+};
 
 const mlp = { name: "s", model: { kind: "mlp" } };
 const custom = { name: "xor", model: { kind: "custom", name: "twoLayer" } };
 
-function opts(probe: PythonProbe, extra: { device?: string; system?: typeof mlp; candidates?: BackendCandidate[] } = {}) {
+function opts(
+  probe: PythonProbe,
+  extra: { device?: string; system?: typeof mlp; candidates?: BackendCandidate[] } = {},
+) {
   let calls = 0;
   return {
     calls: () => calls,
@@ -65,8 +78,14 @@ describe("auto", () => {
     const chosen = await chooseTrainingBackend("auto", opts(ok()).o);
     assert.ok(chosen.kind === "torch");
     assert.equal(chosen.torch.device, "cpu");
-    assert.equal(chosen.info.reason, "auto: torch on a GPU unavailable (PyTorch 2.1.0 sees no CUDA device); pkg-gpu unavailable (not installed)");
-    const withGpu = await chooseTrainingBackend("auto", opts(ok(), { candidates: [candidate("gpu", undefined), ...tfjs().slice(1)] }).o);
+    assert.equal(
+      chosen.info.reason,
+      "auto: torch on a GPU unavailable (PyTorch 2.1.0 sees no CUDA device); pkg-gpu unavailable (not installed)",
+    );
+    const withGpu = await chooseTrainingBackend(
+      "auto",
+      opts(ok(), { candidates: [candidate("gpu", undefined), ...tfjs().slice(1)] }).o,
+    );
     assert.equal(withGpu.kind, "tfjs");
     assert.equal(withGpu.info.package, "pkg-gpu");
   });
@@ -87,7 +106,10 @@ describe("auto", () => {
     const { o, calls } = opts(ok(["NVIDIA H100"]), { system: custom });
     const chosen = await chooseTrainingBackend("auto", o);
     assert.equal(chosen.kind, "tfjs");
-    assert.match(chosen.info.reason, /^auto: torch unavailable \(system "xor": its custom model "twoLayer" is tfjs code/);
+    assert.match(
+      chosen.info.reason,
+      /^auto: torch unavailable \(system "xor": its custom model "twoLayer" is tfjs code/,
+    );
     assert.equal(calls(), 0);
   });
 
@@ -98,7 +120,10 @@ describe("auto", () => {
     assert.equal(cpu.info.reason, "auto: pkg-gpu unavailable (not installed)");
     const cuda = await chooseTrainingBackend("auto", opts(ok(), { device: "cuda" }).o);
     assert.equal(cuda.kind, "tfjs", "no CUDA: not torch on the CPU either");
-    assert.match(cuda.info.reason, /^auto: torch unavailable \(--device cuda: PyTorch 2\.1\.0 \(\/usr\/bin\/py\) is a CPU-only build\)/);
+    assert.match(
+      cuda.info.reason,
+      /^auto: torch unavailable \(--device cuda: PyTorch 2\.1\.0 \(\/usr\/bin\/py\) is a CPU-only build\)/,
+    );
   });
 });
 
@@ -114,9 +139,20 @@ describe("--backend torch", () => {
   });
 
   test("refusals keep their advice", async () => {
-    await assert.rejects(chooseTrainingBackend("torch", opts(noTorch).o), (e: unknown) => e instanceof BackendError && /^backend "torch" is not available: .*has no PyTorch.*Install PyTorch into it/.test(e.message));
-    await assert.rejects(chooseTrainingBackend("torch", opts(ok(["A"]), { device: "cuda:3" }).o), /--device cuda:3: there is no such CUDA device; .* sees 1 \(cuda:0 A\)/);
-    await assert.rejects(chooseTrainingBackend("torch", opts(ok(), { system: custom }).o), /train it with --backend wasm, cpu, native or gpu/);
+    await assert.rejects(
+      chooseTrainingBackend("torch", opts(noTorch).o),
+      (e: unknown) =>
+        e instanceof BackendError &&
+        /^backend "torch" is not available: .*has no PyTorch.*Install PyTorch into it/.test(e.message),
+    );
+    await assert.rejects(
+      chooseTrainingBackend("torch", opts(ok(["A"]), { device: "cuda:3" }).o),
+      /--device cuda:3: there is no such CUDA device; .* sees 1 \(cuda:0 A\)/,
+    );
+    await assert.rejects(
+      chooseTrainingBackend("torch", opts(ok(), { system: custom }).o),
+      /train it with --backend wasm, cpu, native or gpu/,
+    );
   });
 
   test("tfjs requests do not ask Python", async () => {

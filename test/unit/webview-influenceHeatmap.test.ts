@@ -2,7 +2,21 @@
 // Node: no browser needed for these.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { columnStarts, divergingLut, LUT_SIZE, lutIndex, packRgba, pickCell, renderHeatmap, robustLimit, rowOrder, rowsAtPixel, rowStats, toFloat32, type Layout } from "../../src/webview/influence/heatmap";
+import {
+  columnStarts,
+  divergingLut,
+  LUT_SIZE,
+  lutIndex,
+  packRgba,
+  pickCell,
+  renderHeatmap,
+  robustLimit,
+  rowOrder,
+  rowsAtPixel,
+  rowStats,
+  toFloat32,
+  type Layout,
+} from "../../src/webview/influence/heatmap";
 import { inverseAlphaFit } from "../../src/webview/lazyRich/sweep";
 import { rng } from "../support";
 
@@ -40,21 +54,45 @@ test("divergingLut: the ends are the two colours, the middle is the zero colour;
 test("rowStats: totals skip NaN; flips count clear sign changes only", () => {
   const t = 5;
   const values = toFloat32([
-    1, 2, NaN, 3, 4, // no flip, total 10
-    1, -1, 1, -1, 1, // 4 flips
-    0.5, 0.001, -0.001, 0.002, 0.5, // within tolerance 0.01: no flip
-    1, 0, 0, 0, -1, // one flip across zeros
-    null, null, null, null, null, // all missing
+    1,
+    2,
+    NaN,
+    3,
+    4, // no flip, total 10
+    1,
+    -1,
+    1,
+    -1,
+    1, // 4 flips
+    0.5,
+    0.001,
+    -0.001,
+    0.002,
+    0.5, // within tolerance 0.01: no flip
+    1,
+    0,
+    0,
+    0,
+    -1, // one flip across zeros
+    null,
+    null,
+    null,
+    null,
+    null, // all missing
   ]);
   const s = rowStats(values, 5, t, 0.01);
   assert.deepEqual(Array.from(s.flips), [0, 4, 0, 1, 0]);
-  assert.deepEqual(Array.from(s.total, (x) => Math.round(x * 1000) / 1000), [10, 1, 1.002, 0, 0]);
+  assert.deepEqual(
+    Array.from(s.total, (x) => Math.round(x * 1000) / 1000),
+    [10, 1, 1.002, 0, 0],
+  );
 });
 
 test("rowOrder: each sort, stable ties, and grouping by label in natural order", () => {
   const stats = { total: Float64Array.from([3, -5, 3, 0.5, -1]), flips: Int32Array.from([0, 0, 2, 1, 2]) };
   const labels = ["10", "2", "2", "10", "b"];
-  const ord = (sort: "index" | "total" | "absTotal" | "signFlip", g = false): number[] => Array.from(rowOrder(stats, labels, sort, g).order);
+  const ord = (sort: "index" | "total" | "absTotal" | "signFlip", g = false): number[] =>
+    Array.from(rowOrder(stats, labels, sort, g).order);
   assert.deepEqual(ord("index"), [0, 1, 2, 3, 4]);
   assert.deepEqual(ord("total"), [0, 2, 3, 4, 1]);
   assert.deepEqual(ord("absTotal"), [1, 0, 2, 4, 3]);
@@ -66,14 +104,26 @@ test("rowOrder: each sort, stable ties, and grouping by label in natural order",
 });
 
 test("rowsAtPixel tiles every row exactly once in fit mode, and maps fixed heights with a scroll offset", () => {
-  for (const [n, h] of [[10_000, 700], [60, 694], [7, 7], [1, 50]] as const) {
+  for (const [n, h] of [
+    [10_000, 700],
+    [60, 694],
+    [7, 7],
+    [1, 50],
+  ] as const) {
     const seen = new Int32Array(n);
     for (let y = 0; y < h; y++) {
       const [a, b] = rowsAtPixel(y, n, h, 0, 0);
       for (let r = a; r < b; r++) seen[r]!++;
     }
-    assert.ok(seen.every((c) => c >= 1), `n=${n} h=${h}: every row shown`);
-    if (n >= h) assert.ok(seen.every((c) => c === 1), `n=${n} h=${h}: once`);
+    assert.ok(
+      seen.every((c) => c >= 1),
+      `n=${n} h=${h}: every row shown`,
+    );
+    if (n >= h)
+      assert.ok(
+        seen.every((c) => c === 1),
+        `n=${n} h=${h}: once`,
+      );
   }
   assert.deepEqual(rowsAtPixel(0, 100, 50, 4, 10), [10, 11]);
   assert.deepEqual(rowsAtPixel(9, 100, 50, 4, 10), [12, 13]);
@@ -92,7 +142,20 @@ test("renderHeatmap: colours per cell, extreme-magnitude aggregation, marker col
   flips[6] = 1;
   const layout: Layout = { width: 10, height: 4, plot: { x: 1, y: 0, w: 6, h: 4 }, marker: { x: 8, w: 2 } };
   const out = new Uint32Array(layout.width * layout.height);
-  const input = { values, n, t, order: Int32Array.from({ length: n }, (_, i) => i), flips, limit: 1, lut, nanColor: 7, backgroundColor: 9, flipColor: 5, rowPx: 0, firstRow: 0 };
+  const input = {
+    values,
+    n,
+    t,
+    order: Int32Array.from({ length: n }, (_, i) => i),
+    flips,
+    limit: 1,
+    lut,
+    nanColor: 7,
+    backgroundColor: 9,
+    flipColor: 5,
+    rowPx: 0,
+    firstRow: 0,
+  };
   renderHeatmap(out, layout, input);
   const at = (x: number, y: number): number => out[y * layout.width + x]!;
   const weak = lut[lutIndex(0.1, 1)]!;
@@ -118,7 +181,12 @@ test("renderHeatmap: colours per cell, extreme-magnitude aggregation, marker col
 
 test("inverseAlphaFit: exact for c/α data; the geometric mean of y·α otherwise; skips non-positive", () => {
   assert.ok(Math.abs(inverseAlphaFit([0.1, 1, 10].map((x) => ({ x, y: 0.7 / x })))! - 0.7) < 1e-12);
-  const pts = [{ x: 1, y: 2 }, { x: 4, y: 2 }, { x: -1, y: 3 }, { x: 2, y: 0 }];
+  const pts = [
+    { x: 1, y: 2 },
+    { x: 4, y: 2 },
+    { x: -1, y: 3 },
+    { x: 2, y: 0 },
+  ];
   assert.ok(Math.abs(inverseAlphaFit(pts)! - Math.sqrt(2 * 8)) < 1e-12);
   assert.equal(inverseAlphaFit([{ x: 0, y: 1 }]), null);
 });
@@ -132,7 +200,20 @@ test("more checkpoints than pixel columns: each pixel keeps its checkpoints' ext
   values[4] = -3; // row 0, checkpoint 4: pixel column 1
   const layout: Layout = { width: 4, height: 2, plot: { x: 0, y: 0, w: 4, h: 2 }, marker: { x: 4, w: 0 } };
   const out = new Uint32Array(8);
-  const input = { values, n: 2, t, order: Int32Array.of(0, 1), flips: new Int32Array(2), limit: 1, lut, nanColor: 7, backgroundColor: 9, flipColor: 5, rowPx: 0, firstRow: 0 };
+  const input = {
+    values,
+    n: 2,
+    t,
+    order: Int32Array.of(0, 1),
+    flips: new Int32Array(2),
+    limit: 1,
+    lut,
+    nanColor: 7,
+    backgroundColor: 9,
+    flipColor: 5,
+    rowPx: 0,
+    firstRow: 0,
+  };
   renderHeatmap(out, layout, input);
   assert.equal(out[1], lut[0], "the −3 among 0.1s");
   assert.equal(out[0], lut[lutIndex(0.1, 1)]);

@@ -6,7 +6,11 @@ import { test } from "node:test";
 import type { SeriesPoints } from "../../src/shared/panels/lossCurves";
 import { RunData } from "../../src/webview/lossCurves/series";
 
-const pts = (step: number[], values: Record<string, (number | null)[]>): SeriesPoints => ({ step, time: step.map((s) => s / 10), values });
+const pts = (step: number[], values: Record<string, (number | null)[]>): SeriesPoints => ({
+  step,
+  time: step.map((s) => s / 10),
+  values,
+});
 
 test("a metric's series is built from the rows on first use, then extended by appends", () => {
   const run = new RunData("r", "r", 0, undefined, 0);
@@ -35,8 +39,16 @@ test("x from a logged key: its value on the point's line, the last one before ov
   assert.equal(run.xs(s, "step"), s.step);
   assert.equal(run.xs(s, "time"), s.time);
   run.append(pts([50, 60], { loss: [0.5, 0.4], epoch: [2, null] }));
-  assert.deepEqual(Array.from(run.xs(s, "epoch").view()), [Number.NEGATIVE_INFINITY, 0, 0, 1, 1, 2, 2], "extended as lines arrive");
-  assert.deepEqual(Array.from(run.xs(s, "tokens").view()), Array(7).fill(Number.NEGATIVE_INFINITY), "a key the run lacks: no x");
+  assert.deepEqual(
+    Array.from(run.xs(s, "epoch").view()),
+    [Number.NEGATIVE_INFINITY, 0, 0, 1, 1, 2, 2],
+    "extended as lines arrive",
+  );
+  assert.deepEqual(
+    Array.from(run.xs(s, "tokens").view()),
+    Array(7).fill(Number.NEGATIVE_INFINITY),
+    "a key the run lacks: no x",
+  );
 });
 
 test("the monotone trackers follow every logged key as lines arrive", () => {

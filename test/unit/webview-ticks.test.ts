@@ -7,7 +7,10 @@ const ticks = (values: number[]) => values.map((value) => ({ value }));
 test("log axes label 1-2-5 ticks when the range spans them", () => {
   const t = ticks([0.1, 0.2, 0.3, 0.5, 0.7, 1, 2, 3]);
   const label = tickLabel(true);
-  assert.deepEqual(t.map((x, i) => label(x.value, i, t)), ["0.1", "0.2", "", "0.5", "", "1", "2", ""]);
+  assert.deepEqual(
+    t.map((x, i) => label(x.value, i, t)),
+    ["0.1", "0.2", "", "0.5", "", "1", "2", ""],
+  );
 });
 
 test("a log axis within one decade still gets numbers (the loss between 2.4 and 2.9)", () => {
@@ -19,5 +22,8 @@ test("a log axis within one decade still gets numbers (the loss between 2.4 and 
 
 test("linear axes label every tick, with the given format", () => {
   const t = ticks([0, 60, 120]);
-  assert.deepEqual(t.map((x, i) => tickLabel(false, (v) => `${v} s`)(x.value, i, t)), ["0 s", "60 s", "120 s"]);
+  assert.deepEqual(
+    t.map((x, i) => tickLabel(false, (v) => `${v} s`)(x.value, i, t)),
+    ["0 s", "60 s", "120 s"],
+  );
 });

@@ -2,9 +2,22 @@
 // message posting, pixel reading and synthetic data. Not a test file itself.
 
 import type { Page } from "playwright-core";
-import { isGrokkingWebviewMessage, type GrokkingHostMessage, type GrokkingWebviewMessage } from "../../src/shared/panels/grokking";
-import { isInfluenceWebviewMessage, type InfluenceHostMessage, type InfluenceRun, type InfluenceWebviewMessage } from "../../src/shared/panels/influence";
-import { isLazyRichWebviewMessage, type LazyRichHostMessage, type LazyRichWebviewMessage } from "../../src/shared/panels/lazyRich";
+import {
+  isGrokkingWebviewMessage,
+  type GrokkingHostMessage,
+  type GrokkingWebviewMessage,
+} from "../../src/shared/panels/grokking";
+import {
+  isInfluenceWebviewMessage,
+  type InfluenceHostMessage,
+  type InfluenceRun,
+  type InfluenceWebviewMessage,
+} from "../../src/shared/panels/influence";
+import {
+  isLazyRichWebviewMessage,
+  type LazyRichHostMessage,
+  type LazyRichWebviewMessage,
+} from "../../src/shared/panels/lazyRich";
 import { grokkingHtml } from "../../src/webview/grokking/page";
 import { influenceHtml } from "../../src/webview/influence/page";
 import { lazyRichHtml } from "../../src/webview/lazyRich/page";
@@ -31,7 +44,10 @@ export type AnalysisWebviewMessage = InfluenceWebviewMessage | GrokkingWebviewMe
 /** Posts a host message as the extension does and waits until the panel (test hooks `__lmPanel`) has handled it. */
 export async function post(page: Page, msg: AnalysisHostMessage): Promise<void> {
   const before = (await page.evaluate("window.__lmPanel.messagesHandled()")) as number;
-  await page.evaluate((m) => (globalThis as unknown as { postMessage(m: unknown, o: string): void }).postMessage(m, "*"), msg);
+  await page.evaluate(
+    (m) => (globalThis as unknown as { postMessage(m: unknown, o: string): void }).postMessage(m, "*"),
+    msg,
+  );
   await until(page, `window.__lmPanel.messagesHandled() > ${before}`);
   await frames(page);
 }
@@ -43,11 +59,16 @@ export async function frames(page: Page): Promise<void> {
 
 export async function posted(page: Page): Promise<AnalysisWebviewMessage[]> {
   const msgs = (await page.evaluate("window.__posted")) as unknown[];
-  for (const m of msgs) if (!isInfluenceWebviewMessage(m) && !isGrokkingWebviewMessage(m) && !isLazyRichWebviewMessage(m)) throw new Error(`not a valid webview message: ${JSON.stringify(m).slice(0, 200)}`);
+  for (const m of msgs)
+    if (!isInfluenceWebviewMessage(m) && !isGrokkingWebviewMessage(m) && !isLazyRichWebviewMessage(m))
+      throw new Error(`not a valid webview message: ${JSON.stringify(m).slice(0, 200)}`);
   return msgs as AnalysisWebviewMessage[];
 }
 
-export async function lastPosted<K extends AnalysisWebviewMessage["type"]>(page: Page, type: K): Promise<Extract<AnalysisWebviewMessage, { type: K }> | undefined> {
+export async function lastPosted<K extends AnalysisWebviewMessage["type"]>(
+  page: Page,
+  type: K,
+): Promise<Extract<AnalysisWebviewMessage, { type: K }> | undefined> {
   return (await posted(page)).filter((m): m is Extract<AnalysisWebviewMessage, { type: K }> => m.type === type).at(-1);
 }
 
@@ -105,7 +126,10 @@ export function influenceRun(n = 60, t = 12): InfluenceRun {
     examples: Array.from({ length: n }, (_, i) => ({
       index: i * 3,
       label: i === 7 ? XSS : i % 2 === 0 ? "even" : "odd",
-      text: i === 7 ? "<script>alert(2)</script> a = 1, b = 2" : `a = ${i % 97}, b = ${(i * 7) % 97}; (a + b) mod 97 = ${(i + i * 7) % 97}`,
+      text:
+        i === 7
+          ? "<script>alert(2)</script> a = 1, b = 2"
+          : `a = ${i % 97}, b = ${(i * 7) % 97}; (a + b) mod 97 = ${(i + i * 7) % 97}`,
     })),
     matrices: [
       { method: "tracin", steps, values: tracin, query: "mean test loss of 64 test examples" },
@@ -113,10 +137,26 @@ export function influenceRun(n = 60, t = 12): InfluenceRun {
     ],
     bifChains: steps.slice(0, 3).map((step, k) => ({
       step,
-      loss: [0, 1, 2, 3].map((c) => Array.from({ length: 50 }, (_, i) => 0.5 + 0.05 * Math.sin(i / 3 + c) + (k === 1 ? c * 0.2 : 0) + 0.01 * r())),
+      loss: [0, 1, 2, 3].map((c) =>
+        Array.from({ length: 50 }, (_, i) => 0.5 + 0.05 * Math.sin(i / 3 + c) + (k === 1 ? c * 0.2 : 0) + 0.01 * r()),
+      ),
       rHat: k === 1 ? 1.42 : 1.01,
       ...(k === 1 ? { warning: "chains do not mix (R̂ = 1.42 > 1.1): lower ε or raise γ" } : {}),
     })),
-    settings: { tracin: { every: 1, projectionDim: 512, trainExamples: 0 }, bif: { every: 4, chains: 4, draws: 200, burnIn: 100, thin: 1, epsilon: 0.0001, gamma: 100, nBeta: 0, batchSize: 64 }, kernel: { every: 1, probeSize: 128 } },
+    settings: {
+      tracin: { every: 1, projectionDim: 512, trainExamples: 0 },
+      bif: {
+        every: 4,
+        chains: 4,
+        draws: 200,
+        burnIn: 100,
+        thin: 1,
+        epsilon: 0.0001,
+        gamma: 100,
+        nBeta: 0,
+        batchSize: 64,
+      },
+      kernel: { every: 1, probeSize: 128 },
+    },
   };
 }

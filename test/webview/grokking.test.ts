@@ -65,17 +65,43 @@ const REPORT_A: GrokReport = {
     { name: "restricted loss" },
   ],
 };
-const REPORT_B: GrokReport = { tMem: 900, testAccAtMem: 0.02, atChance: true, verdict: "memorized", phases: [{ name: "memorization", fromStep: 0, toStep: 900 }], indicators: [] };
+const REPORT_B: GrokReport = {
+  tMem: 900,
+  testAccAtMem: 0.02,
+  atChance: true,
+  verdict: "memorized",
+  phases: [{ name: "memorization", fromStep: 0, toStep: 900 }],
+  indicators: [],
+};
 
-const RUN_A: GrokRun = { runId: "modAdd-wd1", label: "modAdd wd=1", colorIndex: 0, curves: curves(0, 10_000, 1000, 6000), report: REPORT_A, indicators: indicators(0, 10_000, 6000) };
-const RUN_B: GrokRun = { runId: "modAdd-wd0", label: XSS, colorIndex: 1, curves: curves(0, 8000, 800, Infinity), report: REPORT_B, indicators: indicators(0, 8000, 1e9).slice(0, 2) };
+const RUN_A: GrokRun = {
+  runId: "modAdd-wd1",
+  label: "modAdd wd=1",
+  colorIndex: 0,
+  curves: curves(0, 10_000, 1000, 6000),
+  report: REPORT_A,
+  indicators: indicators(0, 10_000, 6000),
+};
+const RUN_B: GrokRun = {
+  runId: "modAdd-wd0",
+  label: XSS,
+  colorIndex: 1,
+  curves: curves(0, 8000, 800, Infinity),
+  report: REPORT_B,
+  indicators: indicators(0, 8000, 1e9).slice(0, 2),
+};
 
 async function hook<T>(p: Page, expr: string): Promise<T> {
   return (await p.evaluate(`window.__lmPanel.${expr}`)) as T;
 }
 
 /** Pixels of the main chart's column at step `step` (CSS px) close to `rgb`, over the plot's height. */
-async function columnMatches(p: Page, step: number, rgb: [number, number, number], tol = 8): Promise<{ hits: number; height: number }> {
+async function columnMatches(
+  p: Page,
+  step: number,
+  rgb: [number, number, number],
+  tol = 8,
+): Promise<{ hits: number; height: number }> {
   const x = Math.round(await hook<number>(p, `xPixel(${step})`));
   const a = await hook<{ top: number; bottom: number }>(p, "area()");
   return (await p.evaluate(`(() => {
@@ -89,7 +115,11 @@ async function columnMatches(p: Page, step: number, rgb: [number, number, number
 
 /** `color` at alpha over the dark editor background #1f1f1f. */
 const over = (hex: string, alpha: number): [number, number, number] =>
-  [1, 3, 5].map((i) => Math.round(0x1f * (1 - alpha) + parseInt(hex.slice(i, i + 2), 16) * alpha)) as [number, number, number];
+  [1, 3, 5].map((i) => Math.round(0x1f * (1 - alpha) + parseInt(hex.slice(i, i + 2), 16) * alpha)) as [
+    number,
+    number,
+    number,
+  ];
 
 before(async () => {
   served = await serveAnalysisPanels(root);
@@ -129,7 +159,11 @@ test("init: one summary card per run with verdict badge, t_mem, t_gen, ratio and
 
 test("param_norm and the indicators: one chart per series name, on the main chart's step range", async () => {
   const charts = await hook<{ name: string; min: number; max: number }[]>(page, "indicatorCharts()");
-  assert.deepEqual(charts.map((c) => c.name), ["param_norm", ...INDICATORS], "the logged parameter norm first, then the indicators");
+  assert.deepEqual(
+    charts.map((c) => c.name),
+    ["param_norm", ...INDICATORS],
+    "the logged parameter norm first, then the indicators",
+  );
   const [min, max] = await hook<[number, number]>(page, "mainRange()");
   assert.deepEqual([min, max], [0, 10_000]);
   for (const c of charts) assert.deepEqual([c.min, c.max], [min, max], c.name);
@@ -146,7 +180,10 @@ test("phases of the focused run are shaded; t_mem and t_gen are vertical lines i
   const tGen = await columnMatches(page, 6200, [0x37, 0x94, 0xff], 40);
   const tMem = await columnMatches(page, 1200, [0x37, 0x94, 0xff], 40);
   assert.ok(tGen.hits > 0.8 * tGen.height, `t_gen line: ${tGen.hits}/${tGen.height}`);
-  assert.ok(tMem.hits > 0.4 * tMem.height && tMem.hits < 0.85 * tMem.height, `t_mem dashed line: ${tMem.hits}/${tMem.height}`);
+  assert.ok(
+    tMem.hits > 0.4 * tMem.height && tMem.hits < 0.85 * tMem.height,
+    `t_mem dashed line: ${tMem.hits}/${tMem.height}`,
+  );
   // Run B's t_mem at 900 in its colour (#f14c4c).
   const bMem = await columnMatches(page, 900, [0xf1, 0x4c, 0x4c], 40);
   assert.ok(bMem.hits > 0.4 * bMem.height, `run B t_mem: ${bMem.hits}/${bMem.height}`);
@@ -158,7 +195,10 @@ test("log x applies to the main chart and every indicator chart", async () => {
   await frames(page);
   assert.equal(await hook<string>(page, 'scaleType("x")'), "logarithmic");
   const charts = await hook<{ type: string; min: number }[]>(page, "indicatorCharts()");
-  assert.ok(charts.every((c) => c.type === "logarithmic" && c.min === 50), JSON.stringify(charts));
+  assert.ok(
+    charts.every((c) => c.type === "logarithmic" && c.min === 50),
+    JSON.stringify(charts),
+  );
   await until(page, "window.__posted.some((m) => m.type === 'stateChanged' && m.state.logX)");
   await page.click("#logX");
   await until(page, "window.__lmPanel.state().logX === false");
@@ -173,7 +213,10 @@ test("update appends records and indicator points and replaces the report", asyn
     indicators: [{ name: "weight norm", steps: [8250, 8500], values: [1.5, 1.6] }],
     report: { ...REPORT_B, tGen: 8600, delay: 7700, ratio: 8600 / 900, verdict: "grokked" },
   });
-  assert.equal(await hook<number>(page, `pointCount(${JSON.stringify(RUN_B.runId)})`), RUN_B.curves.step.length + more.step.length);
+  assert.equal(
+    await hook<number>(page, `pointCount(${JSON.stringify(RUN_B.runId)})`),
+    RUN_B.curves.step.length + more.step.length,
+  );
   const b = page.locator(".card").nth(1);
   assert.equal(await b.locator(".badge").textContent(), "grokked");
   assert.equal(await b.locator(".v-tgen").textContent(), "8600");
@@ -188,16 +231,26 @@ test("CSV export: every curve and indicator value, long format", async () => {
   const lines = msg.csv.trimEnd().split("\n");
   assert.equal(lines[0], "run_id,label,series,step,value");
   const count = (g: GrokRun, extraCurves = 0, extraInd = 0): number =>
-    (["trainAcc", "testAcc", "trainLoss", "testLoss", "paramNorm"] as const).reduce((s, k) => s + g.curves[k].filter((v) => v !== null).length, 0) +
+    (["trainAcc", "testAcc", "trainLoss", "testLoss", "paramNorm"] as const).reduce(
+      (s, k) => s + g.curves[k].filter((v) => v !== null).length,
+      0,
+    ) +
     extraCurves +
     g.indicators.reduce((s, i) => s + i.values.filter((v) => v !== null).length, 0) +
     extraInd;
   const more = curves(8050, 9000, 800, 8500);
-  const moreCount = (["trainAcc", "testAcc", "trainLoss", "testLoss", "paramNorm"] as const).reduce((s, k) => s + more[k].filter((v) => v !== null).length, 0);
+  const moreCount = (["trainAcc", "testAcc", "trainLoss", "testLoss", "paramNorm"] as const).reduce(
+    (s, k) => s + more[k].filter((v) => v !== null).length,
+    0,
+  );
   assert.equal(lines.length - 1, count(RUN_A) + count(RUN_B, moreCount, 2));
   assert.ok(lines.includes(`modAdd-wd1,modAdd wd=1,trainAcc,0,${RUN_A.curves.trainAcc[0]}`));
   assert.ok(lines.some((l) => l.startsWith(`modAdd-wd0,${XSS},weight norm,8500,1.6`)));
-  assert.equal(lines.filter((l) => l.includes(",restricted loss,500,")).length, 0, "a null indicator value has no line");
+  assert.equal(
+    lines.filter((l) => l.includes(",restricted loss,500,")).length,
+    0,
+    "a null indicator value has no line",
+  );
 });
 
 test("PNG export stacks the main chart and the indicator charts", async () => {
@@ -241,12 +294,18 @@ test("a long run and a large catch-up update: all points kept, each curve drawn 
     await post(p, { type: "init", runs: [long] });
     const more = curves(10_000_050, 17_500_000, 50_000, 300_000);
     await post(p, { type: "update", runId: long.runId, curves: more, indicators: [], report: long.report });
-    assert.equal(await hook<number>(p, `pointCount(${JSON.stringify(long.runId)})`), long.curves.step.length + more.step.length);
+    assert.equal(
+      await hook<number>(p, `pointCount(${JSON.stringify(long.runId)})`),
+      long.curves.step.length + more.step.length,
+    );
     assert.equal(long.curves.step.length + more.step.length, 350_001);
     const lengths = await hook<number[]>(p, "datasetLengths()");
     assert.equal(lengths.length, 4);
     // ≤ 4 points per bucket of ~plot width (≥ 64 buckets); the test curves are sparser (every 4th line).
-    assert.ok(lengths.every((n) => n > 100 && n <= 4 * 900), JSON.stringify(lengths));
+    assert.ok(
+      lengths.every((n) => n > 100 && n <= 4 * 900),
+      JSON.stringify(lengths),
+    );
   } finally {
     await p.close();
   }
@@ -264,7 +323,9 @@ test("a host error shows as text and the panel stays usable; a run's unreadable 
     await post(p, { type: "error", message: "broken: run.json: not JSON" }); // a problem beside the runs that could be read
     assert.equal(await p.locator("#panelError").textContent(), "broken: run.json: not JSON");
     assert.equal(await p.locator(".card").count(), 2);
-    assert.deepEqual(await p.locator(".card .bad-lines").allTextContents(), ["metrics.jsonl: 1 line could not be read"]);
+    assert.deepEqual(await p.locator(".card .bad-lines").allTextContents(), [
+      "metrics.jsonl: 1 line could not be read",
+    ]);
     await p.click("#logX");
     await until(p, "window.__lmPanel.state().logX === true");
     assert.deepEqual(pp.dialogs, []);

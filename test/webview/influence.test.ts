@@ -6,8 +6,26 @@ import * as path from "node:path";
 import { after, before, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import { isInfluenceState, type InfluenceState } from "../../src/shared/panels/influence";
-import { countColor, frames, influenceRun, lastPosted, pixel, post, posted, serveAnalysisPanels, XSS } from "./analysisPanels";
-import { DARK_THEME, launchChromium, openPanel, screenshot, until, type PageProblems, type Served } from "./panelHarness";
+import {
+  countColor,
+  frames,
+  influenceRun,
+  lastPosted,
+  pixel,
+  post,
+  posted,
+  serveAnalysisPanels,
+  XSS,
+} from "./analysisPanels";
+import {
+  DARK_THEME,
+  launchChromium,
+  openPanel,
+  screenshot,
+  until,
+  type PageProblems,
+  type Served,
+} from "./panelHarness";
 
 const root = path.resolve(__dirname, "../../..");
 const RUN = influenceRun();
@@ -67,7 +85,12 @@ after(async () => {
 
 test("posts ready; ignores a malformed init; no CSP violation", async () => {
   assert.deepEqual((await posted(page))[0], { type: "ready" });
-  await page.evaluate(() => (globalThis as unknown as { postMessage(m: unknown, o: string): void }).postMessage({ type: "init", run: { ...{ runId: "x" } } }, "*"));
+  await page.evaluate(() =>
+    (globalThis as unknown as { postMessage(m: unknown, o: string): void }).postMessage(
+      { type: "init", run: { ...{ runId: "x" } } },
+      "*",
+    ),
+  );
   await frames(page);
   assert.equal(await hook<number>(page, "messagesHandled()"), 0);
   assert.deepEqual(await page.evaluate("window.__cspViolations"), []);
@@ -91,9 +114,16 @@ test("cells: positive red-ish, negative blue-ish, zero neutral (the background),
   for (const step of [STEPS[0]!, STEPS[5]!, STEPS[T - 1]!]) {
     assert.ok(redish(await cellPixel(page, 0, step)), `example 0 at ${step}`);
     assert.ok(blueish(await cellPixel(page, 3, step)), `example 1 (index 3) at ${step}`);
-    assert.ok(near(await cellPixel(page, 6, step), BG), `example 2 (index 6) at ${step}: ${await cellPixel(page, 6, step)}`);
+    assert.ok(
+      near(await cellPixel(page, 6, step), BG),
+      `example 2 (index 6) at ${step}: ${await cellPixel(page, 6, step)}`,
+    );
   }
-  assert.deepEqual(await cellPixel(page, 15, STEPS[0]!), await cellPixel(page, 0, STEPS[0]!), "the outlier is clipped to the colour of +limit");
+  assert.deepEqual(
+    await cellPixel(page, 15, STEPS[0]!),
+    await cellPixel(page, 0, STEPS[0]!),
+    "the outlier is clipped to the colour of +limit",
+  );
   // A half-limit value is about halfway between background and red.
   const flip = await cellPixel(page, 9, STEPS[0]!); // example 3: +0.8
   const full = await cellPixel(page, 0, STEPS[0]!);
@@ -115,7 +145,10 @@ test("sign flips: counted per row and marked in the marker column", async () => 
 test("sorting changes the row order as expected, and the top row's pixels follow", async () => {
   await page.selectOption("#sort", "total");
   await until(page, "window.__lmPanel.state().sort === 'total'");
-  assert.deepEqual(await hook<number[]>(page, "order()"), expectedOrder((i) => [-total(i)]));
+  assert.deepEqual(
+    await hook<number[]>(page, "order()"),
+    expectedOrder((i) => [-total(i)]),
+  );
   const top = await hook<{ x: number; y: number }>(page, `cellCenter(15, ${STEPS[0]})`); // the outlier row has the largest total
   assert.ok(top.y < 20, `outlier row drawn first: y=${top.y}`);
   assert.ok(redish(await pixel(page, "heatmap", top.x, 6)));
@@ -124,8 +157,15 @@ test("sorting changes the row order as expected, and the top row's pixels follow
   await until(page, "window.__lmPanel.state().sort === 'signFlip'");
   const flipsOf = (i: number): number => (i === 3 ? 1 : i === 10 || i === 20 ? 2 : 0);
   const order = await hook<number[]>(page, "order()");
-  assert.deepEqual(order, expectedOrder((i) => [-flipsOf(i), -Math.abs(total(i))]));
-  assert.deepEqual(order.slice(0, 3).sort((a, b) => a - b), [9, 30, 60], "the three flipping rows first");
+  assert.deepEqual(
+    order,
+    expectedOrder((i) => [-flipsOf(i), -Math.abs(total(i))]),
+  );
+  assert.deepEqual(
+    order.slice(0, 3).sort((a, b) => a - b),
+    [9, 30, 60],
+    "the three flipping rows first",
+  );
 
   await page.click("#groupByLabel");
   await until(page, "window.__lmPanel.state().groupByLabel === true");
@@ -135,11 +175,18 @@ test("sorting changes the row order as expected, and the top row's pixels follow
   const labels = grouped.map(labelOf);
   assert.deepEqual([...new Set(labels)], [XSS, "even", "odd"]);
   const evens = grouped.filter((i) => labelOf(i) === "even");
-  assert.deepEqual(evens.slice(0, 2).sort((a, b) => a - b), [30, 60], "flipping rows first within their group");
+  assert.deepEqual(
+    evens.slice(0, 2).sort((a, b) => a - b),
+    [30, 60],
+    "flipping rows first within their group",
+  );
   await page.click("#groupByLabel");
   await page.selectOption("#sort", "index");
   await until(page, "window.__lmPanel.state().sort === 'index' && !window.__lmPanel.state().groupByLabel");
-  assert.deepEqual(await hook<number[]>(page, "order()"), RUN.examples.map((e) => e.index));
+  assert.deepEqual(
+    await hook<number[]>(page, "order()"),
+    RUN.examples.map((e) => e.index),
+  );
 });
 
 test("clicking a cell opens the side view: the example as text (malicious label inert) and its curve", async () => {
@@ -149,7 +196,10 @@ test("clicking a cell opens the side view: the example as text (malicious label 
   await until(page, "window.__lmPanel.state().selected !== null");
   assert.deepEqual((await hook<InfluenceState>(page, "state()")).selected, { example: 21, step: STEPS[4] });
   // Kept with setState at once (VS Code restores it into a recreated page through getState).
-  assert.deepEqual(await page.evaluate("window.acquireVsCodeApi().getState().selected"), { example: 21, step: STEPS[4] });
+  assert.deepEqual(await page.evaluate("window.acquireVsCodeApi().getState().selected"), {
+    example: 21,
+    step: STEPS[4],
+  });
   assert.equal(await page.locator("#exTitle").textContent(), `Example 21 · label ${XSS}`);
   assert.equal(await page.locator("#exText").textContent(), "<script>alert(2)</script> a = 1, b = 2");
   const facts = await page.locator("#exFacts dd").allTextContents();
@@ -164,7 +214,10 @@ test("clicking a cell opens the side view: the example as text (malicious label 
   const blue = await countColor(page, "curve", "#3794ff", 40);
   assert.ok(blue > 50, `curve pixels: ${blue}`);
   const st = await lastPosted(page, "stateChanged");
-  await until(page, "window.__posted.some((m) => m.type === 'stateChanged' && m.state.selected && m.state.selected.example === 21)");
+  await until(
+    page,
+    "window.__posted.some((m) => m.type === 'stateChanged' && m.state.selected && m.state.selected.example === 21)",
+  );
   assert.ok(st === undefined || isInfluenceState(st.state), "the influence panel's state");
 });
 
@@ -172,11 +225,17 @@ test("arrow keys move the selection through the drawn rows and checkpoints", asy
   await page.focus("#heatmap");
   await page.keyboard.press("ArrowDown");
   await page.keyboard.press("ArrowRight");
-  await until(page, `(() => { const s = window.__lmPanel.state().selected; return s && s.example === 24 && s.step === ${STEPS[5]}; })()`);
+  await until(
+    page,
+    `(() => { const s = window.__lmPanel.state().selected; return s && s.example === 24 && s.step === ${STEPS[5]}; })()`,
+  );
   assert.equal(await page.locator("#exTitle").textContent(), "Example 24 · label even");
   await page.keyboard.press("ArrowUp");
   await page.keyboard.press("ArrowLeft");
-  await until(page, `(() => { const s = window.__lmPanel.state().selected; return s && s.example === 21 && s.step === ${STEPS[4]}; })()`);
+  await until(
+    page,
+    `(() => { const s = window.__lmPanel.state().selected; return s && s.example === 21 && s.step === ${STEPS[4]}; })()`,
+  );
 });
 
 test("method tabs: BIF shows its matrix (NaN cell neutral grey), chains and the mixing warning", async () => {
@@ -233,7 +292,12 @@ test("rerun form: prefilled from the settings; posts typed overrides; rejects a 
   await page.click('vscode-button[data-analysis="tracin"]');
   await until(page, "window.__posted.some((m) => m.type === 'rerunAnalysis')");
   const msg = await lastPosted(page, "rerunAnalysis");
-  assert.deepEqual(msg, { type: "rerunAnalysis", runId: RUN.runId, analysis: "tracin", overrides: { tracin: { every: 1, projectionDim: 256, trainExamples: 0 } } });
+  assert.deepEqual(msg, {
+    type: "rerunAnalysis",
+    runId: RUN.runId,
+    analysis: "tracin",
+    overrides: { tracin: { every: 1, projectionDim: 256, trainExamples: 0 } },
+  });
   const count = (await posted(page)).filter((m) => m.type === "rerunAnalysis").length;
   await page.fill('input[name="bif.chains"]', "-3");
   await page.click('vscode-button[data-analysis="bif"]');
@@ -245,7 +309,17 @@ test("rerun form: prefilled from the settings; posts typed overrides; rejects a 
   await until(page, `window.__posted.filter((m) => m.type === 'rerunAnalysis').length === ${count + 1}`);
   const bif = await lastPosted(page, "rerunAnalysis");
   assert.equal(bif?.analysis, "bif");
-  assert.deepEqual(bif?.overrides.bif, { every: 4, chains: 8, draws: 200, burnIn: 100, thin: 1, epsilon: 0.00005, gamma: 100, nBeta: 0, batchSize: 64 });
+  assert.deepEqual(bif?.overrides.bif, {
+    every: 4,
+    chains: 8,
+    draws: 200,
+    burnIn: 100,
+    thin: 1,
+    epsilon: 0.00005,
+    gamma: 100,
+    nBeta: 0,
+    batchSize: 64,
+  });
   await screenshot(page, root, "influence");
   assert.deepEqual(problems.errors, []);
 });
@@ -253,7 +327,13 @@ test("rerun form: prefilled from the settings; posts typed overrides; rejects a 
 test("fixed row height scrolls; state restored from init; the theme recolours the cells", async () => {
   const p = (await openPanel(browser, served.origin, "influence", { width: 1000, height: 600 })).page;
   try {
-    const state: InfluenceState = { method: "bif", sort: "absTotal", groupByLabel: true, rowPx: 12, selected: { example: 0, step: STEPS[0]! } };
+    const state: InfluenceState = {
+      method: "bif",
+      sort: "absTotal",
+      groupByLabel: true,
+      rowPx: 12,
+      selected: { example: 0, step: STEPS[0]! },
+    };
     await post(p, { type: "init", run: RUN, state });
     assert.equal(await p.inputValue("#sort"), "absTotal");
     assert.equal(await p.inputValue("#rowPx"), "12");
@@ -275,7 +355,9 @@ test("fixed row height scrolls; state restored from init; the theme recolours th
     await until(p, "window.__lmPanel.state().method === 'tracin'");
     const [r, g, b] = await cellPixel(p, 3, STEPS[0]!);
     assert.ok(g > r + 80 && g > b + 80, `negative cells follow --vscode-charts-blue: ${[r, g, b]}`);
-    await p.evaluate(`document.documentElement.style.setProperty("--vscode-charts-blue", "${DARK_THEME["--vscode-charts-blue"]}")`);
+    await p.evaluate(
+      `document.documentElement.style.setProperty("--vscode-charts-blue", "${DARK_THEME["--vscode-charts-blue"]}")`,
+    );
   } finally {
     await p.close();
   }
@@ -285,9 +367,23 @@ test("light theme: zero cells take the light editor background; signs keep their
   const p = (await openPanel(browser, served.origin, "influence", { width: 1000, height: 600 })).page;
   try {
     await post(p, { type: "init", run: RUN });
-    const light: Record<string, string> = { "--vscode-editor-background": "#ffffff", "--vscode-foreground": "#3b3b3b", "--vscode-charts-blue": "#1a85ff", "--vscode-charts-red": "#e51400", "--vscode-charts-yellow": "#bf8803", "--vscode-descriptionForeground": "#717171", "--vscode-badge-background": "#cccccc", "--vscode-badge-foreground": "#3b3b3b" };
-    await p.evaluate(`(() => { const v = ${JSON.stringify(light)}; for (const k in v) document.documentElement.style.setProperty(k, v[k]); document.body.classList.replace("vscode-dark", "vscode-light"); })()`);
-    await until(p, "(() => { const c = document.getElementById('heatmap'); const d = c.getContext('2d').getImageData(1, 1, 1, 1).data; return d[0] === 255 && d[2] === 255; })()");
+    const light: Record<string, string> = {
+      "--vscode-editor-background": "#ffffff",
+      "--vscode-foreground": "#3b3b3b",
+      "--vscode-charts-blue": "#1a85ff",
+      "--vscode-charts-red": "#e51400",
+      "--vscode-charts-yellow": "#bf8803",
+      "--vscode-descriptionForeground": "#717171",
+      "--vscode-badge-background": "#cccccc",
+      "--vscode-badge-foreground": "#3b3b3b",
+    };
+    await p.evaluate(
+      `(() => { const v = ${JSON.stringify(light)}; for (const k in v) document.documentElement.style.setProperty(k, v[k]); document.body.classList.replace("vscode-dark", "vscode-light"); })()`,
+    );
+    await until(
+      p,
+      "(() => { const c = document.getElementById('heatmap'); const d = c.getContext('2d').getImageData(1, 1, 1, 1).data; return d[0] === 255 && d[2] === 255; })()",
+    );
     assert.ok(near(await cellPixel(p, 6, STEPS[3]!), [255, 255, 255]), "zero cell");
     assert.ok(redish(await cellPixel(p, 0, STEPS[3]!)));
     assert.ok(blueish(await cellPixel(p, 3, STEPS[3]!)));
@@ -309,7 +405,18 @@ test("10,000 × 200 renders, and fit mode keeps a lone extreme visible", async (
       const examples = Array.from({ length: n }, (_, i) => ({ index: i, label: String(i % 10), text: "" }));
       const steps = Array.from({ length: t }, (_, j) => j * 10);
       (globalThis as unknown as { postMessage(m: unknown, o: string): void }).postMessage(
-        { type: "init", run: { runId: "big", label: "big", colorIndex: 0, examples, matrices: [{ method: "tracin", steps, values, query: "q" }], bifChains: [], settings: {} } },
+        {
+          type: "init",
+          run: {
+            runId: "big",
+            label: "big",
+            colorIndex: 0,
+            examples,
+            matrices: [{ method: "tracin", steps, values, query: "q" }],
+            bifChains: [],
+            settings: {},
+          },
+        },
         "*",
       );
     });
@@ -319,7 +426,10 @@ test("10,000 × 200 renders, and fit mode keeps a lone extreme visible", async (
     assert.ok(ms > 0);
     const c = await hook<{ x: number; y: number }>(p, "cellCenter(7777, 1000)");
     const px = await pixel(p, "heatmap", c.x, c.y);
-    assert.ok(blueish(px), `the lone −1 survives aggregation of ~14 rows per pixel: ${px} at ${JSON.stringify(c)}, limit ${await hook<number>(p, "limit()")}`);
+    assert.ok(
+      blueish(px),
+      `the lone −1 survives aggregation of ~14 rows per pixel: ${px} at ${JSON.stringify(c)}, limit ${await hook<number>(p, "limit()")}`,
+    );
   } finally {
     await p.close();
   }

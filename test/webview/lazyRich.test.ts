@@ -39,10 +39,14 @@ const RUN_A: LazyRichRun = {
     { layer: "logits", values: [...STEPS.map((s) => 1 - 0.7 * (1 - Math.exp(-s / 300))).slice(0, 10), null] },
   ],
   missing: [],
-  regime: { badge: "rich", reason: "kernel distance 0.58 > 0.3 and relative weight change 1.4 > 0.5 at the last checkpoint" },
+  regime: {
+    badge: "rich",
+    reason: "kernel distance 0.58 > 0.3 and relative weight change 1.4 > 0.5 at the last checkpoint",
+  },
 };
 
-const TORCH_REASON = "run written by PyTorch: the extension has no model to evaluate the kernel or representations with";
+const TORCH_REASON =
+  "run written by PyTorch: the extension has no model to evaluate the kernel or representations with";
 const RUN_B: LazyRichRun = {
   runId: "torch-run",
   label: XSS,
@@ -61,7 +65,12 @@ const RUN_B: LazyRichRun = {
 const ALPHAS = [0.1, 1, 10, 100];
 const SWEEP: AlphaSweep = {
   system: "teacher-student",
-  points: ALPHAS.map((alpha, i) => ({ runId: `ts-${alpha}`, alpha, relativeWeightChange: 0.5 / alpha, kernelDistance: i === 3 ? null : 0.3 * alpha ** -0.8 })),
+  points: ALPHAS.map((alpha, i) => ({
+    runId: `ts-${alpha}`,
+    alpha,
+    relativeWeightChange: 0.5 / alpha,
+    kernelDistance: i === 3 ? null : 0.3 * alpha ** -0.8,
+  })),
 };
 
 async function hook<T>(p: Page, expr: string): Promise<T> {
@@ -86,16 +95,30 @@ test("init: the first run's regime badge and reason, and one chart per measure w
   assert.equal(await page.locator("#regime .badge").textContent(), "rich");
   assert.match((await page.locator("#regime .badge").getAttribute("class")) ?? "", /badge-rich/);
   assert.equal(await page.locator("#regime .regime-reason").textContent(), RUN_A.regime!.reason);
-  const charts = await hook<{ metric: string; lines: { label: string; points: { x: number; y: number }[] }[] }[]>(page, "charts()");
-  assert.deepEqual(charts.map((c) => c.metric), ["relativeWeightChange", "paramNorm", "kernelDistance", "kernelAlignment", "cka"]);
+  const charts = await hook<{ metric: string; lines: { label: string; points: { x: number; y: number }[] }[] }[]>(
+    page,
+    "charts()",
+  );
+  assert.deepEqual(
+    charts.map((c) => c.metric),
+    ["relativeWeightChange", "paramNorm", "kernelDistance", "kernelAlignment", "cka"],
+  );
   const rwc = charts[0]!;
-  assert.deepEqual(rwc.lines.map((l) => l.label), ["dense1/kernel", "dense2/kernel"]);
-  assert.deepEqual(rwc.lines[1]!.points, STEPS.map((x, i) => ({ x, y: RUN_A.relativeWeightChange![1]!.values[i] })));
+  assert.deepEqual(
+    rwc.lines.map((l) => l.label),
+    ["dense1/kernel", "dense2/kernel"],
+  );
+  assert.deepEqual(
+    rwc.lines[1]!.points,
+    STEPS.map((x, i) => ({ x, y: RUN_A.relativeWeightChange![1]!.values[i] })),
+  );
   assert.equal(charts[4]!.lines[1]!.points.length, 10, "a null CKA value leaves a gap, not a zero");
   assert.equal(await page.locator(".lr-cell.missing").count(), 0);
   // Both layer colours are drawn in the relative-weight-change chart.
   await frames(page);
-  const canvasId = await page.locator('.lr-cell[data-metric="relativeWeightChange"] canvas').evaluate((c) => ((c as unknown as { id: string }).id = "rwcCanvas"));
+  const canvasId = await page
+    .locator('.lr-cell[data-metric="relativeWeightChange"] canvas')
+    .evaluate((c) => ((c as unknown as { id: string }).id = "rwcCanvas"));
   assert.equal(canvasId, "rwcCanvas");
   assert.ok((await countColor(page, "rwcCanvas", "#3794ff")) > 100);
   assert.ok((await countColor(page, "rwcCanvas", "#f14c4c")) > 100);
@@ -107,11 +130,22 @@ test("a run from another framework: weight-space charts only, and why the rest i
   assert.deepEqual(await page.locator("#run option").allTextContents(), ["mlp α=1", XSS]);
   assert.equal(await page.locator("#regime .badge").textContent(), "lazy");
   const charts = await hook<{ metric: string; lines: { label: string }[] }[]>(page, "charts()");
-  assert.deepEqual(charts.map((c) => c.metric), ["relativeWeightChange", "paramNorm"]);
+  assert.deepEqual(
+    charts.map((c) => c.metric),
+    ["relativeWeightChange", "paramNorm"],
+  );
   assert.equal(charts[0]!.lines[0]!.label, XSS);
   const missing = page.locator(".lr-cell.missing");
-  assert.deepEqual(await missing.evaluateAll((cells) => cells.map((c) => (c as unknown as { dataset: { metric: string } }).dataset.metric)), ["kernelDistance", "kernelAlignment", "cka"]);
-  assert.deepEqual(await missing.locator(".missing-reason").allTextContents(), [1, 2, 3].map(() => `Not available: ${TORCH_REASON}`));
+  assert.deepEqual(
+    await missing.evaluateAll((cells) =>
+      cells.map((c) => (c as unknown as { dataset: { metric: string } }).dataset.metric),
+    ),
+    ["kernelDistance", "kernelAlignment", "cka"],
+  );
+  assert.deepEqual(
+    await missing.locator(".missing-reason").allTextContents(),
+    [1, 2, 3].map(() => `Not available: ${TORCH_REASON}`),
+  );
   assert.equal(await page.locator("img").count(), 0);
   assert.deepEqual(problems.dialogs, []);
   await screenshot(page, root, "lazyRich-torch");
@@ -137,12 +171,21 @@ test("α sweep: final change against α on log-log axes with the fitted 1/α lin
   await until(page, "window.__lmPanel.state().view === 'sweep'");
   assert.deepEqual(await hook<[string, string]>(page, "sweepScales()"), ["logarithmic", "logarithmic"]);
   const ds = await hook<{ label: string; points: { x: number; y: number }[] }[]>(page, "sweep()");
-  assert.deepEqual(ds.map((d) => d.label), ["final relative weight change", "final kernel distance", "relative weight change ∝ 1/α", "kernel distance ∝ 1/α"]);
-  assert.deepEqual(ds[0]!.points, ALPHAS.map((a) => ({ x: a, y: 0.5 / a })));
+  assert.deepEqual(
+    ds.map((d) => d.label),
+    ["final relative weight change", "final kernel distance", "relative weight change ∝ 1/α", "kernel distance ∝ 1/α"],
+  );
+  assert.deepEqual(
+    ds[0]!.points,
+    ALPHAS.map((a) => ({ x: a, y: 0.5 / a })),
+  );
   assert.equal(ds[1]!.points.length, 3, "the run without a kernel distance has no point");
   // Exactly 1/α data: the reference coincides with it (c = 0.5).
   const ref = ds[2]!.points;
-  assert.ok(Math.abs(ref[0]!.x - 0.1) < 1e-12 && Math.abs(ref[0]!.y - 5) < 1e-9 && Math.abs(ref[1]!.y - 0.005) < 1e-12, JSON.stringify(ref));
+  assert.ok(
+    Math.abs(ref[0]!.x - 0.1) < 1e-12 && Math.abs(ref[0]!.y - 5) < 1e-9 && Math.abs(ref[1]!.y - 0.005) < 1e-12,
+    JSON.stringify(ref),
+  );
   // Kernel distance ∝ α^−0.8: c is the geometric mean of y·α over its three points.
   const c = Math.exp([0.1, 1, 10].reduce((s, a) => s + Math.log(0.3 * a ** 0.2), 0) / 3);
   assert.ok(Math.abs(ds[3]!.points[0]!.y - c / 0.1) < 1e-9 * c);
@@ -160,7 +203,9 @@ test("CSV export: the sweep table in the sweep view, long-format measures in the
   assert.equal(sweepCsv.suggestedName, "teacher-student-alpha-sweep.csv");
   assert.deepEqual(sweepCsv.csv.trimEnd().split("\n"), [
     "system,run_id,alpha,final_relative_weight_change,final_kernel_distance",
-    ...SWEEP.points.map((p) => `teacher-student,${p.runId},${p.alpha},${p.relativeWeightChange},${p.kernelDistance ?? ""}`),
+    ...SWEEP.points.map(
+      (p) => `teacher-student,${p.runId},${p.alpha},${p.relativeWeightChange},${p.kernelDistance ?? ""}`,
+    ),
   ]);
   await page.click('vscode-radio[value="run"]');
   await until(page, "window.__lmPanel.state().view === 'run'");
@@ -177,14 +222,29 @@ test("CSV export: the sweep table in the sweep view, long-format measures in the
 });
 
 test("a new checkpoint replaces the run; init with state restores the view", async () => {
-  const more: LazyRichRun = { ...RUN_A, steps: [...STEPS, 1100], relativeWeightChange: RUN_A.relativeWeightChange!.map((l) => ({ ...l, values: [...l.values, 2] })), paramNorm: undefined as never, kernelDistance: [...RUN_A.kernelDistance!, 0.7], kernelAlignment: [...RUN_A.kernelAlignment!, 0.7], cka: undefined as never, missing: [{ metric: "paramNorm", reason: "not logged" }] };
+  const more: LazyRichRun = {
+    ...RUN_A,
+    steps: [...STEPS, 1100],
+    relativeWeightChange: RUN_A.relativeWeightChange!.map((l) => ({ ...l, values: [...l.values, 2] })),
+    paramNorm: undefined as never,
+    kernelDistance: [...RUN_A.kernelDistance!, 0.7],
+    kernelAlignment: [...RUN_A.kernelAlignment!, 0.7],
+    cka: undefined as never,
+    missing: [{ metric: "paramNorm", reason: "not logged" }],
+  };
   delete (more as Partial<LazyRichRun>).paramNorm;
   delete (more as Partial<LazyRichRun>).cka;
   await post(page, { type: "run", run: more });
   const charts = await hook<{ metric: string; lines: { points: unknown[] }[] }[]>(page, "charts()");
-  assert.deepEqual(charts.map((c) => c.metric), ["relativeWeightChange", "kernelDistance", "kernelAlignment"]);
+  assert.deepEqual(
+    charts.map((c) => c.metric),
+    ["relativeWeightChange", "kernelDistance", "kernelAlignment"],
+  );
   assert.equal(charts[0]!.lines[0]!.points.length, 12);
-  assert.deepEqual(await page.locator(".missing-reason").allTextContents(), ["Not available: not logged", "Not available: not computed for this run"]);
+  assert.deepEqual(await page.locator(".missing-reason").allTextContents(), [
+    "Not available: not logged",
+    "Not available: not computed for this run",
+  ]);
   assert.deepEqual(problems.errors, []);
 
   const p = (await openPanel(browser, served.origin, "lazyRich", { width: 900, height: 600 })).page;
@@ -198,7 +258,10 @@ test("a new checkpoint replaces the run; init with state restores the view", asy
     assert.equal(await p.evaluate("window.__lmPanel.charts()[0].yType"), "logarithmic");
     // Without sweeps the sweep view cannot be chosen.
     await post(p, { type: "init", runs: [RUN_A], sweeps: [] });
-    assert.equal(await p.locator('vscode-radio[value="sweep"]').evaluate((e) => (e as unknown as { disabled: boolean }).disabled), true);
+    assert.equal(
+      await p.locator('vscode-radio[value="sweep"]').evaluate((e) => (e as unknown as { disabled: boolean }).disabled),
+      true,
+    );
   } finally {
     await p.close();
   }

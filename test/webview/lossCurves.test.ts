@@ -7,8 +7,22 @@ import * as path from "node:path";
 import { after, before, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import type { LossCurvesState, LossCurvesWebviewMessage as WebviewMessage } from "../../src/shared/panels/lossCurves";
-import { isLossCurvesHostMessage as isHostMessage, isLossCurvesWebviewMessage as isWebviewMessage } from "../../src/shared/panels/lossCurves";
-import { launchChromium, openLossCurves, postAndDraw, run, screenshot, serveLossCurves, syntheticPoints, until, type PageProblems, type Served } from "./lossCurvesHarness";
+import {
+  isLossCurvesHostMessage as isHostMessage,
+  isLossCurvesWebviewMessage as isWebviewMessage,
+} from "../../src/shared/panels/lossCurves";
+import {
+  launchChromium,
+  openLossCurves,
+  postAndDraw,
+  run,
+  screenshot,
+  serveLossCurves,
+  syntheticPoints,
+  until,
+  type PageProblems,
+  type Served,
+} from "./lossCurvesHarness";
 
 const root = path.resolve(__dirname, "../../..");
 const XSS_LABEL = "<img src=x onerror=alert(1)>";
@@ -18,12 +32,23 @@ let served: Served;
 let page: Page;
 let problems: PageProblems;
 
-const runA = run("modAdd-20250601T120000Z-3fa2", "modAdd wd=1e-3", 0, syntheticPoints({ from: 0, to: 6000, every: 10, evalEvery: 100, seed: 1, grokAt: 4200 }));
-const runB = run("modAdd-20250601T130000Z-77c1", XSS_LABEL, 1, syntheticPoints({ from: 0, to: 4000, every: 10, evalEvery: 100, seed: 2, scale: 1.3, secondsPerStep: 0.02 }));
+const runA = run(
+  "modAdd-20250601T120000Z-3fa2",
+  "modAdd wd=1e-3",
+  0,
+  syntheticPoints({ from: 0, to: 6000, every: 10, evalEvery: 100, seed: 1, grokAt: 4200 }),
+);
+const runB = run(
+  "modAdd-20250601T130000Z-77c1",
+  XSS_LABEL,
+  1,
+  syntheticPoints({ from: 0, to: 4000, every: 10, evalEvery: 100, seed: 2, scale: 1.3, secondsPerStep: 0.02 }),
+);
 
 async function posted(p: Page): Promise<WebviewMessage[]> {
   const msgs = (await p.evaluate("window.__posted")) as unknown[];
-  for (const m of msgs) assert.ok(isWebviewMessage(m), `not a valid webview message: ${JSON.stringify(m).slice(0, 200)}`);
+  for (const m of msgs)
+    assert.ok(isWebviewMessage(m), `not a valid webview message: ${JSON.stringify(m).slice(0, 200)}`);
   return msgs as WebviewMessage[];
 }
 
@@ -43,7 +68,10 @@ async function countColor(p: Page, hex: string): Promise<number> {
   })()`)) as number;
 }
 
-async function lastOf<K extends WebviewMessage["type"]>(p: Page, type: K): Promise<Extract<WebviewMessage, { type: K }> | undefined> {
+async function lastOf<K extends WebviewMessage["type"]>(
+  p: Page,
+  type: K,
+): Promise<Extract<WebviewMessage, { type: K }> | undefined> {
   const msgs = await posted(p);
   return msgs.filter((m): m is Extract<WebviewMessage, { type: K }> => m.type === type).at(-1);
 }
@@ -65,7 +93,10 @@ test("the guards accept the protocol's messages and reject malformed ones", () =
   assert.ok(isHostMessage({ type: "init", runs: [run("r", "r", 0, points)] }));
   assert.ok(isHostMessage({ type: "append", runId: "r", points }));
   assert.ok(isHostMessage({ type: "runStatus", runId: "r", status: "diverged" }));
-  assert.ok(!isHostMessage({ type: "append", runId: "r", points: { ...points, time: [0] } }), "columns of different lengths");
+  assert.ok(
+    !isHostMessage({ type: "append", runId: "r", points: { ...points, time: [0] } }),
+    "columns of different lengths",
+  );
   assert.ok(!isHostMessage({ type: "append", runId: "r", points: { ...points, values: { train_loss: [2, "x"] } } }));
   assert.ok(!isHostMessage({ type: "runStatus", runId: "r", status: "exploded" }));
   assert.ok(!isHostMessage({ type: "init", runs: [], state: { xAxis: "epoch" } }));
@@ -83,7 +114,12 @@ test("posts ready on load, with no CSP violation or page error", async () => {
 });
 
 test("init with two runs: both labels in the legend, as text (no element from a label)", async () => {
-  await page.evaluate(() => (globalThis as unknown as { postMessage(m: unknown, o: string): void }).postMessage({ type: "init", runs: [{ runId: 1 }] }, "*"));
+  await page.evaluate(() =>
+    (globalThis as unknown as { postMessage(m: unknown, o: string): void }).postMessage(
+      { type: "init", runs: [{ runId: 1 }] },
+      "*",
+    ),
+  );
   await page.evaluate("new Promise((r) => setTimeout(r, 50))");
   assert.equal(await hook<number>(page, "messagesHandled()"), 0, "a malformed message is ignored");
   await postAndDraw(page, { type: "init", runs: [runA, runB] });
@@ -93,7 +129,11 @@ test("init with two runs: both labels in the legend, as text (no element from a 
   assert.equal(await page.locator("#empty").isVisible(), false);
   assert.deepEqual(problems.dialogs, []);
   assert.equal(await hook<number>(page, `pointCount(${JSON.stringify(runA.runId)})`), 601);
-  assert.equal(await hook<number>(page, `metricLength(${JSON.stringify(runA.runId)}, "test_loss")`), 61, "test loss only where evaluated");
+  assert.equal(
+    await hook<number>(page, `metricLength(${JSON.stringify(runA.runId)}, "test_loss")`),
+    61,
+    "test loss only where evaluated",
+  );
 });
 
 test("the canvas shows both runs in their theme colours, on the editor background", async () => {
@@ -116,11 +156,18 @@ test("append adds points to the run and to the drawn curves without a rebuild", 
   };
   const before = await lengths();
   const draws = await hook<number>(page, "drawCount()");
-  await postAndDraw(page, { type: "append", runId: runA.runId, points: syntheticPoints({ from: 6010, to: 6200, every: 10, evalEvery: 100, seed: 3, grokAt: 4200 }) });
+  await postAndDraw(page, {
+    type: "append",
+    runId: runA.runId,
+    points: syntheticPoints({ from: 6010, to: 6200, every: 10, evalEvery: 100, seed: 3, grokAt: 4200 }),
+  });
   assert.equal(await hook<number>(page, `pointCount(${JSON.stringify(runA.runId)})`), 601 + 20);
   assert.equal(await lengths(), before + 20);
   assert.ok((await hook<number>(page, "drawCount()")) > draws);
-  await page.evaluate((m) => (globalThis as unknown as { postMessage(m: unknown, o: string): void }).postMessage(m, "*"), { type: "runStatus", runId: runA.runId, status: "finished" });
+  await page.evaluate(
+    (m) => (globalThis as unknown as { postMessage(m: unknown, o: string): void }).postMessage(m, "*"),
+    { type: "runStatus", runId: runA.runId, status: "finished" },
+  );
   await until(page, "document.querySelector('#legend .status').textContent === 'finished'");
   assert.deepEqual(await page.locator("#legend .status").allTextContents(), ["finished", "running"]);
 });
@@ -150,13 +197,17 @@ test("smoothing is the debiased EMA and the slider changes it", async () => {
   };
   const at06 = await hook<number[]>(page, `smoothed(${id}, "train_loss")`);
   assert.equal(at06[0], raw[0], "debiased: starts at the first value");
-  at06.forEach((v, i) => { assert.ok(Math.abs(v - (ema(0.6)[i] as number)) < 1e-9 * Math.abs(v), `w=0.6 at ${i}`); });
+  at06.forEach((v, i) => {
+    assert.ok(Math.abs(v - (ema(0.6)[i] as number)) < 1e-9 * Math.abs(v), `w=0.6 at ${i}`);
+  });
   await page.locator("#smoothing").fill("0.95");
   await until(page, "window.__lmPanel.state().smoothing === 0.95");
   const at095 = await hook<number[]>(page, `smoothed(${id}, "train_loss")`);
   assert.notDeepEqual(at095, at06);
   const expected = ema(0.95);
-  at095.forEach((v, i) => { assert.ok(Math.abs(v - (expected[i] as number)) < 1e-9 * Math.abs(v), `w=0.95 at ${i}`); });
+  at095.forEach((v, i) => {
+    assert.ok(Math.abs(v - (expected[i] as number)) < 1e-9 * Math.abs(v), `w=0.95 at ${i}`);
+  });
   assert.equal(await page.locator("#smoothingValue").textContent(), "0.95");
 });
 
@@ -167,7 +218,10 @@ test("CSV export posts the header and one row per metrics line", async () => {
   assert.ok(msg);
   assert.equal(msg.suggestedName, "modAdd-20250601T120000Z-3fa2+1-metrics.csv");
   const lines = msg.csv.trimEnd().split("\n");
-  assert.equal(lines[0], "run_id,label,step,time,train_loss,test_loss,train_acc,test_acc,train_loss_smoothed,test_loss_smoothed");
+  assert.equal(
+    lines[0],
+    "run_id,label,step,time,train_loss,test_loss,train_acc,test_acc,train_loss_smoothed,test_loss_smoothed",
+  );
   assert.equal(lines.length, 1 + 621 + 401);
   const first = (lines[1] as string).split(",");
   assert.deepEqual(first.slice(0, 4), [runA.runId, "modAdd wd=1e-3", "0", "0"]);
@@ -210,7 +264,10 @@ test("x = wall time plots against seconds; a legend click hides a run", async ()
   await page.click('vscode-radio[value="time"]');
   await until(page, 'window.__lmPanel.state().xAxis === "time"');
   // Run B logs 0.02 s per step: its last train_loss point (step 4000) is at 80 s.
-  assert.deepEqual(await hook<[number, number]>(page, 'datasetXRange("<img src=x onerror=alert(1)> train_loss")'), [0, 80]);
+  assert.deepEqual(
+    await hook<[number, number]>(page, 'datasetXRange("<img src=x onerror=alert(1)> train_loss")'),
+    [0, 80],
+  );
   await page.click('vscode-radio[value="step"]');
   await until(page, 'window.__lmPanel.state().xAxis === "step"');
 
@@ -236,7 +293,15 @@ test("init with a saved state restores the controls", async () => {
   try {
     await p.goto(`${served.origin}/`);
     await until(p, "window.__posted.some((m) => m.type === 'ready')");
-    const state: LossCurvesState = { xAxis: "step", logX: false, logY: true, showAccuracy: true, smoothing: 0.3, zoom: { xMin: 1000, xMax: 2000 }, hiddenRuns: [] };
+    const state: LossCurvesState = {
+      xAxis: "step",
+      logX: false,
+      logY: true,
+      showAccuracy: true,
+      smoothing: 0.3,
+      zoom: { xMin: 1000, xMax: 2000 },
+      hiddenRuns: [],
+    };
     await postAndDraw(p, { type: "init", runs: [runA], state });
     assert.equal(await p.locator("#logY").evaluate((el) => (el as unknown as { checked: boolean }).checked), true);
     assert.equal(await p.locator("#smoothing").inputValue(), "0.3");
@@ -294,13 +359,22 @@ test("a 1,000,000-point run draws, decimated, with its spike kept", async () => 
     assert.ok(box);
     await p.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
     for (let i = 0; i < 6; i++) await p.mouse.wheel(0, -500);
-    await until(p, "(() => { const z = window.__lmPanel.state().zoom; return z !== null && z.xMax - z.xMin < 100000; })()");
+    await until(
+      p,
+      "(() => { const z = window.__lmPanel.state().zoom; return z !== null && z.xMax - z.xMin < 100000; })()",
+    );
     await p.evaluate("new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))"); // the coalesced re-decimation
     const zoom = (await hook<LossCurvesState>(p, "state()")).zoom;
     assert.ok(zoom);
     const range = await hook<[number, number]>(p, 'datasetXRange("1M points train_loss")');
-    assert.ok(range[0] >= zoom.xMin - 1 && range[1] <= zoom.xMax + 1, `${JSON.stringify(range)} within ${JSON.stringify(zoom)}`);
-    const zoomedLen = (await hook<{ label: string; length: number }[]>(p, "datasetLengths()")).find((d) => d.label === "1M points train_loss")?.length ?? 0;
+    assert.ok(
+      range[0] >= zoom.xMin - 1 && range[1] <= zoom.xMax + 1,
+      `${JSON.stringify(range)} within ${JSON.stringify(zoom)}`,
+    );
+    const zoomedLen =
+      (await hook<{ label: string; length: number }[]>(p, "datasetLengths()")).find(
+        (d) => d.label === "1M points train_loss",
+      )?.length ?? 0;
     assert.ok(zoomedLen > 100 && zoomedLen <= 4000, String(zoomedLen));
   } finally {
     await p.close();
@@ -311,7 +385,10 @@ test("a host error shows as text above the chart, the panel stays usable; unread
   const { page: p, problems: pp } = await openLossCurves(browser, served.origin);
   try {
     const message = `modAdd: metrics.jsonl: ${XSS_LABEL}`;
-    await p.evaluate((m) => (globalThis as unknown as { postMessage(m: unknown, o: string): void }).postMessage(m, "*"), { type: "error", message });
+    await p.evaluate(
+      (m) => (globalThis as unknown as { postMessage(m: unknown, o: string): void }).postMessage(m, "*"),
+      { type: "error", message },
+    );
     await until(p, "window.__lmPanel.error() !== null");
     assert.equal(await p.locator("#panelError").textContent(), message);
     assert.equal(await p.locator("#panelError").isVisible(), true);
@@ -321,7 +398,12 @@ test("a host error shows as text above the chart, the panel stays usable; unread
     assert.equal(await p.locator("#legend .bad-lines").textContent(), "3 lines could not be read");
     await p.click("#logY");
     await until(p, 'window.__lmPanel.scaleType("y") === "logarithmic"');
-    await postAndDraw(p, { type: "append", runId: runA.runId, points: syntheticPoints({ from: 6010, to: 6100, every: 10, evalEvery: 100, seed: 5 }), badLines: 4 });
+    await postAndDraw(p, {
+      type: "append",
+      runId: runA.runId,
+      points: syntheticPoints({ from: 6010, to: 6100, every: 10, evalEvery: 100, seed: 5 }),
+      badLines: 4,
+    });
     assert.equal(await p.locator("#legend .bad-lines").textContent(), "4 lines could not be read");
     assert.deepEqual(pp.dialogs, []);
     assert.deepEqual(pp.errors, []);

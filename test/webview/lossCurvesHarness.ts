@@ -7,7 +7,16 @@ import type { LossCurvesHostMessage as HostMessage, SeriesPoints, RunSeries } fr
 import { lossCurvesHtml } from "../../src/webview/lossCurves/page";
 import { openPanel, rng, serveWebviews, type PageProblems, type Served } from "./panelHarness";
 
-export { CHROMIUM_ARGS, DARK_THEME, launchChromium, rng, screenshot, until, type PageProblems, type Served } from "./panelHarness";
+export {
+  CHROMIUM_ARGS,
+  DARK_THEME,
+  launchChromium,
+  rng,
+  screenshot,
+  until,
+  type PageProblems,
+  type Served,
+} from "./panelHarness";
 
 /** Serves the loss-curves page at `/`. */
 export function serveLossCurves(root: string): Promise<Served> {
@@ -17,17 +26,26 @@ export function serveLossCurves(root: string): Promise<Served> {
 }
 
 /** Opens the page and waits for the webview's `ready`. */
-export function openLossCurves(browser: Browser, origin: string, viewport = { width: 1000, height: 560 }): Promise<{ page: Page; problems: PageProblems }> {
+export function openLossCurves(
+  browser: Browser,
+  origin: string,
+  viewport = { width: 1000, height: 560 },
+): Promise<{ page: Page; problems: PageProblems }> {
   return openPanel(browser, origin, "", viewport);
 }
 
 /** Posts a host message the way the extension does (window message event), and returns when the chart has drawn after it. */
 export async function postAndDraw(page: Page, msg: HostMessage): Promise<void> {
   await page.evaluate(async (m) => {
-    const g = globalThis as unknown as { __lmPanel: { nextDraw(): Promise<number>; messagesHandled(): number }; postMessage(m: unknown, o: string): void };
+    const g = globalThis as unknown as {
+      __lmPanel: { nextDraw(): Promise<number>; messagesHandled(): number };
+      postMessage(m: unknown, o: string): void;
+    };
     const before = g.__lmPanel.messagesHandled();
     g.postMessage(m, "*");
-    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no draw after ${m.type}`)), 10_000));
+    const timeout = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`no draw after ${m.type}`)), 10_000),
+    );
     // The first draw after the message was handled (an unrelated resize draw may come first).
     do await Promise.race([g.__lmPanel.nextDraw(), timeout]);
     while (g.__lmPanel.messagesHandled() === before);
@@ -39,11 +57,24 @@ export async function postAndDraw(page: Page, msg: HostMessage): Promise<void> {
  * every `evalEvery` steps (null in between, as in metrics.jsonl), a grokking-like late drop of
  * the test loss when `grokAt` is given.
  */
-export function syntheticPoints(opts: { from: number; to: number; every: number; evalEvery: number; seed: number; scale?: number; grokAt?: number; secondsPerStep?: number }): SeriesPoints {
+export function syntheticPoints(opts: {
+  from: number;
+  to: number;
+  every: number;
+  evalEvery: number;
+  seed: number;
+  scale?: number;
+  grokAt?: number;
+  secondsPerStep?: number;
+}): SeriesPoints {
   const r = rng(opts.seed);
   const k = opts.scale ?? 1;
   const sps = opts.secondsPerStep ?? 0.01;
-  const p: SeriesPoints = { step: [], time: [], values: { train_loss: [], test_loss: [], train_acc: [], test_acc: [] } };
+  const p: SeriesPoints = {
+    step: [],
+    time: [],
+    values: { train_loss: [], test_loss: [], train_acc: [], test_acc: [] },
+  };
   const v = p.values as Record<"train_loss" | "test_loss" | "train_acc" | "test_acc", (number | null)[]>;
   for (let s = opts.from; s <= opts.to; s += opts.every) {
     p.step.push(s);

@@ -8,8 +8,24 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
-import type { LossCurvesState, LossCurvesWebviewMessage as WebviewMessage, PlotChoice, SeriesPoints } from "../../src/shared/panels/lossCurves";
-import { launchChromium, openLossCurves, postAndDraw, run, screenshot, serveLossCurves, syntheticPoints, until, type PageProblems, type Served } from "./lossCurvesHarness";
+import type {
+  LossCurvesState,
+  LossCurvesWebviewMessage as WebviewMessage,
+  PlotChoice,
+  SeriesPoints,
+} from "../../src/shared/panels/lossCurves";
+import {
+  launchChromium,
+  openLossCurves,
+  postAndDraw,
+  run,
+  screenshot,
+  serveLossCurves,
+  syntheticPoints,
+  until,
+  type PageProblems,
+  type Served,
+} from "./lossCurvesHarness";
 
 const root = path.resolve(__dirname, "../../..");
 const XSS_KEY = "<img src=x onerror=alert(1)>";
@@ -20,7 +36,14 @@ const XSS_KEY = "<img src=x onerror=alert(1)>";
  * have none), and a hostile key on a few lines.
  */
 function namespacedPoints(from: number, to: number): SeriesPoints {
-  const v: Record<string, (number | null)[]> = { "loss/train": [], "loss/val": [], "acc/val": [], lr: [], epoch: [], [XSS_KEY]: [] };
+  const v: Record<string, (number | null)[]> = {
+    "loss/train": [],
+    "loss/val": [],
+    "acc/val": [],
+    lr: [],
+    epoch: [],
+    [XSS_KEY]: [],
+  };
   const p: SeriesPoints = { step: [], time: [], values: v };
   const col = (k: string): (number | null)[] => v[k] as (number | null)[];
   for (let s = from; s <= to; s += 10) {
@@ -68,7 +91,8 @@ async function blueInk(p: Page): Promise<number> {
 }
 
 /** Two animation frames: a coalesced redraw has happened. */
-const afterFrames = (p: Page): Promise<unknown> => p.evaluate("new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))");
+const afterFrames = (p: Page): Promise<unknown> =>
+  p.evaluate("new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))");
 
 before(async () => {
   served = await serveLossCurves(root);
@@ -103,7 +127,11 @@ test("the picker lists the groups with their keys, as text; the default is loss 
   const labels = (await hook<{ label: string; length: number }[]>(page, "datasetLengths()")).map((d) => d.label);
   assert.ok(labels.includes("torch run loss/train") && labels.includes("torch run loss/val"), labels.join(" | "));
   assert.ok(!labels.some((l) => l.includes("acc/val")), "the right axis is off, as before");
-  assert.deepEqual(await hook<string[]>(page, "xOptions()"), ["step", "time", "epoch"], "lr decreases, acc/val wobbles; epoch never decreases");
+  assert.deepEqual(
+    await hook<string[]>(page, "xOptions()"),
+    ["step", "time", "epoch"],
+    "lr decreases, acc/val wobbles; epoch never decreases",
+  );
   assert.equal(await page.locator("#xOther").isVisible(), true);
   await page.keyboard.press("Escape");
   assert.equal(await page.locator("#pickerPanel").isVisible(), false, "Escape closes the picker");
@@ -141,7 +169,10 @@ test("lr on the right axis is drawn there, on its own range, and the state says 
   const inkAfter = await blueInk(page);
   console.log(`# blue ink: ${inkBefore} px before lr, ${inkAfter} px with lr on the right`);
   assert.ok(inkAfter > inkBefore + 300, `the lr curve adds ink: ${inkBefore} → ${inkAfter}`);
-  await until(page, "window.__posted.some((m) => m.type === 'stateChanged' && (m.state.plot ?? []).some((c) => c.key === 'lr'))");
+  await until(
+    page,
+    "window.__posted.some((m) => m.type === 'stateChanged' && (m.state.plot ?? []).some((c) => c.key === 'lr'))",
+  );
   assert.match((await page.locator("#styleHint").textContent()) ?? "", /dotted: lr/);
 });
 
@@ -152,7 +183,9 @@ test("epoch as x: the x axis is titled epoch and spans the epochs; back to steps
   // Lines 0–20 come before the first epoch value: they have no x and are not drawn.
   assert.deepEqual(await hook<[number, number]>(page, 'datasetXRange("torch run loss/train")'), [0, 30]);
   assert.equal(await hook<number>(page, 'scaleMax("x")'), 30);
-  const radios = await page.locator("vscode-radio").evaluateAll((els) => els.map((e) => (e as unknown as { checked: boolean }).checked));
+  const radios = await page
+    .locator("vscode-radio")
+    .evaluateAll((els) => els.map((e) => (e as unknown as { checked: boolean }).checked));
   assert.deepEqual(radios, [false, false], "neither step nor wall time");
   await page.click('vscode-radio[value="step"]');
   await until(page, 'window.__lmPanel.state().xAxis === "step"');
@@ -169,7 +202,10 @@ test("CSV export: step, time, the x key, then the chosen metrics by key, smoothe
   const msg = (await posted(page)).filter((m) => m.type === "exportCsv").at(-1);
   assert.ok(msg && msg.type === "exportCsv");
   const lines = msg.csv.trimEnd().split("\n");
-  assert.equal(lines[0], "run_id,label,step,time,epoch,loss/train,loss/val,lr,loss/train_smoothed,loss/val_smoothed,lr_smoothed");
+  assert.equal(
+    lines[0],
+    "run_id,label,step,time,epoch,loss/train,loss/val,lr,loss/train_smoothed,loss/val_smoothed,lr_smoothed",
+  );
   assert.equal(lines.length, 1 + 301);
   const row = (lines[11] as string).split(","); // step 100
   assert.deepEqual(row.slice(2, 5), ["100", "5", "1"]);
@@ -207,23 +243,51 @@ test("the choice and x survive a restore; an older state (no plot) and an x the 
     assert.equal(await hook<string>(p, 'scaleTitle("x")'), "epoch");
     assert.equal(await p.locator("#xOther").inputValue(), "epoch");
     assert.equal(await p.locator('select[data-key="lr"]').inputValue(), "right");
-    assert.equal(await p.locator("#showAccuracy").evaluate((el) => (el as unknown as { checked: boolean }).checked), true);
+    assert.equal(
+      await p.locator("#showAccuracy").evaluate((el) => (el as unknown as { checked: boolean }).checked),
+      true,
+    );
 
     // A state saved before the picker existed: no `plot`, x is step or time.
-    const older = { xAxis: "time", logX: false, logY: false, showAccuracy: true, smoothing: 0.6, zoom: null, hiddenRuns: [] };
+    const older = {
+      xAxis: "time",
+      logX: false,
+      logY: false,
+      showAccuracy: true,
+      smoothing: 0.6,
+      zoom: null,
+      hiddenRuns: [],
+    };
     await postAndDraw(p, { type: "init", runs: [nsRun], state: older });
-    assert.deepEqual((await hook<PlotChoice[]>(p, "choices()")).map((c) => c.key), ["loss/train", "loss/val", "acc/val"]);
+    assert.deepEqual(
+      (await hook<PlotChoice[]>(p, "choices()")).map((c) => c.key),
+      ["loss/train", "loss/val", "acc/val"],
+    );
     assert.equal(await hook<string>(p, 'scaleTitle("x")'), "wall time");
     assert.equal(await hook<string>(p, 'scaleTitle("yAcc")'), "accuracy");
     assert.equal(await hook<number>(p, 'scaleMax("yAcc")'), 1);
 
     // The classic four keys with an older state: the same view as before the picker.
-    const classic = run("modAdd-20250601T120000Z-3fa2", "modAdd", 1, syntheticPoints({ from: 0, to: 2000, every: 10, evalEvery: 100, seed: 1 }));
+    const classic = run(
+      "modAdd-20250601T120000Z-3fa2",
+      "modAdd",
+      1,
+      syntheticPoints({ from: 0, to: 2000, every: 10, evalEvery: 100, seed: 1 }),
+    );
     await postAndDraw(p, { type: "init", runs: [classic], state: { ...older, xAxis: "tokens" } });
     assert.equal(await hook<string>(p, "state().xAxis"), "step", "an x these runs do not log falls back to step");
     assert.deepEqual(
       (await hook<{ label: string }[]>(p, "datasetLengths()")).map((d) => d.label),
-      ["modAdd train_loss", "modAdd train_loss (raw)", "modAdd test_loss", "modAdd test_loss (raw)", "modAdd train_acc", "modAdd train_acc (raw)", "modAdd test_acc", "modAdd test_acc (raw)"],
+      [
+        "modAdd train_loss",
+        "modAdd train_loss (raw)",
+        "modAdd test_loss",
+        "modAdd test_loss (raw)",
+        "modAdd train_acc",
+        "modAdd train_acc (raw)",
+        "modAdd test_acc",
+        "modAdd test_acc (raw)",
+      ],
     );
     assert.equal(await p.locator("#xOther").isVisible(), false, "no other x to offer");
   } finally {
@@ -234,13 +298,22 @@ test("the choice and x survive a restore; an older state (no plot) and an x the 
 test("at 600 px the picker and the x selector fit: the open picker stays inside the panel", async () => {
   const { page: p, problems: pp } = await openLossCurves(browser, served.origin, { width: 600, height: 420 });
   try {
-    await postAndDraw(p, { type: "init", runs: [nsRun, { ...nsRun, runId: "second", label: "a second run with a long label", colorIndex: 1 }] });
+    await postAndDraw(p, {
+      type: "init",
+      runs: [nsRun, { ...nsRun, runId: "second", label: "a second run with a long label", colorIndex: 1 }],
+    });
     await p.click("#pickerSummary");
     await until(p, "document.getElementById('metricPicker').open");
     const boxes = (await p.evaluate(`(() => {
       const b = (id) => { const r = document.getElementById(id).getBoundingClientRect(); return { left: r.left, right: r.right, top: r.top, bottom: r.bottom }; };
       return { panel: b("pickerPanel"), x: b("xOther"), summary: b("pickerSummary"), width: document.documentElement.clientWidth, height: document.documentElement.clientHeight };
-    })()`)) as { panel: { left: number; right: number; top: number; bottom: number }; x: { right: number; bottom: number }; summary: { top: number }; width: number; height: number };
+    })()`)) as {
+      panel: { left: number; right: number; top: number; bottom: number };
+      x: { right: number; bottom: number };
+      summary: { top: number };
+      width: number;
+      height: number;
+    };
     assert.ok(boxes.panel.left >= 0 && boxes.panel.right <= boxes.width, JSON.stringify(boxes));
     assert.ok(boxes.panel.bottom <= boxes.height, `the picker scrolls within the panel: ${JSON.stringify(boxes)}`);
     assert.ok(boxes.x.right <= boxes.width, "the x selector is not cut off");

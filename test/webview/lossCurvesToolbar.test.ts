@@ -6,7 +6,15 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import type { Browser } from "playwright-core";
-import { launchChromium, openLossCurves, postAndDraw, run, serveLossCurves, syntheticPoints, type Served } from "./lossCurvesHarness";
+import {
+  launchChromium,
+  openLossCurves,
+  postAndDraw,
+  run,
+  serveLossCurves,
+  syntheticPoints,
+  type Served,
+} from "./lossCurvesHarness";
 
 const root = path.resolve(__dirname, "../../..");
 let browser: Browser;
@@ -44,7 +52,17 @@ interface Layout {
 async function layoutAt(width: number, screenshot: boolean): Promise<Layout> {
   const { page, problems } = await openLossCurves(browser, served.origin, { width, height: 480 });
   try {
-    await postAndDraw(page, { type: "init", runs: [run("modAdd-20250601T120000Z-3fa2", "modAdd wd=1e-3", 0, syntheticPoints({ from: 0, to: 3000, every: 10, evalEvery: 100, seed: 1 }))] });
+    await postAndDraw(page, {
+      type: "init",
+      runs: [
+        run(
+          "modAdd-20250601T120000Z-3fa2",
+          "modAdd wd=1e-3",
+          0,
+          syntheticPoints({ from: 0, to: 3000, every: 10, evalEvery: 100, seed: 1 }),
+        ),
+      ],
+    });
     // vscode-elements render in shadow DOM after definition: wait for the buttons to have a size.
     await page.evaluate(`(async () => {
       await customElements.whenDefined("vscode-button");
@@ -63,7 +81,8 @@ async function layoutAt(width: number, screenshot: boolean): Promise<Layout> {
       }
       return { toolbar: box(tb, "toolbar"), controls, groups, viewportWidth: document.documentElement.clientWidth, splitGroups };
     })()`)) as Layout;
-    if (screenshot) await page.screenshot({ path: path.join(root, "dist", "test", "webview", `lossCurves-toolbar-${width}.png`) });
+    if (screenshot)
+      await page.screenshot({ path: path.join(root, "dist", "test", "webview", `lossCurves-toolbar-${width}.png`) });
     assert.deepEqual(problems.errors, []);
     return layout;
   } finally {
@@ -78,7 +97,9 @@ function rows(boxes: Box[]): number {
   return tops.length;
 }
 
-test("toolbar: one row from 900 px, at most two rows down to 600 px, nothing cut off or split", { timeout: 120_000 }, async () => {
+test("toolbar: one row from 900 px, at most two rows down to 600 px, nothing cut off or split", {
+  timeout: 120_000,
+}, async () => {
   const heights = new Map<number, number>();
   let oneRowHeight = 0;
   for (const width of [1400, 1200, 1000, 900, 800, 700, 600]) {
@@ -89,17 +110,26 @@ test("toolbar: one row from 900 px, at most two rows down to 600 px, nothing cut
     const r = rows(l.groups);
     assert.ok(l.controls.length >= 8, `found ${l.controls.length} controls`);
     for (const c of l.controls) {
-      assert.ok(c.right <= l.viewportWidth + 0.5 && c.left >= -0.5, `${width} px: ${c.name} is cut off (${Math.round(c.left)}..${Math.round(c.right)} of ${l.viewportWidth})`);
+      assert.ok(
+        c.right <= l.viewportWidth + 0.5 && c.left >= -0.5,
+        `${width} px: ${c.name} is cut off (${Math.round(c.left)}..${Math.round(c.right)} of ${l.viewportWidth})`,
+      );
       assert.ok(c.bottom - c.top > 10, `${width} px: ${c.name} has no height`);
     }
     assert.deepEqual(l.splitGroups, [], `${width} px: a group broke over two rows`);
     if (width >= 900) {
       assert.equal(r, 1, `${width} px: ${r} rows`);
       // The height assertion at 900 px: the same as the one-row toolbar at 1400 px.
-      assert.ok(Math.abs(height - oneRowHeight) <= 1, `${width} px: toolbar ${Math.round(height)} px high, one row is ${Math.round(oneRowHeight)} px`);
+      assert.ok(
+        Math.abs(height - oneRowHeight) <= 1,
+        `${width} px: toolbar ${Math.round(height)} px high, one row is ${Math.round(oneRowHeight)} px`,
+      );
     } else {
       assert.ok(r <= 2, `${width} px: ${r} rows`);
-      assert.ok(height <= 2 * oneRowHeight + 12, `${width} px: toolbar ${Math.round(height)} px high (one row: ${Math.round(oneRowHeight)} px)`);
+      assert.ok(
+        height <= 2 * oneRowHeight + 12,
+        `${width} px: toolbar ${Math.round(height)} px high (one row: ${Math.round(oneRowHeight)} px)`,
+      );
     }
   }
   // eslint-disable-next-line no-console

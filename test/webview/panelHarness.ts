@@ -41,7 +41,15 @@ export const DARK_THEME: Record<string, string> = {
   "--vscode-editorHoverWidget-border": "#454545",
 };
 
-export const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+export const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
 
 // playwright-core reads its own package.json at run time, so it cannot be bundled (build.mjs
 // bundles tests): load it from node_modules through a require esbuild does not follow.
@@ -95,7 +103,8 @@ export async function serveWebviews(root: string, panels: Record<string, PanelSp
     const m = /^\/(dist\/webview|media)\/([A-Za-z0-9._-]+)$/.exec(url.pathname);
     const file = m ? path.join(root, m[1] as string, m[2] as string) : "";
     const types: Record<string, string> = { ".js": "text/javascript", ".map": "application/json", ".css": "text/css" };
-    if (m && fs.existsSync(file) && types[path.extname(file)]) send(types[path.extname(file)] as string, fs.readFileSync(file));
+    if (m && fs.existsSync(file) && types[path.extname(file)])
+      send(types[path.extname(file)] as string, fs.readFileSync(file));
     else if (url.pathname === "/favicon.ico") {
       res.writeHead(204);
       res.end();
@@ -135,7 +144,12 @@ export interface PageProblems {
 }
 
 /** Opens a panel's page (`/<name>`, or `/` for the first) and waits for the webview's `ready`. */
-export async function openPanel(browser: Browser, origin: string, name = "", viewport = { width: 1000, height: 560 }): Promise<{ page: Page; problems: PageProblems }> {
+export async function openPanel(
+  browser: Browser,
+  origin: string,
+  name = "",
+  viewport = { width: 1000, height: 560 },
+): Promise<{ page: Page; problems: PageProblems }> {
   const page = await browser.newPage({ viewport, deviceScaleFactor: 1 });
   const problems: PageProblems = { errors: [], dialogs: [] };
   page.on("pageerror", (e) => problems.errors.push(String(e)));

@@ -4,7 +4,15 @@
 
 import { grokRun, type RunData } from "../../shared/analysisViews";
 import type { OwnMessage } from "../../shared/panels/common";
-import { isGrokkingState, isGrokkingWebviewMessage, type GrokCurves, type GrokkingHostMessage, type GrokkingState, type GrokRun, type IndicatorSeries } from "../../shared/panels/grokking";
+import {
+  isGrokkingState,
+  isGrokkingWebviewMessage,
+  type GrokCurves,
+  type GrokkingHostMessage,
+  type GrokkingState,
+  type GrokRun,
+  type IndicatorSeries,
+} from "../../shared/panels/grokking";
 import { grokkingHtml } from "../../webview/grokking/page";
 import { AnalysisViewTypes } from "../constants";
 import type { PanelKind } from "./panelHost";
@@ -59,11 +67,25 @@ export class GrokkingContent implements PanelContent<GrokkingState, Message> {
       return { name: s.name, steps: s.steps.slice(n), values: s.values.slice(n) };
     });
     this.remember(run, data);
-    return { messages: [{ type: "update", runId: runDir, curves: slice(run.curves), indicators, report: run.report, ...(run.badLines !== undefined ? { badLines: run.badLines } : {}) }] };
+    return {
+      messages: [
+        {
+          type: "update",
+          runId: runDir,
+          curves: slice(run.curves),
+          indicators,
+          report: run.report,
+          ...(run.badLines !== undefined ? { badLines: run.badLines } : {}),
+        },
+      ],
+    };
   }
 
   private remember(run: GrokRun, data: RunData): GrokRun {
-    this.sent.set(run.runId, { records: data.metrics.length, indicators: new Map(run.indicators.map((s) => [s.name, s.steps.length])) });
+    this.sent.set(run.runId, {
+      records: data.metrics.length,
+      indicators: new Map(run.indicators.map((s) => [s.name, s.steps.length])),
+    });
     return run;
   }
 }

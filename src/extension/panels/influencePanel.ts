@@ -3,7 +3,12 @@
 
 import { influenceRun } from "../../shared/analysisViews";
 import type { OwnMessage } from "../../shared/panels/common";
-import { isInfluenceState, isInfluenceWebviewMessage, type InfluenceHostMessage, type InfluenceState } from "../../shared/panels/influence";
+import {
+  isInfluenceState,
+  isInfluenceWebviewMessage,
+  type InfluenceHostMessage,
+  type InfluenceState,
+} from "../../shared/panels/influence";
 import { influenceHtml } from "../../webview/influence/page";
 import { AnalysisViewTypes } from "../constants";
 import type { PanelKind } from "./panelHost";
@@ -24,7 +29,13 @@ export class InfluenceContent implements PanelContent<InfluenceState, Message> {
     const ref = first?.ref ?? refsOf(this.env, this.runDirs)[0]?.ref;
     if (!ref) return { messages: [], problems };
     // No influence analysis yet: an empty run, which the page says it is waiting for.
-    const run = (first && influenceRun(first.ref, first.data)) ?? { ...ref, examples: [], matrices: [], bifChains: [], settings: {} };
+    const run = (first && influenceRun(first.ref, first.data)) ?? {
+      ...ref,
+      examples: [],
+      matrices: [],
+      bifChains: [],
+      settings: {},
+    };
     return { messages: [{ type: "init", run, ...(state ? { state } : {}) }], problems };
   }
 

@@ -4,7 +4,14 @@
 
 import * as path from "node:path";
 import type { OwnMessage } from "../../shared/panels/common";
-import { isLossCurvesState, isLossCurvesWebviewMessage, type LossCurvesHostMessage, type LossCurvesState, type RunSeries, type SeriesPoints } from "../../shared/panels/lossCurves";
+import {
+  isLossCurvesState,
+  isLossCurvesWebviewMessage,
+  type LossCurvesHostMessage,
+  type LossCurvesState,
+  type RunSeries,
+  type SeriesPoints,
+} from "../../shared/panels/lossCurves";
 import { METRICS_FILE, type MetricsRecord, type RunStatus } from "../../shared/runFormat";
 import { lossCurvesHtml } from "../../webview/lossCurves/page";
 import { LOSS_CURVES_VIEW_TYPE } from "../constants";
@@ -25,7 +32,9 @@ export function toSeriesPoints(records: readonly MetricsRecord[]): SeriesPoints 
   for (const r of records) for (const k of Object.keys(r)) if (k !== "step" && k !== "time") names.add(k);
   const values: Record<string, (number | null)[]> = {};
   for (const n of names) {
-    const col = records.map((r) => (Object.hasOwn(r, n) && typeof r[n] === "number" && Number.isFinite(r[n]) ? (r[n] as number) : null));
+    const col = records.map((r) =>
+      Object.hasOwn(r, n) && typeof r[n] === "number" && Number.isFinite(r[n]) ? (r[n] as number) : null,
+    );
     // defineProperty: a key from the file may be "__proto__", which an assignment would turn into
     // the object's prototype instead of a column.
     Object.defineProperty(values, n, { value: col, enumerable: true, writable: true, configurable: true });
@@ -73,7 +82,14 @@ export class LossCurvesContent implements PanelContent<LossCurvesState, Message>
     runDirs: readonly string[],
   ) {
     runDirs.forEach((runDir, i) => {
-      this.tracked.set(runDir, { runDir, label: labelOf(env, runDir), colorIndex: i, status: undefined, tailer: new MetricsTailer(path.join(runDir, METRICS_FILE)), badLines: 0 });
+      this.tracked.set(runDir, {
+        runDir,
+        label: labelOf(env, runDir),
+        colorIndex: i,
+        status: undefined,
+        tailer: new MetricsTailer(path.join(runDir, METRICS_FILE)),
+        badLines: 0,
+      });
     });
   }
 
@@ -107,7 +123,12 @@ export class LossCurvesContent implements PanelContent<LossCurvesState, Message>
     const messages: Message[] = [];
     const bad = t.tailer.badLines;
     if (read.records.length > 0 || bad !== t.badLines) {
-      messages.push({ type: "append", runId: runDir, points: toSeriesPoints(read.records), ...(bad !== t.badLines ? { badLines: bad } : {}) });
+      messages.push({
+        type: "append",
+        runId: runDir,
+        points: toSeriesPoints(read.records),
+        ...(bad !== t.badLines ? { badLines: bad } : {}),
+      });
       t.badLines = bad;
     }
     const status = statusOf(this.env, runDir);

@@ -53,7 +53,12 @@ const open = new Map<string, OpenPanel>();
 const keyOf = (viewType: string, runDirs: readonly string[]): string => `${viewType}\n${runSetKey(runDirs)}`;
 
 /** Shows the panel of this kind for these runs, creating it if needed. */
-export function openPanel<S, H>(ctx: Ctx, kind: PanelKind<S, H>, runDirs: readonly string[], options: { preserveFocus?: boolean } = {}): void {
+export function openPanel<S, H>(
+  ctx: Ctx,
+  kind: PanelKind<S, H>,
+  runDirs: readonly string[],
+  options: { preserveFocus?: boolean } = {},
+): void {
   const dirs = uniquePaths(kind.shown ? kind.shown(runDirs) : runDirs);
   const existing = open.get(keyOf(kind.viewType, dirs));
   if (existing) {
@@ -62,8 +67,14 @@ export function openPanel<S, H>(ctx: Ctx, kind: PanelKind<S, H>, runDirs: readon
   }
   // Runs that predate this window may never have been analysed: bring them up to date (the
   // analyzer skips whatever is already written, so this is cheap when nothing is missing).
-  if (kind.analyses && ctx.config.autoAnalyze === "runRoots") for (const runDir of dirs) if (!ctx.supervisor.findByRunDir(runDir)) ctx.analyzers.request({ runDir });
-  const panel = vscode.window.createWebviewPanel(kind.viewType, titleFor(ctx, kind.title, dirs), { viewColumn: vscode.ViewColumn.Beside, preserveFocus: options.preserveFocus ?? false }, webviewOptions(ctx));
+  if (kind.analyses && ctx.config.autoAnalyze === "runRoots")
+    for (const runDir of dirs) if (!ctx.supervisor.findByRunDir(runDir)) ctx.analyzers.request({ runDir });
+  const panel = vscode.window.createWebviewPanel(
+    kind.viewType,
+    titleFor(ctx, kind.title, dirs),
+    { viewColumn: vscode.ViewColumn.Beside, preserveFocus: options.preserveFocus ?? false },
+    webviewOptions(ctx),
+  );
   new PanelHost(ctx, kind, panel, dirs, undefined);
 }
 
@@ -79,7 +90,13 @@ export function registerSerializer<S, H>(ctx: Ctx, kind: PanelKind<S, H>): vscod
   return vscode.window.registerWebviewPanelSerializer(kind.viewType, {
     deserializeWebviewPanel: async (panel) => {
       const saved = ctx.extension.workspaceState.get<Saved<unknown>>(kind.store.key, {})[kind.store.entry(panel.title)];
-      if (!saved || !Array.isArray(saved.runDirs) || saved.runDirs.length === 0 || !saved.runDirs.every((d) => typeof d === "string") || open.has(keyOf(kind.viewType, saved.runDirs))) {
+      if (
+        !saved ||
+        !Array.isArray(saved.runDirs) ||
+        saved.runDirs.length === 0 ||
+        !saved.runDirs.every((d) => typeof d === "string") ||
+        open.has(keyOf(kind.viewType, saved.runDirs))
+      ) {
         panel.dispose();
         return;
       }
@@ -117,13 +134,20 @@ class PanelHost<S, H> implements OpenPanel {
   ) {
     this.key = keyOf(kind.viewType, runDirs);
     open.set(this.key, this);
-    this.session = new PanelSession<S, H>(kind.title, kind.content(ctx, runDirs), kind.isWebviewMessage, {
-      post: (m) => void panel.webview.postMessage(m),
-      warn: (text) => ctx.log.warn(text),
-      stateChanged: () => this.save(),
-      saveExport: (name, data, type) => void saveExport(ctx, runDirs[0], name, data, type === "CSV" ? { CSV: ["csv"] } : { PNG: ["png"] }),
-      rerun: (m) => this.rerun(m),
-    }, state);
+    this.session = new PanelSession<S, H>(
+      kind.title,
+      kind.content(ctx, runDirs),
+      kind.isWebviewMessage,
+      {
+        post: (m) => void panel.webview.postMessage(m),
+        warn: (text) => ctx.log.warn(text),
+        stateChanged: () => this.save(),
+        saveExport: (name, data, type) =>
+          void saveExport(ctx, runDirs[0], name, data, type === "CSV" ? { CSV: ["csv"] } : { PNG: ["png"] }),
+        rerun: (m) => this.rerun(m),
+      },
+      state,
+    );
     this.save();
     panel.webview.html = kind.html(pageResources(ctx, panel.webview, kind.bundle, kind.styles));
     this.subscriptions.push(
@@ -163,18 +187,27 @@ class PanelHost<S, H> implements OpenPanel {
     const runDir = this.runDirs.find((d) => d === m.runId);
     if (!runDir) return;
     if (!this.ctx.isTrusted) {
-      void vscode.window.showWarningMessage("Re-running this analysis runs the experiment file's code, which needs a trusted workspace.");
+      void vscode.window.showWarningMessage(
+        "Re-running this analysis runs the experiment file's code, which needs a trusted workspace.",
+      );
       return;
     }
     this.ctx.analyzers.request({ runDir, overrides: m.overrides, only: [m.analysis] });
-    void vscode.window.setStatusBarMessage(`Learning Mechanics: re-running ${m.analysis} on ${labelOf(this.ctx, runDir)}`, 5000);
+    void vscode.window.setStatusBarMessage(
+      `Learning Mechanics: re-running ${m.analysis} on ${labelOf(this.ctx, runDir)}`,
+      5000,
+    );
   }
 
   private save(): void {
     const store = this.kind.store;
     const saved = { ...this.ctx.extension.workspaceState.get<Saved<S>>(store.key, {}) };
     const state = this.session.state;
-    saved[store.entry(this.panel.title)] = { ...(store.kind ? { kind: store.kind } : {}), runDirs: [...this.runDirs], ...(state ? { state } : {}) };
+    saved[store.entry(this.panel.title)] = {
+      ...(store.kind ? { kind: store.kind } : {}),
+      runDirs: [...this.runDirs],
+      ...(state ? { state } : {}),
+    };
     void this.ctx.extension.workspaceState.update(store.key, saved);
   }
 

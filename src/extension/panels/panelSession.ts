@@ -78,7 +78,11 @@ export class PanelSession<S, H> {
         this.host.saveExport(raw.suggestedName, Buffer.from(raw.csv, "utf8"), "CSV");
         return;
       case "exportPng":
-        this.host.saveExport(raw.suggestedName, Buffer.from(raw.dataUrl.slice(raw.dataUrl.indexOf(",") + 1), "base64"), "PNG");
+        this.host.saveExport(
+          raw.suggestedName,
+          Buffer.from(raw.dataUrl.slice(raw.dataUrl.indexOf(",") + 1), "base64"),
+          "PNG",
+        );
         return;
       case "rerunAnalysis":
         this.host.rerun(raw);
@@ -115,7 +119,8 @@ export class PanelSession<S, H> {
 
   private deliver(update: PanelUpdate<H>): void {
     for (const m of update.messages) this.host.post(m);
-    if (update.problems && update.problems.length > 0) this.post({ type: "error", message: update.problems.join("\n") });
+    if (update.problems && update.problems.length > 0)
+      this.post({ type: "error", message: update.problems.join("\n") });
   }
 
   private fail(e: unknown): void {

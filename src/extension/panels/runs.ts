@@ -35,7 +35,11 @@ export function refsOf(env: PanelEnv, runDirs: readonly string[]): { ref: RunRef
 }
 
 /** Reads a run folder for an analysis panel; a run that cannot be read gives a problem naming it. */
-export function loadRun(env: PanelEnv, runDir: string, options: { metrics: boolean }): { data: RunData } | { problem: string } {
+export function loadRun(
+  env: PanelEnv,
+  runDir: string,
+  options: { metrics: boolean },
+): { data: RunData } | { problem: string } {
   const entry = env.runIndex.get(runDir) ?? env.runIndex.update(runDir);
   if (!entry) return { problem: `${runDir}: no run.json` };
   if (entry.status === "invalid") return { problem: `${runDir}: ${entry.problem}` };
@@ -47,7 +51,11 @@ export function loadRun(env: PanelEnv, runDir: string, options: { metrics: boole
 }
 
 /** The runs that could be read, and a problem for each that could not. */
-export function loadRuns(env: PanelEnv, runDirs: readonly string[], options: { metrics: boolean }): { runs: { ref: RunRef; data: RunData }[]; problems: string[] } {
+export function loadRuns(
+  env: PanelEnv,
+  runDirs: readonly string[],
+  options: { metrics: boolean },
+): { runs: { ref: RunRef; data: RunData }[]; problems: string[] } {
   const runs: { ref: RunRef; data: RunData }[] = [];
   const problems: string[] = [];
   for (const { ref, runDir } of refsOf(env, runDirs)) {

@@ -5,7 +5,22 @@ import type { ConfigProblem } from "../../shared/trainerProtocol";
 import { analysesDefaults } from "../builders";
 import type { AnalysesSpec } from "../spec";
 import { checkFields, copy, fieldsOf, fill } from "./fields";
-import { type Fields, interval, isInt, isObject, nonNegativeInt, nonNegativeNumber, oneOf, positiveInt, positiveNumber, Problems, quote, type Rule, rule, arrayOf } from "./rules";
+import {
+  type Fields,
+  interval,
+  isInt,
+  isObject,
+  nonNegativeInt,
+  nonNegativeNumber,
+  oneOf,
+  positiveInt,
+  positiveNumber,
+  Problems,
+  quote,
+  type Rule,
+  rule,
+  arrayOf,
+} from "./rules";
 import { suggest } from "./suggest";
 
 const ANALYSES: ReadonlyArray<keyof AnalysesSpec> = ["grokking", "weights", "kernel", "fourier", "tracin", "bif"];
@@ -13,13 +28,19 @@ const ANALYSES: ReadonlyArray<keyof AnalysesSpec> = ["grokking", "weights", "ker
 const every = nonNegativeInt;
 const query: Rule = (v, path, problems) => {
   if (!isObject(v)) {
-    problems.add(path, 'must be an object: { kind: "test", count }, { kind: "class", label, count } or { kind: "indices", split, indices }');
+    problems.add(
+      path,
+      'must be an object: { kind: "test", count }, { kind: "class", label, count } or { kind: "indices", split, indices }',
+    );
     return false;
   }
   const kinds: Record<string, Record<string, Rule>> = {
     test: { count: positiveInt },
     class: { label: nonNegativeInt, count: positiveInt },
-    indices: { split: oneOf(["train", "test"]), indices: arrayOf(nonNegativeInt, "must be a non-empty array of example indices", true) },
+    indices: {
+      split: oneOf(["train", "test"]),
+      indices: arrayOf(nonNegativeInt, "must be a non-empty array of example indices", true),
+    },
   };
   const kind = typeof v["kind"] === "string" ? kinds[v["kind"]] : undefined;
   if (kind === undefined) return oneOf(Object.keys(kinds))(v["kind"], `${path}.kind`, problems);
@@ -78,7 +99,9 @@ export function checkAnalyses(given: unknown, problems: Problems): AnalysesSpec 
 }
 
 /** Checks `analyses` settings on their own (a run from elsewhere, or overrides from the panel). */
-export function validateAnalyses(input: unknown): { ok: true; spec: AnalysesSpec } | { ok: false; problems: ConfigProblem[] } {
+export function validateAnalyses(
+  input: unknown,
+): { ok: true; spec: AnalysesSpec } | { ok: false; problems: ConfigProblem[] } {
   const problems = new Problems();
   const spec = checkAnalyses(input, problems);
   return spec === undefined ? { ok: false, problems: problems.list } : { ok: true, spec };
@@ -92,7 +115,6 @@ export function mergeAnalyses(base: unknown, overrides: unknown): unknown {
   for (const [k, v] of Object.entries(overrides)) out[k] = isObject(v) && isObject(base[k]) ? { ...base[k], ...v } : v;
   return out;
 }
-
 
 /**
  * The checked settings as AnalysesSpec. Every analysis's fields passed the rules of

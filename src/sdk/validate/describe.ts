@@ -58,7 +58,8 @@ function describeOptimizer(o: SystemSpec["optimizer"]): string {
   if (o.kind === "sgd" && o.momentum > 0) s += ` momentum=${formatNumber(o.momentum)}${o.nesterov ? " nesterov" : ""}`;
   if (o.weightDecay > 0) s += ` wd=${formatNumber(o.weightDecay)}`;
   if (o.schedule.warmupSteps > 0) s += ` warmup=${o.schedule.warmupSteps}`;
-  if (o.schedule.decay !== "constant") s += ` ${o.schedule.decay}${o.schedule.minLrFraction > 0 ? `→${formatNumber(o.schedule.minLrFraction)}` : ""}`;
+  if (o.schedule.decay !== "constant")
+    s += ` ${o.schedule.decay}${o.schedule.minLrFraction > 0 ? `→${formatNumber(o.schedule.minLrFraction)}` : ""}`;
   return s;
 }
 
@@ -68,5 +69,10 @@ function describeOptimizer(o: SystemSpec["optimizer"]): string {
  */
 export function describeSystem(spec: SystemSpec): string {
   const batch = spec.batchSize === "full" ? "full-batch" : `batch=${spec.batchSize}`;
-  return [describeTask(spec.task), describeModel(spec.model), describeOptimizer(spec.optimizer), `${spec.steps} steps ${batch}`].join(" · ");
+  return [
+    describeTask(spec.task),
+    describeModel(spec.model),
+    describeOptimizer(spec.optimizer),
+    `${spec.steps} steps ${batch}`,
+  ].join(" · ");
 }

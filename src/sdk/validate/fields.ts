@@ -32,7 +32,13 @@ export function fieldsOf(value: object): Fields {
  * Reports unknown fields of `obj`, then runs each rule in `fields` on its value.
  * Returns the keys whose values are valid (for cross-field rules).
  */
-export function checkFields(path: string, obj: Fields, fields: Record<string, Rule>, problems: Problems, extraKeys: readonly string[] = []): Set<string> {
+export function checkFields(
+  path: string,
+  obj: Fields,
+  fields: Record<string, Rule>,
+  problems: Problems,
+  extraKeys: readonly string[] = [],
+): Set<string> {
   const known = Object.keys(fields);
   for (const key of Object.keys(obj)) {
     if (Object.hasOwn(fields, key) || extraKeys.includes(key)) continue;

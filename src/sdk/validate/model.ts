@@ -32,7 +32,8 @@ export const MODELS: Record<string, Kind<ModelSpec>> = {
       initScale: positiveNumber,
     },
     cross: (o, ok, path, problems) => {
-      if (ok.has("heads") && ok.has("dModel") && checkedNumber(o, "dModel") % checkedNumber(o, "heads") !== 0) problems.add(`${path}.heads`, `must divide ${path}.dModel`);
+      if (ok.has("heads") && ok.has("dModel") && checkedNumber(o, "dModel") % checkedNumber(o, "heads") !== 0)
+        problems.add(`${path}.heads`, `must divide ${path}.dModel`);
     },
   },
   deepLinear: {

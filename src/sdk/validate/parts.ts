@@ -18,10 +18,19 @@ export interface Kind<S> {
 }
 
 /** The builder namespace of each part, for messages like "call the builder: tasks.mlp()". */
-const NAMESPACES = { task: ["tasks", tasks], model: ["models", models], optimizer: ["optimizers", optimizers] } as const;
+const NAMESPACES = {
+  task: ["tasks", tasks],
+  model: ["models", models],
+  optimizer: ["optimizers", optimizers],
+} as const;
 
 /** Checks a part with a `kind`; returns it, defaults filled, when every field is valid, else undefined. */
-export function checkPart<S extends object>(part: "task" | "model" | "optimizer", given: unknown, kinds: Record<string, Kind<S>>, problems: Problems): S | undefined {
+export function checkPart<S extends object>(
+  part: "task" | "model" | "optimizer",
+  given: unknown,
+  kinds: Record<string, Kind<S>>,
+  problems: Problems,
+): S | undefined {
   const [ns, builders] = NAMESPACES[part];
   const example = `${ns}.${Object.keys(builders)[0] ?? ""}()`;
   if (given === undefined) {
@@ -50,5 +59,7 @@ export function checkPart<S extends object>(part: "task" | "model" | "optimizer"
   const before = problems.list.length;
   const ok = checkFields(part, filled, kind.fields, problems, ["kind"]);
   kind.cross?.(filled, ok, part, problems);
-  return problems.list.length === before && bad === undefined ? Object.assign(kind.template(), copy(filled)) : undefined;
+  return problems.list.length === before && bad === undefined
+    ? Object.assign(kind.template(), copy(filled))
+    : undefined;
 }

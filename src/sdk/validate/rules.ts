@@ -68,7 +68,10 @@ export function oneOf(values: readonly string[]): Rule {
   return (v, path, problems) => {
     if (typeof v === "string" && values.includes(v)) return true;
     const hint = typeof v === "string" ? suggest(v, values) : undefined;
-    problems.add(path, `must be one of ${values.map(quote).join(", ")}${hint === undefined ? "" : ` (did you mean ${quote(hint)}?)`}`);
+    problems.add(
+      path,
+      `must be one of ${values.map(quote).join(", ")}${hint === undefined ? "" : ` (did you mean ${quote(hint)}?)`}`,
+    );
     return false;
   };
 }

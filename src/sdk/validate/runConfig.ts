@@ -33,7 +33,8 @@ function jsonSafe(v: unknown, seen: Set<object>): unknown {
     if (Array.isArray(o)) return o.map((x) => jsonSafe(x, seen) ?? null);
     // Plain objects of any realm (the loader may evaluate experiment files in a vm context).
     const proto = Object.getPrototypeOf(o) as object | null;
-    if (proto !== null && Object.getPrototypeOf(proto) !== null) return `<${(o.constructor as { name?: string } | undefined)?.name ?? "object"}>`;
+    if (proto !== null && Object.getPrototypeOf(proto) !== null)
+      return `<${(o.constructor as { name?: string } | undefined)?.name ?? "object"}>`;
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(o)) {
       const y = jsonSafe(x, seen);

@@ -12,7 +12,8 @@ export function editDistance(a: string, b: string): number {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       let best = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, (d[i - 2] as number[])[j - 2] as number + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        best = Math.min(best, ((d[i - 2] as number[])[j - 2] as number) + 1);
       row[j] = best;
     }
   }
@@ -39,6 +40,7 @@ export function suggest(word: string, candidates: readonly string[]): string | u
   }
   if (bestDistance <= limit && bestDistance < w.length) return best;
   // A truncated or extended name: `warmup` for `warmupSteps`, `hiddenSizes` for `hidden`.
-  if (w.length >= 4) return candidates.find((c) => c.length >= 4 && (c.toLowerCase().startsWith(w) || w.startsWith(c.toLowerCase())));
+  if (w.length >= 4)
+    return candidates.find((c) => c.length >= 4 && (c.toLowerCase().startsWith(w) || w.startsWith(c.toLowerCase())));
   return undefined;
 }

@@ -33,7 +33,10 @@ export function validateSystem(input: unknown): ValidationResult {
   try {
     const given: unknown = isModelSystem(input) ? input.input : input;
     if (!isObject(given)) {
-      problems.add("", "must be an object with task, model and optimizer, e.g. modelSystem({ task, model, optimizer })");
+      problems.add(
+        "",
+        "must be an object with task, model and optimizer, e.g. modelSystem({ task, model, optimizer })",
+      );
       return { ok: false, problems: problems.list };
     }
     const known = ["task", "model", "optimizer", "analyses", ...Object.keys(SYSTEM_FIELDS)];
@@ -53,13 +56,24 @@ export function validateSystem(input: unknown): ValidationResult {
 
     // Rules across parts.
     if (optimizer !== undefined && ok.has("steps")) {
-      if (optimizer.schedule.warmupSteps > checkedNumber(system, "steps")) problems.add("optimizer.schedule.warmupSteps", "must be ≤ steps");
+      if (optimizer.schedule.warmupSteps > checkedNumber(system, "steps"))
+        problems.add("optimizer.schedule.warmupSteps", "must be ≤ steps");
     }
     if (task?.kind === "teacherStudent" && model?.kind === "transformer") {
-      problems.add("model.kind", 'must not be "transformer" for a task with real features (teacherStudent): a transformer reads tokens');
+      problems.add(
+        "model.kind",
+        'must not be "transformer" for a task with real features (teacherStudent): a transformer reads tokens',
+      );
     }
 
-    if (problems.list.length > 0 || task === undefined || model === undefined || optimizer === undefined || analyses === undefined) return { ok: false, problems: problems.list };
+    if (
+      problems.list.length > 0 ||
+      task === undefined ||
+      model === undefined ||
+      optimizer === undefined ||
+      analyses === undefined
+    )
+      return { ok: false, problems: problems.list };
     // Every system field passed its rule above: laid over the typed defaults, they are the spec's.
     const { analyses: _defaults, ...fields } = Object.assign(systemDefaults(), system);
     return { ok: true, spec: { task, model, optimizer, ...fields, analyses } };

@@ -3,7 +3,24 @@ import { buildFields, CUSTOM_DEFAULTS, FILE_TASK_DEFAULTS, tasks } from "../buil
 import { checkedNumber, fieldsOf, unreachable } from "./fields";
 import type { Kind } from "./parts";
 import type { TaskSpec } from "../spec";
-import { arrayOf, boolean, dataFile, func, interval, isInt, MAX_ITEMS, MAX_P, nonEmptyString, nonNegativeNumber, npyFile, oneOf, optional, positiveInt, rule, seed } from "./rules";
+import {
+  arrayOf,
+  boolean,
+  dataFile,
+  func,
+  interval,
+  isInt,
+  MAX_ITEMS,
+  MAX_P,
+  nonEmptyString,
+  nonNegativeNumber,
+  npyFile,
+  oneOf,
+  optional,
+  positiveInt,
+  rule,
+  seed,
+} from "./rules";
 
 function isPrime(n: number): boolean {
   if (n < 2) return false;
@@ -23,11 +40,13 @@ export const TASKS: Record<string, Kind<TaskSpec>> = {
       equalsToken: boolean,
     },
     cross: (o, ok, path, problems) => {
-      if (ok.has("p") && ok.has("op") && o["op"] === "div" && !isPrime(checkedNumber(o, "p"))) problems.add(`${path}.p`, 'must be a prime for op "div"');
+      if (ok.has("p") && ok.has("op") && o["op"] === "div" && !isPrime(checkedNumber(o, "p")))
+        problems.add(`${path}.p`, 'must be a prime for op "div"');
       if (ok.has("p") && ok.has("op") && ok.has("trainFraction")) {
         const p = checkedNumber(o, "p");
         const pairs = o["op"] === "div" ? p * (p - 1) : p * p;
-        if (checkedNumber(o, "trainFraction") * pairs < 1) problems.add(`${path}.trainFraction`, "must select at least one training pair");
+        if (checkedNumber(o, "trainFraction") * pairs < 1)
+          problems.add(`${path}.trainFraction`, "must select at least one training pair");
       }
     },
   },
@@ -36,7 +55,8 @@ export const TASKS: Record<string, Kind<TaskSpec>> = {
     template: () => tasks.sparseParity(),
     fields: { bits: positiveInt, k: positiveInt, trainSize: positiveInt, testSize: positiveInt, dataSeed: seed },
     cross: (o, ok, path, problems) => {
-      if (ok.has("bits") && ok.has("k") && checkedNumber(o, "k") > checkedNumber(o, "bits")) problems.add(`${path}.k`, `must be ≤ ${path}.bits`);
+      if (ok.has("bits") && ok.has("k") && checkedNumber(o, "k") > checkedNumber(o, "bits"))
+        problems.add(`${path}.k`, `must be ≤ ${path}.bits`);
     },
   },
   teacherStudent: {
@@ -62,7 +82,11 @@ export const TASKS: Record<string, Kind<TaskSpec>> = {
       dataSeed: seed,
     },
     cross: (o, ok, path, problems) => {
-      if (ok.has("depth") && ok.has("branching") && checkedNumber(o, "branching") ** checkedNumber(o, "depth") > MAX_ITEMS) {
+      if (
+        ok.has("depth") &&
+        ok.has("branching") &&
+        checkedNumber(o, "branching") ** checkedNumber(o, "depth") > MAX_ITEMS
+      ) {
         problems.add(`${path}.depth`, `must keep branching^depth ≤ ${MAX_ITEMS} (the number of items)`);
       }
     },
@@ -83,13 +107,18 @@ export const TASKS: Record<string, Kind<TaskSpec>> = {
     },
     cross: (o, ok, path, problems) => {
       const npy = (f: unknown): boolean => typeof f === "string" && /\.npy$/i.test(f.trim());
-      if (ok.has("train") && npy(o["train"]) && o["trainTargets"] === undefined) problems.add(`${path}.trainTargets`, `is required when ${path}.train is a .npy file`);
-      if (ok.has("test") && npy(o["test"]) && o["testTargets"] === undefined) problems.add(`${path}.testTargets`, `is required when ${path}.test is a .npy file`);
-      if (o["testTargets"] !== undefined && o["test"] === undefined) problems.add(`${path}.testTargets`, `requires ${path}.test`);
+      if (ok.has("train") && npy(o["train"]) && o["trainTargets"] === undefined)
+        problems.add(`${path}.trainTargets`, `is required when ${path}.train is a .npy file`);
+      if (ok.has("test") && npy(o["test"]) && o["testTargets"] === undefined)
+        problems.add(`${path}.testTargets`, `is required when ${path}.test is a .npy file`);
+      if (o["testTargets"] !== undefined && o["test"] === undefined)
+        problems.add(`${path}.testTargets`, `requires ${path}.test`);
       if (ok.has("train") && npy(o["train"])) {
-        for (const key of ["inputColumns", "targetColumn"]) if (o[key] !== undefined) problems.add(`${path}.${key}`, "applies to .csv and .json files only");
+        for (const key of ["inputColumns", "targetColumn"])
+          if (o[key] !== undefined) problems.add(`${path}.${key}`, "applies to .csv and .json files only");
       } else if (ok.has("train")) {
-        for (const key of ["trainTargets", "testTargets"]) if (o[key] !== undefined) problems.add(`${path}.${key}`, "applies to .npy files only");
+        for (const key of ["trainTargets", "testTargets"])
+          if (o[key] !== undefined) problems.add(`${path}.${key}`, "applies to .npy files only");
       }
     },
   },

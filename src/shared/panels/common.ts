@@ -78,7 +78,17 @@ export function commonWebviewGuard<S>(isState: (x: unknown) => x is S): (x: unkn
 /** Settings an analysis may be rerun with: the fields of the SDK's `analyses` spec they override. */
 export interface AnalysisOverrides {
   tracin?: { every?: number; projectionDim?: number; trainExamples?: number };
-  bif?: { every?: number; chains?: number; draws?: number; burnIn?: number; thin?: number; epsilon?: number; gamma?: number; nBeta?: number; batchSize?: number };
+  bif?: {
+    every?: number;
+    chains?: number;
+    draws?: number;
+    burnIn?: number;
+    thin?: number;
+    epsilon?: number;
+    gamma?: number;
+    nBeta?: number;
+    batchSize?: number;
+  };
   kernel?: { every?: number; probeSize?: number };
 }
 
@@ -106,7 +116,8 @@ export function isAnalysisOverrides(x: unknown): x is AnalysisOverrides {
   for (const [analysis, fields] of Object.entries(x)) {
     if (!isOverrideName(analysis) || !isObject(fields)) return false;
     const allowed = OVERRIDE_FIELDS[analysis];
-    for (const [k, v] of Object.entries(fields)) if (!allowed.includes(k) || typeof v !== "number" || !Number.isFinite(v) || v < 0) return false;
+    for (const [k, v] of Object.entries(fields))
+      if (!allowed.includes(k) || typeof v !== "number" || !Number.isFinite(v) || v < 0) return false;
   }
   return true;
 }

@@ -2,8 +2,25 @@
 // several runs with the grokking detector's report and the progress-measure indicators; live
 // `update`s append. Steps are training steps (integers, increasing within one array).
 
-import { isArrayOf, isCount, isNullableNumberArray, isNumber, isNumberArray, isObject, isOptNumber, isString, isStringArray } from "../guards";
-import { commonWebviewGuard, isCommonHostMessage, isRunRef, type CommonHostMessage, type CommonWebviewMessage, type RunRef } from "./common";
+import {
+  isArrayOf,
+  isCount,
+  isNullableNumberArray,
+  isNumber,
+  isNumberArray,
+  isObject,
+  isOptNumber,
+  isString,
+  isStringArray,
+} from "../guards";
+import {
+  commonWebviewGuard,
+  isCommonHostMessage,
+  isRunRef,
+  type CommonHostMessage,
+  type CommonWebviewMessage,
+  type RunRef,
+} from "./common";
 
 /**
  * Logged curves of one run, columnar: index i of every array is the same metrics line. A value
@@ -97,7 +114,14 @@ export type GrokkingHostMessage =
    * replaces the run's report (the detector reruns on the whole run), `badLines` its count of
    * unreadable metrics lines.
    */
-  | { type: "update"; runId: string; curves: GrokCurves; indicators: IndicatorSeries[]; report: GrokReport | null; badLines?: number };
+  | {
+      type: "update";
+      runId: string;
+      curves: GrokCurves;
+      indicators: IndicatorSeries[];
+      report: GrokReport | null;
+      badLines?: number;
+    };
 
 /** Messages the grokking webview posts to the extension host: the common ones. */
 export type GrokkingWebviewMessage = CommonWebviewMessage<GrokkingState>;
@@ -105,7 +129,9 @@ export type GrokkingWebviewMessage = CommonWebviewMessage<GrokkingState>;
 function isGrokCurves(x: unknown): x is GrokCurves {
   if (!isObject(x) || !isNumberArray(x["step"])) return false;
   const n = x["step"].length;
-  return (["trainAcc", "testAcc", "trainLoss", "testLoss", "paramNorm"] as const).every((k) => isNullableNumberArray(x[k], n));
+  return (["trainAcc", "testAcc", "trainLoss", "testLoss", "paramNorm"] as const).every((k) =>
+    isNullableNumberArray(x[k], n),
+  );
 }
 
 function isGrokPhase(x: unknown): x is GrokPhase {
@@ -128,11 +154,23 @@ function isGrokReport(x: unknown): x is GrokReport {
 }
 
 function isIndicatorSeries(x: unknown): x is IndicatorSeries {
-  return isObject(x) && isString(x["name"]) && isNumberArray(x["steps"]) && isNullableNumberArray(x["values"], x["steps"].length);
+  return (
+    isObject(x) &&
+    isString(x["name"]) &&
+    isNumberArray(x["steps"]) &&
+    isNullableNumberArray(x["values"], x["steps"].length)
+  );
 }
 
 function isGrokRun(x: unknown): x is GrokRun {
-  return isObject(x) && isRunRef(x) && isGrokCurves(x["curves"]) && (x["badLines"] === undefined || isCount(x["badLines"])) && (x["report"] === null || isGrokReport(x["report"])) && isArrayOf(x["indicators"], isIndicatorSeries);
+  return (
+    isObject(x) &&
+    isRunRef(x) &&
+    isGrokCurves(x["curves"]) &&
+    (x["badLines"] === undefined || isCount(x["badLines"])) &&
+    (x["report"] === null || isGrokReport(x["report"])) &&
+    isArrayOf(x["indicators"], isIndicatorSeries)
+  );
 }
 
 export function isGrokkingState(x: unknown): x is GrokkingState {
@@ -164,4 +202,5 @@ export function isGrokkingHostMessage(x: unknown): x is GrokkingHostMessage {
   }
 }
 
-export const isGrokkingWebviewMessage: (x: unknown) => x is GrokkingWebviewMessage = commonWebviewGuard(isGrokkingState);
+export const isGrokkingWebviewMessage: (x: unknown) => x is GrokkingWebviewMessage =
+  commonWebviewGuard(isGrokkingState);

@@ -74,7 +74,13 @@ export interface InfluenceState {
   selected: { example: number; step: number } | null;
 }
 
-export const DEFAULT_INFLUENCE_STATE: InfluenceState = { method: "tracin", sort: "index", groupByLabel: false, rowPx: 0, selected: null };
+export const DEFAULT_INFLUENCE_STATE: InfluenceState = {
+  method: "tracin",
+  sort: "index",
+  groupByLabel: false,
+  rowPx: 0,
+  selected: null,
+};
 
 /** Messages the extension host posts to the influence webview. */
 export type InfluenceHostMessage =
@@ -86,7 +92,13 @@ export type InfluenceHostMessage =
 export type InfluenceWebviewMessage = CommonWebviewMessage<InfluenceState> | RerunAnalysisMessage;
 
 function isInfluenceMatrix(x: unknown, n: number): x is InfluenceMatrix {
-  if (!isObject(x) || (x["method"] !== "tracin" && x["method"] !== "bif") || !isNumberArray(x["steps"]) || !isString(x["query"])) return false;
+  if (
+    !isObject(x) ||
+    (x["method"] !== "tracin" && x["method"] !== "bif") ||
+    !isNumberArray(x["steps"]) ||
+    !isString(x["query"])
+  )
+    return false;
   const size = n * x["steps"].length;
   const v = x["values"];
   if (v instanceof Float32Array || v instanceof Float64Array) return v.length === size;
@@ -107,7 +119,11 @@ function isBifChains(x: unknown): x is BifChains {
 function isInfluenceRun(x: unknown): x is InfluenceRun {
   if (!isObject(x) || !isRunRef(x)) return false;
   const ex = x["examples"];
-  if (!Array.isArray(ex) || !ex.every((e) => isObject(e) && isNumber(e["index"]) && isString(e["label"]) && isString(e["text"]))) return false;
+  if (
+    !Array.isArray(ex) ||
+    !ex.every((e) => isObject(e) && isNumber(e["index"]) && isString(e["label"]) && isString(e["text"]))
+  )
+    return false;
   const n = ex.length;
   const ms = x["matrices"];
   return (
@@ -134,7 +150,12 @@ export function isInfluenceState(x: unknown): x is InfluenceState {
 
 export function isInfluenceHostMessage(x: unknown): x is InfluenceHostMessage {
   if (isCommonHostMessage(x)) return true;
-  return isObject(x) && x["type"] === "init" && isInfluenceRun(x["run"]) && (x["state"] === undefined || isInfluenceState(x["state"]));
+  return (
+    isObject(x) &&
+    x["type"] === "init" &&
+    isInfluenceRun(x["run"]) &&
+    (x["state"] === undefined || isInfluenceState(x["state"]))
+  );
 }
 
 const isCommonInfluenceMessage = commonWebviewGuard(isInfluenceState);

@@ -1,12 +1,33 @@
 // The lazy-vs-rich panel's protocol (the convention is in ./common.ts): per-layer measures over a
 // run's checkpoints with the regime verdict, and α sweeps across runs.
 
-import { isArrayOf, isNullableNumber, isNullableNumberArray, isNumber, isNumberArray, isObject, isString } from "../guards";
-import { commonWebviewGuard, isCommonHostMessage, isRunRef, type CommonHostMessage, type CommonWebviewMessage, type RunRef } from "./common";
+import {
+  isArrayOf,
+  isNullableNumber,
+  isNullableNumberArray,
+  isNumber,
+  isNumberArray,
+  isObject,
+  isString,
+} from "../guards";
+import {
+  commonWebviewGuard,
+  isCommonHostMessage,
+  isRunRef,
+  type CommonHostMessage,
+  type CommonWebviewMessage,
+  type RunRef,
+} from "./common";
 
 /** The lazy-vs-rich measures (docs/analyses.md). */
 export type LazyRichMetric = "relativeWeightChange" | "paramNorm" | "kernelDistance" | "kernelAlignment" | "cka";
-export const LAZY_RICH_METRICS: readonly LazyRichMetric[] = ["relativeWeightChange", "paramNorm", "kernelDistance", "kernelAlignment", "cka"];
+export const LAZY_RICH_METRICS: readonly LazyRichMetric[] = [
+  "relativeWeightChange",
+  "paramNorm",
+  "kernelDistance",
+  "kernelAlignment",
+  "cka",
+];
 
 /** A per-layer measure over the run's checkpoints: `values[i]` at `LazyRichRun.steps[i]`. */
 export interface LayerSeries {
@@ -70,7 +91,9 @@ export type LazyRichHostMessage =
 export type LazyRichWebviewMessage = CommonWebviewMessage<LazyRichState>;
 
 function isLayerSeriesList(x: unknown, n: number): x is LayerSeries[] {
-  return Array.isArray(x) && x.every((l) => isObject(l) && isString(l["layer"]) && isNullableNumberArray(l["values"], n));
+  return (
+    Array.isArray(x) && x.every((l) => isObject(l) && isString(l["layer"]) && isNullableNumberArray(l["values"], n))
+  );
 }
 
 function isLazyRichRun(x: unknown): x is LazyRichRun {
@@ -84,8 +107,13 @@ function isLazyRichRun(x: unknown): x is LazyRichRun {
     (x["kernelDistance"] === undefined || isNullableNumberArray(x["kernelDistance"], n)) &&
     (x["kernelAlignment"] === undefined || isNullableNumberArray(x["kernelAlignment"], n)) &&
     Array.isArray(x["missing"]) &&
-    x["missing"].every((m) => isObject(m) && LAZY_RICH_METRICS.includes(m["metric"] as LazyRichMetric) && isString(m["reason"])) &&
-    (regime === null || (isObject(regime) && ["lazy", "transitioning", "rich"].includes(regime["badge"] as string) && isString(regime["reason"])))
+    x["missing"].every(
+      (m) => isObject(m) && LAZY_RICH_METRICS.includes(m["metric"] as LazyRichMetric) && isString(m["reason"]),
+    ) &&
+    (regime === null ||
+      (isObject(regime) &&
+        ["lazy", "transitioning", "rich"].includes(regime["badge"] as string) &&
+        isString(regime["reason"])))
   );
 }
 
@@ -94,7 +122,14 @@ function isAlphaSweep(x: unknown): x is AlphaSweep {
     isObject(x) &&
     isString(x["system"]) &&
     Array.isArray(x["points"]) &&
-    x["points"].every((p) => isObject(p) && isString(p["runId"]) && isNumber(p["alpha"]) && isNullableNumber(p["relativeWeightChange"]) && isNullableNumber(p["kernelDistance"]))
+    x["points"].every(
+      (p) =>
+        isObject(p) &&
+        isString(p["runId"]) &&
+        isNumber(p["alpha"]) &&
+        isNullableNumber(p["relativeWeightChange"]) &&
+        isNullableNumber(p["kernelDistance"]),
+    )
   );
 }
 
@@ -113,7 +148,11 @@ export function isLazyRichHostMessage(x: unknown): x is LazyRichHostMessage {
   if (!isObject(x)) return false;
   switch (x["type"]) {
     case "init":
-      return isArrayOf(x["runs"], isLazyRichRun) && isArrayOf(x["sweeps"], isAlphaSweep) && (x["state"] === undefined || isLazyRichState(x["state"]));
+      return (
+        isArrayOf(x["runs"], isLazyRichRun) &&
+        isArrayOf(x["sweeps"], isAlphaSweep) &&
+        (x["state"] === undefined || isLazyRichState(x["state"]))
+      );
     case "run":
       return isLazyRichRun(x["run"]) && (x["sweeps"] === undefined || isArrayOf(x["sweeps"], isAlphaSweep));
     default:
@@ -121,4 +160,5 @@ export function isLazyRichHostMessage(x: unknown): x is LazyRichHostMessage {
   }
 }
 
-export const isLazyRichWebviewMessage: (x: unknown) => x is LazyRichWebviewMessage = commonWebviewGuard(isLazyRichState);
+export const isLazyRichWebviewMessage: (x: unknown) => x is LazyRichWebviewMessage =
+  commonWebviewGuard(isLazyRichState);

@@ -114,7 +114,8 @@ function isRunSeries(x: unknown): x is RunSeries {
   );
 }
 
-const isPlotChoice = (x: unknown): x is PlotChoice => isObject(x) && isString(x["key"]) && (x["axis"] === "left" || x["axis"] === "right");
+const isPlotChoice = (x: unknown): x is PlotChoice =>
+  isObject(x) && isString(x["key"]) && (x["axis"] === "left" || x["axis"] === "right");
 
 export function isLossCurvesState(x: unknown): x is LossCurvesState {
   if (!isObject(x)) return false;
@@ -141,9 +142,15 @@ export function isLossCurvesHostMessage(x: unknown): x is LossCurvesHostMessage 
   if (!isObject(x)) return false;
   switch (x["type"]) {
     case "init":
-      return Array.isArray(x["runs"]) && x["runs"].every(isRunSeries) && (x["state"] === undefined || isLossCurvesState(x["state"]));
+      return (
+        Array.isArray(x["runs"]) &&
+        x["runs"].every(isRunSeries) &&
+        (x["state"] === undefined || isLossCurvesState(x["state"]))
+      );
     case "append":
-      return isString(x["runId"]) && isSeriesPoints(x["points"]) && (x["badLines"] === undefined || isCount(x["badLines"]));
+      return (
+        isString(x["runId"]) && isSeriesPoints(x["points"]) && (x["badLines"] === undefined || isCount(x["badLines"]))
+      );
     case "runStatus":
       return isString(x["runId"]) && isRunStatus(x["status"]);
     default:
@@ -151,4 +158,5 @@ export function isLossCurvesHostMessage(x: unknown): x is LossCurvesHostMessage 
   }
 }
 
-export const isLossCurvesWebviewMessage: (x: unknown) => x is LossCurvesWebviewMessage = commonWebviewGuard(isLossCurvesState);
+export const isLossCurvesWebviewMessage: (x: unknown) => x is LossCurvesWebviewMessage =
+  commonWebviewGuard(isLossCurvesState);

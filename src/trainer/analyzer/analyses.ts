@@ -15,7 +15,11 @@ export const MODEL_ANALYSES = ["kernel", "fourier", "tracin", "bif"] as const;
  * The analyses that are wanted, switched on (`every` > 0) and applicable. `model` is undefined
  * when the experiment file is not to be loaded: then only the checkpoint analyses are built.
  */
-export function createAnalyses(ctx: AnalysisContext, model: ModelContext | undefined, wanted: (name: AnalysisName) => boolean): Analysis[] {
+export function createAnalyses(
+  ctx: AnalysisContext,
+  model: ModelContext | undefined,
+  wanted: (name: AnalysisName) => boolean,
+): Analysis[] {
   const on = (name: AnalysisName) => wanted(name) && ctx.settings[name].every > 0;
   const out: Analysis[] = [];
   if (on("weights")) out.push(createWeightsAnalysis(ctx));

@@ -13,7 +13,11 @@ export function createBifAnalysis(system: SystemInstance, settings: AnalysesSpec
   const rows = trainSubset(n, settings.trainExamples);
   const query = queryIndices(settings.query, system.data);
   // L_n(w) is the mean loss over every training example, whichever are scored.
-  const train: Examples = { x: system.train.x, y: system.train.y, indices: Int32Array.from({ length: n }, (_, i) => i) };
+  const train: Examples = {
+    x: system.train.x,
+    y: system.train.y,
+    indices: Int32Array.from({ length: n }, (_, i) => i),
+  };
   const queries = examplesOf(system, query.split, query.indices);
   const target = system.target();
   return {
@@ -23,20 +27,33 @@ export function createBifAnalysis(system: SystemInstance, settings: AnalysesSpec
     due: cadence(settings.every),
     header: { examples: exampleInfos(system.spec, system.data, "train", rows), query: query.description },
     async compute(step: number): Promise<BifRecord> {
-      const result = await computeBif(target, train, { examples: queries, groups: new Int32Array(query.indices.length) }, {
-        rows,
-        stepSize: settings.epsilon,
-        localization: settings.gamma,
-        ...(settings.nBeta > 0 ? { nBeta: settings.nBeta } : {}),
-        chains: settings.chains,
-        draws: settings.draws,
-        burnIn: settings.burnIn,
-        thin: settings.thin,
-        batchSize: settings.batchSize,
-        seed: step,
-      });
+      const result = await computeBif(
+        target,
+        train,
+        { examples: queries, groups: new Int32Array(query.indices.length) },
+        {
+          rows,
+          stepSize: settings.epsilon,
+          localization: settings.gamma,
+          ...(settings.nBeta > 0 ? { nBeta: settings.nBeta } : {}),
+          chains: settings.chains,
+          draws: settings.draws,
+          burnIn: settings.burnIn,
+          thin: settings.thin,
+          batchSize: settings.batchSize,
+          seed: step,
+        },
+      );
       const traces = result.traces.map((t) => ({ loss: Array.from(t.loss), query: Array.from(t.query) }));
-      if (result.kind === "diverged") return { step, values: Array.from(rows, () => Number.NaN), traces, rhat: null, ess: null, warning: result.message };
+      if (result.kind === "diverged")
+        return {
+          step,
+          values: Array.from(rows, () => Number.NaN),
+          traces,
+          rhat: null,
+          ess: null,
+          warning: result.message,
+        };
       const warning = result.warnings.join("; ");
       return {
         step,

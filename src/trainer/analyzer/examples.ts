@@ -26,16 +26,28 @@ function exampleText(spec: SystemSpec, data: TaskData, split: "train" | "test", 
     const shown = Array.from({ length: Math.min(n, 4) }, (_, k) => +Number(a[from + k]).toPrecision(3));
     return `[${shown.join(", ")}${n > 4 ? ", …" : ""}]`;
   };
-  const x = data.input.kind === "tokens" ? short(s.x, i * data.input.length, data.input.length) : short(s.x, i * data.input.dim, data.input.dim);
+  const x =
+    data.input.kind === "tokens"
+      ? short(s.x, i * data.input.length, data.input.length)
+      : short(s.x, i * data.input.dim, data.input.dim);
   if (label !== undefined) return `${x} → class ${label}`;
   const outDim = data.output.kind === "regression" ? data.output.dim : 1;
   return `${x} → ${short(s.y, i * outDim, outDim)}`;
 }
 
 /** The example infos of rows `indices` of a split. */
-export function exampleInfos(spec: SystemSpec, data: TaskData, split: "train" | "test", indices: Int32Array): ExampleInfo[] {
+export function exampleInfos(
+  spec: SystemSpec,
+  data: TaskData,
+  split: "train" | "test",
+  indices: Int32Array,
+): ExampleInfo[] {
   const classes = data.output.kind === "classes";
-  return Array.from(indices, (index) => ({ index, ...(classes ? { label: (data[split].y as Int32Array)[index]! } : {}), text: exampleText(spec, data, split, index) }));
+  return Array.from(indices, (index) => ({
+    index,
+    ...(classes ? { label: (data[split].y as Int32Array)[index]! } : {}),
+    text: exampleText(spec, data, split, index),
+  }));
 }
 
 /** The first `cap` training examples (all when cap is 0): the task's split is already shuffled. */
@@ -45,27 +57,49 @@ export function trainSubset(n: number, cap: number): Int32Array {
 }
 
 /** The rows a query spec picks, and what it is in words. Throws with the field when it picks nothing. */
-export function queryIndices(query: QuerySpec, data: TaskData): { split: "train" | "test"; indices: Int32Array; description: string } {
+export function queryIndices(
+  query: QuerySpec,
+  data: TaskData,
+): { split: "train" | "test"; indices: Int32Array; description: string } {
   switch (query.kind) {
     case "test": {
       const n = Math.min(query.count, data.test.n);
-      if (n === 0) throw new Error("analyses query: the task has no test examples; use { kind: \"indices\", split: \"train\", indices: [...] }");
-      return { split: "test", indices: Int32Array.from({ length: n }, (_, i) => i), description: n === 1 ? "1 test example" : `${n} test examples` };
+      if (n === 0)
+        throw new Error(
+          'analyses query: the task has no test examples; use { kind: "indices", split: "train", indices: [...] }',
+        );
+      return {
+        split: "test",
+        indices: Int32Array.from({ length: n }, (_, i) => i),
+        description: n === 1 ? "1 test example" : `${n} test examples`,
+      };
     }
     case "class": {
-      if (data.output.kind !== "classes") throw new Error("analyses query: kind \"class\" needs a classification task");
+      if (data.output.kind !== "classes") throw new Error('analyses query: kind "class" needs a classification task');
       const ys = data.test.y as Int32Array;
       const picked: number[] = [];
       for (let i = 0; i < data.test.n && picked.length < query.count; i++) if (ys[i] === query.label) picked.push(i);
       if (picked.length === 0) throw new Error(`analyses query: no test example has label ${query.label}`);
-      return { split: "test", indices: Int32Array.from(picked), description: `${picked.length} test examples of class ${query.label}` };
+      return {
+        split: "test",
+        indices: Int32Array.from(picked),
+        description: `${picked.length} test examples of class ${query.label}`,
+      };
     }
     case "indices": {
       const n = data[query.split].n;
       const bad = query.indices.filter((i) => i >= n);
-      if (bad.length) throw new Error(`analyses query: indices ${bad.slice(0, 5).join(", ")} are out of range (the ${query.split} split has ${n} examples)`);
+      if (bad.length)
+        throw new Error(
+          `analyses query: indices ${bad.slice(0, 5).join(", ")} are out of range (the ${query.split} split has ${n} examples)`,
+        );
       const count = query.indices.length;
-      return { split: query.split, indices: Int32Array.from(query.indices), description: count === 1 ? `${query.split} example ${query.indices[0]}` : `${count} hand-picked ${query.split} examples` };
+      return {
+        split: query.split,
+        indices: Int32Array.from(query.indices),
+        description:
+          count === 1 ? `${query.split} example ${query.indices[0]}` : `${count} hand-picked ${query.split} examples`,
+      };
     }
   }
 }

@@ -4,7 +4,17 @@
 // of the logit table): a live analyzer cannot know the final model's key frequencies, which is how
 // Nanda et al. choose them after training.
 import * as tf from "@tensorflow/tfjs-core";
-import { embeddingFourierNorms, excludedLoss, gini, logitFrequencyShares, matrix, type Matrix, meanColumnFourierGini, restrictedLoss, topFrequencies } from "../../measures/index";
+import {
+  embeddingFourierNorms,
+  excludedLoss,
+  gini,
+  logitFrequencyShares,
+  matrix,
+  type Matrix,
+  meanColumnFourierGini,
+  restrictedLoss,
+  topFrequencies,
+} from "../../measures/index";
 import type { FourierRecord } from "../../shared/analysisFormat";
 import type { ModularArithmeticSpec } from "../../sdk/spec";
 import type { SystemInstance } from "../system";
@@ -33,7 +43,8 @@ function residueEmbedding(system: SystemInstance, p: number): Matrix {
     return matrix(p, d, (table.dataSync() as Float32Array).subarray(0, p * d));
   }
   const first = byName.get("layers.0.weight");
-  if (!first || system.data.input.kind !== "tokens") throw new Error("fourier: the model has neither embed.weight nor a one-hot first layer");
+  if (!first || system.data.input.kind !== "tokens")
+    throw new Error("fourier: the model has neither embed.weight nor a one-hot first layer");
   const vocab = system.data.input.vocab;
   const h = first.shape[1]!;
   const w = first.dataSync() as Float32Array;
@@ -47,7 +58,10 @@ function residueEmbedding(system: SystemInstance, p: number): Matrix {
   return out;
 }
 
-export function createFourierAnalysis(system: SystemInstance, settings: { every: number; keyFrequencies: number }): Analysis<"fourier"> {
+export function createFourierAnalysis(
+  system: SystemInstance,
+  settings: { every: number; keyFrequencies: number },
+): Analysis<"fourier"> {
   const task = system.spec.task as ModularArithmeticSpec;
   const p = task.p;
   const length = system.data.input.kind === "tokens" ? system.data.input.length : 2;
@@ -63,7 +77,10 @@ export function createFourierAnalysis(system: SystemInstance, settings: { every:
   }
   const x = tf.tensor2d(pairs, [p * p, length], "int32");
   const trainX = system.data.train.x as Int32Array;
-  const trainRows = Int32Array.from({ length: system.data.train.n }, (_, i) => trainX[i * length]! * p + trainX[i * length + 1]!);
+  const trainRows = Int32Array.from(
+    { length: system.data.train.n },
+    (_, i) => trainX[i * length]! * p + trainX[i * length + 1]!,
+  );
   // Restricted and excluded losses use Fourier directions of a + b: they are defined for addition only.
   const additive = task.op === "add";
 
@@ -81,7 +98,9 @@ export function createFourierAnalysis(system: SystemInstance, settings: { every:
         return out.dataSync() as Float32Array;
       });
       const logits = matrix(p * p, p, logitsData);
-      const keys = additive ? topFrequencies(logitFrequencyShares(logits, p), settings.keyFrequencies) : topFrequencies(norms.perFrequency, settings.keyFrequencies);
+      const keys = additive
+        ? topFrequencies(logitFrequencyShares(logits, p), settings.keyFrequencies)
+        : topFrequencies(norms.perFrequency, settings.keyFrequencies);
       let sumSquares = 0;
       for (const v of system.model.params) sumSquares += tf.tidy(() => tf.sum(tf.square(v.variable)).dataSync()[0]!);
       return {

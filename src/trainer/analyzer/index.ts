@@ -50,7 +50,10 @@ export interface AnalyzeOutcome {
 }
 
 /** The system spec of a run, from its experiment file, or why it is not available. */
-async function systemOf(manifest: RunManifest, req: AnalyzeRequest): Promise<{ spec: SystemSpec; file: string } | { reason: string }> {
+async function systemOf(
+  manifest: RunManifest,
+  req: AnalyzeRequest,
+): Promise<{ spec: SystemSpec; file: string } | { reason: string }> {
   const recorded = (manifest.experiment as RunManifest["experiment"] | undefined)?.path;
   // A run written by a Python script records the script: it is no experiment the loader could
   // bundle (esbuild would fail on it), and loading it is never the way to its model.
@@ -58,7 +61,9 @@ async function systemOf(manifest: RunManifest, req: AnalyzeRequest): Promise<{ s
   if (req.file === undefined && !req.runExperiment) {
     const why = notLoadable(recorded);
     if (why) return { reason: why };
-    const how = recorded ? `--run-experiment (the file recorded in run.json: ${recorded}) or --file FILE` : "--file FILE";
+    const how = recorded
+      ? `--run-experiment (the file recorded in run.json: ${recorded}) or --file FILE`
+      : "--file FILE";
     return { reason: `they run the experiment file's code, which the analyzer loads only when asked: pass ${how}` };
   }
   const path = req.file ?? recorded;
@@ -92,7 +97,8 @@ function learningRates(folder: RunFolder): Map<number, number> {
 /** Why a followed run will write no more checkpoints, or undefined while it still may. */
 function runEnded(manifest: RunManifest): string | undefined {
   if (manifest.status !== "running") return `the run is ${manifest.status}`;
-  if (manifest.pid !== undefined && !pidAlive(manifest.pid)) return `run.json says "running" but its trainer (pid ${manifest.pid}) is no longer alive`;
+  if (manifest.pid !== undefined && !pidAlive(manifest.pid))
+    return `run.json says "running" but its trainer (pid ${manifest.pid}) is no longer alive`;
   return undefined;
 }
 
@@ -106,15 +112,27 @@ export async function analyzeRun(req: AnalyzeRequest, emit: Emit, shouldStop: ()
 
   // --- settings, and the model when the experiment file is to be loaded (that runs its code)
   const modelWanted = MODEL_ANALYSES.some(wanted);
-  const found = modelWanted ? await systemOf(manifest, req) : { reason: "only the weight-space analysis was asked for" };
+  const found = modelWanted
+    ? await systemOf(manifest, req)
+    : { reason: "only the weight-space analysis was asked for" };
   const settings = "spec" in found ? found.spec.analyses : settingsOnly(req.overrides);
   if ("reason" in found) {
     const skipped = MODEL_ANALYSES.filter((n) => wanted(n) && settings[n].every > 0);
-    if (skipped.length) emit({ type: "log", level: "warn", message: `${skipped.join(", ")} skipped: they need the model, and ${found.reason}. The weight-space analysis needs only checkpoints.` });
+    if (skipped.length)
+      emit({
+        type: "log",
+        level: "warn",
+        message: `${skipped.join(", ")} skipped: they need the model, and ${found.reason}. The weight-space analysis needs only checkpoints.`,
+      });
   }
 
   const lock = acquireRunLock(runDir, ANALYZER_LOCK, "analyze");
-  if (lock.recovered) emit({ type: "log", level: "info", message: `took over the analyzer lock of pid ${lock.recovered.pid}, which is no longer alive` });
+  if (lock.recovered)
+    emit({
+      type: "log",
+      level: "info",
+      message: `took over the analyzer lock of pid ${lock.recovered.pid}, which is no longer alive`,
+    });
   let system: SystemInstance | undefined;
   let analyses: Analysis[] = [];
   try {
@@ -123,7 +141,18 @@ export async function analyzeRun(req: AnalyzeRequest, emit: Emit, shouldStop: ()
       emit({ type: "log", level: "info", message: `analyzer backend: ${backend.name} (${backend.reason})` });
       system = new SystemInstance(found.spec, dirname(found.file));
     }
-    return await analysisLoop({ req, folder, manifest, settings, wanted, system, emit, shouldStop, setAnalyses: (a) => (analyses = a), reread: () => folder.readManifest() });
+    return await analysisLoop({
+      req,
+      folder,
+      manifest,
+      settings,
+      wanted,
+      system,
+      emit,
+      shouldStop,
+      setAnalyses: (a) => (analyses = a),
+      reread: () => folder.readManifest(),
+    });
   } finally {
     for (const a of analyses) a.dispose();
     system?.dispose();
@@ -155,7 +184,8 @@ async function analysisLoop(input: LoopInput): Promise<AnalyzeOutcome> {
   const runDir = folder.dir;
   const files = () => new Map(folder.checkpointFiles().map((c) => [c.step, c.path]));
   let paths = files();
-  if (paths.size === 0 && !req.follow) return { status: "finished", records: 0, message: `${runDir} has no checkpoints yet` };
+  if (paths.size === 0 && !req.follow)
+    return { status: "finished", records: 0, message: `${runDir} has no checkpoints yet` };
 
   // The reference (the first readable checkpoint: checkpoints are only ever added after it) is
   // read once and kept; the one being analysed is read once for all its analyses.
@@ -234,7 +264,12 @@ async function analysisLoop(input: LoopInput): Promise<AnalyzeOutcome> {
       for (const a of analyses) {
         const w = new AnalysisWriter(runDir, a.name, { settings: a.settings, ...a.header });
         writers.set(a.name, w);
-        if (w.opened.kind === "archived") emit({ type: "log", level: "info", message: `${w.name}: ${w.opened.reason}; the earlier file is kept as ${w.opened.archivedTo}` });
+        if (w.opened.kind === "archived")
+          emit({
+            type: "log",
+            level: "info",
+            message: `${w.name}: ${w.opened.reason}; the earlier file is kept as ${w.opened.archivedTo}`,
+          });
       }
     }
 
@@ -248,7 +283,8 @@ async function analysisLoop(input: LoopInput): Promise<AnalyzeOutcome> {
 
     if (work.size === 0) {
       if (!req.follow) return outcome("finished");
-      if (ended !== undefined) return outcome("finished", manifest.status === "running" ? `${ended}: stopped following` : undefined);
+      if (ended !== undefined)
+        return outcome("finished", manifest.status === "running" ? `${ended}: stopped following` : undefined);
       if (shouldStop()) return outcome("stopped");
       await new Promise((r) => setTimeout(r, req.pollMs ?? 1000));
       manifest = input.reread();

@@ -22,7 +22,8 @@ export function createKernelAnalysis(ctx: ModelContext): Analysis<"kernel"> {
   const outputs = outputCount(system);
   // A fixed seed: every checkpoint sums over the same output directions, so an unchanged model
   // has kernel distance 0 exactly, not estimator noise.
-  const ntkOutputs: NtkOutputs = outputs <= EXACT_OUTPUTS ? "exact" : { hutchinson: HUTCHINSON_DIRECTIONS, seed: system.spec.seed };
+  const ntkOutputs: NtkOutputs =
+    outputs <= EXACT_OUTPUTS ? "exact" : { hutchinson: HUTCHINSON_DIRECTIONS, seed: system.spec.seed };
   const n = indices.length;
   const y = matrix(n, (probe.y.shape[1] ?? 1) as number, probe.y.dataSync() as Float32Array);
 
@@ -30,9 +31,14 @@ export function createKernelAnalysis(ctx: ModelContext): Analysis<"kernel"> {
   // A layer that reads the model's input (the first layer of an MLP on features) has the input as
   // its "representation": CKA 1 by construction, so it is left out.
   const input = probe.x.dtype === "float32" ? (probe.x.dataSync() as Float32Array) : undefined;
-  const isInput = (values: Float32Array) => input !== undefined && values.length === input.length && values.every((v, i) => v === input[i]);
+  const isInput = (values: Float32Array) =>
+    input !== undefined && values.length === input.length && values.every((v, i) => v === input[i]);
   const representationsAt = (): Map<string, Matrix> =>
-    new Map(layerRepresentations(target, probe.x).flatMap((r) => (isInput(r.values) ? [] : [[r.param, matrix(r.n, r.dim, r.values)] as const])));
+    new Map(
+      layerRepresentations(target, probe.x).flatMap((r) =>
+        isInput(r.values) ? [] : [[r.param, matrix(r.n, r.dim, r.values)] as const],
+      ),
+    );
 
   // The reference: the first checkpoint (normally the initialization).
   ctx.restore(ctx.referenceStep);

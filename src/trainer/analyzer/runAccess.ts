@@ -5,7 +5,13 @@
 // and a broken one is a CheckpointError naming the file, which the loop skips.
 import * as fs from "node:fs";
 import { join } from "node:path";
-import { type DecodedTensor, readSafetensorsHeaderSync, readSafetensorsTensorsSync, type SafetensorsHeader, type TensorInfo } from "../../shared/safetensors";
+import {
+  type DecodedTensor,
+  readSafetensorsHeaderSync,
+  readSafetensorsTensorsSync,
+  type SafetensorsHeader,
+  type TensorInfo,
+} from "../../shared/safetensors";
 import { OPTIMIZER_TENSOR_PREFIX, type RunManifest } from "../../shared/runFormat";
 import { UsageError } from "../errors";
 import { RunFolder, subfolderProblem } from "../runFolder";
@@ -41,12 +47,17 @@ export function openRunForAnalysis(runDir: string): { folder: RunFolder; manifes
   try {
     manifest = folder.readManifest();
   } catch (e) {
-    throw new UsageError(e instanceof UsageError ? e.message : `${runDir} is not a run folder: ${(e as Error).message}`);
+    throw new UsageError(
+      e instanceof UsageError ? e.message : `${runDir} is not a run folder: ${(e as Error).message}`,
+    );
   }
   const realRun = fs.realpathSync(runDir);
   for (const sub of ["analyses", "checkpoints"]) {
     const problem = subfolderProblem(runDir, realRun, sub);
-    if (problem) throw new UsageError(`refusing to analyse ${runDir}: ${problem}; the analyzer reads and writes only inside the run folder it is given`);
+    if (problem)
+      throw new UsageError(
+        `refusing to analyse ${runDir}: ${problem}; the analyzer reads and writes only inside the run folder it is given`,
+      );
   }
   // Not recursive: the run folder exists, and a folder appearing in between is checked again.
   try {
@@ -80,10 +91,12 @@ export function readCheckpointParams(path: string, expected?: CheckpointParams):
   if (infos.length === 0) throw new CheckpointError(path, "it holds no parameters");
   if (expected) {
     const mismatch = shapeMismatch(infos, expected);
-    if (mismatch) throw new CheckpointError(path, `${mismatch} (the run's first checkpoint says so), so it is not read`);
+    if (mismatch)
+      throw new CheckpointError(path, `${mismatch} (the run's first checkpoint says so), so it is not read`);
   }
   const bytes = infos.reduce((sum, t) => sum + (t.end - t.begin), 0);
-  if (bytes > CHECKPOINT_READ_LIMIT) throw new CheckpointError(path, `its parameters take ${bytes} bytes, over the ${CHECKPOINT_READ_LIMIT}-byte limit`);
+  if (bytes > CHECKPOINT_READ_LIMIT)
+    throw new CheckpointError(path, `its parameters take ${bytes} bytes, over the ${CHECKPOINT_READ_LIMIT}-byte limit`);
   let tensors: DecodedTensor[];
   try {
     tensors = readSafetensorsTensorsSync(path, header, (t) => !t.name.startsWith(OPTIMIZER_TENSOR_PREFIX));
@@ -91,7 +104,8 @@ export function readCheckpointParams(path: string, expected?: CheckpointParams):
     return fail(e);
   }
   const params: CheckpointParams = new Map();
-  for (const t of tensors) params.set(t.name, { shape: t.shape, values: t.data instanceof Float32Array ? t.data : Float32Array.from(t.data) });
+  for (const t of tensors)
+    params.set(t.name, { shape: t.shape, values: t.data instanceof Float32Array ? t.data : Float32Array.from(t.data) });
   return params;
 }
 
@@ -100,7 +114,8 @@ function shapeMismatch(infos: readonly TensorInfo[], expected: CheckpointParams)
   for (const t of infos) {
     const e = expected.get(t.name);
     if (!e) return `it has a parameter "${t.name}" that the run's model does not`;
-    if (e.shape.join(",") !== t.shape.join(",")) return `"${t.name}" has shape [${t.shape.join(", ")}], expected [${e.shape.join(", ")}]`;
+    if (e.shape.join(",") !== t.shape.join(","))
+      return `"${t.name}" has shape [${t.shape.join(", ")}], expected [${e.shape.join(", ")}]`;
   }
   for (const name of expected.keys()) if (!infos.some((t) => t.name === name)) return `parameter "${name}" is missing`;
   return undefined;

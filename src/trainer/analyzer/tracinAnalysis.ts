@@ -13,7 +13,11 @@ import { type Analysis, cadence } from "./analysis";
 /** Training examples whose exact gradients measure the projection's error at each checkpoint. */
 const ERROR_PROBE = 8;
 
-export function createTracinAnalysis(system: SystemInstance, settings: AnalysesSpec["tracin"], lr: (step: number) => number): Analysis<"tracin"> {
+export function createTracinAnalysis(
+  system: SystemInstance,
+  settings: AnalysesSpec["tracin"],
+  lr: (step: number) => number,
+): Analysis<"tracin"> {
   const rows = trainSubset(system.train.n, settings.trainExamples);
   const train = examplesOf(system, "train", rows);
   const query = queryIndices(settings.query, system.data);
@@ -34,7 +38,10 @@ export function createTracinAnalysis(system: SystemInstance, settings: AnalysesS
       const eta = lr(step);
       // A run folder without the learning rates (a producer that does not log "lr") is the run's
       // shortcoming, not the analyzer's: said plainly, not as an internal error.
-      if (!Number.isFinite(eta)) throw new UsageError(`tracin: no learning rate logged at step ${step} (metrics.jsonl needs "lr" at each checkpoint's step)`);
+      if (!Number.isFinite(eta))
+        throw new UsageError(
+          `tracin: no learning rate logged at step ${step} (metrics.jsonl needs "lr" at each checkpoint's step)`,
+        );
       const scores = tracInCheckpoint(projector, train, queries, { lr: eta });
       // How far the projection is from the exact gradients here: the same projection, on a few examples.
       const error = projectionError(system.target(), errorProbe, spec);

@@ -43,5 +43,10 @@ export function weightsRecord(step: number, params: Params, reference: Params): 
     } else comparable = false;
   }
   // A tensor that starts at zero (a bias) has no relative change of its own but counts in the total.
-  return { step, tensors, paramNorm: Math.sqrt(total), relChange: comparable && totalRef > 0 ? Math.sqrt(totalDiff / totalRef) : null };
+  return {
+    step,
+    tensors,
+    paramNorm: Math.sqrt(total),
+    relChange: comparable && totalRef > 0 ? Math.sqrt(totalDiff / totalRef) : null,
+  };
 }

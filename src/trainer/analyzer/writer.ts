@@ -69,7 +69,9 @@ export class AnalysisWriter<N extends AnalysisName> {
         if (!(e instanceof AnalysisFileError)) throw e;
         // Only a file this analyzer wrote is moved: one that merely has the name is left alone.
         if (!isOwnHeader(text, this.name)) {
-          throw new UsageError(`${this.path} is not a "${this.name}" analysis file of Learning Mechanics (${e.message.replace(`${this.path}: `, "")}); the analyzer leaves it alone: move it away to analyse this run`);
+          throw new UsageError(
+            `${this.path} is not a "${this.name}" analysis file of Learning Mechanics (${e.message.replace(`${this.path}: `, "")}); the analyzer leaves it alone: move it away to analyse this run`,
+          );
         }
         reason = e.message;
       }
@@ -98,7 +100,9 @@ export class AnalysisWriter<N extends AnalysisName> {
       throw e;
     }
     if (!stat.isFile()) {
-      throw new UsageError(`${this.path} is ${stat.isSymbolicLink() ? "a symbolic link" : "not a regular file"}: the analyzer neither follows nor replaces it; remove it to analyse this run`);
+      throw new UsageError(
+        `${this.path} is ${stat.isSymbolicLink() ? "a symbolic link" : "not a regular file"}: the analyzer neither follows nor replaces it; remove it to analyse this run`,
+      );
     }
     return readRegularTextSync(this.path, ANALYSIS_READ_LIMIT);
   }
@@ -114,7 +118,10 @@ export class AnalysisWriter<N extends AnalysisName> {
 
   /** Appends one record (one line, one write). Non-finite numbers are written as null. */
   append(record: AnalysisRecords[N]): void {
-    appendLine(this.path, JSON.stringify(record, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? null : v)));
+    appendLine(
+      this.path,
+      JSON.stringify(record, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? null : v)),
+    );
     this.done.add(record.step);
   }
 }
@@ -127,7 +134,12 @@ function isOwnHeader(text: string, name: AnalysisName): boolean {
   const first = text.slice(0, text.indexOf("\n") === -1 ? text.length : text.indexOf("\n"));
   try {
     const h: unknown = JSON.parse(first);
-    return typeof h === "object" && h !== null && (h as Record<string, unknown>)["format"] === ANALYSIS_FORMAT && (h as Record<string, unknown>)["analysis"] === name;
+    return (
+      typeof h === "object" &&
+      h !== null &&
+      (h as Record<string, unknown>)["format"] === ANALYSIS_FORMAT &&
+      (h as Record<string, unknown>)["analysis"] === name
+    );
   } catch {
     return false;
   }
@@ -142,7 +154,10 @@ function ensureRealFolder(dir: string): void {
     if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
   }
   const stat = fs.lstatSync(dir);
-  if (!stat.isDirectory()) throw new UsageError(`${dir} is ${stat.isSymbolicLink() ? "a symbolic link" : "not a folder"}: the analyzer writes only inside the run folder`);
+  if (!stat.isDirectory())
+    throw new UsageError(
+      `${dir} is ${stat.isSymbolicLink() ? "a symbolic link" : "not a folder"}: the analyzer writes only inside the run folder`,
+    );
 }
 
 /**

@@ -124,14 +124,16 @@ function resolveQueries(q: BifQueries): { groups: Int32Array; count: number; siz
   if (groups.length !== m) throw new RangeError(`BIF queries: ${groups.length} group labels for ${m} examples`);
   let count = 0;
   for (const g of groups) {
-    if (!Number.isInteger(g) || g < 0) throw new RangeError(`BIF queries: group label ${g} is not a non-negative integer`);
+    if (!Number.isInteger(g) || g < 0)
+      throw new RangeError(`BIF queries: group label ${g} is not a non-negative integer`);
     count = Math.max(count, g + 1);
   }
   const sizes = new Float64Array(count);
   for (const g of groups) sizes[g]!++;
   const empty = sizes.indexOf(0);
   if (empty >= 0) throw new RangeError(`BIF queries: query ${empty} has no examples`);
-  if (q.names && q.names.length !== count) throw new RangeError(`BIF queries: ${q.names.length} names for ${count} queries`);
+  if (q.names && q.names.length !== count)
+    throw new RangeError(`BIF queries: ${q.names.length} names for ${count} queries`);
   return { groups, count, sizes, names: q.names ? [...q.names] : Array.from({ length: count }, (_, j) => `q${j}`) };
 }
 
@@ -139,13 +141,20 @@ function resolveQueries(q: BifQueries): { groups: Int32Array; count: number; siz
  * BIF of training examples (rows of `train`) against queries, at the target's current params w*.
  * The params are moved during sampling and restored to w* before this returns or throws.
  */
-export async function computeBif(target: AnalysisTarget, train: Examples, queries: BifQueries, given: BifOptions = {}): Promise<BifResult> {
+export async function computeBif(
+  target: AnalysisTarget,
+  train: Examples,
+  queries: BifQueries,
+  given: BifOptions = {},
+): Promise<BifResult> {
   const t0 = performance.now();
   const n = train.x.shape[0]!;
   const o = resolveSgldOptions(n, given);
   const evalBatch = given.evalBatchSize ?? 4096;
   const rowSel = given.rows ?? Int32Array.from({ length: n }, (_, i) => i);
-  for (const r of rowSel) if (!(r >= 0 && r < n && Number.isInteger(r))) throw new RangeError(`BIF rows: ${r} is not a row of the training set (0..${n - 1})`);
+  for (const r of rowSel)
+    if (!(r >= 0 && r < n && Number.isInteger(r)))
+      throw new RangeError(`BIF rows: ${r} is not a row of the training set (0..${n - 1})`);
   const qs = resolveQueries(queries);
   const q = qs.count;
   const traced = Math.min(q, given.maxTracedQueries ?? 16);
@@ -182,7 +191,8 @@ export async function computeBif(target: AnalysisTarget, train: Examples, querie
         phi.fill(0);
         for (let k = 0; k < qLoss.length; k++) phi[qs.groups[k]!]! += qLoss[k]!;
         for (let j = 0; j < q; j++) phi[j]! /= qs.sizes[j]!;
-        for (let j = 0; j < q; j++) if (!Number.isFinite(phi[j]!)) return `the query loss φ_${j} at a draw became ${phi[j]}`;
+        for (let j = 0; j < q; j++)
+          if (!Number.isFinite(phi[j]!)) return `the query loss φ_${j} at a draw became ${phi[j]}`;
         for (let k = 0; k < nr; k++) rowLoss[k] = all[rowSel[k]!]!;
         chainCov.push(rowLoss, phi);
         cur.loss.push(l);
@@ -247,7 +257,8 @@ export async function computeBif(target: AnalysisTarget, train: Examples, querie
   };
 
   const warnings: string[] = [];
-  if (diverged.length) warnings.push(`${diverged.length} of ${o.chains} chains diverged and were left out. ${divergedText}`);
+  if (diverged.length)
+    warnings.push(`${diverged.length} of ${o.chains} chains diverged and were left out. ${divergedText}`);
   const maxRhat = given.maxRhat ?? 1.1;
   const minEss = given.minEss ?? 50;
   if (diagnostics.maxRhat > maxRhat) {
@@ -259,7 +270,9 @@ export async function computeBif(target: AnalysisTarget, train: Examples, querie
     warnings.push(`Mixing cannot be checked: split R-hat needs at least 4 draws per chain.`);
   }
   if (diagnostics.minEss < minEss) {
-    warnings.push(`Effective sample size ${diagnostics.minEss.toFixed(1)} < ${minEss} (of ${pooled.count} draws): the BIF estimate is noisy; run more draws.`);
+    warnings.push(
+      `Effective sample size ${diagnostics.minEss.toFixed(1)} < ${minEss} (of ${pooled.count} draws): the BIF estimate is noisy; run more draws.`,
+    );
   }
 
   return {

@@ -44,7 +44,9 @@ export class CrossCovariance {
   merge(other: CrossCovariance): void {
     if (other.nx !== this.nx || other.ny !== this.ny) throw new Error("CrossCovariance.merge: sizes differ");
     if (other.count === 0) return;
-    const na = this.count, nb = other.count, n = na + nb;
+    const na = this.count,
+      nb = other.count,
+      n = na + nb;
     const { nx, ny, meanX, meanY, comoment } = this;
     const dy = this.dy;
     for (let j = 0; j < ny; j++) dy[j] = other.meanY[j]! - meanY[j]!;

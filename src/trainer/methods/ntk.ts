@@ -41,7 +41,15 @@ export interface NtkResult {
 export function empiricalNtk(target: AnalysisTarget, x: tf.Tensor, options: { outputs?: NtkOutputs } = {}): NtkResult {
   const n = x.shape[0]!;
   const outputs = options.outputs ?? "exact";
-  const first = tf.tidy(() => target.output(tf.slice(x, x.shape.map(() => 0), x.shape.map((d, k) => (k === 0 ? 1 : d)))));
+  const first = tf.tidy(() =>
+    target.output(
+      tf.slice(
+        x,
+        x.shape.map(() => 0),
+        x.shape.map((d, k) => (k === 0 ? 1 : d)),
+      ),
+    ),
+  );
   const width = first.shape[1]!;
   first.dispose();
   const directions: Float32Array[] = [];
@@ -52,9 +60,11 @@ export function empiricalNtk(target: AnalysisTarget, x: tf.Tensor, options: { ou
       directions.push(v);
     }
   } else {
-    if (!Number.isInteger(outputs.hutchinson) || outputs.hutchinson < 1) throw new Error(`ntk: hutchinson must be a positive integer, got ${outputs.hutchinson}`);
+    if (!Number.isInteger(outputs.hutchinson) || outputs.hutchinson < 1)
+      throw new Error(`ntk: hutchinson must be a positive integer, got ${outputs.hutchinson}`);
     const rng = new Rng(outputs.seed, "ntk-hutchinson");
-    for (let s = 0; s < outputs.hutchinson; s++) directions.push(Float32Array.from({ length: width }, () => (rng.uniform() < 0.5 ? -1 : 1)));
+    for (let s = 0; s < outputs.hutchinson; s++)
+      directions.push(Float32Array.from({ length: width }, () => (rng.uniform() < 0.5 ? -1 : 1)));
   }
   const scale = outputs === "exact" ? 1 : 1 / directions.length;
   let kernel = tf.zeros([n, n]) as tf.Tensor2D;
@@ -73,21 +83,31 @@ export function empiricalNtk(target: AnalysisTarget, x: tf.Tensor, options: { ou
   for (let start = 0; start < directions.length; start += group) {
     const dirs = directions.slice(start, start + group);
     const r = dirs.length;
-    const xr = r === 1 ? x : tf.tile(x, x.shape.map((_, k) => (k === 0 ? r : 1)));
+    const xr =
+      r === 1
+        ? x
+        : tf.tile(
+            x,
+            x.shape.map((_, k) => (k === 0 ? r : 1)),
+          );
     const v = tf.tensor2d(concatRepeated(dirs, n), [r * n, width]);
     const pass = tapPass(target, xr, (out) => tf.sum(tf.mul(out, v)));
     try {
       tapped = pass.layers.map((f) => f.name);
       fallback = pass.uncovered.map((i) => target.params[i]!.name);
-      accumulate(tf.tidy(() => pass.layers.reduce((acc, f) => tf.add(acc, layerGram(f, n, r)), tf.zeros([n, n])) as tf.Tensor2D));
+      accumulate(
+        tf.tidy(() => pass.layers.reduce((acc, f) => tf.add(acc, layerGram(f, n, r)), tf.zeros([n, n])) as tf.Tensor2D),
+      );
       for (const dir of pass.uncovered.length > 0 ? dirs : []) {
         const d = tf.tensor1d(dir);
         const g = loopGradients(target, x, pass.uncovered, (o) => tf.sum(tf.mul(o, d)));
         d.dispose();
-        accumulate(tf.tidy(() => {
-          const m = tf.tensor2d(g, [n, g.length / n]);
-          return tf.matMul(m, tf.transpose(m));
-        }));
+        accumulate(
+          tf.tidy(() => {
+            const m = tf.tensor2d(g, [n, g.length / n]);
+            return tf.matMul(m, tf.transpose(m));
+          }),
+        );
       }
     } finally {
       pass.dispose();
@@ -97,7 +117,14 @@ export function empiricalNtk(target: AnalysisTarget, x: tf.Tensor, options: { ou
   }
   const values = kernel.dataSync() as Float32Array;
   kernel.dispose();
-  return { n, kernel: values, method: outputs === "exact" ? "exact" : "hutchinson", directions: directions.length, tapped, fallback };
+  return {
+    n,
+    kernel: values,
+    method: outputs === "exact" ? "exact" : "hutchinson",
+    directions: directions.length,
+    tapped,
+    fallback,
+  };
 }
 
 /** Rows of a replicated batch per tapped pass (memory bound). */
@@ -123,11 +150,18 @@ function layerGram(f: LayerFactors, n: number, replicas: number): tf.Tensor2D {
   const rows = n * f.steps;
   const gram = (m: tf.Tensor2D): tf.Tensor2D => tf.matMul(m, tf.transpose(m));
   const delta = f.delta!;
-  const side = replicas === 1 ? delta : (tf.reshape(tf.transpose(tf.reshape(delta, [replicas, rows, f.outDim]), [1, 0, 2]), [rows, replicas * f.outDim]) as tf.Tensor2D);
+  const side =
+    replicas === 1
+      ? delta
+      : (tf.reshape(tf.transpose(tf.reshape(delta, [replicas, rows, f.outDim]), [1, 0, 2]), [
+          rows,
+          replicas * f.outDim,
+        ]) as tf.Tensor2D);
   const gd = gram(side);
   let prod: tf.Tensor2D;
   if (f.input.kind === "ones") prod = gd;
-  else if (f.input.kind === "dense") prod = tf.mul(gram(replicas === 1 ? f.input.x : tf.slice(f.input.x, [0, 0], [rows, f.inDim])), gd);
+  else if (f.input.kind === "dense")
+    prod = tf.mul(gram(replicas === 1 ? f.input.x : tf.slice(f.input.x, [0, 0], [rows, f.inDim])), gd);
   else {
     // One-hot inputs: x_r · x_r′ = [index_r = index_r′].
     const idx = tf.tensor1d(f.input.indices.subarray(0, rows), "int32");
@@ -159,7 +193,9 @@ export function layerRepresentations(target: AnalysisTarget, x: tf.Tensor): Repr
     const n = pass.n;
     return pass.layers.flatMap((f) => {
       if (f.input.kind !== "dense") return [];
-      return [{ param: f.name, n, dim: f.steps * f.inDim, values: Float32Array.from(f.input.x.dataSync() as Float32Array) }];
+      return [
+        { param: f.name, n, dim: f.steps * f.inDim, values: Float32Array.from(f.input.x.dataSync() as Float32Array) },
+      ];
     });
   } finally {
     pass.dispose();

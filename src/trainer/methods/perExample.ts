@@ -98,7 +98,11 @@ export class GradientProjector {
     readonly mode: GradientMode = "exact",
   ) {
     if (mode !== "exact") {
-      for (const [key, k] of [["kIn", mode.kIn], ["kOut", mode.kOut], ["kFallback", mode.kFallback]] as const) {
+      for (const [key, k] of [
+        ["kIn", mode.kIn],
+        ["kOut", mode.kOut],
+        ["kFallback", mode.kFallback],
+      ] as const) {
         if (!Number.isInteger(k) || k < 1) throw new Error(`projection: ${key} must be a positive integer, got ${k}`);
       }
     }
@@ -116,10 +120,25 @@ export class GradientProjector {
       if (values.length === 0) values = new Float32Array(n * layout.dim);
       for (const { a, b, block, steps } of c.layers) {
         const rows = tf.tidy(() => perExampleOuter(a, b, c.n, steps));
-        copyColumns(rows.dataSync() as Float32Array, c.n, block.size, values, layout.dim, c.start * layout.dim + block.offset);
+        copyColumns(
+          rows.dataSync() as Float32Array,
+          c.n,
+          block.size,
+          values,
+          layout.dim,
+          c.start * layout.dim + block.offset,
+        );
         rows.dispose();
       }
-      if (c.fallback) copyColumns(c.fallback.values.dataSync() as Float32Array, c.n, c.fallback.block.size, values, layout.dim, c.start * layout.dim + c.fallback.block.offset);
+      if (c.fallback)
+        copyColumns(
+          c.fallback.values.dataSync() as Float32Array,
+          c.n,
+          c.fallback.block.size,
+          values,
+          layout.dim,
+          c.start * layout.dim + c.fallback.block.offset,
+        );
     });
     const layout = this.layout;
     if (!layout) return { n: 0, dim: 0, values, blocks: [], coverage: { tapped: [], fallback: [] } };
@@ -156,18 +175,26 @@ export class GradientProjector {
    * g_i · v for every example (g_i projected like `perExample`, v of width D), [n]. Per layer
    * Σ_t a_tᵀ V b_t with V = v's block as [k_in', k_out']: one product per row, no [n, D] matrix.
    */
-  dotWith(examples: Pick<Examples, "x" | "y">, v: Float64Array | Float32Array, options: GradientOptions = {}): Float64Array {
+  dotWith(
+    examples: Pick<Examples, "x" | "y">,
+    v: Float64Array | Float32Array,
+    options: GradientOptions = {},
+  ): Float64Array {
     const n = examples.x.shape[0]!;
     const out = new Float64Array(n);
     this.forEachChunk(examples, options, (c, layout) => {
-      if (v.length !== layout.dim) throw new Error(`dotWith: vector has width ${v.length}, gradients have ${layout.dim}`);
+      if (v.length !== layout.dim)
+        throw new Error(`dotWith: vector has width ${v.length}, gradients have ${layout.dim}`);
       const add = (t: tf.Tensor) => {
         const s = t.dataSync();
         for (let i = 0; i < c.n; i++) out[c.start + i]! += s[i]!;
       };
       for (const { a, b, block, steps } of c.layers) {
         const s = tf.tidy(() => {
-          const vBlock = tf.tensor2d(Float32Array.from(v.subarray(block.offset, block.offset + block.size)), [a.shape[1], b.shape[1]]);
+          const vBlock = tf.tensor2d(Float32Array.from(v.subarray(block.offset, block.offset + block.size)), [
+            a.shape[1],
+            b.shape[1],
+          ]);
           const perRow = tf.sum(tf.mul(tf.matMul(a, vBlock), b), 1);
           return steps === 1 ? perRow : tf.sum(tf.reshape(perRow, [c.n, steps]), 1);
         });
@@ -176,7 +203,15 @@ export class GradientProjector {
       }
       if (c.fallback) {
         const fb = c.fallback;
-        const s = tf.tidy(() => tf.matMul(fb.values, tf.tensor2d(Float32Array.from(v.subarray(fb.block.offset, fb.block.offset + fb.block.size)), [fb.block.size, 1])));
+        const s = tf.tidy(() =>
+          tf.matMul(
+            fb.values,
+            tf.tensor2d(Float32Array.from(v.subarray(fb.block.offset, fb.block.offset + fb.block.size)), [
+              fb.block.size,
+              1,
+            ]),
+          ),
+        );
         add(s);
         s.dispose();
       }
@@ -206,7 +241,11 @@ export class GradientProjector {
    * [rows, k_in'] and B = P_outᵀ δ [rows, k_out'] (rows example-major), and the fallback
    * parameters' projected per-example gradients [n, width]. Tensors are freed after `visit`.
    */
-  private forEachChunk(examples: Pick<Examples, "x" | "y">, options: GradientOptions, visit: (c: ChunkFactors, layout: Layout) => void): void {
+  private forEachChunk(
+    examples: Pick<Examples, "x" | "y">,
+    options: GradientOptions,
+    visit: (c: ChunkFactors, layout: Layout) => void,
+  ): void {
     const n = examples.x.shape[0]!;
     const chunk = options.chunk ?? DEFAULT_CHUNK;
     const seed = options.seed ?? "loss";
@@ -219,7 +258,8 @@ export class GradientProjector {
       try {
         this.layout ??= this.describe(pass.layers, pass.uncovered);
         const layout = this.layout;
-        if (pass.layers.length !== layout.blocks.filter((b) => b.kind === "tap").length) throw new Error("gradients: the tapped layers changed between chunks");
+        if (pass.layers.length !== layout.blocks.filter((b) => b.kind === "tap").length)
+          throw new Error("gradients: the tapped layers changed between chunks");
         const layers = pass.layers.map((f, k) => {
           const { a, b } = tf.tidy(() => this.factors(f, count));
           made.push(a, b);
@@ -327,14 +367,22 @@ export function oneHotRows(indices: tf.Tensor1D, depth: number): tf.Tensor2D {
 
 /** Per-example Σ_t a_t b_tᵀ, flattened row-major: [n, k_in'·k_out']. */
 function perExampleOuter(a: tf.Tensor2D, b: tf.Tensor2D, n: number, steps: number): tf.Tensor2D {
-  const ki = a.shape[1], ko = b.shape[1];
+  const ki = a.shape[1],
+    ko = b.shape[1];
   if (steps === 1) return tf.reshape(tf.mul(tf.reshape(a, [n, ki, 1]), tf.reshape(b, [n, 1, ko])), [n, ki * ko]);
   // A batched [k_in, steps]·[steps, k_out] product (explicit transpose: flagged matMul is slow on wasm, see ops.ts).
   const at = tf.transpose(tf.reshape(a, [n, steps, ki]), [0, 2, 1]);
   return tf.reshape(tf.matMul(at, tf.reshape(b, [n, steps, ko])), [n, ki * ko]);
 }
 
-function copyColumns(src: Float32Array, n: number, width: number, dst: Float32Array, dstWidth: number, offset: number): void {
+function copyColumns(
+  src: Float32Array,
+  n: number,
+  width: number,
+  dst: Float32Array,
+  dstWidth: number,
+  offset: number,
+): void {
   for (let i = 0; i < n; i++) dst.set(src.subarray(i * width, (i + 1) * width), i * dstWidth + offset);
 }
 
@@ -371,7 +419,9 @@ export function projectionError(
         errors[e++] = scale > 0 ? (dot(p.values, p.dim, i, j) - dot(g.values, g.dim, i, j)) / scale : 0;
       }
     }
-    let sum = 0, sq = 0, maxAbs = 0;
+    let sum = 0,
+      sq = 0,
+      maxAbs = 0;
     for (const v of errors) {
       sum += v;
       sq += v * v;

@@ -120,7 +120,13 @@ function divergenceMessage(chain: number, step: number, what: string, o: SgldOpt
  * draw. Params are restored to w* before returning or throwing. Throws an AbortError-named Error
  * when `run.signal` aborts.
  */
-export async function runSgld(target: AnalysisTarget, train: Examples, o: SgldOptions, hooks: SgldHooks, run: SgldRun = {}): Promise<ChainOutcome[]> {
+export async function runSgld(
+  target: AnalysisTarget,
+  train: Examples,
+  o: SgldOptions,
+  hooks: SgldHooks,
+  run: SgldRun = {},
+): Promise<ChainOutcome[]> {
   const n = train.x.shape[0]!;
   if (n < 1) throw new RangeError("SGLD needs at least one training example");
   const vars = target.params.map((p) => p.variable);
@@ -139,7 +145,10 @@ export async function runSgld(target: AnalysisTarget, train: Examples, o: SgldOp
   let done = 0;
 
   const lossOf = (x: tf.Tensor, y: tf.Tensor): tf.Scalar => tf.mean(target.perExampleLoss(target.output(x), y));
-  const restore = () => vars.forEach((v, k) => { v.assign(anchor[k]!); });
+  const restore = () =>
+    vars.forEach((v, k) => {
+      v.assign(anchor[k]!);
+    });
   const checkAbort = () => {
     if (run.signal?.aborted) {
       const e = new Error("BIF sampling was cancelled");
@@ -156,7 +165,11 @@ export async function runSgld(target: AnalysisTarget, train: Examples, o: SgldOp
       const batchRng = chainRng.fork("batch");
       restore();
       if (o.initSpread > 0) {
-        tf.tidy(() => vars.forEach((v, k) => { v.assign(tf.add(v, tf.tensor(noiseRng.normals(sizes[k]!, o.initSpread), v.shape, "float32"))); }));
+        tf.tidy(() =>
+          vars.forEach((v, k) => {
+            v.assign(tf.add(v, tf.tensor(noiseRng.normals(sizes[k]!, o.initSpread), v.shape, "float32")));
+          }),
+        );
       }
       hooks.onChainStart?.(chain);
       let order = fullBatch ? undefined : batchRng.permutation(n);
@@ -187,13 +200,19 @@ export async function runSgld(target: AnalysisTarget, train: Examples, o: SgldOp
         });
         done++;
         if (!Number.isFinite(loss)) {
-          outcome = { kind: "diverged", draws: kept, step, message: divergenceMessage(chain, step, `the minibatch loss became ${loss}`, o) };
+          outcome = {
+            kind: "diverged",
+            draws: kept,
+            step,
+            message: divergenceMessage(chain, step, `the minibatch loss became ${loss}`, o),
+          };
           break;
         }
         if (step > o.burnIn && (step - o.burnIn) % o.thin === 0) {
           const reason = hooks.onDraw(chain, kept);
           kept++;
-          if (reason !== undefined) outcome = { kind: "diverged", draws: kept - 1, step, message: divergenceMessage(chain, step, reason, o) };
+          if (reason !== undefined)
+            outcome = { kind: "diverged", draws: kept - 1, step, message: divergenceMessage(chain, step, reason, o) };
         }
         if (done % yieldEvery === 0) {
           hooks.onProgress?.(done, total);
@@ -211,7 +230,11 @@ export async function runSgld(target: AnalysisTarget, train: Examples, o: SgldOp
     return outcomes;
   } finally {
     restore();
-    anchor.forEach((t) => { t.dispose(); });
-    pull.forEach((t) => { t.dispose(); });
+    anchor.forEach((t) => {
+      t.dispose();
+    });
+    pull.forEach((t) => {
+      t.dispose();
+    });
   }
 }

@@ -162,7 +162,8 @@ export function tapPass(target: AnalysisTarget, x: tf.Tensor, seed?: (out: tf.Te
   const uncovered: number[] = [];
   target.params.forEach((p, i) => {
     const recs = byParam.get(i);
-    const merged = recs && !tap.unsupported.has(i) ? merge(recs, n, p.name, i, seed ? grads : undefined, owned) : undefined;
+    const merged =
+      recs && !tap.unsupported.has(i) ? merge(recs, n, p.name, i, seed ? grads : undefined, owned) : undefined;
     if (merged) layers.push(merged);
     else uncovered.push(i);
   });
@@ -194,7 +195,8 @@ function merge(
   owned: Set<tf.Tensor>,
 ): LayerFactors | undefined {
   const first = recs[0]!;
-  if (recs.some((r) => r.input.kind !== first.input.kind || r.inDim !== first.inDim || r.outDim !== first.outDim)) return undefined;
+  if (recs.some((r) => r.input.kind !== first.input.kind || r.inDim !== first.inDim || r.outDim !== first.outDim))
+    return undefined;
   const keep = <T extends tf.Tensor>(t: T): T => {
     owned.add(t);
     return t;
@@ -208,10 +210,27 @@ function merge(
   }
   // Concatenate per example along the step axis: [n, s_r, ·] → [n, Σ s_r, ·] → rows.
   const cat = (ts: tf.Tensor2D[], width: number): tf.Tensor2D =>
-    keep(tf.tidy(() => tf.reshape(tf.concat(ts.map((t, k) => tf.reshape(t, [n, recs[k]!.rows / n, width])), 1), [n * steps, width]) as tf.Tensor2D));
+    keep(
+      tf.tidy(
+        () =>
+          tf.reshape(
+            tf.concat(
+              ts.map((t, k) => tf.reshape(t, [n, recs[k]!.rows / n, width])),
+              1,
+            ),
+            [n * steps, width],
+          ) as tf.Tensor2D,
+      ),
+    );
   let input: LayerInput;
   if (first.input.kind === "dense") {
-    input = { kind: "dense", x: cat(recs.map((r) => (r.input as { x: tf.Tensor2D }).x), first.inDim) };
+    input = {
+      kind: "dense",
+      x: cat(
+        recs.map((r) => (r.input as { x: tf.Tensor2D }).x),
+        first.inDim,
+      ),
+    };
   } else if (first.input.kind === "index") {
     const indices = new Int32Array(n * steps);
     let o = 0;

@@ -45,7 +45,8 @@ export function selectExamples(examples: Examples, selection: QuerySelection): E
     const bad = positions.find((p) => !Number.isInteger(p) || p < 0 || p >= n);
     if (bad !== undefined) throw new Error(`query: position ${bad} is outside [0, ${n})`);
   } else {
-    if (examples.y.rank !== 2 || examples.y.shape[1]! < 2) throw new Error("query: selecting a class needs one-hot class targets");
+    if (examples.y.rank !== 2 || examples.y.shape[1]! < 2)
+      throw new Error("query: selecting a class needs one-hot class targets");
     const labels = tf.tidy(() => tf.argMax(examples.y, -1)).dataSync();
     positions = [];
     labels.forEach((l, i) => {
@@ -77,7 +78,8 @@ export function tracInCheckpoint(
   options: { lr: number; aggregate?: QueryAggregate; chunk?: number },
 ): TracInScores {
   const aggregate = options.aggregate ?? "mean";
-  if (!(Number.isFinite(options.lr) && options.lr >= 0)) throw new Error(`tracin: lr must be a finite number ≥ 0, got ${options.lr}`);
+  if (!(Number.isFinite(options.lr) && options.lr >= 0))
+    throw new Error(`tracin: lr must be a finite number ≥ 0, got ${options.lr}`);
   const chunk = options.chunk === undefined ? {} : { chunk: options.chunk };
   // Neither side forms per-example rows: q̄ is Σ_rows AᵀB per layer, and each training score is
   // Σ_t a_tᵀ Q̄ b_t (GradientProjector.sum / dotWith).
@@ -87,7 +89,15 @@ export function tracInCheckpoint(
   if (aggregate === "mean") for (let k = 0; k < qbar.length; k++) qbar[k]! /= querySize;
   const dots = projector.dotWith(train, qbar, chunk);
   const scores = Float32Array.from(dots, (v) => options.lr * v);
-  return { scores, indices: train.indices, lr: options.lr, aggregate, querySize, dim: qbar.length, coverage: projector.coverage()! };
+  return {
+    scores,
+    indices: train.indices,
+    lr: options.lr,
+    aggregate,
+    querySize,
+    dim: qbar.length,
+    coverage: projector.coverage()!,
+  };
 }
 
 /** TracInCP: the sum of per-checkpoint scores (same training examples in the same order). */
@@ -96,7 +106,10 @@ export function tracInCP(perCheckpoint: readonly TracInScores[]): Float32Array {
   if (!first) return new Float32Array(0);
   const out = new Float32Array(first.scores.length);
   for (const c of perCheckpoint) {
-    if (c.scores.length !== out.length) throw new Error(`tracInCP: checkpoints score different numbers of examples (${c.scores.length} vs ${out.length})`);
+    if (c.scores.length !== out.length)
+      throw new Error(
+        `tracInCP: checkpoints score different numbers of examples (${c.scores.length} vs ${out.length})`,
+      );
     for (let i = 0; i < out.length; i++) out[i]! += c.scores[i]!;
   }
   return out;

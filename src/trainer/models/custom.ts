@@ -20,25 +20,34 @@ export function buildCustom(spec: CustomModelSpec, io: ModelIO, rng: Rng): Model
     // The user's own stream, independent of the parameters' streams.
     rng: rng.fork("custom"),
     param(name, shape, init) {
-      if (!open) throw new Error(`${who}: param("${name}") called after init returned; create every parameter inside init`);
-      if (typeof name !== "string" || name.length === 0) throw new Error(`${who}: parameter names must be non-empty strings, got ${JSON.stringify(name)}`);
+      if (!open)
+        throw new Error(`${who}: param("${name}") called after init returned; create every parameter inside init`);
+      if (typeof name !== "string" || name.length === 0)
+        throw new Error(`${who}: parameter names must be non-empty strings, got ${JSON.stringify(name)}`);
       if (store.has(name)) throw new Error(`${who}: duplicate parameter name "${name}"`);
       if (!Array.isArray(shape) || shape.some((n) => !Number.isInteger(n) || n <= 0)) {
-        throw new Error(`${who}: parameter "${name}" has a bad shape ${JSON.stringify(shape)}; expected an array of positive integers`);
+        throw new Error(
+          `${who}: parameter "${name}" has a bad shape ${JSON.stringify(shape)}; expected an array of positive integers`,
+        );
       }
       const n = size(shape);
       if (init === "zeros") store.zeros(name, shape);
       else if (init === "ones") store.ones(name, shape);
       else if (init instanceof Float32Array) {
         if (init.length !== n) {
-          throw new Error(`${who}: parameter "${name}" of shape ${shapeText(shape)} needs ${n} values, got a Float32Array of length ${init.length}`);
+          throw new Error(
+            `${who}: parameter "${name}" of shape ${shapeText(shape)} needs ${n} values, got a Float32Array of length ${init.length}`,
+          );
         }
         store.add(name, shape, Float32Array.from(init));
       } else if (typeof init === "object" && init !== null && typeof init.std === "number") {
-        if (!Number.isFinite(init.std) || init.std < 0) throw new Error(`${who}: parameter "${name}": std must be a finite number ≥ 0, got ${init.std}`);
+        if (!Number.isFinite(init.std) || init.std < 0)
+          throw new Error(`${who}: parameter "${name}": std must be a finite number ≥ 0, got ${init.std}`);
         store.normal(name, shape, init.std);
       } else {
-        throw new Error(`${who}: parameter "${name}": init must be "zeros", "ones", { std } or a Float32Array, got ${String(init)}`);
+        throw new Error(
+          `${who}: parameter "${name}": init must be "zeros", "ones", { std } or a Float32Array, got ${String(init)}`,
+        );
       }
     },
   };
@@ -56,7 +65,8 @@ export function buildCustom(spec: CustomModelSpec, io: ModelIO, rng: Rng): Model
 
   function forward(x: tf.Tensor): tf.Tensor {
     const y: unknown = spec.forward(record, x, io);
-    if (!(y instanceof tf.Tensor)) throw new Error(`${who}: forward returned ${y === null ? "null" : typeof y}, expected a tensor [batch, ${out}]`);
+    if (!(y instanceof tf.Tensor))
+      throw new Error(`${who}: forward returned ${y === null ? "null" : typeof y}, expected a tensor [batch, ${out}]`);
     const batch = x.shape[0]!;
     if (y.rank !== 2 || y.shape[0] !== batch || y.shape[1] !== out) {
       throw new Error(`${who}: forward returned shape ${shapeText(y.shape)}, expected ${shapeText([batch, out])}`);

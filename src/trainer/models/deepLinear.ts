@@ -20,7 +20,9 @@ export function buildDeepLinear(spec: DeepLinearSpec, io: ModelIO, rng: Rng): Mo
   const weights: tf.Tensor2D[] = [];
   for (let i = 0; i + 1 < widths.length; i++) {
     const fanIn = widths[i]!;
-    weights.push(store.normal(`layers.${i}.weight`, [fanIn, widths[i + 1]!], spec.initScale / Math.sqrt(fanIn)) as tf.Tensor2D);
+    weights.push(
+      store.normal(`layers.${i}.weight`, [fanIn, widths[i + 1]!], spec.initScale / Math.sqrt(fanIn)) as tf.Tensor2D,
+    );
   }
 
   function forward(x: tf.Tensor): tf.Tensor {

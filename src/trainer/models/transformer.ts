@@ -50,7 +50,9 @@ function layerNorm(x: tf.Tensor2D, ln: { g: tf.Tensor1D; b: tf.Tensor1D } | unde
 export function buildTransformer(spec: TransformerSpec, io: ModelIO, rng: Rng): TransformerModel {
   const input = io.input;
   if (input.kind !== "tokens") {
-    throw new Error(`transformer: needs token inputs ([batch, length] int32 ids), but the task gives features of dimension ${input.dim}; use an mlp or a custom model`);
+    throw new Error(
+      `transformer: needs token inputs ([batch, length] int32 ids), but the task gives features of dimension ${input.dim}; use an mlp or a custom model`,
+    );
   }
   const d = spec.dModel;
   if (d % spec.heads !== 0) throw new Error(`transformer: dModel ${d} is not divisible by heads ${spec.heads}`);
@@ -63,7 +65,10 @@ export function buildTransformer(spec: TransformerSpec, io: ModelIO, rng: Rng): 
 
   const embed = store.normal("embed.weight", [input.vocab, d], std) as tf.Tensor2D;
   const pos = store.normal("pos.weight", [T, d], std) as tf.Tensor2D;
-  const lnPair = (name: string) => ({ g: store.ones(`${name}.g`, [d]) as tf.Tensor1D, b: store.zeros(`${name}.b`, [d]) as tf.Tensor1D });
+  const lnPair = (name: string) => ({
+    g: store.ones(`${name}.g`, [d]) as tf.Tensor1D,
+    b: store.zeros(`${name}.b`, [d]) as tf.Tensor1D,
+  });
   const blocks: Block[] = [];
   for (let l = 0; l < spec.layers; l++) {
     const p = `blocks.${l}`;
@@ -121,7 +126,10 @@ export function buildTransformer(spec: TransformerSpec, io: ModelIO, rng: Rng): 
     const lq = lastOnly ? 1 : T;
     const probs = tf.softmax(scores) as tf.Tensor3D; // over keys (last axis)
     const z = batchMatMul(probs, v); // [batch·heads, lq, dHead]
-    const merged = tf.reshape(tf.transpose(tf.reshape(z, [batch, heads, lq, dHead]), [0, 2, 1, 3]), [batch * lq, d]) as tf.Tensor2D;
+    const merged = tf.reshape(tf.transpose(tf.reshape(z, [batch, heads, lq, dHead]), [0, 2, 1, 3]), [
+      batch * lq,
+      d,
+    ]) as tf.Tensor2D;
     const r1 = tf.add(rq, dense(merged, b.wo)) as tf.Tensor2D;
     const m = layerNorm(r1, b.ln2);
     const hidden = activate(addBias(dense(m, b.w1), b.b1), spec.activation) as tf.Tensor2D;
@@ -129,7 +137,8 @@ export function buildTransformer(spec: TransformerSpec, io: ModelIO, rng: Rng): 
   }
 
   function embedTokens(x: tf.Tensor): tf.Tensor2D {
-    if (x.rank !== 2 || x.shape[1] !== T) throw new Error(`transformer: expected tokens [batch, ${T}], got [${x.shape.join(", ")}]`);
+    if (x.rank !== 2 || x.shape[1] !== T)
+      throw new Error(`transformer: expected tokens [batch, ${T}], got [${x.shape.join(", ")}]`);
     return addPositional(gatherRows(embed, tf.reshape(x, [-1]) as tf.Tensor1D), pos);
   }
 

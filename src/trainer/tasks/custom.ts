@@ -14,7 +14,10 @@ export function generateCustomTask(spec: CustomTaskSpec): TaskData {
   } catch (e) {
     throw new Error(`${label}: generate threw: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
-  if (data instanceof Promise || (typeof data === "object" && data !== null && typeof (data as { then?: unknown }).then === "function"))
+  if (
+    data instanceof Promise ||
+    (typeof data === "object" && data !== null && typeof (data as { then?: unknown }).then === "function")
+  )
     throw new Error(`${label}: generate returned a Promise; it must return the TaskData synchronously`);
   validateTaskData(data as TaskData, label);
   return data as TaskData;

@@ -45,26 +45,34 @@ function readFile(ctx: TaskContext, path: string): Buffer {
 
 export function loadFileTask(spec: FileDataSpec, ctx: TaskContext): TaskData {
   const { targets, testFraction, splitSeed } = spec;
-  if (targets !== "classes" && targets !== "regression") throw new Error(`file task: targets must be "classes" or "regression", got ${String(targets)}`);
+  if (targets !== "classes" && targets !== "regression")
+    throw new Error(`file task: targets must be "classes" or "regression", got ${String(targets)}`);
   const format = formatOf(spec.train);
-  if (spec.test !== undefined && formatOf(spec.test) !== format) throw new Error(`${spec.test}: the test file must have the same type as the train file ${spec.train}`);
+  if (spec.test !== undefined && formatOf(spec.test) !== format)
+    throw new Error(`${spec.test}: the test file must have the same type as the train file ${spec.train}`);
 
   let train: Table;
   let test: Table | undefined;
   if (format === "npy") {
     if (spec.inputColumns !== undefined || spec.targetColumn !== undefined)
-      throw new Error(`${spec.train}: inputColumns/targetColumn apply to .csv and .json files; for .npy give the targets as trainTargets/testTargets`);
-    if (spec.trainTargets === undefined) throw new Error(`${spec.train}: a .npy task needs trainTargets, the .npy file of the training targets`);
+      throw new Error(
+        `${spec.train}: inputColumns/targetColumn apply to .csv and .json files; for .npy give the targets as trainTargets/testTargets`,
+      );
+    if (spec.trainTargets === undefined)
+      throw new Error(`${spec.train}: a .npy task needs trainTargets, the .npy file of the training targets`);
     train = loadNpyPair(ctx, spec.train, spec.trainTargets, targets);
     if (spec.test !== undefined) {
-      if (spec.testTargets === undefined) throw new Error(`${spec.test}: a .npy test file needs testTargets, the .npy file of the test targets`);
+      if (spec.testTargets === undefined)
+        throw new Error(`${spec.test}: a .npy test file needs testTargets, the .npy file of the test targets`);
       test = loadNpyPair(ctx, spec.test, spec.testTargets, targets);
     } else if (spec.testTargets !== undefined) {
       throw new Error(`${spec.testTargets}: testTargets is given but test (the test inputs) is not`);
     }
   } else {
     if (spec.trainTargets !== undefined || spec.testTargets !== undefined)
-      throw new Error(`${spec.train}: trainTargets/testTargets apply to .npy files; for .${format} choose the target with targetColumn`);
+      throw new Error(
+        `${spec.train}: trainTargets/testTargets apply to .npy files; for .${format} choose the target with targetColumn`,
+      );
     const load = (path: string, s: FileDataSpec) => {
       const text = readFile(ctx, path).toString("utf8");
       return format === "csv" ? parseCsvTable(text, path, s) : parseJsonTable(text, path, s);
@@ -72,22 +80,29 @@ export function loadFileTask(spec: FileDataSpec, ctx: TaskContext): TaskData {
     train = load(spec.train, spec);
     // The test file's columns are picked by the train file's names, whatever their order there.
     const cols = train.columns;
-    if (spec.test !== undefined) test = load(spec.test, cols ? { ...spec, inputColumns: cols.inputs, targetColumn: cols.target } : spec);
+    if (spec.test !== undefined)
+      test = load(spec.test, cols ? { ...spec, inputColumns: cols.inputs, targetColumn: cols.target } : spec);
   }
 
   let trainSplit: Split;
   let testSplit: Split;
   if (test !== undefined) {
-    if (test.dim !== train.dim) throw new Error(`${spec.test}: ${test.dim} input features per row, but ${spec.train} has ${train.dim}`);
-    if (test.yDim !== train.yDim) throw new Error(`${spec.test}: ${test.yDim} targets per row, but ${spec.train} has ${train.yDim}`);
+    if (test.dim !== train.dim)
+      throw new Error(`${spec.test}: ${test.dim} input features per row, but ${spec.train} has ${train.dim}`);
+    if (test.yDim !== train.yDim)
+      throw new Error(`${spec.test}: ${test.yDim} targets per row, but ${spec.train} has ${train.yDim}`);
     if (train.n < 1) throw new Error(`${spec.train}: no rows`);
     trainSplit = { n: train.n, x: train.x, y: train.y };
     testSplit = { n: test.n, x: test.x, y: test.y };
   } else {
-    if (!(testFraction >= 0 && testFraction < 1)) throw new Error(`file task: testFraction must be in [0, 1), got ${testFraction}`);
+    if (!(testFraction >= 0 && testFraction < 1))
+      throw new Error(`file task: testFraction must be in [0, 1), got ${testFraction}`);
     const nTest = Math.round(testFraction * train.n);
     const nTrain = train.n - nTest;
-    if (nTrain < 1) throw new Error(`${spec.train}: ${train.n} rows leave no training rows after holding out testFraction = ${testFraction}`);
+    if (nTrain < 1)
+      throw new Error(
+        `${spec.train}: ${train.n} rows leave no training rows after holding out testFraction = ${testFraction}`,
+      );
     const order = new Rng(splitSeed, "split").permutation(train.n);
     // Rows keep their file order within each split.
     trainSplit = takeRows(train, order.slice(0, nTrain).sort());
@@ -95,7 +110,9 @@ export function loadFileTask(spec: FileDataSpec, ctx: TaskContext): TaskData {
   }
 
   const output: TaskData["output"] =
-    targets === "classes" ? { kind: "classes", count: Math.max(maxLabel(trainSplit.y), maxLabel(testSplit.y)) + 1 } : { kind: "regression", dim: train.yDim };
+    targets === "classes"
+      ? { kind: "classes", count: Math.max(maxLabel(trainSplit.y), maxLabel(testSplit.y)) + 1 }
+      : { kind: "regression", dim: train.yDim };
   return { input: { kind: "features", dim: train.dim }, output, train: trainSplit, test: testSplit };
 }
 
@@ -135,19 +152,24 @@ function loadNpyPair(ctx: TaskContext, xPath: string, yPath: string, targets: Ta
   if (xa.shape.length === 0) throw new Error(`${xPath}: expected an array of rows [n, ...], got a scalar`);
   if (ya.shape.length === 0) throw new Error(`${yPath}: expected an array of targets [n, ...], got a scalar`);
   const n = xa.shape[0]!;
-  if (ya.shape[0] !== n) throw new Error(`${yPath}: shape (${ya.shape.join(", ")}) has ${ya.shape[0]} rows, but ${xPath} (shape (${xa.shape.join(", ")})) has ${n}`);
+  if (ya.shape[0] !== n)
+    throw new Error(
+      `${yPath}: shape (${ya.shape.join(", ")}) has ${ya.shape[0]} rows, but ${xPath} (shape (${xa.shape.join(", ")})) has ${n}`,
+    );
   const dim = xa.shape.slice(1).reduce((a, b) => a * b, 1);
   const yDim = ya.shape.slice(1).reduce((a, b) => a * b, 1);
   if (n > 0 && dim === 0) throw new Error(`${xPath}: shape (${xa.shape.join(", ")}) has no features per row`);
   const x = npyToFloat32(xa, xPath, dim);
 
   if (targets === "classes") {
-    if (yDim !== 1) throw new Error(`${yPath}: class targets must have shape (n,) or (n, 1), got (${ya.shape.join(", ")})`);
+    if (yDim !== 1)
+      throw new Error(`${yPath}: class targets must have shape (n,) or (n, 1), got (${ya.shape.join(", ")})`);
     const y = new Int32Array(n);
     const d = ya.data;
     for (let i = 0; i < n; i++) {
       const v = Number(d[i]!);
-      if (!isClassIndex(v)) throw new Error(`${yPath}: element ${i} is not a class index (a non-negative integer): ${String(d[i])}`);
+      if (!isClassIndex(v))
+        throw new Error(`${yPath}: element ${i} is not a class index (a non-negative integer): ${String(d[i])}`);
       y[i] = v;
     }
     return { n, dim, x, y, yDim: 1 };
@@ -192,16 +214,21 @@ function selectColumns(names: string[], file: string, spec: FileDataSpec): Colum
   });
   const find = (name: string, what: string): number => {
     const i = index.get(name);
-    if (i === undefined) throw new Error(`${file}: no column "${name}" (${what}); the columns are ${names.map((c) => `"${c}"`).join(", ")}`);
+    if (i === undefined)
+      throw new Error(
+        `${file}: no column "${name}" (${what}); the columns are ${names.map((c) => `"${c}"`).join(", ")}`,
+      );
     return i;
   };
-  if (names.length < 2 && spec.inputColumns === undefined) throw new Error(`${file}: needs at least two columns (inputs and a target), found ${names.length}`);
+  if (names.length < 2 && spec.inputColumns === undefined)
+    throw new Error(`${file}: needs at least two columns (inputs and a target), found ${names.length}`);
   const target = spec.targetColumn !== undefined ? find(spec.targetColumn, "targetColumn") : names.length - 1;
   let inputs: number[];
   if (spec.inputColumns !== undefined) {
     if (spec.inputColumns.length === 0) throw new Error(`${file}: inputColumns is empty`);
     inputs = spec.inputColumns.map((c) => find(c, "in inputColumns"));
-    if (inputs.includes(target)) throw new Error(`${file}: the target column "${names[target]}" is also listed in inputColumns`);
+    if (inputs.includes(target))
+      throw new Error(`${file}: the target column "${names[target]}" is also listed in inputColumns`);
   } else {
     inputs = names.map((_, i) => i).filter((i) => i !== target);
   }
@@ -221,7 +248,8 @@ function splitCsvLine(line: string, file: string, lineNo: number): string[] {
       let j = i + 1;
       for (;;) {
         const q = line.indexOf('"', j);
-        if (q < 0) throw new Error(`${file}:${lineNo}: unterminated quoted field (quoted fields cannot contain line breaks)`);
+        if (q < 0)
+          throw new Error(`${file}:${lineNo}: unterminated quoted field (quoted fields cannot contain line breaks)`);
         field += line.slice(j, q);
         if (line[q + 1] === '"') {
           field += '"';
@@ -235,7 +263,8 @@ function splitCsvLine(line: string, file: string, lineNo: number): string[] {
       while (line[i] === " " || line[i] === "\t") i++;
       out.push(field);
       if (i >= line.length) return out;
-      if (line[i] !== ",") throw new Error(`${file}:${lineNo}: unexpected text after a quoted field at column ${i + 1}`);
+      if (line[i] !== ",")
+        throw new Error(`${file}:${lineNo}: unexpected text after a quoted field at column ${i + 1}`);
       i++;
     } else {
       const c = line.indexOf(",", i);
@@ -253,8 +282,10 @@ function parseNumberField(raw: string, file: string, lineNo: number, column: str
   const t = raw.trim();
   if (t === "") throw new Error(`${file}:${lineNo}: column "${column}" is empty`);
   const v = Number(t);
-  if (Number.isNaN(v)) throw new Error(`${file}:${lineNo}: column "${column}" is not a number (${JSON.stringify(raw)})`);
-  if (!Number.isFinite(v)) throw new Error(`${file}:${lineNo}: column "${column}" is not finite (${JSON.stringify(raw)})`);
+  if (Number.isNaN(v))
+    throw new Error(`${file}:${lineNo}: column "${column}" is not a number (${JSON.stringify(raw)})`);
+  if (!Number.isFinite(v))
+    throw new Error(`${file}:${lineNo}: column "${column}" is not finite (${JSON.stringify(raw)})`);
   return v;
 }
 
@@ -285,7 +316,9 @@ export function parseCsvTable(text: string, file: string, spec: FileDataSpec): T
     if (name === "") throw new Error(`${file}:${lineNo}: header column ${i + 1} has no name`);
   });
   if (names.every((c) => !Number.isNaN(Number(c))))
-    throw new Error(`${file}:${lineNo}: the first row looks like data (${JSON.stringify(headerLine)}); a header row with column names is required`);
+    throw new Error(
+      `${file}:${lineNo}: the first row looks like data (${JSON.stringify(headerLine)}); a header row with column names is required`,
+    );
   const { inputs, target } = selectColumns(names, file, spec);
   const dim = inputs.length;
   const classes = spec.targets === "classes";
@@ -298,7 +331,8 @@ export function parseCsvTable(text: string, file: string, spec: FileDataSpec): T
   for (let line = nextLine(); line !== undefined; line = nextLine()) {
     if (line.trim() === "") continue;
     const fields = splitCsvLine(line, file, lineNo);
-    if (fields.length !== names.length) throw new Error(`${file}:${lineNo}: ${fields.length} fields, expected ${names.length} (as in the header)`);
+    if (fields.length !== names.length)
+      throw new Error(`${file}:${lineNo}: ${fields.length} fields, expected ${names.length} (as in the header)`);
     for (let j = 0; j < dim; j++) {
       const c = inputs[j]!;
       x[n * dim + j] = parseNumberField(fields[c]!, file, lineNo, names[c]!);
@@ -306,7 +340,10 @@ export function parseCsvTable(text: string, file: string, spec: FileDataSpec): T
     const raw = fields[target]!;
     const v = parseNumberField(raw, file, lineNo, targetName);
     if (yClasses) {
-      if (!isClassIndex(v)) throw new Error(`${file}:${lineNo}: column "${targetName}" is not a class index (a non-negative integer): ${JSON.stringify(raw)}`);
+      if (!isClassIndex(v))
+        throw new Error(
+          `${file}:${lineNo}: column "${targetName}" is not a class index (a non-negative integer): ${JSON.stringify(raw)}`,
+        );
       yClasses[n] = v;
     } else {
       yReg![n] = v;
@@ -335,10 +372,14 @@ export function parseJsonTable(text: string, file: string, spec: FileDataSpec): 
   if (Array.isArray(doc)) return jsonRecords(doc, file, spec);
   if (typeof doc === "object" && doc !== null && "x" in doc && "y" in doc) {
     if (spec.inputColumns !== undefined || spec.targetColumn !== undefined)
-      throw new Error(`${file}: inputColumns/targetColumn apply to arrays of records; this file has { "x", "y" } arrays`);
+      throw new Error(
+        `${file}: inputColumns/targetColumn apply to arrays of records; this file has { "x", "y" } arrays`,
+      );
     return jsonXY(doc as { x: unknown; y: unknown }, file, spec.targets);
   }
-  throw new Error(`${file}: expected { "x": number[][], "y": number[] | number[][] } or an array of records [{ "column": number, ... }]`);
+  throw new Error(
+    `${file}: expected { "x": number[][], "y": number[] | number[][] } or an array of records [{ "column": number, ... }]`,
+  );
 }
 
 function jsonNumber(v: unknown, file: string, where: string): number {
@@ -359,7 +400,8 @@ function jsonMatrix(rows: unknown, file: string, name: string): { n: number; wid
     const row: unknown = rows[i];
     if (nested) {
       if (!Array.isArray(row)) throw new Error(`${file}: ${name}[${i}] is not an array (${name}[0] is)`);
-      if (row.length !== width) throw new Error(`${file}: ${name}[${i}] has ${row.length} values, expected ${width} (as ${name}[0])`);
+      if (row.length !== width)
+        throw new Error(`${file}: ${name}[${i}] has ${row.length} values, expected ${width} (as ${name}[0])`);
       for (let j = 0; j < width; j++) values[i * width + j] = jsonNumber(row[j], file, `${name}[${i}][${j}]`);
     } else {
       if (Array.isArray(row)) throw new Error(`${file}: ${name}[${i}] is an array but ${name}[0] is a number`);
@@ -375,7 +417,8 @@ function jsonXY(doc: { x: unknown; y: unknown }, file: string, targets: Targets)
   if (ym.n !== xm.n) throw new Error(`${file}: "x" has ${xm.n} rows but "y" has ${ym.n}`);
   const x = Float32Array.from(xm.values);
   if (targets === "classes") {
-    if (ym.width !== 1) throw new Error(`${file}: class targets "y" must be a list of class indices, got rows of ${ym.width} values`);
+    if (ym.width !== 1)
+      throw new Error(`${file}: class targets "y" must be a list of class indices, got rows of ${ym.width} values`);
     const y = new Int32Array(ym.n);
     for (let i = 0; i < ym.n; i++) {
       const v = ym.values[i]!;
@@ -390,7 +433,8 @@ function jsonXY(doc: { x: unknown; y: unknown }, file: string, targets: Targets)
 function jsonRecords(records: unknown[], file: string, spec: FileDataSpec): Table {
   if (records.length === 0) throw new Error(`${file}: the array of records is empty`);
   const first = records[0];
-  if (typeof first !== "object" || first === null || Array.isArray(first)) throw new Error(`${file}: [0] is not a record (an object of column: number)`);
+  if (typeof first !== "object" || first === null || Array.isArray(first))
+    throw new Error(`${file}: [0] is not a record (an object of column: number)`);
   const names = Object.keys(first);
   const { inputs, target } = selectColumns(names, file, spec);
   const dim = inputs.length;
@@ -402,16 +446,19 @@ function jsonRecords(records: unknown[], file: string, spec: FileDataSpec): Tabl
   const get = (rec: Record<string, unknown>, i: number, name: string): number => {
     if (!(name in rec)) throw new Error(`${file}: [${i}]: column "${name}" is missing`);
     const v = rec[name];
-    if (typeof v !== "number") throw new Error(`${file}: [${i}]: column "${name}" is not a number (${JSON.stringify(v) ?? String(v)})`);
+    if (typeof v !== "number")
+      throw new Error(`${file}: [${i}]: column "${name}" is not a number (${JSON.stringify(v) ?? String(v)})`);
     return v;
   };
   for (let i = 0; i < n; i++) {
     const rec = records[i];
-    if (typeof rec !== "object" || rec === null || Array.isArray(rec)) throw new Error(`${file}: [${i}] is not a record (an object of column: number)`);
+    if (typeof rec !== "object" || rec === null || Array.isArray(rec))
+      throw new Error(`${file}: [${i}] is not a record (an object of column: number)`);
     const r = rec as Record<string, unknown>;
     for (let j = 0; j < dim; j++) x[i * dim + j] = get(r, i, names[inputs[j]!]!);
     const v = get(r, i, targetName);
-    if (classes && !isClassIndex(v)) throw new Error(`${file}: [${i}]: column "${targetName}" is not a class index (a non-negative integer): ${v}`);
+    if (classes && !isClassIndex(v))
+      throw new Error(`${file}: [${i}]: column "${targetName}" is not a class index (a non-negative integer): ${v}`);
     y[i] = v;
   }
   return { n, dim, x, y, yDim: 1, columns: { inputs: inputs.map((i) => names[i]!), target: targetName } };

@@ -29,12 +29,16 @@ export interface HierarchyShape {
 
 export function hierarchyShape(spec: Pick<HierarchicalSpec, "depth" | "branching">): HierarchyShape {
   const { depth, branching } = spec;
-  if (!Number.isInteger(depth) || depth < 1) throw new Error(`hierarchical: depth must be an integer ≥ 1, got ${depth}`);
-  if (!Number.isInteger(branching) || branching < 2) throw new Error(`hierarchical: branching must be an integer ≥ 2, got ${branching}`);
+  if (!Number.isInteger(depth) || depth < 1)
+    throw new Error(`hierarchical: depth must be an integer ≥ 1, got ${depth}`);
+  if (!Number.isInteger(branching) || branching < 2)
+    throw new Error(`hierarchical: branching must be an integer ≥ 2, got ${branching}`);
   const items = branching ** depth;
   const features = (branching ** (depth + 1) - 1) / (branching - 1);
   if (items * features > MAX_ENTRIES)
-    throw new Error(`hierarchical: depth ${depth} with branching ${branching} gives ${items} items × ${features} features; at most ${MAX_ENTRIES} entries are supported`);
+    throw new Error(
+      `hierarchical: depth ${depth} with branching ${branching} gives ${items} items × ${features} features; at most ${MAX_ENTRIES} entries are supported`,
+    );
   return { items, features };
 }
 
@@ -57,7 +61,8 @@ export function hierarchicalFeatures(spec: Pick<HierarchicalSpec, "depth" | "bra
 export function generateHierarchical(spec: HierarchicalSpec): TaskData {
   const { items, features } = hierarchyShape(spec);
   const { featureNoise, dataSeed } = spec;
-  if (!(featureNoise >= 0 && Number.isFinite(featureNoise))) throw new Error(`hierarchical: featureNoise must be a finite number ≥ 0, got ${featureNoise}`);
+  if (!(featureNoise >= 0 && Number.isFinite(featureNoise)))
+    throw new Error(`hierarchical: featureNoise must be a finite number ≥ 0, got ${featureNoise}`);
   const clean = Float32Array.from(hierarchicalFeatures(spec));
   const x = new Float32Array(items * items);
   for (let i = 0; i < items; i++) x[i * items + i] = 1;
@@ -109,7 +114,11 @@ export function hierarchicalModes(spec: Pick<HierarchicalSpec, "depth" | "branch
   for (let l = 0; l <= depth; l++) {
     let lambda = 0;
     for (let m = l; m <= depth; m++) lambda += branching ** (depth - m);
-    levels.push({ level: l, singularValue: Math.sqrt(lambda) / items, multiplicity: l === 0 ? 1 : branching ** (l - 1) * (branching - 1) });
+    levels.push({
+      level: l,
+      singularValue: Math.sqrt(lambda) / items,
+      multiplicity: l === 0 ? 1 : branching ** (l - 1) * (branching - 1),
+    });
   }
 
   let singularValues: number[];
@@ -139,7 +148,8 @@ export function hierarchicalModes(spec: Pick<HierarchicalSpec, "depth" | "branch
  * rotate away each off-diagonal entry in turn until the off-diagonal mass is negligible.
  */
 export function symmetricEigenvalues(matrix: Float64Array, n: number): number[] {
-  if (matrix.length !== n * n) throw new Error(`symmetricEigenvalues: expected ${n}·${n} entries, got ${matrix.length}`);
+  if (matrix.length !== n * n)
+    throw new Error(`symmetricEigenvalues: expected ${n}·${n} entries, got ${matrix.length}`);
   const a = Float64Array.from(matrix);
   let total = 0;
   for (let i = 0; i < a.length; i++) total += a[i]! * a[i]!;

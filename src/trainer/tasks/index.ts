@@ -17,7 +17,13 @@ import { validateTaskData } from "./validateData";
 
 export type { TaskContext, TaskData } from "./task";
 export { validateTaskData } from "./validateData";
-export { hierarchicalModes, hierarchicalFeatures, symmetricEigenvalues, type HierarchicalModes, type HierarchyLevel } from "./hierarchical";
+export {
+  hierarchicalModes,
+  hierarchicalFeatures,
+  symmetricEigenvalues,
+  type HierarchicalModes,
+  type HierarchyLevel,
+} from "./hierarchical";
 export { modInverse, modularOp } from "./modularArithmetic";
 export { linkFunction, teacherVector } from "./teacherStudent";
 export { parseNpy, type NpyArray } from "./npy";

@@ -32,7 +32,8 @@ export function modularOp(op: ModularArithmeticSpec["op"], a: number, b: number,
       return (a * b) % p;
     case "div": {
       const inv = modInverse(b, p);
-      if (inv === undefined) throw new Error(`modularArithmetic: ${b} has no inverse mod ${p} (div needs a prime p; ${p} is not prime)`);
+      if (inv === undefined)
+        throw new Error(`modularArithmetic: ${b} has no inverse mod ${p} (div needs a prime p; ${p} is not prime)`);
       return (a * inv) % p;
     }
   }
@@ -41,10 +42,12 @@ export function modularOp(op: ModularArithmeticSpec["op"], a: number, b: number,
 export function generateModularArithmetic(spec: ModularArithmeticSpec): TaskData {
   const { p, op, trainFraction, splitSeed, equalsToken } = spec;
   if (!Number.isInteger(p) || p < 2) throw new Error(`modularArithmetic: p must be an integer ≥ 2, got ${p}`);
-  if (!(trainFraction > 0 && trainFraction <= 1)) throw new Error(`modularArithmetic: trainFraction must be in (0, 1], got ${trainFraction}`);
+  if (!(trainFraction > 0 && trainFraction <= 1))
+    throw new Error(`modularArithmetic: trainFraction must be in (0, 1], got ${trainFraction}`);
   const bStart = op === "div" ? 1 : 0;
   const total = p * (p - bStart);
-  if (total > MAX_PAIRS) throw new Error(`modularArithmetic: p = ${p} gives ${total} pairs; at most ${MAX_PAIRS} (p ≤ 4096) are supported`);
+  if (total > MAX_PAIRS)
+    throw new Error(`modularArithmetic: p = ${p} gives ${total} pairs; at most ${MAX_PAIRS} (p ≤ 4096) are supported`);
 
   // All pairs in a-major order, with their labels.
   const as = new Int32Array(total);

@@ -33,7 +33,8 @@ export function parseNpy(bytes: Uint8Array, label: string): NpyArray {
   const fail = (msg: string): never => {
     throw new Error(`${label}: ${msg}`);
   };
-  if (bytes.length < 10 || MAGIC.some((m, i) => bytes[i] !== m)) fail("not a .npy file (missing the \\x93NUMPY magic string)");
+  if (bytes.length < 10 || MAGIC.some((m, i) => bytes[i] !== m))
+    fail("not a .npy file (missing the \\x93NUMPY magic string)");
   const major = bytes[6]!;
   const minor = bytes[7]!;
   if (major < 1 || major > 3) fail(`unsupported .npy format version ${major}.${minor} (supported: 1, 2, 3)`);
@@ -49,7 +50,10 @@ export function parseNpy(bytes: Uint8Array, label: string): NpyArray {
     headerStart = 12;
   }
   const dataStart = headerStart + headerLen;
-  if (dataStart > bytes.length) fail(`truncated header: it claims ${headerLen} bytes, the file has ${bytes.length - headerStart} after the length field`);
+  if (dataStart > bytes.length)
+    fail(
+      `truncated header: it claims ${headerLen} bytes, the file has ${bytes.length - headerStart} after the length field`,
+    );
   const headerText = new TextDecoder(major === 3 ? "utf-8" : "latin1").decode(bytes.subarray(headerStart, dataStart));
 
   let header: unknown;
@@ -63,11 +67,19 @@ export function parseNpy(bytes: Uint8Array, label: string): NpyArray {
   const fortran = header.get("fortran_order");
   const shapeRaw = header.get("shape");
   if (typeof descr !== "string") {
-    return fail(Array.isArray(descr) ? "structured dtypes (record arrays) are not supported; save a plain numeric array" : "the header has no 'descr' string");
+    return fail(
+      Array.isArray(descr)
+        ? "structured dtypes (record arrays) are not supported; save a plain numeric array"
+        : "the header has no 'descr' string",
+    );
   }
   if (typeof fortran !== "boolean") fail("the header has no 'fortran_order' True/False");
-  if (fortran) fail("fortran_order arrays are not supported (save a C-ordered array, e.g. np.save(path, np.ascontiguousarray(a)))");
-  if (!Array.isArray(shapeRaw) || !shapeRaw.every((d) => typeof d === "number" && Number.isInteger(d) && d >= 0)) fail("the header has no 'shape' tuple of non-negative integers");
+  if (fortran)
+    fail(
+      "fortran_order arrays are not supported (save a C-ordered array, e.g. np.save(path, np.ascontiguousarray(a)))",
+    );
+  if (!Array.isArray(shapeRaw) || !shapeRaw.every((d) => typeof d === "number" && Number.isInteger(d) && d >= 0))
+    fail("the header has no 'shape' tuple of non-negative integers");
   const shape = shapeRaw as number[];
 
   const m = /^([<>|=])([fiub])(\d+)$/.exec(descr);
@@ -76,12 +88,14 @@ export function parseNpy(bytes: Uint8Array, label: string): NpyArray {
   const kind = m[2] as NpyArray["kind"];
   const size = Number(m[3]);
   const supported: Record<NpyArray["kind"], number[]> = { f: [2, 4, 8], i: [1, 2, 4, 8], u: [1, 2, 4, 8], b: [1] };
-  if (!supported[kind].includes(size)) fail(`unsupported dtype '${descr}' (supported: float16/32/64, int8/16/32/64, uint8/16/32/64, bool)`);
+  if (!supported[kind].includes(size))
+    fail(`unsupported dtype '${descr}' (supported: float16/32/64, int8/16/32/64, uint8/16/32/64, bool)`);
 
   const count = shape.reduce((a, b) => a * b, 1);
   const need = count * size;
   const have = bytes.length - dataStart;
-  if (have < need) fail(`truncated data: shape (${shape.join(", ")}) of '${descr}' needs ${need} bytes, the file has ${have}`);
+  if (have < need)
+    fail(`truncated data: shape (${shape.join(", ")}) of '${descr}' needs ${need} bytes, the file has ${have}`);
 
   // Copy the data into its own (aligned) buffer in native little-endian order.
   // (A Node Buffer's slice() is a view into a shared pool, so copy explicitly.)
@@ -96,9 +110,23 @@ export function parseNpy(bytes: Uint8Array, label: string): NpyArray {
     if (size === 2) data = halfToFloat32(new Uint16Array(buf));
     else data = size === 4 ? new Float32Array(buf) : new Float64Array(buf);
   } else if (kind === "i") {
-    data = size === 1 ? new Int8Array(buf) : size === 2 ? new Int16Array(buf) : size === 4 ? new Int32Array(buf) : new BigInt64Array(buf);
+    data =
+      size === 1
+        ? new Int8Array(buf)
+        : size === 2
+          ? new Int16Array(buf)
+          : size === 4
+            ? new Int32Array(buf)
+            : new BigInt64Array(buf);
   } else if (kind === "u") {
-    data = size === 1 ? new Uint8Array(buf) : size === 2 ? new Uint16Array(buf) : size === 4 ? new Uint32Array(buf) : new BigUint64Array(buf);
+    data =
+      size === 1
+        ? new Uint8Array(buf)
+        : size === 2
+          ? new Uint16Array(buf)
+          : size === 4
+            ? new Uint32Array(buf)
+            : new BigUint64Array(buf);
   } else {
     data = new Uint8Array(buf);
   }
@@ -127,7 +155,8 @@ class PyLiteralParser {
   parseAll(): unknown {
     const v = this.value();
     this.skip();
-    if (this.pos !== this.s.length) throw new Error(`unexpected ${JSON.stringify(this.s.slice(this.pos, this.pos + 10))} at offset ${this.pos}`);
+    if (this.pos !== this.s.length)
+      throw new Error(`unexpected ${JSON.stringify(this.s.slice(this.pos, this.pos + 10))} at offset ${this.pos}`);
     return v;
   }
 

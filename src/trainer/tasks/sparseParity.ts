@@ -6,10 +6,14 @@ import type { Split, TaskData } from "./task";
 
 export function generateSparseParity(spec: SparseParitySpec): TaskData {
   const { bits, k, trainSize, testSize, dataSeed } = spec;
-  if (!Number.isInteger(bits) || bits < 1) throw new Error(`sparseParity: bits must be a positive integer, got ${bits}`);
-  if (!Number.isInteger(k) || k < 1 || k > bits) throw new Error(`sparseParity: k must be an integer in [1, bits = ${bits}], got ${k}`);
-  if (!Number.isInteger(trainSize) || trainSize < 1) throw new Error(`sparseParity: trainSize must be a positive integer, got ${trainSize}`);
-  if (!Number.isInteger(testSize) || testSize < 0) throw new Error(`sparseParity: testSize must be a non-negative integer, got ${testSize}`);
+  if (!Number.isInteger(bits) || bits < 1)
+    throw new Error(`sparseParity: bits must be a positive integer, got ${bits}`);
+  if (!Number.isInteger(k) || k < 1 || k > bits)
+    throw new Error(`sparseParity: k must be an integer in [1, bits = ${bits}], got ${k}`);
+  if (!Number.isInteger(trainSize) || trainSize < 1)
+    throw new Error(`sparseParity: trainSize must be a positive integer, got ${trainSize}`);
+  if (!Number.isInteger(testSize) || testSize < 0)
+    throw new Error(`sparseParity: testSize must be a non-negative integer, got ${testSize}`);
 
   // Train and test come from separate forks, so the test set does not change with trainSize.
   const rng = new Rng(dataSeed, "sparseParity");

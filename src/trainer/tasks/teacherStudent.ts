@@ -42,9 +42,12 @@ export function teacherVector(spec: Pick<TeacherStudentSpec, "dim" | "dataSeed">
 export function generateTeacherStudent(spec: TeacherStudentSpec): TaskData {
   const { dim, teacher, link, trainSize, testSize, noise, dataSeed } = spec;
   if (!Number.isInteger(dim) || dim < 1) throw new Error(`teacherStudent: dim must be a positive integer, got ${dim}`);
-  if (!Number.isInteger(trainSize) || trainSize < 1) throw new Error(`teacherStudent: trainSize must be a positive integer, got ${trainSize}`);
-  if (!Number.isInteger(testSize) || testSize < 0) throw new Error(`teacherStudent: testSize must be a non-negative integer, got ${testSize}`);
-  if (!(noise >= 0 && Number.isFinite(noise))) throw new Error(`teacherStudent: noise must be a finite number ≥ 0, got ${noise}`);
+  if (!Number.isInteger(trainSize) || trainSize < 1)
+    throw new Error(`teacherStudent: trainSize must be a positive integer, got ${trainSize}`);
+  if (!Number.isInteger(testSize) || testSize < 0)
+    throw new Error(`teacherStudent: testSize must be a non-negative integer, got ${testSize}`);
+  if (!(noise >= 0 && Number.isFinite(noise)))
+    throw new Error(`teacherStudent: noise must be a finite number ≥ 0, got ${noise}`);
 
   const w = teacherVector(spec);
   const g = teacher === "linear" ? (z: number) => z : linkFunction(link);

@@ -24,7 +24,8 @@ function isPositiveInt(v: unknown): v is number {
 }
 
 function checkInput(input: InputKind | undefined, fail: Fail): void {
-  if (typeof input !== "object" || input === null) fail(`input must be { kind: "tokens", vocab, length } or { kind: "features", dim }, got ${describe(input)}`);
+  if (typeof input !== "object" || input === null)
+    fail(`input must be { kind: "tokens", vocab, length } or { kind: "features", dim }, got ${describe(input)}`);
   if (input.kind === "tokens") {
     if (!isPositiveInt(input.vocab)) fail(`input.vocab must be a positive integer, got ${describe(input.vocab)}`);
     if (!isPositiveInt(input.length)) fail(`input.length must be a positive integer, got ${describe(input.length)}`);
@@ -36,7 +37,8 @@ function checkInput(input: InputKind | undefined, fail: Fail): void {
 }
 
 function checkOutput(output: OutputKind | undefined, fail: Fail): void {
-  if (typeof output !== "object" || output === null) fail(`output must be { kind: "classes", count } or { kind: "regression", dim }, got ${describe(output)}`);
+  if (typeof output !== "object" || output === null)
+    fail(`output must be { kind: "classes", count } or { kind: "regression", dim }, got ${describe(output)}`);
   if (output.kind === "classes") {
     if (!isPositiveInt(output.count)) fail(`output.count must be a positive integer, got ${describe(output.count)}`);
   } else if (output.kind === "regression") {
@@ -49,19 +51,23 @@ function checkOutput(output: OutputKind | undefined, fail: Fail): void {
 function checkSplit(split: Split | undefined, name: string, input: InputKind, output: OutputKind, fail: Fail): void {
   if (typeof split !== "object" || split === null) fail(`${name} must be a split { n, x, y }, got ${describe(split)}`);
   const n = split.n;
-  if (typeof n !== "number" || !Number.isInteger(n) || n < 0) fail(`${name}.n must be a non-negative integer, got ${describe(n)}`);
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 0)
+    fail(`${name}.n must be a non-negative integer, got ${describe(n)}`);
 
   const { x, y } = split;
   if (input.kind === "tokens") {
     if (!(x instanceof Int32Array)) fail(`${name}.x must be an Int32Array of token ids, got ${typeName(x)}`);
-    if (x.length !== n * input.length) fail(`${name}.x has length ${x.length}, expected n·length = ${n}·${input.length} = ${n * input.length}`);
+    if (x.length !== n * input.length)
+      fail(`${name}.x has length ${x.length}, expected n·length = ${n}·${input.length} = ${n * input.length}`);
     for (let i = 0; i < x.length; i++) {
       const v = x[i]!;
-      if (v < 0 || v >= input.vocab) fail(`${name}.x[${i}] = ${v} (row ${Math.floor(i / input.length)}) is not a token id in [0, ${input.vocab})`);
+      if (v < 0 || v >= input.vocab)
+        fail(`${name}.x[${i}] = ${v} (row ${Math.floor(i / input.length)}) is not a token id in [0, ${input.vocab})`);
     }
   } else {
     if (!(x instanceof Float32Array)) fail(`${name}.x must be a Float32Array of features, got ${typeName(x)}`);
-    if (x.length !== n * input.dim) fail(`${name}.x has length ${x.length}, expected n·dim = ${n}·${input.dim} = ${n * input.dim}`);
+    if (x.length !== n * input.dim)
+      fail(`${name}.x has length ${x.length}, expected n·dim = ${n}·${input.dim} = ${n * input.dim}`);
     const bad = firstNonFinite(x);
     if (bad >= 0) fail(`${name}.x[${bad}] = ${x[bad]} (row ${Math.floor(bad / input.dim)}) is not finite`);
   }
@@ -74,8 +80,10 @@ function checkSplit(split: Split | undefined, name: string, input: InputKind, ou
       if (v < 0 || v >= output.count) fail(`${name}.y[${i}] = ${v} is not a class label in [0, ${output.count})`);
     }
   } else {
-    if (!(y instanceof Float32Array)) fail(`${name}.y must be a Float32Array of regression targets, got ${typeName(y)}`);
-    if (y.length !== n * output.dim) fail(`${name}.y has length ${y.length}, expected n·dim = ${n}·${output.dim} = ${n * output.dim}`);
+    if (!(y instanceof Float32Array))
+      fail(`${name}.y must be a Float32Array of regression targets, got ${typeName(y)}`);
+    if (y.length !== n * output.dim)
+      fail(`${name}.y has length ${y.length}, expected n·dim = ${n}·${output.dim} = ${n * output.dim}`);
     const bad = firstNonFinite(y);
     if (bad >= 0) fail(`${name}.y[${bad}] = ${y[bad]} (row ${Math.floor(bad / output.dim)}) is not finite`);
   }

@@ -4,7 +4,12 @@
 import { writeFileSync } from "node:fs";
 import type { ModelSpec, SystemSpec, TaskData } from "../../sdk/spec";
 import { encodeSafetensors, readSafetensorsSync, type TensorToEncode } from "../../shared/safetensors";
-import { WORKER_MODEL_KINDS, WORKER_TENSORS, type WorkerModelSpec, type WorkerSystem } from "../../shared/workerProtocol";
+import {
+  WORKER_MODEL_KINDS,
+  WORKER_TENSORS,
+  type WorkerModelSpec,
+  type WorkerSystem,
+} from "../../shared/workerProtocol";
 import type { CheckpointData } from "../runFolder";
 
 /** A parameter's values in row-major order ([in, out] for weight matrices, as in checkpoints). */
@@ -29,14 +34,25 @@ function isWorkerModel(m: ModelSpec): m is WorkerModelSpec {
 export function torchUnsupportedReason(systemName: string, model: unknown): string | undefined {
   const kind = typeof model === "object" && model !== null && "kind" in model ? model.kind : undefined;
   if (typeof kind === "string" && (WORKER_MODEL_KINDS as readonly string[]).includes(kind)) return undefined;
-  const named = typeof model === "object" && model !== null && "name" in model && typeof model.name === "string" ? ` "${model.name}"` : "";
+  const named =
+    typeof model === "object" && model !== null && "name" in model && typeof model.name === "string"
+      ? ` "${model.name}"`
+      : "";
   return `system "${systemName}": its custom model${named} is tfjs code, which the torch backend cannot run; train it with --backend wasm, cpu, native or gpu (the torch backend runs the built-in models mlp, transformer and deepLinear)`;
 }
 
 /** The worker's view of a resolved system; a custom model is refused naming the system. */
-export function workerSystem(systemName: string, spec: SystemSpec, data: TaskData, params: readonly ParamValues[]): WorkerSystem {
+export function workerSystem(
+  systemName: string,
+  spec: SystemSpec,
+  data: TaskData,
+  params: readonly ParamValues[],
+): WorkerSystem {
   const model = spec.model;
-  if (!isWorkerModel(model)) throw new TorchUnsupportedError(torchUnsupportedReason(systemName, model) ?? `system "${systemName}": not a built-in model`);
+  if (!isWorkerModel(model))
+    throw new TorchUnsupportedError(
+      torchUnsupportedReason(systemName, model) ?? `system "${systemName}": not a built-in model`,
+    );
   return {
     model,
     optimizer: spec.optimizer,
@@ -69,12 +85,25 @@ export function writeWorkerInputs(path: string, inputs: WorkerInputs): number {
     const s = data[which];
     const xShape = data.input.kind === "tokens" ? [s.n, data.input.length] : [s.n, data.input.dim];
     const yShape = data.output.kind === "classes" ? [s.n] : [s.n, data.output.dim];
-    tensors.push({ name: `${WORKER_TENSORS.data}${which}.x`, dtype: s.x instanceof Int32Array ? "I32" : "F32", shape: xShape, data: s.x });
-    tensors.push({ name: `${WORKER_TENSORS.data}${which}.y`, dtype: s.y instanceof Int32Array ? "I32" : "F32", shape: yShape, data: s.y });
+    tensors.push({
+      name: `${WORKER_TENSORS.data}${which}.x`,
+      dtype: s.x instanceof Int32Array ? "I32" : "F32",
+      shape: xShape,
+      data: s.x,
+    });
+    tensors.push({
+      name: `${WORKER_TENSORS.data}${which}.y`,
+      dtype: s.y instanceof Int32Array ? "I32" : "F32",
+      shape: yShape,
+      data: s.y,
+    });
   }
-  for (const p of inputs.params) tensors.push({ name: WORKER_TENSORS.param + p.name, dtype: "F32", shape: p.shape, data: p.values });
-  for (const p of inputs.init ?? []) tensors.push({ name: WORKER_TENSORS.init + p.name, dtype: "F32", shape: p.shape, data: p.values });
-  for (const [name, t] of inputs.optimizer ?? []) tensors.push({ name: WORKER_TENSORS.optimizer + name, dtype: "F32", shape: t.shape, data: t.values });
+  for (const p of inputs.params)
+    tensors.push({ name: WORKER_TENSORS.param + p.name, dtype: "F32", shape: p.shape, data: p.values });
+  for (const p of inputs.init ?? [])
+    tensors.push({ name: WORKER_TENSORS.init + p.name, dtype: "F32", shape: p.shape, data: p.values });
+  for (const [name, t] of inputs.optimizer ?? [])
+    tensors.push({ name: WORKER_TENSORS.optimizer + name, dtype: "F32", shape: t.shape, data: t.values });
   const buf = encodeSafetensors(tensors);
   writeFileSync(path, buf);
   return buf.length;
@@ -87,12 +116,15 @@ export function readWorkerCheckpoint(file: string): CheckpointData {
   const optimizer = new Map<string, { shape: number[]; values: Float32Array }>();
   for (const t of decoded.tensors) {
     if (!(t.data instanceof Float32Array)) throw new Error(`${file}: tensor "${t.name}" is ${t.dtype}, expected F32`);
-    if (t.name.startsWith(WORKER_TENSORS.param)) params.set(t.name.slice(WORKER_TENSORS.param.length), { shape: t.shape, values: t.data });
-    else if (t.name.startsWith(WORKER_TENSORS.optimizer)) optimizer.set(t.name.slice(WORKER_TENSORS.optimizer.length), { shape: t.shape, values: t.data });
+    if (t.name.startsWith(WORKER_TENSORS.param))
+      params.set(t.name.slice(WORKER_TENSORS.param.length), { shape: t.shape, values: t.data });
+    else if (t.name.startsWith(WORKER_TENSORS.optimizer))
+      optimizer.set(t.name.slice(WORKER_TENSORS.optimizer.length), { shape: t.shape, values: t.data });
     else throw new Error(`${file}: unexpected tensor "${t.name}"`);
   }
   const step = Number(decoded.metadata["step"]);
   const optimizerT = Number(decoded.metadata["optimizer_t"]);
-  if (!Number.isInteger(step) || !Number.isInteger(optimizerT)) throw new Error(`${file}: metadata needs integer "step" and "optimizer_t"`);
+  if (!Number.isInteger(step) || !Number.isInteger(optimizerT))
+    throw new Error(`${file}: metadata needs integer "step" and "optimizer_t"`);
   return { step, params, optimizer, optimizerT };
 }

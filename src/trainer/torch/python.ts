@@ -28,7 +28,8 @@ export type PythonProbe =
 
 export const PROBE_TIMEOUT_MS = 60_000;
 
-const INSTALL_TORCH = "Install PyTorch into it (`<python> -m pip install torch`, or see https://pytorch.org/get-started/locally/ for CUDA builds), or choose an interpreter that has it";
+const INSTALL_TORCH =
+  "Install PyTorch into it (`<python> -m pip install torch`, or see https://pytorch.org/get-started/locally/ for CUDA builds), or choose an interpreter that has it";
 
 /** Printed by the probe: one JSON line. Kept to APIs present in torch 1.13 and 2.x. */
 const PROBE_SCRIPT = `
@@ -77,7 +78,11 @@ export function probePython(python: string, timeoutMs: number = PROBE_TIMEOUT_MS
     try {
       child = spawn(python, ["-c", PROBE_SCRIPT], { stdio: ["ignore", "pipe", "pipe"] });
     } catch (e) {
-      resolve({ kind: "noPython", python, message: noPythonMessage(python, e instanceof Error ? e.message : String(e)) });
+      resolve({
+        kind: "noPython",
+        python,
+        message: noPythonMessage(python, e instanceof Error ? e.message : String(e)),
+      });
       return;
     }
     let stdout = "";
@@ -91,12 +96,20 @@ export function probePython(python: string, timeoutMs: number = PROBE_TIMEOUT_MS
     };
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      done({ kind: "failed", python, message: `${python} did not answer within ${Math.round(timeoutMs / 1000)} s when asked for its PyTorch version (\`${python} -c "import torch"\` hangs or is very slow); check the interpreter, or choose another` });
+      done({
+        kind: "failed",
+        python,
+        message: `${python} did not answer within ${Math.round(timeoutMs / 1000)} s when asked for its PyTorch version (\`${python} -c "import torch"\` hangs or is very slow); check the interpreter, or choose another`,
+      });
     }, timeoutMs);
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     child.on("error", (e: NodeJS.ErrnoException) => {
-      done({ kind: "noPython", python, message: noPythonMessage(python, e.code === "ENOENT" ? "not found" : e.message) });
+      done({
+        kind: "noPython",
+        python,
+        message: noPythonMessage(python, e.code === "ENOENT" ? "not found" : e.message),
+      });
     });
     child.on("close", (code) => {
       const line = stdout.trim().split("\n").pop() ?? "";
@@ -109,14 +122,22 @@ export function probePython(python: string, timeoutMs: number = PROBE_TIMEOUT_MS
       }
       if (!parsed) {
         const why = stderr.trim().split("\n").pop() ?? `exit code ${String(code)}`;
-        done({ kind: "failed", python, message: `${python} could not run the PyTorch probe: ${why}. Is it a Python 3 interpreter?` });
+        done({
+          kind: "failed",
+          python,
+          message: `${python} could not run the PyTorch probe: ${why}. Is it a Python 3 interpreter?`,
+        });
         return;
       }
       const executable = str(parsed.executable, python);
       const version = str(parsed.python, "?");
       if (typeof parsed.torch !== "string") {
         const why = str(parsed.error, "torch is not importable");
-        done({ kind: "noTorch", python, message: `${executable} (Python ${version}) has no PyTorch (${why}). ${INSTALL_TORCH.replace("<python>", executable)}.` });
+        done({
+          kind: "noTorch",
+          python,
+          message: `${executable} (Python ${version}) has no PyTorch (${why}). ${INSTALL_TORCH.replace("<python>", executable)}.`,
+        });
         return;
       }
       done({
@@ -126,7 +147,9 @@ export function probePython(python: string, timeoutMs: number = PROBE_TIMEOUT_MS
         pythonVersion: version,
         torch: parsed.torch,
         cudaBuild: typeof parsed.cudaBuild === "string" ? parsed.cudaBuild : null,
-        cudaDevices: Array.isArray(parsed.cudaDevices) ? parsed.cudaDevices.filter((d): d is string => typeof d === "string") : [],
+        cudaDevices: Array.isArray(parsed.cudaDevices)
+          ? parsed.cudaDevices.filter((d): d is string => typeof d === "string")
+          : [],
         mps: parsed.mps === true,
       });
     });
@@ -144,7 +167,10 @@ export function deviceProblem(probe: Extract<PythonProbe, { kind: "ok" }>, devic
   if (device === "cuda" || device.startsWith("cuda:")) {
     const n = probe.cudaDevices.length;
     if (n === 0) {
-      const build = probe.cudaBuild === null ? "is a CPU-only build" : `is built for CUDA ${probe.cudaBuild}, but sees no CUDA device (no NVIDIA GPU or driver visible)`;
+      const build =
+        probe.cudaBuild === null
+          ? "is a CPU-only build"
+          : `is built for CUDA ${probe.cudaBuild}, but sees no CUDA device (no NVIDIA GPU or driver visible)`;
       return `--device ${device}: ${who} ${build}. Choose --device cpu, or install a CUDA build of PyTorch on a machine with an NVIDIA GPU (https://pytorch.org/get-started/locally/)`;
     }
     if (device === "cuda") return undefined;
@@ -155,7 +181,9 @@ export function deviceProblem(probe: Extract<PythonProbe, { kind: "ok" }>, devic
     return undefined;
   }
   if (device === "mps") {
-    return probe.mps ? undefined : `--device mps: ${who} has no usable Apple MPS backend (it needs macOS 12.3+ on Apple silicon). Choose --device cpu`;
+    return probe.mps
+      ? undefined
+      : `--device mps: ${who} has no usable Apple MPS backend (it needs macOS 12.3+ on Apple silicon). Choose --device cpu`;
   }
   return `unknown device "${device}": expected cpu, cuda, cuda:N or mps`;
 }
@@ -168,6 +196,9 @@ export function workerPackageRoot(from: string = __dirname): string {
   for (let dir = from; ; dir = dirname(dir)) {
     const candidate = join(dir, "python");
     if (existsSync(join(candidate, "learning_mechanics", "worker.py"))) return candidate;
-    if (dirname(dir) === dir) throw new Error(`cannot find python/learning_mechanics/worker.py above ${from}; the extension is incomplete, reinstall it`);
+    if (dirname(dir) === dir)
+      throw new Error(
+        `cannot find python/learning_mechanics/worker.py above ${from}; the extension is incomplete, reinstall it`,
+      );
   }
 }

@@ -20,7 +20,9 @@ export interface WorkerRunSink {
   log(level: "info" | "warn" | "error", message: string): void;
 }
 
-export type WorkerRunEnd = { status: "finished" | "stopped"; step: number } | { status: "diverged"; step: number; reason: string };
+export type WorkerRunEnd =
+  | { status: "finished" | "stopped"; step: number }
+  | { status: "diverged"; step: number; reason: string };
 
 export interface WorkerRunStart {
   python: string;
@@ -51,7 +53,11 @@ export class WorkerRunError extends Error {
 /** How often a stop request is looked for while the worker trains (ms). */
 const STOP_POLL_MS = 50;
 
-export async function runOnWorker(start: WorkerRunStart, sink: WorkerRunSink, shouldStop: () => boolean): Promise<WorkerRunEnd> {
+export async function runOnWorker(
+  start: WorkerRunStart,
+  sink: WorkerRunSink,
+  shouldStop: () => boolean,
+): Promise<WorkerRunEnd> {
   // Refused before anything is spawned: a custom model names the system and the backends that run it.
   const system = workerSystem(start.systemName, start.spec, start.data, start.params);
   const exchangeDir = mkdtempSync(join(tmpdir(), "lm-torch-"));
@@ -59,10 +65,23 @@ export async function runOnWorker(start: WorkerRunStart, sink: WorkerRunSink, sh
   let poll: NodeJS.Timeout | undefined;
   try {
     const tensorsFile = join(exchangeDir, "inputs.safetensors");
-    writeWorkerInputs(tensorsFile, { data: start.data, params: start.params, ...(start.init ? { init: start.init } : {}), ...(start.optimizer ? { optimizer: start.optimizer } : {}) });
+    writeWorkerInputs(tensorsFile, {
+      data: start.data,
+      params: start.params,
+      ...(start.init ? { init: start.init } : {}),
+      ...(start.optimizer ? { optimizer: start.optimizer } : {}),
+    });
     worker = await TorchWorker.spawn({ python: start.python });
     const w = worker;
-    w.start({ system, tensorsFile, exchangeDir, device: start.device, ...(start.threads !== undefined ? { threads: start.threads } : {}), fromStep: start.fromStep, optimizerT: start.optimizerT });
+    w.start({
+      system,
+      tensorsFile,
+      exchangeDir,
+      device: start.device,
+      ...(start.threads !== undefined ? { threads: start.threads } : {}),
+      fromStep: start.fromStep,
+      optimizerT: start.optimizerT,
+    });
     let stopSent = false;
     const passStop = () => {
       if (!stopSent && shouldStop()) {
@@ -106,7 +125,10 @@ export async function runOnWorker(start: WorkerRunStart, sink: WorkerRunSink, sh
     }
     const exit = await w.exited;
     const how = exit.signal ?? `code ${String(exit.code)}`;
-    throw new WorkerRunError("crash", `the PyTorch worker (${start.python}) exited (${how}) before the run ended${exit.stderrTail ? `:\n${exit.stderrTail}` : ""}`);
+    throw new WorkerRunError(
+      "crash",
+      `the PyTorch worker (${start.python}) exited (${how}) before the run ended${exit.stderrTail ? `:\n${exit.stderrTail}` : ""}`,
+    );
   } finally {
     if (poll) clearInterval(poll);
     worker?.dispose();

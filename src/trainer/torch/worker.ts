@@ -57,7 +57,11 @@ export class TorchWorker {
   /** Spawns `python -m learning_mechanics.worker` and waits for its `hello`. */
   static spawn(opts: SpawnOptions): Promise<TorchWorker> {
     const root = opts.packageRoot ?? workerPackageRoot();
-    const env = { ...process.env, PYTHONPATH: [root, process.env["PYTHONPATH"]].filter((p) => p).join(delimiter), PYTHONUNBUFFERED: "1" };
+    const env = {
+      ...process.env,
+      PYTHONPATH: [root, process.env["PYTHONPATH"]].filter((p) => p).join(delimiter),
+      PYTHONUNBUFFERED: "1",
+    };
     const child = spawn(opts.python, ["-m", "learning_mechanics.worker"], { stdio: ["pipe", "pipe", "pipe"], env });
     return new Promise((resolve, reject) => {
       let worker: TorchWorker | undefined;
@@ -71,7 +75,10 @@ export class TorchWorker {
         reject(new WorkerError(message));
       };
       const timeoutMs = opts.handshakeTimeoutMs ?? 120_000;
-      const timer = setTimeout(() => fail(`the PyTorch worker (${opts.python}) did not start within ${Math.round(timeoutMs / 1000)} s`), timeoutMs);
+      const timer = setTimeout(
+        () => fail(`the PyTorch worker (${opts.python}) did not start within ${Math.round(timeoutMs / 1000)} s`),
+        timeoutMs,
+      );
       const lines = new LineSplitter((line) => {
         const e = parseWorkerEvent(line);
         if (!e) {
@@ -88,7 +95,9 @@ export class TorchWorker {
           return;
         }
         if (e.protocol !== WORKER_PROTOCOL_VERSION) {
-          fail(`the PyTorch worker speaks protocol ${e.protocol}, this trainer ${WORKER_PROTOCOL_VERSION}: python/learning_mechanics does not belong to this version of the extension`);
+          fail(
+            `the PyTorch worker speaks protocol ${e.protocol}, this trainer ${WORKER_PROTOCOL_VERSION}: python/learning_mechanics does not belong to this version of the extension`,
+          );
           return;
         }
         clearTimeout(timer);
@@ -105,14 +114,18 @@ export class TorchWorker {
         // EPIPE after the worker exited: the exit is reported through `exited`.
       });
       child.on("error", (e: NodeJS.ErrnoException) => {
-        if (!worker) fail(`cannot start the PyTorch worker with ${opts.python}: ${e.code === "ENOENT" ? "not found" : e.message}`);
+        if (!worker)
+          fail(`cannot start the PyTorch worker with ${opts.python}: ${e.code === "ENOENT" ? "not found" : e.message}`);
       });
       child.on("close", (code, signal) => {
         lines.end();
         const tail = lastLines(worker ? worker.stderr : stderr, 12);
         exitResolve({ code, signal, stderrTail: tail });
         if (worker) worker.end();
-        else fail(`the PyTorch worker exited before its handshake (${signal ?? `code ${String(code)}`})${tail ? `:\n${tail}` : ""}`);
+        else
+          fail(
+            `the PyTorch worker exited before its handshake (${signal ?? `code ${String(code)}`})${tail ? `:\n${tail}` : ""}`,
+          );
       });
     });
   }

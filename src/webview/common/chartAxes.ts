@@ -15,7 +15,12 @@ export function dropOutsideTicks(scale: Scale): void {
   scale.ticks = scale.ticks.filter((t) => t.value >= scale.min && t.value <= scale.max);
 }
 
-export function axisColors(theme: Theme): { ticks: { color: string }; grid: { color: string }; border: { color: string }; title: { color: string } } {
+export function axisColors(theme: Theme): {
+  ticks: { color: string };
+  grid: { color: string };
+  border: { color: string };
+  title: { color: string };
+} {
   return {
     ticks: { color: withAlpha(theme.foreground, 0.85) },
     grid: { color: withAlpha(theme.foreground, 0.1) },

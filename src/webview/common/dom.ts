@@ -8,7 +8,11 @@ export function byId<T extends HTMLElement>(id: string): T {
 }
 
 /** A new element with a class and text (as text, never parsed as HTML). */
-export function el<K extends keyof HTMLElementTagNameMap>(tag: K, className = "", text?: string): HTMLElementTagNameMap[K] {
+export function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  className = "",
+  text?: string,
+): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
   if (className) e.className = className;
   if (text !== undefined) e.textContent = text;

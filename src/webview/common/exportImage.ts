@@ -3,7 +3,10 @@
 export function stackCanvasesPng(canvases: readonly HTMLCanvasElement[], background: string): string {
   const shown = canvases.filter((c) => c.width > 0 && c.height > 0);
   const w = shown.reduce((m, c) => Math.max(m, c.width), 1);
-  const h = Math.max(1, shown.reduce((s, c) => s + c.height, 0));
+  const h = Math.max(
+    1,
+    shown.reduce((s, c) => s + c.height, 0),
+  );
   const out = document.createElement("canvas");
   out.width = w;
   out.height = h;

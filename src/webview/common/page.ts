@@ -26,7 +26,11 @@ export function attr(s: string): string {
  * A whole page: CSP, style sheets, `bodyHtml` (static markup written by us, never data), then the
  * module script. Data reaches the page only through messages.
  */
-export function webviewPageHtml(title: string, bodyHtml: string, { scriptUri, styleUris, cspSource, nonce }: PageResources): string {
+export function webviewPageHtml(
+  title: string,
+  bodyHtml: string,
+  { scriptUri, styleUris, cspSource, nonce }: PageResources,
+): string {
   if (!/^[A-Za-z0-9+/=_-]+$/.test(nonce)) throw new Error("nonce must be base64/hex characters");
   const csp = [
     "default-src 'none'",

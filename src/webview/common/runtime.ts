@@ -3,7 +3,13 @@
 // and dispatch of host messages, the shared `error` message shown in a banner, the theme, export
 // naming and posting, the `ready` handshake, and test hooks under one global name.
 
-import { badLinesText, isCommonHostMessage, type CommonHostMessage, type CommonWebviewMessage, type PanelName } from "../../shared/panels/common";
+import {
+  badLinesText,
+  isCommonHostMessage,
+  type CommonHostMessage,
+  type CommonWebviewMessage,
+  type PanelName,
+} from "../../shared/panels/common";
 import { readTheme, onThemeChange, type Theme } from "./theme";
 import { stateSaver, vscodeApi, type VsCodeApi } from "./vscodeApi";
 

@@ -71,7 +71,8 @@ export function parseColor(color: string): [number, number, number] {
   probe.fillStyle = "#808080";
   probe.fillStyle = color;
   const c = String(probe.fillStyle);
-  if (c.startsWith("#") && c.length === 7) return [parseInt(c.slice(1, 3), 16), parseInt(c.slice(3, 5), 16), parseInt(c.slice(5, 7), 16)];
+  if (c.startsWith("#") && c.length === 7)
+    return [parseInt(c.slice(1, 3), 16), parseInt(c.slice(3, 5), 16), parseInt(c.slice(5, 7), 16)];
   const m = /^rgba?\(([^)]*)\)$/.exec(c);
   if (m) {
     const p = (m[1] as string).split(",").map((s) => parseFloat(s));

@@ -20,7 +20,10 @@ export function logTick(v: number, log: boolean): boolean {
  * range (data within one decade, e.g. a loss between 2.4 and 2.9): then about six evenly spaced
  * ticks are labelled, so the axis is never left without numbers.
  */
-export function tickLabel(log: boolean, format: (v: number) => string = formatNumber): (v: number | string, index: number, ticks: readonly { value: number }[]) => string {
+export function tickLabel(
+  log: boolean,
+  format: (v: number) => string = formatNumber,
+): (v: number | string, index: number, ticks: readonly { value: number }[]) => string {
   return (v, index, ticks) => {
     const x = Number(v);
     if (!log) return format(x);
@@ -30,4 +33,3 @@ export function tickLabel(log: boolean, format: (v: number) => string = formatNu
     return index % every === 0 || index === ticks.length - 1 ? format(x) : "";
   };
 }
-

@@ -2,7 +2,16 @@
 // shown, whose columns grow with live updates.
 
 import type { OwnMessage } from "../../shared/panels/common";
-import { DEFAULT_GROKKING_STATE, isGrokkingHostMessage, isGrokkingState, type GrokCurves, type GrokkingHostMessage, type GrokkingState, type GrokReport, type IndicatorSeries } from "../../shared/panels/grokking";
+import {
+  DEFAULT_GROKKING_STATE,
+  isGrokkingHostMessage,
+  isGrokkingState,
+  type GrokCurves,
+  type GrokkingHostMessage,
+  type GrokkingState,
+  type GrokReport,
+  type IndicatorSeries,
+} from "../../shared/panels/grokking";
 import { PanelRuntime } from "../common/runtime";
 
 export const rt = new PanelRuntime<GrokkingState, OwnMessage<GrokkingHostMessage>>({

@@ -30,7 +30,9 @@ export function renderLegend(changed: () => void): void {
       rt.saveState();
     });
     li.addEventListener("dblclick", () => {
-      rt.state.hiddenRuns = hidden ? rt.state.hiddenRuns.filter((id) => id !== r.runId) : [...rt.state.hiddenRuns, r.runId];
+      rt.state.hiddenRuns = hidden
+        ? rt.state.hiddenRuns.filter((id) => id !== r.runId)
+        : [...rt.state.hiddenRuns, r.runId];
       changed();
       rt.saveState();
     });
@@ -54,7 +56,9 @@ export function renderCards(): void {
     const h = el("h3");
     h.append(el("span", "card-label", r.label));
     const rep = r.report;
-    h.append(rep ? el("span", `badge badge-${rep.verdict}`, VERDICT_TEXT[rep.verdict]) : el("span", "badge", "no report yet"));
+    h.append(
+      rep ? el("span", `badge badge-${rep.verdict}`, VERDICT_TEXT[rep.verdict]) : el("span", "badge", "no report yet"),
+    );
     card.append(h);
     if (r.badLines > 0) card.append(el("p", "note bad-lines", `metrics.jsonl: ${badLinesText(r.badLines)}`));
     if (!rep) {
@@ -70,9 +74,19 @@ export function renderCards(): void {
     row("t_gen", n(rep.tGen), "v-tgen");
     row("delay", n(rep.delay), "v-delay");
     row("ratio t_gen / t_mem", rep.ratio === undefined ? "—" : `${formatNumber(rep.ratio)}×`, "v-ratio");
-    if (rep.testAccAtMem !== undefined) row("test acc at t_mem", `${(rep.testAccAtMem * 100).toFixed(1)} %${rep.atChance ? " (chance)" : ""}`, "v-accmem");
+    if (rep.testAccAtMem !== undefined)
+      row(
+        "test acc at t_mem",
+        `${(rep.testAccAtMem * 100).toFixed(1)} %${rep.atChance ? " (chance)" : ""}`,
+        "v-accmem",
+      );
     // An indicator can fire before there is a t_gen to lead: then say where, not "did not fire".
-    const lead = (ind: GrokIndicatorHit): string => (ind.leadTime !== undefined ? `${formatNumber(ind.leadTime)} steps` : ind.step !== undefined ? `at step ${formatNumber(ind.step)} (no t_gen yet)` : "did not fire");
+    const lead = (ind: GrokIndicatorHit): string =>
+      ind.leadTime !== undefined
+        ? `${formatNumber(ind.leadTime)} steps`
+        : ind.step !== undefined
+          ? `at step ${formatNumber(ind.step)} (no t_gen yet)`
+          : "did not fire";
     for (const ind of rep.indicators) row(`lead · ${ind.name}`, lead(ind), "v-lead");
     cards.append(card);
   }

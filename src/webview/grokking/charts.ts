@@ -6,7 +6,14 @@
 import { Chart, LineController, LineElement, LinearScale, LogarithmicScale, PointElement } from "chart.js";
 import type { ChartDataset, Plugin } from "chart.js";
 import { decimateMinMax } from "../../shared/decimate";
-import { axisColors, dropOutsideTicks, formatNumber, tickLabel, type ScaleOptions, type Scales } from "../common/chartAxes";
+import {
+  axisColors,
+  dropOutsideTicks,
+  formatNumber,
+  tickLabel,
+  type ScaleOptions,
+  type Scales,
+} from "../common/chartAxes";
 import { applyChartFont, backgroundPlugin } from "../common/chartTheme";
 import { byId, el } from "../common/dom";
 import { runColor, withAlpha } from "../common/theme";
@@ -48,7 +55,13 @@ function xScale(title = true): ScaleOptions {
     ...(ext ? { min: ext[0], max: ext[1] } : {}),
     afterBuildTicks: dropOutsideTicks,
     title: { display: title, text: "step", ...c.title },
-    ticks: { ...c.ticks, maxRotation: 0, autoSkip: !rt.state.logX, autoSkipPadding: 12, callback: tickLabel(rt.state.logX) },
+    ticks: {
+      ...c.ticks,
+      maxRotation: 0,
+      autoSkip: !rt.state.logX,
+      autoSkipPadding: 12,
+      callback: tickLabel(rt.state.logX),
+    },
     grid: c.grid,
     border: c.border,
   } as ScaleOptions;
@@ -95,7 +108,11 @@ const markersPlugin: Plugin<"line"> = {
       // The series' name inside its plot (a y-axis title would be cut short).
       ctx.fillStyle = rt.theme.foreground;
       ctx.textAlign = "left";
-      ctx.fillText(indicatorName === PARAM_NORM ? "parameter norm (logged)" : indicatorName, area.left + 4, area.top + 2);
+      ctx.fillText(
+        indicatorName === PARAM_NORM ? "parameter norm (logged)" : indicatorName,
+        area.left + 4,
+        area.top + 2,
+      );
     }
     visibleRuns().forEach((r, k) => {
       if (!r.report) return;
@@ -106,7 +123,12 @@ const markersPlugin: Plugin<"line"> = {
       ];
       if (!main) {
         const hit = r.report.indicators.find((h) => h.name === indicatorName);
-        if (hit?.step !== undefined) marks.push([hit.step, hit.leadTime !== undefined ? `fires · lead ${formatNumber(hit.leadTime)}` : "fires", [2, 2]]);
+        if (hit?.step !== undefined)
+          marks.push([
+            hit.step,
+            hit.leadTime !== undefined ? `fires · lead ${formatNumber(hit.leadTime)}` : "fires",
+            [2, 2],
+          ]);
       }
       for (const [step, name, dash] of marks) {
         if (step === undefined || (rt.state.logX && step <= 0)) continue;
@@ -124,7 +146,11 @@ const markersPlugin: Plugin<"line"> = {
           const text = main ? `${name} ${formatNumber(step)}` : name;
           const right = px + 4 + ctx.measureText(text).width > area.right;
           ctx.textAlign = right ? "right" : "left";
-          ctx.fillText(text, right ? px - 4 : px + 4, area.top + 2 + (main ? (k * 2 + (name === "t_gen" ? 1 : 0)) * 13 : 13)); // indicator charts: below their title
+          ctx.fillText(
+            text,
+            right ? px - 4 : px + 4,
+            area.top + 2 + (main ? (k * 2 + (name === "t_gen" ? 1 : 0)) * 13 : 13),
+          ); // indicator charts: below their title
         }
       }
     });
@@ -164,7 +190,17 @@ function mainScales(): Scales {
   return {
     x: xScale(),
     // Fixed axis widths: the indicator charts beneath use the same, so all x axes line up.
-    yAcc: { type: "linear", position: "left", min: 0, max: 1, afterFit: fixWidth(LEFT_AXIS), title: { display: true, text: "accuracy", ...c.title }, ticks: c.ticks, grid: c.grid, border: c.border } as ScaleOptions,
+    yAcc: {
+      type: "linear",
+      position: "left",
+      min: 0,
+      max: 1,
+      afterFit: fixWidth(LEFT_AXIS),
+      title: { display: true, text: "accuracy", ...c.title },
+      ticks: c.ticks,
+      grid: c.grid,
+      border: c.border,
+    } as ScaleOptions,
     yLoss: {
       type: rt.state.logLoss ? "logarithmic" : "linear",
       position: "right",
@@ -221,7 +257,9 @@ function curveDataset(r: RunData, key: CurveKey, width: number): LineDs {
 }
 
 export function rebuildMain(): void {
-  const width = Math.round(mainChart.chartArea ? mainChart.chartArea.right - mainChart.chartArea.left : mainCanvas.clientWidth || 800);
+  const width = Math.round(
+    mainChart.chartArea ? mainChart.chartArea.right - mainChart.chartArea.left : mainCanvas.clientWidth || 800,
+  );
   mainChart.options.scales = mainScales();
   mainChart.data.datasets = visibleRuns().flatMap((r) => CURVES.map((k) => curveDataset(r, k, width)));
   mainChart.update("none");
@@ -230,8 +268,14 @@ export function rebuildMain(): void {
 /** The logged parameter norm gets a chart of its own above the indicators (it is a curve, not an indicator). */
 const PARAM_NORM = "param_norm";
 
-function seriesOf(r: RunData, name: string): { steps: readonly number[]; values: readonly (number | null)[] } | undefined {
-  if (name === PARAM_NORM) return r.curves.paramNorm.some((v) => v !== null) ? { steps: r.curves.step, values: r.curves.paramNorm } : undefined;
+function seriesOf(
+  r: RunData,
+  name: string,
+): { steps: readonly number[]; values: readonly (number | null)[] } | undefined {
+  if (name === PARAM_NORM)
+    return r.curves.paramNorm.some((v) => v !== null)
+      ? { steps: r.curves.step, values: r.curves.paramNorm }
+      : undefined;
   return r.indicators.get(name);
 }
 
@@ -269,7 +313,13 @@ export function rebuildIndicators(): void {
     const width = Math.round(chart.canvas.clientWidth || 800);
     chart.options.scales = {
       x: xScale(false), // "step" once, under the main chart
-      y: { type: "linear", ticks: { ...c.ticks, maxTicksLimit: 4, callback: (v: number | string) => formatNumber(Number(v)) }, grid: c.grid, border: c.border, afterFit: fixWidth(LEFT_AXIS) } as ScaleOptions,
+      y: {
+        type: "linear",
+        ticks: { ...c.ticks, maxTicksLimit: 4, callback: (v: number | string) => formatNumber(Number(v)) },
+        grid: c.grid,
+        border: c.border,
+        afterFit: fixWidth(LEFT_AXIS),
+      } as ScaleOptions,
     };
     // The main chart's loss axis stands at the right: leave its width free here too.
     chart.options.layout = { padding: { top: 4, right: 8 + RIGHT_AXIS } };
@@ -277,7 +327,13 @@ export function rebuildIndicators(): void {
       .filter((r) => seriesOf(r, name) !== undefined)
       .map((r) => {
         const s = seriesOf(r, name)!;
-        return { label: `${r.label} ${name}`, data: points(s.steps, s.values, false, width), borderColor: runColor(rt.theme, r.colorIndex), borderWidth: 1.5, pointRadius: 0 } satisfies LineDs;
+        return {
+          label: `${r.label} ${name}`,
+          data: points(s.steps, s.values, false, width),
+          borderColor: runColor(rt.theme, r.colorIndex),
+          borderWidth: 1.5,
+          pointRadius: 0,
+        } satisfies LineDs;
       });
     chart.update("none");
   }

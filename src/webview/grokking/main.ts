@@ -57,9 +57,13 @@ function buildCsv(): string {
     const prefix = `${csvCell(r.runId)},${csvCell(r.label)},`;
     for (const key of [...CURVES, "paramNorm"] as const) {
       const col = r.curves[key];
-      for (let i = 0; i < col.length; i++) if (typeof col[i] === "number") lines.push(`${prefix}${key},${r.curves.step[i]},${csvNumber(col[i])}`);
+      for (let i = 0; i < col.length; i++)
+        if (typeof col[i] === "number") lines.push(`${prefix}${key},${r.curves.step[i]},${csvNumber(col[i])}`);
     }
-    for (const s of r.indicators.values()) for (let i = 0; i < s.steps.length; i++) if (typeof s.values[i] === "number") lines.push(`${prefix}${csvCell(s.name)},${s.steps[i]},${csvNumber(s.values[i])}`);
+    for (const s of r.indicators.values())
+      for (let i = 0; i < s.steps.length; i++)
+        if (typeof s.values[i] === "number")
+          lines.push(`${prefix}${csvCell(s.name)},${s.steps[i]},${csvNumber(s.values[i])}`);
   }
   return `${lines.join("\n")}\n`;
 }
@@ -83,7 +87,15 @@ new ResizeObserver(() => rebuildAll()).observe(mainCanvas.parentElement as HTMLE
 // ---- messages --------------------------------------------------------------------------------
 
 function fromRun(r: GrokRun): RunData {
-  return { runId: r.runId, label: r.label, colorIndex: r.colorIndex, curves: r.curves, report: r.report, indicators: new Map(r.indicators.map((s) => [s.name, s])), badLines: r.badLines ?? 0 };
+  return {
+    runId: r.runId,
+    label: r.label,
+    colorIndex: r.colorIndex,
+    curves: r.curves,
+    report: r.report,
+    indicators: new Map(r.indicators.map((s) => [s.name, s])),
+    badLines: r.badLines ?? 0,
+  };
 }
 
 /** push(...from) without the spread: a catch-up of 10⁵+ points would overflow the call stack. */
@@ -127,7 +139,13 @@ rt.testHooks({
   xPixel: (step: number) => mainChart.scales["x"]?.getPixelForValue(step) ?? NaN,
   area: () => ({ ...mainChart.chartArea }),
   scaleType: (id: string) => mainChart.scales[id]?.type,
-  indicatorCharts: () => [...indicatorCharts].map(([name, c]) => ({ name, min: c.scales["x"]?.min ?? NaN, max: c.scales["x"]?.max ?? NaN, type: c.scales["x"]?.type ?? "" })),
+  indicatorCharts: () =>
+    [...indicatorCharts].map(([name, c]) => ({
+      name,
+      min: c.scales["x"]?.min ?? NaN,
+      max: c.scales["x"]?.max ?? NaN,
+      type: c.scales["x"]?.type ?? "",
+    })),
   mainRange: () => [mainChart.scales["x"]?.min ?? NaN, mainChart.scales["x"]?.max ?? NaN],
   pointCount: (id: string) => runs.get(id)?.curves.step.length ?? 0,
   /** Points drawn per curve of the main chart (after decimation). */

@@ -13,7 +13,17 @@ import {
 import type { OwnMessage, RerunAnalysisMessage } from "../../shared/panels/common";
 import { PanelRuntime } from "../common/runtime";
 import { parseColor } from "../common/theme";
-import { divergingLut, packRgba, robustLimit, rowOrder, rowStats, toFloat32, type Layout, type RowOrder, type RowStats } from "./heatmap";
+import {
+  divergingLut,
+  packRgba,
+  robustLimit,
+  rowOrder,
+  rowStats,
+  toFloat32,
+  type Layout,
+  type RowOrder,
+  type RowStats,
+} from "./heatmap";
 
 export const rt = new PanelRuntime<InfluenceState, OwnMessage<InfluenceHostMessage>, RerunAnalysisMessage>({
   name: "influence",
@@ -55,7 +65,16 @@ export const view: {
   /** ms of the last heatmap render, and renders so far (test hooks, benchmarks). */
   lastRenderMs: number;
   renders: number;
-} = { run: null, methods: new Map(), rows: null, layout: null, firstRow: 0, colors: makeColors(), lastRenderMs: 0, renders: 0 };
+} = {
+  run: null,
+  methods: new Map(),
+  rows: null,
+  layout: null,
+  firstRow: 0,
+  colors: makeColors(),
+  lastRenderMs: 0,
+  renders: 0,
+};
 
 export function current(): MethodData | undefined {
   return view.methods.get(rt.state.method) ?? view.methods.values().next().value;
@@ -64,9 +83,14 @@ export function current(): MethodData | undefined {
 export function makeColors(): Colors {
   const bg = parseColor(rt.theme.background);
   const fg = parseColor(rt.theme.foreground);
-  const mix = (a: readonly number[], b: readonly number[], f: number): [number, number, number] => [0, 1, 2].map((i) => Math.round(a[i]! + (b[i]! - a[i]!) * f)) as [number, number, number];
+  const mix = (a: readonly number[], b: readonly number[], f: number): [number, number, number] =>
+    [0, 1, 2].map((i) => Math.round(a[i]! + (b[i]! - a[i]!) * f)) as [number, number, number];
   return {
-    lut: divergingLut(parseColor(cssColor("--vscode-charts-blue", "#3794ff")), bg, parseColor(cssColor("--vscode-charts-red", "#f14c4c"))),
+    lut: divergingLut(
+      parseColor(cssColor("--vscode-charts-blue", "#3794ff")),
+      bg,
+      parseColor(cssColor("--vscode-charts-red", "#f14c4c")),
+    ),
     nan: packRgba(mix(bg, fg, 0.12)),
     background: packRgba(bg),
     flip: packRgba(parseColor(cssColor("--vscode-charts-yellow", "#cca700"))),
@@ -86,12 +110,29 @@ export function ingest(r: InfluenceRun): void {
     const values = toFloat32(m.values);
     const t = m.steps.length;
     const limit = robustLimit(values);
-    view.methods.set(m.method, { method: m.method, steps: m.steps, query: m.query, values, n, t, limit, stats: rowStats(values, n, t, FLIP_TOLERANCE * limit) });
+    view.methods.set(m.method, {
+      method: m.method,
+      steps: m.steps,
+      query: m.query,
+      values,
+      n,
+      t,
+      limit,
+      stats: rowStats(values, n, t, FLIP_TOLERANCE * limit),
+    });
   }
   if (!view.methods.has(rt.state.method) && view.methods.size > 0) rt.state.method = [...view.methods.keys()][0]!;
 }
 
 export function reorder(): void {
   const d = current();
-  view.rows = d && view.run ? rowOrder(d.stats, view.run.examples.map((e) => e.label), rt.state.sort, rt.state.groupByLabel) : null;
+  view.rows =
+    d && view.run
+      ? rowOrder(
+          d.stats,
+          view.run.examples.map((e) => e.label),
+          rt.state.sort,
+          rt.state.groupByLabel,
+        )
+      : null;
 }

@@ -35,7 +35,12 @@ export function resizeCanvas(): void {
   view.layout = {
     width: w,
     height: canvas.height,
-    plot: { x: s(MARGIN.left), y: s(MARGIN.top), w: Math.max(0, plotW), h: Math.max(0, canvas.height - s(MARGIN.top) - s(MARGIN.bottom)) },
+    plot: {
+      x: s(MARGIN.left),
+      y: s(MARGIN.top),
+      w: Math.max(0, plotW),
+      h: Math.max(0, canvas.height - s(MARGIN.top) - s(MARGIN.bottom)),
+    },
     marker: { x: w - s(MARGIN.right) - markerW, w: markerW },
   };
 }
@@ -91,7 +96,8 @@ function drawAnnotations(ctx: CanvasRenderingContext2D, d: MethodData, dpr: numb
   }
   ctx.textAlign = "right";
   ctx.textBaseline = "middle";
-  const yOfRow = (r: number): number => plot.y + (rt.state.rowPx > 0 ? (r - view.firstRow) * rt.state.rowPx * dpr : (r * plot.h) / d.n);
+  const yOfRow = (r: number): number =>
+    plot.y + (rt.state.rowPx > 0 ? (r - view.firstRow) * rt.state.rowPx * dpr : (r * plot.h) / d.n);
   if (rt.state.groupByLabel) {
     ctx.strokeStyle = withAlpha(rt.theme.foreground, 0.6);
     ctx.lineWidth = Math.max(1, dpr);
@@ -107,7 +113,8 @@ function drawAnnotations(ctx: CanvasRenderingContext2D, d: MethodData, dpr: numb
         ctx.stroke();
       }
       const cy = (Math.max(y0, plot.y) + Math.min(y1, plot.y + plot.h)) / 2;
-      if (Math.min(y1, plot.y + plot.h) - Math.max(y0, plot.y) >= 10 * dpr) ctx.fillText(clip(view.rows!.groupLabels[g]!, 9), plot.x - 6 * dpr, cy);
+      if (Math.min(y1, plot.y + plot.h) - Math.max(y0, plot.y) >= 10 * dpr)
+        ctx.fillText(clip(view.rows!.groupLabels[g]!, 9), plot.x - 6 * dpr, cy);
     });
   } else {
     ctx.fillText(`${d.n} ex.`, plot.x - 6 * dpr, plot.y + plot.h / 2);
@@ -155,7 +162,9 @@ export function drawLegend(): void {
   ctx.putImageData(image, 0, 0);
   byId("legendMin").textContent = d ? `−${formatNumber(d.limit)}` : "";
   byId("legendMax").textContent = d ? `+${formatNumber(d.limit)}` : "";
-  byId("legendNote").textContent = d ? `0 at the centre; limit = 99th percentile of |influence|, beyond it clipped` : "";
+  byId("legendNote").textContent = d
+    ? `0 at the centre; limit = 99th percentile of |influence|, beyond it clipped`
+    : "";
   byId("query").textContent = d ? `influence on: ${d.query}` : "";
 }
 

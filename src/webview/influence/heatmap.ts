@@ -45,7 +45,9 @@ function select(a: Float32Array, k: number): number {
   while (hi > lo) {
     const mid = (lo + hi) >> 1;
     // Median of three as the pivot: sorted or constant inputs stay linear.
-    const x = a[lo]!, y = a[mid]!, z = a[hi]!;
+    const x = a[lo]!,
+      y = a[mid]!,
+      z = a[hi]!;
     const pivot = x < y ? (y < z ? y : Math.max(x, z)) : x < z ? x : Math.max(y, z);
     let i = lo;
     let j = hi;
@@ -298,13 +300,21 @@ export function columnStarts(t: number, width: number): Int32Array {
 }
 
 /** The data row and checkpoint shown at plot pixel (x, y), or null outside the cells. */
-export function pickCell(x: number, y: number, layout: Layout, input: Pick<RenderInput, "values" | "n" | "t" | "order" | "rowPx" | "firstRow">): { row: number; col: number } | null {
+export function pickCell(
+  x: number,
+  y: number,
+  layout: Layout,
+  input: Pick<RenderInput, "values" | "n" | "t" | "order" | "rowPx" | "firstRow">,
+): { row: number; col: number } | null {
   const { plot } = layout;
   const px = x - plot.x;
   const py = y - plot.y;
   if (px < 0 || py < 0 || px >= plot.w || py >= plot.h || input.t === 0) return null;
   const c0 = Math.min(input.t - 1, Math.floor((Math.floor(px) * input.t) / plot.w));
-  const c1 = input.t > plot.w ? Math.max(c0 + 1, Math.min(input.t, Math.floor(((Math.floor(px) + 1) * input.t) / plot.w))) : c0 + 1;
+  const c1 =
+    input.t > plot.w
+      ? Math.max(c0 + 1, Math.min(input.t, Math.floor(((Math.floor(px) + 1) * input.t) / plot.w)))
+      : c0 + 1;
   const [a, b] = rowsAtPixel(Math.floor(py), input.n, plot.h, input.rowPx, input.firstRow);
   if (a >= b) return null;
   // The cell whose value the pixel shows: largest magnitude over the rows and checkpoints it covers.

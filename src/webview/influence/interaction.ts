@@ -19,7 +19,14 @@ function cellAt(e: MouseEvent): { row: number; col: number } | null {
   if (!d || !view.rows || !view.layout) return null;
   const rect = canvas.getBoundingClientRect();
   const dpr = canvas.width / rect.width;
-  return pickCell((e.clientX - rect.left) * dpr, (e.clientY - rect.top) * dpr, view.layout, { values: d.values, n: d.n, t: d.t, order: view.rows.order, rowPx: rt.state.rowPx * (window.devicePixelRatio || 1), firstRow: view.firstRow });
+  return pickCell((e.clientX - rect.left) * dpr, (e.clientY - rect.top) * dpr, view.layout, {
+    values: d.values,
+    n: d.n,
+    t: d.t,
+    order: view.rows.order,
+    rowPx: rt.state.rowPx * (window.devicePixelRatio || 1),
+    firstRow: view.firstRow,
+  });
 }
 
 canvas.addEventListener("click", (e) => {
@@ -48,7 +55,12 @@ canvas.addEventListener("mousemove", (e) => {
 canvas.addEventListener("keydown", (e) => {
   const d = current();
   if (!d || !view.run || !view.rows || d.n === 0) return;
-  const moves: Record<string, [number, number]> = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] };
+  const moves: Record<string, [number, number]> = {
+    ArrowUp: [-1, 0],
+    ArrowDown: [1, 0],
+    ArrowLeft: [0, -1],
+    ArrowRight: [0, 1],
+  };
   const move = moves[e.key];
   if (!move) return;
   e.preventDefault();
@@ -62,7 +74,8 @@ canvas.addEventListener("keydown", (e) => {
     const top = nextPos * rt.state.rowPx;
     const visible = heatScroll.clientHeight - MARGIN.top - MARGIN.bottom;
     if (top < heatScroll.scrollTop) heatScroll.scrollTop = top;
-    else if (top + rt.state.rowPx > heatScroll.scrollTop + visible) heatScroll.scrollTop = top + rt.state.rowPx - visible;
+    else if (top + rt.state.rowPx > heatScroll.scrollTop + visible)
+      heatScroll.scrollTop = top + rt.state.rowPx - visible;
   }
   renderSide();
   scheduleDraw();

@@ -18,7 +18,10 @@ const markerPlugin: Plugin<"line"> = {
   id: "lmStepMarker",
   afterDatasetsDraw(c) {
     const d = current();
-    const x = rt.state.selected && d && c.canvas === curveCanvas ? c.scales["x"]?.getPixelForValue(rt.state.selected.step) : undefined;
+    const x =
+      rt.state.selected && d && c.canvas === curveCanvas
+        ? c.scales["x"]?.getPixelForValue(rt.state.selected.step)
+        : undefined;
     const area = c.chartArea;
     const ctx = c.ctx;
     ctx.save();
@@ -45,7 +48,11 @@ const markerPlugin: Plugin<"line"> = {
 const curveCanvas = byId<HTMLCanvasElement>("curve");
 const chainsCanvas = byId<HTMLCanvasElement>("chains");
 
-function smallChart(target: HTMLCanvasElement, xTitle: string, yTitle: string): Chart<"line", { x: number; y: number }[]> {
+function smallChart(
+  target: HTMLCanvasElement,
+  xTitle: string,
+  yTitle: string,
+): Chart<"line", { x: number; y: number }[]> {
   const c = axisColors(rt.theme);
   return new Chart<"line", { x: number; y: number }[]>(target, {
     type: "line",
@@ -58,8 +65,20 @@ function smallChart(target: HTMLCanvasElement, xTitle: string, yTitle: string): 
       events: [],
       elements: { point: { radius: 0 }, line: { tension: 0 } },
       scales: {
-        x: { type: "linear", title: { display: true, text: xTitle, ...c.title }, ticks: { ...c.ticks, maxRotation: 0, callback: (v) => formatNumber(Number(v)) }, grid: c.grid, border: c.border },
-        y: { type: "linear", title: { display: true, text: yTitle, ...c.title }, ticks: { ...c.ticks, callback: (v) => formatNumber(Number(v)) }, grid: c.grid, border: c.border },
+        x: {
+          type: "linear",
+          title: { display: true, text: xTitle, ...c.title },
+          ticks: { ...c.ticks, maxRotation: 0, callback: (v) => formatNumber(Number(v)) },
+          grid: c.grid,
+          border: c.border,
+        },
+        y: {
+          type: "linear",
+          title: { display: true, text: yTitle, ...c.title },
+          ticks: { ...c.ticks, callback: (v) => formatNumber(Number(v)) },
+          grid: c.grid,
+          border: c.border,
+        },
       },
     },
     plugins: [markerPlugin],
@@ -95,7 +114,16 @@ export function renderSide(): void {
       const y = d.values[sel.row * d.t + j]!;
       if (!Number.isNaN(y)) pts.push({ x: d.steps[j]!, y });
     }
-    curveChart.data.datasets = [{ label: "influence", data: pts, borderColor: color, borderWidth: 1.75, pointRadius: d.t <= 60 ? 2 : 0, pointBackgroundColor: color }];
+    curveChart.data.datasets = [
+      {
+        label: "influence",
+        data: pts,
+        borderColor: color,
+        borderWidth: 1.75,
+        pointRadius: d.t <= 60 ? 2 : 0,
+        pointBackgroundColor: color,
+      },
+    ];
     curveChart.update("none");
   }
   renderChains();
@@ -107,14 +135,17 @@ export function renderChains(): void {
   section.hidden = rt.state.method !== "bif" || chains.length === 0;
   if (section.hidden) return;
   const steps = chains.map((c) => String(c.step));
-  if ([...bifStep.options].map((o) => o.value).join() !== steps.join()) bifStep.replaceChildren(...steps.map((s) => Object.assign(el("option", "", `step ${s}`), { value: s })));
+  if ([...bifStep.options].map((o) => o.value).join() !== steps.join())
+    bifStep.replaceChildren(...steps.map((s) => Object.assign(el("option", "", `step ${s}`), { value: s })));
   // Follow the clicked checkpoint when chains exist for it.
-  if (rt.state.selected && steps.includes(String(rt.state.selected.step))) bifStep.value = String(rt.state.selected.step);
+  if (rt.state.selected && steps.includes(String(rt.state.selected.step)))
+    bifStep.value = String(rt.state.selected.step);
   const c = chains.find((x) => String(x.step) === bifStep.value) ?? chains[0]!;
   const warning = byId("bifWarning");
   warning.hidden = c.warning === undefined;
   warning.textContent = c.warning !== undefined ? `⚠ ${c.warning}` : "";
-  byId("bifRhat").textContent = c.rHat !== undefined ? `R̂ = ${c.rHat.toFixed(3)} over ${c.loss.length} chains` : `${c.loss.length} chains`;
+  byId("bifRhat").textContent =
+    c.rHat !== undefined ? `R̂ = ${c.rHat.toFixed(3)} over ${c.loss.length} chains` : `${c.loss.length} chains`;
   chainsChart.data.datasets = c.loss.map((loss, k) => ({
     label: `chain ${k + 1}`,
     data: loss.map((y, i) => ({ x: i, y })),

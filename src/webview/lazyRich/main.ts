@@ -8,7 +8,15 @@ import "@vscode-elements/elements/dist/vscode-button/index.js";
 import "@vscode-elements/elements/dist/vscode-checkbox/index.js";
 import "@vscode-elements/elements/dist/vscode-radio/index.js";
 import "@vscode-elements/elements/dist/vscode-radio-group/index.js";
-import { Chart, LineController, LineElement, LinearScale, LogarithmicScale, PointElement, ScatterController } from "chart.js";
+import {
+  Chart,
+  LineController,
+  LineElement,
+  LinearScale,
+  LogarithmicScale,
+  PointElement,
+  ScatterController,
+} from "chart.js";
 import type { ChartDataset, Plugin } from "chart.js";
 import type { OwnMessage } from "../../shared/panels/common";
 import {
@@ -127,8 +135,15 @@ function renderRun(): void {
   if (!run) return;
   regimeBox.append(el("span", "", "regime"));
   if (run.regime) {
-    regimeBox.append(el("span", `badge badge-${run.regime.badge}`, run.regime.badge), el("span", "note regime-reason", run.regime.reason));
-  } else regimeBox.append(el("span", "badge", "not classified"), el("span", "note regime-reason", "no regime verdict for this run yet"));
+    regimeBox.append(
+      el("span", `badge badge-${run.regime.badge}`, run.regime.badge),
+      el("span", "note regime-reason", run.regime.reason),
+    );
+  } else
+    regimeBox.append(
+      el("span", "badge", "not classified"),
+      el("span", "note regime-reason", "no regime verdict for this run yet"),
+    );
   for (const m of LAZY_RICH_METRICS) {
     const series = seriesOf(run, m);
     const cell = el("section", "lr-cell");
@@ -151,7 +166,14 @@ function renderRun(): void {
     const log = rt.state.logY && m !== "kernelAlignment" && m !== "cka";
     const datasets: LineDs[] = series.map((s, k) => {
       const color = runColor(rt.theme, k);
-      return { label: s.layer, data: toPoints(run.steps, s.values, log), borderColor: color, backgroundColor: color, borderWidth: 1.5, pointRadius: run.steps.length <= 40 ? 2 : 0 };
+      return {
+        label: s.layer,
+        data: toPoints(run.steps, s.values, log),
+        borderColor: color,
+        backgroundColor: color,
+        borderWidth: 1.5,
+        pointRadius: run.steps.length <= 40 ? 2 : 0,
+      };
     });
     const chart = new Chart<"line", Pt[]>(canvas, {
       type: "line",
@@ -163,7 +185,10 @@ function renderRun(): void {
         maintainAspectRatio: false,
         events: [],
         elements: { line: { tension: 0 } },
-        scales: { x: scale(false, "checkpoint step"), y: scale(log, m === "cka" || m === "kernelAlignment" ? "similarity" : "value") },
+        scales: {
+          x: scale(false, "checkpoint step"),
+          y: scale(log, m === "cka" || m === "kernelAlignment" ? "similarity" : "value"),
+        },
       },
       plugins: [background, layerLabels],
     });
@@ -211,7 +236,8 @@ function renderSweep(): void {
   const alphas = new Set([...rwc, ...kd].map((p) => p.x));
   if (!sweep || alphas.size < 2) {
     sweepNote.hidden = false;
-    sweepNote.textContent = "An α sweep needs at least two runs of one system that differ only in α, with a final relative weight change or kernel distance.";
+    sweepNote.textContent =
+      "An α sweep needs at least two runs of one system that differ only in α, with a final relative weight change or kernel distance.";
     return;
   }
   let lo = Infinity;
@@ -225,18 +251,58 @@ function renderSweep(): void {
   const reference = (p: Pt[], color: string, name: string): ChartDataset<"scatter", Pt[]>[] => {
     const c = inverseAlphaFit(p);
     // A two-point scatter series joined by its line: the reference is drawn like a line series.
-    return c === null ? [] : [{ label: `${name} ∝ 1/α`, data: [{ x: lo, y: c / lo }, { x: hi, y: c / hi }], borderColor: withAlpha(color, 0.6), borderDash: [6, 4], borderWidth: 1, pointRadius: 0, showLine: true }];
+    return c === null
+      ? []
+      : [
+          {
+            label: `${name} ∝ 1/α`,
+            data: [
+              { x: lo, y: c / lo },
+              { x: hi, y: c / hi },
+            ],
+            borderColor: withAlpha(color, 0.6),
+            borderDash: [6, 4],
+            borderWidth: 1,
+            pointRadius: 0,
+            showLine: true,
+          },
+        ];
   };
   const datasets: ChartDataset<"scatter", Pt[]>[] = [
-    { label: "final relative weight change", data: rwc, borderColor: blue, backgroundColor: blue, pointRadius: 4, pointStyle: "circle", showLine: true, borderWidth: 1.5 },
-    { label: "final kernel distance", data: kd, borderColor: orange, backgroundColor: orange, pointRadius: 4, pointStyle: "rect", showLine: true, borderWidth: 1.5 },
+    {
+      label: "final relative weight change",
+      data: rwc,
+      borderColor: blue,
+      backgroundColor: blue,
+      pointRadius: 4,
+      pointStyle: "circle",
+      showLine: true,
+      borderWidth: 1.5,
+    },
+    {
+      label: "final kernel distance",
+      data: kd,
+      borderColor: orange,
+      backgroundColor: orange,
+      pointRadius: 4,
+      pointStyle: "rect",
+      showLine: true,
+      borderWidth: 1.5,
+    },
     ...reference(rwc, blue, "relative weight change"),
     ...reference(kd, orange, "kernel distance"),
   ];
   sweepChart = new Chart<"scatter", Pt[]>(byId<HTMLCanvasElement>("sweepChart"), {
     type: "scatter",
     data: { datasets },
-    options: { animation: false, parsing: false, responsive: true, maintainAspectRatio: false, events: [], scales: { x: scale(true, "α (output scale)"), y: scale(true, "final value") } },
+    options: {
+      animation: false,
+      parsing: false,
+      responsive: true,
+      maintainAspectRatio: false,
+      events: [],
+      scales: { x: scale(true, "α (output scale)"), y: scale(true, "final value") },
+    },
     plugins: [background],
   });
   sweepNote.hidden = false;
@@ -254,7 +320,9 @@ function syncControls(): void {
     r.checked = r.value === rt.state.view;
     if (r.value === "sweep") r.disabled = !hasSweep;
   }
-  runSelect.replaceChildren(...[...runs.values()].map((r) => Object.assign(el("option", "", r.label), { value: r.runId })));
+  runSelect.replaceChildren(
+    ...[...runs.values()].map((r) => Object.assign(el("option", "", r.label), { value: r.runId })),
+  );
   runSelect.value = currentRun()?.runId ?? "";
   sweepSelect.replaceChildren(...sweeps.map((s) => Object.assign(el("option", "", s.system), { value: s.system })));
   sweepSelect.value = currentSweep()?.system ?? "";
@@ -304,7 +372,11 @@ logYBox.addEventListener("change", () => {
 function buildCsv(): string {
   if (rt.state.view === "sweep") {
     const lines = ["system,run_id,alpha,final_relative_weight_change,final_kernel_distance"];
-    for (const s of sweeps) for (const p of s.points) lines.push(`${csvCell(s.system)},${csvCell(p.runId)},${p.alpha},${csvNumber(p.relativeWeightChange)},${csvNumber(p.kernelDistance)}`);
+    for (const s of sweeps)
+      for (const p of s.points)
+        lines.push(
+          `${csvCell(s.system)},${csvCell(p.runId)},${p.alpha},${csvNumber(p.relativeWeightChange)},${csvNumber(p.kernelDistance)}`,
+        );
     return `${lines.join("\n")}\n`;
   }
   const lines = ["run_id,label,metric,layer,step,value"];
@@ -313,7 +385,8 @@ function buildCsv(): string {
       for (const s of seriesOf(run, m) ?? []) {
         const layer = m === "kernelDistance" || m === "kernelAlignment" ? "" : csvCell(s.layer);
         s.values.forEach((v, i) => {
-          if (typeof v === "number") lines.push(`${csvCell(run.runId)},${csvCell(run.label)},${m},${layer},${run.steps[i]},${csvNumber(v)}`);
+          if (typeof v === "number")
+            lines.push(`${csvCell(run.runId)},${csvCell(run.label)},${m},${layer},${run.steps[i]},${csvNumber(v)}`);
         });
       }
     }
@@ -322,12 +395,15 @@ function buildCsv(): string {
 }
 
 function exportBase(): string {
-  return rt.state.view === "sweep" ? `${safeName(currentSweep()?.system ?? "sweep")}-alpha-sweep` : `${safeName(currentRun()?.runId ?? "run")}-lazy-rich`;
+  return rt.state.view === "sweep"
+    ? `${safeName(currentSweep()?.system ?? "sweep")}-alpha-sweep`
+    : `${safeName(currentRun()?.runId ?? "run")}-lazy-rich`;
 }
 
 byId("exportCsv").addEventListener("click", () => rt.exportCsv(buildCsv(), `${exportBase()}.csv`));
 byId("exportPng").addEventListener("click", () => {
-  const canvases = rt.state.view === "sweep" ? (sweepChart ? [sweepChart.canvas] : []) : [...runCharts.values()].map((c) => c.canvas);
+  const canvases =
+    rt.state.view === "sweep" ? (sweepChart ? [sweepChart.canvas] : []) : [...runCharts.values()].map((c) => c.canvas);
   rt.exportPng(stackCanvasesPng(canvases, rt.theme.background), `${exportBase()}.png`);
 });
 
@@ -357,7 +433,11 @@ rt.listen((msg) => {
 rt.testHooks({
   /** Charted measures of the shown run: their lines (label, points) and y scale type. */
   charts: () =>
-    [...runCharts].map(([metric, c]) => ({ metric, yType: c.scales["y"]?.type ?? "", lines: c.data.datasets.map((d) => ({ label: d.label ?? "", points: structuredClone(d.data) })) })),
+    [...runCharts].map(([metric, c]) => ({
+      metric,
+      yType: c.scales["y"]?.type ?? "",
+      lines: c.data.datasets.map((d) => ({ label: d.label ?? "", points: structuredClone(d.data) })),
+    })),
   sweep: () => sweepChart?.data.datasets.map((d) => ({ label: d.label ?? "", points: structuredClone(d.data) })) ?? [],
   sweepScales: () => (sweepChart ? [sweepChart.scales["x"]?.type ?? "", sweepChart.scales["y"]?.type ?? ""] : null),
 });

@@ -3,7 +3,14 @@
 
 import { defaultChoices, xCandidates } from "../../shared/metricKeys";
 import type { OwnMessage } from "../../shared/panels/common";
-import { DEFAULT_LOSS_CURVES_STATE, isLossCurvesHostMessage, isLossCurvesState, type LossCurvesHostMessage, type LossCurvesState, type PlotChoice } from "../../shared/panels/lossCurves";
+import {
+  DEFAULT_LOSS_CURVES_STATE,
+  isLossCurvesHostMessage,
+  isLossCurvesState,
+  type LossCurvesHostMessage,
+  type LossCurvesState,
+  type PlotChoice,
+} from "../../shared/panels/lossCurves";
 import { PanelRuntime } from "../common/runtime";
 import type { RunData } from "./series";
 

@@ -78,7 +78,10 @@ function yTitle(keys: readonly string[], fallback: string): string {
   return keys.length === 1 ? (keys[0] as string) : "value";
 }
 
-const keysOn = (axis: PlotChoice["axis"]): string[] => choices().filter((c) => c.axis === axis).map((c) => c.key);
+const keysOn = (axis: PlotChoice["axis"]): string[] =>
+  choices()
+    .filter((c) => c.axis === axis)
+    .map((c) => c.key);
 
 /** The right axis's title (also the label of its checkbox). */
 export const rightTitle = (): string => yTitle(keysOn("right"), "accuracy");
@@ -152,7 +155,10 @@ export const chart = new Chart<"line", Pt[]>(canvas, {
     maintainAspectRatio: false,
     events: [], // pointer handling is ours (zoom, pan, crosshair)
     spanGaps: true,
-    elements: { point: { radius: 0, hoverRadius: 0, hitRadius: 0 }, line: { tension: 0, borderCapStyle: "round", borderJoinStyle: "round" } },
+    elements: {
+      point: { radius: 0, hoverRadius: 0, hitRadius: 0 },
+      line: { tension: 0, borderCapStyle: "round", borderJoinStyle: "round" },
+    },
     layout: { padding: { top: 8, right: 8 } },
     scales: { x: xScaleOptions(), y: yScaleOptions() },
     onResize: () => scheduleUpdate(true),
@@ -186,7 +192,8 @@ export const DASHES: readonly { name: string; dash: number[] }[] = [
   { name: "dash-dot-dot", dash: [8, 3, 2, 3, 2, 3] },
 ];
 
-export const dashOf = (index: number): { name: string; dash: number[] } => DASHES[index % DASHES.length] as { name: string; dash: number[] };
+export const dashOf = (index: number): { name: string; dash: number[] } =>
+  DASHES[index % DASHES.length] as { name: string; dash: number[] };
 
 function makeDataset(run: RunData, metric: string, axis: "y" | "yAcc", raw: boolean, styleIndex: number): LineDs {
   const color = runColor(rt.theme, run.colorIndex);
@@ -209,7 +216,11 @@ export function rebuildDatasets(): void {
   const state = rt.state;
   // The right axis's metrics are drawn while it is shown (the "accuracy" checkbox, as before).
   const metrics = choices()
-    .map((c, styleIndex) => ({ metric: c.key, axis: c.axis === "left" ? ("y" as const) : ("yAcc" as const), styleIndex }))
+    .map((c, styleIndex) => ({
+      metric: c.key,
+      axis: c.axis === "left" ? ("y" as const) : ("yAcc" as const),
+      styleIndex,
+    }))
     .filter((m) => m.axis === "y" || state.showAccuracy);
   plotted.length = 0;
   for (const run of runs.values()) {
@@ -247,7 +258,8 @@ function buckets(): number {
 function toPoints(d: { xs: Float64Array; ys: Float64Array }, logX: boolean): Pt[] {
   const { xs, ys } = d;
   const out: Pt[] = new Array<Pt>(xs.length);
-  for (let i = 0; i < xs.length; i++) out[i] = { x: logX ? 10 ** (xs[i] as number) : (xs[i] as number), y: ys[i] as number };
+  for (let i = 0; i < xs.length; i++)
+    out[i] = { x: logX ? 10 ** (xs[i] as number) : (xs[i] as number), y: ys[i] as number };
   return out;
 }
 

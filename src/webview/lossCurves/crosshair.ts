@@ -87,7 +87,13 @@ function formatAt(v: number, seconds: (v: number) => string): string {
   return x === "step" ? `@${v}` : x === "time" ? `@${seconds(v)}` : `@${formatNumber(v)}`;
 }
 
-export function renderTooltip(c: Pick<Chart, "scales">, plotted: readonly Plotted[], clientX: number, clientY: number, seconds: (v: number) => string): void {
+export function renderTooltip(
+  c: Pick<Chart, "scales">,
+  plotted: readonly Plotted[],
+  clientX: number,
+  clientY: number,
+  seconds: (v: number) => string,
+): void {
   const points = hoverPoints(c, plotted);
   const xv = c.scales["x"]?.getValueForPixel(pointer.hover?.px ?? 0);
   if (points.length === 0 || xv === undefined) {
@@ -101,7 +107,11 @@ export function renderTooltip(c: Pick<Chart, "scales">, plotted: readonly Plotte
     const sw = el("span", "swatch");
     sw.style.backgroundColor = runColor(rt.theme, h.p.run.colorIndex);
     const name = el("span", "tt-name", `${h.p.run.label} · ${h.p.metric}`);
-    const val = el("span", "tt-value", state.smoothing > 0 ? `${formatNumber(h.smooth)} (raw ${formatNumber(h.raw)})` : formatNumber(h.raw));
+    const val = el(
+      "span",
+      "tt-value",
+      state.smoothing > 0 ? `${formatNumber(h.smooth)} (raw ${formatNumber(h.raw)})` : formatNumber(h.raw),
+    );
     const at = el("span", "tt-at", formatAt(h.x, seconds));
     row.append(sw, name, val, at);
     return row;

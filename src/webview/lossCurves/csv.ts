@@ -9,7 +9,12 @@ import type { RunData } from "./series";
  * `columns`: the keys to export, in order (the x key first if it is not step or time, then the
  * chosen metrics); `smoothedMetrics`: those drawn, which get a `<key>_smoothed` column.
  */
-export function buildCsv(runs: readonly RunData[], columns: readonly string[], smoothedMetrics: readonly string[], smoothing: number): string {
+export function buildCsv(
+  runs: readonly RunData[],
+  columns: readonly string[],
+  smoothedMetrics: readonly string[],
+  smoothing: number,
+): string {
   const metrics = [...new Set(columns)].filter((m) => m !== "step" && m !== "time");
   const smoothCols = smoothing > 0 ? smoothedMetrics.filter((m) => metrics.includes(m)) : [];
   const header = ["run_id", "label", "step", "time", ...metrics, ...smoothCols.map((m) => `${m}_smoothed`)];

@@ -29,7 +29,9 @@ export function renderLegend(): void {
       li.append(bad);
     }
     const toggle = (): void => {
-      rt.state.hiddenRuns = hidden ? rt.state.hiddenRuns.filter((id) => id !== run.runId) : [...rt.state.hiddenRuns, run.runId];
+      rt.state.hiddenRuns = hidden
+        ? rt.state.hiddenRuns.filter((id) => id !== run.runId)
+        : [...rt.state.hiddenRuns, run.runId];
       renderLegend();
       rebuildDatasets();
       chart.update("none");

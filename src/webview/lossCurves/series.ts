@@ -87,7 +87,6 @@ export class MetricSeries {
     this.wPow = 1;
     for (let i = 0; i < this.raw.length; i++) this.smooth.set(i, this.next(this.raw.get(i)));
   }
-
 }
 
 export class RunData {
