@@ -2,6 +2,7 @@
 // budget is refused as a config error on the field that makes it large, with the numbers.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { analysesDefaults } from "../../src/sdk/builders";
 import { Rng } from "../../src/sdk/rng";
 import type { ModelSpec, SystemSpec, TaskData } from "../../src/sdk/spec";
 import { ConfigError } from "../../src/trainer/errors";
@@ -56,26 +57,7 @@ test("a system over the limit is a ConfigError on model.hidden naming the parame
     checkpointEvery: 1,
     seed: 0,
     description: "",
-    analyses: {
-      grokking: { trainThreshold: 0.99, testThreshold: 0.95, hold: 3 },
-      weights: { every: 1 },
-      kernel: { every: 1, probeSize: 64 },
-      fourier: { every: 1, keyFrequencies: 5 },
-      tracin: { every: 1, projectionDim: 64, query: { kind: "test", count: 64 }, trainExamples: 0 },
-      bif: {
-        every: 0,
-        chains: 4,
-        draws: 100,
-        burnIn: 100,
-        thin: 2,
-        epsilon: 1e-3,
-        gamma: 100,
-        nBeta: 0,
-        batchSize: 256,
-        query: { kind: "test", count: 64 },
-        trainExamples: 1000,
-      },
-    },
+    analyses: analysesDefaults(),
   });
   const plenty = { free: 64 * 1024 ** 3, total: 64 * 1024 ** 3 };
   checkMemory({ name: "ok" }, spec([256]), io, data, plenty);
