@@ -153,6 +153,8 @@ export interface AnalysisFile<N extends AnalysisName> {
   records: AnalysisRecords[N][];
   /** The file ends with an incomplete line (being written, or cut by a crash). */
   partialTail: boolean;
+  /** Bytes up to and including the last "\n" (where a cut last line starts), set by the readers. */
+  completeBytes?: number;
   /** 1-based numbers of complete lines that are not valid records (skipped); the first BAD_LINE_NUMBERS_KEPT. */
   badLines: number[];
   /** How many complete lines were not valid records, in all (set by the readers; absent means `badLines.length`). */
@@ -211,6 +213,7 @@ class AnalysisLines<N extends AnalysisName> {
   private readonly badLineDetails: BadLine[] = [];
   private badLineCount = 0;
   private partialTail = false;
+  private completeBytes = 0;
 
   constructor(
     private readonly name: N,
@@ -219,6 +222,7 @@ class AnalysisLines<N extends AnalysisName> {
   ) {}
 
   readonly onLine = (l: ScannedLine): void => {
+    if (l.terminated) this.completeBytes = l.end + 1;
     if (l.number === 1) {
       this.onHeader(l);
       return;
@@ -266,6 +270,7 @@ class AnalysisLines<N extends AnalysisName> {
       header: this.header,
       records: [...this.byStep.values()].sort((a, b) => a.step - b.step),
       partialTail: this.partialTail,
+      completeBytes: this.completeBytes,
       badLines: this.badLines,
       badLineCount: this.badLineCount,
       badLineDetails: this.badLineDetails,

@@ -12,6 +12,7 @@ import {
   parseAnalysisText,
   readAnalysis,
   readAnalysisAsync,
+  type WeightsRecord,
 } from "../../src/shared/analysisFormat";
 import { weightsRecord } from "../../src/trainer/analyzer/weights";
 import { AnalysisWriter, dueSteps } from "../../src/trainer/analyzer/writer";
@@ -243,4 +244,27 @@ describe("weight-space analysis", () => {
     assert.equal(r.relChange, null);
     assert.ok(Math.abs(r.paramNorm - Math.sqrt(14)) < 1e-12);
   });
+});
+
+test("the writer continues a file cut mid-line: the partial line is dropped by its byte offset, records kept", () => {
+  const runDir = mkdtempSync(join(tmpdir(), "lm-writer-"));
+  const settings = { every: 1, label: "α→∞ «lazy»" }; // non-ASCII before the cut: byte and character offsets differ
+  const first = new AnalysisWriter(runDir, "weights", { settings });
+  const record = (step: number): WeightsRecord => ({ step, tensors: {}, paramNorm: 1.5, relChange: 0.25 });
+  first.append(record(0));
+  first.append(record(10));
+  // A crash in the middle of a record (the truncation offset is in bytes, not characters).
+  appendFileSync(first.path, '{"step":20,"note":"é…');
+  const again = new AnalysisWriter(runDir, "weights", { settings });
+  assert.deepEqual(again.opened, { kind: "continued", done: 2 });
+  assert.ok(readFileSync(first.path, "utf8").endsWith("}\n"), "the cut line is gone");
+  again.append(record(20));
+  const read = readAnalysis(runDir, "weights");
+  assert.deepEqual(
+    read?.records.map((r) => r.step),
+    [0, 10, 20],
+  );
+  assert.equal(read?.partialTail, false);
+  assert.equal(read?.badLineCount, 0);
+  rmSync(runDir, { recursive: true, force: true });
 });

@@ -13,9 +13,9 @@ import {
   analysisPath,
   AnalysisFileError,
   canonicalJson,
-  parseAnalysisText,
+  readAnalysis,
 } from "../../shared/analysisFormat";
-import { readRegularTextSync } from "../../shared/safeRead";
+import { openRegularSync } from "../../shared/safeRead";
 import { UsageError } from "../errors";
 import { VERSION } from "../version";
 
@@ -33,7 +33,7 @@ export class AnalysisWriter<N extends AnalysisName> {
   readonly opened: OpenOutcome;
 
   constructor(
-    runDir: string,
+    private readonly runDir: string,
     readonly name: N,
     header: Omit<AnalysisHeader, "format" | "formatVersion" | "analysis" | "producer" | "createdAt">,
     now: Date = new Date(),
@@ -51,24 +51,27 @@ export class AnalysisWriter<N extends AnalysisName> {
   }
 
   private open(header: AnalysisHeader, now: Date): OpenOutcome {
-    const text = this.readOwn();
-    if (text !== undefined && text.trim() !== "") {
+    const size = this.existingSize();
+    if (size !== undefined && size > 0) {
       let reason: string;
       try {
-        const file = parseAnalysisText(text, this.name, this.path);
+        // Streamed line by line: memory follows the records, not the file (a 700 MB file of one
+        // line is a bad header, not a string V8 cannot make).
+        const file = readAnalysis(this.runDir, this.name);
+        if (file === undefined) throw new AnalysisFileError(`${this.path}: the file is gone`);
         const sameSettings = canonicalJson(file.header.settings) === canonicalJson(header.settings);
         const sameExamples = canonicalJson(file.header.examples ?? null) === canonicalJson(header.examples ?? null);
         if (sameSettings && sameExamples) {
           for (const r of file.records) this.done.add(r.step);
           // Drop a partial last line so the next record starts on a line of its own.
-          if (file.partialTail) fs.truncateSync(this.path, text.lastIndexOf("\n") + 1);
+          if (file.partialTail) fs.truncateSync(this.path, file.completeBytes ?? 0);
           return { kind: "continued", done: this.done.size };
         }
         reason = sameSettings ? "the scored examples changed" : "the settings changed";
       } catch (e) {
         if (!(e instanceof AnalysisFileError)) throw e;
         // Only a file this analyzer wrote is moved: one that merely has the name is left alone.
-        if (!isOwnHeader(text, this.name)) {
+        if (!isOwnHeader(firstLine(this.path), this.name)) {
           throw new UsageError(
             `${this.path} is not a "${this.name}" analysis file of Learning Mechanics (${e.message.replace(`${this.path}: `, "")}); the analyzer leaves it alone: move it away to analyse this run`,
           );
@@ -88,10 +91,10 @@ export class AnalysisWriter<N extends AnalysisName> {
   }
 
   /**
-   * The text of the existing file, undefined when there is none. Never through a symbolic link or
+   * The size of the existing file, undefined when there is none. Never through a symbolic link or
    * from a special file: those are refused (nothing read, moved or written).
    */
-  private readOwn(): string | undefined {
+  private existingSize(): number | undefined {
     let stat: fs.Stats;
     try {
       stat = fs.lstatSync(this.path);
@@ -104,7 +107,7 @@ export class AnalysisWriter<N extends AnalysisName> {
         `${this.path} is ${stat.isSymbolicLink() ? "a symbolic link" : "not a regular file"}: the analyzer neither follows nor replaces it; remove it to analyse this run`,
       );
     }
-    return readRegularTextSync(this.path, ANALYSIS_READ_LIMIT);
+    return stat.size;
   }
 
   private start(header: AnalysisHeader): void {
@@ -126,12 +129,25 @@ export class AnalysisWriter<N extends AnalysisName> {
   }
 }
 
-/** The largest analysis file the writer reads back (it is read whole to find the steps done). */
-const ANALYSIS_READ_LIMIT = 1 << 30;
+/** The first line of a file (at most HEADER_PROBE_BYTES of it), read as a regular file only. */
+function firstLine(path: string): string {
+  const { fd } = openRegularSync(path);
+  try {
+    const buf = Buffer.alloc(HEADER_PROBE_BYTES);
+    const n = fs.readSync(fd, buf, 0, buf.length, 0);
+    const text = buf.subarray(0, n).toString("utf8");
+    const nl = text.indexOf("\n");
+    return nl === -1 ? text : text.slice(0, nl);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
 
-/** True when the first line of `text` is a header of analysis `name` in this format (of any version). */
-function isOwnHeader(text: string, name: AnalysisName): boolean {
-  const first = text.slice(0, text.indexOf("\n") === -1 ? text.length : text.indexOf("\n"));
+/** How much of a file is read to tell whether it starts with one of our headers (headers are small). */
+const HEADER_PROBE_BYTES = 1 << 20;
+
+/** True when `first` (a file's first line) is a header of analysis `name` in this format (of any version). */
+function isOwnHeader(first: string, name: AnalysisName): boolean {
   try {
     const h: unknown = JSON.parse(first);
     return (
