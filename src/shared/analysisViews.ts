@@ -271,19 +271,26 @@ export function lazyRichRun(ref: RunRef, data: RunData): LazyRichRun {
 }
 
 /**
- * The readout among a model's weight matrices: "out.*" / "unembed*" by name, else the last
- * "layers.N.*" by index (a deep linear network's last layer).
+ * The readout among a model's weight matrices. By name first: our models' `out.*` and `unembed*`,
+ * and the usual PyTorch names (`head`, `lm_head`, `classifier`, `readout`, `output`, `fc` as in
+ * torchvision's ResNets), as the first segment or the one before the last. Else the matrix of the
+ * highest-numbered layer: `layers.N.*` (a deep linear network), `nn.Sequential`'s `N.weight`
+ * (also inside a module: `net.N.weight`), and numbered names such as `fc2.weight` or `linear3.weight`.
  */
 export function readoutOf(matrices: readonly string[]): string | undefined {
-  const named = matrices.find((m) => /^(out|unembed|head)\b/.test(m));
+  const named = matrices.find((m) => /^(out|unembed)\b/.test(m) || READOUT_NAME.test(m));
   if (named) return named;
   let best: { name: string; index: number } | undefined;
   for (const m of matrices) {
-    const match = /^layers\.(\d+)\./.exec(m);
+    const match = /^layers\.(\d+)\./.exec(m) ?? /(?:^|\.)[A-Za-z_]*(\d+)\.[^.]+$/.exec(m);
     if (match && (!best || Number(match[1]) > best.index)) best = { name: m, index: Number(match[1]) };
   }
   return best?.name;
 }
+
+/** A readout module's name, as the first segment or the segment before the parameter's name. */
+const READOUT_NAME =
+  /(?:^|\.)(head|lm_head|classifier|readout|output|fc)\.[^.]+$|^(head|lm_head|classifier|readout|output)\b/;
 
 /** α of a run's model (1 when the model has none). */
 function alphaOf(manifest: RunManifest): number {

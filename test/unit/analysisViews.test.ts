@@ -155,6 +155,14 @@ describe("lazy-rich view", () => {
   test("the readout's movement does not make a run rich: only hidden layers vote", () => {
     assert.equal(readoutOf(["layers.0.weight", "out.weight"]), "out.weight");
     assert.equal(readoutOf(["layers.0.weight", "layers.10.weight", "layers.2.weight"]), "layers.10.weight");
+    // PyTorch names: nn.Sequential indices, numbered modules, named heads; hidden layers never chosen.
+    assert.equal(readoutOf(["0.weight", "2.weight", "10.weight", "4.weight"]), "10.weight");
+    assert.equal(readoutOf(["net.0.weight", "net.2.weight", "net.4.weight"]), "net.4.weight");
+    assert.equal(readoutOf(["fc1.weight", "fc3.weight", "fc2.weight"]), "fc3.weight");
+    assert.equal(readoutOf(["conv1.weight", "layer1.0.conv1.weight", "fc.weight"]), "fc.weight");
+    assert.equal(readoutOf(["backbone.fc1.weight", "lm_head.weight", "backbone.fc2.weight"]), "lm_head.weight");
+    assert.equal(readoutOf(["encoder.blocks.0.attn.weight", "model.classifier.weight"]), "model.classifier.weight");
+    assert.equal(readoutOf(["embedding.weight", "hidden.weight"]), undefined);
     const w = file("weights", [
       {
         step: 2000,
