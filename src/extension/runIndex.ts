@@ -31,6 +31,7 @@ import {
   type RunStatus,
   parseManifest,
 } from "../shared/runFormat";
+import { isObject } from "../shared/guards";
 import { FileRefusedError, READ_LIMITS, readRegularText, readRegularTextSync } from "../shared/safeRead";
 import { pathKey } from "./paths";
 
@@ -91,18 +92,13 @@ function readProblem(err: unknown): string {
  * Type checks of the fields the extension uses beyond `parseManifest` (a run.json may come from
  * any producer, or any attacker): empty when the manifest is safe to group, show and hover.
  */
-function usedFieldProblems(m: Record<string, unknown>): string[] {
+function usedFieldProblems(m: RunManifest): string[] {
+  // The type says these are strings; the file may say otherwise, so read them as unknown.
+  const exp: unknown = m.experiment;
+  const backend: unknown = m.backend;
   const problems: string[] = [];
-  const exp = m["experiment"];
-  if (typeof exp !== "object" || exp === null || typeof (exp as Record<string, unknown>)["path"] !== "string")
-    problems.push("experiment.path must be a string");
-  const backend = m["backend"];
-  if (
-    typeof backend !== "object" ||
-    backend === null ||
-    typeof (backend as Record<string, unknown>)["name"] !== "string"
-  )
-    problems.push("backend.name must be a string");
+  if (!isObject(exp) || typeof exp["path"] !== "string") problems.push("experiment.path must be a string");
+  if (!isObject(backend) || typeof backend["name"] !== "string") problems.push("backend.name must be a string");
   return problems;
 }
 
@@ -133,9 +129,7 @@ function unreadableEntry(base: EntryBase, err: unknown): InvalidRunEntry {
 /** The entry for a run.json's text: valid, or invalid with every problem (none quotes the text). */
 function parsedEntry(base: EntryBase, text: string): RunEntry {
   const parsed = parseManifest(text);
-  const problems = parsed.ok
-    ? usedFieldProblems(parsed.manifest as unknown as Record<string, unknown>)
-    : parsed.problems;
+  const problems = parsed.ok ? usedFieldProblems(parsed.manifest) : parsed.problems;
   if (!parsed.ok || problems.length > 0) {
     const joined = problems.join("; ");
     return {
