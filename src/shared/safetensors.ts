@@ -546,13 +546,7 @@ export function readSafetensorsSync(path: string): DecodedSafetensors {
   try {
     const header = headerFromFdSync(fd, size, path);
     checkWholeSize(header, path);
-    const tensors: DecodedTensor[] = [];
-    for (const t of header.tensors) {
-      const bytes = new Uint8Array(t.end - t.begin);
-      readExactSync(fd, bytes, t.begin, path, `tensor "${t.name}"`);
-      tensors.push({ ...t, data: decodeOwned(t.dtype, bytes, path) });
-    }
-    return decoded(header, tensors);
+    return decoded(header, tensorsFromFdSync(fd, header.tensors, path));
   } finally {
     fs.closeSync(fd);
   }
@@ -602,17 +596,19 @@ export function readSafetensorsTensorsSync(
         `file changed size since its header was read (${header.fileSize} → ${size} bytes)`,
         path,
       );
-    const out: DecodedTensor[] = [];
-    for (const t of header.tensors) {
-      if (!wanted(t)) continue;
-      const bytes = new Uint8Array(t.end - t.begin);
-      readExactSync(fd, bytes, t.begin, path, `tensor "${t.name}"`);
-      out.push({ ...t, data: decodeOwned(t.dtype, bytes, path) });
-    }
-    return out;
+    return tensorsFromFdSync(fd, header.tensors.filter(wanted), path);
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** Each tensor's bytes read from `fd` into its own decoded array (the file is never held whole). */
+function tensorsFromFdSync(fd: number, infos: readonly TensorInfo[], path: string): DecodedTensor[] {
+  return infos.map((t) => {
+    const bytes = new Uint8Array(t.end - t.begin);
+    readExactSync(fd, bytes, t.begin, path, `tensor "${t.name}"`);
+    return { ...t, data: decodeOwned(t.dtype, bytes, path) };
+  });
 }
 
 /**
