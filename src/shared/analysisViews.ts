@@ -3,7 +3,7 @@
 // Pure functions over data already read, plus one loader; no `vscode` import, so `node --test`
 // covers them.
 import { existsSync } from "node:fs";
-import { basename, join } from "node:path";
+import { basename, extname, join } from "node:path";
 import {
   analyzeGrokking,
   assessRegime,
@@ -16,6 +16,7 @@ import type { GrokCurves, GrokReport, GrokRun, IndicatorSeries } from "./panels/
 import type { BifChains, InfluenceMatrix, InfluenceRun } from "./panels/influence";
 import type { AlphaSweep, LayerSeries, LazyRichMetric, LazyRichRun } from "./panels/lazyRich";
 import { ANALYSIS_NAMES, type AnalysisFile, type AnalysisName, canonicalJson, readAnalysis } from "./analysisFormat";
+import { EXPERIMENT_EXTENSIONS } from "./experimentFile";
 import { readMetrics } from "./metricsReader";
 import { METRICS_FILE, type MetricsRecord, type RunManifest } from "./runFormat";
 
@@ -219,8 +220,8 @@ export function lazyRichRun(ref: RunRef, data: RunData): LazyRichRun {
   const why = (analysis: AnalysisName): string => {
     const broken = data.unreadable.find((u) => u.analysis === analysis);
     if (broken) return `analyses/${analysis}.jsonl could not be read: ${broken.message}`;
-    if (analysis === "kernel" && !(data.manifest.experiment as RunManifest["experiment"] | undefined)?.path)
-      return "the run names no experiment file, so there is no model to evaluate a kernel with (runs from other frameworks have the weight-space measures only)";
+    const noModel = analysis === "kernel" ? modelAnalysesUnavailable(data.manifest) : undefined;
+    if (noModel) return noModel;
     return `not analysed yet (run "Learning Mechanics: Analyze Run")`;
   };
   const note = (metric: LazyRichMetric, analysis: AnalysisName) => missing.push({ metric, reason: why(analysis) });
@@ -291,6 +292,25 @@ export function readoutOf(matrices: readonly string[]): string | undefined {
 /** A readout module's name, as the first segment or the segment before the parameter's name. */
 const READOUT_NAME =
   /(?:^|\.)(head|lm_head|classifier|readout|output|fc)\.[^.]+$|^(head|lm_head|classifier|readout|output)\b/;
+
+/**
+ * Why the analyses that need the model (kernel, Fourier, TracIn, BIF) are absent from a run that
+ * the TypeScript analyzer cannot rebuild the model of: a run naming no experiment file, or one
+ * written by a Python script or notebook. Undefined for a TypeScript or JavaScript experiment,
+ * whose runs get them by analysing. Read only when the analysis file is absent: a Python run
+ * whose script calls `run.watch` has them.
+ */
+export function modelAnalysesUnavailable(manifest: RunManifest): string | undefined {
+  const path = (manifest.experiment as RunManifest["experiment"] | undefined)?.path;
+  const howToGet =
+    "add run.watch(model, loss_fn, train=...) to the training script, or run `python -m learning_mechanics analyze RUN --model module:factory` (docs/pytorch.md)";
+  if (!path)
+    return `the run names no experiment file, so there is no model to evaluate; to get these analyses, ${howToGet}`;
+  const ext = extname(path).toLowerCase();
+  if (EXPERIMENT_EXTENSIONS.includes(ext)) return undefined;
+  const what = ext === ".ipynb" ? "a Jupyter notebook" : ext === ".py" ? "a Python script" : `${basename(path)}`;
+  return `the run was written by ${what}, whose model the analyzer cannot rebuild; to get these analyses, ${howToGet}`;
+}
 
 /** α of a run's model (1 when the model has none). */
 function alphaOf(manifest: RunManifest): number {

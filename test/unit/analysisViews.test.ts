@@ -7,6 +7,7 @@ import {
   grokRun,
   influenceRun,
   lazyRichRun,
+  modelAnalysesUnavailable,
   readoutOf,
   type RunData,
 } from "../../src/shared/analysisViews";
@@ -150,6 +151,29 @@ describe("lazy-rich view", () => {
     );
     assert.match(run.missing[0]!.reason, /names no experiment file/);
     assert.equal(run.regime?.badge, "rich", "relative change 0.9 of the weight matrix");
+  });
+
+  test("runs whose model the analyzer cannot rebuild say why the model analyses are missing, and how to get them", () => {
+    const py = manifest({}, { experiment: { path: "/w/train_mlp.py", sha256: "sha256:0" } });
+    const nb = manifest({}, { experiment: { path: "/w/explore.ipynb", sha256: "sha256:0" } });
+    const none = manifest({});
+    delete (none as Partial<RunManifest>).experiment;
+    assert.equal(modelAnalysesUnavailable(manifest({})), undefined, "a TypeScript experiment gets them by analysing");
+    assert.equal(
+      modelAnalysesUnavailable(manifest({}, { experiment: { path: "/w/e.experiment.mjs", sha256: "sha256:0" } })),
+      undefined,
+    );
+    assert.match(
+      modelAnalysesUnavailable(py)!,
+      /written by a Python script.*run\.watch\(model.*learning_mechanics analyze/,
+    );
+    assert.match(modelAnalysesUnavailable(nb)!, /written by a Jupyter notebook/);
+    assert.match(modelAnalysesUnavailable(none)!, /names no experiment file.*run\.watch/);
+    const run = lazyRichRun(ref, data({ manifest: py, analyses: { weights } }));
+    assert.match(run.missing.find((x) => x.metric === "cka")!.reason, /Python script/);
+    assert.equal(run.relativeWeightChange?.length, 2, "the weight-space measures are there");
+    const ts = lazyRichRun(ref, data({ manifest: manifest({}), analyses: { weights } }));
+    assert.match(ts.missing[0]!.reason, /not analysed yet/);
   });
 
   test("the readout's movement does not make a run rich: only hidden layers vote", () => {

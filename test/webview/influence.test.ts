@@ -434,3 +434,37 @@ test("10,000 × 200 renders, and fit mode keeps a lone extreme visible", async (
     await p.close();
   }
 });
+
+test("a run whose model cannot be rebuilt says why it has no influence, as text (never HTML)", async () => {
+  const p = (await openPanel(browser, served.origin, "influence", { width: 900, height: 500 })).page;
+  try {
+    const empty = p.locator("#empty");
+    assert.equal(await empty.textContent(), "Waiting for influence data…");
+    const reason = `No influence analyses: the run was written by a Python script ${XSS}.`;
+    await p.evaluate((unavailable) => {
+      (globalThis as unknown as { postMessage(m: unknown, o: string): void }).postMessage(
+        {
+          type: "init",
+          run: {
+            runId: "py",
+            label: "py",
+            colorIndex: 0,
+            examples: [],
+            matrices: [],
+            bifChains: [],
+            settings: {},
+            unavailable,
+          },
+        },
+        "*",
+      );
+    }, reason);
+    await until(p, "window.__lmPanel.messagesHandled() === 1");
+    await frames(p);
+    assert.equal(await empty.isVisible(), true);
+    assert.equal(await empty.textContent(), reason);
+    assert.equal(await p.locator("#empty img, #empty script").count(), 0);
+  } finally {
+    await p.close();
+  }
+});

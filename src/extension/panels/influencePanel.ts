@@ -1,7 +1,7 @@
 // The influence panel: one run's influence matrices (its examples are that run's, so one run per
 // panel), sent whole on every change; the page may ask to rerun an analysis.
 
-import { influenceRun } from "../../shared/analysisViews";
+import { influenceRun, modelAnalysesUnavailable } from "../../shared/analysisViews";
 import type { OwnMessage } from "../../shared/panels/common";
 import {
   isInfluenceState,
@@ -28,13 +28,16 @@ export class InfluenceContent implements PanelContent<InfluenceState, Message> {
     const first = runs[0];
     const ref = first?.ref ?? refsOf(this.env, this.runDirs)[0]?.ref;
     if (!ref) return { messages: [], problems };
-    // No influence analysis yet: an empty run, which the page says it is waiting for.
+    // No influence analysis yet: an empty run, which the page says it is waiting for, or why it
+    // never will be (a run whose model the analyzer cannot rebuild).
+    const unavailable = first && modelAnalysesUnavailable(first.data.manifest);
     const run = (first && influenceRun(first.ref, first.data)) ?? {
       ...ref,
       examples: [],
       matrices: [],
       bifChains: [],
       settings: {},
+      ...(unavailable ? { unavailable: `No influence analyses: ${unavailable}.` } : {}),
     };
     return { messages: [{ type: "init", run, ...(state ? { state } : {}) }], problems };
   }

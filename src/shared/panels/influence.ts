@@ -60,6 +60,8 @@ export interface InfluenceRun extends RunRef {
   bifChains: BifChains[];
   /** The settings the analyses ran with; prefill the rerun form. */
   settings: AnalysisOverrides;
+  /** Why the run has no influence analyses and cannot get them by analysing (e.g. a PyTorch run). */
+  unavailable?: string;
 }
 
 export type InfluenceSort = "index" | "total" | "absTotal" | "signFlip";
@@ -131,7 +133,8 @@ function isInfluenceRun(x: unknown): x is InfluenceRun {
     ms.every((m) => isInfluenceMatrix(m, n)) &&
     new Set(ms.map((m) => (m as InfluenceMatrix).method)).size === ms.length &&
     isArrayOf(x["bifChains"], isBifChains) &&
-    isAnalysisOverrides(x["settings"])
+    isAnalysisOverrides(x["settings"]) &&
+    (x["unavailable"] === undefined || isString(x["unavailable"]))
   );
 }
 

@@ -49,6 +49,8 @@ export function draw(): void {
   const ctx = canvas.getContext("2d");
   const d = current();
   emptyNote.hidden = d !== undefined;
+  // textContent: the reason is the host's text, built from file names (never HTML).
+  emptyNote.textContent = view.run?.unavailable ?? "Waiting for influence data…";
   if (!ctx || !view.layout) return;
   if (!d || !view.rows) {
     ctx.fillStyle = rt.theme.background;
