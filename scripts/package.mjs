@@ -32,7 +32,8 @@ for (const w of wanted)
   if (!table.some((t) => t.target === w))
     throw new Error(`unknown target "${w}" (scripts/platforms.json has ${table.map((t) => t.target).join(", ")})`);
 const out = option("--out") ?? root;
-const work = join(out, ".package");
+// Staging folders (removed at the end): beside the packages, or in dist/ for the repository's own.
+const work = out === root ? join(root, "dist", ".package") : join(out, ".package");
 
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
 const esbuildVersion = JSON.parse(readFileSync(join(root, "node_modules", "esbuild", "package.json"), "utf8")).version;
