@@ -103,7 +103,11 @@ const targets = [
   // The extension's own tests, run inside code-server's extension host by test/e2e.
   {
     ...common,
-    entryPoints: { index: "test/e2e/extensionHost/index.ts", tsPlugin: "test/e2e/extensionHost/tsPlugin.ts" },
+    entryPoints: {
+      index: "test/e2e/extensionHost/index.ts",
+      tsPlugin: "test/e2e/extensionHost/tsPlugin.ts",
+      activation: "test/e2e/extensionHost/activation.ts",
+    },
     outdir: join(dist, "e2e-host"),
     external: ["vscode"],
   },

@@ -12,6 +12,7 @@ import { describe, test } from "node:test";
 import { CodeServer, missingTools, ROOT, since } from "./codeServer";
 
 const HOST_SUITE = join(ROOT, "dist", "e2e-host", "tsPlugin.js");
+const ACTIVATION_SUITE = join(ROOT, "dist", "e2e-host", "activation.js");
 
 const CORRECT = `import { modelSystem, models, optimizers, tasks } from "learning-mechanics";
 
@@ -63,6 +64,32 @@ describe("e2e: IntelliSense for experiment files in any folder", () => {
         lines.join("\n"),
       );
       t.diagnostic(`package + unzip ${packagedMs} ms, workbench load ${cs.timings.workbenchLoad} ms`);
+    } finally {
+      await cs?.close();
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  test("a folder with only a TypeScript file: the extension stays inactive until one of its commands runs", {
+    skip: missingTools() ?? (existsSync(ACTIVATION_SUITE) ? false : `${ACTIVATION_SUITE} is not built`),
+    timeout: 300_000,
+  }, async (t) => {
+    const tmp = mkdtempSync(join(tmpdir(), "lm-e2e-activation-"));
+    let cs: CodeServer | undefined;
+    try {
+      const folder = join(tmp, "plain-project");
+      mkdirSync(folder);
+      writeFileSync(join(folder, "util.ts"), "export const n: number = 'not a number';\n");
+      cs = await CodeServer.start({ folder });
+      await cs.open({ extensionDevelopmentPath: ROOT, extensionTestsPath: ACTIVATION_SUITE });
+      const code = await cs.exitCode(240_000);
+      const lines = cs.console.filter((l) => l.includes("[lm-e2e]"));
+      t.diagnostic(lines.join("\n"));
+      assert.equal(code, 0, `extension host suite failed\n${cs.diagnostics()}`);
+      assert.ok(
+        lines.some((l) => l.includes("ok a TypeScript file alone does not activate")),
+        lines.join("\n"),
+      );
     } finally {
       await cs?.close();
       rmSync(tmp, { recursive: true, force: true });
