@@ -18,10 +18,10 @@ export default function init(modules: { typescript: Ts }): TS.server.PluginModul
       const host = info.languageServiceHost;
       const fileExists = (p: string): boolean =>
         host.fileExists !== undefined ? host.fileExists(p) : ts.sys.fileExists(p);
-      const shipped = (name: string): TS.ResolvedModuleFull | undefined => {
+      const shipped = (name: string, containingFile: string): TS.ResolvedModuleFull | undefined => {
         let file: string | undefined;
         try {
-          file = shippedDeclaration(name, typesRoot, fileExists);
+          file = shippedDeclaration(name, containingFile, typesRoot, fileExists);
         } catch {
           // An exception here would break the whole project's language service: leave the name unresolved.
           return undefined;
@@ -38,13 +38,14 @@ export default function init(modules: { typescript: Ts }): TS.server.PluginModul
         host.resolveModuleNameLiterals = (names, containingFile, ...rest) =>
           literals(names, containingFile, ...rest).map((r, i) => {
             if (r.resolvedModule !== undefined) return r;
-            const found = shipped(names[i]?.text ?? "");
+            const found = shipped(names[i]?.text ?? "", containingFile);
             return found === undefined ? r : { ...r, resolvedModule: found };
           });
       }
       const plain = host.resolveModuleNames?.bind(host);
       if (plain !== undefined) {
-        host.resolveModuleNames = (names, ...rest) => plain(names, ...rest).map((r, i) => r ?? shipped(names[i] ?? ""));
+        host.resolveModuleNames = (names, containingFile, ...rest) =>
+          plain(names, containingFile, ...rest).map((r, i) => r ?? shipped(names[i] ?? "", containingFile));
       }
       info.project.projectService.logger.info(
         `learning-mechanics-ts-plugin: "learning-mechanics" resolves to ${typesRoot} when the project does not resolve it`,

@@ -63,7 +63,7 @@ class TsServer {
   request(command: string, args: unknown): Promise<unknown> {
     const seq = ++this.seq;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`tsserver: no answer to ${command} within 60 s`)), 60_000);
+      const timer = setTimeout(() => reject(new Error(`tsserver: no answer to ${command} within 180 s`)), 180_000);
       this.pending.set(seq, (r) => {
         clearTimeout(timer);
         if (r.success) resolve(r.body);
@@ -112,11 +112,16 @@ export const ones = (n: number): tf.Tensor => tf.ones([n]);
 /** VS Code's options for a file outside any tsconfig (typescript-language-features, TS ≥ 5.4). */
 const INFERRED = { module: "Preserve", moduleResolution: "Bundler", target: "ES2022", strict: true, allowJs: true };
 
-async function openAndCheck(t: { after: (fn: () => void) => void }, pluginArgs: string[], text: string) {
+async function openAndCheck(
+  t: { after: (fn: () => void) => void },
+  pluginArgs: string[],
+  text: string,
+  name = "mine.experiment.ts",
+) {
   const work = tempDir(t);
   const folder = join(work, "my-experiments");
   mkdirSync(folder);
-  const file = join(folder, "mine.experiment.ts");
+  const file = join(folder, name);
   writeFileSync(file, text);
   const server = TsServer.start(pluginArgs, join(work, "tsserver.log"));
   t.after(() => server.close());
@@ -176,6 +181,18 @@ describe("TypeScript server plugin (real tsserver, a folder without node_modules
     assert.equal(bad.diagnostics[0]?.code, 2322);
     assert.match(bad.diagnostics[0]?.text ?? "", /Type 'string' is not assignable to type 'number'/);
     assert.deepEqual(bad.diagnostics[0]?.start, { line: 7, offset: 3 });
+  });
+
+  test("with the plugin: tfjs-core resolves in experiment files only (another project's missing dependency stays an error)", async (t) => {
+    const text = `import * as tf from "@tensorflow/tfjs-core";\nexport const z: tf.Tensor = tf.zeros([2]);\n`;
+    const experiment = await openAndCheck(t, withPlugin, text, "tensors.experiment.ts");
+    assert.deepEqual(experiment.diagnostics, [], JSON.stringify(experiment.diagnostics));
+    const other = await openAndCheck(t, withPlugin, text, "model.ts");
+    assert.deepEqual(
+      other.diagnostics.map((d) => d.code),
+      [2307],
+      JSON.stringify(other.diagnostics),
+    );
   });
 
   test("with the plugin: completions after `tasks.`, hover docs with defaults and units", async (t) => {
