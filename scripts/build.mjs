@@ -7,13 +7,17 @@
 //   webviews               → dist/webview/*.js (browser, esm)
 //   wasm binaries          → dist/wasm/ (the wasm backend loads them at run time)
 //   SDK type declarations  → dist/types/sdk/*.d.ts (tsc -p tsconfig.sdk-types.json, run from here
-//                            beside esbuild, so this script alone and `npm run build` give the same dist/)
+//                            beside esbuild, so this script alone and `npm run build` give the same dist/),
+//                            and the tensor library's declarations they reach → dist/types/node_modules/
+//   TypeScript server plugin → dist/ts-plugin/{index.js,package.json} (cjs; packaged as
+//                            node_modules/learning-mechanics-ts-plugin, see scripts/package.mjs)
 // The extension host and webview targets join here when they exist. `--watch` rebuilds on change.
 import * as esbuild from "esbuild";
 import { spawn } from "node:child_process";
-import { cpSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
+import ts from "typescript";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const dist = join(root, "dist");
@@ -86,10 +90,24 @@ const targets = [
     outdir: join(dist, "extension"),
     external: ["vscode"],
   },
+  // The TypeScript server plugin: tsserver `require`s it and calls module.exports, so the bundle's
+  // exports object is replaced by its default export (the plugin factory).
+  {
+    ...common,
+    sourcemap: false,
+    entryPoints: { index: "src/tsPlugin/index.ts" },
+    outdir: join(dist, "ts-plugin"),
+    external: ["typescript"],
+    footer: { js: "module.exports = module.exports.default;" },
+  },
   // The extension's own tests, run inside code-server's extension host by test/e2e.
   {
     ...common,
-    entryPoints: { index: "test/e2e/extensionHost/index.ts" },
+    entryPoints: {
+      index: "test/e2e/extensionHost/index.ts",
+      tsPlugin: "test/e2e/extensionHost/tsPlugin.ts",
+      activation: "test/e2e/extensionHost/activation.ts",
+    },
     outdir: join(dist, "e2e-host"),
     external: ["vscode"],
   },
@@ -132,6 +150,48 @@ function emitTypes() {
   });
 }
 
+/** The plugin's package.json: tsserver loads a plugin by package name from node_modules. */
+function writePluginPackage() {
+  const version = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version;
+  mkdirSync(join(dist, "ts-plugin"), { recursive: true });
+  writeFileSync(
+    join(dist, "ts-plugin", "package.json"),
+    `${JSON.stringify({ name: "learning-mechanics-ts-plugin", version, private: true, main: "index.js", license: "MIT" }, null, 2)}\n`,
+  );
+}
+
+/**
+ * Copies the declaration files the SDK's declarations reach through `@tensorflow/tfjs-core` (its
+ * index.d.ts and what it imports or references, ~300 of its ~870 .d.ts, plus @webgpu/types) to
+ * dist/types/node_modules/, with each package's package.json: what the plugin resolves the tensor
+ * library to where the user has no node_modules. TypeScript finds them by parsing, not checking.
+ */
+function copyTypeDependencies() {
+  const modules = join(root, "node_modules");
+  const program = ts.createProgram({
+    rootNames: [join(modules, "@tensorflow", "tfjs-core", "dist", "index.d.ts")],
+    options: {
+      module: ts.ModuleKind.ESNext,
+      moduleResolution: ts.ModuleResolutionKind.Bundler,
+      types: [],
+      noLib: true,
+    },
+  });
+  const packages = new Set();
+  for (const file of program.getSourceFiles()) {
+    const rel = relative(modules, file.fileName);
+    if (rel.startsWith("..") || rel.startsWith("typescript")) continue;
+    const parts = rel.split(sep);
+    packages.add(parts.slice(0, parts[0].startsWith("@") ? 2 : 1).join(sep));
+    mkdirSync(dirname(join(dist, "types", "node_modules", rel)), { recursive: true });
+    cpSync(file.fileName, join(dist, "types", "node_modules", rel));
+  }
+  for (const pkg of packages)
+    cpSync(join(modules, pkg, "package.json"), join(dist, "types", "node_modules", pkg, "package.json"));
+}
+
+writePluginPackage();
+copyTypeDependencies();
 if (watch) {
   await emitTypes();
   for (const t of targets) await (await esbuild.context(t)).watch();

@@ -6,6 +6,7 @@ import type { SystemSummary } from "../shared/trainerProtocol";
 import { notAnExperimentReason } from "../shared/experimentFile";
 import { isCancelled } from "./cancelled";
 import { isSystemTarget } from "./codeLens";
+import { EXAMPLE_FILE_NAME, exampleExperimentText } from "./exampleExperiment";
 import { BACKENDS, type BackendSetting, CONFIG_SECTION, type CommandId, Commands, SettingKeys } from "./constants";
 import type { Ctx } from "./context";
 import type { ExperimentSystems } from "./experiments";
@@ -44,6 +45,7 @@ function createCommands(app: App): Record<CommandId, Handler> {
     [Commands.openLazyRich]: (arg, selected) => openAnalysis(app, "lazyRich", arg, selected),
     [Commands.openInfluence]: (arg) => openAnalysis(app, "influence", arg, undefined),
     [Commands.analyzeRun]: (arg) => analyzeRun(app, arg),
+    [Commands.createExample]: () => createExample(),
   };
 }
 
@@ -461,4 +463,22 @@ async function deleteRuns(app: App, arg: unknown, selected: unknown): Promise<vo
     ctx.log.info(`deleted ${dir}`);
   }
   await ctx.rescan();
+}
+
+/**
+ * Writes the example experiment where the user chooses (the first workspace folder is offered when
+ * one is open) and opens it: the walkthrough's first step. A save dialog, so an existing file is
+ * overwritten only after the dialog's own confirmation.
+ */
+async function createExample(): Promise<void> {
+  const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
+  const target = await vscode.window.showSaveDialog({
+    title: "Create Example Experiment",
+    saveLabel: "Create",
+    ...(folder !== undefined ? { defaultUri: vscode.Uri.joinPath(folder, EXAMPLE_FILE_NAME) } : {}),
+    filters: { "Experiment files": ["ts"] },
+  });
+  if (target === undefined) return;
+  await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(exampleExperimentText()));
+  await vscode.window.showTextDocument(target);
 }

@@ -34,49 +34,59 @@ export interface TaskData {
 
 export interface ModularArithmeticSpec {
   kind: "modularArithmetic";
-  /** Modulus (a prime for div). */
+  /** Modulus (a prime for div); also the vocabulary size and the number of classes. Default: 97. */
   p: number;
+  /** The operation a∘b mod p. Default: "add". */
   op: "add" | "sub" | "mul" | "div";
-  /** Fraction of all p² (p·(p−1) for div) pairs used for training, in (0, 1]. */
+  /** Fraction of all p² (p·(p−1) for div) pairs used for training, in (0, 1]. Default: 0.3. */
   trainFraction: number;
-  /** Seed of the train/test split, independent of the training seed. */
+  /** Seed of the train/test split, independent of the training seed. Default: 0. */
   splitSeed: number;
-  /** Append an "=" token (id p) so inputs are [a, b, =] as in Nanda et al. 2023. */
+  /** Append an "=" token (id p) so inputs are [a, b, =] as in Nanda et al. 2023. Default: false. */
   equalsToken: boolean;
 }
 
 export interface SparseParitySpec {
   kind: "sparseParity";
-  /** Number of input bits. */
+  /** Number of input bits (±1 each). Default: 40. */
   bits: number;
-  /** Number of relevant bits k (the first k). */
+  /** Number of relevant bits k (the first k); the target is their parity. Default: 3. */
   k: number;
+  /** Training examples. Default: 1000. */
   trainSize: number;
+  /** Test examples. Default: 1000. */
   testSize: number;
+  /** Seed of the data, independent of the training seed. Default: 0. */
   dataSeed: number;
 }
 
 export interface TeacherStudentSpec {
   kind: "teacherStudent";
-  /** Input dimension d; x ~ N(0, I_d / d)·√d, i.e. standard normal entries. */
+  /** Input dimension d; x ~ N(0, I_d / d)·√d, i.e. standard normal entries. Default: 32. */
   dim: number;
-  /** "linear": y = w·x/√d; "singleIndex": y = g(w·x/√d) with g from `link`. */
+  /** "linear": y = w·x/√d; "singleIndex": y = g(w·x/√d) with g from `link`. Default: "singleIndex". */
   teacher: "linear" | "singleIndex";
+  /** The nonlinearity g of a single-index teacher. Default: "relu". */
   link: "relu" | "tanh" | "square" | "cubeHermite";
+  /** Training examples. Default: 512. */
   trainSize: number;
+  /** Test examples. Default: 1024. */
   testSize: number;
-  /** Standard deviation of Gaussian label noise. */
+  /** Standard deviation of Gaussian label noise (in units of y). Default: 0. */
   noise: number;
+  /** Seed of the teacher and the data, independent of the training seed. Default: 0. */
   dataSeed: number;
 }
 
 export interface HierarchicalSpec {
   kind: "hierarchical";
-  /** Depth of the binary (or `branching`-ary) tree of items; items are its leaves. */
+  /** Depth of the binary (or `branching`-ary) tree of items; items are its leaves. Default: 3. */
   depth: number;
+  /** Children per tree node: branching^depth items. Default: 2. */
   branching: number;
-  /** Std of Gaussian noise on the training targets (features: one per tree node, 1 on each item's path, else 0). */
+  /** Std of Gaussian noise on the training targets (features: one per tree node, 1 on each item's path, else 0). Default: 0. */
   featureNoise: number;
+  /** Seed of the feature noise, independent of the training seed. Default: 0. */
   dataSeed: number;
 }
 
@@ -91,15 +101,17 @@ export interface FileDataSpec {
   /** For .npy: the arrays of targets (x comes from `train`/`test`). */
   trainTargets?: string;
   testTargets?: string;
-  /** How to read targets. */
+  /** How to read targets: class ids (cross-entropy) or real values (mean squared error). Default: "classes". */
   targets: "classes" | "regression";
-  /** When `test` is absent: the fraction of rows held out, split with `splitSeed`. */
+  /** When `test` is absent: the fraction of rows held out, split with `splitSeed`. Default: 0.2. */
   testFraction: number;
+  /** Seed of the held-out split, independent of the training seed. Default: 0. */
   splitSeed: number;
 }
 
 export interface CustomTaskSpec {
   kind: "custom";
+  /** Shown in run.json and the Runs view. Default: "custom". */
   name: string;
   /** Deterministic generator; use `rng`, never Math.random. */
   generate: (rng: Rng) => TaskData;
@@ -119,40 +131,51 @@ export type Activation = "relu" | "gelu" | "tanh" | "linear" | "quadratic";
 
 export interface MlpSpec {
   kind: "mlp";
-  /** Token inputs: "onehot" concatenates one-hot vectors; a number embeds each token in that many dims. */
+  /** Token inputs: "onehot" concatenates one-hot vectors; a number embeds each token in that many dims. Default: "onehot". */
   embed: "onehot" | number;
+  /** Widths of the hidden layers (units); `[]` is a linear model. Default: [256]. */
   hidden: number[];
+  /** Nonlinearity after each hidden layer. Default: "relu". */
   activation: Activation;
-  /** Multiplies every initial weight (Omnigrok's large init; Woodworth et al.'s scale). */
+  /** Multiplies every initial weight (Omnigrok's large init; Woodworth et al.'s scale). Default: 1. */
   initScale: number;
-  /** Lazy/rich knob (Chizat et al. 2019): output α·(f(w) − f(w₀)), loss divided by α². */
+  /** Lazy/rich knob (Chizat et al. 2019): output α·(f(w) − f(w₀)), loss divided by α². Default: 1. */
   alpha: number;
-  /** Subtract the output at initialization; defaults to alpha ≠ 1. */
+  /** Subtract the output at initialization. Default: alpha ≠ 1. */
   centered: boolean;
+  /** Biases in every layer. Default: true. */
   bias: boolean;
 }
 
 export interface TransformerSpec {
   kind: "transformer";
+  /** Transformer blocks (attention + MLP each). Default: 1. */
   layers: 1 | 2;
+  /** Width of the residual stream (dims). Default: 128. */
   dModel: number;
+  /** Attention heads; each has dModel / heads dims. Default: 4. */
   heads: number;
+  /** Hidden width of each block's MLP (units). Default: 512. */
   dMlp: number;
+  /** Nonlinearity of the MLPs. Default: "relu". */
   activation: "relu" | "gelu";
+  /** Layer normalization before attention, before the MLP and before the unembedding. Default: false. */
   layerNorm: boolean;
+  /** Multiplies every initial weight. Default: 1. */
   initScale: number;
 }
 
 export interface DeepLinearSpec {
   kind: "deepLinear";
-  /** Hidden widths; depth = hidden.length + 1 weight matrices. */
+  /** Hidden widths (units); depth = hidden.length + 1 weight matrices. Default: [32, 32]. */
   hidden: number[];
-  /** Each weight entry ~ N(0, initScale²/fan_in)·... small values give stagewise learning. */
+  /** Each weight entry ~ N(0, initScale²/fan_in)·... small values give stagewise learning. Default: 0.01. */
   initScale: number;
 }
 
 export interface CustomModelSpec {
   kind: "custom";
+  /** Shown in run.json and the Runs view. Default: "custom". */
   name: string;
   /** Create parameters with `ctx.param`; return nothing. */
   init: (ctx: ParamContext) => void;
@@ -174,30 +197,40 @@ export type ModelSpec = MlpSpec | TransformerSpec | DeepLinearSpec | CustomModel
 // ---------------------------------------------------------------- optimization
 
 export interface ScheduleSpec {
-  /** Linear warmup from 0 over this many steps. */
+  /** Linear warmup from 0 over this many steps. Default: 0. */
   warmupSteps: number;
-  /** After warmup: constant, or decay to `minLrFraction`·lr by the last step. */
+  /** After warmup: constant, or decay to `minLrFraction`·lr by the last step. Default: "constant". */
   decay: "constant" | "cosine" | "linear";
+  /** The learning rate at the last step, as a fraction of `lr` (cosine and linear decay). Default: 0. */
   minLrFraction: number;
 }
 
 export interface SgdSpec {
   kind: "sgd";
+  /** Peak learning rate (per step; the schedule scales it). Default: 0.1. */
   lr: number;
+  /** Momentum (as torch.optim.SGD), in [0, 1). Default: 0. */
   momentum: number;
+  /** Nesterov momentum. Default: false. */
   nesterov: boolean;
-  /** L2 penalty added to the gradient (coupled). */
+  /** L2 penalty added to the gradient (coupled). Default: 0. */
   weightDecay: number;
+  /** Learning-rate schedule (`schedules.*`). Default: constant. */
   schedule: ScheduleSpec;
 }
 
 export interface AdamSpec {
   /** "adam": weight decay coupled (L2 in the gradient); "adamw": decoupled (Loshchilov & Hutter). */
   kind: "adam" | "adamw";
+  /** Peak learning rate (per step; the schedule scales it). Default: 1e-3. */
   lr: number;
+  /** Decay rates of the first and second moment estimates. Default: [0.9, 0.999]. */
   betas: [number, number];
+  /** Added to the denominator for numerical stability. Default: 1e-8. */
   eps: number;
+  /** Weight decay: coupled L2 for adam, decoupled for adamw. Default: 0 (adam), 0.01 (adamw). */
   weightDecay: number;
+  /** Learning-rate schedule (`schedules.*`). Default: constant. */
   schedule: ScheduleSpec;
 }
 
@@ -255,17 +288,25 @@ export type AnalysesInput = { [K in keyof AnalysesSpec]?: Partial<AnalysesSpec[K
 
 /** Everything needed to train, after defaults are filled in. */
 export interface SystemSpec {
+  /** The data (`tasks.*`). Required. */
   task: TaskSpec;
+  /** The architecture (`models.*`); input and output sizes come from the task. Required. */
   model: ModelSpec;
+  /** The update rule (`optimizers.*`). Required. */
   optimizer: OptimizerSpec;
+  /** Training length in optimizer updates (steps). Default: 10000. */
   steps: number;
-  /** "full" or examples per step (sampled without replacement, reshuffled each epoch). */
+  /** "full" or examples per step (sampled without replacement, reshuffled each epoch). Default: "full". */
   batchSize: "full" | number;
+  /** Full train/test evaluation every this many steps (and at step 0 and the last step). Default: 100. */
   evalEvery: number;
+  /** Checkpoint every this many steps (and at step 0 and the last step). Default: 1000. */
   checkpointEvery: number;
+  /** Seed of initialization and minibatch order (data splits have their own seeds). Default: 0. */
   seed: number;
-  /** Free-form notes stored in run.json. */
+  /** Free-form notes stored in run.json. Default: "". */
   description: string;
+  /** Settings of the analyses run on the checkpoints (docs/analyses.md). Default: every analysis but BIF on every checkpoint. */
   analyses: AnalysesSpec;
 }
 
