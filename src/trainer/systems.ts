@@ -4,7 +4,7 @@
 // field, at the `modelSystem(...)` call.
 import type { AnalysesInput, SystemSpec } from "../sdk/spec";
 import { mergeAnalyses, validateSystem } from "../sdk/validate";
-import { ConfigError, UsageError } from "./errors";
+import { ConfigError, type SystemError, UsageError } from "./errors";
 import type { LoadedExperiment, LoadedSystem } from "./loadExperiment";
 
 /** The system called `name`, or undefined. */
@@ -22,7 +22,7 @@ export function chooseSystem(experiment: LoadedExperiment, name: string | undefi
   if (name === undefined) {
     if (names.length === 1) return experiment.systems[0]!;
     throw new UsageError(
-      `${experiment.file} has several model systems (${names.join(", ")}): choose one with --system NAME`,
+      `${experiment.file} has several model systems (${names.join(", ")}): choose one with --system ${names.join("|")}`,
     );
   }
   const found = findSystem(experiment, name);
@@ -53,4 +53,11 @@ export function validatedSpec(found: LoadedSystem, changes: SpecChanges = {}): S
     result.problems.map((p) => (location && !p.location ? { ...p, location } : p)),
     location,
   );
+}
+
+/** A problem found while building or training `found` (its data, its model's contract), as a config problem at its `modelSystem(...)` call. */
+export function systemConfigError(found: LoadedSystem, e: SystemError): ConfigError {
+  const location = found.system.definedAt;
+  const problem = { path: e.path, message: e.message, ...(location ? { location } : {}) };
+  return new ConfigError(found.name, [problem], location);
 }

@@ -148,6 +148,15 @@ describe("lm train", () => {
     const metrics = metricsOf(runDir);
     assert.equal(metrics[0]!["train_acc"], undefined, "no accuracy for regression");
     assert.ok(metrics.at(-1)!["train_loss"]! < metrics[0]!["train_loss"]!);
+    // A system without accuracy ends with its final metrics (no grokking verdict), on stderr.
+    const last = metrics.at(-1)!;
+    const three = (k: string) => String(+last[k]!.toPrecision(3));
+    assert.equal(
+      r.stderr.trimEnd().split("\n").at(-1),
+      `final (step 30): train_loss ${three("train_loss")} · test_loss ${three("test_loss")} · lr 0.1 · param_norm ${three("param_norm")}`,
+    );
+    assert.doesNotMatch(r.stderr, /grokking:/);
+    assert.equal(r.stdout, `${runDir}\n`, "stdout: the run folder alone");
   });
 
   test("a custom task and model train to solve XOR; user console output stays off stdout", async () => {
