@@ -18,7 +18,7 @@ export function progressLine(step: number, total: number, loss: number, rate: nu
 
 /**
  * How the CLI prints an `error` event: one line `error (KIND): message` for the user's mistakes
- * (the config's problems under it when there are several); an internal error says it is a bug of
+ * (a config error's problems under it, one per line); an internal error says it is a bug of
  * this program, with its trace, so it is never mistaken for the user's.
  */
 export function errorText(e: {
@@ -28,6 +28,6 @@ export function errorText(e: {
 }): string {
   if (e.kind === "internal")
     return `internal error (a bug in Learning Mechanics, not in your experiment; please report it with this trace):\n${e.message}\n`;
-  const problems = e.problems && e.problems.length > 1 ? e.problems.map((p) => `  ${p.path}: ${p.message}\n`) : [];
+  const problems = (e.problems ?? []).map((p) => `  ${p.path}: ${p.message}\n`);
   return `error (${e.kind}): ${e.message}\n${problems.join("")}`;
 }
