@@ -115,7 +115,11 @@ export type TaskSpec =
 
 // ---------------------------------------------------------------- models
 
-export type Activation = "relu" | "gelu" | "tanh" | "linear" | "quadratic";
+/**
+ * "gelu" is the exact GELU x·Φ(x) = ½x(1 + erf(x/√2)), PyTorch's `nn.GELU()`; "gelu_tanh" its tanh
+ * approximation ½x(1 + tanh(√(2/π)(x + 0.044715x³))), PyTorch's `nn.GELU(approximate="tanh")` and GPT-2's.
+ */
+export type Activation = "relu" | "gelu" | "gelu_tanh" | "tanh" | "linear" | "quadratic";
 
 export interface MlpSpec {
   kind: "mlp";
@@ -138,7 +142,7 @@ export interface TransformerSpec {
   dModel: number;
   heads: number;
   dMlp: number;
-  activation: "relu" | "gelu";
+  activation: "relu" | "gelu" | "gelu_tanh";
   layerNorm: boolean;
   initScale: number;
 }

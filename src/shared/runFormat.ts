@@ -106,7 +106,16 @@ export interface RunManifest {
   resumedFrom?: number[];
   /** Producer, e.g. "learning-mechanics 0.1.0" or "my-pytorch-script". */
   producer: string;
+  /**
+   * How activation "gelu" was computed: "erf" (exact, PyTorch's `nn.GELU()`), written by every run
+   * of this trainer since the exact form became the default. Absent: a run from before, when
+   * "gelu" meant the tanh approximation, so a resume or an analysis rebuilds it as "gelu_tanh".
+   */
+  gelu?: GeluForm;
 }
+
+/** The two forms of GELU (docs/run-format.md, `gelu`). */
+export type GeluForm = "erf" | "tanh";
 
 /** One line of metrics.jsonl: `step`, `time` (seconds since the run started), and named scalars. */
 export interface MetricsRecord {
@@ -182,6 +191,7 @@ export function manifestProblems(value: unknown): string[] {
   // Optional fields: absent is fine, present must have the documented type (null is not absent).
   if ("endedAt" in m) need(isString(m["endedAt"]), "endedAt", "a string");
   if ("pid" in m) integer("pid");
+  if ("gelu" in m) need(m["gelu"] === "erf" || m["gelu"] === "tanh", "gelu", '"erf" or "tanh"');
   if ("divergedAtStep" in m) integer("divergedAtStep");
   if ("resumedFrom" in m)
     need(Array.isArray(m["resumedFrom"]) && m["resumedFrom"].every(isInteger), "resumedFrom", "an array of integers");

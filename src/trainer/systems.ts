@@ -3,6 +3,7 @@
 // several systems, is the user's mistake (UsageError); a bad config is a ConfigError naming every
 // field, at the `modelSystem(...)` call.
 import type { AnalysesInput, SystemSpec } from "../sdk/spec";
+import type { GeluForm } from "../shared/runFormat";
 import { mergeAnalyses, validateSystem } from "../sdk/validate";
 import { ConfigError, type SystemError, UsageError } from "./errors";
 import type { LoadedExperiment, LoadedSystem } from "./loadExperiment";
@@ -36,6 +37,20 @@ export interface SpecChanges {
   steps?: number | undefined;
   /** Laid over the system's `analyses` settings. */
   analyses?: AnalysesInput | undefined;
+  /**
+   * For a run already written (resume, analysis): its run.json's `gelu`. Absent (undefined) on a
+   * run, or "tanh", means "gelu" was the tanh approximation when it trained, and the model is rebuilt so.
+   */
+  trainedGelu?: { gelu?: GeluForm | undefined } | undefined;
+}
+
+/** The spec as the run was trained: "gelu" is "gelu_tanh" for a run that trained before the exact form. */
+function asTrained(spec: SystemSpec, recorded: { gelu?: GeluForm | undefined } | undefined): SystemSpec {
+  if (recorded === undefined || recorded.gelu === "erf") return spec;
+  const model = spec.model;
+  if ((model.kind === "mlp" || model.kind === "transformer") && model.activation === "gelu")
+    return { ...spec, model: { ...model, activation: "gelu_tanh" } };
+  return spec;
 }
 
 /** Validates a system (with `changes` applied) into its resolved spec, or throws ConfigError with every problem. */
@@ -46,7 +61,7 @@ export function validatedSpec(found: LoadedSystem, changes: SpecChanges = {}): S
     ...(changes.steps === undefined ? {} : { steps: changes.steps }),
     ...(changes.analyses === undefined ? {} : { analyses: mergeAnalyses(input.analyses, changes.analyses) }),
   });
-  if (result.ok) return result.spec;
+  if (result.ok) return asTrained(result.spec, changes.trainedGelu);
   const location = found.system.definedAt;
   throw new ConfigError(
     found.name,

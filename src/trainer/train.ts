@@ -142,7 +142,7 @@ class Training {
       }
       // A resumed run keeps the step count it was started with (recorded in run.json).
       const found = chooseSystem(req.experiment, req.system);
-      const spec = validatedSpec(found, { steps: resumed ? resumed.totalSteps : req.steps });
+      const spec = validatedSpec(found, { steps: resumed ? resumed.totalSteps : req.steps, trainedGelu: resumed });
       let system: SystemInstance;
       try {
         system = new SystemInstance(spec, dirname(req.experiment.file), (io, data) =>
@@ -209,6 +209,7 @@ class Training {
         totalSteps: spec.steps,
         step: 0,
         producer: `learning-mechanics ${VERSION}`,
+        gelu: "erf",
       };
     }
     this.folder.writeManifest(this.manifest);

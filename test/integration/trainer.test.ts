@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync, existsSync, readdirSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { readSafetensorsSync } from "../../src/shared/safetensors";
@@ -282,6 +282,36 @@ describe("resume", () => {
       readFileSync(join(straight, "checkpoints", last)).equals(readFileSync(join(interrupted, "checkpoints", last))),
       "identical final weights and optimizer state",
     );
+  });
+
+  test("GELU: a run records it is exact (gelu: erf); one recorded without it was the tanh form and resumes so", async () => {
+    const file = join(FIXTURES, "gelu.experiment.ts");
+    const root = tempDir("gelu");
+    const train = async (system: string) => {
+      const runDir = join(root, system);
+      const r = await runCli(["train", file, "--system", system, "--run-dir", runDir, "--backend", "cpu"]);
+      assert.equal(r.code, 0, r.stderr);
+      return runDir;
+    };
+    const tanhRun = await train("tanhForm");
+    const exactRun = await train("exact");
+    const recorded = readManifest(exactRun);
+    assert.equal(recorded.gelu, "erf");
+    assert.equal((recorded.config["model"] as { activation: string }).activation, "gelu");
+    assert.equal((readManifest(tanhRun).config["model"] as { activation: string }).activation, "gelu_tanh");
+    const afterInit = (runDir: string) => withoutTime(metricsOf(runDir)).filter((m) => m["step"]! > 0);
+    assert.notDeepEqual(afterInit(exactRun), afterInit(tanhRun), "the two forms train differently");
+
+    // The exact run as a run written before the field existed: back to its step-0 checkpoint, no `gelu`.
+    for (const f of checkpointFiles(exactRun))
+      if (f !== "step-00000000.safetensors") rmSync(join(exactRun, "checkpoints", f));
+    const { gelu: _gelu, ...old } = recorded;
+    writeFileSync(join(exactRun, "run.json"), JSON.stringify({ ...old, status: "stopped", step: 0 }));
+    const r = await runCli(["resume", exactRun, "--backend", "cpu"]);
+    assert.equal(r.code, 0, r.stderr);
+    // Step 0's record stays the one written (the resume starts after it); every step trained since is the tanh run's.
+    assert.deepEqual(afterInit(exactRun), afterInit(tanhRun), "resumed as gelu_tanh: the tanh run's metrics");
+    assert.equal(readManifest(exactRun).gelu, undefined, "still a run of the tanh form");
   });
 
   test("a run whose trainer was killed (still marked running) resumes from its last checkpoint", async () => {
