@@ -16,6 +16,7 @@ import type { BackendInfo, MetricsRecord, RunManifest, RunStatus } from "../shar
 import { RUN_FORMAT_VERSION } from "../shared/runFormat";
 import type { RunLock } from "../shared/runLock";
 import { BatchSchedule } from "./batches";
+import { dataRecord } from "./dataRecord";
 import { type Emit, SystemError, UsageError } from "./errors";
 import type { LoadedExperiment } from "./loadExperiment";
 import { checkMemory } from "./memoryBudget";
@@ -213,6 +214,8 @@ class Training {
       };
     }
     this.folder.writeManifest(this.manifest);
+    // A run from before data.json existed gets one at its resume: the task's data is deterministic.
+    if (!resumed || !this.folder.hasData()) this.folder.writeData(dataRecord(spec.task, this.system.data));
     this.t0 = Date.now();
     this.emit({
       type: "started",

@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import type { DataRecord } from "../../src/shared/runFormat";
 import { readSafetensorsSync } from "../../src/shared/safetensors";
 import {
   EXAMPLES,
@@ -98,8 +99,25 @@ describe("lm train", () => {
       readSafetensorsSync(join(runDir, "checkpoints", "step-00000000.safetensors")).metadata["stats"]!,
     ) as Record<string, { relChange: number | null }>;
     assert.equal(s0["out.weight"]!.relChange, 0);
+    // data.json: the split's pairs by index (a·11 + b), the data itself (small), its hash.
+    const data = JSON.parse(readFileSync(join(runDir, "data.json"), "utf8")) as DataRecord;
+    assert.equal(data.format, "learning-mechanics/data");
+    assert.equal(data.task, "modularArithmetic");
+    assert.deepEqual([data.train.n, data.test.n], [73, 48]);
+    assert.deepEqual(
+      [...data.train.indices, ...data.test.indices].sort((a, b) => a - b),
+      [...Array(121).keys()],
+    );
+    data.train.indices.forEach((k, i) => {
+      assert.deepEqual(data.train.x!.slice(2 * i, 2 * i + 2), [Math.floor(k / 11), k % 11], `train row ${i}`);
+      assert.equal(data.train.y![i], (Math.floor(k / 11) + (k % 11)) % 11);
+    });
+    const bytes = (v: number[], int: boolean) => Buffer.from((int ? Int32Array.from(v) : Float32Array.from(v)).buffer);
+    const hash = createHash("sha256");
+    for (const s of [data.train, data.test]) hash.update(bytes(s.x!, true)).update(bytes(s.y!, true));
+    assert.equal(data.sha256, `sha256:${hash.digest("hex")}`);
     // No temporary files are left behind.
-    assert.deepEqual(readdirSync(runDir).sort(), ["checkpoints", "metrics.jsonl", "run.json"]);
+    assert.deepEqual(readdirSync(runDir).sort(), ["checkpoints", "data.json", "metrics.jsonl", "run.json"]);
   });
 
   test("is deterministic: same seed and backend give identical metrics and checkpoints", async () => {
