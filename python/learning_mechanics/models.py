@@ -22,7 +22,8 @@ LN_EPS = 1e-5
 
 
 def activate(x: torch.Tensor, activation: str) -> torch.Tensor:
-    """The activations of src/trainer/models/params.ts; gelu is the tanh approximation."""
+    """The activations of src/trainer/models/params.ts: gelu is exact (erf, ``nn.GELU()``), gelu_tanh
+    the tanh approximation (``nn.GELU(approximate="tanh")``)."""
     if activation == "relu":
         return torch.relu(x)
     if activation == "tanh":
@@ -32,6 +33,8 @@ def activate(x: torch.Tensor, activation: str) -> torch.Tensor:
     if activation == "quadratic":
         return x * x
     if activation == "gelu":
+        return F.gelu(x, approximate="none")
+    if activation == "gelu_tanh":
         # Written out (not F.gelu(approximate="tanh")) to follow the TypeScript formula term by term.
         inner = (x + x * x * x * 0.044715) * GELU_C
         return x * 0.5 * (torch.tanh(inner) + 1)

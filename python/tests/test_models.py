@@ -91,10 +91,16 @@ def test_deep_linear_is_a_product() -> None:
     assert torch.allclose(d(x), x @ d.layers[0].weight @ d.layers[1].weight @ d.layers[2].weight, atol=1e-6)
 
 
-def test_gelu_is_the_tanh_approximation() -> None:
+def test_gelu_is_exact_and_gelu_tanh_the_tanh_approximation() -> None:
     x = torch.linspace(-4, 4, 101)
+    # "gelu" is nn.GELU()'s exact x·Φ(x); "gelu_tanh" nn.GELU(approximate="tanh"), as in params.ts.
+    assert torch.equal(activate(x, "gelu"), torch.nn.GELU()(x))
+    x64 = torch.tensor([1.0, -1.0, 2.0], dtype=torch.float64)
+    assert torch.allclose(activate(x64, "gelu"), x64 * 0.5 * (1 + torch.erf(x64 / math.sqrt(2))), atol=1e-15)
+    assert abs(float(activate(x64, "gelu")[0]) - 0.8413447460685429) < 1e-15
     ref = torch.nn.functional.gelu(x, approximate="tanh")
-    assert torch.allclose(activate(x, "gelu"), ref, atol=1e-6)
+    assert torch.allclose(activate(x, "gelu_tanh"), ref, atol=1e-6)
+    assert not torch.allclose(activate(x, "gelu"), ref, atol=1e-5)
     assert torch.equal(activate(x, "quadratic"), x * x)
 
 

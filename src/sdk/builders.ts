@@ -156,7 +156,8 @@ export const models = {
   /**
    * Multilayer perceptron.
    * Defaults: `embed` "onehot" (tokens; a number embeds each token in that many dims), `hidden` [256] (widths),
-   * `activation` "relu", `initScale` 1 (multiplies initial weights), `alpha` 1 (lazy/rich output scale,
+   * `activation` "relu" ("gelu" is exact, erf, like PyTorch's `nn.GELU()`; "gelu_tanh" its tanh approximation),
+   * `initScale` 1 (multiplies initial weights), `alpha` 1 (lazy/rich output scale,
    * Chizat et al. 2019), `centered` alpha ≠ 1 (subtract the output at init), `bias` true.
    */
   mlp(options: Options<MlpSpec> = {}): MlpSpec {
@@ -178,8 +179,8 @@ export const models = {
 
   /**
    * Transformer over the token sequence (token tasks only).
-   * Defaults (Nanda et al. 2023): `layers` 1, `dModel` 128, `heads` 4, `dMlp` 512, `activation` "relu",
-   * `layerNorm` false, `initScale` 1.
+   * Defaults (Nanda et al. 2023): `layers` 1, `dModel` 128, `heads` 4, `dMlp` 512, `activation` "relu"
+   * (or "gelu", exact, or "gelu_tanh", the tanh approximation), `layerNorm` false, `initScale` 1.
    */
   transformer(options: Options<TransformerSpec> = {}): TransformerSpec {
     return build(

@@ -127,7 +127,11 @@ export type TaskSpec =
 
 // ---------------------------------------------------------------- models
 
-export type Activation = "relu" | "gelu" | "tanh" | "linear" | "quadratic";
+/**
+ * "gelu" is the exact GELU x·Φ(x) = ½x(1 + erf(x/√2)), PyTorch's `nn.GELU()`; "gelu_tanh" its tanh
+ * approximation ½x(1 + tanh(√(2/π)(x + 0.044715x³))), PyTorch's `nn.GELU(approximate="tanh")` and GPT-2's.
+ */
+export type Activation = "relu" | "gelu" | "gelu_tanh" | "tanh" | "linear" | "quadratic";
 
 export interface MlpSpec {
   kind: "mlp";
@@ -157,8 +161,8 @@ export interface TransformerSpec {
   heads: number;
   /** Hidden width of each block's MLP (units). Default: 512. */
   dMlp: number;
-  /** Nonlinearity of the MLPs. Default: "relu". */
-  activation: "relu" | "gelu";
+  /** Nonlinearity of the MLPs: "gelu" is exact (erf), as PyTorch's nn.GELU(); "gelu_tanh" its tanh approximation. Default: "relu". */
+  activation: "relu" | "gelu" | "gelu_tanh";
   /** Layer normalization before attention, before the MLP and before the unembedding. Default: false. */
   layerNorm: boolean;
   /** Multiplies every initial weight. Default: 1. */

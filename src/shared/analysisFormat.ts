@@ -52,6 +52,8 @@ export interface ExampleInfo {
   label?: number;
   /** A short human description, e.g. "23 + 71 = 94 (mod 97)". */
   text: string;
+  /** The example's index in the task, as the run folder's data.json names it (`train.indices[index]`). */
+  dataIndex?: number;
 }
 
 /** Per-parameter statistics at one checkpoint. */

@@ -403,6 +403,7 @@ export function influenceRun(ref: RunRef, data: RunData): InfluenceRun | undefin
     index: e.index,
     label: e.label === undefined ? "" : String(e.label),
     text: e.text,
+    ...(e.dataIndex === undefined ? {} : { dataIndex: e.dataIndex }),
   }));
   const matrices: InfluenceMatrix[] = [];
   // Both methods are shown on the rows of the first one's examples; a second file over other examples is left out.

@@ -10,6 +10,37 @@ export const RUN_MANIFEST = "run.json";
 export const METRICS_FILE = "metrics.jsonl";
 export const CHECKPOINT_DIR = "checkpoints";
 export const ANALYSES_DIR = "analyses";
+/** The run's data: which examples are in each split, and (small tasks) the data itself (docs/run-format.md). */
+export const DATA_FILE = "data.json";
+
+/** One split in data.json: row i of the split is example `indices[i]` of the task (see `DataRecord.indexOf`). */
+export interface DataSplitRecord {
+  n: number;
+  indices: number[];
+  /** The split's inputs, row-major [n, length] token ids or [n, dim] features; only for small tasks. */
+  x?: number[];
+  /** Class labels [n] or regression targets [n, dim]; with `x`. */
+  y?: number[];
+}
+
+/** data.json. Written once (atomically) when the run starts; the same for every run of the same task. */
+export interface DataRecord {
+  format: "learning-mechanics/data";
+  formatVersion: 1;
+  /** The task's kind ("modularArithmetic", "file", …). */
+  task: string;
+  /** What an index means, in words, e.g. "pair (a, b) at a·p + b". */
+  indexOf: string;
+  input: { kind: "tokens"; vocab: number; length: number } | { kind: "features"; dim: number };
+  output: { kind: "classes"; count: number } | { kind: "regression"; dim: number };
+  /**
+   * "sha256:<hex>" of the data's bytes: train x, train y, test x, test y, each as its little-endian
+   * array (int32 token ids and class labels, float32 features and targets), concatenated.
+   */
+  sha256: string;
+  train: DataSplitRecord;
+  test: DataSplitRecord;
+}
 
 /** `checkpoints/step-00001200.safetensors`: zero-padded so a plain sort is step order. */
 export function checkpointFileName(step: number): string {
@@ -106,7 +137,16 @@ export interface RunManifest {
   resumedFrom?: number[];
   /** Producer, e.g. "learning-mechanics 0.1.0" or "my-pytorch-script". */
   producer: string;
+  /**
+   * How activation "gelu" was computed: "erf" (exact, PyTorch's `nn.GELU()`), written by every run
+   * of this trainer since the exact form became the default. Absent: a run from before, when
+   * "gelu" meant the tanh approximation, so a resume or an analysis rebuilds it as "gelu_tanh".
+   */
+  gelu?: GeluForm;
 }
+
+/** The two forms of GELU (docs/run-format.md, `gelu`). */
+export type GeluForm = "erf" | "tanh";
 
 /** One line of metrics.jsonl: `step`, `time` (seconds since the run started), and named scalars. */
 export interface MetricsRecord {
@@ -182,6 +222,7 @@ export function manifestProblems(value: unknown): string[] {
   // Optional fields: absent is fine, present must have the documented type (null is not absent).
   if ("endedAt" in m) need(isString(m["endedAt"]), "endedAt", "a string");
   if ("pid" in m) integer("pid");
+  if ("gelu" in m) need(m["gelu"] === "erf" || m["gelu"] === "tanh", "gelu", '"erf" or "tanh"');
   if ("divergedAtStep" in m) integer("divergedAtStep");
   if ("resumedFrom" in m)
     need(Array.isArray(m["resumedFrom"]) && m["resumedFrom"].every(isInteger), "resumedFrom", "an array of integers");

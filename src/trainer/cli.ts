@@ -11,14 +11,13 @@
 import { parseArgs } from "node:util";
 import type { TrainerEvent } from "../shared/trainerProtocol";
 import { ANALYSIS_NAMES, type AnalysesInput, type AnalysisName } from "../sdk/spec";
-import { grokkingReport, lazyRichRun, loadRunData, toGrokReport } from "../shared/analysisViews";
 import type { AnalyzeRequest } from "./analyzer/index";
 import { startJob, type JobHandle } from "./jobHost";
 import type { Job, JobResult } from "./jobs";
-import { RunFolder } from "./runFolder";
 import { FileRefusedError } from "../shared/safeRead";
 import type { RunRequest } from "./session";
-import { progressLine } from "./progress";
+import { errorText, progressLine } from "./progress";
+import { analyzeSummary, trainSummary } from "./summary";
 import { VERSION } from "./version";
 
 const USAGE = `Learning Mechanics ${VERSION}
@@ -91,8 +90,7 @@ function printer(): (e: TrainerEvent) => void {
         break;
       case "error":
         clearBar();
-        process.stderr.write(`error (${e.kind}): ${e.message}\n`);
-        for (const p of e.problems ?? []) process.stderr.write(`  ${p.path}: ${p.message}\n`);
+        process.stderr.write(errorText(e));
         break;
       case "finished":
         clearBar();
@@ -108,25 +106,12 @@ function printer(): (e: TrainerEvent) => void {
   };
 }
 
-/** What the analyses say about a run, in a few lines: the grokking report and the regime. */
-function summaryOf(runDir: string): string {
-  const data = loadRunData(runDir, new RunFolder(runDir).readManifest());
-  const lines: string[] = [];
-  const hasAcc = data.metrics.some((r) => typeof r["train_acc"] === "number");
-  if (hasAcc) {
-    const g = toGrokReport(grokkingReport(data));
-    const num = (v: number | undefined) => (v === undefined ? "—" : String(+v.toPrecision(3)));
-    lines.push(
-      `grokking: ${g.verdict} · t_mem ${num(g.tMem)} · t_gen ${num(g.tGen)} · t_gen/t_mem ${num(g.ratio)}${g.atChance === undefined ? "" : ` · test accuracy at t_mem ${num(g.testAccAtMem)}${g.atChance ? " (chance)" : ""}`}`,
-    );
-    for (const i of g.indicators)
-      lines.push(
-        `  ${i.name} at step ${i.step ?? "—"}${i.leadTime === undefined ? "" : `, ${i.leadTime} steps before t_gen`}`,
-      );
-  }
-  const regime = lazyRichRun({ runId: runDir, label: runDir, colorIndex: 0 }, data).regime;
-  if (regime) lines.push(`regime: ${regime.reason}`);
-  return lines.length ? `${lines.join("\n")}\n` : "";
+const COMMANDS = ["train", "resume", "list", "analyze"];
+
+/** A malformed command line: one `error (usage)` line, the usage when it helps; exit code 2. */
+function usageError(message: string, withUsage = false): 2 {
+  process.stderr.write(`error (usage): ${message}\n${withUsage ? `${USAGE}\n` : ""}`);
+  return 2;
 }
 
 /** The `lm` command line; throws on an unknown or malformed option. */
@@ -159,8 +144,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseCommandLine(argv);
   } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
-    return 2;
+    return usageError((e as Error).message, true);
   }
   const { values, positionals } = parsed;
   if (values.version) {
@@ -172,17 +156,18 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return values.help ? 0 : 2;
   }
-  if (!target) {
-    process.stderr.write(
-      `${command}: missing ${command === "resume" || command === "analyze" ? "RUN_DIR" : "FILE"}\n${USAGE}\n`,
+  if (!COMMANDS.includes(command))
+    return usageError(`unknown command "${command}" (expected ${COMMANDS.join(", ")})`, true);
+  if (!target)
+    return usageError(
+      `${command}: missing ${command === "resume" || command === "analyze" ? "RUN_DIR" : "FILE"}`,
+      true,
     );
-    return 2;
-  }
 
   if (command === "list") {
     const { result } = await runJob({ kind: "list", file: target }, () => {});
     if (result.kind !== "list") {
-      if (result.kind === "listFailed") process.stderr.write(`error (${result.error.kind}): ${result.error.message}\n`);
+      if (result.kind === "listFailed") process.stderr.write(errorText(result.error));
       return 1;
     }
     const { systems } = result.listed;
@@ -210,8 +195,7 @@ async function main(argv: string[]): Promise<number> {
       if (values["run-experiment"]) request.runExperiment = true;
       if (values.backend) request.backend = values.backend;
     } catch (e) {
-      process.stderr.write(`${(e as Error).message}\n`);
-      return 2;
+      return usageError((e as Error).message);
     }
     const print = printer();
     const { result, interrupted } = await runJob({ kind: "analyze", request }, (e) => {
@@ -226,7 +210,7 @@ async function main(argv: string[]): Promise<number> {
     if (outcome.status !== "failed") {
       // The summary is extra: a metrics file it cannot read (a FIFO, too large) is said, not fatal.
       try {
-        process.stdout.write(summaryOf(request.runDir));
+        process.stdout.write(analyzeSummary(request.runDir));
       } catch (e) {
         if (!(e instanceof FileRefusedError)) throw e;
         process.stderr.write(`warn: no summary: ${e.message}\n`);
@@ -238,13 +222,11 @@ async function main(argv: string[]): Promise<number> {
   // --device, --python and --threads choose where PyTorch runs: meaningless for a tfjs backend, so a mistake.
   const torchFlag = (["device", "python", "threads"] as const).find((f) => values[f] !== undefined);
   if (torchFlag && values.backend !== undefined && values.backend !== "torch" && values.backend !== "auto") {
-    process.stderr.write(`error (usage): --${torchFlag} applies to --backend torch (or auto), not ${values.backend}\n`);
-    return 2;
+    return usageError(`--${torchFlag} applies to --backend torch (or auto), not ${values.backend}`);
   }
   const threads = values.threads === undefined ? undefined : Number(values.threads);
   if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) {
-    process.stderr.write(`error (usage): --threads must be a positive integer, got "${values.threads}"\n`);
-    return 2;
+    return usageError(`--threads must be a positive integer, got "${values.threads}"`);
   }
   const choice = {
     ...(values.backend ? { backend: values.backend } : {}),
@@ -261,24 +243,36 @@ async function main(argv: string[]): Promise<number> {
     if (values.steps !== undefined) {
       const n = Number(values.steps);
       if (!Number.isInteger(n) || n < 1) {
-        process.stderr.write(`--steps must be a positive integer, got "${values.steps}"\n`);
-        return 2;
+        return usageError(`--steps must be a positive integer, got "${values.steps}"`);
       }
       request.steps = n;
     }
   } else if (command === "resume") {
     request = { kind: "resume", runDir: target, ...choice };
   } else {
-    process.stderr.write(`unknown command "${command}"\n${USAGE}\n`);
-    return 2;
+    return usageError(`unknown command "${command}"`, true);
   }
 
+  const print = printer();
+  let ended: (TrainerEvent & { type: "finished" }) | undefined;
   const { result, interrupted } = await runJob(
     { kind: "run", request },
-    printer(),
+    (e) => {
+      if (e.type === "finished") ended = e;
+      print(e);
+    },
     "stopping after this step (Ctrl-C again to quit at once)…",
   );
   if (result.kind !== "run") return 1;
+  // What the run came to, on stderr (stdout stays the run folder's path alone, for scripts).
+  if (ended?.runDir && !interrupted && (ended.status === "finished" || ended.status === "stopped")) {
+    try {
+      process.stderr.write(trainSummary(ended.runDir));
+    } catch (e) {
+      if (!(e instanceof FileRefusedError)) throw e;
+      process.stderr.write(`warn: no summary: ${e.message}\n`);
+    }
+  }
   return interrupted ? 130 : result.outcome.exitCode;
 }
 
@@ -315,7 +309,9 @@ if (require.main === module) {
   // Exit once the work is done and stdout is flushed, whatever the experiment left scheduled.
   const exit = (code: number) => process.stdout.write("", () => process.exit(code));
   main(process.argv.slice(2)).then(exit, (e: unknown) => {
-    process.stderr.write(`internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.stderr.write(
+      errorText({ kind: "internal", message: e instanceof Error ? (e.stack ?? e.message) : String(e) }),
+    );
     exit(1);
   });
 }

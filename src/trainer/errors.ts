@@ -31,3 +31,20 @@ export class UsageError extends Error {
     super(message);
   }
 }
+
+/**
+ * A system whose config is valid but that cannot be built or trained as written: its data (a
+ * file with a bad cell, a generator whose labels exceed the class count) or its custom model's
+ * contract (a forward of the wrong shape). Found only once the trainer builds the system, it is
+ * still the user's to fix: reported as a config problem on `path` (e.g. "task", "model.forward"),
+ * never as an internal error with a stack.
+ */
+export class SystemError extends Error {
+  constructor(
+    readonly path: string,
+    message: string,
+    options?: { cause: unknown },
+  ) {
+    super(message, options);
+  }
+}

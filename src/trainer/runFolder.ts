@@ -18,6 +18,8 @@ import { acquireRunLock, pidAlive, type RunLock, TRAINER_LOCK } from "../shared/
 import { readRegularFileSync } from "../shared/safeRead";
 import {
   CHECKPOINT_DIR,
+  DATA_FILE,
+  type DataRecord,
   METRICS_FILE,
   OPTIMIZER_TENSOR_PREFIX,
   RUN_MANIFEST,
@@ -196,6 +198,15 @@ export class RunFolder {
 
   writeManifest(m: RunManifest): void {
     writeFileAtomicSync(this.manifestPath, `${JSON.stringify(m, null, 2)}\n`);
+  }
+
+  /** data.json: written whole (atomically), so a reader sees the old file or the new one, never a part. */
+  writeData(record: DataRecord): void {
+    writeFileAtomicSync(join(this.dir, DATA_FILE), `${JSON.stringify(record)}\n`);
+  }
+
+  hasData(): boolean {
+    return existsSync(join(this.dir, DATA_FILE));
   }
 
   /** The run's manifest; a folder that is not a run, or a damaged run.json, is the user's to fix (UsageError, nothing quoted). */

@@ -5,10 +5,11 @@ import { resolve } from "node:path";
 import { describeSystem, validateSystem } from "../sdk/validate";
 import { RunLockedError } from "../shared/runLock";
 import { FileRefusedError } from "../shared/safeRead";
+import { SafetensorsError } from "../shared/safetensors";
 import type { Location, SystemSummary, TrainerEvent } from "../shared/trainerProtocol";
 import { analyzeRun, type AnalyzeOutcome, type AnalyzeRequest } from "./analyzer/index";
 import { BackendError, defaultCandidates, parseBackendRequest } from "./backend";
-import { ConfigError, type Emit, UsageError } from "./errors";
+import { ConfigError, type Emit, SystemError, UsageError } from "./errors";
 import { ExperimentError, loadExperiment, locationInStack, type LoadedExperiment } from "./loadExperiment";
 import { newRunId, RunFolder } from "./runFolder";
 import { chooseSystem } from "./systems";
@@ -78,6 +79,8 @@ export function errorEvent(e: unknown, experimentFile?: string): ErrorEvent {
       ...(e.location ? { location: e.location } : {}),
     };
   }
+  if (e instanceof SystemError)
+    return { type: "error", kind: "config", message: e.message, problems: [{ path: e.path, message: e.message }] };
   if (e instanceof UsageError || e instanceof RunLockedError)
     return { type: "error", kind: "usage", message: e.message };
   if (e instanceof ExperimentError)
@@ -90,12 +93,19 @@ export function errorEvent(e: unknown, experimentFile?: string): ErrorEvent {
       kind: e.kind === "io" ? "io" : e.kind === "device" ? "backend" : "internal",
       message: e.message,
     };
-  if (e instanceof FileRefusedError) return { type: "error", kind: "io", message: e.message };
+  // A file of the run folder that cannot be used (a truncated checkpoint, a FIFO): named, no stack.
+  if (e instanceof FileRefusedError || e instanceof SafetensorsError)
+    return { type: "error", kind: "io", message: e.message };
   const err = e instanceof Error ? e : new Error(String(e));
   if ("code" in err && typeof err.code === "string" && /^E[A-Z]+$/.test(err.code))
     return { type: "error", kind: "io", message: err.message };
   // Thrown from user code (a custom task or model) while training: point at it.
-  const location: Location | undefined = experimentFile ? locationInStack(err.stack, experimentFile) : undefined;
+  // The cause's stack too: a wrapper such as "custom task …: generate threw" keeps the user's frame there.
+  const cause: unknown = err.cause;
+  const location: Location | undefined = experimentFile
+    ? (locationInStack(err.stack, experimentFile) ??
+      (cause instanceof Error ? locationInStack(cause.stack, experimentFile) : undefined))
+    : undefined;
   if (location)
     return {
       type: "error",
@@ -119,9 +129,15 @@ function outcomeExitCode(status: TrainOutcome["status"]): RunOutcome["exitCode"]
  * Runs a request to completion. Emits `started`, progress, metrics, checkpoints, then `finished`
  * (also after an error, with status "failed" and the step reached). Never throws.
  */
-export async function runRequest(request: RunRequest, emit: Emit, shouldStop: () => boolean): Promise<RunOutcome> {
+export async function runRequest(request: RunRequest, emitEvent: Emit, shouldStop: () => boolean): Promise<RunOutcome> {
   let experimentFile: string | undefined;
   let runDir: string | undefined;
+  // Whether the run started: a failure before names no run folder (not even a resume's, which may not be a run).
+  let started = false;
+  const emit: Emit = (e) => {
+    if (e.type === "started") started = true;
+    emitEvent(e);
+  };
   try {
     let system: string | undefined;
     if (request.kind === "resume") {
@@ -179,8 +195,8 @@ export async function runRequest(request: RunRequest, emit: Emit, shouldStop: ()
     const event = errorEvent(e, experimentFile);
     const step = e instanceof TrainingFailure ? e.step : 0;
     emit(event);
-    // The run folder is named only if it exists (a config refused before training creates none).
-    const folder = runDir !== undefined && existsSync(runDir) ? { runDir } : {};
+    // The run folder is named only if the run started in it (a config refused before training creates none).
+    const folder = started && runDir !== undefined && existsSync(runDir) ? { runDir } : {};
     emit({ type: "finished", status: "failed", step, ...folder, message: event.message });
     return { status: "failed", step, message: event.message, exitCode: exitCodeOf(e) };
   }

@@ -3,8 +3,9 @@
 // several systems, is the user's mistake (UsageError); a bad config is a ConfigError naming every
 // field, at the `modelSystem(...)` call.
 import type { AnalysesInput, SystemSpec } from "../sdk/spec";
+import type { GeluForm } from "../shared/runFormat";
 import { mergeAnalyses, validateSystem } from "../sdk/validate";
-import { ConfigError, UsageError } from "./errors";
+import { ConfigError, type SystemError, UsageError } from "./errors";
 import type { LoadedExperiment, LoadedSystem } from "./loadExperiment";
 
 /** The system called `name`, or undefined. */
@@ -22,7 +23,7 @@ export function chooseSystem(experiment: LoadedExperiment, name: string | undefi
   if (name === undefined) {
     if (names.length === 1) return experiment.systems[0]!;
     throw new UsageError(
-      `${experiment.file} has several model systems (${names.join(", ")}): choose one with --system NAME`,
+      `${experiment.file} has several model systems (${names.join(", ")}): choose one with --system ${names.join("|")}`,
     );
   }
   const found = findSystem(experiment, name);
@@ -36,6 +37,20 @@ export interface SpecChanges {
   steps?: number | undefined;
   /** Laid over the system's `analyses` settings. */
   analyses?: AnalysesInput | undefined;
+  /**
+   * For a run already written (resume, analysis): its run.json's `gelu`. Absent (undefined) on a
+   * run, or "tanh", means "gelu" was the tanh approximation when it trained, and the model is rebuilt so.
+   */
+  trainedGelu?: { gelu?: GeluForm | undefined } | undefined;
+}
+
+/** The spec as the run was trained: "gelu" is "gelu_tanh" for a run that trained before the exact form. */
+function asTrained(spec: SystemSpec, recorded: { gelu?: GeluForm | undefined } | undefined): SystemSpec {
+  if (recorded === undefined || recorded.gelu === "erf") return spec;
+  const model = spec.model;
+  if ((model.kind === "mlp" || model.kind === "transformer") && model.activation === "gelu")
+    return { ...spec, model: { ...model, activation: "gelu_tanh" } };
+  return spec;
 }
 
 /** Validates a system (with `changes` applied) into its resolved spec, or throws ConfigError with every problem. */
@@ -46,11 +61,18 @@ export function validatedSpec(found: LoadedSystem, changes: SpecChanges = {}): S
     ...(changes.steps === undefined ? {} : { steps: changes.steps }),
     ...(changes.analyses === undefined ? {} : { analyses: mergeAnalyses(input.analyses, changes.analyses) }),
   });
-  if (result.ok) return result.spec;
+  if (result.ok) return asTrained(result.spec, changes.trainedGelu);
   const location = found.system.definedAt;
   throw new ConfigError(
     found.name,
     result.problems.map((p) => (location && !p.location ? { ...p, location } : p)),
     location,
   );
+}
+
+/** A problem found while building or training `found` (its data, its model's contract), as a config problem at its `modelSystem(...)` call. */
+export function systemConfigError(found: LoadedSystem, e: SystemError): ConfigError {
+  const location = found.system.definedAt;
+  const problem = { path: e.path, message: e.message, ...(location ? { location } : {}) };
+  return new ConfigError(found.name, [problem], location);
 }

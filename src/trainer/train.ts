@@ -16,13 +16,14 @@ import type { BackendInfo, MetricsRecord, RunManifest, RunStatus } from "../shar
 import { RUN_FORMAT_VERSION } from "../shared/runFormat";
 import type { RunLock } from "../shared/runLock";
 import { BatchSchedule } from "./batches";
-import { type Emit, UsageError } from "./errors";
+import { dataRecord } from "./dataRecord";
+import { type Emit, SystemError, UsageError } from "./errors";
 import type { LoadedExperiment } from "./loadExperiment";
 import { checkMemory } from "./memoryBudget";
 import { Optimizer } from "./optimizers";
 import { type CheckpointData, RunFolder, restoreParams } from "./runFolder";
 import { lossOf, type SplitTensors, SystemInstance } from "./system";
-import { chooseSystem, validatedSpec } from "./systems";
+import { chooseSystem, systemConfigError, validatedSpec } from "./systems";
 import type { ParamValues } from "./torch/exchange";
 import { runOnWorker, type WorkerRunEnd } from "./torch/relay";
 import type { TorchTarget } from "./trainingBackend";
@@ -142,10 +143,15 @@ class Training {
       }
       // A resumed run keeps the step count it was started with (recorded in run.json).
       const found = chooseSystem(req.experiment, req.system);
-      const spec = validatedSpec(found, { steps: resumed ? resumed.totalSteps : req.steps });
-      const system = new SystemInstance(spec, dirname(req.experiment.file), (io, data) =>
-        checkMemory({ name: found.name, location: found.system.definedAt }, spec, io, data),
-      );
+      const spec = validatedSpec(found, { steps: resumed ? resumed.totalSteps : req.steps, trainedGelu: resumed });
+      let system: SystemInstance;
+      try {
+        system = new SystemInstance(spec, dirname(req.experiment.file), (io, data) =>
+          checkMemory({ name: found.name, location: found.system.definedAt }, spec, io, data),
+        );
+      } catch (e) {
+        throw e instanceof SystemError ? systemConfigError(found, e) : e;
+      }
       try {
         const optimizer = new Optimizer(spec.optimizer, system.model.params, spec.steps);
         lock ??= folder.create("train");
@@ -204,9 +210,12 @@ class Training {
         totalSteps: spec.steps,
         step: 0,
         producer: `learning-mechanics ${VERSION}`,
+        gelu: "erf",
       };
     }
     this.folder.writeManifest(this.manifest);
+    // A run from before data.json existed gets one at its resume: the task's data is deterministic.
+    if (!resumed || !this.folder.hasData()) this.folder.writeData(dataRecord(spec.task, this.system.data));
     this.t0 = Date.now();
     this.emit({
       type: "started",
@@ -502,7 +511,10 @@ class Training {
     } catch {
       // the manifest itself cannot be written (disk full): the last good one stays on disk
     }
-    return new TrainingFailure(message, this.step, e);
+    // A model that breaks its contract mid-run is still a config problem at its modelSystem(...) call.
+    const cause =
+      e instanceof SystemError ? systemConfigError(chooseSystem(this.req.experiment, this.req.system), e) : e;
+    return new TrainingFailure(message, this.step, cause);
   }
 
   dispose(): void {

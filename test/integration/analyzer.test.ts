@@ -4,6 +4,7 @@ import { copyFileSync, cpSync, existsSync, readdirSync, readFileSync, rmSync, wr
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { readAnalysis } from "../../src/shared/analysisFormat";
+import type { DataRecord } from "../../src/shared/runFormat";
 import { readSafetensorsSync } from "../../src/shared/safetensors";
 import { FIXTURES, killSidecars, readManifest, runCli, Sidecar, tempDir } from "./harness";
 
@@ -98,6 +99,16 @@ describe("lm analyze", () => {
     assert.equal(tracin.header.examples!.length, n, "every training example is scored");
     assert.match(tracin.header.examples![0]!.text, /^\d+ \+ \d+ = \d+ \(mod 11\)$/);
     assert.equal(tracin.header.query, "48 test examples");
+    // Each row names its example as the run's data.json does: pair (a, b) at a·11 + b.
+    const data = JSON.parse(readFileSync(join(runDir, "data.json"), "utf8")) as DataRecord;
+    for (const ex of tracin.header.examples!) {
+      assert.equal(ex.dataIndex, data.train.indices[ex.index], `row ${ex.index}`);
+      const [a, b] = ex.text
+        .split(" ")
+        .filter((_, k) => k === 0 || k === 2)
+        .map(Number);
+      assert.equal(ex.dataIndex, a! * 11 + b!, ex.text);
+    }
     for (const rec of tracin.records) {
       assert.equal(rec.values.length, n);
       assert.equal(rec.lr, 3e-3);

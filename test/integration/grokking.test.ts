@@ -5,12 +5,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { grokkingReport, loadRunData, toGrokReport } from "../../src/shared/analysisViews";
 import { EXAMPLES, metricsOf, readManifest, runCli, tempDir } from "./harness";
 
 const STEPS = 500;
 const CPU_STEPS = 100;
 
-async function trainExample(backend: string, steps: number): Promise<string> {
+async function trainExample(backend: string, steps: number): Promise<{ runDir: string; stderr: string }> {
   const runDir = join(tempDir(`grok-${backend}`), "run");
   const r = await runCli(
     [
@@ -29,14 +30,14 @@ async function trainExample(backend: string, steps: number): Promise<string> {
   );
   assert.equal(r.code, 0, r.stderr);
   assert.equal(readManifest(runDir).status, "finished");
-  return runDir;
+  return { runDir, stderr: r.stderr };
 }
 
 describe("examples/grokking.experiment.ts modAdd", { concurrency: true }, () => {
   const wasmRun = trainExample("wasm", STEPS);
 
   test(`memorizes within ${STEPS} steps on wasm`, async () => {
-    const metrics = metricsOf(await wasmRun);
+    const metrics = metricsOf((await wasmRun).runDir);
     const first = metrics[0]!;
     const last = metrics.at(-1)!;
     assert.equal(last.step, STEPS);
@@ -51,9 +52,25 @@ describe("examples/grokking.experiment.ts modAdd", { concurrency: true }, () => 
     assert.ok(tMem > 100 && tMem <= STEPS, `memorized at step ${tMem}`);
   });
 
+  test("the CLI ends with the grokking verdict, t_mem, t_gen and their ratio: the report lm analyze gives", async () => {
+    const { runDir, stderr } = await wasmRun;
+    const lines = stderr.trimEnd().split("\n");
+    const finished = lines.indexOf(`finished at step ${STEPS}`);
+    assert.ok(finished >= 0, stderr);
+    const verdict = lines[finished + 1] ?? "";
+    // Memorized within the 500 steps, not generalized; t_mem as the grokking report has it.
+    const report = toGrokReport(grokkingReport(loadRunData(runDir, readManifest(runDir))));
+    assert.equal(report.verdict, "memorized");
+    assert.ok(report.tMem !== undefined && report.tMem > 100 && report.tMem <= STEPS);
+    assert.match(verdict, new RegExp(`^grokking: memorized · t_mem ${report.tMem} · t_gen — · t_gen/t_mem —`));
+    const analyzed = await runCli(["analyze", runDir, "--only", "weights"]);
+    assert.equal(analyzed.code, 0, analyzed.stderr);
+    assert.equal(analyzed.stdout.split("\n")[0], verdict, "the same line as lm analyze");
+  });
+
   test(`follows the wasm trajectory on cpu for ${CPU_STEPS} steps`, async (t) => {
-    const cpu = metricsOf(await trainExample("cpu", CPU_STEPS));
-    const wasm = new Map(metricsOf(await wasmRun).map((m) => [m.step, m]));
+    const cpu = metricsOf((await trainExample("cpu", CPU_STEPS)).runDir);
+    const wasm = new Map(metricsOf((await wasmRun).runDir).map((m) => [m.step, m]));
     const steps = cpu.map((m) => m.step);
     assert.deepEqual(steps, [0, 50, 100]);
     let worst = 0;

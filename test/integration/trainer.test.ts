@@ -2,9 +2,10 @@
 import assert from "node:assert/strict";
 import { spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync, existsSync, readdirSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import type { DataRecord } from "../../src/shared/runFormat";
 import { readSafetensorsSync } from "../../src/shared/safetensors";
 import {
   EXAMPLES,
@@ -98,8 +99,25 @@ describe("lm train", () => {
       readSafetensorsSync(join(runDir, "checkpoints", "step-00000000.safetensors")).metadata["stats"]!,
     ) as Record<string, { relChange: number | null }>;
     assert.equal(s0["out.weight"]!.relChange, 0);
+    // data.json: the split's pairs by index (a·11 + b), the data itself (small), its hash.
+    const data = JSON.parse(readFileSync(join(runDir, "data.json"), "utf8")) as DataRecord;
+    assert.equal(data.format, "learning-mechanics/data");
+    assert.equal(data.task, "modularArithmetic");
+    assert.deepEqual([data.train.n, data.test.n], [73, 48]);
+    assert.deepEqual(
+      [...data.train.indices, ...data.test.indices].sort((a, b) => a - b),
+      [...Array(121).keys()],
+    );
+    data.train.indices.forEach((k, i) => {
+      assert.deepEqual(data.train.x!.slice(2 * i, 2 * i + 2), [Math.floor(k / 11), k % 11], `train row ${i}`);
+      assert.equal(data.train.y![i], (Math.floor(k / 11) + (k % 11)) % 11);
+    });
+    const bytes = (v: number[], int: boolean) => Buffer.from((int ? Int32Array.from(v) : Float32Array.from(v)).buffer);
+    const hash = createHash("sha256");
+    for (const s of [data.train, data.test]) hash.update(bytes(s.x!, true)).update(bytes(s.y!, true));
+    assert.equal(data.sha256, `sha256:${hash.digest("hex")}`);
     // No temporary files are left behind.
-    assert.deepEqual(readdirSync(runDir).sort(), ["checkpoints", "metrics.jsonl", "run.json"]);
+    assert.deepEqual(readdirSync(runDir).sort(), ["checkpoints", "data.json", "metrics.jsonl", "run.json"]);
   });
 
   test("is deterministic: same seed and backend give identical metrics and checkpoints", async () => {
@@ -148,6 +166,15 @@ describe("lm train", () => {
     const metrics = metricsOf(runDir);
     assert.equal(metrics[0]!["train_acc"], undefined, "no accuracy for regression");
     assert.ok(metrics.at(-1)!["train_loss"]! < metrics[0]!["train_loss"]!);
+    // A system without accuracy ends with its final metrics (no grokking verdict), on stderr.
+    const last = metrics.at(-1)!;
+    const three = (k: string) => String(+last[k]!.toPrecision(3));
+    assert.equal(
+      r.stderr.trimEnd().split("\n").at(-1),
+      `final (step 30): train_loss ${three("train_loss")} · test_loss ${three("test_loss")} · lr 0.1 · param_norm ${three("param_norm")}`,
+    );
+    assert.doesNotMatch(r.stderr, /grokking:/);
+    assert.equal(r.stdout, `${runDir}\n`, "stdout: the run folder alone");
   });
 
   test("a custom task and model train to solve XOR; user console output stays off stdout", async () => {
@@ -273,6 +300,36 @@ describe("resume", () => {
       readFileSync(join(straight, "checkpoints", last)).equals(readFileSync(join(interrupted, "checkpoints", last))),
       "identical final weights and optimizer state",
     );
+  });
+
+  test("GELU: a run records it is exact (gelu: erf); one recorded without it was the tanh form and resumes so", async () => {
+    const file = join(FIXTURES, "gelu.experiment.ts");
+    const root = tempDir("gelu");
+    const train = async (system: string) => {
+      const runDir = join(root, system);
+      const r = await runCli(["train", file, "--system", system, "--run-dir", runDir, "--backend", "cpu"]);
+      assert.equal(r.code, 0, r.stderr);
+      return runDir;
+    };
+    const tanhRun = await train("tanhForm");
+    const exactRun = await train("exact");
+    const recorded = readManifest(exactRun);
+    assert.equal(recorded.gelu, "erf");
+    assert.equal((recorded.config["model"] as { activation: string }).activation, "gelu");
+    assert.equal((readManifest(tanhRun).config["model"] as { activation: string }).activation, "gelu_tanh");
+    const afterInit = (runDir: string) => withoutTime(metricsOf(runDir)).filter((m) => m["step"]! > 0);
+    assert.notDeepEqual(afterInit(exactRun), afterInit(tanhRun), "the two forms train differently");
+
+    // The exact run as a run written before the field existed: back to its step-0 checkpoint, no `gelu`.
+    for (const f of checkpointFiles(exactRun))
+      if (f !== "step-00000000.safetensors") rmSync(join(exactRun, "checkpoints", f));
+    const { gelu: _gelu, ...old } = recorded;
+    writeFileSync(join(exactRun, "run.json"), JSON.stringify({ ...old, status: "stopped", step: 0 }));
+    const r = await runCli(["resume", exactRun, "--backend", "cpu"]);
+    assert.equal(r.code, 0, r.stderr);
+    // Step 0's record stays the one written (the resume starts after it); every step trained since is the tanh run's.
+    assert.deepEqual(afterInit(exactRun), afterInit(tanhRun), "resumed as gelu_tanh: the tanh run's metrics");
+    assert.equal(readManifest(exactRun).gelu, undefined, "still a run of the tanh form");
   });
 
   test("a run whose trainer was killed (still marked running) resumes from its last checkpoint", async () => {

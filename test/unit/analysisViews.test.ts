@@ -251,7 +251,7 @@ describe("lazy-rich view", () => {
 describe("influence view", () => {
   test("examples × checkpoints, row-major, NaN where a record lacks a value; BIF chains and warnings", () => {
     const examples = [
-      { index: 5, label: 1, text: "1 + 0 = 1" },
+      { index: 5, label: 1, text: "1 + 0 = 1", dataIndex: 11 },
       { index: 9, label: 2, text: "<b>2</b>" },
     ];
     const tracin = file(
@@ -287,6 +287,11 @@ describe("influence view", () => {
         [5, "1", "1 + 0 = 1"],
         [9, "2", "<b>2</b>"],
       ],
+    );
+    // The data.json index travels to the panel when the header has it (older headers do not).
+    assert.deepEqual(
+      run.examples.map((e) => e.dataIndex),
+      [11, undefined],
     );
     const m = run.matrices[0]!;
     assert.equal(m.method, "tracin");

@@ -8,6 +8,7 @@ import { maxAbsDiff } from "../support";
 import { Rng } from "../../src/sdk/rng";
 import type { CustomModelSpec, DeepLinearSpec } from "../../src/sdk/spec";
 import { buildModel, buildTransformer, type Model } from "../../src/trainer/models/index";
+import { activate } from "../../src/trainer/models/params";
 import { featIO, features, mlpSpec, tokIO, tokens, trSpec, useBackend } from "../tensorAnalysisSupport";
 
 const dlSpec = (over: Partial<DeepLinearSpec> = {}): DeepLinearSpec => ({
@@ -464,4 +465,38 @@ test("dispose frees every variable", async () => {
   assert.ok(tf.memory().numTensors > before);
   m.dispose();
   assert.equal(tf.memory().numTensors, before);
+});
+
+test("activate: gelu is exact, x·Φ(x) (PyTorch's nn.GELU()); gelu_tanh the tanh approximation; on cpu and wasm", async () => {
+  // x·Φ(x) in float64, Φ from the standard normal table (Φ(1) = 0.8413447460685429, …).
+  const exact: ReadonlyArray<readonly [number, number]> = [
+    [-3, -0.00404969409489031],
+    [-1, -0.15865525393145707],
+    [-0.5, -0.15426876936299344],
+    [0, 0],
+    [0.5, 0.34573123063700656],
+    [1, 0.8413447460685429],
+    [2, 1.9544997361036416],
+    [3, 2.99595030590511],
+  ];
+  const tanhForm = (x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
+  for (const backend of ["cpu", "wasm"] as const) {
+    await useBackend(backend);
+    const x = tf.tensor1d(exact.map(([v]) => v));
+    const gelu = Array.from(activate(x, "gelu").dataSync());
+    const approx = Array.from(activate(x, "gelu_tanh").dataSync());
+    exact.forEach(([v, want], i) => {
+      // float32 and tfjs's erf (Abramowitz–Stegun 7.1.26, |error| ≤ 1.5e-7): within 1e-6; the two
+      // forms differ by 1.7e-5 to 4e-4 at these points, so each is told from the other.
+      assert.ok(Math.abs(gelu[i]! - want) < 1e-6, `${backend} gelu(${v}) = ${gelu[i]}, want ${want}`);
+      assert.ok(Math.abs(approx[i]! - tanhForm(v)) < 1e-6, `${backend} gelu_tanh(${v}) = ${approx[i]}`);
+      if (v !== 0) assert.ok(Math.abs(gelu[i]! - tanhForm(v)) > 1e-5, `${backend}: gelu(${v}) is not the tanh form`);
+    });
+    // The gradient of the exact form: Φ(x) + x·φ(x), at x = 1: 0.8413447460685429 + 0.24197072451914337.
+    const g = tf
+      .grad((t: tf.Tensor) => tf.sum(activate(t, "gelu")))(tf.tensor1d([1]))
+      .dataSync()[0]!;
+    assert.ok(Math.abs(g - (0.8413447460685429 + 0.24197072451914337)) < 1e-5, `${backend} gelu'(1) = ${g}`);
+    x.dispose();
+  }
 });

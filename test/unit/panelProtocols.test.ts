@@ -7,6 +7,7 @@ import { isGrokkingHostMessage, isGrokkingWebviewMessage, type GrokRun } from ".
 import {
   isInfluenceHostMessage,
   isInfluenceWebviewMessage,
+  exampleName,
   type InfluenceRun,
 } from "../../src/shared/panels/influence";
 import { isLazyRichHostMessage, isLazyRichWebviewMessage, type LazyRichRun } from "../../src/shared/panels/lazyRich";
@@ -57,7 +58,7 @@ const influence: InfluenceRun = {
   colorIndex: 0,
   examples: [
     { index: 0, label: "a", text: "" },
-    { index: 5, label: "b", text: "x" },
+    { index: 5, label: "b", text: "x", dataIndex: 532 },
   ],
   matrices: [
     { method: "tracin", steps: [1, 2, 3], values: new Float32Array(6), query: "q" },
@@ -108,6 +109,11 @@ test("host messages of each panel pass their guard and the union's, and no other
   assert.ok(isInfluenceHostMessage({ type: "init", run: { ...influence, matrices: [] } }), "no matrix yet");
 });
 
+test("influence rows name their example, by its data.json index when the run records one", () => {
+  assert.equal(exampleName(influence.examples[0]!), "example 0");
+  assert.equal(exampleName(influence.examples[1]!), "example 5 (data.json #532)");
+});
+
 test("malformed host messages fail", () => {
   const bad: unknown[] = [
     null,
@@ -123,6 +129,10 @@ test("malformed host messages fail", () => {
     { type: "init", run: { ...influence, matrices: [influence.matrices[0], influence.matrices[0]] } }, // one per method
     { type: "init", run: { ...influence, matrices: [{ ...influence.matrices[1], values: [1, 2, 3, 4, 5, "6"] }] } },
     { type: "init", run: { ...influence, examples: [{ index: 0, label: 1, text: "" }, influence.examples[1]] } },
+    {
+      type: "init",
+      run: { ...influence, examples: [{ index: 0, label: "a", text: "", dataIndex: "7" }, influence.examples[1]] },
+    },
     { type: "init", run: { ...influence, settings: { tracin: { projectionDim: -1 } } } },
     { type: "init", run: { ...influence, settings: { sgld: { epsilon: 1 } } } },
     {

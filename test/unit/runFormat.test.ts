@@ -49,6 +49,7 @@ test("manifestProblems checks the type of every field readers use", () => {
         pid: 5,
         endedAt: "t",
         resumedFrom: [1],
+        gelu: "erf",
       }),
     ),
     [],
@@ -79,6 +80,7 @@ test("manifestProblems checks the type of every field readers use", () => {
     [{ resumedFrom: [1, "2"] }, ["resumedFrom must be an array of integers"]],
     [{ pid: -0.5 }, ["pid must be an integer"]],
     [{ endedAt: 5 }, ["endedAt must be a string"]],
+    [{ gelu: "exact" }, ['gelu must be "erf" or "tanh"']],
   ];
   for (const [over, problems] of cases)
     assert.deepEqual(manifestProblems(manifest(over)), problems, JSON.stringify(over));

@@ -492,7 +492,16 @@ describe("validateSystem", () => {
     [
       "activation",
       with_({ model: { activation: "Relu" } }),
-      ['model.activation: must be one of "relu", "gelu", "tanh", "linear", "quadratic" (did you mean "relu"?)'],
+      [
+        'model.activation: must be one of "relu", "gelu", "gelu_tanh", "tanh", "linear", "quadratic" (did you mean "relu"?)',
+      ],
+    ],
+    [
+      "activation gelu_erf (the exact form is plain gelu)",
+      with_({ model: { activation: "gelu_erf" } }),
+      [
+        'model.activation: must be one of "relu", "gelu", "gelu_tanh", "tanh", "linear", "quadratic" (did you mean "gelu"?)',
+      ],
     ],
     [
       "initScale",
@@ -516,7 +525,7 @@ describe("validateSystem", () => {
       [
         "model.layers: must be 1 or 2",
         "model.dMlp: must be a positive integer",
-        'model.activation: must be one of "relu", "gelu"',
+        'model.activation: must be one of "relu", "gelu", "gelu_tanh"',
         "model.layerNorm: must be true or false",
       ],
     ],

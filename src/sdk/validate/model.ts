@@ -12,7 +12,7 @@ export const MODELS: Record<string, Kind<ModelSpec>> = {
     fields: {
       embed,
       hidden: widths,
-      activation: oneOf(["relu", "gelu", "tanh", "linear", "quadratic"]),
+      activation: oneOf(["relu", "gelu", "gelu_tanh", "tanh", "linear", "quadratic"]),
       initScale: positiveNumber,
       alpha: positiveNumber,
       centered: boolean,
@@ -27,7 +27,7 @@ export const MODELS: Record<string, Kind<ModelSpec>> = {
       dModel: positiveInt,
       heads: positiveInt,
       dMlp: positiveInt,
-      activation: oneOf(["relu", "gelu"]),
+      activation: oneOf(["relu", "gelu", "gelu_tanh"]),
       layerNorm: boolean,
       initScale: positiveNumber,
     },

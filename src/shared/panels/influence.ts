@@ -27,6 +27,13 @@ export interface InfluenceExample {
   index: number;
   label: string;
   text: string;
+  /** Its index in the task, as the run's data.json names it (a pair, a row of the data file); absent for older runs. */
+  dataIndex?: number;
+}
+
+/** "example 17" — and "example 17 (data.json #1234)" when the run records its data — for row titles. */
+export function exampleName(ex: InfluenceExample): string {
+  return `example ${ex.index}${ex.dataIndex === undefined ? "" : ` (data.json #${ex.dataIndex})`}`;
 }
 
 /**
@@ -123,7 +130,14 @@ function isInfluenceRun(x: unknown): x is InfluenceRun {
   const ex = x["examples"];
   if (
     !Array.isArray(ex) ||
-    !ex.every((e) => isObject(e) && isNumber(e["index"]) && isString(e["label"]) && isString(e["text"]))
+    !ex.every(
+      (e) =>
+        isObject(e) &&
+        isNumber(e["index"]) &&
+        isString(e["label"]) &&
+        isString(e["text"]) &&
+        (e["dataIndex"] === undefined || isNumber(e["dataIndex"])),
+    )
   )
     return false;
   const n = ex.length;

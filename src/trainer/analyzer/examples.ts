@@ -3,6 +3,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { QuerySpec, SystemSpec, TaskData } from "../../sdk/spec";
 import type { ExampleInfo } from "../../shared/analysisFormat";
 import type { Examples } from "../methods/target";
+import { splitIndices } from "../dataRecord";
 import type { SystemInstance } from "../system";
 
 const OPS: Record<string, string> = { add: "+", sub: "−", mul: "×", div: "÷" };
@@ -43,10 +44,13 @@ export function exampleInfos(
   indices: Int32Array,
 ): ExampleInfo[] {
   const classes = data.output.kind === "classes";
+  // The indices data.json records, so a row names its example in the task, not only in this split.
+  const inTask = splitIndices(spec.task, data)[split];
   return Array.from(indices, (index) => ({
     index,
     ...(classes ? { label: (data[split].y as Int32Array)[index]! } : {}),
     text: exampleText(spec, data, split, index),
+    dataIndex: inTask[index]!,
   }));
 }
 

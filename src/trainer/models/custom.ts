@@ -3,6 +3,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { Rng } from "../../sdk/rng";
 import type { CustomModelSpec, ParamContext } from "../../sdk/spec";
+import { SystemError } from "../errors";
 import type { Model, ModelIO } from "./model";
 import { ParamStore, outputDim, size } from "./params";
 
@@ -63,15 +64,23 @@ export function buildCustom(spec: CustomModelSpec, io: ModelIO, rng: Rng): Model
   for (const p of store.params) record[p.name] = p.variable;
   const out = outputDim(io.output);
 
+  // A forward that breaks its contract is the user's model to fix (a config problem on model.forward).
   function forward(x: tf.Tensor): tf.Tensor {
     const y: unknown = spec.forward(record, x, io);
     if (!(y instanceof tf.Tensor))
-      throw new Error(`${who}: forward returned ${y === null ? "null" : typeof y}, expected a tensor [batch, ${out}]`);
+      throw new SystemError(
+        "model.forward",
+        `${who}: forward returned ${y === null ? "null" : typeof y}, expected a tensor [batch, ${out}]`,
+      );
     const batch = x.shape[0]!;
     if (y.rank !== 2 || y.shape[0] !== batch || y.shape[1] !== out) {
-      throw new Error(`${who}: forward returned shape ${shapeText(y.shape)}, expected ${shapeText([batch, out])}`);
+      throw new SystemError(
+        "model.forward",
+        `${who}: forward returned shape ${shapeText(y.shape)}, expected ${shapeText([batch, out])}`,
+      );
     }
-    if (y.dtype !== "float32") throw new Error(`${who}: forward returned dtype ${y.dtype}, expected float32`);
+    if (y.dtype !== "float32")
+      throw new SystemError("model.forward", `${who}: forward returned dtype ${y.dtype}, expected float32`);
     return y;
   }
 

@@ -70,8 +70,9 @@ export function size(shape: readonly number[]): number {
 const GELU_C = Math.sqrt(2 / Math.PI);
 
 /**
- * Elementwise activation. gelu is the tanh approximation
- * 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) (as in GPT-2 / PyTorch's approximate="tanh").
+ * Elementwise activation. gelu is exact, ½·x·(1 + erf(x/√2)), as PyTorch's default `nn.GELU()`
+ * (tf.erf has a kernel on every tfjs backend, and a gradient); gelu_tanh is the approximation
+ * ½·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) of GPT-2 and PyTorch's approximate="tanh".
  */
 export function activate(x: tf.Tensor, activation: Activation): tf.Tensor {
   switch (activation) {
@@ -84,6 +85,8 @@ export function activate(x: tf.Tensor, activation: Activation): tf.Tensor {
     case "quadratic":
       return tf.square(x);
     case "gelu":
+      return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)));
+    case "gelu_tanh":
       return tf.tidy(() => {
         const inner = tf.mul(tf.add(x, tf.mul(tf.mul(tf.mul(x, x), x), 0.044715)), GELU_C);
         return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));

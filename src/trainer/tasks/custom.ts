@@ -4,21 +4,31 @@ import { Rng } from "../../sdk/rng";
 import type { CustomTaskSpec } from "../../sdk/spec";
 import type { TaskData } from "./task";
 import { validateTaskData } from "./validateData";
+import { SystemError } from "../errors";
 
 export function generateCustomTask(spec: CustomTaskSpec): TaskData {
   const label = `custom task "${spec.name}"`;
-  if (typeof spec.generate !== "function") throw new Error(`${label}: generate must be a function (rng) => TaskData`);
+  if (typeof spec.generate !== "function")
+    throw new SystemError("task.generate", `${label}: generate must be a function (rng) => TaskData`);
   let data: unknown;
   try {
     data = spec.generate(new Rng(0, "custom", spec.name));
   } catch (e) {
+    // The cause's stack points at the user's line: the error reads as a "runtime" error there.
     throw new Error(`${label}: generate threw: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
   if (
     data instanceof Promise ||
     (typeof data === "object" && data !== null && typeof (data as { then?: unknown }).then === "function")
   )
-    throw new Error(`${label}: generate returned a Promise; it must return the TaskData synchronously`);
-  validateTaskData(data as TaskData, label);
+    throw new SystemError(
+      "task.generate",
+      `${label}: generate returned a Promise; it must return the TaskData synchronously`,
+    );
+  try {
+    validateTaskData(data as TaskData, label);
+  } catch (e) {
+    throw new SystemError("task.generate", e instanceof Error ? e.message : String(e));
+  }
   return data as TaskData;
 }

@@ -43,6 +43,21 @@ function readFile(ctx: TaskContext, path: string): Buffer {
   }
 }
 
+/**
+ * The rows (0-based, data rows of the file) of each split when one file is split by `testFraction`
+ * with `splitSeed`; rows keep their file order within each split. The one computation of the
+ * split, for the data and for the run folder's data.json.
+ */
+export function fileSplitRows(
+  rows: number,
+  testFraction: number,
+  splitSeed: number,
+): { train: Int32Array; test: Int32Array } {
+  const nTrain = rows - Math.round(testFraction * rows);
+  const order = new Rng(splitSeed, "split").permutation(rows);
+  return { train: order.slice(0, nTrain).sort(), test: order.slice(nTrain).sort() };
+}
+
 export function loadFileTask(spec: FileDataSpec, ctx: TaskContext): TaskData {
   const { targets, testFraction, splitSeed } = spec;
   if (targets !== "classes" && targets !== "regression")
@@ -103,10 +118,9 @@ export function loadFileTask(spec: FileDataSpec, ctx: TaskContext): TaskData {
       throw new Error(
         `${spec.train}: ${train.n} rows leave no training rows after holding out testFraction = ${testFraction}`,
       );
-    const order = new Rng(splitSeed, "split").permutation(train.n);
-    // Rows keep their file order within each split.
-    trainSplit = takeRows(train, order.slice(0, nTrain).sort());
-    testSplit = takeRows(train, order.slice(nTrain).sort());
+    const rows = fileSplitRows(train.n, testFraction, splitSeed);
+    trainSplit = takeRows(train, rows.train);
+    testSplit = takeRows(train, rows.test);
   }
 
   const output: TaskData["output"] =

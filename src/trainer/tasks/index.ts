@@ -6,6 +6,7 @@
 //   fileData.ts, npy.ts   .npy / .csv / .json files
 //   custom.ts             user generators, checked by validateData.ts
 import type { TaskSpec } from "../../sdk/spec";
+import { SystemError } from "../errors";
 import { generateCustomTask } from "./custom";
 import { loadFileTask } from "./fileData";
 import { generateHierarchical } from "./hierarchical";
@@ -40,7 +41,12 @@ export function generateTask(spec: TaskSpec, ctx: TaskContext): TaskData {
     case "hierarchical":
       return checked(generateHierarchical(spec), "hierarchical");
     case "file":
-      return checked(loadFileTask(spec, ctx), `file task ${spec.train}`);
+      // Whatever is wrong with the files (missing, a bad cell, ragged rows) is the user's data to fix.
+      try {
+        return checked(loadFileTask(spec, ctx), `file task ${spec.train}`);
+      } catch (e) {
+        throw new SystemError("task", e instanceof Error ? e.message : String(e), { cause: e });
+      }
     case "custom":
       // Validated inside, with the task's name in the message.
       return generateCustomTask(spec);

@@ -39,6 +39,22 @@ export function modularOp(op: ModularArithmeticSpec["op"], a: number, b: number,
   }
 }
 
+/**
+ * The seeded train/test split of the `total` pairs (indices in a-major order, pair (a, b) at
+ * a·(p − b₀) + (b − b₀), b₀ = 1 for div and 0 otherwise), each split in increasing order: the one
+ * computation of the split, for the data and for the run folder's data.json.
+ */
+export function modularArithmeticSplit(
+  total: number,
+  trainFraction: number,
+  splitSeed: number,
+): { train: Int32Array; test: Int32Array } {
+  const order = new Rng(splitSeed, "split").permutation(total);
+  const nTrain = Math.min(total, Math.max(1, Math.round(trainFraction * total)));
+  // Within each split the pairs stay in (a, b) order, which makes the arrays easy to inspect.
+  return { train: order.subarray(0, nTrain).sort(), test: order.subarray(nTrain).sort() };
+}
+
 export function generateModularArithmetic(spec: ModularArithmeticSpec): TaskData {
   const { p, op, trainFraction, splitSeed, equalsToken } = spec;
   if (!Number.isInteger(p) || p < 2) throw new Error(`modularArithmetic: p must be an integer ≥ 2, got ${p}`);
@@ -63,18 +79,14 @@ export function generateModularArithmetic(spec: ModularArithmeticSpec): TaskData
     }
   }
 
-  const order = new Rng(splitSeed, "split").permutation(total);
-  const nTrain = Math.min(total, Math.max(1, Math.round(trainFraction * total)));
-  // Within each split the pairs stay in (a, b) order, which makes the arrays easy to inspect.
-  order.subarray(0, nTrain).sort();
-  order.subarray(nTrain).sort();
+  const split = modularArithmeticSplit(total, trainFraction, splitSeed);
   const length = equalsToken ? 3 : 2;
-  const take = (from: number, to: number) => {
-    const n = to - from;
+  const take = (rows: Int32Array) => {
+    const n = rows.length;
     const x = new Int32Array(n * length);
     const y = new Int32Array(n);
     for (let i = 0; i < n; i++) {
-      const j = order[from + i]!;
+      const j = rows[i]!;
       x[i * length] = as[j]!;
       x[i * length + 1] = bs[j]!;
       if (equalsToken) x[i * length + 2] = p;
@@ -86,7 +98,7 @@ export function generateModularArithmetic(spec: ModularArithmeticSpec): TaskData
   return {
     input: { kind: "tokens", vocab: equalsToken ? p + 1 : p, length },
     output: { kind: "classes", count: p },
-    train: take(0, nTrain),
-    test: take(nTrain, total),
+    train: take(split.train),
+    test: take(split.test),
   };
 }

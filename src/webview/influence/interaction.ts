@@ -1,7 +1,7 @@
 // Interaction with the heatmap and the toolbar: click or arrow keys select a cell (the side view
 // follows), hover titles, scrolling fixed-height rows, method tabs, sort, grouping, row height.
 
-import type { InfluenceMethod, InfluenceState } from "../../shared/panels/influence";
+import { exampleName, type InfluenceMethod, type InfluenceState } from "../../shared/panels/influence";
 import { formatNumber } from "../common/chartAxes";
 import { byId, type Checkbox } from "../common/dom";
 import { current, reorder, rt, view } from "./app";
@@ -48,7 +48,7 @@ canvas.addEventListener("mousemove", (e) => {
   }
   const ex = view.run.examples[cell.row]!;
   const v = d.values[cell.row * d.t + cell.col]!;
-  canvas.title = `example ${ex.index} (${ex.label}) · step ${d.steps[cell.col]} · ${Number.isNaN(v) ? "—" : formatNumber(v)}`;
+  canvas.title = `${exampleName(ex)} · label ${ex.label} · step ${d.steps[cell.col]} · ${Number.isNaN(v) ? "—" : formatNumber(v)}`;
 });
 
 /** Arrow keys move the selected cell through the drawn rows and checkpoints. */

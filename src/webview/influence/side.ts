@@ -9,6 +9,7 @@ import { byId, el } from "../common/dom";
 import { runColor, withAlpha } from "../common/theme";
 import { current, rt, view } from "./app";
 import { selectedCell } from "./draw";
+import { exampleName } from "../../shared/panels/influence";
 
 Chart.register(LineController, LineElement, PointElement, LinearScale);
 
@@ -96,7 +97,7 @@ export function renderSide(): void {
   byId("sideExample").hidden = sel === null;
   if (sel && d && view.run) {
     const ex = view.run.examples[sel.row]!;
-    byId("exTitle").textContent = `Example ${ex.index} · label ${ex.label}`;
+    byId("exTitle").textContent = `${exampleName(ex)} · label ${ex.label}`;
     const facts = byId("exFacts");
     const v = d.values[sel.row * d.t + sel.col]!;
     const items: [string, string][] = [
