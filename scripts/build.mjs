@@ -104,6 +104,7 @@ const targets = [
       lossCurves: "src/webview/lossCurves/main.ts",
       grokking: "src/webview/grokking/main.ts",
       lazyRich: "src/webview/lazyRich/main.ts",
+      sharpness: "src/webview/sharpness/main.ts",
       influence: "src/webview/influence/main.ts",
     },
     outdir: join(dist, "webview"),
