@@ -74,6 +74,7 @@ const targets = [
     entryPoints: {
       profileStep: "bench/profileStep.ts",
       bifCost: "bench/bifCost.ts",
+      eosCost: "bench/eosCost.ts",
       tracin: "bench/tracin.bench.ts",
       torchWorker: "bench/torchWorker.bench.ts",
     },

@@ -60,7 +60,7 @@ describe("sharpness", () => {
     assert.deepEqual(
       file.records.map((r) => r.step),
       [0, 60],
-      "every 4th checkpoint by default, and the last",
+      "every 8th checkpoint by default (the first), and the last",
     );
     const [first, last] = file.records as [(typeof file.records)[0], (typeof file.records)[0]];
     assert.equal(first.preconditioned, null, "step 0 has no second moments yet");
