@@ -11,14 +11,14 @@ import { FIXTURES, killSidecars, runCli, tempDir } from "./harness";
 
 after(killSidecars);
 
-async function trainAndAnalyse(fixture: string, system: string, only = "sharpness"): Promise<string> {
+async function trainAndAnalyse(fixture: string, system: string, extra: string[] = []): Promise<string> {
   const root = tempDir("sharpness");
   const file = join(root, fixture);
   copyFileSync(join(FIXTURES, fixture), file);
   const r = await runCli(["train", file, "--system", system, "--out", join(root, "runs"), "--backend", "cpu"]);
   assert.equal(r.code, 0, r.stderr);
   const runDir = r.stdout.trim();
-  const a = await runCli(["analyze", runDir, "--only", only, "--backend", "cpu", "--run-experiment"]);
+  const a = await runCli(["analyze", runDir, "--only", "sharpness", "--backend", "cpu", "--run-experiment", ...extra]);
   assert.equal(a.code, 0, a.stderr);
   return runDir;
 }
@@ -46,13 +46,46 @@ describe("sharpness", () => {
       assert.ok(Math.abs(s - 20) <= 2, `step ${r.step}: sharpness ${s} within 10% of 2/η = 20`);
     }
 
-    const stable = readAnalysis(await trainAndAnalyse("eos.experiment.ts", "stable"), "sharpness")!;
+    const stableDir = await trainAndAnalyse("eos.experiment.ts", "stable");
+    const stable = readAnalysis(stableDir, "sharpness")!;
     for (const r of stable.records) {
       assert.equal(r.threshold, 100);
       assert.ok(r.eigenvalues[0]! < 0.5 * 100, `step ${r.step}: ${r.eigenvalues[0]} stays far below 2/η = 100`);
     }
     // The small step sharpens too (the rise is not caused by the large η), it just never meets its threshold.
     assert.ok(stable.records.at(-1)!.eigenvalues[0]! > 1.5 * stable.records[0]!.eigenvalues[0]!);
+
+    // The LLC on the same run, through the analyzer with short chains set from the command line.
+    const a = await runCli([
+      "analyze",
+      stableDir,
+      "--only",
+      "llc",
+      "--backend",
+      "cpu",
+      "--run-experiment",
+      "--set",
+      "llc.every=6",
+      "--set",
+      "llc.draws=20",
+      "--set",
+      "llc.burnIn=20",
+    ]);
+    assert.equal(a.code, 0, a.stderr);
+    const llc = readAnalysis(stableDir, "llc")!;
+    assert.equal(llc.header.settings["draws"], 20);
+    assert.deepEqual(
+      llc.records.map((r) => r.step),
+      [0, 1200],
+    );
+    const last = llc.records[1]!;
+    assert.ok(Math.abs(last.nBeta - 64 / Math.log(64)) < 1e-9, "nβ = n / log n");
+    assert.equal(last.traces.length, 4);
+    assert.ok(last.traces.every((t) => t.length === 20));
+    assert.equal(last.chainLlc.length, 4);
+    assert.ok(last.llc !== null && last.llc > 0, `λ̂ ${last.llc} at a trained checkpoint`);
+    assert.ok(last.stdErr !== null && last.stdErr > 0);
+    assert.ok(llc.records[0]!.warning?.includes("λ̂ < 0") || llc.records[0]!.llc! > 0);
   });
 
   test("AdamW: the preconditioned sharpness from the checkpoint's second moments, against 38/η", async () => {
