@@ -78,6 +78,7 @@ const targets = [
     entryPoints: {
       profileStep: "bench/profileStep.ts",
       bifCost: "bench/bifCost.ts",
+      eosCost: "bench/eosCost.ts",
       tracin: "bench/tracin.bench.ts",
       torchWorker: "bench/torchWorker.bench.ts",
     },
@@ -122,6 +123,7 @@ const targets = [
       lossCurves: "src/webview/lossCurves/main.ts",
       grokking: "src/webview/grokking/main.ts",
       lazyRich: "src/webview/lazyRich/main.ts",
+      sharpness: "src/webview/sharpness/main.ts",
       influence: "src/webview/influence/main.ts",
     },
     outdir: join(dist, "webview"),

@@ -5,6 +5,7 @@
 //
 //   npm run docs:figures                       (the default run folders below)
 //   node dist/scripts/docs-figures.cjs --grok DIR --grok-slow DIR --sweep DIR,DIR,... --influence DIR
+//   node dist/scripts/docs-figures.cjs --sharpness DIR [--only sharpness]   (the Sharpness figure; alone with --only)
 //
 // The run folders are not part of the repository (they are trained from examples/*.experiment.ts;
 // docs/analyses.md says with which settings), so the defaults point at where they were made.
@@ -25,6 +26,7 @@ import {
   type RunData,
 } from "../src/shared/analysisViews";
 import { readJsonFileSync } from "../src/shared/atomicFile";
+import { sharpnessRun } from "../src/shared/sharpnessView";
 import { manifestProblems, RUN_MANIFEST, type RunManifest } from "../src/shared/runFormat";
 import { frames, post, serveAnalysisPanels, type AnalysisHostMessage } from "../test/webview/analysisPanels";
 import { launchChromium, openPanel } from "../test/webview/panelHarness";
@@ -84,7 +86,7 @@ async function main(): Promise<void> {
   const problems: string[] = [];
 
   async function shoot(
-    panel: "grokking" | "lazyRich" | "influence",
+    panel: "grokking" | "lazyRich" | "influence" | "sharpness",
     msg: AnalysisHostMessage,
     file: string,
     prepare?: (page: Page) => Promise<void>,
@@ -112,6 +114,18 @@ async function main(): Promise<void> {
   }
 
   try {
+    // Sharpness: the edge-of-stability example (examples/edge-of-stability.experiment.ts, system eos).
+    const sharpnessDir = arg("sharpness");
+    if (sharpnessDir) {
+      const eos = load(sharpnessDir, "eos · full-batch GD, η = 0.1", 0);
+      await shoot(
+        "sharpness",
+        { type: "init", runs: [sharpnessRun(eos.ref, eos.data)], state: { runId: null, logLoss: true } },
+        "sharpness-eos.png",
+      );
+    }
+    if (arg("only") === "sharpness") return;
+
     // Grokking: the run that grokked, then the one that did not within its budget.
     const grokState: GrokkingState = { logX: false, logLoss: true, focusRun: null, hiddenRuns: [] };
     const grok = load(grokDir, "", 0);

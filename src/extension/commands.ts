@@ -43,6 +43,7 @@ function createCommands(app: App): Record<CommandId, Handler> {
     [Commands.deleteRun]: (arg, selected) => deleteRuns(app, arg, selected),
     [Commands.openGrokking]: (arg, selected) => openAnalysis(app, "grokking", arg, selected),
     [Commands.openLazyRich]: (arg, selected) => openAnalysis(app, "lazyRich", arg, selected),
+    [Commands.openSharpness]: (arg, selected) => openAnalysis(app, "sharpness", arg, selected),
     [Commands.openInfluence]: (arg) => openAnalysis(app, "influence", arg, undefined),
     [Commands.analyzeRun]: (arg) => analyzeRun(app, arg),
     [Commands.createExample]: () => createExample(),
@@ -371,7 +372,12 @@ async function targetRuns(
 }
 
 async function openAnalysis(app: App, kind: AnalysisPanelKind, arg: unknown, selected: unknown): Promise<void> {
-  const titles = { grokking: "Grokking", lazyRich: "Lazy vs Rich", influence: "Influence" } as const;
+  const titles = {
+    grokking: "Grokking",
+    lazyRich: "Lazy vs Rich",
+    influence: "Influence",
+    sharpness: "Sharpness",
+  } as const;
   const runDirs = await targetRuns(app, arg, selected, titles[kind], kind !== "influence");
   if (!runDirs || runDirs.length === 0) return;
   PANELS[kind].open(app.ctx, runDirs);

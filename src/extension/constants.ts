@@ -20,6 +20,7 @@ export const Commands = {
   openGrokking: "learningMechanics.openGrokking",
   openLazyRich: "learningMechanics.openLazyRich",
   openInfluence: "learningMechanics.openInfluence",
+  openSharpness: "learningMechanics.openSharpness",
   analyzeRun: "learningMechanics.analyzeRun",
   createExample: "learningMechanics.createExample",
 } as const;
@@ -59,6 +60,7 @@ export const AnalysisViewTypes = {
   grokking: "learningMechanics.grokking",
   lazyRich: "learningMechanics.lazyRich",
   influence: "learningMechanics.influence",
+  sharpness: "learningMechanics.sharpness",
 } as const;
 
 /** When the analyzer runs by itself: never, or on runs in the run roots as their checkpoints appear. */

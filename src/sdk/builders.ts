@@ -336,6 +336,11 @@ export function analysesDefaults(): AnalysesSpec {
       query: { kind: "test", count: 64 },
       trainExamples: 1000,
     },
+    // Every 8th checkpoint: ~70 gradient passes each on the grokking MLP, +4.8% of its training
+    // time, which keeps all analyses together under 25% (bench/README.md, "Sharpness and LLC cost").
+    sharpness: { every: 8, eigenvalues: 2, iterations: 20, tolerance: 1e-2, fdStep: 1e-3 },
+    // Off like the BIF: one estimate costs chains·(burnIn + draws·thin) gradient steps.
+    llc: { every: 0, chains: 4, draws: 200, burnIn: 100, thin: 1, epsilon: 1e-3, gamma: 100, nBeta: 0, batchSize: 256 },
   };
 }
 

@@ -280,10 +280,36 @@ export interface AnalysesSpec {
     query: QuerySpec;
     trainExamples: number;
   };
+  /**
+   * Top Hessian eigenvalues of the full-batch training loss (and λ_max(P⁻¹H) for Adam/AdamW) by
+   * Lanczos on finite-difference Hessian-vector products: `eigenvalues` reported, at most
+   * `iterations` products, stopping at relative residual `tolerance`, difference step `fdStep`.
+   */
+  sharpness: { every: number; eigenvalues: number; iterations: number; tolerance: number; fdStep: number };
+  /** Local learning coefficient by SGLD around each analysed checkpoint (devinterp's estimator). `nBeta` 0 means n/log n. */
+  llc: {
+    every: number;
+    chains: number;
+    draws: number;
+    burnIn: number;
+    thin: number;
+    epsilon: number;
+    gamma: number;
+    nBeta: number;
+    batchSize: number;
+  };
 }
 
 export type AnalysisName = Exclude<keyof AnalysesSpec, "grokking">;
-export const ANALYSIS_NAMES: readonly AnalysisName[] = ["weights", "kernel", "fourier", "tracin", "bif"];
+export const ANALYSIS_NAMES: readonly AnalysisName[] = [
+  "weights",
+  "kernel",
+  "fourier",
+  "tracin",
+  "bif",
+  "sharpness",
+  "llc",
+];
 
 /** What an experiment file may write: any subset, at any depth. */
 export type AnalysesInput = { [K in keyof AnalysesSpec]?: Partial<AnalysesSpec[K]> };

@@ -141,12 +141,57 @@ export interface BifRecord {
   warning?: string;
 }
 
+/** Sharpness at one checkpoint (docs/analyses.md, "Sharpness and the edge of stability"). */
+export interface SharpnessRecord {
+  step: number;
+  /** Largest eigenvalues of the Hessian of the full-batch training objective, descending. */
+  eigenvalues: number[];
+  /** λ_max(P⁻¹H) with Adam's preconditioner at this checkpoint; null for SGD or without Adam state (step 0). */
+  preconditioned: number | null;
+  /** η of the next update (logged `lr`, else the schedule's); null when unknown. */
+  lr: number | null;
+  /** Stability threshold of `thresholdOf`: 2/η (GD), (2+2β)/η (momentum), (2+2β₁)/((1−β₁)η) (Adam). */
+  threshold: number | null;
+  thresholdOf: "sharpness" | "preconditioned";
+  /** How Hessian-vector products were computed. */
+  method: "exact" | "finite-difference";
+  /** Estimated absolute error of eigenvalues[0]: Lanczos residual + |quotient(ε) − quotient(ε/2)|. */
+  error: number;
+  /** The same for `preconditioned`. */
+  preconditionedError?: number;
+  /** Hessian-vector products (error checks included). */
+  iterations: number;
+  /** Full-batch training objective L_n(w) at the checkpoint. */
+  loss: number;
+}
+
+/** Local learning coefficient at one checkpoint (docs/analyses.md, "Local learning coefficient"). */
+export interface LlcRecord {
+  step: number;
+  /** λ̂ = nβ(E_w[L_n(w)] − L_n(w*)) over the pooled draws of the completed chains; null when all diverged. */
+  llc: number | null;
+  /** Standard error from the spread of the per-chain estimates (null with one chain). */
+  stdErr: number | null;
+  /** λ̂ of each completed chain. */
+  chainLlc: number[];
+  /** L_n(w*). */
+  loss: number;
+  nBeta: number;
+  /** L_n at each kept draw, per chain. */
+  traces: number[][];
+  rhat: number | null;
+  ess: number | null;
+  warning?: string;
+}
+
 export interface AnalysisRecords {
   weights: WeightsRecord;
   kernel: KernelRecord;
   fourier: FourierRecord;
   tracin: TracinRecord;
   bif: BifRecord;
+  sharpness: SharpnessRecord;
+  llc: LlcRecord;
 }
 
 export interface AnalysisFile<N extends AnalysisName> {

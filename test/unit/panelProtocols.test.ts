@@ -262,3 +262,41 @@ test("loss curves: the state takes any x key and a plot choice; states saved bef
     isLossCurvesHostMessage({ type: "init", runs: [], state: { ...older, plot: [{ key: "lr", axis: "right" }] } }),
   );
 });
+
+test("sharpness: a run with phases and LLC passes; mismatched series lengths, bad catapults and states fail", async () => {
+  const { isSharpnessHostMessage, isSharpnessState, isSharpnessWebviewMessage } = await import(
+    "../../src/shared/panels/sharpness"
+  );
+  const run = {
+    runId: "r",
+    label: "r",
+    colorIndex: 0,
+    sharpness: {
+      steps: [0, 100],
+      top: [5, 19],
+      second: [4, null],
+      preconditioned: [null, null],
+      threshold: [20, 20],
+      thresholdOf: "sharpness",
+      error: [0.01, 0.02],
+      rule: { fraction: 0.9, hold: 2 },
+      sharpening: [{ start: 0, end: 100 }],
+      edge: [],
+      catapults: [],
+      lastRatio: 0.95,
+    },
+    loss: { steps: [0, 10], values: [1, null] },
+    llc: { steps: [0], values: [2], stdErr: [null], boundaries: [], warnings: [{ step: 0, warning: "w" }] },
+    missing: [],
+  };
+  assert.ok(isSharpnessHostMessage({ type: "init", runs: [run] }));
+  assert.ok(isSharpnessHostMessage({ type: "run", run: { ...run, sharpness: null, llc: null } }));
+  assert.ok(!isSharpnessHostMessage({ type: "run", run: { ...run, sharpness: { ...run.sharpness, top: [5] } } }));
+  assert.ok(
+    !isSharpnessHostMessage({ type: "run", run: { ...run, sharpness: { ...run.sharpness, catapults: [{}] } } }),
+  );
+  assert.ok(!isSharpnessHostMessage({ type: "run", run: { ...run, missing: [{ analysis: "bif", reason: "x" }] } }));
+  assert.ok(isSharpnessState({ runId: null, logLoss: true }));
+  assert.ok(!isSharpnessState({ runId: null }));
+  assert.ok(isSharpnessWebviewMessage({ type: "stateChanged", state: { runId: "r", logLoss: false } }));
+});

@@ -20,7 +20,9 @@ import {
 } from "../../src/shared/panels/lazyRich";
 import { grokkingHtml } from "../../src/webview/grokking/page";
 import { influenceHtml } from "../../src/webview/influence/page";
+import type { SharpnessHostMessage } from "../../src/shared/panels/sharpness";
 import { lazyRichHtml } from "../../src/webview/lazyRich/page";
+import { sharpnessHtml } from "../../src/webview/sharpness/page";
 import { rng, serveWebviews, until, type Served } from "./panelHarness";
 
 export { launchChromium, openPanel } from "./panelHarness";
@@ -33,11 +35,16 @@ export function serveAnalysisPanels(root: string): Promise<Served> {
     grokking: { css, html: grokkingHtml },
     lazyRich: { css, html: lazyRichHtml },
     influence: { css, html: influenceHtml },
+    sharpness: { css, html: sharpnessHtml },
   });
 }
 
 /** A host message of any of the three panels. */
-export type AnalysisHostMessage = GrokkingHostMessage | LazyRichHostMessage | InfluenceHostMessage;
+export type AnalysisHostMessage =
+  | GrokkingHostMessage
+  | LazyRichHostMessage
+  | InfluenceHostMessage
+  | SharpnessHostMessage;
 /** What the three panels post: the common messages (with each panel's state), and the influence panel's rerun requests. */
 export type AnalysisWebviewMessage = InfluenceWebviewMessage | GrokkingWebviewMessage | LazyRichWebviewMessage;
 

@@ -6,6 +6,7 @@ import { INFLUENCE } from "./influencePanel";
 import { LAZY_RICH } from "./lazyRichPanel";
 import { LOSS_CURVES } from "./lossCurvesPanel";
 import { openPanel, registerSerializer, type PanelKind } from "./panelHost";
+import { SHARPNESS } from "./sharpnessPanel";
 
 export { disposePanels, notifyPanels } from "./panelHost";
 
@@ -27,7 +28,8 @@ export const PANELS = {
   grokking: panel(GROKKING),
   lazyRich: panel(LAZY_RICH),
   influence: panel(INFLUENCE),
+  sharpness: panel(SHARPNESS),
 } as const;
 
 /** The analysis panels, by the name their commands use. */
-export type AnalysisPanelKind = "grokking" | "lazyRich" | "influence";
+export type AnalysisPanelKind = "grokking" | "lazyRich" | "influence" | "sharpness";

@@ -23,7 +23,16 @@ import {
 } from "./rules";
 import { suggest } from "./suggest";
 
-const ANALYSES: ReadonlyArray<keyof AnalysesSpec> = ["grokking", "weights", "kernel", "fourier", "tracin", "bif"];
+const ANALYSES: ReadonlyArray<keyof AnalysesSpec> = [
+  "grokking",
+  "weights",
+  "kernel",
+  "fourier",
+  "tracin",
+  "bif",
+  "sharpness",
+  "llc",
+];
 
 const every = nonNegativeInt;
 const query: Rule = (v, path, problems) => {
@@ -65,6 +74,24 @@ export const ANALYSES_FIELDS: Record<keyof AnalysesSpec, Record<string, Rule>> =
     batchSize: positiveInt,
     query,
     trainExamples: nonNegativeInt,
+  },
+  sharpness: {
+    every,
+    eigenvalues: rule((v) => isInt(v) && v >= 1 && v <= 10, "must be an integer in [1, 10]"),
+    iterations: rule((v) => isInt(v) && v >= 2 && v <= 200, "must be an integer in [2, 200]"),
+    tolerance: interval(0, 1, "()"),
+    fdStep: interval(0, 1, "()"),
+  },
+  llc: {
+    every,
+    chains: positiveInt,
+    draws: rule((v) => isInt(v) && v >= 4, "must be an integer ≥ 4 (split R-hat needs 4 draws per chain)"),
+    burnIn: nonNegativeInt,
+    thin: positiveInt,
+    epsilon: positiveNumber,
+    gamma: nonNegativeNumber,
+    nBeta: nonNegativeNumber,
+    batchSize: positiveInt,
   },
 };
 

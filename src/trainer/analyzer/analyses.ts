@@ -5,11 +5,13 @@ import type { Analysis, AnalysisContext, ModelContext } from "./analysis";
 import { createBifAnalysis } from "./bifAnalysis";
 import { createFourierAnalysis, fourierUnsupported } from "./fourierAnalysis";
 import { createKernelAnalysis } from "./kernelAnalysis";
+import { createLlcAnalysis } from "./llcAnalysis";
+import { createSharpnessAnalysis } from "./sharpnessAnalysis";
 import { createTracinAnalysis } from "./tracinAnalysis";
 import { createWeightsAnalysis } from "./weights";
 
 /** The analyses that need the model (and so the experiment file's code), not just checkpoints. */
-export const MODEL_ANALYSES = ["kernel", "fourier", "tracin", "bif"] as const;
+export const MODEL_ANALYSES = ["kernel", "fourier", "tracin", "bif", "sharpness", "llc"] as const;
 
 /**
  * The analyses that are wanted, switched on (`every` > 0) and applicable. `model` is undefined
@@ -32,5 +34,7 @@ export function createAnalyses(
   }
   if (on("tracin")) out.push(createTracinAnalysis(model.system, ctx.settings.tracin, ctx.lr));
   if (on("bif")) out.push(createBifAnalysis(model.system, ctx.settings.bif));
+  if (on("sharpness")) out.push(createSharpnessAnalysis(model, ctx.settings.sharpness));
+  if (on("llc")) out.push(createLlcAnalysis(model.system, ctx.settings.llc));
   return out;
 }

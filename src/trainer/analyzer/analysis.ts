@@ -8,6 +8,7 @@ import type { AnalysisHeader, AnalysisRecords } from "../../shared/analysisForma
 import type { Emit } from "../errors";
 import type { CheckpointData } from "../runFolder";
 import type { SystemInstance } from "../system";
+import type { OptimizerSlot } from "./runAccess";
 import { dueSteps } from "./writer";
 
 export type CheckpointParams = CheckpointData["params"];
@@ -47,6 +48,8 @@ export interface ModelContext extends AnalysisContext {
   system: SystemInstance;
   /** Loads a checkpoint's parameters into the system's model. */
   restore: (step: number) => void;
+  /** One optimizer slot of a checkpoint (e.g. Adam's "v"), read only when asked; undefined when it holds none. */
+  optimizerSlot: (step: number, slot: string) => OptimizerSlot | undefined;
 }
 
 /** `due` for an analysis run every `every`-th checkpoint (0: never). */

@@ -19,7 +19,7 @@ import { restoreParams, type RunFolder } from "../runFolder";
 import { SystemInstance } from "../system";
 import type { Analysis, AnalysisContext, CheckpointParams, ModelContext } from "./analysis";
 import { createAnalyses, MODEL_ANALYSES } from "./analyses";
-import { CheckpointError, openRunForAnalysis, readCheckpointParams } from "./runAccess";
+import { CheckpointError, openRunForAnalysis, readCheckpointParams, readOptimizerSlot } from "./runAccess";
 import { findSystem, validatedSpec } from "../systems";
 import { AnalysisWriter } from "./writer";
 
@@ -252,7 +252,9 @@ async function analysisLoop(input: LoopInput): Promise<AnalyzeOutcome> {
     if (reference && !analyses) {
       const ref = reference;
       const ctx: AnalysisContext = { settings, referenceStep: ref.step, params, lr: lrAt, emit };
-      const model: ModelContext | undefined = system ? { ...ctx, system, restore } : undefined;
+      const optimizerSlot = (step: number, slot: string) =>
+        readOptimizerSlot(paths.get(step) ?? folder.checkpointPath(step), slot, ref.params);
+      const model: ModelContext | undefined = system ? { ...ctx, system, restore, optimizerSlot } : undefined;
       try {
         analyses = createAnalyses(ctx, model, wanted);
       } catch (e) {

@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import { join } from "node:path";
 import {
   type DecodedTensor,
+  metadataJson,
   readSafetensorsHeaderSync,
   readSafetensorsTensorsSync,
   type SafetensorsHeader,
@@ -119,4 +120,56 @@ function shapeMismatch(infos: readonly TensorInfo[], expected: CheckpointParams)
   }
   for (const name of expected.keys()) if (!infos.some((t) => t.name === name)) return `parameter "${name}" is missing`;
   return undefined;
+}
+
+/** One optimizer slot of every parameter at a checkpoint, and the updates applied so far. */
+export interface OptimizerSlot {
+  /** `t` of the checkpoint's `optimizer` metadata: updates applied (Adam's bias correction). */
+  t: number;
+  /** Per parameter name, the slot's values (same shape as the parameter). */
+  values: Map<string, Float32Array>;
+}
+
+/**
+ * The optimizer slot `slot` (e.g. Adam's second moment "v") of every parameter of `expected`, read
+ * from the checkpoint at `path`: only tensors named `optimizer/<slot>/<parameter>` whose shape is
+ * that parameter's (checked against the header before any byte is read), at most the parameters'
+ * own size. Undefined when the checkpoint holds no such state (a run from elsewhere, SGD, step 0
+ * of a run that saved none) or no step count t; a CheckpointError when it is unreadable.
+ */
+export function readOptimizerSlot(path: string, slot: string, expected: CheckpointParams): OptimizerSlot | undefined {
+  let header: SafetensorsHeader;
+  try {
+    header = readSafetensorsHeaderSync(path);
+  } catch (e) {
+    throw new CheckpointError(path, (e as Error).message.replace(`${path}: `, ""));
+  }
+  let t: unknown;
+  try {
+    const meta = metadataJson(header.metadata, "optimizer", path);
+    t = typeof meta === "object" && meta !== null ? (meta as Record<string, unknown>)["t"] : undefined;
+  } catch {
+    return undefined;
+  }
+  if (typeof t !== "number" || !Number.isSafeInteger(t) || t < 0) return undefined;
+  const prefix = `${OPTIMIZER_TENSOR_PREFIX}${slot}/`;
+  const wanted = new Map<string, TensorInfo>();
+  for (const info of header.tensors) {
+    if (!info.name.startsWith(prefix)) continue;
+    const name = info.name.slice(prefix.length);
+    const p = expected.get(name);
+    if (!p || p.shape.join(",") !== info.shape.join(",")) return undefined;
+    wanted.set(info.name, info);
+  }
+  if (wanted.size !== expected.size) return undefined;
+  let tensors: DecodedTensor[];
+  try {
+    tensors = readSafetensorsTensorsSync(path, header, (info) => wanted.has(info.name));
+  } catch (e) {
+    throw new CheckpointError(path, (e as Error).message.replace(`${path}: `, ""));
+  }
+  const values = new Map<string, Float32Array>();
+  for (const x of tensors)
+    values.set(x.name.slice(prefix.length), x.data instanceof Float32Array ? x.data : Float32Array.from(x.data));
+  return { t, values };
 }
