@@ -24,7 +24,7 @@ import torch.nn as nn
 
 from .settings import MODEL_ANALYSES, SettingsError
 from .watch import Watcher, checkpoint_steps
-from .writer import AnalysisWriteError
+from .writer import AnalysisWriteError, AnalyzerLock
 
 
 class AnalyzeError(ValueError):
@@ -78,6 +78,24 @@ def analyze(run_dir: str, model_spec: str, only: Optional[List[str]] = None, log
             raise AnalyzeError(f"{p} is a symbolic link or lies outside the run folder: refused")
     if not checkpoint_steps(run_dir):
         raise AnalyzeError(f"{run_dir} has no checkpoints to analyse")
+    # The TypeScript analyzer's lock as well (taken before the factory's code runs): `lm analyze
+    # --file` could be writing kernel.jsonl of a built-in system's run.
+    lock = AnalyzerLock(run_dir)
+    try:
+        watcher, written = _analyze_locked(run_dir, manifest, model_spec, only, log)
+    finally:
+        lock.release()
+    for name in MODEL_ANALYSES:
+        w = watcher.writers.get(name)
+        if w is None:
+            continue
+        steps = written.get(name, [])
+        log(f"{name}: {len(steps)} checkpoint{'s' if len(steps) != 1 else ''} analysed{' (' + ', '.join(map(str, steps)) + ')' if steps else ''} → {w.path}")
+    return written
+
+
+def _analyze_locked(run_dir: str, manifest: Dict[str, Any], model_spec: str, only: Optional[List[str]], log: Any) -> Any:
+    """The factory called, the watcher built, the due steps computed (under the lock)."""
     factory = load_factory(model_spec)
     made = factory(manifest) if len(inspect.signature(factory).parameters) >= 1 else factory()
     if isinstance(made, nn.Module):
@@ -91,14 +109,7 @@ def analyze(run_dir: str, model_spec: str, only: Optional[List[str]] = None, log
         raise AnalyzeError(f"--model {model_spec} returns no train=(x, y): the probe set and the scored examples come from it")
     watcher = Watcher(run_dir, made["model"], made.get("loss_fn"), made["train"], made.get("probe"), made.get("query"), made.get("analyses"), only=only, log=lambda m: log(m))
     ended = manifest.get("status") != "running"
-    written = watcher.catch_up(ended=ended, strict=True)
-    for name in MODEL_ANALYSES:
-        w = watcher.writers.get(name)
-        if w is None:
-            continue
-        steps = written.get(name, [])
-        log(f"{name}: {len(steps)} checkpoint{'s' if len(steps) != 1 else ''} analysed{' (' + ', '.join(map(str, steps)) + ')' if steps else ''} → {w.path}")
-    return written
+    return watcher, watcher.catch_up(ended=ended, strict=True)
 
 
 def add_parser(commands: Any) -> None:

@@ -66,7 +66,7 @@ def empirical_ntk(model: nn.Module, x: torch.Tensor, directions: torch.Tensor, m
         return torch.cat([t.reshape(t.shape[0], t.shape[1], -1) for t in j.values()], dim=2)
 
     def accumulate(ja: torch.Tensor, ra: slice, jb: torch.Tensor, rb: slice) -> None:
-        k = torch.einsum("isp,jsp->ij", ja, jb).double()
+        k = torch.einsum("isp,jsp->ij", ja, jb).detach().double()
         kernel[ra, rb] += k
         if ra != rb:
             kernel[rb, ra] += k.T
@@ -123,8 +123,9 @@ def linear_cka(x: torch.Tensor, y: torch.Tensor) -> float:
     the feature form and the Gram form; NaN when either representation is constant."""
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"linear CKA: X has {x.shape[0]} examples, Y has {y.shape[0]}")
-    xc = x.double() - x.double().mean(0, keepdim=True)
-    yc = y.double() - y.double().mean(0, keepdim=True)
+    x, y = x.detach().double(), y.detach().double()
+    xc = x - x.mean(0, keepdim=True)
+    yc = y - y.mean(0, keepdim=True)
     if x.shape[0] >= x.shape[1] + y.shape[1]:
         cross = torch.linalg.norm(yc.T @ xc)
         denom = torch.linalg.norm(xc.T @ xc) * torch.linalg.norm(yc.T @ yc)

@@ -35,7 +35,7 @@ from .fourier import embedding_matrix, fourier_record
 from .kernel import empirical_ntk, kernel_distance, kernel_target_alignment, output_directions
 from .readout import Readout, find_readout, named_readout
 from .settings import MODEL_ANALYSES, Settings, SettingsError, header_settings, resolve
-from .writer import AnalysisWriteError, AnalysisWriter, AnalyzerLock, due_steps
+from .writer import MODEL_LOCK_NAME, AnalysisWriteError, AnalysisWriter, AnalyzerLock, due_steps
 
 CHECKPOINT = re.compile(r"^step-(\d{8,})\.safetensors$")
 
@@ -149,8 +149,19 @@ class Watcher:
         self.enabled: Dict[str, bool] = {
             name: self.settings[name]["every"] > 0 and (only is None or name in only) for name in MODEL_ANALYSES
         }
-        if loss_fn is None and (self.enabled["tracin"] or self.enabled["bif"]):
-            raise SettingsError("run.watch: TracIn and the BIF need loss_fn (e.g. torch.nn.functional.cross_entropy), or switch them off with analyses={'tracin': {'every': 0}}")
+        # The influence analyses are on by default (TracIn) but need a loss and a query set: without
+        # them they are skipped with a message, unless asked for by name (then it is a mistake).
+        asked = analyses if isinstance(analyses, Mapping) else {}
+        for name in ("tracin", "bif"):
+            if not self.enabled[name]:
+                continue
+            missing = "loss_fn" if loss_fn is None else "query" if query is None and self.settings[name]["query"]["kind"] != "indices" else None
+            if missing is None:
+                continue
+            if name in asked:
+                raise SettingsError(f"analyses.{name}: needs {missing}= in run.watch (the loss, e.g. F.cross_entropy; the query set, e.g. the test split), or switch it off with {{'every': 0}}")
+            self.log(f"{name} skipped: run.watch was given no {missing}=")
+            self.enabled[name] = False
         self.writers: Dict[str, AnalysisWriter] = {}
         self.seed = run_seed(run_dir)
         self._influence_cache: Dict[str, Dict[str, Any]] = {}
@@ -226,7 +237,7 @@ class Watcher:
         if not steps or not any(self.enabled.values()):
             return {}
         try:
-            lock = AnalyzerLock(self.run_dir)
+            lock = AnalyzerLock(self.run_dir, MODEL_LOCK_NAME)
         except AnalysisWriteError as e:
             if strict:
                 raise

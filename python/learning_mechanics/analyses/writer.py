@@ -8,8 +8,12 @@ writers and readers"):
 - a file with other settings (or other scored examples) is moved to `analyses/archive/` (never
   deleted) and a new one started; a file that merely has the name, a symbolic link or a special
   file is left alone with a message;
-- `analyses/.lock` holds the writer's pid (O_EXCL), so `lm analyze` and `run.watch` never append to
-  the same files at once; a lock whose pid is dead is taken over.
+- locks hold the writer's pid (O_EXCL); a lock whose pid is dead is taken over.
+  `analyses/.lock-model` is held by every Python writer (run.watch, `analyze`) while it writes, so
+  two of them never append to the same files. `analyses/.lock` is the TypeScript analyzer's
+  (src/shared/runLock.ts): `analyze` takes it too; `run.watch` does not, because the extension's
+  analyzer holds it for the whole life of a run it follows, writing only `weights.jsonl` for a
+  run whose model it cannot load, a file run.watch never writes.
 """
 
 from __future__ import annotations
@@ -30,7 +34,10 @@ PRODUCER = "learning-mechanics-python 0.1.0"
 #: A line longer than this is a bad line (READ_LIMITS.lineBytes of src/shared/safeRead.ts).
 LINE_LIMIT = 16 << 20
 ANALYSES_DIR = "analyses"
+#: The TypeScript analyzer's lock (ANALYZER_LOCK of src/shared/runLock.ts).
 LOCK_NAME = ".lock"
+#: The lock of the Python writers of the model analyses.
+MODEL_LOCK_NAME = ".lock-model"
 
 
 class AnalysisWriteError(ValueError):
@@ -248,12 +255,13 @@ def _lock_owner(path: str) -> Optional[Dict[str, Any]]:
 
 
 class AnalyzerLock:
-    """`<run>/analyses/.lock` for this process (src/shared/runLock.ts ANALYZER_LOCK). `release` removes it."""
+    """`<run>/analyses/<name>` (.lock or .lock-model) for this process, as src/shared/runLock.ts
+    takes ANALYZER_LOCK. `release` removes it."""
 
-    def __init__(self, run_dir: str) -> None:
+    def __init__(self, run_dir: str, name: str = LOCK_NAME) -> None:
         folder = os.path.join(run_dir, ANALYSES_DIR)
         ensure_real_folder(folder)
-        self.path = os.path.join(folder, LOCK_NAME)
+        self.path = os.path.join(folder, name)
         self.recovered: Optional[Dict[str, Any]] = None
         me = {"pid": os.getpid(), "purpose": "analyze", "since": runfiles.utc_now()}
         for _ in range(3):
