@@ -20,7 +20,7 @@ import learning_mechanics as lm
 from learning_mechanics.analyses import SettingsError, resolve
 from learning_mechanics.analyses.cka import representations
 from learning_mechanics.analyses.fourier import fourier_record, gini
-from learning_mechanics.analyses.kernel import empirical_ntk, kernel_distance, linear_cka
+from learning_mechanics.analyses.kernel import empirical_ntk, factored_ntk, jacobian_ntk, kernel_distance, linear_cka
 from learning_mechanics.analyses.readout import find_readout
 from learning_mechanics.analyses.writer import AnalysisWriteError, AnalysisWriter, AnalyzerLock, due_steps
 
@@ -90,10 +90,56 @@ def check_ntk_equals_a_loop_of_autograd_grad() -> None:
     j = torch.stack(grads).double()  # [n, C, P]
     expected = torch.einsum("icp,jcp->ij", j, j)
     eye = torch.eye(3)
-    for max_bytes in (64 << 20, 300):
-        k = empirical_ntk(model, x, eye, max_bytes=max_bytes)
-        err = float((k - expected).abs().max() / expected.abs().max())
-        assert err < 1e-5, f"max_bytes {max_bytes}: relative error {err}"
+    cases = {
+        "factored": lambda: empirical_ntk(model, x, eye),
+        "per-example Jacobians": lambda: jacobian_ntk(model, x, eye),
+        "chunked Jacobians": lambda: jacobian_ntk(model, x, eye, max_bytes=300),
+    }
+    for what, kernel in cases.items():
+        err = float((kernel() - expected).abs().max() / expected.abs().max())
+        assert err < 1e-5, f"{what}: relative error {err}"
+    assert factored_ntk(model, x, eye)[1] == [], "an nn.Sequential of nn.Linear is factored whole"
+
+
+@check
+def check_ntk_of_a_transformer_factored_and_not() -> None:
+    """A transformer mixes what the factored path covers (nn.Linear on [batch, T, d], nn.Embedding)
+    with what it does not (attention's in_proj, LayerNorm, a bare positional parameter, and a tied
+    unembedding used outside its module, which the gradient check must catch): the sum equals the
+    kernel from per-example Jacobians of everything."""
+    torch.manual_seed(6)
+    x = torch.randint(0, 11, (12, 3))
+    eye = torch.eye(11)
+    for tied in (False, True):
+        model = TinyTransformer(tied=tied).eval()
+        _, rest = factored_ntk(model, x, eye)
+        assert "block.linear1.weight" not in rest and "block.self_attn.in_proj_weight" in rest and "pos" in rest, rest
+        assert ("tok.weight" in rest) == tied, f"tied={tied}: {rest}"
+        expected = jacobian_ntk(model, x, eye)
+        err = float((empirical_ntk(model, x, eye) - expected).abs().max() / expected.abs().max())
+        assert err < 1e-5, f"tied={tied}: relative error {err}"
+
+
+@check
+def check_ntk_of_a_model_vmap_cannot_batch() -> None:
+    """F.one_hot inside forward defeats vmap: the kernel falls back to one example at a time and
+    equals the kernel of the same network fed the one-hot vectors."""
+    p = 7
+
+    class OneHot(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(2 * p, 16), nn.ReLU(), nn.Linear(16, p))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.net(F.one_hot(x, p).float().reshape(x.shape[0], -1))
+
+    torch.manual_seed(5)
+    m = OneHot()
+    x = torch.randint(0, p, (10, 2))
+    k = empirical_ntk(m, x, torch.eye(p))
+    expected = empirical_ntk(m.net, F.one_hot(x, p).float().reshape(10, -1), torch.eye(p))
+    assert float((k - expected).abs().max()) <= 1e-6 * float(expected.abs().max()), "same kernel"
 
 
 @check

@@ -21,6 +21,7 @@ import math
 import os
 import re
 import sys
+import time
 import traceback
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
@@ -163,6 +164,9 @@ class Watcher:
             self.log(f"{name} skipped: run.watch was given no {missing}=")
             self.enabled[name] = False
         self.writers: Dict[str, AnalysisWriter] = {}
+        #: Wall and CPU time spent in the analyses so far (bench/watch_overhead.py reads them).
+        self.seconds = 0.0
+        self.cpu_seconds = 0.0
         self.seed = run_seed(run_dir)
         self._influence_cache: Dict[str, Dict[str, Any]] = {}
         self._reference: Optional[Tuple[int, torch.Tensor, Dict[str, torch.Tensor]]] = None
@@ -243,10 +247,13 @@ class Watcher:
                 raise
             self.log(f"analyses postponed: {e}")
             return {}
+        wall, cpu = time.perf_counter(), time.process_time()
         try:
             return self._catch_up(steps, ended, live_step, live_lr, strict)
         finally:
             lock.release()
+            self.seconds += time.perf_counter() - wall
+            self.cpu_seconds += time.process_time() - cpu
 
     def _catch_up(self, steps: List[int], ended: bool, live_step: Optional[int], live_lr: Optional[float], strict: bool) -> Dict[str, List[int]]:
         reference = steps[0]
@@ -264,9 +271,14 @@ class Watcher:
         lrs = logged_lr(self.run_dir) if any(n in ("tracin", "bif") for names in todo.values() for n in names) else {}
         written: Dict[str, List[int]] = {}
         try:
-            if "kernel" in {n for names in todo.values() for n in names} and (self._reference is None or self._reference[0] != reference):
+            if self.enabled["kernel"] and "kernel" in {n for names in todo.values() for n in names} and (self._reference is None or self._reference[0] != reference):
                 self._at(reference, live_step, saved)
-                self._reference = (reference, self._kernel(), representations(self.model, self.probe.x))
+                try:
+                    self._reference = (reference, self._kernel(), representations(self.model, self.probe.x))
+                except Exception as e:  # noqa: BLE001 - as any analysis's failure (below)
+                    if strict:
+                        raise
+                    self._switch_off("kernel", reference, e)
             for step in sorted(todo):
                 self._at(step, live_step, saved)
                 for name in todo[step]:
@@ -280,15 +292,18 @@ class Watcher:
                     except Exception as e:  # noqa: BLE001 - an analysis must not kill a training run
                         if strict:
                             raise
-                        self.enabled[name] = False
-                        where = traceback.extract_tb(e.__traceback__)[-1]
-                        self.log(f"{name} failed at step {step} and is off for the rest of this run: {type(e).__name__}: {e} ({os.path.basename(where.filename)}:{where.lineno})")
+                        self._switch_off(name, step, e)
                         continue
                     self.writers[name].append(record)
                     written.setdefault(name, []).append(step)
         finally:
             restore(self.model, saved)
         return written
+
+    def _switch_off(self, name: str, step: int, e: BaseException) -> None:
+        self.enabled[name] = False
+        where = traceback.extract_tb(e.__traceback__)[-1]
+        self.log(f"{name} failed at step {step} and is off for the rest of this run: {type(e).__name__}: {e} ({os.path.basename(where.filename)}:{where.lineno})")
 
     def _at(self, step: int, live_step: Optional[int], saved: Mapping[str, torch.Tensor]) -> None:
         """Makes the model hold checkpoint `step`: its own values for the live step, else the file's."""
