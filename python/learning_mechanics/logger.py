@@ -277,7 +277,7 @@ class Run:
         self._check_open("watch")
         from .analyses.watch import RunWatch
 
-        self._watcher = RunWatch(self.dir, model, loss_fn, train=train, probe=probe, query=query, analyses=analyses)
+        self._watcher = RunWatch(self.dir, model, loss_fn, train=train, probe=probe, query=query, analyses=analyses, optimizer=lambda: self._optimizer)
         return self._watcher
 
     def _step0(self, params: List[Tuple[str, torch.Tensor]], slots: List[Tuple[str, torch.Tensor]], opt_meta: Optional[Dict[str, JsonValue]], first_step: int) -> Dict[str, torch.Tensor]:

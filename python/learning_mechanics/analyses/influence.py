@@ -5,11 +5,13 @@ internals:
 
     tracin.compute_tracin(model, loss_fn, train, query, settings, lr, *, step, seed, projection=...)
     tracin.make_projection(model, settings, seed)          (built once per run, reused)
-    bif.compute_bif(model, loss_fn, train, query, settings, *, step, seed, ...)
+    bif.compute_bif(model, loss_fn, train, query, settings, *, step, rows, ...)
 
-`train` and `query` are `(x, y)` pairs on the model's device (the scored training examples, in the
-order of the header's `examples`, and the query examples); each returns the record of one
-checkpoint as docs/analysis-format.md describes it. Keyword arguments a function does not take are
+`train` and `query` are `(x, y)` pairs on the model's device: for TracIn the scored training
+examples (in the order of the header's `examples`), for the BIF the whole training set (the SGLD
+loss uses every example) with `rows` the scored positions; `seed` is the run's seed (TracIn's
+projection; the BIF seeds its chains with the step, as the TypeScript analyzer does). Each returns
+the record of one checkpoint as docs/analysis-format.md describes it. Keyword arguments a function does not take are
 not passed (so either side can grow). When a module is missing (a partial install), the analysis
 says so instead of failing obscurely.
 """
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional
 
 import torch
 import torch.nn as nn
@@ -74,11 +76,16 @@ def compute(
     step: int,
     seed: int = 0,
     cache: Optional[Dict[str, Any]] = None,
+    rows: Optional[List[int]] = None,
 ) -> Dict[str, Any]:
     """The record of analysis `name` ("tracin" or "bif") at `step`, the model holding that checkpoint."""
     fn = function_of(name)
     pair_train, pair_query = (train.x, train.y), (query.x, query.y)
     extra: Dict[str, Any] = {"step": step, "seed": seed}
+    if name == "bif":
+        # The whole training set and the scored rows; the chains' seed is the step (bifAnalysis.ts).
+        assert rows is not None
+        return _call(fn, model, loss_fn, pair_train, pair_query, settings, step=step, rows=list(rows), lr=lr)
     if name == "tracin":
         module = importlib.import_module(f"{__package__}.tracin")
         make = getattr(module, "make_projection", None)
@@ -87,4 +94,3 @@ def compute(
                 cache["projection"] = make(model, settings, seed)
             extra["projection"] = cache["projection"]
         return _call(fn, model, loss_fn, pair_train, pair_query, settings, lr, **extra)
-    return _call(fn, model, loss_fn, pair_train, pair_query, settings, **extra, lr=lr)

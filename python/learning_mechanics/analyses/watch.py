@@ -195,7 +195,8 @@ class Watcher:
             f = self.settings["fourier"]
             embedding_matrix(self.model, f["embedding"], int(f["p"]), f.get("layout", "auto"))
             self.train_x = self.train.take(0).x
-        self.influence: Dict[str, Tuple[Examples, Examples, str]] = {}
+        #: Per influence analysis: the training examples passed, the query, its words, the scored examples.
+        self.influence: Dict[str, Tuple[Examples, Examples, str, Examples]] = {}
         for name in ("tracin", "bif"):
             if not self.enabled[name]:
                 continue
@@ -206,7 +207,10 @@ class Watcher:
             s = self.settings[name]
             split, rows, words = query_rows(s["query"], self.train, self.query, f"analyses.{name}.query")
             q = (self.train if split == "train" else self.query).rows(rows)  # type: ignore[union-attr]
-            self.influence[name] = (self.train.take(int(s["trainExamples"])).to(self.device), q.to(self.device), words)
+            scored = self.train.take(int(s["trainExamples"]))
+            # TracIn scores the examples it is given; the BIF samples on the whole training set.
+            given = self.train.take(0) if name == "bif" else scored
+            self.influence[name] = (given.to(self.device), q.to(self.device), words, scored)
 
     # ---------------------------------------------------------------- files
 
@@ -219,8 +223,8 @@ class Watcher:
             }
         if name == "fourier":
             return {"settings": header_settings("fourier", self.settings)}
-        train, _, words = self.influence[name]
-        return {"settings": header_settings(name, self.settings), "examples": example_infos(train), "query": words}
+        _, _, words, scored = self.influence[name]
+        return {"settings": header_settings(name, self.settings), "examples": example_infos(scored), "query": words}
 
     def _writer(self, name: str, reference: int) -> AnalysisWriter:
         w = self.writers.get(name)
@@ -284,7 +288,7 @@ class Watcher:
                 for name in todo[step]:
                     if not self.enabled[name]:
                         continue
-                    lr = live_lr if step == live_step and live_lr is not None else lrs.get(step, math.nan)
+                    lr = self._lr(step, live_step, live_lr, lrs)
                     try:
                         record = self._compute(name, step, lr)
                     except SettingsError:
@@ -299,6 +303,20 @@ class Watcher:
         finally:
             restore(self.model, saved)
         return written
+
+    def current_lr(self) -> Optional[float]:
+        """The optimizer's learning rate now, when the watcher knows the optimizer (RunWatch)."""
+        return None
+
+    def _lr(self, step: int, live_step: Optional[int], live_lr: Optional[float], logged: Mapping[int, float]) -> float:
+        """η at a checkpoint: the optimizer's at the live step, else the logged `lr` of that step,
+        else the optimizer's current one (exact for a constant rate), else NaN."""
+        if step == live_step and live_lr is not None:
+            return live_lr
+        if step in logged:
+            return logged[step]
+        now = self.current_lr()
+        return now if now is not None else math.nan
 
     def _switch_off(self, name: str, step: int, e: BaseException) -> None:
         self.enabled[name] = False
@@ -336,9 +354,9 @@ class Watcher:
             }
         if name == "fourier":
             return fourier_record(self.model, self.settings["fourier"], self.train_x, step)
-        train, query, _ = self.influence[name]
+        train, query, _, scored = self.influence[name]
         assert self.loss_fn is not None
-        record = influence.compute(name, self.model, self.loss_fn, train, query, self.settings[name], lr, step, self.seed, self._influence_cache.setdefault(name, {}))
+        record = influence.compute(name, self.model, self.loss_fn, train, query, self.settings[name], lr, step, self.seed, self._influence_cache.setdefault(name, {}), rows=list(range(len(scored))))
         return {**record, "step": step}
 
 
@@ -346,18 +364,18 @@ class RunWatch(Watcher):
     """The watcher `Run.watch` returns: analyses at each `run.checkpoint`, the last checkpoint at
     `run.finish`. Catches up at once on the checkpoints already written (step 0 from `init`)."""
 
-    def __init__(self, run_dir: str, model: nn.Module, loss_fn: Any, *, train: Any, probe: Any = None, query: Any = None, analyses: Optional[Mapping[str, Any]] = None) -> None:
+    def __init__(self, run_dir: str, model: nn.Module, loss_fn: Any, *, train: Any, probe: Any = None, query: Any = None, analyses: Optional[Mapping[str, Any]] = None, optimizer: Callable[[], Optional[torch.optim.Optimizer]] = lambda: None) -> None:
+        self._optimizer_of = optimizer
         if train is None:
             raise SettingsError("run.watch: train= is required: the training examples as (x, y) tensors, a Dataset or a DataLoader (the probe set is its first examples)")
         super().__init__(run_dir, model, loss_fn, train, probe, query, analyses)
         self.catch_up(ended=False)
 
+    def current_lr(self) -> Optional[float]:
+        return _lr_of(self._optimizer_of())
+
     def after_checkpoint(self, step: int, optimizer: Optional[torch.optim.Optimizer]) -> None:
-        lr: Optional[float] = None
-        if optimizer is not None and optimizer.param_groups:
-            value = optimizer.param_groups[0].get("lr")
-            lr = float(value) if isinstance(value, (int, float, torch.Tensor)) else None
-        self.catch_up(ended=False, live_step=step, live_lr=lr)
+        self.catch_up(ended=False, live_step=step, live_lr=_lr_of(optimizer) if optimizer is not None else self.current_lr())
 
     def after_finish(self) -> None:
         """The last checkpoint, if the cadence skipped it (loaded from its file: the model may have moved since)."""
@@ -365,3 +383,11 @@ class RunWatch(Watcher):
             self.catch_up(ended=True)
         except Exception as e:  # noqa: BLE001 - the run's end must be recorded whatever happens here
             self.log(f"analyses at the end of the run failed: {type(e).__name__}: {e}")
+
+
+def _lr_of(optimizer: Optional[torch.optim.Optimizer]) -> Optional[float]:
+    """The first parameter group's learning rate (what TracIn's η is), or None."""
+    if optimizer is None or not optimizer.param_groups:
+        return None
+    value = optimizer.param_groups[0].get("lr")
+    return float(value) if isinstance(value, (int, float, torch.Tensor)) else None
