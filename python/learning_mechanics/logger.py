@@ -329,7 +329,8 @@ class Run:
             raise LoggerError(f"run.finish: status must be one of {', '.join(STATUSES)}, not {status!r}")
         if self._ended:
             return
-        if self._watcher is not None:
+        if self._watcher is not None and status in ("finished", "stopped"):
+            # The last checkpoint, if the cadence skipped it; not after a failure or a divergence.
             self._watcher.after_finish()  # type: ignore[attr-defined]
         self._ended = True
         self.flush()

@@ -77,7 +77,8 @@ def jacobian_ntk(model: nn.Module, x: torch.Tensor, directions: torch.Tensor, na
         """[examples, directions, P] for the examples `rows`: every parameter flattened side by side."""
 
         def f(p: Dict[str, torch.Tensor], xi: torch.Tensor) -> torch.Tensor:
-            out = functional_call(model, (p, buffers), (xi.unsqueeze(0),))
+            # One dict (torch 1.13's functional_call takes no tuple of dicts).
+            out = functional_call(model, {**buffers, **p}, (xi.unsqueeze(0),))
             return v @ out.reshape(-1)
 
         xs = x[rows]

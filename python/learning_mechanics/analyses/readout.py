@@ -100,19 +100,24 @@ def find_readout(model: nn.Module, x: torch.Tensor) -> Readout:
 
 def _nearest_matrix(model: nn.Module, out: torch.Tensor) -> Optional[str]:
     """The parameter of ≥ 2 dimensions nearest to `out` in its autograd graph (breadth-first)."""
-    names: Dict[int, str] = {id(p): n for n, p in model.named_parameters()}
+    # By storage and shape, not id(): torch 1.13 hands back another Python object for the variable.
+    names: Dict[Tuple[int, Tuple[int, ...]], str] = {(p.data_ptr(), tuple(p.shape)): n for n, p in model.named_parameters()}
     if out.grad_fn is None:
         return None
     seen: Set[int] = set()
+    alive: List[Any] = []
     queue = deque([out.grad_fn])
     while queue:
         fn = queue.popleft()
         if fn is None or id(fn) in seen:
             continue
+        # Kept alive: torch 1.13 makes a new Python object per access, whose id could be reused.
+        alive.append(fn)
         seen.add(id(fn))
         variable = getattr(fn, "variable", None)
-        if isinstance(variable, torch.Tensor) and id(variable) in names and variable.dim() >= 2:
-            return names[id(variable)]
+        key = (variable.data_ptr(), tuple(variable.shape)) if isinstance(variable, torch.Tensor) else None
+        if key is not None and key in names and variable.dim() >= 2:
+            return names[key]
         for nxt, _ in getattr(fn, "next_functions", ()):
             queue.append(nxt)
     return None
