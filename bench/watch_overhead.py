@@ -39,9 +39,12 @@ class OneHotMLP(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.net = nn.Sequential(nn.Linear(2 * P, 256), nn.ReLU(), nn.Linear(256, P))
+        # Rows of the identity rather than F.one_hot, which vmap cannot batch (the per-example
+        # gradients of TracIn need vmap; the kernel would fall back to a loop).
+        self.register_buffer("eye", torch.eye(P), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(F.one_hot(x, P).float().reshape(x.shape[0], -1))
+        return self.net(self.eye[x].reshape(x.shape[0], -1))
 
 
 def data() -> tuple:
