@@ -2,6 +2,9 @@
 (`.pt`, `.pth`) into a run folder's checkpoints, so the extension can open weights trained
 elsewhere. Files are read with `torch.load(weights_only=True)`: a file holding anything but
 tensors is refused, and no code in it runs.
+
+`python -m learning_mechanics analyze RUN --model module:factory`: the analyses that need the
+model (kernel, CKA, Fourier, TracIn, BIF) from the run's checkpoints (analyses/cli.py).
 """
 
 from __future__ import annotations
@@ -20,7 +23,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     imp.add_argument("file", help="a .pt or .pth file holding a state dict (or {'state_dict': ...} / {'model': ...})")
     imp.add_argument("--run-dir", required=True, help="the run folder (created when it does not exist)")
     imp.add_argument("--step", type=int, default=0, help="the step the weights are from (default 0)")
+    from .analyses import cli as analyze_cli
+
+    analyze_cli.add_parser(commands)
     args = parser.parse_args(argv)
+    if args.command == "analyze":
+        return analyze_cli.run(args)
     try:
         path = import_state_dict(args.file, args.run_dir, args.step)
     except ImportRefused as e:

@@ -116,6 +116,7 @@ class Run:
         self._initial: Optional[Dict[str, torch.Tensor]] = None
         self._model: Optional[Weights] = None
         self._optimizer: Optional[torch.optim.Optimizer] = None
+        self._watcher: Optional[object] = None
         self._last_manifest = 0.0
         self._sigterm: Optional[object] = None
         started = runfiles.utc_now()
@@ -173,6 +174,7 @@ class Run:
         run._initial = None
         run._model = None
         run._optimizer = None
+        run._watcher = None
         run._sigterm = None
         manifest.update(status="running", pid=os.getpid())
         manifest.pop("endedAt", None)
@@ -262,7 +264,21 @@ class Run:
         self._advance(step)
         self.flush()
         self._write_manifest()
+        if self._watcher is not None:
+            self._watcher.after_checkpoint(step, optimizer)  # type: ignore[attr-defined]
         return self._checkpoint_path(step)
+
+    # --- analyses of the model
+
+    def watch(self, model: torch.nn.Module, loss_fn: Optional[object] = None, *, train: object = None, probe: object = None, query: object = None, analyses: Optional[Mapping[str, object]] = None) -> object:
+        """Computes the analyses that need the model (kernel, CKA, Fourier, TracIn, BIF) at every
+        due checkpoint, into `analyses/` (docs/pytorch.md, "Analyses of your model"). Settings are
+        checked now: a mistake raises `SettingsError` naming the field."""
+        self._check_open("watch")
+        from .analyses.watch import RunWatch
+
+        self._watcher = RunWatch(self.dir, model, loss_fn, train=train, probe=probe, query=query, analyses=analyses, optimizer=lambda: self._optimizer)
+        return self._watcher
 
     def _step0(self, params: List[Tuple[str, torch.Tensor]], slots: List[Tuple[str, torch.Tensor]], opt_meta: Optional[Dict[str, JsonValue]], first_step: int) -> Dict[str, torch.Tensor]:
         """The step-0 weights movement is measured from: written now if the run has none yet."""
@@ -313,6 +329,9 @@ class Run:
             raise LoggerError(f"run.finish: status must be one of {', '.join(STATUSES)}, not {status!r}")
         if self._ended:
             return
+        if self._watcher is not None and status in ("finished", "stopped"):
+            # The last checkpoint, if the cadence skipped it; not after a failure or a divergence.
+            self._watcher.after_finish()  # type: ignore[attr-defined]
         self._ended = True
         self.flush()
         os.close(self._metrics)
