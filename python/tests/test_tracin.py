@@ -177,3 +177,24 @@ def test_settings_and_lr_mistakes_are_said_plainly() -> None:
     with pytest.raises(ValueError, match=r"loss_fn must return the batch's mean loss \(a scalar\) or one loss per example"):
         compute_tracin(model, lambda o, t: (o - t) ** 2, train, query, {"projectionDim": 4}, 0.1, step=0, seed=0)
     assert scored_rows(10, 0) == list(range(10)) and scored_rows(10, 3) == [0, 1, 2] and scored_rows(2, 5) == [0, 1]
+
+
+class DataDependent(nn.Module):
+    """A model vmap cannot batch: its forward reads a value of the input (.item())."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lin(x) * (2.0 if float(x.sum()) > 0 else 1.0)
+
+
+def test_per_example_grads_of_a_model_vmap_cannot_batch_come_one_at_a_time() -> None:
+    torch.manual_seed(3)
+    model = DataDependent()
+    x, y = torch.randn(5, 4), torch.randint(0, 3, (5,))
+    got = next(per_example_grads(model, F.cross_entropy, x, y, chunk=5))
+    for i in range(5):
+        want = torch.autograd.grad(F.cross_entropy(model(x[i : i + 1]), y[i : i + 1]), [model.lin.weight])[0]
+        assert torch.allclose(got["lin.weight"][i], want, atol=1e-6)

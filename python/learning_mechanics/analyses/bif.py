@@ -22,6 +22,7 @@ bit-identical to the TypeScript chains (they could not be anyway: float rounding
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
@@ -352,13 +353,13 @@ def compute_bif(
     n = train[0].shape[0]
     o = sgld_options(n, settings, step if seed is None else seed)
     picked = list(rows) if rows is not None else scored_rows(n, int(settings.get("trainExamples", 0)))
-    bad = [r for r in picked if not (isinstance(r, int) and 0 <= r < n)]
+    bad = [r for r in picked if not (isinstance(r, numbers.Integral) and 0 <= int(r) < n)]
     if bad:
         raise ValueError(f"bif rows: {bad[0]!r} is not a row of the training set (0..{n - 1})")
     if query[0].shape[0] < 1:
         raise ValueError("bif: the query set is empty")
     device = _device_of(model)
-    index = torch.tensor(picked, dtype=torch.long, device=device)
+    index = torch.tensor([int(r) for r in picked], dtype=torch.long, device=device)
     nr = len(picked)
     chain_cov = _Cov(nr, device)
     pooled = _Cov(nr, device)

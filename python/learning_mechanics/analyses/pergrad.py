@@ -404,7 +404,22 @@ def per_example_grads(
 
     batched = vmap(grad(one), in_dims=(None, 0, 0))
     for xb, yb in _batches(x, y, chunk, device):
-        yield batched(params, xb, yb)
+        try:
+            yield batched(params, xb, yb)
+        except RuntimeError:
+            # A model vmap cannot batch (in-place updates of buffers, .item(), data-dependent
+            # control flow): the same gradients one example at a time.
+            yield _looped_grads(model, loss_fn, xb, yb, list(params))
+
+
+def _looped_grads(model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor, names: List[str]) -> Dict[str, Tensor]:
+    named = dict(model.named_parameters())
+    tensors = [named[n] for n in names]
+    rows: List[Tuple[Tensor, ...]] = []
+    for i in range(x.shape[0]):
+        gs = torch.autograd.grad(loss_sum(loss_fn, model(x[i : i + 1]), y[i : i + 1]), tensors, allow_unused=True)
+        rows.append(tuple(torch.zeros_like(t) if g is None else g for g, t in zip(gs, tensors)))
+    return {n: torch.stack([r[k] for r in rows]) for k, n in enumerate(names)}
 
 
 def mean_gradient(
