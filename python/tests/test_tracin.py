@@ -198,3 +198,37 @@ def test_per_example_grads_of_a_model_vmap_cannot_batch_come_one_at_a_time() -> 
     for i in range(5):
         want = torch.autograd.grad(F.cross_entropy(model(x[i : i + 1]), y[i : i + 1]), [model.lin.weight])[0]
         assert torch.allclose(got["lin.weight"][i], want, atol=1e-6)
+
+
+class NoJvp(torch.autograd.Function):
+    """x² with a backward but no forward-mode formula, as many custom ops are written."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        (x,) = ctx.saved_tensors
+        return 2 * x * g
+
+
+class CustomOp(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(4, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return NoJvp.apply(self.lin(x))
+
+
+def test_tracin_through_an_op_without_forward_mode_uses_reverse_mode() -> None:
+    torch.manual_seed(4)
+    model = CustomOp()
+    train, query = (torch.randn(6, 4), torch.randint(0, 3, (6,))), (torch.randn(3, 4), torch.randint(0, 3, (3,)))
+    proj = Projection.logra(model, 2, seed=1)
+    scores = tracin_scores(model, F.cross_entropy, train, query, 0.5, proj)
+    rows = proj.project(next(per_example_grads(model, F.cross_entropy, *train, chunk=6)))
+    qbar = proj.project(next(per_example_grads(model, F.cross_entropy, *query, chunk=3))).mean(0)
+    assert torch.allclose(scores, 0.5 * rows @ qbar, atol=1e-6, rtol=1e-4)

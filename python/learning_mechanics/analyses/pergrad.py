@@ -465,10 +465,15 @@ def gradient_dots(
     params = _params(model, list(direction.keys()))
     out: List[Tensor] = []
     for xb, yb in _batches(x, y, chunk, _device_of(model)):
-        with fwAD.dual_level():
-            duals = {n: fwAD.make_dual(p, direction[n].to(p.dtype)) for n, p in params.items()}
-            primal, tangent = fwAD.unpack_dual(functional_call(model, duals, (xb,)))
-            primal, tangent = primal.detach(), tangent.detach() if tangent is not None else None
+        try:
+            with fwAD.dual_level():
+                duals = {n: fwAD.make_dual(p, direction[n].to(p.dtype)) for n, p in params.items()}
+                primal, tangent = fwAD.unpack_dual(functional_call(model, duals, (xb,)))
+                primal, tangent = primal.detach(), tangent.detach() if tangent is not None else None
+        except NotImplementedError:
+            # An op without a forward-mode formula (a custom autograd.Function with no jvp).
+            out.append(_dots_by_double_backward(model, loss_fn, xb, yb, direction))
+            continue
         if tangent is None:  # the output does not depend on the parameters along u
             out.append(torch.zeros(xb.shape[0], device=primal.device))
             continue
@@ -476,3 +481,20 @@ def gradient_dots(
         (d_out,) = torch.autograd.grad(loss_sum(loss_fn, o, yb), o)
         out.append((d_out * tangent).reshape(xb.shape[0], -1).sum(1))
     return torch.cat(out) if out else torch.zeros(0)
+
+
+def _dots_by_double_backward(
+    model: nn.Module, loss_fn: LossFn, x: Tensor, y: Tensor, direction: Mapping[str, Tensor]
+) -> Tensor:
+    """∇ℓ_i · u by reverse mode only: with c = 1 ∈ R^n, ∂/∂c_i of (∇_w Σ_i c_i ℓ_i) · u. About twice
+    the cost of the forward-mode pass; used when a model's op has no forward-mode formula."""
+    named = dict(model.named_parameters())
+    names = [n for n in direction if named[n].requires_grad]
+    c = torch.ones(x.shape[0], device=x.device, requires_grad=True)
+    losses = per_example_losses(loss_fn, model(x), y)
+    gs = torch.autograd.grad((c * losses).sum(), [named[n] for n in names], create_graph=True, allow_unused=True)
+    total = sum(((g * direction[n]).sum() for g, n in zip(gs, names) if g is not None), torch.zeros((), device=x.device))
+    if not total.requires_grad:
+        return torch.zeros(x.shape[0], device=x.device)
+    (dots,) = torch.autograd.grad(total, c)
+    return dots.detach()
