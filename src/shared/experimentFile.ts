@@ -20,5 +20,5 @@ export function notAnExperimentReason(path: string): string | undefined {
         ? "a Python script"
         : "a Jupyter notebook"
       : "not a TypeScript or JavaScript experiment";
-  return `${path} is ${what}: the model-based analyses need a TypeScript experiment (or run.watch, not yet available)`;
+  return `${path} is ${what}: the model-based analyses need a TypeScript experiment (for a PyTorch model: run.watch in the script, or python -m learning_mechanics analyze RUN --model module:factory)`;
 }

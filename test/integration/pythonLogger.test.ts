@@ -83,7 +83,7 @@ async function analyzeNamesWhy(runDir: string, script: string, extra: string[], 
   assert.doesNotMatch(r.stderr, /error|No loader|internal/i);
   assert.ok(
     r.stderr.includes(
-      `need the model, and ${script} is a Python script: the model-based analyses need a TypeScript experiment (or run.watch, not yet available)`,
+      `need the model, and ${script} is a Python script: the model-based analyses need a TypeScript experiment (for a PyTorch model: run.watch in the script, or python -m learning_mechanics analyze RUN --model module:factory)`,
     ),
     r.stderr,
   );

@@ -21,7 +21,7 @@ test("TypeScript and JavaScript files are experiments", () => {
 test("anything else is named with the reason the model-based analyses are missing", () => {
   assert.equal(
     notAnExperimentReason("/a/train.py"),
-    "/a/train.py is a Python script: the model-based analyses need a TypeScript experiment (or run.watch, not yet available)",
+    "/a/train.py is a Python script: the model-based analyses need a TypeScript experiment (for a PyTorch model: run.watch in the script, or python -m learning_mechanics analyze RUN --model module:factory)",
   );
   assert.match(notAnExperimentReason("/a/n.ipynb") ?? "", /^\/a\/n\.ipynb is a Jupyter notebook: /);
   assert.match(notAnExperimentReason("/a/w.pt") ?? "", /^\/a\/w\.pt is not a TypeScript or JavaScript experiment: /);
