@@ -230,6 +230,9 @@ async function resume(app: App, arg: unknown): Promise<void> {
     const candidates = ctx.runIndex
       .all()
       .filter((e): e is ValidRunEntry => e.status === "stopped" || e.status === "failed")
+      .filter(
+        (e) => e.manifest.experiment !== undefined && notAnExperimentReason(e.manifest.experiment.path) === undefined,
+      )
       .filter((e) => !ctx.supervisor.findByRunDir(e.runDir))
       .sort((a, b) => b.startedMs - a.startedMs);
     if (candidates.length === 0) {
@@ -247,10 +250,20 @@ async function resume(app: App, arg: unknown): Promise<void> {
     );
     return;
   }
+  const experiment = entry.manifest.experiment?.path;
+  if (experiment === undefined || notAnExperimentReason(experiment) !== undefined) {
+    // A Python script's run is continued by the script itself (Run.reopen), not by the trainer.
+    void vscode.window.showInformationMessage(
+      experiment === undefined
+        ? `${entry.manifest.id} records no experiment file, so the trainer cannot resume it.`
+        : `${entry.manifest.id} was written by ${path.basename(experiment)}, not by a TypeScript experiment, so the trainer cannot resume it: run the script again (lm.Run.reopen continues a run folder).`,
+    );
+    return;
+  }
   const dir = runDir;
   await withCancellableProgress(`Resuming ${entry.manifest.id}…`, (signal) =>
-    backendChoice(ctx, entry.manifest.experiment.path).then((choice) =>
-      ctx.supervisor.resume(dir, entry.manifest.experiment.path, entry.manifest.system, choice, signal),
+    backendChoice(ctx, experiment).then((choice) =>
+      ctx.supervisor.resume(dir, experiment, entry.manifest.system, choice, signal),
     ),
   );
 }
@@ -259,7 +272,7 @@ async function pickRun(entries: readonly ValidRunEntry[], title: string, many = 
   const items = entries.map((e) => ({
     label: e.folderName,
     description: `${e.manifest.system} · ${e.status} · step ${e.manifest.step}/${e.manifest.totalSteps}`,
-    detail: e.manifest.experiment.path,
+    detail: e.manifest.experiment?.path ?? "no experiment file",
     runDir: e.runDir,
   }));
   if (many) {
