@@ -21,6 +21,7 @@ export const Commands = {
   openLazyRich: "learningMechanics.openLazyRich",
   openInfluence: "learningMechanics.openInfluence",
   analyzeRun: "learningMechanics.analyzeRun",
+  runPython: "learningMechanics.runPython",
 } as const;
 export type CommandId = (typeof Commands)[keyof typeof Commands];
 
