@@ -3,7 +3,8 @@
 // gain points live and the status bar shows its progress, `■ Stop` ends it `stopped` with a
 // checkpoint at the stop (run.json and the lens's run summary say so); then a script whose model
 // call fails inside torch shows a Problem at the user's line and column with the exception's
-// message. Needs the e2e tools (scripts/install-test-tools.sh) and a Python with PyTorch
+// message. In Restricted Mode the file gets no ▶ Run lens, the palette command warns why, and no
+// Python process starts. Needs the e2e tools (scripts/install-test-tools.sh) and a Python with PyTorch
 // (test/support.ts `torchPython`).
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -11,8 +12,8 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import type { RunManifest } from "../../src/shared/runFormat";
 import { torchPython } from "../support";
-import { since, waitFor } from "./codeServer";
-import { extensionNotReady, INKED_PIXELS, problems, startDevRig, workspaceCopy } from "./helpers";
+import { since, sleep, waitFor } from "./codeServer";
+import { extensionNotReady, INKED_PIXELS, problems, startDevRig, visibleNotifications, workspaceCopy } from "./helpers";
 
 const notReady = extensionNotReady();
 const torch = notReady === undefined ? torchPython() : { python: undefined, skip: notReady };
@@ -75,6 +76,20 @@ function runsIn(runsDir: string): Array<{ dir: string; manifest: RunManifest }> 
       out.push({ dir: join(runsDir, e.name), manifest });
     } catch {
       // being written; the next poll reads it
+    }
+  }
+  return out;
+}
+
+/** Pids of processes whose command line names `file` (a Python running the script), from /proc. */
+function processesRunning(file: string): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").includes(file)) out.push(Number(entry));
+    } catch {
+      // the process ended while listed
     }
   }
   return out;
@@ -175,6 +190,53 @@ describe("e2e: a Python experiment from the code lens", () => {
       );
     } catch (e) {
       await cs.screenshot("python-failure").catch(() => undefined);
+      throw new Error(`${(e as Error).message}\n${cs.diagnostics()}`, { cause: e });
+    } finally {
+      await cs.close();
+      ws.dispose();
+    }
+  });
+
+  test("untrusted workspace: no ▶ Run lens, the command says why, nothing runs", {
+    skip: torch.skip,
+    timeout: 180_000,
+  }, async () => {
+    const ws = workspaceCopy();
+    const file = join(ws.dir, "train_mlp.py");
+    writeFileSync(file, TRAIN);
+    const cs = await startDevRig(ws.dir, {
+      workspaceTrust: true,
+      settings: {
+        "security.workspace.trust.startupPrompt": "never",
+        "learningMechanics.pythonPath": torch.python!,
+      },
+    });
+    try {
+      await waitFor(
+        "Restricted Mode in the status bar",
+        async () => ((await cs.statusBarText()).includes("Restricted Mode") ? true : undefined),
+        30_000,
+      );
+      await cs.openFile("train_mlp.py");
+      // The provider ran (its Dashboard lens is there), and offered no Run.
+      await cs.waitForCodeLens("Dashboard", 90_000);
+      assert.equal(await cs.codeLens("▶ Run").count(), 0, "no ▶ Run lens in Restricted Mode");
+      await cs.runCommand("Learning Mechanics: Run Python Experiment");
+      const warning = await waitFor(
+        "the trust warning",
+        async () =>
+          (await visibleNotifications(cs)).find((n) =>
+            /Running a Python experiment runs its code, so it needs a trusted workspace/.test(n.text),
+          ),
+        15_000,
+        200,
+      );
+      assert.equal(warning.severity, "warning");
+      await sleep(2_000);
+      assert.deepEqual(processesRunning(file), [], "no Python started on the script");
+      assert.ok(!existsSync(join(ws.dir, "runs")), "no run written");
+    } catch (e) {
+      await cs.screenshot("python-untrusted-failure").catch(() => undefined);
       throw new Error(`${(e as Error).message}\n${cs.diagnostics()}`, { cause: e });
     } finally {
       await cs.close();
