@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { type Log, type Problem, Supervisor } from "../../src/extension/supervisor";
+import { type ActiveRun, type Log, type Problem, Supervisor } from "../../src/extension/supervisor";
 import type { RunManifest } from "../../src/shared/runFormat";
 import { acquireRunLock, RunLockedError, TRAINER_LOCK } from "../../src/shared/runLock";
 import type { TrainerEvent } from "../../src/shared/trainerProtocol";
@@ -60,6 +60,9 @@ function session(): Session {
   s.sup.onProblem((p) => s.problems.push(p));
   return s;
 }
+
+/** How a run ended, read through a function: the assertions before narrowed `run.phase` to a live kind. */
+const endedAs = (run: ActiveRun): string | undefined => (run.phase.kind === "ended" ? run.phase.status : undefined);
 
 const manifestOf = (runDir: string): RunManifest =>
   JSON.parse(readFileSync(join(runDir, "run.json"), "utf8")) as RunManifest;
@@ -134,7 +137,7 @@ describe("Python experiments run by the extension", { skip: torch.skip }, () => 
       s.sup.stop(run);
       const info = await run.trainer!.exited;
       assert.equal(info.finished?.status, "stopped");
-      assert.deepEqual(run.phase.kind === "ended" && run.phase.status, "stopped");
+      assert.equal(endedAs(run), "stopped");
       const m = manifestOf(started.runDir);
       assert.equal(m.status, "stopped");
       assert.equal(m.experiment?.path, file);
@@ -200,7 +203,7 @@ while True:
       const info = await run.trainer!.exited;
       assert.equal(info.signal, "SIGKILL");
       assert.equal(manifestOf(run.runDir!).status, "failed");
-      assert.equal(run.phase.kind === "ended" && run.phase.status, "failed");
+      assert.equal(endedAs(run), "failed");
     } finally {
       s.sup.dispose();
     }
@@ -237,7 +240,7 @@ with lm.init(name="crash", model=model) as run:
       const m = manifestOf(run.runDir!);
       assert.equal(m.status, "failed");
       assert.match(m.error?.message ?? "", /mat1 and mat2/);
-      assert.equal(run.phase.kind === "ended" && run.phase.status, "failed");
+      assert.equal(endedAs(run), "failed");
       assert.ok(s.events.some((e) => e.type === "finished" && e.status === "failed"));
     } finally {
       s.sup.dispose();
@@ -275,7 +278,7 @@ with lm.init(name="crash", model=model) as run:
       const run = await s.sup.runScript({ python, file: join(ws.dir, "ok.py"), runsRoot: ws.runsRoot, packageRoot });
       const info = await run.trainer!.exited;
       assert.equal(info.code, 0);
-      assert.equal(run.phase.kind === "ended" && run.phase.status, "finished");
+      assert.equal(endedAs(run), "finished");
       assert.equal(manifestOf(run.runDir!).status, "finished");
       assert.deepEqual(s.problems, []);
       await assert.rejects(
