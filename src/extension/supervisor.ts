@@ -7,7 +7,7 @@
 // a run folder left saying "running" by a crash is marked failed. A trainer that exited on purpose
 // (finished, stopped, diverged) is never restarted.
 import { type ChildProcess, spawn } from "node:child_process";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { writeFileAtomicSync } from "../shared/atomicFile";
 import { RUN_MANIFEST } from "../shared/runFormat";
 import { READ_LIMITS, readRegularTextSync } from "../shared/safeRead";
@@ -20,7 +20,6 @@ import {
   type TrainerEvent,
   type TrainerRequest,
 } from "../shared/trainerProtocol";
-import { basename } from "node:path";
 import { CancelledError } from "./cancelled";
 import { type Disposable, Emitter, type Event } from "./events";
 import { samePath } from "./paths";

@@ -3,7 +3,7 @@
 // gain points live and the status bar shows its progress, `■ Stop` ends it `stopped` with a
 // checkpoint at the stop (run.json and the lens's run summary say so); then a script whose model
 // call fails inside torch shows a Problem at the user's line and column with the exception's
-// message. In Restricted Mode the file gets no ▶ Run lens, the palette command warns why, and no
+// message, cleared when the fixed script runs again. In Restricted Mode the file gets no ▶ Run lens, the palette command warns why, and no
 // Python process starts. Needs the e2e tools (scripts/install-test-tools.sh) and a Python with PyTorch
 // (test/support.ts `torchPython`).
 import assert from "node:assert/strict";
@@ -184,6 +184,29 @@ describe("e2e: a Python experiment from the code lens", () => {
         30_000,
       );
       assert.match(broken.manifest.error?.message ?? "", /mat1 and mat2/);
+
+      // Fixed and run again: the Problem is cleared when the run starts, and the run finishes.
+      writeFileSync(join(ws.dir, "broken.py"), BROKEN.replace("torch.randn(8, 20)", "torch.randn(8, 10)"));
+      await waitFor(
+        "the editor to show the fixed file",
+        async () => ((await cs.editorText()).includes("torch.randn(8, 10)") ? true : undefined),
+        30_000,
+        500,
+      );
+      await cs.focusFirstEditorGroup();
+      await cs.clickCodeLens("▶ Run", 60_000);
+      await waitFor(
+        "broken.py's Problem cleared",
+        async () => ((await problems(cs)).some((p) => p.file === "broken.py") ? undefined : true),
+        60_000,
+        1_000,
+      );
+      await waitFor(
+        "the fixed script's run finished",
+        () => runsIn(runsDir).find((r) => r.manifest.system === "broken" && r.manifest.status === "finished"),
+        120_000,
+        1_000,
+      );
       await cs.screenshot("python-experiment");
       t.diagnostic(
         `curves growing and status "${status}" ${liveMs} ms after the click (ink ${before} → ${grown}); stopped at step ${stopped.step}`,
