@@ -21,10 +21,14 @@ like a run of our trainer. Decisions (also in docs/pytorch.md):
   weights it is given (metadata `initial: "first-checkpoint"`): movement is then measured from there.
 - Nothing is installed behind your back: no atexit hook; a SIGTERM handler (the extension's Stop)
   only inside `with lm.init(...)`, only in the main thread, only when SIGTERM has its default action.
+  The exception is a script the extension launched (▶ Run, extension.py): the process is the
+  extension's, so from `init` to `finish` SIGTERM means Stop and the script's end finishes the run.
+- One writer per run folder: the run holds `<run>/.lock` (runlock.py, as the TypeScript trainer).
 """
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
 import signal
@@ -37,7 +41,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Tuple, Type, Union
 
 import torch
 
-from . import runfiles, tensorfile
+from . import extension, runfiles, runlock, tensorfile
 from .runfiles import JsonValue
 
 __all__ = ["Run", "init", "LoggerError"]
@@ -65,7 +69,7 @@ class LoggerError(ValueError):
 def init(
     name: str = "run",
     config: Optional[Mapping[str, object]] = None,
-    root: str = "runs",
+    root: Optional[str] = None,
     run_dir: Optional[str] = None,
     *,
     model: Optional[Weights] = None,
@@ -73,7 +77,9 @@ def init(
     total_steps: int = 0,
     seed: Optional[int] = None,
 ) -> "Run":
-    """Starts a run in `run_dir`, or in a new folder `<root>/<name>-<UTC time>-<4 hex>`.
+    """Starts a run in `run_dir`, or in a new folder `<root>/<name>-<UTC time>-<4 hex>`. `root`
+    defaults to `runs` (relative to the working directory), or to the workspace's run root when the
+    extension launched the script (▶ Run); a `root` or `run_dir` you pass is used as given.
 
     With `model`, the step-0 checkpoint (the initial weights) is written now."""
     run = Run(name, config or {}, root, run_dir, total_steps=total_steps, seed=seed)
@@ -93,7 +99,7 @@ class Run:
         self,
         name: str,
         config: Mapping[str, object],
-        root: str,
+        root: Optional[str],
         run_dir: Optional[str],
         *,
         total_steps: int = 0,
@@ -103,12 +109,16 @@ class Run:
             raise LoggerError("name must be a non-empty string")
         if not isinstance(config, Mapping):
             raise LoggerError(f"config must be a dict, not {type(config).__name__}")
+        self._channel = extension.channel()
+        if root is None:
+            root = (self._channel.runs_root if self._channel is not None else None) or "runs"
         self.id = _run_id(name)
         self.dir = os.path.abspath(run_dir if run_dir is not None else os.path.join(root, self.id))
         if run_dir is not None:
             self.id = os.path.basename(self.dir) or self.id
         self._checkpoint_dir = os.path.join(self.dir, "checkpoints")
         _make_run_folder(self.dir, self._checkpoint_dir)
+        self._lock = _take_lock(self.dir, "train")
         self._t0 = time.monotonic()
         self._step = 0
         self._logged = False
@@ -139,13 +149,18 @@ class Run:
         experiment = _experiment()
         if experiment is not None:
             self._manifest["experiment"] = experiment
-        self._write_manifest()
+        try:
+            self._write_manifest()
+        except BaseException:
+            self._lock.release()
+            raise
         # One append-mode descriptor for the whole run; lines are appended whole, in batches (flush).
         self._metrics = os.open(os.path.join(self.dir, "metrics.jsonl"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self._pending: List[str] = []
         self._keys: Dict[str, str] = {}
         self._pending_bytes = 0
         self._last_flush = time.monotonic()
+        self._start_reporting(from_step=0)
 
     @classmethod
     def reopen(cls, run_dir: str) -> "Run":
@@ -166,6 +181,8 @@ class Run:
         run.id = str(manifest.get("id", os.path.basename(run.dir)))
         run._checkpoint_dir = os.path.join(run.dir, "checkpoints")
         os.makedirs(run._checkpoint_dir, exist_ok=True)
+        run._lock = _take_lock(run.dir, "resume")
+        run._channel = extension.channel()
         run._t0 = time.monotonic()
         step = manifest.get("step", 0)
         run._step = step if isinstance(step, int) and step >= 0 else 0
@@ -185,6 +202,7 @@ class Run:
         run._keys = {}
         run._pending_bytes = 0
         run._last_flush = time.monotonic()
+        run._start_reporting(from_step=run._step)
         return run
 
     # --- metrics
@@ -206,12 +224,15 @@ class Run:
         # than all the rest of `log`. Names are JSON-encoded once (cached); a finite float's repr
         # is its JSON text (what json itself writes), a non-finite one is null.
         parts = [f'{{"step":{step},"time":{round(now - self._t0, 6)!r}']
+        latest = self._latest  # None unless the extension launched the script
         for key, value in values.items():
             encoded = self._keys.get(key)
             if encoded is None:
                 encoded = self._encode_key(key)
             x = value if type(value) is float else _scalar(key, value)
             parts.append(f",{encoded}:{x!r}" if math.isfinite(x) else f",{encoded}:null")
+            if latest is not None:
+                latest[key] = x
         parts.append("}\n")
         line = "".join(parts)
         self._pending.append(line)
@@ -221,6 +242,8 @@ class Run:
             self._advance(step)
         if now - self._last_flush >= FLUSH_INTERVAL_S or self._pending_bytes >= FLUSH_BYTES:
             self.flush()
+            if latest is not None:
+                self._report(now)
         if now - self._last_manifest >= MANIFEST_INTERVAL_S:
             self._write_manifest()
 
@@ -264,9 +287,13 @@ class Run:
         self._advance(step)
         self.flush()
         self._write_manifest()
+        path = self._checkpoint_path(step)
+        if self._channel is not None:
+            self._channel.send({"type": "checkpoint", "step": step, "path": path, "bytes": _size(path)})
+            self._report(time.monotonic())
         if self._watcher is not None:
             self._watcher.after_checkpoint(step, optimizer)  # type: ignore[attr-defined]
-        return self._checkpoint_path(step)
+        return path
 
     # --- analyses of the model
 
@@ -346,7 +373,11 @@ class Run:
             self._manifest["error"] = err
         if self._manifest["totalSteps"] == 0:
             self._manifest["totalSteps"] = self._step
-        self._write_manifest(touch=False)
+        try:
+            self._write_manifest(touch=False)
+        finally:
+            self._lock.release()
+            self._stop_reporting(status, error)
 
     def __enter__(self) -> "Run":
         self._install_sigterm()
@@ -370,6 +401,76 @@ class Run:
         else:
             self.finish("failed", error=_error_message(exc), location=_error_location(tb, self._manifest.get("experiment")))
         return False
+
+    # --- the extension's protocol (only when it launched the script: extension.py)
+
+    def _start_reporting(self, from_step: int) -> None:
+        """Says `started` to the extension, and makes its Stop (SIGTERM) and the script's end
+        finish the run even without `with`: the process is the extension's to run and stop."""
+        self._latest: Optional[Dict[str, float]] = None
+        if self._channel is None:
+            return
+        self._latest = {}
+        self._reported_at = time.monotonic()
+        self._reported_step = from_step
+        self._steps_per_second = 0.0
+        self._install_sigterm()
+        atexit.register(self._end_at_exit)
+        self._channel.send(
+            {
+                "type": "started",
+                "runDir": self.dir,
+                "runId": self.id,
+                "system": self._manifest["system"],
+                "backend": self._manifest["backend"],
+                "totalSteps": self._manifest["totalSteps"],
+                "fromStep": from_step,
+            }
+        )
+
+    def _report(self, now: float) -> None:
+        """`progress` and `metrics` (the latest value of every key logged): at most one pair per
+        flush interval, so a loop of thousands of steps a second sends a few lines a second."""
+        if self._channel is None or self._latest is None:
+            return
+        dt = now - self._reported_at
+        if dt >= 0.25:  # a shorter window (a checkpoint right after a flush) says nothing about speed
+            self._steps_per_second = (self._step - self._reported_step) / dt
+            self._reported_at, self._reported_step = now, self._step
+        total = max(int(self._manifest["totalSteps"]), self._step)  # type: ignore[call-overload]
+        loss = extension.loss_of(self._latest)
+        self._channel.send({"type": "progress", "step": self._step, "totalSteps": total, "loss": loss, "stepsPerSecond": self._steps_per_second})
+        if self._latest:
+            self._channel.send({"type": "metrics", "step": self._step, "values": extension.metrics_values(self._latest)})
+
+    def _stop_reporting(self, status: str, error: Optional[str]) -> None:
+        if self._channel is None:
+            return
+        self._restore_sigterm()
+        atexit.unregister(self._end_at_exit)
+        self._report(time.monotonic())
+        event: Dict[str, JsonValue] = {"type": "finished", "status": status, "step": self._step, "runDir": self.dir}
+        if error is not None:
+            event["message"] = error
+        self._channel.send(event)
+
+    def _end_at_exit(self) -> None:
+        """At the end of a script the extension launched, a run left open is finished by how the
+        script ended (the interpreter has printed its traceback and kept the exception as
+        `sys.last_value`): Stop or Ctrl-C → final checkpoint and `stopped`; an exception → `failed`."""
+        if self._ended:
+            return
+        exc = getattr(sys, "last_value", None)
+        if isinstance(exc, KeyboardInterrupt):
+            try:
+                if self._model is not None:
+                    self.checkpoint(self._model, self._optimizer, step=self._step)
+            finally:
+                self.finish("stopped")
+        elif isinstance(exc, BaseException):
+            self.finish("failed", error=_error_message(exc), location=_error_location(exc.__traceback__, self._manifest.get("experiment")))
+        else:
+            self.finish("finished")
 
     # --- internals
 
@@ -411,6 +512,23 @@ class Run:
 
 def _sigterm_to_interrupt(signum: int, frame: Optional[types.FrameType]) -> None:
     raise KeyboardInterrupt("SIGTERM")
+
+
+def _take_lock(run_dir: str, purpose: str) -> runlock.RunLock:
+    """The run's writer lock (`<run>/.lock`, as the TypeScript trainer takes it): one writer per folder."""
+    try:
+        return runlock.acquire(run_dir, runlock.TRAINER_LOCK, purpose)
+    except runlock.RunLockedError as e:
+        raise LoggerError(f"{e}: another process writes this run; wait for it to end or choose another run_dir") from None
+    except OSError as e:
+        raise LoggerError(f"cannot take the lock of {run_dir}: {e.strerror or e}") from None
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
 
 
 def _run_id(name: str) -> str:

@@ -10,8 +10,8 @@ import { formatPercent } from "./hoverContent";
 import type { LatestMetrics } from "./latestMetrics";
 
 const trainTitle = (name: string): string => `▶ Train ${name}`;
-const STOP_TITLE = "■ Stop";
-const DASHBOARD_TITLE = "Dashboard";
+export const STOP_TITLE = "■ Stop";
+export const DASHBOARD_TITLE = "Dashboard";
 
 /** Arguments of the train / stop / dashboard commands when invoked from a lens or the status bar. */
 export interface SystemTarget {
@@ -38,7 +38,12 @@ const STATUS_ICON: Record<RunStatus, string> = {
 };
 
 /** "$(pass) step 10000/10000 · test acc 99.8% · finished" (pure). */
-function runSummary(status: RunStatus, step: number, totalSteps: number, testAcc: number | null | undefined): string {
+export function runSummary(
+  status: RunStatus,
+  step: number,
+  totalSteps: number,
+  testAcc: number | null | undefined,
+): string {
   const acc = testAcc === undefined ? "" : ` · test acc ${formatPercent(testAcc)}`;
   return `${STATUS_ICON[status]} step ${step}/${totalSteps}${acc} · ${status}`;
 }

@@ -9,6 +9,7 @@ import { isSystemTarget } from "./codeLens";
 import { EXAMPLE_FILE_NAME, exampleExperimentText } from "./exampleExperiment";
 import { BACKENDS, type BackendSetting, CONFIG_SECTION, type CommandId, Commands, SettingKeys } from "./constants";
 import type { Ctx } from "./context";
+import type { TrainerDiagnostics } from "./diagnostics";
 import type { ExperimentSystems } from "./experiments";
 import { PANELS, type AnalysisPanelKind } from "./panels/index";
 import type { ValidRunEntry } from "./runIndex";
@@ -16,6 +17,7 @@ import { folderDescription } from "./displayPath";
 import { runDirOf, type RunsView, workspaceFolders } from "./runsView";
 import { choosePython, mayUseTorch } from "./pythonChoice";
 import { pythonFromExtension } from "./pythonExtension";
+import { scanPythonInitCalls } from "./pythonScanner";
 import type { ActiveRun, BackendChoice } from "./supervisor";
 
 export interface App {
@@ -23,6 +25,7 @@ export interface App {
   systems: ExperimentSystems;
   runsView: RunsView;
   isExperiment: (document: vscode.TextDocument) => boolean;
+  diagnostics: TrainerDiagnostics;
 }
 
 type Handler = (...args: unknown[]) => unknown;
@@ -47,6 +50,7 @@ function createCommands(app: App): Record<CommandId, Handler> {
     [Commands.openInfluence]: (arg) => openAnalysis(app, "influence", arg, undefined),
     [Commands.analyzeRun]: (arg) => analyzeRun(app, arg),
     [Commands.createExample]: () => createExample(),
+    [Commands.runPython]: (arg) => runPython(app, arg),
   };
 }
 
@@ -64,16 +68,14 @@ export function registerCommands(app: App): vscode.Disposable[] {
 }
 
 /** Training runs the experiment's code: only in a trusted workspace. Says why otherwise. */
-function requireTrust(ctx: Ctx): boolean {
+function requireTrust(
+  ctx: Ctx,
+  why = "Training runs the code of the experiment file, so it needs a trusted workspace. Runs can still be viewed.",
+): boolean {
   if (ctx.isTrusted) return true;
-  void vscode.window
-    .showWarningMessage(
-      "Training runs the code of the experiment file, so it needs a trusted workspace. Runs can still be viewed.",
-      "Manage Workspace Trust",
-    )
-    .then((choice) => {
-      if (choice) void vscode.commands.executeCommand("workbench.trust.manage");
-    });
+  void vscode.window.showWarningMessage(why, "Manage Workspace Trust").then((choice) => {
+    if (choice) void vscode.commands.executeCommand("workbench.trust.manage");
+  });
   return false;
 }
 
@@ -199,7 +201,9 @@ async function stop(app: App, arg: unknown): Promise<void> {
   let run: ActiveRun | undefined;
   if (isSystemTarget(arg))
     run =
-      (arg.runDir ? ctx.supervisor.findByRunDir(arg.runDir) : undefined) ?? ctx.supervisor.find(arg.file, arg.system);
+      (arg.runDir ? ctx.supervisor.findByRunDir(arg.runDir) : undefined) ??
+      ctx.supervisor.find(arg.file, arg.system) ??
+      ctx.supervisor.findScript(arg.file);
   else if (runDirOf(arg)) run = ctx.supervisor.findByRunDir(runDirOf(arg)!);
   if (!run) {
     if (running.length === 0) {
@@ -233,6 +237,9 @@ async function resume(app: App, arg: unknown): Promise<void> {
     const candidates = ctx.runIndex
       .all()
       .filter((e): e is ValidRunEntry => e.status === "stopped" || e.status === "failed")
+      .filter(
+        (e) => e.manifest.experiment !== undefined && notAnExperimentReason(e.manifest.experiment.path) === undefined,
+      )
       .filter((e) => !ctx.supervisor.findByRunDir(e.runDir))
       .sort((a, b) => b.startedMs - a.startedMs);
     if (candidates.length === 0) {
@@ -250,10 +257,20 @@ async function resume(app: App, arg: unknown): Promise<void> {
     );
     return;
   }
+  const experiment = entry.manifest.experiment?.path;
+  if (experiment === undefined || notAnExperimentReason(experiment) !== undefined) {
+    // A Python script's run is continued by the script itself (Run.reopen), not by the trainer.
+    void vscode.window.showInformationMessage(
+      experiment === undefined
+        ? `${entry.manifest.id} records no experiment file, so the trainer cannot resume it.`
+        : `${entry.manifest.id} was written by ${path.basename(experiment)}, not by a TypeScript experiment, so the trainer cannot resume it: run the script again (lm.Run.reopen continues a run folder).`,
+    );
+    return;
+  }
   const dir = runDir;
   await withCancellableProgress(`Resuming ${entry.manifest.id}…`, (signal) =>
-    backendChoice(ctx, entry.manifest.experiment.path).then((choice) =>
-      ctx.supervisor.resume(dir, entry.manifest.experiment.path, entry.manifest.system, choice, signal),
+    backendChoice(ctx, experiment).then((choice) =>
+      ctx.supervisor.resume(dir, experiment, entry.manifest.system, choice, signal),
     ),
   );
 }
@@ -262,7 +279,7 @@ async function pickRun(entries: readonly ValidRunEntry[], title: string, many = 
   const items = entries.map((e) => ({
     label: e.folderName,
     description: `${e.manifest.system} · ${e.status} · step ${e.manifest.step}/${e.manifest.totalSteps}`,
-    detail: e.manifest.experiment.path,
+    detail: e.manifest.experiment?.path ?? "no experiment file",
     runDir: e.runDir,
   }));
   if (many) {
@@ -283,7 +300,7 @@ function allRuns(ctx: Ctx): ValidRunEntry[] {
 async function openDashboard(app: App, arg: unknown): Promise<void> {
   const { ctx } = app;
   if (isSystemTarget(arg)) {
-    const active = ctx.supervisor.find(arg.file, arg.system);
+    const active = ctx.supervisor.find(arg.file, arg.system) ?? ctx.supervisor.findScript(arg.file);
     const runDir = active?.runDir ?? arg.runDir ?? ctx.runIndex.latest(arg.file, arg.system)?.runDir;
     if (runDir) {
       PANELS.lossCurves.open(ctx, [runDir]);
@@ -291,6 +308,11 @@ async function openDashboard(app: App, arg: unknown): Promise<void> {
     }
     if (active) {
       void vscode.window.showInformationMessage(`${arg.system} is starting; its dashboard opens when training begins.`);
+      return;
+    }
+    if (isPythonFile(arg.file)) {
+      const choice = await vscode.window.showInformationMessage(`${arg.system} has no runs yet.`, "Run");
+      if (choice) await vscode.commands.executeCommand(Commands.runPython, { file: arg.file, system: arg.system });
       return;
     }
     const choice = await vscode.window.showInformationMessage(`${arg.system} has no runs yet.`, "Train");
@@ -401,6 +423,60 @@ async function analyzeRun(app: App, arg: unknown): Promise<void> {
   }
   ctx.analyzers.request({ runDir });
   ctx.log.info(`analyzing ${runDir}`);
+}
+
+function isPythonFile(file: string): boolean {
+  return path.extname(file).toLowerCase() === ".py";
+}
+
+/**
+ * ▶ Run on a Python experiment (a `.py` calling `lm.init(`): the script runs with the chosen
+ * interpreter in its folder, its runs go to the workspace's run root (unless it passes `root=`),
+ * and the logger reports to the extension as a trainer does (pythonRun.ts).
+ */
+async function runPython(app: App, arg: unknown): Promise<void> {
+  const { ctx } = app;
+  if (
+    !requireTrust(
+      ctx,
+      "Running a Python experiment runs its code, so it needs a trusted workspace. Runs can still be viewed.",
+    )
+  )
+    return;
+  let file = isSystemTarget(arg) ? arg.file : arg instanceof vscode.Uri ? arg.fsPath : undefined;
+  if (file === undefined) {
+    const doc = vscode.window.activeTextEditor?.document;
+    if (doc && doc.uri.scheme === "file" && isPythonFile(doc.uri.fsPath)) file = doc.uri.fsPath;
+  }
+  if (file === undefined || !isPythonFile(file)) {
+    void vscode.window.showInformationMessage(
+      "Open a Python file that calls lm.init(…) (the Learning Mechanics logger, docs/pytorch.md), then run this command.",
+    );
+    return;
+  }
+  const open = vscode.workspace.textDocuments.find((d) => d.uri.fsPath === file);
+  if (open?.isDirty) await open.save();
+  const text = open ? open.getText() : (await vscode.workspace.fs.readFile(vscode.Uri.file(file))).toString();
+  if (scanPythonInitCalls(text).length === 0) {
+    void vscode.window.showInformationMessage(
+      `${path.basename(file)} does not call lm.init(…): the extension runs Python scripts that log a run with the Learning Mechanics logger (docs/pytorch.md).`,
+    );
+    return;
+  }
+  if (ctx.supervisor.findScript(file)) {
+    void vscode.window.showInformationMessage(`${path.basename(file)} is already running.`);
+    return;
+  }
+  const setting = ctx.config.pythonPath;
+  const python = choosePython(setting, setting === "" ? await pythonFromExtension(file) : undefined) ?? "python3";
+  app.diagnostics.clear(file);
+  ctx.showScriptOutput();
+  await ctx.supervisor.runScript({
+    python,
+    file,
+    runsRoot: ctx.runsRootFor(file),
+    packageRoot: ctx.pythonPackageRoot,
+  });
 }
 
 async function selectBackend(app: App): Promise<void> {

@@ -23,6 +23,7 @@ export const Commands = {
   openSharpness: "learningMechanics.openSharpness",
   analyzeRun: "learningMechanics.analyzeRun",
   createExample: "learningMechanics.createExample",
+  runPython: "learningMechanics.runPython",
 } as const;
 export type CommandId = (typeof Commands)[keyof typeof Commands];
 

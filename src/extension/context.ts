@@ -25,6 +25,8 @@ export class Ctx implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   private disposed = false;
   readonly log: vscode.LogOutputChannel;
+  /** What Python experiments run by ▶ Run print (stdout and stderr, as they write it). */
+  private readonly scriptOutput: vscode.OutputChannel;
   private configValue: Config;
   readonly supervisor: Supervisor;
   readonly analyzers: AnalyzerPool;
@@ -41,6 +43,7 @@ export class Ctx implements vscode.Disposable {
 
   constructor(readonly extension: vscode.ExtensionContext) {
     this.log = this.push(vscode.window.createOutputChannel(EXTENSION_NAME, { log: true }));
+    this.scriptOutput = this.push(vscode.window.createOutputChannel(`${EXTENSION_NAME}: Python`));
     this.configValue = this.readConfig();
     this.push(this.runsChangedEmitter, this.trainingChangedEmitter, this.configChangedEmitter);
 
@@ -54,6 +57,8 @@ export class Ctx implements vscode.Disposable {
       new Supervisor({
         launch: (file) => this.launch(file),
         log,
+        scriptOutput: (_run, text) => this.scriptOutput.append(text),
+        pythonPackageRoot: this.pythonPackageRoot,
         maxConcurrent: () => this.config.maxConcurrentTrainers,
         readyTimeoutMs: READY_TIMEOUT_MS,
         listTimeoutMs: LIST_TIMEOUT_MS,
@@ -194,6 +199,16 @@ export class Ctx implements vscode.Disposable {
       return folder?.uri.fsPath ?? path.dirname(file);
     }
     return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? this.extension.extensionUri.fsPath;
+  }
+
+  /** The extension's `python/` folder (the logger's package, put on a Python experiment's PYTHONPATH). */
+  get pythonPackageRoot(): string {
+    return vscode.Uri.joinPath(this.extension.extensionUri, "python").fsPath;
+  }
+
+  /** Reveals the Python output channel (keeping the focus where it is) before a script runs. */
+  showScriptOutput(): void {
+    this.scriptOutput.show(true);
   }
 
   /** How to start a trainer for `file`: the configured Node, or VS Code's own runtime as Node. */

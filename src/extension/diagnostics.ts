@@ -1,6 +1,8 @@
 // Problems from the trainer: config problems (`systems` replies) and `error` events with a location
-// in an experiment file become diagnostics at their line. Cleared for a file when a later `list`
-// or a training of it reports nothing wrong.
+// in an experiment file become diagnostics at their line (a Python script's traceback too, at the
+// innermost line of the user's files, which may be a module the script imports). Cleared for a
+// file, with the other files its errors were placed in, when a later `list`, training or run of
+// it begins or reports nothing wrong.
 import * as vscode from "vscode";
 import type { ConfigProblem, Location, SystemSummary, TrainerEvent } from "../shared/trainerProtocol";
 import { problemMessage } from "./problemText";
@@ -16,6 +18,8 @@ function rangeOf(location: Location | undefined): vscode.Range {
 
 export class TrainerDiagnostics implements vscode.Disposable {
   private readonly collection = vscode.languages.createDiagnosticCollection(SOURCE);
+  /** The other files an error of a file was shown in (a helper module of a script), to clear with it. */
+  private readonly placedElsewhere = new Map<string, Set<string>>();
 
   /** Replaces the diagnostics of `file` with the config problems of its systems. */
   setSystems(file: string, systems: readonly SystemSummary[]): void {
@@ -42,12 +46,19 @@ export class TrainerDiagnostics implements vscode.Disposable {
       d.code = event.kind;
       if (!byFile.has(target)) byFile.set(target, []);
       byFile.get(target)!.push(d);
+      if (target !== file) {
+        const others = this.placedElsewhere.get(file) ?? new Set<string>();
+        others.add(target);
+        this.placedElsewhere.set(file, others);
+      }
     }
     for (const [f, diags] of byFile) this.collection.set(vscode.Uri.file(f), diags);
   }
 
   clear(file: string): void {
     this.collection.delete(vscode.Uri.file(file));
+    for (const other of this.placedElsewhere.get(file) ?? []) this.collection.delete(vscode.Uri.file(other));
+    this.placedElsewhere.delete(file);
   }
 
   private add(

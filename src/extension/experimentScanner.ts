@@ -214,27 +214,35 @@ export function scanModelSystems(text: string): ScannedSystem[] {
 /**
  * The scan of each open document, by version: code lenses, hovers and commands ask for the same
  * document many times between edits (each refresh, each hover), and a large file costs a scan.
- * Only the latest version of each document is kept.
+ * Only the latest version of each document is kept. Any scan: `ScanCache` is the one of model
+ * systems, pythonCodeLens.ts keeps one of `lm.init(` calls.
  */
-export class ScanCache {
-  private readonly byDocument = new Map<string, { version: number; systems: ScannedSystem[] }>();
+export class VersionCache<T> {
+  private readonly byDocument = new Map<string, { version: number; result: T }>();
   /** Scans done (not served from the cache). */
   scans = 0;
 
-  constructor(private readonly scan: (text: string) => ScannedSystem[] = scanModelSystems) {}
+  constructor(private readonly scan: (text: string) => T) {}
 
-  /** The systems of `document` at `version`; `text` is called only when that version was not scanned. */
-  get(document: string, version: number, text: () => string): ScannedSystem[] {
+  /** The scan of `document` at `version`; `text` is called only when that version was not scanned. */
+  get(document: string, version: number, text: () => string): T {
     const hit = this.byDocument.get(document);
-    if (hit !== undefined && hit.version === version) return hit.systems;
+    if (hit !== undefined && hit.version === version) return hit.result;
     this.scans++;
-    const systems = this.scan(text());
-    this.byDocument.set(document, { version, systems });
-    return systems;
+    const result = this.scan(text());
+    this.byDocument.set(document, { version, result });
+    return result;
   }
 
   forget(document: string): void {
     this.byDocument.delete(document);
+  }
+}
+
+/** The model systems of each open document, by version. */
+export class ScanCache extends VersionCache<ScannedSystem[]> {
+  constructor(scan: (text: string) => ScannedSystem[] = scanModelSystems) {
+    super(scan);
   }
 }
 

@@ -10,6 +10,7 @@ import { ExperimentSystems } from "./experiments";
 import { GrokkingWatch } from "./grokkingWatch";
 import { CheckpointHoverProvider, SystemHoverProvider } from "./hover";
 import { LatestMetrics } from "./latestMetrics";
+import { PythonCodeLensProvider } from "./pythonCodeLens";
 import { disposePanels, notifyPanels, PANELS } from "./panels/index";
 import { RunsView } from "./runsView";
 import { TrainingStatusBar } from "./statusBar";
@@ -30,7 +31,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const systems = c.push(new ExperimentSystems(c, diagnostics, isExperiment));
   const runsView = c.push(new RunsView(c, latest));
   c.push(new TrainingStatusBar(c));
-  for (const d of registerCommands({ ctx: c, systems, runsView, isExperiment })) c.push(d);
+  for (const d of registerCommands({ ctx: c, systems, runsView, isExperiment, diagnostics })) c.push(d);
   for (const p of Object.values(PANELS)) c.push(p.registerSerializer(c));
   c.push({ dispose: () => disposePanels() });
 
@@ -53,6 +54,11 @@ export function activate(context: vscode.ExtensionContext): void {
         }),
     },
     vscode.languages.registerHoverProvider([{ scheme: "file" }, { scheme: "untitled" }], new CheckpointHoverProvider()),
+    // Python experiments (a file calling lm.init): ▶ Run / ■ Stop / Dashboard.
+    vscode.languages.registerCodeLensProvider(
+      { scheme: "file", language: "python" },
+      c.push(new PythonCodeLensProvider(c, latest)),
+    ),
     c.onDidChangeConfig(() => registerLanguageFeatures()),
   );
 

@@ -69,8 +69,11 @@ export interface SystemGroup {
 }
 
 export interface ExperimentGroup {
-  /** The experiment file path as recorded in run.json (resolved; the first run's spelling where case is ignored). */
-  experimentPath: string;
+  /**
+   * The experiment file path as recorded in run.json (resolved; the first run's spelling where case
+   * is ignored); undefined for the runs that record none (notebooks, REPLs), grouped last.
+   */
+  experimentPath: string | undefined;
   /** Sorted by system name. */
   systems: SystemGroup[];
 }
@@ -97,7 +100,9 @@ function usedFieldProblems(m: RunManifest): string[] {
   const exp: unknown = m.experiment;
   const backend: unknown = m.backend;
   const problems: string[] = [];
-  if (!isObject(exp) || typeof exp["path"] !== "string") problems.push("experiment.path must be a string");
+  // A run may record no experiment (a notebook, a REPL: docs/run-format.md); one it records has a path.
+  if (exp !== undefined && (!isObject(exp) || typeof exp["path"] !== "string"))
+    problems.push("experiment.path must be a string");
   if (!isObject(backend) || typeof backend["name"] !== "string") problems.push("backend.name must be a string");
   return problems;
 }
@@ -439,6 +444,19 @@ export class RunIndex {
     return this.build().groups;
   }
 
+  /** The newest run of any system of an experiment file (a Python script names its runs itself), if any. */
+  latestOfExperiment(experimentPath: string): ValidRunEntry | undefined {
+    const group = this.build().groups.find(
+      (g) => g.experimentPath !== undefined && pathKey(g.experimentPath) === pathKey(experimentPath),
+    );
+    let newest: ValidRunEntry | undefined;
+    for (const s of group?.systems ?? []) {
+      const first = s.runs[0];
+      if (first !== undefined && (newest === undefined || newestFirst(first, newest) < 0)) newest = first;
+    }
+    return newest;
+  }
+
   /** The newest run of a system of an experiment file, if any. */
   latest(experimentPath: string, system: string): ValidRunEntry | undefined {
     return this.build().byKey.get(groupKey(pathKey(experimentPath), system))?.runs[0];
@@ -456,12 +474,14 @@ export class RunIndex {
     const shown = new Map<string, string>();
     for (const e of this.entries.values()) {
       if (e.status === "invalid") continue;
-      const exp = pathKey(e.manifest.experiment.path);
+      const recorded = e.manifest.experiment?.path;
+      // NO_EXPERIMENT cannot be a path key (keys are absolute), so it never meets a real file.
+      const exp = recorded === undefined ? NO_EXPERIMENT : pathKey(recorded);
       let systems = byExperiment.get(exp);
       if (systems === undefined) {
         systems = new Map();
         byExperiment.set(exp, systems);
-        shown.set(exp, path.resolve(e.manifest.experiment.path));
+        if (recorded !== undefined) shown.set(exp, path.resolve(recorded));
       }
       let runs = systems.get(e.manifest.system);
       if (runs === undefined) {
@@ -471,10 +491,14 @@ export class RunIndex {
       runs.push(e);
     }
     const byKey = new Map<string, SystemGroup>();
-    const groups: ExperimentGroup[] = [...byExperiment.keys()].sort(byString).map((key) => {
+    // Files sorted by path; the runs without a file last.
+    const keys = [...byExperiment.keys()].sort((a, b) =>
+      a === NO_EXPERIMENT ? 1 : b === NO_EXPERIMENT ? -1 : byString(a, b),
+    );
+    const groups: ExperimentGroup[] = keys.map((key) => {
       const systems = byExperiment.get(key) as Map<string, ValidRunEntry[]>;
       return {
-        experimentPath: shown.get(key) ?? key,
+        experimentPath: key === NO_EXPERIMENT ? undefined : (shown.get(key) ?? key),
         systems: [...systems.keys()].sort(byString).map((system) => {
           const group = { system, runs: (systems.get(system) as ValidRunEntry[]).sort(newestFirst) };
           byKey.set(groupKey(key, system), group);
@@ -486,6 +510,9 @@ export class RunIndex {
     return this.cache;
   }
 }
+
+/** The group key of runs that record no experiment file. */
+const NO_EXPERIMENT = "";
 
 function groupKey(experimentPath: string, system: string): string {
   return `${experimentPath}\u0000${system}`;

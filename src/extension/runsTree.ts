@@ -11,7 +11,7 @@ import type { ExperimentGroup, InvalidRunEntry, SystemGroup, ValidRunEntry } fro
 
 export type RunsNode =
   | { readonly kind: "experiment"; readonly id: string; group: ExperimentGroup }
-  | { readonly kind: "system"; readonly id: string; readonly experimentPath: string; group: SystemGroup }
+  | { readonly kind: "system"; readonly id: string; readonly experimentPath: string | undefined; group: SystemGroup }
   | { readonly kind: "run"; readonly id: string; entry: ValidRunEntry }
   | { readonly kind: "invalid"; readonly id: string; entry: InvalidRunEntry };
 
@@ -24,8 +24,12 @@ export interface RunsSource {
 /** What the view must redraw after a `sync`. */
 export type TreeRefresh = { kind: "none" } | { kind: "full" } | { kind: "nodes"; nodes: RunsNode[] };
 
-const experimentId = (experimentPath: string): string => `experiment:${pathKey(experimentPath)}`;
-const systemId = (experimentPath: string, system: string): string => `system:${pathKey(experimentPath)}#${system}`;
+/** The key of an experiment in ids: its path key, or "(none)" for runs that record no file (no path key is relative). */
+const experimentKey = (experimentPath: string | undefined): string =>
+  experimentPath === undefined ? "(none)" : pathKey(experimentPath);
+const experimentId = (experimentPath: string | undefined): string => `experiment:${experimentKey(experimentPath)}`;
+const systemId = (experimentPath: string | undefined, system: string): string =>
+  `system:${experimentKey(experimentPath)}#${system}`;
 /** A run item's id, from its run folder's key (`pathKey`). */
 export const runId = (runKey: string): string => `run:${runKey}`;
 const invalidId = (runDir: string): string => `invalid:${runDir}`;

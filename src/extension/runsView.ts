@@ -146,6 +146,14 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
     switch (node.kind) {
       case "experiment": {
         const p = node.group.experimentPath;
+        if (p === undefined) {
+          const none = new vscode.TreeItem("No experiment file", vscode.TreeItemCollapsibleState.Expanded);
+          none.id = node.id;
+          none.description = "notebooks and scripts that recorded none";
+          none.tooltip = "Runs whose run.json has no experiment (a notebook Jupyter did not name, a REPL)";
+          none.iconPath = new vscode.ThemeIcon("notebook");
+          return none;
+        }
         const item = new vscode.TreeItem(path.basename(p), vscode.TreeItemCollapsibleState.Expanded);
         item.id = node.id;
         item.description = folderDescription(path.dirname(p), workspaceFolders());

@@ -22,7 +22,8 @@ function statusText(run: Pick<ActiveRun, "system" | "phase">, others: number): s
   }
 }
 
-function formatLoss(loss: number): string {
+function formatLoss(loss: number | null): string {
+  if (loss === null) return "–";
   if (!Number.isFinite(loss)) return String(loss);
   const a = Math.abs(loss);
   return a !== 0 && (a < 1e-3 || a >= 1e4) ? loss.toExponential(2) : loss.toPrecision(4);

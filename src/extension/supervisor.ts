@@ -7,7 +7,7 @@
 // a run folder left saying "running" by a crash is marked failed. A trainer that exited on purpose
 // (finished, stopped, diverged) is never restarted.
 import { type ChildProcess, spawn } from "node:child_process";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { writeFileAtomicSync } from "../shared/atomicFile";
 import { RUN_MANIFEST } from "../shared/runFormat";
 import { READ_LIMITS, readRegularTextSync } from "../shared/safeRead";
@@ -23,6 +23,7 @@ import {
 import { CancelledError } from "./cancelled";
 import { type Disposable, Emitter, type Event } from "./events";
 import { samePath } from "./paths";
+import { PythonScriptProcess, type ScriptLaunch, scriptError } from "./pythonRun";
 
 /**
  * How long trainers get to save and exit when the extension shuts down. VS Code gives all async
@@ -59,8 +60,22 @@ export type ExitInfo = {
 
 class TrainerStartError extends Error {}
 
+/** What the supervisor needs of a process that trains: a sidecar (TrainerProcess) or a Python script (pythonRun.ts). */
+export interface RunProcess extends Disposable {
+  readonly onEvent: Event<TrainerEvent>;
+  readonly onExit: Event<ExitInfo>;
+  readonly exited: Promise<ExitInfo>;
+  readonly pid: number | undefined;
+  readonly hasExited: boolean;
+  /** The last of what it wrote on stderr (crash reports, tracebacks). */
+  readonly stderr: string;
+  /** Graceful stop, then a kill after `graceMs`. */
+  stop(graceMs: number, options?: { closeInput?: boolean }): void;
+  kill(): void;
+}
+
 /** One sidecar process. Obtain with `TrainerProcess.start`, which resolves once it said `ready`. */
-export class TrainerProcess implements Disposable {
+export class TrainerProcess implements RunProcess {
   private readonly events = new Emitter<TrainerEvent>();
   private readonly exit = new Emitter<ExitInfo>();
   /** Every protocol event the trainer writes. */
@@ -235,7 +250,8 @@ export class TrainerProcess implements Disposable {
 export interface Progress {
   step: number;
   totalSteps: number;
-  loss: number;
+  /** Null when not finite, or when a Python script logs no loss. */
+  loss: number | null;
   stepsPerSecond: number;
 }
 
@@ -248,14 +264,17 @@ export type RunPhase =
 
 export interface ActiveRun {
   readonly id: number;
+  /** A model system of a TypeScript experiment trained by the sidecar, or a Python script run as is. */
+  readonly kind: "system" | "script";
   /** Experiment file (absolute). */
   readonly file: string;
+  /** The model system; for a script, the script's file name. */
   readonly system: string;
   /** Known once the trainer said `started` (or from the start, for a resume). */
   runDir: string | undefined;
   phase: RunPhase;
   lastMetrics: Record<string, number | null> | undefined;
-  trainer: TrainerProcess | undefined;
+  trainer: RunProcess | undefined;
 }
 
 /** What a training computes on: the backend setting and, for torch (or auto, which may choose it), the interpreter and device. */
@@ -286,11 +305,15 @@ function choiceFields(c: BackendChoice): { backend?: string; python?: string; de
 export interface SupervisorOptions {
   /** How to start a trainer for this experiment file (its workspace folder is the working directory). */
   launch: (file: string) => Launch;
+  /** Where a Python script's prints go (an output channel); absent: the log. */
+  scriptOutput?: (run: ActiveRun, text: string) => void;
   log: Log;
   maxConcurrent: () => number;
   readyTimeoutMs: number;
   listTimeoutMs: number;
   stopGraceMs: number;
+  /** The extension's `python/` folder: frames in it are the logger's, not the user's (Problems). */
+  pythonPackageRoot?: string;
 }
 
 /** A problem to show at once: an `error` event or a crash. */
@@ -325,7 +348,11 @@ export class Supervisor implements Disposable {
     return [...this.active.values()].filter((r) => r.phase.kind !== "ended");
   }
   find(file: string, system: string): ActiveRun | undefined {
-    return this.runs().find((r) => samePath(r.file, file) && r.system === system);
+    return this.runs().find((r) => r.kind === "system" && samePath(r.file, file) && r.system === system);
+  }
+  /** The run of a Python script, while it runs. */
+  findScript(file: string): ActiveRun | undefined {
+    return this.runs().find((r) => r.kind === "script" && samePath(r.file, file));
   }
   findByRunDir(runDir: string): ActiveRun | undefined {
     return this.runs().find((r) => r.runDir !== undefined && samePath(r.runDir, runDir));
@@ -389,7 +416,7 @@ export class Supervisor implements Disposable {
   /** Starts a training; resolves once the trainer accepted the request (before `started`). */
   async train(options: TrainOptions, signal?: AbortSignal): Promise<ActiveRun> {
     if (this.find(options.file, options.system)) throw new Error(`${options.system} is already training`);
-    return this.launch(options.file, options.system, undefined, signal, {
+    return this.launchSidecar(options.file, options.system, undefined, signal, {
       type: "train",
       file: options.file,
       system: options.system,
@@ -408,20 +435,49 @@ export class Supervisor implements Disposable {
     signal?: AbortSignal,
   ): Promise<ActiveRun> {
     if (this.findByRunDir(runDir)) throw new Error(`${runDir} is already training`);
-    return this.launch(file, system, runDir, signal, { type: "resume", runDir, ...choiceFields(choice) });
+    return this.launchSidecar(file, system, runDir, signal, { type: "resume", runDir, ...choiceFields(choice) });
   }
 
-  private async launch(
+  /**
+   * Runs a Python script that uses the logger (▶ Run on a `.py` experiment): its events come from
+   * the logger's protocol pipe, its prints go to `scriptOutput`, Stop is SIGTERM.
+   */
+  async runScript(launch: ScriptLaunch): Promise<ActiveRun> {
+    if (this.findScript(launch.file)) throw new Error(`${basename(launch.file)} is already running`);
+    const run = this.register("script", launch.file, basename(launch.file), undefined);
+    const output = (text: string): void => {
+      if (this.options.scriptOutput) this.options.scriptOutput(run, text);
+      else
+        for (const line of text.split("\n")) if (line.trim() !== "") this.options.log.info(`[${run.system}] ${line}`);
+    };
+    return this.attach(run, () => PythonScriptProcess.start(launch, this.options.log, output), undefined);
+  }
+
+  private launchSidecar(
     file: string,
     system: string,
     runDir: string | undefined,
     signal: AbortSignal | undefined,
     request: TrainerRequest,
   ): Promise<ActiveRun> {
+    const run = this.register("system", file, system, runDir);
+    return this.attach(
+      run,
+      () =>
+        TrainerProcess.start(this.options.launch(file), this.options.log, {
+          timeoutMs: this.options.readyTimeoutMs,
+          ...(signal ? { signal } : {}),
+        }),
+      request,
+    );
+  }
+
+  private register(kind: ActiveRun["kind"], file: string, system: string, runDir: string | undefined): ActiveRun {
     if (this.disposed) throw new Error("the extension is shutting down");
     this.checkCapacity();
     const run: ActiveRun = {
       id: this.nextId++,
+      kind,
       file,
       system,
       runDir,
@@ -431,12 +487,18 @@ export class Supervisor implements Disposable {
     };
     this.active.set(run.id, run);
     this.changed.fire(run);
-    let trainer: TrainerProcess;
+    return run;
+  }
+
+  /** Starts the process of a registered run and follows it; `request` is sent to a sidecar once it is ready. */
+  private async attach(
+    run: ActiveRun,
+    start: () => Promise<RunProcess>,
+    request: TrainerRequest | undefined,
+  ): Promise<ActiveRun> {
+    let trainer: RunProcess;
     try {
-      trainer = await TrainerProcess.start(this.options.launch(file), this.options.log, {
-        timeoutMs: this.options.readyTimeoutMs,
-        ...(signal ? { signal } : {}),
-      });
+      trainer = await start();
     } catch (e) {
       run.phase = { kind: "ended", status: "failed", message: (e as Error).message };
       this.active.delete(run.id);
@@ -447,7 +509,7 @@ export class Supervisor implements Disposable {
     run.phase = { kind: "training", progress: undefined };
     trainer.onEvent((event) => this.handleEvent(run, event));
     trainer.onExit((info) => this.handleExit(run, info));
-    trainer.send(request);
+    if (request !== undefined && trainer instanceof TrainerProcess) trainer.send(request);
     this.changed.fire(run);
     return run;
   }
@@ -483,6 +545,8 @@ export class Supervisor implements Disposable {
         break;
       case "finished":
         if (event.runDir) run.runDir = event.runDir;
+        // A script's run ended, but the script goes on (it may start another): its exit ends it here.
+        if (run.kind === "script") break;
         run.phase = { kind: "ended", status: event.status, ...(event.message ? { message: event.message } : {}) };
         this.options.log.info(
           `${run.system}: ${event.status} at step ${event.step}${event.message ? `: ${event.message}` : ""}`,
@@ -499,6 +563,10 @@ export class Supervisor implements Disposable {
 
   private handleExit(run: ActiveRun, info: ExitInfo): void {
     this.active.delete(run.id);
+    if (run.kind === "script") {
+      this.handleScriptExit(run, info);
+      return;
+    }
     if (!info.finished) {
       // Exited without `finished`: a crash (or killed). Report it at once; never restart it.
       const why = info.spawnError ?? `exit code ${info.code}${info.signal ? `, signal ${info.signal}` : ""}`;
@@ -510,6 +578,53 @@ export class Supervisor implements Disposable {
         this.options.log.error(message);
         this.problems.fire({ run, message, crashed: true });
       }
+    }
+    run.trainer = undefined;
+    this.changed.fire(run);
+  }
+
+  /**
+   * A script ended. An exception (its traceback on stderr, Stop's KeyboardInterrupt aside) is a
+   * Problem at the innermost line of the user's files, whether it came before `lm.init` or during
+   * the run; a run the script left "running" (killed, or an error the logger did not see) is marked failed.
+   */
+  private handleScriptExit(run: ActiveRun, info: ExitInfo): void {
+    const stopping = run.phase.kind === "stopping";
+    const error =
+      info.code !== 0 && info.code !== null
+        ? scriptError(run.trainer?.stderr ?? "", this.options.pythonPackageRoot ?? "")
+        : undefined;
+    const interrupted = error?.type === "KeyboardInterrupt";
+    const crash = error !== undefined && !interrupted ? error : undefined;
+    const tail = run.trainer?.stderr.trim().slice(-500);
+    const how = info.signal ? `signal ${info.signal}` : `exit code ${info.code}`;
+    let message: string | undefined;
+    if (info.spawnError) message = `could not start Python for ${run.system}: ${info.spawnError}`;
+    else if (crash) message = `${run.system}: ${crash.message}`;
+    else if (info.finished === undefined && run.runDir !== undefined && (info.signal !== null || info.code !== 0))
+      message = `${run.system} ended (${how}) before it saved its run${stopping ? " (killed after Stop)" : ""}`;
+    else if (info.code !== 0 && !interrupted && !(stopping && info.signal !== null))
+      message = `${run.system} ended with ${how}${tail ? `: ${tail}` : ""}`;
+    const status = info.finished?.status ?? (message !== undefined ? "failed" : stopping ? "stopped" : "finished");
+    run.phase = { kind: "ended", status, ...(message !== undefined ? { message } : {}) };
+    if (run.runDir && message !== undefined) markRunFailed(run.runDir, message, this.options.log);
+    if (message !== undefined && !this.disposed) {
+      this.options.log.error(message);
+      this.problems.fire({
+        run,
+        message,
+        ...(crash
+          ? {
+              event: {
+                type: "error",
+                kind: "runtime",
+                message: crash.message,
+                ...(crash.location ? { location: crash.location } : {}),
+              },
+            }
+          : {}),
+        crashed: info.finished === undefined,
+      });
     }
     run.trainer = undefined;
     this.changed.fire(run);
@@ -535,7 +650,7 @@ export class Supervisor implements Disposable {
     this.disposed = true;
     const trainers = [...this.active.values()]
       .map((r) => r.trainer)
-      .filter((t): t is TrainerProcess => t !== undefined && !t.hasExited);
+      .filter((t): t is RunProcess => t !== undefined && !t.hasExited);
     this.shuttingDown = (async () => {
       for (const t of trainers) t.stop(graceMs, { closeInput: true });
       const all = Promise.all(trainers.map((t) => t.exited));

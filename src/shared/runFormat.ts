@@ -109,7 +109,11 @@ export interface RunManifest {
   /** Stable id, also the folder name by default: `<system>-<UTC time>-<4 hex>`. */
   id: string;
   system: string;
-  experiment: {
+  /**
+   * The experiment (or script, or notebook) file. Absent when the producer had no file (a notebook
+   * whose name Jupyter did not give, a REPL): the Runs view lists such runs under "No experiment file".
+   */
+  experiment?: {
     /** Absolute path at the time of training. */
     path: string;
     /** "sha256:<hex>" of the experiment file's bytes. */

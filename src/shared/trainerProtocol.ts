@@ -52,8 +52,11 @@ export type TrainerEvent =
       totalSteps: number;
       fromStep: number;
     }
-  /** Throttled (at most a few per second): the latest training step. */
-  | { type: "progress"; step: number; totalSteps: number; loss: number; stepsPerSecond: number }
+  /**
+   * Throttled (at most a few per second): the latest training step. `loss` is null when it is not
+   * finite (JSON has no NaN) or, from a Python script's logger, when no loss is logged.
+   */
+  | { type: "progress"; step: number; totalSteps: number; loss: number | null; stepsPerSecond: number }
   /** A metrics line was appended to metrics.jsonl. */
   | { type: "metrics"; step: number; values: Record<string, number | null> }
   /** A checkpoint file was written (already renamed into place). */

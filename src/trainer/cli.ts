@@ -74,7 +74,7 @@ function printer(): (e: TrainerEvent) => void {
         );
         break;
       case "progress": {
-        const line = progressLine(e.step, e.totalSteps, e.loss, e.stepsPerSecond);
+        const line = progressLine(e.step, e.totalSteps, e.loss ?? Number.NaN, e.stepsPerSecond);
         if (tty) {
           process.stderr.write(`\r\x1b[K${line}`);
           barShown = true;

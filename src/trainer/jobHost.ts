@@ -48,7 +48,7 @@ function experimentFileOf(job: Job): string | undefined {
   } else if (job.request.kind === "train") return job.request.file;
   else runDir = job.request.runDir;
   try {
-    return new RunFolder(runDir).readManifest().experiment.path;
+    return new RunFolder(runDir).readManifest().experiment?.path;
   } catch {
     return undefined;
   }

@@ -143,6 +143,11 @@ export async function runRequest(request: RunRequest, emitEvent: Emit, shouldSto
     if (request.kind === "resume") {
       runDir = resolve(request.runDir);
       const manifest = new RunFolder(runDir).readManifest();
+      if (manifest.experiment === undefined)
+        throw new UsageError(
+          `${runDir} records no experiment file (run.json has no "experiment"), so it cannot be resumed`,
+          1,
+        );
       experimentFile = manifest.experiment.path;
       system = manifest.system;
     } else {

@@ -135,9 +135,9 @@ class Training {
     let lock = req.resume ? folder.lock("resume") : undefined;
     try {
       const resumed = req.resume ? folder.readManifest() : undefined;
-      if (resumed && resumed.experiment.sha256 !== req.experiment.sha256) {
+      if (resumed && resumed.experiment?.sha256 !== req.experiment.sha256) {
         throw new UsageError(
-          `${req.experiment.file} changed since this run started (${resumed.experiment.sha256.slice(0, 19)}…); a resumed run would mix two experiments. Start a new run instead.`,
+          `${req.experiment.file} changed since this run started (${resumed.experiment?.sha256.slice(0, 19) ?? "no file recorded"}…); a resumed run would mix two experiments. Start a new run instead.`,
           1,
         );
       }

@@ -572,8 +572,15 @@ const runJsonCases: Case[] = [
   manifestCase("resumedFrom-string", set("resumedFrom", "x"), indexAnswered),
 
   // missing fields
-  ...["format", "formatVersion", "id", "system", "status", "startedAt", "step", "totalSteps", "seed", "experiment"].map(
-    (f) => manifestCase(`missing-${f}`, set(f, undefined), invalidEntry(new RegExp(f))),
+  ...["format", "formatVersion", "id", "system", "status", "startedAt", "step", "totalSteps", "seed"].map((f) =>
+    manifestCase(`missing-${f}`, set(f, undefined), invalidEntry(new RegExp(f))),
+  ),
+  // No experiment file (a notebook, a REPL) is a valid run (docs/run-format.md): every reader copes.
+  manifestCase(
+    "missing-experiment",
+    set("experiment", undefined),
+    validEntry,
+    "a run without experiment was invalid (notebook runs)",
   ),
   manifestCase(
     "missing-backend",

@@ -109,8 +109,8 @@ describe("a PyTorch script using the logger", { skip }, () => {
     assert.equal(m.status, "finished");
     assert.equal(m.step, 50);
     assert.equal(m.totalSteps, 50);
-    assert.equal(m.experiment.path, script);
-    assert.match(m.experiment.sha256, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(m.experiment?.path, script);
+    assert.match(m.experiment?.sha256 ?? "", /^sha256:[0-9a-f]{64}$/);
     assert.equal(m.backend.name, "pytorch");
     assert.deepEqual(m.config, { lr: 0.01, hidden: 16 });
     const entry = readRunEntry(runDir);

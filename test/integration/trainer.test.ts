@@ -47,8 +47,8 @@ describe("lm train", () => {
     assert.equal(m.seed, 7);
     assert.equal(m.backend.name, "cpu");
     assert.equal(m.backend.reason, "requested: cpu");
-    assert.equal(m.experiment.path, tiny);
-    assert.equal(m.experiment.sha256, `sha256:${createHash("sha256").update(readFileSync(tiny)).digest("hex")}`);
+    assert.equal(m.experiment?.path, tiny);
+    assert.equal(m.experiment?.sha256, `sha256:${createHash("sha256").update(readFileSync(tiny)).digest("hex")}`);
     assert.equal((m.config["task"] as { p: number }).p, 11);
     assert.equal(m.config["batchSize"], 16);
     assert.ok(m.endedAt && m.startedAt <= m.endedAt);

@@ -346,3 +346,39 @@ test("scan: a run.json that is a folder is not a run (its folder may hold runs o
     ["inner", "linked"],
   );
 });
+
+test("a run without `experiment` (a notebook, a REPL) is valid, grouped last with no path; latestOfExperiment", async (t) => {
+  const root = tempDir(t);
+  const { experiment: _dropped, ...notebook } = manifest({ id: "nb", system: "mlp" });
+  writeRun(path.join(root, "nb"), JSON.stringify(notebook));
+  writeRun(
+    path.join(root, "script-old"),
+    manifest({ id: "s1", system: "mlp", experiment: { path: "/w/train.py", sha256: "sha256:0" } }),
+  );
+  writeRun(
+    path.join(root, "script-new"),
+    manifest({
+      id: "s2",
+      system: "other",
+      experiment: { path: "/w/train.py", sha256: "sha256:0" },
+      startedAt: "2025-06-03T00:00:00.000Z",
+    }),
+  );
+  writeRun(path.join(root, "ts"), manifest({ id: "ts" }));
+  const index = new RunIndex([root]);
+  await index.scan();
+  const nb = index.get(path.join(root, "nb"));
+  assert.equal(nb?.status, "finished", nb?.status === "invalid" ? nb.problem : "");
+  assert.deepEqual(index.invalid(), []);
+  assert.deepEqual(
+    index.groups().map((g) => [g.experimentPath, g.systems.map((s) => s.runs.map((r) => r.manifest.id))]),
+    [
+      ["/exp/grokking.experiment.ts", [["ts"]]],
+      ["/w/train.py", [["s1"], ["s2"]]],
+      [undefined, [["nb"]]],
+    ],
+  );
+  // A script names its runs itself: its newest run over every system name.
+  assert.equal(index.latestOfExperiment("/w/train.py")?.manifest.id, "s2");
+  assert.equal(index.latestOfExperiment("/w/none.py"), undefined);
+});

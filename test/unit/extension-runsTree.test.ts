@@ -137,3 +137,32 @@ test("folder descriptions: relative to the workspace folder, nothing for the fol
   assert.equal(folderDescription(path.join(ws, "lib", "x"), multi), "lib/x", "innermost folder wins");
   assert.equal(folderDescription(path.join(ws, "src"), multi), "proj/src");
 });
+
+test("runs tree: runs without an experiment file are one top-level group with a stable id", async (t) => {
+  const root = tempDir(t);
+  const dir = writeRun(root, "nb", { system: "mlp" });
+  const m = JSON.parse(fs.readFileSync(path.join(dir, "run.json"), "utf8")) as Record<string, unknown>;
+  delete m["experiment"];
+  fs.writeFileSync(path.join(dir, "run.json"), JSON.stringify(m));
+  writeRun(root, "a1", {});
+  const index = new RunIndex([root]);
+  await index.scan();
+  const model = new RunsTreeModel();
+  model.sync(index);
+  const roots = model.roots();
+  assert.deepEqual(
+    roots.map((n) => n.id),
+    [`experiment:${path.resolve("/exp/a.experiment.ts")}`, "experiment:(none)"],
+  );
+  const systems = model.children(roots[1]!);
+  assert.deepEqual(
+    systems.map((n) => n.id),
+    ["system:(none)#mlp"],
+  );
+  assert.deepEqual(
+    model.children(systems[0]!).map((n) => n.kind),
+    ["run"],
+  );
+  model.sync(index);
+  assert.equal(model.roots()[1], roots[1], "the same node after a sync");
+});
