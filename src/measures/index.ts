@@ -7,3 +7,5 @@ export * from "./grokking";
 export * from "./regime";
 export * from "./extent";
 export * from "./movement";
+export * from "./conservation";
+export * from "./symmetries";

@@ -23,7 +23,15 @@ import {
 } from "./rules";
 import { suggest } from "./suggest";
 
-const ANALYSES: ReadonlyArray<keyof AnalysesSpec> = ["grokking", "weights", "kernel", "fourier", "tracin", "bif"];
+const ANALYSES: ReadonlyArray<keyof AnalysesSpec> = [
+  "grokking",
+  "weights",
+  "kernel",
+  "fourier",
+  "tracin",
+  "bif",
+  "conservation",
+];
 
 const every = nonNegativeInt;
 const query: Rule = (v, path, problems) => {
@@ -50,6 +58,7 @@ const query: Rule = (v, path, problems) => {
 export const ANALYSES_FIELDS: Record<keyof AnalysesSpec, Record<string, Rule>> = {
   grokking: { trainThreshold: interval(0, 1, "(]"), testThreshold: interval(0, 1, "(]"), hold: positiveInt },
   weights: { every },
+  conservation: { every },
   kernel: { every, probeSize: rule((v) => isInt(v) && v >= 2 && v <= 4096, "must be an integer in [2, 4096]") },
   fourier: { every, keyFrequencies: positiveInt },
   tracin: { every, projectionDim: positiveInt, query, trainExamples: nonNegativeInt },

@@ -19,7 +19,7 @@ import { restoreParams, type RunFolder } from "../runFolder";
 import { SystemInstance } from "../system";
 import type { Analysis, AnalysisContext, CheckpointParams, ModelContext } from "./analysis";
 import { createAnalyses, MODEL_ANALYSES } from "./analyses";
-import { CheckpointError, openRunForAnalysis, readCheckpointParams } from "./runAccess";
+import { CheckpointError, openRunForAnalysis, readCheckpointMetadata, readCheckpointParams } from "./runAccess";
 import { findSystem, validatedSpec } from "../systems";
 import { AnalysisWriter } from "./writer";
 
@@ -122,7 +122,7 @@ export async function analyzeRun(req: AnalyzeRequest, emit: Emit, shouldStop: ()
       emit({
         type: "log",
         level: "warn",
-        message: `${skipped.join(", ")} skipped: they need the model, and ${found.reason}. The weight-space analysis needs only checkpoints.`,
+        message: `${skipped.join(", ")} skipped: they need the model, and ${found.reason}. The weight-space and conservation analyses need only checkpoints.`,
       });
   }
 
@@ -251,7 +251,15 @@ async function analysisLoop(input: LoopInput): Promise<AnalyzeOutcome> {
     }
     if (reference && !analyses) {
       const ref = reference;
-      const ctx: AnalysisContext = { settings, referenceStep: ref.step, params, lr: lrAt, emit };
+      const ctx: AnalysisContext = {
+        settings,
+        referenceStep: ref.step,
+        params,
+        lr: lrAt,
+        emit,
+        manifest,
+        checkpointMetadata: (step) => readCheckpointMetadata(paths.get(step) ?? folder.checkpointPath(step)),
+      };
       const model: ModelContext | undefined = system ? { ...ctx, system, restore } : undefined;
       try {
         analyses = createAnalyses(ctx, model, wanted);

@@ -120,3 +120,16 @@ function shapeMismatch(infos: readonly TensorInfo[], expected: CheckpointParams)
   for (const name of expected.keys()) if (!infos.some((t) => t.name === name)) return `parameter "${name}" is missing`;
   return undefined;
 }
+
+/**
+ * The `__metadata__` of the checkpoint at `path` (the header only is read), or undefined when it
+ * cannot be read: it only refines an analysis (parameter order, layout, optimizer settings), so a
+ * damaged header costs that refinement, never the analysis; the parameters' own read reports it.
+ */
+export function readCheckpointMetadata(path: string): Readonly<Record<string, string>> | undefined {
+  try {
+    return readSafetensorsHeaderSync(path).metadata;
+  } catch {
+    return undefined;
+  }
+}
