@@ -105,6 +105,7 @@ const targets = [
       grokking: "src/webview/grokking/main.ts",
       lazyRich: "src/webview/lazyRich/main.ts",
       influence: "src/webview/influence/main.ts",
+      conservation: "src/webview/conservation/main.ts",
     },
     outdir: join(dist, "webview"),
   },

@@ -43,6 +43,7 @@ function createCommands(app: App): Record<CommandId, Handler> {
     [Commands.openGrokking]: (arg, selected) => openAnalysis(app, "grokking", arg, selected),
     [Commands.openLazyRich]: (arg, selected) => openAnalysis(app, "lazyRich", arg, selected),
     [Commands.openInfluence]: (arg) => openAnalysis(app, "influence", arg, undefined),
+    [Commands.openConservation]: (arg, selected) => openAnalysis(app, "conservation", arg, selected),
     [Commands.analyzeRun]: (arg) => analyzeRun(app, arg),
   };
 }
@@ -369,7 +370,12 @@ async function targetRuns(
 }
 
 async function openAnalysis(app: App, kind: AnalysisPanelKind, arg: unknown, selected: unknown): Promise<void> {
-  const titles = { grokking: "Grokking", lazyRich: "Lazy vs Rich", influence: "Influence" } as const;
+  const titles = {
+    grokking: "Grokking",
+    lazyRich: "Lazy vs Rich",
+    influence: "Influence",
+    conservation: "Conservation Laws",
+  } as const;
   const runDirs = await targetRuns(app, arg, selected, titles[kind], kind !== "influence");
   if (!runDirs || runDirs.length === 0) return;
   PANELS[kind].open(app.ctx, runDirs);

@@ -20,6 +20,7 @@ export const Commands = {
   openGrokking: "learningMechanics.openGrokking",
   openLazyRich: "learningMechanics.openLazyRich",
   openInfluence: "learningMechanics.openInfluence",
+  openConservation: "learningMechanics.openConservation",
   analyzeRun: "learningMechanics.analyzeRun",
 } as const;
 export type CommandId = (typeof Commands)[keyof typeof Commands];
@@ -58,6 +59,7 @@ export const AnalysisViewTypes = {
   grokking: "learningMechanics.grokking",
   lazyRich: "learningMechanics.lazyRich",
   influence: "learningMechanics.influence",
+  conservation: "learningMechanics.conservation",
 } as const;
 
 /** When the analyzer runs by itself: never, or on runs in the run roots as their checkpoints appear. */
