@@ -19,7 +19,7 @@ const BODY = `
 </table>
 <ul id="notes" class="note cons-notes"></ul>
 <p class="note">Solid: measured drift; dashed, paler: the drift the law predicts. Layer names in the table are in their lines' colours.</p>
-<div id="charts" class="lr-grid"></div>
+<div id="charts" class="lr-grid cons-charts"></div>
 `;
 
 export function conservationHtml(r: PageResources): string {
