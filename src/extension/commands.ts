@@ -391,10 +391,10 @@ async function analyzeRun(app: App, arg: unknown): Promise<void> {
     const notExperiment = recorded === undefined ? undefined : notAnExperimentReason(recorded);
     void vscode.window.showInformationMessage(
       notExperiment !== undefined
-        ? `Only the weight-space analysis runs: the others need the model, and ${notExperiment}.`
+        ? `Only the checkpoint analyses (weights, conservation laws) run: the others need the model, and ${notExperiment}.`
         : ctx.isTrusted
-          ? "This run's experiment file is outside the workspace, so only the weight-space analysis runs (it needs no experiment code)."
-          : "In an untrusted workspace only the weight-space analysis runs: the others load the experiment file's code.",
+          ? "This run's experiment file is outside the workspace, so only the checkpoint analyses (weights, conservation laws) run: they need no experiment code."
+          : "In an untrusted workspace only the checkpoint analyses (weights, conservation laws) run: the others load the experiment file's code.",
     );
   }
   ctx.analyzers.request({ runDir });
