@@ -150,7 +150,7 @@ export class AnalyzerPool implements Disposable {
       const only = file !== undefined ? job.only : ["weights" as const];
       if (file === undefined)
         log.info(
-          `analyzer ${job.runDir}: the workspace is not trusted or the experiment file is outside it, so only the weight-space analysis runs (it loads no experiment code)`,
+          `analyzer ${job.runDir}: the workspace is not trusted or the experiment file is outside it, so only the checkpoint analyses run (weights, conservation laws: they load no experiment code)`,
         );
       process.send({
         type: "analyze",

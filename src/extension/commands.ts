@@ -48,6 +48,7 @@ function createCommands(app: App): Record<CommandId, Handler> {
     [Commands.openLazyRich]: (arg, selected) => openAnalysis(app, "lazyRich", arg, selected),
     [Commands.openSharpness]: (arg, selected) => openAnalysis(app, "sharpness", arg, selected),
     [Commands.openInfluence]: (arg) => openAnalysis(app, "influence", arg, undefined),
+    [Commands.openConservation]: (arg, selected) => openAnalysis(app, "conservation", arg, selected),
     [Commands.analyzeRun]: (arg) => analyzeRun(app, arg),
     [Commands.createExample]: () => createExample(),
     [Commands.runPython]: (arg) => runPython(app, arg),
@@ -399,6 +400,7 @@ async function openAnalysis(app: App, kind: AnalysisPanelKind, arg: unknown, sel
     lazyRich: "Lazy vs Rich",
     influence: "Influence",
     sharpness: "Sharpness",
+    conservation: "Conservation Laws",
   } as const;
   const runDirs = await targetRuns(app, arg, selected, titles[kind], kind !== "influence");
   if (!runDirs || runDirs.length === 0) return;
@@ -415,10 +417,10 @@ async function analyzeRun(app: App, arg: unknown): Promise<void> {
     const notExperiment = recorded === undefined ? undefined : notAnExperimentReason(recorded);
     void vscode.window.showInformationMessage(
       notExperiment !== undefined
-        ? `Only the weight-space analysis runs: the others need the model, and ${notExperiment}.`
+        ? `Only the checkpoint analyses (weights, conservation laws) run: the others need the model, and ${notExperiment}.`
         : ctx.isTrusted
-          ? "This run's experiment file is outside the workspace, so only the weight-space analysis runs (it needs no experiment code)."
-          : "In an untrusted workspace only the weight-space analysis runs: the others load the experiment file's code.",
+          ? "This run's experiment file is outside the workspace, so only the checkpoint analyses (weights, conservation laws) run: they need no experiment code."
+          : "In an untrusted workspace only the checkpoint analyses (weights, conservation laws) run: the others load the experiment file's code.",
     );
   }
   ctx.analyzers.request({ runDir });

@@ -21,6 +21,7 @@ export const Commands = {
   openLazyRich: "learningMechanics.openLazyRich",
   openInfluence: "learningMechanics.openInfluence",
   openSharpness: "learningMechanics.openSharpness",
+  openConservation: "learningMechanics.openConservation",
   analyzeRun: "learningMechanics.analyzeRun",
   createExample: "learningMechanics.createExample",
   runPython: "learningMechanics.runPython",
@@ -62,6 +63,7 @@ export const AnalysisViewTypes = {
   lazyRich: "learningMechanics.lazyRich",
   influence: "learningMechanics.influence",
   sharpness: "learningMechanics.sharpness",
+  conservation: "learningMechanics.conservation",
 } as const;
 
 /** When the analyzer runs by itself: never, or on runs in the run roots as their checkpoints appear. */

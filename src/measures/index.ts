@@ -9,3 +9,5 @@ export * from "./extent";
 export * from "./movement";
 export * from "./lanczos";
 export * from "./sharpness";
+export * from "./conservation";
+export * from "./symmetries";

@@ -260,6 +260,8 @@ export interface AnalysesSpec {
   grokking: { trainThreshold: number; testThreshold: number; hold: number };
   /** Per-layer norms and relative change from step 0: checkpoints only. */
   weights: { every: number };
+  /** Conserved quantities of the model's symmetries and their drift (Kunin et al. 2021): checkpoints only. */
+  conservation: { every: number };
   /** Empirical NTK distance from step 0, centred kernel–target alignment and linear CKA on a fixed probe set. */
   kernel: { every: number; probeSize: number };
   /** Fourier progress measures of Nanda et al. 2023 (modular arithmetic only). */
@@ -309,6 +311,7 @@ export const ANALYSIS_NAMES: readonly AnalysisName[] = [
   "bif",
   "sharpness",
   "llc",
+  "conservation",
 ];
 
 /** What an experiment file may write: any subset, at any depth. */

@@ -184,6 +184,42 @@ export interface LlcRecord {
   warning?: string;
 }
 
+/** One symmetry's conserved quantities at one checkpoint (Kunin et al. 2021; docs/analyses.md). */
+export interface ConservedLaw {
+  kind: "rescale" | "translation" | "scale";
+  /** Where: "layers.0 → layers.1", "out", "residual stream". */
+  layer: string;
+  /** Number of conserved quantities (hidden units, readout features + bias, 1 for scale). */
+  count: number;
+  /** ‖Q(t)‖₂ over the quantities. */
+  norm: number;
+  /** Σ_u Q_u(t). */
+  sum: number;
+  /** ‖Q(t) − Q(0)‖ / ‖Q(0)‖ (null when Q(0) = 0). */
+  drift: number | null;
+  /** The drift the law predicts, ‖Q_pred(t) − Q(0)‖ / ‖Q(0)‖ (null without a prediction). */
+  predicted: number | null;
+  /** ‖Q(t) − Q_pred(t)‖ / ‖Q(0)‖: what the prediction leaves unexplained. */
+  residual: number | null;
+  /** How far the prediction holds: "exact", "leading order" (up to the η² gradient term), "decay only" (AdamW), "none". */
+  quality: "exact" | "leading order" | "decay only" | "none";
+}
+
+export interface ConservationRecord {
+  step: number;
+  /** Learning rate η of the last update before this checkpoint (NaN → null when unknown). */
+  lr: number | null;
+  /** Σ η_j over the updates so far: the gradient-flow time t the laws are stated in. */
+  time: number | null;
+  /** a_t: the factor weight decay alone shrinks the parameters by (1 without decay; null when not predicted). */
+  decay: number | null;
+  /** The prediction used, in words, e.g. "SGD, coupled L2 λ = 0.01: Q(t) = a_t² Q(0), a_t = ∏(1 − η_j λ)". */
+  law: string;
+  symmetries: ConservedLaw[];
+  /** What was not detected or predicted, and why. */
+  notes: string[];
+}
+
 export interface AnalysisRecords {
   weights: WeightsRecord;
   kernel: KernelRecord;
@@ -192,6 +228,7 @@ export interface AnalysisRecords {
   bif: BifRecord;
   sharpness: SharpnessRecord;
   llc: LlcRecord;
+  conservation: ConservationRecord;
 }
 
 export interface AnalysisFile<N extends AnalysisName> {

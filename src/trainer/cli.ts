@@ -26,7 +26,7 @@ usage:
            [--device cpu|cuda|cuda:N|mps] [--python PATH] [--threads N]   (for torch, and for auto, which may choose it)
   lm resume RUN_DIR [--backend B] [--device D] [--python PATH] [--threads N]
   lm list FILE
-  lm analyze RUN_DIR [--follow] [--only weights,kernel,fourier,tracin,bif] [--set ANALYSIS.FIELD=VALUE]… [--file FILE | --run-experiment] [--backend B]
+  lm analyze RUN_DIR [--follow] [--only weights,kernel,fourier,tracin,bif,conservation] [--set ANALYSIS.FIELD=VALUE]… [--file FILE | --run-experiment] [--backend B]
     (the analyses that need the model run the experiment file's code: only with --file FILE, or
     --run-experiment for the file recorded in run.json; without either, only the weight-space one)`;
 

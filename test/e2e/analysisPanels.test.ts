@@ -488,15 +488,15 @@ describe("e2e: the analyzer and the analysis panels", () => {
       const serverMs = since(t0);
       t0 = performance.now();
       await cliTrain(ws.dir, join(ws.dir, "tiny.experiment.ts"), "tinyAdd", runDir, 60);
-      await waitForAnalyses(runDir, ["weights"], 60_000);
+      await waitForAnalyses(runDir, ["weights", "conservation"], 60_000);
       const analysedMs = since(t0);
       // Give a (wrong) model analysis time to show up before concluding it does not.
       await sleep(3_000);
       const written = readdirSync(join(runDir, "analyses")).sort();
       assert.deepEqual(
         written,
-        ["weights.jsonl"],
-        `only the weight-space analysis in Restricted Mode: ${written.join(", ")}`,
+        ["conservation.jsonl", "weights.jsonl"],
+        `only the checkpoint analyses (weights, conservation) in Restricted Mode: ${written.join(", ")}`,
       );
       t.diagnostic(`timings ms: server + workbench ${serverMs}, run start → weights.jsonl complete ${analysedMs}`);
     } catch (e) {

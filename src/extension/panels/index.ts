@@ -1,6 +1,7 @@
 // Every panel kind, as the command table and activation use them: open one, register its serializer.
 import type * as vscode from "vscode";
 import type { Ctx } from "../context";
+import { CONSERVATION } from "./conservationPanel";
 import { GROKKING } from "./grokkingPanel";
 import { INFLUENCE } from "./influencePanel";
 import { LAZY_RICH } from "./lazyRichPanel";
@@ -29,7 +30,8 @@ export const PANELS = {
   lazyRich: panel(LAZY_RICH),
   influence: panel(INFLUENCE),
   sharpness: panel(SHARPNESS),
+  conservation: panel(CONSERVATION),
 } as const;
 
 /** The analysis panels, by the name their commands use. */
-export type AnalysisPanelKind = "grokking" | "lazyRich" | "influence" | "sharpness";
+export type AnalysisPanelKind = "grokking" | "lazyRich" | "influence" | "sharpness" | "conservation";

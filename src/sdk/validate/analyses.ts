@@ -32,6 +32,7 @@ const ANALYSES: ReadonlyArray<keyof AnalysesSpec> = [
   "bif",
   "sharpness",
   "llc",
+  "conservation",
 ];
 
 const every = nonNegativeInt;
@@ -59,6 +60,7 @@ const query: Rule = (v, path, problems) => {
 export const ANALYSES_FIELDS: Record<keyof AnalysesSpec, Record<string, Rule>> = {
   grokking: { trainThreshold: interval(0, 1, "(]"), testThreshold: interval(0, 1, "(]"), hold: positiveInt },
   weights: { every },
+  conservation: { every },
   kernel: { every, probeSize: rule((v) => isInt(v) && v >= 2 && v <= 4096, "must be an integer in [2, 4096]") },
   fourier: { every, keyFrequencies: positiveInt },
   tracin: { every, projectionDim: positiveInt, query, trainExamples: nonNegativeInt },

@@ -3,6 +3,7 @@
 import type { AnalysisName } from "../../sdk/spec";
 import type { Analysis, AnalysisContext, ModelContext } from "./analysis";
 import { createBifAnalysis } from "./bifAnalysis";
+import { createConservationAnalysis } from "./conservationAnalysis";
 import { createFourierAnalysis, fourierUnsupported } from "./fourierAnalysis";
 import { createKernelAnalysis } from "./kernelAnalysis";
 import { createLlcAnalysis } from "./llcAnalysis";
@@ -25,6 +26,7 @@ export function createAnalyses(
   const on = (name: AnalysisName) => wanted(name) && ctx.settings[name].every > 0;
   const out: Analysis[] = [];
   if (on("weights")) out.push(createWeightsAnalysis(ctx));
+  if (on("conservation")) out.push(createConservationAnalysis(ctx));
   if (!model) return out;
   if (on("kernel")) out.push(createKernelAnalysis(model));
   if (on("fourier")) {

@@ -5,6 +5,7 @@
 // returns an `Analysis`, one line in analyses.ts (see this folder's README).
 import type { AnalysesSpec, AnalysisName } from "../../sdk/spec";
 import type { AnalysisHeader, AnalysisRecords } from "../../shared/analysisFormat";
+import type { RunManifest } from "../../shared/runFormat";
 import type { Emit } from "../errors";
 import type { CheckpointData } from "../runFolder";
 import type { SystemInstance } from "../system";
@@ -41,6 +42,10 @@ export interface AnalysisContext {
   /** Learning rate at a step (NaN when not logged). */
   lr: (step: number) => number;
   emit: Emit;
+  /** run.json as read when the analyzer started (its `config` describes the model and optimizer). */
+  manifest: RunManifest;
+  /** A checkpoint's `__metadata__` (params order, layout, optimizer); undefined when unreadable. */
+  checkpointMetadata: (step: number) => Readonly<Record<string, string>> | undefined;
 }
 
 /** What the analyses that need the model use besides: the system, and a way to load a checkpoint into it. */

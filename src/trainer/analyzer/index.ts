@@ -19,7 +19,13 @@ import { restoreParams, type RunFolder } from "../runFolder";
 import { SystemInstance } from "../system";
 import type { Analysis, AnalysisContext, CheckpointParams, ModelContext } from "./analysis";
 import { createAnalyses, MODEL_ANALYSES } from "./analyses";
-import { CheckpointError, openRunForAnalysis, readCheckpointParams, readOptimizerSlot } from "./runAccess";
+import {
+  CheckpointError,
+  openRunForAnalysis,
+  readCheckpointMetadata,
+  readCheckpointParams,
+  readOptimizerSlot,
+} from "./runAccess";
 import { findSystem, validatedSpec } from "../systems";
 import { AnalysisWriter } from "./writer";
 
@@ -122,7 +128,7 @@ export async function analyzeRun(req: AnalyzeRequest, emit: Emit, shouldStop: ()
       emit({
         type: "log",
         level: "warn",
-        message: `${skipped.join(", ")} skipped: they need the model, and ${found.reason}. The weight-space analysis needs only checkpoints.`,
+        message: `${skipped.join(", ")} skipped: they need the model, and ${found.reason}. The weight-space and conservation analyses need only checkpoints.`,
       });
   }
 
@@ -251,7 +257,15 @@ async function analysisLoop(input: LoopInput): Promise<AnalyzeOutcome> {
     }
     if (reference && !analyses) {
       const ref = reference;
-      const ctx: AnalysisContext = { settings, referenceStep: ref.step, params, lr: lrAt, emit };
+      const ctx: AnalysisContext = {
+        settings,
+        referenceStep: ref.step,
+        params,
+        lr: lrAt,
+        emit,
+        manifest,
+        checkpointMetadata: (step) => readCheckpointMetadata(paths.get(step) ?? folder.checkpointPath(step)),
+      };
       const optimizerSlot = (step: number, slot: string) =>
         readOptimizerSlot(paths.get(step) ?? folder.checkpointPath(step), slot, ref.params);
       const model: ModelContext | undefined = system ? { ...ctx, system, restore, optimizerSlot } : undefined;

@@ -173,3 +173,16 @@ export function readOptimizerSlot(path: string, slot: string, expected: Checkpoi
     values.set(x.name.slice(prefix.length), x.data instanceof Float32Array ? x.data : Float32Array.from(x.data));
   return { t, values };
 }
+
+/**
+ * The `__metadata__` of the checkpoint at `path` (the header only is read), or undefined when it
+ * cannot be read: it only refines an analysis (parameter order, layout, optimizer settings), so a
+ * damaged header costs that refinement, never the analysis; the parameters' own read reports it.
+ */
+export function readCheckpointMetadata(path: string): Readonly<Record<string, string>> | undefined {
+  try {
+    return readSafetensorsHeaderSync(path).metadata;
+  } catch {
+    return undefined;
+  }
+}
