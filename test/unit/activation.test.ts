@@ -37,7 +37,7 @@ test("activation: workspaces with experiment files or run folders, not every Typ
   assert.deepEqual(props["learningMechanics.runRoots"]?.default, ["runs"]);
   assert.ok(events.includes("workspaceContains:**/runs/*/run.json"), "workspaceContains:**/runs/*/run.json");
   // Panels revive after a reload (their serializers are registered on activation).
-  for (const view of ["lossCurves", "grokking", "lazyRich", "influence"])
+  for (const view of ["lossCurves", "grokking", "lazyRich", "influence", "sharpness", "conservation"])
     assert.ok(events.includes(`onWebviewPanel:learningMechanics.${view}`), `onWebviewPanel:learningMechanics.${view}`);
   assert.deepEqual(
     events.filter(
