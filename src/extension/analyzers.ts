@@ -5,6 +5,7 @@
 // served when that analyzer exits, so bursts of checkpoints cost one pass. No `vscode` import.
 import type { AnalysesInput, AnalysisName } from "../sdk/spec";
 import type { TrainerEvent } from "../shared/trainerProtocol";
+import { CHECKPOINT_ANALYSES } from "../shared/analysisFormat";
 import { type Disposable, Emitter, type Event } from "./events";
 import { type Launch, type Log, TrainerProcess } from "./supervisor";
 
@@ -147,7 +148,7 @@ export class AnalyzerPool implements Disposable {
           );
       });
       const file = this.options.experimentFile(job.runDir);
-      const only = file !== undefined ? job.only : ["weights" as const];
+      const only = file !== undefined ? job.only : [...CHECKPOINT_ANALYSES];
       if (file === undefined)
         log.info(
           `analyzer ${job.runDir}: the workspace is not trusted or the experiment file is outside it, so only the checkpoint analyses run (weights, conservation laws: they load no experiment code)`,

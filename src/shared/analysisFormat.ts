@@ -20,6 +20,13 @@ import { READ_LIMITS } from "./safeRead";
 
 export { ANALYSIS_NAMES, type AnalysisName };
 
+/**
+ * The analyses that need only a run's checkpoints and run.json, never the experiment file's code:
+ * the ones an untrusted workspace (or a run whose model cannot be rebuilt) gets. The others need
+ * the model (src/trainer/analyzer/analyses.ts, `MODEL_ANALYSES`).
+ */
+export const CHECKPOINT_ANALYSES: readonly AnalysisName[] = ["weights", "conservation"];
+
 export const ANALYSIS_FORMAT_VERSION = 1;
 
 export function analysisPath(runDir: string, name: AnalysisName): string {

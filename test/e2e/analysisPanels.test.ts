@@ -365,7 +365,13 @@ describe("e2e: the analyzer and the analysis panels", () => {
         lastClicked = [k, col];
         const ex = examples[k]!;
         const shown = await clickRow(k, col);
-        assert.equal(shown.title, `Example ${ex.index} · label ${String(ex.label)}`, `row ${k} of ${n}`);
+        const dataIndex = (ex as { dataIndex?: number }).dataIndex;
+        assert.equal(typeof dataIndex, "number", "a built-in task's rows name their data.json index");
+        assert.equal(
+          shown.title,
+          `Example ${ex.index} (data.json #${dataIndex}) · label ${String(ex.label)}`,
+          `row ${k} of ${n}`,
+        );
         assert.equal(shown.text, ex.text, `row ${k}: the example's text from tracin.jsonl's header`);
         assert.match(shown.text, /^\d+ \+ \d+ = \d+ \(mod 11\)$/);
         const facts = await inf.locator("#exFacts").innerText();

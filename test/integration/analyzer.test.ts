@@ -158,7 +158,7 @@ describe("lm analyze", () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(
       r.stderr,
-      /kernel, fourier, tracin skipped: they need the model, and run\.json names no experiment file/,
+      /kernel, fourier, tracin, sharpness skipped: they need the model, and run\.json names no experiment file/,
     );
     assert.equal(readAnalysis(foreign, "weights")!.records.length, 4);
     assert.equal(existsSync(join(foreign, "analyses", "kernel.jsonl")), false);

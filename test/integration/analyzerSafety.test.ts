@@ -130,7 +130,7 @@ describe("analyzer: runs experiment code only when asked", () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(
       r.stderr,
-      /kernel, fourier, tracin skipped: .*pass --run-experiment \(the file recorded in run\.json: .*tiny\.experiment\.ts\) or --file FILE/,
+      /kernel, fourier, tracin, sharpness skipped: .*pass --run-experiment \(the file recorded in run\.json: .*tiny\.experiment\.ts\) or --file FILE/,
     );
     assert.equal(
       existsSync(marker) ? readFileSync(marker, "utf8").length : 0,

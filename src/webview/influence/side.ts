@@ -97,7 +97,8 @@ export function renderSide(): void {
   byId("sideExample").hidden = sel === null;
   if (sel && d && view.run) {
     const ex = view.run.examples[sel.row]!;
-    byId("exTitle").textContent = `${exampleName(ex)} · label ${ex.label}`;
+    const name = exampleName(ex);
+    byId("exTitle").textContent = `${name.charAt(0).toUpperCase()}${name.slice(1)} · label ${ex.label}`;
     const facts = byId("exFacts");
     const v = d.values[sel.row * d.t + sel.col]!;
     const items: [string, string][] = [
