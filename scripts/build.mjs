@@ -76,6 +76,7 @@ const targets = [
       bifCost: "bench/bifCost.ts",
       tracin: "bench/tracin.bench.ts",
       torchWorker: "bench/torchWorker.bench.ts",
+      tensorboard: "bench/tensorboard.bench.ts",
     },
     outdir: join(dist, "bench"),
     external: runtimeExternal,
