@@ -7,6 +7,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
+import { RunIndex } from "../../src/extension/runIndex";
 import { crc32c, maskedCrc32c } from "../../src/shared/crc32c";
 import { type EventFields, decodeEvent, encodeEvent } from "../../src/shared/tensorboardEvents";
 import { TensorBoardLog, eventFileNames } from "../../src/shared/tensorboardLog";
@@ -239,4 +240,36 @@ test("hostile: an over-limit record the file holds is skipped unread; garbage st
   const g = new TfRecordTailer(file, { resyncBytes: 1024 });
   const gr = g.poll(() => assert.fail("no record in garbage"));
   assert.match(gr.stalled ?? "", /no valid record header in the 1024 bytes after the broken one at byte 0/);
+});
+
+test("run index: log folders found at every run position, beside runs; a directory symlink loop ends the scan; update and remove keep them current", async (t) => {
+  const root = tempDir(t);
+  const put = (dir: string): void => {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, EVENT_FILE), record(scalar(1, "loss", 1)));
+  };
+  put(path.join(root, "Dec03_host"));
+  put(path.join(root, "keras", "train"));
+  put(path.join(root, "keras", "validation"));
+  fs.symlinkSync(root, path.join(root, "loop")); // root/loop/loop/... never ends
+  fs.symlinkSync(path.join(root, "keras", "self"), path.join(root, "keras", "self"));
+  const index = new RunIndex([root]);
+  assert.deepEqual(await index.scan(), { kind: "done", runs: 0 });
+  assert.deepEqual(
+    index.tensorboardLogs().map((l) => l.label),
+    ["Dec03_host", "keras/train", "keras/validation", "loop/Dec03_host"],
+  );
+  assert.deepEqual(index.invalid(), [], "a log folder is no invalid run");
+  // A new log appears, one goes away (update), a group is deleted (remove).
+  put(path.join(root, "late"));
+  assert.equal(index.update(path.join(root, "late")), undefined, "no run.json: no run entry");
+  assert.equal(index.getTensorBoard(path.join(root, "late"))?.label, "late");
+  fs.rmSync(path.join(root, "Dec03_host", EVENT_FILE));
+  index.update(path.join(root, "Dec03_host"));
+  assert.equal(index.getTensorBoard(path.join(root, "Dec03_host")), undefined);
+  assert.equal(index.remove(path.join(root, "keras")), 2);
+  assert.deepEqual(
+    index.tensorboardLogs().map((l) => l.label),
+    ["late", "loop/Dec03_host"],
+  );
 });
