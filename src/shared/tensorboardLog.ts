@@ -50,11 +50,14 @@ export const TB_POINTS_PER_TAG = 4000;
 export const TB_COMPACT_AT = 2 * TB_POINTS_PER_TAG;
 /** Tags kept per log. */
 export const TB_MAX_TAGS = 500;
+/** Event files read per log (the newest by name); a folder of more is hostile or broken. */
+export const TB_MAX_FILES = 1000;
 
 export interface TensorBoardLogOptions {
   pointsPerTag?: number;
   compactAt?: number;
   maxTags?: number;
+  maxFiles?: number;
   records?: TfRecordOptions;
 }
 
@@ -178,7 +181,10 @@ export class TensorBoardLog {
 
   /** Reads what the folder's event files gained since the last poll (see the top of this file). */
   poll(): TensorBoardPoll {
-    const names = eventFileNames(this.dir);
+    const all = eventFileNames(this.dir);
+    const maxFiles = this.options.maxFiles ?? TB_MAX_FILES;
+    // Names start with the writer's start time: the last ones are the newest.
+    const names = all.length > maxFiles ? all.slice(all.length - maxFiles) : all;
     const gone = [...this.tailers.keys()].some((n) => !names.includes(n));
     if (gone) {
       // A file went away: its points are in the tags, mixed with the others'. Read everything again.
@@ -203,6 +209,8 @@ export class TensorBoardLog {
       this.currentProblems = [];
       for (const [n, t] of this.tailers) this.readFile(n, t);
     }
+    if (all.length > maxFiles)
+      this.currentProblems.push(`${all.length} event files; only the newest ${maxFiles} are read`);
     if (this.t0 !== this.sentT0 && !Number.isNaN(this.sentT0)) this.needsReset = true;
     if (this.needsReset) return { kind: "reset" };
     return { kind: "append", points: this.take(false) };

@@ -273,3 +273,13 @@ test("run index: log folders found at every run position, beside runs; a directo
     ["late", "loop/Dec03_host"],
   );
 });
+
+test("hostile: a folder of more event files than maxFiles reads only the newest, and says so", (t) => {
+  const dir = tempDir(t);
+  for (let i = 0; i < 5; i++)
+    fs.writeFileSync(path.join(dir, `events.out.tfevents.${1000 + i}.host`), record(scalar(i, "loss", i)));
+  const log = new TensorBoardLog(dir, { maxFiles: 2 });
+  log.poll();
+  assert.deepEqual(log.snapshot().step, [3, 4]);
+  assert.deepEqual(log.problems, ["5 event files; only the newest 2 are read"]);
+});
