@@ -82,6 +82,7 @@ const targets = [
       tracin: "bench/tracin.bench.ts",
       torchWorker: "bench/torchWorker.bench.ts",
       conservation: "bench/conservation.bench.ts",
+      tensorboard: "bench/tensorboard.bench.ts",
     },
     outdir: join(dist, "bench"),
     external: runtimeExternal,

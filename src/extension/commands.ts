@@ -12,7 +12,7 @@ import type { Ctx } from "./context";
 import type { TrainerDiagnostics } from "./diagnostics";
 import type { ExperimentSystems } from "./experiments";
 import { PANELS, type AnalysisPanelKind } from "./panels/index";
-import type { ValidRunEntry } from "./runIndex";
+import type { TensorBoardEntry, ValidRunEntry } from "./runIndex";
 import { folderDescription } from "./displayPath";
 import { runDirOf, type RunsView, workspaceFolders } from "./runsView";
 import { choosePython, mayUseTorch } from "./pythonChoice";
@@ -276,13 +276,27 @@ async function resume(app: App, arg: unknown): Promise<void> {
   );
 }
 
-async function pickRun(entries: readonly ValidRunEntry[], title: string, many = false): Promise<string[] | undefined> {
-  const items = entries.map((e) => ({
-    label: e.folderName,
-    description: `${e.manifest.system} · ${e.status} · step ${e.manifest.step}/${e.manifest.totalSteps}`,
-    detail: e.manifest.experiment?.path ?? "no experiment file",
-    runDir: e.runDir,
-  }));
+async function pickRun(
+  entries: readonly ValidRunEntry[],
+  title: string,
+  many = false,
+  logs: readonly TensorBoardEntry[] = [],
+): Promise<string[] | undefined> {
+  const items = [
+    ...entries.map((e) => ({
+      label: e.folderName,
+      description: `${e.manifest.system} · ${e.status} · step ${e.manifest.step}/${e.manifest.totalSteps}`,
+      detail: e.manifest.experiment?.path ?? "no experiment file",
+      runDir: e.runDir,
+    })),
+    // TensorBoard logs open in the loss-curves panel too (scalars only).
+    ...logs.map((l) => ({
+      label: l.label,
+      description: "TensorBoard log · scalars only",
+      detail: l.logDir,
+      runDir: l.logDir,
+    })),
+  ];
   if (many) {
     const picks = await vscode.window.showQuickPick(items, { title, canPickMany: true, matchOnDescription: true });
     return picks?.map((p) => p.runDir);
@@ -339,13 +353,14 @@ async function openRun(app: App, arg: unknown): Promise<void> {
   let runDir = runDirOf(arg);
   if (!runDir) {
     const runs = allRuns(ctx);
-    if (runs.length === 0) {
+    const logs = ctx.runIndex.tensorboardLogs();
+    if (runs.length + logs.length === 0) {
       void vscode.window.showInformationMessage(
         `No runs found under ${ctx.runRoots().join(", ") || "the run roots (open a folder)"}.`,
       );
       return;
     }
-    runDir = (await pickRun(runs, "Open Run"))?.[0];
+    runDir = (await pickRun(runs, "Open Run", false, logs))?.[0];
     if (!runDir) return;
   }
   PANELS.lossCurves.open(ctx, [runDir]);
@@ -358,11 +373,12 @@ async function compareRuns(app: App, arg: unknown, selected: unknown): Promise<v
   if (runDirs.length === 0 && runDirOf(arg)) runDirs = [runDirOf(arg)!];
   if (runDirs.length < 2) {
     const runs = allRuns(ctx);
-    if (runs.length < 2) {
+    const logs = ctx.runIndex.tensorboardLogs();
+    if (runs.length + logs.length < 2) {
       void vscode.window.showInformationMessage("Comparing needs at least two runs.");
       return;
     }
-    const picked = await pickRun(runs, "Compare Runs", true);
+    const picked = await pickRun(runs, "Compare Runs", true, logs);
     if (!picked || picked.length === 0) return;
     runDirs = [...new Set([...runDirs, ...picked])];
   }

@@ -81,6 +81,9 @@ export const TreeItemContext = {
   runActive: "learningMechanics.runActive",
   experiment: "learningMechanics.experiment",
   system: "learningMechanics.system",
+  /** A TensorBoard log: opens in the loss-curves panel; no analyses, resume or delete. */
+  tensorboard: "learningMechanics.tensorboardLog",
+  tensorboardGroup: "learningMechanics.tensorboardGroup",
 } as const;
 
 /** How long a freshly spawned trainer may take to print `ready` (bundling tfjs takes a moment). */

@@ -18,6 +18,13 @@
 // deeper (`runs/<group>/<id>/`, e.g. a sweep). A run.json that cannot be read, is not JSON or fails
 // `parseManifest` gives an entry with status "invalid" and the problem text: it is shown, not
 // hidden, and never thrown.
+//
+// TensorBoard logs are indexed beside the runs, in their own list (`tensorboardLogs`): a folder
+// without run.json that holds `events.out.tfevents.*` files, at a run position (a root itself,
+// `runs/<log>/`, or `runs/<log>/<sub>/` as TF2's `logs/train`). The scan finds them in the listings
+// it makes anyway (a folder without run.json is listed for runs one level deeper); only a
+// subfolder without run.json costs one more listing. They have no run.json, checkpoints or
+// analyses: only their scalars are shown (src/shared/tensorboardLog.ts).
 
 import type * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
@@ -33,6 +40,7 @@ import {
 } from "../shared/runFormat";
 import { isObject } from "../shared/guards";
 import { FileRefusedError, READ_LIMITS, readRegularText, readRegularTextSync } from "../shared/safeRead";
+import { eventFileNames, isEventFileName } from "../shared/tensorboardLog";
 import { pathKey } from "./paths";
 
 interface RunEntryBase {
@@ -61,6 +69,20 @@ export interface InvalidRunEntry extends RunEntryBase {
 }
 
 export type RunEntry = ValidRunEntry | InvalidRunEntry;
+
+/** A TensorBoard log folder: no run.json, one or more event files (scalars only). */
+export interface TensorBoardEntry {
+  kind: "tensorboard";
+  /** Absolute, normalized path of the folder holding the event files. */
+  logDir: string;
+  /** `pathKey(logDir)`. */
+  key: string;
+  root: string | undefined;
+  /** Its path under its root ("exp1/train"), or its folder name outside every root. */
+  label: string;
+  /** The event files' names, sorted. */
+  eventFiles: string[];
+}
 
 export interface SystemGroup {
   system: string;
@@ -212,6 +234,28 @@ async function isFolder(dir: string, d: fs.Dirent): Promise<boolean> {
   );
 }
 
+/** The event file names in a folder (sorted), or none when it cannot be listed. */
+async function eventFileNamesAsync(dir: string): Promise<string[]> {
+  try {
+    return (await fsp.readdir(dir)).filter(isEventFileName).sort();
+  } catch {
+    return [];
+  }
+}
+
+function logEntry(logDir: string, root: string | undefined, eventFiles: string[]): TensorBoardEntry {
+  const dir = path.resolve(logDir);
+  const rel = root === undefined ? "" : path.relative(path.resolve(root), dir);
+  return {
+    kind: "tensorboard",
+    logDir: dir,
+    key: pathKey(dir),
+    root: root === undefined ? undefined : path.resolve(root),
+    label: rel === "" || rel.startsWith("..") ? path.basename(dir) : rel.split(path.sep).join("/"),
+    eventFiles,
+  };
+}
+
 /** Run folders read at once by a scan (a bound on open files and on work between two turns of the event loop). */
 export const SCAN_BATCH = 64;
 /** Folder entries taken from the OS per directory read during a scan. */
@@ -264,6 +308,8 @@ export type ScanResult = { kind: "done"; runs: number } | { kind: "superseded" }
 interface ScanState {
   /** Keys the scan put in the index: whatever else was there before it began is gone at its end. */
   readonly seen: Set<string>;
+  /** Keys of the TensorBoard logs the scan put in the index. */
+  readonly seenLogs: Set<string>;
   readonly updated: Set<string>;
   /** Keys of removed folders: nothing at or below them is put back by the scan. */
   readonly removed: string[];
@@ -272,6 +318,7 @@ interface ScanState {
 export class RunIndex {
   private readonly rootList: string[];
   private readonly entries = new Map<string, RunEntry>();
+  private readonly logs = new Map<string, TensorBoardEntry>();
   /** Groups, rebuilt lazily after a change. */
   private cache: { groups: ExperimentGroup[]; byKey: Map<string, SystemGroup> } | undefined;
 
@@ -299,7 +346,7 @@ export class RunIndex {
    * scan and win over it. A second `scan` (or `cancelScan`) supersedes one under way.
    */
   async scan(options: ScanOptions = {}): Promise<ScanResult> {
-    const state: ScanState = { seen: new Set(), updated: new Set(), removed: [] };
+    const state: ScanState = { seen: new Set(), seenLogs: new Set(), updated: new Set(), removed: [] };
     this.scanning = state;
     const live = (): boolean => this.scanning === state;
     const firstProgressMs = options.progressMs ?? 250;
@@ -318,17 +365,24 @@ export class RunIndex {
       return true;
     };
     for (const root of this.rootList) {
+      const rootEvents: string[] = [];
       for await (const batch of listInBatches(root)) {
         if (!live()) return { kind: "superseded" };
+        for (const d of batch) if (isEventFileName(d.name)) rootEvents.push(d.name);
         const candidates = batch.filter((d) => !d.name.startsWith(".") && d.name !== "node_modules");
         await Promise.all(candidates.map((d) => this.scanFolder(root, d, state, between)));
         if (!(await between())) return { kind: "superseded" };
       }
+      // Event files right in a root: the root is a log (a root named `logs` that SummaryWriter wrote into).
+      if (rootEvents.length > 0) this.putLog(logEntry(root, root, rootEvents.sort()), state);
     }
     if (!live()) return { kind: "superseded" };
     this.scanning = undefined;
     for (const key of [...this.entries.keys()]) {
       if (!state.seen.has(key) && !state.updated.has(key)) this.entries.delete(key);
+    }
+    for (const key of [...this.logs.keys()]) {
+      if (!state.seenLogs.has(key) && !state.updated.has(key)) this.logs.delete(key);
     }
     this.cache = undefined;
     return { kind: "done", runs: this.entries.size };
@@ -353,18 +407,35 @@ export class RunIndex {
       this.put(entry, state);
       return;
     }
+    const events: string[] = [];
     for await (const batch of listInBatches(dir)) {
       if (this.scanning !== state) return;
-      const runs = batch.filter((c) => !c.name.startsWith(".") && !RUN_PARTS.has(c.name));
+      for (const c of batch) if (isEventFileName(c.name)) events.push(c.name);
+      const runs = batch.filter((c) => !c.name.startsWith(".") && !RUN_PARTS.has(c.name) && !isEventFileName(c.name));
       await Promise.all(
         runs.map(async (c) => {
           if (!(await isFolder(dir, c))) return;
-          const e = await readRunEntryAsync(path.join(dir, c.name), root);
+          const sub = path.join(dir, c.name);
+          const e = await readRunEntryAsync(sub, root);
           if (e !== undefined) this.put(e, state);
+          else {
+            const names = await eventFileNamesAsync(sub);
+            if (names.length > 0) this.putLog(logEntry(sub, root, names), state);
+          }
         }),
       );
       if (!(await between())) return;
     }
+    if (events.length > 0) this.putLog(logEntry(dir, root, events.sort()), state);
+  }
+
+  /** Puts a log a scan found, under the same rules as `put`. */
+  private putLog(entry: TensorBoardEntry, state: ScanState): void {
+    if (this.scanning !== state || state.updated.has(entry.key)) return;
+    for (const r of state.removed)
+      if (entry.key === r || entry.key.startsWith(r.endsWith(path.sep) ? r : r + path.sep)) return;
+    state.seenLogs.add(entry.key);
+    this.logs.set(entry.key, entry);
   }
 
   /** Puts what a scan read, unless the scan was replaced or the run changed since (`update`/`remove` know better). */
@@ -377,10 +448,11 @@ export class RunIndex {
     this.cache = undefined;
   }
 
-  /** The root a folder belongs to, when it is a run position (depth 1 or 2) under one. */
-  private rootOf(dir: string): string | undefined {
+  /** The root a folder belongs to, when it is a run position (depth 1 or 2) under one; `withRoot`: the root itself counts (a log). */
+  private rootOf(dir: string, withRoot = false): string | undefined {
     for (const root of this.rootList) {
       const rel = path.relative(pathKey(root), pathKey(dir));
+      if (rel === "" && withRoot) return root;
       if (rel === "" || rel.startsWith("..") || path.isAbsolute(rel)) continue;
       const depth = rel.split(path.sep).length;
       if (depth <= 2) return root;
@@ -401,10 +473,19 @@ export class RunIndex {
     const entry = readRunEntry(dir, this.rootOf(dir));
     if (entry === undefined) {
       this.entries.delete(pathKey(dir));
+      this.updateLog(dir);
       return undefined;
     }
+    this.logs.delete(entry.key); // a run folder is a run, whatever else it holds
     this.entries.set(entry.key, entry);
     return entry;
+  }
+
+  /** Re-reads a folder without run.json as a TensorBoard log: indexed while it holds event files. */
+  private updateLog(dir: string): void {
+    const names = eventFileNames(dir);
+    if (names.length === 0) this.logs.delete(pathKey(dir));
+    else this.logs.set(pathKey(dir), logEntry(dir, this.rootOf(dir, true), names));
   }
 
   /** Forgets a run folder, and every run below it (a deleted parent folder). Returns how many were removed. */
@@ -419,6 +500,12 @@ export class RunIndex {
         removed++;
       }
     }
+    for (const key of [...this.logs.keys()]) {
+      if (key === dir || key.startsWith(prefix)) {
+        this.logs.delete(key);
+        removed++;
+      }
+    }
     if (removed > 0) this.cache = undefined;
     return removed;
   }
@@ -430,6 +517,16 @@ export class RunIndex {
   /** Every entry, valid and invalid, in no particular order. */
   all(): RunEntry[] {
     return [...this.entries.values()];
+  }
+
+  /** The TensorBoard logs, by label. */
+  tensorboardLogs(): TensorBoardEntry[] {
+    return [...this.logs.values()].sort((a, b) => byString(a.label, b.label) || byString(a.logDir, b.logDir));
+  }
+
+  /** The TensorBoard log in this folder, if indexed. */
+  getTensorBoard(logDir: string): TensorBoardEntry | undefined {
+    return this.logs.get(pathKey(logDir));
   }
 
   /** Runs whose run.json is unreadable or invalid, by folder path. */

@@ -3,22 +3,26 @@
 // match them, and a `sync` that says which nodes must be redrawn. Redrawing the whole tree on every
 // change disposed the command of every run item, so a click during a redraw hit a command that was
 // gone; now only the changed run / system / experiment nodes are redrawn, and the whole tree only
-// when the set or order of top-level nodes changes.
+// when the set or order of top-level nodes changes. TensorBoard logs (runIndex.ts) come after the
+// experiments, under one "TensorBoard logs" node, one item per log folder.
 import { METRICS_FILE } from "../shared/runFormat";
 import { backendName } from "./hoverContent";
 import { pathKey } from "./paths";
-import type { ExperimentGroup, InvalidRunEntry, SystemGroup, ValidRunEntry } from "./runIndex";
+import type { ExperimentGroup, InvalidRunEntry, SystemGroup, TensorBoardEntry, ValidRunEntry } from "./runIndex";
 
 export type RunsNode =
   | { readonly kind: "experiment"; readonly id: string; group: ExperimentGroup }
   | { readonly kind: "system"; readonly id: string; readonly experimentPath: string | undefined; group: SystemGroup }
   | { readonly kind: "run"; readonly id: string; entry: ValidRunEntry }
-  | { readonly kind: "invalid"; readonly id: string; entry: InvalidRunEntry };
+  | { readonly kind: "invalid"; readonly id: string; entry: InvalidRunEntry }
+  | { readonly kind: "tensorboardGroup"; readonly id: string; count: number }
+  | { readonly kind: "tensorboard"; readonly id: string; entry: TensorBoardEntry };
 
 /** What the tree is built from (the run index). */
 export interface RunsSource {
   groups(): ExperimentGroup[];
   invalid(): InvalidRunEntry[];
+  tensorboardLogs(): TensorBoardEntry[];
 }
 
 /** What the view must redraw after a `sync`. */
@@ -33,6 +37,8 @@ const systemId = (experimentPath: string | undefined, system: string): string =>
 /** A run item's id, from its run folder's key (`pathKey`). */
 export const runId = (runKey: string): string => `run:${runKey}`;
 const invalidId = (runDir: string): string => `invalid:${runDir}`;
+const TENSORBOARD_GROUP_ID = "tensorboard";
+const tensorboardId = (logKey: string): string => `tensorboard:${logKey}`;
 
 function sameList(a: readonly string[] | undefined, b: readonly string[]): boolean {
   return a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
@@ -64,7 +70,11 @@ export class RunsTreeModel {
    */
   sync(source: RunsSource, touched: Iterable<string> = []): TreeRefresh {
     const touchedIds = new Set<string>();
-    for (const dir of touched) touchedIds.add(runId(pathKey(dir))).add(invalidId(pathKey(dir)));
+    for (const dir of touched)
+      touchedIds
+        .add(runId(pathKey(dir)))
+        .add(invalidId(pathKey(dir)))
+        .add(tensorboardId(pathKey(dir)));
     const nodes = new Map<string, RunsNode>();
     const childIds = new Map<string, string[]>();
     const parentOf = new Map<string, string>();
@@ -107,6 +117,23 @@ export class RunsTreeModel {
       reuse({ kind: "experiment", id: expId, group }, () => listChanged(expId, systemIds));
       childIds.set(expId, systemIds);
       rootIds.push(expId);
+    }
+    const logs = source.tensorboardLogs();
+    if (logs.length > 0) {
+      const logIds: string[] = [];
+      for (const entry of logs) {
+        const node = reuse(
+          { kind: "tensorboard", id: tensorboardId(entry.key), entry },
+          (old) => old.entry.label !== entry.label || old.entry.eventFiles.join("\n") !== entry.eventFiles.join("\n"),
+        );
+        logIds.push(node.id);
+        parentOf.set(node.id, TENSORBOARD_GROUP_ID);
+      }
+      reuse({ kind: "tensorboardGroup", id: TENSORBOARD_GROUP_ID, count: logs.length }, () =>
+        listChanged(TENSORBOARD_GROUP_ID, logIds),
+      );
+      childIds.set(TENSORBOARD_GROUP_ID, logIds);
+      rootIds.push(TENSORBOARD_GROUP_ID);
     }
     for (const entry of source.invalid()) {
       const node = reuse({ kind: "invalid", id: invalidId(entry.key), entry }, (old) => old.entry !== entry);
@@ -185,4 +212,22 @@ function errorText(error: unknown): string | undefined {
   return typeof error === "object" && error !== null && "message" in error && typeof error.message === "string"
     ? error.message
     : undefined;
+}
+
+/**
+ * A TensorBoard log item's text: what it is and, honestly, what it is not (no run.json, so no
+ * status, checkpoints or analyses: only its scalars open, in the loss-curves panel).
+ */
+export function tensorboardItemText(entry: TensorBoardEntry): RunItemText {
+  const n = entry.eventFiles.length;
+  const files = `${n} event file${n === 1 ? "" : "s"}`;
+  const description = `TensorBoard log · ${files} · scalars only, no checkpoints or analyses`;
+  const tooltip = [
+    `**${escapeTooltip(entry.label)}** (TensorBoard log, ${files})`,
+    "Its scalars open in the loss-curves panel, followed while the files grow.",
+    "No checkpoints and no analyses: a TensorBoard log records scalars only (no weights), so the grokking, lazy-vs-rich and influence panels have nothing to read.",
+    "Records that fail their checksum are skipped and counted in the panel's legend.",
+    escapeTooltip(entry.logDir),
+  ].join("  \n");
+  return { description, tooltip };
 }

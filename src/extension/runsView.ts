@@ -11,7 +11,7 @@ import type { Ctx } from "./context";
 import { folderDescription } from "./displayPath";
 import { Emitter } from "./events";
 import type { LatestMetrics } from "./latestMetrics";
-import { type RunsNode, RunsTreeModel, runItemText } from "./runsTree";
+import { type RunsNode, RunsTreeModel, runItemText, tensorboardItemText } from "./runsTree";
 
 export type { RunsNode } from "./runsTree";
 
@@ -24,6 +24,7 @@ export function runDirOf(x: unknown): string | undefined {
   if (typeof x !== "object" || x === null) return undefined;
   const node = x as RunsNode;
   if (node.kind === "run" || node.kind === "invalid") return node.entry.runDir;
+  if (node.kind === "tensorboard") return node.entry.logDir;
   return undefined;
 }
 
@@ -190,6 +191,26 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
         item.iconPath = statusIcon(m.status);
         item.contextValue = active ? TreeItemContext.runActive : TreeItemContext.run;
         item.command = { title: "Open Run", command: Commands.openRun, arguments: [e.runDir] };
+        return item;
+      }
+      case "tensorboardGroup": {
+        const item = new vscode.TreeItem("TensorBoard logs", vscode.TreeItemCollapsibleState.Expanded);
+        item.id = node.id;
+        item.description = `${node.count} log${node.count === 1 ? "" : "s"} · scalars only`;
+        item.iconPath = new vscode.ThemeIcon("graph");
+        item.contextValue = TreeItemContext.tensorboardGroup;
+        return item;
+      }
+      case "tensorboard": {
+        const e = node.entry;
+        const item = new vscode.TreeItem(e.label, vscode.TreeItemCollapsibleState.None);
+        item.id = node.id;
+        const text = tensorboardItemText(e);
+        item.description = text.description;
+        item.tooltip = new vscode.MarkdownString(text.tooltip);
+        item.iconPath = new vscode.ThemeIcon("graph-line");
+        item.contextValue = TreeItemContext.tensorboard;
+        item.command = { title: "Open Run", command: Commands.openRun, arguments: [e.logDir] };
         return item;
       }
       case "invalid": {

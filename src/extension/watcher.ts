@@ -14,11 +14,17 @@
 // ready. Past MAX_WATCHED_RUNS runs, or when the system refuses more watches (ENOSPC, EMFILE), the
 // roots are polled instead (runPoller.ts: a stat of each run's files per sweep, off the main
 // thread, sweeps spaced by four times their own duration), and the watcher says so once.
+//
+// TensorBoard logs (folders of `events.out.tfevents.*` files, src/shared/tensorboardLog.ts) at a
+// run position, or a root itself, are watched too: an event file appended to is a `metrics`
+// change of its folder, one added or removed also a `manifest` change (the index re-reads the
+// folder). The poller does not follow them (it looks only at run.json folders).
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { basename, dirname, join, relative, sep } from "node:path";
 import { type FSWatcher, watch } from "chokidar";
 import { isTempFileName } from "../shared/atomicFile";
 import { ANALYSES_DIR, CHECKPOINT_DIR, METRICS_FILE, parseCheckpointFileName, RUN_MANIFEST } from "../shared/runFormat";
+import { eventFileNames, isEventFileName } from "../shared/tensorboardLog";
 import { type Disposable, Emitter, type Event } from "./events";
 import { RunPoller } from "./runPoller";
 
@@ -34,7 +40,7 @@ export interface RunFolderChange {
   removed: boolean;
 }
 
-export type RunPart = "manifest" | "metrics" | "checkpoint" | "analyses" | "folder" | "other";
+export type RunPart = "manifest" | "metrics" | "checkpoint" | "analyses" | "folder" | "tensorboard" | "other";
 
 /**
  * Classifies a path under a run root: which run folder, and which part of it. Run folders sit
@@ -45,8 +51,10 @@ export function classify(root: string, path: string): { runDir: string; part: Ru
   if (rel === "" || rel.startsWith("..")) return undefined;
   const segments = rel.split(sep);
   const first = segments[0]!;
+  if (segments.length === 1 && isEventFileName(first)) return { runDir: root, part: "tensorboard" };
   const runDir = root.endsWith(sep) ? root + first : root + sep + first;
   if (segments.length === 1) return { runDir, part: "folder" };
+  if (segments.length === 2 && isEventFileName(segments[1]!)) return { runDir, part: "tensorboard" };
   if (isTempFileName(basename(path))) return { runDir, part: "other" };
   // analyses/ first: a file in there named like a run part (run.json) is still an analysis.
   if (segments[1] === ANALYSES_DIR) return { runDir, part: "analyses" };
@@ -59,6 +67,7 @@ export function classify(root: string, path: string): { runDir: string; part: Ru
     if (segments[2] === ANALYSES_DIR) return { runDir: nested, part: "analyses" };
     if (segments.length === 3 && segments[2] === RUN_MANIFEST) return { runDir: nested, part: "manifest" };
     if (segments.length === 3 && segments[2] === METRICS_FILE) return { runDir: nested, part: "metrics" };
+    if (segments.length === 3 && isEventFileName(segments[2]!)) return { runDir: nested, part: "tensorboard" };
     if (segments.length === 4 && segments[2] === CHECKPOINT_DIR && parseCheckpointFileName(segments[3]!) !== undefined)
       return { runDir: nested, part: "checkpoint" };
   }
@@ -135,6 +144,16 @@ function runFingerprint(runDir: string): { manifest: string; metrics: string; an
     metrics: fingerprint(join(runDir, METRICS_FILE)),
     analyses,
   };
+}
+
+/**
+ * Whether a folder the watcher reports on holds nothing indexed any more: no run.json, no event
+ * files, and no run or log one level down. (A group folder such as TF2's `logs/` that gains a
+ * `validation/` beside `train/` is not "removed": that took `train/` out of the index.)
+ */
+function isGone(dir: string): boolean {
+  if (existsSync(join(dir, RUN_MANIFEST)) || eventFileNames(dir).length > 0) return false;
+  return !subfolders(dir).some((d) => existsSync(join(d, RUN_MANIFEST)) || eventFileNames(d).length > 0);
 }
 
 function subfolders(dir: string): string[] {
@@ -265,7 +284,7 @@ export class RunRootWatcher implements Disposable {
         resolve();
       }),
     );
-    w.on("all", (_event, path) => this.onPath(path));
+    w.on("all", (event, path) => this.onPath(path, event));
     w.on("error", (e) => {
       const code = e instanceof Error && "code" in e ? e.code : undefined;
       if (code === "ENOSPC" || code === "EMFILE") {
@@ -333,7 +352,7 @@ export class RunRootWatcher implements Disposable {
     this.ensure();
   }
 
-  private onPath(path: string): void {
+  private onPath(path: string, event = "change"): void {
     if (this.missing.has(path)) {
       // A root appeared: watch it properly (after this tick; chokidar is calling us).
       setTimeout(() => this.ensure(), 0);
@@ -343,8 +362,9 @@ export class RunRootWatcher implements Disposable {
       const c = classify(root, path);
       if (!c) continue;
       this.queue(c.runDir, {
-        manifest: c.part === "manifest" || c.part === "folder",
-        metrics: c.part === "metrics",
+        // An event file added or removed changes what the log is; one appended to, only its scalars.
+        manifest: c.part === "manifest" || c.part === "folder" || (c.part === "tensorboard" && event !== "change"),
+        metrics: c.part === "metrics" || c.part === "tensorboard",
         checkpoints: c.part === "checkpoint",
         analyses: c.part === "analyses",
       });
@@ -374,7 +394,7 @@ export class RunRootWatcher implements Disposable {
     this.timer = undefined;
     const changes = [...this.pending.values()];
     this.pending.clear();
-    for (const c of changes) c.removed = !existsSync(c.runDir + sep + RUN_MANIFEST);
+    for (const c of changes) c.removed = isGone(c.runDir);
     if (changes.length === 0) return;
     // What consumers will read now; a write chokidar swallows afterwards shows up as a difference.
     const seen = changes.filter((c) => !c.removed).map((c) => ({ runDir: c.runDir, before: runFingerprint(c.runDir) }));

@@ -19,23 +19,29 @@ export interface Decimated {
  * besides the output. With n ≤ 4·buckets the input is returned as copies.
  */
 export function decimateMinMax(xs: Float64Array, ys: Float64Array, buckets: number): Decimated {
+  const keep = decimateMinMaxIndices(xs, ys, buckets);
+  const ox = new Float64Array(keep.length);
+  const oy = new Float64Array(keep.length);
+  for (let k = 0; k < keep.length; k++) {
+    const i = keep[k] as number;
+    ox[k] = xs[i] as number;
+    oy[k] = ys[i] as number;
+  }
+  return { xs: ox, ys: oy };
+}
+
+/**
+ * The indices `decimateMinMax` keeps, in increasing order: for callers that keep more than x and
+ * y per point (the TensorBoard reader keeps each point's wall time too).
+ */
+export function decimateMinMaxIndices(xs: ArrayLike<number>, ys: ArrayLike<number>, buckets: number): number[] {
   const n = Math.min(xs.length, ys.length);
   const nb = Math.max(1, Math.floor(buckets));
   if (n <= 4 * nb) {
     // Nothing to gain; still drop NaN xs for a consistent contract.
-    let keep = 0;
-    for (let i = 0; i < n; i++) if (!Number.isNaN(xs[i] as number)) keep++;
-    const ox = new Float64Array(keep);
-    const oy = new Float64Array(keep);
-    let k = 0;
-    for (let i = 0; i < n; i++) {
-      const x = xs[i] as number;
-      if (Number.isNaN(x)) continue;
-      ox[k] = x;
-      oy[k] = ys[i] as number;
-      k++;
-    }
-    return { xs: ox, ys: oy };
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) if (!Number.isNaN(xs[i] as number)) out.push(i);
+    return out;
   }
 
   let xMin = Infinity;
@@ -45,7 +51,7 @@ export function decimateMinMax(xs: Float64Array, ys: Float64Array, buckets: numb
     if (x < xMin) xMin = x;
     if (x > xMax) xMax = x;
   }
-  if (!(xMax >= xMin)) return { xs: new Float64Array(0), ys: new Float64Array(0) }; // all x NaN
+  if (!(xMax >= xMin)) return []; // all x NaN
   const span = xMax - xMin;
   const scale = span > 0 ? nb / span : 0;
   const bucketOf = (x: number): number => {
@@ -103,12 +109,5 @@ export function decimateMinMax(xs: Float64Array, ys: Float64Array, buckets: numb
     }
   }
   // Buckets are visited in x order, which is index order for sorted xs.
-  const ox = new Float64Array(out.length);
-  const oy = new Float64Array(out.length);
-  for (let k = 0; k < out.length; k++) {
-    const i = out[k] as number;
-    ox[k] = xs[i] as number;
-    oy[k] = ys[i] as number;
-  }
-  return { xs: ox, ys: oy };
+  return out;
 }

@@ -34,6 +34,8 @@ export const READ_LIMITS = {
   safetensorsHeaderBytes: 16 << 20,
   /** One line of metrics.jsonl or of an analyses file. */
   lineBytes: 16 << 20,
+  /** One record of a TensorBoard event file (TFRecord framing); scalar events are tens of bytes. */
+  tfRecordBytes: 16 << 20,
   /** A checkpoint read whole (decoded into memory); reading only its header has no such limit. */
   checkpointBytes: 2 ** 31,
 } as const;

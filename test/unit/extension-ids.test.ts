@@ -10,6 +10,7 @@ import {
   ContextKeys,
   LOSS_CURVES_VIEW_TYPE,
   SettingKeys,
+  TreeItemContext,
   Views,
 } from "../../src/extension/constants";
 import { repoRoot } from "../support";
@@ -78,7 +79,12 @@ function checkManifest(name: string, m: Manifest): void {
   // Context keys used in `when` clauses are ones the code sets.
   const whens = Object.values(c.menus ?? {}).flatMap((entries) => entries.map((e) => e.when ?? ""));
   for (const key of whens.flatMap((w) => w.match(/learningMechanics\.[A-Za-z]+(?![.\w])/g) ?? [])) {
-    const known = [...Object.values(ContextKeys), ...Object.values(Views), ...Object.values(Commands)] as string[];
+    const known = [
+      ...Object.values(ContextKeys),
+      ...Object.values(Views),
+      ...Object.values(Commands),
+      ...Object.values(TreeItemContext),
+    ] as string[];
     if (!/^learningMechanics\.run/.test(key))
       assert.ok(known.includes(key), `${name}: unknown context key ${key} in a when clause`);
   }

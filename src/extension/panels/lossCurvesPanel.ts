@@ -1,7 +1,11 @@
 // The loss-curves panel: one per set of runs, every metrics.jsonl followed with a MetricsTailer.
 // `init` reads each run from the start; `refresh` sends the lines appended since (`append`), a
 // status change (`runStatus`), or everything again when the file was replaced (a resume).
+// A TensorBoard log folder (no run.json, event files: src/shared/tensorboardLog.ts) is followed
+// with a TensorBoardLog instead: the same series shape, every scalar tag a column; its store is
+// kept between `init`s (bounded per tag), and `refresh` asks for `init` when it was decimated.
 
+import * as fs from "node:fs";
 import * as path from "node:path";
 import type { OwnMessage } from "../../shared/panels/common";
 import {
@@ -12,7 +16,8 @@ import {
   type RunSeries,
   type SeriesPoints,
 } from "../../shared/panels/lossCurves";
-import { METRICS_FILE, type MetricsRecord, type RunStatus } from "../../shared/runFormat";
+import { METRICS_FILE, type MetricsRecord, RUN_MANIFEST, type RunStatus } from "../../shared/runFormat";
+import { TensorBoardLog, eventFileNames } from "../../shared/tensorboardLog";
 import { lossCurvesHtml } from "../../webview/lossCurves/page";
 import { LOSS_CURVES_VIEW_TYPE } from "../constants";
 import { MetricsTailer } from "../metricsTailer";
@@ -64,14 +69,40 @@ export function pollAll(tailer: MetricsTailer): { records: MetricsRecord[]; rese
   return { records, reset };
 }
 
+/** Where a panel's run comes from: a run folder's metrics.jsonl, or a TensorBoard log folder. */
+type Source = { kind: "metrics"; tailer: MetricsTailer } | { kind: "tensorboard"; log: TensorBoardLog };
+
+/** A folder without run.json and metrics.jsonl that holds event files is a TensorBoard log. */
+export function isTensorBoardLog(dir: string): boolean {
+  return (
+    !fs.existsSync(path.join(dir, RUN_MANIFEST)) &&
+    !fs.existsSync(path.join(dir, METRICS_FILE)) &&
+    eventFileNames(dir).length > 0
+  );
+}
+
+/** A log's label: its folder with its parent (`exp1/train`: TF2 names every log `train`). */
+function tensorboardLabel(dir: string): string {
+  return `${path.basename(path.dirname(dir))}/${path.basename(dir)}`;
+}
+
 interface Tracked {
   runDir: string;
   label: string;
   colorIndex: number;
   status: RunStatus | undefined;
-  tailer: MetricsTailer;
-  /** Unreadable lines the page knows of. */
+  source: Source;
+  /** Unreadable lines (records, for a TensorBoard log) the page knows of. */
   badLines: number;
+}
+
+/** Everything new in a TensorBoard log, or "reset" (send it all again), with what could not be read. */
+function pollLog(log: TensorBoardLog): { poll: ReturnType<TensorBoardLog["poll"]> | undefined; error?: string } {
+  try {
+    return { poll: log.poll() };
+  } catch (e) {
+    return { poll: undefined, error: e instanceof Error ? e.message : String(e) };
+  }
 }
 
 export class LossCurvesContent implements PanelContent<LossCurvesState, Message> {
@@ -82,12 +113,15 @@ export class LossCurvesContent implements PanelContent<LossCurvesState, Message>
     runDirs: readonly string[],
   ) {
     runDirs.forEach((runDir, i) => {
+      const tensorboard = isTensorBoardLog(runDir);
       this.tracked.set(runDir, {
         runDir,
-        label: labelOf(env, runDir),
+        label: tensorboard ? tensorboardLabel(runDir) : labelOf(env, runDir),
         colorIndex: i,
         status: undefined,
-        tailer: new MetricsTailer(path.join(runDir, METRICS_FILE)),
+        source: tensorboard
+          ? { kind: "tensorboard", log: new TensorBoardLog(runDir) }
+          : { kind: "metrics", tailer: new MetricsTailer(path.join(runDir, METRICS_FILE)) },
         badLines: 0,
       });
     });
@@ -97,11 +131,16 @@ export class LossCurvesContent implements PanelContent<LossCurvesState, Message>
     const runs: RunSeries[] = [];
     const problems: string[] = [];
     for (const t of this.tracked.values()) {
-      t.tailer = new MetricsTailer(t.tailer.path);
+      if (t.source.kind === "tensorboard") {
+        runs.push(this.initLog(t, t.source.log, problems));
+        continue;
+      }
+      t.source.tailer = new MetricsTailer(t.source.tailer.path);
+      const tailer = t.source.tailer;
       t.status = statusOf(this.env, t.runDir);
-      const read = pollAll(t.tailer);
+      const read = pollAll(tailer);
       if (read.error !== undefined) problems.push(`${t.label}: ${read.error}`);
-      t.badLines = t.tailer.badLines;
+      t.badLines = tailer.badLines;
       runs.push({
         runId: t.runDir,
         label: t.label,
@@ -114,14 +153,50 @@ export class LossCurvesContent implements PanelContent<LossCurvesState, Message>
     return { messages: [{ type: "init", runs, ...(state ? { state } : {}) }], problems };
   }
 
+  /** A log as the page draws it: what is new read first, then everything kept (bounded per tag). */
+  private initLog(t: Tracked, log: TensorBoardLog, problems: string[]): RunSeries {
+    const r = pollLog(log);
+    if (r.error !== undefined) problems.push(`${t.label}: ${r.error}`);
+    for (const p of log.problems) problems.push(`${t.label}: ${p}`);
+    t.badLines = log.badRecords;
+    return {
+      runId: t.runDir,
+      label: t.label,
+      colorIndex: t.colorIndex,
+      ...(t.badLines > 0 ? { badLines: t.badLines } : {}),
+      points: log.snapshot(),
+    };
+  }
+
+  private refreshLog(t: Tracked, log: TensorBoardLog): PanelUpdate<Message> | "init" {
+    const r = pollLog(log);
+    if (r.poll?.kind === "reset") return "init";
+    const messages: Message[] = [];
+    const bad = log.badRecords;
+    const points = r.poll?.points;
+    if ((points !== undefined && points.step.length > 0) || bad !== t.badLines) {
+      messages.push({
+        type: "append",
+        runId: t.runDir,
+        points: points ?? { step: [], time: [], values: {} },
+        ...(bad !== t.badLines ? { badLines: bad } : {}),
+      });
+      t.badLines = bad;
+    }
+    const problems = [...(r.error !== undefined ? [r.error] : []), ...log.problems].map((p) => `${t.label}: ${p}`);
+    return { messages, problems };
+  }
+
   refresh(runDir: string): PanelUpdate<Message> | "init" {
     const t = this.tracked.get(runDir);
     if (!t) return { messages: [] };
-    const read = pollAll(t.tailer);
+    if (t.source.kind === "tensorboard") return this.refreshLog(t, t.source.log);
+    const tailer = t.source.tailer;
+    const read = pollAll(tailer);
     // The file was replaced (a resume rewrote it): send everything again.
     if (read.reset) return "init";
     const messages: Message[] = [];
-    const bad = t.tailer.badLines;
+    const bad = tailer.badLines;
     if (read.records.length > 0 || bad !== t.badLines) {
       messages.push({
         type: "append",
