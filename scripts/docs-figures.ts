@@ -6,6 +6,8 @@
 //   npm run docs:figures                       (the default run folders below)
 //   node dist/scripts/docs-figures.cjs --grok DIR --grok-slow DIR --sweep DIR,DIR,... --influence DIR
 //   node dist/scripts/docs-figures.cjs --sharpness DIR [--only sharpness]   (the Sharpness figure; alone with --only)
+//   node dist/scripts/docs-figures.cjs --pytorch DIR   (only docs/pytorch.md's figures: Lazy vs rich and
+//                                                       Influence of one run.watch run, pytorch-*.png)
 //
 // The run folders are not part of the repository (they are trained from examples/*.experiment.ts;
 // docs/analyses.md says with which settings), so the defaults point at where they were made.
@@ -125,6 +127,27 @@ async function main(): Promise<void> {
       );
     }
     if (arg("only") === "sharpness") return;
+
+    // docs/pytorch.md: the panels on one PyTorch run with run.watch (docs/examples/watch_mlp.py), alone.
+    const pytorchDir = arg("pytorch");
+    if (pytorchDir) {
+      const py = load(pytorchDir, "PyTorch MLP · a + b mod 23 (run.watch)", 0);
+      const lr = lazyRichRun(py.ref, py.data);
+      const lrState: LazyRichState = { view: "run", runId: lr.runId, logY: false, sweep: null };
+      await shoot("lazyRich", { type: "init", runs: [lr], sweeps: [], state: lrState }, "pytorch-lazy-rich.png");
+      const pyInf = influenceRun(py.ref, py.data);
+      if (!pyInf) throw new Error(`${pytorchDir} has no tracin or bif analysis`);
+      const pySteps = pyInf.matrices.find((m) => m.method === "tracin")?.steps;
+      const pyState: InfluenceState = {
+        method: "tracin",
+        sort: "index",
+        groupByLabel: false,
+        rowPx: 0,
+        selected: pySteps?.length ? { example: 0, step: pySteps.at(-1)! } : null,
+      };
+      await shoot("influence", { type: "init", run: pyInf, state: pyState }, "pytorch-influence.png");
+      return;
+    }
 
     // Grokking: the run that grokked, then the one that did not within its budget.
     const grokState: GrokkingState = { logX: false, logLoss: true, focusRun: null, hiddenRuns: [] };
