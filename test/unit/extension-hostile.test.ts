@@ -275,7 +275,7 @@ test("checkpoint hover: computed once per file version (mtime and size)", async 
 /** Best of three: the scan time of a text. */
 function scanMs(text: string): number {
   let best = Infinity;
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 5; i++) {
     const t0 = performance.now();
     scanModelSystems(text);
     best = Math.min(best, performance.now() - t0);
@@ -287,11 +287,13 @@ test("experiment scanner: linear in the file's size (type annotations without `=
   const file = (lines: number): string =>
     `${"export const table: Record<string, number>\n".repeat(lines)}export const late: System = modelSystem({});\n`;
   const small = file(10_000);
-  const large = file(20_000);
-  assert.deepEqual(scanModelSystems(large), [{ name: "late", line: 20_000, column: 13 }]);
+  const large = file(40_000);
+  assert.deepEqual(scanModelSystems(large), [{ name: "late", line: 40_000, column: 13 }]);
+  scanMs(small); // warm up the JIT before timing either
   const ratio = scanMs(large) / scanMs(small);
-  // Twice the text: about twice the time when linear, four times when quadratic.
-  assert.ok(ratio < 3, `doubling the file multiplied the scan time by ${ratio.toFixed(2)}`);
+  // Four times the text: about four times the time when linear, sixteen when quadratic. (Doubling
+  // against a bound of 3 failed under CI load at 3.6: timer noise on millisecond scans.)
+  assert.ok(ratio < 8, `quadrupling the file multiplied the scan time by ${ratio.toFixed(2)}`);
 });
 
 test("experiment scanner: one scan per document version", () => {
