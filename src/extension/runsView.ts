@@ -51,7 +51,10 @@ function analyzerText(state: AnalyzerState | undefined): string | undefined {
     case "queued":
       return "analysis queued";
     case "running":
-      return state.last ? `analysing (${state.last.analysis} @ ${state.last.step})` : "analysing";
+      // The analysis, not its step: each change of an item re-registers its click command, and a
+      // click that lands during a refresh fails in VS Code ("Actual command not found",
+      // microsoft/vscode#173233), so the item changes once per analysis, not once per record.
+      return state.last ? `analysing (${state.last.analysis})` : "analysing";
     case "failed":
       return "analysis failed (see the log)";
   }
@@ -76,6 +79,8 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
   private all = false;
   /** The unreadable-line count each run item shows, to redraw it when the count changes. */
   private readonly shownBadLines = new Map<string, number>();
+  /** The analyzer text each run item shows, to redraw it only when the text changes. */
+  private readonly shownAnalysis = new Map<string, string | undefined>();
 
   constructor(
     private readonly ctx: Ctx,
@@ -108,6 +113,8 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
       }),
       // The analyzer's progress shows on its run's item.
       ctx.analyzers.onDidChange((state) => {
+        if (this.shownAnalysis.has(state.runDir) && this.shownAnalysis.get(state.runDir) === analyzerText(state))
+          return;
         this.touched.add(state.runDir);
         this.refreshSoon();
       }),
@@ -183,6 +190,7 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
             ? active.phase.progress
             : undefined;
         const analysis = analyzerText(this.ctx.analyzers.state(e.runDir));
+        this.shownAnalysis.set(e.runDir, analysis);
         const badLines = this.latest.badLines(e.runDir);
         this.shownBadLines.set(e.runDir, badLines);
         const text = runItemText(e, { step: progress?.step, analysis, badLines });

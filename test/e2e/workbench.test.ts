@@ -232,7 +232,19 @@ describe("e2e: code-server + Chromium", () => {
       await cs.screenshot("extension-cli-run-view");
 
       // Let the tree settle before clicking: a click that lands while the view refreshes runs a
-      // command handle the extension host has already disposed ("Actual command not found").
+      // command handle the extension host has already disposed ("Actual command not found",
+      // microsoft/vscode#173233). The workspace is trusted, so the run is analysed after it ends
+      // and its row changes once per analysis: wait for that to end first.
+      await waitFor(
+        "the run's analysis to end",
+        async () => {
+          const text = (await runRow.innerText()).replace(/\s+/g, " ");
+          const analysed = existsSync(join(runDir, "analyses")) && readdirSync(join(runDir, "analyses")).length > 0;
+          return analysed && !/analysis queued|analysing/.test(text) ? text : undefined;
+        },
+        120_000,
+        500,
+      );
       const settle = await waitForQuietDom(cs, `${RUNS_PANE} .monaco-list`, 1_500, 60_000);
 
       // Its row opens the loss curves panel, which draws the run's metrics.
