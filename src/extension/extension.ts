@@ -15,6 +15,7 @@ import { disposePanels, notifyPanels, PANELS } from "./panels/index";
 import { RunsView } from "./runsView";
 import { TrainingStatusBar } from "./statusBar";
 import { Commands } from "./constants";
+import { endedText } from "./problemText";
 
 let ctx: Ctx | undefined;
 
@@ -106,7 +107,7 @@ export function activate(context: vscode.ExtensionContext): void {
       }
       if (event.type === "finished") grokking.forget(run.runDir);
       if (event.type === "finished") {
-        const msg = `${run.system}: ${event.status} at step ${event.step}${event.message ? ` — ${event.message}` : ""}`;
+        const msg = endedText(run.system, event, run.runDir !== undefined, " — ");
         if (event.status === "finished" || event.status === "stopped")
           void vscode.window.setStatusBarMessage(msg, 5000);
         else if (event.status === "diverged") void vscode.window.showWarningMessage(msg);

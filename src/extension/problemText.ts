@@ -16,3 +16,18 @@ export function problemMessage(message: string, location?: Location): string {
   }
   return line.length > MAX_CHARS ? `${line.slice(0, MAX_CHARS)}…` : line;
 }
+
+/**
+ * How a training ended, in a few words: "modAdd: finished at step 8000", or, for a run that ended
+ * before its first step (no run folder: a bad config, a missing interpreter), "modAdd: failed before
+ * training started" — never "at step 0", which reads as a step that ran.
+ */
+export function endedText(
+  system: string,
+  event: { status: string; step: number; message?: string },
+  started: boolean,
+  separator = ": ",
+): string {
+  const when = started ? `at step ${event.step}` : "before training started";
+  return `${system}: ${event.status} ${when}${event.message ? `${separator}${event.message}` : ""}`;
+}

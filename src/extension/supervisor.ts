@@ -23,6 +23,7 @@ import {
 import { CancelledError } from "./cancelled";
 import { type Disposable, Emitter, type Event } from "./events";
 import { samePath } from "./paths";
+import { endedText } from "./problemText";
 import { PythonScriptProcess, type ScriptLaunch, scriptError } from "./pythonRun";
 
 /**
@@ -548,9 +549,7 @@ export class Supervisor implements Disposable {
         // A script's run ended, but the script goes on (it may start another): its exit ends it here.
         if (run.kind === "script") break;
         run.phase = { kind: "ended", status: event.status, ...(event.message ? { message: event.message } : {}) };
-        this.options.log.info(
-          `${run.system}: ${event.status} at step ${event.step}${event.message ? `: ${event.message}` : ""}`,
-        );
+        this.options.log.info(endedText(run.system, event, run.runDir !== undefined));
         break;
       case "ready":
       case "systems":

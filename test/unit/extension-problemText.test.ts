@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { problemMessage } from "../../src/extension/problemText";
+import { endedText, problemMessage } from "../../src/extension/problemText";
 
 const at = { file: "/w/a b/x.experiment.ts", line: 4, column: 40 };
 
@@ -24,4 +24,16 @@ test("problemMessage keeps the first line only and cuts it at 500 characters", (
   assert.equal(out.length, 501);
   assert.ok(out.endsWith("…"));
   assert.equal(out.slice(0, 500), long.slice(0, 500));
+});
+
+test("how a training ended: the step when it ran, 'before training started' when it never did", () => {
+  assert.equal(endedText("modAdd", { status: "finished", step: 8000 }, true), "modAdd: finished at step 8000");
+  assert.equal(
+    endedText("modAdd", { status: "failed", step: 0, message: "no python" }, false),
+    "modAdd: failed before training started: no python",
+  );
+  assert.equal(
+    endedText("modAdd", { status: "diverged", step: 12, message: "NaN loss" }, true, " — "),
+    "modAdd: diverged at step 12 — NaN loss",
+  );
 });
