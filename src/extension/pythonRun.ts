@@ -9,10 +9,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { basename, delimiter, dirname } from "node:path";
 import type { Readable } from "node:stream";
 import { READ_LIMITS, readRegularTextSync } from "../shared/safeRead";
-import { LineSplitter, parseTrainerEvent, type TrainerEvent } from "../shared/trainerProtocol";
-import { Emitter, type Event } from "./events";
 import { isLibraryFile, type PythonError, parsePythonTraceback } from "./pythonTraceback";
-import type { ExitInfo, Log, RunProcess } from "./supervisor";
+import { ProtocolChild } from "./protocolChild";
+import type { Log } from "./supervisor";
 
 /** The descriptor the logger writes events on (the child's fd 3: stdin, stdout, stderr, then this). */
 export const PROTOCOL_FD = 3;
@@ -58,68 +57,16 @@ export function scriptError(stderr: string, packageRoot: string): PythonError | 
 }
 
 /** One running script. Obtain with `PythonScriptProcess.start`, which resolves once the process exists. */
-export class PythonScriptProcess implements RunProcess {
-  private readonly events = new Emitter<TrainerEvent>();
-  private readonly exit = new Emitter<ExitInfo>();
-  readonly onEvent: Event<TrainerEvent> = this.events.event;
-  readonly onExit: Event<ExitInfo> = this.exit.event;
-  readonly exited: Promise<ExitInfo>;
-  private exitInfo: ExitInfo | undefined;
-  private finished: Extract<TrainerEvent, { type: "finished" }> | undefined;
-  private stderrTail = "";
-  private killTimer: NodeJS.Timeout | undefined;
+export class PythonScriptProcess extends ProtocolChild {
   private stopRequested = false;
 
-  private constructor(
-    private readonly child: ChildProcess,
-    private readonly log: Log,
-    output: (text: string) => void,
-  ) {
-    let resolveExited!: (info: ExitInfo) => void;
-    this.exited = new Promise((r) => (resolveExited = r));
-    const protocol = child.stdio[PROTOCOL_FD] as Readable | null | undefined;
-    const splitter = new LineSplitter((line) => {
-      const event = parseTrainerEvent(line);
-      if (!event) {
-        log.warn(`python ${child.pid}: not a protocol line: ${line.slice(0, 300)}`);
-        return;
-      }
-      if (event.type === "finished") this.finished = event;
-      this.events.fire(event);
-    });
-    protocol?.setEncoding("utf8");
-    protocol?.on("data", (chunk: string) => splitter.push(chunk));
-    protocol?.on("end", () => splitter.end());
-    child.stdout?.setEncoding("utf8");
-    child.stdout?.on("data", (chunk: string) => output(chunk));
-    child.stderr?.setEncoding("utf8");
-    child.stderr?.on("data", (chunk: string) => {
-      this.stderrTail = (this.stderrTail + chunk).slice(-STDERR_TAIL);
-      output(chunk);
-    });
-    const done = (info: ExitInfo): void => {
-      if (this.exitInfo) return;
-      this.exitInfo = info;
-      if (this.killTimer) clearTimeout(this.killTimer);
-      resolveExited(info);
-      this.exit.fire(info);
-    };
-    child.on("error", (e) => {
-      log.error(`python process error: ${e.message}`);
-      if (child.pid === undefined || child.exitCode !== null)
-        done({ code: null, signal: null, finished: this.finished, spawnError: e.message });
-    });
-    child.on("exit", (code, signal) => {
-      // The last events and the traceback may still be in the pipes: wait for them to drain (bounded).
-      const open = [protocol, child.stdout, child.stderr].filter((s): s is Readable => !!s && !s.readableEnded);
-      let left = open.length;
-      const settle = (): void => done({ code, signal, finished: this.finished });
-      if (left === 0) return settle();
-      for (const s of open)
-        s.once("end", () => {
-          if (--left === 0) settle();
-        });
-      setTimeout(settle, 1000).unref();
+  private constructor(child: ChildProcess, log: Log, output: (text: string) => void) {
+    super(child, log, {
+      name: "python",
+      protocol: child.stdio[PROTOCOL_FD] as Readable | null | undefined,
+      stderrTail: STDERR_TAIL,
+      onStdout: output,
+      onStderr: output,
     });
   }
 
@@ -148,15 +95,6 @@ export class PythonScriptProcess implements RunProcess {
     });
   }
 
-  get pid(): number | undefined {
-    return this.child.pid;
-  }
-  get hasExited(): boolean {
-    return this.exitInfo !== undefined;
-  }
-  get stderr(): string {
-    return this.stderrTail;
-  }
   /** Whether Stop was asked (an exit then is not a crash). */
   get stopping(): boolean {
     return this.stopRequested;
@@ -172,19 +110,6 @@ export class PythonScriptProcess implements RunProcess {
     this.stopRequested = true;
     this.log.info(`stopping python ${this.pid} (SIGTERM)`);
     this.child.kill("SIGTERM");
-    this.killTimer = setTimeout(() => this.kill(), graceMs);
-    this.killTimer.unref();
-  }
-
-  kill(): void {
-    if (this.hasExited) return;
-    this.log.info(`killing python ${this.pid}`);
-    this.child.kill("SIGKILL");
-  }
-
-  dispose(): void {
-    this.kill();
-    this.events.dispose();
-    this.exit.dispose();
+    this.killAfter(graceMs);
   }
 }

@@ -13,8 +13,6 @@ import { RUN_MANIFEST } from "../shared/runFormat";
 import { READ_LIMITS, readRegularTextSync } from "../shared/safeRead";
 import {
   encodeMessage,
-  LineSplitter,
-  parseTrainerEvent,
   PROTOCOL_VERSION,
   type SystemSummary,
   type TrainerEvent,
@@ -24,6 +22,7 @@ import { CancelledError } from "./cancelled";
 import { type Disposable, Emitter, type Event } from "./events";
 import { samePath } from "./paths";
 import { endedText } from "./problemText";
+import { ProtocolChild } from "./protocolChild";
 import { PythonScriptProcess, type ScriptLaunch, scriptError } from "./pythonRun";
 
 /**
@@ -76,77 +75,16 @@ export interface RunProcess extends Disposable {
 }
 
 /** One sidecar process. Obtain with `TrainerProcess.start`, which resolves once it said `ready`. */
-export class TrainerProcess implements RunProcess {
-  private readonly events = new Emitter<TrainerEvent>();
-  private readonly exit = new Emitter<ExitInfo>();
-  /** Every protocol event the trainer writes. */
-  readonly onEvent: Event<TrainerEvent> = this.events.event;
-  /** The process ended (once). */
-  readonly onExit: Event<ExitInfo> = this.exit.event;
-  /** Resolves when the process has exited (never rejects). */
-  readonly exited: Promise<ExitInfo>;
-  private exitInfo: ExitInfo | undefined;
-  private finished: Extract<TrainerEvent, { type: "finished" }> | undefined;
-  private stderrTail = "";
-  private killTimer: NodeJS.Timeout | undefined;
-
-  private constructor(
-    private readonly child: ChildProcess,
-    private readonly log: Log,
-  ) {
-    let resolveExited!: (info: ExitInfo) => void;
-    this.exited = new Promise((r) => (resolveExited = r));
-    const splitter = new LineSplitter((line) => {
-      const event = parseTrainerEvent(line);
-      if (!event) {
-        log.warn(`trainer ${child.pid}: not a protocol line: ${line.slice(0, 300)}`);
-        return;
-      }
-      if (event.type === "finished") this.finished = event;
-      this.events.fire(event);
+export class TrainerProcess extends ProtocolChild {
+  private constructor(child: ChildProcess, log: Log) {
+    super(child, log, {
+      name: "trainer",
+      protocol: child.stdout,
+      stderrTail: 4000,
+      onStderr: (chunk) => {
+        for (const line of chunk.split("\n")) if (line.trim() !== "") log.trace(`trainer ${child.pid} stderr: ${line}`);
+      },
     });
-    child.stdout?.setEncoding("utf8");
-    child.stdout?.on("data", (chunk: string) => splitter.push(chunk));
-    child.stdout?.on("end", () => splitter.end());
-    child.stderr?.setEncoding("utf8");
-    child.stderr?.on("data", (chunk: string) => {
-      this.stderrTail = (this.stderrTail + chunk).slice(-4000);
-      for (const line of chunk.split("\n")) if (line.trim() !== "") log.trace(`trainer ${child.pid} stderr: ${line}`);
-    });
-    // stdin errors (EPIPE after the trainer exited) are expected; the exit handler reports crashes.
-    child.stdin?.on("error", (e) => log.trace(`trainer ${child.pid} stdin: ${e.message}`));
-    const done = (info: ExitInfo): void => {
-      if (this.exitInfo) return;
-      this.exitInfo = info;
-      if (this.killTimer) clearTimeout(this.killTimer);
-      resolveExited(info);
-      this.exit.fire(info);
-    };
-    child.on("error", (e) => {
-      // Spawn failure (ENOENT for a bad nodePath) or a failed kill: if the process never ran, this is its end.
-      log.error(`trainer process error: ${e.message}`);
-      if (child.pid === undefined || child.exitCode !== null)
-        done({ code: null, signal: null, finished: this.finished, spawnError: e.message });
-    });
-    child.on("exit", (code, signal) => {
-      // Wait for stdout to drain so a `finished` line written just before exit is seen.
-      const settle = (): void => done({ code, signal, finished: this.finished });
-      if (child.stdout && !child.stdout.readableEnded) {
-        child.stdout.once("end", settle);
-        setTimeout(settle, 1000).unref();
-      } else settle();
-    });
-  }
-
-  get pid(): number | undefined {
-    return this.child.pid;
-  }
-  get hasExited(): boolean {
-    return this.exitInfo !== undefined;
-  }
-  /** The last lines the trainer wrote on stderr (for crash reports). */
-  get stderr(): string {
-    return this.stderrTail;
   }
 
   /** Spawns a sidecar and waits for `ready`; rejects (and kills it) on timeout, cancellation, or exit. */
@@ -228,23 +166,7 @@ export class TrainerProcess implements RunProcess {
       // stdin already closed: fall through to the kill timer
     }
     if (options.closeInput) this.child.stdin?.end();
-    if (!this.killTimer) {
-      this.killTimer = setTimeout(() => this.kill(), graceMs);
-      this.killTimer.unref();
-    }
-  }
-
-  kill(): void {
-    if (this.hasExited) return;
-    this.log.info(`killing trainer ${this.pid}`);
-    this.child.stdin?.destroy();
-    this.child.kill("SIGKILL");
-  }
-
-  dispose(): void {
-    this.kill();
-    this.events.dispose();
-    this.exit.dispose();
+    this.killAfter(graceMs);
   }
 }
 
