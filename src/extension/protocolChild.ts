@@ -126,6 +126,11 @@ export abstract class ProtocolChild implements RunProcess {
     if (this.hasExited) return;
     this.log.info(`killing ${this.options.name} ${this.pid}`);
     this.child.stdin?.destroy();
+    this.killNow();
+  }
+
+  /** SIGKILL to the process (a subclass may widen it to the process's group). */
+  protected killNow(): void {
     this.child.kill("SIGKILL");
   }
 

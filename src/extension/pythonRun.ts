@@ -15,6 +15,8 @@ import type { Log } from "./supervisor";
 
 /** The descriptor the logger writes events on (the child's fd 3: stdin, stdout, stderr, then this). */
 export const PROTOCOL_FD = 3;
+/** Process groups (and killing one) are POSIX's; on Windows a kill ends the interpreter only. */
+const GROUP_KILL = process.platform !== "win32";
 /** How much of stderr is kept for the traceback (a deep RecursionError is long; its end is what counts). */
 const STDERR_TAIL = 256 * 1024;
 
@@ -78,6 +80,9 @@ export class PythonScriptProcess extends ProtocolChild {
       env: scriptEnv(launch),
       stdio: ["ignore", "pipe", "pipe", "pipe"],
       windowsHide: true,
+      // Its own process group, so a kill reaches what the script started too (DataLoader workers,
+      // subprocesses), not only the interpreter.
+      detached: GROUP_KILL,
     });
     const script = new PythonScriptProcess(child, log, output);
     return new Promise((resolve, reject) => {
@@ -111,5 +116,22 @@ export class PythonScriptProcess extends ProtocolChild {
     this.log.info(`stopping python ${this.pid} (SIGTERM)`);
     this.child.kill("SIGTERM");
     this.killAfter(graceMs);
+  }
+
+  /**
+   * SIGKILL to the script's whole process group. Stop's SIGTERM goes to the interpreter alone: the
+   * logger turns it into a final checkpoint, which may still need the DataLoader's workers.
+   */
+  protected override killNow(): void {
+    const pid = this.child.pid;
+    if (GROUP_KILL && pid !== undefined) {
+      try {
+        process.kill(-pid, "SIGKILL");
+        return;
+      } catch {
+        // the group is gone already, or was never made: the process itself
+      }
+    }
+    this.child.kill("SIGKILL");
   }
 }

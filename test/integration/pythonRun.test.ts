@@ -87,6 +87,15 @@ const LOOP = `    for step in range(1, 100001):
             run.checkpoint(model, opt, step=step)
         time.sleep(0.01)`;
 
+/** Whether a process runs (a zombie waiting for its reaper counts as gone). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
 async function until<T>(what: string, get: () => T | undefined, ms = 60_000): Promise<T> {
   const t0 = Date.now();
   for (;;) {
@@ -177,10 +186,13 @@ describe("Python experiments run by the extension", { skip: torch.skip }, () => 
     timeout: 60_000,
   }, async () => {
     const ws = workspace({
-      "stubborn.py": `import signal, time
+      "stubborn.py": `import signal, subprocess, sys, time
 import learning_mechanics as lm
 run = lm.init(name="stubborn")
 signal.signal(signal.SIGTERM, lambda *a: print("not stopping"))
+# A worker of its own, as a DataLoader with num_workers > 0 has: the kill must end it too.
+worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+open("worker.pid", "w").write(str(worker.pid))
 run.log({"loss": 1.0}, step=1)
 while True:
     time.sleep(0.05)
@@ -203,6 +215,8 @@ while True:
       const info = await run.trainer!.exited;
       assert.equal(info.signal, "SIGKILL");
       assert.equal(manifestOf(run.runDir!).status, "failed");
+      const worker = Number(readFileSync(join(ws.dir, "worker.pid"), "utf8"));
+      await until("the script's worker process to be gone", () => (alive(worker) ? undefined : true), 5_000);
       assert.equal(endedAs(run), "failed");
     } finally {
       s.sup.dispose();
