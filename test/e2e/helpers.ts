@@ -435,6 +435,30 @@ export async function waitForInk(frame: Frame, minPixels = 500, timeoutMs = 60_0
 }
 
 /**
+ * A live chart: the visible webview's canvas, its ink now, and its ink once it has grown (metrics
+ * arriving while a run trains). Returns the frame and both counts.
+ */
+export async function waitForGrowingChart(
+  cs: CodeServer,
+  timeouts: { frameMs: number; growMs: number },
+): Promise<{ frame: Frame; before: number; grown: number }> {
+  const frame = await cs.webviewFrame(undefined, timeouts.frameMs);
+  await frame.locator("canvas").first().waitFor({ state: "visible", timeout: 30_000 });
+  const inked = (): Promise<number> => frame.evaluate<number>(INKED_PIXELS);
+  const before = await inked();
+  const grown = await waitFor(
+    "the chart to gain points",
+    async () => {
+      const now = await inked();
+      return now > before ? now : undefined;
+    },
+    timeouts.growMs,
+    1_000,
+  );
+  return { frame, before, grown };
+}
+
+/**
  * The content frame (`iframe.webview` → `iframe#active-frame`) of the visible webview whose legend
  * shows exactly `labels` (in any order). Webview iframes live in an overlay outside their editor
  * group, so with several panels beside each other this is how a test tells them apart.

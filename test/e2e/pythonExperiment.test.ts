@@ -13,7 +13,14 @@ import { describe, test } from "node:test";
 import type { RunManifest } from "../../src/shared/runFormat";
 import { torchPython } from "../support";
 import { since, sleep, waitFor } from "./codeServer";
-import { extensionNotReady, INKED_PIXELS, problems, startDevRig, visibleNotifications, workspaceCopy } from "./helpers";
+import {
+  extensionNotReady,
+  problems,
+  startDevRig,
+  visibleNotifications,
+  waitForGrowingChart,
+  workspaceCopy,
+} from "./helpers";
 
 const notReady = extensionNotReady();
 const torch = notReady === undefined ? torchPython() : { python: undefined, skip: notReady };
@@ -119,19 +126,7 @@ describe("e2e: a Python experiment from the code lens", () => {
       assert.equal(run.manifest.backend.name, "pytorch");
 
       // Live: the loss-curves panel opens on `started` and gains ink; the status bar shows the steps.
-      const frame = await cs.webviewFrame(undefined, 90_000);
-      await frame.locator("canvas").first().waitFor({ state: "visible", timeout: 30_000 });
-      const inked = (): Promise<number> => frame.evaluate<number>(INKED_PIXELS);
-      const before = await inked();
-      const grown = await waitFor(
-        "the chart to gain points",
-        async () => {
-          const now = await inked();
-          return now > before ? now : undefined;
-        },
-        120_000,
-        1_000,
-      );
+      const { before, grown } = await waitForGrowingChart(cs, { frameMs: 90_000, growMs: 120_000 });
       const status = await waitFor(
         "the status bar's progress",
         async () => {

@@ -10,7 +10,7 @@ import { describe, test } from "node:test";
 import type { RunManifest } from "../../src/shared/runFormat";
 import { torchPython } from "../support";
 import { contributedCommands, since, sleep, waitFor } from "./codeServer";
-import { extensionNotReady, INKED_PIXELS, startDevRig, workspaceCopy } from "./helpers";
+import { extensionNotReady, startDevRig, waitForGrowingChart, workspaceCopy } from "./helpers";
 
 const notReady = extensionNotReady();
 const torch = notReady === undefined ? torchPython() : { python: undefined, skip: notReady };
@@ -67,19 +67,7 @@ describe("e2e: training on torch from the code lens", () => {
       assert.match(run.manifest.backend.versions?.["torch"] ?? "", /^\d+\.\d+/);
 
       // Live curves: the loss-curves panel gains ink as the worker's metrics arrive.
-      const frame = await cs.webviewFrame(undefined, 90_000);
-      await frame.locator("canvas").first().waitFor({ state: "visible", timeout: 30_000 });
-      const inked = (): Promise<number> => frame.evaluate<number>(INKED_PIXELS);
-      const before = await inked();
-      const grown = await waitFor(
-        "the chart to gain points",
-        async () => {
-          const now = await inked();
-          return now > before ? now : undefined;
-        },
-        120_000,
-        1_000,
-      );
+      const { before, grown } = await waitForGrowingChart(cs, { frameMs: 90_000, growMs: 120_000 });
       assert.ok(grown > before, `chart ink ${before} → ${grown}`);
       const liveMs = since(tTrain);
 

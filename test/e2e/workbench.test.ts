@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test, type TestContext } from "node:test";
 import { CodeServer, contributedCommands, missingTools, ROOT, since, sleep, waitFor } from "./codeServer";
-import { EXAMPLES, INKED_PIXELS, RUNS_PANE, waitForQuietDom, workspaceCopy } from "./helpers";
+import { EXAMPLES, INKED_PIXELS, RUNS_PANE, waitForGrowingChart, waitForQuietDom, workspaceCopy } from "./helpers";
 
 const missing = missingTools();
 
@@ -319,19 +319,7 @@ async function trainWatchHoverStop(
     const startMs = since(tTrain);
 
     // The loss curves panel draws more as metrics arrive.
-    const frame = await cs.webviewFrame(undefined, 60_000);
-    await frame.locator("canvas").first().waitFor({ state: "visible", timeout: 30_000 });
-    const inked = (): Promise<number> => frame.evaluate<number>(INKED_PIXELS);
-    const before = await inked();
-    const grown = await waitFor(
-      "the chart to gain points",
-      async () => {
-        const now = await inked();
-        return now > before ? now : undefined;
-      },
-      90_000,
-      1_000,
-    );
+    const { before, grown } = await waitForGrowingChart(cs, { frameMs: 60_000, growMs: 90_000 });
     assert.ok(grown > before, `chart ink ${before} → ${grown}`);
     await cs.screenshot(shot("training"));
 
