@@ -12,6 +12,8 @@
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { encodeEvent } from "../../src/shared/tensorboardEvents";
+import { frameRecord } from "../../src/shared/tfRecord";
 import type { Json, MetricsReaderName, PartResult, ProbeReport, ProbeRequest } from "./probeTypes";
 import type { ChildOutcome } from "./runner";
 
@@ -77,7 +79,7 @@ export type Check = (o: Observed, p: CasePaths) => string | undefined;
 
 export interface Case {
   id: string;
-  category: "run.json" | "metrics" | "analyses" | "checkpoints" | "experiment" | "cli";
+  category: "run.json" | "metrics" | "analyses" | "checkpoints" | "experiment" | "cli" | "tensorboard";
   /** The defect of issue 8 it exercises, in a few words (for the report). */
   defect: string;
   setup: (c: SetupContext) => void | Promise<void>;
@@ -1710,6 +1712,137 @@ const cliCases: Case[] = [
   ),
 ];
 
+// ---------------------------------------------------------------------------------------------
+// TensorBoard logs: a folder `runs/tb/` with one good event file (three `loss` points), and beside
+// it a hostile one; the index must list the log and the reader must still draw the good points.
+
+const GOOD_EVENTS = "events.out.tfevents.1700000000.host.1.0";
+
+function goodEventFile(file: string): void {
+  const events = [
+    frameRecord(encodeEvent({ wallTime: 1_700_000_000, step: 0, fileVersion: "brain.Event:2" })),
+    ...[1, 2, 3].map((step) =>
+      frameRecord(encodeEvent({ wallTime: 1_700_000_000 + step, step, values: [{ tag: "loss", value: 1 / step }] })),
+    ),
+  ];
+  fs.writeFileSync(file, Buffer.concat(events));
+}
+
+/** The reader kept the good file's three points and said why the hostile one gave none. */
+const goodPointsKept = (problem: RegExp | undefined): Check => {
+  return (o) => {
+    const log = value(o, "log");
+    if (!log) return "the log reader gave no answer";
+    const loss = (log["values"] as Record<string, Json> | undefined)?.["loss"];
+    if (loss !== 3) return `loss points ${JSON.stringify(loss)}, expected the good file's 3`;
+    const problems = (log["problems"] as string[] | undefined) ?? [];
+    if (problem !== undefined && !problems.some((x) => problem.test(x)))
+      return `problems ${JSON.stringify(problems)} do not match ${problem}`;
+    const index = value(o, "index");
+    if (!index || (index["logs"] as number) < 1) return "the run index does not list the log";
+    return undefined;
+  };
+};
+
+interface TensorBoardKind {
+  name: string;
+  defect: string;
+  /** Makes the hostile file(s) in the log folder. */
+  make: (dir: string) => void;
+  /** A problem the reader must report, naming the file. */
+  problem?: RegExp;
+  badRecords?: (n: number) => boolean;
+  timeMs?: number;
+  peakMb?: number;
+}
+
+const HOSTILE_EVENTS = "events.out.tfevents.1800000000.host.2.0";
+const tbKinds: TensorBoardKind[] = [
+  {
+    name: "fifo",
+    defect: "a FIFO event file blocks the reader",
+    make: (d) => fifoAt(path.join(d, HOSTILE_EVENTS)),
+    problem: /tfevents\.1800000000.*FIFO/,
+  },
+  {
+    name: "devzero-link",
+    defect: "an event file linked to /dev/zero is read without bound",
+    make: (d) => devZeroAt(path.join(d, HOSTILE_EVENTS)),
+    problem: /tfevents\.1800000000/,
+  },
+  {
+    name: "sparse-700MB",
+    defect: "a huge event file of zeros is buffered whole",
+    make: (d) => sparseAt(SPARSE_700MB)(path.join(d, HOSTILE_EVENTS)),
+    timeMs: 60_000,
+  },
+  {
+    name: "directory",
+    defect: "a folder named like an event file",
+    make: (d) => dirAt(path.join(d, HOSTILE_EVENTS)),
+    problem: /tfevents\.1800000000/,
+  },
+  {
+    name: "garbage-1MB",
+    defect: "random bytes as an event file",
+    make: (d) => textAt(garbage(1 << 20))(path.join(d, HOSTILE_EVENTS)),
+  },
+  {
+    name: "bad-crc",
+    defect: "records whose checksums fail are counted, not decoded",
+    make: (d) => {
+      const rec = frameRecord(encodeEvent({ wallTime: 1_800_000_001, step: 9, values: [{ tag: "loss", value: 5 }] }));
+      rec[rec.length - 1] = (rec[rec.length - 1] as number) ^ 0xff;
+      textAt(rec)(path.join(d, HOSTILE_EVENTS));
+    },
+    badRecords: (n) => n >= 1,
+  },
+  {
+    name: "torn-last-record",
+    defect: "a record cut short by a writer mid-write",
+    make: (d) => {
+      const rec = frameRecord(encodeEvent({ wallTime: 1_800_000_001, step: 9, values: [{ tag: "loss", value: 5 }] }));
+      textAt(rec.subarray(0, rec.length - 5))(path.join(d, HOSTILE_EVENTS));
+    },
+  },
+  {
+    name: "files-1200",
+    defect: "a folder of 1,200 event files",
+    make: (d) => {
+      for (let i = 0; i < 1200; i++) fs.writeFileSync(path.join(d, `events.out.tfevents.1.host.${i}`), "");
+    },
+    problem: /1201 event files; only the newest 1000 are read/,
+    timeMs: 20_000,
+  },
+];
+
+const tensorboardCases: Case[] = tbKinds.map(
+  (k): Case => ({
+    id: `tensorboard/${k.name}`,
+    category: "tensorboard",
+    defect: k.defect,
+    setup: (c) => {
+      const dir = path.join(c.p.runs, "tb");
+      fs.mkdirSync(dir, { recursive: true });
+      goodEventFile(path.join(dir, GOOD_EVENTS));
+      k.make(dir);
+    },
+    run: { kind: "probe", request: (p) => ({ probe: "tensorboard", root: p.runs, logDir: path.join(p.runs, "tb") }) },
+    expect: {
+      timeMs: k.timeMs ?? PROBE.timeMs,
+      peakMb: k.peakMb ?? PROBE.peakMb,
+      partErrors: /tfevents/,
+      check: (o, p) => {
+        const kept = goodPointsKept(k.problem)(o, p);
+        if (kept !== undefined) return kept;
+        const bad = value(o, "log")?.["badRecords"];
+        if (k.badRecords && !(typeof bad === "number" && k.badRecords(bad))) return `badRecords = ${String(bad)}`;
+        return undefined;
+      },
+    },
+  }),
+);
+
 export const CASES: readonly Case[] = [
   ...runJsonCases,
   ...metricsCases,
@@ -1717,4 +1850,5 @@ export const CASES: readonly Case[] = [
   ...checkpointCases,
   ...experimentCases,
   ...cliCases,
+  ...tensorboardCases,
 ];

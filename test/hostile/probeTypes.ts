@@ -20,7 +20,9 @@ export type ProbeRequest =
   /** The checkpoint hover over the path of each file given. */
   | { probe: "checkpointHover"; files: string[] }
   /** The analysis panels' data (metrics and analyses/ of a run). */
-  | { probe: "panel"; root: string; runDir: string };
+  | { probe: "panel"; root: string; runDir: string }
+  /** A TensorBoard log: the run index's entry for it, and the loss-curves reader's first poll. */
+  | { probe: "tensorboard"; root: string; logDir: string };
 
 export type MetricsReaderName = "tailer" | "latest" | "readMetrics" | "panel";
 

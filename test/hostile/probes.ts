@@ -20,6 +20,7 @@ import { grokRun, influenceRun, lazyRichRun, loadRunData } from "../../src/share
 import { readMetrics } from "../../src/shared/metricsReader";
 import { readSafetensorsHeader } from "../../src/shared/safetensors";
 import { METRICS_FILE, type MetricsRecord, type RunManifest } from "../../src/shared/runFormat";
+import { TensorBoardLog } from "../../src/shared/tensorboardLog";
 import {
   type Json,
   type MetricsReaderName,
@@ -209,6 +210,35 @@ async function checkpointHoverProbe(files: readonly string[]): Promise<ProbeRepo
   return { parts };
 }
 
+/**
+ * A TensorBoard log as the extension meets it: the run index lists it (Runs view), then the
+ * loss-curves panel reads it (TensorBoardLog: poll, then the snapshot it draws).
+ */
+async function tensorboardProbe(root: string, logDir: string): Promise<ProbeReport> {
+  const parts: Record<string, PartResult> = {};
+  parts["index"] = await part(async () => {
+    const index = new RunIndex([root]);
+    await index.scan();
+    const entry = index.tensorboardLogs().find((e) => path.resolve(e.logDir) === path.resolve(logDir));
+    return { logs: index.tensorboardLogs().length, eventFiles: entry?.eventFiles.length ?? 0 };
+  });
+  parts["log"] = await part(() => {
+    const log = new TensorBoardLog(logDir);
+    const first = log.poll();
+    const points = first.kind === "reset" ? log.snapshot() : first.points;
+    const values: Record<string, Json> = {};
+    for (const [tag, col] of Object.entries(points.values)) values[tag] = col.filter((v) => v !== null).length;
+    return {
+      rows: points.step.length,
+      values,
+      badRecords: log.badRecords,
+      files: log.files.length,
+      problems: [...log.problems],
+    };
+  });
+  return { parts };
+}
+
 async function main(): Promise<void> {
   const request = JSON.parse(process.argv[2] ?? "{}") as ProbeRequest;
   let report: ProbeReport;
@@ -224,6 +254,9 @@ async function main(): Promise<void> {
       break;
     case "panel":
       report = { parts: { panel: await part(() => panelData(request.runDir, validManifest(request.runDir))) } };
+      break;
+    case "tensorboard":
+      report = await tensorboardProbe(request.root, request.logDir);
       break;
   }
   fs.writeSync(1, `${REPORT_PREFIX}${JSON.stringify(report)}\n`);
