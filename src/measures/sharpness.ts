@@ -193,25 +193,37 @@ export function eosPhases(
   };
 }
 
+/** How many combined standard errors a change must exceed to be a stage boundary (≈ 95%, two-sided). */
+export const BOUNDARY_Z = 2;
+
 /**
  * Stage boundaries of a curve measured at a few checkpoints (the LLC): the midpoints of the
  * `count` intervals where |Δy/Δstep| is largest, and a local maximum of it (a change that is
- * faster than on both neighbouring intervals), in step order.
+ * faster than on both neighbouring intervals), in step order. With standard errors, an interval
+ * whose change |Δy| is within BOUNDARY_Z·√(se₁² + se₂²) (the two estimates independent) is noise,
+ * not a boundary; an unknown error (null) does not rule one out.
  */
 export function fastestChanges(
   steps: readonly number[],
   values: readonly number[],
   count = 3,
+  stdErr?: readonly (number | null)[],
 ): { step: number; rate: number }[] {
-  const rates: { step: number; rate: number }[] = [];
+  const rates: { step: number; rate: number; significant: boolean }[] = [];
   for (let i = 0; i + 1 < steps.length; i++) {
     const dy = values[i + 1]! - values[i]!;
     const dx = steps[i + 1]! - steps[i]!;
-    rates.push({ step: (steps[i]! + steps[i + 1]!) / 2, rate: dx > 0 && Number.isFinite(dy) ? dy / dx : Number.NaN });
+    const [a, b] = [stdErr?.[i], stdErr?.[i + 1]];
+    const noise = typeof a === "number" && typeof b === "number" ? BOUNDARY_Z * Math.hypot(a, b) : 0;
+    rates.push({
+      step: (steps[i]! + steps[i + 1]!) / 2,
+      rate: dx > 0 && Number.isFinite(dy) ? dy / dx : Number.NaN,
+      significant: !(Math.abs(dy) <= noise),
+    });
   }
   const peaks = rates.filter((r, i) => {
     const a = Math.abs(r.rate);
-    if (!Number.isFinite(a) || a === 0) return false;
+    if (!Number.isFinite(a) || a === 0 || !r.significant) return false;
     const left = i > 0 ? Math.abs(rates[i - 1]!.rate) : -Infinity;
     const right = i + 1 < rates.length ? Math.abs(rates[i + 1]!.rate) : -Infinity;
     return !(a < left) && !(a < right);
@@ -219,5 +231,6 @@ export function fastestChanges(
   return peaks
     .sort((a, b) => Math.abs(b.rate) - Math.abs(a.rate))
     .slice(0, count)
-    .sort((a, b) => a.step - b.step);
+    .sort((a, b) => a.step - b.step)
+    .map(({ step, rate }) => ({ step, rate }));
 }

@@ -64,6 +64,7 @@ function llcView(data: RunData): LlcView | null {
       finite.map((r) => r.step),
       finite.map((r) => r.llc!),
       LLC_BOUNDARIES,
+      finite.map((r) => r.stdErr),
     ).map((b) => b.step),
     warnings: records.flatMap((r) => (r.warning ? [{ step: r.step, warning: r.warning }] : [])),
   };

@@ -102,3 +102,19 @@ test("fastestChanges: the steps where a curve changes fastest, local maxima of |
   );
   assert.deepEqual(fastestChanges([0], [1]), []);
 });
+
+test("fastestChanges with standard errors: a change within 2·√(se₁² + se₂²) is noise, not a boundary", () => {
+  const steps = [0, 100, 200, 300, 400, 500, 600];
+  const llc = [2, 2.1, 6, 6.2, 6.3, 9.5, 9.6];
+  // The jump at 450 (3.2) is within 2·√(1.2² + 1.2²) ≈ 3.39; the one at 150 (3.9) is not.
+  const se = [0.1, 0.1, 0.1, 0.1, 1.2, 1.2, 0.1];
+  assert.deepEqual(
+    fastestChanges(steps, llc, 2, se).map((x) => x.step),
+    [150],
+  );
+  // Unknown errors (null) rule nothing out.
+  assert.deepEqual(
+    fastestChanges(steps, llc, 2, [null, null, null, null, null, null, null]).map((x) => x.step),
+    [150, 450],
+  );
+});
