@@ -252,6 +252,16 @@ def test_llc_of_linear_regression_is_d_over_two(tmp_path) -> None:
     assert torch.equal(model.bias.detach(), before)  # w* restored
 
 
+def test_llc_of_the_degenerate_minimum_of_uvx_is_one_half_not_d_over_two() -> None:
+    g = torch.Generator().manual_seed(12)
+    x = torch.randn(1000, generator=g, dtype=torch.float64)
+    # y = x exactly: every (u, v) with uv = 1 is a minimum with zero loss, a curve: λ = 1/2, not d/2 = 1.
+    model = ScalarLinear(1.0, 1.0)
+    settings = resolve({"llc": {"every": 1, "draws": 400, "burnIn": 200, "gamma": 1, "batchSize": 1000}})["llc"]
+    r = compute_llc(model, half_mse, (x, x.clone()), settings, step=5)
+    assert abs(r["llc"] - 0.5) <= 0.15 * 0.5, r["llc"]
+
+
 # ---------------------------------------------------------------- settings and files
 
 
