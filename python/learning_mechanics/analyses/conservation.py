@@ -35,7 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from .optim_state import NoOptimizer, Optimization, OptimizerInfo, _js_number
-from .pergrad import LossFn, eval_mode, per_example_losses
+from .pergrad import LossFn, per_example_losses
 
 # ---------------------------------------------------------------- laws (src/measures/conservation.ts)
 

@@ -20,8 +20,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 import torch
 from torch import Tensor, nn
 
-from .bif import ChainOutcome, _js, effective_sample_size, sgld_options, split_rhat
-from .bif import run_sgld
+from .bif import ChainOutcome, _js, effective_sample_size, run_sgld, sgld_options, split_rhat
 from .pergrad import LossFn, _batches, _device_of, eval_mode, loss_sum
 
 

@@ -18,7 +18,7 @@ src/trainer/methods/hessian.ts, writing the same `sharpness.jsonl` record:
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
