@@ -2,7 +2,8 @@
 examples/grokking.experiment.ts (a + b mod 59, train fraction 0.4, one-hot inputs, hidden 256,
 ReLU, full batch, AdamW lr 3e-3, weight decay 1, betas (0.9, 0.98)), a checkpoint every 250 steps
 as there, the analyses at their default cadence (every checkpoint: kernel on 64 probe examples with
-CKA, Fourier, TracIn when installed; BIF off as by default). Three loops, interleaved over the
+CKA, Fourier, TracIn when installed, conservation laws; sharpness every 8th checkpoint; BIF and LLC
+off as by default; bench/watch_lenses.py prints the three lenses' cost one by one). Three loops, interleaved over the
 repeats, median: bare; with the logger (init/log/checkpoint); with the logger and run.watch.
 The time inside the analyses is measured directly (wall and process CPU time of the watcher's
 catch-up at each checkpoint and at the end), so the ratio does not drown in the noise of a shared
@@ -110,7 +111,7 @@ def main() -> None:
         "system": f"grokking MLP (p={P}, one-hot, hidden 256, {int(0.4 * P * P)} examples, full batch, AdamW)",
         "steps": args.steps,
         "checkpoints": checkpoints,
-        "analyses": ["kernel", "fourier"] + (["tracin"] if influence.available("tracin") else []),
+        "analyses": ["kernel", "fourier"] + (["tracin"] if influence.available("tracin") else []) + ["sharpness (every 8th)", "conservation"],
         "threads": args.threads,
         "torch": torch.__version__,
         "bare_wall_s": round(med("bare", "wall"), 3),

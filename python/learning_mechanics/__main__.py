@@ -4,7 +4,7 @@ elsewhere. Files are read with `torch.load(weights_only=True)`: a file holding a
 tensors is refused, and no code in it runs.
 
 `python -m learning_mechanics analyze RUN --model module:factory`: the analyses that need the
-model (kernel, CKA, Fourier, TracIn, BIF) from the run's checkpoints (analyses/cli.py).
+model (kernel, CKA, Fourier, TracIn, BIF, sharpness, conservation, LLC) from the run's checkpoints (analyses/cli.py).
 """
 
 from __future__ import annotations

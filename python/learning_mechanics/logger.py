@@ -298,7 +298,7 @@ class Run:
     # --- analyses of the model
 
     def watch(self, model: torch.nn.Module, loss_fn: Optional[object] = None, *, train: object = None, probe: object = None, query: object = None, analyses: Optional[Mapping[str, object]] = None) -> object:
-        """Computes the analyses that need the model (kernel, CKA, Fourier, TracIn, BIF) at every
+        """Computes the analyses that need the model (kernel, CKA, Fourier, TracIn, BIF, sharpness, conservation, LLC) at every
         due checkpoint, into `analyses/` (docs/pytorch.md, "Analyses of your model"). Settings are
         checked now: a mistake raises `SettingsError` naming the field."""
         self._check_open("watch")

@@ -14,7 +14,13 @@ import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
-import { type FourierRecord, type KernelRecord, readAnalysis } from "../../src/shared/analysisFormat";
+import {
+  type ConservationRecord,
+  type FourierRecord,
+  type KernelRecord,
+  readAnalysis,
+  type SharpnessRecord,
+} from "../../src/shared/analysisFormat";
 import { encodeSafetensors } from "../../src/shared/safetensors";
 import type { SystemSpec } from "../../src/sdk/spec";
 import { generateTask } from "../../src/trainer/tasks/index";
@@ -211,7 +217,7 @@ describe("run.watch: closed forms, the readout, the file rules (test/python/watc
 });
 
 describe("files written by run.watch read back by the extension's reader", { skip }, () => {
-  test("kernel.jsonl and fourier.jsonl: valid headers, a record per checkpoint, no bad line", () => {
+  test("kernel, fourier, sharpness and conservation files: valid headers, the due checkpoints, no bad line", () => {
     const dir = tempDir("watch-read");
     mkdirSync(dir, { recursive: true });
     const r = spawnSync(py, [join(ROOT, "test", "python", "watch_checks.py"), "--write-run", join(dir, "run")], {
@@ -221,7 +227,12 @@ describe("files written by run.watch read back by the extension's reader", { ski
     });
     assert.equal(r.status, 0, r.stderr);
     const run = join(dir, "run");
-    assert.deepEqual(readdirSync(join(run, "analyses")).sort(), ["fourier.jsonl", "kernel.jsonl"]);
+    assert.deepEqual(readdirSync(join(run, "analyses")).sort(), [
+      "conservation.jsonl",
+      "fourier.jsonl",
+      "kernel.jsonl",
+      "sharpness.jsonl",
+    ]);
     const k = readAnalysis(run, "kernel")!;
     assert.deepEqual(k.badLines, []);
     assert.equal(k.header.analysis, "kernel");
@@ -234,5 +245,22 @@ describe("files written by run.watch read back by the extension's reader", { ski
     const f = readAnalysis(run, "fourier")!;
     assert.deepEqual(f.badLines, []);
     assert.equal(f.records.length, 4);
+    // Sharpness every 8th checkpoint (the first, and the last at the end); conservation every one.
+    const s = readAnalysis(run, "sharpness")!;
+    assert.deepEqual(s.badLines, []);
+    assert.deepEqual(
+      s.records.map((x) => x.step),
+      [0, 30],
+    );
+    const last = s.records[1] as SharpnessRecord;
+    assert.equal(last.thresholdOf, "preconditioned");
+    assert.ok(last.preconditioned !== null && last.preconditioned > 0, "AdamW: the preconditioned sharpness");
+    const c = readAnalysis(run, "conservation")!;
+    assert.deepEqual(c.badLines, []);
+    assert.equal(c.header.referenceStep, 0);
+    assert.deepEqual(
+      (c.records.at(-1) as ConservationRecord).symmetries.map((x) => `${x.kind} ${x.layer}`),
+      ["rescale mlp.0 → mlp.2", "translation mlp.2"],
+    );
   });
 });

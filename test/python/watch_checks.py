@@ -250,7 +250,7 @@ def check_settings_messages_name_the_field() -> None:
     cases = [
         ({"kernel": {"probeSize": 1}}, "analyses.kernel.probeSize: must be an integer in [2, 4096], got 1"),
         ({"kernel": {"probSize": 8}}, "analyses.kernel.probSize: unknown setting (did you mean 'probeSize'?); the settings are every, probeSize, readout, got 8"),
-        ({"kernal": {}}, "analyses.kernal: unknown analysis (did you mean 'kernel'?); the analyses are kernel, fourier, tracin, bif"),
+        ({"kernal": {}}, "analyses.kernal: unknown analysis (did you mean 'kernel'?); the analyses are kernel, fourier, tracin, bif, sharpness, llc, conservation"),
         ({"fourier": {"embedding": "embed.weight"}}, "analyses.fourier.p: missing; the Fourier measures need both the embedding parameter's name and the modulus p"),
         ({"tracin": {"query": {"kind": "test"}}}, "analyses.tracin.query.count: missing"),
         ({"bif": {"epsilon": 0}}, "analyses.bif.epsilon: must be a positive number, got 0"),
@@ -274,8 +274,8 @@ def check_settings_messages_name_the_field() -> None:
     said: List[str] = []
     lin = nn.Linear(3, 2)
     w = Watcher(run_dir0, lin, None, (torch.randn(8, 3), torch.randn(8, 2)), log=said.append)
-    assert w.enabled == {"kernel": True, "fourier": False, "tracin": False, "bif": False}, w.enabled
-    assert said == ["tracin skipped: run.watch was given no loss_fn="], said
+    assert w.enabled == {"kernel": True, "fourier": False, "tracin": False, "bif": False, "sharpness": False, "llc": False, "conservation": True}, w.enabled
+    assert said == ["tracin skipped: run.watch was given no loss_fn=", "sharpness skipped: run.watch was given no loss_fn="], said
     try:
         Watcher(run_dir0, lin, F.mse_loss, (torch.randn(8, 3), torch.randn(8, 2)), analyses={"tracin": {"every": 2}}, log=said.append)
     except SettingsError as e:

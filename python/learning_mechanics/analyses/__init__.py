@@ -6,7 +6,8 @@ run's `analyses/*.jsonl` as docs/analysis-format.md describes (docs/pytorch.md, 
 Modules, in reading order: settings (names, defaults, checks), examples (the probe, scored and
 query sets), writer (the files and the lock), readout, kernel (empirical NTK, kernel distance, KTA,
 linear CKA), cka (representations by forward hooks), fourier, influence (calls tracin.py / bif.py,
-whose per-example gradients are in pergrad.py), watch (the loop), cli (`analyze`).
+whose per-example gradients are in pergrad.py), sharpness (with lanczos and optim_state),
+conservation, llc (the BIF's sampler), watch (the loop), cli (`analyze`).
 """
 
 from .settings import SettingsError, defaults, resolve

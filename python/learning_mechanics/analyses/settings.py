@@ -20,7 +20,7 @@ Settings = Dict[str, Dict[str, Any]]
 
 #: The analyses this package computes (the weight-space one is the TypeScript analyzer's: it reads
 #: any checkpoint, so `lm analyze RUN` writes it for every run).
-MODEL_ANALYSES = ("kernel", "fourier", "tracin", "bif")
+MODEL_ANALYSES = ("kernel", "fourier", "tracin", "bif", "sharpness", "llc", "conservation")
 
 
 class SettingsError(ValueError):
@@ -28,7 +28,7 @@ class SettingsError(ValueError):
 
 
 def defaults() -> Settings:
-    """`analysesDefaults()` of src/sdk/builders.ts for the analyses that need the model (a fresh copy).
+    """`analysesDefaults()` of src/sdk/builders.ts for the analyses computed here (a fresh copy).
     `fourier` is off unless `embedding` and `p` are given (a Python model says nothing of modular
     arithmetic); BIF is off until asked for, as in TypeScript (about 1,200 gradient steps per checkpoint)."""
     return {
@@ -48,6 +48,12 @@ def defaults() -> Settings:
             "query": {"kind": "test", "count": 64},
             "trainExamples": 1000,
         },
+        # Every 8th checkpoint, as in TypeScript (30–60 gradient passes per checkpoint there; here
+        # each product is one double-backward pass, bench/watch_overhead.py prints the cost).
+        "sharpness": {"every": 8, "eigenvalues": 2, "iterations": 20, "tolerance": 1e-2, "fdStep": 1e-3},
+        # Off like the BIF: chains·(burnIn + draws·thin) gradient steps per checkpoint.
+        "llc": {"every": 0, "chains": 4, "draws": 200, "burnIn": 100, "thin": 1, "epsilon": 1e-3, "gamma": 100, "nBeta": 0, "batchSize": 256},
+        "conservation": {"every": 1},
     }
 
 
@@ -106,6 +112,24 @@ def _op(v: Any, path: str) -> None:
         _fail(path, 'must be one of "add", "sub", "mul", "div"', v)
 
 
+def _int_in(low: int, high: int) -> Rule:
+    def rule(v: Any, path: str) -> None:
+        if not (_is_int(v) and low <= v <= high):
+            _fail(path, f"must be an integer in [{low}, {high}]", v)
+
+    return rule
+
+
+def _open_unit(v: Any, path: str) -> None:
+    if not (_is_number(v) and 0 < v < 1):
+        _fail(path, "must be a number in (0, 1)", v)
+
+
+def _draws(v: Any, path: str) -> None:
+    if not (_is_int(v) and v >= 4):
+        _fail(path, "must be an integer ≥ 4 (split R-hat needs 4 draws per chain)", v)
+
+
 def _bool(v: Any, path: str) -> None:
     if not isinstance(v, bool):
         _fail(path, "must be true or false", v)
@@ -159,6 +183,21 @@ FIELDS: Dict[str, Dict[str, Rule]] = {
         "query": _query,
         "trainExamples": _non_negative_int,
     },
+    # fdStep is the TypeScript side's finite-difference ε: accepted and written in the header (so
+    # the settings read the same), unused here, where Hessian-vector products are exact.
+    "sharpness": {"every": _non_negative_int, "eigenvalues": _int_in(1, 10), "iterations": _int_in(2, 200), "tolerance": _open_unit, "fdStep": _open_unit},
+    "llc": {
+        "every": _non_negative_int,
+        "chains": _positive_int,
+        "draws": _draws,
+        "burnIn": _non_negative_int,
+        "thin": _positive_int,
+        "epsilon": _positive_number,
+        "gamma": _non_negative_number,
+        "nBeta": _non_negative_number,
+        "batchSize": _positive_int,
+    },
+    "conservation": {"every": _non_negative_int},
 }
 
 #: Analyses the TypeScript side has that need nothing of the model here (accepted, not computed).

@@ -30,6 +30,10 @@ import torch.nn as nn
 
 from .. import tensorfile
 from . import influence
+from .conservation import Detection, conservation_record, conserved_quantities, detect_symmetries
+from .llc import compute_llc
+from .optim_state import AdamMoments, NoOptimizer, Optimization, moments_from_checkpoint, moments_from_optimizer, optimization, read_metadata
+from .sharpness import compute_sharpness
 from .cka import cka_against, representations
 from .examples import ExampleSource, Examples, classes_of, example_infos, query_rows, target_matrix
 from .fourier import embedding_matrix, fourier_record
@@ -153,10 +157,11 @@ class Watcher:
         # The influence analyses are on by default (TracIn) but need a loss and a query set: without
         # them they are skipped with a message, unless asked for by name (then it is a mistake).
         asked = analyses if isinstance(analyses, Mapping) else {}
-        for name in ("tracin", "bif"):
+        for name in ("tracin", "bif", "sharpness", "llc"):
             if not self.enabled[name]:
                 continue
-            missing = "loss_fn" if loss_fn is None else "query" if query is None and self.settings[name]["query"]["kind"] != "indices" else None
+            needs_query = name in ("tracin", "bif") and query is None and self.settings[name]["query"]["kind"] != "indices"
+            missing = "loss_fn" if loss_fn is None else "query" if needs_query else None
             if missing is None:
                 continue
             if name in asked:
@@ -170,6 +175,12 @@ class Watcher:
         self.seed = run_seed(run_dir)
         self._influence_cache: Dict[str, Dict[str, Any]] = {}
         self._reference: Optional[Tuple[int, torch.Tensor, Dict[str, torch.Tensor]]] = None
+        #: Conservation: the symmetries found (once) and Q(0) at the reference step.
+        self._symmetries: Optional[Detection] = None
+        self._q0: Optional[Tuple[int, List[torch.Tensor]]] = None
+        #: The live optimizer at the checkpoint being written (RunWatch): Adam's moments without re-reading the file.
+        self._live_optimizer: Optional[torch.optim.Optimizer] = None
+        self._manifest: Dict[str, Any] = {}
         self._prepare()
 
     # ---------------------------------------------------------------- what is fixed for the run
@@ -221,8 +232,10 @@ class Watcher:
                 "referenceStep": reference,
                 "readout": {"module": self.readout.module, "parameter": self.readout.parameter, "how": self.readout.how},
             }
-        if name == "fourier":
-            return {"settings": header_settings("fourier", self.settings)}
+        if name in ("fourier", "sharpness", "llc"):
+            return {"settings": header_settings(name, self.settings)}
+        if name == "conservation":
+            return {"settings": header_settings(name, self.settings), "referenceStep": reference}
         _, _, words, scored = self.influence[name]
         return {"settings": header_settings(name, self.settings), "examples": example_infos(scored), "query": words}
 
@@ -272,7 +285,9 @@ class Watcher:
         if not todo:
             return {}
         saved = snapshot(self.model)
-        lrs = logged_lr(self.run_dir) if any(n in ("tracin", "bif") for names in todo.values() for n in names) else {}
+        lrs = logged_lr(self.run_dir) if any(n in ("tracin", "bif", "sharpness") for names in todo.values() for n in names) else {}
+        self._manifest = _read_json(os.path.join(self.run_dir, "run.json"))
+        self._live_step = live_step
         written: Dict[str, List[int]] = {}
         try:
             if self.enabled["kernel"] and "kernel" in {n for names in todo.values() for n in names} and (self._reference is None or self._reference[0] != reference):
@@ -290,7 +305,11 @@ class Watcher:
                         continue
                     lr = self._lr(step, live_step, live_lr, lrs)
                     try:
-                        record = self._compute(name, step, lr)
+                        if name == "conservation" and (self._q0 is None or self._q0[0] != reference):
+                            self._at(reference, live_step, saved)
+                            self._q0 = (reference, self._quantities())
+                            self._at(step, live_step, saved)
+                        record = self._compute(name, step, lr, reference)
                     except SettingsError:
                         raise
                     except Exception as e:  # noqa: BLE001 - an analysis must not kill a training run
@@ -340,7 +359,38 @@ class Watcher:
         finally:
             self.model.train(was)
 
-    def _compute(self, name: str, step: int, lr: float) -> Dict[str, Any]:
+    def _full_train(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The whole training set on the model's device (sharpness and LLC use every example), read once."""
+        if not hasattr(self, "_train_all"):
+            ex = self.train.take(0).to(self.device)
+            self._train_all = (ex.x, ex.y)
+        return self._train_all
+
+    def _optimization(self, step: int) -> Optimization:
+        total = self._manifest.get("totalSteps")
+        return optimization(self._manifest.get("config"), int(total) if isinstance(total, int) else 0, read_metadata(checkpoint_path(self.run_dir, step)))
+
+    def _moments(self, step: int, opt: Optimization) -> Optional[AdamMoments]:
+        """Adam's second moments at `step`: the live optimizer's state, else the checkpoint's `optimizer/v/*`."""
+        if isinstance(opt, NoOptimizer) or opt.kind == "sgd":
+            return None
+        if step == getattr(self, "_live_step", None) and self._live_optimizer is not None:
+            live = moments_from_optimizer(self._live_optimizer, {id(p): n for n, p in self.model.named_parameters()})
+            if live is not None:
+                return live
+        tensors, metadata = tensorfile.read(checkpoint_path(self.run_dir, step))
+        return moments_from_checkpoint(tensors, metadata)
+
+    def _quantities(self) -> List[torch.Tensor]:
+        """Q of every symmetry at the model's current weights (the symmetries found on first use)."""
+        if self._symmetries is None:
+            x, y = self._full_train()
+            with torch.no_grad():
+                self._symmetries = detect_symmetries(self.model, self.loss_fn, x[:32], y[:32])
+        params = dict(self.model.named_parameters())
+        return [conserved_quantities(s.law, params) for s in self._symmetries.symmetries]
+
+    def _compute(self, name: str, step: int, lr: float, reference: int = 0) -> Dict[str, Any]:
         if name == "kernel":
             assert self._reference is not None
             _, k0, reps0 = self._reference
@@ -354,6 +404,20 @@ class Watcher:
             }
         if name == "fourier":
             return fourier_record(self.model, self.settings["fourier"], self.train_x, step)
+        if name == "conservation":
+            assert self._q0 is not None and self._symmetries is not None
+            q0 = self._q0[1]
+            d = self._symmetries
+            return conservation_record(step, reference, d.symmetries, q0, dict(self.model.named_parameters()), self._optimization(step), d.notes)
+        if name == "sharpness":
+            assert self.loss_fn is not None
+            opt = self._optimization(step)
+            if not math.isfinite(lr) and not isinstance(opt, NoOptimizer):
+                lr = float(opt.lr_at(step + 1))  # the schedule's (or the metadata's) η of the next update
+            return compute_sharpness(self.model, self.loss_fn, self._full_train(), self.settings["sharpness"], step=step, lr=lr, optimizer=opt, moments=self._moments(step, opt))
+        if name == "llc":
+            assert self.loss_fn is not None
+            return compute_llc(self.model, self.loss_fn, self._full_train(), self.settings["llc"], step=step)
         train, query, _, scored = self.influence[name]
         assert self.loss_fn is not None
         record = influence.compute(name, self.model, self.loss_fn, train, query, self.settings[name], lr, step, self.seed, self._influence_cache.setdefault(name, {}), rows=list(range(len(scored))))
@@ -375,6 +439,7 @@ class RunWatch(Watcher):
         return _lr_of(self._optimizer_of())
 
     def after_checkpoint(self, step: int, optimizer: Optional[torch.optim.Optimizer]) -> None:
+        self._live_optimizer = optimizer
         self.catch_up(ended=False, live_step=step, live_lr=_lr_of(optimizer) if optimizer is not None else self.current_lr())
 
     def after_finish(self) -> None:
@@ -383,6 +448,15 @@ class RunWatch(Watcher):
             self.catch_up(ended=True)
         except Exception as e:  # noqa: BLE001 - the run's end must be recorded whatever happens here
             self.log(f"analyses at the end of the run failed: {type(e).__name__}: {e}")
+
+
+def _read_json(path: str) -> Dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            value = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _lr_of(optimizer: Optional[torch.optim.Optimizer]) -> Optional[float]:

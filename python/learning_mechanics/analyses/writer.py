@@ -12,8 +12,9 @@ writers and readers"):
   `analyses/.lock-model` is held by every Python writer (run.watch, `analyze`) while it writes, so
   two of them never append to the same files. `analyses/.lock` is the TypeScript analyzer's
   (src/shared/runLock.ts): `analyze` takes it too; `run.watch` does not, because the extension's
-  analyzer holds it for the whole life of a run it follows, writing only `weights.jsonl` for a
-  run whose model it cannot load, a file run.watch never writes.
+  analyzer holds it for the whole life of a run it follows, writing only `weights.jsonl` (a file
+  run.watch never writes) and `conservation.jsonl` for a run whose model it cannot load; both
+  write the latter with the same settings, so each continues the other's file.
 """
 
 from __future__ import annotations
