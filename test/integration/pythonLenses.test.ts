@@ -152,8 +152,18 @@ describe("conservation laws in Python equal the TypeScript analyzer's on the sam
     const py = readAnalysis(runDir, "conservation");
     assert.ok(py, "run.watch wrote conservation.jsonl");
     assert.match(py.header.producer, /learning-mechanics-python/);
-    // The TypeScript analyzer would continue run.watch's file (same settings): move it away first.
-    renameSync(join(runDir, "analyses", "conservation.jsonl"), join(dir, "python-conservation.jsonl"));
+    // The TypeScript analyzer leaves run.watch's file alone (it would otherwise continue it: same
+    // settings, two producers' records in one file), saying so; moved away, it writes its own.
+    const pyFile = join(runDir, "analyses", "conservation.jsonl");
+    const pyBytes = readFileSync(pyFile);
+    const left = await runCli(["analyze", runDir, "--only", "conservation"]);
+    assert.equal(left.code, 0, left.stderr);
+    assert.match(
+      left.stderr,
+      /conservation: analyses\/conservation\.jsonl was written by learning-mechanics-python [\d.]+; left as it is/,
+    );
+    assert.ok(readFileSync(pyFile).equals(pyBytes), "run.watch's conservation.jsonl is unchanged");
+    renameSync(pyFile, join(dir, "python-conservation.jsonl"));
     const analysed = await runCli(["analyze", runDir, "--only", "conservation"]);
     assert.equal(analysed.code, 0, analysed.stderr);
     const ts = readAnalysis(runDir, "conservation");

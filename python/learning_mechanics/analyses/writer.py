@@ -13,8 +13,9 @@ writers and readers"):
   two of them never append to the same files. `analyses/.lock` is the TypeScript analyzer's
   (src/shared/runLock.ts): `analyze` takes it too; `run.watch` does not, because the extension's
   analyzer holds it for the whole life of a run it follows, writing only `weights.jsonl` (a file
-  run.watch never writes) and `conservation.jsonl` for a run whose model it cannot load; both
-  write the latter with the same settings, so each continues the other's file.
+  run.watch never writes) and `conservation.jsonl` for a run whose model it cannot load — unless
+  this package wrote that file first: the TypeScript analyzer leaves a file whose header names
+  another producer alone (src/trainer/analyzer/writer.ts `otherProducer`).
 """
 
 from __future__ import annotations

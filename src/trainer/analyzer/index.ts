@@ -27,7 +27,7 @@ import {
   readOptimizerSlot,
 } from "./runAccess";
 import { findSystem, validatedSpec } from "../systems";
-import { AnalysisWriter } from "./writer";
+import { AnalysisWriter, otherProducer } from "./writer";
 
 export interface AnalyzeRequest {
   runDir: string;
@@ -276,6 +276,18 @@ async function analysisLoop(input: LoopInput): Promise<AnalyzeOutcome> {
         if (!(e instanceof CheckpointError)) throw e;
         throw new UsageError(`cannot analyse ${runDir}: the reference checkpoint ${e.message}`);
       }
+      // Files another producer wrote (run.watch on a PyTorch run) stay as they are: not ours to extend.
+      analyses = analyses.filter((a) => {
+        const producer = otherProducer(runDir, a.name);
+        if (producer === undefined) return true;
+        emit({
+          type: "log",
+          level: "info",
+          message: `${a.name}: analyses/${a.name}.jsonl was written by ${producer}; left as it is (move it away to analyse here)`,
+        });
+        a.dispose();
+        return false;
+      });
       input.setAnalyses(analyses);
       for (const a of analyses) {
         const w = new AnalysisWriter(runDir, a.name, { settings: a.settings, ...a.header });

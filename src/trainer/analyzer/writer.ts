@@ -43,7 +43,7 @@ export class AnalysisWriter<N extends AnalysisName> {
       format: ANALYSIS_FORMAT,
       formatVersion: ANALYSIS_FORMAT_VERSION,
       analysis: name,
-      producer: `learning-mechanics ${VERSION}`,
+      producer: `${OWN_PRODUCER} ${VERSION}`,
       createdAt: now.toISOString(),
       ...header,
     };
@@ -140,6 +140,29 @@ function firstLine(path: string): string {
     return nl === -1 ? text : text.slice(0, nl);
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/** What this analyzer writes in a header's `producer` (the version follows). */
+export const OWN_PRODUCER = "learning-mechanics";
+
+/**
+ * The producer of `name`'s file in `runDir` when another program wrote it — the Python package's
+ * `run.watch` (producer "learning-mechanics-python …") writes the same files for a PyTorch run —
+ * else undefined (no file, ours, or not a readable header: the writer handles those). The analyzer
+ * leaves such a file alone: continuing or archiving it would mix two producers' records.
+ */
+export function otherProducer(runDir: string, name: AnalysisName): string | undefined {
+  const path = analysisPath(runDir, name);
+  try {
+    if (!fs.lstatSync(path).isFile()) return undefined;
+    const h: unknown = JSON.parse(firstLine(path));
+    if (typeof h !== "object" || h === null) return undefined;
+    const producer = (h as Record<string, unknown>)["producer"];
+    if (typeof producer !== "string" || (h as Record<string, unknown>)["analysis"] !== name) return undefined;
+    return producer === OWN_PRODUCER || producer.startsWith(`${OWN_PRODUCER} `) ? undefined : producer;
+  } catch {
+    return undefined;
   }
 }
 
