@@ -232,16 +232,21 @@ export function formatCount(n: number): string {
 
 /**
  * The number of runs of a sweep and how it comes about, without expanding it: "12 runs = 2 × 2 ×
- * 3 seeds", "6 runs = 2 points × 3 seeds", "3 runs = 3 seeds". `sweep` has been checked.
+ * 3 seeds", "3 runs = 3 values of task.dim", "6 runs = 2 points × 3 seeds", "3 runs = 3 seeds".
+ * `sweep` has been checked.
  */
 export function sweepSize(sweep: SweepSpec): { runs: number; text: string } {
   const seeds = sweep.seeds === undefined ? 1 : typeof sweep.seeds === "number" ? sweep.seeds : sweep.seeds.length;
   const factors: string[] = [];
   let combos = 1;
   if ("grid" in sweep) {
-    for (const values of Object.values(sweep.grid)) {
+    const fields = Object.entries(sweep.grid);
+    for (const [path, values] of fields) {
       combos *= values.length;
-      factors.push(formatCount(values.length));
+      // One field alone is named ("3 values of task.dim"); several read as a product ("2 × 2").
+      factors.push(
+        fields.length === 1 ? `${formatCount(values.length)} values of ${path}` : formatCount(values.length),
+      );
     }
   } else if ("points" in sweep) {
     combos = sweep.points.length;

@@ -127,6 +127,10 @@ describe("expansion", () => {
       runs: 6,
       text: "6 runs = 2 points × 3 seeds",
     });
+    assert.deepEqual(sweepSize({ grid: { "task.dim": [2, 3, 4] }, seeds: 2 }), {
+      runs: 6,
+      text: "6 runs = 3 values of task.dim × 2 seeds",
+    });
     assert.deepEqual(sweepSize({ seeds: 3 }), { runs: 3, text: "3 runs = 3 seeds" });
     assert.deepEqual(sweepSize({ seeds: 1 }), { runs: 1, text: "1 run = 1 seed" });
   });
