@@ -94,6 +94,8 @@ EOF
 
 start_munge() {
   if live_pid "$MUNGE_PID" >/dev/null; then return; fi
+  runuser -u munge -- test -x "$STATE" ||
+    die "the munge user cannot reach $STATE: every folder above it must be searchable by others (chmod o+x)"
   mkdir -p "$MUNGE_DIR" "$MUNGE_SOCKET_DIR"
   chown munge:munge "$MUNGE_DIR" "$MUNGE_SOCKET_DIR"
   chmod 700 "$MUNGE_DIR"

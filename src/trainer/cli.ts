@@ -5,6 +5,8 @@
 //   lm analyze RUN_DIR [--follow] [--only weights,kernel,…] [--set tracin.projectionDim=128 …] [--file FILE | --run-experiment] [--backend B]
 //   lm sweep FILE [--system NAME] [--out DIR] [--parallel N] [--backend B] [--steps N];  lm sweep --resume SWEEP_DIR [--parallel N] [--backend B]
 //   lm sweep-task SWEEP_DIR INDEX [--backend B]; lm sweep-status SWEEP_DIR [--json]   (docs/sweeps.md)
+//   lm sweep … --slurm [--partition P] [--time T] [--gpus G] [--cpus-per-task C] [--mem M] [--account A] [--sbatch-arg ARG]…;
+//   lm sweep-cancel SWEEP_DIR   (a Slurm sweep: sweep/slurmCli.ts)
 // Progress goes to stderr; the run folder's path is the one line on stdout, for scripts.
 // The experiment's code runs in a worker thread (jobHost.ts), so signals always work: Ctrl-C or
 // SIGTERM stops gracefully (final checkpoint, status "stopped"); if the code does not return
@@ -29,6 +31,17 @@ import { createSweepFolder, loadSweep, pointsToRun, reconcile } from "./sweep/fo
 import { defaultParallel, runLocalSweep } from "./sweep/local";
 import { formatSweepStatus, sweepStatus } from "./sweep/status";
 import { finishSweepTask, prepareSweepTask, type TaskBackend } from "./sweep/task";
+import {
+  cancelCommand,
+  SLURM_FLAGS,
+  slurmContext,
+  slurmPreflight,
+  slurmStatusLines,
+  submitCommand,
+  taskArgsOf,
+  withSlurmStatus,
+} from "./sweep/slurmCli";
+import { type SlurmOptions, slurmOptionsRecord } from "./sweep/slurmScript";
 
 const USAGE = `Learning Mechanics ${VERSION}
 usage:
@@ -43,6 +56,9 @@ usage:
   lm sweep --resume SWEEP_DIR [--parallel N] [--backend B]   (runs the points not finished)
   lm sweep-task SWEEP_DIR INDEX [--backend B]                (trains one point; what a launcher runs)
   lm sweep-status SWEEP_DIR [--json]
+  lm sweep FILE … --slurm [--partition P] [--time T] [--gpus G] [--cpus-per-task C] [--mem M] [--account A]
+           [--parallel N (the array's throttle)] [--sbatch-arg ARG]…   (one Slurm job array; also with --resume SWEEP_DIR)
+  lm sweep-cancel SWEEP_DIR                                  (scancel a Slurm sweep's jobs)
     (a sweep of the system's \`sweep\` field, docs/sweeps.md; --parallel defaults to the cores less one)`;
 
 /**
@@ -121,7 +137,7 @@ function printer(): (e: TrainerEvent) => void {
   };
 }
 
-const COMMANDS = ["train", "resume", "list", "analyze", "sweep", "sweep-task", "sweep-status"];
+const COMMANDS = ["train", "resume", "list", "analyze", "sweep", "sweep-task", "sweep-status", "sweep-cancel"];
 
 /** A malformed command line: one `error (usage)` line, the usage when it helps; exit code 2. */
 function usageError(message: string, withUsage = false): 2 {
@@ -151,6 +167,14 @@ function parseCommandLine(argv: string[]) {
       parallel: { type: "string" },
       resume: { type: "boolean" },
       json: { type: "boolean" },
+      slurm: { type: "boolean" },
+      partition: { type: "string" },
+      time: { type: "string" },
+      gpus: { type: "string" },
+      "cpus-per-task": { type: "string" },
+      mem: { type: "string" },
+      account: { type: "string" },
+      "sbatch-arg": { type: "string", multiple: true },
       help: { type: "boolean", short: "h" },
       version: { type: "boolean" },
     },
@@ -191,6 +215,18 @@ async function main(argv: string[]): Promise<number> {
   if (sweepOnly)
     return usageError(`--${sweepOnly} applies to ${sweepOnly === "json" ? "sweep-status" : "sweep"}, not ${command}`);
   if (command === "sweep-status") return sweepStatusCommand(target, values.json === true);
+  if (command === "sweep-cancel") return sweepUsageOr(() => cancelCommand(resolve(target), slurmContext(__filename)));
+  // --slurm and sbatch's options: only for `lm sweep`, and checked (sbatch on PATH) before anything is created.
+  let slurm: SlurmOptions | undefined;
+  const slurmFlag = (["slurm", ...SLURM_FLAGS] as const).find((f) => values[f] !== undefined);
+  if (slurmFlag !== undefined) {
+    if (command !== "sweep") return usageError(`--${slurmFlag} applies to sweep --slurm, not ${command}`);
+    try {
+      slurm = slurmPreflight(values);
+    } catch (e) {
+      return sweepUsage(e);
+    }
+  }
 
   if (command === "list") {
     const { result } = await runJob({ kind: "list", file: target }, () => {});
@@ -273,14 +309,18 @@ async function main(argv: string[]): Promise<number> {
     if (values.resume) {
       const extra = (["system", "out", "steps", "run-dir"] as const).find((f) => values[f] !== undefined);
       if (extra) return usageError(`--${extra} does not apply to --resume: the sweep folder records the sweep`);
-      return sweepCommand({ kind: "resume", dir: target }, { kind: "local", parallel }, choice);
+      return sweepCommand(
+        { kind: "resume", dir: target },
+        slurm ? { kind: "slurm", options: slurm } : { kind: "local", parallel },
+        choice,
+      );
     }
     if (values["run-dir"] !== undefined) return usageError("--run-dir does not apply to sweep: use --out DIR");
     const source: SweepSource = { kind: "new", file: target };
     if (values.system) source.system = values.system;
     if (values.out) source.runsRoot = values.out;
     if (steps !== undefined) source.steps = steps;
-    return sweepCommand(source, { kind: "local", parallel }, choice);
+    return sweepCommand(source, slurm ? { kind: "slurm", options: slurm } : { kind: "local", parallel }, choice);
   }
   if (command === "sweep-task") {
     const index = Number(positionals[2]);
@@ -342,13 +382,22 @@ type SweepSource =
  * Who runs the points. Local: child processes here, at most `parallel` at once (sweep/local.ts).
  * A launcher is one more case here and one module beside local.ts.
  */
-type SweepLauncherChoice = { kind: "local"; parallel: number };
+type SweepLauncherChoice = { kind: "local"; parallel: number } | { kind: "slurm"; options: SlurmOptions };
 
 /** A user's mistake found by the sweep modules (not a sweep folder, an index out of range): its line and exit code. */
 function sweepUsage(e: unknown): number {
   if (!(e instanceof UsageError)) throw e;
   process.stderr.write(errorText({ kind: "usage", message: e.message }));
   return e.exitCode;
+}
+
+/** Runs a sweep command, its user's mistakes (UsageError) printed as such. */
+function sweepUsageOr(command: () => number): number {
+  try {
+    return command();
+  } catch (e) {
+    return sweepUsage(e);
+  }
 }
 
 /**
@@ -374,7 +423,10 @@ async function sweepCommand(source: SweepSource, launcher: SweepLauncherChoice, 
       experiment: result.experiment,
       system: result.system,
       plan: result.plan,
-      launcher: { kind: "local", parallel: launcher.parallel },
+      launcher:
+        launcher.kind === "slurm"
+          ? { kind: "slurm", jobIds: [], options: slurmOptionsRecord(launcher.options) }
+          : { kind: "local", parallel: launcher.parallel },
       ...(source.steps === undefined ? {} : { steps: source.steps }),
     });
     dir = created.dir;
@@ -385,6 +437,10 @@ async function sweepCommand(source: SweepSource, launcher: SweepLauncherChoice, 
     } catch (e) {
       return sweepUsage(e);
     }
+  }
+  if (launcher.kind === "slurm") {
+    const { options } = launcher;
+    return sweepUsageOr(() => submitCommand(dir, options, slurmContext(__filename, taskArgsOf(backend))));
   }
   process.stdout.write(`${dir}\n`);
   const todo = pointsToRun(dir);
@@ -451,13 +507,16 @@ async function sweepTaskCommand(dir: string, index: number, backend: TaskBackend
 
 /** `lm sweep-status SWEEP_DIR [--json]`. */
 function sweepStatusCommand(dir: string, json: boolean): number {
-  let status: ReturnType<typeof sweepStatus>;
+  let status: ReturnType<typeof withSlurmStatus>;
   try {
-    status = sweepStatus(resolve(dir));
+    // A Slurm sweep's statuses come from squeue and the tasks' logs too (sweep/slurmCli.ts).
+    status = withSlurmStatus(sweepStatus(resolve(dir)), slurmContext(__filename));
   } catch (e) {
     return sweepUsage(e);
   }
-  process.stdout.write(json ? `${JSON.stringify(status, null, 2)}\n` : formatSweepStatus(status));
+  process.stdout.write(
+    json ? `${JSON.stringify(status, null, 2)}\n` : formatSweepStatus(status) + slurmStatusLines(status),
+  );
   return 0;
 }
 

@@ -7,9 +7,9 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import { basename, delimiter, dirname, join, resolve } from "node:path";
 import { writeFileAtomicSync } from "../../shared/atomicFile";
-import { readManifestSync } from "../../shared/manifestFile";
 import { SWEEP_SLURM_DIR, type SweepManifest, type SweepPoint, type SweepPointStatus } from "../../shared/sweepFormat";
 import { UsageError } from "../errors";
+import { runState } from "./folder";
 import { arrayScript, type ArrayScript, type SlurmOptions, scriptProblem, slurmOptionsRecord } from "./slurmScript";
 import {
   logShowsCancel,
@@ -55,6 +55,8 @@ export interface SlurmContext {
   /** Absolute paths of node and of dist/trainer/cli.js: what each array task runs. */
   node: string;
   cli: string;
+  /** More arguments for each task's `lm sweep-task` (the backend: `--backend torch`, …). */
+  taskArgs?: readonly string[];
 }
 
 /** The executable `name` on the PATH of `env`, or undefined. */
@@ -130,6 +132,7 @@ export function submitSweep(sweepDir: string, options: SlurmOptions, ctx: SlurmC
     options,
     node: ctx.node,
     cli: ctx.cli,
+    ...(ctx.taskArgs ? { taskArgs: ctx.taskArgs } : {}),
   };
   const problem = scriptProblem(spec);
   if (problem) throw new UsageError(problem, 1);
@@ -253,16 +256,12 @@ function squeue(jobIds: readonly string[], env: NodeJS.ProcessEnv): QueueEntry[]
   return out;
 }
 
+/** What the point's run folder says (folder.ts's reading; not its pid: that may be another node's). */
 function runFolder(dir: string, point: SweepPoint): RunFolderState {
-  const read = readManifestSync(join(dir, point.run, "run.json"));
-  if (read.ok)
-    return {
-      kind: "run",
-      status: read.manifest.status,
-      step: read.manifest.step,
-      totalSteps: read.manifest.totalSteps,
-    };
-  return "missing" in read ? { kind: "none" } : { kind: "unreadable", problem: read.problems.join("; ") };
+  const state = runState(dir, point);
+  if (state.kind === "absent") return { kind: "none" };
+  if (state.kind === "unreadable") return state;
+  return { kind: "run", status: state.status, step: state.step, totalSteps: state.totalSteps };
 }
 
 /** The log of the point's current task, and whether Slurm wrote a cancellation into it. */

@@ -97,6 +97,8 @@ export interface ArrayScript {
   /** Absolute paths of the node binary and of the `lm` CLI (dist/trainer/cli.js). */
   node: string;
   cli: string;
+  /** More arguments for `lm sweep-task` (the backend chosen with `lm sweep`: `--backend torch`, …). */
+  taskArgs?: readonly string[];
 }
 
 /**
@@ -114,6 +116,7 @@ export function scriptProblem(s: ArrayScript): string | undefined {
       return v === undefined ? [] : [[flag, v]];
     }),
     ...s.options.sbatchArgs.map((a): [string, string] => ["--sbatch-arg", a]),
+    ...(s.taskArgs ?? []).map((a): [string, string] => ["an argument of sweep-task", a]),
   ];
   for (const [what, v] of values)
     if (/[\n\r\0]/.test(v)) return `${what} holds a line break or NUL: Slurm cannot take it in a batch script`;
@@ -141,7 +144,15 @@ export function arrayScript(s: ArrayScript): string {
     ...s.options.sbatchArgs.map((a) => `#SBATCH ${sbatchQuote(a)}`),
     "set -eu",
     `cd ${bashQuote(s.workDir)}`,
-    `exec ${bashQuote(s.node)} ${bashQuote(s.cli)} sweep-task ${bashQuote(s.sweepDir)} "$SLURM_ARRAY_TASK_ID"`,
+    [
+      "exec",
+      bashQuote(s.node),
+      bashQuote(s.cli),
+      "sweep-task",
+      bashQuote(s.sweepDir),
+      '"$SLURM_ARRAY_TASK_ID"',
+      ...(s.taskArgs ?? []).map(bashQuote),
+    ].join(" "),
     "",
   ];
   return lines.join("\n");
