@@ -12,6 +12,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  rmSync,
   statSync,
   symlinkSync,
 } from "node:fs";
@@ -21,6 +22,7 @@ import { parseSweepManifest, type SweepManifest } from "../../src/shared/sweepFo
 import { CLI, FIXTURES, ROOT, tempDir } from "./harness";
 
 const CLUSTER = join(ROOT, "scripts", "slurm-cluster.sh");
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 function slurmSkip(): string | false {
   const missing = ["sbatch", "slurmctld", "slurmd", "munged"].filter(
@@ -206,6 +208,28 @@ describe("lm sweep --slurm on a real one-node cluster", { skip }, () => {
     assert.deepEqual(await settle(dir, env), ["cancelled", "cancelled", "cancelled", "cancelled"]);
     const q = spawnSync("squeue", ["-h", "-j", jobId ?? "", "-o", "%i %T"], { env, encoding: "utf8" });
     assert.equal(q.stdout.trim(), "");
+  });
+
+  test("a task that fails shows as failed with the path of its Slurm log", async () => {
+    // Submitted held, its experiment file removed, then released: every task fails at once.
+    const file = join(experimentDir, "doomed.experiment.ts");
+    copyFileSync(experiment, file);
+    const r = await lm(
+      ["sweep", file, "--system", "tinySweep", "--out", join(tmp, "doomed"), "--slurm", "--sbatch-arg=--hold"],
+      env,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const dir = r.stdout.trim();
+    const m = readSweep(dir);
+    const jobId = m.launcher.kind === "slurm" ? (m.launcher.jobIds[0] ?? "") : "";
+    rmSync(file);
+    const release = spawnSync("scontrol", ["release", jobId], { env, encoding: "utf8" });
+    assert.equal(release.status, 0, release.stderr);
+    assert.deepEqual(await settle(dir, env), ["failed", "failed", "failed", "failed"]);
+    const status = await lm(["sweep-status", dir], env);
+    const log = join(dir, "slurm", `${jobId}_2.out`);
+    assert.match(status.stdout, new RegExp(`^point 2 failed: Slurm state FAILED: see ${escapeRegExp(log)}$`, "m"));
+    assert.match(readFileSync(log, "utf8"), /doomed\.experiment\.ts/);
   });
 
   test("an unknown partition: sbatch's own message, exit 1, no stack", async () => {
