@@ -13,6 +13,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { describeSweepValues } from "../../sdk/sweep";
+import { openRegularSync, readAtSync } from "../../shared/safeRead";
 import type { SweepManifest, SweepPointStatus } from "../../shared/sweepFormat";
 import { markAbandonedRun } from "../runFolder";
 import { loadSweep, runState, setPointStatus, statusFromRun, updateSweep } from "./folder";
@@ -74,10 +75,12 @@ export function runLocalSweep(dir: string, indices: readonly number[], options: 
     finish = r;
   });
 
-  const counts = () => `[${statuses.size}/${total} done · ${failed} failed · ${running.size} running]`;
+  const counts = () => `[${statuses.size}/${total} ended · ${failed} failed · ${running.size} running]`;
   const describe = (i: number) => {
     const p = manifest.points[i];
-    return p ? `point ${i} (${describeSweepValues(p.values)}, seed ${p.seed})` : `point ${i}`;
+    if (p === undefined) return `point ${i}`;
+    const values = Object.keys(p.values).length ? `${describeSweepValues(p.values)}, ` : "";
+    return `point ${i} (${values}seed ${p.seed})`;
   };
 
   const startNext = () => {
@@ -114,7 +117,10 @@ export function runLocalSweep(dir: string, indices: readonly number[], options: 
       const status = settle(dir, index, child.pid);
       statuses.set(index, status);
       if (status === "failed") failed++;
-      options.log(`${counts()} ${describe(index)} ${status}${why ? ` (${why})` : ""}; log: ${logPath}`);
+      const error = status === "failed" ? lastErrorLine(logPath) : undefined;
+      options.log(
+        `${counts()} ${describe(index)} ${status}${why ? ` (${why})` : ""}${error ? `: ${error}` : ""}; log: ${logPath}`,
+      );
       startNext();
     };
     child.on("error", (e) => end(`could not start: ${e.message}`));
@@ -142,6 +148,26 @@ export function runLocalSweep(dir: string, indices: readonly number[], options: 
       signalAll();
     },
   };
+}
+
+/** The task's last `error (KIND): …` line (the CLI prints one per failure), to say why a point failed. */
+function lastErrorLine(logPath: string): string | undefined {
+  try {
+    const { fd, size } = openRegularSync(logPath);
+    try {
+      const length = Math.min(size, 16384);
+      const tail = readAtSync(fd, length, size - length).toString("utf8");
+      return tail
+        .split("\n")
+        .filter((l) => l.startsWith("error ("))
+        .at(-1)
+        ?.slice(0, 500);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
 }
 
 function taskArgs(b: TaskBackend): string[] {
