@@ -262,3 +262,30 @@ describe("lm sweep --slurm on a real one-node cluster", { skip }, () => {
     assert.equal(existsSync(out), false);
   });
 });
+
+// Mistakes on the command line need no cluster: they are refused before anything is created.
+describe("lm sweep --slurm: command-line mistakes", () => {
+  const tiny = join(FIXTURES, "slurm-sweep.experiment.ts");
+  const cases: Array<[string, string[], RegExp]> = [
+    [
+      "an sbatch option without --slurm",
+      ["sweep", tiny, "--partition", "gpu"],
+      /--partition is an sbatch option: it needs --slurm/,
+    ],
+    ["--slurm on another command", ["train", tiny, "--slurm"], /--slurm applies to sweep --slurm, not train/],
+    [
+      "a throttle that is not a positive integer",
+      ["sweep", tiny, "--slurm", "--parallel", "0"],
+      /--parallel must be a positive integer, got "0"/,
+    ],
+  ];
+  for (const [name, args, message] of cases)
+    test(name, async () => {
+      const out = tempDir("slurm-usage");
+      const r = await lm([...args, "--out", out], process.env);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /^error \(usage\): /);
+      assert.match(r.stderr, message);
+      assert.deepEqual(readdirSync(out), []);
+    });
+});
