@@ -186,27 +186,56 @@ describe("lm sweep --slurm on a real one-node cluster", { skip }, () => {
     assert.match(again.stderr, /nothing to submit/);
   });
 
-  test("lm sweep-cancel scancels the sweep's jobs and marks its queued points cancelled", async () => {
-    // --hold (a raw sbatch argument; `=` because it starts with a dash): the tasks stay pending until cancelled.
+  test("lm sweep-cancel: the running task stops gracefully, every point shows as cancelled", async () => {
+    // One task at a time, each long: point 0 trains while 1-3 wait behind the throttle.
     const r = await lm(
-      ["sweep", experiment, "--system", "tinySweep", "--out", join(tmp, "held"), "--slurm", "--sbatch-arg=--hold"],
+      [
+        "sweep",
+        experiment,
+        "--system",
+        "tinySweep",
+        "--out",
+        join(tmp, "long"),
+        "--slurm",
+        "--parallel",
+        "1",
+        "--steps",
+        "100000",
+      ],
       env,
     );
     assert.equal(r.code, 0, r.stderr);
     const dir = r.stdout.trim();
-    const jobId = (() => {
-      const m = readSweep(dir);
-      return m.launcher.kind === "slurm" ? m.launcher.jobIds[0] : undefined;
-    })();
+    const m = readSweep(dir);
+    const jobId = m.launcher.kind === "slurm" ? (m.launcher.jobIds[0] ?? "") : "";
+    const runJson = join(dir, "0000", "run.json");
+    const deadline = Date.now() + 60_000;
+    const training = () => {
+      try {
+        const run = JSON.parse(readFileSync(runJson, "utf8")) as { status: string; step: number };
+        return run.status === "running" && run.step > 0;
+      } catch {
+        return false;
+      }
+    };
+    while (!training()) {
+      if (Date.now() > deadline) throw new Error(`point 0 did not start training: ${runJson}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
     const c = await lm(["sweep-cancel", dir], env);
     assert.equal(c.code, 0, c.stderr);
     assert.match(c.stderr, new RegExp(`scancel ${jobId}: 4 point\\(s\\) cancelled \\(0-3\\)`));
+    assert.deepEqual(await settle(dir, env), ["cancelled", "cancelled", "cancelled", "cancelled"]);
+    // Slurm's SIGTERM reached the trainer: a graceful stop, final checkpoint, resumable.
+    const run = JSON.parse(readFileSync(runJson, "utf8")) as { status: string; step: number };
+    assert.equal(run.status, "stopped");
+    assert.ok(readdirSync(join(dir, "0000", "checkpoints")).length > 0);
+    assert.match(readFileSync(join(dir, "slurm", `${jobId}_0.out`), "utf8"), /CANCELLED AT/);
     assert.deepEqual(
       readSweep(dir).points.map((p) => p.status),
       ["cancelled", "cancelled", "cancelled", "cancelled"],
     );
-    assert.deepEqual(await settle(dir, env), ["cancelled", "cancelled", "cancelled", "cancelled"]);
-    const q = spawnSync("squeue", ["-h", "-j", jobId ?? "", "-o", "%i %T"], { env, encoding: "utf8" });
+    const q = spawnSync("squeue", ["-h", "-j", jobId, "-o", "%i %T"], { env, encoding: "utf8" });
     assert.equal(q.stdout.trim(), "");
   });
 
