@@ -78,6 +78,19 @@ describe("lm sweep, locally", () => {
     assert.equal(Math.max(...counts), 2, r.stderr);
     assert.match(r.stderr, /sweep: 4 finished\n/);
 
+    // The analyses that rebuild the model rebuild the point's (width 8), not the declared one (256).
+    const analyzed = await runCli([
+      "analyze",
+      join(dir, "0000"),
+      "--run-experiment",
+      "--only",
+      "kernel",
+      "--backend",
+      "cpu",
+    ]);
+    assert.equal(analyzed.code, 0, analyzed.stderr);
+    assert.match(analyzed.stderr, /analyzer finished: 4 records/);
+
     const status = await runCli(["sweep-status", dir]);
     assert.equal(status.code, 0, status.stderr);
     const lines = status.stdout.trimEnd().split("\n");
@@ -149,9 +162,9 @@ describe("lm sweep, locally", () => {
         "sweep",
         FILE,
         "--system",
-        "longSeeds",
+        "longWidths",
         "--steps",
-        "600",
+        "400",
         "--out",
         out,
         "--parallel",
@@ -191,33 +204,42 @@ describe("lm sweep, locally", () => {
     const dir = folderOf(stdout);
     assert.deepEqual(
       sweepJson(dir).points.map((p) => p.status),
-      ["stopped", "stopped", "pending"],
+      ["stopped", "stopped", "pending", "pending"],
       stderr,
     );
     const stoppedAt: number[] = [];
     for (const run of ["0000", "0001"]) {
       const m = readManifest(join(dir, run));
       assert.equal(m.status, "stopped");
-      assert.ok(m.step > 0 && m.step < 600, `stopped midway, at ${m.step}`);
+      assert.ok(m.step > 0 && m.step < 400, `stopped midway, at ${m.step}`);
       // The final checkpoint is the step the run stopped at.
       assert.ok(existsSync(join(dir, run, "checkpoints", `step-${String(m.step).padStart(8, "0")}.safetensors`)));
       stoppedAt.push(m.step);
     }
     assert.equal(existsSync(join(dir, "0002", "run.json")), false, "the third point never started");
-    assert.match(stderr, /sweep: 2 stopped, 1 pending \(stopped: lm sweep --resume .* runs the rest\)/);
+    assert.equal(existsSync(join(dir, "0003", "run.json")), false, "the fourth point never started");
+    assert.match(stderr, /sweep: 2 stopped, 2 pending \(stopped: lm sweep --resume .* runs the rest\)/);
 
     const resumed = await runCli(["sweep", "--resume", dir, "--parallel", "2", "--backend", "cpu"]);
     assert.equal(resumed.code, 0, resumed.stderr);
     assert.deepEqual(
       sweepJson(dir).points.map((p) => p.status),
-      ["finished", "finished", "finished"],
+      ["finished", "finished", "finished", "finished"],
     );
+    // Resumed from their checkpoints: the point's width rebuilt (a width-32 model would not load them).
     assert.deepEqual(readManifest(join(dir, "0000")).resumedFrom, [stoppedAt[0]]);
     assert.deepEqual(readManifest(join(dir, "0001")).resumedFrom, [stoppedAt[1]]);
-    const third = readManifest(join(dir, "0002"));
-    assert.equal(third.resumedFrom, undefined);
-    assert.equal(third.totalSteps, 600, "--steps is recorded in sweep.json and kept on --resume");
-    assert.equal(third.seed, 2);
+    assert.deepEqual(readManifest(join(dir, "0001")).sweep, {
+      dir: "..",
+      index: 1,
+      values: { "model.hidden[0]": 16 },
+      seed: 5,
+    });
+    const fourth = readManifest(join(dir, "0003"));
+    assert.equal(fourth.resumedFrom, undefined);
+    assert.equal(fourth.totalSteps, 400, "--steps is recorded in sweep.json and kept on --resume");
+    assert.equal(fourth.seed, 5);
+    assert.deepEqual((fourth.config["model"] as { hidden: number[] }).hidden, [24]);
   });
 });
 
@@ -227,7 +249,7 @@ describe("sweep mistakes through the CLI", () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^widthLr\t.*\n {2}sweep: 4 runs = 2 × 2$/m);
     assert.match(r.stdout, /^crashAtThree\t.*\n {2}sweep: 3 runs = 3 values of task\.dim$/m);
-    assert.match(r.stdout, /^longSeeds\t.*\n {2}sweep: 3 runs = 3 seeds$/m);
+    assert.match(r.stdout, /^longWidths\t.*\n {2}sweep: 4 runs = 2 values of model\.hidden\[0\] × 2 seeds$/m);
   });
 
   test("bad command lines and folders read as usage errors, without a stack", async () => {

@@ -7,7 +7,7 @@
 // the run lock's protocol (src/shared/runLock.ts): several `lm sweep-task` processes and the
 // launcher update it at once, each a read-modify-write of a moment. A point's own run.json stays
 // the truth for how its training ended; `reconcile` brings sweep.json in line with it.
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { SweepPlan } from "../../sdk/sweep";
 import { writeFileAtomicSync } from "../../shared/atomicFile";
@@ -125,6 +125,16 @@ function sleep(ms: number): void {
   Atomics.wait(waitCell, 0, 0, ms);
 }
 
+/** Whether `pid` has exited and awaits its parent's wait() (Linux: state "Z" in /proc/PID/stat). */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "Z";
+  } catch {
+    return false;
+  }
+}
+
 /** Runs `fn` holding the sweep folder's lock, waiting for another holder to finish. */
 export function withSweepLock<T>(dir: string, fn: () => T): T {
   const deadline = Date.now() + LOCK_WAIT_MS;
@@ -134,7 +144,10 @@ export function withSweepLock<T>(dir: string, fn: () => T): T {
       lock = acquireRunLock(dir, SWEEP_LOCK, "sweep");
     } catch (e) {
       if (!(e instanceof RunLockedError) || Date.now() > deadline) throw e;
-      sleep(10 + Math.random() * 20);
+      // A holder that died is a zombie until its parent reaps it, and the parent may be this
+      // process, waiting here (the launcher's tasks write sweep.json too): a zombie holds nothing.
+      if (isZombie(e.owner.pid)) rmSync(e.lockPath, { force: true });
+      else sleep(10 + Math.random() * 20);
       continue;
     }
     try {
@@ -207,9 +220,19 @@ export function pointDone(sweepDir: string, point: SweepPoint): boolean {
   return state.kind === "run" && (state.status === "finished" || state.status === "diverged");
 }
 
-/** The points still to run, by index: not finished and not diverged, by their run folders. */
+/**
+ * The points still to run, by index, from their run folders: not finished, not diverged, and not
+ * being trained right now by a live process (another launcher's task, a Slurm task).
+ */
 export function pointsToRun(sweepDir: string, manifest: SweepManifest = loadSweep(sweepDir)): number[] {
-  return manifest.points.filter((p) => !pointDone(sweepDir, p)).map((p) => p.index);
+  return manifest.points
+    .filter((p) => {
+      const state = runState(sweepDir, p);
+      if (state.kind !== "run") return true;
+      if (state.status === "finished" || state.status === "diverged") return false;
+      return !(state.status === "running" && state.pid !== undefined && pidAlive(state.pid));
+    })
+    .map((p) => p.index);
 }
 
 /**
