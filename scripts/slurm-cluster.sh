@@ -58,7 +58,7 @@ write_config() {
   cat >"$CONF.tmp" <<EOF
 # Written by scripts/slurm-cluster.sh: a one-node test cluster, no accounting.
 ClusterName=lmtest
-SlurmctldHost=$NODE
+SlurmctldHost=$NODE(127.0.0.1)
 SlurmctldPort=$PORT
 SlurmdPort=$((PORT + 1))
 AuthType=auth/munge

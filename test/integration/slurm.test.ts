@@ -110,7 +110,9 @@ describe("lm sweep --slurm on a real one-node cluster", { skip }, () => {
   });
 
   after(() => {
-    spawnSync("bash", [CLUSTER, "stop"], { env: clusterEnv, encoding: "utf8", timeout: 60_000 });
+    const r = spawnSync("bash", [CLUSTER, "stop"], { env: clusterEnv, encoding: "utf8", timeout: 60_000 });
+    // The daemons are gone: their state dir (munge key, spool) and the sweeps go too.
+    if (r.status === 0) rmSync(tmp, { recursive: true, force: true });
   });
 
   let sweepDir = "";
@@ -316,5 +318,6 @@ describe("lm sweep --slurm: command-line mistakes", () => {
       assert.match(r.stderr, /^error \(usage\): /);
       assert.match(r.stderr, message);
       assert.deepEqual(readdirSync(out), []);
+      rmSync(out, { recursive: true });
     });
 });

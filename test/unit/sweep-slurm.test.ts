@@ -3,7 +3,7 @@
 // scripts in test/integration/slurm.test.ts.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -161,6 +161,7 @@ test("array.sh's body, run by bash, cds to the experiment folder and passes awkw
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(r.stdout.split("\n").slice(0, -1), [work, awkward, "sweep-task", sweepDir, "7"]);
   assert.match(readFileSync(script, "utf8"), /^#SBATCH --output=/m);
+  rmSync(root, { recursive: true });
 });
 
 test("scriptProblem refuses what Slurm cannot take: line breaks, a backslash in --output, no point", () => {
