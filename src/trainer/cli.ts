@@ -33,6 +33,7 @@ import { formatSweepStatus, sweepStatus } from "./sweep/status";
 import { finishSweepTask, prepareSweepTask, type TaskBackend } from "./sweep/task";
 import {
   cancelCommand,
+  localResumeProblem,
   SLURM_FLAGS,
   slurmContext,
   slurmPreflight,
@@ -434,6 +435,8 @@ async function sweepCommand(source: SweepSource, launcher: SweepLauncherChoice, 
     dir = resolve(source.dir);
     try {
       loadSweep(dir);
+      const held = launcher.kind === "local" ? localResumeProblem(dir, slurmContext(__filename)) : undefined;
+      if (held !== undefined) throw new UsageError(held, 1);
     } catch (e) {
       return sweepUsage(e);
     }

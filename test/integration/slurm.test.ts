@@ -224,6 +224,13 @@ describe("lm sweep --slurm on a real one-node cluster", { skip }, () => {
       if (Date.now() > deadline) throw new Error(`point 0 did not start training: ${runJson}`);
       await new Promise((r) => setTimeout(r, 250));
     }
+    // Resuming it here meanwhile would train the points Slurm holds a second time: refused.
+    const local = await lm(["sweep", "--resume", dir], env);
+    assert.equal(local.code, 1, local.stderr);
+    assert.match(
+      local.stderr,
+      /^error \(usage\): point\(s\) 0-3 of this Slurm sweep are still queued or running in Slurm: lm sweep-cancel /m,
+    );
     const c = await lm(["sweep-cancel", dir], env);
     assert.equal(c.code, 0, c.stderr);
     assert.match(c.stderr, new RegExp(`scancel ${jobId}: 4 point\\(s\\) cancelled \\(0-3\\)`));

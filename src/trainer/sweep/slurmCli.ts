@@ -183,3 +183,19 @@ export function slurmStatusLines(view: SlurmSweepStatusView): string {
   if (view.note !== undefined) lines.push(`note: ${view.note}`);
   return lines.map((l) => `${l}\n`).join("");
 }
+
+/**
+ * Why `lm sweep --resume` without --slurm must not run a Slurm sweep here now: points Slurm still
+ * holds (queued or running) would train twice, in the same run folders. Undefined when it may.
+ */
+export function localResumeProblem(dir: string, ctx: SlurmContext): string | undefined {
+  if (loadSweep(dir).launcher.kind !== "slurm") return undefined;
+  const held = refreshSlurmStatus(dir, ctx)
+    .points.filter((p) => p.status === "queued" || p.status === "running")
+    .map((p) => p.index);
+  if (held.length === 0) return undefined;
+  return (
+    `point(s) ${arrayRanges(held)} of this Slurm sweep are still queued or running in Slurm: ` +
+    `lm sweep-cancel ${dir} first, or submit the rest with lm sweep --resume ${dir} --slurm`
+  );
+}
