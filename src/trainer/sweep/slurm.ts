@@ -155,7 +155,8 @@ export function submitSweep(sweepDir: string, options: SlurmOptions, ctx: SlurmC
   });
   let result: CommandResult;
   try {
-    result = run("sbatch", ["--parsable", script], ctx.env, spec.workDir);
+    // From the slurm/ folder, which exists (the script itself cds to the experiment's folder).
+    result = run("sbatch", ["--parsable", script], ctx.env, slurmDir);
   } catch (e) {
     restore(dir, ctx.store, before);
     throw e;
