@@ -186,9 +186,37 @@ stop_pidfile() {
   rm -f "$pidfile"
 }
 
+# Job steps (slurmstepd and the jobs under it) outlive slurmd: cancel every job of this cluster
+# (all of them are tests') while the controller still answers, and wait a little for them to end.
+cancel_jobs() {
+  live_pid "$CTLD_PID" >/dev/null || return 0
+  local jobs i
+  jobs="$(squeue -h -t all -o '%A' 2>/dev/null | sort -u | tr '\n' ' ')"
+  [ -n "${jobs// /}" ] || return 0
+  # shellcheck disable=SC2086 # one argument per job id
+  scancel $jobs 2>/dev/null || true
+  for i in $(seq 100); do
+    [ -z "$(squeue -h -t running,completing -o '%A' 2>/dev/null)" ] && return 0
+    sleep 0.1
+  done
+}
+
+# A slurmstepd of this cluster still alive after its slurmd (found by its SLURM_CONF): ended by pid.
+kill_orphan_steps() {
+  local pid
+  for pid in $(pgrep -x slurmstepd 2>/dev/null || true); do
+    if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qxF "SLURM_CONF=$CONF"; then
+      say "slurmstepd $pid outlived slurmd: SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
+}
+
 stop() {
+  cancel_jobs
   # slurmd first (it ends the job steps it runs), then the controller, then munge.
   stop_pidfile slurmd "$SLURMD_PID"
+  kill_orphan_steps
   stop_pidfile slurmctld "$CTLD_PID"
   stop_pidfile munged "$MUNGE_PID"
   say "stopped"
