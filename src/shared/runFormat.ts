@@ -3,6 +3,7 @@
 // docs/run-format.md; keep the two in step. No tensor library and no `vscode` here.
 
 import { tryParseJson } from "./jsonText";
+import type { SweepValue } from "./sweepFormat";
 
 export const RUN_FORMAT_VERSION = 1;
 
@@ -147,6 +148,20 @@ export interface RunManifest {
    * "gelu" meant the tanh approximation, so a resume or an analysis rebuilds it as "gelu_tanh".
    */
   gelu?: GeluForm;
+  /** Set on a run that is one point of a sweep (docs/sweeps.md). */
+  sweep?: RunSweepPoint;
+}
+
+/** run.json's `sweep`: which point of which sweep this run is. */
+export interface RunSweepPoint {
+  /** The sweep folder (holding sweep.json), relative to the run folder: "..". */
+  dir: string;
+  /** The point's index in sweep.json's `points`. */
+  index: number;
+  /** The swept fields' values at this point, by dotted path ("model.hidden[0]"), laid over the system's config. */
+  values: Record<string, SweepValue>;
+  /** The point's seed (also the run's `seed`). */
+  seed: number;
 }
 
 /** The two forms of GELU (docs/run-format.md, `gelu`). */
@@ -230,6 +245,24 @@ export function manifestProblems(value: unknown): string[] {
   if ("divergedAtStep" in m) integer("divergedAtStep");
   if ("resumedFrom" in m)
     need(Array.isArray(m["resumedFrom"]) && m["resumedFrom"].every(isInteger), "resumedFrom", "an array of integers");
+  if ("sweep" in m) {
+    const sweep = m["sweep"];
+    need(isObject(sweep), "sweep", "an object");
+    if (isObject(sweep)) {
+      need(isString(sweep["dir"]), "sweep.dir", "a string");
+      integer("sweep.index");
+      integer("sweep.seed");
+      const values = sweep["values"];
+      need(
+        isObject(values) &&
+          Object.values(values).every(
+            (v) => (typeof v === "number" && Number.isFinite(v)) || isString(v) || typeof v === "boolean",
+          ),
+        "sweep.values",
+        "an object of numbers, strings and booleans",
+      );
+    }
+  }
   if ("error" in m) {
     const error = m["error"];
     need(isObject(error), "error", "an object");

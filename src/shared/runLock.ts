@@ -6,7 +6,8 @@
 import * as fs from "node:fs";
 import { join } from "node:path";
 
-export type LockPurpose = "train" | "resume" | "analyze";
+/** "sweep": a writer of a sweep folder's sweep.json (src/trainer/sweep/folder.ts). */
+export type LockPurpose = "train" | "resume" | "analyze" | "sweep";
 
 export interface LockOwner {
   pid: number;

@@ -79,6 +79,8 @@ export interface SweepManifest {
   seeds: number[];
   points: SweepPoint[];
   launcher: SweepLauncher;
+  /** `lm sweep --steps N`: every point trains for N steps (a swept `steps` wins at its points). */
+  steps?: number;
 }
 
 /** The run folder name of point `index` (zero-padded so names sort as indices do). */
@@ -104,6 +106,8 @@ export function sweepManifestProblems(value: unknown): string[] {
     problems.push("fields: expected an array of dotted paths");
   if (!Array.isArray(value.seeds) || !value.seeds.every((s) => Number.isInteger(s)))
     problems.push("seeds: expected an array of integers");
+  if (value.steps !== undefined && !(Number.isInteger(value.steps) && (value.steps as number) >= 1))
+    problems.push("steps: expected a positive integer");
   const points = value.points;
   if (!Array.isArray(points)) problems.push("points: expected an array");
   else if (points.length > MAX_SWEEP_POINTS) problems.push(`points: ${points.length} > ${MAX_SWEEP_POINTS}`);

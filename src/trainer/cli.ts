@@ -3,6 +3,10 @@
 //   lm resume RUN_DIR [--backend B] [--device D] [--python PATH] [--threads N]
 //   lm list FILE
 //   lm analyze RUN_DIR [--follow] [--only weights,kernel,…] [--set tracin.projectionDim=128 …] [--file FILE | --run-experiment] [--backend B]
+//   lm sweep FILE [--system NAME] [--out DIR] [--parallel N] [--backend B] [--steps N];  lm sweep --resume SWEEP_DIR [--parallel N] [--backend B]
+//   lm sweep-task SWEEP_DIR INDEX [--backend B]; lm sweep-status SWEEP_DIR [--json]   (docs/sweeps.md)
+//   lm sweep … --slurm [--partition P] [--time T] [--gpus G] [--cpus-per-task C] [--mem M] [--account A] [--sbatch-arg ARG]…;
+//   lm sweep-cancel SWEEP_DIR   (a Slurm sweep: sweep/slurmCli.ts)
 // Progress goes to stderr; the run folder's path is the one line on stdout, for scripts.
 // The experiment's code runs in a worker thread (jobHost.ts), so signals always work: Ctrl-C or
 // SIGTERM stops gracefully (final checkpoint, status "stopped"); if the code does not return
@@ -19,6 +23,26 @@ import type { RunRequest } from "./session";
 import { errorText, progressLine } from "./progress";
 import { analyzeSummary, trainSummary } from "./summary";
 import { VERSION } from "./version";
+import { availableParallelism } from "node:os";
+import { resolve } from "node:path";
+import { UsageError } from "./errors";
+import type { SweepPlanRequest } from "./session";
+import { createSweepFolder, loadSweep, pointsToRun, reconcile } from "./sweep/folder";
+import { defaultParallel, runLocalSweep } from "./sweep/local";
+import { formatSweepStatus, sweepStatus } from "./sweep/status";
+import { finishSweepTask, prepareSweepTask, type TaskBackend } from "./sweep/task";
+import {
+  cancelCommand,
+  localResumeProblem,
+  SLURM_FLAGS,
+  slurmContext,
+  slurmPreflight,
+  slurmStatusLines,
+  submitCommand,
+  taskArgsOf,
+  withSlurmStatus,
+} from "./sweep/slurmCli";
+import { type SlurmOptions, slurmOptionsRecord } from "./sweep/slurmScript";
 
 const USAGE = `Learning Mechanics ${VERSION}
 usage:
@@ -28,7 +52,15 @@ usage:
   lm list FILE
   lm analyze RUN_DIR [--follow] [--only weights,kernel,fourier,tracin,bif,conservation] [--set ANALYSIS.FIELD=VALUE]… [--file FILE | --run-experiment] [--backend B]
     (the analyses that need the model run the experiment file's code: only with --file FILE, or
-    --run-experiment for the file recorded in run.json; without either, only the weight-space one)`;
+    --run-experiment for the file recorded in run.json; without either, only the weight-space one)
+  lm sweep FILE [--system NAME] [--out DIR] [--parallel N] [--backend B] [--steps N]
+  lm sweep --resume SWEEP_DIR [--parallel N] [--backend B]   (runs the points not finished)
+  lm sweep-task SWEEP_DIR INDEX [--backend B]                (trains one point; what a launcher runs)
+  lm sweep-status SWEEP_DIR [--json]
+  lm sweep FILE … --slurm [--partition P] [--time T] [--gpus G] [--cpus-per-task C] [--mem M] [--account A]
+           [--parallel N (the array's throttle)] [--sbatch-arg ARG]…   (one Slurm job array; also with --resume SWEEP_DIR)
+  lm sweep-cancel SWEEP_DIR                                  (scancel a Slurm sweep's jobs)
+    (a sweep of the system's \`sweep\` field, docs/sweeps.md; --parallel defaults to the cores less one)`;
 
 /**
  * `--set tracin.projectionDim=128` (repeatable) → { tracin: { projectionDim: 128 } }; values are
@@ -106,7 +138,7 @@ function printer(): (e: TrainerEvent) => void {
   };
 }
 
-const COMMANDS = ["train", "resume", "list", "analyze"];
+const COMMANDS = ["train", "resume", "list", "analyze", "sweep", "sweep-task", "sweep-status", "sweep-cancel"];
 
 /** A malformed command line: one `error (usage)` line, the usage when it helps; exit code 2. */
 function usageError(message: string, withUsage = false): 2 {
@@ -133,6 +165,17 @@ function parseCommandLine(argv: string[]) {
       set: { type: "string", multiple: true },
       file: { type: "string" },
       "run-experiment": { type: "boolean" },
+      parallel: { type: "string" },
+      resume: { type: "boolean" },
+      json: { type: "boolean" },
+      slurm: { type: "boolean" },
+      partition: { type: "string" },
+      time: { type: "string" },
+      gpus: { type: "string" },
+      "cpus-per-task": { type: "string" },
+      mem: { type: "string" },
+      account: { type: "string" },
+      "sbatch-arg": { type: "string", multiple: true },
       help: { type: "boolean", short: "h" },
       version: { type: "boolean" },
     },
@@ -158,11 +201,33 @@ async function main(argv: string[]): Promise<number> {
   }
   if (!COMMANDS.includes(command))
     return usageError(`unknown command "${command}" (expected ${COMMANDS.join(", ")})`, true);
-  if (!target)
-    return usageError(
-      `${command}: missing ${command === "resume" || command === "analyze" ? "RUN_DIR" : "FILE"}`,
-      true,
-    );
+  if (!target) {
+    const missing =
+      command === "resume" || command === "analyze"
+        ? "RUN_DIR"
+        : command.startsWith("sweep-") || values.resume
+          ? "SWEEP_DIR"
+          : "FILE";
+    return usageError(`${command}: missing ${missing}`, true);
+  }
+  const sweepOnly = (["parallel", "resume", "json"] as const).find(
+    (f) => values[f] !== undefined && !(command === "sweep" || (f === "json" && command === "sweep-status")),
+  );
+  if (sweepOnly)
+    return usageError(`--${sweepOnly} applies to ${sweepOnly === "json" ? "sweep-status" : "sweep"}, not ${command}`);
+  if (command === "sweep-status") return sweepStatusCommand(target, values.json === true);
+  if (command === "sweep-cancel") return sweepUsageOr(() => cancelCommand(resolve(target), slurmContext(__filename)));
+  // --slurm and sbatch's options: only for `lm sweep`, and checked (sbatch on PATH) before anything is created.
+  let slurm: SlurmOptions | undefined;
+  const slurmFlag = (["slurm", ...SLURM_FLAGS] as const).find((f) => values[f] !== undefined);
+  if (slurmFlag !== undefined) {
+    if (command !== "sweep") return usageError(`--${slurmFlag} applies to sweep --slurm, not ${command}`);
+    try {
+      slurm = slurmPreflight(values);
+    } catch (e) {
+      return sweepUsage(e);
+    }
+  }
 
   if (command === "list") {
     const { result } = await runJob({ kind: "list", file: target }, () => {});
@@ -175,6 +240,7 @@ async function main(argv: string[]): Promise<number> {
     for (const s of systems) {
       const where = s.location ? `  (line ${s.location.line})` : "";
       process.stdout.write(`${s.name}\t${s.description}${where}\n`);
+      if (s.sweep) process.stdout.write(`  sweep: ${s.sweep.text}\n`);
       for (const p of s.problems) process.stdout.write(`  ✗ ${p.path}: ${p.message}\n`);
     }
     return systems.some((s) => s.problems.length) ? 1 : 0;
@@ -234,25 +300,57 @@ async function main(argv: string[]): Promise<number> {
     ...(values.python !== undefined ? { python: values.python } : {}),
     ...(threads !== undefined ? { threads } : {}),
   };
+  const steps = values.steps === undefined ? undefined : Number(values.steps);
+  if (steps !== undefined && !(Number.isInteger(steps) && steps >= 1))
+    return usageError(`--steps must be a positive integer, got "${values.steps}"`);
+  if (command === "sweep") {
+    const parallel = values.parallel === undefined ? defaultParallel(availableParallelism()) : Number(values.parallel);
+    if (!(Number.isInteger(parallel) && parallel >= 1))
+      return usageError(`--parallel must be a positive integer, got "${values.parallel}"`);
+    if (values.resume) {
+      const extra = (["system", "out", "steps", "run-dir"] as const).find((f) => values[f] !== undefined);
+      if (extra) return usageError(`--${extra} does not apply to --resume: the sweep folder records the sweep`);
+      return sweepCommand(
+        { kind: "resume", dir: target },
+        slurm ? { kind: "slurm", options: slurm } : { kind: "local", parallel },
+        choice,
+      );
+    }
+    if (values["run-dir"] !== undefined) return usageError("--run-dir does not apply to sweep: use --out DIR");
+    const source: SweepSource = { kind: "new", file: target };
+    if (values.system) source.system = values.system;
+    if (values.out) source.runsRoot = values.out;
+    if (steps !== undefined) source.steps = steps;
+    return sweepCommand(source, slurm ? { kind: "slurm", options: slurm } : { kind: "local", parallel }, choice);
+  }
+  if (command === "sweep-task") {
+    const index = Number(positionals[2]);
+    if (positionals[2] === undefined || !/^\d+$/.test(positionals[2]) || !Number.isSafeInteger(index))
+      return usageError(
+        `sweep-task: INDEX must be a point's index (0, 1, …), got ${JSON.stringify(positionals[2] ?? "")}`,
+        true,
+      );
+    const extra = (["system", "out", "steps", "run-dir"] as const).find((f) => values[f] !== undefined);
+    if (extra) return usageError(`--${extra} does not apply to sweep-task: the sweep folder records the sweep`);
+    return sweepTaskCommand(target, index, choice);
+  }
   let request: RunRequest;
   if (command === "train") {
     request = { kind: "train", file: target, ...choice };
     if (values.system) request.system = values.system;
     if (values.out) request.runsRoot = values.out;
     if (values["run-dir"]) request.runDir = values["run-dir"];
-    if (values.steps !== undefined) {
-      const n = Number(values.steps);
-      if (!Number.isInteger(n) || n < 1) {
-        return usageError(`--steps must be a positive integer, got "${values.steps}"`);
-      }
-      request.steps = n;
-    }
+    if (steps !== undefined) request.steps = steps;
   } else if (command === "resume") {
     request = { kind: "resume", runDir: target, ...choice };
   } else {
     return usageError(`unknown command "${command}"`, true);
   }
+  return trainCommand(request);
+}
 
+/** Trains or resumes one run in the worker, printing progress; the run folder on stdout; the CLI's exit code. */
+async function trainCommand(request: RunRequest): Promise<number> {
   const print = printer();
   let ended: (TrainerEvent & { type: "finished" }) | undefined;
   const { result, interrupted } = await runJob(
@@ -274,6 +372,155 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   return interrupted ? 130 : result.outcome.exitCode;
+}
+
+/** Where a sweep's points come from: a new sweep of a file's system, or the folder of one to resume. */
+type SweepSource =
+  | { kind: "new"; file: string; system?: string; runsRoot?: string; steps?: number }
+  | { kind: "resume"; dir: string };
+
+/**
+ * Who runs the points. Local: child processes here, at most `parallel` at once (sweep/local.ts).
+ * A launcher is one more case here and one module beside local.ts.
+ */
+type SweepLauncherChoice = { kind: "local"; parallel: number } | { kind: "slurm"; options: SlurmOptions };
+
+/** A user's mistake found by the sweep modules (not a sweep folder, an index out of range): its line and exit code. */
+function sweepUsage(e: unknown): number {
+  if (!(e instanceof UsageError)) throw e;
+  process.stderr.write(errorText({ kind: "usage", message: e.message }));
+  return e.exitCode;
+}
+
+/** Runs a sweep command, its user's mistakes (UsageError) printed as such. */
+function sweepUsageOr(command: () => number): number {
+  try {
+    return command();
+  } catch (e) {
+    return sweepUsage(e);
+  }
+}
+
+/**
+ * `lm sweep`: plans a new sweep (in the worker: the experiment's code runs there) and creates its
+ * folder, or takes the folder of one to resume; prints the folder on stdout; runs the points not
+ * done. Exit code: 0 every point finished (or diverged), 1 one failed, 130 stopped before the end.
+ */
+async function sweepCommand(source: SweepSource, launcher: SweepLauncherChoice, backend: TaskBackend): Promise<number> {
+  let dir: string;
+  if (source.kind === "new") {
+    const request: SweepPlanRequest = { file: source.file };
+    if (source.system !== undefined) request.system = source.system;
+    if (source.steps !== undefined) request.steps = source.steps;
+    const { result, interrupted } = await runJob({ kind: "sweepPlan", request }, printer());
+    if (interrupted) return 130;
+    if (result.kind === "sweepPlanFailed") {
+      process.stderr.write(errorText(result.error));
+      return result.exitCode;
+    }
+    if (result.kind !== "sweepPlan") return 1;
+    const created = createSweepFolder({
+      runsRoot: source.runsRoot ?? "runs",
+      experiment: result.experiment,
+      system: result.system,
+      plan: result.plan,
+      launcher:
+        launcher.kind === "slurm"
+          ? { kind: "slurm", jobIds: [], options: slurmOptionsRecord(launcher.options) }
+          : { kind: "local", parallel: launcher.parallel },
+      ...(source.steps === undefined ? {} : { steps: source.steps }),
+    });
+    dir = created.dir;
+  } else {
+    dir = resolve(source.dir);
+    try {
+      loadSweep(dir);
+      const held = launcher.kind === "local" ? localResumeProblem(dir, slurmContext(__filename)) : undefined;
+      if (held !== undefined) throw new UsageError(held, 1);
+    } catch (e) {
+      return sweepUsage(e);
+    }
+  }
+  if (launcher.kind === "slurm") {
+    const { options } = launcher;
+    return sweepUsageOr(() => submitCommand(dir, options, slurmContext(__filename, taskArgsOf(backend))));
+  }
+  process.stdout.write(`${dir}\n`);
+  const todo = pointsToRun(dir);
+  const total = loadSweep(dir).points.length;
+  process.stderr.write(
+    `sweep of ${total} point${total === 1 ? "" : "s"} → ${dir}\n${todo.length === total ? "" : `${total - todo.length} already done; `}running ${todo.length}, at most ${launcher.parallel} at once\n`,
+  );
+  const handle = runLocalSweep(dir, todo, {
+    parallel: launcher.parallel,
+    cli: __filename,
+    backend,
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals === 1) {
+      if (signal === "SIGINT")
+        process.stderr.write("\nstopping the sweep (Ctrl-C again to end the running points at once)…\n");
+      handle.stop();
+    } else handle.kill();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  let outcome: Awaited<typeof handle.done>;
+  try {
+    outcome = await handle.done;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+  const counts = reconcile(dir).points.reduce<Record<string, number>>((c, p) => {
+    c[p.status] = (c[p.status] ?? 0) + 1;
+    return c;
+  }, {});
+  process.stderr.write(
+    `sweep: ${Object.entries(counts)
+      .map(([k, n]) => `${n} ${k}`)
+      .join(", ")}${outcome.stopped ? ` (stopped: lm sweep --resume ${dir} runs the rest)` : ""}\n`,
+  );
+  if ((counts["failed"] ?? 0) > 0) return 1;
+  return outcome.stopped || total !== (counts["finished"] ?? 0) + (counts["diverged"] ?? 0) ? 130 : 0;
+}
+
+/** `lm sweep-task SWEEP_DIR INDEX`: trains one point (or finds it done); its status in sweep.json follows. */
+async function sweepTaskCommand(dir: string, index: number, backend: TaskBackend): Promise<number> {
+  let task: ReturnType<typeof prepareSweepTask>;
+  try {
+    task = prepareSweepTask(dir, index, backend);
+  } catch (e) {
+    return sweepUsage(e);
+  }
+  if (task.kind === "done") {
+    process.stderr.write(`sweep point ${index} already ${task.status} at step ${task.step}: nothing to do\n`);
+    process.stdout.write(`${task.runDir}\n`);
+    return 0;
+  }
+  try {
+    return await trainCommand(task.request);
+  } finally {
+    finishSweepTask(dir, index);
+  }
+}
+
+/** `lm sweep-status SWEEP_DIR [--json]`. */
+function sweepStatusCommand(dir: string, json: boolean): number {
+  let status: ReturnType<typeof withSlurmStatus>;
+  try {
+    // A Slurm sweep's statuses come from squeue and the tasks' logs too (sweep/slurmCli.ts).
+    status = withSlurmStatus(sweepStatus(resolve(dir)), slurmContext(__filename));
+  } catch (e) {
+    return sweepUsage(e);
+  }
+  process.stdout.write(
+    json ? `${JSON.stringify(status, null, 2)}\n` : formatSweepStatus(status) + slurmStatusLines(status),
+  );
+  return 0;
 }
 
 /**

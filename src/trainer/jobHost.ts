@@ -12,13 +12,12 @@
 // experiment left behind (setInterval at import) cannot keep the process alive.
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
-import { readJsonFileSync, writeFileAtomicSync } from "../shared/atomicFile";
+import { readJsonFileSync } from "../shared/atomicFile";
 import { ANALYZER_LOCK, TRAINER_LOCK } from "../shared/runLock";
-import { manifestProblems, RUN_MANIFEST, type RunManifest } from "../shared/runFormat";
 import type { TrainerEvent } from "../shared/trainerProtocol";
 import type { Emit } from "./errors";
 import type { Job, JobResult, WorkerMessage, WorkerStart } from "./jobs";
-import { RunFolder } from "./runFolder";
+import { markAbandonedRun, RunFolder } from "./runFolder";
 import { rmSync } from "node:fs";
 
 /** How long a stop request may go unanswered before the worker is terminated (at least). */
@@ -42,6 +41,7 @@ export interface JobOutput {
 function experimentFileOf(job: Job): string | undefined {
   let runDir: string;
   if (job.kind === "list") return job.file;
+  if (job.kind === "sweepPlan") return job.request.file;
   if (job.kind === "analyze") {
     if (job.request.file) return job.request.file;
     runDir = job.request.runDir;
@@ -176,6 +176,7 @@ function abandoned(
   };
   emit(error);
   if (job.kind === "list") return { kind: "listFailed", error };
+  if (job.kind === "sweepPlan") return { kind: "sweepPlanFailed", error, exitCode: 1 };
   if (job.kind === "analyze") {
     const runDir = job.request.runDir;
     releaseOwnLock(join(runDir, ANALYZER_LOCK));
@@ -188,25 +189,11 @@ function abandoned(
     const folder = new RunFolder(runDir);
     const steps = folder.checkpointSteps();
     message = `${why}. ${steps.length ? `Checkpoints up to step ${steps.at(-1)} are intact; \`lm resume\` continues from there` : "No checkpoint was written"}.`;
-    markFailed(runDir, message);
+    markAbandonedRun(runDir, process.pid, message);
     releaseOwnLock(join(runDir, TRAINER_LOCK));
   }
   emit({ type: "finished", status: "failed", step: seen.step, ...(runDir ? { runDir } : {}), message });
   return { kind: "run", outcome: { status: "failed", step: seen.step, message, exitCode: 1 } };
-}
-
-/** Sets a run this process left "running" to failed; leaves any other run.json alone. */
-function markFailed(runDir: string, message: string): void {
-  const path = join(runDir, RUN_MANIFEST);
-  const r = readJsonFileSync(path);
-  if (!r.ok || manifestProblems(r.value).length) return;
-  const m = r.value as RunManifest;
-  if (m.status !== "running" || m.pid !== process.pid) return;
-  const at = new Date().toISOString();
-  writeFileAtomicSync(
-    path,
-    `${JSON.stringify({ ...m, status: "failed", error: { message }, updatedAt: at, endedAt: at }, null, 2)}\n`,
-  );
 }
 
 /** Removes a lock file whose owner is this process (the worker that took it is gone). */

@@ -3,18 +3,21 @@
 // where the experiment file's code runs (see jobHost.ts).
 import type { AnalyzeOutcome, AnalyzeRequest } from "./analyzer/index";
 import type { SystemSummary, TrainerEvent } from "../shared/trainerProtocol";
-import type { ErrorEvent, RunOutcome, RunRequest } from "./session";
+import type { ErrorEvent, RunOutcome, RunRequest, SweepPlanRequest, SweepPlanResult } from "./session";
 
 export type Job =
   | { kind: "run"; request: RunRequest }
   | { kind: "analyze"; request: AnalyzeRequest }
-  | { kind: "list"; file: string };
+  | { kind: "list"; file: string }
+  /** `lm sweep FILE`: load the file and expand the system's sweep (the launcher runs in the main thread). */
+  | { kind: "sweepPlan"; request: SweepPlanRequest };
 
 export type JobResult =
   | { kind: "run"; outcome: RunOutcome }
   | { kind: "analyze"; outcome: AnalyzeOutcome }
   | { kind: "list"; listed: { file: string; systems: SystemSummary[] } }
-  | { kind: "listFailed"; error: ErrorEvent };
+  | { kind: "listFailed"; error: ErrorEvent }
+  | SweepPlanResult;
 
 /** What the worker is started with. */
 export interface WorkerStart {

@@ -13,7 +13,7 @@ import {
 } from "node:fs";
 import { dirname, isAbsolute, join, relative } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
-import { appendLine, writeFileAtomic, writeFileAtomicSync } from "../shared/atomicFile";
+import { appendLine, readJsonFileSync, writeFileAtomic, writeFileAtomicSync } from "../shared/atomicFile";
 import { acquireRunLock, pidAlive, type RunLock, TRAINER_LOCK } from "../shared/runLock";
 import { readRegularFileSync } from "../shared/safeRead";
 import {
@@ -26,6 +26,7 @@ import {
   checkpointFileName,
   checkpointFiles,
   formatMetricsLine,
+  manifestProblems,
   parseMetricsLine,
   type MetricsRecord,
   type RunManifest,
@@ -376,4 +377,22 @@ export function restoreParams(params: readonly NamedVariable[], saved: Checkpoin
       throw new Error(`${path}: "${p.name}" has shape [${s.shape}], the model has [${p.variable.shape}]`);
     p.variable.assign(tf.tensor(s.values, p.variable.shape, "float32"));
   }
+}
+
+/**
+ * Sets a run that the process `pid` left "running" to failed (the process is gone or is this one,
+ * its worker gone): jobHost.ts for its own runs, the local sweep launcher for a child killed
+ * outright. Leaves any other run.json alone: another writer's, or one already ended.
+ */
+export function markAbandonedRun(runDir: string, pid: number, message: string): void {
+  const path = join(runDir, RUN_MANIFEST);
+  const r = readJsonFileSync(path);
+  if (!r.ok || manifestProblems(r.value).length) return;
+  const m = r.value as RunManifest;
+  if (m.status !== "running" || m.pid !== pid) return;
+  const at = new Date().toISOString();
+  writeFileAtomicSync(
+    path,
+    `${JSON.stringify({ ...m, status: "failed", error: { message }, updatedAt: at, endedAt: at }, null, 2)}\n`,
+  );
 }

@@ -2,7 +2,9 @@
 // resume request end to end, with every failure turned into a protocol `error` event.
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
+import { type SweepPlan, sweepSize } from "../sdk/sweep";
 import { describeSystem, validateSystem } from "../sdk/validate";
+import type { RunSweepPoint } from "../shared/runFormat";
 import { RunLockedError } from "../shared/runLock";
 import { FileRefusedError } from "../shared/safeRead";
 import { SafetensorsError } from "../shared/safetensors";
@@ -12,7 +14,7 @@ import { BackendError, defaultCandidates, parseBackendRequest } from "./backend"
 import { ConfigError, type Emit, SystemError, UsageError } from "./errors";
 import { ExperimentError, loadExperiment, locationInStack, type LoadedExperiment } from "./loadExperiment";
 import { newRunId, RunFolder } from "./runFolder";
-import { chooseSystem } from "./systems";
+import { chooseSystem, validatedSystem } from "./systems";
 import { TorchUnsupportedError } from "./torch/exchange";
 import { WorkerRunError } from "./torch/relay";
 import { train, TrainingFailure, type TrainOutcome } from "./train";
@@ -36,6 +38,8 @@ export type RunRequest =
       runsRoot?: string;
       runDir?: string;
       steps?: number;
+      /** One point of the system's sweep (`lm sweep-task`): its values and seed, recorded in run.json. */
+      sweepPoint?: RunSweepPoint;
     } & BackendChoice)
   | ({ kind: "resume"; runDir: string } & BackendChoice);
 
@@ -49,13 +53,48 @@ export function summarize(experiment: LoadedExperiment): SystemSummary[] {
     const location = system.definedAt;
     const result = validateSystem(system.input);
     const base = location ? { name, location } : { name };
-    if (result.ok) return { ...base, description: describeSystem(result.spec), problems: [] };
+    if (result.ok) {
+      const sweep =
+        system.input.sweep === undefined || result.sweep === undefined ? {} : { sweep: sweepSize(system.input.sweep) };
+      return { ...base, description: describeSystem(result.spec), problems: [], ...sweep };
+    }
     return {
       ...base,
       description: "invalid config",
       problems: result.problems.map((p) => (location && !p.location ? { ...p, location } : p)),
     };
   });
+}
+
+/** What `lm sweep FILE` needs before it creates the sweep folder: the system's sweep, expanded and checked. */
+export interface SweepPlanRequest {
+  file: string;
+  system?: string;
+  /** Overrides the system's `steps` (a swept `steps` still wins at its points). */
+  steps?: number;
+}
+
+export type SweepPlanResult =
+  | { kind: "sweepPlan"; experiment: string; system: string; plan: SweepPlan }
+  | { kind: "sweepPlanFailed"; error: ErrorEvent; exitCode: 1 | 2 };
+
+/** Loads the experiment and expands the chosen system's sweep; every failure is an error event. Never throws. */
+export async function planSweep(request: SweepPlanRequest): Promise<SweepPlanResult> {
+  const file = resolve(request.file);
+  try {
+    const experiment = await loadExperiment(file);
+    const found = chooseSystem(experiment, request.system);
+    // Every problem, each point's included, named at the modelSystem(...) call.
+    const result = validatedSystem(found, { steps: request.steps });
+    if (result.sweep === undefined)
+      throw new UsageError(
+        `model system "${found.name}" declares no sweep: add sweep: { grid: { "path": [values] } } to its modelSystem({...}) (docs/sweeps.md), or train it with lm train`,
+        1,
+      );
+    return { kind: "sweepPlan", experiment: experiment.file, system: found.name, plan: result.sweep };
+  } catch (e) {
+    return { kind: "sweepPlanFailed", error: errorEvent(e, file), exitCode: exitCodeOf(e) };
+  }
 }
 
 /** The CLI's exit code for a failure: 2 for a command line that is incomplete or malformed, 1 otherwise. */
@@ -187,6 +226,7 @@ export async function runRequest(request: RunRequest, emitEvent: Emit, shouldSto
       shouldStop,
       resume: request.kind === "resume",
       ...(request.kind === "train" && request.steps !== undefined ? { steps: request.steps } : {}),
+      ...(request.kind === "train" && request.sweepPoint !== undefined ? { sweepPoint: request.sweepPoint } : {}),
     });
     emit({
       type: "finished",

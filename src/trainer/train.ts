@@ -12,7 +12,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { dirname } from "node:path";
 import type { SystemSpec } from "../sdk/spec";
 import { describeSystem, resolvedConfig } from "../sdk/validate";
-import type { BackendInfo, MetricsRecord, RunManifest, RunStatus } from "../shared/runFormat";
+import type { BackendInfo, MetricsRecord, RunManifest, RunStatus, RunSweepPoint } from "../shared/runFormat";
 import { RUN_FORMAT_VERSION } from "../shared/runFormat";
 import type { RunLock } from "../shared/runLock";
 import { BatchSchedule } from "./batches";
@@ -44,6 +44,8 @@ export interface TrainRequest {
   steps?: number;
   /** Train in the PyTorch worker (the torch backend); tfjs then only builds the data and the step-0 parameters. */
   torch?: TorchTarget;
+  /** A new run that is one point of a sweep: its values and seed, recorded as run.json's `sweep`. */
+  sweepPoint?: RunSweepPoint;
 }
 
 export interface TrainOutcome {
@@ -143,7 +145,12 @@ class Training {
       }
       // A resumed run keeps the step count it was started with (recorded in run.json).
       const found = chooseSystem(req.experiment, req.system);
-      const spec = validatedSpec(found, { steps: resumed ? resumed.totalSteps : req.steps, trainedGelu: resumed });
+      // A point of a sweep is rebuilt with its values on a resume too (run.json's `sweep`).
+      const spec = validatedSpec(found, {
+        steps: resumed ? resumed.totalSteps : req.steps,
+        trainedGelu: resumed,
+        point: resumed ? resumed.sweep : req.sweepPoint,
+      });
       let system: SystemInstance;
       try {
         system = new SystemInstance(spec, dirname(req.experiment.file), (io, data) =>
@@ -211,6 +218,7 @@ class Training {
         step: 0,
         producer: `learning-mechanics ${VERSION}`,
         gelu: "erf",
+        ...(req.sweepPoint ? { sweep: req.sweepPoint } : {}),
       };
     }
     this.folder.writeManifest(this.manifest);

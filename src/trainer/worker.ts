@@ -6,7 +6,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import type { HostMessage, JobResult, WorkerMessage, WorkerStart } from "./jobs";
 import { locationInStack } from "./loadExperiment";
-import { analyzeRequest, errorEvent, listSystems, runRequest } from "./session";
+import { analyzeRequest, errorEvent, listSystems, planSweep, runRequest } from "./session";
 
 function isWorkerStart(v: unknown): v is WorkerStart {
   return (
@@ -56,6 +56,7 @@ async function main(): Promise<void> {
   if (job.kind === "run") result = { kind: "run", outcome: await runRequest(job.request, send, shouldStop) };
   else if (job.kind === "analyze")
     result = { kind: "analyze", outcome: await analyzeRequest(job.request, send, shouldStop) };
+  else if (job.kind === "sweepPlan") result = await planSweep(job.request);
   else {
     try {
       result = { kind: "list", listed: await listSystems(job.file) };

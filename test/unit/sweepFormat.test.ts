@@ -46,3 +46,9 @@ test("each problem names its field: indices, run names that escape the folder, s
   assert.deepEqual(parseSweepManifest("{").ok, false);
   assert.match((parseSweepManifest("[]") as { problems: string[] }).problems[0] ?? "", /not a JSON object/);
 });
+
+test("steps, when present, is a positive integer", () => {
+  assert.equal(parseSweepManifest(JSON.stringify({ ...manifest(), steps: 40 })).ok, true);
+  const r = parseSweepManifest(JSON.stringify({ ...manifest(), steps: 0 }));
+  assert.deepEqual(r.ok ? [] : r.problems, ["steps: expected a positive integer"]);
+});

@@ -80,7 +80,10 @@ async function systemOf(
   const experiment = await loadExperiment(path);
   const found = findSystem(experiment, manifest.system);
   if (!found) return { reason: `${path} no longer exports the system "${manifest.system}"` };
-  return { spec: validatedSpec(found, { analyses: req.overrides, trainedGelu: manifest }), file: experiment.file };
+  return {
+    spec: validatedSpec(found, { analyses: req.overrides, trainedGelu: manifest, point: manifest.sweep }),
+    file: experiment.file,
+  };
 }
 
 function settingsOnly(overrides: AnalysesInput | undefined): AnalysesSpec {

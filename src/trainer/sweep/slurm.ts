@@ -1,0 +1,337 @@
+// A sweep on Slurm (docs/sweeps.md, "Slurm"): one job array per submission, task N training point
+// N with `lm sweep-task SWEEP_DIR N` into its run folder on the shared filesystem. No daemon of
+// ours: Slurm runs the tasks; the status is squeue merged with the run folders (slurmStatus.ts);
+// cancelling is scancel; a resubmission is a new array of the points that are not done.
+// sweep.json records each submission (launcher.jobIds) and each point's task ("1234_7").
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import { basename, delimiter, dirname, join, resolve } from "node:path";
+import { writeFileAtomicSync } from "../../shared/atomicFile";
+import { SWEEP_SLURM_DIR, type SweepManifest, type SweepPoint, type SweepPointStatus } from "../../shared/sweepFormat";
+import { UsageError } from "../errors";
+import { runState } from "./folder";
+import { arrayScript, type ArrayScript, type SlurmOptions, scriptProblem, slurmOptionsRecord } from "./slurmScript";
+import {
+  logShowsCancel,
+  parseSqueue,
+  type PointStatus,
+  pointStatus,
+  type QueueEntry,
+  type RunFolderState,
+  type TaskLogState,
+} from "./slurmStatus";
+
+/** Reads and changes a sweep folder's sweep.json; `update` holds the sweep's lock around `change`. */
+export interface SweepStore {
+  read(sweepDir: string): SweepManifest;
+  update(sweepDir: string, change: (manifest: SweepManifest) => void): SweepManifest;
+}
+
+/** The Slurm commands are not on PATH: not a login node (or Slurm's tools are not loaded). */
+export class SlurmMissingError extends UsageError {
+  constructor(command: string) {
+    super(
+      `${command} not found on PATH: --slurm needs a Slurm login node (a machine where sbatch, squeue and ` +
+        `scancel work; on some clusters after \`module load slurm\`); without --slurm the sweep runs on this machine`,
+      2,
+    );
+  }
+}
+
+/** sbatch refused the submission; `stderr` is its message, verbatim. */
+export class SbatchRejectedError extends Error {
+  constructor(
+    readonly stderr: string,
+    readonly exitCode: number | null,
+  ) {
+    super(stderr.trim() || `sbatch exited with code ${exitCode}`);
+  }
+}
+
+/** How the CLI talks to Slurm: the environment (PATH, SLURM_CONF) and where `lm` itself is. */
+export interface SlurmContext {
+  store: SweepStore;
+  env: NodeJS.ProcessEnv;
+  /** Absolute paths of node and of dist/trainer/cli.js: what each array task runs. */
+  node: string;
+  cli: string;
+  /** More arguments for each task's `lm sweep-task` (the backend: `--backend torch`, …). */
+  taskArgs?: readonly string[];
+}
+
+/** The executable `name` on the PATH of `env`, or undefined. */
+export function findOnPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
+  for (const dir of (env["PATH"] ?? "").split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, name);
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      if (fs.statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** Throws SlurmMissingError unless sbatch is on PATH: call before creating anything. */
+export function requireSbatch(env: NodeJS.ProcessEnv): void {
+  if (findOnPath("sbatch", env) === undefined) throw new SlurmMissingError("sbatch");
+}
+
+interface CommandResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv, cwd?: string): CommandResult {
+  const r = spawnSync(command, args, {
+    env,
+    encoding: "utf8",
+    timeout: 60_000,
+    maxBuffer: 64 * 1024 * 1024,
+    ...(cwd ? { cwd } : {}),
+  });
+  if (r.error) {
+    if ((r.error as NodeJS.ErrnoException).code === "ENOENT") throw new SlurmMissingError(command);
+    throw r.error;
+  }
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Points a (re)submission trains: all but those done (finished, diverged) or still in Slurm's hands. */
+const SKIP_ON_SUBMIT: ReadonlySet<SweepPointStatus> = new Set(["finished", "diverged", "queued", "running"]);
+
+export interface Submission {
+  jobId: string;
+  indices: number[];
+  script: string;
+}
+
+/**
+ * Submits the points of `sweepDir` that are not done as one job array, and records it in
+ * sweep.json. The points are marked queued before sbatch runs (a task may start before sbatch
+ * returns; its own "running" must not be overwritten) and put back if sbatch refuses. Returns
+ * undefined when there is nothing to submit.
+ */
+export function submitSweep(sweepDir: string, options: SlurmOptions, ctx: SlurmContext): Submission | undefined {
+  requireSbatch(ctx.env);
+  const dir = resolve(sweepDir);
+  const statuses = refreshSlurmStatus(dir, ctx);
+  const indices = statuses.points.filter((p) => !SKIP_ON_SUBMIT.has(p.status)).map((p) => p.index);
+  if (indices.length === 0) return undefined;
+  const manifest = ctx.store.read(dir);
+  const slurmDir = join(dir, SWEEP_SLURM_DIR);
+  const spec: ArrayScript = {
+    sweepDir: dir,
+    slurmDir,
+    workDir: dirname(manifest.experiment),
+    indices,
+    jobName: `lm-${basename(dir)}`,
+    options,
+    node: ctx.node,
+    cli: ctx.cli,
+    ...(ctx.taskArgs ? { taskArgs: ctx.taskArgs } : {}),
+  };
+  const problem = scriptProblem(spec);
+  if (problem) throw new UsageError(problem, 1);
+  fs.mkdirSync(slurmDir, { recursive: true });
+  const script = join(slurmDir, "array.sh");
+  writeFileAtomicSync(script, arrayScript(spec));
+  fs.chmodSync(script, 0o755);
+
+  const before = new Map<number, SweepPoint>();
+  ctx.store.update(dir, (m) => {
+    const jobIds = m.launcher.kind === "slurm" ? m.launcher.jobIds : [];
+    m.launcher = { kind: "slurm", jobIds, options: slurmOptionsRecord(options) };
+    for (const i of indices) {
+      const p = m.points[i];
+      if (!p) continue;
+      before.set(i, { ...p });
+      p.status = "queued";
+      delete p.slurmJob;
+    }
+  });
+  let result: CommandResult;
+  try {
+    // From the slurm/ folder, which exists (the script itself cds to the experiment's folder).
+    result = run("sbatch", ["--parsable", script], ctx.env, slurmDir);
+  } catch (e) {
+    restore(dir, ctx.store, before);
+    throw e;
+  }
+  // --parsable prints "<job id>" or "<job id>;<cluster>".
+  const jobId = /^(\d+)(;\S+)?\s*$/.exec(result.stdout.trim())?.[1];
+  if (result.status !== 0 || jobId === undefined) {
+    restore(dir, ctx.store, before);
+    throw new SbatchRejectedError(result.stderr, result.status);
+  }
+  ctx.store.update(dir, (m) => {
+    if (m.launcher.kind === "slurm") m.launcher.jobIds.push(jobId);
+    for (const i of indices) {
+      const p = m.points[i];
+      if (p) p.slurmJob = `${jobId}_${i}`;
+    }
+  });
+  return { jobId, indices, script };
+}
+
+/** Puts the points marked queued for a submission that did not happen back as they were. */
+function restore(dir: string, store: SweepStore, before: ReadonlyMap<number, SweepPoint>): void {
+  store.update(dir, (m) => {
+    for (const [i, old] of before) {
+      const p = m.points[i];
+      if (p && p.status === "queued") m.points[i] = old;
+    }
+  });
+}
+
+export interface SlurmSweepStatus {
+  points: PointStatus[];
+  /** Set when squeue could not be asked (not a login node): the statuses come from the folders alone. */
+  queueProblem?: string;
+}
+
+/**
+ * The status of every point of a Slurm sweep: squeue for its jobs, merged with the run folders
+ * and the tasks' logs (slurmStatus.ts). What changed is written back to sweep.json, so a
+ * cancellation seen now is still known after Slurm forgets the job.
+ */
+export function refreshSlurmStatus(sweepDir: string, ctx: SlurmContext): SlurmSweepStatus {
+  const dir = resolve(sweepDir);
+  const manifest = ctx.store.read(dir);
+  const jobIds = manifest.launcher.kind === "slurm" ? manifest.launcher.jobIds : [];
+  let queue: QueueEntry[] = [];
+  let queueProblem: string | undefined;
+  try {
+    queue = squeue(jobIds, ctx.env);
+  } catch (e) {
+    if (!(e instanceof SlurmMissingError || e instanceof SqueueError)) throw e;
+    queueProblem = e.message;
+  }
+  const byTask = new Map(queue.map((q) => [q.task, q]));
+  const points = manifest.points.map((point) => {
+    const log = taskLog(dir, point);
+    const run = runFolder(dir, point);
+    if (queueProblem !== undefined) {
+      // Without squeue only an ended run is news; the rest stays as sweep.json last saw it.
+      const ended = run.kind === "run" && run.status !== "running" && run.status !== "stopped";
+      return {
+        index: point.index,
+        status: ended ? run.status : point.status,
+        ...(log.kind === "log" ? { log: log.path } : {}),
+      };
+    }
+    const queued = point.slurmJob ? byTask.get(point.slurmJob) : undefined;
+    return pointStatus({ point, run, log, ...(queued ? { queue: queued } : {}) });
+  });
+  if (queueProblem === undefined && points.some((p, i) => manifest.points[i]?.status !== p.status))
+    ctx.store.update(dir, (m) => {
+      for (const s of points) {
+        const p = m.points[s.index];
+        // Only where sweep.json still says what it said when read: a submission may have run since.
+        if (p && p.slurmJob === manifest.points[s.index]?.slurmJob) p.status = s.status;
+      }
+    });
+  return { points, ...(queueProblem !== undefined ? { queueProblem } : {}) };
+}
+
+class SqueueError extends Error {}
+
+/** The tasks of these array jobs that squeue still lists (all states: ended ones for MinJobAge). */
+function squeue(jobIds: readonly string[], env: NodeJS.ProcessEnv): QueueEntry[] {
+  if (jobIds.length === 0) return [];
+  const ask = (ids: readonly string[]) =>
+    run("squeue", ["-h", "-r", "-t", "all", "-j", ids.join(","), "-o", "%i|%T|%R"], env);
+  const all = ask(jobIds);
+  if (all.status === 0) return parseSqueue(all.stdout);
+  // squeue fails on a job id it has forgotten (after MinJobAge): ask job by job, skipping those.
+  if (!/invalid job id/i.test(all.stderr)) throw new SqueueError(`squeue failed: ${all.stderr.trim()}`);
+  const out: QueueEntry[] = [];
+  for (const id of jobIds) {
+    const one = ask([id]);
+    if (one.status === 0) out.push(...parseSqueue(one.stdout));
+    else if (!/invalid job id/i.test(one.stderr)) throw new SqueueError(`squeue failed: ${one.stderr.trim()}`);
+  }
+  return out;
+}
+
+/** What the point's run folder says (folder.ts's reading; not its pid: that may be another node's). */
+function runFolder(dir: string, point: SweepPoint): RunFolderState {
+  const state = runState(dir, point);
+  if (state.kind === "absent") return { kind: "none" };
+  if (state.kind === "unreadable") return state;
+  return { kind: "run", status: state.status, step: state.step, totalSteps: state.totalSteps };
+}
+
+/** The log of the point's current task, and whether Slurm wrote a cancellation into it. */
+function taskLog(dir: string, point: SweepPoint): TaskLogState {
+  if (!point.slurmJob || !/^\d+_\d+$/.test(point.slurmJob)) return { kind: "none" };
+  const path = join(dir, SWEEP_SLURM_DIR, `${point.slurmJob}.out`);
+  const tail = readTail(path, 16 * 1024);
+  return tail === undefined ? { kind: "none" } : { kind: "log", path, cancelled: logShowsCancel(tail) };
+}
+
+/** The last `bytes` of a regular file (never a FIFO or a symlink's target), or undefined. */
+function readTail(path: string, bytes: number): string | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOFOLLOW);
+  } catch {
+    return undefined;
+  }
+  try {
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile()) return undefined;
+    const length = Math.min(bytes, stat.size);
+    const buffer = Buffer.alloc(length);
+    const read = fs.readSync(fd, buffer, 0, length, stat.size - length);
+    return buffer.subarray(0, read).toString("utf8");
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export interface Cancellation {
+  jobIds: string[];
+  /** The points marked cancelled (they were queued or running). */
+  cancelled: number[];
+}
+
+/**
+ * `lm sweep-cancel`: scancel every job of the sweep, then mark the points that were queued or
+ * running cancelled. A job Slurm has already ended or forgotten is not an error.
+ */
+export function cancelSweep(sweepDir: string, ctx: SlurmContext): Cancellation {
+  const dir = resolve(sweepDir);
+  const manifest = ctx.store.read(dir);
+  if (manifest.launcher.kind !== "slurm")
+    throw new UsageError(`${join(dir, "sweep.json")}: not a Slurm sweep (launcher "${manifest.launcher.kind}")`, 1);
+  const jobIds = [...manifest.launcher.jobIds];
+  if (jobIds.length === 0) return { jobIds, cancelled: [] };
+  if (findOnPath("scancel", ctx.env) === undefined) throw new SlurmMissingError("scancel");
+  // Which points Slurm holds now, before scancel changes that.
+  const held = new Set(
+    refreshSlurmStatus(dir, ctx)
+      .points.filter((p) => p.status === "queued" || p.status === "running")
+      .map((p) => p.index),
+  );
+  const r = run("scancel", jobIds, ctx.env);
+  const problems = r.stderr
+    .split("\n")
+    .filter((l) => l.trim() && !/already completing or completed|invalid job id/i.test(l));
+  if (r.status !== 0 && problems.length > 0) throw new SbatchRejectedError(r.stderr, r.status);
+  const cancelled: number[] = [];
+  ctx.store.update(dir, (m) => {
+    for (const p of m.points) {
+      if (!held.has(p.index)) continue;
+      // A run that reached its end while scancel ran keeps it.
+      const run = runFolder(dir, p);
+      if (run.kind === "run" && (run.status === "finished" || run.status === "diverged")) continue;
+      p.status = "cancelled";
+      cancelled.push(p.index);
+    }
+  });
+  return { jobIds, cancelled };
+}
