@@ -1,10 +1,9 @@
-// What the sweep panel plots, as pure functions: a point's summary values (the final, least and
-// greatest value of each logged scalar, and the analysis values t_gen, final relative weight change,
-// final kernel distance and final LLC), and the series of one quantity against one swept field,
-// one line per value of a second field, each x with the mean and spread over the runs there
-// (seeds, and any other swept field, pooled). Shared by the host (summaries) and the page (series),
-// so `node --test` covers both without a DOM.
-import { grokkingReport, type RunData } from "./analysisViews";
+// What the sweep panel plots, as pure functions: the quantities a sweep's points have (each point's
+// summary values come from src/shared/sweepSummary.ts on the host: final, least and greatest
+// value of each logged scalar; t_gen, final relative weight change, kernel distance and LLC), and
+// the series of one quantity against one swept field, one line per value of a second field, each
+// x with the mean and spread over the runs there (seeds, and any other swept field, pooled).
+// Imported by the page, so free of Node; `node --test` covers it without a DOM.
 import type { SweepPointStatus, SweepValue } from "./sweepFormat";
 
 /** A quantity's key: "final:test_loss", "min:test_loss", "max:test_acc", or "analysis:<name>". */
@@ -43,37 +42,7 @@ export function quantityLabel(key: QuantityKey): string {
   return key;
 }
 
-const finite = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
-
-/**
- * A run's summary values: for each logged scalar its final, least and greatest finite value, and
- * the analysis values it has. `step` and `time` are not quantities.
- */
-export function pointSummary(data: RunData): Record<QuantityKey, number> {
-  const y: Record<QuantityKey, number> = {};
-  for (const r of data.metrics)
-    for (const [k, v] of Object.entries(r)) {
-      if (k === "step" || k === "time" || !finite(v)) continue;
-      y[`final:${k}`] = v;
-      const lo = y[`min:${k}`];
-      const hi = y[`max:${k}`];
-      if (lo === undefined || v < lo) y[`min:${k}`] = v;
-      if (hi === undefined || v > hi) y[`max:${k}`] = v;
-    }
-  const w = data.analyses.weights?.records;
-  const rwc = w?.[w.length - 1]?.relChange;
-  if (finite(rwc)) y["analysis:rwc"] = rwc;
-  const k = data.analyses.kernel?.records;
-  const kd = k?.[k.length - 1]?.kernelDistance;
-  if (finite(kd)) y["analysis:kernelDistance"] = kd;
-  const llc = data.analyses.llc?.records.filter((r) => finite(r.llc)).at(-1)?.llc;
-  if (finite(llc)) y["analysis:llc"] = llc;
-  if (data.metrics.length > 0) {
-    const tGen = grokkingReport(data).tGen;
-    if (finite(tGen)) y["analysis:tGen"] = tGen;
-  }
-  return y;
-}
+export const finite = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
 
 /** Every quantity some point has, logged scalars (final, min, max) first by name, analyses last. */
 export function quantitiesOf(points: readonly SweepPanelPoint[]): QuantityKey[] {

@@ -7,12 +7,12 @@ import type { RunManifest } from "../../src/shared/runFormat";
 import {
   defaultQuantity,
   pointLabel,
-  pointSummary,
   quantitiesOf,
   quantityLabel,
   type SweepPanelPoint,
   sweepSeries,
 } from "../../src/shared/sweepView";
+import { pointSummary } from "../../src/shared/sweepSummary";
 
 function pt(index: number, values: SweepPanelPoint["values"], seed: number, y?: number): SweepPanelPoint {
   return {
