@@ -13,6 +13,7 @@ import type { PageResources } from "../../webview/common/page";
 import type { Ctx } from "../context";
 import { saveExport } from "../exports";
 import { pathKey, samePath } from "../paths";
+import { LOSS_CURVES } from "./lossCurvesPanel";
 import { PanelSession, type PanelContent, type PanelWebviewMessage } from "./panelSession";
 import { labelOf, runSetKey, type PanelEnv } from "./runs";
 
@@ -36,6 +37,13 @@ export interface PanelKind<S, H> {
   readonly refreshMs?: number;
   /** The runs shown of those asked for (default: all). */
   shown?(runDirs: readonly string[]): string[];
+  /**
+   * Whether a change in folder `changed` concerns the panel showing `dir` (default: the same
+   * folder). The sweep panel shows a sweep folder and follows its points' run folders too.
+   */
+  follows?(dir: string, changed: string): boolean;
+  /** Whether the page may ask to open this run's loss curves (default: never); `dirs` are the panel's. */
+  opensRun?(dirs: readonly string[], runId: string): boolean;
   content(env: PanelEnv, runDirs: readonly string[]): PanelContent<S, H>;
 }
 
@@ -44,6 +52,8 @@ type Saved<S> = Record<string, { runDirs: string[]; state?: S; kind?: string }>;
 /** What the registry of open panels needs of each, whatever its kind. */
 interface OpenPanel {
   readonly runDirs: readonly string[];
+  /** The folder of `runDirs` a change in `changed` concerns, if any. */
+  follows(changed: string): string | undefined;
   notify(runDir: string): void;
   reveal(preserveFocus: boolean): void;
   close(): void;
@@ -109,7 +119,7 @@ export function registerSerializer<S, H>(ctx: Ctx, kind: PanelKind<S, H>): vscod
 /** Something in `runDir` changed (metrics, analyses, status): every panel showing it refreshes. */
 export function notifyPanels(runDir: string): void {
   for (const p of open.values()) {
-    const dir = p.runDirs.find((d) => samePath(d, runDir));
+    const dir = p.follows(runDir);
     if (dir !== undefined) p.notify(dir);
   }
 }
@@ -145,6 +155,7 @@ class PanelHost<S, H> implements OpenPanel {
         saveExport: (name, data, type) =>
           void saveExport(ctx, runDirs[0], name, data, type === "CSV" ? { CSV: ["csv"] } : { PNG: ["png"] }),
         rerun: (m) => this.rerun(m),
+        openRun: (runId) => this.openRun(runId),
       },
       state,
     );
@@ -158,6 +169,22 @@ class PanelHost<S, H> implements OpenPanel {
       }),
       panel.onDidDispose(() => this.dispose()),
     );
+  }
+
+  follows(changed: string): string | undefined {
+    const own = this.runDirs.find((d) => samePath(d, changed));
+    if (own !== undefined || !this.kind.follows) return own;
+    // The folder itself is passed on: the content needs to know which of its points changed.
+    return this.runDirs.some((d) => this.kind.follows?.(d, changed)) ? changed : undefined;
+  }
+
+  /** The page asked for a run's loss curves: only a run the kind says this panel shows. */
+  private openRun(runId: string): void {
+    if (!this.kind.opensRun?.(this.runDirs, runId)) {
+      this.ctx.log.warn(`${this.kind.title}: ignored a request to open ${runId}, which it does not show`);
+      return;
+    }
+    openPanel(this.ctx, LOSS_CURVES, [runId]);
   }
 
   reveal(preserveFocus: boolean): void {

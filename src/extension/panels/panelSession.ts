@@ -4,10 +4,15 @@
 // path: whatever cannot be read is posted as the common `error` message (the page shows it and
 // stays usable) instead of leaving the panel blank.
 
-import type { CommonHostMessage, CommonWebviewMessage, RerunAnalysisMessage } from "../../shared/panels/common";
+import type {
+  CommonHostMessage,
+  CommonWebviewMessage,
+  OpenRunMessage,
+  RerunAnalysisMessage,
+} from "../../shared/panels/common";
 
-/** What a panel's page may post: the common messages, and rerun requests where the panel has them. */
-export type PanelWebviewMessage<S> = CommonWebviewMessage<S> | RerunAnalysisMessage;
+/** What a panel's page may post: the common messages, and rerun or open-run requests where the panel has them. */
+export type PanelWebviewMessage<S> = CommonWebviewMessage<S> | RerunAnalysisMessage | OpenRunMessage;
 
 /** Messages for the page, and what could not be read while building them (shown as an error). */
 export interface PanelUpdate<H> {
@@ -33,6 +38,8 @@ export interface SessionHost<S> {
   saveExport(name: string, data: Buffer, kind: "CSV" | "PNG"): void;
   /** A rerun request (only panels whose guard admits it post one). */
   rerun(message: RerunAnalysisMessage): void;
+  /** Open a run's loss curves (only panels whose guard admits it post one: the sweep panel). */
+  openRun(runId: string): void;
 }
 
 /** The text of an error for the page: its message, never a stack. */
@@ -86,6 +93,9 @@ export class PanelSession<S, H> {
         return;
       case "rerunAnalysis":
         this.host.rerun(raw);
+        return;
+      case "openRun":
+        this.host.openRun(raw.runId);
         return;
     }
   }

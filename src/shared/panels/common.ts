@@ -129,6 +129,12 @@ export function isRerunAnalysisMessage(x: unknown): x is RerunAnalysisMessage {
   return isString(x["runId"]) && isOverrideName(analysis) && isAnalysisOverrides(o) && Object.hasOwn(o, analysis);
 }
 
+/** Open the loss curves of this run (a run the panel shows; the host checks). */
+export interface OpenRunMessage {
+  type: "openRun";
+  runId: string;
+}
+
 /** "1 line could not be read", "3 lines could not be read": how every panel words skipped metrics lines. */
 export function badLinesText(n: number): string {
   return `${n} ${n === 1 ? "line" : "lines"} could not be read`;

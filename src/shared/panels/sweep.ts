@@ -5,7 +5,13 @@
 import { isObject, isString } from "../guards";
 import { SWEEP_POINT_STATUSES, type SweepPointStatus, type SweepValue } from "../sweepFormat";
 import type { SpreadKind, SweepPanelPoint } from "../sweepView";
-import { type CommonHostMessage, type CommonWebviewMessage, commonWebviewGuard, isCommonHostMessage } from "./common";
+import {
+  type CommonHostMessage,
+  type CommonWebviewMessage,
+  commonWebviewGuard,
+  isCommonHostMessage,
+  type OpenRunMessage,
+} from "./common";
 
 /** The sweep as a whole: what the title, axes and legend name. All text from sweep.json (escaped). */
 export interface SweepInfo {
@@ -50,7 +56,7 @@ export type SweepHostMessage =
 export type SweepWebviewMessage =
   | CommonWebviewMessage<SweepState>
   /** Open the loss curves of this run folder (a point's `runId`). */
-  | { type: "openRun"; runId: string };
+  | OpenRunMessage;
 
 const isSweepValue = (x: unknown): x is SweepValue =>
   (typeof x === "number" && Number.isFinite(x)) || typeof x === "string" || typeof x === "boolean";
