@@ -597,7 +597,8 @@ async function chooseSweep(app: App, arg: unknown, title: string): Promise<Sweep
   const { ctx } = app;
   const given = sweepDirOf(arg);
   if (given !== undefined) {
-    const read = ctx.sweeps.get(given) ?? (ctx.sweeps.update(given, ctx.runIndex.roots), ctx.sweeps.get(given));
+    if (!ctx.sweeps.get(given)) ctx.sweeps.update(given, ctx.runIndex.roots);
+    const read = ctx.sweeps.get(given);
     if (!read) throw new Error(`${given} is not a sweep folder under the run roots (no sweep.json)`);
     return read;
   }
