@@ -23,6 +23,8 @@ export interface SystemSummary {
   description: string;
   /** Config problems, each naming a field; empty when valid. */
   problems: ConfigProblem[];
+  /** The system's sweep, when it declares a valid one (docs/sweeps.md): its runs, and "12 runs = 2 × 2 × 3 seeds". */
+  sweep?: { runs: number; text: string };
 }
 
 export interface ConfigProblem {

@@ -17,7 +17,7 @@ import { tempDir } from "../support";
 
 const WD = "optimizer.weightDecay";
 
-function manifest(dir: string, statuses: SweepManifest["points"][number]["status"][]): SweepManifest {
+function manifest(statuses: SweepManifest["points"][number]["status"][]): SweepManifest {
   return {
     format: SWEEP_FORMAT,
     version: 1,
@@ -77,7 +77,7 @@ function writePointRun(sweepDir: string, index: number, status: string, losses: 
 
 test("sweep folders are found directly under the roots; an invalid sweep.json is named with its field", async (t) => {
   const root = tempDir(t);
-  const dir = writeSweep(root, manifest("", ["finished", "pending"]));
+  const dir = writeSweep(root, manifest(["finished", "pending"]));
   fs.mkdirSync(path.join(root, "group", "deeper"), { recursive: true });
   fs.writeFileSync(path.join(root, "group", "deeper", "sweep.json"), "{}"); // too deep: not a sweep folder
   const index = new SweepIndex();
@@ -89,7 +89,7 @@ test("sweep folders are found directly under the roots; an invalid sweep.json is
   const read = index.get(dir);
   assert.ok(read?.ok);
   assert.equal(index.sweepOf(path.join(dir, "0001"))?.dir, dir);
-  fs.writeFileSync(path.join(dir, "sweep.json"), JSON.stringify({ ...manifest("", ["finished"]), mode: "cube" }));
+  fs.writeFileSync(path.join(dir, "sweep.json"), JSON.stringify({ ...manifest(["finished"]), mode: "cube" }));
   assert.equal(index.update(dir, [root]), true);
   const bad = index.get(dir);
   assert.ok(bad && !bad.ok);
@@ -102,7 +102,7 @@ test("sweep folders are found directly under the roots; an invalid sweep.json is
 
 test("Runs view: the sweep node counts finished points; points are its children, not the system's", async (t) => {
   const root = tempDir(t);
-  const dir = writeSweep(root, manifest("", ["finished", "running", "pending", "queued"]));
+  const dir = writeSweep(root, manifest(["finished", "running", "pending", "queued"]));
   writePointRun(dir, 0, "finished", [1, 0.5]);
   writePointRun(dir, 1, "running", [1]);
   const runs = new RunIndex([root]);
@@ -148,7 +148,7 @@ test("Runs view: the sweep node counts finished points; points are its children,
 
 test("sweep panel content: init from sweep.json and the points' metrics; a point's change; sweep.json's change", async (t) => {
   const root = tempDir(t);
-  const dir = writeSweep(root, manifest("", ["finished", "finished", "running", "pending"]));
+  const dir = writeSweep(root, manifest(["finished", "finished", "running", "pending"]));
   writePointRun(dir, 0, "finished", [3, 1, 2]);
   writePointRun(dir, 1, "finished", [4, 3]);
   writePointRun(dir, 2, "running", [5]);
@@ -185,7 +185,7 @@ test("sweep panel content: init from sweep.json and the points' metrics; a point
   assert.equal(SWEEP.opensRun?.([dir], path.join(dir, "0001")), true);
   assert.equal(SWEEP.opensRun?.([dir], path.join(root, "elsewhere", "0001")), false);
   // A broken sweep.json: the panel names the file and the field, and sends nothing else.
-  fs.writeFileSync(path.join(dir, "sweep.json"), JSON.stringify({ ...manifest("", []), seeds: "three" }));
+  fs.writeFileSync(path.join(dir, "sweep.json"), JSON.stringify({ ...manifest([]), seeds: "three" }));
   const broken = new SweepContent({ runIndex: runs }, dir).init(undefined);
   assert.deepEqual(broken.messages, []);
   assert.match(broken.problems?.[0] ?? "", /sweep\.json: seeds: expected an array of integers/);
