@@ -248,7 +248,7 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
         item.id = node.id;
         item.description = node.description;
         item.tooltip = node.read.dir;
-        item.iconPath = new vscode.ThemeIcon(node.read.ok ? "symbol-array" : "question");
+        item.iconPath = new vscode.ThemeIcon(node.read.ok ? "graph-scatter" : "question");
         item.contextValue = TreeItemContext.sweep;
         if (node.read.ok)
           item.command = { title: "Open Sweep", command: Commands.openSweep, arguments: [node.read.dir] };
