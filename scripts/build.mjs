@@ -83,6 +83,7 @@ const targets = [
       torchWorker: "bench/torchWorker.bench.ts",
       conservation: "bench/conservation.bench.ts",
       tensorboard: "bench/tensorboard.bench.ts",
+      sweepPanel: "bench/sweepPanel.bench.ts",
     },
     outdir: join(dist, "bench"),
     external: runtimeExternal,

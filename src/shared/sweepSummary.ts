@@ -9,16 +9,27 @@ import { finite, type QuantityKey } from "./sweepView";
  * the analysis values it has. `step` and `time` are not quantities.
  */
 export function pointSummary(data: RunData): Record<QuantityKey, number> {
-  const y: Record<QuantityKey, number> = {};
+  // Per key first, the "final:"/"min:"/"max:" keys built once at the end: building them per
+  // value was most of the time of a 1,000-run sweep's init (bench/sweepPanel.bench.ts).
+  const stats = new Map<string, { final: number; min: number; max: number }>();
   for (const r of data.metrics)
-    for (const [k, v] of Object.entries(r)) {
+    for (const k in r) {
+      const v = r[k];
       if (k === "step" || k === "time" || !finite(v)) continue;
-      y[`final:${k}`] = v;
-      const lo = y[`min:${k}`];
-      const hi = y[`max:${k}`];
-      if (lo === undefined || v < lo) y[`min:${k}`] = v;
-      if (hi === undefined || v > hi) y[`max:${k}`] = v;
+      const s = stats.get(k);
+      if (s === undefined) stats.set(k, { final: v, min: v, max: v });
+      else {
+        s.final = v;
+        if (v < s.min) s.min = v;
+        if (v > s.max) s.max = v;
+      }
     }
+  const y: Record<QuantityKey, number> = {};
+  for (const [k, s] of stats) {
+    y[`final:${k}`] = s.final;
+    y[`min:${k}`] = s.min;
+    y[`max:${k}`] = s.max;
+  }
   const w = data.analyses.weights?.records;
   const rwc = w?.[w.length - 1]?.relChange;
   if (finite(rwc)) y["analysis:rwc"] = rwc;

@@ -190,3 +190,45 @@ test("sweep panel content: init from sweep.json and the points' metrics; a point
   assert.deepEqual(broken.messages, []);
   assert.match(broken.problems?.[0] ?? "", /sweep\.json: seeds: expected an array of integers/);
 });
+
+test("sweep panel content: with a ready callback, init sends points at once and reads their runs in the background", async (t) => {
+  const root = tempDir(t);
+  const dir = writeSweep(root, manifest(["finished", "finished", "pending", "pending"]));
+  writePointRun(dir, 0, "finished", [3, 1, 2]);
+  writePointRun(dir, 1, "finished", [4, 3]);
+  const runs = new RunIndex([root]);
+  await runs.scan();
+  const content = new SweepContent({ runIndex: runs }, dir);
+  const ready: string[] = [];
+  let all: () => void = () => {};
+  const done = new Promise<void>((r) => (all = r));
+  content.onReady((d) => {
+    ready.push(d);
+    if (ready.length === 2) all();
+  });
+  const msg = content.init(undefined).messages[0] as Extract<SweepHostMessage, { type: "init" }>;
+  assert.deepEqual(
+    msg.points.map((p) => [p.status, Object.keys(p.y).length]),
+    [
+      ["finished", 0],
+      ["finished", 0],
+      ["pending", 0],
+      ["pending", 0],
+    ],
+    "statuses at once, summaries not yet read",
+  );
+  await done;
+  assert.deepEqual(ready, [path.join(dir, "0000"), path.join(dir, "0001")]);
+  const up = content.refresh(path.join(dir, "0000"));
+  assert.ok(up !== "init");
+  const m = up.messages[0];
+  assert.ok(m?.type === "point");
+  assert.equal(m.point.y["final:test_loss"], 2);
+  // A second init (the panel shown again) has every summary at once, from the cache.
+  const again = content.init(undefined).messages[0] as Extract<SweepHostMessage, { type: "init" }>;
+  assert.deepEqual(
+    again.points.map((p) => p.y["final:test_loss"]),
+    [2, 3, undefined, undefined],
+  );
+  content.dispose();
+});

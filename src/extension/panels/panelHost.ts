@@ -134,6 +134,7 @@ class PanelHost<S, H> implements OpenPanel {
   private readonly subscriptions: vscode.Disposable[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly dirty = new Set<string>();
+  private readonly disposeContent: () => void;
 
   constructor(
     private readonly ctx: Ctx,
@@ -144,9 +145,12 @@ class PanelHost<S, H> implements OpenPanel {
   ) {
     this.key = keyOf(kind.viewType, runDirs);
     open.set(this.key, this);
+    const content = kind.content(ctx, runDirs);
+    content.onReady?.((dir) => this.notify(dir));
+    this.disposeContent = () => content.dispose?.();
     this.session = new PanelSession<S, H>(
       kind.title,
-      kind.content(ctx, runDirs),
+      content,
       kind.isWebviewMessage,
       {
         post: (m) => void panel.webview.postMessage(m),
@@ -240,6 +244,7 @@ class PanelHost<S, H> implements OpenPanel {
 
   private dispose(): void {
     if (open.get(this.key) === this) open.delete(this.key);
+    this.disposeContent();
     if (this.timer) clearTimeout(this.timer);
     const saved = { ...this.ctx.extension.workspaceState.get<Saved<S>>(this.kind.store.key, {}) };
     delete saved[this.kind.store.entry(this.panel.title)];

@@ -26,6 +26,14 @@ export interface PanelContent<S, H> {
   init(state: S | undefined): PanelUpdate<H>;
   /** Something in `runDir` changed: what to tell the page, or "init" to send everything again. */
   refresh(runDir: string): PanelUpdate<H> | "init";
+  /**
+   * Content that reads in the background after `init` (the sweep panel, over its points' run
+   * folders) is given a way to say a folder's data is ready: the host then refreshes it, as it
+   * would after a change on disk.
+   */
+  onReady?(ready: (runDir: string) => void): void;
+  /** The panel closed: stop any background work. */
+  dispose?(): void;
 }
 
 /** What the session needs from its host (the vscode adapter, or a test). */
