@@ -66,6 +66,8 @@ export class SweepLauncher {
     return new Promise((resolve) => {
       let named: string | undefined;
       child.stdout?.setEncoding("utf8").on("data", (d: string) => {
+        // Only the first line matters; what the launcher prints after it is not kept.
+        if (named !== undefined) return;
         stdout += d;
         const nl = stdout.indexOf("\n");
         if (named === undefined && nl >= 0) {

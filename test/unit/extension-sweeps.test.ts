@@ -7,11 +7,14 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
+import { PanelSession } from "../../src/extension/panels/panelSession";
 import { SWEEP, SweepContent } from "../../src/extension/panels/sweepPanel";
+import type { Launch } from "../../src/extension/supervisor";
+import { SweepLauncher } from "../../src/extension/sweepLauncher";
 import { RunIndex } from "../../src/extension/runIndex";
 import { RunsTreeModel } from "../../src/extension/runsTree";
 import { SweepIndex, sweepProgress } from "../../src/extension/sweeps";
-import type { SweepHostMessage } from "../../src/shared/panels/sweep";
+import { isSweepWebviewMessage, type SweepHostMessage } from "../../src/shared/panels/sweep";
 import { SWEEP_FORMAT, type SweepManifest, sweepRunName } from "../../src/shared/sweepFormat";
 import { tempDir } from "../support";
 
@@ -231,4 +234,85 @@ test("sweep panel content: with a ready callback, init sends points at once and 
     [2, 3, undefined, undefined],
   );
   content.dispose();
+});
+
+test("panel session: an openRun from the page reaches the host; a malformed one is ignored", () => {
+  const opened: string[] = [];
+  const warnings: string[] = [];
+  const session = new PanelSession(
+    "Sweep",
+    { init: () => ({ messages: [] }), refresh: () => ({ messages: [] }) },
+    isSweepWebviewMessage,
+    {
+      post: () => {},
+      warn: (w) => warnings.push(w),
+      stateChanged: () => {},
+      saveExport: () => {},
+      rerun: () => {},
+      openRun: (runId) => opened.push(runId),
+    },
+    undefined,
+  );
+  session.receive({ type: "openRun", runId: "/runs/s/0003" });
+  session.receive({ type: "openRun", runId: 3 });
+  assert.deepEqual(opened, ["/runs/s/0003"]);
+  assert.match(warnings.join(), /Sweep: ignored a malformed message/);
+});
+
+/** A stand-in for dist/trainer/cli.js: `script` is its body (plain Node). */
+function fakeCli(dir: string, script: string): Launch {
+  fs.writeFileSync(path.join(dir, "cli.js"), script);
+  return { node: process.execPath, electronRunAsNode: false, sidecar: path.join(dir, "sidecar.js"), cwd: dir };
+}
+
+test("lm sweep: the folder named on stdout; Cancel stops the local process; an error is the CLI's own words", async (t) => {
+  const dir = tempDir(t);
+  const log = {
+    lines: [] as string[],
+    info(s: string) {
+      this.lines.push(s);
+    },
+    warn(s: string) {
+      this.lines.push(s);
+    },
+  };
+  const launcher = new SweepLauncher(log);
+  // Prints the folder (relative, as the CLI does for --out runs), then trains until stopped.
+  let launch = fakeCli(
+    dir,
+    `process.stdout.write("runs/mlp-sweep-20260101-000000\\n" + JSON.stringify(process.argv.slice(2)) + "\\n");
+     process.on("SIGTERM", () => process.stderr.write("stopping 2 points\\n", () => process.exit(0)));
+     setInterval(() => {}, 1000);`,
+  );
+  const started = await launcher.start(launch, "/exp/a.experiment.ts", "mlp", path.join(dir, "runs"));
+  assert.deepEqual(started, { ok: true, sweepDir: path.join(dir, "runs", "mlp-sweep-20260101-000000") });
+  assert.ok(launcher.isRunning(path.join(dir, "runs", "mlp-sweep-20260101-000000")));
+  assert.ok(launcher.stopLocal(path.join(dir, "runs", "mlp-sweep-20260101-000000")));
+  for (let i = 0; i < 100 && launcher.isRunning(path.join(dir, "runs", "mlp-sweep-20260101-000000")); i++)
+    await new Promise((r) => setTimeout(r, 20));
+  assert.equal(launcher.isRunning(path.join(dir, "runs", "mlp-sweep-20260101-000000")), false);
+  assert.ok(log.lines.some((l) => l.includes("sweep mlp: stopping 2 points")));
+  assert.equal(launcher.stopLocal("/not/ours"), false);
+
+  launch = fakeCli(
+    dir,
+    `console.error("sweep.grid: unknown path \\"optimizer.wd\\" (did you mean optimizer.weightDecay?)"); process.exit(2);`,
+  );
+  const failed = await launcher.start(launch, "/exp/a.experiment.ts", "mlp", path.join(dir, "runs"));
+  assert.deepEqual(failed, {
+    ok: false,
+    message: 'sweep.grid: unknown path "optimizer.wd" (did you mean optimizer.weightDecay?)',
+  });
+
+  launch = fakeCli(
+    dir,
+    `if (process.argv[2] !== "sweep-cancel") process.exit(9); console.error("scancel: error: Invalid job id specified"); process.exit(1);`,
+  );
+  assert.deepEqual(await launcher.cancelSlurm(launch, "/runs/s"), {
+    ok: false,
+    message: "scancel: error: Invalid job id specified",
+  });
+  launch = fakeCli(dir, `process.exit(process.argv[2] === "sweep-cancel" && process.argv[3] === "/runs/s" ? 0 : 3);`);
+  assert.deepEqual(await launcher.cancelSlurm(launch, "/runs/s"), { ok: true });
+  launcher.dispose();
 });
