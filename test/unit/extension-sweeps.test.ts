@@ -277,11 +277,12 @@ test("lm sweep: the folder named on stdout; Cancel stops the local process; an e
     },
   };
   const launcher = new SweepLauncher(log);
-  // Prints the folder (relative, as the CLI does for --out runs), then trains until stopped.
+  // Prints the folder (relative, as the CLI does for --out runs), then trains until stopped (the
+  // handler first: Cancel may come as soon as the folder is named).
   let launch = fakeCli(
     dir,
-    `process.stdout.write("runs/mlp-sweep-20260101-000000\\n" + JSON.stringify(process.argv.slice(2)) + "\\n");
-     process.on("SIGTERM", () => process.stderr.write("stopping 2 points\\n", () => process.exit(0)));
+    `process.on("SIGTERM", () => process.stderr.write("stopping 2 points\\n", () => process.exit(0)));
+     process.stdout.write("runs/mlp-sweep-20260101-000000\\n" + JSON.stringify(process.argv.slice(2)) + "\\n");
      setInterval(() => {}, 1000);`,
   );
   const started = await launcher.start(launch, "/exp/a.experiment.ts", "mlp", path.join(dir, "runs"));
