@@ -112,10 +112,18 @@ describe("e2e: the sweep panel", () => {
         60_000,
         300,
       );
+      // The points' values are read in the background and arrive as `point` messages.
+      await waitFor(
+        "every trained point's value in the panel",
+        async () =>
+          /1 of 4 points have no final test_loss yet/.test((await frame.locator("#note").textContent()) ?? "")
+            ? true
+            : undefined,
+        60_000,
+        300,
+      );
       const ink = await waitForInk(frame, 2000);
       timings["panel draws"] = since(t0);
-      const note = (await frame.locator("#note").textContent()) ?? "";
-      assert.match(note, /1 of 4 points have no final test_loss yet/);
       assert.equal(await frame.locator("#x").inputValue(), LR);
       assert.equal(await frame.locator("#y").inputValue(), "final:test_loss");
       assert.ok(ink > 2000, `the chart has ink (${ink} pixels)`);
