@@ -148,3 +148,17 @@ test("a run's summary: final, min and max of each scalar; final analysis values;
   );
   assert.equal(pointLabel([], {}, 0), "seed 0");
 });
+
+test("field names from sweep.json are looked up as own properties only (a field named constructor)", () => {
+  const points = [pt(0, { constructor: 1 }, 0, 2), pt(1, {}, 0, 3)];
+  const s = sweepSeries(points, { y: "final:test_loss", x: "constructor", group: "toString", spread: "minmax" });
+  assert.deepEqual(s.xValues, [1]);
+  assert.equal(s.missing, 1, "the point without the field is missing, not plotted at Object's constructor");
+  assert.deepEqual(
+    s.series.map((l) => l.group),
+    [null],
+  );
+  assert.equal(pointLabel(["toString"], {}, 1), "toString=— · seed 1");
+  const noY = sweepSeries(points, { y: "constructor", x: "constructor", group: null, spread: "minmax" });
+  assert.equal(noY.missing, 2);
+});

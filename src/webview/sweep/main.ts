@@ -27,6 +27,7 @@ import {
   type SweepPanelPoint,
   type SweepSeries,
   sweepSeries,
+  valueOf,
   valueText,
 } from "../../shared/sweepView";
 import { axisColors, dropOutsideTicks, formatNumber, type ScaleOptions, tickLabel } from "../common/chartAxes";
@@ -332,7 +333,7 @@ function buildCsv(): string {
         p.status,
         String(p.seed),
         ...fields.map((f) => {
-          const v = p.values[f];
+          const v = valueOf(p.values, f);
           return v === undefined ? "" : typeof v === "number" ? csvNumber(v) : csvCell(String(v));
         }),
         ...keys.map((k) => csvNumber(p.y[k])),
