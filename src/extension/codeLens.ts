@@ -1,4 +1,5 @@
 // Above each model system of an experiment file: "▶ Train <name>" (or "■ Stop" while it trains),
+// "▶ Sweep (N runs)" when it declares a sweep,
 // "Dashboard", and its latest run in one line. The e2e tests click these titles: keep them exact.
 import * as vscode from "vscode";
 import type { RunStatus } from "../shared/runFormat";
@@ -10,6 +11,8 @@ import { formatPercent } from "./hoverContent";
 import type { LatestMetrics } from "./latestMetrics";
 
 const trainTitle = (name: string): string => `▶ Train ${name}`;
+/** The lens of a system that declares a sweep: its size as the trainer's `list` computed it. */
+export const sweepTitle = (runs: number): string => `▶ Sweep (${runs} run${runs === 1 ? "" : "s"})`;
 export const STOP_TITLE = "■ Stop";
 export const DASHBOARD_TITLE = "Dashboard";
 
@@ -107,6 +110,20 @@ export class TrainCodeLensProvider implements vscode.CodeLensProvider, vscode.Di
           }),
         );
       }
+      // The sweep's size comes from the trainer's `list` (it expands the grid the way `lm sweep`
+      // will), the same reply that gives the systems their descriptions and problems.
+      const sweep = s.summary?.sweep;
+      if (sweep && s.summary?.problems.length === 0)
+        lenses.push(
+          new vscode.CodeLens(range, {
+            title: sweepTitle(sweep.runs),
+            command: Commands.runSweep,
+            arguments: [target],
+            tooltip: this.ctx.isTrusted
+              ? `Run the sweep of ${s.name}: ${sweep.text}`
+              : "A sweep runs this file's code, so it needs a trusted workspace (click for details)",
+          }),
+        );
       const run = this.ctx.runIndex.latest(file, s.name);
       lenses.push(
         new vscode.CodeLens(range, {

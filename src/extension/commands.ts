@@ -14,7 +14,9 @@ import type { ExperimentSystems } from "./experiments";
 import { PANELS, type AnalysisPanelKind } from "./panels/index";
 import type { TensorBoardEntry, ValidRunEntry } from "./runIndex";
 import { folderDescription } from "./displayPath";
-import { runDirOf, type RunsView, workspaceFolders } from "./runsView";
+import { runDirOf, type RunsView, sweepDirOf, workspaceFolders } from "./runsView";
+import type { SweepLauncher } from "./sweepLauncher";
+import type { SweepRead } from "./sweeps";
 import { choosePython, mayUseTorch } from "./pythonChoice";
 import { pythonFromExtension } from "./pythonExtension";
 import { scanPythonInitCalls } from "./pythonScanner";
@@ -22,6 +24,8 @@ import type { ActiveRun, BackendChoice } from "./supervisor";
 
 export interface App {
   ctx: Ctx;
+  /** `lm sweep` processes this window started, and `lm sweep-cancel`. */
+  sweeps: SweepLauncher;
   systems: ExperimentSystems;
   runsView: RunsView;
   isExperiment: (document: vscode.TextDocument) => boolean;
@@ -52,6 +56,9 @@ function createCommands(app: App): Record<CommandId, Handler> {
     [Commands.analyzeRun]: (arg) => analyzeRun(app, arg),
     [Commands.createExample]: () => createExample(),
     [Commands.runPython]: (arg) => runPython(app, arg),
+    [Commands.openSweep]: (arg) => openSweep(app, arg),
+    [Commands.runSweep]: (arg) => runSweep(app, arg),
+    [Commands.cancelSweep]: (arg) => cancelSweep(app, arg),
   };
 }
 
@@ -581,4 +588,93 @@ async function createExample(): Promise<void> {
   if (target === undefined) return;
   await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(exampleExperimentText()));
   await vscode.window.showTextDocument(target);
+}
+
+// ---------------------------------------------------------------------------------- sweeps
+
+/** The sweep a command is about: its argument (a Runs view sweep node, or the folder), else a pick. */
+async function chooseSweep(app: App, arg: unknown, title: string): Promise<SweepRead | undefined> {
+  const { ctx } = app;
+  const given = sweepDirOf(arg);
+  if (given !== undefined) {
+    if (!ctx.sweeps.get(given)) ctx.sweeps.update(given, ctx.runIndex.roots);
+    const read = ctx.sweeps.get(given);
+    if (!read) throw new Error(`${given} is not a sweep folder under the run roots (no sweep.json)`);
+    return read;
+  }
+  const all = ctx.sweeps.all();
+  if (all.length === 0) {
+    void vscode.window.showInformationMessage(
+      `No sweeps in the run roots (${ctx.runIndex.roots.join(", ") || "none"}): a sweep folder holds a sweep.json.`,
+    );
+    return undefined;
+  }
+  const pick = await vscode.window.showQuickPick(
+    all.map((r) => ({
+      label: r.ok ? `${r.manifest.system} sweep` : path.basename(r.dir),
+      description: r.ok ? `${r.manifest.points.length} points · ${path.basename(r.dir)}` : `sweep.json unreadable`,
+      detail: r.ok ? r.manifest.fields.join(", ") || "seeds only" : r.problem,
+      read: r,
+    })),
+    { title, matchOnDescription: true },
+  );
+  return pick?.read;
+}
+
+async function openSweep(app: App, arg: unknown): Promise<void> {
+  const read = await chooseSweep(app, arg, "Open Sweep");
+  if (!read) return;
+  if (!read.ok) throw new Error(read.problem);
+  PANELS.sweep.open(app.ctx, [read.dir]);
+}
+
+/** `lm sweep` on a system that declares a sweep (from its code lens): trusted workspaces only, like Train. */
+async function runSweep(app: App, arg: unknown): Promise<void> {
+  const { ctx } = app;
+  if (!requireTrust(ctx, "Running a sweep runs the code of the experiment file, so it needs a trusted workspace."))
+    return;
+  if (!isSystemTarget(arg)) {
+    void vscode.window.showInformationMessage(
+      "Run a sweep from the ▶ Sweep code lens above a system that declares one.",
+    );
+    return;
+  }
+  const open = vscode.workspace.textDocuments.find((d) => d.uri.fsPath === arg.file);
+  if (open?.isDirty) await open.save();
+  const result = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Starting the sweep of ${arg.system}…` },
+    () => app.sweeps.start(ctx.launch(arg.file), arg.file, arg.system, ctx.runsRootFor(arg.file)),
+  );
+  if (!result.ok) {
+    ctx.showError(`Sweep of ${arg.system}: ${result.message}`);
+    return;
+  }
+  ctx.sweeps.update(result.sweepDir, ctx.runIndex.roots);
+  PANELS.sweep.open(ctx, [result.sweepDir], { preserveFocus: true });
+}
+
+/** Slurm sweeps: `lm sweep-cancel` (scancel); a local sweep this window started: stop its process. */
+async function cancelSweep(app: App, arg: unknown): Promise<void> {
+  const { ctx } = app;
+  const read = await chooseSweep(app, arg, "Cancel Sweep");
+  if (!read) return;
+  if (!read.ok) throw new Error(read.problem);
+  if (read.manifest.launcher.kind === "slurm") {
+    const dir = read.dir;
+    const r = await app.sweeps.cancelSlurm(ctx.launch(read.manifest.experiment), dir);
+    if (!r.ok) ctx.showError(`Cancel Sweep: ${r.message}`);
+    else
+      void vscode.window.setStatusBarMessage(
+        `Learning Mechanics: cancelled the Slurm jobs of ${path.basename(dir)}`,
+        5000,
+      );
+    return;
+  }
+  if (app.sweeps.stopLocal(read.dir)) {
+    void vscode.window.setStatusBarMessage(`Learning Mechanics: stopping the sweep ${path.basename(read.dir)}`, 5000);
+    return;
+  }
+  void vscode.window.showInformationMessage(
+    `${path.basename(read.dir)} is a local sweep this window did not start (or it has ended): stop it where it runs.`,
+  );
 }

@@ -25,6 +25,9 @@ export const Commands = {
   analyzeRun: "learningMechanics.analyzeRun",
   createExample: "learningMechanics.createExample",
   runPython: "learningMechanics.runPython",
+  openSweep: "learningMechanics.openSweep",
+  runSweep: "learningMechanics.runSweep",
+  cancelSweep: "learningMechanics.cancelSweep",
 } as const;
 export type CommandId = (typeof Commands)[keyof typeof Commands];
 
@@ -57,6 +60,9 @@ export const Views = {
 /** Webview panel type of the loss curves (also its serializer's key). */
 export const LOSS_CURVES_VIEW_TYPE = "learningMechanics.lossCurves";
 
+/** Webview panel type of the sweep panel (also its serializer's key). */
+export const SWEEP_VIEW_TYPE = "learningMechanics.sweep";
+
 /** Webview panel types of the analysis panels (also their serializers' keys). */
 export const AnalysisViewTypes = {
   grokking: "learningMechanics.grokking",
@@ -84,6 +90,8 @@ export const TreeItemContext = {
   /** A TensorBoard log: opens in the loss-curves panel; no analyses, resume or delete. */
   tensorboard: "learningMechanics.tensorboardLog",
   tensorboardGroup: "learningMechanics.tensorboardGroup",
+  /** A sweep folder: its points are its children; opens the sweep panel; Cancel Sweep. */
+  sweep: "learningMechanics.sweep",
 } as const;
 
 /** How long a freshly spawned trainer may take to print `ready` (bundling tfjs takes a moment). */

@@ -18,6 +18,7 @@ import { AnalyzerPool } from "./analyzers";
 import { Emitter, type Event } from "./events";
 import { pathKey } from "./paths";
 import { RunIndex } from "./runIndex";
+import { SweepIndex } from "./sweeps";
 import { type ActiveRun, type Launch, type Log, SHUTDOWN_GRACE_MS, Supervisor } from "./supervisor";
 import { type RunFolderChange, RunRootWatcher } from "./watcher";
 
@@ -31,6 +32,7 @@ export class Ctx implements vscode.Disposable {
   readonly supervisor: Supervisor;
   readonly analyzers: AnalyzerPool;
   private index: RunIndex;
+  private readonly sweepIndex = new SweepIndex();
   private readonly watcher: RunRootWatcher;
   /** Run folders changed on disk (debounced), or many at once: a scan read more runs or finished (empty list). */
   private readonly runsChangedEmitter = new Emitter<RunFolderChange[]>();
@@ -117,6 +119,8 @@ export class Ctx implements vscode.Disposable {
     this.push(
       this.watcher.onDidChange((changes) => {
         for (const c of changes) {
+          // sweep.json rewritten, or a point folder added: the watcher reports its sweep folder.
+          this.sweepIndex.update(c.runDir, this.index.roots);
           if (c.removed) this.index.remove(c.runDir);
           else if (c.manifest) this.index.update(c.runDir);
           // New checkpoints: analyse them (a run this window trains is followed already).
@@ -168,6 +172,10 @@ export class Ctx implements vscode.Disposable {
   }
   get runIndex(): RunIndex {
     return this.index;
+  }
+  /** The sweep folders under the run roots (src/extension/sweeps.ts). */
+  get sweeps(): SweepIndex {
+    return this.sweepIndex;
   }
   get isTrusted(): boolean {
     return vscode.workspace.isTrusted;
@@ -241,6 +249,7 @@ export class Ctx implements vscode.Disposable {
     const index = this.index;
     // Changes after this instant are caught up by the watcher, which starts after the scan.
     const startedAt = Date.now();
+    void this.sweepIndex.scan(roots).then(() => this.runsChangedEmitter.fire([]));
     return index.scan({ onProgress: () => this.runsChangedEmitter.fire([]) }).then(
       (result) => {
         if (result.kind === "superseded" || this.disposed) return;

@@ -13,6 +13,7 @@ import { LatestMetrics } from "./latestMetrics";
 import { PythonCodeLensProvider } from "./pythonCodeLens";
 import { disposePanels, notifyPanels, PANELS } from "./panels/index";
 import { RunsView } from "./runsView";
+import { SweepLauncher } from "./sweepLauncher";
 import { TrainingStatusBar } from "./statusBar";
 import { Commands } from "./constants";
 import { endedText } from "./problemText";
@@ -32,7 +33,9 @@ export function activate(context: vscode.ExtensionContext): void {
   const systems = c.push(new ExperimentSystems(c, diagnostics, isExperiment));
   const runsView = c.push(new RunsView(c, latest));
   c.push(new TrainingStatusBar(c));
-  for (const d of registerCommands({ ctx: c, systems, runsView, isExperiment, diagnostics })) c.push(d);
+  const sweeps = new SweepLauncher(c.log);
+  c.push({ dispose: () => sweeps.dispose() });
+  for (const d of registerCommands({ ctx: c, sweeps, systems, runsView, isExperiment, diagnostics })) c.push(d);
   for (const p of Object.values(PANELS)) c.push(p.registerSerializer(c));
   c.push({ dispose: () => disposePanels() });
 

@@ -5,24 +5,51 @@
 // gone; now only the changed run / system / experiment nodes are redrawn, and the whole tree only
 // when the set or order of top-level nodes changes. TensorBoard logs (runIndex.ts) come after the
 // experiments, under one "TensorBoard logs" node, one item per log folder.
+import * as path from "node:path";
 import { METRICS_FILE } from "../shared/runFormat";
+import type { SweepPointStatus } from "../shared/sweepFormat";
+import { pointLabel } from "../shared/sweepView";
 import { backendName } from "./hoverContent";
 import { pathKey } from "./paths";
-import type { ExperimentGroup, InvalidRunEntry, SystemGroup, TensorBoardEntry, ValidRunEntry } from "./runIndex";
+import type {
+  ExperimentGroup,
+  InvalidRunEntry,
+  RunEntry,
+  SystemGroup,
+  TensorBoardEntry,
+  ValidRunEntry,
+} from "./runIndex";
+import { pointRunDir, type SweepRead, sweepProgress } from "./sweeps";
 
 export type RunsNode =
   | { readonly kind: "experiment"; readonly id: string; group: ExperimentGroup }
   | { readonly kind: "system"; readonly id: string; readonly experimentPath: string | undefined; group: SystemGroup }
-  | { readonly kind: "run"; readonly id: string; entry: ValidRunEntry }
+  /** A run; `label` names a sweep's point by its values and seed (else the item shows the folder name). */
+  | { readonly kind: "run"; readonly id: string; entry: ValidRunEntry; label?: string }
   | { readonly kind: "invalid"; readonly id: string; entry: InvalidRunEntry }
   | { readonly kind: "tensorboardGroup"; readonly id: string; count: number }
-  | { readonly kind: "tensorboard"; readonly id: string; entry: TensorBoardEntry };
+  | { readonly kind: "tensorboard"; readonly id: string; entry: TensorBoardEntry }
+  /** A sweep folder: "<system> sweep · 7/12 finished", its points as children. */
+  | { readonly kind: "sweep"; readonly id: string; read: SweepRead; label: string; description: string }
+  /** A sweep's point whose run folder does not exist yet (pending, queued, cancelled before it ran). */
+  | {
+      readonly kind: "sweepPoint";
+      readonly id: string;
+      sweepDir: string;
+      runDir: string;
+      label: string;
+      status: SweepPointStatus;
+    };
 
 /** What the tree is built from (the run index). */
 export interface RunsSource {
   groups(): ExperimentGroup[];
   invalid(): InvalidRunEntry[];
   tensorboardLogs(): TensorBoardEntry[];
+  /** The sweep folders (their points' runs are shown under them, not under their system). */
+  sweeps?(): SweepRead[];
+  /** A run folder's entry (a sweep point's). */
+  get?(runDir: string): RunEntry | undefined;
 }
 
 /** What the view must redraw after a `sync`. */
@@ -38,6 +65,7 @@ const systemId = (experimentPath: string | undefined, system: string): string =>
 export const runId = (runKey: string): string => `run:${runKey}`;
 const invalidId = (runDir: string): string => `invalid:${runDir}`;
 const TENSORBOARD_GROUP_ID = "tensorboard";
+const sweepId = (dirKey: string): string => `sweep:${dirKey}`;
 const tensorboardId = (logKey: string): string => `tensorboard:${logKey}`;
 
 function sameList(a: readonly string[] | undefined, b: readonly string[]): boolean {
@@ -95,28 +123,85 @@ export class RunsTreeModel {
     const listChanged = (id: string, ids: string[]) => !sameList(this.childIds.get(id), ids);
 
     const rootIds: string[] = [];
+    const sweeps = source.sweeps?.() ?? [];
+    const sweepKeys = new Set(sweeps.map((r) => pathKey(r.dir)));
+    const inSweep = (e: ValidRunEntry) => sweepKeys.size > 0 && sweepKeys.has(pathKey(path.dirname(e.runDir)));
     for (const group of source.groups()) {
       const expId = experimentId(group.experimentPath);
       const systemIds: string[] = [];
       for (const sys of group.systems) {
         const sysId = systemId(group.experimentPath, sys.system);
         const runIds: string[] = [];
-        for (const entry of sys.runs) {
+        const runs = sys.runs.filter((e) => !inSweep(e));
+        // A system whose runs are all sweep points shows under its sweeps only.
+        if (runs.length === 0) continue;
+        for (const entry of runs) {
           const run = reuse({ kind: "run", id: runId(entry.key), entry }, (old) => old.entry !== entry);
           runIds.push(run.id);
           parentOf.set(run.id, sysId);
         }
         // A system's item shows its run count; its children are its runs.
-        reuse({ kind: "system", id: sysId, experimentPath: group.experimentPath, group: sys }, () =>
+        const shown = runs.length === sys.runs.length ? sys : { ...sys, runs };
+        reuse({ kind: "system", id: sysId, experimentPath: group.experimentPath, group: shown }, () =>
           listChanged(sysId, runIds),
         );
         childIds.set(sysId, runIds);
         systemIds.push(sysId);
         parentOf.set(sysId, expId);
       }
+      if (systemIds.length === 0) continue;
       reuse({ kind: "experiment", id: expId, group }, () => listChanged(expId, systemIds));
       childIds.set(expId, systemIds);
       rootIds.push(expId);
+    }
+    for (const read of sweeps) {
+      const id = sweepId(pathKey(read.dir));
+      const pointIds: string[] = [];
+      const statuses: SweepPointStatus[] = [];
+      if (read.ok) {
+        const m = read.manifest;
+        for (const p of m.points) {
+          const runDir = pointRunDir(read.dir, p.run);
+          const entry = source.get?.(runDir);
+          const label = pointLabel(m.fields, p.values, p.seed);
+          if (entry && entry.status !== "invalid") {
+            const run = reuse(
+              { kind: "run", id: runId(entry.key), entry, label },
+              (old) => old.entry !== entry || old.label !== label,
+            );
+            pointIds.push(run.id);
+            parentOf.set(run.id, id);
+            statuses.push(entry.status);
+          } else {
+            const node = reuse(
+              {
+                kind: "sweepPoint",
+                id: `sweepPoint:${pathKey(runDir)}`,
+                sweepDir: read.dir,
+                runDir,
+                label,
+                status: p.status,
+              },
+              (old) => old.status !== p.status || old.label !== label,
+            );
+            pointIds.push(node.id);
+            parentOf.set(node.id, id);
+            statuses.push(p.status);
+          }
+        }
+      }
+      const label = read.ok
+        ? `${read.manifest.system} sweep · ${sweepProgress(statuses)}`
+        : `${path.basename(read.dir)} · sweep.json unreadable`;
+      const description = read.ok
+        ? `${path.basename(read.dir)}${read.manifest.launcher.kind === "slurm" ? " · Slurm" : ""}`
+        : read.problem;
+      reuse(
+        { kind: "sweep", id, read, label, description },
+        (old) => old.label !== label || old.description !== description || listChanged(id, pointIds),
+      );
+      childIds.set(id, pointIds);
+      rootIds.push(id);
     }
     const logs = source.tensorboardLogs();
     if (logs.length > 0) {

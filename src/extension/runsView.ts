@@ -11,7 +11,7 @@ import type { Ctx } from "./context";
 import { folderDescription } from "./displayPath";
 import { Emitter } from "./events";
 import type { LatestMetrics } from "./latestMetrics";
-import { type RunsNode, RunsTreeModel, runItemText, tensorboardItemText } from "./runsTree";
+import { type RunsNode, type RunsSource, RunsTreeModel, runItemText, tensorboardItemText } from "./runsTree";
 
 export type { RunsNode } from "./runsTree";
 
@@ -25,6 +25,16 @@ export function runDirOf(x: unknown): string | undefined {
   const node = x as RunsNode;
   if (node.kind === "run" || node.kind === "invalid") return node.entry.runDir;
   if (node.kind === "tensorboard") return node.entry.logDir;
+  return undefined;
+}
+
+/** A Runs view node's sweep folder, when it is a sweep (or a command was given the folder's path). */
+export function sweepDirOf(x: unknown): string | undefined {
+  if (typeof x === "string") return x;
+  if (typeof x !== "object" || x === null) return undefined;
+  const node = x as RunsNode;
+  if (node.kind === "sweep") return node.read.dir;
+  if (node.kind === "sweepPoint") return node.sweepDir;
   return undefined;
 }
 
@@ -87,7 +97,7 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
     /** The metrics tails (shared with the code lenses): a run item counts its unreadable metrics lines. */
     private readonly latest: LatestMetrics,
   ) {
-    this.model.sync(ctx.runIndex);
+    this.model.sync(this.source());
     this.view = vscode.window.createTreeView(Views.runs, {
       treeDataProvider: this,
       canSelectMany: true,
@@ -135,10 +145,22 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
       const all = this.all;
       this.touched = new Set();
       this.all = false;
-      const refresh = this.model.sync(this.ctx.runIndex, touched);
+      const refresh = this.model.sync(this.source(), touched);
       if (all || refresh.kind === "full") this.changedEmitter.fire(undefined);
       else if (refresh.kind === "nodes") this.changedEmitter.fire(refresh.nodes);
     }, REFRESH_DELAY_MS);
+  }
+
+  /** The run index, with the sweep folders whose points show under them. */
+  private source(): RunsSource {
+    const index = this.ctx.runIndex;
+    return {
+      groups: () => index.groups(),
+      invalid: () => index.invalid(),
+      tensorboardLogs: () => index.tensorboardLogs(),
+      sweeps: () => this.ctx.sweeps.all(),
+      get: (runDir) => index.get(runDir),
+    };
   }
 
   /** Run folders of the current selection (for Compare / Delete from the title bar). */
@@ -183,7 +205,7 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
         const e = node.entry;
         const m = e.manifest;
         const active = this.ctx.supervisor.findByRunDir(e.runDir);
-        const item = new vscode.TreeItem(e.folderName, vscode.TreeItemCollapsibleState.None);
+        const item = new vscode.TreeItem(node.label ?? e.folderName, vscode.TreeItemCollapsibleState.None);
         item.id = node.id;
         const progress =
           active && (active.phase.kind === "training" || active.phase.kind === "stopping")
@@ -219,6 +241,25 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
         item.iconPath = new vscode.ThemeIcon("graph-line");
         item.contextValue = TreeItemContext.tensorboard;
         item.command = { title: "Open Run", command: Commands.openRun, arguments: [e.logDir] };
+        return item;
+      }
+      case "sweep": {
+        const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.Collapsed);
+        item.id = node.id;
+        item.description = node.description;
+        item.tooltip = node.read.dir;
+        item.iconPath = new vscode.ThemeIcon(node.read.ok ? "graph-scatter" : "question");
+        item.contextValue = TreeItemContext.sweep;
+        if (node.read.ok)
+          item.command = { title: "Open Sweep", command: Commands.openSweep, arguments: [node.read.dir] };
+        return item;
+      }
+      case "sweepPoint": {
+        const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.None);
+        item.id = node.id;
+        item.description = `${node.status} · no run folder yet`;
+        item.tooltip = node.runDir;
+        item.iconPath = new vscode.ThemeIcon(node.status === "cancelled" ? "circle-slash" : "clock");
         return item;
       }
       case "invalid": {

@@ -43,17 +43,20 @@ function writeRun(dir: string, id: string, metricsLines: string[]): string {
 const line = (step: number): string =>
   JSON.stringify({ step, time: step / 100, train_loss: 2 / (1 + step), train_acc: step / (step + 10) });
 
-function recorder<S>(): SessionHost<S> & { posted: unknown[]; warnings: string[] } {
+function recorder<S>(): SessionHost<S> & { posted: unknown[]; warnings: string[]; opened: string[] } {
   const posted: unknown[] = [];
   const warnings: string[] = [];
+  const opened: string[] = [];
   return {
     posted,
     warnings,
+    opened,
     post: (m) => posted.push(m),
     warn: (w) => warnings.push(w),
     stateChanged: () => {},
     saveExport: () => {},
     rerun: () => {},
+    openRun: (runId) => opened.push(runId),
   };
 }
 

@@ -300,3 +300,35 @@ test("sharpness: a run with phases and LLC passes; mismatched series lengths, ba
   assert.ok(!isSharpnessState({ runId: null }));
   assert.ok(isSharpnessWebviewMessage({ type: "stateChanged", state: { runId: "r", logLoss: false } }));
 });
+
+test("sweep panel messages: points with values, status and finite summaries; openRun; malformed ones fail", async () => {
+  const { isSweepHostMessage, isSweepState, isSweepWebviewMessage, DEFAULT_SWEEP_STATE } = await import(
+    "../../src/shared/panels/sweep"
+  );
+  const point = {
+    index: 0,
+    runId: "/runs/s/0000",
+    values: { "optimizer.weightDecay": 0.1, "model.act": "relu", "model.bias": true },
+    seed: 0,
+    status: "finished",
+    y: { "final:test_loss": 0.5 },
+  };
+  const sweep = { dir: "/runs/s", system: "mlp", fields: ["optimizer.weightDecay"], launcher: "local" };
+  assert.ok(isSweepHostMessage({ type: "init", sweep, points: [point], state: DEFAULT_SWEEP_STATE }));
+  assert.ok(isSweepHostMessage({ type: "point", point }));
+  assert.ok(isSweepHostMessage({ type: "error", message: "x" }));
+  assert.ok(!isSweepHostMessage({ type: "point", point: { ...point, status: "done" } }));
+  assert.ok(!isSweepHostMessage({ type: "point", point: { ...point, y: { a: "1" } } }));
+  assert.ok(!isSweepHostMessage({ type: "point", point: { ...point, values: { a: null } } }));
+  assert.ok(!isSweepHostMessage({ type: "point", point: { ...point, index: 0.5 } }));
+  assert.ok(!isSweepHostMessage({ type: "init", sweep: { ...sweep, launcher: "pbs" }, points: [] }));
+  assert.ok(!isSweepHostMessage({ type: "init", sweep, points: [], state: { ...DEFAULT_SWEEP_STATE, spread: "iqr" } }));
+  assert.ok(isSweepState({ y: "final:test_loss", x: null, group: "", logX: true, logY: false, spread: "std" }));
+  assert.ok(!isSweepState({ y: 1, x: null, group: null, logX: true, logY: false, spread: "std" }));
+  assert.ok(isSweepWebviewMessage({ type: "openRun", runId: "/runs/s/0000" }));
+  assert.ok(!isSweepWebviewMessage({ type: "openRun", runId: 3 }));
+  assert.ok(isSweepWebviewMessage({ type: "stateChanged", state: DEFAULT_SWEEP_STATE }));
+  assert.ok(
+    !isSweepWebviewMessage({ type: "rerunAnalysis", runId: "r", analysis: "kernel", overrides: { kernel: {} } }),
+  );
+});

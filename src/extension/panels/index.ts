@@ -8,6 +8,7 @@ import { LAZY_RICH } from "./lazyRichPanel";
 import { LOSS_CURVES } from "./lossCurvesPanel";
 import { openPanel, registerSerializer, type PanelKind } from "./panelHost";
 import { SHARPNESS } from "./sharpnessPanel";
+import { SWEEP } from "./sweepPanel";
 
 export { disposePanels, notifyPanels } from "./panelHost";
 
@@ -31,6 +32,7 @@ export const PANELS = {
   influence: panel(INFLUENCE),
   sharpness: panel(SHARPNESS),
   conservation: panel(CONSERVATION),
+  sweep: panel(SWEEP),
 } as const;
 
 /** The analysis panels, by the name their commands use. */

@@ -13,6 +13,7 @@ import type { PageResources } from "../../webview/common/page";
 import type { Ctx } from "../context";
 import { saveExport } from "../exports";
 import { pathKey, samePath } from "../paths";
+import { LOSS_CURVES } from "./lossCurvesPanel";
 import { PanelSession, type PanelContent, type PanelWebviewMessage } from "./panelSession";
 import { labelOf, runSetKey, type PanelEnv } from "./runs";
 
@@ -36,6 +37,13 @@ export interface PanelKind<S, H> {
   readonly refreshMs?: number;
   /** The runs shown of those asked for (default: all). */
   shown?(runDirs: readonly string[]): string[];
+  /**
+   * Whether a change in folder `changed` concerns the panel showing `dir` (default: the same
+   * folder). The sweep panel shows a sweep folder and follows its points' run folders too.
+   */
+  follows?(dir: string, changed: string): boolean;
+  /** Whether the page may ask to open this run's loss curves (default: never); `dirs` are the panel's. */
+  opensRun?(dirs: readonly string[], runId: string): boolean;
   content(env: PanelEnv, runDirs: readonly string[]): PanelContent<S, H>;
 }
 
@@ -44,6 +52,8 @@ type Saved<S> = Record<string, { runDirs: string[]; state?: S; kind?: string }>;
 /** What the registry of open panels needs of each, whatever its kind. */
 interface OpenPanel {
   readonly runDirs: readonly string[];
+  /** The folder of `runDirs` a change in `changed` concerns, if any. */
+  follows(changed: string): string | undefined;
   notify(runDir: string): void;
   reveal(preserveFocus: boolean): void;
   close(): void;
@@ -109,7 +119,7 @@ export function registerSerializer<S, H>(ctx: Ctx, kind: PanelKind<S, H>): vscod
 /** Something in `runDir` changed (metrics, analyses, status): every panel showing it refreshes. */
 export function notifyPanels(runDir: string): void {
   for (const p of open.values()) {
-    const dir = p.runDirs.find((d) => samePath(d, runDir));
+    const dir = p.follows(runDir);
     if (dir !== undefined) p.notify(dir);
   }
 }
@@ -124,6 +134,7 @@ class PanelHost<S, H> implements OpenPanel {
   private readonly subscriptions: vscode.Disposable[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly dirty = new Set<string>();
+  private readonly disposeContent: () => void;
 
   constructor(
     private readonly ctx: Ctx,
@@ -134,9 +145,12 @@ class PanelHost<S, H> implements OpenPanel {
   ) {
     this.key = keyOf(kind.viewType, runDirs);
     open.set(this.key, this);
+    const content = kind.content(ctx, runDirs);
+    content.onReady?.((dir) => this.notify(dir));
+    this.disposeContent = () => content.dispose?.();
     this.session = new PanelSession<S, H>(
       kind.title,
-      kind.content(ctx, runDirs),
+      content,
       kind.isWebviewMessage,
       {
         post: (m) => void panel.webview.postMessage(m),
@@ -145,6 +159,7 @@ class PanelHost<S, H> implements OpenPanel {
         saveExport: (name, data, type) =>
           void saveExport(ctx, runDirs[0], name, data, type === "CSV" ? { CSV: ["csv"] } : { PNG: ["png"] }),
         rerun: (m) => this.rerun(m),
+        openRun: (runId) => this.openRun(runId),
       },
       state,
     );
@@ -158,6 +173,22 @@ class PanelHost<S, H> implements OpenPanel {
       }),
       panel.onDidDispose(() => this.dispose()),
     );
+  }
+
+  follows(changed: string): string | undefined {
+    const own = this.runDirs.find((d) => samePath(d, changed));
+    if (own !== undefined || !this.kind.follows) return own;
+    // The folder itself is passed on: the content needs to know which of its points changed.
+    return this.runDirs.some((d) => this.kind.follows?.(d, changed)) ? changed : undefined;
+  }
+
+  /** The page asked for a run's loss curves: only a run the kind says this panel shows. */
+  private openRun(runId: string): void {
+    if (!this.kind.opensRun?.(this.runDirs, runId)) {
+      this.ctx.log.warn(`${this.kind.title}: ignored a request to open ${runId}, which it does not show`);
+      return;
+    }
+    openPanel(this.ctx, LOSS_CURVES, [runId]);
   }
 
   reveal(preserveFocus: boolean): void {
@@ -213,6 +244,7 @@ class PanelHost<S, H> implements OpenPanel {
 
   private dispose(): void {
     if (open.get(this.key) === this) open.delete(this.key);
+    this.disposeContent();
     if (this.timer) clearTimeout(this.timer);
     const saved = { ...this.ctx.extension.workspaceState.get<Saved<S>>(this.kind.store.key, {}) };
     delete saved[this.kind.store.entry(this.panel.title)];

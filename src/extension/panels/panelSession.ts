@@ -4,10 +4,15 @@
 // path: whatever cannot be read is posted as the common `error` message (the page shows it and
 // stays usable) instead of leaving the panel blank.
 
-import type { CommonHostMessage, CommonWebviewMessage, RerunAnalysisMessage } from "../../shared/panels/common";
+import type {
+  CommonHostMessage,
+  CommonWebviewMessage,
+  OpenRunMessage,
+  RerunAnalysisMessage,
+} from "../../shared/panels/common";
 
-/** What a panel's page may post: the common messages, and rerun requests where the panel has them. */
-export type PanelWebviewMessage<S> = CommonWebviewMessage<S> | RerunAnalysisMessage;
+/** What a panel's page may post: the common messages, and rerun or open-run requests where the panel has them. */
+export type PanelWebviewMessage<S> = CommonWebviewMessage<S> | RerunAnalysisMessage | OpenRunMessage;
 
 /** Messages for the page, and what could not be read while building them (shown as an error). */
 export interface PanelUpdate<H> {
@@ -21,6 +26,14 @@ export interface PanelContent<S, H> {
   init(state: S | undefined): PanelUpdate<H>;
   /** Something in `runDir` changed: what to tell the page, or "init" to send everything again. */
   refresh(runDir: string): PanelUpdate<H> | "init";
+  /**
+   * Content that reads in the background after `init` (the sweep panel, over its points' run
+   * folders) is given a way to say a folder's data is ready: the host then refreshes it, as it
+   * would after a change on disk.
+   */
+  onReady?(ready: (runDir: string) => void): void;
+  /** The panel closed: stop any background work. */
+  dispose?(): void;
 }
 
 /** What the session needs from its host (the vscode adapter, or a test). */
@@ -33,6 +46,8 @@ export interface SessionHost<S> {
   saveExport(name: string, data: Buffer, kind: "CSV" | "PNG"): void;
   /** A rerun request (only panels whose guard admits it post one). */
   rerun(message: RerunAnalysisMessage): void;
+  /** Open a run's loss curves (only panels whose guard admits it post one: the sweep panel). */
+  openRun(runId: string): void;
 }
 
 /** The text of an error for the page: its message, never a stack. */
@@ -86,6 +101,9 @@ export class PanelSession<S, H> {
         return;
       case "rerunAnalysis":
         this.host.rerun(raw);
+        return;
+      case "openRun":
+        this.host.openRun(raw.runId);
         return;
     }
   }

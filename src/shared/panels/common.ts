@@ -12,7 +12,7 @@
 import { isNumber, isObject, isString } from "../guards";
 
 /** The panels, by the name of their webview bundle (dist/webview/<name>.js) and app folder. */
-export type PanelName = "lossCurves" | "grokking" | "lazyRich" | "influence" | "sharpness" | "conservation";
+export type PanelName = "lossCurves" | "grokking" | "lazyRich" | "influence" | "sharpness" | "conservation" | "sweep";
 
 /** A run as the panels name and colour it; `colorIndex` picks the theme colour (stable per run). */
 export interface RunRef {
@@ -127,6 +127,12 @@ export function isRerunAnalysisMessage(x: unknown): x is RerunAnalysisMessage {
   const analysis = x["analysis"];
   const o = x["overrides"];
   return isString(x["runId"]) && isOverrideName(analysis) && isAnalysisOverrides(o) && Object.hasOwn(o, analysis);
+}
+
+/** Open the loss curves of this run (a run the panel shows; the host checks). */
+export interface OpenRunMessage {
+  type: "openRun";
+  runId: string;
 }
 
 /** "1 line could not be read", "3 lines could not be read": how every panel words skipped metrics lines. */
