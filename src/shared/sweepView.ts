@@ -111,7 +111,7 @@ export interface SeriesChoice {
  * A point's value of a field, own properties only: field names come from sweep.json, and one
  * named "constructor" or "toString" must not find Object's.
  */
-export function valueOf(values: Record<string, SweepValue>, field: string): SweepValue | undefined {
+export function fieldValue(values: Record<string, SweepValue>, field: string): SweepValue | undefined {
   return Object.hasOwn(values, field) ? values[field] : undefined;
 }
 
@@ -124,9 +124,9 @@ export function sweepSeries(points: readonly SweepPanelPoint[], choice: SeriesCh
   const xs: SweepValue[] = [];
   const groups: (SweepValue | null)[] = [];
   for (const p of points) {
-    const x = valueOf(p.values, choice.x);
+    const x = fieldValue(p.values, choice.x);
     if (x !== undefined && !xs.some((v) => sameValue(v, x))) xs.push(x);
-    const g = choice.group === null ? null : (valueOf(p.values, choice.group) ?? null);
+    const g = choice.group === null ? null : (fieldValue(p.values, choice.group) ?? null);
     if (!groups.some((v) => v === g)) groups.push(g);
   }
   const numeric = xs.length > 0 && xs.every((v) => typeof v === "number");
@@ -136,13 +136,13 @@ export function sweepSeries(points: readonly SweepPanelPoint[], choice: SeriesCh
   const cells = new Map<string, SeriesPoint["runs"]>();
   const cellKey = (g: SweepValue | null, x: SweepValue) => JSON.stringify([g, x]);
   for (const p of points) {
-    const x = valueOf(p.values, choice.x);
+    const x = fieldValue(p.values, choice.x);
     const y = Object.hasOwn(p.y, choice.y) ? p.y[choice.y] : undefined;
     if (x === undefined || !finite(y)) {
       missing++;
       continue;
     }
-    const g = choice.group === null ? null : (valueOf(p.values, choice.group) ?? null);
+    const g = choice.group === null ? null : (fieldValue(p.values, choice.group) ?? null);
     const key = cellKey(g, x);
     const list = cells.get(key) ?? [];
     list.push({ runId: p.runId, y, seed: p.seed });
@@ -187,6 +187,6 @@ export function valueText(v: SweepValue | null): string {
 
 /** A point's label in the Runs view: "weightDecay=0.1, hidden[0]=8 · seed 2" (the fields' last segments). */
 export function pointLabel(fields: readonly string[], values: Record<string, SweepValue>, seed: number): string {
-  const parts = fields.map((f) => `${f.split(".").at(-1) ?? f}=${valueText(valueOf(values, f) ?? null)}`);
+  const parts = fields.map((f) => `${f.split(".").at(-1) ?? f}=${valueText(fieldValue(values, f) ?? null)}`);
   return [...(parts.length ? [parts.join(", ")] : []), `seed ${seed}`].join(" · ");
 }

@@ -27,7 +27,7 @@ import {
   type SweepPanelPoint,
   type SweepSeries,
   sweepSeries,
-  valueOf,
+  fieldValue,
   valueText,
 } from "../../shared/sweepView";
 import { axisColors, dropOutsideTicks, formatNumber, type ScaleOptions, tickLabel } from "../common/chartAxes";
@@ -333,7 +333,7 @@ function buildCsv(): string {
         p.status,
         String(p.seed),
         ...fields.map((f) => {
-          const v = valueOf(p.values, f);
+          const v = fieldValue(p.values, f);
           return v === undefined ? "" : typeof v === "number" ? csvNumber(v) : csvCell(String(v));
         }),
         ...keys.map((k) => csvNumber(p.y[k])),
