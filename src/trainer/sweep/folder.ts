@@ -222,7 +222,9 @@ export function pointDone(sweepDir: string, point: SweepPoint): boolean {
 
 /**
  * The points still to run, by index, from their run folders: not finished, not diverged, and not
- * being trained right now by a live process (another launcher's task, a Slurm task).
+ * being trained right now by a live process of this machine (another launcher's task). A run.json
+ * pid is only meaningful on the machine that wrote it: a launcher whose tasks run elsewhere (Slurm)
+ * asks its scheduler which of these are still queued or running.
  */
 export function pointsToRun(sweepDir: string, manifest: SweepManifest = loadSweep(sweepDir)): number[] {
   return manifest.points
