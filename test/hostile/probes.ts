@@ -78,12 +78,13 @@ function runsViewItems(index: RunIndex): Json {
   const model = new RunsTreeModel();
   model.sync(index);
   // getTreeItem reads only these members for a run item: two of the view's context, the latest
-  // metrics (for the count of unreadable lines, read from the run's real metrics.jsonl) and the map
-  // of counts shown.
+  // metrics (for the count of unreadable lines, read from the run's real metrics.jsonl) and the maps
+  // of what each item shows (unreadable-line counts, analyzer text).
   const view = {
     ctx: { supervisor: { findByRunDir: () => undefined }, analyzers: { state: () => undefined } },
     latest: new LatestMetrics(),
     shownBadLines: new Map<string, number>(),
+    shownAnalysis: new Map<string, string | undefined>(),
   };
   const items: Json[] = [];
   const visit = (node: RunsNode): void => {
