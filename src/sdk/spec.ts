@@ -371,9 +371,74 @@ export interface SystemSpec {
   analyses: AnalysesSpec;
 }
 
+// ---------------------------------------------------------------- sweeps
+
+/** A value a swept field takes: a number, a string or a boolean (what a config holds at a leaf). */
+export type SweepScalar = number | string | boolean;
+
+/**
+ * A dotted path into the system's config after defaults are filled in: `"optimizer.weightDecay"`,
+ * `"model.hidden[0]"`, `"task.trainSize"`, `"model.alpha"`, `"steps"`. It must name a number,
+ * string or boolean the config has (an array element by its index); not `seed` (use `seeds`) and
+ * not a part's `kind`.
+ */
+export type SweepPath = string;
+
+/**
+ * The seeds every point is trained with: a count n (seeds 0, 1, …, n − 1) or a list of seeds.
+ * Default: the system's `seed` alone.
+ */
+export type SweepSeeds = number | number[];
+
+/** A sweep over every combination of the listed values (docs/sweeps.md). */
+export interface GridSweep {
+  /**
+   * Each swept field (a dotted path) and the values it takes; every combination is one point, so
+   * `{ "optimizer.weightDecay": [0, 0.1, 1], "model.hidden[0]": [8, 16] }` is 6 points. The first
+   * field varies slowest. At most 10,000 runs in all (points × seeds).
+   */
+  grid: Record<SweepPath, SweepScalar[]>;
+  /** Seeds: a count n (0 … n − 1) or a list. Default: the system's `seed` alone. */
+  seeds?: SweepSeeds;
+}
+
+/** A sweep over the points as listed (docs/sweeps.md). */
+export interface ListSweep {
+  /**
+   * The points, each a set of dotted paths and their values, e.g.
+   * `[{ "model.hidden[0]": 8, "task.trainSize": 64 }, { "model.hidden[0]": 64, "task.trainSize": 512 }]`.
+   * A field a point leaves out keeps the system's value. At most 10,000 runs in all (points × seeds).
+   */
+  points: Record<SweepPath, SweepScalar>[];
+  /** Seeds: a count n (0 … n − 1) or a list. Default: the system's `seed` alone. */
+  seeds?: SweepSeeds;
+}
+
+/** A sweep over seeds alone: the system trained once per seed. */
+export interface SeedSweep {
+  /** Seeds: a count n (0 … n − 1) or a list. */
+  seeds: SweepSeeds;
+}
+
+/**
+ * Many runs of one model system (docs/sweeps.md): a grid of values, a list of points, or seeds
+ * alone; every point is trained with every seed, each in its own run folder under one sweep
+ * folder (`lm sweep FILE --system NAME`). Each point is checked like a system of its own.
+ */
+export type SweepSpec = GridSweep | ListSweep | SeedSweep;
+
 /** The input of `modelSystem(...)`: only task, model and optimizer are required. */
 export type SystemInput = Pick<SystemSpec, "task" | "model" | "optimizer"> &
-  Partial<Omit<SystemSpec, "task" | "model" | "optimizer" | "analyses">> & { analyses?: AnalysesInput };
+  Partial<Omit<SystemSpec, "task" | "model" | "optimizer" | "analyses">> & {
+    analyses?: AnalysesInput;
+    /**
+     * Train this system many times: over a grid of config values, a list of points, or seeds
+     * (docs/sweeps.md). Paths are dotted paths into the config after defaults are filled in.
+     * `lm sweep FILE --system NAME` runs it; `lm list` shows its size. Default: no sweep.
+     * @example sweep: { grid: { "optimizer.weightDecay": [0, 0.1, 1], "model.hidden[0]": [8, 16] }, seeds: 3 }
+     */
+    sweep?: SweepSpec;
+  };
 
 /** Where a model system was defined: filled from the call stack of `modelSystem`. */
 export interface SourceLocation {

@@ -3,6 +3,7 @@
 import type { ConfigProblem } from "../../shared/trainerProtocol";
 import { isModelSystem, systemDefaults } from "../builders";
 import type { SystemSpec } from "../spec";
+import type { SweepPlan } from "../sweep";
 import { checkAnalyses } from "./analyses";
 import { checkedNumber, checkFields, fieldsOf, fill } from "./fields";
 import { MODELS } from "./model";
@@ -10,9 +11,13 @@ import { OPTIMIZERS } from "./optimizer";
 import { checkPart } from "./parts";
 import { batchSize, type Fields, isObject, positiveInt, Problems, quote, type Rule, seed, string } from "./rules";
 import { suggest } from "./suggest";
+import { checkSweep } from "./sweep";
 import { TASKS } from "./task";
 
-export type ValidationResult = { ok: true; spec: SystemSpec } | { ok: false; problems: ConfigProblem[] };
+/** `sweep`: the system's sweep expanded into its points, when it declares one (docs/sweeps.md). */
+export type ValidationResult =
+  | { ok: true; spec: SystemSpec; sweep?: SweepPlan }
+  | { ok: false; problems: ConfigProblem[] };
 
 const SYSTEM_FIELDS: Record<string, Rule> = {
   steps: positiveInt,
@@ -39,7 +44,7 @@ export function validateSystem(input: unknown): ValidationResult {
       );
       return { ok: false, problems: problems.list };
     }
-    const known = ["task", "model", "optimizer", "analyses", ...Object.keys(SYSTEM_FIELDS)];
+    const known = ["task", "model", "optimizer", "analyses", "sweep", ...Object.keys(SYSTEM_FIELDS)];
     for (const key of Object.keys(given)) {
       if (known.includes(key)) continue;
       const hint = suggest(key, known);
@@ -72,13 +77,25 @@ export function validateSystem(input: unknown): ValidationResult {
       model === undefined ||
       optimizer === undefined ||
       analyses === undefined
-    )
+    ) {
+      // The sweep's shape is still checked; its paths need the resolved system.
+      checkSweep(given["sweep"], undefined, problems, pointProblems);
       return { ok: false, problems: problems.list };
+    }
     // Every system field passed its rule above: laid over the typed defaults, they are the spec's.
     const { analyses: _defaults, ...fields } = Object.assign(systemDefaults(), system);
-    return { ok: true, spec: { task, model, optimizer, ...fields, analyses } };
+    const spec: SystemSpec = { task, model, optimizer, ...fields, analyses };
+    const sweep = checkSweep(given["sweep"], spec, problems, pointProblems);
+    if (problems.list.length > 0) return { ok: false, problems: problems.list };
+    return sweep === undefined ? { ok: true, spec } : { ok: true, spec, sweep };
   } catch (e) {
     problems.add("", `could not be read: ${e instanceof Error ? e.message : String(e)}`);
     return { ok: false, problems: problems.list };
   }
+}
+
+/** The problems of one sweep point's system (its input carries no sweep of its own). */
+function pointProblems(input: Record<string, unknown>): ConfigProblem[] {
+  const result = validateSystem(input);
+  return result.ok ? [] : result.problems;
 }
