@@ -19,6 +19,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { models, optimizers, tasks } from "../../src/sdk/builders";
 import type { RandomFeaturesSpec, SystemSpec, TeacherStudentSpec } from "../../src/sdk/spec";
 import { validateSystem } from "../../src/sdk/validate/system";
+import { meanSquaredError, minNormLeastSquares } from "../../src/measures/leastSquares";
 import type { RandomFeaturesModel } from "../../src/trainer/models/index";
 import { Optimizer } from "../../src/trainer/optimizers";
 import { torchUnsupportedReason } from "../../src/trainer/torch/exchange";
@@ -72,71 +73,23 @@ function toF64(t: tf.Tensor): Float64Array {
   return Float64Array.from(t.dataSync());
 }
 
-/** Solves the symmetric positive definite system A x = b (A [m, m] row-major) by Cholesky. */
-function choleskySolve(a: Float64Array, b: Float64Array, m: number): Float64Array {
-  const l = new Float64Array(m * m);
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = a[i * m + j]!;
-      for (let k = 0; k < j; k++) s -= l[i * m + k]! * l[j * m + k]!;
-      if (i === j) {
-        assert.ok(s > 0, "Gram matrix not positive definite");
-        l[i * m + i] = Math.sqrt(s);
-      } else l[i * m + j] = s / l[j * m + j]!;
-    }
-  }
-  const z = new Float64Array(m);
-  for (let i = 0; i < m; i++) {
-    let s = b[i]!;
-    for (let k = 0; k < i; k++) s -= l[i * m + k]! * z[k]!;
-    z[i] = s / l[i * m + i]!;
-  }
-  const x = new Float64Array(m);
-  for (let i = m - 1; i >= 0; i--) {
-    let s = z[i]!;
-    for (let k = i + 1; k < m; k++) s -= l[k * m + i]! * x[k]!;
-    x[i] = s / l[i * m + i]!;
-  }
-  return x;
-}
-
-/**
- * The minimum-norm least-squares coefficients a⁺ = Φ⁺y of features Φ [n, p]: (ΦᵀΦ)⁻¹Φᵀy when
- * p < n, Φᵀ(ΦΦᵀ)⁻¹y when p > n (full rank either way for these random features).
- */
-function minNormSolution(phi: Float64Array, y: Float64Array, n: number, p: number): Float64Array {
-  if (p < n) {
-    const g = new Float64Array(p * p);
-    const r = new Float64Array(p);
-    for (let i = 0; i < n; i++)
-      for (let j = 0; j < p; j++) {
-        r[j]! += phi[i * p + j]! * y[i]!;
-        for (let k = 0; k < p; k++) g[j * p + k]! += phi[i * p + j]! * phi[i * p + k]!;
-      }
-    return choleskySolve(g, r, p);
-  }
-  const g = new Float64Array(n * n);
-  for (let i = 0; i < n; i++)
-    for (let j = 0; j < n; j++) {
-      let s = 0;
-      for (let k = 0; k < p; k++) s += phi[i * p + k]! * phi[j * p + k]!;
-      g[i * n + j] = s;
-    }
-  const c = choleskySolve(g, y, n);
-  const a = new Float64Array(p);
-  for (let i = 0; i < n; i++) for (let k = 0; k < p; k++) a[k]! += phi[i * p + k]! * c[i]!;
-  return a;
-}
-
-function meanSquaredError(phi: Float64Array, a: Float64Array, y: Float64Array, p: number): number {
-  let s = 0;
-  for (let i = 0; i < y.length; i++) {
-    let f = 0;
-    for (let k = 0; k < p; k++) f += phi[i * p + k]! * a[k]!;
-    s += (f - y[i]!) ** 2;
-  }
-  return s / y.length;
-}
+test("minNormLeastSquares: the smallest-norm interpolant when p ≥ n, the normal equations when p < n", () => {
+  // One example, two features: a = Φᵀ(ΦΦᵀ)⁻¹y = [1, 1]·2/2.
+  const interpolant = minNormLeastSquares(Float64Array.of(1, 1), Float64Array.of(2), 1, 2);
+  assert.ok(
+    interpolant.every((v) => Math.abs(v - 1) < 1e-15),
+    String(interpolant),
+  );
+  // Three examples, one feature: a = Σφy/Σφ² = (1 + 2 + 4)/(1 + 1 + 4).
+  const a = minNormLeastSquares(Float64Array.of(1, 1, 2), Float64Array.of(1, 2, 2), 3, 1);
+  assert.ok(Math.abs(a[0]! - 7 / 6) < 1e-15, String(a[0]));
+  assert.ok(Math.abs(meanSquaredError(Float64Array.of(1, 1, 2), a, Float64Array.of(1, 2, 2), 1) - 5 / 18) < 1e-15);
+  // A zero row: the Gram has an exact zero pivot, refused rather than divided by.
+  assert.throws(
+    () => minNormLeastSquares(Float64Array.of(1, 0, 0, 0), Float64Array.of(1, 2), 2, 2),
+    /not positive definite/,
+  );
+});
 
 // ---------------------------------------------------------------- (a) GD = min-norm
 
@@ -154,7 +107,7 @@ test("random features: the GD-trained readout reaches the min-norm least-squares
     const phiTest = toF64(model.features(system.test.x));
     const yTrain = toF64(system.train.y);
     const yTest = toF64(system.test.y);
-    const best = minNormSolution(phiTrain, yTrain, n, p);
+    const best = minNormLeastSquares(phiTrain, yTrain, n, p);
     const expected = meanSquaredError(phiTest, best, yTest, p);
     // The trained coefficients in the same units as a⁺: c·a.
     const trained = toF64(model.params[0]!.variable).map((v) => v * model.scale);
