@@ -17,14 +17,16 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import * as tf from "@tensorflow/tfjs-core";
 import { models, optimizers, tasks } from "../../src/sdk/builders";
-import type { RandomFeaturesSpec, SystemSpec, TeacherStudentSpec } from "../../src/sdk/spec";
+import type { RandomFeaturesSpec, SystemSpec, TaskData, TeacherStudentSpec } from "../../src/sdk/spec";
 import { validateSystem } from "../../src/sdk/validate/system";
 import { meanSquaredError, minNormLeastSquares } from "../../src/measures/leastSquares";
 import type { RandomFeaturesModel } from "../../src/trainer/models/index";
+import { ConfigError } from "../../src/trainer/errors";
+import { checkMemory, parameterCount } from "../../src/trainer/memoryBudget";
 import { Optimizer } from "../../src/trainer/optimizers";
 import { torchUnsupportedReason } from "../../src/trainer/torch/exchange";
 import { lossOf, SystemInstance } from "../../src/trainer/system";
-import { useBackend } from "../tensorAnalysisSupport";
+import { featIO, useBackend } from "../tensorAnalysisSupport";
 
 function resolved(
   task: TeacherStudentSpec,
@@ -243,4 +245,28 @@ test("random features: bad fields are named, token tasks refused, the torch back
   assert.ok(tokens.ok);
   assert.throws(() => new SystemInstance(tokens.spec, "/"), /randomFeatures: needs real feature inputs/);
   assert.match(torchUnsupportedReason("width", { kind: "randomFeatures" }) ?? "", /runs on the tfjs backends only/);
+});
+
+test("random features: the memory check counts the readout and the fixed features, and names model.features", () => {
+  const spec = (features: number) => resolved(rfTask(), models.randomFeatures({ features }), 1);
+  const io = featIO(10, 1);
+  assert.equal(parameterCount(spec(30).model, io), 30);
+  const data: TaskData = {
+    ...io,
+    train: { n: 1000, x: new Float32Array(10_000), y: new Float32Array(1000) },
+    test: { n: 1, x: new Float32Array(10), y: new Float32Array(1) },
+  };
+  const plenty = { free: 64 * 1024 ** 3, total: 64 * 1024 ** 3 };
+  checkMemory({ name: "ok" }, spec(1000), io, data, plenty);
+  // 400,000 features: 1.6 MB of readout, but W [10, p] and the float64 Φ [1000, p] behind the
+  // normalization are 3.2 GB: refused on the width.
+  assert.throws(
+    () => checkMemory({ name: "wide" }, spec(400_000), io, data, plenty),
+    (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      assert.equal(e.problems[0]?.path, "model.features");
+      assert.match(e.problems[0]!.message, /^too large: 400,000 parameters need about [\d.]+ GiB to train/);
+      return true;
+    },
+  );
 });
