@@ -6,6 +6,7 @@ export * from "./smoothing";
 export * from "./grokking";
 export * from "./regime";
 export * from "./extent";
+export * from "./leastSquares";
 export * from "./movement";
 export * from "./lanczos";
 export * from "./sharpness";

@@ -101,6 +101,12 @@ export function detectSymmetries(config: unknown, shapes: Shapes, checkpoint: Ch
       return chainOf(model!, cfg, shapes);
     case "transformer":
       return transformerOf(model!, cfg, shapes);
+    case "randomFeatures":
+      // One trained linear layer (the features are fixed): no hidden units to rescale or permute.
+      return {
+        symmetries: [],
+        notes: ["random features: only the linear readout trains, which has no rescaling or permutation symmetry"],
+      };
     case "custom":
       return {
         symmetries: [],

@@ -14,6 +14,7 @@ import type {
   MlpSpec,
   ModelSystem,
   ModularArithmeticSpec,
+  RandomFeaturesSpec,
   ScheduleSpec,
   SgdSpec,
   SourceLocation,
@@ -200,6 +201,17 @@ export const models = {
    */
   deepLinear(options: Options<DeepLinearSpec> = {}): DeepLinearSpec {
     return build("deepLinear", { hidden: [32, 32], initScale: 0.01 }, options);
+  },
+
+  /**
+   * Random features (the double-descent model): φ(x) = activation(x·W/√d), W fixed at its random
+   * init, and a linear readout trained from zero, so gradient descent converges to the minimum-norm
+   * least-squares fit. Defaults: `features` 256 (or "inputs": φ(x) = activation(x)), `activation`
+   * "relu", `normalize` true (features scaled from the training inputs so that sgd lr 1 is the step
+   * 1/λ_max of the squared loss: stable below 2).
+   */
+  randomFeatures(options: Options<RandomFeaturesSpec> = {}): RandomFeaturesSpec {
+    return build("randomFeatures", { features: 256, activation: "relu", normalize: true }, options);
   },
 
   /**

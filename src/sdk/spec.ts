@@ -177,6 +177,34 @@ export interface DeepLinearSpec {
   initScale: number;
 }
 
+/**
+ * Random-features regression (Rahimi & Recht 2007; the model of double descent: Belkin et al.
+ * 2019, Mei & Montanari 2022): φ(x) = activation(x·W/√d) with W [d, features] drawn N(0, 1) from
+ * the seed and never trained, and a linear readout f(x) = c·φ(x)·a. Only `a` is a parameter
+ * (checkpoint key `readout.weight`, [features, out]), and it starts at zero, so gradient descent on
+ * the squared loss stays in the row space of the features and converges to the minimum-norm
+ * least-squares solution (the ridgeless interpolant when features ≥ training examples).
+ */
+export interface RandomFeaturesSpec {
+  kind: "randomFeatures";
+  /**
+   * Number of random features p (the model's width and its parameter count per output), or
+   * "inputs" for φ(x) = activation(x) (no W: with "linear", ordinary least squares on the inputs).
+   * Default: 256.
+   */
+  features: number | "inputs";
+  /** The fixed nonlinearity of the features. "linear" gives a linear model of a random projection. Default: "relu". */
+  activation: Activation;
+  /**
+   * Scale the features from the training inputs so that the largest Hessian eigenvalue of the
+   * mean-squared training loss in the readout is 1: plain gradient descent is then stable for
+   * lr < 2, and lr = 1 is the step 1/λ_max, whatever the width. Off: c = 1/√features.
+   * The scale is a constant, so the minimum-norm solution's predictions do not depend on it.
+   * Default: true.
+   */
+  normalize: boolean;
+}
+
 export interface CustomModelSpec {
   kind: "custom";
   /** Shown in run.json and the Runs view. Default: "custom". */
@@ -196,7 +224,7 @@ export interface ParamContext {
   param(name: string, shape: number[], init: "zeros" | "ones" | { std: number } | Float32Array): void;
 }
 
-export type ModelSpec = MlpSpec | TransformerSpec | DeepLinearSpec | CustomModelSpec;
+export type ModelSpec = MlpSpec | TransformerSpec | DeepLinearSpec | RandomFeaturesSpec | CustomModelSpec;
 
 // ---------------------------------------------------------------- optimization
 

@@ -3,7 +3,7 @@
 // it large, instead of as an allocation error deep in tfjs (or after minutes of swapping).
 // The limit and the estimate are documented in docs/experiments.md ("Size limits").
 import { freemem, totalmem } from "node:os";
-import type { ModelSpec, OptimizerSpec, SystemSpec, TaskData } from "../sdk/spec";
+import type { ModelSpec, OptimizerSpec, RandomFeaturesSpec, SystemSpec, TaskData } from "../sdk/spec";
 import type { ModelIO } from "./models/model";
 import type { Location } from "../shared/trainerProtocol";
 import { ConfigError } from "./errors";
@@ -32,6 +32,8 @@ export function parameterCount(model: ModelSpec, io: ModelIO): number | undefine
     }
     case "deepLinear":
       return chain([flatInput, ...model.hidden, out], false);
+    case "randomFeatures":
+      return featureCount(model, io) * out;
     case "transformer": {
       if (io.input.kind !== "tokens") return undefined; // refused by the model itself, with its own message
       const d = model.dModel;
@@ -58,6 +60,8 @@ function sizeField(model: ModelSpec): string {
       return "model.hidden";
     case "transformer":
       return "model.dModel";
+    case "randomFeatures":
+      return "model.features";
     case "custom":
       return "model";
   }
@@ -68,7 +72,26 @@ function widestLayer(model: ModelSpec, io: ModelIO): number {
   if (model.kind === "mlp" || model.kind === "deepLinear") return Math.max(flatInput, ...model.hidden);
   if (model.kind === "transformer")
     return (io.input.kind === "tokens" ? io.input.length : 1) * Math.max(model.dModel, model.dMlp);
+  if (model.kind === "randomFeatures") return Math.max(flatInput, featureCount(model, io));
   return 0;
+}
+
+/** Width p of a random-features model. */
+function featureCount(model: RandomFeaturesSpec, io: ModelIO): number {
+  const flatInput = io.input.kind === "features" ? io.input.dim : io.input.length * io.input.vocab;
+  return model.features === "inputs" ? flatInput : model.features;
+}
+
+/**
+ * Bytes a model holds besides its parameters: a random-features model's fixed W [d, p] (float32) and,
+ * with `normalize`, the float64 training features [n, p] its scale is computed from.
+ */
+function fixedBytes(model: ModelSpec, io: ModelIO, data: TaskData): number {
+  if (model.kind !== "randomFeatures" || io.input.kind !== "features") return 0;
+  const p = featureCount(model, io);
+  return (
+    (model.features === "inputs" ? 0 : io.input.dim * p * FLOAT_BYTES) + (model.normalize ? data.train.n * p * 8 : 0)
+  );
 }
 
 export interface MemoryEstimate {
@@ -83,7 +106,11 @@ export function estimateMemory(spec: SystemSpec, io: ModelIO, data: TaskData): M
     2 * (data.train.x.byteLength + data.train.y.byteLength + data.test.x.byteLength + data.test.y.byteLength);
   const batch = Math.min(8192, Math.max(data.train.n, data.test.n));
   const activations = 3 * batch * widestLayer(spec.model, io) * FLOAT_BYTES;
-  const bytes = (parameters ?? 0) * FLOAT_BYTES * parameterCopies(spec.model, spec.optimizer) + dataBytes + activations;
+  const bytes =
+    (parameters ?? 0) * FLOAT_BYTES * parameterCopies(spec.model, spec.optimizer) +
+    dataBytes +
+    activations +
+    fixedBytes(spec.model, io, data);
   return { parameters, bytes };
 }
 

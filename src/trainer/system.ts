@@ -69,7 +69,7 @@ export class SystemInstance {
     this.classes = this.data.output.kind === "classes";
     const io = { input: this.data.input, output: this.data.output };
     beforeModel?.(io, this.data);
-    this.model = buildModel(spec.model, io, new Rng(spec.seed, "init"));
+    this.model = buildModel(spec.model, io, new Rng(spec.seed, "init"), this.data.train);
     this.alpha = spec.model.kind === "mlp" ? spec.model.alpha : 1;
     this.lossScale = 1 / (this.alpha * this.alpha);
     this.train = splitTensors(this.data, "train");
@@ -77,7 +77,7 @@ export class SystemInstance {
     const centred = spec.model.kind === "mlp" && spec.model.centered;
     // Recomputed from the same seed's initial parameters, so a resumed run and the analyzer get
     // exactly the offsets the run started with.
-    this.init = centred ? buildModel(spec.model, io, new Rng(spec.seed, "init")) : undefined;
+    this.init = centred ? buildModel(spec.model, io, new Rng(spec.seed, "init"), this.data.train) : undefined;
     if (this.init) {
       const init = this.init;
       this.train.f0 = tf.tidy(() => init.forward(this.train.x));

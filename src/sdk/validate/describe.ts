@@ -48,6 +48,8 @@ function describeModel(m: SystemSpec["model"]): string {
       return `transformer ${m.layers}L d=${m.dModel} h=${m.heads} mlp=${m.dMlp} ${m.activation}${m.layerNorm ? " LN" : ""}${init(m.initScale)}`;
     case "deepLinear":
       return `deepLinear [${m.hidden.join(",")}] init=${formatNumber(m.initScale)}`;
+    case "randomFeatures":
+      return `randomFeatures p=${m.features} ${m.activation}${m.normalize ? "" : " unnormalized"}`;
     case "custom":
       return `custom model ${m.name}`;
   }

@@ -3,7 +3,7 @@ import { buildFields, CUSTOM_DEFAULTS, models } from "../builders";
 import { checkedNumber, fieldsOf, unreachable } from "./fields";
 import type { Kind } from "./parts";
 import type { ModelSpec } from "../spec";
-import { boolean, embed, func, nonEmptyString, oneOf, positiveInt, positiveNumber, rule, widths } from "./rules";
+import { boolean, embed, func, isInt, nonEmptyString, oneOf, positiveInt, positiveNumber, rule, widths } from "./rules";
 
 export const MODELS: Record<string, Kind<ModelSpec>> = {
   mlp: {
@@ -40,6 +40,15 @@ export const MODELS: Record<string, Kind<ModelSpec>> = {
     build: (g) => fieldsOf(models.deepLinear(g)),
     template: () => models.deepLinear(),
     fields: { hidden: widths, initScale: positiveNumber },
+  },
+  randomFeatures: {
+    build: (g) => fieldsOf(models.randomFeatures(g)),
+    template: () => models.randomFeatures(),
+    fields: {
+      features: rule((v) => v === "inputs" || (isInt(v) && v >= 1), 'must be a positive integer or "inputs"'),
+      activation: oneOf(["relu", "gelu", "gelu_tanh", "tanh", "linear", "quadratic"]),
+      normalize: boolean,
+    },
   },
   custom: {
     build: (g) => buildFields("custom", CUSTOM_DEFAULTS, g),

@@ -34,6 +34,8 @@ function isWorkerModel(m: ModelSpec): m is WorkerModelSpec {
 export function torchUnsupportedReason(systemName: string, model: unknown): string | undefined {
   const kind = typeof model === "object" && model !== null && "kind" in model ? model.kind : undefined;
   if (typeof kind === "string" && (WORKER_MODEL_KINDS as readonly string[]).includes(kind)) return undefined;
+  if (kind === "randomFeatures")
+    return `system "${systemName}": the randomFeatures model runs on the tfjs backends only; train it with --backend wasm, cpu, native or gpu (the torch backend runs the built-in models mlp, transformer and deepLinear)`;
   const named =
     typeof model === "object" && model !== null && "name" in model && typeof model.name === "string"
       ? ` "${model.name}"`
