@@ -4,7 +4,7 @@
 // is missing, sweep-cancel, and the two ways submission goes wrong. Skipped (saying why) where
 // there is no Slurm, unless LM_REQUIRE_SLURM=1 (CI sets it).
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import {
   chmodSync,
   copyFileSync,
@@ -19,7 +19,7 @@ import {
 import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parseSweepManifest, type SweepManifest } from "../../src/shared/sweepFormat";
-import { CLI, FIXTURES, ROOT, tempDir } from "./harness";
+import { type CliResult, FIXTURES, ROOT, runCli, tempDir } from "./harness";
 
 const CLUSTER = join(ROOT, "scripts", "slurm-cluster.sh");
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -36,29 +36,9 @@ function slurmSkip(): string | false {
 }
 const skip = slurmSkip();
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function lm(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<Result> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`lm ${args.join(" ")} timed out\n${stderr}`));
-    }, timeoutMs);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolvePromise({ code, stdout, stderr });
-    });
-  });
+/** The CLI with the cluster's environment (`runCli`, with a shorter bound). */
+function lm(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<CliResult> {
+  return runCli(args, timeoutMs, env);
 }
 
 function readSweep(dir: string): SweepManifest {
