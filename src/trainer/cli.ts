@@ -25,6 +25,9 @@ usage:
   lm train FILE [--system NAME] [--out DIR] [--run-dir DIR] [--backend auto|torch|gpu|native|wasm|cpu] [--steps N]
            [--device cpu|cuda|cuda:N|mps] [--python PATH] [--threads N]   (for torch, and for auto, which may choose it)
   lm resume RUN_DIR [--backend B] [--device D] [--python PATH] [--threads N]
+  lm branch RUN_DIR --step K [--data-seed S] [--steps N] [--out DIR | --run-dir DIR] [--allow-changed] [--backend B]
+    (a new run from checkpoint K of RUN_DIR: weights, optimizer state, schedule position; --data-seed
+    changes the minibatch order only; --steps N, the step it ends at, defaults to the parent's total)
   lm list FILE
   lm analyze RUN_DIR [--follow] [--only weights,kernel,fourier,tracin,bif,conservation] [--set ANALYSIS.FIELD=VALUE]… [--file FILE | --run-experiment] [--backend B]
     (the analyses that need the model run the experiment file's code: only with --file FILE, or
@@ -106,7 +109,15 @@ function printer(): (e: TrainerEvent) => void {
   };
 }
 
-const COMMANDS = ["train", "resume", "list", "analyze"];
+const COMMANDS = ["train", "resume", "branch", "list", "analyze"];
+
+/** A whole number ≥ `min` from an option's text, or a usage message naming the option. */
+function wholeNumber(option: string, text: string, min: number): number | string {
+  const n = Number(text);
+  return /^\s*-?\d+\s*$/.test(text) && Number.isSafeInteger(n) && n >= min
+    ? n
+    : `--${option} must be an integer ≥ ${min}, got "${text}"`;
+}
 
 /** A malformed command line: one `error (usage)` line, the usage when it helps; exit code 2. */
 function usageError(message: string, withUsage = false): 2 {
@@ -133,6 +144,9 @@ function parseCommandLine(argv: string[]) {
       set: { type: "string", multiple: true },
       file: { type: "string" },
       "run-experiment": { type: "boolean" },
+      step: { type: "string" },
+      "data-seed": { type: "string" },
+      "allow-changed": { type: "boolean" },
       help: { type: "boolean", short: "h" },
       version: { type: "boolean" },
     },
@@ -160,7 +174,7 @@ async function main(argv: string[]): Promise<number> {
     return usageError(`unknown command "${command}" (expected ${COMMANDS.join(", ")})`, true);
   if (!target)
     return usageError(
-      `${command}: missing ${command === "resume" || command === "analyze" ? "RUN_DIR" : "FILE"}`,
+      `${command}: missing ${command === "resume" || command === "analyze" || command === "branch" ? "RUN_DIR" : "FILE"}`,
       true,
     );
 
@@ -249,6 +263,25 @@ async function main(argv: string[]): Promise<number> {
     }
   } else if (command === "resume") {
     request = { kind: "resume", runDir: target, ...choice };
+  } else if (command === "branch") {
+    if (values.step === undefined)
+      return usageError("branch: missing --step K (the parent's checkpoint to start from)");
+    const step = wholeNumber("step", values.step, 0);
+    if (typeof step === "string") return usageError(step);
+    request = { kind: "branch", parentDir: target, step, ...choice };
+    if (values["data-seed"] !== undefined) {
+      const seed = wholeNumber("data-seed", values["data-seed"], 0);
+      if (typeof seed === "string") return usageError(seed);
+      request.dataSeed = seed;
+    }
+    if (values.steps !== undefined) {
+      const n = wholeNumber("steps", values.steps, 1);
+      if (typeof n === "string") return usageError(n);
+      request.steps = n;
+    }
+    if (values.out) request.runsRoot = values.out;
+    if (values["run-dir"]) request.runDir = values["run-dir"];
+    if (values["allow-changed"]) request.allowChanged = true;
   } else {
     return usageError(`unknown command "${command}"`, true);
   }

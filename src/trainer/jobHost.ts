@@ -46,7 +46,7 @@ function experimentFileOf(job: Job): string | undefined {
     if (job.request.file) return job.request.file;
     runDir = job.request.runDir;
   } else if (job.request.kind === "train") return job.request.file;
-  else runDir = job.request.runDir;
+  else runDir = job.request.kind === "branch" ? job.request.parentDir : job.request.runDir;
   try {
     return new RunFolder(runDir).readManifest().experiment?.path;
   } catch {
