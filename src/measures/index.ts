@@ -11,3 +11,4 @@ export * from "./lanczos";
 export * from "./sharpness";
 export * from "./conservation";
 export * from "./symmetries";
+export * from "./lmc";

@@ -16,8 +16,9 @@ import { startJob, type JobHandle } from "./jobHost";
 import type { Job, JobResult } from "./jobs";
 import { FileRefusedError } from "../shared/safeRead";
 import type { RunRequest } from "./session";
+import type { LmcRequest } from "./lmc";
 import { errorText, progressLine } from "./progress";
-import { analyzeSummary, trainSummary } from "./summary";
+import { analyzeSummary, lmcSummary, trainSummary } from "./summary";
 import { VERSION } from "./version";
 
 const USAGE = `Learning Mechanics ${VERSION}
@@ -28,6 +29,9 @@ usage:
   lm branch RUN_DIR --step K [--data-seed S] [--steps N] [--out DIR | --run-dir DIR] [--allow-changed] [--backend B]
     (a new run from checkpoint K of RUN_DIR: weights, optimizer state, schedule position; --data-seed
     changes the minibatch order only; --steps N, the step it ends at, defaults to the parent's total)
+  lm lmc RUN_A RUN_B [--steps-a K] [--steps-b K] [--points 11] [--out FILE] [--allow-changed] [--backend B]
+    (linear mode connectivity: train/test loss and error at (1−α)θ_A + αθ_B, and the barrier
+    heights; default the last checkpoints; written to RUN_A/lmc/, the file's path on stdout)
   lm list FILE
   lm analyze RUN_DIR [--follow] [--only weights,kernel,fourier,tracin,bif,conservation] [--set ANALYSIS.FIELD=VALUE]… [--file FILE | --run-experiment] [--backend B]
     (the analyses that need the model run the experiment file's code: only with --file FILE, or
@@ -109,7 +113,7 @@ function printer(): (e: TrainerEvent) => void {
   };
 }
 
-const COMMANDS = ["train", "resume", "branch", "list", "analyze"];
+const COMMANDS = ["train", "resume", "branch", "lmc", "list", "analyze"];
 
 /** A whole number ≥ `min` from an option's text, or a usage message naming the option. */
 function wholeNumber(option: string, text: string, min: number): number | string {
@@ -147,6 +151,9 @@ function parseCommandLine(argv: string[]) {
       step: { type: "string" },
       "data-seed": { type: "string" },
       "allow-changed": { type: "boolean" },
+      "steps-a": { type: "string" },
+      "steps-b": { type: "string" },
+      points: { type: "string" },
       help: { type: "boolean", short: "h" },
       version: { type: "boolean" },
     },
@@ -174,7 +181,7 @@ async function main(argv: string[]): Promise<number> {
     return usageError(`unknown command "${command}" (expected ${COMMANDS.join(", ")})`, true);
   if (!target)
     return usageError(
-      `${command}: missing ${command === "resume" || command === "analyze" || command === "branch" ? "RUN_DIR" : "FILE"}`,
+      `${command}: missing ${command === "lmc" ? "RUN_A" : command === "resume" || command === "analyze" || command === "branch" ? "RUN_DIR" : "FILE"}`,
       true,
     );
 
@@ -193,6 +200,8 @@ async function main(argv: string[]): Promise<number> {
     }
     return systems.some((s) => s.problems.length) ? 1 : 0;
   }
+
+  if (command === "lmc") return lmcCommand(target, positionals[2], values);
 
   if (command === "analyze") {
     let request: AnalyzeRequest;
@@ -307,6 +316,41 @@ async function main(argv: string[]): Promise<number> {
     }
   }
   return interrupted ? 130 : result.outcome.exitCode;
+}
+
+/** `lm lmc RUN_A RUN_B`: the interpolation in the job worker (it runs run A's experiment code). */
+async function lmcCommand(
+  runA: string,
+  runB: string | undefined,
+  values: ReturnType<typeof parseCommandLine>["values"],
+): Promise<number> {
+  if (runB === undefined) return usageError("lmc: missing RUN_B", true);
+  const request: LmcRequest = { runA, runB };
+  for (const [option, key, min] of [
+    ["steps-a", "stepA", 0],
+    ["steps-b", "stepB", 0],
+    ["points", "points", 2],
+  ] as const) {
+    const text = values[option];
+    if (text === undefined) continue;
+    const n = wholeNumber(option, text, min);
+    if (typeof n === "string") return usageError(n);
+    request[key] = n;
+  }
+  if (values.out) request.out = values.out;
+  if (values.backend) request.backend = values.backend;
+  if (values["allow-changed"]) request.allowChanged = true;
+  const print = printer();
+  const { result } = await runJob({ kind: "lmc", request }, print);
+  if (result.kind !== "lmc") return 1;
+  if (!result.outcome.ok) {
+    process.stderr.write(errorText(result.outcome.error));
+    return 1;
+  }
+  const { path, record } = result.outcome.lmc;
+  process.stderr.write(lmcSummary(record));
+  process.stdout.write(`${path}\n`);
+  return 0;
 }
 
 /**

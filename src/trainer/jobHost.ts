@@ -42,7 +42,8 @@ export interface JobOutput {
 function experimentFileOf(job: Job): string | undefined {
   let runDir: string;
   if (job.kind === "list") return job.file;
-  if (job.kind === "analyze") {
+  if (job.kind === "lmc") runDir = job.request.runA;
+  else if (job.kind === "analyze") {
     if (job.request.file) return job.request.file;
     runDir = job.request.runDir;
   } else if (job.request.kind === "train") return job.request.file;
@@ -176,6 +177,7 @@ function abandoned(
   };
   emit(error);
   if (job.kind === "list") return { kind: "listFailed", error };
+  if (job.kind === "lmc") return { kind: "lmc", outcome: { ok: false, error } };
   if (job.kind === "analyze") {
     const runDir = job.request.runDir;
     releaseOwnLock(join(runDir, ANALYZER_LOCK));

@@ -3,18 +3,21 @@
 // where the experiment file's code runs (see jobHost.ts).
 import type { AnalyzeOutcome, AnalyzeRequest } from "./analyzer/index";
 import type { SystemSummary, TrainerEvent } from "../shared/trainerProtocol";
+import type { LmcOutcome, LmcRequest } from "./lmc";
 import type { ErrorEvent, RunOutcome, RunRequest } from "./session";
 
 export type Job =
   | { kind: "run"; request: RunRequest }
   | { kind: "analyze"; request: AnalyzeRequest }
-  | { kind: "list"; file: string };
+  | { kind: "list"; file: string }
+  | { kind: "lmc"; request: LmcRequest };
 
 export type JobResult =
   | { kind: "run"; outcome: RunOutcome }
   | { kind: "analyze"; outcome: AnalyzeOutcome }
   | { kind: "list"; listed: { file: string; systems: SystemSummary[] } }
-  | { kind: "listFailed"; error: ErrorEvent };
+  | { kind: "listFailed"; error: ErrorEvent }
+  | { kind: "lmc"; outcome: { ok: true; lmc: LmcOutcome } | { ok: false; error: ErrorEvent } };
 
 /** What the worker is started with. */
 export interface WorkerStart {

@@ -452,25 +452,7 @@ class Training {
 
   /** Full evaluation in chunks (bounded memory): loss and accuracy on a split. */
   private evaluate(s: SplitTensors): { loss: number; acc: number } {
-    const { system } = this;
-    let lossSum = 0;
-    let correct = 0;
-    for (let i = 0; i < s.n; i += EVAL_CHUNK) {
-      const size = Math.min(EVAL_CHUNK, s.n - i);
-      const [l, c] = tf.tidy(() => {
-        const rows = <T extends tf.Tensor>(t: T): T => (s.n <= EVAL_CHUNK ? t : (tf.slice(t, i, size) as T));
-        const out = system.output(rows(s.x), s.f0 ? rows(s.f0) : undefined);
-        const y = rows(s.y);
-        const loss = tf.mul(lossOf(out, y, system.classes), size);
-        const hits = system.classes
-          ? tf.sum(tf.cast(tf.equal(tf.argMax(out, -1), tf.argMax(y, -1)), "float32"))
-          : tf.scalar(0);
-        return [loss.dataSync()[0]!, hits.dataSync()[0]!];
-      });
-      lossSum += l;
-      correct += c;
-    }
-    return { loss: lossSum / s.n, acc: correct / s.n };
+    return evaluateSplit(this.system, s);
   }
 
   private paramNorm(): number {
@@ -577,6 +559,31 @@ class Training {
     this.system.dispose();
     this.lock.release();
   }
+}
+
+/**
+ * Full evaluation in chunks (bounded memory): loss and accuracy on a split, with the model's
+ * current parameters. The trainer's metrics and `lm lmc` use this one function, so they agree.
+ */
+export function evaluateSplit(system: SystemInstance, s: SplitTensors): { loss: number; acc: number } {
+  let lossSum = 0;
+  let correct = 0;
+  for (let i = 0; i < s.n; i += EVAL_CHUNK) {
+    const size = Math.min(EVAL_CHUNK, s.n - i);
+    const [l, c] = tf.tidy(() => {
+      const rows = <T extends tf.Tensor>(t: T): T => (s.n <= EVAL_CHUNK ? t : (tf.slice(t, i, size) as T));
+      const out = system.output(rows(s.x), s.f0 ? rows(s.f0) : undefined);
+      const y = rows(s.y);
+      const loss = tf.mul(lossOf(out, y, system.classes), size);
+      const hits = system.classes
+        ? tf.sum(tf.cast(tf.equal(tf.argMax(out, -1), tf.argMax(y, -1)), "float32"))
+        : tf.scalar(0);
+      return [loss.dataSync()[0]!, hits.dataSync()[0]!];
+    });
+    lossSum += l;
+    correct += c;
+  }
+  return { loss: lossSum / s.n, acc: correct / s.n };
 }
 
 /** The model's parameters as values (a copy), in creation order. */
