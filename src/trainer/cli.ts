@@ -16,6 +16,9 @@ import { startJob, type JobHandle } from "./jobHost";
 import type { Job, JobResult } from "./jobs";
 import { FileRefusedError } from "../shared/safeRead";
 import type { RunRequest } from "./session";
+import { dirname } from "node:path";
+import { UsageError } from "./errors";
+import { childLm, type InstabilityRequest, instabilityTable, runInstability } from "./instability";
 import type { LmcRequest } from "./lmc";
 import { errorText, progressLine } from "./progress";
 import { analyzeSummary, lmcSummary, trainSummary } from "./summary";
@@ -32,6 +35,9 @@ usage:
   lm lmc RUN_A RUN_B [--steps-a K] [--steps-b K] [--points 11] [--out FILE] [--allow-changed] [--backend B]
     (linear mode connectivity: train/test loss and error at (1−α)θ_A + αθ_B, and the barrier
     heights; default the last checkpoints; written to RUN_A/lmc/, the file's path on stdout)
+  lm instability RUN_DIR --at K1,K2,… [--data-seeds S1,S2] [--points 11] [--out DIR] [--backend B]
+    (for each k: two branches at k with data seeds S1, S2 (default 1,2) trained to the end, then lmc
+    between them; barrier against k printed and written to DIR/instability.json, DIR on stdout)
   lm list FILE
   lm analyze RUN_DIR [--follow] [--only weights,kernel,fourier,tracin,bif,conservation] [--set ANALYSIS.FIELD=VALUE]… [--file FILE | --run-experiment] [--backend B]
     (the analyses that need the model run the experiment file's code: only with --file FILE, or
@@ -113,7 +119,7 @@ function printer(): (e: TrainerEvent) => void {
   };
 }
 
-const COMMANDS = ["train", "resume", "branch", "lmc", "list", "analyze"];
+const COMMANDS = ["train", "resume", "branch", "lmc", "instability", "list", "analyze"];
 
 /** A whole number ≥ `min` from an option's text, or a usage message naming the option. */
 function wholeNumber(option: string, text: string, min: number): number | string {
@@ -154,6 +160,8 @@ function parseCommandLine(argv: string[]) {
       "steps-a": { type: "string" },
       "steps-b": { type: "string" },
       points: { type: "string" },
+      at: { type: "string" },
+      "data-seeds": { type: "string" },
       help: { type: "boolean", short: "h" },
       version: { type: "boolean" },
     },
@@ -181,7 +189,7 @@ async function main(argv: string[]): Promise<number> {
     return usageError(`unknown command "${command}" (expected ${COMMANDS.join(", ")})`, true);
   if (!target)
     return usageError(
-      `${command}: missing ${command === "lmc" ? "RUN_A" : command === "resume" || command === "analyze" || command === "branch" ? "RUN_DIR" : "FILE"}`,
+      `${command}: missing ${command === "lmc" ? "RUN_A" : command === "resume" || command === "analyze" || command === "branch" || command === "instability" ? "RUN_DIR" : "FILE"}`,
       true,
     );
 
@@ -202,6 +210,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   if (command === "lmc") return lmcCommand(target, positionals[2], values);
+  if (command === "instability") return instabilityCommand(target, values);
 
   if (command === "analyze") {
     let request: AnalyzeRequest;
@@ -351,6 +360,52 @@ async function lmcCommand(
   process.stderr.write(lmcSummary(record));
   process.stdout.write(`${path}\n`);
   return 0;
+}
+
+/** A comma-separated list of whole numbers ≥ 0, or a usage message naming the option. */
+function wholeNumbers(option: string, text: string): number[] | string {
+  const items = text.split(",").map((t) => wholeNumber(option, t.trim(), 0));
+  const bad = items.find((x) => typeof x === "string");
+  return typeof bad === "string" ? bad : (items as number[]);
+}
+
+/** `lm instability RUN --at …`: branches and interpolations as child `lm` processes, one after another. */
+async function instabilityCommand(
+  runDir: string,
+  values: ReturnType<typeof parseCommandLine>["values"],
+): Promise<number> {
+  if (values.at === undefined)
+    return usageError("instability: missing --at K1,K2,… (the parent's checkpoints to branch at)");
+  const at = wholeNumbers("at", values.at);
+  if (typeof at === "string") return usageError(at);
+  const seeds = wholeNumbers("data-seeds", values["data-seeds"] ?? "1,2");
+  if (typeof seeds === "string") return usageError(seeds);
+  if (seeds.length !== 2 || seeds[0] === seeds[1])
+    return usageError(`--data-seeds must be two different seeds, got "${values["data-seeds"]}"`);
+  const request: InstabilityRequest = {
+    runDir,
+    at: [...new Set(at)].sort((a, b) => a - b),
+    dataSeeds: [seeds[0]!, seeds[1]!],
+  };
+  if (values.out) request.out = values.out;
+  if (values.backend) request.backend = values.backend;
+  if (values.points !== undefined) {
+    const n = wholeNumber("points", values.points, 2);
+    if (typeof n === "string") return usageError(n);
+    request.points = n;
+  }
+  try {
+    const { path, record } = await runInstability(request, childLm(__filename), (line) =>
+      process.stderr.write(`${line}\n`),
+    );
+    process.stderr.write(instabilityTable(record));
+    process.stdout.write(`${dirname(path)}\n`);
+    return 0;
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(errorText({ kind: "usage", message: e.message }));
+    return 1;
+  }
 }
 
 /**
