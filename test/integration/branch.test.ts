@@ -12,7 +12,22 @@ const tiny = join(FIXTURES, "tiny.experiment.ts");
 const last = "step-00000060.safetensors";
 
 describe("lm branch", () => {
-  test("same data seed: the parent's later metrics and final weights exactly; another seed diverges", async () => {
+  test("cpu: a branch with the parent's data order continues it byte for byte", async () => {
+    const root = tempDir("branch-cpu");
+    const parent = join(root, "parent");
+    const r0 = await runCli(["train", tiny, "--system", "tinyAdd", "--run-dir", parent, "--backend", "cpu"]);
+    assert.equal(r0.code, 0, r0.stderr);
+    const same = join(root, "same");
+    const r1 = await runCli(["branch", parent, "--step", "40", "--run-dir", same, "--backend", "cpu"]);
+    assert.equal(r1.code, 0, r1.stderr);
+    assert.deepEqual(
+      withoutTime(metricsOf(same)),
+      withoutTime(metricsOf(parent)).filter((r) => r["step"]! >= 40),
+    );
+    assert.ok(readFileSync(join(parent, "checkpoints", last)).equals(readFileSync(join(same, "checkpoints", last))));
+  });
+
+  test("wasm, same data seed: the parent's later metrics and final weights exactly; another seed diverges", async () => {
     const root = tempDir("branch");
     const parent = join(root, "parent");
     const r0 = await runCli(["train", tiny, "--system", "tinyAdd", "--run-dir", parent, "--backend", "wasm"]);
