@@ -1,6 +1,9 @@
 // Headless CLI on the same code as the sidecar:
 //   lm train FILE [--system NAME] [--out DIR] [--run-dir DIR] [--backend auto|torch|gpu|native|wasm|cpu] [--device D] [--python PATH] [--threads N] [--steps N]
 //   lm resume RUN_DIR [--backend B] [--device D] [--python PATH] [--threads N]
+//   lm branch RUN_DIR --step K [--data-seed S] [--steps N] [--out DIR | --run-dir DIR] [--allow-changed] [--backend B]
+//   lm lmc RUN_A RUN_B [--steps-a K] [--steps-b K] [--points N] [--out FILE] [--allow-changed] [--backend B]
+//   lm instability RUN_DIR --at K1,K2,… [--data-seeds S1,S2] [--points N] [--out DIR] [--backend B]
 //   lm list FILE
 //   lm analyze RUN_DIR [--follow] [--only weights,kernel,…] [--set tracin.projectionDim=128 …] [--file FILE | --run-experiment] [--backend B]
 // Progress goes to stderr; the run folder's path is the one line on stdout, for scripts.

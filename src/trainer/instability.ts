@@ -104,6 +104,10 @@ export async function runInstability(
         continue;
       }
       const r = await lm(args);
+      // Exit code 0 is also a stopped run (Ctrl-C reaches the children too): only a finished branch is compared.
+      const status = r.code === 0 ? new RunFolder(dir).readManifest().status : undefined;
+      if (status !== undefined && status !== "finished")
+        throw new UsageError(`${dir} ended ${status}; run this again to continue it`, 1);
       if (r.code !== 0)
         throw new UsageError(
           `lm ${args.join(" ")} ended with exit code ${r.code}; fix it, then run this again to continue`,
