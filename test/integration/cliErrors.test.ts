@@ -60,7 +60,7 @@ const CASES: Case[] = [
     args: () => ["fit", tiny],
     exit: 2,
     kind: "usage",
-    message: /unknown command "fit" \(expected train, resume, list, analyze\)/,
+    message: /unknown command "fit" \(expected train, resume, branch, lmc, instability, list, analyze\)/,
   },
   { name: "an unknown option", args: () => ["train", tiny, "--frob"], exit: 2, kind: "usage", message: /--frob/ },
   { name: "no FILE", args: () => ["train"], exit: 2, kind: "usage", message: /train: missing FILE/ },
