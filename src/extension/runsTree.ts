@@ -4,7 +4,8 @@
 // change disposed the command of every run item, so a click during a redraw hit a command that was
 // gone; now only the changed run / system / experiment nodes are redrawn, and the whole tree only
 // when the set or order of top-level nodes changes. TensorBoard logs (runIndex.ts) come after the
-// experiments, under one "TensorBoard logs" node, one item per log folder.
+// experiments, under one "TensorBoard logs" node, one item per log folder. A branch (`lm branch`)
+// is shown under its parent run.
 import * as path from "node:path";
 import { METRICS_FILE } from "../shared/runFormat";
 import type { SweepPointStatus } from "../shared/sweepFormat";
@@ -72,6 +73,29 @@ function sameList(a: readonly string[] | undefined, b: readonly string[]): boole
   return a !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
+/**
+ * The parent run of each branch among `runs` (by index key): its `branchOf.run` resolved from the
+ * branch's folder, when that run is in the list. A chain that loops (hand-edited run.json files)
+ * leaves its runs at the top.
+ */
+export function branchParents(runs: readonly ValidRunEntry[]): Map<string, string> {
+  const keys = new Set(runs.map((e) => e.key));
+  const direct = new Map<string, string>();
+  for (const e of runs) {
+    const b = e.manifest.branchOf;
+    if (!b) continue;
+    const key = pathKey(path.resolve(e.runDir, b.run));
+    if (key !== e.key && keys.has(key)) direct.set(e.key, key);
+  }
+  const out = new Map<string, string>();
+  for (const [child, parent] of direct) {
+    let at: string | undefined = parent;
+    for (let n = 0; at !== undefined && at !== child && n <= direct.size; n++) at = direct.get(at);
+    if (at === undefined) out.set(child, parent);
+  }
+  return out;
+}
+
 export class RunsTreeModel {
   private nodes = new Map<string, RunsNode>();
   private rootIds: string[] | undefined;
@@ -135,10 +159,25 @@ export class RunsTreeModel {
         const runs = sys.runs.filter((e) => !inSweep(e));
         // A system whose runs are all sweep points shows under its sweeps only.
         if (runs.length === 0) continue;
+        // A branch (run.json `branchOf`) goes under its parent run when that run is in this system.
+        const parents = branchParents(runs);
+        const branchIds = new Map<string, string[]>();
         for (const entry of runs) {
-          const run = reuse({ kind: "run", id: runId(entry.key), entry }, (old) => old.entry !== entry);
-          runIds.push(run.id);
-          parentOf.set(run.id, sysId);
+          const parent = parents.get(entry.key);
+          if (parent !== undefined)
+            branchIds.set(runId(parent), [...(branchIds.get(runId(parent)) ?? []), runId(entry.key)]);
+        }
+        for (const entry of runs) {
+          const id = runId(entry.key);
+          const branches = branchIds.get(id) ?? [];
+          const run = reuse(
+            { kind: "run", id, entry },
+            (old) => old.entry !== entry || !sameList(this.childIds.get(id) ?? [], branches),
+          );
+          if (branches.length > 0) childIds.set(id, branches);
+          const parent = parents.get(entry.key);
+          if (parent === undefined) runIds.push(run.id);
+          parentOf.set(run.id, parent === undefined ? sysId : runId(parent));
         }
         // A system's item shows its run count; its children are its runs.
         const shown = runs.length === sys.runs.length ? sys : { ...sys, runs };

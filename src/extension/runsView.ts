@@ -205,7 +205,12 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
         const e = node.entry;
         const m = e.manifest;
         const active = this.ctx.supervisor.findByRunDir(e.runDir);
-        const item = new vscode.TreeItem(node.label ?? e.folderName, vscode.TreeItemCollapsibleState.None);
+        // A run with branches (`lm branch`) opens to them.
+        const collapsible =
+          this.model.children(node).length > 0
+            ? vscode.TreeItemCollapsibleState.Expanded
+            : vscode.TreeItemCollapsibleState.None;
+        const item = new vscode.TreeItem(node.label ?? e.folderName, collapsible);
         item.id = node.id;
         const progress =
           active && (active.phase.kind === "training" || active.phase.kind === "stopping")

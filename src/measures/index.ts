@@ -12,3 +12,4 @@ export * from "./lanczos";
 export * from "./sharpness";
 export * from "./conservation";
 export * from "./symmetries";
+export * from "./lmc";

@@ -140,6 +140,8 @@ export interface RunManifest {
   error?: RunError;
   /** When this run continued another (same folder): the step it resumed from, each time. */
   resumedFrom?: number[];
+  /** When this run was branched from a checkpoint of another run (`lm branch`): docs/run-format.md, `branchOf`. */
+  branchOf?: BranchOf;
   /** Producer, e.g. "learning-mechanics 0.1.0" or "my-pytorch-script". */
   producer: string;
   /**
@@ -162,6 +164,18 @@ export interface RunSweepPoint {
   values: Record<string, SweepValue>;
   /** The point's seed (also the run's `seed`). */
   seed: number;
+}
+
+/** Where a branch started: the parent run, its checkpoint, and what the branch changed. */
+export interface BranchOf {
+  /** The parent's folder: relative to this run's folder when they share a tree, else absolute. */
+  run: string;
+  /** The parent's run.json `id`. */
+  runId: string;
+  /** The parent's checkpoint the branch started from (weights, optimizer state, step counter). */
+  step: number;
+  /** What differs from the parent: `dataSeed`, the seed of the minibatch order (absent: the parent's `seed`). */
+  change: { dataSeed?: number };
 }
 
 /** The two forms of GELU (docs/run-format.md, `gelu`). */
@@ -261,6 +275,18 @@ export function manifestProblems(value: unknown): string[] {
         "sweep.values",
         "an object of numbers, strings and booleans",
       );
+    }
+  }
+  if ("branchOf" in m) {
+    const b = m["branchOf"];
+    need(isObject(b), "branchOf", "an object");
+    if (isObject(b)) {
+      need(isString(b["run"]), "branchOf.run", "a string");
+      need(isString(b["runId"]), "branchOf.runId", "a string");
+      need(isInteger(b["step"]) && b["step"] >= 0, "branchOf.step", "an integer ≥ 0");
+      need(isObject(b["change"]), "branchOf.change", "an object");
+      if (isObject(b["change"]) && "dataSeed" in b["change"])
+        need(isInteger(b["change"]["dataSeed"]), "branchOf.change.dataSeed", "an integer");
     }
   }
   if ("error" in m) {

@@ -1,6 +1,9 @@
 // Headless CLI on the same code as the sidecar:
 //   lm train FILE [--system NAME] [--out DIR] [--run-dir DIR] [--backend auto|torch|gpu|native|wasm|cpu] [--device D] [--python PATH] [--threads N] [--steps N]
 //   lm resume RUN_DIR [--backend B] [--device D] [--python PATH] [--threads N]
+//   lm branch RUN_DIR --step K [--data-seed S] [--steps N] [--out DIR | --run-dir DIR] [--allow-changed] [--backend B]
+//   lm lmc RUN_A RUN_B [--steps-a K] [--steps-b K] [--points N] [--out FILE] [--allow-changed] [--backend B]
+//   lm instability RUN_DIR --at K1,K2,… [--data-seeds S1,S2] [--points N] [--out DIR] [--backend B]
 //   lm list FILE
 //   lm analyze RUN_DIR [--follow] [--only weights,kernel,…] [--set tracin.projectionDim=128 …] [--file FILE | --run-experiment] [--backend B]
 //   lm sweep FILE [--system NAME] [--out DIR] [--parallel N] [--backend B] [--steps N];  lm sweep --resume SWEEP_DIR [--parallel N] [--backend B]
@@ -19,14 +22,15 @@ import type { AnalyzeRequest } from "./analyzer/index";
 import { startJob, type JobHandle } from "./jobHost";
 import type { Job, JobResult } from "./jobs";
 import { FileRefusedError } from "../shared/safeRead";
-import type { RunRequest } from "./session";
+import type { RunRequest, SweepPlanRequest } from "./session";
+import { dirname, resolve } from "node:path";
+import { UsageError } from "./errors";
+import { childLm, type InstabilityRequest, instabilityTable, runInstability } from "./instability";
+import type { LmcRequest } from "./lmc";
 import { errorText, progressLine } from "./progress";
-import { analyzeSummary, trainSummary } from "./summary";
+import { analyzeSummary, lmcSummary, trainSummary } from "./summary";
 import { VERSION } from "./version";
 import { availableParallelism } from "node:os";
-import { resolve } from "node:path";
-import { UsageError } from "./errors";
-import type { SweepPlanRequest } from "./session";
 import { createSweepFolder, loadSweep, pointsToRun, reconcile } from "./sweep/folder";
 import { defaultParallel, runLocalSweep } from "./sweep/local";
 import { formatSweepStatus, sweepStatus } from "./sweep/status";
@@ -49,6 +53,15 @@ usage:
   lm train FILE [--system NAME] [--out DIR] [--run-dir DIR] [--backend auto|torch|gpu|native|wasm|cpu] [--steps N]
            [--device cpu|cuda|cuda:N|mps] [--python PATH] [--threads N]   (for torch, and for auto, which may choose it)
   lm resume RUN_DIR [--backend B] [--device D] [--python PATH] [--threads N]
+  lm branch RUN_DIR --step K [--data-seed S] [--steps N] [--out DIR | --run-dir DIR] [--allow-changed] [--backend B]
+    (a new run from checkpoint K of RUN_DIR: weights, optimizer state, schedule position; --data-seed
+    changes the minibatch order only; --steps N, the step it ends at, defaults to the parent's total)
+  lm lmc RUN_A RUN_B [--steps-a K] [--steps-b K] [--points 11] [--out FILE] [--allow-changed] [--backend B]
+    (linear mode connectivity: train/test loss and error at (1−α)θ_A + αθ_B, and the barrier
+    heights; default the last checkpoints; written to RUN_A/lmc/, the file's path on stdout)
+  lm instability RUN_DIR --at K1,K2,… [--data-seeds S1,S2] [--points 11] [--out DIR] [--backend B]
+    (for each k: two branches at k with data seeds S1, S2 (default 1,2) trained to the end, then lmc
+    between them; barrier against k printed and written to DIR/instability.json, DIR on stdout)
   lm list FILE
   lm analyze RUN_DIR [--follow] [--only weights,kernel,fourier,tracin,bif,conservation] [--set ANALYSIS.FIELD=VALUE]… [--file FILE | --run-experiment] [--backend B]
     (the analyses that need the model run the experiment file's code: only with --file FILE, or
@@ -138,7 +151,27 @@ function printer(): (e: TrainerEvent) => void {
   };
 }
 
-const COMMANDS = ["train", "resume", "list", "analyze", "sweep", "sweep-task", "sweep-status", "sweep-cancel"];
+const COMMANDS = [
+  "train",
+  "resume",
+  "branch",
+  "lmc",
+  "instability",
+  "list",
+  "analyze",
+  "sweep",
+  "sweep-task",
+  "sweep-status",
+  "sweep-cancel",
+];
+
+/** A whole number ≥ `min` from an option's text, or a usage message naming the option. */
+function wholeNumber(option: string, text: string, min: number): number | string {
+  const n = Number(text);
+  return /^\s*-?\d+\s*$/.test(text) && Number.isSafeInteger(n) && n >= min
+    ? n
+    : `--${option} must be an integer ≥ ${min}, got "${text}"`;
+}
 
 /** A malformed command line: one `error (usage)` line, the usage when it helps; exit code 2. */
 function usageError(message: string, withUsage = false): 2 {
@@ -176,6 +209,14 @@ function parseCommandLine(argv: string[]) {
       mem: { type: "string" },
       account: { type: "string" },
       "sbatch-arg": { type: "string", multiple: true },
+      step: { type: "string" },
+      "data-seed": { type: "string" },
+      "allow-changed": { type: "boolean" },
+      "steps-a": { type: "string" },
+      "steps-b": { type: "string" },
+      points: { type: "string" },
+      at: { type: "string" },
+      "data-seeds": { type: "string" },
       help: { type: "boolean", short: "h" },
       version: { type: "boolean" },
     },
@@ -203,11 +244,13 @@ async function main(argv: string[]): Promise<number> {
     return usageError(`unknown command "${command}" (expected ${COMMANDS.join(", ")})`, true);
   if (!target) {
     const missing =
-      command === "resume" || command === "analyze"
-        ? "RUN_DIR"
-        : command.startsWith("sweep-") || values.resume
-          ? "SWEEP_DIR"
-          : "FILE";
+      command === "lmc"
+        ? "RUN_A"
+        : command === "resume" || command === "analyze" || command === "branch" || command === "instability"
+          ? "RUN_DIR"
+          : command.startsWith("sweep-") || values.resume
+            ? "SWEEP_DIR"
+            : "FILE";
     return usageError(`${command}: missing ${missing}`, true);
   }
   const sweepOnly = (["parallel", "resume", "json"] as const).find(
@@ -245,6 +288,9 @@ async function main(argv: string[]): Promise<number> {
     }
     return systems.some((s) => s.problems.length) ? 1 : 0;
   }
+
+  if (command === "lmc") return lmcCommand(target, positionals[2], values);
+  if (command === "instability") return instabilityCommand(target, values);
 
   if (command === "analyze") {
     let request: AnalyzeRequest;
@@ -343,6 +389,25 @@ async function main(argv: string[]): Promise<number> {
     if (steps !== undefined) request.steps = steps;
   } else if (command === "resume") {
     request = { kind: "resume", runDir: target, ...choice };
+  } else if (command === "branch") {
+    if (values.step === undefined)
+      return usageError("branch: missing --step K (the parent's checkpoint to start from)");
+    const step = wholeNumber("step", values.step, 0);
+    if (typeof step === "string") return usageError(step);
+    request = { kind: "branch", parentDir: target, step, ...choice };
+    if (values["data-seed"] !== undefined) {
+      const seed = wholeNumber("data-seed", values["data-seed"], 0);
+      if (typeof seed === "string") return usageError(seed);
+      request.dataSeed = seed;
+    }
+    if (values.steps !== undefined) {
+      const n = wholeNumber("steps", values.steps, 1);
+      if (typeof n === "string") return usageError(n);
+      request.steps = n;
+    }
+    if (values.out) request.runsRoot = values.out;
+    if (values["run-dir"]) request.runDir = values["run-dir"];
+    if (values["allow-changed"]) request.allowChanged = true;
   } else {
     return usageError(`unknown command "${command}"`, true);
   }
@@ -521,6 +586,87 @@ function sweepStatusCommand(dir: string, json: boolean): number {
     json ? `${JSON.stringify(status, null, 2)}\n` : formatSweepStatus(status) + slurmStatusLines(status),
   );
   return 0;
+}
+
+/** `lm lmc RUN_A RUN_B`: the interpolation in the job worker (it runs run A's experiment code). */
+async function lmcCommand(
+  runA: string,
+  runB: string | undefined,
+  values: ReturnType<typeof parseCommandLine>["values"],
+): Promise<number> {
+  if (runB === undefined) return usageError("lmc: missing RUN_B", true);
+  const request: LmcRequest = { runA, runB };
+  for (const [option, key, min] of [
+    ["steps-a", "stepA", 0],
+    ["steps-b", "stepB", 0],
+    ["points", "points", 2],
+  ] as const) {
+    const text = values[option];
+    if (text === undefined) continue;
+    const n = wholeNumber(option, text, min);
+    if (typeof n === "string") return usageError(n);
+    request[key] = n;
+  }
+  if (values.out) request.out = values.out;
+  if (values.backend) request.backend = values.backend;
+  if (values["allow-changed"]) request.allowChanged = true;
+  const print = printer();
+  const { result } = await runJob({ kind: "lmc", request }, print);
+  if (result.kind !== "lmc") return 1;
+  if (!result.outcome.ok) {
+    process.stderr.write(errorText(result.outcome.error));
+    return 1;
+  }
+  const { path, record } = result.outcome.lmc;
+  process.stderr.write(lmcSummary(record));
+  process.stdout.write(`${path}\n`);
+  return 0;
+}
+
+/** A comma-separated list of whole numbers ≥ 0, or a usage message naming the option. */
+function wholeNumbers(option: string, text: string): number[] | string {
+  const items = text.split(",").map((t) => wholeNumber(option, t.trim(), 0));
+  const bad = items.find((x) => typeof x === "string");
+  return typeof bad === "string" ? bad : (items as number[]);
+}
+
+/** `lm instability RUN --at …`: branches and interpolations as child `lm` processes, one after another. */
+async function instabilityCommand(
+  runDir: string,
+  values: ReturnType<typeof parseCommandLine>["values"],
+): Promise<number> {
+  if (values.at === undefined)
+    return usageError("instability: missing --at K1,K2,… (the parent's checkpoints to branch at)");
+  const at = wholeNumbers("at", values.at);
+  if (typeof at === "string") return usageError(at);
+  const seeds = wholeNumbers("data-seeds", values["data-seeds"] ?? "1,2");
+  if (typeof seeds === "string") return usageError(seeds);
+  if (seeds.length !== 2 || seeds[0] === seeds[1])
+    return usageError(`--data-seeds must be two different seeds, got "${values["data-seeds"]}"`);
+  const request: InstabilityRequest = {
+    runDir,
+    at: [...new Set(at)].sort((a, b) => a - b),
+    dataSeeds: [seeds[0]!, seeds[1]!],
+  };
+  if (values.out) request.out = values.out;
+  if (values.backend) request.backend = values.backend;
+  if (values.points !== undefined) {
+    const n = wholeNumber("points", values.points, 2);
+    if (typeof n === "string") return usageError(n);
+    request.points = n;
+  }
+  try {
+    const { path, record } = await runInstability(request, childLm(__filename), (line) =>
+      process.stderr.write(`${line}\n`),
+    );
+    process.stderr.write(instabilityTable(record));
+    process.stdout.write(`${dirname(path)}\n`);
+    return 0;
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(errorText({ kind: "usage", message: e.message }));
+    return 1;
+  }
 }
 
 /**

@@ -42,11 +42,12 @@ function experimentFileOf(job: Job): string | undefined {
   let runDir: string;
   if (job.kind === "list") return job.file;
   if (job.kind === "sweepPlan") return job.request.file;
-  if (job.kind === "analyze") {
+  if (job.kind === "lmc") runDir = job.request.runA;
+  else if (job.kind === "analyze") {
     if (job.request.file) return job.request.file;
     runDir = job.request.runDir;
   } else if (job.request.kind === "train") return job.request.file;
-  else runDir = job.request.runDir;
+  else runDir = job.request.kind === "branch" ? job.request.parentDir : job.request.runDir;
   try {
     return new RunFolder(runDir).readManifest().experiment?.path;
   } catch {
@@ -177,6 +178,7 @@ function abandoned(
   emit(error);
   if (job.kind === "list") return { kind: "listFailed", error };
   if (job.kind === "sweepPlan") return { kind: "sweepPlanFailed", error, exitCode: 1 };
+  if (job.kind === "lmc") return { kind: "lmc", outcome: { ok: false, error } };
   if (job.kind === "analyze") {
     const runDir = job.request.runDir;
     releaseOwnLock(join(runDir, ANALYZER_LOCK));

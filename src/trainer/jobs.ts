@@ -3,6 +3,7 @@
 // where the experiment file's code runs (see jobHost.ts).
 import type { AnalyzeOutcome, AnalyzeRequest } from "./analyzer/index";
 import type { SystemSummary, TrainerEvent } from "../shared/trainerProtocol";
+import type { LmcOutcome, LmcRequest } from "./lmc";
 import type { ErrorEvent, RunOutcome, RunRequest, SweepPlanRequest, SweepPlanResult } from "./session";
 
 export type Job =
@@ -10,14 +11,16 @@ export type Job =
   | { kind: "analyze"; request: AnalyzeRequest }
   | { kind: "list"; file: string }
   /** `lm sweep FILE`: load the file and expand the system's sweep (the launcher runs in the main thread). */
-  | { kind: "sweepPlan"; request: SweepPlanRequest };
+  | { kind: "sweepPlan"; request: SweepPlanRequest }
+  | { kind: "lmc"; request: LmcRequest };
 
 export type JobResult =
   | { kind: "run"; outcome: RunOutcome }
   | { kind: "analyze"; outcome: AnalyzeOutcome }
   | { kind: "list"; listed: { file: string; systems: SystemSummary[] } }
   | { kind: "listFailed"; error: ErrorEvent }
-  | SweepPlanResult;
+  | SweepPlanResult
+  | { kind: "lmc"; outcome: { ok: true; lmc: LmcOutcome } | { ok: false; error: ErrorEvent } };
 
 /** What the worker is started with. */
 export interface WorkerStart {

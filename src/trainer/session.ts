@@ -1,7 +1,7 @@
 // What the CLI and the sidecar share: listing the systems of a file, and running one train or
 // resume request end to end, with every failure turned into a protocol `error` event.
 import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { type SweepPlan, sweepSize } from "../sdk/sweep";
 import { describeSystem, validateSystem } from "../sdk/validate";
 import type { RunSweepPoint } from "../shared/runFormat";
@@ -17,7 +17,7 @@ import { newRunId, RunFolder } from "./runFolder";
 import { chooseSystem, validatedSystem } from "./systems";
 import { TorchUnsupportedError } from "./torch/exchange";
 import { WorkerRunError } from "./torch/relay";
-import { train, TrainingFailure, type TrainOutcome } from "./train";
+import { type BranchStart, train, TrainingFailure, type TrainOutcome } from "./train";
 import { chooseTrainingBackend, parseDevice } from "./trainingBackend";
 
 export type ErrorEvent = Extract<TrainerEvent, { type: "error" }>;
@@ -41,7 +41,19 @@ export type RunRequest =
       /** One point of the system's sweep (`lm sweep-task`): its values and seed, recorded in run.json. */
       sweepPoint?: RunSweepPoint;
     } & BackendChoice)
-  | ({ kind: "resume"; runDir: string } & BackendChoice);
+  | ({ kind: "resume"; runDir: string } & BackendChoice)
+  | ({
+      /** `lm branch`: a new run from checkpoint `step` of the run in `parentDir` (docs/branching.md). */
+      kind: "branch";
+      parentDir: string;
+      step: number;
+      dataSeed?: number;
+      steps?: number;
+      /** Where the branch's folder goes: `runDir` itself, or a new folder in `runsRoot` (default: beside the parent). */
+      runsRoot?: string;
+      runDir?: string;
+      allowChanged?: boolean;
+    } & BackendChoice);
 
 export async function listSystems(file: string): Promise<{ file: string; systems: SystemSummary[] }> {
   const experiment = await loadExperiment(file);
@@ -179,7 +191,25 @@ export async function runRequest(request: RunRequest, emitEvent: Emit, shouldSto
   };
   try {
     let system: string | undefined;
-    if (request.kind === "resume") {
+    let branch: BranchStart | undefined;
+    if (request.kind === "branch") {
+      const parentDir = resolve(request.parentDir);
+      const parent = new RunFolder(parentDir).readManifest();
+      if (parent.experiment === undefined)
+        throw new UsageError(
+          `${parentDir} records no experiment file (run.json has no "experiment"), so it cannot be branched`,
+          1,
+        );
+      experimentFile = parent.experiment.path;
+      system = parent.system;
+      branch = {
+        parentDir,
+        parent,
+        step: request.step,
+        ...(request.dataSeed !== undefined ? { dataSeed: request.dataSeed } : {}),
+        ...(request.allowChanged ? { allowChanged: true } : {}),
+      };
+    } else if (request.kind === "resume") {
       runDir = resolve(request.runDir);
       const manifest = new RunFolder(runDir).readManifest();
       if (manifest.experiment === undefined)
@@ -203,6 +233,8 @@ export async function runRequest(request: RunRequest, emitEvent: Emit, shouldSto
     system = found.name;
     if (request.kind === "train")
       runDir = resolve(request.runDir ?? resolve(request.runsRoot ?? "runs", newRunId(system)));
+    if (request.kind === "branch" && branch)
+      runDir = resolve(request.runDir ?? resolve(request.runsRoot ?? dirname(branch.parentDir), newRunId(system)));
     if (runDir === undefined) throw new Error("no run folder was chosen");
     // Chosen before anything is written: a missing Python, PyTorch or device leaves no run folder.
     const chosen = await chooseTrainingBackend(backendWanted, {
@@ -225,8 +257,9 @@ export async function runRequest(request: RunRequest, emitEvent: Emit, shouldSto
       emit,
       shouldStop,
       resume: request.kind === "resume",
-      ...(request.kind === "train" && request.steps !== undefined ? { steps: request.steps } : {}),
+      ...(request.kind !== "resume" && request.steps !== undefined ? { steps: request.steps } : {}),
       ...(request.kind === "train" && request.sweepPoint !== undefined ? { sweepPoint: request.sweepPoint } : {}),
+      ...(branch ? { branch } : {}),
     });
     emit({
       type: "finished",

@@ -2,6 +2,7 @@
 // regime) and at the end of `lm train` (the grokking verdict for a system with test accuracy, else
 // the final metrics). The verdict is the one `lm analyze` and the Grokking panel give: the same
 // report (src/shared/analysisViews.ts over src/measures/grokking.ts), never recomputed here.
+import type { LmcRecord } from "../shared/lmcFormat";
 import type { MetricsRecord } from "../shared/runFormat";
 import { grokkingReport, lazyRichRun, loadRunData, toGrokReport } from "../shared/analysisViews";
 import { RunFolder } from "./runFolder";
@@ -51,4 +52,19 @@ export function trainSummary(runDir: string): string {
     ...(final === undefined ? [] : [final]),
   ];
   return lines.length ? `${lines.join("\n")}\n` : "";
+}
+
+/** What `lm lmc` found: the curve (α, losses, errors) and the barrier heights, for stderr. */
+export function lmcSummary(record: LmcRecord): string {
+  const cols = (["train_loss", "train_error", "test_loss", "test_error"] as const).filter(
+    (q) => record.points[0]?.[q] !== undefined,
+  );
+  const cell = (v: number | undefined) => (v === undefined ? "—" : v.toPrecision(5)).padStart(12);
+  const lines = [
+    `linear interpolation ${record.a.runId}@${record.a.step} → ${record.b.runId}@${record.b.step}`,
+    `${"α".padStart(7)}${cols.map((c) => c.padStart(12)).join("")}`,
+    ...record.points.map((p) => `${p.alpha.toFixed(3).padStart(7)}${cols.map((c) => cell(p[c])).join("")}`),
+    `barrier${cols.map((c) => cell(record.barrier[c])).join("")}`,
+  ];
+  return `${lines.join("\n")}\n`;
 }

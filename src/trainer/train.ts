@@ -9,7 +9,7 @@
 // diverged or failed), each a method below. On the torch backend the steps run in the PyTorch
 // worker (torch/relay.ts) and this class writes what it hands back: the same records and files.
 import * as tf from "@tensorflow/tfjs-core";
-import { dirname } from "node:path";
+import { dirname, isAbsolute, relative, resolve } from "node:path";
 import type { SystemSpec } from "../sdk/spec";
 import { describeSystem, resolvedConfig } from "../sdk/validate";
 import type { BackendInfo, MetricsRecord, RunManifest, RunStatus, RunSweepPoint } from "../shared/runFormat";
@@ -46,6 +46,19 @@ export interface TrainRequest {
   torch?: TorchTarget;
   /** A new run that is one point of a sweep: its values and seed, recorded as run.json's `sweep`. */
   sweepPoint?: RunSweepPoint;
+  /** Start this new run from a checkpoint of another run (`lm branch`); `steps` then defaults to the parent's total. */
+  branch?: BranchStart;
+}
+
+/** A branch's start (docs/branching.md): the parent run, its checkpoint, and the branch's minibatch-order seed. */
+export interface BranchStart {
+  parentDir: string;
+  parent: RunManifest;
+  step: number;
+  /** The minibatch order's seed; undefined keeps the parent's (its `seed`, or its own branch's data seed). */
+  dataSeed?: number;
+  /** Branch even though the experiment file changed since the parent ran (its sha256 differs). */
+  allowChanged?: boolean;
 }
 
 export interface TrainOutcome {
@@ -114,6 +127,8 @@ class Training {
     private readonly timeOffset: number,
     /** The step-0 parameters of a resumed torch run (a centred model's worker recomputes f(w₀, x) from them). */
     private readonly initParams: ParamValues[] | undefined,
+    /** The minibatch order's seed: the system's `seed`, unless this run is a branch given another. */
+    private readonly dataSeed: number,
   ) {
     this.emit = req.emit;
     this.folder = new RunFolder(req.runDir);
@@ -121,7 +136,7 @@ class Training {
     this.batches =
       spec.batchSize === "full" || spec.batchSize >= trainN
         ? undefined
-        : new BatchSchedule(trainN, spec.batchSize, spec.seed);
+        : new BatchSchedule(trainN, spec.batchSize, dataSeed);
     this.vars = system.model.params.map((p) => p.variable);
     this.nameOf = new Map(system.model.params.map((p) => [p.variable.name, p.name]));
     this.step = startStep ?? 0;
@@ -137,6 +152,13 @@ class Training {
     let lock = req.resume ? folder.lock("resume") : undefined;
     try {
       const resumed = req.resume ? folder.readManifest() : undefined;
+      const branch = req.branch;
+      if (branch) checkBranchParent(branch, req.experiment);
+      if (resumed?.branchOf && folder.checkpointSteps().length === 0)
+        throw new UsageError(
+          `${req.runDir} is a branch with no checkpoint (it was stopped before its first was written): branch ${resumed.branchOf.run} again instead`,
+          1,
+        );
       if (resumed && resumed.experiment?.sha256 !== req.experiment.sha256) {
         throw new UsageError(
           `${req.experiment.file} changed since this run started (${resumed.experiment?.sha256.slice(0, 19) ?? "no file recorded"}…); a resumed run would mix two experiments. Start a new run instead.`,
@@ -145,12 +167,20 @@ class Training {
       }
       // A resumed run keeps the step count it was started with (recorded in run.json).
       const found = chooseSystem(req.experiment, req.system);
-      // A point of a sweep is rebuilt with its values on a resume too (run.json's `sweep`).
+      // A point of a sweep is rebuilt with its values on a resume too (run.json's `sweep`), and so is
+      // a branch of one.
       const spec = validatedSpec(found, {
-        steps: resumed ? resumed.totalSteps : req.steps,
-        trainedGelu: resumed,
-        point: resumed ? resumed.sweep : req.sweepPoint,
+        steps: resumed ? resumed.totalSteps : (req.steps ?? branch?.parent.totalSteps),
+        trainedGelu: resumed ?? branch?.parent,
+        point: resumed ? resumed.sweep : (req.sweepPoint ?? branch?.parent.sweep),
       });
+      if (branch && spec.steps <= branch.step)
+        throw new UsageError(
+          `the branch would train no step: it starts at step ${branch.step} and ends at step ${spec.steps}; give --steps N with N > ${branch.step}`,
+        );
+      // A branch's data seed is recorded in its run.json, so a resume of the branch keeps its minibatch order.
+      const dataSeed =
+        resumed?.branchOf?.change.dataSeed ?? branch?.dataSeed ?? branch?.parent.branchOf?.change.dataSeed ?? spec.seed;
       let system: SystemInstance;
       try {
         system = new SystemInstance(spec, dirname(req.experiment.file), (io, data) =>
@@ -165,11 +195,16 @@ class Training {
         for (const path of folder.removeStaleTempFiles())
           req.emit({ type: "log", level: "info", message: `removed ${path}, left by a write that was cut short` });
         // Before the restore overwrites them, the variables hold the step-0 parameters (the seed's).
-        const initParams = req.torch && resumed ? paramValues(system) : undefined;
+        const initParams = req.torch && (resumed || branch) ? paramValues(system) : undefined;
         const { startStep, timeOffset } = resumed
           ? restoreLastCheckpoint(folder, system, optimizer)
-          : { startStep: undefined, timeOffset: 0 };
-        const training = new Training(req, spec, system, optimizer, lock, startStep, timeOffset, initParams);
+          : branch
+            ? {
+                startStep: restoreCheckpoint(new RunFolder(branch.parentDir), branch.step, system, optimizer),
+                timeOffset: 0,
+              }
+            : { startStep: undefined, timeOffset: 0 };
+        const training = new Training(req, spec, system, optimizer, lock, startStep, timeOffset, initParams, dataSeed);
         training.begin(resumed);
         return training;
       } catch (e) {
@@ -197,9 +232,7 @@ class Training {
         resumedFrom: [...(resumed.resumedFrom ?? []), from],
         backend: req.backend,
       };
-      if (this.startStep !== undefined && this.folder.checkpointSteps()[0] === 0) {
-        this.initialValues = new Map([...this.folder.readCheckpoint(0).params].map(([k, v]) => [k, v.values]));
-      }
+      if (this.startStep !== undefined) this.initialValues = initialValuesOf(this.folder, resumed);
     } else {
       this.manifest = {
         format: "learning-mechanics/run",
@@ -215,11 +248,14 @@ class Training {
         startedAt: now(),
         updatedAt: now(),
         totalSteps: spec.steps,
-        step: 0,
+        step: this.startStep ?? 0,
         producer: `learning-mechanics ${VERSION}`,
         gelu: "erf",
         ...(req.sweepPoint ? { sweep: req.sweepPoint } : {}),
+        ...(req.branch ? { branchOf: branchOf(req.runDir, req.branch) } : {}),
       };
+      // The relative change in a branch's checkpoint stats is from the parent's initialization.
+      if (req.branch) this.initialValues = initialValuesOf(this.folder, this.manifest);
     }
     this.folder.writeManifest(this.manifest);
     // A run from before data.json existed gets one at its resume: the task's data is deterministic.
@@ -240,6 +276,10 @@ class Training {
 
   async run(): Promise<TrainOutcome> {
     try {
+      if (this.req.branch) {
+        const atStart = await this.recordBranchStart(this.req.branch.step);
+        if (atStart) return atStart;
+      }
       if (this.req.torch) return await this.runOnTorch(this.req.torch);
       if (this.startStep === undefined) {
         const atInit = await this.recordInitialization();
@@ -267,6 +307,18 @@ class Training {
     this.writeMetrics(rec);
     if (!finite) return this.diverged(0, "the loss at initialization is not finite");
     await this.checkpoint(0);
+    return undefined;
+  }
+
+  /**
+   * A branch's first records: the metrics of step K recomputed from the restored weights (on this
+   * run's backend, so they equal the parent's on the same backend) and its own copy of checkpoint K.
+   */
+  private async recordBranchStart(step: number): Promise<TrainOutcome | undefined> {
+    const { finite, rec } = this.record(step);
+    this.writeMetrics(rec);
+    if (!finite) return this.diverged(step, "the parent's checkpoint is not finite");
+    await this.checkpoint(step);
     return undefined;
   }
 
@@ -328,7 +380,8 @@ class Training {
         device: target.device,
         threads: target.threads,
         systemName: this.req.system,
-        spec,
+        // The worker uses `seed` for the minibatch order alone (the parameters are handed to it).
+        spec: { ...spec, seed: this.dataSeed },
         data: system.data,
         params: paramValues(system),
         init: resumedAt !== undefined && centred ? this.initParams : undefined,
@@ -405,25 +458,7 @@ class Training {
 
   /** Full evaluation in chunks (bounded memory): loss and accuracy on a split. */
   private evaluate(s: SplitTensors): { loss: number; acc: number } {
-    const { system } = this;
-    let lossSum = 0;
-    let correct = 0;
-    for (let i = 0; i < s.n; i += EVAL_CHUNK) {
-      const size = Math.min(EVAL_CHUNK, s.n - i);
-      const [l, c] = tf.tidy(() => {
-        const rows = <T extends tf.Tensor>(t: T): T => (s.n <= EVAL_CHUNK ? t : (tf.slice(t, i, size) as T));
-        const out = system.output(rows(s.x), s.f0 ? rows(s.f0) : undefined);
-        const y = rows(s.y);
-        const loss = tf.mul(lossOf(out, y, system.classes), size);
-        const hits = system.classes
-          ? tf.sum(tf.cast(tf.equal(tf.argMax(out, -1), tf.argMax(y, -1)), "float32"))
-          : tf.scalar(0);
-        return [loss.dataSync()[0]!, hits.dataSync()[0]!];
-      });
-      lossSum += l;
-      correct += c;
-    }
-    return { loss: lossSum / s.n, acc: correct / s.n };
+    return evaluateSplit(this.system, s);
   }
 
   private paramNorm(): number {
@@ -532,6 +567,31 @@ class Training {
   }
 }
 
+/**
+ * Full evaluation in chunks (bounded memory): loss and accuracy on a split, with the model's
+ * current parameters. The trainer's metrics and `lm lmc` use this one function, so they agree.
+ */
+export function evaluateSplit(system: SystemInstance, s: SplitTensors): { loss: number; acc: number } {
+  let lossSum = 0;
+  let correct = 0;
+  for (let i = 0; i < s.n; i += EVAL_CHUNK) {
+    const size = Math.min(EVAL_CHUNK, s.n - i);
+    const [l, c] = tf.tidy(() => {
+      const rows = <T extends tf.Tensor>(t: T): T => (s.n <= EVAL_CHUNK ? t : (tf.slice(t, i, size) as T));
+      const out = system.output(rows(s.x), s.f0 ? rows(s.f0) : undefined);
+      const y = rows(s.y);
+      const loss = tf.mul(lossOf(out, y, system.classes), size);
+      const hits = system.classes
+        ? tf.sum(tf.cast(tf.equal(tf.argMax(out, -1), tf.argMax(y, -1)), "float32"))
+        : tf.scalar(0);
+      return [loss.dataSync()[0]!, hits.dataSync()[0]!];
+    });
+    lossSum += l;
+    correct += c;
+  }
+  return { loss: lossSum / s.n, acc: correct / s.n };
+}
+
 /** The model's parameters as values (a copy), in creation order. */
 function paramValues(system: SystemInstance): ParamValues[] {
   return system.model.params.map((p) => ({
@@ -548,6 +608,67 @@ function intactCheckpoints(folder: RunFolder): string {
   const list =
     steps.length <= 6 ? steps.join(", ") : `${steps.slice(0, 3).join(", ")}, …, ${steps.slice(-2).join(", ")}`;
   return `Checkpoints up to step ${steps.at(-1)} are intact (${steps.length} file${steps.length === 1 ? "" : "s"}: steps ${list})`;
+}
+
+/** The refusals of `lm branch` before anything is written: the checkpoint exists, the experiment file is the parent's. */
+function checkBranchParent(branch: BranchStart, experiment: LoadedExperiment): void {
+  const steps = new RunFolder(branch.parentDir).checkpointSteps();
+  if (!steps.includes(branch.step)) {
+    const list =
+      steps.length === 0
+        ? "none"
+        : steps.length <= 12
+          ? steps.join(", ")
+          : `${steps.slice(0, 6).join(", ")}, …, ${steps.slice(-4).join(", ")}`;
+    throw new UsageError(`${branch.parentDir} has no checkpoint of step ${branch.step}; its checkpoints: ${list}`, 1);
+  }
+  if (!branch.allowChanged && branch.parent.experiment?.sha256 !== experiment.sha256)
+    throw new UsageError(
+      `${experiment.file} changed since ${branch.parentDir} was trained (${branch.parent.experiment?.sha256.slice(0, 19) ?? "no file recorded"}…); a branch would not continue the same experiment. Pass --allow-changed to branch anyway.`,
+      1,
+    );
+}
+
+/** run.json `branchOf`: the parent's folder relative to the branch's when they share a tree. */
+function branchOf(runDir: string, branch: BranchStart): NonNullable<RunManifest["branchOf"]> {
+  const rel = relative(runDir, branch.parentDir);
+  const dataSeed = branch.dataSeed ?? branch.parent.branchOf?.change.dataSeed;
+  return {
+    run: rel !== "" && !isAbsolute(rel) ? rel : branch.parentDir,
+    runId: branch.parent.id,
+    step: branch.step,
+    // Recorded whenever the order is not the run's `seed` (inherited from a parent branch too): a resume reads it here.
+    change: dataSeed !== undefined ? { dataSeed } : {},
+  };
+}
+
+/**
+ * The step-0 parameters for the relative change in checkpoint stats: this run's checkpoint 0, or
+ * for a branch its parent's (followed up the chain of branches); undefined when none is there.
+ */
+function initialValuesOf(folder: RunFolder, manifest: RunManifest): Map<string, Float32Array> | undefined {
+  let at = folder;
+  let m: RunManifest | undefined = manifest;
+  for (let depth = 0; depth < 32; depth++) {
+    if (at.checkpointSteps()[0] === 0) return new Map([...at.readCheckpoint(0).params].map(([k, v]) => [k, v.values]));
+    const parent: RunManifest["branchOf"] = m?.branchOf;
+    if (!parent) return undefined;
+    at = new RunFolder(resolve(at.dir, parent.run));
+    try {
+      m = at.readManifest();
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+/** Loads checkpoint `step` of `folder` into the model and the optimizer; returns the step. */
+function restoreCheckpoint(folder: RunFolder, step: number, system: SystemInstance, optimizer: Optimizer): number {
+  const ckpt = folder.readCheckpoint(step);
+  restoreParams(system.model.params, ckpt.params, folder.checkpointPath(step));
+  optimizer.restore(ckpt.optimizerT ?? step, ckpt.optimizer);
+  return step;
 }
 
 /**

@@ -1,10 +1,11 @@
-// The job worker: runs one job (train, resume, analyze or list) in a worker thread, so that the
+// The job worker: runs one job (train, resume, branch, analyze, list or lmc) in a worker thread, so that the
 // experiment file's code — its import, custom tasks and models — never blocks the main thread,
 // which can therefore always answer a signal and, if the code does not return, terminate it.
 // Events go to the main thread as messages; console output goes to the worker's stdout/stderr,
 // which the main thread routes (stderr for the CLI, `log` events for the sidecar).
 import { parentPort, workerData } from "node:worker_threads";
 import type { HostMessage, JobResult, WorkerMessage, WorkerStart } from "./jobs";
+import { runLmc } from "./lmc";
 import { locationInStack } from "./loadExperiment";
 import { analyzeRequest, errorEvent, listSystems, planSweep, runRequest } from "./session";
 
@@ -57,7 +58,13 @@ async function main(): Promise<void> {
   else if (job.kind === "analyze")
     result = { kind: "analyze", outcome: await analyzeRequest(job.request, send, shouldStop) };
   else if (job.kind === "sweepPlan") result = await planSweep(job.request);
-  else {
+  else if (job.kind === "lmc") {
+    try {
+      result = { kind: "lmc", outcome: { ok: true, lmc: await runLmc(job.request, send) } };
+    } catch (e) {
+      result = { kind: "lmc", outcome: { ok: false, error: errorEvent(e, start.experimentFile) } };
+    }
+  } else {
     try {
       result = { kind: "list", listed: await listSystems(job.file) };
     } catch (e) {

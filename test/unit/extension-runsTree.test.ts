@@ -14,7 +14,14 @@ import { tempDir } from "../support";
 function writeRun(
   root: string,
   name: string,
-  over: { system?: string; experiment?: string; status?: string; step?: number; startedAt?: string },
+  over: {
+    system?: string;
+    experiment?: string;
+    status?: string;
+    step?: number;
+    startedAt?: string;
+    branchOf?: { run: string; runId: string; step: number; change: Record<string, number> };
+  },
 ): string {
   const dir = path.join(root, name);
   fs.mkdirSync(dir, { recursive: true });
@@ -33,6 +40,7 @@ function writeRun(
     totalSteps: 100,
     step: over.step ?? 0,
     producer: "test",
+    ...(over.branchOf ? { branchOf: over.branchOf } : {}),
   };
   fs.writeFileSync(path.join(dir, "run.json"), JSON.stringify(m));
   return dir;
@@ -121,6 +129,41 @@ test("runs tree: stable nodes and targeted refreshes", async (t) => {
   // Unchanged nodes kept their identity through all of it.
   assert.equal(flatten(model).get(`run:${a1}`), before.get(`run:${a1}`));
   assert.equal(flatten(model).get("experiment:/exp/a.experiment.ts"), before.get("experiment:/exp/a.experiment.ts"));
+});
+
+test("runs tree: a branch is nested under its parent run; a loop or a parent elsewhere stays at the top", async (t) => {
+  const root = tempDir(t);
+  const parent = writeRun(root, "parent", { startedAt: "2025-06-01T12:00:00.000Z" });
+  const branch = (name: string, of: string, startedAt: string) =>
+    writeRun(root, name, { startedAt, branchOf: { run: `../${of}`, runId: of, step: 20, change: { dataSeed: 1 } } });
+  const b1 = branch("b1", "parent", "2025-06-02T12:00:00.000Z");
+  const b2 = branch("b2", "parent", "2025-06-03T12:00:00.000Z");
+  const b11 = branch("b11", "b1", "2025-06-04T12:00:00.000Z");
+  const orphan = branch("orphan", "gone", "2025-06-05T12:00:00.000Z");
+  const loopA = branch("loopA", "loopB", "2025-06-06T12:00:00.000Z");
+  const loopB = branch("loopB", "loopA", "2025-06-07T12:00:00.000Z");
+  const index = new RunIndex([root]);
+  await index.scan();
+  const model = new RunsTreeModel();
+  model.sync(index);
+  const sys = model.get("system:/exp/a.experiment.ts#modAdd")!;
+  const kids = (id: string) => model.children(model.get(id)!).map((n) => n.id);
+  assert.deepEqual(
+    model
+      .children(sys)
+      .map((n) => n.id)
+      .sort(),
+    [loopA, loopB, orphan, parent].map((d) => `run:${d}`).sort(),
+  );
+  assert.deepEqual(kids(`run:${parent}`), [`run:${b2}`, `run:${b1}`], "newest first");
+  assert.deepEqual(kids(`run:${b1}`), [`run:${b11}`], "a branch of a branch under its parent");
+  assert.deepEqual(kids(`run:${b11}`), []);
+
+  // A new branch redraws its parent run only.
+  const b3 = branch("b3", "parent", "2025-06-08T12:00:00.000Z");
+  index.update(b3);
+  assert.deepEqual(ids(model.sync(index)), [`run:${parent}`]);
+  assert.deepEqual(kids(`run:${parent}`), [`run:${b3}`, `run:${b2}`, `run:${b1}`]);
 });
 
 test("folder descriptions: relative to the workspace folder, nothing for the folder itself", () => {

@@ -294,7 +294,7 @@ test("the run.json and metrics.jsonl examples in docs/run-format.md are valid an
   // The example shows every field of the table, and the table lists every field of the example.
   const tableFields = [...manifestSection.matchAll(/^\| `([A-Za-z]+)` \|/gm)].map((m) => m[1]);
   assert.deepEqual([...tableFields].sort(), Object.keys(example).sort());
-  assert.equal(tableFields.length, 21); // every field of RunManifest
+  assert.equal(tableFields.length, 22); // every field of RunManifest (sweep and branchOf included)
 
   const metricsLines = /\n```\n(\{[\s\S]*?)```/.exec(section("metrics.jsonl"))?.[1];
   assert.ok(metricsLines !== undefined);

@@ -50,6 +50,7 @@ test("manifestProblems checks the type of every field readers use", () => {
         endedAt: "t",
         resumedFrom: [1],
         gelu: "erf",
+        branchOf: { run: "../parent", runId: "parent", step: 20, change: { dataSeed: 3 } },
       }),
     ),
     [],
@@ -81,6 +82,17 @@ test("manifestProblems checks the type of every field readers use", () => {
     [{ pid: -0.5 }, ["pid must be an integer"]],
     [{ endedAt: 5 }, ["endedAt must be a string"]],
     [{ gelu: "exact" }, ['gelu must be "erf" or "tanh"']],
+    [{ branchOf: null }, ["branchOf must be an object"]],
+    [
+      { branchOf: { run: 1, step: -1, change: { dataSeed: 0.5 } } },
+      [
+        "branchOf.run must be a string",
+        "branchOf.runId must be a string",
+        "branchOf.step must be an integer ≥ 0",
+        "branchOf.change.dataSeed must be an integer",
+      ],
+    ],
+    [{ branchOf: { run: "..", runId: "p", step: 0 } }, ["branchOf.change must be an object"]],
   ];
   for (const [over, problems] of cases)
     assert.deepEqual(manifestProblems(manifest(over)), problems, JSON.stringify(over));
