@@ -42,7 +42,10 @@ test("lm list shows both systems; lm train trains the width system's readout onl
   const list = await runCli(["list", FILE]);
   assert.equal(list.code, 0, list.stderr);
   const lines = list.stdout.trim().split("\n");
-  assert.equal(lines.length, 2, list.stdout);
+  // One line per system, each followed by its sweep's size.
+  assert.equal(lines.filter((l) => !l.startsWith(" ")).length, 2, list.stdout);
+  assert.ok(lines.includes("  sweep: 42 runs = 14 values of model.features × 3 seeds"), list.stdout);
+  assert.ok(lines.includes("  sweep: 36 runs = 12 values of task.trainSize × 3 seeds"), list.stdout);
   for (const name of ["width", "trainingSize"])
     assert.match(
       lines.find((l) => l.startsWith(`${name}\t`)) ?? "",
