@@ -8,6 +8,8 @@
 //   node dist/scripts/docs-figures.cjs --sharpness DIR [--only sharpness]   (the Sharpness figure; alone with --only)
 //   node dist/scripts/docs-figures.cjs --pytorch DIR   (only docs/pytorch.md's figures: Lazy vs rich and
 //                                                       Influence of one run.watch run, pytorch-*.png)
+//   node dist/scripts/docs-figures.cjs --sweep-panel SWEEP_DIR   (only the sweep panel on a finished
+//        `lm sweep` of examples/double-descent.experiment.ts --system width: sweep-double-descent.png)
 //
 // The run folders are not part of the repository (they are trained from examples/*.experiment.ts;
 // docs/analyses.md says with which settings), so the defaults point at where they were made.
@@ -30,8 +32,12 @@ import {
 import { readJsonFileSync } from "../src/shared/atomicFile";
 import { sharpnessRun } from "../src/shared/sharpnessView";
 import { manifestProblems, RUN_MANIFEST, type RunManifest } from "../src/shared/runFormat";
+import { RunIndex } from "../src/extension/runIndex";
+import { SweepContent } from "../src/extension/panels/sweepPanel";
+import type { SweepHostMessage, SweepState } from "../src/shared/panels/sweep";
+import { sweepHtml } from "../src/webview/sweep/page";
 import { frames, post, serveAnalysisPanels, type AnalysisHostMessage } from "../test/webview/analysisPanels";
-import { launchChromium, openPanel } from "../test/webview/panelHarness";
+import { launchChromium, openPanel, serveWebviews, until } from "../test/webview/panelHarness";
 
 const DEFAULTS = {
   grok: "/work/lit/runs2/modAdd-20261123-122901-fac6",
@@ -73,10 +79,66 @@ function modAddLabel(data: RunData): string {
   return `${data.manifest.system} p=${task?.p ?? "?"} frac=${task?.trainFraction ?? "?"}`;
 }
 
+/**
+ * The sweep panel on a sweep folder: its `init` built by the extension's own host code
+ * (SweepContent over a run index, src/extension/panels/sweepPanel.ts, which summarizes each point
+ * with src/shared/sweepSummary.ts), shown with final test loss against the width on log axes and
+ * the min–max spread over seeds.
+ */
+async function sweepPanelFigure(root: string, outDir: string, sweepDir: string): Promise<string[]> {
+  const dir = path.resolve(sweepDir);
+  const content = new SweepContent({ runIndex: new RunIndex([path.dirname(dir)]) }, dir);
+  const state: SweepState = {
+    y: "final:test_loss",
+    x: "model.features",
+    group: "",
+    logX: true,
+    logY: true,
+    spread: "minmax",
+  };
+  const update = content.init(state);
+  if (update.problems?.length) throw new Error(update.problems.join("\n"));
+  const init = update.messages.find((m): m is Extract<SweepHostMessage, { type: "init" }> => m.type === "init");
+  if (!init) throw new Error(`${dir}: no sweep panel init (not a sweep folder?)`);
+  const measured = init.points.filter((p) => p.y["final:test_loss"] !== undefined).length;
+  console.log(`${dir}: ${init.points.length} points, ${measured} with a final test_loss`);
+  const served = await serveWebviews(root, { sweep: { css: ["common.css", "analysisPanels.css"], html: sweepHtml } });
+  const browser = await launchChromium();
+  try {
+    const { page, problems } = await openPanel(browser, served.origin, "sweep", { width: 1000, height: 620 });
+    const before = (await page.evaluate("window.__lmPanel.messagesHandled()")) as number;
+    await page.evaluate(
+      (m) => (globalThis as unknown as { postMessage(m: unknown, o: string): void }).postMessage(m, "*"),
+      init,
+    );
+    await until(page, `window.__lmPanel.messagesHandled() > ${before}`);
+    // chart.js animates its first draw; let it settle.
+    await page.waitForTimeout(800);
+    await frames(page);
+    const out = path.join(outDir, "sweep-double-descent.png");
+    await page.screenshot({ path: out });
+    console.log(`${out}: ${(fs.statSync(out).size / 1024).toFixed(0)} KB`);
+    return problems.errors.map((e) => `sweep-double-descent.png: ${e}`);
+  } finally {
+    await browser.close();
+    await served.close();
+  }
+}
+
 async function main(): Promise<void> {
   const root = path.resolve(__dirname, "../..");
   const outDir = path.join(root, "docs/figures");
   fs.mkdirSync(outDir, { recursive: true });
+
+  const sweepPanelDir = arg("sweep-panel");
+  if (sweepPanelDir) {
+    const problems = await sweepPanelFigure(root, outDir, sweepPanelDir);
+    if (problems.length) {
+      console.error(problems.join("\n"));
+      process.exitCode = 1;
+    }
+    return;
+  }
 
   const grokDir = arg("grok") ?? DEFAULTS.grok;
   const grokSlowDir = arg("grok-slow") ?? DEFAULTS.grokSlow;

@@ -1,6 +1,6 @@
 // What the trainer said about each experiment file: the `list` reply (systems, their locations and
-// config problems), refreshed when a file is saved. Listing runs the file's code, so it happens only
-// in a trusted workspace. Problems go to the Problems panel through TrainerDiagnostics.
+// config problems, sweep sizes), asked for when a file is first opened and again when it is saved.
+// Listing runs the file's code, so it happens only in a trusted workspace. Problems go to the Problems panel through TrainerDiagnostics.
 import * as vscode from "vscode";
 import type { SystemSummary } from "../shared/trainerProtocol";
 import type { Ctx } from "./context";
@@ -26,8 +26,20 @@ export class ExperimentSystems implements vscode.Disposable {
       vscode.workspace.onDidSaveTextDocument((doc) => {
         if (this.isExperiment(doc) && this.ctx.isTrusted) void this.list(doc.uri.fsPath);
       }),
+      // An experiment opened in a trusted workspace is listed once, so what only the trainer
+      // knows (▶ Sweep (N runs), config problems, descriptions) shows without a save first.
+      vscode.workspace.onDidOpenTextDocument((doc) => this.listIfNew(doc)),
       vscode.workspace.onDidCloseTextDocument((doc) => this.scans.forget(doc.uri.toString())),
     );
+    for (const doc of vscode.workspace.textDocuments) this.listIfNew(doc);
+  }
+
+  /** Lists an open experiment the trainer has not answered for yet (trusted workspaces only). */
+  private listIfNew(doc: vscode.TextDocument): void {
+    const file = doc.uri.fsPath;
+    if (doc.uri.scheme !== "file" || !this.isExperiment(doc) || !this.ctx.isTrusted) return;
+    if (this.listed.has(file) || this.inFlight.has(file)) return;
+    void this.list(file).catch(() => undefined);
   }
 
   /** Systems of a document: the trainer's last answer merged with a scan of the current text. */
