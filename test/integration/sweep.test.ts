@@ -163,8 +163,10 @@ describe("lm sweep, locally", () => {
         FILE,
         "--system",
         "longWidths",
+        // Long enough that neither running point can finish before the other passes step 100
+        // (400 was not, once, on a loaded machine).
         "--steps",
-        "400",
+        "1000",
         "--out",
         out,
         "--parallel",
@@ -211,7 +213,7 @@ describe("lm sweep, locally", () => {
     for (const run of ["0000", "0001"]) {
       const m = readManifest(join(dir, run));
       assert.equal(m.status, "stopped");
-      assert.ok(m.step > 0 && m.step < 400, `stopped midway, at ${m.step}`);
+      assert.ok(m.step > 0 && m.step < 1000, `stopped midway, at ${m.step}`);
       // The final checkpoint is the step the run stopped at.
       assert.ok(existsSync(join(dir, run, "checkpoints", `step-${String(m.step).padStart(8, "0")}.safetensors`)));
       stoppedAt.push(m.step);
@@ -237,7 +239,7 @@ describe("lm sweep, locally", () => {
     });
     const fourth = readManifest(join(dir, "0003"));
     assert.equal(fourth.resumedFrom, undefined);
-    assert.equal(fourth.totalSteps, 400, "--steps is recorded in sweep.json and kept on --resume");
+    assert.equal(fourth.totalSteps, 1000, "--steps is recorded in sweep.json and kept on --resume");
     assert.equal(fourth.seed, 5);
     assert.deepEqual((fourth.config["model"] as { hidden: number[] }).hidden, [24]);
   });
