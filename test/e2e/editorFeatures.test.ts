@@ -198,12 +198,19 @@ describe("e2e: editor features", () => {
           `at the modelSystem( call: ${JSON.stringify(r)}`,
         );
       }
-      // And the error is said out loud, not only in Problems.
-      const toasts = await notifications(cs);
-      assert.ok(
-        toasts.some((n) => n.severity === "error" && /trainFraction/.test(n.text)),
-        `error notification: ${JSON.stringify(toasts)}`,
-      );
+      // And the error is said out loud, not only in Problems. (The problems may come first: the
+      // extension lists an experiment file when it is opened, before Train's run reports.)
+      let toasts: Awaited<ReturnType<typeof notifications>> = [];
+      const said = await waitFor(
+        "the error notification",
+        async () => {
+          toasts = await notifications(cs!);
+          return toasts.some((n) => n.severity === "error" && /trainFraction/.test(n.text)) ? true : undefined;
+        },
+        30_000,
+        1_000,
+      ).catch(() => false);
+      assert.ok(said, `error notification: ${JSON.stringify(toasts)}`);
       await cs.screenshot("problems-config");
 
       t0 = performance.now();
