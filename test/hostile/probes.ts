@@ -77,10 +77,12 @@ function panelData(runDir: string, manifest: RunManifest): Json {
 function runsViewItems(index: RunIndex): Json {
   const model = new RunsTreeModel();
   model.sync(index);
-  // getTreeItem reads only these members for a run item: two of the view's context, the latest
+  // getTreeItem reads only these members for a run item: the tree model (a run with branches
+  // opens to them), two of the view's context, the latest
   // metrics (for the count of unreadable lines, read from the run's real metrics.jsonl) and the maps
   // of what each item shows (unreadable-line counts, analyzer text).
   const view = {
+    model,
     ctx: { supervisor: { findByRunDir: () => undefined }, analyzers: { state: () => undefined } },
     latest: new LatestMetrics(),
     shownBadLines: new Map<string, number>(),
