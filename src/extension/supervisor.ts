@@ -51,6 +51,17 @@ export interface Launch {
   cwd: string;
 }
 
+/**
+ * The environment a trainer process (sidecar or CLI) runs with: the extension's, with
+ * ELECTRON_RUN_AS_NODE set exactly when `launch.node` is VS Code's own runtime.
+ */
+export function trainerEnv(launch: Launch): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (launch.electronRunAsNode) env["ELECTRON_RUN_AS_NODE"] = "1";
+  else delete env["ELECTRON_RUN_AS_NODE"];
+  return env;
+}
+
 export type ExitInfo = {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -94,9 +105,7 @@ export class TrainerProcess extends ProtocolChild {
     options: { timeoutMs: number; signal?: AbortSignal },
   ): Promise<TrainerProcess> {
     if (options.signal?.aborted) throw new CancelledError();
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    if (launch.electronRunAsNode) env["ELECTRON_RUN_AS_NODE"] = "1";
-    else delete env["ELECTRON_RUN_AS_NODE"];
+    const env = trainerEnv(launch);
     log.info(`starting trainer: ${launch.node} ${launch.sidecar} (cwd ${launch.cwd})`);
     const child = spawn(launch.node, [launch.sidecar], {
       cwd: launch.cwd,

@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import * as path from "node:path";
 import { pathKey } from "./paths";
-import type { Launch } from "./supervisor";
+import { type Launch, trainerEnv } from "./supervisor";
 
 export interface SweepLog {
   info(text: string): void;
@@ -18,10 +18,11 @@ export function cliCommand(
   launch: Launch,
   args: readonly string[],
 ): { command: string; args: string[]; env: NodeJS.ProcessEnv } {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  if (launch.electronRunAsNode) env["ELECTRON_RUN_AS_NODE"] = "1";
-  else delete env["ELECTRON_RUN_AS_NODE"];
-  return { command: launch.node, args: [path.join(path.dirname(launch.sidecar), "cli.js"), ...args], env };
+  return {
+    command: launch.node,
+    args: [path.join(path.dirname(launch.sidecar), "cli.js"), ...args],
+    env: trainerEnv(launch),
+  };
 }
 
 /** The last lines of what a process said on stderr, for a message (the trainer words its errors). */
