@@ -68,3 +68,33 @@ export function torchPython(): { python: string; skip: false } | { python: undef
   if (process.env["LM_REQUIRE_TORCH"] === "1") throw new Error(`LM_REQUIRE_TORCH=1: ${reason}`);
   return { python: undefined, skip: reason };
 }
+
+/**
+ * Asserts that `work(size)` takes time linear in `size`, not quadratic, robustly under CI load:
+ * sixteen times the input takes about 16 times the time when linear and 256 times when quadratic,
+ * so the bound is their geometric mean, 64. Each size is timed as the best of several interleaved
+ * runs after a warm-up, and a ratio over the bound is measured again (up to three times): noise
+ * passes on a second try, a quadratic scan fails every time. (A fourfold input against a bound of 8
+ * failed under CI load at 8.2.)
+ */
+export function assertLinearTime(what: string, work: (size: number) => void, size: number): void {
+  const ms = (n: number): number => {
+    const t0 = performance.now();
+    work(n);
+    return performance.now() - t0;
+  };
+  const ratios: number[] = [];
+  for (let attempt = 0; attempt < 3; attempt++) {
+    work(size); // warm up the JIT before timing either
+    let small = Infinity;
+    let large = Infinity;
+    for (let i = 0; i < 5; i++) {
+      small = Math.min(small, ms(size));
+      large = Math.min(large, ms(16 * size));
+    }
+    const ratio = large / Math.max(small, 1e-3);
+    ratios.push(ratio);
+    if (ratio < 64) return;
+  }
+  assert.fail(`${what}: sixteen times the input multiplied the time by ${ratios.map((r) => r.toFixed(1)).join(", ")}`);
+}

@@ -311,7 +311,19 @@ export async function problems(cs: CodeServer): Promise<ProblemRow[]> {
     () => false,
   );
   if (!shown) return [];
-  const rows = (await panel.locator(".monaco-list-row").allInnerTexts()).map((r) => r.replace(/\s+/g, " ").trim());
+  // In the order shown, not the DOM's: the list is virtual and inserts a row rendered later (a new
+  // file's group) wherever it likes, which once put one file's problem under another's header.
+  const indexed = await panel
+    .locator(".monaco-list-row")
+    .evaluateAll((els) =>
+      els.map(
+        (el) => [Number(el.getAttribute("data-index")), (el as unknown as { innerText: string }).innerText] as const,
+      ),
+    );
+  const rows = indexed
+    .slice()
+    .sort((a, b) => a[0] - b[0])
+    .map(([, r]) => r.replace(/\s+/g, " ").trim());
   const out: ProblemRow[] = [];
   let file = "";
   for (const text of rows) {
