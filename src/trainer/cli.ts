@@ -15,65 +15,23 @@
 // SIGTERM stops gracefully (final checkpoint, status "stopped"); if the code does not return
 // within a few seconds, or on a second Ctrl-C, it is terminated and the run marked failed.
 // Exit codes: 0 finished or stopped, 1 failed, 2 usage, 3 diverged, 130 a second Ctrl-C.
-import { parseArgs } from "node:util";
-import type { TrainerEvent } from "../shared/trainerProtocol";
-import { ANALYSIS_NAMES, type AnalysesInput, type AnalysisName } from "../sdk/spec";
-import type { AnalyzeRequest } from "./analyzer/index";
-import { startJob, type JobHandle } from "./jobHost";
-import type { Job, JobResult } from "./jobs";
-import { FileRefusedError } from "../shared/safeRead";
-import type { RunRequest, SweepPlanRequest } from "./session";
-import { dirname, resolve } from "node:path";
-import { UsageError } from "./errors";
-import { childLm, type InstabilityRequest, instabilityTable, runInstability } from "./instability";
-import type { LmcRequest } from "./lmc";
-import { errorText, progressLine } from "./progress";
-import { analyzeSummary, lmcSummary, trainSummary } from "./summary";
-import { VERSION } from "./version";
 import { availableParallelism } from "node:os";
-import { createSweepFolder, loadSweep, pointsToRun, reconcile } from "./sweep/folder";
-import { defaultParallel, runLocalSweep } from "./sweep/local";
-import { formatSweepStatus, sweepStatus } from "./sweep/status";
-import { finishSweepTask, prepareSweepTask, type TaskBackend } from "./sweep/task";
-import {
-  cancelCommand,
-  localResumeProblem,
-  SLURM_FLAGS,
-  slurmContext,
-  slurmPreflight,
-  slurmStatusLines,
-  submitCommand,
-  taskArgsOf,
-  withSlurmStatus,
-} from "./sweep/slurmCli";
-import { type SlurmOptions, slurmOptionsRecord } from "./sweep/slurmScript";
-
-const USAGE = `Learning Mechanics ${VERSION}
-usage:
-  lm train FILE [--system NAME] [--out DIR] [--run-dir DIR] [--backend auto|torch|gpu|native|wasm|cpu] [--steps N]
-           [--device cpu|cuda|cuda:N|mps] [--python PATH] [--threads N]   (for torch, and for auto, which may choose it)
-  lm resume RUN_DIR [--backend B] [--device D] [--python PATH] [--threads N]
-  lm branch RUN_DIR --step K [--data-seed S] [--steps N] [--out DIR | --run-dir DIR] [--allow-changed] [--backend B]
-    (a new run from checkpoint K of RUN_DIR: weights, optimizer state, schedule position; --data-seed
-    changes the minibatch order only; --steps N, the step it ends at, defaults to the parent's total)
-  lm lmc RUN_A RUN_B [--steps-a K] [--steps-b K] [--points 11] [--out FILE] [--allow-changed] [--backend B]
-    (linear mode connectivity: train/test loss and error at (1−α)θ_A + αθ_B, and the barrier
-    heights; default the last checkpoints; written to RUN_A/lmc/, the file's path on stdout)
-  lm instability RUN_DIR --at K1,K2,… [--data-seeds S1,S2] [--points 11] [--out DIR] [--backend B]
-    (for each k: two branches at k with data seeds S1, S2 (default 1,2) trained to the end, then lmc
-    between them; barrier against k printed and written to DIR/instability.json, DIR on stdout)
-  lm list FILE
-  lm analyze RUN_DIR [--follow] [--only weights,kernel,fourier,tracin,bif,conservation] [--set ANALYSIS.FIELD=VALUE]… [--file FILE | --run-experiment] [--backend B]
-    (the analyses that need the model run the experiment file's code: only with --file FILE, or
-    --run-experiment for the file recorded in run.json; without either, only the weight-space one)
-  lm sweep FILE [--system NAME] [--out DIR] [--parallel N] [--backend B] [--steps N]
-  lm sweep --resume SWEEP_DIR [--parallel N] [--backend B]   (runs the points not finished)
-  lm sweep-task SWEEP_DIR INDEX [--backend B]                (trains one point; what a launcher runs)
-  lm sweep-status SWEEP_DIR [--json]
-  lm sweep FILE … --slurm [--partition P] [--time T] [--gpus G] [--cpus-per-task C] [--mem M] [--account A]
-           [--parallel N (the array's throttle)] [--sbatch-arg ARG]…   (one Slurm job array; also with --resume SWEEP_DIR)
-  lm sweep-cancel SWEEP_DIR                                  (scancel a Slurm sweep's jobs)
-    (a sweep of the system's \`sweep\` field, docs/sweeps.md; --parallel defaults to the cores less one)`;
+import { resolve } from "node:path";
+import { ANALYSIS_NAMES, type AnalysesInput, type AnalysisName } from "../sdk/spec";
+import { FileRefusedError } from "../shared/safeRead";
+import type { AnalyzeRequest } from "./analyzer/index";
+import { instabilityCommand, lmcCommand } from "./commands/branching";
+import { parseCommandLine, USAGE } from "./commands/commandLine";
+import { printer, runJob, usageError, userMistake, userMistakeOr, wholeNumber } from "./commands/output";
+import { type SweepSource, sweepCommand, sweepStatusCommand, sweepTaskCommand } from "./commands/sweep";
+import { trainCommand } from "./commands/train";
+import type { RunRequest } from "./session";
+import { errorText } from "./progress";
+import { analyzeSummary } from "./summary";
+import { VERSION } from "./version";
+import { defaultParallel } from "./sweep/local";
+import { cancelCommand, SLURM_FLAGS, slurmContext, slurmPreflight } from "./sweep/slurmCli";
+import type { SlurmOptions } from "./sweep/slurmScript";
 
 /**
  * `--set tracin.projectionDim=128` (repeatable) → { tracin: { projectionDim: 128 } }; values are
@@ -100,57 +58,6 @@ function parseSettingOverrides(items: readonly string[]): AnalysesInput {
   return Object.fromEntries(out) as AnalysesInput;
 }
 
-function printer(): (e: TrainerEvent) => void {
-  const tty = process.stderr.isTTY === true;
-  let lastPlain = 0;
-  let barShown = false;
-  // "failed at step N" only describes a run that started; a mistake caught before is its error line alone.
-  let started = false;
-  const clearBar = () => {
-    if (tty && barShown) process.stderr.write("\r\x1b[K");
-    barShown = false;
-  };
-  return (e) => {
-    switch (e.type) {
-      case "started":
-        started = true;
-        process.stderr.write(
-          `${e.fromStep > 0 ? "resuming" : "training"} ${e.system} (${e.totalSteps} steps) on ${e.backend.name} → ${e.runDir}\n`,
-        );
-        break;
-      case "progress": {
-        const line = progressLine(e.step, e.totalSteps, e.loss ?? Number.NaN, e.stepsPerSecond);
-        if (tty) {
-          process.stderr.write(`\r\x1b[K${line}`);
-          barShown = true;
-        } else if (Date.now() - lastPlain > 5000 || e.step === e.totalSteps) {
-          process.stderr.write(`${line}\n`);
-          lastPlain = Date.now();
-        }
-        break;
-      }
-      case "log":
-        clearBar();
-        process.stderr.write(`${e.level === "info" ? "" : `${e.level}: `}${e.message}\n`);
-        break;
-      case "error":
-        clearBar();
-        process.stderr.write(errorText(e));
-        break;
-      case "finished":
-        clearBar();
-        if (started || e.status !== "failed")
-          process.stderr.write(
-            `${e.status} at step ${e.step}${e.message && e.status !== "failed" ? `: ${e.message}` : ""}\n`,
-          );
-        if (e.runDir) process.stdout.write(`${e.runDir}\n`);
-        break;
-      default:
-        break;
-    }
-  };
-}
-
 const COMMANDS = [
   "train",
   "resume",
@@ -164,64 +71,6 @@ const COMMANDS = [
   "sweep-status",
   "sweep-cancel",
 ];
-
-/** A whole number ≥ `min` from an option's text, or a usage message naming the option. */
-function wholeNumber(option: string, text: string, min: number): number | string {
-  const n = Number(text);
-  return /^\s*-?\d+\s*$/.test(text) && Number.isSafeInteger(n) && n >= min
-    ? n
-    : `--${option} must be an integer ≥ ${min}, got "${text}"`;
-}
-
-/** A malformed command line: one `error (usage)` line, the usage when it helps; exit code 2. */
-function usageError(message: string, withUsage = false): 2 {
-  process.stderr.write(`error (usage): ${message}\n${withUsage ? `${USAGE}\n` : ""}`);
-  return 2;
-}
-
-/** The `lm` command line; throws on an unknown or malformed option. */
-function parseCommandLine(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      system: { type: "string", short: "s" },
-      out: { type: "string", short: "o" },
-      "run-dir": { type: "string" },
-      backend: { type: "string", short: "b" },
-      device: { type: "string" },
-      python: { type: "string" },
-      threads: { type: "string" },
-      steps: { type: "string" },
-      follow: { type: "boolean" },
-      only: { type: "string" },
-      set: { type: "string", multiple: true },
-      file: { type: "string" },
-      "run-experiment": { type: "boolean" },
-      parallel: { type: "string" },
-      resume: { type: "boolean" },
-      json: { type: "boolean" },
-      slurm: { type: "boolean" },
-      partition: { type: "string" },
-      time: { type: "string" },
-      gpus: { type: "string" },
-      "cpus-per-task": { type: "string" },
-      mem: { type: "string" },
-      account: { type: "string" },
-      "sbatch-arg": { type: "string", multiple: true },
-      step: { type: "string" },
-      "data-seed": { type: "string" },
-      "allow-changed": { type: "boolean" },
-      "steps-a": { type: "string" },
-      "steps-b": { type: "string" },
-      points: { type: "string" },
-      at: { type: "string" },
-      "data-seeds": { type: "string" },
-      help: { type: "boolean", short: "h" },
-      version: { type: "boolean" },
-    },
-  });
-}
 
 async function main(argv: string[]): Promise<number> {
   let parsed: ReturnType<typeof parseCommandLine>;
@@ -258,8 +107,8 @@ async function main(argv: string[]): Promise<number> {
   );
   if (sweepOnly)
     return usageError(`--${sweepOnly} applies to ${sweepOnly === "json" ? "sweep-status" : "sweep"}, not ${command}`);
-  if (command === "sweep-status") return sweepStatusCommand(target, values.json === true);
-  if (command === "sweep-cancel") return sweepUsageOr(() => cancelCommand(resolve(target), slurmContext(__filename)));
+  if (command === "sweep-status") return sweepStatusCommand(target, values.json === true, __filename);
+  if (command === "sweep-cancel") return userMistakeOr(() => cancelCommand(resolve(target), slurmContext(__filename)));
   // --slurm and sbatch's options: only for `lm sweep`, and checked (sbatch on PATH) before anything is created.
   let slurm: SlurmOptions | undefined;
   const slurmFlag = (["slurm", ...SLURM_FLAGS] as const).find((f) => values[f] !== undefined);
@@ -268,7 +117,7 @@ async function main(argv: string[]): Promise<number> {
     try {
       slurm = slurmPreflight(values);
     } catch (e) {
-      return sweepUsage(e);
+      return userMistake(e);
     }
   }
 
@@ -290,7 +139,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   if (command === "lmc") return lmcCommand(target, positionals[2], values);
-  if (command === "instability") return instabilityCommand(target, values);
+  if (command === "instability") return instabilityCommand(target, __filename, values);
 
   if (command === "analyze") {
     let request: AnalyzeRequest;
@@ -360,6 +209,7 @@ async function main(argv: string[]): Promise<number> {
         { kind: "resume", dir: target },
         slurm ? { kind: "slurm", options: slurm } : { kind: "local", parallel },
         choice,
+        __filename,
       );
     }
     if (values["run-dir"] !== undefined) return usageError("--run-dir does not apply to sweep: use --out DIR");
@@ -367,7 +217,12 @@ async function main(argv: string[]): Promise<number> {
     if (values.system) source.system = values.system;
     if (values.out) source.runsRoot = values.out;
     if (steps !== undefined) source.steps = steps;
-    return sweepCommand(source, slurm ? { kind: "slurm", options: slurm } : { kind: "local", parallel }, choice);
+    return sweepCommand(
+      source,
+      slurm ? { kind: "slurm", options: slurm } : { kind: "local", parallel },
+      choice,
+      __filename,
+    );
   }
   if (command === "sweep-task") {
     const index = Number(positionals[2]);
@@ -412,290 +267,6 @@ async function main(argv: string[]): Promise<number> {
     return usageError(`unknown command "${command}"`, true);
   }
   return trainCommand(request);
-}
-
-/** Trains or resumes one run in the worker, printing progress; the run folder on stdout; the CLI's exit code. */
-async function trainCommand(request: RunRequest): Promise<number> {
-  const print = printer();
-  let ended: (TrainerEvent & { type: "finished" }) | undefined;
-  const { result, interrupted } = await runJob(
-    { kind: "run", request },
-    (e) => {
-      if (e.type === "finished") ended = e;
-      print(e);
-    },
-    "stopping after this step (Ctrl-C again to quit at once)…",
-  );
-  if (result.kind !== "run") return 1;
-  // What the run came to, on stderr (stdout stays the run folder's path alone, for scripts).
-  if (ended?.runDir && !interrupted && (ended.status === "finished" || ended.status === "stopped")) {
-    try {
-      process.stderr.write(trainSummary(ended.runDir));
-    } catch (e) {
-      if (!(e instanceof FileRefusedError)) throw e;
-      process.stderr.write(`warn: no summary: ${e.message}\n`);
-    }
-  }
-  return interrupted ? 130 : result.outcome.exitCode;
-}
-
-/** Where a sweep's points come from: a new sweep of a file's system, or the folder of one to resume. */
-type SweepSource =
-  | { kind: "new"; file: string; system?: string; runsRoot?: string; steps?: number }
-  | { kind: "resume"; dir: string };
-
-/**
- * Who runs the points. Local: child processes here, at most `parallel` at once (sweep/local.ts).
- * A launcher is one more case here and one module beside local.ts.
- */
-type SweepLauncherChoice = { kind: "local"; parallel: number } | { kind: "slurm"; options: SlurmOptions };
-
-/** A user's mistake found by the sweep modules (not a sweep folder, an index out of range): its line and exit code. */
-function sweepUsage(e: unknown): number {
-  if (!(e instanceof UsageError)) throw e;
-  process.stderr.write(errorText({ kind: "usage", message: e.message }));
-  return e.exitCode;
-}
-
-/** Runs a sweep command, its user's mistakes (UsageError) printed as such. */
-function sweepUsageOr(command: () => number): number {
-  try {
-    return command();
-  } catch (e) {
-    return sweepUsage(e);
-  }
-}
-
-/**
- * `lm sweep`: plans a new sweep (in the worker: the experiment's code runs there) and creates its
- * folder, or takes the folder of one to resume; prints the folder on stdout; runs the points not
- * done. Exit code: 0 every point finished (or diverged), 1 one failed, 130 stopped before the end.
- */
-async function sweepCommand(source: SweepSource, launcher: SweepLauncherChoice, backend: TaskBackend): Promise<number> {
-  let dir: string;
-  if (source.kind === "new") {
-    const request: SweepPlanRequest = { file: source.file };
-    if (source.system !== undefined) request.system = source.system;
-    if (source.steps !== undefined) request.steps = source.steps;
-    const { result, interrupted } = await runJob({ kind: "sweepPlan", request }, printer());
-    if (interrupted) return 130;
-    if (result.kind === "sweepPlanFailed") {
-      process.stderr.write(errorText(result.error));
-      return result.exitCode;
-    }
-    if (result.kind !== "sweepPlan") return 1;
-    const created = createSweepFolder({
-      runsRoot: source.runsRoot ?? "runs",
-      experiment: result.experiment,
-      system: result.system,
-      plan: result.plan,
-      launcher:
-        launcher.kind === "slurm"
-          ? { kind: "slurm", jobIds: [], options: slurmOptionsRecord(launcher.options) }
-          : { kind: "local", parallel: launcher.parallel },
-      ...(source.steps === undefined ? {} : { steps: source.steps }),
-    });
-    dir = created.dir;
-  } else {
-    dir = resolve(source.dir);
-    try {
-      loadSweep(dir);
-      const held = launcher.kind === "local" ? localResumeProblem(dir, slurmContext(__filename)) : undefined;
-      if (held !== undefined) throw new UsageError(held, 1);
-    } catch (e) {
-      return sweepUsage(e);
-    }
-  }
-  if (launcher.kind === "slurm") {
-    const { options } = launcher;
-    return sweepUsageOr(() => submitCommand(dir, options, slurmContext(__filename, taskArgsOf(backend))));
-  }
-  process.stdout.write(`${dir}\n`);
-  const todo = pointsToRun(dir);
-  const total = loadSweep(dir).points.length;
-  process.stderr.write(
-    `sweep of ${total} point${total === 1 ? "" : "s"} → ${dir}\n${todo.length === total ? "" : `${total - todo.length} already done; `}running ${todo.length}, at most ${launcher.parallel} at once\n`,
-  );
-  const handle = runLocalSweep(dir, todo, {
-    parallel: launcher.parallel,
-    cli: __filename,
-    backend,
-    log: (line) => process.stderr.write(`${line}\n`),
-  });
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    signals += 1;
-    if (signals === 1) {
-      if (signal === "SIGINT")
-        process.stderr.write("\nstopping the sweep (Ctrl-C again to end the running points at once)…\n");
-      handle.stop();
-    } else handle.kill();
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  let outcome: Awaited<typeof handle.done>;
-  try {
-    outcome = await handle.done;
-  } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-  }
-  const counts = reconcile(dir).points.reduce<Record<string, number>>((c, p) => {
-    c[p.status] = (c[p.status] ?? 0) + 1;
-    return c;
-  }, {});
-  process.stderr.write(
-    `sweep: ${Object.entries(counts)
-      .map(([k, n]) => `${n} ${k}`)
-      .join(", ")}${outcome.stopped ? ` (stopped: lm sweep --resume ${dir} runs the rest)` : ""}\n`,
-  );
-  if ((counts["failed"] ?? 0) > 0) return 1;
-  return outcome.stopped || total !== (counts["finished"] ?? 0) + (counts["diverged"] ?? 0) ? 130 : 0;
-}
-
-/** `lm sweep-task SWEEP_DIR INDEX`: trains one point (or finds it done); its status in sweep.json follows. */
-async function sweepTaskCommand(dir: string, index: number, backend: TaskBackend): Promise<number> {
-  let task: ReturnType<typeof prepareSweepTask>;
-  try {
-    task = prepareSweepTask(dir, index, backend);
-  } catch (e) {
-    return sweepUsage(e);
-  }
-  if (task.kind === "done") {
-    process.stderr.write(`sweep point ${index} already ${task.status} at step ${task.step}: nothing to do\n`);
-    process.stdout.write(`${task.runDir}\n`);
-    return 0;
-  }
-  try {
-    return await trainCommand(task.request);
-  } finally {
-    finishSweepTask(dir, index);
-  }
-}
-
-/** `lm sweep-status SWEEP_DIR [--json]`. */
-function sweepStatusCommand(dir: string, json: boolean): number {
-  let status: ReturnType<typeof withSlurmStatus>;
-  try {
-    // A Slurm sweep's statuses come from squeue and the tasks' logs too (sweep/slurmCli.ts).
-    status = withSlurmStatus(sweepStatus(resolve(dir)), slurmContext(__filename));
-  } catch (e) {
-    return sweepUsage(e);
-  }
-  process.stdout.write(
-    json ? `${JSON.stringify(status, null, 2)}\n` : formatSweepStatus(status) + slurmStatusLines(status),
-  );
-  return 0;
-}
-
-/** `lm lmc RUN_A RUN_B`: the interpolation in the job worker (it runs run A's experiment code). */
-async function lmcCommand(
-  runA: string,
-  runB: string | undefined,
-  values: ReturnType<typeof parseCommandLine>["values"],
-): Promise<number> {
-  if (runB === undefined) return usageError("lmc: missing RUN_B", true);
-  const request: LmcRequest = { runA, runB };
-  for (const [option, key, min] of [
-    ["steps-a", "stepA", 0],
-    ["steps-b", "stepB", 0],
-    ["points", "points", 2],
-  ] as const) {
-    const text = values[option];
-    if (text === undefined) continue;
-    const n = wholeNumber(option, text, min);
-    if (typeof n === "string") return usageError(n);
-    request[key] = n;
-  }
-  if (values.out) request.out = values.out;
-  if (values.backend) request.backend = values.backend;
-  if (values["allow-changed"]) request.allowChanged = true;
-  const print = printer();
-  const { result } = await runJob({ kind: "lmc", request }, print);
-  if (result.kind !== "lmc") return 1;
-  if (!result.outcome.ok) {
-    process.stderr.write(errorText(result.outcome.error));
-    return 1;
-  }
-  const { path, record } = result.outcome.lmc;
-  process.stderr.write(lmcSummary(record));
-  process.stdout.write(`${path}\n`);
-  return 0;
-}
-
-/** A comma-separated list of whole numbers ≥ 0, or a usage message naming the option. */
-function wholeNumbers(option: string, text: string): number[] | string {
-  const items = text.split(",").map((t) => wholeNumber(option, t.trim(), 0));
-  const bad = items.find((x) => typeof x === "string");
-  return typeof bad === "string" ? bad : (items as number[]);
-}
-
-/** `lm instability RUN --at …`: branches and interpolations as child `lm` processes, one after another. */
-async function instabilityCommand(
-  runDir: string,
-  values: ReturnType<typeof parseCommandLine>["values"],
-): Promise<number> {
-  if (values.at === undefined)
-    return usageError("instability: missing --at K1,K2,… (the parent's checkpoints to branch at)");
-  const at = wholeNumbers("at", values.at);
-  if (typeof at === "string") return usageError(at);
-  const seeds = wholeNumbers("data-seeds", values["data-seeds"] ?? "1,2");
-  if (typeof seeds === "string") return usageError(seeds);
-  if (seeds.length !== 2 || seeds[0] === seeds[1])
-    return usageError(`--data-seeds must be two different seeds, got "${values["data-seeds"]}"`);
-  const request: InstabilityRequest = {
-    runDir,
-    at: [...new Set(at)].sort((a, b) => a - b),
-    dataSeeds: [seeds[0]!, seeds[1]!],
-  };
-  if (values.out) request.out = values.out;
-  if (values.backend) request.backend = values.backend;
-  if (values.points !== undefined) {
-    const n = wholeNumber("points", values.points, 2);
-    if (typeof n === "string") return usageError(n);
-    request.points = n;
-  }
-  try {
-    const { path, record } = await runInstability(request, childLm(__filename), (line) =>
-      process.stderr.write(`${line}\n`),
-    );
-    process.stderr.write(instabilityTable(record));
-    process.stdout.write(`${dirname(path)}\n`);
-    return 0;
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    process.stderr.write(errorText({ kind: "usage", message: e.message }));
-    return 1;
-  }
-}
-
-/**
- * Runs a job in the worker with signals wired: the first SIGINT or SIGTERM asks for a graceful
- * stop, a second one terminates the worker (`interrupted`: exit code 130).
- */
-async function runJob(
-  job: Job,
-  emit: (e: TrainerEvent) => void,
-  stopNote?: string,
-): Promise<{ result: JobResult; interrupted: boolean }> {
-  const handle: JobHandle = startJob(job, { emit, output: (_stream, text) => process.stderr.write(text) });
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    signals += 1;
-    if (signals === 1) {
-      if (stopNote && signal === "SIGINT") process.stderr.write(`\n${stopNote}\n`);
-      handle.stop();
-    } else handle.kill();
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  try {
-    const result = await handle.done;
-    return { result, interrupted: signals > 1 };
-  } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-  }
 }
 
 if (require.main === module) {

@@ -1,0 +1,77 @@
+// The `lm` command line: its usage text and its options (one parser for every command).
+import { parseArgs } from "node:util";
+import { VERSION } from "../version";
+
+export const USAGE = `Learning Mechanics ${VERSION}
+usage:
+  lm train FILE [--system NAME] [--out DIR] [--run-dir DIR] [--backend auto|torch|gpu|native|wasm|cpu] [--steps N]
+           [--device cpu|cuda|cuda:N|mps] [--python PATH] [--threads N]   (for torch, and for auto, which may choose it)
+  lm resume RUN_DIR [--backend B] [--device D] [--python PATH] [--threads N]
+  lm branch RUN_DIR --step K [--data-seed S] [--steps N] [--out DIR | --run-dir DIR] [--allow-changed] [--backend B]
+    (a new run from checkpoint K of RUN_DIR: weights, optimizer state, schedule position; --data-seed
+    changes the minibatch order only; --steps N, the step it ends at, defaults to the parent's total)
+  lm lmc RUN_A RUN_B [--steps-a K] [--steps-b K] [--points 11] [--out FILE] [--allow-changed] [--backend B]
+    (linear mode connectivity: train/test loss and error at (1−α)θ_A + αθ_B, and the barrier
+    heights; default the last checkpoints; written to RUN_A/lmc/, the file's path on stdout)
+  lm instability RUN_DIR --at K1,K2,… [--data-seeds S1,S2] [--points 11] [--out DIR] [--backend B]
+    (for each k: two branches at k with data seeds S1, S2 (default 1,2) trained to the end, then lmc
+    between them; barrier against k printed and written to DIR/instability.json, DIR on stdout)
+  lm list FILE
+  lm analyze RUN_DIR [--follow] [--only weights,kernel,fourier,tracin,bif,conservation] [--set ANALYSIS.FIELD=VALUE]… [--file FILE | --run-experiment] [--backend B]
+    (the analyses that need the model run the experiment file's code: only with --file FILE, or
+    --run-experiment for the file recorded in run.json; without either, only the weight-space one)
+  lm sweep FILE [--system NAME] [--out DIR] [--parallel N] [--backend B] [--steps N]
+  lm sweep --resume SWEEP_DIR [--parallel N] [--backend B]   (runs the points not finished)
+  lm sweep-task SWEEP_DIR INDEX [--backend B]                (trains one point; what a launcher runs)
+  lm sweep-status SWEEP_DIR [--json]
+  lm sweep FILE … --slurm [--partition P] [--time T] [--gpus G] [--cpus-per-task C] [--mem M] [--account A]
+           [--parallel N (the array's throttle)] [--sbatch-arg ARG]…   (one Slurm job array; also with --resume SWEEP_DIR)
+  lm sweep-cancel SWEEP_DIR                                  (scancel a Slurm sweep's jobs)
+    (a sweep of the system's \`sweep\` field, docs/sweeps.md; --parallel defaults to the cores less one)`;
+
+/** The `lm` command line; throws on an unknown or malformed option. */
+export function parseCommandLine(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      system: { type: "string", short: "s" },
+      out: { type: "string", short: "o" },
+      "run-dir": { type: "string" },
+      backend: { type: "string", short: "b" },
+      device: { type: "string" },
+      python: { type: "string" },
+      threads: { type: "string" },
+      steps: { type: "string" },
+      follow: { type: "boolean" },
+      only: { type: "string" },
+      set: { type: "string", multiple: true },
+      file: { type: "string" },
+      "run-experiment": { type: "boolean" },
+      parallel: { type: "string" },
+      resume: { type: "boolean" },
+      json: { type: "boolean" },
+      slurm: { type: "boolean" },
+      partition: { type: "string" },
+      time: { type: "string" },
+      gpus: { type: "string" },
+      "cpus-per-task": { type: "string" },
+      mem: { type: "string" },
+      account: { type: "string" },
+      "sbatch-arg": { type: "string", multiple: true },
+      step: { type: "string" },
+      "data-seed": { type: "string" },
+      "allow-changed": { type: "boolean" },
+      "steps-a": { type: "string" },
+      "steps-b": { type: "string" },
+      points: { type: "string" },
+      at: { type: "string" },
+      "data-seeds": { type: "string" },
+      help: { type: "boolean", short: "h" },
+      version: { type: "boolean" },
+    },
+  });
+}
+
+/** The parsed options of a command line. */
+export type CommandValues = ReturnType<typeof parseCommandLine>["values"];
