@@ -85,6 +85,9 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 SlurmctldTimeout=30
 SlurmdTimeout=30
+# Small on purpose (Slurm's default is 1001): a sweep of more points than this needs several job
+# arrays, and the tests run one.
+MaxArraySize=6
 NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
 PartitionName=debug Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
 EOF

@@ -138,6 +138,29 @@ describe("lm sweep --slurm on a real one-node cluster", { skip }, () => {
     assert.equal(readSweep(sweepDir).points[3]?.status, "cancelled");
   });
 
+  test("a sweep past MaxArraySize (6 on the test cluster) goes in two job arrays; every point finishes", async () => {
+    const r = await lm(["sweep", experiment, "--system", "wideSweep", "--out", runs, "--slurm"], env);
+    assert.equal(r.code, 0, r.stderr);
+    const dir = r.stdout.trim();
+    const m = readSweep(dir);
+    const jobIds = m.launcher.kind === "slurm" ? m.launcher.jobIds : [];
+    assert.equal(jobIds.length, 2, `two arrays: ${r.stderr}`);
+    // Points 0-5 are tasks 0-5 of the first array; points 6 and 7 are tasks 0 and 1 of the second.
+    assert.deepEqual(
+      m.points.map((p) => p.slurmJob),
+      [0, 1, 2, 3, 4, 5].map((i) => `${jobIds[0]}_${i}`).concat([`${jobIds[1]}_0`, `${jobIds[1]}_1`]),
+    );
+    assert.match(readFileSync(join(dir, "slurm", "array.sh"), "utf8"), /^#SBATCH --array=0-5$/m);
+    assert.match(readFileSync(join(dir, "slurm", "array-6.sh"), "utf8"), /^#SBATCH --array=0-1$/m);
+    assert.match(r.stderr, new RegExp(`submitted job array ${jobIds[1]} \\(points 6-7\\)`));
+    assert.deepEqual(await settle(dir, env), Array(8).fill("finished"));
+    for (const i of [6, 7]) {
+      const run = JSON.parse(readFileSync(join(dir, `000${i}`, "run.json"), "utf8")) as { sweep: { index: number } };
+      assert.equal(run.sweep.index, i, `task ${i - 6} of the second array trained point ${i}`);
+      assert.ok(existsSync(join(dir, "slurm", `${jobIds[1]}_${i - 6}.out`)), `log of point ${i}`);
+    }
+  });
+
   test("resubmission trains only what is missing; the finished run folders are not touched", async () => {
     const before = [0, 1, 2].map((i) => fingerprint(join(sweepDir, `000${i}`)));
     const r = await lm(["sweep", "--resume", sweepDir, "--slurm"], env);

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import type { SweepPoint } from "../../src/shared/sweepFormat";
 import {
+  arrayChunks,
   arrayRanges,
   arrayScript,
   type ArrayScript,
@@ -161,6 +162,43 @@ test("array.sh's body, run by bash, cds to the experiment folder and passes awkw
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(r.stdout.split("\n").slice(0, -1), [work, awkward, "sweep-task", sweepDir, "7"]);
   assert.match(readFileSync(script, "utf8"), /^#SBATCH --output=/m);
+  rmSync(root, { recursive: true });
+});
+
+test("a sweep past the site's MaxArraySize goes in several arrays, each from its own base", () => {
+  const all = Array.from({ length: 2500 }, (_, i) => i);
+  const chunks = arrayChunks(all, 1001);
+  assert.deepEqual(
+    chunks.map((c) => [c.base, c.indices[0], c.indices.at(-1), c.indices.length]),
+    [
+      [0, 0, 1000, 1001],
+      [1001, 1001, 2001, 1001],
+      [2002, 2002, 2499, 498],
+    ],
+  );
+  // A resubmission of scattered points: one array per range that holds some, none for the others.
+  assert.deepEqual(arrayChunks([2400, 5, 1500, 7, 5], 1001), [
+    { base: 0, indices: [5, 7] },
+    { base: 1001, indices: [1500] },
+    { base: 2002, indices: [2400] },
+  ]);
+  assert.deepEqual(arrayChunks([0, 1, 2, 3], 1001), [{ base: 0, indices: [0, 1, 2, 3] }]);
+});
+
+test("array.sh with a base: array indices from 0, and task N runs point base + N (run by bash)", () => {
+  const root = mkdtempSync(join(tmpdir(), "lm-slurm-base-"));
+  const node = join(root, "node");
+  writeFileSync(node, '#!/bin/bash\nfor a in "$@"; do printf "%s\\n" "$a"; done\n');
+  chmodSync(node, 0o755);
+  const text = arrayScript(spec({ indices: [1001, 1002, 1005], base: 1001, node, workDir: root }));
+  assert.match(text, /^#SBATCH --array=0-1,4$/m);
+  assert.match(text, /trains point 1001 \+ N/);
+  const script = join(root, "array.sh");
+  writeFileSync(script, text);
+  const r = spawnSync("bash", [script], { encoding: "utf8", env: { ...process.env, SLURM_ARRAY_TASK_ID: "4" } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.stdout.split("\n").slice(1, 4), ["sweep-task", "/runs/tiny-sweep-20261203-100000", "1005"]);
+  assert.match(scriptProblem(spec({ indices: [3], base: 1001 })) ?? "", /below the array's base/);
   rmSync(root, { recursive: true });
 });
 

@@ -2,7 +2,8 @@
 // N with `lm sweep-task SWEEP_DIR N` into its run folder on the shared filesystem. No daemon of
 // ours: Slurm runs the tasks; the status is squeue merged with the run folders (slurmStatus.ts);
 // cancelling is scancel; a resubmission is a new array of the points that are not done.
-// sweep.json records each submission (launcher.jobIds) and each point's task ("1234_7").
+// sweep.json records each submitted array (launcher.jobIds) and each point's task ("1234_7": array
+// 1234, task 7, which is point 7 unless the sweep needed several arrays: arrayChunks).
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import { basename, delimiter, dirname, join, resolve } from "node:path";
@@ -10,7 +11,14 @@ import { writeFileAtomicSync } from "../../shared/atomicFile";
 import { SWEEP_SLURM_DIR, type SweepManifest, type SweepPoint, type SweepPointStatus } from "../../shared/sweepFormat";
 import { UsageError } from "../errors";
 import { runState } from "./folder";
-import { arrayScript, type ArrayScript, type SlurmOptions, scriptProblem, slurmOptionsRecord } from "./slurmScript";
+import {
+  arrayChunks,
+  arrayScript,
+  type ArrayScript,
+  type SlurmOptions,
+  scriptProblem,
+  slurmOptionsRecord,
+} from "./slurmScript";
 import {
   logShowsCancel,
   parseSqueue,
@@ -103,19 +111,47 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv, cwd?: stri
 /** Points a (re)submission trains: all but those done (finished, diverged) or still in Slurm's hands. */
 const SKIP_ON_SUBMIT: ReadonlySet<SweepPointStatus> = new Set(["finished", "diverged", "queued", "running"]);
 
-export interface Submission {
+/** One job array of a submission: its id, the points it trains and its batch script. */
+export interface SubmittedArray {
   jobId: string;
   indices: number[];
   script: string;
 }
 
+/** Slurm's default MaxArraySize, used when `scontrol show config` cannot say the site's. */
+export const DEFAULT_MAX_ARRAY_SIZE = 1001;
+
+/** The site's MaxArraySize (array indices must be below it), from `scontrol show config`. */
+export function maxArraySize(env: NodeJS.ProcessEnv): number {
+  try {
+    const r = run("scontrol", ["show", "config"], env);
+    const m = /^MaxArraySize\s*=\s*(\d+)\s*$/m.exec(r.stdout);
+    const n = m ? Number(m[1]) : Number.NaN;
+    return r.status === 0 && Number.isSafeInteger(n) && n >= 1 ? n : DEFAULT_MAX_ARRAY_SIZE;
+  } catch (e) {
+    if (e instanceof SlurmMissingError) return DEFAULT_MAX_ARRAY_SIZE;
+    throw e;
+  }
+}
+
+/** sbatch refused an array after earlier ones of the same submission were accepted (those stay submitted). */
+export class PartialSubmissionError extends SbatchRejectedError {
+  constructor(
+    rejected: SbatchRejectedError,
+    readonly submitted: readonly SubmittedArray[],
+  ) {
+    super(rejected.stderr, rejected.exitCode);
+  }
+}
+
 /**
- * Submits the points of `sweepDir` that are not done as one job array, and records it in
- * sweep.json. The points are marked queued before sbatch runs (a task may start before sbatch
- * returns; its own "running" must not be overwritten) and put back if sbatch refuses. Returns
- * undefined when there is nothing to submit.
+ * Submits the points of `sweepDir` that are not done as job arrays (one unless the sweep has
+ * points at or above the site's MaxArraySize: arrayChunks), and records each in sweep.json. The
+ * points are marked queued before sbatch runs (a task may start before sbatch returns; its own
+ * "running" must not be overwritten) and put back if sbatch refuses them. Returns undefined when
+ * there is nothing to submit.
  */
-export function submitSweep(sweepDir: string, options: SlurmOptions, ctx: SlurmContext): Submission | undefined {
+export function submitSweep(sweepDir: string, options: SlurmOptions, ctx: SlurmContext): SubmittedArray[] | undefined {
   requireSbatch(ctx.env);
   const dir = resolve(sweepDir);
   const statuses = refreshSlurmStatus(dir, ctx);
@@ -123,23 +159,29 @@ export function submitSweep(sweepDir: string, options: SlurmOptions, ctx: SlurmC
   if (indices.length === 0) return undefined;
   const manifest = ctx.store.read(dir);
   const slurmDir = join(dir, SWEEP_SLURM_DIR);
-  const spec: ArrayScript = {
-    sweepDir: dir,
-    slurmDir,
-    workDir: dirname(manifest.experiment),
-    indices,
-    jobName: `lm-${basename(dir)}`,
-    options,
-    node: ctx.node,
-    cli: ctx.cli,
-    ...(ctx.taskArgs ? { taskArgs: ctx.taskArgs } : {}),
-  };
-  const problem = scriptProblem(spec);
-  if (problem) throw new UsageError(problem, 1);
+  const chunks = arrayChunks(indices, maxArraySize(ctx.env));
+  const scripts = chunks.map(({ base, indices: chunk }) => {
+    const spec: ArrayScript = {
+      sweepDir: dir,
+      slurmDir,
+      workDir: dirname(manifest.experiment),
+      indices: chunk,
+      base,
+      jobName: `lm-${basename(dir)}`,
+      options,
+      node: ctx.node,
+      cli: ctx.cli,
+      ...(ctx.taskArgs ? { taskArgs: ctx.taskArgs } : {}),
+    };
+    const problem = scriptProblem(spec);
+    if (problem) throw new UsageError(problem, 1);
+    return { spec, path: join(slurmDir, base === 0 ? "array.sh" : `array-${base}.sh`) };
+  });
   fs.mkdirSync(slurmDir, { recursive: true });
-  const script = join(slurmDir, "array.sh");
-  writeFileAtomicSync(script, arrayScript(spec));
-  fs.chmodSync(script, 0o755);
+  for (const { spec, path } of scripts) {
+    writeFileAtomicSync(path, arrayScript(spec));
+    fs.chmodSync(path, 0o755);
+  }
 
   const before = new Map<number, SweepPoint>();
   ctx.store.update(dir, (m) => {
@@ -153,28 +195,39 @@ export function submitSweep(sweepDir: string, options: SlurmOptions, ctx: SlurmC
       delete p.slurmJob;
     }
   });
-  let result: CommandResult;
-  try {
-    // From the slurm/ folder, which exists (the script itself cds to the experiment's folder).
-    result = run("sbatch", ["--parsable", script], ctx.env, slurmDir);
-  } catch (e) {
-    restore(dir, ctx.store, before);
-    throw e;
+  const submitted: SubmittedArray[] = [];
+  for (const { spec, path } of scripts) {
+    const base = spec.base ?? 0;
+    let jobId: string;
+    try {
+      jobId = sbatch(path, slurmDir, ctx.env);
+    } catch (e) {
+      // This array and the ones after it were not submitted: their points go back as they were.
+      const unsent = new Set(scripts.slice(submitted.length).flatMap((x) => x.spec.indices));
+      restore(dir, ctx.store, new Map([...before].filter(([i]) => unsent.has(i))));
+      if (e instanceof SbatchRejectedError && submitted.length > 0) throw new PartialSubmissionError(e, submitted);
+      throw e;
+    }
+    ctx.store.update(dir, (m) => {
+      if (m.launcher.kind === "slurm") m.launcher.jobIds.push(jobId);
+      for (const i of spec.indices) {
+        const p = m.points[i];
+        if (p) p.slurmJob = `${jobId}_${i - base}`;
+      }
+    });
+    submitted.push({ jobId, indices: [...spec.indices], script: path });
   }
+  return submitted;
+}
+
+/** Submits one batch script; its job id. Throws SbatchRejectedError with sbatch's message. */
+function sbatch(script: string, slurmDir: string, env: NodeJS.ProcessEnv): string {
+  // From the slurm/ folder, which exists (the script itself cds to the experiment's folder).
+  const result = run("sbatch", ["--parsable", script], env, slurmDir);
   // --parsable prints "<job id>" or "<job id>;<cluster>".
   const jobId = /^(\d+)(;\S+)?\s*$/.exec(result.stdout.trim())?.[1];
-  if (result.status !== 0 || jobId === undefined) {
-    restore(dir, ctx.store, before);
-    throw new SbatchRejectedError(result.stderr, result.status);
-  }
-  ctx.store.update(dir, (m) => {
-    if (m.launcher.kind === "slurm") m.launcher.jobIds.push(jobId);
-    for (const i of indices) {
-      const p = m.points[i];
-      if (p) p.slurmJob = `${jobId}_${i}`;
-    }
-  });
-  return { jobId, indices, script };
+  if (result.status !== 0 || jobId === undefined) throw new SbatchRejectedError(result.stderr, result.status);
+  return jobId;
 }
 
 /** Puts the points marked queued for a submission that did not happen back as they were. */

@@ -7,10 +7,12 @@ import { UsageError } from "../errors";
 import { loadSweep, updateSweep } from "./folder";
 import {
   cancelSweep,
+  PartialSubmissionError,
   refreshSlurmStatus,
   requireSbatch,
   SbatchRejectedError,
   type SlurmContext,
+  type SubmittedArray,
   submitSweep,
 } from "./slurm";
 import { arrayRanges, type SlurmOptions } from "./slurmScript";
@@ -98,27 +100,33 @@ export function slurmContext(
  * sweep folder's path alone. sbatch's refusal is printed verbatim (exit 1), with how to resubmit.
  */
 export function submitCommand(dir: string, options: SlurmOptions, ctx: SlurmContext): number {
-  let submission: ReturnType<typeof submitSweep>;
+  let arrays: ReturnType<typeof submitSweep>;
+  const logs = `  status: lm sweep-status ${dir}   cancel: lm sweep-cancel ${dir}   logs: ${join(dir, SWEEP_SLURM_DIR)}/\n`;
   try {
-    submission = submitSweep(dir, options, ctx);
+    arrays = submitSweep(dir, options, ctx);
   } catch (e) {
     if (!(e instanceof SbatchRejectedError)) throw e;
     process.stderr.write(e.stderr.endsWith("\n") || e.stderr === "" ? e.stderr : `${e.stderr}\n`);
+    const sent = e instanceof PartialSubmissionError ? e.submitted : [];
     process.stderr.write(
-      `nothing was submitted; the sweep folder stays: submit it with lm sweep --resume ${dir} --slurm [options]\n`,
+      sent.length === 0
+        ? `nothing was submitted; the sweep folder stays: submit it with lm sweep --resume ${dir} --slurm [options]\n`
+        : `${submittedText(sent)}; sbatch refused the rest: submit them with lm sweep --resume ${dir} --slurm [options]\n${logs}`,
     );
     process.stdout.write(`${dir}\n`);
     return 1;
   }
-  if (submission === undefined)
-    process.stderr.write("every point is finished or in Slurm's queue: nothing to submit\n");
-  else
-    process.stderr.write(
-      `submitted job array ${submission.jobId} (points ${arrayRanges(submission.indices)}) with ${submission.script}\n` +
-        `  status: lm sweep-status ${dir}   cancel: lm sweep-cancel ${dir}   logs: ${join(dir, SWEEP_SLURM_DIR)}/\n`,
-    );
+  if (arrays === undefined) process.stderr.write("every point is finished or in Slurm's queue: nothing to submit\n");
+  else process.stderr.write(`${submittedText(arrays)}\n${logs}`);
   process.stdout.write(`${dir}\n`);
   return 0;
+}
+
+/** "submitted job array 12 (points 0-3) with …/array.sh", one line per array. */
+function submittedText(arrays: readonly SubmittedArray[]): string {
+  return arrays
+    .map((a) => `submitted job array ${a.jobId} (points ${arrayRanges(a.indices)}) with ${a.script}`)
+    .join("\n");
 }
 
 /** `lm sweep-cancel SWEEP_DIR`: scancel the sweep's jobs; the points Slurm held are cancelled. */

@@ -60,6 +60,25 @@ export function arrayRanges(indices: readonly number[]): string {
   return parts.join(",");
 }
 
+/**
+ * The points split into job arrays that Slurm accepts: array indices must be below the site's
+ * MaxArraySize, so points [kM, (k+1)M) go in one array with base kM (task N trains point kM + N).
+ * One array (base 0) whenever every index is below M, as for most sweeps.
+ */
+export function arrayChunks(
+  indices: readonly number[],
+  maxArraySize: number,
+): Array<{ base: number; indices: number[] }> {
+  const chunks = new Map<number, number[]>();
+  for (const i of [...new Set(indices)].sort((a, b) => a - b)) {
+    const base = Math.floor(i / maxArraySize) * maxArraySize;
+    const chunk = chunks.get(base) ?? [];
+    chunk.push(i);
+    chunks.set(base, chunk);
+  }
+  return [...chunks].map(([base, chunk]) => ({ base, indices: chunk }));
+}
+
 /** A bash word that is exactly `s`: single quotes, each `'` as `'\''`. */
 export function bashQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
@@ -90,8 +109,13 @@ export interface ArrayScript {
   slurmDir: string;
   /** The folder the tasks start in: the experiment file's, so relative paths in it work as locally. */
   workDir: string;
-  /** The array's indices: the points to train. */
+  /** The points to train (sweep indices). */
   indices: readonly number[];
+  /**
+   * Array task N trains point `base + N` (default 0). Slurm refuses array indices at or above the
+   * site's MaxArraySize, so a larger sweep goes in several arrays, each from its own base.
+   */
+  base?: number;
   jobName: string;
   options: SlurmOptions;
   /** Absolute paths of the node binary and of the `lm` CLI (dist/trainer/cli.js). */
@@ -123,19 +147,21 @@ export function scriptProblem(s: ArrayScript): string | undefined {
   if (s.slurmDir.includes("\\"))
     return `the sweep folder's path holds a backslash, which turns off Slurm's %A_%a in --output: ${s.slurmDir}`;
   if (s.indices.length === 0) return "no point to submit";
+  if (s.indices.some((i) => i < (s.base ?? 0))) return "a point below the array's base";
   return undefined;
 }
 
 /** The text of array.sh. Call `scriptProblem` first. */
 export function arrayScript(s: ArrayScript): string {
   const throttle = s.options.maxParallel === undefined ? "" : `%${s.options.maxParallel}`;
+  const base = s.base ?? 0;
   const sbatch = (flag: string, value: string) => `#SBATCH ${flag}=${sbatchQuote(value)}`;
   const lines = [
     "#!/bin/bash",
-    "# Written by `lm sweep --slurm` (Learning Mechanics): task N of this job array trains point N",
+    `# Written by \`lm sweep --slurm\` (Learning Mechanics): task N of this job array trains point ${base === 0 ? "N" : `${base} + N`}`,
     "# of the sweep into its run folder. Resubmit what is not finished with `lm sweep --resume`.",
     sbatch("--job-name", s.jobName),
-    `#SBATCH --array=${arrayRanges(s.indices)}${throttle}`,
+    `#SBATCH --array=${arrayRanges(s.indices.map((i) => i - base))}${throttle}`,
     sbatch("--output", outputPattern(s.slurmDir)),
     ...NAMED.flatMap(([key, flag]) => {
       const v = s.options[key];
@@ -150,7 +176,7 @@ export function arrayScript(s: ArrayScript): string {
       bashQuote(s.cli),
       "sweep-task",
       bashQuote(s.sweepDir),
-      '"$SLURM_ARRAY_TASK_ID"',
+      base === 0 ? '"$SLURM_ARRAY_TASK_ID"' : `"$((${base} + SLURM_ARRAY_TASK_ID))"`,
       ...(s.taskArgs ?? []).map(bashQuote),
     ].join(" "),
     "",
