@@ -64,7 +64,9 @@ export function workspaceCopy(fixtures: readonly string[] = []): { dir: string; 
       readFileSync(tsconfig, "utf8").replace("../src/sdk/index.ts", join(ROOT, "src", "sdk", "index.ts")),
     );
   for (const f of fixtures) cpSync(join(FIXTURES, f), join(dir, f));
-  return { dir, dispose: () => rmSync(parent, { recursive: true, force: true }) };
+  // Retried: a trainer or analyzer the extension started stops gracefully when code-server goes
+  // (its stdin closes) and may still write a last file into a run folder (ENOTEMPTY in CI).
+  return { dir, dispose: () => rmSync(parent, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 }) };
 }
 
 /** Starts code-server on `folder` with the extension in development mode from this repository. */
