@@ -62,7 +62,10 @@ function exitAfter(failed: boolean): void {
 
 function stop(): void {
   stopRequested = true;
-  if (!busy) process.exit(0);
+  // Idle: nothing to stop, leave. A request read before this stop and still queued (train, then
+  // stop at once) is not idle: its job starts stopped (run), rather than the process leaving
+  // with the request unanswered.
+  if (!busy && queued === 0) process.exit(0);
   current?.stop();
 }
 
@@ -95,6 +98,8 @@ async function handle(line: string): Promise<void> {
       const result = await run({ kind: "list", file: request.file });
       if (result.kind === "list") emit({ type: "systems", ...result.listed });
       else if (result.kind === "listFailed") emit(result.error);
+      // A stop that came while this list was queued or running: leave once idle, as stop() would have.
+      if (stopRequested && !busy && queued === 0) exitAfter(false);
       return;
     }
     case "analyze": {
@@ -144,9 +149,18 @@ async function handle(line: string): Promise<void> {
 // Requests are handled one at a time, in order; `stop` jumps the queue (it must reach a job that
 // is still running).
 let queue = Promise.resolve();
+/** Requests read and not yet handled (a stop never waits in the queue). */
+let queued = 0;
 const splitter = new LineSplitter((line) => {
-  if (parseTrainerRequest(line)?.type === "stop") void handle(line);
-  else queue = queue.then(() => handle(line));
+  if (parseTrainerRequest(line)?.type === "stop") {
+    void handle(line);
+    return;
+  }
+  queued += 1;
+  queue = queue.then(() => {
+    queued -= 1;
+    return handle(line);
+  });
 });
 process.stdin.setEncoding("utf8");
 process.stdin.on("data", (chunk: string) => splitter.push(chunk));

@@ -29,13 +29,19 @@ async function main(): Promise<void> {
   };
   // Read after every training step, without waiting for the event loop: the step after a stop
   // request says so at once, however long the steps are.
+  let looping = false;
   const shouldStop = () => {
+    looping = true;
     const stop = Atomics.load(stopFlag, 0) === 1;
     if (stop) acknowledge();
     return stop;
   };
+  // An acknowledgement cancels the host's kill timer, so it promises that the job will end on its
+  // own: true once its loop reads the flag, not before. A stop seen while the experiment is still
+  // being bundled (esbuild is asynchronous) must not be acknowledged: its import runs next, and
+  // may never return.
   port.on("message", (m: HostMessage) => {
-    if (m.type === "stop") acknowledge();
+    if (m.type === "stop" && looping) acknowledge();
   });
 
   // In a worker, process.exit ends the thread only: say where the experiment called it, then let it.

@@ -173,6 +173,23 @@ export const hang = modelSystem({
     assert.deepEqual(sidecar.stray, []);
   });
 
+  test("the sidecar: a stop sent with the train request, while the file is still being bundled, still ends an endless import", async () => {
+    // The worker used to acknowledge a stop whenever its event loop saw it, which it does during
+    // the bundling (esbuild is asynchronous): the host then cancelled its kill timer, and the
+    // import's endless loop ran for ever (CI hung 60 s on a SIGTERM that landed there under load).
+    const sidecar = new Sidecar();
+    await sidecar.waitFor("ready");
+    sidecar.send({ type: "train", file: loop(), system: "s", runsRoot: tempDir("sideloop0"), backend: "cpu" });
+    sidecar.send({ type: "stop" });
+    const t0 = Date.now();
+    const error = await sidecar.waitFor("error", () => true, 15_000);
+    assert.match(error.message, /did not return within 3 s of the stop request while loading the experiment/);
+    const fin = await sidecar.waitFor("finished", () => true, 15_000);
+    assert.equal(fin.status, "failed");
+    assert.equal(await sidecar.exited, 1);
+    assert.ok(Date.now() - t0 < 10_000, `exited ${Date.now() - t0} ms after stop`);
+  });
+
   test("setInterval at import: the CLI exits when training is finished", async () => {
     const file = experiment("interval", `setInterval(() => {}, 1000);\nexport const s = ${SMALL};\n`);
     const r = await runCli(["train", file, "--out", tempDir("interval"), "--backend", "cpu"], 60_000);
