@@ -1,24 +1,36 @@
 // The α sweep's reference line (Chizat, Oyallon & Bach 2019), free of Node and the DOM: the
 // sweep panel's page draws it and unit tests check it. With the output scaled by α and the loss
 // by 1/α², the change from initialization falls like 1/α in the lazy regime, so a sweep's final
-// relative weight change (and kernel distance) against α lies along c/α at large α and bends away
-// from it where training turns rich.
+// relative weight change against α lies along c/α at large α and bends away from it where
+// training turns rich. The kernel distance, 1 − cos(K_t, K_0), is second order in the kernel's
+// change, so its lazy limit is c/α² (docs/analyses.md measures both).
 
 /** The swept field of an α sweep: the model's output scale. */
 export const ALPHA_FIELD = "model.alpha";
 
-/** The sweep panel's quantities (src/shared/sweepView.ts keys) that get the c/α line against α. */
-export const INVERSE_ALPHA_QUANTITIES: readonly string[] = ["analysis:rwc", "analysis:kernelDistance"];
+/**
+ * The sweep panel's quantities (src/shared/sweepView.ts keys) that get a c/α^p line against α,
+ * with the power p of their lazy limit.
+ */
+export const INVERSE_ALPHA_POWERS: Readonly<Record<string, number>> = {
+  "analysis:rwc": 1,
+  "analysis:kernelDistance": 2,
+};
 
-/** Whether the sweep panel fits c/α to this choice of axes. */
-export function fitsInverseAlpha(x: string, y: string): boolean {
-  return x === ALPHA_FIELD && INVERSE_ALPHA_QUANTITIES.includes(y);
+/** The power p of the c/α^p line the sweep panel fits to this choice of axes; null: none. */
+export function inverseAlphaPower(x: string, y: string): number | null {
+  return x === ALPHA_FIELD && Object.hasOwn(INVERSE_ALPHA_POWERS, y) ? INVERSE_ALPHA_POWERS[y]! : null;
+}
+
+/** "c/α", "c/α²": the reference line's name. */
+export function inverseAlphaName(power: number): string {
+  return power === 1 ? "c/α" : power === 2 ? "c/α²" : `c/α^${power}`;
 }
 
 /**
- * How far a local log-log slope may be from −1 and still count as following 1/α. Wide enough for
- * a finite network's lazy tail (its slope is −1 only in the limit), narrow enough that a rich
- * point (whose change stays O(1): slope near 0) does not.
+ * How far a local log-log slope may be from −p (per unit of p) and still count as following
+ * 1/α^p. Wide enough for a finite network's lazy tail (its slope is −p only in the limit),
+ * narrow enough that a rich point (whose change stays O(1): slope near 0) does not.
  */
 export const LAZY_SLOPE_TOLERANCE = 0.2;
 
@@ -28,14 +40,16 @@ export interface Pt {
 }
 
 export interface InverseAlphaFit {
+  /** The power p of the line y = c/α^p. */
+  power: number;
   /**
-   * y = c/α: the least-squares c of log y = log c − log α over the points (the slope held at
-   * −1), which is the geometric mean of y·α. The dashed line.
+   * y = c/α^p: the least-squares c of log y = log c − p·log α over the points (the slope held
+   * at −p), which is the geometric mean of y·α^p. The dashed line.
    */
   c: number;
   /**
-   * The slope of a free least-squares line log y = a + b·log α through the same points: −1 when
-   * they follow 1/α; shallower when rich points (small α) are among them. Null with fewer than
+   * The slope of a free least-squares line log y = a + b·log α through the same points: −p when
+   * they follow 1/α^p; shallower when rich points (small α) are among them. Null with fewer than
    * two distinct α.
    */
   slope: number | null;
@@ -43,30 +57,33 @@ export interface InverseAlphaFit {
   n: number;
   /**
    * The least α from which, going up, every step between neighbouring α has a log-log slope
-   * within LAZY_SLOPE_TOLERANCE of −1 (several points at one α: their geometric mean): where the
-   * sweep follows 1/α. Null when even the two largest α do not.
+   * within p·LAZY_SLOPE_TOLERANCE of −p (several points at one α: their geometric mean): where
+   * the sweep follows 1/α^p. Null when even the two largest α do not.
    */
   lazyFrom: number | null;
 }
 
-/** The c/α line through the points with its free slope and where the points follow it; null when no point has logs. */
-export function inverseAlphaFit(points: readonly Pt[]): InverseAlphaFit | null {
+/**
+ * The c/α^p line through the points (p = 1 unless said) with its free slope and where the
+ * points follow it; null when no point has logs.
+ */
+export function inverseAlphaFit(points: readonly Pt[], power = 1): InverseAlphaFit | null {
   const ok = points.filter((p) => p.x > 0 && p.y > 0 && Number.isFinite(p.x) && Number.isFinite(p.y));
   if (ok.length === 0) return null;
   const lx = ok.map((p) => Math.log(p.x));
   const ly = ok.map((p) => Math.log(p.y));
   const n = ok.length;
-  const c = Math.exp(ly.reduce((s, v, i) => s + v + lx[i]!, 0) / n);
+  const c = Math.exp(ly.reduce((s, v, i) => s + v + power * lx[i]!, 0) / n);
   const mx = lx.reduce((s, v) => s + v, 0) / n;
   const my = ly.reduce((s, v) => s + v, 0) / n;
   const sxx = lx.reduce((s, v) => s + (v - mx) ** 2, 0);
   const sxy = lx.reduce((s, v, i) => s + (v - mx) * (ly[i]! - my), 0);
   // Distinct α only: sxx is zero exactly when every point has one α.
   const slope = sxx > 0 ? sxy / sxx : null;
-  return { c, slope, n, lazyFrom: lazyFrom(ok) };
+  return { power, c, slope, n, lazyFrom: lazyFrom(ok, power) };
 }
 
-function lazyFrom(points: readonly Pt[]): number | null {
+function lazyFrom(points: readonly Pt[], power: number): number | null {
   const byAlpha = new Map<number, number[]>();
   for (const p of points) byAlpha.set(p.x, [...(byAlpha.get(p.x) ?? []), Math.log(p.y)]);
   const levels = [...byAlpha]
@@ -77,7 +94,7 @@ function lazyFrom(points: readonly Pt[]): number | null {
     const hi = levels[i]!;
     const lo = levels[i - 1]!;
     const slope = (hi.ly - lo.ly) / (Math.log(hi.x) - Math.log(lo.x));
-    if (Math.abs(slope + 1) > LAZY_SLOPE_TOLERANCE) break;
+    if (Math.abs(slope + power) > power * LAZY_SLOPE_TOLERANCE) break;
     from = lo.x;
   }
   return from;

@@ -10,13 +10,14 @@ import { LazyRichContent } from "../../src/extension/panels/lazyRichPanel";
 import { PanelSession } from "../../src/extension/panels/panelSession";
 import { ImplicitSweepContent, SWEEP, SweepContent } from "../../src/extension/panels/sweepPanel";
 import { RunIndex } from "../../src/extension/runIndex";
-import { fitsInverseAlpha, inverseAlphaFit } from "../../src/shared/alphaFit";
+import { inverseAlphaFit, inverseAlphaPower } from "../../src/shared/alphaFit";
 import type { AnalysisFile } from "../../src/shared/analysisFormat";
 import type { RunData } from "../../src/shared/analysisViews";
 import { alphaSweepGroups, declaredAlphaSweeps, type ManifestRun } from "../../src/shared/implicitSweep";
 import { isLazyRichWebviewMessage, type LazyRichHostMessage } from "../../src/shared/panels/lazyRich";
 import { DEFAULT_SWEEP_STATE, defaultSweepState, type SweepHostMessage } from "../../src/shared/panels/sweep";
 import type { RunManifest } from "../../src/shared/runFormat";
+import { SWEEP_FORMAT, type SweepManifest, sweepRunName } from "../../src/shared/sweepFormat";
 import { pointSummary } from "../../src/shared/sweepSummary";
 import { tempDir } from "../support";
 
@@ -80,11 +81,29 @@ test("c/α fit: a rich + lazy mix is shallower than −1 and follows 1/α only f
   assert.equal(inverseAlphaFit(pts.map((p) => ({ x: p.x, y: 1 })))!.lazyFrom, null);
 });
 
-test("the c/α line is drawn for α against final RWC or kernel distance only; α sweeps open log-log on RWC", () => {
-  assert.equal(fitsInverseAlpha("model.alpha", "analysis:rwc"), true);
-  assert.equal(fitsInverseAlpha("model.alpha", "analysis:kernelDistance"), true);
-  assert.equal(fitsInverseAlpha("model.alpha", "final:test_loss"), false);
-  assert.equal(fitsInverseAlpha("optimizer.lr", "analysis:rwc"), false);
+test("c/α² fit (kernel distance): points on c/α² give c back, slope −2; 1/α points do not follow it", () => {
+  const fit = inverseAlphaFit(
+    [1, 10, 100].map((x) => ({ x, y: 3e-4 / x ** 2 })),
+    2,
+  )!;
+  assert.equal(fit.power, 2);
+  assert.ok(close(fit.c, 3e-4) && close(fit.slope!, -2), JSON.stringify(fit));
+  assert.equal(fit.lazyFrom, 1);
+  assert.equal(
+    inverseAlphaFit(
+      [1, 10, 100].map((x) => ({ x, y: 1 / x })),
+      2,
+    )!.lazyFrom,
+    null,
+  );
+});
+
+test("the line is drawn for α against final RWC (c/α) or kernel distance (c/α²) only; α sweeps open log-log on RWC", () => {
+  assert.equal(inverseAlphaPower("model.alpha", "analysis:rwc"), 1);
+  assert.equal(inverseAlphaPower("model.alpha", "analysis:kernelDistance"), 2);
+  assert.equal(inverseAlphaPower("model.alpha", "final:test_loss"), null);
+  assert.equal(inverseAlphaPower("model.alpha", "toString"), null);
+  assert.equal(inverseAlphaPower("optimizer.lr", "analysis:rwc"), null);
   assert.deepEqual(defaultSweepState(["model.hidden[0]", "model.alpha"]), {
     ...DEFAULT_SWEEP_STATE,
     y: "analysis:rwc",
@@ -293,4 +312,53 @@ test("sweep panel over an implicit sweep: its runs as points with α as the swep
   const partial = new ImplicitSweepContent({ runIndex: runs }, dirs!).init(undefined);
   assert.match(partial.problems?.join() ?? "", /alpha0_1-2: no run\.json/);
   assert.equal((partial.messages[0] as Extract<SweepHostMessage, { type: "init" }>).points.length, 2);
+});
+
+test("lazy vs rich on a point of a declared α sweep links to the sweep folder, not an implicit sweep", async (t) => {
+  const root = tempDir(t);
+  const dir = path.join(root, "alphaSweep-sweep-20260101-000000");
+  fs.mkdirSync(dir, { recursive: true });
+  const sweep: SweepManifest = {
+    format: SWEEP_FORMAT,
+    version: 1,
+    experiment: "/exp/lazy-rich.experiment.ts",
+    system: "alphaSweep",
+    createdAt: "2026-01-01T00:00:00.000Z",
+    fields: ["model.alpha"],
+    mode: "grid",
+    seeds: [0],
+    points: [0.1, 1, 10].map((alpha, index) => ({
+      index,
+      values: { "model.alpha": alpha },
+      seed: 0,
+      run: sweepRunName(index),
+      status: index < 2 ? "finished" : "pending",
+    })),
+    launcher: { kind: "local", parallel: 1 },
+  };
+  fs.writeFileSync(path.join(dir, "sweep.json"), JSON.stringify(sweep));
+  const points = [0.1, 1].map((alpha, index) => {
+    const run = path.join(dir, sweepRunName(index));
+    fs.mkdirSync(run);
+    const m = manifest(
+      { ...cfg(alpha), seed: 0 },
+      {
+        id: `alphaSweep-${index}`,
+        system: "alphaSweep",
+        experiment: { path: "/exp/lazy-rich.experiment.ts", sha256: "sha256:00" },
+        sweep: { dir: "..", index, values: { "model.alpha": alpha }, seed: 0 },
+      },
+    );
+    fs.writeFileSync(path.join(run, "run.json"), JSON.stringify(m));
+    return run;
+  });
+  const runs = new RunIndex([root]);
+  await runs.scan();
+  const lr = new LazyRichContent({ runIndex: runs }, [points[0]!]);
+  const init = lr.init(undefined).messages[0] as Extract<LazyRichHostMessage, { type: "init" }>;
+  assert.deepEqual(
+    init.sweeps.map((s) => [s.name, s.kind, s.runs, s.alphas]),
+    [["alphaSweep-sweep-20260101-000000", "declared", 3, [0.1, 1, 10]]],
+  );
+  assert.deepEqual(lr.sweepDirs(init.sweeps[0]!.id), [dir]);
 });

@@ -1,8 +1,9 @@
 // The sweep panel's α view in Chromium (an α sweep, declared or implicit, is a case of the sweep
 // panel): opened without a saved state it shows the final relative weight change against
 // model.alpha on log-log axes with the fitted c/α line dashed, its c and free slope in the
-// legend and the readout; kernel distance gets its own fit; other quantities get none. The
-// numbers are the ones the lazy-vs-rich panel's former α view was tested with.
+// legend and the readout; kernel distance gets its own fit, c/α² (second order in the kernel's
+// change); other quantities get none. The data are the ones the lazy-vs-rich panel's former α
+// view was tested with.
 // Screenshot: dist/test/webview/sweep-alpha.png.
 import assert from "node:assert/strict";
 import * as path from "node:path";
@@ -168,16 +169,19 @@ test("the dashed line is painted: a pixel on it, between two α, is not the back
   assert.ok(painted >= 5, `${painted} of 21 samples along the dashed line are painted`);
 });
 
-test("kernel distance gets its own fit over the runs that have one; test loss gets none", async () => {
+test("kernel distance gets its own c/α² fit over the runs that have one; test loss gets none", async () => {
   await post(page, { type: "init", sweep: SWEEP, points: points() });
   await choose(page, "y", "analysis:kernelDistance");
   const ds = await hook<Datasets>(page, "datasets()");
   assert.equal(ds[1]!.points.length, 3, "the run without a kernel distance has no point");
-  // Kernel distance ∝ α^−0.8: c is the geometric mean of y·α over its three points.
-  const c = Math.exp([0.1, 1, 10].reduce((s, a) => s + Math.log(0.3 * a ** 0.2), 0) / 3);
-  assert.ok(Math.abs(ds[2]!.points[0]!.y - c / 0.1) < 1e-9 * c, JSON.stringify(ds[2]));
+  // Kernel distance 0.3·α^−0.8: c is the geometric mean of y·α² over its three points.
+  const c = Math.exp([0.1, 1, 10].reduce((s, a) => s + Math.log(0.3 * a ** 1.2), 0) / 3);
+  assert.ok(Math.abs(ds[2]!.points[0]!.y - c / 0.1 ** 2) < 1e-9 * (c / 0.01), JSON.stringify(ds[2]));
+  assert.match(ds[2]!.label, /^mean · c\/α² fit: c = /);
   const fit = (await hook<{ fit: InverseAlphaFit }[]>(page, "fits()"))[0]!.fit;
   assert.ok(Math.abs(fit.slope! + 0.8) < 1e-12, "the free slope finds −0.8");
+  assert.equal(fit.lazyFrom, null, "−0.8 is far from the −2 of the lazy limit");
+  assert.match((await page.textContent("#fit")) ?? "", /log final kernel distance = log c − 2·log α/);
   assert.match((await page.textContent("#note")) ?? "", /1 of 4 points have no final kernel distance yet/);
   await choose(page, "y", "final:test_loss");
   assert.deepEqual(

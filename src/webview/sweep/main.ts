@@ -5,15 +5,16 @@
 // a dot or a mean opens that run. Points arrive whole at `init` and one by one as runs finish.
 // The series are computed by src/shared/sweepView.ts. An α sweep (x = model.alpha, declared or
 // implicit) with the final relative weight change or kernel distance on y gets the lazy-limit
-// reference c/α per line, dashed, fitted by src/shared/alphaFit.ts, its constant and the free
-// slope in the legend and the readout below the chart (Chizat et al. 2019: change ∝ 1/α when lazy).
+// reference per line, dashed, fitted by src/shared/alphaFit.ts (c/α for the weight change, c/α²
+// for the kernel distance, Chizat et al. 2019), its constant and the free slope in the legend and
+// the readout below the chart.
 
 import "@vscode-elements/elements/dist/vscode-button/index.js";
 import "@vscode-elements/elements/dist/vscode-checkbox/index.js";
 import { Chart, LinearScale, LineElement, LogarithmicScale, PointElement, ScatterController } from "chart.js";
 import type { ChartDataset, Plugin } from "chart.js";
 import type { OwnMessage } from "../../shared/panels/common";
-import { fitsInverseAlpha, type InverseAlphaFit, inverseAlphaFit } from "../../shared/alphaFit";
+import { type InverseAlphaFit, inverseAlphaFit, inverseAlphaName, inverseAlphaPower } from "../../shared/alphaFit";
 import {
   DEFAULT_SWEEP_STATE,
   defaultSweepState,
@@ -67,7 +68,7 @@ let drawn: {
   group: string | null;
   logX: boolean;
   logY: boolean;
-  /** The c/α fit of each line (α sweeps only; empty otherwise). */
+  /** The c/α^p fit of each line (α sweeps only; empty otherwise). */
   fits: { group: SweepValue | null; fit: InverseAlphaFit }[];
 } | null = null;
 /** No view state yet (none saved by the page, none sent by the host): the first init picks the sweep's defaults. */
@@ -233,7 +234,7 @@ function render(): void {
   drawn = { series, y: c.y, x: c.x, group: c.group, logX, logY: rt.state.logY, fits: [] };
   const okY = (v: number) => !rt.state.logY || v > 0;
   const datasets: ChartDataset<"scatter", Pt[]>[] = [];
-  const fitted = numeric && fitsInverseAlpha(c.x, c.y);
+  const power = numeric ? inverseAlphaPower(c.x, c.y) : null;
   series.series.forEach((s, k) => {
     const color = runColor(rt.theme, k);
     const name = c.group === null ? "mean" : `${c.group} = ${valueText(s.group)}`;
@@ -270,7 +271,7 @@ function render(): void {
         showLine: false,
       },
     );
-    if (fitted) datasets.push(...inverseAlphaLine(s, name, color));
+    if (power !== null) datasets.push(...inverseAlphaLine(s, name, color, power));
   });
   renderFits(c.y);
   chart = new Chart<"scatter", Pt[]>(byId<HTMLCanvasElement>("sweepChart"), {
@@ -307,22 +308,22 @@ function render(): void {
 }
 
 /**
- * The dashed c/α line of one series, fitted to its single runs (every seed, not the means), from
- * its least to its greatest α; its legend entry names c and the free slope. Empty when no run
- * has a positive value.
+ * The dashed c/α^p line of one series, fitted to its single runs (every seed, not the means),
+ * from its least to its greatest α; its legend entry names c and the free slope. Empty when no
+ * run has a positive value.
  */
-function inverseAlphaLine(s: Series, name: string, color: string): ChartDataset<"scatter", Pt[]>[] {
+function inverseAlphaLine(s: Series, name: string, color: string, power: number): ChartDataset<"scatter", Pt[]>[] {
   if (!drawn) return [];
   const runs = s.points.flatMap((p) =>
     typeof p.x === "number" ? p.runs.map((r) => ({ x: p.x as number, y: r.y })) : [],
   );
-  const fit = inverseAlphaFit(runs);
+  const fit = inverseAlphaFit(runs, power);
   const xs = runs.filter((r) => r.x > 0).map((r) => r.x);
   if (fit === null || xs.length === 0) return [];
   drawn.fits.push({ group: s.group, fit });
   const lo = Math.min(...xs);
   const hi = Math.max(...xs);
-  const label = `${name} · c/α fit: c = ${formatNumber(fit.c)}, slope ${slopeText(fit.slope)}`;
+  const label = `${name} · ${inverseAlphaName(power)} fit: c = ${formatNumber(fit.c)}, slope ${slopeText(fit.slope)}`;
   const swatch = el("span", "swatch swatch-dashed");
   swatch.style.borderColor = color;
   legend.append(el("span", "legend-item"));
@@ -331,8 +332,8 @@ function inverseAlphaLine(s: Series, name: string, color: string): ChartDataset<
     {
       label,
       data: [
-        { x: lo, y: fit.c / lo, runId: null },
-        { x: hi, y: fit.c / hi, runId: null },
+        { x: lo, y: fit.c / lo ** power, runId: null },
+        { x: hi, y: fit.c / hi ** power, runId: null },
       ],
       borderColor: withAlpha(color, 0.75),
       borderDash: [6, 4],
@@ -349,22 +350,31 @@ function slopeText(slope: number | null): string {
   return slope === null ? "—" : slope.toFixed(2).replace("-", "−");
 }
 
-/** Under the chart: what the dashed line is, and per line its c, free slope and where the points follow 1/α. */
+/** Under the chart: what the dashed line is, and per line its c, free slope and where the points follow 1/α^p. */
 function renderFits(y: string): void {
-  if (!drawn || drawn.fits.length === 0) return;
+  const first = drawn?.fits[0]?.fit;
+  if (!drawn || !first) return;
+  const p = first.power;
+  const line = inverseAlphaName(p);
+  const inv = line.slice(2); // "α", "α²"
+  const term = p === 1 ? "log α" : `${p}·log α`;
+  const why =
+    p === 1
+      ? "the change from initialization falls as 1/α"
+      : "1 − cos is second order in the kernel's change, which falls as 1/α";
   fitNote.hidden = false;
   fitNote.append(
     el(
       "span",
       "",
-      `Dashed: y = c/α, c by least squares of log ${quantityLabel(y)} = log c − log α over the runs (the lazy limit, Chizat et al. 2019, where the change from initialization falls as 1/α); the slope is that of a free log-log fit (−1 when lazy).`,
+      `Dashed: y = ${line}, c by least squares of log ${quantityLabel(y)} = log c − ${term} over the runs (the lazy limit, Chizat et al. 2019: ${why}); the slope is that of a free log-log fit (−${p} when lazy).`,
     ),
   );
   for (const { group, fit } of drawn.fits) {
     const where =
       fit.lazyFrom === null
-        ? "the points do not follow 1/α even at the largest α"
-        : `the points follow 1/α for α ≥ ${formatNumber(fit.lazyFrom)}`;
+        ? `the points do not follow 1/${inv} even at the largest α`
+        : `the points follow 1/${inv} for α ≥ ${formatNumber(fit.lazyFrom)}`;
     const who = drawn.group === null ? "" : `${drawn.group} = ${valueText(group)}: `;
     fitNote.append(
       el(
