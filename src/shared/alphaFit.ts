@@ -43,17 +43,21 @@ export interface InverseAlphaFit {
   /** The power p of the line y = c/α^p. */
   power: number;
   /**
-   * y = c/α^p: the least-squares c of log y = log c − p·log α over the points (the slope held
-   * at −p), which is the geometric mean of y·α^p. The dashed line.
+   * y = c/α^p: the least-squares c of log y = log c − p·log α (the slope held at −p), which is
+   * the geometric mean of y·α^p, over the points with α ≥ `lazyFrom` (where the theory holds:
+   * rich points would pull the line off the lazy ones), or over all when there is no such
+   * stretch. The dashed line.
    */
   c: number;
+  /** The points c was fitted on. */
+  cOver: number;
   /**
    * The slope of a free least-squares line log y = a + b·log α through the same points: −p when
    * they follow 1/α^p; shallower when rich points (small α) are among them. Null with fewer than
    * two distinct α.
    */
   slope: number | null;
-  /** Points fitted (α > 0 and y > 0: the others have no logarithm). */
+  /** Points with logarithms (α > 0 and y > 0), which the free slope is fitted on. */
   n: number;
   /**
    * The least α from which, going up, every step between neighbouring α has a log-log slope
@@ -64,8 +68,8 @@ export interface InverseAlphaFit {
 }
 
 /**
- * The c/α^p line through the points (p = 1 unless said) with its free slope and where the
- * points follow it; null when no point has logs.
+ * The c/α^p line (p = 1 unless said) through the points where they follow it, with the free
+ * slope of all of them; null when no point has logs.
  */
 export function inverseAlphaFit(points: readonly Pt[], power = 1): InverseAlphaFit | null {
   const ok = points.filter((p) => p.x > 0 && p.y > 0 && Number.isFinite(p.x) && Number.isFinite(p.y));
@@ -73,14 +77,16 @@ export function inverseAlphaFit(points: readonly Pt[], power = 1): InverseAlphaF
   const lx = ok.map((p) => Math.log(p.x));
   const ly = ok.map((p) => Math.log(p.y));
   const n = ok.length;
-  const c = Math.exp(ly.reduce((s, v, i) => s + v + power * lx[i]!, 0) / n);
+  const from = lazyFrom(ok, power);
+  const onLine = from === null ? ok : ok.filter((p) => p.x >= from);
+  const c = Math.exp(onLine.reduce((s, p) => s + Math.log(p.y) + power * Math.log(p.x), 0) / onLine.length);
   const mx = lx.reduce((s, v) => s + v, 0) / n;
   const my = ly.reduce((s, v) => s + v, 0) / n;
   const sxx = lx.reduce((s, v) => s + (v - mx) ** 2, 0);
   const sxy = lx.reduce((s, v, i) => s + (v - mx) * (ly[i]! - my), 0);
   // Distinct α only: sxx is zero exactly when every point has one α.
   const slope = sxx > 0 ? sxy / sxx : null;
-  return { power, c, slope, n, lazyFrom: lazyFrom(ok, power) };
+  return { power, c, cOver: onLine.length, slope, n, lazyFrom: from };
 }
 
 function lazyFrom(points: readonly Pt[], power: number): number | null {

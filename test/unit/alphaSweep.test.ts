@@ -74,11 +74,17 @@ test("c/α fit: a rich + lazy mix is shallower than −1 and follows 1/α only f
   const b = lx.reduce((s, v, i) => s + (v - mx) * (ly[i]! - my), 0) / lx.reduce((s, v) => s + (v - mx) ** 2, 0);
   assert.ok(close(fit.slope!, b, 1e-9), `${fit.slope} vs ${b}`);
   assert.ok(fit.slope! > -0.9 && fit.slope! < -0.5, String(fit.slope));
-  assert.ok(close(fit.c, (0.01 * 0.1 * 0.5 ** 3) ** (1 / 5)));
-  // 0.1 → 10 has slope log(0.05)/log(100) = −0.65: the lazy stretch starts at 10.
+  // 0.1 → 10 has slope log(0.05)/log(100) = −0.65: the lazy stretch starts at 10, and c is
+  // fitted there (0.5), not pulled down by the rich points (all five: (0.01·0.1·0.5³)^(1/5)).
   assert.equal(fit.lazyFrom, 10);
-  // Not lazy even at the top: null.
-  assert.equal(inverseAlphaFit(pts.map((p) => ({ x: p.x, y: 1 })))!.lazyFrom, null);
+  assert.ok(close(fit.c, 0.5), String(fit.c));
+  assert.equal(fit.cOver, 3);
+  assert.equal(fit.n, 5);
+  // Not lazy even at the top: null, and c over every point.
+  const flat = inverseAlphaFit(pts.map((p) => ({ x: p.x, y: p.x <= 0.1 ? 1 : 2 })))!;
+  assert.equal(flat.lazyFrom, null);
+  assert.equal(flat.cOver, 5);
+  assert.ok(close(flat.c, (0.01 * 0.1 * 20 * 200 * 2000) ** (1 / 5)));
 });
 
 test("c/α² fit (kernel distance): points on c/α² give c back, slope −2; 1/α points do not follow it", () => {

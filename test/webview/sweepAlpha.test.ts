@@ -129,7 +129,10 @@ test("an α sweep opens on final RWC against α, log-log, with the dashed c/α l
   assert.equal(await page.locator("#legend .swatch-dashed").count(), 1);
   const readout = (await page.textContent("#fit")) ?? "";
   assert.match(readout, /least squares of log final relative weight change = log c − log α/);
-  assert.match(readout, /c = 0\.5, slope −1\.00 over 4 runs; the points follow 1\/α for α ≥ 0\.1\./);
+  assert.match(
+    readout,
+    /c = 0\.5, slope −1\.00 over 4 runs; the points follow 1\/α for α ≥ 0\.1; c over those 4 runs\./,
+  );
   assert.equal(
     await page.textContent("#summary"),
     "teacher-student α sweep · 4/4 finished · implicit: runs that differ only in model.alpha (no sweep.json)",
@@ -147,9 +150,10 @@ test("the dashed line is painted: a pixel on it, between two α, is not the back
   await post(page, { type: "init", sweep: SWEEP, points: mix });
   const fit = (await hook<{ fit: InverseAlphaFit }[]>(page, "fits()"))[0]!.fit;
   assert.ok(fit.slope! > -1 && fit.slope! < -0.5, `a shallower free slope: ${fit.slope}`);
-  // 10 → 100 falls as 1/α; 1 → 10 (from 1 to 0.05: slope −1.3) does not.
+  // 10 → 100 falls as 1/α; 1 → 10 (from 1 to 0.05: slope −1.3) does not. c from the lazy two.
   assert.equal(fit.lazyFrom, 10);
-  assert.match((await page.textContent("#fit")) ?? "", /the points follow 1\/α for α ≥ 10\./);
+  assert.ok(Math.abs(fit.c - 0.5) < 1e-12);
+  assert.match((await page.textContent("#fit")) ?? "", /the points follow 1\/α for α ≥ 10; c over those 2 runs\./);
   // On log-log axes c/α is straight on screen: sample along the segment between its ends; some
   // samples fall on dashes, which are painted.
   const ds = await hook<Datasets>(page, "datasets()");

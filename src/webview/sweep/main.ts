@@ -367,14 +367,14 @@ function renderFits(y: string): void {
     el(
       "span",
       "",
-      `Dashed: y = ${line}, c by least squares of log ${quantityLabel(y)} = log c − ${term} over the runs (the lazy limit, Chizat et al. 2019: ${why}); the slope is that of a free log-log fit (−${p} when lazy).`,
+      `Dashed: y = ${line}, c by least squares of log ${quantityLabel(y)} = log c − ${term} over the runs where the points follow 1/${inv} (all runs if none do): the lazy limit, Chizat et al. 2019 (${why}). The slope is that of a free log-log fit over all runs (−${p} when lazy).`,
     ),
   );
   for (const { group, fit } of drawn.fits) {
     const where =
       fit.lazyFrom === null
-        ? `the points do not follow 1/${inv} even at the largest α`
-        : `the points follow 1/${inv} for α ≥ ${formatNumber(fit.lazyFrom)}`;
+        ? `the points do not follow 1/${inv} even at the largest α; c over all ${fit.cOver} runs`
+        : `the points follow 1/${inv} for α ≥ ${formatNumber(fit.lazyFrom)}; c over those ${fit.cOver} runs`;
     const who = drawn.group === null ? "" : `${drawn.group} = ${valueText(group)}: `;
     fitNote.append(
       el(
