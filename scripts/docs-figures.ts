@@ -6,6 +6,7 @@
 //   npm run docs:figures                       (the default run folders below)
 //   node dist/scripts/docs-figures.cjs --grok DIR --grok-slow DIR --sweep DIR,DIR,... --influence DIR
 //   node dist/scripts/docs-figures.cjs --sharpness DIR [--only sharpness]   (the Sharpness figure; alone with --only)
+//   node dist/scripts/docs-figures.cjs --sweep DIR,DIR,... --only lazy-rich   (lazy-rich-run.png alone)
 //   node dist/scripts/docs-figures.cjs --pytorch DIR   (only docs/pytorch.md's figures: Lazy vs rich and
 //                                                       Influence of one run.watch run, pytorch-*.png)
 //   node dist/scripts/docs-figures.cjs --sweep-panel SWEEP_DIR   (only the sweep panel on a finished
@@ -215,19 +216,23 @@ async function main(): Promise<void> {
       return;
     }
 
-    // Grokking: the run that grokked, then the one that did not within its budget.
-    const grokState: GrokkingState = { logX: false, logLoss: true, focusRun: null, hiddenRuns: [] };
-    const grok = load(grokDir, "", 0);
-    grok.ref.label = modAddLabel(grok.data);
-    await shoot("grokking", { type: "init", runs: [grokRun(grok.ref, grok.data)], state: grokState }, "grokking.png");
-    if (fs.existsSync(grokSlowDir)) {
-      const slow = load(grokSlowDir, "", 1);
-      slow.ref.label = modAddLabel(slow.data);
-      await shoot(
-        "grokking",
-        { type: "init", runs: [grokRun(slow.ref, slow.data)], state: grokState },
-        "grokking-p97.png",
-      );
+    // --only lazy-rich: the lazy-vs-rich run figure alone (from --sweep's runs).
+    const only = arg("only");
+    if (only !== "lazy-rich") {
+      // Grokking: the run that grokked, then the one that did not within its budget.
+      const grokState: GrokkingState = { logX: false, logLoss: true, focusRun: null, hiddenRuns: [] };
+      const grok = load(grokDir, "", 0);
+      grok.ref.label = modAddLabel(grok.data);
+      await shoot("grokking", { type: "init", runs: [grokRun(grok.ref, grok.data)], state: grokState }, "grokking.png");
+      if (fs.existsSync(grokSlowDir)) {
+        const slow = load(grokSlowDir, "", 1);
+        slow.ref.label = modAddLabel(slow.data);
+        await shoot(
+          "grokking",
+          { type: "init", runs: [grokRun(slow.ref, slow.data)], state: grokState },
+          "grokking-p97.png",
+        );
+      }
     }
 
     // Lazy vs rich: the richest run of an α sweep, with the link to the sweep (the sweep panel's
@@ -254,6 +259,7 @@ async function main(): Promise<void> {
     if (!sweeps.length) throw new Error("the sweep runs do not form an α sweep (configs differ in more than α?)");
     const runState: LazyRichState = { runId: runs[0]!.runId, logY: false };
     await shoot("lazyRich", { type: "init", runs, sweeps, state: runState }, "lazy-rich-run.png");
+    if (only === "lazy-rich") return;
 
     // Influence: TracIn on the deep linear network's hierarchy, one cell selected.
     const inf = load(influenceDir, "deep linear · hierarchy (8 items)", 0);

@@ -17,7 +17,7 @@ export interface ManifestRun {
 
 /** Runs of one system differing only in α (and seed): an implicit sweep over `model.alpha`. */
 export interface AlphaSweepGroup {
-  /** The system's name; "<file>: α sweep of N runs" when the runs come from several systems. */
+  /** The system's name; the experiment file's name when the runs come from several systems. */
   name: string;
   /** By α, then seed. */
   runs: { runDir: string; alpha: number; seed: number }[];
@@ -79,11 +79,11 @@ export function alphaSweepGroups(runs: readonly ManifestRun[]): AlphaSweepGroup[
   return out;
 }
 
-/** The system's name, or "<file>: α sweep of N runs" when the runs come from several systems. */
+/** The system's name, or the experiment file's name when the runs come from several systems (one per α, say). */
 function groupName(runs: readonly ManifestRun[]): string {
   const names = [...new Set(runs.map((r) => r.manifest.system))];
   const file = runs[0]?.manifest.experiment?.path;
-  return names.length === 1 ? names[0]! : `${file ? basename(file) : (names[0] ?? "")}: α sweep of ${runs.length} runs`;
+  return names.length === 1 || !file ? (names[0] ?? "") : basename(file);
 }
 
 /** The sweep folders (absolute) of runs that are points of a declared sweep over α, in first-seen order. */

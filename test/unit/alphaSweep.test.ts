@@ -162,7 +162,7 @@ test("implicit sweeps: runs whose configs differ only in α (and seed), by α th
       ["a", 10, 0],
     ],
   );
-  assert.equal(groups[0]!.name, "e.experiment.ts: α sweep of 3 runs", "several systems: named by the file");
+  assert.equal(groups[0]!.name, "e.experiment.ts", "several systems: named by the file");
   // Seeds pool (the panel's spread); one α alone is no sweep; a declared sweep's points are its own.
   const seeded = alphaSweepGroups([run("a0", 1, 8, 0), run("a1", 1, 8, 1), run("b0", 2, 8, 0), run("z", 5, 16)]);
   assert.deepEqual(
@@ -249,7 +249,7 @@ test("sweep panel over an implicit sweep: its runs as points with α as the swep
   const init = lr.init(undefined).messages[0] as Extract<LazyRichHostMessage, { type: "init" }>;
   assert.deepEqual(
     init.sweeps.map((s) => [s.name, s.kind, s.runs, s.alphas]),
-    [["lazy-rich.experiment.ts: α sweep of 3 runs", "implicit", 3, [0.1, 10]]],
+    [["lazy-rich.experiment.ts", "implicit", 3, [0.1, 10]]],
   );
   const dirs = lr.sweepDirs(init.sweeps[0]!.id);
   assert.deepEqual(dirs, [a01, a01s1, a10], "by α, then seed");
@@ -287,7 +287,7 @@ test("sweep panel over an implicit sweep: its runs as points with α as the swep
   const msg = up.messages[0] as Extract<SweepHostMessage, { type: "init" }>;
   assert.deepEqual(msg.sweep, {
     dir: root,
-    system: "lazy-rich.experiment.ts: α sweep of 3 runs",
+    system: "lazy-rich.experiment.ts",
     fields: ["model.alpha"],
     launcher: "local",
     implicit: true,
