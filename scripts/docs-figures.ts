@@ -6,10 +6,13 @@
 //   npm run docs:figures                       (the default run folders below)
 //   node dist/scripts/docs-figures.cjs --grok DIR --grok-slow DIR --sweep DIR,DIR,... --influence DIR
 //   node dist/scripts/docs-figures.cjs --sharpness DIR [--only sharpness]   (the Sharpness figure; alone with --only)
+//   node dist/scripts/docs-figures.cjs --sweep DIR,DIR,... --only lazy-rich   (lazy-rich-run.png alone)
 //   node dist/scripts/docs-figures.cjs --pytorch DIR   (only docs/pytorch.md's figures: Lazy vs rich and
 //                                                       Influence of one run.watch run, pytorch-*.png)
 //   node dist/scripts/docs-figures.cjs --sweep-panel SWEEP_DIR   (only the sweep panel on a finished
-//        `lm sweep` of examples/double-descent.experiment.ts --system width: sweep-double-descent.png)
+//        `lm sweep` of examples/double-descent.experiment.ts --system width: sweep-double-descent.png;
+//        of examples/lazy-rich.experiment.ts --system alphaSweep, an α sweep: sweep-alpha.png, with
+//        the final relative weight change against α, log-log, and the fitted c/α line)
 //
 // The run folders are not part of the repository (they are trained from examples/*.experiment.ts;
 // docs/analyses.md says with which settings), so the defaults point at where they were made.
@@ -21,20 +24,16 @@ import type { RunRef } from "../src/shared/panels/common";
 import type { GrokkingState } from "../src/shared/panels/grokking";
 import type { InfluenceState } from "../src/shared/panels/influence";
 import type { LazyRichState } from "../src/shared/panels/lazyRich";
-import {
-  alphaSweeps,
-  grokRun,
-  influenceRun,
-  lazyRichRun,
-  loadRunData,
-  type RunData,
-} from "../src/shared/analysisViews";
+import { grokRun, influenceRun, lazyRichRun, loadRunData, type RunData } from "../src/shared/analysisViews";
 import { readJsonFileSync } from "../src/shared/atomicFile";
 import { sharpnessRun } from "../src/shared/sharpnessView";
 import { manifestProblems, RUN_MANIFEST, type RunManifest } from "../src/shared/runFormat";
 import { RunIndex } from "../src/extension/runIndex";
 import { SweepContent } from "../src/extension/panels/sweepPanel";
-import type { SweepHostMessage, SweepState } from "../src/shared/panels/sweep";
+import { alphaSweepGroups } from "../src/shared/implicitSweep";
+import type { AlphaSweepLink } from "../src/shared/panels/lazyRich";
+import { defaultSweepState, type SweepHostMessage, type SweepState } from "../src/shared/panels/sweep";
+import { ALPHA_FIELD } from "../src/shared/alphaFit";
 import { sweepHtml } from "../src/webview/sweep/page";
 import { frames, post, serveAnalysisPanels, type AnalysisHostMessage } from "../test/webview/analysisPanels";
 import { launchChromium, openPanel, serveWebviews, until } from "../test/webview/panelHarness";
@@ -82,13 +81,14 @@ function modAddLabel(data: RunData): string {
 /**
  * The sweep panel on a sweep folder: its `init` built by the extension's own host code
  * (SweepContent over a run index, src/extension/panels/sweepPanel.ts, which summarizes each point
- * with src/shared/sweepSummary.ts), shown with final test loss against the width on log axes and
- * the min–max spread over seeds.
+ * with src/shared/sweepSummary.ts). A width sweep is shown with final test loss against the width
+ * on log axes and the min–max spread over seeds; an α sweep as the panel opens it
+ * (defaultSweepState: final relative weight change against α, log-log, with the c/α line).
  */
 async function sweepPanelFigure(root: string, outDir: string, sweepDir: string): Promise<string[]> {
   const dir = path.resolve(sweepDir);
   const content = new SweepContent({ runIndex: new RunIndex([path.dirname(dir)]) }, dir);
-  const state: SweepState = {
+  const width: SweepState = {
     y: "final:test_loss",
     x: "model.features",
     group: "",
@@ -96,12 +96,17 @@ async function sweepPanelFigure(root: string, outDir: string, sweepDir: string):
     logY: true,
     spread: "minmax",
   };
-  const update = content.init(state);
-  if (update.problems?.length) throw new Error(update.problems.join("\n"));
-  const init = update.messages.find((m): m is Extract<SweepHostMessage, { type: "init" }> => m.type === "init");
+  const first = content.init(width);
+  if (first.problems?.length) throw new Error(first.problems.join("\n"));
+  const isInit = (m: SweepHostMessage): m is Extract<SweepHostMessage, { type: "init" }> => m.type === "init";
+  let init = first.messages.find(isInit);
   if (!init) throw new Error(`${dir}: no sweep panel init (not a sweep folder?)`);
-  const measured = init.points.filter((p) => p.y["final:test_loss"] !== undefined).length;
-  console.log(`${dir}: ${init.points.length} points, ${measured} with a final test_loss`);
+  const alpha = init.sweep.fields.includes(ALPHA_FIELD);
+  if (alpha) init = { ...init, state: defaultSweepState(init.sweep.fields) };
+  const y = init.state?.y ?? "final:test_loss";
+  const file = alpha ? "sweep-alpha.png" : "sweep-double-descent.png";
+  const measured = init.points.filter((p) => p.y[y] !== undefined).length;
+  console.log(`${dir}: ${init.points.length} points, ${measured} with ${y}`);
   const served = await serveWebviews(root, { sweep: { css: ["common.css", "analysisPanels.css"], html: sweepHtml } });
   const browser = await launchChromium();
   try {
@@ -115,10 +120,10 @@ async function sweepPanelFigure(root: string, outDir: string, sweepDir: string):
     // chart.js animates its first draw; let it settle.
     await page.waitForTimeout(800);
     await frames(page);
-    const out = path.join(outDir, "sweep-double-descent.png");
+    const out = path.join(outDir, file);
     await page.screenshot({ path: out });
     console.log(`${out}: ${(fs.statSync(out).size / 1024).toFixed(0)} KB`);
-    return problems.errors.map((e) => `sweep-double-descent.png: ${e}`);
+    return problems.errors.map((e) => `${file}: ${e}`);
   } finally {
     await browser.close();
     await served.close();
@@ -195,7 +200,7 @@ async function main(): Promise<void> {
     if (pytorchDir) {
       const py = load(pytorchDir, "PyTorch MLP · a + b mod 23 (run.watch)", 0);
       const lr = lazyRichRun(py.ref, py.data);
-      const lrState: LazyRichState = { view: "run", runId: lr.runId, logY: false, sweep: null };
+      const lrState: LazyRichState = { runId: lr.runId, logY: false };
       await shoot("lazyRich", { type: "init", runs: [lr], sweeps: [], state: lrState }, "pytorch-lazy-rich.png");
       const pyInf = influenceRun(py.ref, py.data);
       if (!pyInf) throw new Error(`${pytorchDir} has no tracin or bif analysis`);
@@ -211,22 +216,27 @@ async function main(): Promise<void> {
       return;
     }
 
-    // Grokking: the run that grokked, then the one that did not within its budget.
-    const grokState: GrokkingState = { logX: false, logLoss: true, focusRun: null, hiddenRuns: [] };
-    const grok = load(grokDir, "", 0);
-    grok.ref.label = modAddLabel(grok.data);
-    await shoot("grokking", { type: "init", runs: [grokRun(grok.ref, grok.data)], state: grokState }, "grokking.png");
-    if (fs.existsSync(grokSlowDir)) {
-      const slow = load(grokSlowDir, "", 1);
-      slow.ref.label = modAddLabel(slow.data);
-      await shoot(
-        "grokking",
-        { type: "init", runs: [grokRun(slow.ref, slow.data)], state: grokState },
-        "grokking-p97.png",
-      );
+    // --only lazy-rich: the lazy-vs-rich run figure alone (from --sweep's runs).
+    const only = arg("only");
+    if (only !== "lazy-rich") {
+      // Grokking: the run that grokked, then the one that did not within its budget.
+      const grokState: GrokkingState = { logX: false, logLoss: true, focusRun: null, hiddenRuns: [] };
+      const grok = load(grokDir, "", 0);
+      grok.ref.label = modAddLabel(grok.data);
+      await shoot("grokking", { type: "init", runs: [grokRun(grok.ref, grok.data)], state: grokState }, "grokking.png");
+      if (fs.existsSync(grokSlowDir)) {
+        const slow = load(grokSlowDir, "", 1);
+        slow.ref.label = modAddLabel(slow.data);
+        await shoot(
+          "grokking",
+          { type: "init", runs: [grokRun(slow.ref, slow.data)], state: grokState },
+          "grokking-p97.png",
+        );
+      }
     }
 
-    // Lazy vs rich: one α sweep (sweep view) and its richest run (run view).
+    // Lazy vs rich: the richest run of an α sweep, with the link to the sweep (the sweep panel's
+    // figure of an α sweep is --sweep-panel's).
     const sweep = sweepDirs.map((d, i) =>
       load(
         d,
@@ -239,12 +249,17 @@ async function main(): Promise<void> {
       ),
     );
     const runs = sweep.map(({ ref, data }) => lazyRichRun(ref, data));
-    const sweeps = alphaSweeps(sweep);
+    const sweeps: AlphaSweepLink[] = alphaSweepGroups(sweep.map((r) => r.data)).map((g) => ({
+      id: g.name,
+      name: g.name,
+      kind: "implicit",
+      runs: g.runs.length,
+      alphas: [...new Set(g.runs.map((r) => r.alpha))],
+    }));
     if (!sweeps.length) throw new Error("the sweep runs do not form an α sweep (configs differ in more than α?)");
-    const sweepState: LazyRichState = { view: "sweep", runId: null, logY: true, sweep: null };
-    await shoot("lazyRich", { type: "init", runs, sweeps, state: sweepState }, "lazy-rich-sweep.png");
-    const runState: LazyRichState = { view: "run", runId: runs[0]!.runId, logY: false, sweep: null };
+    const runState: LazyRichState = { runId: runs[0]!.runId, logY: false };
     await shoot("lazyRich", { type: "init", runs, sweeps, state: runState }, "lazy-rich-run.png");
+    if (only === "lazy-rich") return;
 
     // Influence: TracIn on the deep linear network's hierarchy, one cell selected.
     const inf = load(influenceDir, "deep linear · hierarchy (8 items)", 0);

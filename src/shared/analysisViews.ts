@@ -14,8 +14,8 @@ import {
 import type { AnalysisOverrides, RunRef } from "./panels/common";
 import type { GrokCurves, GrokReport, GrokRun, IndicatorSeries } from "./panels/grokking";
 import type { BifChains, InfluenceMatrix, InfluenceRun } from "./panels/influence";
-import type { AlphaSweep, LayerSeries, LazyRichMetric, LazyRichRun } from "./panels/lazyRich";
-import { ANALYSIS_NAMES, type AnalysisFile, type AnalysisName, canonicalJson, readAnalysis } from "./analysisFormat";
+import type { LayerSeries, LazyRichMetric, LazyRichRun } from "./panels/lazyRich";
+import { ANALYSIS_NAMES, type AnalysisFile, type AnalysisName, readAnalysis } from "./analysisFormat";
 import { EXPERIMENT_EXTENSIONS } from "./experimentFile";
 import { readMetrics } from "./metricsReader";
 import { METRICS_FILE, type MetricsRecord, type RunManifest } from "./runFormat";
@@ -310,58 +310,6 @@ export function modelAnalysesUnavailable(manifest: RunManifest): string | undefi
   if (EXPERIMENT_EXTENSIONS.includes(ext)) return undefined;
   const what = ext === ".ipynb" ? "a Jupyter notebook" : ext === ".py" ? "a Python script" : `${basename(path)}`;
   return `the run was written by ${what}, whose model the analyzer cannot rebuild; to get these analyses, ${howToGet}`;
-}
-
-/** α of a run's model (1 when the model has none). */
-function alphaOf(manifest: RunManifest): number {
-  const a = config(manifest).model?.["alpha"];
-  return typeof a === "number" ? a : 1;
-}
-
-/** The config with α (and what α implies) and free-text fields removed: equal keys = runs of one α sweep. */
-function sweepKey(manifest: RunManifest): string {
-  const c = JSON.parse(JSON.stringify(manifest.config)) as Record<string, unknown>;
-  delete c["description"];
-  delete c["summary"];
-  delete c["analyses"];
-  const model = c["model"] as Record<string, unknown> | undefined;
-  if (model) {
-    delete model["alpha"];
-    delete model["centered"];
-  }
-  return `${manifest.experiment?.path ?? ""}\n${canonicalJson(c)}`;
-}
-
-/** Groups runs into α sweeps: ≥ 2 runs whose configs differ only in α, with their final movement. */
-export function alphaSweeps(runs: readonly { ref: RunRef; data: RunData }[]): AlphaSweep[] {
-  const groups = new Map<string, { ref: RunRef; data: RunData }[]>();
-  for (const r of runs) {
-    const key = sweepKey(r.data.manifest);
-    groups.set(key, [...(groups.get(key) ?? []), r]);
-  }
-  const sweeps: AlphaSweep[] = [];
-  for (const group of groups.values()) {
-    const alphas = new Set(group.map((r) => alphaOf(r.data.manifest)));
-    if (alphas.size < 2) continue;
-    const names = [...new Set(group.map((r) => r.data.manifest.system))];
-    const file = group[0]!.data.manifest.experiment?.path;
-    sweeps.push({
-      system: names.length === 1 ? names[0]! : `${file ? basename(file) : names[0]!}: α sweep of ${group.length} runs`,
-      points: group
-        .map((r) => {
-          const w = r.data.analyses.weights?.records;
-          const k = r.data.analyses.kernel?.records;
-          return {
-            runId: r.ref.runId,
-            alpha: alphaOf(r.data.manifest),
-            relativeWeightChange: w?.[w.length - 1]?.relChange ?? null,
-            kernelDistance: k?.[k.length - 1]?.kernelDistance ?? null,
-          };
-        })
-        .sort((a, b) => a.alpha - b.alpha),
-    });
-  }
-  return sweeps;
 }
 
 // ---------------------------------------------------------------------------------- influence

@@ -1,9 +1,8 @@
 // The panels' data built from run folders' contents: curves, detector report, lazy-rich series,
-// α sweeps, influence matrices. Hand-made inputs with known answers.
+// influence matrices (α sweeps: alphaSweep.test.ts). Hand-made inputs with known answers.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
-  alphaSweeps,
   grokRun,
   influenceRun,
   lazyRichRun,
@@ -220,31 +219,6 @@ describe("lazy-rich view", () => {
       /could not be read: bad header/,
     );
     assert.equal(broken.regime, null);
-  });
-
-  test("α sweeps: runs whose configs differ only in α, sorted by α, with final movement; others are not grouped", () => {
-    const cfg = (alpha: number, hidden = 256) => ({
-      task: { kind: "teacherStudent" },
-      model: { kind: "mlp", hidden: [hidden], alpha, centered: alpha !== 1 },
-      description: `α = ${alpha}`,
-    });
-    const run = (id: string, alpha: number, rel: number, hidden?: number) => ({
-      ref: { ...ref, runId: id },
-      data: data({
-        manifest: manifest(cfg(alpha, hidden), { system: `alpha${alpha}` }),
-        analyses: { weights: file("weights", [{ step: 0, tensors: {}, paramNorm: 1, relChange: rel }]) },
-      }),
-    });
-    const sweeps = alphaSweeps([run("a", 10, 0.01), run("b", 0.1, 1), run("c", 1, 0.1), run("d", 1, 0.5, 64)]);
-    assert.equal(sweeps.length, 1);
-    assert.deepEqual(
-      sweeps[0]!.points.map((p) => [p.runId, p.alpha, p.relativeWeightChange, p.kernelDistance]),
-      [
-        ["b", 0.1, 1, null],
-        ["c", 1, 0.1, null],
-        ["a", 10, 0.01, null],
-      ],
-    );
   });
 });
 

@@ -57,6 +57,7 @@ function recorder<S>(): SessionHost<S> & { posted: unknown[]; warnings: string[]
     saveExport: () => {},
     rerun: () => {},
     openRun: (runId) => opened.push(runId),
+    openSweep: () => {},
   };
 }
 

@@ -250,6 +250,7 @@ test("panel session: an openRun from the page reaches the host; a malformed one 
       saveExport: () => {},
       rerun: () => {},
       openRun: (runId) => opened.push(runId),
+      openSweep: () => {},
     },
     undefined,
   );

@@ -85,7 +85,7 @@ test("host messages of each panel pass their guard and the union's, and no other
     {
       type: "init",
       runs: [lazy],
-      sweeps: [{ system: "s", points: [{ runId: "r", alpha: 2, relativeWeightChange: 0.1, kernelDistance: null }] }],
+      sweeps: [{ id: "implicit:s", name: "s", kind: "implicit", runs: 2, alphas: [1, 2] }],
     },
     { type: "run", run: lazy },
     {
@@ -125,6 +125,7 @@ test("malformed host messages fail", () => {
     { type: "init", runs: [{ ...lazy, missing: [{ metric: "ntk", reason: "" }] }], sweeps: [] },
     { type: "init", runs: [{ ...lazy, regime: { badge: "medium", reason: "" } }], sweeps: [] },
     { type: "init", runs: [lazy] }, // sweeps missing
+    { type: "init", runs: [lazy], sweeps: [{ id: "s", name: "s", kind: "slurm", runs: 2, alphas: [1] }] },
     { type: "init", run: { ...influence, matrices: [{ ...influence.matrices[0], values: new Float32Array(5) }] } },
     { type: "init", run: { ...influence, matrices: [influence.matrices[0], influence.matrices[0]] } }, // one per method
     { type: "init", run: { ...influence, matrices: [{ ...influence.matrices[1], values: [1, 2, 3, 4, 5, "6"] }] } },
@@ -153,13 +154,15 @@ test("malformed host messages fail", () => {
 
 test("webview messages: typed exports, state and rerun requests pass; others fail", () => {
   assert.ok(isGrokkingWebviewMessage({ type: "ready" }));
+  assert.ok(isLazyRichWebviewMessage({ type: "stateChanged", state: { runId: null, logY: true } }));
   assert.ok(
-    isLazyRichWebviewMessage({ type: "stateChanged", state: { view: "sweep", runId: null, logY: true, sweep: "s" } }),
-  );
-  assert.ok(
-    !isGrokkingWebviewMessage({ type: "stateChanged", state: { view: "sweep", runId: null, logY: true, sweep: "s" } }),
+    !isGrokkingWebviewMessage({ type: "stateChanged", state: { runId: null, logY: true } }),
     "state of another panel",
   );
+  // Opening an α sweep: by the id the host sent, never a path to trust; only the lazy-vs-rich panel asks.
+  assert.ok(isLazyRichWebviewMessage({ type: "openSweep", id: "implicit:s" }));
+  assert.ok(!isLazyRichWebviewMessage({ type: "openSweep", id: ["/runs/a"] }));
+  assert.ok(!isGrokkingWebviewMessage({ type: "openSweep", id: "implicit:s" }));
   assert.ok(isInfluenceWebviewMessage({ type: "exportCsv", csv: "a,b\n", suggestedName: "x.csv" }));
   assert.ok(!isInfluenceWebviewMessage({ type: "exportPng", dataUrl: "javascript:alert(1)", suggestedName: "x.png" }));
   assert.ok(!isInfluenceWebviewMessage({ type: "init" }), "a host message is not a webview message");
@@ -322,6 +325,10 @@ test("sweep panel messages: points with values, status and finite summaries; ope
   assert.ok(!isSweepHostMessage({ type: "point", point: { ...point, values: { a: null } } }));
   assert.ok(!isSweepHostMessage({ type: "point", point: { ...point, index: 0.5 } }));
   assert.ok(!isSweepHostMessage({ type: "init", sweep: { ...sweep, launcher: "pbs" }, points: [] }));
+  // An implicit α sweep (runs differing only in model.alpha, no sweep.json) is marked so.
+  assert.ok(isSweepHostMessage({ type: "init", sweep: { ...sweep, implicit: true }, points: [point] }));
+  assert.ok(!isSweepHostMessage({ type: "init", sweep: { ...sweep, implicit: "yes" }, points: [point] }));
+  assert.ok(!isSweepWebviewMessage({ type: "openSweep", id: "implicit:s" }), "the sweep panel opens runs, not sweeps");
   assert.ok(!isSweepHostMessage({ type: "init", sweep, points: [], state: { ...DEFAULT_SWEEP_STATE, spread: "iqr" } }));
   assert.ok(isSweepState({ y: "final:test_loss", x: null, group: "", logX: true, logY: false, spread: "std" }));
   assert.ok(!isSweepState({ y: 1, x: null, group: null, logX: true, logY: false, spread: "std" }));

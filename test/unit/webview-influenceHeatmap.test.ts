@@ -1,5 +1,5 @@
-// The influence heatmap's arithmetic (src/webview/influence/heatmap.ts) and the α-sweep fit, in
-// Node: no browser needed for these.
+// The influence heatmap's arithmetic (src/webview/influence/heatmap.ts), in Node: no browser
+// needed for these.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
@@ -17,7 +17,6 @@ import {
   toFloat32,
   type Layout,
 } from "../../src/webview/influence/heatmap";
-import { inverseAlphaFit } from "../../src/webview/lazyRich/sweep";
 import { rng } from "../support";
 
 test("robustLimit is the 99th percentile of |v| by sorting, ignoring NaN; falls back to max, then 1", () => {
@@ -177,18 +176,6 @@ test("renderHeatmap: colours per cell, extreme-magnitude aggregation, marker col
   renderHeatmap(out2, layout, { ...input, values: lone, n: 1, order: Int32Array.of(0), flips: new Int32Array(1) });
   assert.equal(out2[1], 7);
   assert.equal(out2[3 * 10 + 6], lut[LUT_SIZE - 1]);
-});
-
-test("inverseAlphaFit: exact for c/α data; the geometric mean of y·α otherwise; skips non-positive", () => {
-  assert.ok(Math.abs(inverseAlphaFit([0.1, 1, 10].map((x) => ({ x, y: 0.7 / x })))! - 0.7) < 1e-12);
-  const pts = [
-    { x: 1, y: 2 },
-    { x: 4, y: 2 },
-    { x: -1, y: 3 },
-    { x: 2, y: 0 },
-  ];
-  assert.ok(Math.abs(inverseAlphaFit(pts)! - Math.sqrt(2 * 8)) < 1e-12);
-  assert.equal(inverseAlphaFit([{ x: 0, y: 1 }]), null);
 });
 
 test("more checkpoints than pixel columns: each pixel keeps its checkpoints' extreme, and picking finds it", () => {

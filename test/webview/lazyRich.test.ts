@@ -1,12 +1,13 @@
 // The lazy-vs-rich webview in Chromium: typed messages in; regime badge, per-measure charts, the
-// reasons for missing measures, the α sweep on log-log axes with its 1/α line, exports out.
+// reasons for missing measures, the links to the runs' α sweeps (shown by the sweep panel:
+// sweepAlpha.test.ts), exports out.
 // Screenshots: dist/test/webview/lazyRich*.png.
 
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
-import type { AlphaSweep, LazyRichRun, LazyRichState } from "../../src/shared/panels/lazyRich";
+import type { AlphaSweepLink, LazyRichRun, LazyRichState } from "../../src/shared/panels/lazyRich";
 import { countColor, frames, lastPosted, post, posted, serveAnalysisPanels, XSS } from "./analysisPanels";
 import { launchChromium, openPanel, screenshot, until, type PageProblems, type Served } from "./panelHarness";
 
@@ -62,15 +63,19 @@ const RUN_B: LazyRichRun = {
   regime: { badge: "lazy", reason: "relative weight change 0.02 < 0.05" },
 };
 
-const ALPHAS = [0.1, 1, 10, 100];
-const SWEEP: AlphaSweep = {
-  system: "teacher-student",
-  points: ALPHAS.map((alpha, i) => ({
-    runId: `ts-${alpha}`,
-    alpha,
-    relativeWeightChange: 0.5 / alpha,
-    kernelDistance: i === 3 ? null : 0.3 * alpha ** -0.8,
-  })),
+const SWEEP: AlphaSweepLink = {
+  id: "implicit:teacher-student:/runs/ts-0.1",
+  name: "teacher-student",
+  kind: "implicit",
+  runs: 4,
+  alphas: [0.1, 1, 10, 100],
+};
+const DECLARED: AlphaSweepLink = {
+  id: "declared:/runs/alphaSweep-sweep-20260101-000000",
+  name: XSS,
+  kind: "declared",
+  runs: 8,
+  alphas: [0.1, 1, 10, 100],
 };
 
 async function hook<T>(p: Page, expr: string): Promise<T> {
@@ -166,51 +171,27 @@ test("log y applies to the change and norm charts, not to the bounded similariti
   await until(page, "window.__lmPanel.state().logY === false");
 });
 
-test("α sweep: final change against α on log-log axes with the fitted 1/α line", async () => {
-  await page.click('vscode-radio[value="sweep"]');
-  await until(page, "window.__lmPanel.state().view === 'sweep'");
-  assert.deepEqual(await hook<[string, string]>(page, "sweepScales()"), ["logarithmic", "logarithmic"]);
-  const ds = await hook<{ label: string; points: { x: number; y: number }[] }[]>(page, "sweep()");
-  assert.deepEqual(
-    ds.map((d) => d.label),
-    ["final relative weight change", "final kernel distance", "relative weight change ∝ 1/α", "kernel distance ∝ 1/α"],
-  );
-  assert.deepEqual(
-    ds[0]!.points,
-    ALPHAS.map((a) => ({ x: a, y: 0.5 / a })),
-  );
-  assert.equal(ds[1]!.points.length, 3, "the run without a kernel distance has no point");
-  // Exactly 1/α data: the reference coincides with it (c = 0.5).
-  const ref = ds[2]!.points;
-  assert.ok(
-    Math.abs(ref[0]!.x - 0.1) < 1e-12 && Math.abs(ref[0]!.y - 5) < 1e-9 && Math.abs(ref[1]!.y - 0.005) < 1e-12,
-    JSON.stringify(ref),
-  );
-  // Kernel distance ∝ α^−0.8: c is the geometric mean of y·α over its three points.
-  const c = Math.exp([0.1, 1, 10].reduce((s, a) => s + Math.log(0.3 * a ** 0.2), 0) / 3);
-  assert.ok(Math.abs(ds[3]!.points[0]!.y - c / 0.1) < 1e-9 * c);
-  assert.match((await page.locator("#sweepNote").textContent()) ?? "", /^teacher-student: /);
-  assert.equal(await page.locator("#runView").isVisible(), false);
-  await frames(page);
-  await screenshot(page, root, "lazyRich-sweep");
+test("α sweeps are links to the sweep panel: one per sweep, a click posts its id", async () => {
+  assert.equal(await page.locator("#sweeps").isVisible(), true);
+  assert.deepEqual(await page.locator("#sweeps a.sweep-link").allTextContents(), [
+    "teacher-student (4 runs, α 0.1–100, differing only in α) ↗",
+  ]);
+  await page.click("#sweeps a.sweep-link");
+  await until(page, "window.__posted.some((m) => m.type === 'openSweep')");
+  assert.deepEqual(await lastPosted(page, "openSweep"), { type: "openSweep", id: SWEEP.id });
+  // A declared sweep's name (its folder's) stays text.
+  await post(page, { type: "run", run: RUN_A, sweeps: [DECLARED, SWEEP] });
+  const texts = await page.locator("#sweeps a.sweep-link").allTextContents();
+  assert.deepEqual(texts, [
+    `${XSS} (8 runs, α 0.1–100) ↗`,
+    "teacher-student (4 runs, α 0.1–100, differing only in α) ↗",
+  ]);
+  await post(page, { type: "run", run: RUN_A, sweeps: [SWEEP] });
 });
 
-test("CSV export: the sweep table in the sweep view, long-format measures in the run view", async () => {
+test("CSV export: long-format measures of the runs", async () => {
   await page.click("#exportCsv");
   await until(page, "window.__posted.some((m) => m.type === 'exportCsv')");
-  const sweepCsv = await lastPosted(page, "exportCsv");
-  assert.ok(sweepCsv);
-  assert.equal(sweepCsv.suggestedName, "teacher-student-alpha-sweep.csv");
-  assert.deepEqual(sweepCsv.csv.trimEnd().split("\n"), [
-    "system,run_id,alpha,final_relative_weight_change,final_kernel_distance",
-    ...SWEEP.points.map(
-      (p) => `teacher-student,${p.runId},${p.alpha},${p.relativeWeightChange},${p.kernelDistance ?? ""}`,
-    ),
-  ]);
-  await page.click('vscode-radio[value="run"]');
-  await until(page, "window.__lmPanel.state().view === 'run'");
-  await page.click("#exportCsv");
-  await until(page, "window.__posted.filter((m) => m.type === 'exportCsv').length === 2");
   const runCsv = await lastPosted(page, "exportCsv");
   assert.ok(runCsv);
   const lines = runCsv.csv.trimEnd().split("\n");
@@ -249,19 +230,13 @@ test("a new checkpoint replaces the run; init with state restores the view", asy
 
   const p = (await openPanel(browser, served.origin, "lazyRich", { width: 900, height: 600 })).page;
   try {
-    const state: LazyRichState = { view: "sweep", runId: RUN_B.runId, logY: true, sweep: "teacher-student" };
+    const state: LazyRichState = { runId: RUN_B.runId, logY: true };
     await post(p, { type: "init", runs: [RUN_A, RUN_B], sweeps: [SWEEP], state });
-    assert.equal(await p.locator("#sweepView").isVisible(), true);
-    await p.click('vscode-radio[value="run"]');
-    await until(p, "window.__lmPanel.state().view === 'run'");
     assert.equal(await p.inputValue("#run"), RUN_B.runId);
     assert.equal(await p.evaluate("window.__lmPanel.charts()[0].yType"), "logarithmic");
-    // Without sweeps the sweep view cannot be chosen.
+    // Without sweeps there are no links.
     await post(p, { type: "init", runs: [RUN_A], sweeps: [] });
-    assert.equal(
-      await p.locator('vscode-radio[value="sweep"]').evaluate((e) => (e as unknown as { disabled: boolean }).disabled),
-      true,
-    );
+    assert.equal(await p.locator("#sweeps").isVisible(), false);
   } finally {
     await p.close();
   }

@@ -1,14 +1,22 @@
-// The lazy-vs-rich panel: per-run measures and regime, and α sweeps over the runs asked for plus
-// their siblings (other runs of the same experiment file). A refresh replaces the changed run.
+// The lazy-vs-rich panel: per-run measures and regime, and links to the α sweeps of the runs asked
+// for plus their siblings (other runs of the same experiment file), which open in the sweep panel:
+// a declared sweep over model.alpha by its folder, an implicit one (runs differing only in α) by
+// its runs. A refresh replaces the changed run.
 
-import { alphaSweeps, lazyRichRun, loadRunData, type RunData } from "../../shared/analysisViews";
-import type { OwnMessage, RunRef } from "../../shared/panels/common";
+import * as path from "node:path";
+import { lazyRichRun, type RunData } from "../../shared/analysisViews";
+import { ALPHA_FIELD } from "../../shared/alphaFit";
+import { alphaSweepGroups, declaredAlphaSweeps, type ManifestRun } from "../../shared/implicitSweep";
+import type { OwnMessage } from "../../shared/panels/common";
 import {
+  type AlphaSweepLink,
   isLazyRichState,
   isLazyRichWebviewMessage,
   type LazyRichHostMessage,
   type LazyRichState,
 } from "../../shared/panels/lazyRich";
+import { fieldValue } from "../../shared/sweepView";
+import { readSweep } from "../sweeps";
 import { lazyRichHtml } from "../../webview/lazyRich/page";
 import { AnalysisViewTypes } from "../constants";
 import type { PanelKind } from "./panelHost";
@@ -21,6 +29,9 @@ type Message = OwnMessage<LazyRichHostMessage>;
 const MAX_SWEEP_RUNS = 24;
 
 export class LazyRichContent implements PanelContent<LazyRichState, Message> {
+  /** The folders each link last sent opens the sweep panel on, by the link's id. */
+  private readonly links = new Map<string, string[]>();
+
   constructor(
     private readonly env: PanelEnv,
     private readonly runDirs: readonly string[],
@@ -33,7 +44,7 @@ export class LazyRichContent implements PanelContent<LazyRichState, Message> {
         {
           type: "init",
           runs: runs.map(({ ref, data }) => lazyRichRun(ref, data)),
-          sweeps: alphaSweeps(this.withSweepSiblings(runs)),
+          sweeps: this.sweepLinks(runs),
           ...(state ? { state } : {}),
         },
       ],
@@ -46,27 +57,63 @@ export class LazyRichContent implements PanelContent<LazyRichState, Message> {
     const item = runs.find((r) => r.data.runDir === runDir);
     if (!item) return { messages: [], problems };
     return {
-      messages: [
-        { type: "run", run: lazyRichRun(item.ref, item.data), sweeps: alphaSweeps(this.withSweepSiblings(runs)) },
-      ],
+      messages: [{ type: "run", run: lazyRichRun(item.ref, item.data), sweeps: this.sweepLinks(runs) }],
       problems,
     };
   }
 
+  sweepDirs(id: string): string[] | undefined {
+    return this.links.get(id);
+  }
+
+  /** The α sweeps of the runs and their siblings: declared ones first, then implicit ones. */
+  private sweepLinks(runs: readonly { data: RunData }[]): AlphaSweepLink[] {
+    const all = this.withSweepSiblings(runs.map((r) => ({ runDir: r.data.runDir, manifest: r.data.manifest })));
+    this.links.clear();
+    const out: AlphaSweepLink[] = [];
+    for (const dir of declaredAlphaSweeps(all)) {
+      const read = readSweep(dir);
+      if (!read.ok) continue; // the sweep panel names what is wrong when opened from the Runs view
+      const alphas = read.manifest.points.flatMap((p) => {
+        const a = fieldValue(p.values, ALPHA_FIELD);
+        return typeof a === "number" ? [a] : [];
+      });
+      const id = `declared:${dir}`;
+      this.links.set(id, [dir]);
+      out.push({
+        id,
+        name: path.basename(dir),
+        kind: "declared",
+        runs: read.manifest.points.length,
+        alphas: [...new Set(alphas)].sort((a, b) => a - b),
+      });
+    }
+    for (const g of alphaSweepGroups(all)) {
+      const id = `implicit:${g.name}:${g.runs[0]!.runDir}`;
+      this.links.set(
+        id,
+        g.runs.map((r) => r.runDir),
+      );
+      out.push({
+        id,
+        name: g.name,
+        kind: "implicit",
+        runs: g.runs.length,
+        alphas: [...new Set(g.runs.map((r) => r.alpha))],
+      });
+    }
+    return out;
+  }
+
   /** Other runs of the same experiment file, so a sweep over α shows even when one run was opened. */
-  private withSweepSiblings(runs: { ref: RunRef; data: RunData }[]): { ref: RunRef; data: RunData }[] {
-    const files = new Set(
-      runs.map((r) => r.data.manifest.experiment?.path).filter((f): f is string => f !== undefined),
-    );
+  private withSweepSiblings(runs: ManifestRun[]): ManifestRun[] {
+    const files = new Set(runs.map((r) => r.manifest.experiment?.path).filter((f): f is string => f !== undefined));
     const out = [...runs];
-    const have = new Set(runs.map((r) => r.data.runDir));
+    const have = new Set(runs.map((r) => r.runDir));
     for (const e of this.env.runIndex.all()) {
       if (out.length >= MAX_SWEEP_RUNS) break;
       if (e.status === "invalid" || have.has(e.runDir) || !files.has(e.manifest.experiment?.path ?? "")) continue;
-      out.push({
-        ref: { runId: e.runDir, label: e.manifest.id, colorIndex: out.length },
-        data: loadRunData(e.runDir, e.manifest, { metrics: false }),
-      });
+      out.push({ runDir: e.runDir, manifest: e.manifest });
     }
     return out;
   }

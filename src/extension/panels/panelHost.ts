@@ -15,6 +15,7 @@ import { saveExport } from "../exports";
 import { pathKey, samePath } from "../paths";
 import { LOSS_CURVES } from "./lossCurvesPanel";
 import { PanelSession, type PanelContent, type PanelWebviewMessage } from "./panelSession";
+import { SWEEP } from "./sweepPanel";
 import { labelOf, runSetKey, type PanelEnv } from "./runs";
 
 /** One kind of panel: everything the host needs to open, revive and feed it. */
@@ -160,6 +161,7 @@ class PanelHost<S, H> implements OpenPanel {
           void saveExport(ctx, runDirs[0], name, data, type === "CSV" ? { CSV: ["csv"] } : { PNG: ["png"] }),
         rerun: (m) => this.rerun(m),
         openRun: (runId) => this.openRun(runId),
+        openSweep: (dirs) => openPanel(ctx, SWEEP, dirs),
       },
       state,
     );

@@ -8,11 +8,12 @@ import type {
   CommonHostMessage,
   CommonWebviewMessage,
   OpenRunMessage,
+  OpenSweepMessage,
   RerunAnalysisMessage,
 } from "../../shared/panels/common";
 
 /** What a panel's page may post: the common messages, and rerun or open-run requests where the panel has them. */
-export type PanelWebviewMessage<S> = CommonWebviewMessage<S> | RerunAnalysisMessage | OpenRunMessage;
+export type PanelWebviewMessage<S> = CommonWebviewMessage<S> | RerunAnalysisMessage | OpenRunMessage | OpenSweepMessage;
 
 /** Messages for the page, and what could not be read while building them (shown as an error). */
 export interface PanelUpdate<H> {
@@ -34,6 +35,12 @@ export interface PanelContent<S, H> {
   onReady?(ready: (runDir: string) => void): void;
   /** The panel closed: stop any background work. */
   dispose?(): void;
+  /**
+   * The folders the sweep panel opens on for a sweep the page was sent by this id (the
+   * lazy-vs-rich panel's α sweeps: a declared sweep's folder, or an implicit sweep's runs);
+   * undefined for an id it did not send.
+   */
+  sweepDirs?(id: string): string[] | undefined;
 }
 
 /** What the session needs from its host (the vscode adapter, or a test). */
@@ -48,6 +55,8 @@ export interface SessionHost<S> {
   rerun(message: RerunAnalysisMessage): void;
   /** Open a run's loss curves (only panels whose guard admits it post one: the sweep panel). */
   openRun(runId: string): void;
+  /** Open the sweep panel on these folders (what the content resolved an `openSweep` to). */
+  openSweep(dirs: string[]): void;
 }
 
 /** The text of an error for the page: its message, never a stack. */
@@ -105,6 +114,12 @@ export class PanelSession<S, H> {
       case "openRun":
         this.host.openRun(raw.runId);
         return;
+      case "openSweep": {
+        const dirs = this.content.sweepDirs?.(raw.id);
+        if (dirs === undefined) this.host.warn(`${this.title}: ignored a request to open a sweep it did not offer`);
+        else this.host.openSweep(dirs);
+        return;
+      }
     }
   }
 

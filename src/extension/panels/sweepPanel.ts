@@ -5,6 +5,9 @@
 // must not block the extension host for seconds (bench/sweepPanel.bench.ts). A change in a point's
 // run folder sends that point again; a change of the sweep folder (sweep.json rewritten by the
 // launcher) sends everything again.
+// An implicit sweep (runs that differ only in model.alpha, without a sweep.json: what the
+// lazy-vs-rich panel links to) is shown by ImplicitSweepContent: the panel's folders are then
+// those runs, and the page gets the same messages.
 import * as path from "node:path";
 import { loadRunData } from "../../shared/analysisViews";
 import type { OwnMessage } from "../../shared/panels/common";
@@ -16,6 +19,7 @@ import {
   type SweepState,
 } from "../../shared/panels/sweep";
 import type { SweepManifest, SweepPoint } from "../../shared/sweepFormat";
+import { implicitSweepInfo, implicitSweepPoint, type ManifestRun } from "../../shared/implicitSweep";
 import { pointSummary } from "../../shared/sweepSummary";
 import type { QuantityKey, SweepPanelPoint } from "../../shared/sweepView";
 import { SWEEP_VIEW_TYPE } from "../constants";
@@ -140,6 +144,57 @@ export class SweepContent implements PanelContent<SweepState, Message> {
   }
 }
 
+/**
+ * An implicit α sweep: these run folders (two or more, grouped by src/shared/implicitSweep.ts),
+ * each a point with `model.alpha` as its swept field. Few runs (the lazy-vs-rich panel looks at
+ * two dozen at most), so each is read at once.
+ */
+export class ImplicitSweepContent implements PanelContent<SweepState, Message> {
+  constructor(
+    private readonly env: PanelEnv,
+    private readonly runDirs: readonly string[],
+  ) {}
+
+  init(state: SweepState | undefined): PanelUpdate<Message> {
+    const problems: string[] = [];
+    const read = this.runDirs.flatMap((_, i) => this.point(i, problems) ?? []);
+    if (read.length === 0) return { messages: [], problems };
+    const sweep = implicitSweepInfo(read.map((r) => r.run));
+    const points = read.map((r) => r.point);
+    return { messages: [{ type: "init", sweep, points, ...(state ? { state } : {}) }], problems };
+  }
+
+  refresh(runDir: string): PanelUpdate<Message> | "init" {
+    const i = this.runDirs.findIndex((d) => samePath(d, runDir));
+    if (i < 0) return { messages: [] };
+    const problems: string[] = [];
+    const r = this.point(i, problems);
+    return { messages: r ? [{ type: "point", point: r.point }] : [], problems };
+  }
+
+  /** The i-th run as a point, its summaries read afresh; undefined (with the problem named) if it cannot be read. */
+  private point(i: number, problems: string[]): { run: ManifestRun; point: SweepPanelPoint } | undefined {
+    const runDir = this.runDirs[i]!;
+    const entry = this.env.runIndex.get(runDir) ?? this.env.runIndex.update(runDir);
+    if (!entry) {
+      problems.push(`${runDir}: no run.json`);
+      return undefined;
+    }
+    if (entry.status === "invalid") {
+      problems.push(`${runDir}: ${entry.problem}`);
+      return undefined;
+    }
+    const run = { runDir, manifest: entry.manifest, status: entry.status };
+    let y: Record<QuantityKey, number> = {};
+    try {
+      y = pointSummary(loadRunData(runDir, entry.manifest, { metrics: true }));
+    } catch (e) {
+      problems.push(`${runDir}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    return { run, point: implicitSweepPoint(i, run, y) };
+  }
+}
+
 export const SWEEP: PanelKind<SweepState, Message> = {
   title: "Sweep",
   viewType: SWEEP_VIEW_TYPE,
@@ -151,8 +206,11 @@ export const SWEEP: PanelKind<SweepState, Message> = {
   isWebviewMessage: isSweepWebviewMessage,
   analyses: false,
   refreshMs: 500,
-  content: (env, dirs) => new SweepContent(env, dirs[0] ?? ""),
+  // One folder: a declared sweep's; several: the runs of an implicit α sweep.
+  content: (env, dirs) =>
+    dirs.length > 1 ? new ImplicitSweepContent(env, dirs) : new SweepContent(env, dirs[0] ?? ""),
   // A point's run folder changing refreshes the panel of its sweep.
   follows: (dir, changed) => samePath(changed, dir) || samePath(path.dirname(changed), dir),
-  opensRun: (dirs, runId) => dirs.some((d) => samePath(path.dirname(runId), d)),
+  opensRun: (dirs, runId) =>
+    dirs.length > 1 ? dirs.some((d) => samePath(d, runId)) : dirs.some((d) => samePath(path.dirname(runId), d)),
 };

@@ -135,6 +135,15 @@ export interface OpenRunMessage {
   runId: string;
 }
 
+/**
+ * Open the sweep panel on one of the sweeps the page was sent (the lazy-vs-rich panel's α sweeps):
+ * `id` names it; the host looks up which folders that is, never taking paths from the page.
+ */
+export interface OpenSweepMessage {
+  type: "openSweep";
+  id: string;
+}
+
 /** "1 line could not be read", "3 lines could not be read": how every panel words skipped metrics lines. */
 export function badLinesText(n: number): string {
   return `${n} ${n === 1 ? "line" : "lines"} could not be read`;

@@ -1,21 +1,15 @@
 // The lazy-vs-rich panel's protocol (the convention is in ./common.ts): per-layer measures over a
-// run's checkpoints with the regime verdict, and α sweeps across runs.
+// run's checkpoints with the regime verdict, and links to the α sweeps the runs belong to (shown
+// by the sweep panel: ./sweep.ts, docs/sweeps.md).
 
-import {
-  isArrayOf,
-  isNullableNumber,
-  isNullableNumberArray,
-  isNumber,
-  isNumberArray,
-  isObject,
-  isString,
-} from "../guards";
+import { isArrayOf, isNullableNumberArray, isNumberArray, isObject, isString } from "../guards";
 import {
   commonWebviewGuard,
   isCommonHostMessage,
   isRunRef,
   type CommonHostMessage,
   type CommonWebviewMessage,
+  type OpenSweepMessage,
   type RunRef,
 } from "./common";
 
@@ -55,40 +49,41 @@ export interface LazyRichRun extends RunRef {
   regime: { badge: RegimeBadge; reason: string } | null;
 }
 
-/** Runs of one system differing only in the output scale α (Chizat et al. 2019). */
-export interface AlphaSweep {
-  system: string;
-  points: {
-    runId: string;
-    alpha: number;
-    /** Final relative weight change of all parameters together: ‖w(T) − w(0)‖ / ‖w(0)‖. */
-    relativeWeightChange: number | null;
-    /** Final kernel distance from initialization. */
-    kernelDistance: number | null;
-  }[];
+/**
+ * An α sweep (Chizat et al. 2019) the shown runs belong to, which the sweep panel shows: a
+ * declared sweep over `model.alpha` (its sweep.json), or an implicit one (runs of one system that
+ * differ only in α, grouped by src/shared/implicitSweep.ts).
+ */
+export interface AlphaSweepLink {
+  /** What the page posts back in `openSweep` (the host resolves it to folders). */
+  id: string;
+  /** The system's name, or the sweep folder's name for a declared sweep. */
+  name: string;
+  kind: "declared" | "implicit";
+  /** Runs (points) in the sweep. */
+  runs: number;
+  /** Its distinct α, ascending. */
+  alphas: number[];
 }
 
 export interface LazyRichState {
-  view: "run" | "sweep";
-  /** The run shown in the run view; `null` = the first. */
+  /** The run shown; `null` = the first. */
   runId: string | null;
   logY: boolean;
-  /** Which sweep (by system) the sweep view shows; `null` = the first. */
-  sweep: string | null;
 }
 
-export const DEFAULT_LAZY_RICH_STATE: LazyRichState = { view: "run", runId: null, logY: false, sweep: null };
+export const DEFAULT_LAZY_RICH_STATE: LazyRichState = { runId: null, logY: false };
 
 /** Messages the extension host posts to the lazy-vs-rich webview. */
 export type LazyRichHostMessage =
   | CommonHostMessage
   /** Replace everything shown; `state` restores view settings. */
-  | { type: "init"; runs: LazyRichRun[]; sweeps: AlphaSweep[]; state?: LazyRichState }
+  | { type: "init"; runs: LazyRichRun[]; sweeps: AlphaSweepLink[]; state?: LazyRichState }
   /** Replace one run (a new checkpoint was analysed); a new runId is added. */
-  | { type: "run"; run: LazyRichRun; sweeps?: AlphaSweep[] };
+  | { type: "run"; run: LazyRichRun; sweeps?: AlphaSweepLink[] };
 
-/** Messages the lazy-vs-rich webview posts to the extension host: the common ones. */
-export type LazyRichWebviewMessage = CommonWebviewMessage<LazyRichState>;
+/** Messages the lazy-vs-rich webview posts to the extension host: the common ones, and opening an α sweep. */
+export type LazyRichWebviewMessage = CommonWebviewMessage<LazyRichState> | OpenSweepMessage;
 
 function isLayerSeriesList(x: unknown, n: number): x is LayerSeries[] {
   return (
@@ -117,30 +112,19 @@ function isLazyRichRun(x: unknown): x is LazyRichRun {
   );
 }
 
-function isAlphaSweep(x: unknown): x is AlphaSweep {
+function isAlphaSweepLink(x: unknown): x is AlphaSweepLink {
   return (
     isObject(x) &&
-    isString(x["system"]) &&
-    Array.isArray(x["points"]) &&
-    x["points"].every(
-      (p) =>
-        isObject(p) &&
-        isString(p["runId"]) &&
-        isNumber(p["alpha"]) &&
-        isNullableNumber(p["relativeWeightChange"]) &&
-        isNullableNumber(p["kernelDistance"]),
-    )
+    isString(x["id"]) &&
+    isString(x["name"]) &&
+    (x["kind"] === "declared" || x["kind"] === "implicit") &&
+    Number.isInteger(x["runs"]) &&
+    isNumberArray(x["alphas"])
   );
 }
 
 export function isLazyRichState(x: unknown): x is LazyRichState {
-  return (
-    isObject(x) &&
-    (x["view"] === "run" || x["view"] === "sweep") &&
-    (x["runId"] === null || isString(x["runId"])) &&
-    typeof x["logY"] === "boolean" &&
-    (x["sweep"] === null || isString(x["sweep"]))
-  );
+  return isObject(x) && (x["runId"] === null || isString(x["runId"])) && typeof x["logY"] === "boolean";
 }
 
 export function isLazyRichHostMessage(x: unknown): x is LazyRichHostMessage {
@@ -150,15 +134,19 @@ export function isLazyRichHostMessage(x: unknown): x is LazyRichHostMessage {
     case "init":
       return (
         isArrayOf(x["runs"], isLazyRichRun) &&
-        isArrayOf(x["sweeps"], isAlphaSweep) &&
+        isArrayOf(x["sweeps"], isAlphaSweepLink) &&
         (x["state"] === undefined || isLazyRichState(x["state"]))
       );
     case "run":
-      return isLazyRichRun(x["run"]) && (x["sweeps"] === undefined || isArrayOf(x["sweeps"], isAlphaSweep));
+      return isLazyRichRun(x["run"]) && (x["sweeps"] === undefined || isArrayOf(x["sweeps"], isAlphaSweepLink));
     default:
       return false;
   }
 }
 
-export const isLazyRichWebviewMessage: (x: unknown) => x is LazyRichWebviewMessage =
-  commonWebviewGuard(isLazyRichState);
+const isCommonLazyRichMessage = commonWebviewGuard(isLazyRichState);
+
+export function isLazyRichWebviewMessage(x: unknown): x is LazyRichWebviewMessage {
+  if (isObject(x) && x["type"] === "openSweep") return isString(x["id"]);
+  return isCommonLazyRichMessage(x);
+}

@@ -2,6 +2,7 @@
 // its points' run folders, docs/sweeps.md); the points with their values, status and summary
 // values (src/shared/sweepView.ts), sent whole at `init` and one by one as runs finish (`point`).
 // The page computes the series; a click on a point asks the host to open its run.
+import { ALPHA_FIELD } from "../alphaFit";
 import { isObject, isString } from "../guards";
 import { SWEEP_POINT_STATUSES, type SweepPointStatus, type SweepValue } from "../sweepFormat";
 import type { SpreadKind, SweepPanelPoint } from "../sweepView";
@@ -21,6 +22,11 @@ export interface SweepInfo {
   /** The swept fields, in declaration order. */
   fields: string[];
   launcher: "local" | "slurm";
+  /**
+   * Set for an implicit sweep: runs that were not launched as a sweep (no sweep.json) but differ
+   * only in `model.alpha` (src/shared/implicitSweep.ts). `dir` is then the folder they share ("" if none).
+   */
+  implicit?: true;
 }
 
 export interface SweepState {
@@ -43,6 +49,17 @@ export const DEFAULT_SWEEP_STATE: SweepState = {
   logY: false,
   spread: "minmax",
 };
+
+/**
+ * The view a sweep opens with when no state is saved: an α sweep (Chizat et al. 2019) on log-log
+ * axes with the final relative weight change on y (where the c/α line is drawn); any other sweep
+ * with the defaults.
+ */
+export function defaultSweepState(fields: readonly string[]): SweepState {
+  return fields.includes(ALPHA_FIELD)
+    ? { ...DEFAULT_SWEEP_STATE, y: "analysis:rwc", x: ALPHA_FIELD, logX: true, logY: true }
+    : { ...DEFAULT_SWEEP_STATE };
+}
 
 /** Messages the extension host posts to the sweep webview. */
 export type SweepHostMessage =
@@ -83,6 +100,7 @@ function isSweepInfo(x: unknown): x is SweepInfo {
   return (
     isString(x["dir"]) &&
     isString(x["system"]) &&
+    (x["implicit"] === undefined || x["implicit"] === true) &&
     Array.isArray(fields) &&
     fields.every(isString) &&
     (x["launcher"] === "local" || x["launcher"] === "slurm")

@@ -1,30 +1,20 @@
 // Lazy-vs-rich webview. Per run: the regime badge and its reason, then one chart per measure over
 // checkpoints (relative weight change and parameter norm per layer, kernel distance, centred
 // kernel–target alignment, linear CKA per layer); a measure the run lacks shows why instead of a
-// chart. α sweep: final relative weight change and kernel distance against α on log-log axes with
-// the lazy-limit reference c/α (Chizat et al. 2019: the change from initialization shrinks as 1/α).
+// chart. The α sweeps the runs belong to (declared, or implicit: runs differing only in α) are
+// links: the sweep panel shows them, with the lazy-limit reference c/α (docs/sweeps.md).
 
 import "@vscode-elements/elements/dist/vscode-button/index.js";
 import "@vscode-elements/elements/dist/vscode-checkbox/index.js";
-import "@vscode-elements/elements/dist/vscode-radio/index.js";
-import "@vscode-elements/elements/dist/vscode-radio-group/index.js";
-import {
-  Chart,
-  LineController,
-  LineElement,
-  LinearScale,
-  LogarithmicScale,
-  PointElement,
-  ScatterController,
-} from "chart.js";
+import { Chart, LineController, LineElement, LinearScale, LogarithmicScale, PointElement } from "chart.js";
 import type { ChartDataset, Plugin } from "chart.js";
-import type { OwnMessage } from "../../shared/panels/common";
+import type { OwnMessage, OpenSweepMessage } from "../../shared/panels/common";
 import {
   DEFAULT_LAZY_RICH_STATE,
   isLazyRichHostMessage,
   isLazyRichState,
   LAZY_RICH_METRICS,
-  type AlphaSweep,
+  type AlphaSweepLink,
   type LayerSeries,
   type LazyRichHostMessage,
   type LazyRichMetric,
@@ -37,12 +27,11 @@ import { byId, el, type Checkbox } from "../common/dom";
 import { stackCanvasesPng } from "../common/exportImage";
 import { applyChartFont, backgroundPlugin } from "../common/chartTheme";
 import { PanelRuntime, safeName } from "../common/runtime";
-import { runColor, withAlpha } from "../common/theme";
-import { inverseAlphaFit } from "./sweep";
+import { runColor } from "../common/theme";
 
-Chart.register(LineController, ScatterController, LineElement, PointElement, LinearScale, LogarithmicScale);
+Chart.register(LineController, LineElement, PointElement, LinearScale, LogarithmicScale);
 
-const rt = new PanelRuntime<LazyRichState, OwnMessage<LazyRichHostMessage>>({
+const rt = new PanelRuntime<LazyRichState, OwnMessage<LazyRichHostMessage>, OpenSweepMessage>({
   name: "lazyRich",
   defaultState: DEFAULT_LAZY_RICH_STATE,
   isState: isLazyRichState,
@@ -63,23 +52,16 @@ const TITLES: Record<LazyRichMetric, string> = {
 // ---- state -----------------------------------------------------------------------------------
 
 const runs = new Map<string, LazyRichRun>();
-let sweeps: AlphaSweep[] = [];
+let sweeps: AlphaSweepLink[] = [];
 
-const viewGroup = byId<HTMLElement>("view");
 const runSelect = byId<HTMLSelectElement>("run");
-const sweepSelect = byId<HTMLSelectElement>("sweep");
 const logYBox = byId<Checkbox>("logY");
 const runView = byId<HTMLDivElement>("runView");
-const sweepView = byId<HTMLDivElement>("sweepView");
-const sweepNote = byId<HTMLParagraphElement>("sweepNote");
+const sweepsBox = byId<HTMLDivElement>("sweeps");
 const regimeBox = byId<HTMLDivElement>("regime");
 
 function currentRun(): LazyRichRun | undefined {
   return (rt.state.runId !== null ? runs.get(rt.state.runId) : undefined) ?? runs.values().next().value;
-}
-
-function currentSweep(): AlphaSweep | undefined {
-  return sweeps.find((s) => s.system === rt.state.sweep) ?? sweeps[0];
 }
 
 applyChartFont(rt.theme, 2);
@@ -218,146 +200,47 @@ const layerLabels: Plugin<"line"> = {
   },
 };
 
-// ---- sweep view ------------------------------------------------------------------------------
+// ---- α sweeps ----------------------------------------------------------------------------------
 
-let sweepChart: Chart<"scatter", Pt[]> | null = null;
-
-function renderSweep(): void {
-  sweepChart?.destroy();
-  sweepChart = null;
-  const sweep = currentSweep();
-  const pts = (key: "relativeWeightChange" | "kernelDistance"): Pt[] =>
-    (sweep?.points ?? []).flatMap((p) => {
-      const y = p[key];
-      return typeof y === "number" && y > 0 && p.alpha > 0 ? [{ x: p.alpha, y }] : [];
+/** "α sweep: teacher-student (4 runs, α 0.1–100, differing only in α) ↗": links that open the sweep panel. */
+function renderSweeps(): void {
+  sweepsBox.replaceChildren();
+  sweepsBox.hidden = sweeps.length === 0;
+  if (sweeps.length === 0) return;
+  sweepsBox.append(el("span", "", "α sweep: "));
+  sweeps.forEach((s, i) => {
+    if (i > 0) sweepsBox.append(document.createTextNode(" · "));
+    const range = s.alphas.length > 0 ? `, α ${s.alphas[0]}–${s.alphas.at(-1)}` : "";
+    const how = s.kind === "implicit" ? ", differing only in α" : "";
+    const link = el("a", "sweep-link", `${s.name} (${s.runs} runs${range}${how}) ↗`);
+    link.href = "#";
+    link.dataset["sweep"] = s.id;
+    link.title = "Open in the sweep panel: final relative weight change against α with the c/α line";
+    link.addEventListener("click", (e) => {
+      e.preventDefault();
+      rt.post({ type: "openSweep", id: s.id });
     });
-  const rwc = pts("relativeWeightChange").sort((a, b) => a.x - b.x);
-  const kd = pts("kernelDistance").sort((a, b) => a.x - b.x);
-  const alphas = new Set([...rwc, ...kd].map((p) => p.x));
-  if (!sweep || alphas.size < 2) {
-    sweepNote.hidden = false;
-    sweepNote.textContent =
-      "An α sweep needs at least two runs of one system that differ only in α, with a final relative weight change or kernel distance.";
-    return;
-  }
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const a of alphas) {
-    lo = Math.min(lo, a);
-    hi = Math.max(hi, a);
-  }
-  const blue = runColor(rt.theme, 0);
-  const orange = runColor(rt.theme, 4);
-  const reference = (p: Pt[], color: string, name: string): ChartDataset<"scatter", Pt[]>[] => {
-    const c = inverseAlphaFit(p);
-    // A two-point scatter series joined by its line: the reference is drawn like a line series.
-    return c === null
-      ? []
-      : [
-          {
-            label: `${name} ∝ 1/α`,
-            data: [
-              { x: lo, y: c / lo },
-              { x: hi, y: c / hi },
-            ],
-            borderColor: withAlpha(color, 0.6),
-            borderDash: [6, 4],
-            borderWidth: 1,
-            pointRadius: 0,
-            showLine: true,
-          },
-        ];
-  };
-  const datasets: ChartDataset<"scatter", Pt[]>[] = [
-    {
-      label: "final relative weight change",
-      data: rwc,
-      borderColor: blue,
-      backgroundColor: blue,
-      pointRadius: 4,
-      pointStyle: "circle",
-      showLine: true,
-      borderWidth: 1.5,
-    },
-    {
-      label: "final kernel distance",
-      data: kd,
-      borderColor: orange,
-      backgroundColor: orange,
-      pointRadius: 4,
-      pointStyle: "rect",
-      showLine: true,
-      borderWidth: 1.5,
-    },
-    ...reference(rwc, blue, "relative weight change"),
-    ...reference(kd, orange, "kernel distance"),
-  ];
-  sweepChart = new Chart<"scatter", Pt[]>(byId<HTMLCanvasElement>("sweepChart"), {
-    type: "scatter",
-    data: { datasets },
-    options: {
-      animation: false,
-      parsing: false,
-      responsive: true,
-      maintainAspectRatio: false,
-      events: [],
-      scales: { x: scale(true, "α (output scale)"), y: scale(true, "final value") },
-    },
-    plugins: [background],
+    sweepsBox.append(link);
   });
-  sweepNote.hidden = false;
-  sweepNote.textContent = `${sweep.system}: ● final relative weight change · ■ final kernel distance · dashed: c/α through the points (the lazy limit)`;
 }
 
-// ---- view switching --------------------------------------------------------------------------
-
-type Radio = HTMLElement & { checked: boolean; value: string; disabled: boolean };
-
 function syncControls(): void {
-  const hasSweep = sweeps.length > 0;
-  if (!hasSweep) rt.state.view = "run";
-  for (const r of viewGroup.querySelectorAll<Radio>("vscode-radio")) {
-    r.checked = r.value === rt.state.view;
-    if (r.value === "sweep") r.disabled = !hasSweep;
-  }
   runSelect.replaceChildren(
     ...[...runs.values()].map((r) => Object.assign(el("option", "", r.label), { value: r.runId })),
   );
   runSelect.value = currentRun()?.runId ?? "";
-  sweepSelect.replaceChildren(...sweeps.map((s) => Object.assign(el("option", "", s.system), { value: s.system })));
-  sweepSelect.value = currentSweep()?.system ?? "";
   logYBox.checked = rt.state.logY;
-  byId("runPick").hidden = rt.state.view !== "run";
-  byId("sweepPick").hidden = rt.state.view !== "sweep";
-  logYBox.hidden = rt.state.view !== "run";
 }
 
 function render(): void {
   syncControls();
   byId("empty").hidden = runs.size > 0;
-  runView.hidden = rt.state.view !== "run";
-  regimeBox.hidden = rt.state.view !== "run";
-  sweepView.hidden = rt.state.view !== "sweep";
-  sweepNote.hidden = true;
-  if (rt.state.view === "run") renderRun();
-  else renderSweep();
+  renderSweeps();
+  renderRun();
 }
 
-viewGroup.addEventListener("change", () => {
-  const checked = [...viewGroup.querySelectorAll<Radio>("vscode-radio")].find((r) => r.checked);
-  const next = checked?.value === "sweep" ? "sweep" : "run";
-  if (next === rt.state.view) return;
-  rt.state.view = next;
-  render();
-  rt.saveState();
-});
 runSelect.addEventListener("change", () => {
   rt.state.runId = runSelect.value;
-  render();
-  rt.saveState();
-});
-sweepSelect.addEventListener("change", () => {
-  rt.state.sweep = sweepSelect.value;
   render();
   rt.saveState();
 });
@@ -370,15 +253,6 @@ logYBox.addEventListener("change", () => {
 // ---- export ----------------------------------------------------------------------------------
 
 function buildCsv(): string {
-  if (rt.state.view === "sweep") {
-    const lines = ["system,run_id,alpha,final_relative_weight_change,final_kernel_distance"];
-    for (const s of sweeps)
-      for (const p of s.points)
-        lines.push(
-          `${csvCell(s.system)},${csvCell(p.runId)},${p.alpha},${csvNumber(p.relativeWeightChange)},${csvNumber(p.kernelDistance)}`,
-        );
-    return `${lines.join("\n")}\n`;
-  }
   const lines = ["run_id,label,metric,layer,step,value"];
   for (const run of runs.values()) {
     for (const m of LAZY_RICH_METRICS) {
@@ -395,15 +269,12 @@ function buildCsv(): string {
 }
 
 function exportBase(): string {
-  return rt.state.view === "sweep"
-    ? `${safeName(currentSweep()?.system ?? "sweep")}-alpha-sweep`
-    : `${safeName(currentRun()?.runId ?? "run")}-lazy-rich`;
+  return `${safeName(currentRun()?.runId ?? "run")}-lazy-rich`;
 }
 
 byId("exportCsv").addEventListener("click", () => rt.exportCsv(buildCsv(), `${exportBase()}.csv`));
 byId("exportPng").addEventListener("click", () => {
-  const canvases =
-    rt.state.view === "sweep" ? (sweepChart ? [sweepChart.canvas] : []) : [...runCharts.values()].map((c) => c.canvas);
+  const canvases = [...runCharts.values()].map((c) => c.canvas);
   rt.exportPng(stackCanvasesPng(canvases, rt.theme.background), `${exportBase()}.png`);
 });
 
@@ -438,8 +309,6 @@ rt.testHooks({
       yType: c.scales["y"]?.type ?? "",
       lines: c.data.datasets.map((d) => ({ label: d.label ?? "", points: structuredClone(d.data) })),
     })),
-  sweep: () => sweepChart?.data.datasets.map((d) => ({ label: d.label ?? "", points: structuredClone(d.data) })) ?? [],
-  sweepScales: () => (sweepChart ? [sweepChart.scales["x"]?.type ?? "", sweepChart.scales["y"]?.type ?? ""] : null),
 });
 
 render();

@@ -3,12 +3,7 @@ import { webviewPageHtml, type PageResources } from "../common/page";
 
 const BODY = `
 <div class="toolbar" role="toolbar" aria-label="Lazy vs rich options">
-  <vscode-radio-group id="view" aria-label="view">
-    <vscode-radio name="view" value="run" checked>per run</vscode-radio>
-    <vscode-radio name="view" value="sweep">α sweep</vscode-radio>
-  </vscode-radio-group>
   <label class="field" id="runPick">run <select id="run"></select></label>
-  <label class="field" id="sweepPick" hidden>system <select id="sweep"></select></label>
   <vscode-checkbox id="logY">log y</vscode-checkbox>
   <span class="spacer"></span>
   <span class="actions">
@@ -17,10 +12,9 @@ const BODY = `
   </span>
 </div>
 <div id="regime" class="regime" aria-live="polite"></div>
+<div id="sweeps" class="note" hidden></div>
 <p id="empty" class="note">Waiting for runs…</p>
 <div id="runView" class="lr-grid"></div>
-<div id="sweepView" class="sweep-box" hidden><canvas id="sweepChart" role="img" aria-label="Final change against alpha"></canvas></div>
-<p id="sweepNote" class="note" hidden></p>
 `;
 
 export function lazyRichHtml(r: PageResources): string {

@@ -3,15 +3,21 @@
 // (seeds, and any other swept field, pooled) with a shaded band for their spread (min–max or
 // ± one standard deviation, as chosen; the legend says which), each run as a faint dot. A click on
 // a dot or a mean opens that run. Points arrive whole at `init` and one by one as runs finish.
-// The series are computed by src/shared/sweepView.ts.
+// The series are computed by src/shared/sweepView.ts. An α sweep (x = model.alpha, declared or
+// implicit) with the final relative weight change or kernel distance on y gets the lazy-limit
+// reference per line, dashed, fitted by src/shared/alphaFit.ts (c/α for the weight change, c/α²
+// for the kernel distance, Chizat et al. 2019), its constant and the free slope in the legend and
+// the readout below the chart.
 
 import "@vscode-elements/elements/dist/vscode-button/index.js";
 import "@vscode-elements/elements/dist/vscode-checkbox/index.js";
 import { Chart, LinearScale, LineElement, LogarithmicScale, PointElement, ScatterController } from "chart.js";
 import type { ChartDataset, Plugin } from "chart.js";
 import type { OwnMessage } from "../../shared/panels/common";
+import { type InverseAlphaFit, inverseAlphaFit, inverseAlphaName, inverseAlphaPower } from "../../shared/alphaFit";
 import {
   DEFAULT_SWEEP_STATE,
+  defaultSweepState,
   isSweepHostMessage,
   isSweepState,
   type SweepHostMessage,
@@ -24,6 +30,7 @@ import {
   defaultQuantity,
   quantitiesOf,
   quantityLabel,
+  type Series,
   type SweepPanelPoint,
   type SweepSeries,
   sweepSeries,
@@ -48,14 +55,24 @@ const rt = new PanelRuntime<SweepState, OwnMessage<SweepHostMessage>, OpenRun>({
   isHostMessage: isSweepHostMessage,
 });
 
-/** A drawn point: x on the axis (a category's position for non-numeric x), and the run(s) it opens. */
-type Pt = { x: number; y: number; runId: string };
+/** A drawn point: x on the axis (a category's position for non-numeric x), and the run it opens (null: a reference line's end). */
+type Pt = { x: number; y: number; runId: string | null };
 
 let sweep: SweepInfo | null = null;
 const points = new Map<number, SweepPanelPoint>();
 let chart: Chart<"scatter", Pt[]> | null = null;
-let drawn: { series: SweepSeries; y: string; x: string; group: string | null; logX: boolean; logY: boolean } | null =
-  null;
+let drawn: {
+  series: SweepSeries;
+  y: string;
+  x: string;
+  group: string | null;
+  logX: boolean;
+  logY: boolean;
+  /** The c/α^p fit of each line (α sweeps only; empty otherwise). */
+  fits: { group: SweepValue | null; fit: InverseAlphaFit }[];
+} | null = null;
+/** No view state yet (none saved by the page, none sent by the host): the first init picks the sweep's defaults. */
+let fresh = JSON.stringify(rt.state) === JSON.stringify(DEFAULT_SWEEP_STATE);
 
 const ySelect = byId<HTMLSelectElement>("y");
 const xSelect = byId<HTMLSelectElement>("x");
@@ -66,6 +83,7 @@ const logYBox = byId<Checkbox>("logY");
 const summary = byId<HTMLDivElement>("summary");
 const note = byId<HTMLParagraphElement>("note");
 const legend = byId<HTMLDivElement>("legend");
+const fitNote = byId<HTMLParagraphElement>("fit");
 
 applyChartFont(rt.theme, 2);
 const background = backgroundPlugin(() => rt.theme);
@@ -196,6 +214,8 @@ function render(): void {
   chart = null;
   drawn = null;
   legend.replaceChildren();
+  fitNote.replaceChildren();
+  fitNote.hidden = true;
   const c = choice();
   syncControls(c);
   byId("empty").hidden = sweep !== null;
@@ -211,9 +231,10 @@ function render(): void {
   const series = sweepSeries(allPoints(), { y: c.y, x: c.x, group: c.group, spread: rt.state.spread });
   const numeric = series.xKind === "number";
   const logX = rt.state.logX && numeric;
-  drawn = { series, y: c.y, x: c.x, group: c.group, logX, logY: rt.state.logY };
+  drawn = { series, y: c.y, x: c.x, group: c.group, logX, logY: rt.state.logY, fits: [] };
   const okY = (v: number) => !rt.state.logY || v > 0;
   const datasets: ChartDataset<"scatter", Pt[]>[] = [];
+  const power = numeric ? inverseAlphaPower(c.x, c.y) : null;
   series.series.forEach((s, k) => {
     const color = runColor(rt.theme, k);
     const name = c.group === null ? "mean" : `${c.group} = ${valueText(s.group)}`;
@@ -250,7 +271,9 @@ function render(): void {
         showLine: false,
       },
     );
+    if (power !== null) datasets.push(...inverseAlphaLine(s, name, color, power));
   });
+  renderFits(c.y);
   chart = new Chart<"scatter", Pt[]>(byId<HTMLCanvasElement>("sweepChart"), {
     type: "scatter",
     data: { datasets },
@@ -265,7 +288,7 @@ function render(): void {
         const hit = ch.getElementsAtEventForMode(e.native, "nearest", { intersect: true }, false)[0];
         if (!hit) return;
         const p = datasets[hit.datasetIndex]?.data[hit.index];
-        if (p) rt.post({ type: "openRun", runId: p.runId });
+        if (p?.runId) rt.post({ type: "openRun", runId: p.runId });
       },
       scales: {
         x: scale(logX, c.x, numeric ? null : series.xValues),
@@ -284,19 +307,96 @@ function render(): void {
   note.textContent = parts.join(" ");
 }
 
+/**
+ * The dashed c/α^p line of one series, fitted to its single runs (every seed, not the means),
+ * from its least to its greatest α; its legend entry names c and the free slope. Empty when no
+ * run has a positive value.
+ */
+function inverseAlphaLine(s: Series, name: string, color: string, power: number): ChartDataset<"scatter", Pt[]>[] {
+  if (!drawn) return [];
+  const runs = s.points.flatMap((p) =>
+    typeof p.x === "number" ? p.runs.map((r) => ({ x: p.x as number, y: r.y })) : [],
+  );
+  const fit = inverseAlphaFit(runs, power);
+  const xs = runs.filter((r) => r.x > 0).map((r) => r.x);
+  if (fit === null || xs.length === 0) return [];
+  drawn.fits.push({ group: s.group, fit });
+  const lo = Math.min(...xs);
+  const hi = Math.max(...xs);
+  const label = `${name} · ${inverseAlphaName(power)} fit: c = ${formatNumber(fit.c)}, slope ${slopeText(fit.slope)}`;
+  const swatch = el("span", "swatch swatch-dashed");
+  swatch.style.borderColor = color;
+  legend.append(el("span", "legend-item"));
+  legend.lastElementChild?.append(swatch, document.createTextNode(label));
+  return [
+    {
+      label,
+      data: [
+        { x: lo, y: fit.c / lo ** power, runId: null },
+        { x: hi, y: fit.c / hi ** power, runId: null },
+      ],
+      borderColor: withAlpha(color, 0.75),
+      borderDash: [6, 4],
+      borderWidth: 1.5,
+      pointRadius: 0,
+      pointHitRadius: 0,
+      showLine: true,
+    },
+  ];
+}
+
+/** The free slope as read: "−1.00"; "—" with one α. */
+function slopeText(slope: number | null): string {
+  return slope === null ? "—" : slope.toFixed(2).replace("-", "−");
+}
+
+/** Under the chart: what the dashed line is, and per line its c, free slope and where the points follow 1/α^p. */
+function renderFits(y: string): void {
+  const first = drawn?.fits[0]?.fit;
+  if (!drawn || !first) return;
+  const p = first.power;
+  const line = inverseAlphaName(p);
+  const inv = line.slice(2); // "α", "α²"
+  const term = p === 1 ? "log α" : `${p}·log α`;
+  const why =
+    p === 1
+      ? "the change from initialization falls as 1/α"
+      : "1 − cos is second order in the kernel's change, which falls as 1/α";
+  fitNote.hidden = false;
+  fitNote.append(
+    el(
+      "span",
+      "",
+      `Dashed: y = ${line}, c by least squares of log ${quantityLabel(y)} = log c − ${term} over the runs where the points follow 1/${inv} (all runs if none do): the lazy limit, Chizat et al. 2019 (${why}). The slope is that of a free log-log fit over all runs (−${p} when lazy).`,
+    ),
+  );
+  for (const { group, fit } of drawn.fits) {
+    const where =
+      fit.lazyFrom === null
+        ? `the points do not follow 1/${inv} even at the largest α; c over all ${fit.cOver} runs`
+        : `the points follow 1/${inv} for α ≥ ${formatNumber(fit.lazyFrom)}; c over those ${fit.cOver} runs`;
+    const who = drawn.group === null ? "" : `${drawn.group} = ${valueText(group)}: `;
+    fitNote.append(
+      el(
+        "span",
+        "fit-line",
+        ` ${who}c = ${formatNumber(fit.c)}, slope ${slopeText(fit.slope)} over ${fit.n} runs; ${where}.`,
+      ),
+    );
+  }
+}
+
 function renderSummary(): void {
   summary.replaceChildren();
   if (!sweep) return;
   const all = allPoints();
   const finished = all.filter((p) => p.status === "finished").length;
   const failed = all.filter((p) => p.status === "failed" || p.status === "diverged").length;
+  // An implicit sweep has no launcher: it is runs found to differ only in α.
+  const origin = sweep.implicit ? "implicit: runs that differ only in model.alpha (no sweep.json)" : sweep.launcher;
   summary.append(
-    el("span", "sweep-title", `${sweep.system} sweep`),
-    el(
-      "span",
-      "note",
-      ` · ${finished}/${all.length} finished${failed ? ` · ${failed} failed` : ""} · ${sweep.launcher}`,
-    ),
+    el("span", "sweep-title", `${sweep.system} ${sweep.implicit ? "α sweep" : "sweep"}`),
+    el("span", "note", ` · ${finished}/${all.length} finished${failed ? ` · ${failed} failed` : ""} · ${origin}`),
   );
 }
 
@@ -368,7 +468,8 @@ function scheduleRender(): void {
 
 rt.listen((msg) => {
   if (msg.type === "init") {
-    rt.restoreState(msg.state);
+    rt.restoreState(msg.state ?? (fresh ? defaultSweepState(msg.sweep.fields) : undefined));
+    fresh = false;
     sweep = msg.sweep;
     points.clear();
     for (const p of msg.points) points.set(p.index, p);
@@ -386,6 +487,8 @@ rt.listen((msg) => {
 rt.testHooks({
   /** The drawn datasets: label and points. */
   datasets: () => chart?.data.datasets.map((d) => ({ label: d.label ?? "", points: structuredClone(d.data) })) ?? [],
+  /** The c/α fits drawn (α sweeps), per line. */
+  fits: () => (drawn ? structuredClone(drawn.fits) : []),
   /** The series as computed (mean, lo, hi per x). */
   series: () => (drawn ? structuredClone(drawn.series) : null),
   scales: () => (chart ? [chart.scales["x"]?.type ?? "", chart.scales["y"]?.type ?? ""] : null),

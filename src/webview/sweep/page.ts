@@ -23,6 +23,7 @@ const BODY = `
 <div id="legend" class="sweep-legend"></div>
 <div id="chartBox" class="sweep-box"><canvas id="sweepChart" role="img" aria-label="A quantity against a swept field"></canvas></div>
 <p id="note" class="note"></p>
+<p id="fit" class="note" hidden></p>
 `;
 
 export function sweepHtml(r: PageResources): string {
