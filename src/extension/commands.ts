@@ -4,6 +4,7 @@ import * as path from "node:path";
 import * as vscode from "vscode";
 import type { SystemSummary } from "../shared/trainerProtocol";
 import { notAnExperimentReason } from "../shared/experimentFile";
+import { hasLmcData } from "../shared/lmcView";
 import { isCancelled } from "./cancelled";
 import { isSystemTarget } from "./codeLens";
 import { EXAMPLE_FILE_NAME, exampleExperimentText } from "./exampleExperiment";
@@ -59,6 +60,7 @@ function createCommands(app: App): Record<CommandId, Handler> {
     [Commands.openSweep]: (arg) => openSweep(app, arg),
     [Commands.runSweep]: (arg) => runSweep(app, arg),
     [Commands.cancelSweep]: (arg) => cancelSweep(app, arg),
+    [Commands.openLmc]: (arg) => openLmc(app, arg),
   };
 }
 
@@ -588,6 +590,27 @@ async function createExample(): Promise<void> {
   if (target === undefined) return;
   await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(exampleExperimentText()));
   await vscode.window.showTextDocument(target);
+}
+
+// ---------------------------------------------------------------------------------- mode connectivity
+
+/** The LMC panel of a run (its lmc/ files and its instability analysis): its argument, else a pick of the runs that have one. */
+async function openLmc(app: App, arg: unknown): Promise<void> {
+  const { ctx } = app;
+  const given = runDirOf(arg) ?? (arg instanceof vscode.Uri ? arg.fsPath : undefined);
+  if (given) {
+    PANELS.lmc.open(ctx, [given]);
+    return;
+  }
+  const runs = allRuns(ctx).filter((e) => hasLmcData(e.runDir));
+  if (runs.length === 0) {
+    void vscode.window.showInformationMessage(
+      'No run has an interpolation yet: use "Linear Mode Connectivity with…" on a run, or lm lmc / lm instability.',
+    );
+    return;
+  }
+  const runDir = (await pickRun(runs, "Open Mode Connectivity"))?.[0];
+  if (runDir) PANELS.lmc.open(ctx, [runDir]);
 }
 
 // ---------------------------------------------------------------------------------- sweeps

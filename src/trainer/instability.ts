@@ -8,12 +8,11 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { writeFileAtomicSync } from "../shared/atomicFile";
-import type { LmcRecord } from "../shared/lmcFormat";
+import { INSTABILITY_FILE, INSTABILITY_FORMAT, type InstabilityRecord, type LmcRecord } from "../shared/lmcFormat";
 import { UsageError } from "./errors";
 import { RunFolder } from "./runFolder";
 
-export const INSTABILITY_FORMAT = "learning-mechanics/instability";
-export const INSTABILITY_FILE = "instability.json";
+export { INSTABILITY_FILE, INSTABILITY_FORMAT, type InstabilityRecord };
 
 export interface InstabilityRequest {
   runDir: string;
@@ -24,17 +23,6 @@ export interface InstabilityRequest {
   out?: string;
   backend?: string;
   points?: number;
-}
-
-/** instability.json: the barrier of each k, with the branches and the lmc file it came from. */
-export interface InstabilityRecord {
-  format: typeof INSTABILITY_FORMAT;
-  formatVersion: 1;
-  /** The parent run's folder, relative to this file's folder. */
-  parent: string;
-  parentId: string;
-  dataSeeds: [number, number];
-  points: Array<{ k: number; branches: [string, string]; lmc: string; barrier: LmcRecord["barrier"] }>;
 }
 
 /** A branch's folder name in the output folder: `k<k>-seed<s>`. */
