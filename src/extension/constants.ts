@@ -29,6 +29,8 @@ export const Commands = {
   runSweep: "learningMechanics.runSweep",
   cancelSweep: "learningMechanics.cancelSweep",
   openLmc: "learningMechanics.openLmc",
+  branchRun: "learningMechanics.branchRun",
+  lmcWith: "learningMechanics.lmcWith",
 } as const;
 export type CommandId = (typeof Commands)[keyof typeof Commands];
 
