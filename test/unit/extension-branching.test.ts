@@ -3,7 +3,7 @@
 // trainer's Node, trainerEnv): a branch of a tiny run lands beside its parent with `branchOf`,
 // a user's mistake comes back as the CLI's message, cancelling stops the child.
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import {
@@ -121,14 +121,17 @@ test("runLm: cancelling sends SIGTERM; a trainer that cannot start is a message"
   const dir = tempDir(t);
   const fake = path.join(dir, "trainer");
   mkdirSync(fake);
-  // A stand-in cli.js beside the "sidecar": it waits, and says how it ended.
+  // A stand-in cli.js beside the "sidecar": it says (in a file) when it listens, waits, and says how it ended.
+  const listening = path.join(dir, "listening");
   writeFileSync(
     path.join(fake, "cli.js"),
-    'process.on("SIGTERM", () => { process.stderr.write("stopped by SIGTERM\\n"); process.exit(1); }); setTimeout(() => {}, 60000);',
+    `process.on("SIGTERM", () => { process.stderr.write("stopped by SIGTERM\\n"); process.exit(1); });
+require("node:fs").writeFileSync(${JSON.stringify(listening)}, "");
+setTimeout(() => {}, 60000);`,
   );
   const controller = new AbortController();
   const pending = runLm(launch(dir, path.join(fake, "sidecar.js")), ["branch", "x"], () => {}, controller.signal);
-  await new Promise((r) => setTimeout(r, 300));
+  for (let i = 0; i < 600 && !existsSync(listening); i++) await new Promise((r) => setTimeout(r, 50));
   controller.abort();
   const r = await pending;
   assert.deepEqual(r, { ok: false, message: "stopped by SIGTERM" });
