@@ -13,6 +13,8 @@
 //        `lm sweep` of examples/double-descent.experiment.ts --system width: sweep-double-descent.png;
 //        of examples/lazy-rich.experiment.ts --system alphaSweep, an α sweep: sweep-alpha.png, with
 //        the final relative weight change against α, log-log, and the fitted c/α line)
+//   node dist/scripts/docs-figures.cjs --lmc-panel RUN_DIR   (only the mode-connectivity panel of a run
+//        with lmc/ files and an instability analysis beside it, docs/branching.md: lmc-panel.png)
 //
 // The run folders are not part of the repository (they are trained from examples/*.experiment.ts;
 // docs/analyses.md says with which settings), so the defaults point at where they were made.
@@ -29,11 +31,14 @@ import { readJsonFileSync } from "../src/shared/atomicFile";
 import { sharpnessRun } from "../src/shared/sharpnessView";
 import { manifestProblems, RUN_MANIFEST, type RunManifest } from "../src/shared/runFormat";
 import { RunIndex } from "../src/extension/runIndex";
+import { LmcContent } from "../src/extension/panels/lmcPanel";
 import { SweepContent } from "../src/extension/panels/sweepPanel";
 import { alphaSweepGroups } from "../src/shared/implicitSweep";
 import type { AlphaSweepLink } from "../src/shared/panels/lazyRich";
 import { defaultSweepState, type SweepHostMessage, type SweepState } from "../src/shared/panels/sweep";
 import { ALPHA_FIELD } from "../src/shared/alphaFit";
+import type { LmcHostMessage } from "../src/shared/panels/lmc";
+import { lmcHtml } from "../src/webview/lmc/page";
 import { sweepHtml } from "../src/webview/sweep/page";
 import { frames, post, serveAnalysisPanels, type AnalysisHostMessage } from "../test/webview/analysisPanels";
 import { launchChromium, openPanel, serveWebviews, until } from "../test/webview/panelHarness";
@@ -130,10 +135,55 @@ async function sweepPanelFigure(root: string, outDir: string, sweepDir: string):
   }
 }
 
+/**
+ * docs/branching.md's figure: the mode-connectivity panel of a run, built by the extension's own
+ * host code (LmcContent over the run folder, src/shared/lmcView.ts), showing loss (the error
+ * barrier of this example is 0 at every k; its loss barrier is what falls with k).
+ */
+async function lmcPanelFigure(root: string, outDir: string, runDir: string): Promise<string[]> {
+  const update = new LmcContent(path.resolve(runDir)).init({ measure: "loss" });
+  if (update.problems?.length) throw new Error(update.problems.join("\n"));
+  const init = update.messages.find((m): m is Extract<LmcHostMessage, { type: "init" }> => m.type === "init");
+  if (!init) throw new Error(`${runDir}: no panel init`);
+  console.log(`${runDir}: ${init.curves.length} interpolations, ${init.instability?.points.length ?? 0} values of k`);
+  const served = await serveWebviews(root, {
+    lmc: { css: ["common.css", "analysisPanels.css", "lmc.css"], html: lmcHtml },
+  });
+  const browser = await launchChromium();
+  try {
+    const { page, problems } = await openPanel(browser, served.origin, "lmc", { width: 1100, height: 940 });
+    const before = (await page.evaluate("window.__lmPanel.messagesHandled()")) as number;
+    await page.evaluate(
+      (m) => (globalThis as unknown as { postMessage(m: unknown, o: string): void }).postMessage(m, "*"),
+      init,
+    );
+    await until(page, `window.__lmPanel.messagesHandled() > ${before}`);
+    await page.waitForTimeout(800);
+    await frames(page);
+    const out = path.join(outDir, "lmc-panel.png");
+    await page.screenshot({ path: out });
+    console.log(`${out}: ${(fs.statSync(out).size / 1024).toFixed(0)} KB`);
+    return problems.errors.map((e) => `lmc-panel.png: ${e}`);
+  } finally {
+    await browser.close();
+    await served.close();
+  }
+}
+
 async function main(): Promise<void> {
   const root = path.resolve(__dirname, "../..");
   const outDir = path.join(root, "docs/figures");
   fs.mkdirSync(outDir, { recursive: true });
+
+  const lmcPanelDir = arg("lmc-panel");
+  if (lmcPanelDir) {
+    const problems = await lmcPanelFigure(root, outDir, lmcPanelDir);
+    if (problems.length) {
+      console.error(problems.join("\n"));
+      process.exitCode = 1;
+    }
+    return;
+  }
 
   const sweepPanelDir = arg("sweep-panel");
   if (sweepPanelDir) {

@@ -4,6 +4,17 @@ import * as path from "node:path";
 import * as vscode from "vscode";
 import type { SystemSummary } from "../shared/trainerProtocol";
 import { notAnExperimentReason } from "../shared/experimentFile";
+import { hasLmcData } from "../shared/lmcView";
+import {
+  branchArgs,
+  checkpointSteps,
+  type DataSeedChoice,
+  firstLinePath,
+  lmcArgs,
+  newDataSeed,
+  parseDataSeed,
+  runLm,
+} from "./branching";
 import { isCancelled } from "./cancelled";
 import { isSystemTarget } from "./codeLens";
 import { EXAMPLE_FILE_NAME, exampleExperimentText } from "./exampleExperiment";
@@ -59,6 +70,9 @@ function createCommands(app: App): Record<CommandId, Handler> {
     [Commands.openSweep]: (arg) => openSweep(app, arg),
     [Commands.runSweep]: (arg) => runSweep(app, arg),
     [Commands.cancelSweep]: (arg) => cancelSweep(app, arg),
+    [Commands.openLmc]: (arg) => openLmc(app, arg),
+    [Commands.branchRun]: (arg) => branchRun(app, arg),
+    [Commands.lmcWith]: (arg) => lmcWith(app, arg),
   };
 }
 
@@ -588,6 +602,168 @@ async function createExample(): Promise<void> {
   if (target === undefined) return;
   await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(exampleExperimentText()));
   await vscode.window.showTextDocument(target);
+}
+
+// ---------------------------------------------------------------------------------- mode connectivity
+
+/** The LMC panel of a run (its lmc/ files and its instability analysis): its argument, else a pick of the runs that have one. */
+async function openLmc(app: App, arg: unknown): Promise<void> {
+  const { ctx } = app;
+  const given = runDirOf(arg) ?? (arg instanceof vscode.Uri ? arg.fsPath : undefined);
+  if (given) {
+    PANELS.lmc.open(ctx, [given]);
+    return;
+  }
+  const runs = allRuns(ctx).filter((e) => hasLmcData(e.runDir));
+  if (runs.length === 0) {
+    void vscode.window.showInformationMessage(
+      'No run has an interpolation yet: use "Linear Mode Connectivity with…" on a run, or lm lmc / lm instability.',
+    );
+    return;
+  }
+  const runDir = (await pickRun(runs, "Open Mode Connectivity"))?.[0];
+  if (runDir) PANELS.lmc.open(ctx, [runDir]);
+}
+
+/** A run a branching command is about: its argument, else a pick among the runs with checkpoints. */
+async function chooseRunWithCheckpoints(app: App, arg: unknown, title: string): Promise<ValidRunEntry | undefined> {
+  const { ctx } = app;
+  const given = runDirOf(arg);
+  if (given) {
+    const entry = ctx.runIndex.get(given) ?? ctx.runIndex.update(given);
+    if (!entry || entry.status === "invalid") throw new Error(`${given} is not a readable run folder`);
+    return entry;
+  }
+  const runs = allRuns(ctx).filter((e) => checkpointSteps(e.runDir).length > 0);
+  if (runs.length === 0) {
+    void vscode.window.showInformationMessage("No run with checkpoints in the run roots.");
+    return undefined;
+  }
+  const dir = (await pickRun(runs, title))?.[0];
+  return dir === undefined ? undefined : runs.find((e) => e.runDir === dir);
+}
+
+/** Whether the trainer can rebuild a run's model: a TypeScript/JavaScript experiment recorded in run.json. */
+function trainerCanLoad(entry: ValidRunEntry, what: string): boolean {
+  const experiment = entry.manifest.experiment?.path;
+  if (experiment !== undefined && notAnExperimentReason(experiment) === undefined) return true;
+  void vscode.window.showInformationMessage(
+    experiment === undefined
+      ? `${entry.manifest.id} records no experiment file, so the trainer cannot ${what}.`
+      : `${entry.manifest.id} was written by ${path.basename(experiment)}, not by a TypeScript experiment, so the trainer cannot ${what}.`,
+  );
+  return false;
+}
+
+async function pickDataSeed(parent: ValidRunEntry): Promise<DataSeedChoice | undefined> {
+  const fresh = newDataSeed();
+  const pick = await vscode.window.showQuickPick(
+    [
+      {
+        label: "Same data order",
+        description: "the parent's: reproduces its later steps exactly",
+        choice: "same" as const,
+      },
+      { label: "New data order", description: `data seed ${fresh}`, choice: "new" as const },
+      { label: "Data seed…", description: "type one", choice: "typed" as const },
+    ],
+    { title: `Branch ${parent.manifest.id}: data order`, placeHolder: "Which minibatch order after the branch point?" },
+  );
+  if (!pick) return undefined;
+  if (pick.choice === "same") return { kind: "same" };
+  if (pick.choice === "new") return { kind: "new", seed: fresh };
+  const text = await vscode.window.showInputBox({
+    title: `Branch ${parent.manifest.id}: data seed`,
+    prompt: "The seed of the minibatch order (each epoch's permutation is drawn from it)",
+    validateInput: (t) => {
+      const r = parseDataSeed(t);
+      return typeof r === "string" ? r : undefined;
+    },
+  });
+  if (text === undefined) return undefined;
+  const seed = parseDataSeed(text);
+  return typeof seed === "number" ? { kind: "typed", seed } : undefined;
+}
+
+/**
+ * "Branch from Checkpoint…": a new run from one of the run's checkpoints (weights, optimizer
+ * state) with the same or another data order, `lm branch` beside its parent; it shows nested
+ * under the parent in the Runs view. It runs the experiment's code: trusted workspaces only.
+ */
+async function branchRun(app: App, arg: unknown): Promise<void> {
+  const { ctx } = app;
+  if (
+    !requireTrust(
+      ctx,
+      "Branching trains a run, which runs the code of the experiment file, so it needs a trusted workspace.",
+    )
+  )
+    return;
+  const parent = await chooseRunWithCheckpoints(app, arg, "Branch from Checkpoint");
+  if (!parent || !trainerCanLoad(parent, "branch it")) return;
+  const steps = checkpointSteps(parent.runDir);
+  if (steps.length === 0) {
+    void vscode.window.showInformationMessage(`${parent.manifest.id} has no checkpoint to branch from.`);
+    return;
+  }
+  const stepPick = await vscode.window.showQuickPick(
+    [...steps].reverse().map((s) => ({ label: `step ${s}`, description: s === steps.at(-1) ? "last" : "", step: s })),
+    { title: `Branch ${parent.manifest.id}: checkpoint`, placeHolder: `${steps.length} checkpoints` },
+  );
+  if (!stepPick) return;
+  const seed = await pickDataSeed(parent);
+  if (!seed) return;
+  const experiment = parent.manifest.experiment?.path ?? parent.runDir;
+  const launch = ctx.launch(experiment);
+  const args = branchArgs(parent.runDir, stepPick.step, seed, ctx.config.backend);
+  const what = `${parent.manifest.id} at step ${stepPick.step}${seed.kind === "same" ? "" : ` (data seed ${seed.seed})`}`;
+  const result = await withCancellableProgress(`Branching ${what}…`, (signal) =>
+    runLm(launch, args, (l) => ctx.log.info(l), signal),
+  );
+  if (!result.ok) {
+    ctx.showError(`Branch ${what}: ${result.message}`);
+    return;
+  }
+  const branchDir = firstLinePath(result.stdout, launch.cwd);
+  if (branchDir) ctx.runIndex.update(branchDir);
+  await ctx.rescan();
+  void vscode.window.setStatusBarMessage(`Learning Mechanics: branched ${what}`, 8000);
+  if (branchDir) PANELS.lossCurves.open(ctx, [parent.runDir, branchDir], { preserveFocus: true });
+}
+
+/**
+ * "Linear Mode Connectivity with…": `lm lmc` between this run's last checkpoint and another
+ * run's (picked), then the panel. It runs run A's experiment code: trusted workspaces only.
+ */
+async function lmcWith(app: App, arg: unknown): Promise<void> {
+  const { ctx } = app;
+  if (
+    !requireTrust(
+      ctx,
+      "Interpolating between two runs evaluates the model of the experiment file, which runs its code, so it needs a trusted workspace.",
+    )
+  )
+    return;
+  const a = await chooseRunWithCheckpoints(app, arg, "Linear Mode Connectivity");
+  if (!a || !trainerCanLoad(a, "evaluate its model")) return;
+  const others = allRuns(ctx).filter((e) => e.runDir !== a.runDir && checkpointSteps(e.runDir).length > 0);
+  if (others.length === 0) {
+    void vscode.window.showInformationMessage("Linear mode connectivity needs a second run with checkpoints.");
+    return;
+  }
+  const sameSystem = (e: ValidRunEntry) => e.manifest.system === a.manifest.system;
+  const ordered = [...others.filter(sameSystem), ...others.filter((e) => !sameSystem(e))];
+  const bDir = (await pickRun(ordered, `Linear mode connectivity of ${a.manifest.id} with…`))?.[0];
+  if (!bDir) return;
+  const launch = ctx.launch(a.manifest.experiment?.path ?? a.runDir);
+  const result = await withCancellableProgress(`Interpolating ${a.manifest.id} ↔ ${path.basename(bDir)}…`, (signal) =>
+    runLm(launch, lmcArgs(a.runDir, bDir, ctx.config.backend), (l) => ctx.log.info(l), signal),
+  );
+  if (!result.ok) {
+    ctx.showError(`Linear mode connectivity: ${result.message}`);
+    return;
+  }
+  PANELS.lmc.open(ctx, [a.runDir]);
 }
 
 // ---------------------------------------------------------------------------------- sweeps

@@ -28,6 +28,9 @@ export const Commands = {
   openSweep: "learningMechanics.openSweep",
   runSweep: "learningMechanics.runSweep",
   cancelSweep: "learningMechanics.cancelSweep",
+  openLmc: "learningMechanics.openLmc",
+  branchRun: "learningMechanics.branchRun",
+  lmcWith: "learningMechanics.lmcWith",
 } as const;
 export type CommandId = (typeof Commands)[keyof typeof Commands];
 
@@ -62,6 +65,9 @@ export const LOSS_CURVES_VIEW_TYPE = "learningMechanics.lossCurves";
 
 /** Webview panel type of the sweep panel (also its serializer's key). */
 export const SWEEP_VIEW_TYPE = "learningMechanics.sweep";
+
+/** Webview panel type of the linear-mode-connectivity panel (also its serializer's key). */
+export const LMC_VIEW_TYPE = "learningMechanics.lmc";
 
 /** Webview panel types of the analysis panels (also their serializers' keys). */
 export const AnalysisViewTypes = {

@@ -103,7 +103,13 @@ async function main(argv: string[]): Promise<number> {
     return usageError(`${command}: missing ${missing}`, true);
   }
   const sweepOnly = (["parallel", "resume", "json"] as const).find(
-    (f) => values[f] !== undefined && !(command === "sweep" || (f === "json" && command === "sweep-status")),
+    (f) =>
+      values[f] !== undefined &&
+      !(
+        command === "sweep" ||
+        (f === "json" && command === "sweep-status") ||
+        (f === "parallel" && command === "instability")
+      ),
   );
   if (sweepOnly)
     return usageError(`--${sweepOnly} applies to ${sweepOnly === "json" ? "sweep-status" : "sweep"}, not ${command}`);

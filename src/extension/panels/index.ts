@@ -5,6 +5,7 @@ import { CONSERVATION } from "./conservationPanel";
 import { GROKKING } from "./grokkingPanel";
 import { INFLUENCE } from "./influencePanel";
 import { LAZY_RICH } from "./lazyRichPanel";
+import { LMC } from "./lmcPanel";
 import { LOSS_CURVES } from "./lossCurvesPanel";
 import { openPanel, registerSerializer, type PanelKind } from "./panelHost";
 import { SHARPNESS } from "./sharpnessPanel";
@@ -33,6 +34,7 @@ export const PANELS = {
   sharpness: panel(SHARPNESS),
   conservation: panel(CONSERVATION),
   sweep: panel(SWEEP),
+  lmc: panel(LMC),
 } as const;
 
 /** The analysis panels, by the name their commands use. */

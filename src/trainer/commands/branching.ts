@@ -1,6 +1,13 @@
 // `lm lmc` and `lm instability` (docs/branching.md); `lm branch` itself is a run (train.ts).
+import { availableParallelism } from "node:os";
 import { dirname } from "node:path";
-import { childLm, type InstabilityRequest, instabilityTable, runInstability } from "../instability";
+import {
+  childLm,
+  defaultInstabilityParallel,
+  type InstabilityRequest,
+  instabilityTable,
+  runInstability,
+} from "../instability";
 import type { LmcRequest } from "../lmc";
 import { errorText } from "../progress";
 import { lmcSummary } from "../summary";
@@ -38,7 +45,13 @@ export async function lmcCommand(runA: string, runB: string | undefined, values:
   return 0;
 }
 
-/** `lm instability RUN --at …`: branches and interpolations as child `lm` processes, one after another. */
+/**
+ * `lm instability RUN --at … [--parallel N]`: branches and interpolations as child `lm` processes,
+ * at most N at once (default: the cores less one, as for sweeps). The first Ctrl-C (or SIGTERM)
+ * starts nothing more and passes one SIGTERM to every running child (each branch stops after its
+ * step with a final checkpoint, so running the command again continues it); a second ends them
+ * at once.
+ */
 export async function instabilityCommand(runDir: string, cli: string, values: CommandValues): Promise<number> {
   if (values.at === undefined)
     return usageError("instability: missing --at K1,K2,… (the parent's checkpoints to branch at)");
@@ -60,13 +73,34 @@ export async function instabilityCommand(runDir: string, cli: string, values: Co
     if (typeof n === "string") return usageError(n);
     request.points = n;
   }
+  if (values.parallel !== undefined) {
+    const n = wholeNumber("parallel", values.parallel, 1);
+    if (typeof n === "string") return usageError(n);
+    request.parallel = n;
+  } else request.parallel = defaultInstabilityParallel(availableParallelism());
+  const lm = childLm(cli);
+  const stop = new AbortController();
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals === 1 && signal === "SIGINT")
+      process.stderr.write("\nstopping the instability analysis (Ctrl-C again to end the running branches at once)…\n");
+    stop.abort();
+    lm.signalAll("SIGTERM");
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   try {
-    const { path, record } = await runInstability(request, childLm(cli), (line) => process.stderr.write(`${line}\n`));
+    const { path, record } = await runInstability(request, lm, (line) => process.stderr.write(`${line}\n`), {
+      signal: stop.signal,
+    });
     process.stderr.write(instabilityTable(record));
     process.stdout.write(`${dirname(path)}\n`);
     return 0;
   } catch (e) {
-    userMistake(e);
-    return 1;
+    return userMistake(e);
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
   }
 }

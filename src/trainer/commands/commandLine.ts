@@ -13,9 +13,10 @@ usage:
   lm lmc RUN_A RUN_B [--steps-a K] [--steps-b K] [--points 11] [--out FILE] [--allow-changed] [--backend B]
     (linear mode connectivity: train/test loss and error at (1−α)θ_A + αθ_B, and the barrier
     heights; default the last checkpoints; written to RUN_A/lmc/, the file's path on stdout)
-  lm instability RUN_DIR --at K1,K2,… [--data-seeds S1,S2] [--points 11] [--out DIR] [--backend B]
+  lm instability RUN_DIR --at K1,K2,… [--data-seeds S1,S2] [--points 11] [--parallel N] [--out DIR] [--backend B]
     (for each k: two branches at k with data seeds S1, S2 (default 1,2) trained to the end, then lmc
-    between them; barrier against k printed and written to DIR/instability.json, DIR on stdout)
+    between them, at most N children at once (default: the cores less one); barrier against k
+    printed and written to DIR/instability.json, DIR on stdout)
   lm list FILE
   lm analyze RUN_DIR [--follow] [--only weights,kernel,fourier,tracin,bif,conservation] [--set ANALYSIS.FIELD=VALUE]… [--file FILE | --run-experiment] [--backend B]
     (the analyses that need the model run the experiment file's code: only with --file FILE, or
