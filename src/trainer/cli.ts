@@ -4,6 +4,8 @@
 //   lm branch RUN_DIR --step K [--data-seed S] [--steps N] [--out DIR | --run-dir DIR] [--allow-changed] [--backend B]
 //   lm lmc RUN_A RUN_B [--steps-a K] [--steps-b K] [--points N] [--out FILE] [--allow-changed] [--backend B]
 //   lm instability RUN_DIR --at K1,K2,… [--data-seeds S1,S2] [--points N] [--out DIR] [--backend B]
+//   lm intervene RUN_DIR --step K (--remove IDX,… | --upweight IDX,… --weight W | --move IDX,… --from S | --before S) [--top-proponents N …]
+//   lm calibrate RUN_DIR --step K --fraction F --subsets M [--parallel N | --slurm …]   (docs/interventions.md)
 //   lm list FILE
 //   lm analyze RUN_DIR [--follow] [--only weights,kernel,…] [--set tracin.projectionDim=128 …] [--file FILE | --run-experiment] [--backend B]
 //   lm sweep FILE [--system NAME] [--out DIR] [--parallel N] [--backend B] [--steps N];  lm sweep --resume SWEEP_DIR [--parallel N] [--backend B]
@@ -21,6 +23,7 @@ import { ANALYSIS_NAMES, type AnalysesInput, type AnalysisName } from "../sdk/sp
 import { FileRefusedError } from "../shared/safeRead";
 import type { AnalyzeRequest } from "./analyzer/index";
 import { instabilityCommand, lmcCommand } from "./commands/branching";
+import { interveneCommand } from "./commands/intervene";
 import { parseCommandLine, USAGE } from "./commands/commandLine";
 import { printer, runJob, usageError, userMistake, userMistakeOr, wholeNumber } from "./commands/output";
 import { type SweepSource, sweepCommand, sweepStatusCommand, sweepTaskCommand } from "./commands/sweep";
@@ -64,6 +67,8 @@ const COMMANDS = [
   "branch",
   "lmc",
   "instability",
+  "intervene",
+  "calibrate",
   "list",
   "analyze",
   "sweep",
@@ -95,7 +100,12 @@ async function main(argv: string[]): Promise<number> {
     const missing =
       command === "lmc"
         ? "RUN_A"
-        : command === "resume" || command === "analyze" || command === "branch" || command === "instability"
+        : command === "resume" ||
+            command === "analyze" ||
+            command === "branch" ||
+            command === "instability" ||
+            command === "intervene" ||
+            command === "calibrate"
           ? "RUN_DIR"
           : command.startsWith("sweep-") || values.resume
             ? "SWEEP_DIR"
@@ -140,6 +150,7 @@ async function main(argv: string[]): Promise<number> {
 
   if (command === "lmc") return lmcCommand(target, positionals[2], values);
   if (command === "instability") return instabilityCommand(target, __filename, values);
+  if (command === "intervene") return interveneCommand(target, values);
 
   if (command === "analyze") {
     let request: AnalyzeRequest;

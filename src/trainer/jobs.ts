@@ -3,6 +3,7 @@
 // where the experiment file's code runs (see jobHost.ts).
 import type { AnalyzeOutcome, AnalyzeRequest } from "./analyzer/index";
 import type { SystemSummary, TrainerEvent } from "../shared/trainerProtocol";
+import type { InterventionReportOutcome, InterventionReportRequest } from "./interventionReport";
 import type { LmcOutcome, LmcRequest } from "./lmc";
 import type { ErrorEvent, RunOutcome, RunRequest, SweepPlanRequest, SweepPlanResult } from "./session";
 
@@ -12,7 +13,9 @@ export type Job =
   | { kind: "list"; file: string }
   /** `lm sweep FILE`: load the file and expand the system's sweep (the launcher runs in the main thread). */
   | { kind: "sweepPlan"; request: SweepPlanRequest }
-  | { kind: "lmc"; request: LmcRequest };
+  | { kind: "lmc"; request: LmcRequest }
+  /** `lm intervene`: predicted against actual for an intervention branch (interventionReport.ts). */
+  | { kind: "interventionReport"; request: InterventionReportRequest };
 
 export type JobResult =
   | { kind: "run"; outcome: RunOutcome }
@@ -20,7 +23,11 @@ export type JobResult =
   | { kind: "list"; listed: { file: string; systems: SystemSummary[] } }
   | { kind: "listFailed"; error: ErrorEvent }
   | SweepPlanResult
-  | { kind: "lmc"; outcome: { ok: true; lmc: LmcOutcome } | { ok: false; error: ErrorEvent } };
+  | { kind: "lmc"; outcome: { ok: true; lmc: LmcOutcome } | { ok: false; error: ErrorEvent } }
+  | {
+      kind: "interventionReport";
+      outcome: { ok: true; report: InterventionReportOutcome } | { ok: false; error: ErrorEvent };
+    };
 
 /** What the worker is started with. */
 export interface WorkerStart {
