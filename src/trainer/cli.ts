@@ -23,6 +23,7 @@ import { ANALYSIS_NAMES, type AnalysesInput, type AnalysisName } from "../sdk/sp
 import { FileRefusedError } from "../shared/safeRead";
 import type { AnalyzeRequest } from "./analyzer/index";
 import { instabilityCommand, lmcCommand } from "./commands/branching";
+import { calibrateCommand } from "./commands/calibrate";
 import { interveneCommand } from "./commands/intervene";
 import { parseCommandLine, USAGE } from "./commands/commandLine";
 import { printer, runJob, usageError, userMistake, userMistakeOr, wholeNumber } from "./commands/output";
@@ -113,7 +114,13 @@ async function main(argv: string[]): Promise<number> {
     return usageError(`${command}: missing ${missing}`, true);
   }
   const sweepOnly = (["parallel", "resume", "json"] as const).find(
-    (f) => values[f] !== undefined && !(command === "sweep" || (f === "json" && command === "sweep-status")),
+    (f) =>
+      values[f] !== undefined &&
+      !(
+        command === "sweep" ||
+        (f === "json" && command === "sweep-status") ||
+        (f === "parallel" && command === "calibrate")
+      ),
   );
   if (sweepOnly)
     return usageError(`--${sweepOnly} applies to ${sweepOnly === "json" ? "sweep-status" : "sweep"}, not ${command}`);
@@ -123,7 +130,8 @@ async function main(argv: string[]): Promise<number> {
   let slurm: SlurmOptions | undefined;
   const slurmFlag = (["slurm", ...SLURM_FLAGS] as const).find((f) => values[f] !== undefined);
   if (slurmFlag !== undefined) {
-    if (command !== "sweep") return usageError(`--${slurmFlag} applies to sweep --slurm, not ${command}`);
+    if (command !== "sweep" && command !== "calibrate")
+      return usageError(`--${slurmFlag} applies to sweep --slurm (and calibrate --slurm), not ${command}`);
     try {
       slurm = slurmPreflight(values);
     } catch (e) {
@@ -209,10 +217,18 @@ async function main(argv: string[]): Promise<number> {
   const steps = values.steps === undefined ? undefined : Number(values.steps);
   if (steps !== undefined && !(Number.isInteger(steps) && steps >= 1))
     return usageError(`--steps must be a positive integer, got "${values.steps}"`);
-  if (command === "sweep") {
+  if (command === "sweep" || command === "calibrate") {
     const parallel = values.parallel === undefined ? defaultParallel(availableParallelism()) : Number(values.parallel);
     if (!(Number.isInteger(parallel) && parallel >= 1))
       return usageError(`--parallel must be a positive integer, got "${values.parallel}"`);
+    if (command === "calibrate")
+      return calibrateCommand(
+        target,
+        values,
+        slurm ? { kind: "slurm", options: slurm } : { kind: "local", parallel },
+        choice,
+        __filename,
+      );
     if (values.resume) {
       const extra = (["system", "out", "steps", "run-dir"] as const).find((f) => values[f] !== undefined);
       if (extra) return usageError(`--${extra} does not apply to --resume: the sweep folder records the sweep`);

@@ -3,6 +3,7 @@
 // where the experiment file's code runs (see jobHost.ts).
 import type { AnalyzeOutcome, AnalyzeRequest } from "./analyzer/index";
 import type { SystemSummary, TrainerEvent } from "../shared/trainerProtocol";
+import type { CalibrationOutcome, CalibrationReportRequest } from "./calibrate";
 import type { InterventionReportOutcome, InterventionReportRequest } from "./interventionReport";
 import type { LmcOutcome, LmcRequest } from "./lmc";
 import type { ErrorEvent, RunOutcome, RunRequest, SweepPlanRequest, SweepPlanResult } from "./session";
@@ -15,7 +16,9 @@ export type Job =
   | { kind: "sweepPlan"; request: SweepPlanRequest }
   | { kind: "lmc"; request: LmcRequest }
   /** `lm intervene`: predicted against actual for an intervention branch (interventionReport.ts). */
-  | { kind: "interventionReport"; request: InterventionReportRequest };
+  | { kind: "interventionReport"; request: InterventionReportRequest }
+  /** `lm calibrate`: every subset's report and the datamodeling score (calibrate.ts). */
+  | { kind: "calibrationReport"; request: CalibrationReportRequest };
 
 export type JobResult =
   | { kind: "run"; outcome: RunOutcome }
@@ -27,6 +30,10 @@ export type JobResult =
   | {
       kind: "interventionReport";
       outcome: { ok: true; report: InterventionReportOutcome } | { ok: false; error: ErrorEvent };
+    }
+  | {
+      kind: "calibrationReport";
+      outcome: { ok: true; calibration: CalibrationOutcome } | { ok: false; error: ErrorEvent };
     };
 
 /** What the worker is started with. */

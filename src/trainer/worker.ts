@@ -5,6 +5,7 @@
 // which the main thread routes (stderr for the CLI, `log` events for the sidecar).
 import { parentPort, workerData } from "node:worker_threads";
 import type { HostMessage, JobResult, WorkerMessage, WorkerStart } from "./jobs";
+import { reportCalibration } from "./calibrate";
 import { reportIntervention } from "./interventionReport";
 import { runLmc } from "./lmc";
 import { locationInStack } from "./loadExperiment";
@@ -64,6 +65,15 @@ async function main(): Promise<void> {
       result = { kind: "lmc", outcome: { ok: true, lmc: await runLmc(job.request, send) } };
     } catch (e) {
       result = { kind: "lmc", outcome: { ok: false, error: errorEvent(e, start.experimentFile) } };
+    }
+  } else if (job.kind === "calibrationReport") {
+    try {
+      result = {
+        kind: "calibrationReport",
+        outcome: { ok: true, calibration: await reportCalibration(job.request, send) },
+      };
+    } catch (e) {
+      result = { kind: "calibrationReport", outcome: { ok: false, error: errorEvent(e, start.experimentFile) } };
     }
   } else if (job.kind === "interventionReport") {
     try {
