@@ -3,8 +3,8 @@
 // where the experiment file's code runs (see jobHost.ts).
 import type { AnalyzeOutcome, AnalyzeRequest } from "./analyzer/index";
 import type { SystemSummary, TrainerEvent } from "../shared/trainerProtocol";
-import type { CalibrationOutcome, CalibrationReportRequest } from "./calibrate";
-import type { InterventionReportOutcome, InterventionReportRequest } from "./interventionReport";
+import type { CalibrationOutcome, CalibrationReportRequest } from "./analyzer/calibrate";
+import type { InterventionReportOutcome, InterventionReportRequest } from "./analyzer/interventionReport";
 import type { LmcOutcome, LmcRequest } from "./lmc";
 import type { ErrorEvent, RunOutcome, RunRequest, SweepPlanRequest, SweepPlanResult } from "./session";
 

@@ -5,8 +5,8 @@
 // which the main thread routes (stderr for the CLI, `log` events for the sidecar).
 import { parentPort, workerData } from "node:worker_threads";
 import type { HostMessage, JobResult, WorkerMessage, WorkerStart } from "./jobs";
-import { reportCalibration } from "./calibrate";
-import { reportIntervention } from "./interventionReport";
+import { reportCalibration } from "./analyzer/calibrate";
+import { reportIntervention } from "./analyzer/interventionReport";
 import { runLmc } from "./lmc";
 import { locationInStack } from "./loadExperiment";
 import { analyzeRequest, errorEvent, listSystems, planSweep, runRequest } from "./session";

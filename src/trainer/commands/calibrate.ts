@@ -4,7 +4,7 @@
 import { dirname, join, resolve } from "node:path";
 import { existsSync } from "node:fs";
 import { SWEEP_MANIFEST } from "../../shared/sweepFormat";
-import { calibrationWords, planCalibration } from "../calibrate";
+import { calibrationWords, planCalibration } from "../calibration";
 import { UsageError } from "../errors";
 import { errorText } from "../progress";
 import { createSweepFolder } from "../sweep/folder";

@@ -4,26 +4,26 @@
 // intervention.json. Runs the experiment's code (the model), so it runs in the job worker.
 import { dirname, isAbsolute, relative, resolve } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
-import type { QuerySpec } from "../sdk/spec";
-import { writeFileAtomicSync } from "../shared/atomicFile";
-import { type AnalysisFile, readAnalysis } from "../shared/analysisFormat";
+import type { QuerySpec } from "../../sdk/spec";
+import { writeFileAtomicSync } from "../../shared/atomicFile";
+import { type AnalysisFile, readAnalysis } from "../../shared/analysisFormat";
 import {
   INTERVENTION_FILE,
   INTERVENTION_FORMAT,
   type InterventionChange,
   type InterventionRecord,
-} from "../shared/interventionFormat";
-import type { RunManifest } from "../shared/runFormat";
-import { queryIndices } from "./analyzer/examples";
-import { defaultCandidates, parseBackendRequest, selectBackend } from "./backend";
-import { BatchSchedule } from "./batches";
-import { type Emit, SystemError, UsageError } from "./errors";
-import { bifPrediction, tracinPrediction } from "./interventionPrediction";
-import { loadExperiment } from "./loadExperiment";
-import { RunFolder, restoreParams } from "./runFolder";
-import { type SplitTensors, SystemInstance } from "./system";
-import { chooseSystem, systemConfigError, validatedSpec } from "./systems";
-import { evaluateSplit, interventionOf } from "./train";
+} from "../../shared/interventionFormat";
+import type { RunManifest } from "../../shared/runFormat";
+import { queryIndices } from "./examples";
+import { defaultCandidates, parseBackendRequest, selectBackend } from "../backend";
+import { BatchSchedule } from "../batches";
+import { type Emit, SystemError, UsageError } from "../errors";
+import { bifPrediction, tracinPrediction } from "../interventionPrediction";
+import { loadExperiment } from "../loadExperiment";
+import { RunFolder, restoreParams } from "../runFolder";
+import { type SplitTensors, SystemInstance } from "../system";
+import { chooseSystem, systemConfigError, validatedSpec } from "../systems";
+import { evaluateSplit, interventionOf } from "../train";
 
 export interface InterventionReportRequest {
   branchDir: string;
