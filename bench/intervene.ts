@@ -1,9 +1,11 @@
 // Wall time of one intervention (`lm intervene`: the branch and its report) and of a 20-subset
 // calibration (`lm calibrate`: 20 branches as a sweep, then the score) through the real CLI, on
-// the deep linear network of examples/deep-linear.experiment.ts (8 items; a parent of 4,000 steps,
-// branches from step 3,000), after training the parent and its TracIn analysis once.
+// the deep linear network of examples/deep-linear.experiment.ts (8 items; a parent of 1,600 steps,
+// branches from step 500 to step 700, while the root split is being learned: after the last stage
+// every branch reaches zero loss and there is nothing left to predict), after training the parent
+// and its TracIn analysis once.
 //
-//   npm run build --silent && node dist/bench/intervene.js [--backend cpu] [--parallel 2] [--step 3000]
+//   npm run build --silent && node dist/bench/intervene.js [--backend cpu] [--parallel N] [--step 500] [--end 700]
 //
 // Prints each wall time and the LDS the calibration measured.
 import { spawnSync } from "node:child_process";
@@ -16,7 +18,8 @@ const { values: args } = parseArgs({
   options: {
     backend: { type: "string", default: "cpu" },
     parallel: { type: "string", default: String(Math.max(1, availableParallelism() - 1)) },
-    step: { type: "string", default: "3000" },
+    step: { type: "string", default: "500" },
+    end: { type: "string", default: "700" },
   },
 });
 const ROOT = resolve(__dirname, "..", "..");
@@ -33,7 +36,7 @@ function lm(...argv: string[]): { seconds: number; stdout: string; stderr: strin
 const dir = mkdtempSync(join(tmpdir(), "lm-bench-intervene-"));
 try {
   const parent = join(dir, "parent");
-  const train = lm("train", FILE, "--system", "hierarchy", "--run-dir", parent);
+  const train = lm("train", FILE, "--system", "hierarchy", "--steps", "1600", "--run-dir", parent);
   const analyze = lm("analyze", parent, "--only", "tracin", "--run-experiment");
   const one = lm(
     "intervene",
@@ -44,6 +47,8 @@ try {
     "top",
     "--top-proponents",
     "2",
+    "--steps",
+    args.end,
     "--run-dir",
     join(dir, "one"),
   );
@@ -56,6 +61,8 @@ try {
     "0.25",
     "--subsets",
     "20",
+    "--steps",
+    args.end,
     "--parallel",
     args.parallel,
     "--out",
@@ -68,8 +75,8 @@ try {
   process.stdout.write(
     [
       `deep linear network (examples/deep-linear.experiment.ts, hierarchy), backend ${args.backend}:`,
-      `  parent: train 4,000 steps ${train.seconds.toFixed(1)} s, TracIn analysis ${analyze.seconds.toFixed(1)} s`,
-      `  one intervention (branch at ${args.step}, ${4000 - Number(args.step)} steps, + report): ${one.seconds.toFixed(1)} s`,
+      `  parent: train 1,600 steps ${train.seconds.toFixed(1)} s, TracIn analysis ${analyze.seconds.toFixed(1)} s`,
+      `  one intervention (branch at ${args.step} to ${args.end}, + report): ${one.seconds.toFixed(1)} s`,
       `    ${verdict}`,
       `  calibration, 20 subsets of 25% (--parallel ${args.parallel}): ${calibrate.seconds.toFixed(1)} s, LDS (TracIn) ${record.lds.tracin?.toFixed(3) ?? "n/a"}`,
       "",

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import type { CalibrationRecord, InterventionRecord } from "../../src/shared/interventionFormat";
 import type { RunManifest } from "../../src/shared/runFormat";
-import { FIXTURES, runCli, tempDir } from "./harness";
+import { EXAMPLES, FIXTURES, runCli, tempDir } from "./harness";
 
 const file = join(FIXTURES, "intervene.experiment.ts");
 const root = tempDir("intervene");
@@ -304,6 +304,63 @@ describe("lm intervene (linear regression, small steps)", () => {
     assert.match(
       r.stderr,
       /linear datamodeling score .*8 subsets of 20% removed from step 2\): TracIn (0\.9[5-9]\d|1\.000)/,
+    );
+  });
+});
+
+describe("lm intervene on the deep linear network's stages (examples/deep-linear.experiment.ts)", () => {
+  // TracIn's stages (docs/analyses.md): the sibling (item 1) helps item 0 around step 600, while
+  // the root split is learned, and opposes it around 1,400–1,600, while the leaves are told apart.
+  test("removing the sibling while it helps raises item 0's loss; while it hurts, lowers it — as TracIn's sign says", async () => {
+    const parent = run("dl");
+    await cli(
+      "train",
+      join(EXAMPLES, "deep-linear.experiment.ts"),
+      "--system",
+      "hierarchy",
+      "--steps",
+      "1600",
+      "--run-dir",
+      parent,
+      ...cpu,
+    );
+    await cli("analyze", parent, "--only", "tracin", "--run-experiment", ...cpu);
+    await cli(
+      "intervene",
+      parent,
+      "--step",
+      "500",
+      "--remove",
+      "1",
+      "--steps",
+      "700",
+      "--run-dir",
+      run("dlHelp"),
+      ...cpu,
+    );
+    await cli(
+      "intervene",
+      parent,
+      "--step",
+      "1400",
+      "--remove",
+      "1",
+      "--steps",
+      "1600",
+      "--run-dir",
+      run("dlHurt"),
+      ...cpu,
+    );
+    const help = reportOf(run("dlHelp"));
+    const hurt = reportOf(run("dlHurt"));
+    assert.equal(help.query, "test example 0");
+    assert.ok(
+      help.actual.at(-1)! > 0.005 && help.tracin!.change.at(-1)! > 0,
+      `helping stage: ${help.actual.at(-1)}, predicted ${help.tracin!.change.at(-1)}`,
+    );
+    assert.ok(
+      hurt.actual.at(-1)! < -0.005 && hurt.tracin!.change.at(-1)! < 0,
+      `hurting stage: ${hurt.actual.at(-1)}, predicted ${hurt.tracin!.change.at(-1)}`,
     );
   });
 });

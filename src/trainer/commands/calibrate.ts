@@ -52,6 +52,8 @@ export async function calibrateCommand(
   if (typeof subsets === "string") return usageError(subsets);
   const seed = wholeNumber("seed", values.seed ?? "0", 0);
   if (typeof seed === "string") return usageError(seed);
+  const steps = values.steps === undefined ? undefined : wholeNumber("steps", values.steps, 1);
+  if (typeof steps === "string") return usageError(steps);
   const fraction = Number(values.fraction);
   if (!(fraction > 0 && fraction < 1))
     return usageError(`--fraction must be a number in (0, 1), got "${values.fraction}"`);
@@ -64,6 +66,7 @@ export async function calibrateCommand(
       system: planned.system,
       plan: planned.plan,
       intervention: planned.intervention,
+      ...(steps === undefined ? {} : { steps }),
       launcher:
         launcher.kind === "slurm"
           ? { kind: "slurm", jobIds: [], options: slurmOptionsRecord(launcher.options) }

@@ -17,11 +17,11 @@ usage:
     (for each k: two branches at k with data seeds S1, S2 (default 1,2) trained to the end, then lmc
     between them; barrier against k printed and written to DIR/instability.json, DIR on stdout)
   lm intervene RUN_DIR --step K (--remove IDX,… | --upweight IDX,… --weight W | --move IDX,… --from S | --move IDX,… --before S)
-           [--top-proponents N | --top-opponents N  (with IDX = top) [--at STEP | --over A:B]] [--out DIR | --run-dir DIR] [--backend B]
+           [--top-proponents N | --top-opponents N  (with IDX = top) [--at STEP | --over A:B]] [--steps N] [--out DIR | --run-dir DIR] [--backend B]
     (a branch at K with those training examples removed, reweighted or moved; then the query loss's
     change, branch − parent, against TracIn's (and the BIF's) prediction, in BRANCH/intervention.json;
     lm intervene BRANCH alone rewrites that report; docs/interventions.md)
-  lm calibrate RUN_DIR --step K --fraction F --subsets M [--seed S] [--parallel N | --slurm …] [--backend B]
+  lm calibrate RUN_DIR --step K --fraction F --subsets M [--seed S] [--steps N] [--parallel N | --slurm …] [--backend B]
   lm calibrate CALIBRATION_SWEEP_DIR   (the report again, e.g. after a Slurm calibration ended)
     (M branches at K, each without a random fraction F of the training examples, run as a sweep; the
     linear datamodeling score (Spearman of predicted against actual) in RUN_DIR/calibration/)

@@ -142,6 +142,12 @@ export async function interveneCommand(runDir: string, values: CommandValues): P
     if (typeof step === "string") return usageError(step);
     const { action, list, flag } = parseAction(values);
     const { examples, selection } = chooseExamples(dir, step, list, flag, values);
+    let steps: number | undefined;
+    if (values.steps !== undefined) {
+      const n = wholeNumber("steps", values.steps, 1);
+      if (typeof n === "string") return usageError(n);
+      steps = n;
+    }
     const dataIndices = dataIndicesOf(dir, examples);
     const change: InterventionChange = {
       kind: "intervention",
@@ -160,6 +166,7 @@ export async function interveneCommand(runDir: string, values: CommandValues): P
       step,
       runDir: branchDir,
       intervention: change,
+      ...(steps !== undefined ? { steps } : {}),
       ...(values.backend ? { backend: values.backend } : {}),
       ...(values["allow-changed"] ? { allowChanged: true } : {}),
     });

@@ -76,6 +76,7 @@ export function prepareSweepTask(dir: string, index: number, backend: TaskBacken
             examples: iv.subsets[index] ?? [],
             selection: { kind: "random", fraction: iv.fraction, seed: iv.seed, subset: index },
           },
+          ...(manifest.steps === undefined ? {} : { steps: manifest.steps }),
           ...choice,
         }
       : {
