@@ -131,7 +131,7 @@ async function main(argv: string[]): Promise<number> {
   const slurmFlag = (["slurm", ...SLURM_FLAGS] as const).find((f) => values[f] !== undefined);
   if (slurmFlag !== undefined) {
     if (command !== "sweep" && command !== "calibrate")
-      return usageError(`--${slurmFlag} applies to sweep --slurm (and calibrate --slurm), not ${command}`);
+      return usageError(`--${slurmFlag} applies to sweep --slurm, not ${command}`);
     try {
       slurm = slurmPreflight(values);
     } catch (e) {
