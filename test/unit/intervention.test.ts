@@ -1,7 +1,7 @@
 // The intervention's weights and TracIn's prediction, by hand (docs/interventions.md).
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { InterventionChange } from "../../src/shared/interventionFormat";
+import { type InterventionChange, type InterventionRecord, predictionWords } from "../../src/shared/interventionFormat";
 import { actionWeight, exampleWeights, topExamples } from "../../src/trainer/intervention";
 import { bifPrediction, tracinPrediction } from "../../src/trainer/interventionPrediction";
 import type { AnalysisFile } from "../../src/shared/analysisFormat";
@@ -126,5 +126,37 @@ describe("top-k from a TracIn file", () => {
       () => topExamples(file, "topProponents", 1, 1, 4, "t.jsonl"),
       /t\.jsonl has no record from step 1 to 4; its steps: 0, 5/,
     );
+  });
+});
+
+describe("the verdict in words", () => {
+  test("predicted and actual, with their directions; a missing prediction says why", () => {
+    const record: InterventionRecord = {
+      format: "learning-mechanics/intervention",
+      formatVersion: 1,
+      parent: "../p",
+      step: 2,
+      change: {
+        kind: "intervention",
+        action: { kind: "remove" },
+        examples: [1, 2, 3],
+        selection: { kind: "explicit" },
+      },
+      query: "16 test examples",
+      steps: [2, 12],
+      parentQueryLoss: [0.5, 0.4],
+      branchQueryLoss: [0.5, 0.427],
+      actual: [0, 0.027],
+      tracin: { steps: [2, 12], change: [0, 0.031], method: "" },
+      notes: [],
+      createdAt: "",
+    };
+    assert.deepEqual(predictionWords(record), [
+      "removing these 3 examples was predicted by TracIn to raise the query loss by 0.0310 at step 12; it rose by 0.0270.",
+    ]);
+    const { tracin: _t, ...bare } = record;
+    assert.deepEqual(predictionWords({ ...bare, actual: [0, -2e-5], notes: ["no tracin.jsonl"] }), [
+      "removing these 3 examples: the query loss fell by 2.00e-5 at step 12 (no prediction: no tracin.jsonl).",
+    ]);
   });
 });
