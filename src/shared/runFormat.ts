@@ -3,6 +3,7 @@
 // docs/run-format.md; keep the two in step. No tensor library and no `vscode` here.
 
 import { tryParseJson } from "./jsonText";
+import { type InterventionChange, interventionChangeProblems } from "./interventionFormat";
 import type { SweepValue } from "./sweepFormat";
 
 export const RUN_FORMAT_VERSION = 1;
@@ -174,8 +175,11 @@ export interface BranchOf {
   runId: string;
   /** The parent's checkpoint the branch started from (weights, optimizer state, step counter). */
   step: number;
-  /** What differs from the parent: `dataSeed`, the seed of the minibatch order (absent: the parent's `seed`). */
-  change: { dataSeed?: number };
+  /**
+   * What differs from the parent: `dataSeed`, the seed of the minibatch order (absent: the parent's
+   * `seed`); or an intervention on the data (`kind: "intervention"`, docs/interventions.md).
+   */
+  change: { kind?: undefined; dataSeed?: number } | InterventionChange;
 }
 
 /** The two forms of GELU (docs/run-format.md, `gelu`). */
@@ -287,6 +291,8 @@ export function manifestProblems(value: unknown): string[] {
       need(isObject(b["change"]), "branchOf.change", "an object");
       if (isObject(b["change"]) && "dataSeed" in b["change"])
         need(isInteger(b["change"]["dataSeed"]), "branchOf.change.dataSeed", "an integer");
+      if (isObject(b["change"]) && b["change"]["kind"] === "intervention")
+        problems.push(...interventionChangeProblems(b["change"]));
     }
   }
   if ("error" in m) {

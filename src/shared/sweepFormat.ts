@@ -81,6 +81,20 @@ export interface SweepManifest {
   launcher: SweepLauncher;
   /** `lm sweep --steps N`: every point trains for N steps (a swept `steps` wins at its points). */
   steps?: number;
+  /**
+   * A calibration sweep (`lm calibrate`, docs/interventions.md): every point is a branch of
+   * `parent` (absolute) at `step` without the training rows `subsets[index]`, not a run of the system.
+   */
+  intervention?: SweepIntervention;
+}
+
+/** sweep.json `intervention`: what each point of a calibration sweep removes. */
+export interface SweepIntervention {
+  parent: string;
+  step: number;
+  fraction: number;
+  seed: number;
+  subsets: number[][];
 }
 
 /** The run folder name of point `index` (zero-padded so names sort as indices do). */
@@ -101,6 +115,17 @@ export function sweepManifestProblems(value: unknown): string[] {
   for (const key of ["experiment", "system", "createdAt"] as const)
     if (typeof value[key] !== "string") problems.push(`${key}: expected a string`);
   if (value.mode !== "grid" && value.mode !== "list") problems.push(`mode: expected "grid" or "list"`);
+  if ("intervention" in value) {
+    const iv = value.intervention;
+    if (
+      !isObject(iv) ||
+      typeof iv.parent !== "string" ||
+      !Number.isInteger(iv.step) ||
+      !Array.isArray(iv.subsets) ||
+      !iv.subsets.every((s) => Array.isArray(s) && s.every((r) => Number.isInteger(r) && (r as number) >= 0))
+    )
+      problems.push("intervention: expected { parent, step, fraction, seed, subsets: [[rows…]…] }");
+  }
   const fields = value.fields;
   if (!Array.isArray(fields) || !fields.every((f) => typeof f === "string"))
     problems.push("fields: expected an array of dotted paths");

@@ -4,6 +4,8 @@
 //   lm branch RUN_DIR --step K [--data-seed S] [--steps N] [--out DIR | --run-dir DIR] [--allow-changed] [--backend B]
 //   lm lmc RUN_A RUN_B [--steps-a K] [--steps-b K] [--points N] [--out FILE] [--allow-changed] [--backend B]
 //   lm instability RUN_DIR --at K1,K2,… [--data-seeds S1,S2] [--points N] [--out DIR] [--backend B]
+//   lm intervene RUN_DIR --step K (--remove IDX,… | --upweight IDX,… --weight W | --move IDX,… --from S | --before S) [--top-proponents N …]
+//   lm calibrate RUN_DIR --step K --fraction F --subsets M [--parallel N | --slurm …]   (docs/interventions.md)
 //   lm list FILE
 //   lm analyze RUN_DIR [--follow] [--only weights,kernel,…] [--set tracin.projectionDim=128 …] [--file FILE | --run-experiment] [--backend B]
 //   lm sweep FILE [--system NAME] [--out DIR] [--parallel N] [--backend B] [--steps N];  lm sweep --resume SWEEP_DIR [--parallel N] [--backend B]
@@ -21,6 +23,8 @@ import { ANALYSIS_NAMES, type AnalysesInput, type AnalysisName } from "../sdk/sp
 import { FileRefusedError } from "../shared/safeRead";
 import type { AnalyzeRequest } from "./analyzer/index";
 import { instabilityCommand, lmcCommand } from "./commands/branching";
+import { calibrateCommand } from "./commands/calibrate";
+import { interveneCommand } from "./commands/intervene";
 import { parseCommandLine, USAGE } from "./commands/commandLine";
 import { printer, runJob, usageError, userMistake, userMistakeOr, wholeNumber } from "./commands/output";
 import { type SweepSource, sweepCommand, sweepStatusCommand, sweepTaskCommand } from "./commands/sweep";
@@ -64,6 +68,8 @@ const COMMANDS = [
   "branch",
   "lmc",
   "instability",
+  "intervene",
+  "calibrate",
   "list",
   "analyze",
   "sweep",
@@ -95,7 +101,12 @@ async function main(argv: string[]): Promise<number> {
     const missing =
       command === "lmc"
         ? "RUN_A"
-        : command === "resume" || command === "analyze" || command === "branch" || command === "instability"
+        : command === "resume" ||
+            command === "analyze" ||
+            command === "branch" ||
+            command === "instability" ||
+            command === "intervene" ||
+            command === "calibrate"
           ? "RUN_DIR"
           : command.startsWith("sweep-") || values.resume
             ? "SWEEP_DIR"
@@ -108,7 +119,8 @@ async function main(argv: string[]): Promise<number> {
       !(
         command === "sweep" ||
         (f === "json" && command === "sweep-status") ||
-        (f === "parallel" && command === "instability")
+        (f === "parallel" && command === "instability") ||
+        (f === "parallel" && command === "calibrate")
       ),
   );
   if (sweepOnly)
@@ -119,7 +131,8 @@ async function main(argv: string[]): Promise<number> {
   let slurm: SlurmOptions | undefined;
   const slurmFlag = (["slurm", ...SLURM_FLAGS] as const).find((f) => values[f] !== undefined);
   if (slurmFlag !== undefined) {
-    if (command !== "sweep") return usageError(`--${slurmFlag} applies to sweep --slurm, not ${command}`);
+    if (command !== "sweep" && command !== "calibrate")
+      return usageError(`--${slurmFlag} applies to sweep --slurm, not ${command}`);
     try {
       slurm = slurmPreflight(values);
     } catch (e) {
@@ -146,6 +159,7 @@ async function main(argv: string[]): Promise<number> {
 
   if (command === "lmc") return lmcCommand(target, positionals[2], values);
   if (command === "instability") return instabilityCommand(target, __filename, values);
+  if (command === "intervene") return interveneCommand(target, values);
 
   if (command === "analyze") {
     let request: AnalyzeRequest;
@@ -204,10 +218,18 @@ async function main(argv: string[]): Promise<number> {
   const steps = values.steps === undefined ? undefined : Number(values.steps);
   if (steps !== undefined && !(Number.isInteger(steps) && steps >= 1))
     return usageError(`--steps must be a positive integer, got "${values.steps}"`);
-  if (command === "sweep") {
+  if (command === "sweep" || command === "calibrate") {
     const parallel = values.parallel === undefined ? defaultParallel(availableParallelism()) : Number(values.parallel);
     if (!(Number.isInteger(parallel) && parallel >= 1))
       return usageError(`--parallel must be a positive integer, got "${values.parallel}"`);
+    if (command === "calibrate")
+      return calibrateCommand(
+        target,
+        values,
+        slurm ? { kind: "slurm", options: slurm } : { kind: "local", parallel },
+        choice,
+        __filename,
+      );
     if (values.resume) {
       const extra = (["system", "out", "steps", "run-dir"] as const).find((f) => values[f] !== undefined);
       if (extra) return usageError(`--${extra} does not apply to --resume: the sweep folder records the sweep`);

@@ -43,6 +43,8 @@ function experimentFileOf(job: Job): string | undefined {
   if (job.kind === "list") return job.file;
   if (job.kind === "sweepPlan") return job.request.file;
   if (job.kind === "lmc") runDir = job.request.runA;
+  else if (job.kind === "interventionReport") runDir = job.request.branchDir;
+  else if (job.kind === "calibrationReport") return undefined;
   else if (job.kind === "analyze") {
     if (job.request.file) return job.request.file;
     runDir = job.request.runDir;

@@ -3,6 +3,8 @@
 // where the experiment file's code runs (see jobHost.ts).
 import type { AnalyzeOutcome, AnalyzeRequest } from "./analyzer/index";
 import type { SystemSummary, TrainerEvent } from "../shared/trainerProtocol";
+import type { CalibrationOutcome, CalibrationReportRequest } from "./analyzer/calibrate";
+import type { InterventionReportOutcome, InterventionReportRequest } from "./analyzer/interventionReport";
 import type { LmcOutcome, LmcRequest } from "./lmc";
 import type { ErrorEvent, RunOutcome, RunRequest, SweepPlanRequest, SweepPlanResult } from "./session";
 
@@ -12,7 +14,11 @@ export type Job =
   | { kind: "list"; file: string }
   /** `lm sweep FILE`: load the file and expand the system's sweep (the launcher runs in the main thread). */
   | { kind: "sweepPlan"; request: SweepPlanRequest }
-  | { kind: "lmc"; request: LmcRequest };
+  | { kind: "lmc"; request: LmcRequest }
+  /** `lm intervene`: predicted against actual for an intervention branch (interventionReport.ts). */
+  | { kind: "interventionReport"; request: InterventionReportRequest }
+  /** `lm calibrate`: every subset's report and the datamodeling score (calibrate.ts). */
+  | { kind: "calibrationReport"; request: CalibrationReportRequest };
 
 export type JobResult =
   | { kind: "run"; outcome: RunOutcome }
@@ -20,7 +26,15 @@ export type JobResult =
   | { kind: "list"; listed: { file: string; systems: SystemSummary[] } }
   | { kind: "listFailed"; error: ErrorEvent }
   | SweepPlanResult
-  | { kind: "lmc"; outcome: { ok: true; lmc: LmcOutcome } | { ok: false; error: ErrorEvent } };
+  | { kind: "lmc"; outcome: { ok: true; lmc: LmcOutcome } | { ok: false; error: ErrorEvent } }
+  | {
+      kind: "interventionReport";
+      outcome: { ok: true; report: InterventionReportOutcome } | { ok: false; error: ErrorEvent };
+    }
+  | {
+      kind: "calibrationReport";
+      outcome: { ok: true; calibration: CalibrationOutcome } | { ok: false; error: ErrorEvent };
+    };
 
 /** What the worker is started with. */
 export interface WorkerStart {

@@ -4,6 +4,7 @@ import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { type SweepPlan, sweepSize } from "../sdk/sweep";
 import { describeSystem, validateSystem } from "../sdk/validate";
+import type { InterventionChange } from "../shared/interventionFormat";
 import type { RunSweepPoint } from "../shared/runFormat";
 import { RunLockedError } from "../shared/runLock";
 import { FileRefusedError } from "../shared/safeRead";
@@ -53,6 +54,8 @@ export type RunRequest =
       runsRoot?: string;
       runDir?: string;
       allowChanged?: boolean;
+      /** `lm intervene`: what happens to which examples in the branch (docs/interventions.md). */
+      intervention?: InterventionChange;
     } & BackendChoice);
 
 export async function listSystems(file: string): Promise<{ file: string; systems: SystemSummary[] }> {
@@ -208,6 +211,7 @@ export async function runRequest(request: RunRequest, emitEvent: Emit, shouldSto
         step: request.step,
         ...(request.dataSeed !== undefined ? { dataSeed: request.dataSeed } : {}),
         ...(request.allowChanged ? { allowChanged: true } : {}),
+        ...(request.intervention ? { intervention: request.intervention } : {}),
       };
     } else if (request.kind === "resume") {
       runDir = resolve(request.runDir);

@@ -15,7 +15,9 @@ import { describeSystem, resolvedConfig } from "../sdk/validate";
 import type { BackendInfo, MetricsRecord, RunManifest, RunStatus, RunSweepPoint } from "../shared/runFormat";
 import { RUN_FORMAT_VERSION } from "../shared/runFormat";
 import type { RunLock } from "../shared/runLock";
+import type { InterventionChange } from "../shared/interventionFormat";
 import { BatchSchedule } from "./batches";
+import { checkIntervention, type ExampleWeights, exampleWeights } from "./intervention";
 import { dataRecord } from "./dataRecord";
 import { type Emit, SystemError, UsageError } from "./errors";
 import type { LoadedExperiment } from "./loadExperiment";
@@ -59,6 +61,8 @@ export interface BranchStart {
   dataSeed?: number;
   /** Branch even though the experiment file changed since the parent ran (its sha256 differs). */
   allowChanged?: boolean;
+  /** An intervention on the data (`lm intervene`, docs/interventions.md): per-example loss weights. */
+  intervention?: InterventionChange;
 }
 
 export interface TrainOutcome {
@@ -108,6 +112,8 @@ class Training {
   private readonly batches: BatchSchedule | undefined;
   private readonly vars: tf.Variable[];
   private readonly nameOf: Map<string, string>;
+  /** The loss weights of an intervention branch's minibatch rows (docs/interventions.md); undefined: all 1. */
+  private readonly weights: ExampleWeights | undefined;
   /** Step-0 parameters, for the relative change recorded in every checkpoint's stats. */
   private initialValues: Map<string, Float32Array> | undefined;
   private manifest!: RunManifest;
@@ -129,7 +135,9 @@ class Training {
     private readonly initParams: ParamValues[] | undefined,
     /** The minibatch order's seed: the system's `seed`, unless this run is a branch given another. */
     private readonly dataSeed: number,
+    intervention: InterventionChange | undefined,
   ) {
+    this.weights = intervention ? exampleWeights(intervention) : undefined;
     this.emit = req.emit;
     this.folder = new RunFolder(req.runDir);
     const trainN = system.train.n;
@@ -181,6 +189,12 @@ class Training {
       // A branch's data seed is recorded in its run.json, so a resume of the branch keeps its minibatch order.
       const dataSeed =
         resumed?.branchOf?.change.dataSeed ?? branch?.dataSeed ?? branch?.parent.branchOf?.change.dataSeed ?? spec.seed;
+      // An intervention is in run.json too (a resume keeps it), and a branch of an intervention branch inherits it.
+      const intervention = resumed ? interventionOf(resumed) : branch ? branchIntervention(branch) : undefined;
+      if (intervention && req.torch)
+        throw new UsageError(
+          "an intervention on the data trains on a tfjs backend (cpu, wasm, native, gpu); the torch backend has no per-example weights yet",
+        );
       let system: SystemInstance;
       try {
         system = new SystemInstance(spec, dirname(req.experiment.file), (io, data) =>
@@ -204,7 +218,19 @@ class Training {
                 timeOffset: 0,
               }
             : { startStep: undefined, timeOffset: 0 };
-        const training = new Training(req, spec, system, optimizer, lock, startStep, timeOffset, initParams, dataSeed);
+        if (branch && intervention) checkIntervention(intervention, branch.step, spec.steps, system.train.n);
+        const training = new Training(
+          req,
+          spec,
+          system,
+          optimizer,
+          lock,
+          startStep,
+          timeOffset,
+          initParams,
+          dataSeed,
+          intervention,
+        );
         training.begin(resumed);
         return training;
       } catch (e) {
@@ -349,13 +375,16 @@ class Training {
     const { system, optimizer } = this;
     const { train, classes, lossScale } = system;
     const idx = this.batches?.indices(t);
+    const weights = this.weights?.(t, idx, train.n);
     return tf.tidy(() => {
       const rows = (x: tf.Tensor) => (idx ? tf.gather(x, idx) : x);
       const bx = rows(train.x);
       const by = rows(train.y);
       const bf0 = train.f0 ? rows(train.f0) : undefined;
+      const w = weights ? tf.tensor1d(weights) : undefined;
+      const objective = (out: tf.Tensor) => (w ? weightedLossOf(out, by, classes, w) : lossOf(out, by, classes));
       const { value, grads } = tf.variableGrads(
-        () => tf.mul(lossOf(system.output(bx, bf0), by, classes), lossScale) as tf.Scalar,
+        () => tf.mul(objective(system.output(bx, bf0)), lossScale) as tf.Scalar,
         this.vars,
       );
       const loss = value.dataSync()[0]! / lossScale;
@@ -633,12 +662,17 @@ function checkBranchParent(branch: BranchStart, experiment: LoadedExperiment): v
 function branchOf(runDir: string, branch: BranchStart): NonNullable<RunManifest["branchOf"]> {
   const rel = relative(runDir, branch.parentDir);
   const dataSeed = branch.dataSeed ?? branch.parent.branchOf?.change.dataSeed;
+  const intervention = branchIntervention(branch);
   return {
     run: rel !== "" && !isAbsolute(rel) ? rel : branch.parentDir,
     runId: branch.parent.id,
     step: branch.step,
     // Recorded whenever the order is not the run's `seed` (inherited from a parent branch too): a resume reads it here.
-    change: dataSeed !== undefined ? { dataSeed } : {},
+    change: intervention
+      ? { ...intervention, ...(dataSeed !== undefined ? { dataSeed } : {}) }
+      : dataSeed !== undefined
+        ? { dataSeed }
+        : {},
   };
 }
 
@@ -691,4 +725,28 @@ function restoreLastCheckpoint(
   optimizer.restore(ckpt.optimizerT ?? last, ckpt.optimizer);
   const { lastTime } = folder.cutMetricsAfter(last);
   return { startStep: last, timeOffset: lastTime };
+}
+
+/** The intervention recorded in a run's run.json, if it is an intervention branch. */
+export function interventionOf(m: RunManifest): InterventionChange | undefined {
+  const change = m.branchOf?.change;
+  return change?.kind === "intervention" ? change : undefined;
+}
+
+/** A new branch's intervention: its own, else its parent's (a branch of an intervention branch keeps training on the same data). */
+function branchIntervention(branch: BranchStart): InterventionChange | undefined {
+  return branch.intervention ?? interventionOf(branch.parent);
+}
+
+/**
+ * The loss of a minibatch whose examples carry weights: (1/B) Σ w_i ℓ_i, B the minibatch's size
+ * (not Σ w_i), so an example of weight 0 changes nothing in the others' steps (docs/interventions.md).
+ */
+export function weightedLossOf(out: tf.Tensor, y: tf.Tensor, classes: boolean, w: tf.Tensor1D): tf.Scalar {
+  const perExample = classes
+    ? tf.neg(tf.sum(tf.mul(y, tf.logSoftmax(out)), -1))
+    : out.rank > 1
+      ? tf.mean(tf.square(tf.sub(out, y)), -1)
+      : tf.square(tf.sub(out, y));
+  return tf.mean(tf.mul(perExample, w)) as tf.Scalar;
 }

@@ -5,6 +5,8 @@
 // which the main thread routes (stderr for the CLI, `log` events for the sidecar).
 import { parentPort, workerData } from "node:worker_threads";
 import type { HostMessage, JobResult, WorkerMessage, WorkerStart } from "./jobs";
+import { reportCalibration } from "./analyzer/calibrate";
+import { reportIntervention } from "./analyzer/interventionReport";
 import { runLmc } from "./lmc";
 import { locationInStack } from "./loadExperiment";
 import { analyzeRequest, errorEvent, listSystems, planSweep, runRequest } from "./session";
@@ -69,6 +71,24 @@ async function main(): Promise<void> {
       result = { kind: "lmc", outcome: { ok: true, lmc: await runLmc(job.request, send) } };
     } catch (e) {
       result = { kind: "lmc", outcome: { ok: false, error: errorEvent(e, start.experimentFile) } };
+    }
+  } else if (job.kind === "calibrationReport") {
+    try {
+      result = {
+        kind: "calibrationReport",
+        outcome: { ok: true, calibration: await reportCalibration(job.request, send) },
+      };
+    } catch (e) {
+      result = { kind: "calibrationReport", outcome: { ok: false, error: errorEvent(e, start.experimentFile) } };
+    }
+  } else if (job.kind === "interventionReport") {
+    try {
+      result = {
+        kind: "interventionReport",
+        outcome: { ok: true, report: await reportIntervention(job.request, send) },
+      };
+    } catch (e) {
+      result = { kind: "interventionReport", outcome: { ok: false, error: errorEvent(e, start.experimentFile) } };
     }
   } else {
     try {

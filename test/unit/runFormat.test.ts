@@ -211,3 +211,21 @@ test("unpadded checkpoint names are accepted and kept as they are", () => {
     ],
   );
 });
+
+test("manifestProblems checks an intervention branch's change (docs/interventions.md)", () => {
+  const branchOf = (change: Record<string, unknown>) => ({ branchOf: { run: "../p", runId: "p", step: 2, change } });
+  const good = {
+    kind: "intervention",
+    action: { kind: "upweight", weight: 3 },
+    examples: [1, 4],
+    selection: { kind: "explicit" },
+  };
+  assert.deepEqual(manifestProblems(manifest(branchOf(good))), []);
+  assert.deepEqual(manifestProblems(manifest(branchOf({ ...good, action: { kind: "shuffle" }, examples: [] }))), [
+    "branchOf.change.action must be an object whose kind is remove, upweight, moveFrom or moveBefore",
+    "branchOf.change.examples must be a non-empty list of integers ≥ 0",
+  ]);
+  assert.deepEqual(manifestProblems(manifest(branchOf({ ...good, action: { kind: "moveFrom", step: -1 } }))), [
+    "branchOf.change.action.step must be an integer ≥ 0",
+  ]);
+});

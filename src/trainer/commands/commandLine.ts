@@ -17,6 +17,15 @@ usage:
     (for each k: two branches at k with data seeds S1, S2 (default 1,2) trained to the end, then lmc
     between them, at most N children at once (default: the cores less one); barrier against k
     printed and written to DIR/instability.json, DIR on stdout)
+  lm intervene RUN_DIR --step K (--remove IDX,… | --upweight IDX,… --weight W | --move IDX,… --from S | --move IDX,… --before S)
+           [--top-proponents N | --top-opponents N  (with IDX = top) [--at STEP | --over A:B]] [--steps N] [--out DIR | --run-dir DIR] [--backend B]
+    (a branch at K with those training examples removed, reweighted or moved; then the query loss's
+    change, branch − parent, against TracIn's (and the BIF's) prediction, in BRANCH/intervention.json;
+    lm intervene BRANCH alone rewrites that report; docs/interventions.md)
+  lm calibrate RUN_DIR --step K --fraction F --subsets M [--seed S] [--steps N] [--parallel N | --slurm …] [--backend B]
+  lm calibrate CALIBRATION_SWEEP_DIR   (the report again, e.g. after a Slurm calibration ended)
+    (M branches at K, each without a random fraction F of the training examples, run as a sweep; the
+    linear datamodeling score (Spearman of predicted against actual) in RUN_DIR/calibration/)
   lm list FILE
   lm analyze RUN_DIR [--follow] [--only weights,kernel,fourier,tracin,bif,conservation] [--set ANALYSIS.FIELD=VALUE]… [--file FILE | --run-experiment] [--backend B]
     (the analyses that need the model run the experiment file's code: only with --file FILE, or
@@ -68,6 +77,18 @@ export function parseCommandLine(argv: string[]) {
       points: { type: "string" },
       at: { type: "string" },
       "data-seeds": { type: "string" },
+      remove: { type: "string" },
+      upweight: { type: "string" },
+      move: { type: "string" },
+      weight: { type: "string" },
+      from: { type: "string" },
+      before: { type: "string" },
+      "top-proponents": { type: "string" },
+      "top-opponents": { type: "string" },
+      over: { type: "string" },
+      fraction: { type: "string" },
+      subsets: { type: "string" },
+      seed: { type: "string" },
       help: { type: "boolean", short: "h" },
       version: { type: "boolean" },
     },

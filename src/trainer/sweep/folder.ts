@@ -21,6 +21,7 @@ import {
   SWEEP_FORMAT_VERSION,
   SWEEP_MANIFEST,
   type SweepLauncher,
+  type SweepIntervention,
   type SweepManifest,
   type SweepPoint,
   type SweepPointStatus,
@@ -51,6 +52,8 @@ export interface NewSweep {
   launcher: SweepLauncher;
   /** `lm sweep --steps N`: every point's training length (a swept `steps` wins). */
   steps?: number;
+  /** A calibration sweep (`lm calibrate`): each point is a branch without one subset. */
+  intervention?: SweepIntervention;
 }
 
 /**
@@ -89,6 +92,7 @@ export function createSweepFolder(sweep: NewSweep): { dir: string; manifest: Swe
     })),
     launcher: sweep.launcher,
     ...(sweep.steps === undefined ? {} : { steps: sweep.steps }),
+    ...(sweep.intervention === undefined ? {} : { intervention: sweep.intervention }),
   };
   withSweepLock(dir, () => writeSweepManifest(dir, manifest));
   return { dir, manifest };

@@ -60,17 +60,34 @@ export function prepareSweepTask(dir: string, index: number, backend: TaskBacken
     ...(backend.threads !== undefined ? { threads: backend.threads } : {}),
   };
   const sweepPointField: RunSweepPoint = { dir: "..", index, values: point.values, seed: point.seed };
+  const iv = manifest.intervention;
   const request: RunRequest = resumed
     ? { kind: "resume", runDir, ...choice }
-    : {
-        kind: "train",
-        file: manifest.experiment,
-        system: manifest.system,
-        runDir,
-        sweepPoint: sweepPointField,
-        ...(manifest.steps === undefined ? {} : { steps: manifest.steps }),
-        ...choice,
-      };
+    : iv
+      ? {
+          // A calibration sweep's point: a branch of the parent without one random subset (lm calibrate).
+          kind: "branch",
+          parentDir: iv.parent,
+          step: iv.step,
+          runDir,
+          intervention: {
+            kind: "intervention",
+            action: { kind: "remove" },
+            examples: iv.subsets[index] ?? [],
+            selection: { kind: "random", fraction: iv.fraction, seed: iv.seed, subset: index },
+          },
+          ...(manifest.steps === undefined ? {} : { steps: manifest.steps }),
+          ...choice,
+        }
+      : {
+          kind: "train",
+          file: manifest.experiment,
+          system: manifest.system,
+          runDir,
+          sweepPoint: sweepPointField,
+          ...(manifest.steps === undefined ? {} : { steps: manifest.steps }),
+          ...choice,
+        };
   setPointStatus(sweepDir, [index], "running");
   return { kind: "run", runDir, request, resumed };
 }
