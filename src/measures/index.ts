@@ -13,3 +13,4 @@ export * from "./sharpness";
 export * from "./conservation";
 export * from "./symmetries";
 export * from "./lmc";
+export * from "./inContext";

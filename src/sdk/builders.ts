@@ -361,6 +361,8 @@ export function analysesDefaults(): AnalysesSpec {
     grokking: { trainThreshold: 0.99, testThreshold: 0.95, hold: 3 },
     weights: { every: 1 },
     conservation: { every: 1 },
+    // One forward pass of the test sequences per checkpoint (inContextRegression systems only).
+    icl: { every: 1 },
     kernel: { every: 1, probeSize: 64 },
     fourier: { every: 1, keyFrequencies: 5 },
     tracin: { every: 1, projectionDim: 64, query: { kind: "test", count: 64 }, trainExamples: 0 },

@@ -369,6 +369,11 @@ export interface AnalysesSpec {
    * `iterations` products, stopping at relative residual `tolerance`, difference step `fdStep`.
    */
   sharpness: { every: number; eigenvalues: number; iterations: number; tolerance: number; fdStep: number };
+  /**
+   * In-context learning (inContextRegression only): the test set's mean squared error at each
+   * context position, beside the least-squares and Bayes-optimal ridge baselines on the same sequences.
+   */
+  icl: { every: number };
   /** Local learning coefficient by SGLD around each analysed checkpoint (devinterp's estimator). `nBeta` 0 means n/log n. */
   llc: {
     every: number;
@@ -393,6 +398,7 @@ export const ANALYSIS_NAMES: readonly AnalysisName[] = [
   "sharpness",
   "llc",
   "conservation",
+  "icl",
 ];
 
 /** What an experiment file may write: any subset, at any depth. */

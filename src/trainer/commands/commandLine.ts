@@ -17,7 +17,7 @@ usage:
     (for each k: two branches at k with data seeds S1, S2 (default 1,2) trained to the end, then lmc
     between them; barrier against k printed and written to DIR/instability.json, DIR on stdout)
   lm list FILE
-  lm analyze RUN_DIR [--follow] [--only weights,kernel,fourier,tracin,bif,conservation] [--set ANALYSIS.FIELD=VALUE]… [--file FILE | --run-experiment] [--backend B]
+  lm analyze RUN_DIR [--follow] [--only weights,kernel,fourier,tracin,bif,conservation,icl] [--set ANALYSIS.FIELD=VALUE]… [--file FILE | --run-experiment] [--backend B]
     (the analyses that need the model run the experiment file's code: only with --file FILE, or
     --run-experiment for the file recorded in run.json; without either, only the weight-space one)
   lm sweep FILE [--system NAME] [--out DIR] [--parallel N] [--backend B] [--steps N]
