@@ -130,6 +130,7 @@ const targets = [
       sharpness: "src/webview/sharpness/main.ts",
       influence: "src/webview/influence/main.ts",
       conservation: "src/webview/conservation/main.ts",
+      icl: "src/webview/icl/main.ts",
       sweep: "src/webview/sweep/main.ts",
     },
     outdir: join(dist, "webview"),

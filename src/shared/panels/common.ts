@@ -12,7 +12,15 @@
 import { isNumber, isObject, isString } from "../guards";
 
 /** The panels, by the name of their webview bundle (dist/webview/<name>.js) and app folder. */
-export type PanelName = "lossCurves" | "grokking" | "lazyRich" | "influence" | "sharpness" | "conservation" | "sweep";
+export type PanelName =
+  | "lossCurves"
+  | "grokking"
+  | "lazyRich"
+  | "influence"
+  | "sharpness"
+  | "conservation"
+  | "icl"
+  | "sweep";
 
 /** A run as the panels name and colour it; `colorIndex` picks the theme colour (stable per run). */
 export interface RunRef {
