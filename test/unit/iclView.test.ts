@@ -27,11 +27,27 @@ const HEADER = {
   },
 };
 
+const MANIFEST: RunManifest = {
+  format: "learning-mechanics/run",
+  formatVersion: 1,
+  id: "a",
+  system: "icl",
+  config: {},
+  seed: 0,
+  backend: { name: "wasm", reason: "test" },
+  status: "finished",
+  startedAt: "2026-12-03T00:00:00.000Z",
+  updatedAt: "2026-12-03T00:00:00.000Z",
+  totalSteps: 50,
+  step: 50,
+  producer: "test",
+};
+
 function runData(lines: unknown[] | undefined, task = "inContextRegression"): RunData {
   const text = lines ? `${[HEADER, ...lines].map((l) => JSON.stringify(l)).join("\n")}\n` : undefined;
   return {
     runDir: "/runs/a",
-    manifest: { config: { task: { kind: task } } } as RunManifest,
+    manifest: { ...MANIFEST, config: { task: { kind: task } } },
     metrics: [],
     analyses: text ? { icl: parseAnalysisText(text, "icl") } : {},
     unreadable: [],
