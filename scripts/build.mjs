@@ -132,6 +132,7 @@ const targets = [
       influence: "src/webview/influence/main.ts",
       conservation: "src/webview/conservation/main.ts",
       lmc: "src/webview/lmc/main.ts",
+      icl: "src/webview/icl/main.ts",
       sweep: "src/webview/sweep/main.ts",
     },
     outdir: join(dist, "webview"),

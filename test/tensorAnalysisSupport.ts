@@ -35,6 +35,7 @@ export const trSpec = (over: Partial<TransformerSpec> = {}): TransformerSpec => 
   activation: "relu",
   layerNorm: false,
   initScale: 1,
+  readout: "last",
   ...over,
 });
 export const dlSpec = (over: Partial<DeepLinearSpec> = {}): DeepLinearSpec => ({

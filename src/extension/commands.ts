@@ -64,6 +64,7 @@ function createCommands(app: App): Record<CommandId, Handler> {
     [Commands.openSharpness]: (arg, selected) => openAnalysis(app, "sharpness", arg, selected),
     [Commands.openInfluence]: (arg) => openAnalysis(app, "influence", arg, undefined),
     [Commands.openConservation]: (arg, selected) => openAnalysis(app, "conservation", arg, selected),
+    [Commands.openIcl]: (arg, selected) => openAnalysis(app, "icl", arg, selected),
     [Commands.analyzeRun]: (arg) => analyzeRun(app, arg),
     [Commands.createExample]: () => createExample(),
     [Commands.runPython]: (arg) => runPython(app, arg),
@@ -438,6 +439,7 @@ async function openAnalysis(app: App, kind: AnalysisPanelKind, arg: unknown, sel
     influence: "Influence",
     sharpness: "Sharpness",
     conservation: "Conservation Laws",
+    icl: "In-Context Learning",
   } as const;
   const runDirs = await targetRuns(app, arg, selected, titles[kind], kind !== "influence");
   if (!runDirs || runDirs.length === 0) return;

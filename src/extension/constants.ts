@@ -22,6 +22,7 @@ export const Commands = {
   openInfluence: "learningMechanics.openInfluence",
   openSharpness: "learningMechanics.openSharpness",
   openConservation: "learningMechanics.openConservation",
+  openIcl: "learningMechanics.openIcl",
   analyzeRun: "learningMechanics.analyzeRun",
   createExample: "learningMechanics.createExample",
   runPython: "learningMechanics.runPython",
@@ -76,6 +77,7 @@ export const AnalysisViewTypes = {
   influence: "learningMechanics.influence",
   sharpness: "learningMechanics.sharpness",
   conservation: "learningMechanics.conservation",
+  icl: "learningMechanics.icl",
 } as const;
 
 /** When the analyzer runs by itself: never, or on runs in the run roots as their checkpoints appear. */

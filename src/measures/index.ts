@@ -14,3 +14,4 @@ export * from "./conservation";
 export * from "./symmetries";
 export * from "./lmc";
 export * from "./rankCorrelation";
+export * from "./inContext";

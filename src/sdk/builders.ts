@@ -11,6 +11,7 @@ import type {
   DeepLinearSpec,
   FileDataSpec,
   HierarchicalSpec,
+  InContextRegressionSpec,
   MlpSpec,
   ModelSystem,
   ModularArithmeticSpec,
@@ -138,6 +139,18 @@ export const tasks = {
   },
 
   /**
+   * In-context linear regression (Garg et al. 2022): sequences (x_1, y_1, …, x_points, y_points) of
+   * random linear functions, y = w·x + noise·ε with w ~ N(0, I/dim) and x ~ N(0, I_dim); the target
+   * is every y_i, predicted at x_i's token (use `models.transformer({ readout: "everyPosition" })`).
+   * Defaults: `dim` 8, `points` 16, `noise` 0, `trainSequences` absent (fresh sequences every step,
+   * from (seed, step)), `tasks` absent (a fresh w per sequence; a number: a pool of that many w,
+   * Raventós et al. 2023), `testSequences` 512, `dataSeed` 0.
+   */
+  inContextRegression(options: Options<InContextRegressionSpec> = {}): InContextRegressionSpec {
+    return build("inContextRegression", { dim: 8, points: 16, noise: 0, testSequences: 512, dataSeed: 0 }, options);
+  },
+
+  /**
    * Data from a .json, .csv or .npy file, path relative to the experiment file. `train` is required.
    * Defaults: `targets` "classes", `testFraction` 0.2 (held out when there is no `test` file), `splitSeed` 0.
    */
@@ -185,12 +198,23 @@ export const models = {
   /**
    * Transformer over the token sequence (token tasks only).
    * Defaults (Nanda et al. 2023): `layers` 1, `dModel` 128, `heads` 4, `dMlp` 512, `activation` "relu"
-   * (or "gelu", exact, or "gelu_tanh", the tanh approximation), `layerNorm` false, `initScale` 1.
+   * (or "gelu", exact, or "gelu_tanh", the tanh approximation), `layerNorm` false, `initScale` 1,
+   * `readout` "last" ("everyPosition": a prediction at every x token of a vector-sequence task
+   * such as `tasks.inContextRegression`, causally masked).
    */
   transformer(options: Options<TransformerSpec> = {}): TransformerSpec {
     return build(
       "transformer",
-      { layers: 1, dModel: 128, heads: 4, dMlp: 512, activation: "relu", layerNorm: false, initScale: 1 },
+      {
+        layers: 1,
+        dModel: 128,
+        heads: 4,
+        dMlp: 512,
+        activation: "relu",
+        layerNorm: false,
+        initScale: 1,
+        readout: "last",
+      },
       options,
     );
   },
@@ -337,6 +361,8 @@ export function analysesDefaults(): AnalysesSpec {
     grokking: { trainThreshold: 0.99, testThreshold: 0.95, hold: 3 },
     weights: { every: 1 },
     conservation: { every: 1 },
+    // One forward pass of the test sequences per checkpoint (inContextRegression systems only).
+    icl: { every: 1 },
     kernel: { every: 1, probeSize: 64 },
     fourier: { every: 1, keyFrequencies: 5 },
     tracin: { every: 1, projectionDim: 64, query: { kind: "test", count: 64 }, trainExamples: 0 },

@@ -7,7 +7,17 @@ import type { Rng } from "./rng";
 // ---------------------------------------------------------------- data
 
 /** What a model reads: token ids (sequence of `length`, ids < `vocab`) or real feature vectors. */
-export type InputKind = { kind: "tokens"; vocab: number; length: number } | { kind: "features"; dim: number };
+export type InputKind =
+  | { kind: "tokens"; vocab: number; length: number }
+  | {
+      kind: "features";
+      dim: number;
+      /**
+       * Set when each row is a sequence of vectors laid out flat (`dim` = length · tokenDim, token
+       * t at columns t·tokenDim …): what a transformer with `readout: "everyPosition"` reads.
+       */
+      sequence?: { length: number; tokenDim: number };
+    };
 
 /** What a model predicts: class logits (cross-entropy, accuracy) or real targets (mean squared error). */
 export type OutputKind = { kind: "classes"; count: number } | { kind: "regression"; dim: number };
@@ -90,6 +100,40 @@ export interface HierarchicalSpec {
   dataSeed: number;
 }
 
+/**
+ * In-context linear regression (Garg et al. 2022; task diversity: Raventós et al. 2023). Each
+ * sequence draws a function w ~ N(0, I/dim), inputs x_i ~ N(0, I_dim) and targets
+ * y_i = w·x_i + noise·ε_i for i = 1..points, laid out as 2·points tokens of dim + 1 numbers:
+ * x_i as (x_i, 0), then y_i as (0, …, 0, y_i). The targets are y_1..y_points, predicted at each
+ * x_i's token (a model sees the pairs before it only).
+ */
+export interface InContextRegressionSpec {
+  kind: "inContextRegression";
+  /** Dimension of x (and of w). Default: 8. */
+  dim: number;
+  /** (x, y) pairs per sequence (the context length). Default: 16. */
+  points: number;
+  /** Standard deviation of the label noise ε (train and test). Default: 0. */
+  noise: number;
+  /**
+   * A fixed training set of this many sequences (minibatches drawn from it as for any task); absent:
+   * fresh sequences every step, drawn from (seed, step) (then `batchSize` must be a number and the
+   * logged train loss is measured on a fixed sample of `testSequences` training sequences).
+   * Default: absent (fresh).
+   */
+  trainSequences?: number;
+  /**
+   * Task diversity (Raventós et al. 2023): training functions w come from a fixed pool of this many,
+   * drawn once from `dataSeed`; absent: a fresh w for every training sequence. The test set always
+   * draws fresh w. Default: absent.
+   */
+  tasks?: number;
+  /** Test sequences (a fixed set, drawn from `dataSeed`). Default: 512. */
+  testSequences: number;
+  /** Seed of the test set, the pool of functions and a fixed training set, independent of the training seed. Default: 0. */
+  dataSeed: number;
+}
+
 export interface FileDataSpec {
   kind: "file";
   /** Path to a .json, .csv or .npy file (relative to the experiment file), or separate train/test files. */
@@ -123,6 +167,7 @@ export type TaskSpec =
   | TeacherStudentSpec
   | HierarchicalSpec
   | FileDataSpec
+  | InContextRegressionSpec
   | CustomTaskSpec;
 
 // ---------------------------------------------------------------- models
@@ -167,6 +212,14 @@ export interface TransformerSpec {
   layerNorm: boolean;
   /** Multiplies every initial weight. Default: 1. */
   initScale: number;
+  /**
+   * "last": one output from the last position (token tasks). "everyPosition": a task of vector
+   * sequences (inContextRegression) is read in through a linear embedding and the model predicts
+   * at every position the task asks for (one output per length / outputs tokens, at the first
+   * token of each group: each x_i of an in-context regression), under the causal mask, so a
+   * prediction sees only the tokens up to its own. Default: "last".
+   */
+  readout: "last" | "everyPosition";
 }
 
 export interface DeepLinearSpec {
@@ -316,6 +369,11 @@ export interface AnalysesSpec {
    * `iterations` products, stopping at relative residual `tolerance`, difference step `fdStep`.
    */
   sharpness: { every: number; eigenvalues: number; iterations: number; tolerance: number; fdStep: number };
+  /**
+   * In-context learning (inContextRegression only): the test set's mean squared error at each
+   * context position, beside the least-squares and Bayes-optimal ridge baselines on the same sequences.
+   */
+  icl: { every: number };
   /** Local learning coefficient by SGLD around each analysed checkpoint (devinterp's estimator). `nBeta` 0 means n/log n. */
   llc: {
     every: number;
@@ -340,6 +398,7 @@ export const ANALYSIS_NAMES: readonly AnalysisName[] = [
   "sharpness",
   "llc",
   "conservation",
+  "icl",
 ];
 
 /** What an experiment file may write: any subset, at any depth. */

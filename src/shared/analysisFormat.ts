@@ -49,6 +49,35 @@ export interface AnalysisHeader {
   query?: string;
   /** Kernel analysis: the step whose kernel and representations are the reference (the first checkpoint, normally 0). */
   referenceStep?: number;
+  /** In-context analysis: the baselines on the same test sequences (they do not depend on the checkpoint). */
+  baselines?: IclBaselines;
+}
+
+/**
+ * The in-context baselines (docs/analyses.md#in-context-learning): element k − 1 is the mean
+ * squared error at context position k of a prediction of y_k from the k − 1 pairs before it.
+ */
+export interface IclBaselines {
+  /** Minimum-norm least squares (numpy.linalg.lstsq); 0 pairs: the prediction 0. */
+  leastSquares: number[];
+  /** Ridge with λ = `ridgeLambda`: Bayes-optimal for w ~ N(0, I/dim). */
+  ridge: number[];
+  /** noise²·dim. */
+  ridgeLambda: number;
+  /** The label noise σ² (the floor every predictor's error stays above). */
+  noiseVariance: number;
+  /** Test sequences averaged over. */
+  sequences: number;
+  dim: number;
+}
+
+/** The model's in-context loss at one checkpoint. */
+export interface IclRecord {
+  step: number;
+  /** Element k − 1: the test set's mean squared error of the prediction of y_k (at x_k's token), k = 1 … points. */
+  loss: number[];
+  /** Their mean: the test loss as training logs it. */
+  mean: number;
 }
 
 /** A training example named in an influence header. */
@@ -236,6 +265,7 @@ export interface AnalysisRecords {
   sharpness: SharpnessRecord;
   llc: LlcRecord;
   conservation: ConservationRecord;
+  icl: IclRecord;
 }
 
 export interface AnalysisFile<N extends AnalysisName> {

@@ -35,10 +35,16 @@ export function parameterCount(model: ModelSpec, io: ModelIO): number | undefine
     case "randomFeatures":
       return featureCount(model, io) * out;
     case "transformer": {
-      if (io.input.kind !== "tokens") return undefined; // refused by the model itself, with its own message
       const d = model.dModel;
       const block = 4 * d * d + 2 * d * model.dMlp + model.dMlp + d + (model.layerNorm ? 4 * d : 0);
-      return io.input.vocab * d + io.input.length * d + model.layers * block + (model.layerNorm ? 2 * d : 0) + d * out;
+      const lnf = model.layerNorm ? 2 * d : 0;
+      if (io.input.kind === "features") {
+        // A vector sequence (readout "everyPosition"): a linear read-in and a scalar readout.
+        const seq = io.input.sequence;
+        if (seq === undefined || model.readout !== "everyPosition") return undefined; // refused by the model itself
+        return seq.tokenDim * d + seq.length * d + model.layers * block + lnf + d;
+      }
+      return io.input.vocab * d + io.input.length * d + model.layers * block + lnf + d * out;
     }
     case "custom":
       return undefined;
@@ -71,7 +77,10 @@ function widestLayer(model: ModelSpec, io: ModelIO): number {
   const flatInput = io.input.kind === "features" ? io.input.dim : io.input.length * io.input.vocab;
   if (model.kind === "mlp" || model.kind === "deepLinear") return Math.max(flatInput, ...model.hidden);
   if (model.kind === "transformer")
-    return (io.input.kind === "tokens" ? io.input.length : 1) * Math.max(model.dModel, model.dMlp);
+    return (
+      (io.input.kind === "tokens" ? io.input.length : (io.input.sequence?.length ?? 1)) *
+      Math.max(model.dModel, model.dMlp)
+    );
   if (model.kind === "randomFeatures") return Math.max(flatInput, featureCount(model, io));
   return 0;
 }

@@ -8,7 +8,7 @@ import type { SystemSpec, TaskData } from "../sdk/spec";
 import type { AnalysisTarget } from "./methods/target";
 import { buildModel } from "./models/index";
 import type { Model, ModelIO } from "./models/model";
-import { generateTask } from "./tasks/index";
+import { freshSequences, generateTask, type SequenceBatch } from "./tasks/index";
 
 /** Tensors of one split, plus one-hot labels for classification. */
 export interface SplitTensors {
@@ -56,6 +56,12 @@ export class SystemInstance {
   readonly alpha: number;
   /** Training minimizes lossScale · loss, so that α-scaled models train at a comparable rate. */
   readonly lossScale: number;
+  /**
+   * Fresh training examples for update t of a run whose minibatch seed is `seed` (a task that draws
+   * new sequences every step: inContextRegression without trainSequences); undefined when the
+   * training split is the training data.
+   */
+  readonly freshTrain: ((seed: number, t: number, size: number) => SequenceBatch) | undefined;
   /** The model at initialization, kept when the output is centred (f(w₀, x) for any x). */
   private readonly init: Model | undefined;
 
@@ -67,6 +73,7 @@ export class SystemInstance {
   ) {
     this.data = generateTask(spec.task, { baseDir });
     this.classes = this.data.output.kind === "classes";
+    this.freshTrain = spec.task.kind === "inContextRegression" ? freshSequences(spec.task) : undefined;
     const io = { input: this.data.input, output: this.data.output };
     beforeModel?.(io, this.data);
     this.model = buildModel(spec.model, io, new Rng(spec.seed, "init"), this.data.train);

@@ -25,6 +25,7 @@ import { checkMemory } from "./memoryBudget";
 import { Optimizer } from "./optimizers";
 import { type CheckpointData, RunFolder, restoreParams } from "./runFolder";
 import { lossOf, type SplitTensors, SystemInstance } from "./system";
+import type { SequenceBatch } from "./tasks/index";
 import { chooseSystem, systemConfigError, validatedSpec } from "./systems";
 import type { ParamValues } from "./torch/exchange";
 import { runOnWorker, type WorkerRunEnd } from "./torch/relay";
@@ -110,6 +111,8 @@ class Training {
   private readonly emit: Emit;
   private readonly folder: RunFolder;
   private readonly batches: BatchSchedule | undefined;
+  /** Update t's examples when the task draws fresh ones every step (inContextRegression): from (data seed, t). */
+  private readonly fresh: ((t: number) => SequenceBatch) | undefined;
   private readonly vars: tf.Variable[];
   private readonly nameOf: Map<string, string>;
   /** The loss weights of an intervention branch's minibatch rows (docs/interventions.md); undefined: all 1. */
@@ -141,8 +144,12 @@ class Training {
     this.emit = req.emit;
     this.folder = new RunFolder(req.runDir);
     const trainN = system.train.n;
+    const { freshTrain } = system;
+    const size = spec.batchSize;
+    // Validation requires a numeric batchSize for fresh sequences.
+    this.fresh = freshTrain && size !== "full" ? (t) => freshTrain(dataSeed, t, size) : undefined;
     this.batches =
-      spec.batchSize === "full" || spec.batchSize >= trainN
+      this.fresh || spec.batchSize === "full" || spec.batchSize >= trainN
         ? undefined
         : new BatchSchedule(trainN, spec.batchSize, dataSeed);
     this.vars = system.model.params.map((p) => p.variable);
@@ -376,10 +383,11 @@ class Training {
     const { train, classes, lossScale } = system;
     const idx = this.batches?.indices(t);
     const weights = this.weights?.(t, idx, train.n);
+    const fresh = this.fresh?.(t);
     return tf.tidy(() => {
       const rows = (x: tf.Tensor) => (idx ? tf.gather(x, idx) : x);
-      const bx = rows(train.x);
-      const by = rows(train.y);
+      const bx = fresh ? tf.tensor2d(fresh.x, [fresh.n, fresh.x.length / fresh.n]) : rows(train.x);
+      const by = fresh ? tf.tensor2d(fresh.y, [fresh.n, fresh.y.length / fresh.n]) : rows(train.y);
       const bf0 = train.f0 ? rows(train.f0) : undefined;
       const w = weights ? tf.tensor1d(weights) : undefined;
       const objective = (out: tf.Tensor) => (w ? weightedLossOf(out, by, classes, w) : lossOf(out, by, classes));

@@ -121,6 +121,15 @@ describe("builders", () => {
       activation: "relu",
       layerNorm: false,
       initScale: 1,
+      readout: "last",
+    });
+    assert.deepEqual(tasks.inContextRegression(), {
+      kind: "inContextRegression",
+      dim: 8,
+      points: 16,
+      noise: 0,
+      testSequences: 512,
+      dataSeed: 0,
     });
     assert.deepEqual(models.deepLinear(), { kind: "deepLinear", hidden: [32, 32], initScale: 0.01 });
     assert.deepEqual(optimizers.sgd(), {
@@ -347,14 +356,14 @@ describe("validateSystem", () => {
       "unknown kind",
       { ...base(), task: { kind: "modularArithmetik" } },
       [
-        'task.kind: must be one of "modularArithmetic", "sparseParity", "teacherStudent", "hierarchical", "file", "custom" (did you mean "modularArithmetic"?)',
+        'task.kind: must be one of "modularArithmetic", "sparseParity", "teacherStudent", "hierarchical", "inContextRegression", "file", "custom" (did you mean "modularArithmetic"?)',
       ],
     ],
     [
       "fromFile kind",
       { ...base(), task: { kind: "fromFile", train: "a.csv" } },
       [
-        'task.kind: must be one of "modularArithmetic", "sparseParity", "teacherStudent", "hierarchical", "file", "custom" (did you mean "file"?)',
+        'task.kind: must be one of "modularArithmetic", "sparseParity", "teacherStudent", "hierarchical", "inContextRegression", "file", "custom" (did you mean "file"?)',
       ],
     ],
     ["missing kind", { ...base(), optimizer: { lr: 1 } }, ['optimizer.kind: must be one of "sgd", "adam", "adamw"']],

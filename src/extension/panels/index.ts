@@ -3,6 +3,7 @@ import type * as vscode from "vscode";
 import type { Ctx } from "../context";
 import { CONSERVATION } from "./conservationPanel";
 import { GROKKING } from "./grokkingPanel";
+import { ICL } from "./iclPanel";
 import { INFLUENCE } from "./influencePanel";
 import { LAZY_RICH } from "./lazyRichPanel";
 import { LMC } from "./lmcPanel";
@@ -33,9 +34,10 @@ export const PANELS = {
   influence: panel(INFLUENCE),
   sharpness: panel(SHARPNESS),
   conservation: panel(CONSERVATION),
+  icl: panel(ICL),
   sweep: panel(SWEEP),
   lmc: panel(LMC),
 } as const;
 
 /** The analysis panels, by the name their commands use. */
-export type AnalysisPanelKind = "grokking" | "lazyRich" | "influence" | "sharpness" | "conservation";
+export type AnalysisPanelKind = "grokking" | "lazyRich" | "influence" | "sharpness" | "conservation" | "icl";

@@ -33,6 +33,7 @@ const ANALYSES: ReadonlyArray<keyof AnalysesSpec> = [
   "sharpness",
   "llc",
   "conservation",
+  "icl",
 ];
 
 const every = nonNegativeInt;
@@ -61,6 +62,7 @@ export const ANALYSES_FIELDS: Record<keyof AnalysesSpec, Record<string, Rule>> =
   grokking: { trainThreshold: interval(0, 1, "(]"), testThreshold: interval(0, 1, "(]"), hold: positiveInt },
   weights: { every },
   conservation: { every },
+  icl: { every },
   kernel: { every, probeSize: rule((v) => isInt(v) && v >= 2 && v <= 4096, "must be an integer in [2, 4096]") },
   fourier: { every, keyFrequencies: positiveInt },
   tracin: { every, projectionDim: positiveInt, query, trainExamples: nonNegativeInt },

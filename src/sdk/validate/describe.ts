@@ -28,6 +28,8 @@ function describeTask(t: SystemSpec["task"]): string {
       return `teacherStudent d=${t.dim} ${t.teacher === "linear" ? "linear" : `singleIndex ${t.link}`} n=${t.trainSize}${t.noise > 0 ? ` noise=${formatNumber(t.noise)}` : ""}`;
     case "hierarchical":
       return `hierarchical depth=${t.depth} branching=${t.branching}${t.featureNoise > 0 ? ` noise=${formatNumber(t.featureNoise)}` : ""}`;
+    case "inContextRegression":
+      return `inContextRegression d=${t.dim} points=${t.points}${t.noise > 0 ? ` noise=${formatNumber(t.noise)}` : ""}${t.tasks !== undefined ? ` tasks=${t.tasks}` : ""}${t.trainSequences !== undefined ? ` n=${t.trainSequences}` : " fresh"}`;
     case "file":
       return `file ${basename(t.train)} ${t.targets}`;
     case "custom":
@@ -45,7 +47,7 @@ function describeModel(m: SystemSpec["model"]): string {
       return `mlp ${embed} [${m.hidden.join(",")}] ${m.activation}${init(m.initScale)}${alpha}${centered}${m.bias ? "" : " no-bias"}`;
     }
     case "transformer":
-      return `transformer ${m.layers}L d=${m.dModel} h=${m.heads} mlp=${m.dMlp} ${m.activation}${m.layerNorm ? " LN" : ""}${init(m.initScale)}`;
+      return `transformer ${m.layers}L d=${m.dModel} h=${m.heads} mlp=${m.dMlp} ${m.activation}${m.layerNorm ? " LN" : ""}${init(m.initScale)}${m.readout === "everyPosition" ? " every-position" : ""}`;
     case "deepLinear":
       return `deepLinear [${m.hidden.join(",")}] init=${formatNumber(m.initScale)}`;
     case "randomFeatures":

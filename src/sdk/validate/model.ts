@@ -30,6 +30,7 @@ export const MODELS: Record<string, Kind<ModelSpec>> = {
       activation: oneOf(["relu", "gelu", "gelu_tanh"]),
       layerNorm: boolean,
       initScale: positiveNumber,
+      readout: oneOf(["last", "everyPosition"]),
     },
     cross: (o, ok, path, problems) => {
       if (ok.has("heads") && ok.has("dModel") && checkedNumber(o, "dModel") % checkedNumber(o, "heads") !== 0)

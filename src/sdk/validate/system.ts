@@ -2,7 +2,7 @@
 // analyses, and the rules across parts.
 import type { ConfigProblem } from "../../shared/trainerProtocol";
 import { isModelSystem, systemDefaults } from "../builders";
-import type { SystemSpec } from "../spec";
+import type { ModelSpec, SystemSpec, TaskSpec } from "../spec";
 import type { SweepPlan } from "../sweep";
 import { checkAnalyses } from "./analyses";
 import { checkedNumber, checkFields, fieldsOf, fill } from "./fields";
@@ -71,6 +71,8 @@ export function validateSystem(input: unknown): ValidationResult {
       );
     }
 
+    inContextRules(task, model, system, problems);
+
     if (
       problems.list.length > 0 ||
       task === undefined ||
@@ -91,6 +93,41 @@ export function validateSystem(input: unknown): ValidationResult {
   } catch (e) {
     problems.add("", `could not be read: ${e instanceof Error ? e.message : String(e)}`);
     return { ok: false, problems: problems.list };
+  }
+}
+
+/**
+ * An in-context regression needs a model that predicts at every x token under a causal mask (an
+ * MLP of the flat sequence would see every target), and a transformer's "everyPosition" readout
+ * needs a task of vector sequences. Fresh sequences every step come in minibatches of a given size.
+ */
+function inContextRules(
+  task: TaskSpec | undefined,
+  model: ModelSpec | undefined,
+  system: Fields,
+  problems: Problems,
+): void {
+  if (task?.kind === "inContextRegression") {
+    if (model !== undefined && model.kind !== "transformer" && model.kind !== "custom")
+      problems.add(
+        "model.kind",
+        `must be "transformer" (with readout "everyPosition") or "custom" for inContextRegression: a ${model.kind} of the whole sequence would see the targets it predicts`,
+      );
+    if (model?.kind === "transformer" && model.readout !== "everyPosition")
+      problems.add(
+        "model.readout",
+        'must be "everyPosition" for inContextRegression (a prediction at every x token, each seeing only the pairs before it)',
+      );
+    if (task.trainSequences === undefined && system["batchSize"] === "full")
+      problems.add(
+        "batchSize",
+        "must be a number of sequences per step for inContextRegression without trainSequences (fresh sequences every step)",
+      );
+  } else if (task !== undefined && model?.kind === "transformer" && model.readout === "everyPosition") {
+    problems.add(
+      "model.readout",
+      `"everyPosition" needs a task of vector sequences (inContextRegression), not ${task.kind}`,
+    );
   }
 }
 

@@ -28,6 +28,10 @@ function isPrime(n: number): boolean {
   return true;
 }
 
+/** Bounds of an in-context regression: a sequence is 2·points tokens of dim + 1 numbers. */
+const MAX_ICL_DIM = 256;
+const MAX_ICL_POINTS = 256;
+
 export const TASKS: Record<string, Kind<TaskSpec>> = {
   modularArithmetic: {
     build: (g) => fieldsOf(tasks.modularArithmetic(g)),
@@ -89,6 +93,19 @@ export const TASKS: Record<string, Kind<TaskSpec>> = {
       ) {
         problems.add(`${path}.depth`, `must keep branching^depth ≤ ${MAX_ITEMS} (the number of items)`);
       }
+    },
+  },
+  inContextRegression: {
+    build: (g) => fieldsOf(tasks.inContextRegression(g)),
+    template: () => tasks.inContextRegression(),
+    fields: {
+      dim: rule((v) => isInt(v) && v >= 1 && v <= MAX_ICL_DIM, `must be an integer in [1, ${MAX_ICL_DIM}]`),
+      points: rule((v) => isInt(v) && v >= 1 && v <= MAX_ICL_POINTS, `must be an integer in [1, ${MAX_ICL_POINTS}]`),
+      noise: nonNegativeNumber,
+      trainSequences: optional(positiveInt),
+      tasks: optional(positiveInt),
+      testSequences: positiveInt,
+      dataSeed: seed,
     },
   },
   file: {

@@ -19,6 +19,7 @@ export type PanelName =
   | "influence"
   | "sharpness"
   | "conservation"
+  | "icl"
   | "sweep"
   | "lmc";
 

@@ -5,6 +5,7 @@ import type { Analysis, AnalysisContext, ModelContext } from "./analysis";
 import { createBifAnalysis } from "./bifAnalysis";
 import { createConservationAnalysis } from "./conservationAnalysis";
 import { createFourierAnalysis, fourierUnsupported } from "./fourierAnalysis";
+import { createIclAnalysis, iclUnsupported } from "./iclAnalysis";
 import { createKernelAnalysis } from "./kernelAnalysis";
 import { createLlcAnalysis } from "./llcAnalysis";
 import { createSharpnessAnalysis } from "./sharpnessAnalysis";
@@ -12,7 +13,7 @@ import { createTracinAnalysis } from "./tracinAnalysis";
 import { createWeightsAnalysis } from "./weights";
 
 /** The analyses that need the model (and so the experiment file's code), not just checkpoints. */
-export const MODEL_ANALYSES = ["kernel", "fourier", "tracin", "bif", "sharpness", "llc"] as const;
+export const MODEL_ANALYSES = ["kernel", "fourier", "tracin", "bif", "sharpness", "llc", "icl"] as const;
 
 /**
  * The analyses that are wanted, switched on (`every` > 0) and applicable. `model` is undefined
@@ -38,5 +39,10 @@ export function createAnalyses(
   if (on("bif")) out.push(createBifAnalysis(model.system, ctx.settings.bif));
   if (on("sharpness")) out.push(createSharpnessAnalysis(model, ctx.settings.sharpness));
   if (on("llc")) out.push(createLlcAnalysis(model.system, ctx.settings.llc));
+  if (on("icl")) {
+    const why = iclUnsupported(model.system);
+    if (why) ctx.emit({ type: "log", level: "info", message: `icl skipped: ${why}` });
+    else out.push(createIclAnalysis(model.system, ctx.settings.icl));
+  }
   return out;
 }

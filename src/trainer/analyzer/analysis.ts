@@ -19,7 +19,7 @@ export interface Analysis<N extends AnalysisName = AnalysisName> {
   /** Written in the file's header; a change archives the old file. */
   readonly settings: Record<string, unknown>;
   /** More header fields: the scored examples, the query, the reference step. */
-  readonly header: Pick<AnalysisHeader, "examples" | "query" | "referenceStep">;
+  readonly header: Pick<AnalysisHeader, "examples" | "query" | "referenceStep" | "baselines">;
   /**
    * "checkpoints": computed from the saved parameters alone (runs from any framework, no code
    * loaded); "model": the system's model holds the checkpoint's parameters when `compute` runs.

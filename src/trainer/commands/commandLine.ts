@@ -27,7 +27,7 @@ usage:
     (M branches at K, each without a random fraction F of the training examples, run as a sweep; the
     linear datamodeling score (Spearman of predicted against actual) in RUN_DIR/calibration/)
   lm list FILE
-  lm analyze RUN_DIR [--follow] [--only weights,kernel,fourier,tracin,bif,conservation] [--set ANALYSIS.FIELD=VALUE]… [--file FILE | --run-experiment] [--backend B]
+  lm analyze RUN_DIR [--follow] [--only weights,kernel,fourier,tracin,bif,conservation,icl] [--set ANALYSIS.FIELD=VALUE]… [--file FILE | --run-experiment] [--backend B]
     (the analyses that need the model run the experiment file's code: only with --file FILE, or
     --run-experiment for the file recorded in run.json; without either, only the weight-space one)
   lm sweep FILE [--system NAME] [--out DIR] [--parallel N] [--backend B] [--steps N]

@@ -11,6 +11,14 @@
 // query sees keys at its own and earlier positions), softmax over keys. In the last block only the
 // last position's query, attention output and MLP are computed, since nothing else reaches the
 // unembedding; `residualStream` computes every position (same values) for inspection and tests.
+//
+// `readout: "everyPosition"` (in-context regression, Garg et al. 2022): the input is a sequence of
+// vectors (features with `sequence: { length, tokenDim }`), read in by a linear embedding W_E
+// [tokenDim, d_model] (N(0, 1/d_model) like the rest), and a scalar readout W_U [d_model, 1]
+// (N(0, 1/d_model): fan-in, so the initial predictions are O(1)) applied at every position the
+// task asks for: output k (of `out`) is read at token k·(length/out), e.g. each x_i of an
+// in-context regression. Every block computes every position under the causal mask, so output k
+// depends on tokens 0..k·(length/out) only.
 import * as tf from "@tensorflow/tfjs-core";
 import type { Rng } from "../../sdk/rng";
 import type { TransformerSpec } from "../../sdk/spec";
@@ -47,13 +55,37 @@ function layerNorm(x: tf.Tensor2D, ln: { g: tf.Tensor1D; b: tf.Tensor1D } | unde
   });
 }
 
-export function buildTransformer(spec: TransformerSpec, io: ModelIO, rng: Rng): TransformerModel {
+/** How the model reads its input: token ids through a table, or a vector sequence through a linear map. */
+type Reading =
+  | { kind: "tokens"; vocab: number; length: number }
+  | { kind: "sequence"; tokenDim: number; length: number; stride: number };
+
+/** The input the spec's readout needs, or an Error saying what the task gives instead. */
+function reading(spec: TransformerSpec, io: ModelIO): Reading {
   const input = io.input;
+  const out = outputDim(io.output);
+  if (spec.readout === "everyPosition") {
+    if (input.kind !== "features" || input.sequence === undefined)
+      throw new Error(
+        `transformer: readout "everyPosition" needs a task of vector sequences (tasks.inContextRegression), but the task gives ${input.kind === "tokens" ? "token ids" : `flat features of dimension ${input.dim}`}`,
+      );
+    const { length, tokenDim } = input.sequence;
+    if (io.output.kind !== "regression" || length % out !== 0)
+      throw new Error(
+        `transformer: readout "everyPosition" predicts one real value per group of tokens, so the task's ${io.output.kind === "regression" ? `${out} outputs must divide its ${length} tokens` : "outputs must be regression targets, not classes"}`,
+      );
+    return { kind: "sequence", tokenDim, length, stride: length / out };
+  }
   if (input.kind !== "tokens") {
     throw new Error(
       `transformer: needs token inputs ([batch, length] int32 ids), but the task gives features of dimension ${input.dim}; use an mlp or a custom model`,
     );
   }
+  return { kind: "tokens", vocab: input.vocab, length: input.length };
+}
+
+export function buildTransformer(spec: TransformerSpec, io: ModelIO, rng: Rng): TransformerModel {
+  const input = reading(spec, io);
   const d = spec.dModel;
   if (d % spec.heads !== 0) throw new Error(`transformer: dModel ${d} is not divisible by heads ${spec.heads}`);
   const heads = spec.heads;
@@ -63,7 +95,11 @@ export function buildTransformer(spec: TransformerSpec, io: ModelIO, rng: Rng): 
   const store = new ParamStore("transformer", rng);
   const std = spec.initScale / Math.sqrt(d);
 
-  const embed = store.normal("embed.weight", [input.vocab, d], std) as tf.Tensor2D;
+  const embed = store.normal(
+    "embed.weight",
+    [input.kind === "tokens" ? input.vocab : input.tokenDim, d],
+    std,
+  ) as tf.Tensor2D;
   const pos = store.normal("pos.weight", [T, d], std) as tf.Tensor2D;
   const lnPair = (name: string) => ({
     g: store.ones(`${name}.g`, [d]) as tf.Tensor1D,
@@ -89,7 +125,11 @@ export function buildTransformer(spec: TransformerSpec, io: ModelIO, rng: Rng): 
     blocks.push(block);
   }
   const lnf = spec.layerNorm ? lnPair("lnf") : undefined;
-  const unembed = store.normal("unembed.weight", [d, out], spec.initScale / Math.sqrt(out)) as tf.Tensor2D;
+  const unembed = (
+    input.kind === "tokens"
+      ? store.normal("unembed.weight", [d, out], spec.initScale / Math.sqrt(out))
+      : store.normal("unembed.weight", [d, 1], std)
+  ) as tf.Tensor2D;
 
   /** [batch·T, d] → [batch·heads, T, dHead]. */
   const splitHeads = (m: tf.Tensor2D, batch: number, len: number): tf.Tensor3D =>
@@ -137,12 +177,19 @@ export function buildTransformer(spec: TransformerSpec, io: ModelIO, rng: Rng): 
   }
 
   function embedTokens(x: tf.Tensor): tf.Tensor2D {
+    if (input.kind === "sequence") {
+      const width = T * input.tokenDim;
+      if (x.rank !== 2 || x.shape[1] !== width)
+        throw new Error(`transformer: expected sequences [batch, ${width}], got [${x.shape.join(", ")}]`);
+      return addPositional(dense(tf.reshape(x, [-1, input.tokenDim]) as tf.Tensor2D, embed), pos);
+    }
     if (x.rank !== 2 || x.shape[1] !== T)
       throw new Error(`transformer: expected tokens [batch, ${T}], got [${x.shape.join(", ")}]`);
     return addPositional(gatherRows(embed, tf.reshape(x, [-1]) as tf.Tensor1D), pos);
   }
 
   function forward(x: tf.Tensor): tf.Tensor {
+    if (input.kind === "sequence") return forwardEveryPosition(x, input.stride);
     return tf.tidy(() => {
       const batch = x.shape[0]!;
       let r = embedTokens(x);
@@ -150,6 +197,20 @@ export function buildTransformer(spec: TransformerSpec, io: ModelIO, rng: Rng): 
         r = block(b, r, batch, l === blocks.length - 1);
       });
       return dense(layerNorm(r, lnf), unembed);
+    });
+  }
+
+  /** Outputs [batch, out]: the scalar readout at tokens 0, stride, 2·stride, … of the full causal stream. */
+  function forwardEveryPosition(x: tf.Tensor, stride: number): tf.Tensor {
+    return tf.tidy(() => {
+      const batch = x.shape[0]!;
+      let r = embedTokens(x);
+      for (const b of blocks) r = block(b, r, batch, false);
+      const read = tf.reshape(tf.slice(tf.reshape(r, [batch, out, stride, d]), [0, 0, 0, 0], [batch, out, 1, d]), [
+        batch * out,
+        d,
+      ]) as tf.Tensor2D;
+      return tf.reshape(dense(layerNorm(read, lnf), unembed), [batch, out]);
     });
   }
 

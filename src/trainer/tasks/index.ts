@@ -2,6 +2,7 @@
 //   modularArithmetic.ts  (a op b) mod p over all pairs, seeded train/test split
 //   sparseParity.ts       parity of the first k of n ±1 bits
 //   teacherStudent.ts     Gaussian inputs, linear or single-index teacher
+//   inContextRegression.ts  sequences of random linear functions (Garg et al. 2022), fresh per step or fixed
 //   hierarchical.ts       Saxe et al.'s hierarchically structured items, and their modes
 //   fileData.ts, npy.ts   .npy / .csv / .json files
 //   custom.ts             user generators, checked by validateData.ts
@@ -10,6 +11,7 @@ import { SystemError } from "../errors";
 import { generateCustomTask } from "./custom";
 import { loadFileTask } from "./fileData";
 import { generateHierarchical } from "./hierarchical";
+import { generateInContextRegression } from "./inContextRegression";
 import { generateModularArithmetic } from "./modularArithmetic";
 import { generateSparseParity } from "./sparseParity";
 import type { TaskContext, TaskData } from "./task";
@@ -28,6 +30,7 @@ export {
 export { modInverse, modularOp } from "./modularArithmetic";
 export { linkFunction, teacherVector } from "./teacherStudent";
 export { parseNpy, type NpyArray } from "./npy";
+export { freshSequences, sequencePairs, sequenceWidth, type SequenceBatch } from "./inContextRegression";
 
 /** The data of a (validated, defaults filled) task spec. Throws an Error naming the task and the problem. */
 export function generateTask(spec: TaskSpec, ctx: TaskContext): TaskData {
@@ -40,6 +43,8 @@ export function generateTask(spec: TaskSpec, ctx: TaskContext): TaskData {
       return checked(generateTeacherStudent(spec), "teacherStudent");
     case "hierarchical":
       return checked(generateHierarchical(spec), "hierarchical");
+    case "inContextRegression":
+      return checked(generateInContextRegression(spec), "inContextRegression");
     case "file":
       // Whatever is wrong with the files (missing, a bad cell, ragged rows) is the user's data to fix.
       try {

@@ -31,6 +31,14 @@ function checkInput(input: InputKind | undefined, fail: Fail): void {
     if (!isPositiveInt(input.length)) fail(`input.length must be a positive integer, got ${describe(input.length)}`);
   } else if (input.kind === "features") {
     if (!isPositiveInt(input.dim)) fail(`input.dim must be a positive integer, got ${describe(input.dim)}`);
+    const seq = input.sequence;
+    if (seq !== undefined) {
+      // A custom task may lay out sequences too: the layout must cut `dim` exactly.
+      if (typeof seq !== "object" || seq === null || !isPositiveInt(seq.length) || !isPositiveInt(seq.tokenDim))
+        fail(`input.sequence must be { length, tokenDim } of positive integers, got ${describe(seq)}`);
+      if (seq.length * seq.tokenDim !== input.dim)
+        fail(`input.sequence: length·tokenDim = ${seq.length}·${seq.tokenDim} must equal input.dim ${input.dim}`);
+    }
   } else {
     fail(`input.kind must be "tokens" or "features", got ${describe((input as { kind: unknown }).kind)}`);
   }

@@ -33,6 +33,12 @@ function isWorkerModel(m: ModelSpec): m is WorkerModelSpec {
  */
 export function torchUnsupportedReason(systemName: string, model: unknown): string | undefined {
   const kind = typeof model === "object" && model !== null && "kind" in model ? model.kind : undefined;
+  // The worker's transformer (python/learning_mechanics/models.py) reads token ids at the last
+  // position only: in-context regression (vector sequences, a prediction at every x token, fresh
+  // sequences every step) runs on tfjs.
+  const readout = typeof model === "object" && model !== null && "readout" in model ? model.readout : undefined;
+  if (kind === "transformer" && readout === "everyPosition")
+    return `system "${systemName}": the torch backend's transformer has no readout "everyPosition" (vector sequences with a prediction at every position, as inContextRegression needs); train it with --backend wasm, cpu, native or gpu`;
   if (typeof kind === "string" && (WORKER_MODEL_KINDS as readonly string[]).includes(kind)) return undefined;
   if (kind === "randomFeatures")
     return `system "${systemName}": the randomFeatures model runs on the tfjs backends only; train it with --backend wasm, cpu, native or gpu (the torch backend runs the built-in models mlp, transformer and deepLinear)`;

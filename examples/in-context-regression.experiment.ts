@@ -1,0 +1,38 @@
+// In-context linear regression (Garg et al. 2022; docs/analyses.md, "In-context learning"): a
+// two-layer transformer sees x_1, y_1, …, x_10, y_10 of a random linear function w ~ N(0, I/4) and
+// predicts each y_k at x_k's token from the pairs before it. Fresh sequences every step.
+//   npx lm train examples/in-context-regression.experiment.ts --run-dir runs/icl --backend wasm
+//   npx lm analyze runs/icl --run-experiment --only icl --backend wasm
+// then "Open In-Context Learning Panel…" on the run. tfjs backends only: the torch backend refuses
+// the transformer's "everyPosition" readout (its worker's transformer reads token ids only).
+import { modelSystem, models, optimizers, tasks } from "learning-mechanics";
+
+/**
+ * dim 4, 10 pairs, label noise σ = 0.1 (ridge λ = σ²·dim = 0.04), 512 test sequences; a 2-layer
+ * transformer (dModel 32, 4 heads, MLP 64, LayerNorm; 17,728 parameters), Adam 3e-3, 64 fresh
+ * sequences per step, 3,000 steps. Measured (wasm; 19 min 53 s wall on a 2-core machine shared by
+ * five jobs, load average ≈ 17; 3 min 4 s of CPU; the icl analysis of 13 checkpoints 3.8 s):
+ *
+ *   position k              1      2      3      4      5      6      7      8      9      10
+ *   model, step 0        1.889  1.517  1.755  1.498  1.827  2.314  1.753  1.763  1.890  1.917
+ *   model, step 500      1.007  0.822  0.633  0.487  0.474  0.447  0.361  0.330  0.355  0.378
+ *   model, step 3000     1.009  0.793  0.543  0.334  0.316  0.284  0.241  0.177  0.158  0.134
+ *   ridge (Bayes)        0.998  0.772  0.482  0.244  0.109  0.107  0.041  0.026  0.023  0.017
+ *   least squares        0.998  0.773  0.484  0.368  3.815  0.360  0.048  0.029  0.024  0.017
+ *
+ * The in-context loss falls with the position (1.01 → 0.134) and, while the context is shorter
+ * than the dimension (k ≤ 4), follows ridge (within 3%, 13%, 37% at k = 2, 3, 4) and beats least
+ * squares past its interpolation spike (k = 4–6: the model does not overfit the noise at
+ * k − 1 = dim). At long contexts it is still 3–8× above ridge after 3,000 steps: Garg et al.
+ * train for 500 k steps; longer runs of this system keep closing the gap (the loss at k = 10 fell
+ * from 0.378 at step 500 to 0.134 at step 3000 and was still falling).
+ */
+export const iclLinear = modelSystem({
+  task: tasks.inContextRegression({ dim: 4, points: 10, noise: 0.1, testSequences: 512 }),
+  model: models.transformer({ readout: "everyPosition", layers: 2, dModel: 32, heads: 4, dMlp: 64, layerNorm: true }),
+  optimizer: optimizers.adam({ lr: 3e-3 }),
+  batchSize: 64,
+  steps: 3000,
+  evalEvery: 100,
+  checkpointEvery: 250,
+});
