@@ -34,8 +34,8 @@ export const alpha100 = sweep(100);
 
 /**
  * The α sweep declared: 7 α, one seed, 1,000 steps each (the runs above, as one sweep). `centered`
- * is said outright: its default follows the α given to models.mlp (here 1: not centred), and the
- * sweep sets α after that, so without it every point would keep α·f(w₀) in its output.
+ * is said outright so that the α = 1 point is centred too: by default each point is centred exactly
+ * when its α ≠ 1.
  */
 export const alphaSweep = modelSystem({
   task,

@@ -139,8 +139,27 @@ export function applySweepPoint(
       setOwn(holder, last, value);
     else throw new Error(`internal: sweep path ${path} does not resolve`);
   }
+  rederiveDefaults(spec, copy, values);
   copy["seed"] = seed;
   return copy;
+}
+
+/**
+ * Defaults that depend on another field follow a point's value of it. An MLP's `centered` defaults
+ * to `alpha ≠ 1` (builders.ts), but the resolved spec holds the base's value: a sweep over
+ * `model.alpha` from α = 1 would train every α uncentred (a test loss growing as α²). A resolved
+ * spec no longer says which values were defaults, so `centered` is re-derived only where it still
+ * equals the default for the base's α; one the base set otherwise, or the sweep sets, is kept.
+ */
+function rederiveDefaults(
+  spec: SystemSpec,
+  copy: Record<string, unknown>,
+  values: Readonly<Record<string, SweepScalar>>,
+): void {
+  const model = copy["model"];
+  if (!("model.alpha" in values) || "model.centered" in values || !isPlainObject(model)) return;
+  if (spec.model.kind !== "mlp" || spec.model.centered !== (spec.model.alpha !== 1)) return;
+  setOwn(model, "centered", model["alpha"] !== 1);
 }
 
 /** One run of a sweep: 0-based index, the swept fields' values, the seed. */

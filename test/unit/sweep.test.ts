@@ -153,6 +153,25 @@ describe("a point over the resolved system", () => {
     assert.equal(spec.seed, 5);
   });
 
+  test("an MLP's centred default follows a swept α; a centring the base set against its default, or the sweep sets, is kept", () => {
+    const centredAt = (model: object, values: Record<string, number | boolean>): unknown => {
+      const r = validateSystem({ ...base(), model });
+      assert.ok(r.ok);
+      const point = validateSystem(applySweepPoint(r.spec, values, 0));
+      assert.ok(point.ok);
+      return point.spec.model.kind === "mlp" && point.spec.model.centered;
+    };
+    // From α = 1 (uncentred by default), α = 10 is centred, as models.mlp({ alpha: 10 }) would be.
+    assert.equal(centredAt(models.mlp({}), { "model.alpha": 10 }), true);
+    assert.equal(centredAt(models.mlp({}), { "model.alpha": 1 }), false);
+    assert.equal(centredAt(models.mlp({ alpha: 10 }), { "model.alpha": 1 }), false);
+    // Set against the default: kept whatever α is.
+    assert.equal(centredAt(models.mlp({ alpha: 10, centered: false }), { "model.alpha": 100 }), false);
+    assert.equal(centredAt(models.mlp({ centered: true }), { "model.alpha": 1 }), true);
+    // Swept itself: its value wins.
+    assert.equal(centredAt(models.mlp({}), { "model.alpha": 10, "model.centered": false }), false);
+  });
+
   test("expandSweep over a spec and applySweepPoint agree with validateSystem's plan", () => {
     const spec = resolved();
     const p = expandSweep({ grid: { "task.trainFraction": [0.3, 0.5] } }, spec);
