@@ -107,6 +107,8 @@ async function main(argv: string[]): Promise<number> {
   );
   if (sweepOnly)
     return usageError(`--${sweepOnly} applies to ${sweepOnly === "json" ? "sweep-status" : "sweep"}, not ${command}`);
+  if (values.mask !== undefined && command !== "train" && command !== "branch")
+    return usageError(`--mask applies to train and branch, not ${command}`);
   if (command === "sweep-status") return sweepStatusCommand(target, values.json === true, __filename);
   if (command === "sweep-cancel") return userMistakeOr(() => cancelCommand(resolve(target), slurmContext(__filename)));
   // --slurm and sbatch's options: only for `lm sweep`, and checked (sbatch on PATH) before anything is created.
@@ -242,6 +244,7 @@ async function main(argv: string[]): Promise<number> {
     if (values.out) request.runsRoot = values.out;
     if (values["run-dir"]) request.runDir = values["run-dir"];
     if (steps !== undefined) request.steps = steps;
+    if (values.mask !== undefined) request.mask = values.mask;
   } else if (command === "resume") {
     request = { kind: "resume", runDir: target, ...choice };
   } else if (command === "branch") {
@@ -263,6 +266,7 @@ async function main(argv: string[]): Promise<number> {
     if (values.out) request.runsRoot = values.out;
     if (values["run-dir"]) request.runDir = values["run-dir"];
     if (values["allow-changed"]) request.allowChanged = true;
+    if (values.mask !== undefined) request.mask = values.mask;
   } else {
     return usageError(`unknown command "${command}"`, true);
   }

@@ -13,6 +13,7 @@ import { analyzeRun, type AnalyzeOutcome, type AnalyzeRequest } from "./analyzer
 import { BackendError, defaultCandidates, parseBackendRequest } from "./backend";
 import { ConfigError, type Emit, SystemError, UsageError } from "./errors";
 import { ExperimentError, loadExperiment, locationInStack, type LoadedExperiment } from "./loadExperiment";
+import { maskPath } from "./masks";
 import { newRunId, RunFolder } from "./runFolder";
 import { chooseSystem, validatedSystem } from "./systems";
 import { TorchUnsupportedError } from "./torch/exchange";
@@ -40,6 +41,8 @@ export type RunRequest =
       steps?: number;
       /** One point of the system's sweep (`lm sweep-task`): its values and seed, recorded in run.json. */
       sweepPoint?: RunSweepPoint;
+      /** A mask file (masks.ts): the run's weights outside the mask are zero and stay zero. */
+      mask?: string;
     } & BackendChoice)
   | ({ kind: "resume"; runDir: string } & BackendChoice)
   | ({
@@ -53,6 +56,8 @@ export type RunRequest =
       runsRoot?: string;
       runDir?: string;
       allowChanged?: boolean;
+      /** A mask file for the branch (default: the parent's mask, if it has one). */
+      mask?: string;
     } & BackendChoice);
 
 export async function listSystems(file: string): Promise<{ file: string; systems: SystemSummary[] }> {
@@ -236,8 +241,13 @@ export async function runRequest(request: RunRequest, emitEvent: Emit, shouldSto
     if (request.kind === "branch" && branch)
       runDir = resolve(request.runDir ?? resolve(request.runsRoot ?? dirname(branch.parentDir), newRunId(system)));
     if (runDir === undefined) throw new Error("no run folder was chosen");
+    const masked =
+      request.kind === "resume"
+        ? existsSync(maskPath(runDir))
+        : request.mask !== undefined || (branch !== undefined && existsSync(maskPath(branch.parentDir)));
     // Chosen before anything is written: a missing Python, PyTorch or device leaves no run folder.
     const chosen = await chooseTrainingBackend(backendWanted, {
+      torchRefused: masked ? "masks are not supported on --backend torch yet; use wasm or cpu" : undefined,
       python: request.python,
       device,
       system: { name: found.name, model: found.system.input.model },
@@ -260,6 +270,7 @@ export async function runRequest(request: RunRequest, emitEvent: Emit, shouldSto
       ...(request.kind !== "resume" && request.steps !== undefined ? { steps: request.steps } : {}),
       ...(request.kind === "train" && request.sweepPoint !== undefined ? { sweepPoint: request.sweepPoint } : {}),
       ...(branch ? { branch } : {}),
+      ...(request.kind !== "resume" && request.mask !== undefined ? { mask: resolve(request.mask) } : {}),
     });
     emit({
       type: "finished",

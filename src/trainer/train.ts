@@ -19,6 +19,7 @@ import { BatchSchedule } from "./batches";
 import { dataRecord } from "./dataRecord";
 import { type Emit, SystemError, UsageError } from "./errors";
 import type { LoadedExperiment } from "./loadExperiment";
+import { AppliedMasks, checkMasks, maskPath, runMasks, writeMaskFile } from "./masks";
 import { checkMemory } from "./memoryBudget";
 import { Optimizer } from "./optimizers";
 import { type CheckpointData, RunFolder, restoreParams } from "./runFolder";
@@ -48,6 +49,8 @@ export interface TrainRequest {
   sweepPoint?: RunSweepPoint;
   /** Start this new run from a checkpoint of another run (`lm branch`); `steps` then defaults to the parent's total. */
   branch?: BranchStart;
+  /** A mask file for a new run or a branch (masks.ts); a branch of a masked run keeps its parent's otherwise. */
+  mask?: string;
 }
 
 /** A branch's start (docs/branching.md): the parent run, its checkpoint, and the branch's minibatch-order seed. */
@@ -129,6 +132,8 @@ class Training {
     private readonly initParams: ParamValues[] | undefined,
     /** The minibatch order's seed: the system's `seed`, unless this run is a branch given another. */
     private readonly dataSeed: number,
+    /** The run's weight masks (a lottery ticket), applied around every update; undefined: dense. */
+    private readonly masks: AppliedMasks | undefined,
   ) {
     this.emit = req.emit;
     this.folder = new RunFolder(req.runDir);
@@ -181,6 +186,8 @@ class Training {
       // A branch's data seed is recorded in its run.json, so a resume of the branch keeps its minibatch order.
       const dataSeed =
         resumed?.branchOf?.change.dataSeed ?? branch?.dataSeed ?? branch?.parent.branchOf?.change.dataSeed ?? spec.seed;
+      // Read (and refused on torch) before anything is written.
+      const maskSet = runMasks(req, resumed !== undefined);
       let system: SystemInstance;
       try {
         system = new SystemInstance(spec, dirname(req.experiment.file), (io, data) =>
@@ -190,6 +197,7 @@ class Training {
         throw e instanceof SystemError ? systemConfigError(found, e) : e;
       }
       try {
+        if (maskSet) checkMasks(maskSet.masks, system.model.params, maskSet.path);
         const optimizer = new Optimizer(spec.optimizer, system.model.params, spec.steps);
         lock ??= folder.create("train");
         for (const path of folder.removeStaleTempFiles())
@@ -204,7 +212,22 @@ class Training {
                 timeOffset: 0,
               }
             : { startStep: undefined, timeOffset: 0 };
-        const training = new Training(req, spec, system, optimizer, lock, startStep, timeOffset, initParams, dataSeed);
+        const masks = maskSet && new AppliedMasks(maskSet.masks, system.model.params);
+        if (maskSet && !resumed) writeMaskFile(maskPath(req.runDir), maskSet.masks);
+        masks?.maskParams();
+        masks?.maskSlots(optimizer.snapshot());
+        const training = new Training(
+          req,
+          spec,
+          system,
+          optimizer,
+          lock,
+          startStep,
+          timeOffset,
+          initParams,
+          dataSeed,
+          masks,
+        );
         training.begin(resumed);
         return training;
       } catch (e) {
@@ -362,7 +385,8 @@ class Training {
       if (Number.isFinite(loss)) {
         const named = new Map<string, tf.Tensor>();
         for (const [varName, g] of Object.entries(grads)) named.set(this.nameOf.get(varName) ?? varName, g);
-        optimizer.apply(named);
+        optimizer.apply(this.masks ? this.masks.maskGrads(named) : named);
+        this.masks?.maskParams();
       }
       return loss;
     });
@@ -561,6 +585,7 @@ class Training {
   }
 
   dispose(): void {
+    this.masks?.dispose();
     this.optimizer.dispose();
     this.system.dispose();
     this.lock.release();

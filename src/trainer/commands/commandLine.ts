@@ -6,6 +6,7 @@ export const USAGE = `Learning Mechanics ${VERSION}
 usage:
   lm train FILE [--system NAME] [--out DIR] [--run-dir DIR] [--backend auto|torch|gpu|native|wasm|cpu] [--steps N]
            [--device cpu|cuda|cuda:N|mps] [--python PATH] [--threads N]   (for torch, and for auto, which may choose it)
+    (--mask FILE on train and branch: a mask.safetensors of 0/1 per parameter; masked weights stay zero, docs/lottery-tickets.md)
   lm resume RUN_DIR [--backend B] [--device D] [--python PATH] [--threads N]
   lm branch RUN_DIR --step K [--data-seed S] [--steps N] [--out DIR | --run-dir DIR] [--allow-changed] [--backend B]
     (a new run from checkpoint K of RUN_DIR: weights, optimizer state, schedule position; --data-seed
@@ -67,6 +68,7 @@ export function parseCommandLine(argv: string[]) {
       points: { type: "string" },
       at: { type: "string" },
       "data-seeds": { type: "string" },
+      mask: { type: "string" },
       help: { type: "boolean", short: "h" },
       version: { type: "boolean" },
     },
