@@ -21,6 +21,7 @@ import { ANALYSIS_NAMES, type AnalysesInput, type AnalysisName } from "../sdk/sp
 import { FileRefusedError } from "../shared/safeRead";
 import type { AnalyzeRequest } from "./analyzer/index";
 import { instabilityCommand, lmcCommand } from "./commands/branching";
+import { impCommand, impTaskCommand } from "./commands/imp";
 import { parseCommandLine, USAGE } from "./commands/commandLine";
 import { printer, runJob, usageError, userMistake, userMistakeOr, wholeNumber } from "./commands/output";
 import { type SweepSource, sweepCommand, sweepStatusCommand, sweepTaskCommand } from "./commands/sweep";
@@ -70,6 +71,8 @@ const COMMANDS = [
   "sweep-task",
   "sweep-status",
   "sweep-cancel",
+  "imp",
+  "imp-task",
 ];
 
 async function main(argv: string[]): Promise<number> {
@@ -97,16 +100,26 @@ async function main(argv: string[]): Promise<number> {
         ? "RUN_A"
         : command === "resume" || command === "analyze" || command === "branch" || command === "instability"
           ? "RUN_DIR"
-          : command.startsWith("sweep-") || values.resume
-            ? "SWEEP_DIR"
-            : "FILE";
+          : command === "imp-task" || (command === "imp" && values.resume)
+            ? "IMP_DIR"
+            : command.startsWith("sweep-") || values.resume
+              ? "SWEEP_DIR"
+              : "FILE";
     return usageError(`${command}: missing ${missing}`, true);
   }
   const sweepOnly = (["parallel", "resume", "json"] as const).find(
-    (f) => values[f] !== undefined && !(command === "sweep" || (f === "json" && command === "sweep-status")),
+    (f) =>
+      values[f] !== undefined &&
+      !(command === "sweep" || (f === "json" && command === "sweep-status") || (f !== "json" && command === "imp")),
   );
   if (sweepOnly)
-    return usageError(`--${sweepOnly} applies to ${sweepOnly === "json" ? "sweep-status" : "sweep"}, not ${command}`);
+    return usageError(
+      `--${sweepOnly} applies to ${sweepOnly === "json" ? "sweep-status" : "sweep"}, not ${command}${sweepOnly === "json" ? "" : " (imp takes it too)"}`,
+    );
+  const impOnly = (["rounds", "fraction", "scope", "rewind", "controls"] as const).find(
+    (f) => values[f] !== undefined && command !== "imp",
+  );
+  if (impOnly) return usageError(`--${impOnly} applies to imp, not ${command}`);
   if (values.mask !== undefined && command !== "train" && command !== "branch")
     return usageError(`--mask applies to train and branch, not ${command}`);
   if (command === "sweep-status") return sweepStatusCommand(target, values.json === true, __filename);
@@ -225,6 +238,16 @@ async function main(argv: string[]): Promise<number> {
       choice,
       __filename,
     );
+  }
+  if (command === "imp") return impCommand(target, values, __filename);
+  if (command === "imp-task") {
+    const index = Number(positionals[2]);
+    if (positionals[2] === undefined || !/^\d+$/.test(positionals[2]) || !Number.isSafeInteger(index))
+      return usageError(
+        `imp-task: INDEX must be a run's index (0, 1, …), got ${JSON.stringify(positionals[2] ?? "")}`,
+        true,
+      );
+    return impTaskCommand(target, index, choice);
   }
   if (command === "sweep-task") {
     const index = Number(positionals[2]);

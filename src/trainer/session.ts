@@ -73,7 +73,14 @@ export function summarize(experiment: LoadedExperiment): SystemSummary[] {
     if (result.ok) {
       const sweep =
         system.input.sweep === undefined || result.sweep === undefined ? {} : { sweep: sweepSize(system.input.sweep) };
-      return { ...base, description: describeSystem(result.spec), problems: [], ...sweep };
+      const { seed, steps, checkpointEvery } = result.spec;
+      return {
+        ...base,
+        description: describeSystem(result.spec),
+        problems: [],
+        ...sweep,
+        training: { seed, steps, checkpointEvery },
+      };
     }
     return {
       ...base,

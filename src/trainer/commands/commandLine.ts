@@ -17,6 +17,12 @@ usage:
   lm instability RUN_DIR --at K1,K2,… [--data-seeds S1,S2] [--points 11] [--out DIR] [--backend B]
     (for each k: two branches at k with data seeds S1, S2 (default 1,2) trained to the end, then lmc
     between them; barrier against k printed and written to DIR/instability.json, DIR on stdout)
+  lm imp FILE [--system NAME] --rounds R --fraction F [--scope global|layer] [--rewind K] [--controls reinit,random|none]
+         [--out DIR] [--parallel N] [--backend wasm|cpu] [--steps N];  lm imp --resume IMP_DIR [--parallel N] [--backend B]
+    (iterative magnitude pruning, lottery tickets: round 0 dense, each round prunes F of the remaining
+    weight-matrix entries by final magnitude, rewinds the rest to step K, retrains; with the controls
+    per round; an IMP folder the sweep panel reads, its path on stdout; docs/lottery-tickets.md)
+  lm imp-task IMP_DIR INDEX [--backend B]                    (trains one run of an IMP folder; what lm imp runs)
   lm list FILE
   lm analyze RUN_DIR [--follow] [--only weights,kernel,fourier,tracin,bif,conservation] [--set ANALYSIS.FIELD=VALUE]… [--file FILE | --run-experiment] [--backend B]
     (the analyses that need the model run the experiment file's code: only with --file FILE, or
@@ -69,6 +75,11 @@ export function parseCommandLine(argv: string[]) {
       at: { type: "string" },
       "data-seeds": { type: "string" },
       mask: { type: "string" },
+      rounds: { type: "string" },
+      fraction: { type: "string" },
+      scope: { type: "string" },
+      rewind: { type: "string" },
+      controls: { type: "string" },
       help: { type: "boolean", short: "h" },
       version: { type: "boolean" },
     },
