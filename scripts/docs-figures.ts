@@ -8,6 +8,8 @@
 //   node dist/scripts/docs-figures.cjs --sharpness DIR [--only sharpness]   (the Sharpness figure; alone with --only)
 //   node dist/scripts/docs-figures.cjs --pytorch DIR   (only docs/pytorch.md's figures: Lazy vs rich and
 //                                                       Influence of one run.watch run, pytorch-*.png)
+//   node dist/scripts/docs-figures.cjs --imp-panel IMP_DIR   (only the sweep panel on an lm imp folder
+//        of examples/lottery-tickets.experiment.ts: lottery-tickets.png)
 //   node dist/scripts/docs-figures.cjs --sweep-panel SWEEP_DIR   (only the sweep panel on a finished
 //        `lm sweep` of examples/double-descent.experiment.ts --system width: sweep-double-descent.png)
 //
@@ -34,7 +36,7 @@ import { sharpnessRun } from "../src/shared/sharpnessView";
 import { manifestProblems, RUN_MANIFEST, type RunManifest } from "../src/shared/runFormat";
 import { RunIndex } from "../src/extension/runIndex";
 import { SweepContent } from "../src/extension/panels/sweepPanel";
-import type { SweepHostMessage, SweepState } from "../src/shared/panels/sweep";
+import { IMP_SWEEP_STATE, type SweepHostMessage, type SweepState } from "../src/shared/panels/sweep";
 import { sweepHtml } from "../src/webview/sweep/page";
 import { frames, post, serveAnalysisPanels, type AnalysisHostMessage } from "../test/webview/analysisPanels";
 import { launchChromium, openPanel, serveWebviews, until } from "../test/webview/panelHarness";
@@ -85,23 +87,28 @@ function modAddLabel(data: RunData): string {
  * with src/shared/sweepSummary.ts), shown with final test loss against the width on log axes and
  * the min–max spread over seeds.
  */
-async function sweepPanelFigure(root: string, outDir: string, sweepDir: string): Promise<string[]> {
-  const dir = path.resolve(sweepDir);
-  const content = new SweepContent({ runIndex: new RunIndex([path.dirname(dir)]) }, dir);
-  const state: SweepState = {
+async function sweepPanelFigure(
+  root: string,
+  outDir: string,
+  sweepDir: string,
+  state: SweepState = {
     y: "final:test_loss",
     x: "model.features",
     group: "",
     logX: true,
     logY: true,
     spread: "minmax",
-  };
+  },
+  file = "sweep-double-descent.png",
+): Promise<string[]> {
+  const dir = path.resolve(sweepDir);
+  const content = new SweepContent({ runIndex: new RunIndex([path.dirname(dir)]) }, dir);
   const update = content.init(state);
   if (update.problems?.length) throw new Error(update.problems.join("\n"));
   const init = update.messages.find((m): m is Extract<SweepHostMessage, { type: "init" }> => m.type === "init");
   if (!init) throw new Error(`${dir}: no sweep panel init (not a sweep folder?)`);
-  const measured = init.points.filter((p) => p.y["final:test_loss"] !== undefined).length;
-  console.log(`${dir}: ${init.points.length} points, ${measured} with a final test_loss`);
+  const measured = init.points.filter((p) => state.y !== null && p.y[state.y] !== undefined).length;
+  console.log(`${dir}: ${init.points.length} points, ${measured} with ${state.y}`);
   const served = await serveWebviews(root, { sweep: { css: ["common.css", "analysisPanels.css"], html: sweepHtml } });
   const browser = await launchChromium();
   try {
@@ -115,10 +122,10 @@ async function sweepPanelFigure(root: string, outDir: string, sweepDir: string):
     // chart.js animates its first draw; let it settle.
     await page.waitForTimeout(800);
     await frames(page);
-    const out = path.join(outDir, "sweep-double-descent.png");
+    const out = path.join(outDir, file);
     await page.screenshot({ path: out });
     console.log(`${out}: ${(fs.statSync(out).size / 1024).toFixed(0)} KB`);
-    return problems.errors.map((e) => `sweep-double-descent.png: ${e}`);
+    return problems.errors.map((e) => `${file}: ${e}`);
   } finally {
     await browser.close();
     await served.close();
@@ -131,8 +138,11 @@ async function main(): Promise<void> {
   fs.mkdirSync(outDir, { recursive: true });
 
   const sweepPanelDir = arg("sweep-panel");
-  if (sweepPanelDir) {
-    const problems = await sweepPanelFigure(root, outDir, sweepPanelDir);
+  const impPanelDir = arg("imp-panel");
+  if (sweepPanelDir || impPanelDir) {
+    const problems = sweepPanelDir
+      ? await sweepPanelFigure(root, outDir, sweepPanelDir)
+      : await sweepPanelFigure(root, outDir, impPanelDir!, IMP_SWEEP_STATE, "lottery-tickets.png");
     if (problems.length) {
       console.error(problems.join("\n"));
       process.exitCode = 1;

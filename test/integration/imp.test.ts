@@ -1,5 +1,5 @@
 // `lm imp` (docs/lottery-tickets.md): the options' refusals, and a real IMP on a tiny MLP (3-sparse
-// parity of 12 bits, test/fixtures/experiments/lottery.experiment.ts): the IMP folder is a sweep
+// parity of 12 bits, the `parity` system of examples/lottery-tickets.experiment.ts): the IMP folder is a sweep
 // folder the sweep panel reads; the masks are nested and computed from the previous ticket's final
 // weights; the tickets start from round 0's initialization, the reinit controls from another; the
 // masked weights stay zero; a run retrained by `lm imp --resume` is identical (deterministic);
@@ -12,10 +12,10 @@ import { readSafetensorsSync } from "../../src/shared/safetensors";
 import { parseSweepManifest } from "../../src/shared/sweepFormat";
 import { magnitudeMask, testAccuracy } from "../../src/trainer/imp";
 import { readMaskFile } from "../../src/trainer/masks";
-import { FIXTURES, readManifest, runCli, tempDir } from "./harness";
+import { EXAMPLES, FIXTURES, readManifest, runCli, tempDir } from "./harness";
 
 const tiny = join(FIXTURES, "tiny.experiment.ts");
-const lottery = join(FIXTURES, "lottery.experiment.ts");
+const lottery = join(EXAMPLES, "lottery-tickets.experiment.ts");
 
 function params(file: string): Map<string, Float32Array> {
   const st = readSafetensorsSync(file);
@@ -74,6 +74,8 @@ describe("lm imp", () => {
     const r = await runCli([
       "imp",
       lottery,
+      "--system",
+      "parity",
       "--rounds",
       "3",
       "--fraction",
