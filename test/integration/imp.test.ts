@@ -187,4 +187,64 @@ describe("lm imp", () => {
     assert.equal(sweep.code, 1);
     assert.match(sweep.stderr, /is an IMP folder: lm imp --resume .* continues it/);
   });
+
+  test("--rewind 20 --scope layer --controls random: the ticket and the random control branch round 0 at step 20 with their masks", async () => {
+    const out = tempDir("imp-rewind");
+    const r = await runCli([
+      "imp",
+      tiny,
+      "--system",
+      "tinyAdd",
+      "--rounds",
+      "1",
+      "--fraction",
+      "0.5",
+      "--scope",
+      "layer",
+      "--rewind",
+      "20",
+      "--controls",
+      "random",
+      "--out",
+      out,
+      "--backend",
+      "cpu",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const dir = r.stdout.trim();
+    const ticketMask = readMaskFile(join(dir, "masks", "round-1.safetensors"));
+    const randomMask = readMaskFile(join(dir, "masks", "random-1.safetensors"));
+    // tinyAdd's matrices: the embedding [11, 8], layers.0.weight [16, 32], out.weight [32, 11]; per layer, half of each kept.
+    assert.deepEqual(
+      [...ticketMask].map(([n, m]) => [n, m.values.reduce((a, v) => a + v, 0), m.values.length]),
+      [
+        ["embed.weight", 44, 88],
+        ["layers.0.weight", 256, 512],
+        ["out.weight", 176, 352],
+      ],
+    );
+    assert.deepEqual(
+      [...randomMask].map(([n, m]) => [n, m.values.reduce((a, v) => a + v, 0)]),
+      [...ticketMask].map(([n, m]) => [n, m.values.reduce((a, v) => a + v, 0)]),
+    );
+    const at20 = readSafetensorsSync(join(dir, "r0-ticket", "checkpoints", "step-00000020.safetensors"));
+    for (const [run, mask] of [
+      ["r1-ticket", ticketMask],
+      ["r1-random", randomMask],
+    ] as const) {
+      const m = readManifest(join(dir, run));
+      assert.equal(m.branchOf?.step, 20, run);
+      assert.equal(m.status, "finished");
+      const first = readSafetensorsSync(join(dir, run, "checkpoints", "step-00000020.safetensors"));
+      for (const [name, keep] of mask) {
+        for (const tensor of [name, `optimizer/m/${name}`]) {
+          const parent = at20.byName.get(tensor)!.data;
+          const own = first.byName.get(tensor)!.data;
+          keep.values.forEach((k, i) => {
+            assert.ok(own[i] === Number(parent[i]) * k, `${run} ${tensor}[${i}]: round 0's step-20 value × mask`);
+          });
+        }
+      }
+    }
+  });
 });
