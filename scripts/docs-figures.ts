@@ -9,6 +9,8 @@
 //   node dist/scripts/docs-figures.cjs --sweep DIR,DIR,... --only lazy-rich   (lazy-rich-run.png alone)
 //   node dist/scripts/docs-figures.cjs --pytorch DIR   (only docs/pytorch.md's figures: Lazy vs rich and
 //                                                       Influence of one run.watch run, pytorch-*.png)
+//   node dist/scripts/docs-figures.cjs --imp-panel IMP_DIR   (only the sweep panel on an lm imp folder
+//        of examples/lottery-tickets.experiment.ts: lottery-tickets.png)
 //   node dist/scripts/docs-figures.cjs --sweep-panel SWEEP_DIR   (only the sweep panel on a finished
 //        `lm sweep` of examples/double-descent.experiment.ts --system width: sweep-double-descent.png;
 //        of examples/lazy-rich.experiment.ts --system alphaSweep, an α sweep: sweep-alpha.png, with
@@ -35,7 +37,7 @@ import { LmcContent } from "../src/extension/panels/lmcPanel";
 import { SweepContent } from "../src/extension/panels/sweepPanel";
 import { alphaSweepGroups } from "../src/shared/implicitSweep";
 import type { AlphaSweepLink } from "../src/shared/panels/lazyRich";
-import { defaultSweepState, type SweepHostMessage, type SweepState } from "../src/shared/panels/sweep";
+import { defaultSweepState, IMP_SWEEP_STATE, type SweepHostMessage, type SweepState } from "../src/shared/panels/sweep";
 import { ALPHA_FIELD } from "../src/shared/alphaFit";
 import type { LmcHostMessage } from "../src/shared/panels/lmc";
 import { lmcHtml } from "../src/webview/lmc/page";
@@ -90,10 +92,15 @@ function modAddLabel(data: RunData): string {
  * on log axes and the min–max spread over seeds; an α sweep as the panel opens it
  * (defaultSweepState: final relative weight change against α, log-log, with the c/α line).
  */
-async function sweepPanelFigure(root: string, outDir: string, sweepDir: string): Promise<string[]> {
+async function sweepPanelFigure(
+  root: string,
+  outDir: string,
+  sweepDir: string,
+  chosen?: { state: SweepState; file: string },
+): Promise<string[]> {
   const dir = path.resolve(sweepDir);
   const content = new SweepContent({ runIndex: new RunIndex([path.dirname(dir)]) }, dir);
-  const width: SweepState = {
+  const width: SweepState = chosen?.state ?? {
     y: "final:test_loss",
     x: "model.features",
     group: "",
@@ -106,10 +113,10 @@ async function sweepPanelFigure(root: string, outDir: string, sweepDir: string):
   const isInit = (m: SweepHostMessage): m is Extract<SweepHostMessage, { type: "init" }> => m.type === "init";
   let init = first.messages.find(isInit);
   if (!init) throw new Error(`${dir}: no sweep panel init (not a sweep folder?)`);
-  const alpha = init.sweep.fields.includes(ALPHA_FIELD);
+  const alpha = !chosen && init.sweep.fields.includes(ALPHA_FIELD);
   if (alpha) init = { ...init, state: defaultSweepState(init.sweep.fields) };
   const y = init.state?.y ?? "final:test_loss";
-  const file = alpha ? "sweep-alpha.png" : "sweep-double-descent.png";
+  const file = chosen?.file ?? (alpha ? "sweep-alpha.png" : "sweep-double-descent.png");
   const measured = init.points.filter((p) => p.y[y] !== undefined).length;
   console.log(`${dir}: ${init.points.length} points, ${measured} with ${y}`);
   const served = await serveWebviews(root, { sweep: { css: ["common.css", "analysisPanels.css"], html: sweepHtml } });
@@ -186,8 +193,11 @@ async function main(): Promise<void> {
   }
 
   const sweepPanelDir = arg("sweep-panel");
-  if (sweepPanelDir) {
-    const problems = await sweepPanelFigure(root, outDir, sweepPanelDir);
+  const impPanelDir = arg("imp-panel");
+  if (sweepPanelDir || impPanelDir) {
+    const problems = sweepPanelDir
+      ? await sweepPanelFigure(root, outDir, sweepPanelDir)
+      : await sweepPanelFigure(root, outDir, impPanelDir!, { state: IMP_SWEEP_STATE, file: "lottery-tickets.png" });
     if (problems.length) {
       console.error(problems.join("\n"));
       process.exitCode = 1;

@@ -86,6 +86,12 @@ export interface SweepManifest {
    * `parent` (absolute) at `step` without the training rows `subsets[index]`, not a run of the system.
    */
   intervention?: SweepIntervention;
+  /**
+   * An iterative-magnitude-pruning folder (`lm imp`, docs/lottery-tickets.md): its points are the
+   * rounds' tickets and controls, their values the coordinates the panel plots (not config
+   * fields), trained by `lm imp-task`, not `lm sweep-task`.
+   */
+  imp?: SweepImp;
 }
 
 /** sweep.json `intervention`: what each point of a calibration sweep removes. */
@@ -95,6 +101,17 @@ export interface SweepIntervention {
   fraction: number;
   seed: number;
   subsets: number[][];
+}
+
+/** The settings of an IMP folder (`lm imp`): what every round did. */
+export interface SweepImp {
+  rounds: number;
+  /** The fraction of the remaining prunable weights pruned in each round, in (0, 1). */
+  fraction: number;
+  scope: "global" | "layer";
+  /** The step the surviving weights are rewound to (0: the initialization). */
+  rewind: number;
+  controls: Array<"reinit" | "random">;
 }
 
 /** The run folder name of point `index` (zero-padded so names sort as indices do). */
@@ -156,6 +173,20 @@ export function sweepManifestProblems(value: unknown): string[] {
         for (const [k, v] of Object.entries(p.values))
           if (!isSweepValue(v)) problems.push(`${where}.values["${k}"]: expected a number, string or boolean`);
     });
+  const imp = value.imp;
+  if (
+    imp !== undefined &&
+    !(
+      isObject(imp) &&
+      Number.isInteger(imp.rounds) &&
+      typeof imp.fraction === "number" &&
+      (imp.scope === "global" || imp.scope === "layer") &&
+      Number.isInteger(imp.rewind) &&
+      Array.isArray(imp.controls) &&
+      imp.controls.every((c) => c === "reinit" || c === "random")
+    )
+  )
+    problems.push("imp: expected { rounds, fraction, scope, rewind, controls }");
   const l = value.launcher;
   if (!isObject(l)) problems.push("launcher: expected an object");
   else if (l.kind === "local") {

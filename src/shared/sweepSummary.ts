@@ -2,7 +2,7 @@
 // imports src/shared/sweepView.ts, which must stay free of Node): the final, least and greatest
 // value of each logged scalar, and the analysis values the sweep panel offers.
 import { grokkingReport, type RunData } from "./analysisViews";
-import { finite, type QuantityKey } from "./sweepView";
+import { finite, type QuantityKey, REACH_TARGETS, reachKey } from "./sweepView";
 
 /**
  * A run's summary values: for each logged scalar its final, least and greatest finite value, and
@@ -12,10 +12,17 @@ export function pointSummary(data: RunData): Record<QuantityKey, number> {
   // Per key first, the "final:"/"min:"/"max:" keys built once at the end: building them per
   // value was most of the time of a 1,000-run sweep's init (bench/sweepPanel.bench.ts).
   const stats = new Map<string, { final: number; min: number; max: number }>();
+  const y: Record<QuantityKey, number> = {};
   for (const r of data.metrics)
     for (const k in r) {
       const v = r[k];
       if (k === "step" || k === "time" || !finite(v)) continue;
+      // The first logged step an accuracy reaches each target (a ticket's speed, docs/lottery-tickets.md).
+      if (k.endsWith("_acc") && finite(r.step))
+        for (const x of REACH_TARGETS) {
+          const key = reachKey(k, x);
+          if (v >= x && !(key in y)) y[key] = r.step;
+        }
       const s = stats.get(k);
       if (s === undefined) stats.set(k, { final: v, min: v, max: v });
       else {
@@ -24,7 +31,6 @@ export function pointSummary(data: RunData): Record<QuantityKey, number> {
         if (v > s.max) s.max = v;
       }
     }
-  const y: Record<QuantityKey, number> = {};
   for (const [k, s] of stats) {
     y[`final:${k}`] = s.final;
     y[`min:${k}`] = s.min;

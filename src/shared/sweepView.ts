@@ -31,11 +31,21 @@ export interface SweepPanelPoint {
   y: Record<QuantityKey, number>;
 }
 
-/** "final test_loss", "min test_loss", "t_gen (grokking analysis)"; an unknown key as is. */
+/** The accuracies a point's summary gives the first step of reaching (`reach:test_acc:0.95`). */
+export const REACH_TARGETS = [0.9, 0.95, 0.99] as const;
+
+/** The key of "the first logged step at which `metric` ≥ `target`". */
+export function reachKey(metric: string, target: number): QuantityKey {
+  return `reach:${metric}:${target}`;
+}
+
+/** "final test_loss", "min test_loss", "steps to test_acc ≥ 0.95", "t_gen (grokking analysis)"; an unknown key as is. */
 export function quantityLabel(key: QuantityKey): string {
   const colon = key.indexOf(":");
   const kind = key.slice(0, colon);
   const name = key.slice(colon + 1);
+  if (kind === "reach" && name.includes(":"))
+    return `steps to ${name.slice(0, name.lastIndexOf(":"))} ≥ ${name.slice(name.lastIndexOf(":") + 1)}`;
   if (kind === "analysis")
     return Object.hasOwn(ANALYSIS_QUANTITIES, name) ? ANALYSIS_QUANTITIES[name as AnalysisQuantity] : name;
   if (kind === "final" || kind === "min" || kind === "max") return `${kind} ${name}`;

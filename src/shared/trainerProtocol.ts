@@ -25,6 +25,8 @@ export interface SystemSummary {
   problems: ConfigProblem[];
   /** The system's sweep, when it declares a valid one (docs/sweeps.md): its runs, and "12 runs = 2 × 2 × 3 seeds". */
   sweep?: { runs: number; text: string };
+  /** A valid system's seed, steps and checkpoint interval (what `lm imp` checks its options against). */
+  training?: { seed: number; steps: number; checkpointEvery: number };
 }
 
 export interface ConfigProblem {

@@ -25,6 +25,7 @@ import type { AnalyzeRequest } from "./analyzer/index";
 import { instabilityCommand, lmcCommand } from "./commands/branching";
 import { calibrateCommand } from "./commands/calibrate";
 import { interveneCommand } from "./commands/intervene";
+import { impCommand, impTaskCommand } from "./commands/imp";
 import { parseCommandLine, USAGE } from "./commands/commandLine";
 import { printer, runJob, usageError, userMistake, userMistakeOr, wholeNumber } from "./commands/output";
 import { type SweepSource, sweepCommand, sweepStatusCommand, sweepTaskCommand } from "./commands/sweep";
@@ -76,6 +77,8 @@ const COMMANDS = [
   "sweep-task",
   "sweep-status",
   "sweep-cancel",
+  "imp",
+  "imp-task",
 ];
 
 async function main(argv: string[]): Promise<number> {
@@ -108,9 +111,11 @@ async function main(argv: string[]): Promise<number> {
             command === "intervene" ||
             command === "calibrate"
           ? "RUN_DIR"
-          : command.startsWith("sweep-") || values.resume
-            ? "SWEEP_DIR"
-            : "FILE";
+          : command === "imp-task" || (command === "imp" && values.resume)
+            ? "IMP_DIR"
+            : command.startsWith("sweep-") || values.resume
+              ? "SWEEP_DIR"
+              : "FILE";
     return usageError(`${command}: missing ${missing}`, true);
   }
   const sweepOnly = (["parallel", "resume", "json"] as const).find(
@@ -120,11 +125,20 @@ async function main(argv: string[]): Promise<number> {
         command === "sweep" ||
         (f === "json" && command === "sweep-status") ||
         (f === "parallel" && command === "instability") ||
-        (f === "parallel" && command === "calibrate")
+        (f === "parallel" && command === "calibrate") ||
+        (f !== "json" && command === "imp")
       ),
   );
   if (sweepOnly)
-    return usageError(`--${sweepOnly} applies to ${sweepOnly === "json" ? "sweep-status" : "sweep"}, not ${command}`);
+    return usageError(
+      `--${sweepOnly} applies to ${sweepOnly === "json" ? "sweep-status" : "sweep"}, not ${command}${sweepOnly === "json" ? "" : " (imp takes it too)"}`,
+    );
+  const impOnly = (["rounds", "fraction", "scope", "rewind", "controls"] as const).find(
+    (f) => values[f] !== undefined && command !== "imp",
+  );
+  if (impOnly) return usageError(`--${impOnly} applies to imp, not ${command}`);
+  if (values.mask !== undefined && command !== "train" && command !== "branch")
+    return usageError(`--mask applies to train and branch, not ${command}`);
   if (command === "sweep-status") return sweepStatusCommand(target, values.json === true, __filename);
   if (command === "sweep-cancel") return userMistakeOr(() => cancelCommand(resolve(target), slurmContext(__filename)));
   // --slurm and sbatch's options: only for `lm sweep`, and checked (sbatch on PATH) before anything is created.
@@ -252,6 +266,16 @@ async function main(argv: string[]): Promise<number> {
       __filename,
     );
   }
+  if (command === "imp") return impCommand(target, values, __filename);
+  if (command === "imp-task") {
+    const index = Number(positionals[2]);
+    if (positionals[2] === undefined || !/^\d+$/.test(positionals[2]) || !Number.isSafeInteger(index))
+      return usageError(
+        `imp-task: INDEX must be a run's index (0, 1, …), got ${JSON.stringify(positionals[2] ?? "")}`,
+        true,
+      );
+    return impTaskCommand(target, index, choice);
+  }
   if (command === "sweep-task") {
     const index = Number(positionals[2]);
     if (positionals[2] === undefined || !/^\d+$/.test(positionals[2]) || !Number.isSafeInteger(index))
@@ -270,6 +294,7 @@ async function main(argv: string[]): Promise<number> {
     if (values.out) request.runsRoot = values.out;
     if (values["run-dir"]) request.runDir = values["run-dir"];
     if (steps !== undefined) request.steps = steps;
+    if (values.mask !== undefined) request.mask = values.mask;
   } else if (command === "resume") {
     request = { kind: "resume", runDir: target, ...choice };
   } else if (command === "branch") {
@@ -291,6 +316,7 @@ async function main(argv: string[]): Promise<number> {
     if (values.out) request.runsRoot = values.out;
     if (values["run-dir"]) request.runDir = values["run-dir"];
     if (values["allow-changed"]) request.allowChanged = true;
+    if (values.mask !== undefined) request.mask = values.mask;
   } else {
     return usageError(`unknown command "${command}"`, true);
   }

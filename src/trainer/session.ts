@@ -14,6 +14,7 @@ import { analyzeRun, type AnalyzeOutcome, type AnalyzeRequest } from "./analyzer
 import { BackendError, defaultCandidates, parseBackendRequest } from "./backend";
 import { ConfigError, type Emit, SystemError, UsageError } from "./errors";
 import { ExperimentError, loadExperiment, locationInStack, type LoadedExperiment } from "./loadExperiment";
+import { maskPath } from "./masks";
 import { newRunId, RunFolder } from "./runFolder";
 import { chooseSystem, validatedSystem } from "./systems";
 import { TorchUnsupportedError } from "./torch/exchange";
@@ -41,6 +42,8 @@ export type RunRequest =
       steps?: number;
       /** One point of the system's sweep (`lm sweep-task`): its values and seed, recorded in run.json. */
       sweepPoint?: RunSweepPoint;
+      /** A mask file (masks.ts): the run's weights outside the mask are zero and stay zero. */
+      mask?: string;
     } & BackendChoice)
   | ({ kind: "resume"; runDir: string } & BackendChoice)
   | ({
@@ -56,6 +59,8 @@ export type RunRequest =
       allowChanged?: boolean;
       /** `lm intervene`: what happens to which examples in the branch (docs/interventions.md). */
       intervention?: InterventionChange;
+      /** A mask file for the branch (default: the parent's mask, if it has one). */
+      mask?: string;
     } & BackendChoice);
 
 export async function listSystems(file: string): Promise<{ file: string; systems: SystemSummary[] }> {
@@ -71,7 +76,14 @@ export function summarize(experiment: LoadedExperiment): SystemSummary[] {
     if (result.ok) {
       const sweep =
         system.input.sweep === undefined || result.sweep === undefined ? {} : { sweep: sweepSize(system.input.sweep) };
-      return { ...base, description: describeSystem(result.spec), problems: [], ...sweep };
+      const { seed, steps, checkpointEvery } = result.spec;
+      return {
+        ...base,
+        description: describeSystem(result.spec),
+        problems: [],
+        ...sweep,
+        training: { seed, steps, checkpointEvery },
+      };
     }
     return {
       ...base,
@@ -240,8 +252,13 @@ export async function runRequest(request: RunRequest, emitEvent: Emit, shouldSto
     if (request.kind === "branch" && branch)
       runDir = resolve(request.runDir ?? resolve(request.runsRoot ?? dirname(branch.parentDir), newRunId(system)));
     if (runDir === undefined) throw new Error("no run folder was chosen");
+    const masked =
+      request.kind === "resume"
+        ? existsSync(maskPath(runDir))
+        : request.mask !== undefined || (branch !== undefined && existsSync(maskPath(branch.parentDir)));
     // Chosen before anything is written: a missing Python, PyTorch or device leaves no run folder.
     const chosen = await chooseTrainingBackend(backendWanted, {
+      torchRefused: masked ? "masks are not supported on --backend torch yet; use wasm or cpu" : undefined,
       python: request.python,
       device,
       system: { name: found.name, model: found.system.input.model },
@@ -264,6 +281,7 @@ export async function runRequest(request: RunRequest, emitEvent: Emit, shouldSto
       ...(request.kind !== "resume" && request.steps !== undefined ? { steps: request.steps } : {}),
       ...(request.kind === "train" && request.sweepPoint !== undefined ? { sweepPoint: request.sweepPoint } : {}),
       ...(branch ? { branch } : {}),
+      ...(request.kind !== "resume" && request.mask !== undefined ? { mask: resolve(request.mask) } : {}),
     });
     emit({
       type: "finished",

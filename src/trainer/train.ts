@@ -21,6 +21,7 @@ import { checkIntervention, type ExampleWeights, exampleWeights } from "./interv
 import { dataRecord } from "./dataRecord";
 import { type Emit, SystemError, UsageError } from "./errors";
 import type { LoadedExperiment } from "./loadExperiment";
+import { AppliedMasks, checkMasks, maskPath, runMasks, writeMaskFile } from "./masks";
 import { checkMemory } from "./memoryBudget";
 import { Optimizer } from "./optimizers";
 import { type CheckpointData, RunFolder, restoreParams } from "./runFolder";
@@ -51,6 +52,8 @@ export interface TrainRequest {
   sweepPoint?: RunSweepPoint;
   /** Start this new run from a checkpoint of another run (`lm branch`); `steps` then defaults to the parent's total. */
   branch?: BranchStart;
+  /** A mask file for a new run or a branch (masks.ts); a branch of a masked run keeps its parent's otherwise. */
+  mask?: string;
 }
 
 /** A branch's start (docs/branching.md): the parent run, its checkpoint, and the branch's minibatch-order seed. */
@@ -139,6 +142,8 @@ class Training {
     /** The minibatch order's seed: the system's `seed`, unless this run is a branch given another. */
     private readonly dataSeed: number,
     intervention: InterventionChange | undefined,
+    /** The run's weight masks (a lottery ticket), applied around every update; undefined: dense. */
+    private readonly masks: AppliedMasks | undefined,
   ) {
     this.weights = intervention ? exampleWeights(intervention) : undefined;
     this.emit = req.emit;
@@ -202,6 +207,8 @@ class Training {
         throw new UsageError(
           "an intervention on the data trains on a tfjs backend (cpu, wasm, native, gpu); the torch backend has no per-example weights yet",
         );
+      // Read (and refused on torch) before anything is written.
+      const maskSet = runMasks(req, resumed !== undefined);
       let system: SystemInstance;
       try {
         system = new SystemInstance(spec, dirname(req.experiment.file), (io, data) =>
@@ -211,6 +218,7 @@ class Training {
         throw e instanceof SystemError ? systemConfigError(found, e) : e;
       }
       try {
+        if (maskSet) checkMasks(maskSet.masks, system.model.params, maskSet.path);
         const optimizer = new Optimizer(spec.optimizer, system.model.params, spec.steps);
         lock ??= folder.create("train");
         for (const path of folder.removeStaleTempFiles())
@@ -226,6 +234,10 @@ class Training {
               }
             : { startStep: undefined, timeOffset: 0 };
         if (branch && intervention) checkIntervention(intervention, branch.step, spec.steps, system.train.n);
+        const masks = maskSet && new AppliedMasks(maskSet.masks, system.model.params);
+        if (maskSet && !resumed) writeMaskFile(maskPath(req.runDir), maskSet.masks);
+        masks?.maskParams();
+        masks?.maskSlots(optimizer.snapshot());
         const training = new Training(
           req,
           spec,
@@ -237,6 +249,7 @@ class Training {
           initParams,
           dataSeed,
           intervention,
+          masks,
         );
         training.begin(resumed);
         return training;
@@ -399,7 +412,8 @@ class Training {
       if (Number.isFinite(loss)) {
         const named = new Map<string, tf.Tensor>();
         for (const [varName, g] of Object.entries(grads)) named.set(this.nameOf.get(varName) ?? varName, g);
-        optimizer.apply(named);
+        optimizer.apply(this.masks ? this.masks.maskGrads(named) : named);
+        this.masks?.maskParams();
       }
       return loss;
     });
@@ -598,6 +612,7 @@ class Training {
   }
 
   dispose(): void {
+    this.masks?.dispose();
     this.optimizer.dispose();
     this.system.dispose();
     this.lock.release();

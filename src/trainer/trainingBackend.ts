@@ -39,6 +39,8 @@ export interface TrainingBackendOptions {
   system: { name: string; model: unknown };
   /** The tfjs candidates, in `auto` order (tests pass their own). */
   candidates: BackendCandidate[];
+  /** Why torch cannot train this run whatever is installed (a masked run); under auto it is then skipped. */
+  torchRefused?: string | undefined;
   /** The probe (tests pass their own); by default `cachedProbe`. */
   probe?: (python: string) => Promise<PythonProbe>;
 }
@@ -87,7 +89,7 @@ async function torchOn(
   opts: TrainingBackendOptions,
   device: string | undefined,
 ): Promise<{ ok: true; probe: OkProbe; device: string } | { ok: false; why: string }> {
-  const refused = torchUnsupportedReason(opts.system.name, opts.system.model);
+  const refused = opts.torchRefused ?? torchUnsupportedReason(opts.system.name, opts.system.model);
   if (refused) return { ok: false, why: refused };
   const probe = await (opts.probe ?? cachedProbe)(pythonCommand(opts.python));
   if (probe.kind !== "ok") return { ok: false, why: probe.message };

@@ -61,7 +61,7 @@ const CASES: Case[] = [
     exit: 2,
     kind: "usage",
     message:
-      /unknown command "fit" \(expected train, resume, branch, lmc, instability, intervene, calibrate, list, analyze, sweep, sweep-task, sweep-status, sweep-cancel\)/,
+      /unknown command "fit" \(expected train, resume, branch, lmc, instability, intervene, calibrate, list, analyze, sweep, sweep-task, sweep-status, sweep-cancel, imp, imp-task\)/,
   },
   { name: "an unknown option", args: () => ["train", tiny, "--frob"], exit: 2, kind: "usage", message: /--frob/ },
   { name: "no FILE", args: () => ["train"], exit: 2, kind: "usage", message: /train: missing FILE/ },

@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { loadRunData } from "../../shared/analysisViews";
 import type { OwnMessage } from "../../shared/panels/common";
 import {
+  IMP_SWEEP_STATE,
   isSweepState,
   isSweepWebviewMessage,
   type SweepHostMessage,
@@ -86,7 +87,9 @@ export class SweepContent implements PanelContent<SweepState, Message> {
       return r.point;
     });
     if (pending.length > 0) void this.summarizeLater(pending, ++this.generation);
-    return { messages: [{ type: "init", sweep, points, ...(state ? { state } : {}) }], problems };
+    // An IMP folder opens on its own view (accuracy against sparsity) until the user chooses another.
+    const shown = state ?? (m.imp ? IMP_SWEEP_STATE : undefined);
+    return { messages: [{ type: "init", sweep, points, ...(shown ? { state: shown } : {}) }], problems };
   }
 
   /** Reads the pending points' run folders, SUMMARY_BATCH per turn, telling the host as each is ready. */

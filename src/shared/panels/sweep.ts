@@ -61,6 +61,20 @@ export function defaultSweepState(fields: readonly string[]): SweepState {
     : { ...DEFAULT_SWEEP_STATE };
 }
 
+/**
+ * How an IMP folder (`lm imp`, docs/lottery-tickets.md) opens when the user has not chosen: final
+ * test accuracy against the share of weights remaining on a log axis, one line per kind (ticket,
+ * reinit, random). "steps to test_acc ≥ x" and "max test_acc" are in the y menu.
+ */
+export const IMP_SWEEP_STATE: SweepState = {
+  y: "final:test_acc",
+  x: "weights remaining (%)",
+  group: "kind",
+  logX: true,
+  logY: false,
+  spread: "minmax",
+};
+
 /** Messages the extension host posts to the sweep webview. */
 export type SweepHostMessage =
   | CommonHostMessage

@@ -6,6 +6,7 @@ export const USAGE = `Learning Mechanics ${VERSION}
 usage:
   lm train FILE [--system NAME] [--out DIR] [--run-dir DIR] [--backend auto|torch|gpu|native|wasm|cpu] [--steps N]
            [--device cpu|cuda|cuda:N|mps] [--python PATH] [--threads N]   (for torch, and for auto, which may choose it)
+    (--mask FILE on train and branch: a mask.safetensors of 0/1 per parameter; masked weights stay zero, docs/lottery-tickets.md)
   lm resume RUN_DIR [--backend B] [--device D] [--python PATH] [--threads N]
   lm branch RUN_DIR --step K [--data-seed S] [--steps N] [--out DIR | --run-dir DIR] [--allow-changed] [--backend B]
     (a new run from checkpoint K of RUN_DIR: weights, optimizer state, schedule position; --data-seed
@@ -26,6 +27,12 @@ usage:
   lm calibrate CALIBRATION_SWEEP_DIR   (the report again, e.g. after a Slurm calibration ended)
     (M branches at K, each without a random fraction F of the training examples, run as a sweep; the
     linear datamodeling score (Spearman of predicted against actual) in RUN_DIR/calibration/)
+  lm imp FILE [--system NAME] --rounds R --fraction F [--scope global|layer] [--rewind K] [--controls reinit,random|none]
+         [--out DIR] [--parallel N] [--backend wasm|cpu] [--steps N];  lm imp --resume IMP_DIR [--parallel N] [--backend B]
+    (iterative magnitude pruning, lottery tickets: round 0 dense, each round prunes F of the remaining
+    weight-matrix entries by final magnitude, rewinds the rest to step K, retrains; with the controls
+    per round; an IMP folder the sweep panel reads, its path on stdout; docs/lottery-tickets.md)
+  lm imp-task IMP_DIR INDEX [--backend B]                    (trains one run of an IMP folder; what lm imp runs)
   lm list FILE
   lm analyze RUN_DIR [--follow] [--only weights,kernel,fourier,tracin,bif,conservation,icl] [--set ANALYSIS.FIELD=VALUE]… [--file FILE | --run-experiment] [--backend B]
     (the analyses that need the model run the experiment file's code: only with --file FILE, or
@@ -89,6 +96,11 @@ export function parseCommandLine(argv: string[]) {
       fraction: { type: "string" },
       subsets: { type: "string" },
       seed: { type: "string" },
+      mask: { type: "string" },
+      rounds: { type: "string" },
+      scope: { type: "string" },
+      rewind: { type: "string" },
+      controls: { type: "string" },
       help: { type: "boolean", short: "h" },
       version: { type: "boolean" },
     },

@@ -69,7 +69,7 @@ export async function sweepCommand(
   } else {
     dir = resolve(source.dir);
     try {
-      loadSweep(dir);
+      if (loadSweep(dir).imp) throw new UsageError(`${dir} is an IMP folder: lm imp --resume ${dir} continues it`, 1);
       const held = launcher.kind === "local" ? localResumeProblem(dir, slurmContext(cli)) : undefined;
       if (held !== undefined) throw new UsageError(held, 1);
     } catch (e) {

@@ -34,6 +34,7 @@ export type SweepTask =
 export function prepareSweepTask(dir: string, index: number, backend: TaskBackend = {}): SweepTask {
   const sweepDir = resolve(dir);
   const manifest = loadSweep(sweepDir);
+  if (manifest.imp) throw new UsageError(`${sweepDir} is an IMP folder: lm imp --resume ${sweepDir} continues it`, 1);
   const point = sweepPoint(manifest, index, sweepDir);
   const runDir = join(sweepDir, point.run);
   const state = runState(sweepDir, point);
