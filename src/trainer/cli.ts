@@ -134,9 +134,10 @@ async function main(argv: string[]): Promise<number> {
       `--${sweepOnly} applies to ${sweepOnly === "json" ? "sweep-status" : "sweep"}, not ${command}${sweepOnly === "json" ? "" : " (imp takes it too)"}`,
     );
   const impOnly = (["rounds", "fraction", "scope", "rewind", "controls"] as const).find(
-    (f) => values[f] !== undefined && command !== "imp",
+    (f) => values[f] !== undefined && command !== "imp" && !(f === "fraction" && command === "calibrate"),
   );
-  if (impOnly) return usageError(`--${impOnly} applies to imp, not ${command}`);
+  if (impOnly)
+    return usageError(`--${impOnly} applies to imp${impOnly === "fraction" ? " and calibrate" : ""}, not ${command}`);
   if (values.mask !== undefined && command !== "train" && command !== "branch")
     return usageError(`--mask applies to train and branch, not ${command}`);
   if (command === "sweep-status") return sweepStatusCommand(target, values.json === true, __filename);
