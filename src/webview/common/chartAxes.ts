@@ -3,6 +3,8 @@
 import type { ChartOptions, Scale } from "chart.js";
 import { withAlpha, type Theme } from "./theme";
 
+import { tickLabel } from "./ticks";
+
 export { formatNumber, logTick, tickLabel } from "./ticks";
 
 /** One axis's chart.js options (the same type for line and scatter charts). */
@@ -27,4 +29,17 @@ export function axisColors(theme: Theme): {
     border: { color: withAlpha(theme.foreground, 0.35) },
     title: { color: theme.foreground },
   };
+}
+
+/** A titled linear or log axis in the theme's colours, ticks labelled by ticks.ts (the analysis panels' axes). */
+export function themedScale(theme: Theme, log: boolean, title: string): ScaleOptions {
+  const c = axisColors(theme);
+  return {
+    type: log ? "logarithmic" : "linear",
+    afterBuildTicks: dropOutsideTicks,
+    title: { display: true, text: title, ...c.title },
+    ticks: { ...c.ticks, maxRotation: 0, autoSkip: !log, autoSkipPadding: 10, callback: tickLabel(log) },
+    grid: c.grid,
+    border: c.border,
+  } as ScaleOptions;
 }

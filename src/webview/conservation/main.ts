@@ -20,7 +20,7 @@ import {
   SYMMETRY_KINDS,
   type SymmetryKindName,
 } from "../../shared/panels/conservation";
-import { axisColors, dropOutsideTicks, type ScaleOptions, tickLabel } from "../common/chartAxes";
+import { type ScaleOptions, themedScale } from "../common/chartAxes";
 import { applyChartFont, backgroundPlugin } from "../common/chartTheme";
 import { csvCell, csvNumber } from "../common/csv";
 import { byId, type Checkbox, el } from "../common/dom";
@@ -59,15 +59,7 @@ function currentRun(): ConservationRun | undefined {
 }
 
 function scale(log: boolean, title: string): ScaleOptions {
-  const c = axisColors(rt.theme);
-  return {
-    type: log ? "logarithmic" : "linear",
-    afterBuildTicks: dropOutsideTicks,
-    title: { display: true, text: title, ...c.title },
-    ticks: { ...c.ticks, maxRotation: 0, autoSkip: !log, autoSkipPadding: 10, callback: tickLabel(log) },
-    grid: c.grid,
-    border: c.border,
-  } as ScaleOptions;
+  return themedScale(rt.theme, log, title);
 }
 
 function toPoints(steps: readonly number[], values: readonly (number | null)[], log: boolean): Pt[] {

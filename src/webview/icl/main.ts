@@ -18,7 +18,7 @@ import {
   isIclState,
   selectedCheckpoints,
 } from "../../shared/panels/icl";
-import { axisColors, dropOutsideTicks, type ScaleOptions, tickLabel } from "../common/chartAxes";
+import { type ScaleOptions, themedScale } from "../common/chartAxes";
 import { applyChartFont, backgroundPlugin } from "../common/chartTheme";
 import { csvCell, csvNumber } from "../common/csv";
 import { byId, type Checkbox, el } from "../common/dom";
@@ -51,15 +51,7 @@ function currentRun(): IclRun | undefined {
 }
 
 function scale(log: boolean, title: string): ScaleOptions {
-  const c = axisColors(rt.theme);
-  return {
-    type: log ? "logarithmic" : "linear",
-    afterBuildTicks: dropOutsideTicks,
-    title: { display: true, text: title, ...c.title },
-    ticks: { ...c.ticks, maxRotation: 0, autoSkip: !log, autoSkipPadding: 10, callback: tickLabel(log) },
-    grid: c.grid,
-    border: c.border,
-  } as ScaleOptions;
+  return themedScale(rt.theme, log, title);
 }
 
 function points(xs: readonly number[], ys: readonly (number | null)[], log: boolean): Pt[] {

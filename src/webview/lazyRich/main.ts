@@ -21,7 +21,7 @@ import {
   type LazyRichRun,
   type LazyRichState,
 } from "../../shared/panels/lazyRich";
-import { axisColors, dropOutsideTicks, tickLabel, type ScaleOptions } from "../common/chartAxes";
+import { type ScaleOptions, themedScale } from "../common/chartAxes";
 import { csvCell, csvNumber } from "../common/csv";
 import { byId, el, type Checkbox } from "../common/dom";
 import { stackCanvasesPng } from "../common/exportImage";
@@ -69,15 +69,7 @@ applyChartFont(rt.theme, 2);
 const background = backgroundPlugin(() => rt.theme);
 
 function scale(log: boolean, title: string): ScaleOptions {
-  const c = axisColors(rt.theme);
-  return {
-    type: log ? "logarithmic" : "linear",
-    afterBuildTicks: dropOutsideTicks,
-    title: { display: true, text: title, ...c.title },
-    ticks: { ...c.ticks, maxRotation: 0, autoSkip: !log, autoSkipPadding: 10, callback: tickLabel(log) },
-    grid: c.grid,
-    border: c.border,
-  } as ScaleOptions;
+  return themedScale(rt.theme, log, title);
 }
 
 // ---- run view --------------------------------------------------------------------------------
