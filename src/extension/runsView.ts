@@ -173,114 +173,146 @@ export class RunsView implements vscode.TreeDataProvider<RunsNode>, vscode.Dispo
   }
 
   getTreeItem(node: RunsNode): vscode.TreeItem {
-    switch (node.kind) {
-      case "experiment": {
-        const p = node.group.experimentPath;
-        if (p === undefined) {
-          const none = new vscode.TreeItem("No experiment file", vscode.TreeItemCollapsibleState.Expanded);
-          none.id = node.id;
-          none.description = "notebooks and scripts that recorded none";
-          none.tooltip = "Runs whose run.json has no experiment (a notebook Jupyter did not name, a REPL)";
-          none.iconPath = new vscode.ThemeIcon("notebook");
-          return none;
-        }
-        const item = new vscode.TreeItem(path.basename(p), vscode.TreeItemCollapsibleState.Expanded);
-        item.id = node.id;
-        item.description = folderDescription(path.dirname(p), workspaceFolders());
-        item.tooltip = p;
-        item.resourceUri = vscode.Uri.file(p);
-        item.iconPath = vscode.ThemeIcon.File;
-        item.contextValue = TreeItemContext.experiment;
-        return item;
-      }
-      case "system": {
-        const item = new vscode.TreeItem(node.group.system, vscode.TreeItemCollapsibleState.Expanded);
-        item.id = node.id;
-        item.description = `${node.group.runs.length} run${node.group.runs.length === 1 ? "" : "s"}`;
-        item.iconPath = new vscode.ThemeIcon("beaker");
-        item.contextValue = TreeItemContext.system;
-        return item;
-      }
-      case "run": {
-        const e = node.entry;
-        const m = e.manifest;
-        const active = this.ctx.supervisor.findByRunDir(e.runDir);
-        // A run with branches (`lm branch`) opens to them.
-        const collapsible =
-          this.model.children(node).length > 0
-            ? vscode.TreeItemCollapsibleState.Expanded
-            : vscode.TreeItemCollapsibleState.None;
-        const item = new vscode.TreeItem(node.label ?? e.folderName, collapsible);
-        item.id = node.id;
-        const progress =
-          active && (active.phase.kind === "training" || active.phase.kind === "stopping")
-            ? active.phase.progress
-            : undefined;
-        const analysis = analyzerText(this.ctx.analyzers.state(e.runDir));
-        this.shownAnalysis.set(e.runDir, analysis);
-        const badLines = this.latest.badLines(e.runDir);
-        this.shownBadLines.set(e.runDir, badLines);
-        const text = runItemText(e, { step: progress?.step, analysis, badLines });
-        item.description = text.description;
-        item.tooltip = new vscode.MarkdownString(text.tooltip);
-        item.iconPath = statusIcon(m.status);
-        item.contextValue = active ? TreeItemContext.runActive : TreeItemContext.run;
-        item.command = { title: "Open Run", command: Commands.openRun, arguments: [e.runDir] };
-        return item;
-      }
-      case "tensorboardGroup": {
-        const item = new vscode.TreeItem("TensorBoard logs", vscode.TreeItemCollapsibleState.Expanded);
-        item.id = node.id;
-        item.description = `${node.count} log${node.count === 1 ? "" : "s"} · scalars only`;
-        item.iconPath = new vscode.ThemeIcon("graph");
-        item.contextValue = TreeItemContext.tensorboardGroup;
-        return item;
-      }
-      case "tensorboard": {
-        const e = node.entry;
-        const item = new vscode.TreeItem(e.label, vscode.TreeItemCollapsibleState.None);
-        item.id = node.id;
-        const text = tensorboardItemText(e);
-        item.description = text.description;
-        item.tooltip = new vscode.MarkdownString(text.tooltip);
-        item.iconPath = new vscode.ThemeIcon("graph-line");
-        item.contextValue = TreeItemContext.tensorboard;
-        item.command = { title: "Open Run", command: Commands.openRun, arguments: [e.logDir] };
-        return item;
-      }
-      case "sweep": {
-        const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.Collapsed);
-        item.id = node.id;
-        item.description = node.description;
-        item.tooltip = node.read.dir;
-        item.iconPath = new vscode.ThemeIcon(node.read.ok ? "graph-scatter" : "question");
-        item.contextValue = TreeItemContext.sweep;
-        if (node.read.ok)
-          item.command = { title: "Open Sweep", command: Commands.openSweep, arguments: [node.read.dir] };
-        return item;
-      }
-      case "sweepPoint": {
-        const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.None);
-        item.id = node.id;
-        item.description = `${node.status} · no run folder yet`;
-        item.tooltip = node.runDir;
-        item.iconPath = new vscode.ThemeIcon(node.status === "cancelled" ? "circle-slash" : "clock");
-        return item;
-      }
-      case "invalid": {
-        const item = new vscode.TreeItem(node.entry.folderName, vscode.TreeItemCollapsibleState.None);
-        item.id = node.id;
-        item.description = `invalid run: ${node.entry.problems[0] ?? node.entry.problem}`;
-        item.tooltip = `${node.entry.runDir}\n${node.entry.problem}`;
-        item.iconPath = new vscode.ThemeIcon("question", new vscode.ThemeColor("list.errorForeground"));
-        item.contextValue = TreeItemContext.run;
-        return item;
-      }
-    }
+    return runsTreeItem(node, {
+      hasChildren: (n) => this.model.children(n).length > 0,
+      active: (runDir) => {
+        const active = this.ctx.supervisor.findByRunDir(runDir);
+        if (!active) return undefined;
+        const { phase } = active;
+        return { step: phase.kind === "training" || phase.kind === "stopping" ? phase.progress?.step : undefined };
+      },
+      // What an item shows is remembered, so a refresh that would show the same is skipped.
+      analysis: (runDir) => {
+        const text = analyzerText(this.ctx.analyzers.state(runDir));
+        this.shownAnalysis.set(runDir, text);
+        return text;
+      },
+      badLines: (runDir) => {
+        const n = this.latest.badLines(runDir);
+        this.shownBadLines.set(runDir, n);
+        return n;
+      },
+    });
   }
 
   dispose(): void {
     if (this.timer) clearTimeout(this.timer);
     for (const s of this.subscriptions) s.dispose();
+  }
+}
+
+/**
+ * What a Runs-view item says of the world beyond its node: the view's state in the extension, or a
+ * test's stand-in (the hostile corpus builds every item of a hostile workspace this way).
+ */
+export interface RunsItemSources {
+  /** Whether the node has children (a run with branches opens to them). */
+  hasChildren(node: RunsNode): boolean;
+  /** A run this window is training or stopping, with its step; undefined when none is. */
+  active(runDir: string): { step: number | undefined } | undefined;
+  /** The analyzer's text for the run ("analysing (kernel)"), or undefined. */
+  analysis(runDir: string): string | undefined;
+  /** How many lines of the run's metrics.jsonl could not be read. */
+  badLines(runDir: string): number;
+}
+
+export function runsTreeItem(node: RunsNode, sources: RunsItemSources): vscode.TreeItem {
+  switch (node.kind) {
+    case "experiment": {
+      const p = node.group.experimentPath;
+      if (p === undefined) {
+        const none = new vscode.TreeItem("No experiment file", vscode.TreeItemCollapsibleState.Expanded);
+        none.id = node.id;
+        none.description = "notebooks and scripts that recorded none";
+        none.tooltip = "Runs whose run.json has no experiment (a notebook Jupyter did not name, a REPL)";
+        none.iconPath = new vscode.ThemeIcon("notebook");
+        return none;
+      }
+      const item = new vscode.TreeItem(path.basename(p), vscode.TreeItemCollapsibleState.Expanded);
+      item.id = node.id;
+      item.description = folderDescription(path.dirname(p), workspaceFolders());
+      item.tooltip = p;
+      item.resourceUri = vscode.Uri.file(p);
+      item.iconPath = vscode.ThemeIcon.File;
+      item.contextValue = TreeItemContext.experiment;
+      return item;
+    }
+    case "system": {
+      const item = new vscode.TreeItem(node.group.system, vscode.TreeItemCollapsibleState.Expanded);
+      item.id = node.id;
+      item.description = `${node.group.runs.length} run${node.group.runs.length === 1 ? "" : "s"}`;
+      item.iconPath = new vscode.ThemeIcon("beaker");
+      item.contextValue = TreeItemContext.system;
+      return item;
+    }
+    case "run": {
+      const e = node.entry;
+      const m = e.manifest;
+      const active = sources.active(e.runDir);
+      // A run with branches (`lm branch`) opens to them.
+      const collapsible = sources.hasChildren(node)
+        ? vscode.TreeItemCollapsibleState.Expanded
+        : vscode.TreeItemCollapsibleState.None;
+      const item = new vscode.TreeItem(node.label ?? e.folderName, collapsible);
+      item.id = node.id;
+      const text = runItemText(e, {
+        step: active?.step,
+        analysis: sources.analysis(e.runDir),
+        badLines: sources.badLines(e.runDir),
+      });
+      item.description = text.description;
+      item.tooltip = new vscode.MarkdownString(text.tooltip);
+      item.iconPath = statusIcon(m.status);
+      item.contextValue = active ? TreeItemContext.runActive : TreeItemContext.run;
+      item.command = { title: "Open Run", command: Commands.openRun, arguments: [e.runDir] };
+      return item;
+    }
+    case "tensorboardGroup": {
+      const item = new vscode.TreeItem("TensorBoard logs", vscode.TreeItemCollapsibleState.Expanded);
+      item.id = node.id;
+      item.description = `${node.count} log${node.count === 1 ? "" : "s"} · scalars only`;
+      item.iconPath = new vscode.ThemeIcon("graph");
+      item.contextValue = TreeItemContext.tensorboardGroup;
+      return item;
+    }
+    case "tensorboard": {
+      const e = node.entry;
+      const item = new vscode.TreeItem(e.label, vscode.TreeItemCollapsibleState.None);
+      item.id = node.id;
+      const text = tensorboardItemText(e);
+      item.description = text.description;
+      item.tooltip = new vscode.MarkdownString(text.tooltip);
+      item.iconPath = new vscode.ThemeIcon("graph-line");
+      item.contextValue = TreeItemContext.tensorboard;
+      item.command = { title: "Open Run", command: Commands.openRun, arguments: [e.logDir] };
+      return item;
+    }
+    case "sweep": {
+      const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.Collapsed);
+      item.id = node.id;
+      item.description = node.description;
+      item.tooltip = node.read.dir;
+      item.iconPath = new vscode.ThemeIcon(node.read.ok ? "graph-scatter" : "question");
+      item.contextValue = TreeItemContext.sweep;
+      if (node.read.ok) item.command = { title: "Open Sweep", command: Commands.openSweep, arguments: [node.read.dir] };
+      return item;
+    }
+    case "sweepPoint": {
+      const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.None);
+      item.id = node.id;
+      item.description = `${node.status} · no run folder yet`;
+      item.tooltip = node.runDir;
+      item.iconPath = new vscode.ThemeIcon(node.status === "cancelled" ? "circle-slash" : "clock");
+      return item;
+    }
+    case "invalid": {
+      const item = new vscode.TreeItem(node.entry.folderName, vscode.TreeItemCollapsibleState.None);
+      item.id = node.id;
+      item.description = `invalid run: ${node.entry.problems[0] ?? node.entry.problem}`;
+      item.tooltip = `${node.entry.runDir}\n${node.entry.problem}`;
+      item.iconPath = new vscode.ThemeIcon("question", new vscode.ThemeColor("list.errorForeground"));
+      item.contextValue = TreeItemContext.run;
+      return item;
+    }
   }
 }

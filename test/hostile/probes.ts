@@ -15,7 +15,7 @@ import { LatestMetrics } from "../../src/extension/latestMetrics";
 import { MetricsTailer } from "../../src/extension/metricsTailer";
 import { readRunEntry, RunIndex } from "../../src/extension/runIndex";
 import { RunsTreeModel, type RunsNode } from "../../src/extension/runsTree";
-import { RunsView } from "../../src/extension/runsView";
+import { type RunsItemSources, runsTreeItem } from "../../src/extension/runsView";
 import { grokRun, influenceRun, lazyRichRun, loadRunData } from "../../src/shared/analysisViews";
 import { readMetrics } from "../../src/shared/metricsReader";
 import { readSafetensorsHeader } from "../../src/shared/safetensors";
@@ -77,20 +77,18 @@ function panelData(runDir: string, manifest: RunManifest): Json {
 function runsViewItems(index: RunIndex): Json {
   const model = new RunsTreeModel();
   model.sync(index);
-  // getTreeItem reads only these members for a run item: the tree model (a run with branches
-  // opens to them), two of the view's context, the latest
-  // metrics (for the count of unreadable lines, read from the run's real metrics.jsonl) and the maps
-  // of what each item shows (unreadable-line counts, analyzer text).
-  const view = {
-    model,
-    ctx: { supervisor: { findByRunDir: () => undefined }, analyzers: { state: () => undefined } },
-    latest: new LatestMetrics(),
-    shownBadLines: new Map<string, number>(),
-    shownAnalysis: new Map<string, string | undefined>(),
+  // The items as the view builds them, from explicit sources: no training, no analyzer, and the
+  // count of unreadable lines read from the run's real metrics.jsonl.
+  const latest = new LatestMetrics();
+  const sources: RunsItemSources = {
+    hasChildren: (node) => model.children(node).length > 0,
+    active: () => undefined,
+    analysis: () => undefined,
+    badLines: (runDir) => latest.badLines(runDir),
   };
   const items: Json[] = [];
   const visit = (node: RunsNode): void => {
-    const item = RunsView.prototype.getTreeItem.call(view, node);
+    const item = runsTreeItem(node, sources);
     const tooltip =
       item.tooltip === undefined ? "" : typeof item.tooltip === "string" ? item.tooltip : item.tooltip.value;
     const label = typeof item.label === "string" ? item.label : (item.label?.label ?? "");
