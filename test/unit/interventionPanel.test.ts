@@ -231,3 +231,30 @@ test("the influence panel sends the calibration line and refuses a request about
     "Influence: ignored a request to intervene: example 0 is not one of the run's scored examples",
   ]);
 });
+
+test("the session hands a request its content accepted to the host, and ignores one a content cannot check", () => {
+  const requests: InterveneRequest[] = [];
+  const warnings: string[] = [];
+  const host: SessionHost<InfluenceState> = {
+    post: () => {},
+    warn: (w) => warnings.push(w),
+    stateChanged: () => {},
+    saveExport: () => {},
+    rerun: () => {},
+    openRun: () => {},
+    openSweep: () => {},
+    intervene: (r) => requests.push(r),
+  };
+  const checking = {
+    init: () => ({ messages: [] }),
+    refresh: () => "init" as const,
+    intervene: (m: { examples: number[]; step: number }) =>
+      checkInterveneRequest({ type: "intervene", runId: RUN, ...m }, RUN, EXAMPLES, STEPS),
+  };
+  new PanelSession("Influence", checking, isInfluenceWebviewMessage, host, undefined).receive(msg([5, 2], 200));
+  assert.deepEqual(requests, [{ runDir: RUN, examples: [2, 5], step: 200 }]);
+  const plain = { init: () => ({ messages: [] }), refresh: () => "init" as const };
+  new PanelSession("Loss", plain, isInfluenceWebviewMessage, host, undefined).receive(msg([5], 200));
+  assert.equal(requests.length, 1);
+  assert.deepEqual(warnings, ["Loss: ignored a request to intervene: it does not offer interventions"]);
+});
