@@ -43,7 +43,7 @@ export function parseDataSeed(text: string): number | string {
 /** Backends the CLI takes by name without more settings; torch needs an interpreter, auto is the CLI's default. */
 const CLI_BACKENDS = new Set(["gpu", "native", "wasm", "cpu"]);
 
-function backendArgs(backend: string): string[] {
+export function backendArgs(backend: string): string[] {
   return CLI_BACKENDS.has(backend) ? ["--backend", backend] : [];
 }
 

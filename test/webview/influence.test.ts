@@ -468,3 +468,53 @@ test("a run whose model cannot be rebuilt says why it has no influence, as text 
     await p.close();
   }
 });
+
+test("Remove and retrain…: posts the selected example, or TracIn's top 10 at the selected step; the LDS line is text", async () => {
+  const p = (await openPanel(browser, served.origin, "influence", { width: 1200, height: 720 })).page;
+  try {
+    const calibration = `TracIn LDS 0.92 (20 subsets of 25 % at step 500) ${XSS}`;
+    await post(p, { type: "init", run: { ...RUN, calibration } });
+    assert.equal(await p.locator("#calibration").textContent(), calibration);
+    assert.equal(await p.locator("img").count(), 0);
+    // Nothing selected: the page says what to do and posts nothing.
+    await p.click("#intervene");
+    assert.match((await p.locator("#interveneStatus").textContent()) ?? "", /^Click a cell first/);
+    assert.equal(await lastPosted(p, "intervene"), undefined);
+    const selected: InfluenceState = {
+      method: "tracin",
+      sort: "index",
+      groupByLabel: false,
+      rowPx: 0,
+      selected: { example: 21, step: STEPS[4]! },
+    };
+    await post(p, { type: "init", run: RUN, state: selected });
+    assert.equal(await p.locator("#calibration").textContent(), "", "a run without calibration shows none");
+    await p.click("#intervene");
+    await until(p, "window.__posted.some((m) => m.type === 'intervene')");
+    assert.deepEqual(await lastPosted(p, "intervene"), {
+      type: "intervene",
+      runId: RUN.runId,
+      examples: [21],
+      step: STEPS[4],
+    });
+    // The top 10 of TracIn's column at the selected step, computed here from the data.
+    // Ties (rows 10 and 20 are both −0.6 there) go by row, either way.
+    const rowsBy = (sign: number) =>
+      Array.from({ length: N }, (_, i) => i).sort((a, b) => sign * (TRACIN[b * T + 4]! - TRACIN[a * T + 4]!) || a - b);
+    const index = (i: number) => RUN.examples[i]!.index;
+    for (const [which, rows] of [
+      ["proponents", rowsBy(1).slice(0, 10)],
+      ["opponents", rowsBy(-1).slice(0, 10)],
+    ] as const) {
+      await p.selectOption("#interveneWhich", which);
+      const before = (await posted(p)).length;
+      await p.click("#intervene");
+      await until(p, `window.__posted.length > ${before}`);
+      const msg = await lastPosted(p, "intervene");
+      assert.deepEqual(msg?.examples, rows.map(index), which);
+      assert.equal(msg?.step, STEPS[4]);
+    }
+  } finally {
+    await p.close();
+  }
+});

@@ -8,8 +8,10 @@ import {
   isInfluenceWebviewMessage,
   type InfluenceHostMessage,
   type InfluenceState,
+  type InterveneMessage,
 } from "../../shared/panels/influence";
 import { influenceHtml } from "../../webview/influence/page";
+import { calibrationLine, checkInterveneRequest, type InterveneRequest } from "../interventions";
 import { AnalysisViewTypes } from "../constants";
 import type { PanelKind } from "./panelHost";
 import type { PanelContent, PanelUpdate } from "./panelSession";
@@ -18,6 +20,9 @@ import { loadRuns, refsOf, type PanelEnv } from "./runs";
 type Message = OwnMessage<InfluenceHostMessage>;
 
 export class InfluenceContent implements PanelContent<InfluenceState, Message> {
+  /** What the last init sent: the page may only ask about these (the run, its examples, its steps). */
+  private shown: { runDir: string; examples: Set<number>; steps: number[] } | undefined;
+
   constructor(
     private readonly env: PanelEnv,
     private readonly runDirs: readonly string[],
@@ -39,7 +44,20 @@ export class InfluenceContent implements PanelContent<InfluenceState, Message> {
       settings: {},
       ...(unavailable ? { unavailable: `No influence analyses: ${unavailable}.` } : {}),
     };
+    const calibration = calibrationLine(ref.runId);
+    if (calibration !== undefined) run.calibration = calibration;
+    const tracin = run.matrices.find((m) => m.method === "tracin");
+    this.shown = {
+      runDir: ref.runId,
+      examples: new Set(run.examples.map((e) => e.index)),
+      steps: tracin?.steps ?? [],
+    };
     return { messages: [{ type: "init", run, ...(state ? { state } : {}) }], problems };
+  }
+
+  intervene(m: InterveneMessage): InterveneRequest | string {
+    if (!this.shown) return "nothing shown yet";
+    return checkInterveneRequest(m, this.shown.runDir, this.shown.examples, this.shown.steps);
   }
 
   refresh(): "init" {

@@ -12,6 +12,7 @@ import type { PanelName, RerunAnalysisMessage } from "../../shared/panels/common
 import type { PageResources } from "../../webview/common/page";
 import type { Ctx } from "../context";
 import { saveExport } from "../exports";
+import { runIntervention } from "../interveneRun";
 import { pathKey, samePath } from "../paths";
 import { LOSS_CURVES } from "./lossCurvesPanel";
 import { PanelSession, type PanelContent, type PanelWebviewMessage } from "./panelSession";
@@ -162,6 +163,7 @@ class PanelHost<S, H> implements OpenPanel {
         rerun: (m) => this.rerun(m),
         openRun: (runId) => this.openRun(runId),
         openSweep: (dirs) => openPanel(ctx, SWEEP, dirs),
+        intervene: (req) => void runIntervention(ctx, req, (dirs) => openPanel(ctx, LOSS_CURVES, dirs)),
       },
       state,
     );

@@ -11,9 +11,16 @@ import type {
   OpenSweepMessage,
   RerunAnalysisMessage,
 } from "../../shared/panels/common";
+import type { InterveneMessage } from "../../shared/panels/influence";
+import type { InterveneRequest } from "../interventions";
 
 /** What a panel's page may post: the common messages, and rerun or open-run requests where the panel has them. */
-export type PanelWebviewMessage<S> = CommonWebviewMessage<S> | RerunAnalysisMessage | OpenRunMessage | OpenSweepMessage;
+export type PanelWebviewMessage<S> =
+  | CommonWebviewMessage<S>
+  | RerunAnalysisMessage
+  | OpenRunMessage
+  | OpenSweepMessage
+  | InterveneMessage;
 
 /** Messages for the page, and what could not be read while building them (shown as an error). */
 export interface PanelUpdate<H> {
@@ -41,6 +48,11 @@ export interface PanelContent<S, H> {
    * undefined for an id it did not send.
    */
   sweepDirs?(id: string): string[] | undefined;
+  /**
+   * The page asked to remove examples and retrain (the influence panel): the request checked
+   * against what this content sent, or what is wrong with it.
+   */
+  intervene?(m: InterveneMessage): InterveneRequest | string;
 }
 
 /** What the session needs from its host (the vscode adapter, or a test). */
@@ -57,6 +69,8 @@ export interface SessionHost<S> {
   openRun(runId: string): void;
   /** Open the sweep panel on these folders (what the content resolved an `openSweep` to). */
   openSweep(dirs: string[]): void;
+  /** Run a checked "Remove and retrain…" (only panels whose content checks one get here). */
+  intervene?(request: InterveneRequest): void;
 }
 
 /** The text of an error for the page: its message, never a stack. */
@@ -118,6 +132,12 @@ export class PanelSession<S, H> {
         const dirs = this.content.sweepDirs?.(raw.id);
         if (dirs === undefined) this.host.warn(`${this.title}: ignored a request to open a sweep it did not offer`);
         else this.host.openSweep(dirs);
+        return;
+      }
+      case "intervene": {
+        const checked = this.content.intervene?.(raw) ?? "it does not offer interventions";
+        if (typeof checked === "string") this.host.warn(`${this.title}: ignored a request to intervene: ${checked}`);
+        else this.host.intervene?.(checked);
         return;
       }
     }

@@ -69,6 +69,8 @@ export interface InfluenceRun extends RunRef {
   settings: AnalysisOverrides;
   /** Why the run has no influence analyses and cannot get them by analysing (e.g. a PyTorch run). */
   unavailable?: string;
+  /** The newest calibration in one line ("TracIn LDS 0.92 (20 subsets of 25 % at step 500)"), or a note why it could not be read. */
+  calibration?: string;
 }
 
 export type InfluenceSort = "index" | "total" | "absTotal" | "signFlip";
@@ -97,8 +99,31 @@ export type InfluenceHostMessage =
   /** Replace everything shown by this run's influence analyses. */
   | { type: "init"; run: InfluenceRun; state?: InfluenceState };
 
-/** Messages the influence webview posts to the extension host: the common ones and rerun requests. */
-export type InfluenceWebviewMessage = CommonWebviewMessage<InfluenceState> | RerunAnalysisMessage;
+/**
+ * "Remove and retrain…": branch the run at a checkpoint ≤ `step` (the host asks which) without
+ * these examples (rows of the training split). The host checks both against what it sent.
+ */
+export interface InterveneMessage {
+  type: "intervene";
+  runId: string;
+  examples: number[];
+  step: number;
+}
+
+/** Messages the influence webview posts to the extension host: the common ones, rerun and intervene requests. */
+export type InfluenceWebviewMessage = CommonWebviewMessage<InfluenceState> | RerunAnalysisMessage | InterveneMessage;
+
+export function isInterveneMessage(x: unknown): x is InterveneMessage {
+  return (
+    isObject(x) &&
+    x["type"] === "intervene" &&
+    isString(x["runId"]) &&
+    isNumberArray(x["examples"]) &&
+    x["examples"].every((e) => Number.isInteger(e) && e >= 0) &&
+    isNumber(x["step"]) &&
+    Number.isInteger(x["step"])
+  );
+}
 
 function isInfluenceMatrix(x: unknown, n: number): x is InfluenceMatrix {
   if (
@@ -148,7 +173,8 @@ function isInfluenceRun(x: unknown): x is InfluenceRun {
     new Set(ms.map((m) => (m as InfluenceMatrix).method)).size === ms.length &&
     isArrayOf(x["bifChains"], isBifChains) &&
     isAnalysisOverrides(x["settings"]) &&
-    (x["unavailable"] === undefined || isString(x["unavailable"]))
+    (x["unavailable"] === undefined || isString(x["unavailable"])) &&
+    (x["calibration"] === undefined || isString(x["calibration"]))
   );
 }
 
@@ -178,5 +204,5 @@ export function isInfluenceHostMessage(x: unknown): x is InfluenceHostMessage {
 const isCommonInfluenceMessage = commonWebviewGuard(isInfluenceState);
 
 export function isInfluenceWebviewMessage(x: unknown): x is InfluenceWebviewMessage {
-  return isCommonInfluenceMessage(x) || isRerunAnalysisMessage(x);
+  return isCommonInfluenceMessage(x) || isRerunAnalysisMessage(x) || isInterveneMessage(x);
 }

@@ -7,6 +7,7 @@ import { byId } from "../common/dom";
 import { safeName } from "../common/runtime";
 import { current, rt, view } from "./app";
 import { canvas } from "./draw";
+import { topRowsAt } from "./heatmap";
 
 function exportBase(): string {
   return `${safeName(view.run?.runId ?? "run")}-${rt.state.method}`;
@@ -81,3 +82,41 @@ for (const btn of form.querySelectorAll<HTMLElement>(".rerun-btn")) {
     status.textContent = `Asked to rerun ${analysis} on ${view.run.label}.`;
   });
 }
+
+// ---- remove and retrain ------------------------------------------------------------------------
+
+/** How many proponents or opponents "top" means (the CLI's --top-proponents N takes any N). */
+const TOP_K = 10;
+
+/** The examples and step "Remove and retrain…" asks for, or why it cannot yet. */
+export function interveneChoice(which: string): { examples: number[]; step: number } | string {
+  const run = view.run;
+  const sel = rt.state.selected;
+  const tracin = view.methods.get("tracin");
+  if (!run || !tracin) return "Remove and retrain needs TracIn scores (its prediction is TracIn's).";
+  if (!sel) return "Click a cell first: its step is the latest checkpoint the branch may start from.";
+  const col = tracin.steps.indexOf(sel.step);
+  if (col < 0) return `Step ${sel.step} has no TracIn scores: click a cell of the TracIn heatmap.`;
+  if (which === "selected") return { examples: [sel.example], step: sel.step };
+  const rows = topRowsAt(
+    tracin.values,
+    tracin.n,
+    tracin.t,
+    col,
+    TOP_K,
+    which === "opponents" ? "opponents" : "proponents",
+  );
+  return { examples: rows.map((i) => run.examples[i]!.index), step: sel.step };
+}
+
+byId("intervene").addEventListener("click", () => {
+  const status = byId("interveneStatus");
+  const choice = interveneChoice(byId<HTMLSelectElement>("interveneWhich").value);
+  if (typeof choice === "string" || !view.run) {
+    status.textContent = typeof choice === "string" ? choice : "";
+    return;
+  }
+  rt.post({ type: "intervene", runId: view.run.runId, ...choice });
+  const n = choice.examples.length;
+  status.textContent = `Asked to retrain ${view.run.label} without ${n === 1 ? `example ${choice.examples[0]}` : `${n} examples`} (from a checkpoint at or before step ${choice.step}).`;
+});

@@ -9,6 +9,7 @@ import {
   type InfluenceMethod,
   type InfluenceRun,
   type InfluenceState,
+  type InterveneMessage,
 } from "../../shared/panels/influence";
 import type { OwnMessage, RerunAnalysisMessage } from "../../shared/panels/common";
 import { PanelRuntime } from "../common/runtime";
@@ -25,7 +26,11 @@ import {
   type RowStats,
 } from "./heatmap";
 
-export const rt = new PanelRuntime<InfluenceState, OwnMessage<InfluenceHostMessage>, RerunAnalysisMessage>({
+export const rt = new PanelRuntime<
+  InfluenceState,
+  OwnMessage<InfluenceHostMessage>,
+  RerunAnalysisMessage | InterveneMessage
+>({
   name: "influence",
   defaultState: DEFAULT_INFLUENCE_STATE,
   isState: isInfluenceState,

@@ -333,3 +333,23 @@ export function pickCell(
   }
   return { row, col };
 }
+
+/**
+ * The rows with the k highest ("proponents": training on them lowered the query loss) or lowest
+ * ("opponents") finite scores in column `col`, best first; ties by row. What "Remove and
+ * retrain…" removes when no single example is meant.
+ */
+export function topRowsAt(
+  values: Float32Array,
+  n: number,
+  t: number,
+  col: number,
+  k: number,
+  which: "proponents" | "opponents",
+): number[] {
+  const rows: number[] = [];
+  for (let i = 0; i < n; i++) if (Number.isFinite(values[i * t + col]!)) rows.push(i);
+  const sign = which === "proponents" ? -1 : 1;
+  rows.sort((a, b) => sign * (values[a * t + col]! - values[b * t + col]!) || a - b);
+  return rows.slice(0, k);
+}

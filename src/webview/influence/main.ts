@@ -34,6 +34,8 @@ rt.listen((msg) => {
   ingest(msg.run);
   performance.mark("influence:ingested");
   byId("runLabel").textContent = msg.run.label;
+  // textContent: the line comes from a file in the run folder, never markup.
+  byId("calibration").textContent = msg.run.calibration ?? "";
   fillForm(msg.run.settings);
   view.firstRow = 0;
   heatScroll.scrollTop = 0;

@@ -30,6 +30,14 @@ const BODY = `
   </label>
   <span class="spacer"></span>
   <span class="actions">
+    <label class="field">remove
+      <select id="interveneWhich" aria-label="examples to remove">
+        <option value="selected">the selected example</option>
+        <option value="proponents">top 10 proponents</option>
+        <option value="opponents">top 10 opponents</option>
+      </select>
+    </label>
+    <vscode-button id="intervene" title="Branch the run at a checkpoint at or before the selected step without these examples (lm intervene), then compare the query loss with TracIn's prediction">Remove and retrain…</vscode-button>
     <vscode-button id="exportPng" secondary title="Save the heatmap as PNG">PNG</vscode-button>
     <vscode-button id="exportCsv" secondary title="Save the matrix (rows in the shown order) as CSV">CSV</vscode-button>
   </span>
@@ -41,7 +49,9 @@ const BODY = `
   <span id="legendNote" class="note"></span>
   <span class="flip-key"><span class="flip-swatch"></span>sign flips</span>
   <span id="query" class="note"></span>
+  <span id="calibration" class="note" title="Linear datamodeling score: Spearman ρ of TracIn's predicted against the actual change of the query loss over random removals (lm calibrate)"></span>
 </div>
+<p id="interveneStatus" class="note" role="status"></p>
 <div class="influence-main">
   <div id="heatScroll" class="heat-scroll">
     <canvas id="heatmap" tabindex="0" aria-label="Influence of training examples over checkpoints (click a cell, or arrow keys to move)" role="img"></canvas>
