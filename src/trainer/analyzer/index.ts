@@ -126,7 +126,11 @@ export async function analyzeRun(req: AnalyzeRequest, emit: Emit, shouldStop: ()
     : { reason: "only the weight-space analysis was asked for" };
   const settings = "spec" in found ? found.spec.analyses : settingsOnly(req.overrides);
   if ("reason" in found) {
-    const skipped = MODEL_ANALYSES.filter((n) => wanted(n) && settings[n].every > 0);
+    // The in-context analysis applies to in-context regression runs only: not said for the others.
+    const task = manifest.config["task"];
+    const inContext =
+      typeof task === "object" && task !== null && "kind" in task && task.kind === "inContextRegression";
+    const skipped = MODEL_ANALYSES.filter((n) => wanted(n) && settings[n].every > 0 && (n !== "icl" || inContext));
     if (skipped.length)
       emit({
         type: "log",
