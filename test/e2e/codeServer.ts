@@ -5,7 +5,7 @@
 // One CodeServer owns everything it starts: temp dirs, the server's process group, the browser.
 // `close()` ends all of it, in the order that does not leave an extension host behind.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createServer, request } from "node:http";
 import { tmpdir } from "node:os";
@@ -456,7 +456,27 @@ export class CodeServer {
 
   /** Everything this rig still holds, for a failing test's message. */
   diagnostics(): string {
-    return `--- code-server log (tail) ---\n${this.log.slice(-4_000)}\n--- browser console (tail) ---\n${this.console.slice(-40).join("\n")}`;
+    return `--- code-server log (tail) ---\n${this.log.slice(-4_000)}\n--- browser console (tail) ---\n${this.console.slice(-40).join("\n")}\n--- the extension's log (tail) ---\n${this.extensionLog().slice(-6_000)}`;
+  }
+
+  /** The extension's own output channel, as the extension host wrote it to the user-data logs. */
+  private extensionLog(): string {
+    const found: string[] = [];
+    const walk = (dir: string, depth: number): void => {
+      let entries: import("node:fs").Dirent[];
+      try {
+        entries = readdirSync(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const e of entries) {
+        const p = join(dir, e.name);
+        if (e.isDirectory() && depth < 6) walk(p, depth + 1);
+        else if (e.isFile() && /Learning Mechanics\.log$/.test(e.name)) found.push(p);
+      }
+    };
+    walk(join(this.userDataDir, "logs"), 0);
+    return found.map((f) => readFileSync(f, "utf8")).join("\n") || "(none found)";
   }
 }
 
