@@ -7,7 +7,9 @@ import type { AnalysesInput, AnalysisName } from "../sdk/spec";
 import type { TrainerEvent } from "../shared/trainerProtocol";
 import { CHECKPOINT_ANALYSES } from "../shared/analysisFormat";
 import { type Disposable, Emitter, type Event } from "./events";
+import type { RunEntry } from "./runIndex";
 import { type Launch, type Log, TrainerProcess } from "./supervisor";
+import type { RunFolderChange } from "./watcher";
 
 export interface AnalyzeJob {
   runDir: string;
@@ -209,4 +211,18 @@ function mergeOverrides(older: AnalysesInput | undefined, newer: AnalysesInput):
   const out: Record<string, unknown> = { ...older };
   for (const [k, v] of Object.entries(newer)) out[k] = { ...(out[k] as object | undefined), ...(v as object) };
   return out as AnalysesInput;
+}
+
+/**
+ * Whether a change the watcher reports calls for an analyzer pass on its run (when runs are
+ * analysed automatically): new checkpoints, unless this window trains the run (it follows it
+ * already); and a run that has just ended (`entry`: the index's entry re-read for a run.json
+ * change), once more: a checkpoint event lost on the way, or a pass that failed while the run was
+ * still writing, must not leave its last checkpoints unanalysed for good. A pass is incremental:
+ * with nothing due it does nothing.
+ */
+export function analysisDue(change: RunFolderChange, entry: RunEntry | undefined, followed: boolean): boolean {
+  if (change.removed || followed) return false;
+  const ended = change.manifest && entry !== undefined && entry.status !== "invalid" && entry.status !== "running";
+  return change.checkpoints || ended;
 }

@@ -14,10 +14,10 @@ import {
   STOP_GRACE_MS,
   WATCH_DEBOUNCE_MS,
 } from "./constants";
-import { AnalyzerPool } from "./analyzers";
+import { AnalyzerPool, analysisDue } from "./analyzers";
 import { Emitter, type Event } from "./events";
 import { pathKey } from "./paths";
-import { RunIndex } from "./runIndex";
+import { type RunEntry, RunIndex } from "./runIndex";
 import { SweepIndex } from "./sweeps";
 import { type ActiveRun, type Launch, type Log, SHUTDOWN_GRACE_MS, Supervisor } from "./supervisor";
 import { type RunFolderChange, RunRootWatcher } from "./watcher";
@@ -121,14 +121,12 @@ export class Ctx implements vscode.Disposable {
         for (const c of changes) {
           // sweep.json rewritten, or a point folder added: the watcher reports its sweep folder.
           this.sweepIndex.update(c.runDir, this.index.roots);
+          let entry: RunEntry | undefined;
           if (c.removed) this.index.remove(c.runDir);
-          else if (c.manifest) this.index.update(c.runDir);
-          // New checkpoints: analyse them (a run this window trains is followed already).
+          else if (c.manifest) entry = this.index.update(c.runDir);
           if (
-            c.checkpoints &&
-            !c.removed &&
             this.config.autoAnalyze === "runRoots" &&
-            !this.supervisor.findByRunDir(c.runDir)
+            analysisDue(c, entry, this.supervisor.findByRunDir(c.runDir) !== undefined)
           )
             this.analyzers.request({ runDir: c.runDir });
         }

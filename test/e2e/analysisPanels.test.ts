@@ -102,20 +102,29 @@ async function waitForAnalyses(
   timeoutMs: number,
 ): Promise<Record<string, AnalysisLines>> {
   const want = checkpointSteps(runDir);
-  return waitFor(
-    `analyses ${names.join(", ")} of ${runDir} at steps ${want.join(",")}`,
-    () => {
-      const out: Record<string, AnalysisLines> = {};
-      for (const n of names) {
-        const f = readLines(runDir, n);
-        if (f === undefined || JSON.stringify(f.steps) !== JSON.stringify(want)) return undefined;
-        out[n] = f;
-      }
-      return out;
-    },
-    timeoutMs,
-    250,
-  );
+  // What was there when the wait gave up, for the message: which analyses lag, at which steps.
+  const seen: Record<string, string> = {};
+  try {
+    return await waitFor(
+      `analyses ${names.join(", ")} of ${runDir} at steps ${want.join(",")}`,
+      () => {
+        const out: Record<string, AnalysisLines> = {};
+        let complete = true;
+        for (const n of names) {
+          const f = readLines(runDir, n);
+          seen[n] = f === undefined ? "no file" : `steps ${f.steps.join(",")}`;
+          if (f === undefined || JSON.stringify(f.steps) !== JSON.stringify(want)) complete = false;
+          else out[n] = f;
+        }
+        return complete ? out : undefined;
+      },
+      timeoutMs,
+      250,
+    );
+  } catch (e) {
+    const lagging = Object.entries(seen).map(([n, s]) => `${n}: ${s}`);
+    throw new Error(`${(e as Error).message}; last seen: ${lagging.join("; ")}`, { cause: e });
+  }
 }
 
 /** t_mem by its definition (docs/analyses.md, Grokking): the first step of the first run of `hold` consecutive evaluations with train accuracy ≥ `threshold`. */

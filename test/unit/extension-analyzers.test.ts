@@ -6,7 +6,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
-import { type AnalyzerState, AnalyzerPool } from "../../src/extension/analyzers";
+import { type AnalyzerState, AnalyzerPool, analysisDue } from "../../src/extension/analyzers";
+import type { RunEntry } from "../../src/extension/runIndex";
+import type { RunFolderChange } from "../../src/extension/watcher";
 import type { Log } from "../../src/extension/supervisor";
 import { readAnalysis } from "../../src/shared/analysisFormat";
 import { repoRoot } from "../support";
@@ -135,4 +137,28 @@ test("a failing analysis reports the analyzer's own message", { timeout: 120_000
   const second = await again;
   assert.match(second.kind === "failed" ? second.message : "", /probeSize must be an integer/);
   p.dispose();
+});
+
+test("analysisDue: new checkpoints of a run not trained here, and once more when a run ends", () => {
+  const change = (parts: Partial<RunFolderChange>): RunFolderChange => ({
+    runDir: "/r/a",
+    manifest: false,
+    metrics: false,
+    checkpoints: false,
+    analyses: false,
+    removed: false,
+    ...parts,
+  });
+  const entry = (status: RunEntry["status"]): RunEntry => ({ status }) as Pick<RunEntry, "status"> as RunEntry;
+  assert.equal(analysisDue(change({ checkpoints: true }), undefined, false), true);
+  // This window trains it: the analyzer follows it already.
+  assert.equal(analysisDue(change({ checkpoints: true }), undefined, true), false);
+  assert.equal(analysisDue(change({ checkpoints: true, removed: true }), undefined, false), false);
+  // run.json rewritten: only a run that has ended calls for a pass (the last checkpoints).
+  assert.equal(analysisDue(change({ manifest: true }), entry("running"), false), false);
+  for (const s of ["finished", "failed", "diverged", "stopped"] as const)
+    assert.equal(analysisDue(change({ manifest: true }), entry(s), false), true, s);
+  assert.equal(analysisDue(change({ manifest: true }), entry("invalid"), false), false);
+  assert.equal(analysisDue(change({ metrics: true }), undefined, false), false);
+  assert.equal(analysisDue(change({ manifest: true }), entry("finished"), true), false);
 });
