@@ -26,7 +26,7 @@ import { instabilityCommand, lmcCommand } from "./commands/branching";
 import { calibrateCommand } from "./commands/calibrate";
 import { interveneCommand } from "./commands/intervene";
 import { impCommand, impTaskCommand } from "./commands/imp";
-import { parseCommandLine, USAGE } from "./commands/commandLine";
+import { COMMANDS, isCommand, misplacedOption, parseCommandLine, targetName, USAGE } from "./commands/commandLine";
 import { printer, runJob, usageError, userMistake, userMistakeOr, wholeNumber } from "./commands/output";
 import { type SweepSource, sweepCommand, sweepStatusCommand, sweepTaskCommand } from "./commands/sweep";
 import { trainCommand } from "./commands/train";
@@ -63,24 +63,6 @@ function parseSettingOverrides(items: readonly string[]): AnalysesInput {
   return Object.fromEntries(out) as AnalysesInput;
 }
 
-const COMMANDS = [
-  "train",
-  "resume",
-  "branch",
-  "lmc",
-  "instability",
-  "intervene",
-  "calibrate",
-  "list",
-  "analyze",
-  "sweep",
-  "sweep-task",
-  "sweep-status",
-  "sweep-cancel",
-  "imp",
-  "imp-task",
-];
-
 async function main(argv: string[]): Promise<number> {
   let parsed: ReturnType<typeof parseCommandLine>;
   try {
@@ -98,56 +80,16 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return values.help ? 0 : 2;
   }
-  if (!COMMANDS.includes(command))
-    return usageError(`unknown command "${command}" (expected ${COMMANDS.join(", ")})`, true);
-  if (!target) {
-    const missing =
-      command === "lmc"
-        ? "RUN_A"
-        : command === "resume" ||
-            command === "analyze" ||
-            command === "branch" ||
-            command === "instability" ||
-            command === "intervene" ||
-            command === "calibrate"
-          ? "RUN_DIR"
-          : command === "imp-task" || (command === "imp" && values.resume)
-            ? "IMP_DIR"
-            : command.startsWith("sweep-") || values.resume
-              ? "SWEEP_DIR"
-              : "FILE";
-    return usageError(`${command}: missing ${missing}`, true);
-  }
-  const sweepOnly = (["parallel", "resume", "json"] as const).find(
-    (f) =>
-      values[f] !== undefined &&
-      !(
-        command === "sweep" ||
-        (f === "json" && command === "sweep-status") ||
-        (f === "parallel" && command === "instability") ||
-        (f === "parallel" && command === "calibrate") ||
-        (f !== "json" && command === "imp")
-      ),
-  );
-  if (sweepOnly)
-    return usageError(
-      `--${sweepOnly} applies to ${sweepOnly === "json" ? "sweep-status" : "sweep"}, not ${command}${sweepOnly === "json" ? "" : " (imp takes it too)"}`,
-    );
-  const impOnly = (["rounds", "fraction", "scope", "rewind", "controls"] as const).find(
-    (f) => values[f] !== undefined && command !== "imp" && !(f === "fraction" && command === "calibrate"),
-  );
-  if (impOnly)
-    return usageError(`--${impOnly} applies to imp${impOnly === "fraction" ? " and calibrate" : ""}, not ${command}`);
-  if (values.mask !== undefined && command !== "train" && command !== "branch")
-    return usageError(`--mask applies to train and branch, not ${command}`);
+  if (!isCommand(command)) return usageError(`unknown command "${command}" (expected ${COMMANDS.join(", ")})`, true);
+  if (!target) return usageError(`${command}: missing ${targetName(command, values.resume === true)}`, true);
+  const misplaced = misplacedOption(command, values);
+  if (misplaced !== undefined) return usageError(misplaced);
   if (command === "sweep-status") return sweepStatusCommand(target, values.json === true, __filename);
   if (command === "sweep-cancel") return userMistakeOr(() => cancelCommand(resolve(target), slurmContext(__filename)));
-  // --slurm and sbatch's options: only for `lm sweep`, and checked (sbatch on PATH) before anything is created.
+  // --slurm and sbatch's options (sweep and calibrate): checked (sbatch on PATH) before anything is created.
   let slurm: SlurmOptions | undefined;
   const slurmFlag = (["slurm", ...SLURM_FLAGS] as const).find((f) => values[f] !== undefined);
   if (slurmFlag !== undefined) {
-    if (command !== "sweep" && command !== "calibrate")
-      return usageError(`--${slurmFlag} applies to sweep --slurm, not ${command}`);
     try {
       slurm = slurmPreflight(values);
     } catch (e) {
@@ -255,7 +197,6 @@ async function main(argv: string[]): Promise<number> {
         __filename,
       );
     }
-    if (values["run-dir"] !== undefined) return usageError("--run-dir does not apply to sweep: use --out DIR");
     const source: SweepSource = { kind: "new", file: target };
     if (values.system) source.system = values.system;
     if (values.out) source.runsRoot = values.out;
@@ -284,8 +225,6 @@ async function main(argv: string[]): Promise<number> {
         `sweep-task: INDEX must be a point's index (0, 1, …), got ${JSON.stringify(positionals[2] ?? "")}`,
         true,
       );
-    const extra = (["system", "out", "steps", "run-dir"] as const).find((f) => values[f] !== undefined);
-    if (extra) return usageError(`--${extra} does not apply to sweep-task: the sweep folder records the sweep`);
     return sweepTaskCommand(target, index, choice);
   }
   let request: RunRequest;

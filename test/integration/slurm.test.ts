@@ -313,7 +313,7 @@ describe("lm sweep --slurm: command-line mistakes", () => {
       ["sweep", tiny, "--partition", "gpu"],
       /--partition is an sbatch option: it needs --slurm/,
     ],
-    ["--slurm on another command", ["train", tiny, "--slurm"], /--slurm applies to sweep --slurm, not train/],
+    ["--slurm on another command", ["train", tiny, "--slurm"], /--slurm applies to sweep and calibrate, not train/],
     [
       "a throttle that is not a positive integer",
       ["sweep", tiny, "--slurm", "--parallel", "0"],

@@ -261,7 +261,7 @@ describe("sweep mistakes through the CLI", () => {
       [["sweep", "--resume", tempDir("nosweep")], 1, /is not a sweep folder \(it has no sweep\.json/],
       [["sweep-status", tempDir("nosweep")], 1, /is not a sweep folder/],
       [["sweep-task", tempDir("nosweep"), "x"], 2, /INDEX must be a point's index/],
-      [["train", FILE, "--parallel", "2"], 2, /--parallel applies to sweep, not train/],
+      [["train", FILE, "--parallel", "2"], 2, /--parallel applies to sweep, instability, calibrate and imp, not train/],
       [
         ["sweep", join(FIXTURES, "tiny.experiment.ts"), "--system", "tinyAdd"],
         1,
