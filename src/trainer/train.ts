@@ -25,6 +25,7 @@ import { AppliedMasks, checkMasks, maskPath, runMasks, writeMaskFile } from "./m
 import { checkMemory } from "./memoryBudget";
 import { Optimizer } from "./optimizers";
 import { type CheckpointData, RunFolder, restoreParams } from "./runFolder";
+import { SafetensorsError } from "../shared/safetensors";
 import { lossOf, type SplitTensors, SystemInstance } from "./system";
 import type { SequenceBatch } from "./tasks/index";
 import { chooseSystem, systemConfigError, validatedSpec } from "./systems";
@@ -226,7 +227,9 @@ class Training {
         // Before the restore overwrites them, the variables hold the step-0 parameters (the seed's).
         const initParams = req.torch && (resumed || branch) ? paramValues(system) : undefined;
         const { startStep, timeOffset } = resumed
-          ? restoreLastCheckpoint(folder, system, optimizer)
+          ? restoreLastCheckpoint(folder, system, optimizer, (message) =>
+              req.emit({ type: "log", level: "warn", message }),
+            )
           : branch
             ? {
                 startStep: restoreCheckpoint(new RunFolder(branch.parentDir), branch.step, system, optimizer),
@@ -729,25 +732,40 @@ function restoreCheckpoint(folder: RunFolder, step: number, system: SystemInstan
 }
 
 /**
- * Loads the last checkpoint into the model and the optimizer and drops the metrics recorded after
- * it. A run with no checkpoint at all (killed while writing step 0) restarts from its
- * initialization, which the seed determines: `startStep` is then undefined.
+ * Loads the last readable checkpoint into the model and the optimizer and drops the metrics
+ * recorded after it. A checkpoint that cannot be read (truncated or corrupt: a copy cut short, a
+ * failing disk; our own writes are atomic) is passed over with a warning naming it: training
+ * resumes from the one before and writes that step again. A run with no checkpoint at all (killed
+ * while writing step 0) restarts from its initialization, which the seed determines: `startStep`
+ * is then undefined.
  */
 function restoreLastCheckpoint(
   folder: RunFolder,
   system: SystemInstance,
   optimizer: Optimizer,
+  warn: (message: string) => void,
 ): { startStep: number | undefined; timeOffset: number } {
-  const last = folder.checkpointSteps().at(-1);
-  if (last === undefined) {
-    folder.cutMetricsAfter(-1);
-    return { startStep: undefined, timeOffset: 0 };
+  const steps = folder.checkpointSteps();
+  for (let i = steps.length - 1; i >= 0; i--) {
+    const step = steps[i]!;
+    let ckpt: CheckpointData;
+    try {
+      ckpt = folder.readCheckpoint(step);
+    } catch (e) {
+      if (!(e instanceof SafetensorsError)) throw e;
+      if (i === 0) throw e;
+      warn(
+        `checkpoint ${step} cannot be read (${e.message}): resuming from step ${steps[i - 1]} instead, and writing step ${step} again`,
+      );
+      continue;
+    }
+    restoreParams(system.model.params, ckpt.params, folder.checkpointPath(step));
+    optimizer.restore(ckpt.optimizerT ?? step, ckpt.optimizer);
+    const { lastTime } = folder.cutMetricsAfter(step);
+    return { startStep: step, timeOffset: lastTime };
   }
-  const ckpt = folder.readCheckpoint(last);
-  restoreParams(system.model.params, ckpt.params, folder.checkpointPath(last));
-  optimizer.restore(ckpt.optimizerT ?? last, ckpt.optimizer);
-  const { lastTime } = folder.cutMetricsAfter(last);
-  return { startStep: last, timeOffset: lastTime };
+  folder.cutMetricsAfter(-1);
+  return { startStep: undefined, timeOffset: 0 };
 }
 
 /** The intervention recorded in a run's run.json, if it is an intervention branch. */

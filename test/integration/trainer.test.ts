@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { spawnSync, type SpawnSyncReturns } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import type { DataRecord } from "../../src/shared/runFormat";
@@ -351,6 +351,48 @@ describe("resume", () => {
     assert.ok(after.resumedFrom![0]! >= 20);
     const steps = metricsOf(runDir).map((x) => x.step);
     assert.equal(new Set(steps).size, steps.length, "no duplicate metrics lines after the resume");
+  });
+
+  test("a truncated last checkpoint: resumes from the one before, says so, and ends with the weights of an uninterrupted run", async () => {
+    const root = tempDir("truncated");
+    const straight = join(root, "straight");
+    assert.equal(
+      (await runCli(["train", tiny, "--system", "tinyAdd", "--run-dir", straight, "--backend", "cpu"])).code,
+      0,
+    );
+    // The same run cut at step 40, its last checkpoint truncated (a copy cut short), marked stopped.
+    const runDir = join(root, "run");
+    cpSync(straight, runDir, { recursive: true });
+    const ckpt = (step: number) => join(runDir, "checkpoints", `step-${String(step).padStart(8, "0")}.safetensors`);
+    rmSync(ckpt(60));
+    truncateSync(ckpt(40), 100);
+    const cut = readManifest(runDir);
+    writeFileSync(join(runDir, "run.json"), JSON.stringify({ ...cut, status: "stopped", step: 40 }));
+    const r = await runCli(["resume", runDir, "--backend", "cpu"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /checkpoint 40 cannot be read \(.*truncated or corrupt\): resuming from step 20 instead, and writing step 40 again/,
+    );
+    const after = readManifest(runDir);
+    assert.equal(after.status, "finished");
+    assert.deepEqual(after.resumedFrom, [20]);
+    for (const step of [40, 60])
+      assert.ok(
+        readFileSync(ckpt(step)).equals(readFileSync(join(straight, "checkpoints", `step-000000${step}.safetensors`))),
+        `checkpoint ${step} as the uninterrupted run's`,
+      );
+    const steps = metricsOf(runDir).map((x) => x.step);
+    assert.equal(new Set(steps).size, steps.length, "no duplicate metrics lines after the resume");
+    // Only the first checkpoint left, and it is unreadable: a clear error, the folder untouched.
+    const lone = join(root, "lone");
+    cpSync(straight, lone, { recursive: true });
+    for (const f of checkpointFiles(lone)) if (f !== "step-00000000.safetensors") rmSync(join(lone, "checkpoints", f));
+    truncateSync(join(lone, "checkpoints", "step-00000000.safetensors"), 10);
+    const r2 = await runCli(["resume", lone, "--backend", "cpu"]);
+    assert.equal(r2.code, 1);
+    assert.match(r2.stderr, /step-00000000\.safetensors: .*truncated or corrupt/);
+    assert.doesNotMatch(r2.stderr, /at .*\.js:\d+/, "no stack trace");
   });
 
   test("refuses to resume when the experiment file changed", async () => {
