@@ -8,7 +8,7 @@ import type { TrainerEvent } from "../shared/trainerProtocol";
 import { CHECKPOINT_ANALYSES } from "../shared/analysisFormat";
 import { type Disposable, Emitter, type Event } from "./events";
 import type { RunEntry } from "./runIndex";
-import { type Launch, type Log, TrainerProcess } from "./supervisor";
+import { type Launch, type Log, TrainerProcess, TrainerStartError } from "./supervisor";
 import type { RunFolderChange } from "./watcher";
 
 export interface AnalyzeJob {
@@ -33,6 +33,11 @@ export interface AnalyzerPoolOptions {
   maxConcurrent: () => number;
   startTimeoutMs: number;
   /**
+   * A pass whose analyzer did not start in time (a loaded machine) is tried again after this long,
+   * then twice as long, MAX_START_RETRIES times in all before the run is marked failed. Default 5 s.
+   */
+  startRetryMs?: number;
+  /**
    * The experiment file of this run that may be loaded (a trusted workspace, a file inside it), or
    * undefined: then only the weight-space analysis runs, which loads no experiment code. The
    * analyzer loads only a file its request names.
@@ -46,6 +51,9 @@ interface Slot {
   /** Another request arrived while this one ran: run again afterwards (the latest wins). */
   again?: AnalyzeJob;
 }
+
+/** How often a pass whose analyzer did not start in time is tried again. */
+export const MAX_START_RETRIES = 2;
 
 export class AnalyzerPool implements Disposable {
   private readonly changed = new Emitter<AnalyzerState>();
@@ -63,6 +71,10 @@ export class AnalyzerPool implements Disposable {
    * results just asked for and compute the old ones again.
    */
   private readonly overrides = new Map<string, AnalysesInput>();
+  /** Passes of a run in a row whose analyzer did not start in time. */
+  private readonly startFailures = new Map<string, number>();
+  /** A retry waiting to start, by run folder (stop() cancels it). */
+  private readonly retryTimers = new Map<string, NodeJS.Timeout>();
   private disposed = false;
 
   constructor(private readonly options: AnalyzerPoolOptions) {}
@@ -99,6 +111,12 @@ export class AnalyzerPool implements Disposable {
 
   /** Stops the analyzer of a run (and forgets a queued one). */
   stop(runDir: string): void {
+    const retry = this.retryTimers.get(runDir);
+    if (retry !== undefined) {
+      clearTimeout(retry);
+      this.retryTimers.delete(runDir);
+      this.set({ kind: "stopped", runDir });
+    }
     const i = this.queue.findIndex((j) => j.runDir === runDir);
     if (i >= 0) this.queue.splice(i, 1);
     const slot = this.running.get(runDir);
@@ -170,7 +188,27 @@ export class AnalyzerPool implements Disposable {
         error ??= `the analyzer exited unexpectedly (code ${exit.code}, signal ${exit.signal})${process.stderr ? `: ${process.stderr.trim().slice(-500)}` : ""}`;
     } catch (e) {
       error = e instanceof Error ? e.message : String(e);
+      const failures = (this.startFailures.get(job.runDir) ?? 0) + 1;
+      if (e instanceof TrainerStartError && e.timedOut && failures <= MAX_START_RETRIES && !this.disposed) {
+        // Not ready in time: the machine is busy, not the analyzer broken. The run's checkpoints
+        // may all be written by now, so no later event would ask again: try again, later.
+        this.startFailures.set(job.runDir, failures);
+        this.running.delete(job.runDir);
+        const delay = (this.options.startRetryMs ?? 5000) * 2 ** (failures - 1);
+        log.warn(`analyzer ${job.runDir}: ${error}; trying again in ${Math.round(delay / 1000)} s`);
+        this.set({ kind: "queued", runDir: job.runDir });
+        this.retryTimers.set(
+          job.runDir,
+          setTimeout(() => {
+            this.retryTimers.delete(job.runDir);
+            this.request(slot.again ?? job);
+          }, delay),
+        );
+        this.pump();
+        return;
+      }
     }
+    if (finished) this.startFailures.delete(job.runDir);
     this.running.delete(job.runDir);
     if (finished && finished.status !== "failed") {
       this.set(
@@ -190,6 +228,7 @@ export class AnalyzerPool implements Disposable {
   /** Stops every analyzer (they finish their current record) and waits for them, at most `graceMs`. */
   async shutdown(graceMs: number): Promise<void> {
     this.disposed = true;
+    for (const t of this.retryTimers.values()) clearTimeout(t);
     this.queue.length = 0;
     const exits = [...this.running.values()].map((s) => {
       s.process?.stop(graceMs);
@@ -200,6 +239,7 @@ export class AnalyzerPool implements Disposable {
 
   dispose(): void {
     this.disposed = true;
+    for (const t of this.retryTimers.values()) clearTimeout(t);
     for (const s of this.running.values()) s.process?.kill();
     this.changed.dispose();
     this.recorded.dispose();

@@ -69,7 +69,15 @@ export type ExitInfo = {
   spawnError?: string;
 };
 
-class TrainerStartError extends Error {}
+/** A sidecar that did not start; `timedOut`: it was alive but not ready in time (a loaded machine: worth another try). */
+export class TrainerStartError extends Error {
+  constructor(
+    message: string,
+    readonly timedOut = false,
+  ) {
+    super(message);
+  }
+}
 
 /** What the supervisor needs of a process that trains: a sidecar (TrainerProcess) or a Python script (pythonRun.ts). */
 export interface RunProcess extends Disposable {
@@ -119,7 +127,9 @@ export class TrainerProcess extends ProtocolChild {
       const ready = await new Promise<Extract<TrainerEvent, { type: "ready" }>>((resolve, reject) => {
         const timer = setTimeout(
           () =>
-            reject(new TrainerStartError(`the trainer did not start within ${Math.round(options.timeoutMs / 1000)} s`)),
+            reject(
+              new TrainerStartError(`the trainer did not start within ${Math.round(options.timeoutMs / 1000)} s`, true),
+            ),
           options.timeoutMs,
         );
         cleanups.push({ dispose: () => clearTimeout(timer) });

@@ -162,3 +162,55 @@ test("analysisDue: new checkpoints of a run not trained here, and once more when
   assert.equal(analysisDue(change({ metrics: true }), undefined, false), false);
   assert.equal(analysisDue(change({ manifest: true }), entry("finished"), true), false);
 });
+
+test("an analyzer that does not start in time is tried again, twice, then the run is marked failed", {
+  timeout: 60_000,
+}, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lm-pool-slow-"));
+  const starts = path.join(dir, "starts");
+  // A sidecar that never says ready (a machine too busy to start it in time), counting its starts.
+  const slow = path.join(dir, "slow-sidecar.js");
+  fs.writeFileSync(
+    slow,
+    `require("node:fs").appendFileSync(${JSON.stringify(starts)}, "x"); setTimeout(() => {}, 20000);\n`,
+  );
+  const warnings: string[] = [];
+  const p = new AnalyzerPool({
+    launch: () => ({ node: process.execPath, electronRunAsNode: false, sidecar: slow, cwd: dir }),
+    log: { ...quiet, warn: (m) => warnings.push(m) },
+    maxConcurrent: () => 1,
+    startTimeoutMs: 300,
+    startRetryMs: 100,
+    experimentFile: () => undefined,
+  });
+  const runDir = path.join(dir, "run");
+  const failed = new Promise<AnalyzerState>((resolve) => p.onDidChange((s) => s.kind === "failed" && resolve(s)));
+  p.request({ runDir });
+  const state = await failed;
+  assert.equal(state.kind, "failed");
+  assert.match(state.kind === "failed" ? state.message : "", /did not start within/);
+  assert.equal(fs.readFileSync(starts, "utf8"), "xxx", "the first try and two more");
+  assert.equal(warnings.filter((w) => /trying again in/.test(w)).length, 2);
+  p.dispose();
+
+  // stop() cancels a retry that is waiting: no further start, the run is stopped.
+  fs.rmSync(starts);
+  const q = new AnalyzerPool({
+    launch: () => ({ node: process.execPath, electronRunAsNode: false, sidecar: slow, cwd: dir }),
+    log: quiet,
+    maxConcurrent: () => 1,
+    startTimeoutMs: 300,
+    startRetryMs: 2000,
+    experimentFile: () => undefined,
+  });
+  const waiting = new Promise<void>((resolve) =>
+    q.onDidChange((s) => s.kind === "queued" && fs.existsSync(starts) && resolve()),
+  );
+  q.request({ runDir });
+  await waiting;
+  q.stop(runDir);
+  assert.equal(q.state(runDir)?.kind, "stopped");
+  await new Promise((r) => setTimeout(r, 2500));
+  assert.equal(fs.readFileSync(starts, "utf8"), "x", "no retry after stop");
+  q.dispose();
+});
