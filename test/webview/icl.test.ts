@@ -75,6 +75,7 @@ async function post(p: Page, msg: IclHostMessage): Promise<void> {
 type Charts = {
   name: string;
   yType: string;
+  legend: string[];
   lines: { label: string; dashed: boolean; color: string; points: { x: number; y: number }[] }[];
 }[];
 const charts = async (): Promise<Charts> => (await page.evaluate("window.__lmPanel.charts()")) as Charts;
@@ -138,6 +139,21 @@ test("init: six checkpoints early → late with the baselines dashed, and three 
   );
   assert.equal(steps[4]!.points.length, STEPS.length);
   assert.match((await page.locator("#summary").textContent()) ?? "", /^step 2000: loss at k = 10 .* ridge 0\.0170/);
+  // Both charts share the panel: side by side, each at least 280 px tall, with a legend beneath.
+  const boxes = await page.locator(".chart-box").evaluateAll((els) =>
+    els.map((e) => {
+      const r = e.getBoundingClientRect();
+      return { top: Math.round(r.top), width: r.width, height: r.height };
+    }),
+  );
+  assert.equal(boxes.length, 2);
+  assert.equal(boxes[0]!.top, boxes[1]!.top, "side by side");
+  for (const b of boxes) assert.ok(b.height >= 280 && b.width >= 320, `chart box ${b.width}×${b.height}`);
+  assert.deepEqual(
+    c.map((x) => x.legend),
+    c.map((x) => x.lines.map((l) => l.label)),
+    "each chart's legend names its lines",
+  );
   await screenshot(page, root, "icl");
   assert.deepEqual(problems, { errors: [], dialogs: [] });
 });

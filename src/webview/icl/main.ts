@@ -5,7 +5,7 @@
 
 import "@vscode-elements/elements/dist/vscode-button/index.js";
 import "@vscode-elements/elements/dist/vscode-checkbox/index.js";
-import { Chart, LineController, LineElement, LinearScale, LogarithmicScale, PointElement } from "chart.js";
+import { Chart, Legend, LineController, LineElement, LinearScale, LogarithmicScale, PointElement } from "chart.js";
 import type { ChartDataset } from "chart.js";
 import type { OwnMessage } from "../../shared/panels/common";
 import {
@@ -26,7 +26,7 @@ import { stackCanvasesPng } from "../common/exportImage";
 import { PanelRuntime, safeName } from "../common/runtime";
 import { runColor, withAlpha } from "../common/theme";
 
-Chart.register(LineController, LineElement, PointElement, LinearScale, LogarithmicScale);
+Chart.register(LineController, LineElement, PointElement, LinearScale, LogarithmicScale, Legend);
 
 const rt = new PanelRuntime<IclState, OwnMessage<IclHostMessage>>({
   name: "icl",
@@ -87,6 +87,13 @@ function chart(id: string, datasets: ChartDataset<"line", Pt[]>[], x: string, lo
       events: [],
       elements: { line: { tension: 0 } },
       scales: { x: scale(false, x), y: scale(log, "mean squared error") },
+      // Which line is which (checkpoint steps, positions, the baselines): labels are numbers and fixed words.
+      plugins: {
+        legend: {
+          position: "bottom",
+          labels: { color: rt.theme.foreground, boxWidth: 18, boxHeight: 2, padding: 8 },
+        },
+      },
     },
     plugins: [background],
   });
@@ -218,6 +225,7 @@ rt.testHooks({
     Object.entries(charts).map(([name, c]) => ({
       name,
       yType: c.scales["y"]?.type ?? "",
+      legend: (c.legend?.legendItems ?? []).map((i) => i.text),
       lines: c.data.datasets.map((d) => ({
         label: d.label ?? "",
         dashed: Array.isArray(d.borderDash) && d.borderDash.length > 0,

@@ -14,7 +14,7 @@ const BODY = `
 <p id="empty" class="note">Waiting for runs…</p>
 <p id="summary" class="note"></p>
 <ul id="notes" class="note"></ul>
-<div id="charts" class="lr-grid">
+<div id="charts" class="lr-grid icl-grid">
   <section class="lr-cell" data-chart="positions">
     <h4 class="chart-title">test loss at context position k (prediction of y_k from k − 1 pairs)</h4>
     <div class="chart-box"><canvas id="positionsChart" role="img" aria-label="in-context loss against context position"></canvas></div>
