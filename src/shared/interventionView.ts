@@ -159,7 +159,7 @@ function selectionText(s: InterventionSelection): string {
 export function changeText(change: InterventionChange, step: number): string {
   const n = change.examples.length;
   const list = `${change.examples.slice(0, 8).join(", ")}${n > 8 ? ", …" : ""}`;
-  return `${actionText(change.action)} ${n === 1 ? "example" : `${n} examples`} (${list})${selectionText(change.selection)}, branched at step ${step}`;
+  return `${actionText(change.action)} ${n === 1 ? `example ${list}` : `${n} examples (${list})`}${selectionText(change.selection)}, branched at step ${step}`;
 }
 
 /** Why the change should have the sign TracIn gives it, for this action. */
