@@ -16,7 +16,6 @@ import {
   isString,
 } from "./guards";
 import {
-  actionText,
   CALIBRATION_DIR,
   CALIBRATION_FORMAT,
   INTERVENTION_FILE,
@@ -155,11 +154,25 @@ function selectionText(s: InterventionSelection): string {
   }
 }
 
-/** "removing 10 examples (3, 5, …), TracIn's top 10 proponents at step 200, from step 100". */
+/** "removed", "upweighted ×3", "shown only from step 700 on", "shown only before step 700". */
+function doneText(action: InterventionAction): string {
+  switch (action.kind) {
+    case "remove":
+      return "removed";
+    case "upweight":
+      return `upweighted ×${action.weight}`;
+    case "moveFrom":
+      return `shown only from step ${action.step} on`;
+    case "moveBefore":
+      return `shown only before step ${action.step}`;
+  }
+}
+
+/** "10 examples (3, 5, …) removed, TracIn's top 10 proponents at step 200, branched at step 100". */
 export function changeText(change: InterventionChange, step: number): string {
   const n = change.examples.length;
   const list = `${change.examples.slice(0, 8).join(", ")}${n > 8 ? ", …" : ""}`;
-  return `${actionText(change.action)} ${n === 1 ? `example ${list}` : `${n} examples (${list})`}${selectionText(change.selection)}, branched at step ${step}`;
+  return `${n === 1 ? `example ${list}` : `${n} examples (${list})`} ${doneText(change.action)}${selectionText(change.selection)}, branched at step ${step}`;
 }
 
 /** Why the change should have the sign TracIn gives it, for this action. */
@@ -199,7 +212,7 @@ function valueAt(p: { steps: number[]; change: (number | null)[] }, step: number
  */
 export function comparisonSentences(r: InterventionSeries): string[] {
   const n = r.change.examples.length;
-  const what = `${actionText(r.change.action)} ${n === 1 ? "this example" : `these ${n} examples`}`;
+  const what = `with ${n === 1 ? "this example" : `these ${n} examples`} ${doneText(r.change.action)}`;
   const out: string[] = [];
   const i = lastFinite(r.actual);
   const end = i === undefined ? undefined : r.steps[i];
@@ -207,10 +220,10 @@ export function comparisonSentences(r: InterventionSeries): string[] {
   const query = r.query === "" ? "the query loss" : `the query loss (${r.query})`;
   if (end === undefined || actual === undefined || actual === null)
     out.push(`No step has a finite change of ${query}: nothing to compare.`);
-  else if (actual === 0) out.push(`At step ${end}, ${what} left ${query} exactly as the parent's (change 0).`);
+  else if (actual === 0) out.push(`At step ${end}, ${what}, ${query} is exactly the parent's (change 0).`);
   else
     out.push(
-      `At step ${end}, ${what} made ${query} ${actual > 0 ? "higher" : "lower"} than the parent's: branch − parent = ${signedText(actual)}, so the intervention made the query ${actual > 0 ? "worse" : "better"}.`,
+      `At step ${end}, ${what}, ${query} is ${actual > 0 ? "higher" : "lower"} than the parent's: branch − parent = ${signedText(actual)}, so the intervention made the query ${actual > 0 ? "worse" : "better"}.`,
     );
   const predictions = [
     ["TracIn", r.tracin],

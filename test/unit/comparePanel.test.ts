@@ -151,7 +151,7 @@ test("comparisonSentences: what happened with its sign, each prediction's sign a
   const r = parseInterventionRecord(JSON.stringify(record({ notes: ["Adam is not modelled"] })));
   assert.ok(typeof r !== "string");
   assert.deepEqual(comparisonSentences(r), [
-    "At step 400, removing these 2 examples made the query loss (64 test examples) higher than the parent's: branch − parent = +0.0300, so the intervention made the query worse.",
+    "At step 400, with these 2 examples removed, the query loss (64 test examples) is higher than the parent's: branch − parent = +0.0300, so the intervention made the query worse.",
     "TracIn predicted +0.0250 (a rise) at step 400: the sign is right, and the size is 0.83× the actual change.",
     "TracIn scores an example positive (a proponent) when the steps on it lowered the query loss, negative (an opponent) when they raised it. Removing proponents should raise the query loss (change > 0); removing opponents should lower it (change < 0).",
     "Note: Adam is not modelled",
@@ -170,7 +170,7 @@ test("comparisonSentences: what happened with its sign, each prediction's sign a
   const s = comparisonSentences(wrong);
   assert.equal(
     s[0],
-    "At step 400, showing only before step 300 these 2 examples made the query loss (64 test examples) lower than the parent's: branch − parent = −0.0040, so the intervention made the query better.",
+    "At step 400, with these 2 examples shown only before step 300, the query loss (64 test examples) is lower than the parent's: branch − parent = −0.0040, so the intervention made the query better.",
   );
   assert.equal(s[1], "TracIn predicted +0.0100 (a rise) at step 400: the sign is wrong (the query loss fell).");
   assert.equal(
@@ -193,7 +193,7 @@ test("the intervention panel: both runs from the branch step, the query loss, ac
   assert.equal(v.branchStep, 200);
   assert.equal(
     v.change,
-    "removing 2 examples (1, 5), TracIn's top 2 proponents summed over steps 100–200, branched at step 200",
+    "2 examples (1, 5) removed, TracIn's top 2 proponents summed over steps 100–200, branched at step 200",
   );
   assert.deepEqual(
     v.curves.map((c) => c.key),
