@@ -132,6 +132,7 @@ const targets = [
       influence: "src/webview/influence/main.ts",
       conservation: "src/webview/conservation/main.ts",
       lmc: "src/webview/lmc/main.ts",
+      compare: "src/webview/compare/main.ts",
       icl: "src/webview/icl/main.ts",
       sweep: "src/webview/sweep/main.ts",
     },

@@ -1,9 +1,11 @@
 // Every command in one table, always registered (a command palette entry never fails with "command not found"): when there is nothing to act on
 // (no training running, no runs, an untrusted workspace) a command says so instead of failing.
+import { existsSync } from "node:fs";
 import * as path from "node:path";
 import * as vscode from "vscode";
 import type { SystemSummary } from "../shared/trainerProtocol";
 import { notAnExperimentReason } from "../shared/experimentFile";
+import { CALIBRATION_DIR } from "../shared/interventionFormat";
 import { hasLmcData } from "../shared/lmcView";
 import {
   branchArgs,
@@ -15,6 +17,7 @@ import {
   parseDataSeed,
   runLm,
 } from "./branching";
+import { runCalibration } from "./calibrateRun";
 import { isCancelled } from "./cancelled";
 import { isSystemTarget } from "./codeLens";
 import { EXAMPLE_FILE_NAME, exampleExperimentText } from "./exampleExperiment";
@@ -74,6 +77,9 @@ function createCommands(app: App): Record<CommandId, Handler> {
     [Commands.openLmc]: (arg) => openLmc(app, arg),
     [Commands.branchRun]: (arg) => branchRun(app, arg),
     [Commands.lmcWith]: (arg) => lmcWith(app, arg),
+    [Commands.compareWithParent]: (arg) => compareWithParent(app, arg),
+    [Commands.calibrateInfluence]: (arg) => calibrateInfluence(app, arg),
+    [Commands.openCalibration]: (arg) => openCalibration(app, arg),
   };
 }
 
@@ -855,4 +861,76 @@ async function cancelSweep(app: App, arg: unknown): Promise<void> {
   void vscode.window.showInformationMessage(
     `${path.basename(read.dir)} is a local sweep this window did not start (or it has ended): stop it where it runs.`,
   );
+}
+
+// ---------------------------------------------------------------------------------- interventions
+
+/**
+ * "Compare with Parent": the intervention panel of a branch (its curves against its parent's from
+ * the branch point on, and for an intervention the actual against the predicted change of the
+ * query loss). Its argument, else a pick among the branches.
+ */
+async function compareWithParent(app: App, arg: unknown): Promise<void> {
+  const { ctx } = app;
+  const given = runDirOf(arg);
+  if (given) {
+    const entry = ctx.runIndex.get(given) ?? ctx.runIndex.update(given);
+    if (entry && entry.status !== "invalid" && entry.manifest.branchOf === undefined) {
+      void vscode.window.showInformationMessage(
+        `${entry.manifest.id} is not a branch of another run: "Remove and retrain…" in the Influence panel, or "Branch from Checkpoint…", makes one.`,
+      );
+      return;
+    }
+    PANELS.compare.open(ctx, [given]);
+    return;
+  }
+  const branches = allRuns(ctx).filter((e) => e.manifest.branchOf !== undefined);
+  if (branches.length === 0) {
+    void vscode.window.showInformationMessage(
+      'No run is a branch yet: use "Remove and retrain…" in the Influence panel, or "Branch from Checkpoint…" on a run.',
+    );
+    return;
+  }
+  const dir = (await pickRun(branches, "Compare with Parent"))?.[0];
+  if (dir) PANELS.compare.open(ctx, [dir]);
+}
+
+/** A run with TracIn scores (what calibration scores): its argument, else a pick. */
+async function runWithTracin(app: App, arg: unknown, title: string): Promise<string | undefined> {
+  const { ctx } = app;
+  const given = runDirOf(arg);
+  if (given) return given;
+  const runs = allRuns(ctx).filter((e) => existsSync(path.join(e.runDir, "analyses", "tracin.jsonl")));
+  if (runs.length === 0) {
+    void vscode.window.showInformationMessage(
+      "No run has TracIn scores yet (analyses/tracin.jsonl): open the Influence panel of a run, or run lm analyze RUN --only tracin --run-experiment.",
+    );
+    return undefined;
+  }
+  return (await pickRun(runs, title))?.[0];
+}
+
+/** "Calibrate Influence…": lm calibrate on a run, then its calibration panel. */
+async function calibrateInfluence(app: App, arg: unknown): Promise<void> {
+  const runDir = await runWithTracin(app, arg, "Calibrate Influence");
+  if (runDir) await runCalibration(app.ctx, runDir, (dir) => PANELS.calibration.open(app.ctx, [dir]));
+}
+
+/** "Open Calibration Panel…": a run's newest calibration (predicted against actual per subset, the LDS). */
+async function openCalibration(app: App, arg: unknown): Promise<void> {
+  const { ctx } = app;
+  const given = runDirOf(arg);
+  if (given) {
+    PANELS.calibration.open(ctx, [given]);
+    return;
+  }
+  const runs = allRuns(ctx).filter((e) => existsSync(path.join(e.runDir, CALIBRATION_DIR)));
+  if (runs.length === 0) {
+    void vscode.window.showInformationMessage(
+      'No run has a calibration yet: use "Calibrate Influence…", or "Calibrate…" in the Influence panel.',
+    );
+    return;
+  }
+  const dir = (await pickRun(runs, "Open Calibration"))?.[0];
+  if (dir) PANELS.calibration.open(ctx, [dir]);
 }

@@ -32,6 +32,9 @@ export const Commands = {
   openLmc: "learningMechanics.openLmc",
   branchRun: "learningMechanics.branchRun",
   lmcWith: "learningMechanics.lmcWith",
+  compareWithParent: "learningMechanics.compareWithParent",
+  calibrateInfluence: "learningMechanics.calibrateInfluence",
+  openCalibration: "learningMechanics.openCalibration",
 } as const;
 export type CommandId = (typeof Commands)[keyof typeof Commands];
 
@@ -69,6 +72,10 @@ export const SWEEP_VIEW_TYPE = "learningMechanics.sweep";
 
 /** Webview panel type of the linear-mode-connectivity panel (also its serializer's key). */
 export const LMC_VIEW_TYPE = "learningMechanics.lmc";
+
+/** Webview panel types of the intervention panels: a branch against its parent, and a calibration. */
+export const COMPARE_VIEW_TYPE = "learningMechanics.compare";
+export const CALIBRATION_VIEW_TYPE = "learningMechanics.calibration";
 
 /** Webview panel types of the analysis panels (also their serializers' keys). */
 export const AnalysisViewTypes = {

@@ -1,20 +1,145 @@
 // The vscode side of "Remove and retrain…" (docs/interventions.md, "In VS Code"): a checked request
-// from the Influence panel → the branch checkpoint (QuickPick) → `lm intervene` with progress and
-// cancel, as "Branch from Checkpoint…" runs `lm branch` → the CLI's sentence and "Compare".
+// from the Influence panel → the branch checkpoint, the action (remove, upweight ×w, show only from
+// or before step s) and, for TracIn's top k, at the step or summed over an interval (QuickPicks and
+// input boxes, each value checked by interventions.ts) → `lm intervene` with progress and cancel, as
+// "Branch from Checkpoint…" runs `lm branch` → the CLI's sentence and "Compare", which opens the
+// intervention panel on the branch.
 import * as vscode from "vscode";
+import type { InterventionAction } from "../shared/interventionFormat";
 import { notAnExperimentReason } from "../shared/experimentFile";
 import { checkpointSteps, firstLinePath, runLm } from "./branching";
 import type { Ctx } from "./context";
-import { branchStepChoices, type InterveneRequest, interventionWords, interveneArgs } from "./interventions";
+import {
+  branchStepChoices,
+  type InterveneRequest,
+  interventionWords,
+  interveneArgs,
+  parseMoveStep,
+  parseStepInterval,
+  parseWeight,
+  type TopSelection,
+} from "./interventions";
 
 const UNTRUSTED =
   "Removing examples and retraining trains a branch, which runs the code of the experiment file, so it needs a trusted workspace.";
 
-/** Runs a request the panel's content checked; `compare` opens the loss curves of parent and branch. */
+/** An input box whose value `parse` checks as it is typed; undefined when dismissed. */
+async function askValue<T>(
+  title: string,
+  prompt: string,
+  value: string,
+  parse: (text: string) => T | string,
+): Promise<T | undefined> {
+  const text = await vscode.window.showInputBox({
+    title,
+    prompt,
+    value,
+    validateInput: (t) => {
+      const r = parse(t);
+      return typeof r === "string" ? r : undefined;
+    },
+  });
+  if (text === undefined) return undefined;
+  const r = parse(text);
+  return typeof r === "string" ? undefined : r;
+}
+
+/** The action on the examples, asked after the branch step (a move's step must lie after it). */
+async function pickAction(title: string, branchStep: number, end: number): Promise<InterventionAction | undefined> {
+  const canMove = end - branchStep >= 2;
+  const items: (vscode.QuickPickItem & { kind2: InterventionAction["kind"] })[] = [
+    { label: "Remove", description: "never shown from the branch step on (loss weight 0)", kind2: "remove" },
+    { label: "Upweight ×w…", description: "each counted w times (loss weight w)", kind2: "upweight" },
+    ...(canMove
+      ? [
+          {
+            label: "Show only from step s on…",
+            description: "missing until step s, then as before",
+            kind2: "moveFrom" as const,
+          },
+          {
+            label: "Show only before step s…",
+            description: "as before until step s, then missing",
+            kind2: "moveBefore" as const,
+          },
+        ]
+      : []),
+  ];
+  const pick = await vscode.window.showQuickPick(items, {
+    title,
+    placeHolder: "What happens to these examples in the branch?",
+  });
+  if (!pick) return undefined;
+  switch (pick.kind2) {
+    case "remove":
+      return { kind: "remove" };
+    case "upweight": {
+      const weight = await askValue(
+        title,
+        "The factor on these examples' loss (0 removes them; 3 counts each three times)",
+        "3",
+        parseWeight,
+      );
+      return weight === undefined ? undefined : { kind: "upweight", weight };
+    }
+    case "moveFrom":
+    case "moveBefore": {
+      const step = await askValue(
+        title,
+        `The step s, strictly between the branch step ${branchStep} and the run's end ${end}`,
+        String(Math.round((branchStep + end) / 2)),
+        (t) => parseMoveStep(t, branchStep, end),
+      );
+      return step === undefined ? undefined : { kind: pick.kind2, step };
+    }
+  }
+}
+
+/** For TracIn's top k: at the selected step, or summed over an interval of TracIn steps the user types. */
+async function pickTop(req: InterveneRequest, title: string): Promise<TopSelection | undefined | "cancelled"> {
+  if (req.top === undefined) return undefined;
+  const { which, count } = req.top;
+  const pick = await vscode.window.showQuickPick(
+    [
+      { label: `Top ${count} ${which} at step ${req.step}`, description: "the selected column", over: false },
+      {
+        label: `Top ${count} ${which} summed over steps A–B…`,
+        description: "TracIn's scores added over an interval",
+        over: true,
+      },
+    ],
+    { title, placeHolder: "Which examples?" },
+  );
+  if (!pick) return "cancelled";
+  if (!pick.over) return { which, count, from: req.step, to: req.step };
+  const steps = req.scoredSteps ?? [req.step];
+  const interval = await askValue(
+    title,
+    `Two TracIn steps A:B (A ≤ B); scored steps: ${steps.slice(0, 10).join(", ")}${steps.length > 10 ? ", …" : ""}`,
+    `${steps[0] ?? 0}:${req.step}`,
+    (t) => parseStepInterval(t, steps),
+  );
+  return interval === undefined ? "cancelled" : { which, count, ...interval };
+}
+
+function actionWords(action: InterventionAction): string {
+  switch (action.kind) {
+    case "remove":
+      return "without";
+    case "upweight":
+      return `upweighting ×${action.weight}`;
+    case "moveFrom":
+      return `showing only from step ${action.step} on`;
+    case "moveBefore":
+      return `showing only before step ${action.step}`;
+  }
+}
+
+/** Runs a request the panel's content checked; `compare` opens the intervention panel on the branch. */
 export async function runIntervention(
   ctx: Ctx,
   req: InterveneRequest,
-  compare: (runDirs: string[]) => void,
+  compare: (branchDir: string) => void,
 ): Promise<void> {
   if (!ctx.isTrusted) {
     const choice = await vscode.window.showWarningMessage(UNTRUSTED, "Manage Workspace Trust");
@@ -33,31 +158,44 @@ export async function runIntervention(
     );
     return;
   }
-  const steps = branchStepChoices(checkpointSteps(req.runDir), req.step);
+  const checkpoints = checkpointSteps(req.runDir);
+  const steps = branchStepChoices(checkpoints, req.step);
   if (steps.length === 0) {
     void vscode.window.showInformationMessage(`${entry.manifest.id} has no checkpoint at or before step ${req.step}.`);
     return;
   }
   const n = req.examples.length;
-  const what = `${n === 1 ? "example" : `${n} examples`} ${req.examples.slice(0, 8).join(", ")}${n > 8 ? ", …" : ""}`;
+  const what = req.top
+    ? `TracIn's top ${req.top.count} ${req.top.which}`
+    : `${n === 1 ? "example" : `${n} examples`} ${req.examples.slice(0, 8).join(", ")}${n > 8 ? ", …" : ""}`;
+  const title = `Retrain ${entry.manifest.id} with ${what} changed`;
   const pick = await vscode.window.showQuickPick(
     steps.map((s, i) => ({
       label: `step ${s}`,
       description: i === 0 ? `≤ the selected step ${req.step}` : "",
       step: s,
     })),
-    {
-      title: `Remove ${what} and retrain ${entry.manifest.id} from checkpoint…`,
-      placeHolder: `${steps.length} checkpoints`,
-    },
+    { title: `${title}: branch from checkpoint…`, placeHolder: `${steps.length} checkpoints` },
   );
   if (!pick) return;
+  // The run's last step (a move's step lies strictly between the branch step and it).
+  const end = Math.max(entry.manifest.totalSteps, ...checkpoints);
+  const action = await pickAction(title, pick.step, end);
+  if (!action) return;
+  const top = await pickTop(req, title);
+  if (top === "cancelled") return;
   const launch = ctx.launch(experiment);
-  const args = interveneArgs(req.runDir, pick.step, req.examples, ctx.config.backend);
+  const args = interveneArgs(req.runDir, pick.step, req.examples, ctx.config.backend, {
+    action,
+    ...(top ? { top } : {}),
+  });
+  const chosen = top
+    ? `TracIn's top ${top.count} ${top.which} ${top.from === top.to ? `at step ${top.from}` : `over steps ${top.from}–${top.to}`}`
+    : what;
   const result = await vscode.window.withProgress(
     {
       location: vscode.ProgressLocation.Notification,
-      title: `Retraining ${entry.manifest.id} from step ${pick.step} without ${what}…`,
+      title: `Retraining ${entry.manifest.id} from step ${pick.step} ${actionWords(action)} ${chosen}…`,
       cancellable: true,
     },
     async (_progress, token) => {
@@ -71,7 +209,7 @@ export async function runIntervention(
     },
   );
   if (!result.ok) {
-    ctx.showError(`Remove and retrain ${entry.manifest.id}: ${result.message}`);
+    ctx.showError(`Retrain ${entry.manifest.id}: ${result.message}`);
     return;
   }
   const branchDir = firstLinePath(result.stdout, launch.cwd);
@@ -81,5 +219,5 @@ export async function runIntervention(
   const words = interventionWords(branchDir);
   const text = words.ok ? words.lines.join(" ") : words.message;
   const choice = await vscode.window.showInformationMessage(text, "Compare");
-  if (choice === "Compare") compare([req.runDir, branchDir]);
+  if (choice === "Compare") compare(branchDir);
 }

@@ -8,6 +8,7 @@ import {
   CALIBRATION_DIR,
   type CalibrationRecord,
   INTERVENTION_FILE,
+  type InterventionAction,
   type InterventionRecord,
   predictionWords,
 } from "../shared/interventionFormat";
@@ -25,6 +26,9 @@ export interface InterveneRequest {
   runDir: string;
   examples: number[];
   step: number;
+  /** The examples are TracIn's top `count` at `step`; `scoredSteps` are the TracIn steps the panel showed (for an interval). */
+  top?: { which: "proponents" | "opponents"; count: number };
+  scoredSteps?: number[];
 }
 
 /**
@@ -44,7 +48,14 @@ export function checkInterveneRequest(
   const bad = m.examples.find((e) => !Number.isInteger(e) || !exampleIndices.has(e));
   if (bad !== undefined) return `example ${bad} is not one of the run's scored examples`;
   if (!steps.includes(m.step)) return `step ${m.step} is not a checkpoint the panel shows`;
-  return { runDir, examples: [...new Set(m.examples)].sort((a, b) => a - b), step: m.step };
+  if (m.top !== undefined && m.top.count > MAX_INTERVENE_EXAMPLES)
+    return `the top ${m.top.count}: at most ${MAX_INTERVENE_EXAMPLES} at once`;
+  return {
+    runDir,
+    examples: [...new Set(m.examples)].sort((a, b) => a - b),
+    step: m.step,
+    ...(m.top !== undefined ? { top: { which: m.top.which, count: m.top.count }, scoredSteps: [...steps] } : {}),
+  };
 }
 
 /** The checkpoints a branch can start from: those at or before the selected step, newest first. */
@@ -52,9 +63,132 @@ export function branchStepChoices(checkpoints: readonly number[], atMost: number
   return checkpoints.filter((s) => s <= atMost).sort((a, b) => b - a);
 }
 
-/** `lm intervene RUN --step K --remove IDX,… [--backend B]`: the branch goes beside its parent. */
-export function interveneArgs(runDir: string, step: number, examples: readonly number[], backend: string): string[] {
-  return ["intervene", runDir, "--step", String(step), "--remove", examples.join(","), ...backendArgs(backend)];
+/**
+ * TracIn's top k the page chose, as the CLI selects them (`--top-proponents N --at S | --over A:B`):
+ * passed on, so the branch records the selection, not a bare list.
+ */
+export interface TopSelection {
+  which: "proponents" | "opponents";
+  count: number;
+  from: number;
+  to: number;
+}
+
+/** What the branch does to the examples and how they were chosen (default: remove, the listed examples). */
+export interface InterveneOptions {
+  action?: InterventionAction;
+  top?: TopSelection;
+}
+
+/**
+ * `lm intervene RUN --step K (--remove | --upweight … --weight W | --move … --from S | --before S)
+ * (IDX,… | top --top-proponents N (--at S | --over A:B)) [--backend B]`: the branch goes beside its parent.
+ */
+export function interveneArgs(
+  runDir: string,
+  step: number,
+  examples: readonly number[],
+  backend: string,
+  options: InterveneOptions = {},
+): string[] {
+  const action = options.action ?? { kind: "remove" };
+  const list = options.top ? "top" : examples.join(",");
+  const actionArgs =
+    action.kind === "remove"
+      ? ["--remove", list]
+      : action.kind === "upweight"
+        ? ["--upweight", list, "--weight", String(action.weight)]
+        : ["--move", list, action.kind === "moveFrom" ? "--from" : "--before", String(action.step)];
+  const top = options.top;
+  const topArgs =
+    top === undefined
+      ? []
+      : [
+          `--top-${top.which}`,
+          String(top.count),
+          ...(top.from === top.to ? ["--at", String(top.from)] : ["--over", `${top.from}:${top.to}`]),
+        ];
+  return ["intervene", runDir, "--step", String(step), ...actionArgs, ...topArgs, ...backendArgs(backend)];
+}
+
+/** The weight of "Upweight ×w…": a number ≥ 0 other than 1 (×1 changes nothing), or what is wrong. */
+export function parseWeight(text: string): number | string {
+  const t = text.trim();
+  const w = Number(t);
+  if (t === "" || !Number.isFinite(w) || w < 0) return `The weight must be a number ≥ 0 (e.g. 3), not "${t}".`;
+  if (w === 1) return "A weight of 1 changes nothing: give another (0 removes, 3 counts each example three times).";
+  return w;
+}
+
+/**
+ * The step s of "Show only from step s on / only before step s": a whole number strictly between the
+ * branch step and the run's last checkpoint (elsewhere the move is no change, or a removal).
+ */
+export function parseMoveStep(text: string, branchStep: number, end: number): number | string {
+  const t = text.trim();
+  const s = Number(t);
+  if (t === "" || !Number.isInteger(s)) return `The step must be a whole number, not "${t}".`;
+  if (s <= branchStep || s >= end)
+    return `The step must lie strictly between the branch step ${branchStep} and the run's end ${end} (elsewhere the move is no change, or a removal).`;
+  return s;
+}
+
+/** "A:B" (TracIn checkpoints, A ≤ B) of "summed over an interval", each a step the panel shows. */
+export function parseStepInterval(text: string, steps: readonly number[]): { from: number; to: number } | string {
+  const m = /^\s*(\d+)\s*[:–-]\s*(\d+)\s*$/.exec(text);
+  if (!m)
+    return `Write the interval as A:B (two TracIn steps, e.g. ${steps[0] ?? 0}:${steps.at(-1) ?? 0}), not "${text.trim()}".`;
+  const from = Number(m[1]);
+  const to = Number(m[2]);
+  if (from > to) return `The interval's start ${from} is after its end ${to}.`;
+  const missing = [from, to].find((s) => !steps.includes(s));
+  if (missing !== undefined)
+    return `Step ${missing} has no TracIn scores; the scored steps: ${steps.slice(0, 12).join(", ")}${steps.length > 12 ? ", …" : ""}.`;
+  return { from, to };
+}
+
+/** More subsets than this is refused by the panel (each is a branch trained to the end). */
+export const MAX_CALIBRATION_SUBSETS = 1000;
+
+/** The fraction of "Calibrate…": a number in (0, 1), or a percentage ("25 %"), or what is wrong. */
+export function parseFraction(text: string): number | string {
+  const t = text.trim();
+  const percent = t.endsWith("%");
+  const f = Number(percent ? t.slice(0, -1).trim() : t) / (percent ? 100 : 1);
+  if (t === "" || !Number.isFinite(f) || f <= 0 || f >= 1)
+    return `The fraction must be a number between 0 and 1 (or a percentage such as 25 %), not "${t}".`;
+  return f;
+}
+
+/** The number of subsets of "Calibrate…": a whole number from 3 (a rank correlation of fewer says nothing). */
+export function parseSubsets(text: string): number | string {
+  const t = text.trim();
+  const n = Number(t);
+  if (t === "" || !Number.isInteger(n)) return `The number of subsets must be a whole number, not "${t}".`;
+  if (n < 3) return "At least 3 subsets: a rank correlation of fewer says nothing.";
+  if (n > MAX_CALIBRATION_SUBSETS) return `At most ${MAX_CALIBRATION_SUBSETS} subsets (each trains a branch).`;
+  return n;
+}
+
+/** `lm calibrate RUN --step K --fraction F --subsets M [--backend B]`: the sweep goes beside the run. */
+export function calibrateArgs(
+  runDir: string,
+  step: number,
+  fraction: number,
+  subsets: number,
+  backend: string,
+): string[] {
+  return [
+    "calibrate",
+    runDir,
+    "--step",
+    String(step),
+    "--fraction",
+    String(fraction),
+    "--subsets",
+    String(subsets),
+    ...backendArgs(backend),
+  ];
 }
 
 function isObj(x: unknown): x is Record<string, unknown> {

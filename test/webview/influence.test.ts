@@ -513,7 +513,12 @@ test("Remove and retrain…: posts the selected example, or TracIn's top 10 at t
       const msg = await lastPosted(p, "intervene");
       assert.deepEqual(msg?.examples, rows.map(index), which);
       assert.equal(msg?.step, STEPS[4]);
+      assert.deepEqual(msg?.top, { which, count: 10 }, "the host may offer the top 10 over an interval instead");
     }
+    // Calibrate…: the run shown, nothing else (the host asks the step, fraction and count).
+    await p.click("#calibrate");
+    await until(p, "window.__posted.some((m) => m.type === 'calibrate')");
+    assert.deepEqual(await lastPosted(p, "calibrate"), { type: "calibrate", runId: RUN.runId });
   } finally {
     await p.close();
   }

@@ -9,6 +9,7 @@ import { LAZY_RICH } from "./lazyRichPanel";
 import { LMC } from "./lmcPanel";
 import { LOSS_CURVES } from "./lossCurvesPanel";
 import { openPanel, registerSerializer, type PanelKind } from "./panelHost";
+import { CALIBRATION, COMPARE } from "./comparePanel";
 import { SHARPNESS } from "./sharpnessPanel";
 import { SWEEP } from "./sweepPanel";
 
@@ -37,6 +38,8 @@ export const PANELS = {
   icl: panel(ICL),
   sweep: panel(SWEEP),
   lmc: panel(LMC),
+  compare: panel(COMPARE),
+  calibration: panel(CALIBRATION),
 } as const;
 
 /** The analysis panels, by the name their commands use. */

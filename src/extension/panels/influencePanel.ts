@@ -8,6 +8,7 @@ import {
   isInfluenceWebviewMessage,
   type InfluenceHostMessage,
   type InfluenceState,
+  type CalibrateMessage,
   type InterveneMessage,
 } from "../../shared/panels/influence";
 import { influenceHtml } from "../../webview/influence/page";
@@ -58,6 +59,12 @@ export class InfluenceContent implements PanelContent<InfluenceState, Message> {
   intervene(m: InterveneMessage): InterveneRequest | string {
     if (!this.shown) return "nothing shown yet";
     return checkInterveneRequest(m, this.shown.runDir, this.shown.examples, this.shown.steps);
+  }
+
+  calibrate(m: CalibrateMessage): string | { runDir: string } {
+    if (!this.shown) return "nothing shown yet";
+    if (m.runId !== this.shown.runDir) return `the panel does not show ${m.runId}`;
+    return { runDir: this.shown.runDir };
   }
 
   refresh(): "init" {

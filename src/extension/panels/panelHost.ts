@@ -12,7 +12,9 @@ import type { PanelName, RerunAnalysisMessage } from "../../shared/panels/common
 import type { PageResources } from "../../webview/common/page";
 import type { Ctx } from "../context";
 import { saveExport } from "../exports";
+import { runCalibration } from "../calibrateRun";
 import { runIntervention } from "../interveneRun";
+import { CALIBRATION, COMPARE } from "./comparePanel";
 import { pathKey, samePath } from "../paths";
 import { LOSS_CURVES } from "./lossCurvesPanel";
 import { PanelSession, type PanelContent, type PanelWebviewMessage } from "./panelSession";
@@ -163,7 +165,8 @@ class PanelHost<S, H> implements OpenPanel {
         rerun: (m) => this.rerun(m),
         openRun: (runId) => this.openRun(runId),
         openSweep: (dirs) => openPanel(ctx, SWEEP, dirs),
-        intervene: (req) => void runIntervention(ctx, req, (dirs) => openPanel(ctx, LOSS_CURVES, dirs)),
+        intervene: (req) => void runIntervention(ctx, req, (branchDir) => openPanel(ctx, COMPARE, [branchDir])),
+        calibrate: (runDir) => void runCalibration(ctx, runDir, (dir) => openPanel(ctx, CALIBRATION, [dir])),
       },
       state,
     );

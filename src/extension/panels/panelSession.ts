@@ -11,7 +11,7 @@ import type {
   OpenSweepMessage,
   RerunAnalysisMessage,
 } from "../../shared/panels/common";
-import type { InterveneMessage } from "../../shared/panels/influence";
+import type { CalibrateMessage, InterveneMessage } from "../../shared/panels/influence";
 import type { InterveneRequest } from "../interventions";
 
 /** What a panel's page may post: the common messages, and rerun or open-run requests where the panel has them. */
@@ -20,7 +20,8 @@ export type PanelWebviewMessage<S> =
   | RerunAnalysisMessage
   | OpenRunMessage
   | OpenSweepMessage
-  | InterveneMessage;
+  | InterveneMessage
+  | CalibrateMessage;
 
 /** Messages for the page, and what could not be read while building them (shown as an error). */
 export interface PanelUpdate<H> {
@@ -53,6 +54,8 @@ export interface PanelContent<S, H> {
    * against what this content sent, or what is wrong with it.
    */
   intervene?(m: InterveneMessage): InterveneRequest | string;
+  /** The page asked to calibrate (the influence panel): the run's folder, checked against what this content shows, or what is wrong. */
+  calibrate?(m: CalibrateMessage): string | { runDir: string };
 }
 
 /** What the session needs from its host (the vscode adapter, or a test). */
@@ -71,6 +74,8 @@ export interface SessionHost<S> {
   openSweep(dirs: string[]): void;
   /** Run a checked "Remove and retrain…" (only panels whose content checks one get here). */
   intervene?(request: InterveneRequest): void;
+  /** Run a calibration of this run's influence scores (the host asks the step, fraction and count). */
+  calibrate?(runDir: string): void;
 }
 
 /** The text of an error for the page: its message, never a stack. */
@@ -132,6 +137,12 @@ export class PanelSession<S, H> {
         const dirs = this.content.sweepDirs?.(raw.id);
         if (dirs === undefined) this.host.warn(`${this.title}: ignored a request to open a sweep it did not offer`);
         else this.host.openSweep(dirs);
+        return;
+      }
+      case "calibrate": {
+        const checked = this.content.calibrate?.(raw) ?? "it does not offer calibration";
+        if (typeof checked === "string") this.host.warn(`${this.title}: ignored a request to calibrate: ${checked}`);
+        else this.host.calibrate?.(checked.runDir);
         return;
       }
       case "intervene": {

@@ -21,7 +21,8 @@ export type PanelName =
   | "conservation"
   | "icl"
   | "sweep"
-  | "lmc";
+  | "lmc"
+  | "compare";
 
 /** A run as the panels name and colour it; `colorIndex` picks the theme colour (stable per run). */
 export interface RunRef {

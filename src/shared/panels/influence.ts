@@ -108,10 +108,39 @@ export interface InterveneMessage {
   runId: string;
   examples: number[];
   step: number;
+  /**
+   * The examples are TracIn's top `count` proponents or opponents at `step`: the host may then
+   * offer the top k summed over an interval instead (the CLI's --top-… --over A:B).
+   */
+  top?: { which: "proponents" | "opponents"; count: number };
 }
 
-/** Messages the influence webview posts to the extension host: the common ones, rerun and intervene requests. */
-export type InfluenceWebviewMessage = CommonWebviewMessage<InfluenceState> | RerunAnalysisMessage | InterveneMessage;
+/** "Calibrate…": run `lm calibrate` on the run the panel shows (the host asks the step, fraction and count). */
+export interface CalibrateMessage {
+  type: "calibrate";
+  runId: string;
+}
+
+/** Messages the influence webview posts to the extension host: the common ones, rerun, intervene and calibrate requests. */
+export type InfluenceWebviewMessage =
+  | CommonWebviewMessage<InfluenceState>
+  | RerunAnalysisMessage
+  | InterveneMessage
+  | CalibrateMessage;
+
+function isTop(x: unknown): boolean {
+  return (
+    isObject(x) &&
+    (x["which"] === "proponents" || x["which"] === "opponents") &&
+    isNumber(x["count"]) &&
+    Number.isInteger(x["count"]) &&
+    x["count"] >= 1
+  );
+}
+
+export function isCalibrateMessage(x: unknown): x is CalibrateMessage {
+  return isObject(x) && x["type"] === "calibrate" && isString(x["runId"]);
+}
 
 export function isInterveneMessage(x: unknown): x is InterveneMessage {
   return (
@@ -121,7 +150,8 @@ export function isInterveneMessage(x: unknown): x is InterveneMessage {
     isNumberArray(x["examples"]) &&
     x["examples"].every((e) => Number.isInteger(e) && e >= 0) &&
     isNumber(x["step"]) &&
-    Number.isInteger(x["step"])
+    Number.isInteger(x["step"]) &&
+    (x["top"] === undefined || isTop(x["top"]))
   );
 }
 
@@ -204,5 +234,5 @@ export function isInfluenceHostMessage(x: unknown): x is InfluenceHostMessage {
 const isCommonInfluenceMessage = commonWebviewGuard(isInfluenceState);
 
 export function isInfluenceWebviewMessage(x: unknown): x is InfluenceWebviewMessage {
-  return isCommonInfluenceMessage(x) || isRerunAnalysisMessage(x) || isInterveneMessage(x);
+  return isCommonInfluenceMessage(x) || isRerunAnalysisMessage(x) || isInterveneMessage(x) || isCalibrateMessage(x);
 }

@@ -89,7 +89,9 @@ for (const btn of form.querySelectorAll<HTMLElement>(".rerun-btn")) {
 const TOP_K = 10;
 
 /** The examples and step "Remove and retrain…" asks for, or why it cannot yet. */
-export function interveneChoice(which: string): { examples: number[]; step: number } | string {
+export function interveneChoice(
+  which: string,
+): { examples: number[]; step: number; top?: { which: "proponents" | "opponents"; count: number } } | string {
   const run = view.run;
   const sel = rt.state.selected;
   const tracin = view.methods.get("tracin");
@@ -106,7 +108,8 @@ export function interveneChoice(which: string): { examples: number[]; step: numb
     TOP_K,
     which === "opponents" ? "opponents" : "proponents",
   );
-  return { examples: rows.map((i) => run.examples[i]!.index), step: sel.step };
+  const side = which === "opponents" ? "opponents" : "proponents";
+  return { examples: rows.map((i) => run.examples[i]!.index), step: sel.step, top: { which: side, count: TOP_K } };
 }
 
 byId("intervene").addEventListener("click", () => {
@@ -118,5 +121,13 @@ byId("intervene").addEventListener("click", () => {
   }
   rt.post({ type: "intervene", runId: view.run.runId, ...choice });
   const n = choice.examples.length;
-  status.textContent = `Asked to retrain ${view.run.label} without ${n === 1 ? `example ${choice.examples[0]}` : `${n} examples`} (from a checkpoint at or before step ${choice.step}).`;
+  status.textContent = `Asked to retrain ${view.run.label} changing ${n === 1 ? `example ${choice.examples[0]}` : `${n} examples`} (from a checkpoint at or before step ${choice.step}).`;
+});
+
+// ---- calibrate -----------------------------------------------------------------------------------
+
+byId("calibrate").addEventListener("click", () => {
+  if (!view.run) return;
+  rt.post({ type: "calibrate", runId: view.run.runId });
+  byId("interveneStatus").textContent = `Asked to calibrate the influence scores of ${view.run.label}.`;
 });

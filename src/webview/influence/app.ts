@@ -9,6 +9,7 @@ import {
   type InfluenceMethod,
   type InfluenceRun,
   type InfluenceState,
+  type CalibrateMessage,
   type InterveneMessage,
 } from "../../shared/panels/influence";
 import type { OwnMessage, RerunAnalysisMessage } from "../../shared/panels/common";
@@ -29,7 +30,7 @@ import {
 export const rt = new PanelRuntime<
   InfluenceState,
   OwnMessage<InfluenceHostMessage>,
-  RerunAnalysisMessage | InterveneMessage
+  RerunAnalysisMessage | InterveneMessage | CalibrateMessage
 >({
   name: "influence",
   defaultState: DEFAULT_INFLUENCE_STATE,

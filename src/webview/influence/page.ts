@@ -30,14 +30,14 @@ const BODY = `
   </label>
   <span class="spacer"></span>
   <span class="actions">
-    <label class="field">remove
-      <select id="interveneWhich" aria-label="examples to remove">
+    <label class="field">examples
+      <select id="interveneWhich" aria-label="examples to retrain without, upweight or move">
         <option value="selected">the selected example</option>
         <option value="proponents">top 10 proponents</option>
         <option value="opponents">top 10 opponents</option>
       </select>
     </label>
-    <vscode-button id="intervene" title="Branch the run at a checkpoint at or before the selected step without these examples (lm intervene), then compare the query loss with TracIn's prediction">Remove and retrain…</vscode-button>
+    <vscode-button id="intervene" title="Branch the run at a checkpoint at or before the selected step without these examples, or with them upweighted or moved (lm intervene), then compare the query loss with TracIn's prediction">Remove and retrain…</vscode-button>
     <vscode-button id="exportPng" secondary title="Save the heatmap as PNG">PNG</vscode-button>
     <vscode-button id="exportCsv" secondary title="Save the matrix (rows in the shown order) as CSV">CSV</vscode-button>
   </span>
@@ -50,6 +50,7 @@ const BODY = `
   <span class="flip-key"><span class="flip-swatch"></span>sign flips</span>
   <span id="query" class="note"></span>
   <span id="calibration" class="note" title="Linear datamodeling score: Spearman ρ of TracIn's predicted against the actual change of the query loss over random removals (lm calibrate)"></span>
+  <vscode-button id="calibrate" secondary title="Retrain on many random subsets of the training examples removed (lm calibrate) and score how well TracIn ranked their effects">Calibrate…</vscode-button>
 </div>
 <p id="interveneStatus" class="note" role="status"></p>
 <div class="influence-main">

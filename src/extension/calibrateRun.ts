@@ -1,0 +1,106 @@
+// The vscode side of "Calibrate…" (docs/interventions.md, "In VS Code"): from the Influence panel
+// or the command "Calibrate Influence…", ask the branch checkpoint, the fraction removed and the
+// number of subsets (each checked by interventions.ts as it is typed), run `lm calibrate` with
+// progress and Cancel (as "Remove and retrain…" runs `lm intervene`; it trains, so an untrusted
+// workspace refuses it), then show the score and open the calibration panel (its scatter plot).
+import * as vscode from "vscode";
+import { notAnExperimentReason } from "../shared/experimentFile";
+import { checkpointSteps, runLm } from "./branching";
+import type { Ctx } from "./context";
+import { calibrateArgs, calibrationLine, parseFraction, parseSubsets } from "./interventions";
+
+const UNTRUSTED =
+  "Calibrating trains many branches of the run, which runs the code of the experiment file, so it needs a trusted workspace.";
+
+async function ask<T>(
+  title: string,
+  prompt: string,
+  value: string,
+  parse: (t: string) => T | string,
+): Promise<T | undefined> {
+  const text = await vscode.window.showInputBox({
+    title,
+    prompt,
+    value,
+    validateInput: (t) => {
+      const r = parse(t);
+      return typeof r === "string" ? r : undefined;
+    },
+  });
+  if (text === undefined) return undefined;
+  const r = parse(text);
+  return typeof r === "string" ? undefined : r;
+}
+
+/** Runs a calibration of `runDir`; `show` opens the calibration panel on it. */
+export async function runCalibration(ctx: Ctx, runDir: string, show: (runDir: string) => void): Promise<void> {
+  if (!ctx.isTrusted) {
+    const choice = await vscode.window.showWarningMessage(UNTRUSTED, "Manage Workspace Trust");
+    if (choice) void vscode.commands.executeCommand("workbench.trust.manage");
+    return;
+  }
+  const entry = ctx.runIndex.get(runDir) ?? ctx.runIndex.update(runDir);
+  if (!entry || entry.status === "invalid") {
+    ctx.showError(`${runDir} is not a readable run folder`);
+    return;
+  }
+  const id = entry.manifest.id;
+  const experiment = entry.manifest.experiment?.path;
+  if (experiment === undefined || notAnExperimentReason(experiment) !== undefined) {
+    void vscode.window.showInformationMessage(
+      `${id} was not written by a TypeScript experiment, so the trainer cannot retrain it.`,
+    );
+    return;
+  }
+  const steps = [...checkpointSteps(runDir)].sort((a, b) => b - a);
+  if (steps.length === 0) {
+    void vscode.window.showInformationMessage(`${id} has no checkpoint to branch from.`);
+    return;
+  }
+  const title = `Calibrate the influence scores of ${id}`;
+  const pick = await vscode.window.showQuickPick(
+    steps.map((s) => ({ label: `step ${s}`, step: s })),
+    { title: `${title}: branch every subset from checkpoint…`, placeHolder: `${steps.length} checkpoints` },
+  );
+  if (!pick) return;
+  const fraction = await ask(
+    title,
+    "The fraction of the scored training examples each subset removes (between 0 and 1, or a percentage)",
+    "0.1",
+    parseFraction,
+  );
+  if (fraction === undefined) return;
+  const subsets = await ask(
+    title,
+    "How many random subsets (each a branch trained to the end; at least 3)",
+    "20",
+    parseSubsets,
+  );
+  if (subsets === undefined) return;
+  const launch = ctx.launch(experiment);
+  const args = calibrateArgs(runDir, pick.step, fraction, subsets, ctx.config.backend);
+  const result = await vscode.window.withProgress(
+    {
+      location: vscode.ProgressLocation.Notification,
+      title: `Calibrating ${id}: ${subsets} branches from step ${pick.step}, each without ${(fraction * 100).toFixed(3).replace(/\.?0+$/, "")} % of the examples…`,
+      cancellable: true,
+    },
+    async (_progress, token) => {
+      const controller = new AbortController();
+      const sub = token.onCancellationRequested(() => controller.abort());
+      try {
+        return await runLm(launch, args, (l) => ctx.log.info(l), controller.signal);
+      } finally {
+        sub.dispose();
+      }
+    },
+  );
+  if (!result.ok) {
+    ctx.showError(`Calibrate ${id}: ${result.message}`);
+    return;
+  }
+  await ctx.rescan();
+  show(runDir);
+  const line = calibrationLine(runDir) ?? "no calibration file was written";
+  void vscode.window.showInformationMessage(`${id}: ${line}`);
+}
