@@ -109,6 +109,9 @@ export const TreeItemContext = {
   sweep: "learningMechanics.sweep",
 } as const;
 
+/** Appended to a run's context value when it is a branch (run.json has `branchOf`): Compare with Parent. */
+export const BRANCH_CONTEXT_SUFFIX = ".branch";
+
 /** How long a freshly spawned trainer may take to print `ready` (bundling tfjs takes a moment). */
 export const READY_TIMEOUT_MS = 30_000;
 /** How long `list` may take (the trainer bundles and evaluates the experiment file). */

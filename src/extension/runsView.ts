@@ -6,7 +6,7 @@ import * as path from "node:path";
 import * as vscode from "vscode";
 import type { AnalyzerState } from "./analyzers";
 import type { RunStatus } from "../shared/runFormat";
-import { Commands, TreeItemContext, Views } from "./constants";
+import { BRANCH_CONTEXT_SUFFIX, Commands, TreeItemContext, Views } from "./constants";
 import type { Ctx } from "./context";
 import { folderDescription } from "./displayPath";
 import { Emitter } from "./events";
@@ -263,7 +263,8 @@ export function runsTreeItem(node: RunsNode, sources: RunsItemSources): vscode.T
       item.description = text.description;
       item.tooltip = new vscode.MarkdownString(text.tooltip);
       item.iconPath = statusIcon(m.status);
-      item.contextValue = active ? TreeItemContext.runActive : TreeItemContext.run;
+      item.contextValue =
+        (active ? TreeItemContext.runActive : TreeItemContext.run) + (m.branchOf ? BRANCH_CONTEXT_SUFFIX : "");
       item.command = { title: "Open Run", command: Commands.openRun, arguments: [e.runDir] };
       return item;
     }

@@ -197,6 +197,17 @@ export async function contextMenuAction(cs: CodeServer, row: Locator, action: st
   await item.waitFor({ state: "hidden", timeout: 5_000 });
 }
 
+/** The labels of `row`'s context menu (then closed with Escape). */
+export async function contextMenuLabels(cs: CodeServer, row: Locator): Promise<string[]> {
+  await row.click({ button: "right" });
+  const items = cs.page.locator(".context-view .monaco-menu .action-item .action-label");
+  await items.first().waitFor({ state: "visible", timeout: 10_000 });
+  const labels = (await items.allInnerTexts()).map((t) => t.trim()).filter((t) => t !== "");
+  await cs.page.keyboard.press("Escape");
+  await items.first().waitFor({ state: "hidden", timeout: 5_000 });
+  return labels;
+}
+
 /**
  * Does `act` and retries it (at most `attempts` times) when the workbench answers with a "command
  * … not found" notification: the Runs view redraws its whole tree on every run change, and a click

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { after, describe, test } from "node:test";
 import type { Frame } from "playwright-core";
 import type { CodeServer } from "./codeServer";
@@ -16,6 +16,7 @@ import {
   CLI,
   cliTrain,
   contextMenuAction,
+  contextMenuLabels,
   extensionNotReady,
   inkedPixels,
   openRunsView,
@@ -160,6 +161,20 @@ describe("e2e: intervene and check", () => {
       timings["intervention panel"] = since(t0);
       await sleep(300);
       await cs.screenshot("intervention-panel");
+
+      // Compare with Parent is offered on the branch's row only (the branch is nested under its parent).
+      const branchRow = runsRow(cs, basename(branchDir));
+      await waitFor(
+        "the branch nested under its parent",
+        async () => {
+          if ((await row.getAttribute("aria-expanded")) === "false") await row.locator(".monaco-tl-twistie").click();
+          return (await branchRow.count()) > 0 && (await branchRow.isVisible()) ? true : undefined;
+        },
+        30_000,
+        500,
+      );
+      assert.ok((await contextMenuLabels(cs, branchRow)).includes("Compare with Parent"), "on the branch");
+      assert.ok(!(await contextMenuLabels(cs, row)).includes("Compare with Parent"), "not on the parent");
       console.log(`intervention e2e timings (ms): ${JSON.stringify({ ...timings, ink })}`);
     } finally {
       ws.dispose();
