@@ -85,6 +85,7 @@ const targets = [
       tensorboard: "bench/tensorboard.bench.ts",
       sweep: "bench/sweep.ts",
       sweepPanel: "bench/sweepPanel.bench.ts",
+      panelLoad: "bench/panelLoad.bench.ts",
       intervene: "bench/intervene.ts",
     },
     outdir: join(dist, "bench"),

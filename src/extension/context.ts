@@ -17,6 +17,7 @@ import {
 import { AnalyzerPool, analysisDue } from "./analyzers";
 import { Emitter, type Event } from "./events";
 import { pathKey } from "./paths";
+import { AnalysisCache } from "../shared/analysisFormat";
 import { type RunEntry, RunIndex } from "./runIndex";
 import { SweepIndex } from "./sweeps";
 import { type ActiveRun, type Launch, type Log, SHUTDOWN_GRACE_MS, Supervisor } from "./supervisor";
@@ -171,6 +172,8 @@ export class Ctx implements vscode.Disposable {
   get runIndex(): RunIndex {
     return this.index;
   }
+  /** The panels' analysis files, read incrementally (a record appended costs that record). */
+  readonly analysisCache = new AnalysisCache();
   /** The sweep folders under the run roots (src/extension/sweeps.ts). */
   get sweeps(): SweepIndex {
     return this.sweepIndex;

@@ -15,7 +15,13 @@ import type { AnalysisOverrides, RunRef } from "./panels/common";
 import type { GrokCurves, GrokReport, GrokRun, IndicatorSeries } from "./panels/grokking";
 import type { BifChains, InfluenceMatrix, InfluenceRun } from "./panels/influence";
 import type { LayerSeries, LazyRichMetric, LazyRichRun } from "./panels/lazyRich";
-import { ANALYSIS_NAMES, type AnalysisFile, type AnalysisName, readAnalysis } from "./analysisFormat";
+import {
+  ANALYSIS_NAMES,
+  type AnalysisCache,
+  type AnalysisFile,
+  type AnalysisName,
+  readAnalysis,
+} from "./analysisFormat";
 import { EXPERIMENT_EXTENSIONS } from "./experimentFile";
 import { readMetrics } from "./metricsReader";
 import { METRICS_FILE, type MetricsRecord, type RunManifest } from "./runFormat";
@@ -35,8 +41,13 @@ export interface RunData {
 /**
  * Reads a run's metrics and analyses; a broken analysis file is reported, never thrown. Only the
  * grokking view reads the metrics: the others can skip a file that may hold millions of lines.
+ * With `analyses` (the extension host's cache), only what was appended since the last read is parsed.
  */
-export function loadRunData(runDir: string, manifest: RunManifest, options: { metrics?: boolean } = {}): RunData {
+export function loadRunData(
+  runDir: string,
+  manifest: RunManifest,
+  options: { metrics?: boolean; analyses?: AnalysisCache | undefined } = {},
+): RunData {
   const metricsPath = join(runDir, METRICS_FILE);
   const read = options.metrics !== false && existsSync(metricsPath) ? readMetrics(metricsPath) : undefined;
   const metrics = read?.records ?? [];
@@ -44,7 +55,7 @@ export function loadRunData(runDir: string, manifest: RunManifest, options: { me
   const unreadable: RunData["unreadable"] = [];
   for (const name of ANALYSIS_NAMES) {
     try {
-      const file = readAnalysis(runDir, name);
+      const file = options.analyses ? options.analyses.read(runDir, name) : readAnalysis(runDir, name);
       if (file) (analyses as Record<string, unknown>)[name] = file;
     } catch (e) {
       unreadable.push({ analysis: name, message: e instanceof Error ? e.message : String(e) });

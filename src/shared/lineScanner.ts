@@ -32,12 +32,17 @@ export interface ScanOptions {
   chunkBytes?: number;
   /** Longest line handed over with its bytes (default READ_LIMITS.lineBytes). */
   maxLineBytes?: number;
+  /**
+   * Start here instead of at the file's beginning: `offset` is the first byte of a line, `line` the
+   * number of lines before it (a reader that scanned up to there before and reads what was appended).
+   */
+  from?: { offset: number; line: number };
 }
 
 export interface ScanResult {
   /** The file's size when opened: every byte before it was scanned. */
   size: number;
-  /** Lines handed over. */
+  /** Lines handed over (counting the `from.line` lines before a scan that started later). */
   lines: number;
   /** read(2) calls made (each of at most `chunkBytes`). */
   reads: number;
@@ -62,6 +67,13 @@ class LineSplitter {
 
   get lines(): number {
     return this.lineNumber;
+  }
+
+  /** The next byte pushed is at file offset `offset`, the first of line `line` + 1. */
+  startAt(offset: number, line: number): void {
+    this.offset = offset;
+    this.lineStart = offset;
+    this.lineNumber = line;
   }
 
   push(chunk: Buffer): void {
@@ -115,7 +127,9 @@ function splitterFor(
 ): { splitter: LineSplitter; chunkBytes: number } {
   const chunkBytes = Math.max(1, Math.floor(options.chunkBytes ?? DEFAULT_CHUNK_BYTES));
   const maxLineBytes = Math.max(0, Math.floor(options.maxLineBytes ?? READ_LIMITS.lineBytes));
-  return { splitter: new LineSplitter(maxLineBytes, onLine), chunkBytes };
+  const splitter = new LineSplitter(maxLineBytes, onLine);
+  if (options.from) splitter.startAt(options.from.offset, options.from.line);
+  return { splitter, chunkBytes };
 }
 
 /**
@@ -131,8 +145,8 @@ export function scanLinesSync(
   const { fd, size } = openRegularSync(path);
   let reads = 0;
   try {
-    const buf = Buffer.allocUnsafe(Math.max(1, Math.min(chunkBytes, size)));
-    let pos = 0;
+    let pos = Math.min(options.from?.offset ?? 0, size);
+    const buf = Buffer.allocUnsafe(Math.max(1, Math.min(chunkBytes, size - pos)));
     while (pos < size) {
       const n = fs.readSync(fd, buf, 0, Math.min(buf.length, size - pos), pos);
       reads++;
@@ -157,8 +171,8 @@ export async function scanLines(
   const { handle, size } = await openRegular(path);
   let reads = 0;
   try {
-    const buf = Buffer.allocUnsafe(Math.max(1, Math.min(chunkBytes, size)));
-    let pos = 0;
+    let pos = Math.min(options.from?.offset ?? 0, size);
+    const buf = Buffer.allocUnsafe(Math.max(1, Math.min(chunkBytes, size - pos)));
     while (pos < size) {
       const { bytesRead } = await handle.read(buf, 0, Math.min(buf.length, size - pos), pos);
       reads++;

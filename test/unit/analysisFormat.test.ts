@@ -1,12 +1,22 @@
 import assert from "node:assert/strict";
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, rmSync, symlinkSync } from "node:fs";
 import {
+  AnalysisCache,
   AnalysisFileError,
+  AnalysisFileReader,
   analysisPath,
   canonicalJson,
   parseAnalysisText,
@@ -80,6 +90,60 @@ describe("analysis files", () => {
       { line: 4, reason: "no finite numeric step" },
       { line: 6, reason: "not valid JSON: unexpected character at line 1, column 1" },
     ]);
+  });
+
+  test("incremental reads: only what was appended is parsed, and every read equals a whole one", (t) => {
+    const run = mkdtempSync(join(tmpdir(), "lm-analyses-inc-"));
+    t.after(() => rmSync(run, { recursive: true, force: true }));
+    mkdirSync(join(run, "analyses"));
+    const file = analysisPath(run, "weights");
+    const reader = new AnalysisFileReader(run, "weights", { chunkBytes: 5 });
+    const check = (steps: number[], reads: { whole: number; appended: number }, what: string) => {
+      const got = reader.read();
+      const whole = readAnalysis(run, "weights");
+      assert.deepEqual(got, whole, `${what}: the same as a whole read`);
+      assert.deepEqual(
+        got?.records.map((r) => r.step),
+        steps,
+        what,
+      );
+      assert.deepEqual(reader.reads, reads, `${what}: reads`);
+      return got;
+    };
+    assert.equal(reader.read(), undefined, "no file yet");
+    writeFileSync(file, [header({ every: 1 }), '{"step":0}', '{"step":10}', ""].join("\n"));
+    check([0, 10], { whole: 1, appended: 0 }, "first read");
+    appendFileSync(file, '{"step":20}\nnot json\n{"step":3');
+    let f = check([0, 10, 20], { whole: 1, appended: 1 }, "appended, with a bad line and a partial tail");
+    assert.equal(f?.partialTail, true);
+    assert.deepEqual(f?.badLines, [5]);
+    appendFileSync(file, '0}\n{"step":10,"again":true}\n');
+    f = check([0, 10, 20, 30], { whole: 1, appended: 2 }, "the tail completed; step 10 rewritten");
+    assert.equal(f?.partialTail, false);
+    assert.deepEqual(f?.records[1], { step: 10, again: true });
+    check([0, 10, 20, 30], { whole: 1, appended: 3 }, "nothing new");
+    // Replaced (the analyzer archives and restarts): another inode, read whole.
+    writeFileSync(`${file}.new`, [header({ every: 2 }), '{"step":0}', ""].join("\n"));
+    renameSync(`${file}.new`, file);
+    f = check([0], { whole: 2, appended: 3 }, "replaced");
+    assert.deepEqual(f?.header.settings, { every: 2 });
+    // Shrunk in place: read whole.
+    appendFileSync(file, '{"step":2}\n{"step":4}\n');
+    check([0, 2, 4], { whole: 2, appended: 4 }, "appended again");
+    truncateSync(file, readFileSync(file).length - '{"step":4}\n'.length);
+    check([0, 2], { whole: 3, appended: 4 }, "shrunk");
+    // The header rewritten in place (same inode, longer file): read whole.
+    writeFileSync(file, [header({ every: 3 }), '{"step":0}', '{"step":3}', '{"step":6}', ""].join("\n"));
+    f = check([0, 3, 6], { whole: 4, appended: 4 }, "header changed");
+    assert.deepEqual(f?.header.settings, { every: 3 });
+    rmSync(file);
+    assert.equal(reader.read(), undefined, "removed");
+    // The cache keeps one reader per run and analysis, at most `capacity` of them.
+    writeFileSync(file, [header({}), '{"step":0}', ""].join("\n"));
+    const cache = new AnalysisCache(1);
+    assert.deepEqual(cache.read(run, "weights")?.records, [{ step: 0 }]);
+    assert.equal(cache.read(run, "kernel"), undefined);
+    assert.deepEqual(cache.read(run, "weights")?.records, [{ step: 0 }]);
   });
 
   test("read: in chunks, lines over the limit skipped; FIFOs and /dev/zero links refused at once", async (t) => {

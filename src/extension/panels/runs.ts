@@ -3,6 +3,7 @@
 
 import * as path from "node:path";
 import type { RunRef } from "../../shared/panels/common";
+import type { AnalysisCache } from "../../shared/analysisFormat";
 import { loadRunData, type RunData } from "../../shared/analysisViews";
 import type { RunStatus } from "../../shared/runFormat";
 import type { RunIndex } from "../runIndex";
@@ -11,6 +12,8 @@ import { pathKey } from "../paths";
 /** What panel contents need from the extension (the `Ctx` offers it; tests build their own). */
 export interface PanelEnv {
   readonly runIndex: Pick<RunIndex, "get" | "update" | "all">;
+  /** Analysis files read incrementally, shared by the panels (absent: each read is whole). */
+  readonly analysisCache?: AnalysisCache;
 }
 
 /** A stable key for a set of runs. */
@@ -44,7 +47,7 @@ export function loadRun(
   if (!entry) return { problem: `${runDir}: no run.json` };
   if (entry.status === "invalid") return { problem: `${runDir}: ${entry.problem}` };
   try {
-    return { data: loadRunData(runDir, entry.manifest, options) };
+    return { data: loadRunData(runDir, entry.manifest, { ...options, analyses: env.analysisCache }) };
   } catch (e) {
     return { problem: `${entry.manifest.id}: ${e instanceof Error ? e.message : String(e)}` };
   }

@@ -137,7 +137,7 @@ export class SweepContent implements PanelContent<SweepState, Message> {
     if (known && !read) return done({ ...base, status, y: known });
     if (!read) return { point: { ...base, status, y: {} }, pending: true };
     try {
-      const y = pointSummary(loadRunData(runDir, entry.manifest, { metrics: true }));
+      const y = pointSummary(loadRunData(runDir, entry.manifest, { metrics: true, analyses: this.env.analysisCache }));
       this.summaries.set(runDir, y);
       return done({ ...base, status, y });
     } catch (e) {
@@ -190,7 +190,7 @@ export class ImplicitSweepContent implements PanelContent<SweepState, Message> {
     const run = { runDir, manifest: entry.manifest, status: entry.status };
     let y: Record<QuantityKey, number> = {};
     try {
-      y = pointSummary(loadRunData(runDir, entry.manifest, { metrics: true }));
+      y = pointSummary(loadRunData(runDir, entry.manifest, { metrics: true, analyses: this.env.analysisCache }));
     } catch (e) {
       problems.push(`${runDir}: ${e instanceof Error ? e.message : String(e)}`);
     }
