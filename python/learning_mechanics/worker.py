@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch
 
 from . import tensorfile
-from .batches import batch_schedule
+from .batches import FreshSequences, batch_schedule
 from .models import SystemModel, UnsupportedModel, build_model, loss_of
 from .optim import Optimizer
 from .protocol import PROTOCOL_VERSION, TENSOR_PREFIXES, Channel, ProtocolError, StartRequest, check_start, parse_request
@@ -172,6 +172,7 @@ class Run:
                 self.train.f0 = self._chunked(init_model, self.train.x)
                 self.test.f0 = self._chunked(init_model, self.test.x) if self.test.n else None
 
+        self.masks = self._masks(tensors)
         self.optimizer = Optimizer(spec["optimizer"], self.params, int(spec["steps"]))
         opt_prefix = TENSOR_PREFIXES["optimizer"]
         slots = {k[len(opt_prefix):]: v for k, v in tensors.items() if k.startswith(opt_prefix)}
@@ -180,7 +181,15 @@ class Run:
                 self.optimizer.import_state(int(start["optimizerT"]), slots)
             except ValueError as e:
                 raise WorkerError("data", str(e)) from None
-        self.batches = batch_schedule(spec["batchSize"], self.train.n, int(spec["seed"]))
+        if self.masks:
+            # The trainer sends them masked already; zeroed here too so the worker's invariant
+            # (masked weights and their optimizer state exactly zero) does not rest on the sender.
+            self._mask_params()
+            self.optimizer.mask_state(self.masks)
+        fresh = spec.get("freshSequences")
+        # Fresh sequences every step (inContextRegression): drawn here from (seed, t) as TypeScript draws them.
+        self.fresh = FreshSequences(fresh) if fresh else None
+        self.batches = None if self.fresh else batch_schedule(spec["batchSize"], self.train.n, int(spec["seed"]))
         channel.send("ready", device=str(self.device), deviceName=device_name(self.device), threads=torch.get_num_threads(), fromStep=self.from_step)
 
     # --- loading
@@ -203,6 +212,41 @@ class Run:
                 if list(t.shape) != shape:
                     raise WorkerError("data", f'{prefix}{name} has shape {list(t.shape)}, expected {shape}')
                 p.copy_(t.to(torch.float32))
+
+    def _masks(self, tensors: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """The run's weight masks (`mask/<param>`, 0/1; src/trainer/masks.ts), on the device. The
+        trainer checked them against the model; checked again so a bad file fails by name here."""
+        prefix = TENSOR_PREFIXES["mask"]
+        masks: Dict[str, torch.Tensor] = {}
+        for key, t in tensors.items():
+            if not key.startswith(prefix):
+                continue
+            name = key[len(prefix):]
+            p = self.params.get(name)
+            if p is None:
+                raise WorkerError("data", f'mask "{name}" names no parameter of this model (it has: {", ".join(self.params)})')
+            if list(t.shape) != list(p.shape):
+                raise WorkerError("data", f'mask "{name}" has shape {list(t.shape)}, the parameter has {list(p.shape)}')
+            masks[name] = t.to(self.device, torch.float32)
+        return masks
+
+    def _mask_grads(self) -> None:
+        """Zeroes the masked entries of the gradients before the update. With a zero gradient, and
+        the moments the trainer sends zeroed at the masked entries (masks.ts `maskSlots`), Adam's
+        m and v and SGD's momentum stay exactly zero there, so the update there is 0 / (√0 + eps) = 0;
+        coupled weight decay adds wd·w = 0 and AdamW's decoupled decay multiplies 0 by (1 − lr·wd)."""
+        for name, m in self.masks.items():
+            g = self.params[name].grad
+            if g is not None:
+                g.mul_(m)
+
+    def _mask_params(self) -> None:
+        """Zeroes the masked weights after the update, as the tfjs loop does: the gradient masking
+        above already keeps them at zero, but this holds whatever the optimizer does (a momentum
+        slot imported from elsewhere, a future optimizer), and costs one multiply per tensor."""
+        with torch.no_grad():
+            for name, m in self.masks.items():
+                self.params[name].mul_(m)
 
     def _split(self, tensors: Dict[str, torch.Tensor], which: str) -> Split:
         pre = TENSOR_PREFIXES["data"] + which
@@ -282,7 +326,13 @@ class Run:
         rate_step, rate_time, rate = step, t0, 0.0
         while step < total:
             t = step + 1
-            if self.batches is not None:
+            if self.fresh is not None:
+                size = int(spec["batchSize"])
+                fx, fy = self.fresh.batch(int(spec["seed"]), t, size)
+                bx = torch.frombuffer(fx, dtype=torch.float32).reshape(size, -1).to(self.device)
+                by = torch.frombuffer(fy, dtype=torch.float32).reshape(size, -1).to(self.device)
+                bf0 = None
+            elif self.batches is not None:
                 idx = torch.tensor(self.batches.indices(t), device=self.device)
                 bx, by = train.x[idx], train.y[idx]
                 bf0 = train.f0[idx] if train.f0 is not None else None
@@ -296,7 +346,11 @@ class Run:
                 # As the TypeScript loop: the update is not applied; `step` is the last finite one.
                 self.channel.send("diverged", step=step, reason=f"the training loss became {_js_number(loss)}")
                 return
+            if self.masks:
+                self._mask_grads()
             opt.step()
+            if self.masks:
+                self._mask_params()
             step = t
 
             stopping = self.requests.stop.is_set()

@@ -8,7 +8,9 @@
 
 import type { DeepLinearSpec, InputKind, MlpSpec, OptimizerSpec, OutputKind, TransformerSpec } from "../sdk/spec";
 
-export const WORKER_PROTOCOL_VERSION = 1;
+// 2: `mask/<param>` tensors (lottery tickets), per-example loss weights, the every-position
+// transformer. A version-1 worker would ignore the masks and train a dense model: refused instead.
+export const WORKER_PROTOCOL_VERSION = 2;
 
 /** The models the worker implements (custom tfjs models run on the tfjs backends only). */
 export type WorkerModelSpec = MlpSpec | TransformerSpec | DeepLinearSpec;
@@ -29,6 +31,12 @@ export interface WorkerSystem {
   seed: number;
   /** Every parameter in creation order; the worker checks its model has exactly these. */
   params: Array<{ name: string; shape: number[] }>;
+  /**
+   * Fresh training sequences every step (tasks.inContextRegression without `trainSequences`): the
+   * worker draws update t's batch from (seed, t) with the generator of src/sdk/rng.ts, as
+   * src/trainer/tasks/inContextRegression.ts does (python/learning_mechanics/batches.py).
+   */
+  freshSequences?: { dim: number; points: number; noise: number; tasks?: number; dataSeed: number };
 }
 
 /** Devices the worker accepts: "cpu", "cuda", "cuda:N", "mps". */
@@ -99,6 +107,8 @@ export const WORKER_TENSORS = {
   init: "init/",
   /** Optimizer state `optimizer/<slot>/<param>`, as in run checkpoints. */
   optimizer: "optimizer/",
+  /** Weight masks `mask/<param>` (0/1, the parameter's shape; a parameter without one is dense): src/trainer/masks.ts. */
+  mask: "mask/",
 } as const;
 
 export function encodeWorkerMessage(message: WorkerRequest | WorkerEvent): string {

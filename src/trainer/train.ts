@@ -207,7 +207,7 @@ class Training {
         throw new UsageError(
           "an intervention on the data trains on a tfjs backend (cpu, wasm, native, gpu); the torch backend has no per-example weights yet",
         );
-      // Read (and refused on torch) before anything is written.
+      // Read before anything is written.
       const maskSet = runMasks(req, resumed !== undefined);
       let system: SystemInstance;
       try {
@@ -445,6 +445,7 @@ class Training {
                 ]),
               )
             : undefined,
+        masks: this.masks?.masks,
         fromStep: resumedAt ?? 0,
         optimizerT: resumedAt !== undefined ? snapshot.t : 0,
       },

@@ -36,6 +36,8 @@ export interface WorkerRunStart {
   /** Step-0 parameters, for a centred model that resumes. */
   init?: readonly ParamValues[] | undefined;
   optimizer?: ReadonlyMap<string, { shape: number[]; values: Float32Array }> | undefined;
+  /** Weight masks (a lottery ticket): the worker keeps the masked weights exactly zero. */
+  masks?: ReadonlyMap<string, { shape: number[]; values: Float32Array }> | undefined;
   fromStep: number;
   optimizerT: number;
 }
@@ -70,6 +72,7 @@ export async function runOnWorker(
       params: start.params,
       ...(start.init ? { init: start.init } : {}),
       ...(start.optimizer ? { optimizer: start.optimizer } : {}),
+      ...(start.masks ? { masks: start.masks } : {}),
     });
     worker = await TorchWorker.spawn({ python: start.python });
     const w = worker;
