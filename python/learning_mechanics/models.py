@@ -379,5 +379,17 @@ def loss_of(out: torch.Tensor, y: torch.Tensor, classes: bool) -> torch.Tensor:
     return torch.mean((out - y) ** 2)
 
 
+def weighted_loss_of(out: torch.Tensor, y: torch.Tensor, classes: bool, w: torch.Tensor) -> torch.Tensor:
+    """(1/B) Σ w_i ℓ_i over a minibatch of B rows, divided by B and not by Σ w_i, so that an example
+    of weight 0 leaves every other example's step as it was (train.ts `weightedLossOf`)."""
+    if classes:
+        per_example = F.cross_entropy(out, y, reduction="none")
+    elif out.dim() > 1:
+        per_example = torch.mean((out - y) ** 2, dim=-1)
+    else:
+        per_example = (out - y) ** 2
+    return torch.mean(per_example * w)
+
+
 def named_parameters(model: nn.Module) -> Dict[str, nn.Parameter]:
     return dict(model.named_parameters())

@@ -43,6 +43,8 @@ class WorkerSystem(TypedDict, total=False):
     params: List[ParamInfo]
     # inContextRegression without a fixed training set: {dim, points, noise, tasks?, dataSeed}.
     freshSequences: Dict[str, Any]
+    # An intervention branch: {action, examples} (src/shared/interventionFormat.ts), per-example loss weights.
+    exampleWeights: Dict[str, Any]
 
 
 class StartRequest(TypedDict, total=False):

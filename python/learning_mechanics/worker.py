@@ -22,7 +22,8 @@ import torch
 
 from . import tensorfile
 from .batches import FreshSequences, batch_schedule
-from .models import SystemModel, UnsupportedModel, build_model, loss_of
+from .intervention import ExampleWeights, as_tensor
+from .models import SystemModel, UnsupportedModel, build_model, loss_of, weighted_loss_of
 from .optim import Optimizer
 from .protocol import PROTOCOL_VERSION, TENSOR_PREFIXES, Channel, ProtocolError, StartRequest, check_start, parse_request
 
@@ -190,6 +191,9 @@ class Run:
         # Fresh sequences every step (inContextRegression): drawn here from (seed, t) as TypeScript draws them.
         self.fresh = FreshSequences(fresh) if fresh else None
         self.batches = None if self.fresh else batch_schedule(spec["batchSize"], self.train.n, int(spec["seed"]))
+        weights = spec.get("exampleWeights")
+        # An intervention branch (lm intervene, lm calibrate): per-example loss weights.
+        self.weights = ExampleWeights(weights) if weights else None
         channel.send("ready", device=str(self.device), deviceName=device_name(self.device), threads=torch.get_num_threads(), fromStep=self.from_step)
 
     # --- loading
@@ -326,6 +330,7 @@ class Run:
         rate_step, rate_time, rate = step, t0, 0.0
         while step < total:
             t = step + 1
+            rows: Optional[List[int]] = None
             if self.fresh is not None:
                 size = int(spec["batchSize"])
                 fx, fy = self.fresh.batch(int(spec["seed"]), t, size)
@@ -333,13 +338,17 @@ class Run:
                 by = torch.frombuffer(fy, dtype=torch.float32).reshape(size, -1).to(self.device)
                 bf0 = None
             elif self.batches is not None:
-                idx = torch.tensor(self.batches.indices(t), device=self.device)
+                rows = self.batches.indices(t)
+                idx = torch.tensor(rows, device=self.device)
                 bx, by = train.x[idx], train.y[idx]
                 bf0 = train.f0[idx] if train.f0 is not None else None
             else:
                 bx, by, bf0 = train.x, train.y, train.f0
             opt.zero_grad()
-            scaled = loss_of(sm.output(bx, bf0), by, self.classes) * sm.loss_scale
+            w = self.weights.at(t, rows, train.n) if self.weights is not None else None
+            out = sm.output(bx, bf0)
+            objective = loss_of(out, by, self.classes) if w is None else weighted_loss_of(out, by, self.classes, as_tensor(w, self.device))
+            scaled = objective * sm.loss_scale
             scaled.backward()
             loss = scaled.detach().item() / sm.loss_scale
             if not math.isfinite(loss):

@@ -7,6 +7,7 @@
 // incompatible change; `hello` carries it and the client refuses a mismatch.
 
 import type { DeepLinearSpec, InputKind, MlpSpec, OptimizerSpec, OutputKind, TransformerSpec } from "../sdk/spec";
+import type { InterventionAction } from "./interventionFormat";
 
 // 2: `mask/<param>` tensors (lottery tickets), per-example loss weights, the every-position
 // transformer. A version-1 worker would ignore the masks and train a dense model: refused instead.
@@ -37,6 +38,12 @@ export interface WorkerSystem {
    * src/trainer/tasks/inContextRegression.ts does (python/learning_mechanics/batches.py).
    */
   freshSequences?: { dim: number; points: number; noise: number; tasks?: number; dataSeed: number };
+  /**
+   * An intervention branch (docs/interventions.md): the chosen training rows and what happens to
+   * them, applied as per-example loss weights with the minibatch divisor unchanged
+   * (src/trainer/intervention.ts, python/learning_mechanics/intervention.py).
+   */
+  exampleWeights?: { action: InterventionAction; examples: number[] };
 }
 
 /** Devices the worker accepts: "cpu", "cuda", "cuda:N", "mps". */

@@ -3,6 +3,7 @@
 // state the worker hands back (`readWorkerCheckpoint`). Tensor names: WORKER_TENSORS.
 import { writeFileSync } from "node:fs";
 import type { ModelSpec, SystemSpec, TaskData } from "../../sdk/spec";
+import type { InterventionChange } from "../../shared/interventionFormat";
 import { encodeSafetensors, readSafetensorsSync, type TensorToEncode } from "../../shared/safetensors";
 import {
   WORKER_MODEL_KINDS,
@@ -49,6 +50,8 @@ export function workerSystem(
   spec: SystemSpec,
   data: TaskData,
   params: readonly ParamValues[],
+  /** An intervention branch's change: its examples are weighted in the worker's loss. */
+  intervention?: InterventionChange,
 ): WorkerSystem {
   const model = spec.model;
   if (!isWorkerModel(model))
@@ -70,6 +73,7 @@ export function workerSystem(
       : {};
   return {
     ...fresh,
+    ...(intervention ? { exampleWeights: { action: intervention.action, examples: [...intervention.examples] } } : {}),
     model,
     optimizer: spec.optimizer,
     input: data.input,

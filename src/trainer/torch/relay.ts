@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { SystemSpec, TaskData } from "../../sdk/spec";
+import type { InterventionChange } from "../../shared/interventionFormat";
 import type { WorkerErrorKind } from "../../shared/workerProtocol";
 import type { CheckpointData } from "../runFolder";
 import { type ParamValues, readWorkerCheckpoint, workerSystem, writeWorkerInputs } from "./exchange";
@@ -40,6 +41,8 @@ export interface WorkerRunStart {
   masks?: ReadonlyMap<string, { shape: number[]; values: Float32Array }> | undefined;
   fromStep: number;
   optimizerT: number;
+  /** An intervention branch's change (per-example loss weights in the worker). */
+  intervention?: InterventionChange | undefined;
 }
 
 /** The worker said it cannot go on (kind as in the worker protocol). */
@@ -61,7 +64,7 @@ export async function runOnWorker(
   shouldStop: () => boolean,
 ): Promise<WorkerRunEnd> {
   // Refused before anything is spawned: a custom model names the system and the backends that run it.
-  const system = workerSystem(start.systemName, start.spec, start.data, start.params);
+  const system = workerSystem(start.systemName, start.spec, start.data, start.params, start.intervention);
   const exchangeDir = mkdtempSync(join(tmpdir(), "lm-torch-"));
   let worker: TorchWorker | undefined;
   let poll: NodeJS.Timeout | undefined;
