@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch
 
 from . import tensorfile
-from .batches import FreshSequences, batch_schedule
+from .batches import FreshSequences, Prefetched, batch_schedule
 from .intervention import ExampleWeights, as_tensor
 from .models import SystemModel, UnsupportedModel, build_model, loss_of, weighted_loss_of
 from .optim import Optimizer
@@ -189,7 +189,11 @@ class Run:
             self.optimizer.mask_state(self.masks)
         fresh = spec.get("freshSequences")
         # Fresh sequences every step (inContextRegression): drawn here from (seed, t) as TypeScript draws them.
-        self.fresh = FreshSequences(fresh) if fresh else None
+        self.fresh = (
+            Prefetched(FreshSequences(fresh), int(spec["seed"]), int(spec["batchSize"]), self.from_step + 1, int(spec["steps"]))
+            if fresh
+            else None
+        )
         self.batches = None if self.fresh else batch_schedule(spec["batchSize"], self.train.n, int(spec["seed"]))
         weights = spec.get("exampleWeights")
         # An intervention branch (lm intervene, lm calibrate): per-example loss weights.
@@ -332,10 +336,8 @@ class Run:
             t = step + 1
             rows: Optional[List[int]] = None
             if self.fresh is not None:
-                size = int(spec["batchSize"])
-                fx, fy = self.fresh.batch(int(spec["seed"]), t, size)
-                bx = torch.frombuffer(fx, dtype=torch.float32).reshape(size, -1).to(self.device)
-                by = torch.frombuffer(fy, dtype=torch.float32).reshape(size, -1).to(self.device)
+                fx, fy = self.fresh.batch(t)
+                bx, by = fx.to(self.device), fy.to(self.device)
                 bf0 = None
             elif self.batches is not None:
                 rows = self.batches.indices(t)

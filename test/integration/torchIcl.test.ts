@@ -53,7 +53,7 @@ describe("in-context regression on the torch worker", { skip }, () => {
         `import json, sys
 from learning_mechanics.batches import FreshSequences
 cases = json.loads(sys.argv[1])
-print(json.dumps([[[list(a) for a in FreshSequences(c).batch(c["seed"], t, 6)] for t in (1, 2, 500)] for c in cases]))`,
+print(json.dumps([[[a.reshape(-1).tolist() for a in FreshSequences(c).batch(c["seed"], t, 6)] for t in (1, 2, 500)] for c in cases]))`,
         JSON.stringify(cases),
       ),
     ) as number[][][][];
