@@ -439,11 +439,10 @@ describe("lm intervene on the torch backend (per-example loss weights in the wor
     assert.ok(scale > 1e-3, `the effect is measurable (${scale})`);
     // Each query loss agrees to ~1e-6 between the backends (torchTrainer.test.ts asks 1e-4 of the
     // loss); their difference, the actual change, then within 1e-4 + 1e-3 of its size.
-    onCpu.forEach((x, i) =>
+    for (const [i, x] of onCpu.entries())
       assert.ok(
         Math.abs(x - onTorch[i]!) <= ATOL + RTOL * scale,
         `actual change at checkpoint ${i}: cpu ${x}, torch ${onTorch[i]}`,
-      ),
-    );
+      );
   });
 });
