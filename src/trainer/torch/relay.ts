@@ -77,6 +77,20 @@ export async function runOnWorker(
       ...(start.optimizer ? { optimizer: start.optimizer } : {}),
       ...(start.masks ? { masks: start.masks } : {}),
     });
+    // Polled from now on, while Python starts (importing torch takes seconds on a loaded machine):
+    // asking is what acknowledges a stop to the job host (worker.ts), whose grace is 3 s. A stop
+    // asked before `start` is sent right behind it.
+    let stopWanted = false;
+    let stopSent = false;
+    let started: TorchWorker | undefined;
+    const passStop = () => {
+      if (!stopWanted && shouldStop()) stopWanted = true;
+      if (stopWanted && !stopSent && started) {
+        stopSent = true;
+        started.stop();
+      }
+    };
+    poll = setInterval(passStop, STOP_POLL_MS);
     worker = await TorchWorker.spawn({ python: start.python });
     const w = worker;
     w.start({
@@ -88,17 +102,10 @@ export async function runOnWorker(
       fromStep: start.fromStep,
       optimizerT: start.optimizerT,
     });
-    let stopSent = false;
-    const passStop = () => {
-      if (!stopSent && shouldStop()) {
-        stopSent = true;
-        w.stop();
-      }
-    };
+    started = w;
     // A stop asked for while Python started is sent at once, right behind `start`: the worker then
     // stops after its first step (with step 0 recorded), however fast its steps are.
     passStop();
-    poll = setInterval(passStop, STOP_POLL_MS);
     for await (const e of w) {
       switch (e.type) {
         case "ready":
