@@ -186,12 +186,34 @@ class Block(nn.Module):
 class Transformer(nn.Module):
     """src/trainer/models/transformer.ts: token + positional embeddings, causal attention blocks
     (no attention biases), optional LayerNorm, unembedding of the last position. The last block
-    computes only the last position's query, attention and MLP, the only ones the output reads."""
+    computes only the last position's query, attention and MLP, the only ones the output reads.
+
+    With `readout: "everyPosition"` (in-context regression) the input is a sequence of vectors
+    (features with `sequence: {length, tokenDim}`, flat rows): a linear read-in `embed.weight`
+    [tokenDim, d], every block over every position under the causal mask, and a scalar readout
+    `unembed.weight` [d, 1] at tokens 0, stride, 2·stride, … (stride = length / outputs), so
+    output k sees tokens 0..k·stride only."""
 
     def __init__(self, spec: Spec, input: Spec, output: Spec) -> None:
         super().__init__()
-        if input["kind"] != "tokens":
+        out = output_dim(output)
+        self.every_position = spec.get("readout") == "everyPosition"
+        if self.every_position:
+            seq = input.get("sequence") if input["kind"] == "features" else None
+            if seq is None:
+                raise ValueError('transformer: readout "everyPosition" needs a task of vector sequences (tasks.inContextRegression)')
+            self.T = int(seq["length"])
+            self.token_dim = int(seq["tokenDim"])
+            if output["kind"] != "regression" or self.T % out != 0:
+                raise ValueError(f'transformer: readout "everyPosition" needs regression outputs that divide the {self.T} tokens')
+            self.stride = self.T // out
+            rows, readout = self.token_dim, 1
+        elif input["kind"] != "tokens":
             raise ValueError(f"transformer: needs token inputs, but the task gives features of dimension {input['dim']}")
+        else:
+            self.T = int(input["length"])
+            rows, readout = int(input["vocab"]), out
+        self.out = out
         d = int(spec["dModel"])
         self.spec = spec
         self.heads = int(spec["heads"])
@@ -199,13 +221,12 @@ class Transformer(nn.Module):
             raise ValueError(f"transformer: dModel {d} is not divisible by heads {self.heads}")
         self.d = d
         self.d_head = d // self.heads
-        self.T = int(input["length"])
         self.activation = str(spec["activation"])
-        self.embed = Table(int(input["vocab"]), d)
+        self.embed = Table(rows, d)
         self.pos = Table(self.T, d)
         self.blocks = nn.ModuleList([Block(d, int(spec["dMlp"]), bool(spec["layerNorm"])) for _ in range(int(spec["layers"]))])
         self.lnf: Optional[LayerNorm] = LayerNorm(d) if spec["layerNorm"] else None
-        self.unembed = Table(d, output_dim(output))
+        self.unembed = Table(d, readout)
         mask = torch.triu(torch.full((self.T, self.T), -1e9), diagonal=1)
         self.register_buffer("mask", mask, persistent=False)
         self.reset_parameters()
@@ -216,7 +237,8 @@ class Transformer(nn.Module):
         for name, p in self.named_parameters():
             if name.endswith((".g", ".b", ".b1", ".b2")):
                 continue  # norms and biases keep their 1 / 0
-            _normal_(p, scale / math.sqrt(p.shape[1]) if name == "unembed.weight" else std)
+            # The token readout's W_U is N(0, 1/out) (Nanda); the scalar readout's N(0, 1/d) like the rest.
+            _normal_(p, scale / math.sqrt(p.shape[1]) if name == "unembed.weight" and not self.every_position else std)
 
     def _split_heads(self, m: torch.Tensor, batch: int, length: int) -> torch.Tensor:
         """[batch·length, d] → [batch·heads, length, d_head]."""
@@ -250,11 +272,20 @@ class Transformer(nn.Module):
 
     def _embed_tokens(self, x: torch.Tensor) -> torch.Tensor:
         batch = x.shape[0]
-        rows = F.embedding(x, self.embed.weight)  # [batch, T, d]
+        if self.every_position:
+            rows = (x.reshape(batch * self.T, self.token_dim) @ self.embed.weight).reshape(batch, self.T, self.d)
+        else:
+            rows = F.embedding(x, self.embed.weight)  # [batch, T, d]
         return (rows + self.pos.weight).reshape(batch * self.T, self.d)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch = x.shape[0]
+        if self.every_position:
+            r = self.residual_stream(x)  # every position: each output reads its own token
+            read = r[:, 0 :: self.stride].reshape(batch * self.out, self.d)
+            if self.lnf is not None:
+                read = self.lnf(read)
+            return (read @ self.unembed.weight).reshape(batch, self.out)
         r = self._embed_tokens(x)
         n = len(self.blocks)
         for i, b in enumerate(self.blocks):
@@ -346,6 +377,18 @@ def loss_of(out: torch.Tensor, y: torch.Tensor, classes: bool) -> torch.Tensor:
     if classes:
         return F.cross_entropy(out, y)
     return torch.mean((out - y) ** 2)
+
+
+def weighted_loss_of(out: torch.Tensor, y: torch.Tensor, classes: bool, w: torch.Tensor) -> torch.Tensor:
+    """(1/B) Σ w_i ℓ_i over a minibatch of B rows, divided by B and not by Σ w_i, so that an example
+    of weight 0 leaves every other example's step as it was (train.ts `weightedLossOf`)."""
+    if classes:
+        per_example = F.cross_entropy(out, y, reduction="none")
+    elif out.dim() > 1:
+        per_example = torch.mean((out - y) ** 2, dim=-1)
+    else:
+        per_example = (out - y) ** 2
+    return torch.mean(per_example * w)
 
 
 def named_parameters(model: nn.Module) -> Dict[str, nn.Parameter]:

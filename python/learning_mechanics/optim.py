@@ -81,6 +81,15 @@ class Optimizer:
     def zero_grad(self) -> None:
         self.torch_optimizer.zero_grad(set_to_none=True)
 
+    def mask_state(self, masks: Mapping[str, torch.Tensor]) -> None:
+        """Zeroes every state slot of a masked parameter where its mask is 0 (a branch from a dense
+        checkpoint carries moments for weights the ticket prunes; masks.ts `maskSlots`)."""
+        with torch.no_grad():
+            for name, m in masks.items():
+                for value in self.torch_optimizer.state.get(self.params[name], {}).values():
+                    if isinstance(value, torch.Tensor) and value.shape == m.shape:
+                        value.mul_(m)
+
     def export_state(self) -> Tuple[int, Dict[str, torch.Tensor]]:
         """(t, {"<slot>/<param>": tensor}); a slot not yet created (no update so far) is zeros,
         as the TypeScript optimizer holds it."""

@@ -10,7 +10,7 @@ import math
 import sys
 from typing import Any, Dict, List, Literal, Optional, TextIO, Tuple, TypedDict, Union
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 # Worker → trainer, in the order of src/shared/workerProtocol.ts WORKER_EVENT_TYPES.
 EVENT_TYPES: Tuple[str, ...] = ("hello", "ready", "progress", "metrics", "checkpoint", "diverged", "finished", "log", "error")
@@ -18,7 +18,7 @@ EVENT_TYPES: Tuple[str, ...] = ("hello", "ready", "progress", "metrics", "checkp
 REQUEST_TYPES: Tuple[str, ...] = ("start", "stop")
 
 # Tensor name prefixes in the exchanged files (WORKER_TENSORS).
-TENSOR_PREFIXES: Dict[str, str] = {"data": "data/", "param": "param/", "init": "init/", "optimizer": "optimizer/"}
+TENSOR_PREFIXES: Dict[str, str] = {"data": "data/", "param": "param/", "init": "init/", "optimizer": "optimizer/", "mask": "mask/"}
 
 ErrorKind = Literal["device", "spec", "data", "protocol", "io", "internal"]
 
@@ -28,7 +28,7 @@ class ParamInfo(TypedDict):
     shape: List[int]
 
 
-class WorkerSystem(TypedDict):
+class WorkerSystem(TypedDict, total=False):
     """The resolved system (model and optimizer specs as src/sdk/spec.ts defines them)."""
 
     model: Dict[str, Any]
@@ -41,6 +41,10 @@ class WorkerSystem(TypedDict):
     checkpointEvery: int
     seed: int
     params: List[ParamInfo]
+    # inContextRegression without a fixed training set: {dim, points, noise, tasks?, dataSeed}.
+    freshSequences: Dict[str, Any]
+    # An intervention branch: {action, examples} (src/shared/interventionFormat.ts), per-example loss weights.
+    exampleWeights: Dict[str, Any]
 
 
 class StartRequest(TypedDict, total=False):

@@ -2,13 +2,17 @@
 
 JavaScript does this arithmetic on 32-bit integers (Math.imul, >>>, |0); here every value is kept
 as an unsigned 32-bit int and masked after each operation, which gives the same bits. Only what
-the worker needs is here: uint32 draws, uniform, int and the Fisher-Yates permutation used for
-the minibatch order.
+the worker needs is here: uint32 draws, uniform, int, the Fisher-Yates permutation used for the
+minibatch order, and fork / normal for the fresh sequences of inContextRegression (Box-Muller in
+doubles with math.log/sin/cos, as `Rng.normal` with Math.log/sin/cos; the two libms agree to the
+last bit nearly always, and a one-ulp difference in a double vanishes when the value is stored
+as float32, as the sequences are).
 """
 
 from __future__ import annotations
 
-from typing import List, Tuple, Union
+import math
+from typing import List, Optional, Tuple, Union
 
 MASK = 0xFFFFFFFF
 
@@ -59,6 +63,11 @@ class Rng:
         self.s0, self.s1, self.s2, self.s3 = words
         if (self.s0 | self.s1 | self.s2 | self.s3) == 0:
             self.s0 = 1
+        self._spare: Optional[float] = None
+
+    def fork(self, label: Union[str, int]) -> "Rng":
+        """A new independent stream from this one's next draw and a label (`Rng.fork`)."""
+        return Rng(self.next_uint32(), label)
 
     def next_uint32(self) -> int:
         result = _imul(_rotl(_imul(self.s1, 5), 7), 9)
@@ -77,6 +86,61 @@ class Rng:
     def int(self, n: int) -> int:
         # Math.floor(uniform * n) in doubles, as in JS.
         return int(self.uniform() * n)
+
+    def normal(self) -> float:
+        """Standard normal by Box-Muller, the second value cached (`Rng.normal`)."""
+        if self._spare is not None:
+            v = self._spare
+            self._spare = None
+            return v
+        u = 0.0
+        while u == 0.0:
+            u = self.uniform()
+        v = self.uniform()
+        r = math.sqrt(-2 * math.log(u))
+        self._spare = r * math.sin(2 * math.pi * v)
+        return r * math.cos(2 * math.pi * v)
+
+    def normals(self, n: int) -> List[float]:
+        """`n` successive `normal()` draws (the same values, the spare cached the same way), with the
+        generator's state in locals: about five times faster than n calls, which is what lets the
+        worker draw fresh sequences every step without slowing training down."""
+        out: List[float] = []
+        if n <= 0:
+            return out
+        if self._spare is not None:
+            out.append(self._spare)
+            self._spare = None
+        s0, s1, s2, s3 = self.s0, self.s1, self.s2, self.s3
+        log, sqrt, sin, cos, two_pi = math.log, math.sqrt, math.sin, math.cos, 2 * math.pi
+        while len(out) < n:
+            u = 0.0
+            while u == 0.0:
+                r = (((((s1 * 5) & MASK) << 7 | ((s1 * 5) & MASK) >> 25) & MASK) * 9) & MASK
+                t = (s1 << 9) & MASK
+                s2 ^= s0
+                s3 ^= s1
+                s1 ^= s2
+                s0 ^= s3
+                s2 ^= t
+                s3 = ((s3 << 11) | (s3 >> 21)) & MASK
+                u = r / 4294967296
+            r = (((((s1 * 5) & MASK) << 7 | ((s1 * 5) & MASK) >> 25) & MASK) * 9) & MASK
+            t = (s1 << 9) & MASK
+            s2 ^= s0
+            s3 ^= s1
+            s1 ^= s2
+            s0 ^= s3
+            s2 ^= t
+            s3 = ((s3 << 11) | (s3 >> 21)) & MASK
+            v = r / 4294967296
+            rad = sqrt(-2 * log(u))
+            out.append(rad * cos(two_pi * v))
+            out.append(rad * sin(two_pi * v))
+        self.s0, self.s1, self.s2, self.s3 = s0, s1, s2, s3
+        if len(out) > n:
+            self._spare = out.pop()
+        return out
 
     def permutation(self, n: int) -> List[int]:
         """A random permutation of 0..n-1 (in-place Fisher-Yates from the end, as `Rng.permutation`)."""

@@ -21,8 +21,9 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch
 
 from . import tensorfile
-from .batches import batch_schedule
-from .models import SystemModel, UnsupportedModel, build_model, loss_of
+from .batches import FreshSequences, Prefetched, batch_schedule
+from .intervention import ExampleWeights, as_tensor
+from .models import SystemModel, UnsupportedModel, build_model, loss_of, weighted_loss_of
 from .optim import Optimizer
 from .protocol import PROTOCOL_VERSION, TENSOR_PREFIXES, Channel, ProtocolError, StartRequest, check_start, parse_request
 
@@ -172,6 +173,7 @@ class Run:
                 self.train.f0 = self._chunked(init_model, self.train.x)
                 self.test.f0 = self._chunked(init_model, self.test.x) if self.test.n else None
 
+        self.masks = self._masks(tensors)
         self.optimizer = Optimizer(spec["optimizer"], self.params, int(spec["steps"]))
         opt_prefix = TENSOR_PREFIXES["optimizer"]
         slots = {k[len(opt_prefix):]: v for k, v in tensors.items() if k.startswith(opt_prefix)}
@@ -180,7 +182,22 @@ class Run:
                 self.optimizer.import_state(int(start["optimizerT"]), slots)
             except ValueError as e:
                 raise WorkerError("data", str(e)) from None
-        self.batches = batch_schedule(spec["batchSize"], self.train.n, int(spec["seed"]))
+        if self.masks:
+            # The trainer sends them masked already; zeroed here too so the worker's invariant
+            # (masked weights and their optimizer state exactly zero) does not rest on the sender.
+            self._mask_params()
+            self.optimizer.mask_state(self.masks)
+        fresh = spec.get("freshSequences")
+        # Fresh sequences every step (inContextRegression): drawn here from (seed, t) as TypeScript draws them.
+        self.fresh = (
+            Prefetched(FreshSequences(fresh), int(spec["seed"]), int(spec["batchSize"]), self.from_step + 1, int(spec["steps"]))
+            if fresh
+            else None
+        )
+        self.batches = None if self.fresh else batch_schedule(spec["batchSize"], self.train.n, int(spec["seed"]))
+        weights = spec.get("exampleWeights")
+        # An intervention branch (lm intervene, lm calibrate): per-example loss weights.
+        self.weights = ExampleWeights(weights) if weights else None
         channel.send("ready", device=str(self.device), deviceName=device_name(self.device), threads=torch.get_num_threads(), fromStep=self.from_step)
 
     # --- loading
@@ -203,6 +220,41 @@ class Run:
                 if list(t.shape) != shape:
                     raise WorkerError("data", f'{prefix}{name} has shape {list(t.shape)}, expected {shape}')
                 p.copy_(t.to(torch.float32))
+
+    def _masks(self, tensors: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """The run's weight masks (`mask/<param>`, 0/1; src/trainer/masks.ts), on the device. The
+        trainer checked them against the model; checked again so a bad file fails by name here."""
+        prefix = TENSOR_PREFIXES["mask"]
+        masks: Dict[str, torch.Tensor] = {}
+        for key, t in tensors.items():
+            if not key.startswith(prefix):
+                continue
+            name = key[len(prefix):]
+            p = self.params.get(name)
+            if p is None:
+                raise WorkerError("data", f'mask "{name}" names no parameter of this model (it has: {", ".join(self.params)})')
+            if list(t.shape) != list(p.shape):
+                raise WorkerError("data", f'mask "{name}" has shape {list(t.shape)}, the parameter has {list(p.shape)}')
+            masks[name] = t.to(self.device, torch.float32)
+        return masks
+
+    def _mask_grads(self) -> None:
+        """Zeroes the masked entries of the gradients before the update. With a zero gradient, and
+        the moments the trainer sends zeroed at the masked entries (masks.ts `maskSlots`), Adam's
+        m and v and SGD's momentum stay exactly zero there, so the update there is 0 / (√0 + eps) = 0;
+        coupled weight decay adds wd·w = 0 and AdamW's decoupled decay multiplies 0 by (1 − lr·wd)."""
+        for name, m in self.masks.items():
+            g = self.params[name].grad
+            if g is not None:
+                g.mul_(m)
+
+    def _mask_params(self) -> None:
+        """Zeroes the masked weights after the update, as the tfjs loop does: the gradient masking
+        above already keeps them at zero, but this holds whatever the optimizer does (a momentum
+        slot imported from elsewhere, a future optimizer), and costs one multiply per tensor."""
+        with torch.no_grad():
+            for name, m in self.masks.items():
+                self.params[name].mul_(m)
 
     def _split(self, tensors: Dict[str, torch.Tensor], which: str) -> Split:
         pre = TENSOR_PREFIXES["data"] + which
@@ -282,21 +334,34 @@ class Run:
         rate_step, rate_time, rate = step, t0, 0.0
         while step < total:
             t = step + 1
-            if self.batches is not None:
-                idx = torch.tensor(self.batches.indices(t), device=self.device)
+            rows: Optional[List[int]] = None
+            if self.fresh is not None:
+                fx, fy = self.fresh.batch(t)
+                bx, by = fx.to(self.device), fy.to(self.device)
+                bf0 = None
+            elif self.batches is not None:
+                rows = self.batches.indices(t)
+                idx = torch.tensor(rows, device=self.device)
                 bx, by = train.x[idx], train.y[idx]
                 bf0 = train.f0[idx] if train.f0 is not None else None
             else:
                 bx, by, bf0 = train.x, train.y, train.f0
             opt.zero_grad()
-            scaled = loss_of(sm.output(bx, bf0), by, self.classes) * sm.loss_scale
+            w = self.weights.at(t, rows, train.n) if self.weights is not None else None
+            out = sm.output(bx, bf0)
+            objective = loss_of(out, by, self.classes) if w is None else weighted_loss_of(out, by, self.classes, as_tensor(w, self.device))
+            scaled = objective * sm.loss_scale
             scaled.backward()
             loss = scaled.detach().item() / sm.loss_scale
             if not math.isfinite(loss):
                 # As the TypeScript loop: the update is not applied; `step` is the last finite one.
                 self.channel.send("diverged", step=step, reason=f"the training loss became {_js_number(loss)}")
                 return
+            if self.masks:
+                self._mask_grads()
             opt.step()
+            if self.masks:
+                self._mask_params()
             step = t
 
             stopping = self.requests.stop.is_set()

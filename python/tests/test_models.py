@@ -83,6 +83,27 @@ def test_transformer_is_causal() -> None:
     assert torch.allclose(t.residual_stream(a)[:, :2], t.residual_stream(b)[:, :2])
 
 
+def test_every_position_transformer_shapes_readout_and_causality() -> None:
+    torch.manual_seed(4)
+    seq = {"kind": "features", "dim": 6 * 4, "sequence": {"length": 6, "tokenDim": 4}}
+    t = Transformer(tr_spec(layers=2, layerNorm=True, readout="everyPosition"), seq, {"kind": "regression", "dim": 3})
+    assert shapes(t)["embed.weight"] == [4, 8]
+    assert shapes(t)["unembed.weight"] == [8, 1]
+    x = torch.randn(5, 24)
+    out = t(x)
+    assert list(out.shape) == [5, 3]
+    # Output k is the readout of the stream at token 2k.
+    r = t.residual_stream(x)
+    assert t.lnf is not None
+    assert torch.allclose(out, (t.lnf(r[:, 0::2]) @ t.unembed.weight).squeeze(-1), atol=1e-6)
+    # Changing token 3 (a y token) leaves outputs 0 and 1 (tokens 0, 2) alone and moves output 2 (token 4).
+    x2 = x.clone().reshape(5, 6, 4)
+    x2[:, 3] += 1.0
+    out2 = t(x2.reshape(5, 24))
+    assert torch.equal(out2[:, :2], out[:, :2])
+    assert not torch.allclose(out2[:, 2], out[:, 2])
+
+
 def test_deep_linear_is_a_product() -> None:
     torch.manual_seed(4)
     d = DeepLinear({"kind": "deepLinear", "hidden": [6, 5], "initScale": 1.0}, {"kind": "features", "dim": 4}, {"kind": "regression", "dim": 3})

@@ -207,3 +207,37 @@ def test_resume_equals_uninterrupted(tmp_path: Any) -> None:
     # And the metrics at the last step agree exactly (same centring offsets, same data).
     last = lambda evs: [e for e in evs if e["type"] == "metrics"][-1]["values"]  # noqa: E731
     assert last(events) == last(resumed)
+
+
+def test_masked_weights_and_moments_stay_exactly_zero_with_adamw(tmp_path: Any) -> None:
+    """A mask/ tensor: the masked weights, which start non-zero here (the worker zeroes them
+    itself), and their Adam moments are exactly 0 at every checkpoint; the kept weights train."""
+    tmp = str(tmp_path)
+    sys_ = system(optimizer={**system()["optimizer"], "kind": "adamw", "weightDecay": 0.1})
+    path = write_inputs(tmp, sys_)
+    tensors, _ = tensorfile.read(path)
+    g = torch.Generator().manual_seed(1)
+    mask = (torch.rand(tensors["param/out.weight"].shape, generator=g) < 0.5).to(torch.float32)
+    tensors["mask/out.weight"] = mask
+    tensorfile.write(path, tensors)
+    events = converse([start_line(tmp, sys_, path=path)])
+    assert events[-1]["type"] == "finished", events[-1]
+    checkpoints = [tensorfile.read(e["file"])[0] for e in events if e["type"] == "checkpoint"]
+    assert len(checkpoints) == 3
+    for ck in checkpoints:
+        for name in ("param/out.weight", "optimizer/m/out.weight", "optimizer/v/out.weight"):
+            assert torch.count_nonzero(ck[name][mask == 0]) == 0, name
+    first, last = checkpoints[0]["param/out.weight"], checkpoints[-1]["param/out.weight"]
+    assert not torch.equal(first[mask == 1], last[mask == 1])
+
+
+def test_a_mask_naming_no_parameter_is_a_data_error(tmp_path: Any) -> None:
+    tmp = str(tmp_path)
+    sys_ = system()
+    path = write_inputs(tmp, sys_)
+    tensors, _ = tensorfile.read(path)
+    tensors["mask/nope.weight"] = torch.ones(2, 2)
+    tensorfile.write(path, tensors)
+    events = converse([start_line(tmp, sys_, path=path)])
+    assert events[-1]["type"] == "error" and events[-1]["kind"] == "data"
+    assert 'mask "nope.weight" names no parameter of this model' in events[-1]["message"]

@@ -7,8 +7,11 @@
 // incompatible change; `hello` carries it and the client refuses a mismatch.
 
 import type { DeepLinearSpec, InputKind, MlpSpec, OptimizerSpec, OutputKind, TransformerSpec } from "../sdk/spec";
+import type { InterventionAction } from "./interventionFormat";
 
-export const WORKER_PROTOCOL_VERSION = 1;
+// 2: `mask/<param>` tensors (lottery tickets), per-example loss weights, the every-position
+// transformer. A version-1 worker would ignore the masks and train a dense model: refused instead.
+export const WORKER_PROTOCOL_VERSION = 2;
 
 /** The models the worker implements (custom tfjs models run on the tfjs backends only). */
 export type WorkerModelSpec = MlpSpec | TransformerSpec | DeepLinearSpec;
@@ -29,6 +32,18 @@ export interface WorkerSystem {
   seed: number;
   /** Every parameter in creation order; the worker checks its model has exactly these. */
   params: Array<{ name: string; shape: number[] }>;
+  /**
+   * Fresh training sequences every step (tasks.inContextRegression without `trainSequences`): the
+   * worker draws update t's batch from (seed, t) with the generator of src/sdk/rng.ts, as
+   * src/trainer/tasks/inContextRegression.ts does (python/learning_mechanics/batches.py).
+   */
+  freshSequences?: { dim: number; points: number; noise: number; tasks?: number; dataSeed: number };
+  /**
+   * An intervention branch (docs/interventions.md): the chosen training rows and what happens to
+   * them, applied as per-example loss weights with the minibatch divisor unchanged
+   * (src/trainer/intervention.ts, python/learning_mechanics/intervention.py).
+   */
+  exampleWeights?: { action: InterventionAction; examples: number[] };
 }
 
 /** Devices the worker accepts: "cpu", "cuda", "cuda:N", "mps". */
@@ -99,6 +114,8 @@ export const WORKER_TENSORS = {
   init: "init/",
   /** Optimizer state `optimizer/<slot>/<param>`, as in run checkpoints. */
   optimizer: "optimizer/",
+  /** Weight masks `mask/<param>` (0/1, the parameter's shape; a parameter without one is dense): src/trainer/masks.ts. */
+  mask: "mask/",
 } as const;
 
 export function encodeWorkerMessage(message: WorkerRequest | WorkerEvent): string {

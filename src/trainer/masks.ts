@@ -88,7 +88,8 @@ export class AppliedMasks {
   private readonly tensors = new Map<string, tf.Tensor>();
 
   constructor(
-    masks: MaskSet,
+    /** The 0/1 values, as read (the torch backend hands them to its worker). */
+    readonly masks: MaskSet,
     private readonly params: readonly NamedVariable[],
   ) {
     for (const [name, m] of masks) this.tensors.set(name, tf.tensor(m.values, m.shape, "float32"));
@@ -133,11 +134,10 @@ export class AppliedMasks {
 /**
  * The masks a run trains with, and the file they were read from: a resumed run's own
  * mask.safetensors; for a new run or a branch the file given (`--mask`), else a branch's parent's.
- * Undefined: a dense run. Masks on the torch backend are refused (the PyTorch worker does not
- * apply them yet), before anything is written.
+ * Undefined: a dense run. Every backend applies them (on torch, the PyTorch worker: worker.py).
  */
 export function runMasks(
-  req: { runDir: string; mask?: string; torch?: unknown; branch?: { parentDir: string } },
+  req: { runDir: string; mask?: string; branch?: { parentDir: string } },
   resumed: boolean,
 ): { path: string; masks: MaskSet } | undefined {
   const own = maskPath(req.runDir);
@@ -148,8 +148,6 @@ export function runMasks(
       : undefined
     : (req.mask ?? (inherited !== undefined && existsSync(inherited) ? inherited : undefined));
   if (path === undefined) return undefined;
-  if (req.torch !== undefined)
-    throw new UsageError("masks are not supported on --backend torch yet; use wasm or cpu", 2);
   if (!existsSync(path)) throw new UsageError(`mask file ${path} does not exist`, 1);
   return { path, masks: readMaskFile(path) };
 }

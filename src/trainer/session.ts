@@ -14,7 +14,6 @@ import { analyzeRun, type AnalyzeOutcome, type AnalyzeRequest } from "./analyzer
 import { BackendError, defaultCandidates, parseBackendRequest } from "./backend";
 import { ConfigError, type Emit, SystemError, UsageError } from "./errors";
 import { ExperimentError, loadExperiment, locationInStack, type LoadedExperiment } from "./loadExperiment";
-import { maskPath } from "./masks";
 import { newRunId, RunFolder } from "./runFolder";
 import { chooseSystem, validatedSystem } from "./systems";
 import { TorchUnsupportedError } from "./torch/exchange";
@@ -252,13 +251,8 @@ export async function runRequest(request: RunRequest, emitEvent: Emit, shouldSto
     if (request.kind === "branch" && branch)
       runDir = resolve(request.runDir ?? resolve(request.runsRoot ?? dirname(branch.parentDir), newRunId(system)));
     if (runDir === undefined) throw new Error("no run folder was chosen");
-    const masked =
-      request.kind === "resume"
-        ? existsSync(maskPath(runDir))
-        : request.mask !== undefined || (branch !== undefined && existsSync(maskPath(branch.parentDir)));
     // Chosen before anything is written: a missing Python, PyTorch or device leaves no run folder.
     const chosen = await chooseTrainingBackend(backendWanted, {
-      torchRefused: masked ? "masks are not supported on --backend torch yet; use wasm or cpu" : undefined,
       python: request.python,
       device,
       system: { name: found.name, model: found.system.input.model },

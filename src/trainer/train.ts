@@ -142,7 +142,8 @@ class Training {
     private readonly initParams: ParamValues[] | undefined,
     /** The minibatch order's seed: the system's `seed`, unless this run is a branch given another. */
     private readonly dataSeed: number,
-    intervention: InterventionChange | undefined,
+    /** An intervention branch's change (docs/interventions.md); undefined: the parent's data as it was. */
+    private readonly intervention: InterventionChange | undefined,
     /** The run's weight masks (a lottery ticket), applied around every update; undefined: dense. */
     private readonly masks: AppliedMasks | undefined,
   ) {
@@ -204,11 +205,7 @@ class Training {
         resumed?.branchOf?.change.dataSeed ?? branch?.dataSeed ?? branch?.parent.branchOf?.change.dataSeed ?? spec.seed;
       // An intervention is in run.json too (a resume keeps it), and a branch of an intervention branch inherits it.
       const intervention = resumed ? interventionOf(resumed) : branch ? branchIntervention(branch) : undefined;
-      if (intervention && req.torch)
-        throw new UsageError(
-          "an intervention on the data trains on a tfjs backend (cpu, wasm, native, gpu); the torch backend has no per-example weights yet",
-        );
-      // Read (and refused on torch) before anything is written.
+      // Read before anything is written.
       const maskSet = runMasks(req, resumed !== undefined);
       let system: SystemInstance;
       try {
@@ -448,6 +445,8 @@ class Training {
                 ]),
               )
             : undefined,
+        masks: this.masks?.masks,
+        intervention: this.intervention,
         fromStep: resumedAt ?? 0,
         optimizerT: resumedAt !== undefined ? snapshot.t : 0,
       },

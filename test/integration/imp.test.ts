@@ -3,7 +3,8 @@
 // folder the sweep panel reads; the masks are nested and computed from the previous ticket's final
 // weights; the tickets start from round 0's initialization, the reinit controls from another; the
 // masked weights stay zero; a run retrained by `lm imp --resume` is identical (deterministic);
-// and at 6.4% of the weights the ticket beats the random reinitialization by a wide margin.
+// and at 6.4% of the weights the ticket beats the random reinitialization by a wide margin. On
+// --backend torch: every run trains in the PyTorch worker, its masked weights zero.
 import assert from "node:assert/strict";
 import { cpSync, existsSync, readFileSync, rmSync } from "node:fs";
 import { describe, test } from "node:test";
@@ -12,6 +13,7 @@ import { readSafetensorsSync } from "../../src/shared/safetensors";
 import { parseSweepManifest } from "../../src/shared/sweepFormat";
 import { magnitudeMask, testAccuracy } from "../../src/trainer/imp";
 import { readMaskFile } from "../../src/trainer/masks";
+import { torchPython } from "../support";
 import { EXAMPLES, FIXTURES, readManifest, runCli, tempDir } from "./harness";
 
 const tiny = join(FIXTURES, "tiny.experiment.ts");
@@ -27,7 +29,7 @@ function params(file: string): Map<string, Float32Array> {
 }
 
 describe("lm imp", () => {
-  test("refusals: fraction outside (0, 1), rounds < 1, a rewind beyond the run or between checkpoints, torch", async () => {
+  test("refusals: fraction outside (0, 1), rounds < 1, a rewind beyond the run or between checkpoints", async () => {
     const out = tempDir("imp-refused");
     const base = ["imp", tiny, "--system", "tinyAdd", "--out", out];
     for (const [args, message] of [
@@ -40,10 +42,6 @@ describe("lm imp", () => {
       [["--rounds", "2"], /imp: missing --fraction F/],
       [["--rounds", "2", "--fraction", "0.5", "--scope", "row"], /--scope must be global or layer, got "row"/],
       [["--rounds", "2", "--fraction", "0.5", "--controls", "reinit,shuffle"], /--controls: unknown control "shuffle"/],
-      [
-        ["--rounds", "2", "--fraction", "0.5", "--backend", "torch"],
-        /masks are not supported on --backend torch yet; use wasm or cpu/,
-      ],
       [
         ["--rounds", "2", "--fraction", "0.5", "--rewind", "60"],
         /--rewind 60 is beyond the run: tinyAdd trains 60 steps/,
@@ -246,5 +244,74 @@ describe("lm imp", () => {
         }
       }
     }
+  });
+});
+
+const picked = torchPython();
+
+describe("lm imp on the torch backend", { skip: picked.skip }, () => {
+  test("2 rounds at 0.5 with the reinit control on a tiny MLP: every run trains on torch, masks nested, masked weights zero", async () => {
+    const py = picked.python ?? "python3";
+    const out = tempDir("imp-torch");
+    const r = await runCli([
+      "imp",
+      tiny,
+      "--system",
+      "tinyAdd",
+      "--rounds",
+      "2",
+      "--fraction",
+      "0.5",
+      "--controls",
+      "reinit",
+      "--out",
+      out,
+      "--parallel",
+      "1",
+      "--backend",
+      "torch",
+      "--device",
+      "cpu",
+      "--python",
+      py,
+      "--threads",
+      "1",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const dir = r.stdout.trim();
+    const runs = ["r0-ticket", "r1-ticket", "r1-reinit", "r2-ticket", "r2-reinit"];
+    for (const run of runs) {
+      const m = readManifest(join(dir, run));
+      assert.equal(m.status, "finished", run);
+      assert.equal(m.backend.name, "torch", `${run} trained on torch`);
+      assert.equal(m.backend.device, "cpu");
+    }
+    // Round 1's mask is half of round 0's final weight matrices by magnitude (computed from the torch run's checkpoint).
+    const final = "checkpoints/step-00000060.safetensors";
+    const st = readSafetensorsSync(join(dir, "r0-ticket", final));
+    const final0 = params(join(dir, "r0-ticket", final));
+    const recomputed = magnitudeMask(
+      new Map([...final0].map(([n, v]) => [n, { shape: st.byName.get(n)!.shape, values: v }])),
+      undefined,
+      0.5,
+      "global",
+    );
+    const masks = [1, 2].map((k) => readMaskFile(join(dir, "masks", `round-${k}.safetensors`)));
+    assert.deepEqual(masks[0], recomputed);
+    let zeros = 0;
+    for (const run of ["r1-ticket", "r1-reinit", "r2-ticket", "r2-reinit"]) {
+      const round = Number(run[1]);
+      for (const step of ["00000000", "00000060"]) {
+        const w = params(join(dir, run, "checkpoints", `step-${step}.safetensors`));
+        for (const [name, mask] of masks[round - 1]!)
+          mask.values.forEach((v, i) => {
+            if (v === 0) {
+              assert.ok(w.get(name)![i] === 0, `${run} step ${step} ${name}[${i}] is ${w.get(name)![i]}`);
+              zeros++;
+            }
+          });
+      }
+    }
+    assert.ok(zeros > 1000, `${zeros} masked entries checked`);
   });
 });

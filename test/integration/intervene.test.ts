@@ -1,13 +1,17 @@
 // `lm intervene` and `lm calibrate` through the real CLI (docs/interventions.md), on linear
 // regression with small SGD steps (test/fixtures/experiments/intervene.experiment.ts), where
-// TracIn's prediction of removing examples is exact to first order in the learning rate.
+// TracIn's prediction of removing examples is exact to first order in the learning rate. On the
+// torch backend too: weight 1 reproduces a torch parent byte for byte, and removing examples changes
+// the query loss as it does on cpu, within the torch-vs-tfjs tolerance of torchTrainer.test.ts.
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import type { CalibrationRecord, InterventionRecord } from "../../src/shared/interventionFormat";
 import type { RunManifest } from "../../src/shared/runFormat";
-import { EXAMPLES, FIXTURES, runCli, tempDir } from "./harness";
+import { readSafetensorsSync } from "../../src/shared/safetensors";
+import { torchPython } from "../support";
+import { EXAMPLES, FIXTURES, metricsOf, runCli, tempDir, withoutTime } from "./harness";
 
 const file = join(FIXTURES, "intervene.experiment.ts");
 const root = tempDir("intervene");
@@ -362,5 +366,83 @@ describe("lm intervene on the deep linear network's stages (examples/deep-linear
       hurt.actual.at(-1)! < -0.005 && hurt.tracin!.change.at(-1)! < 0,
       `hurting stage: ${hurt.actual.at(-1)}, predicted ${hurt.tracin!.change.at(-1)}`,
     );
+  });
+});
+
+const picked = torchPython();
+const torchArgs = ["--backend", "torch", "--device", "cpu", "--python", picked.python ?? "python3", "--threads", "1"];
+/** torchTrainer.test.ts's tolerance between the backends (argued in torchWorker.test.ts). */
+const ATOL = 1e-4;
+const RTOL = 1e-3;
+
+describe("lm intervene on the torch backend (per-example loss weights in the worker)", { skip: picked.skip }, () => {
+  const troot = tempDir("intervene-torch");
+  const trun = (name: string) => join(troot, name);
+  before(async () => {
+    await Promise.all([
+      cli("train", file, "--system", "linregBatch", "--run-dir", trun("cpu"), ...cpu),
+      cli("train", file, "--system", "linregBatch", "--run-dir", trun("torch"), ...torchArgs),
+    ]);
+  });
+
+  test("--upweight … --weight 1 on torch reproduces the torch parent byte for byte", async () => {
+    await cli(
+      "intervene",
+      trun("torch"),
+      "--step",
+      "2",
+      "--upweight",
+      "1,5",
+      "--weight",
+      "1",
+      "--run-dir",
+      trun("same"),
+      ...torchArgs,
+    );
+    assert.equal(manifestOf(trun("same")).backend.name, "torch");
+    assert.ok(finalCheckpoint(trun("same")).equals(finalCheckpoint(trun("torch"))), "the same final checkpoint");
+    // From step 4 on: a branch's first record (step 2) is evaluated by the trainer's tfjs from the
+    // restored weights (train.ts recordBranchStart), the parent's by the worker, so they differ in float32 rounding.
+    const after2 = (dir: string) => withoutTime(metricsOf(dir)).filter((r) => (r["step"] ?? 0) > 2);
+    assert.deepEqual(after2(trun("same")), after2(trun("torch")));
+    assert.deepEqual(reportOf(trun("same")).actual, [0, 0, 0, 0, 0, 0]);
+  });
+
+  test("removing 6 examples: the branch's weights and the query loss's actual change on torch are cpu's, within tolerance", async () => {
+    const remove = ["--step", "2", "--remove", "0,3,7,12,19,30"];
+    await Promise.all([
+      cli("intervene", trun("cpu"), ...remove, "--run-dir", trun("rmCpu"), ...cpu),
+      cli("intervene", trun("torch"), ...remove, "--run-dir", trun("rmTorch"), ...torchArgs),
+    ]);
+    assert.equal(manifestOf(trun("rmTorch")).backend.name, "torch");
+    assert.deepEqual(manifestOf(trun("rmTorch")).branchOf?.change, manifestOf(trun("rmCpu")).branchOf?.change);
+    const a = readSafetensorsSync(join(trun("rmCpu"), "checkpoints", "step-00000012.safetensors"));
+    const b = readSafetensorsSync(join(trun("rmTorch"), "checkpoints", "step-00000012.safetensors"));
+    const parent = readSafetensorsSync(join(trun("torch"), "checkpoints", "step-00000012.safetensors"));
+    let worst = 0;
+    let changed = 0;
+    for (const ta of a.tensors) {
+      if (ta.name.startsWith("optimizer/")) continue;
+      const tb = b.byName.get(ta.name)!;
+      const tp = parent.byName.get(ta.name)!;
+      for (let i = 0; i < ta.data.length; i++) {
+        const x = Number(ta.data[i]);
+        worst = Math.max(worst, Math.abs(x - Number(tb.data[i])) / (ATOL + RTOL * Math.abs(x)));
+        changed = Math.max(changed, Math.abs(Number(tb.data[i]) - Number(tp.data[i])));
+      }
+    }
+    assert.ok(changed > 1e-5, `the removal changed the torch branch's weights (${changed})`);
+    assert.ok(worst <= 1, `worst |Δ| / tolerance between the torch and cpu branches: ${worst}`);
+    const onCpu = reportOf(trun("rmCpu")).actual;
+    const onTorch = reportOf(trun("rmTorch")).actual;
+    const scale = Math.max(...onCpu.map(Math.abs));
+    assert.ok(scale > 1e-3, `the effect is measurable (${scale})`);
+    // Each query loss agrees to ~1e-6 between the backends (torchTrainer.test.ts asks 1e-4 of the
+    // loss); their difference, the actual change, then within 1e-4 + 1e-3 of its size.
+    for (const [i, x] of onCpu.entries())
+      assert.ok(
+        Math.abs(x - onTorch[i]!) <= ATOL + RTOL * scale,
+        `actual change at checkpoint ${i}: cpu ${x}, torch ${onTorch[i]}`,
+      );
   });
 });

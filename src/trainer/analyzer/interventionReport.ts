@@ -69,7 +69,9 @@ export async function reportIntervention(
   const experiment = await loadExperiment(manifest.experiment.path);
   const found = chooseSystem(experiment, manifest.system);
   const spec = validatedSpec(found, { steps: manifest.totalSteps, trainedGelu: manifest, point: manifest.sweep });
-  const backend = await selectBackend(parseBackendRequest(req.backend), defaultCandidates(experiment.file));
+  // The report evaluates with tfjs: a torch request (the branch trained there) leaves it the best tfjs backend, as in analyzer/index.ts.
+  const requested = parseBackendRequest(req.backend);
+  const backend = await selectBackend(requested === "torch" ? "auto" : requested, defaultCandidates(experiment.file));
   emit({ type: "log", level: "info", message: `intervention report backend: ${backend.name}` });
   const tracin = readOptional(parentDir, "tracin");
   const bif = readOptional(parentDir, "bif");

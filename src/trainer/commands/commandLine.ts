@@ -28,7 +28,7 @@ usage:
     (M branches at K, each without a random fraction F of the training examples, run as a sweep; the
     linear datamodeling score (Spearman of predicted against actual) in RUN_DIR/calibration/)
   lm imp FILE [--system NAME] --rounds R --fraction F [--scope global|layer] [--rewind K] [--controls reinit,random|none]
-         [--out DIR] [--parallel N] [--backend wasm|cpu] [--steps N];  lm imp --resume IMP_DIR [--parallel N] [--backend B]
+         [--out DIR] [--parallel N] [--backend B [--device D] [--python PATH] [--threads N]] [--steps N];  lm imp --resume IMP_DIR [--parallel N] [--backend B]
     (iterative magnitude pruning, lottery tickets: round 0 dense, each round prunes F of the remaining
     weight-matrix entries by final magnitude, rewinds the rest to step K, retrains; with the controls
     per round; an IMP folder the sweep panel reads, its path on stdout; docs/lottery-tickets.md)

@@ -45,8 +45,11 @@ export async function impCommand(target: string, values: CommandValues, cli: str
       ? defaultParallel(availableParallelism())
       : wholeNumber("parallel", values.parallel, 1);
   if (typeof parallel === "string") return usageError(parallel);
-  if (values.backend === "torch") return usageError("masks are not supported on --backend torch yet; use wasm or cpu");
-  const backendArgs = values.backend ? ["--backend", values.backend] : [];
+  // Every run of the IMP trains where these say (on torch: --device, --python, --threads too).
+  const backendArgs = (["backend", "device", "python", "threads"] as const).flatMap((f) => {
+    const v = values[f];
+    return v === undefined ? [] : [`--${f}`, v];
+  });
   let dir: string;
   if (values.resume) {
     const extra = (["system", "out", "steps", "rounds", "fraction", "scope", "rewind", "controls"] as const).find(

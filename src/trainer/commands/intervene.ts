@@ -168,6 +168,10 @@ export async function interveneCommand(runDir: string, values: CommandValues): P
       intervention: change,
       ...(steps !== undefined ? { steps } : {}),
       ...(values.backend ? { backend: values.backend } : {}),
+      // Where PyTorch runs, for --backend torch (the CLI refused them with a tfjs backend).
+      ...(values.device !== undefined ? { device: values.device } : {}),
+      ...(values.python !== undefined ? { python: values.python } : {}),
+      ...(values.threads !== undefined ? { threads: Number(values.threads) } : {}),
       ...(values["allow-changed"] ? { allowChanged: true } : {}),
     });
     if (code !== 0) return code;

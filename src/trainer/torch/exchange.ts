@@ -3,6 +3,7 @@
 // state the worker hands back (`readWorkerCheckpoint`). Tensor names: WORKER_TENSORS.
 import { writeFileSync } from "node:fs";
 import type { ModelSpec, SystemSpec, TaskData } from "../../sdk/spec";
+import type { InterventionChange } from "../../shared/interventionFormat";
 import { encodeSafetensors, readSafetensorsSync, type TensorToEncode } from "../../shared/safetensors";
 import {
   WORKER_MODEL_KINDS,
@@ -33,12 +34,6 @@ function isWorkerModel(m: ModelSpec): m is WorkerModelSpec {
  */
 export function torchUnsupportedReason(systemName: string, model: unknown): string | undefined {
   const kind = typeof model === "object" && model !== null && "kind" in model ? model.kind : undefined;
-  // The worker's transformer (python/learning_mechanics/models.py) reads token ids at the last
-  // position only: in-context regression (vector sequences, a prediction at every x token, fresh
-  // sequences every step) runs on tfjs.
-  const readout = typeof model === "object" && model !== null && "readout" in model ? model.readout : undefined;
-  if (kind === "transformer" && readout === "everyPosition")
-    return `system "${systemName}": the torch backend's transformer has no readout "everyPosition" (vector sequences with a prediction at every position, as inContextRegression needs); train it with --backend wasm, cpu, native or gpu`;
   if (typeof kind === "string" && (WORKER_MODEL_KINDS as readonly string[]).includes(kind)) return undefined;
   if (kind === "randomFeatures")
     return `system "${systemName}": the randomFeatures model runs on the tfjs backends only; train it with --backend wasm, cpu, native or gpu (the torch backend runs the built-in models mlp, transformer and deepLinear)`;
@@ -55,13 +50,30 @@ export function workerSystem(
   spec: SystemSpec,
   data: TaskData,
   params: readonly ParamValues[],
+  /** An intervention branch's change: its examples are weighted in the worker's loss. */
+  intervention?: InterventionChange,
 ): WorkerSystem {
   const model = spec.model;
   if (!isWorkerModel(model))
     throw new TorchUnsupportedError(
       torchUnsupportedReason(systemName, model) ?? `system "${systemName}": not a built-in model`,
     );
+  const task = spec.task;
+  const fresh =
+    task.kind === "inContextRegression" && task.trainSequences === undefined
+      ? {
+          freshSequences: {
+            dim: task.dim,
+            points: task.points,
+            noise: task.noise,
+            ...(task.tasks !== undefined ? { tasks: task.tasks } : {}),
+            dataSeed: task.dataSeed,
+          },
+        }
+      : {};
   return {
+    ...fresh,
+    ...(intervention ? { exampleWeights: { action: intervention.action, examples: [...intervention.examples] } } : {}),
     model,
     optimizer: spec.optimizer,
     input: data.input,
@@ -83,6 +95,8 @@ export interface WorkerInputs {
   init?: readonly ParamValues[];
   /** Optimizer state `<slot>/<param>` of a resumed run. */
   optimizer?: ReadonlyMap<string, { shape: number[]; values: Float32Array }>;
+  /** Weight masks by parameter (0/1; a lottery ticket, src/trainer/masks.ts); absent: dense. */
+  masks?: ReadonlyMap<string, { shape: number[]; values: Float32Array }>;
 }
 
 /** Writes the tensors file named in `start`; returns its size in bytes. */
@@ -112,6 +126,8 @@ export function writeWorkerInputs(path: string, inputs: WorkerInputs): number {
     tensors.push({ name: WORKER_TENSORS.init + p.name, dtype: "F32", shape: p.shape, data: p.values });
   for (const [name, t] of inputs.optimizer ?? [])
     tensors.push({ name: WORKER_TENSORS.optimizer + name, dtype: "F32", shape: t.shape, data: t.values });
+  for (const [name, m] of inputs.masks ?? [])
+    tensors.push({ name: WORKER_TENSORS.mask + name, dtype: "F32", shape: m.shape, data: m.values });
   const buf = encodeSafetensors(tensors);
   writeFileSync(path, buf);
   return buf.length;

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { SystemSpec, TaskData } from "../../sdk/spec";
+import type { InterventionChange } from "../../shared/interventionFormat";
 import type { WorkerErrorKind } from "../../shared/workerProtocol";
 import type { CheckpointData } from "../runFolder";
 import { type ParamValues, readWorkerCheckpoint, workerSystem, writeWorkerInputs } from "./exchange";
@@ -36,8 +37,12 @@ export interface WorkerRunStart {
   /** Step-0 parameters, for a centred model that resumes. */
   init?: readonly ParamValues[] | undefined;
   optimizer?: ReadonlyMap<string, { shape: number[]; values: Float32Array }> | undefined;
+  /** Weight masks (a lottery ticket): the worker keeps the masked weights exactly zero. */
+  masks?: ReadonlyMap<string, { shape: number[]; values: Float32Array }> | undefined;
   fromStep: number;
   optimizerT: number;
+  /** An intervention branch's change (per-example loss weights in the worker). */
+  intervention?: InterventionChange | undefined;
 }
 
 /** The worker said it cannot go on (kind as in the worker protocol). */
@@ -59,7 +64,7 @@ export async function runOnWorker(
   shouldStop: () => boolean,
 ): Promise<WorkerRunEnd> {
   // Refused before anything is spawned: a custom model names the system and the backends that run it.
-  const system = workerSystem(start.systemName, start.spec, start.data, start.params);
+  const system = workerSystem(start.systemName, start.spec, start.data, start.params, start.intervention);
   const exchangeDir = mkdtempSync(join(tmpdir(), "lm-torch-"));
   let worker: TorchWorker | undefined;
   let poll: NodeJS.Timeout | undefined;
@@ -70,7 +75,22 @@ export async function runOnWorker(
       params: start.params,
       ...(start.init ? { init: start.init } : {}),
       ...(start.optimizer ? { optimizer: start.optimizer } : {}),
+      ...(start.masks ? { masks: start.masks } : {}),
     });
+    // Polled from now on, while Python starts (importing torch takes seconds on a loaded machine):
+    // asking is what acknowledges a stop to the job host (worker.ts), whose grace is 3 s. A stop
+    // asked before `start` is sent right behind it.
+    let stopWanted = false;
+    let stopSent = false;
+    let started: TorchWorker | undefined;
+    const passStop = () => {
+      if (!stopWanted && shouldStop()) stopWanted = true;
+      if (stopWanted && !stopSent && started) {
+        stopSent = true;
+        started.stop();
+      }
+    };
+    poll = setInterval(passStop, STOP_POLL_MS);
     worker = await TorchWorker.spawn({ python: start.python });
     const w = worker;
     w.start({
@@ -82,17 +102,10 @@ export async function runOnWorker(
       fromStep: start.fromStep,
       optimizerT: start.optimizerT,
     });
-    let stopSent = false;
-    const passStop = () => {
-      if (!stopSent && shouldStop()) {
-        stopSent = true;
-        w.stop();
-      }
-    };
+    started = w;
     // A stop asked for while Python started is sent at once, right behind `start`: the worker then
     // stops after its first step (with step 0 recorded), however fast its steps are.
     passStop();
-    poll = setInterval(passStop, STOP_POLL_MS);
     for await (const e of w) {
       switch (e.type) {
         case "ready":
