@@ -22,8 +22,8 @@ test("an option a command would ignore is named, with the commands that take it"
   assert.equal(msg(["resume", "r", "--mask", "m"]), "--mask applies to train and branch, not resume");
   assert.equal(msg(["list", "f.ts", "--rounds", "2"]), "--rounds applies to imp, not list");
   assert.equal(
-    msg(["imp", "f.ts", "--device", "cpu"]),
-    "--device applies to train, resume, branch, sweep, sweep-task, calibrate and imp-task, not imp",
+    msg(["lmc", "a", "b", "--device", "cpu"]),
+    "--device applies to train, resume, branch, intervene, calibrate, sweep, sweep-task, imp and imp-task, not lmc",
   );
   assert.equal(
     msg(["sweep-task", "d", "0", "--system", "x"]),

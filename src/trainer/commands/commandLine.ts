@@ -19,7 +19,8 @@ usage:
     between them, at most N children at once (default: the cores less one); barrier against k
     printed and written to DIR/instability.json, DIR on stdout)
   lm intervene RUN_DIR --step K (--remove IDX,… | --upweight IDX,… --weight W | --move IDX,… --from S | --move IDX,… --before S)
-           [--top-proponents N | --top-opponents N  (with IDX = top) [--at STEP | --over A:B]] [--steps N] [--out DIR | --run-dir DIR] [--backend B]
+           [--top-proponents N | --top-opponents N  (with IDX = top) [--at STEP | --over A:B]] [--steps N] [--out DIR | --run-dir DIR]
+           [--backend B [--device D] [--python PATH] [--threads N]]
     (a branch at K with those training examples removed, reweighted or moved; then the query loss's
     change, branch − parent, against TracIn's (and the BIF's) prediction, in BRANCH/intervention.json;
     lm intervene BRANCH alone rewrites that report; docs/interventions.md)
@@ -135,7 +136,17 @@ export function isCommand(name: string): name is Command {
 
 type OptionName = keyof CommandValues;
 
-const TORCH_RUNS: readonly Command[] = ["train", "resume", "branch", "sweep", "sweep-task", "calibrate", "imp-task"];
+const TORCH_RUNS: readonly Command[] = [
+  "train",
+  "resume",
+  "branch",
+  "intervene",
+  "calibrate",
+  "sweep",
+  "sweep-task",
+  "imp",
+  "imp-task",
+];
 const SLURM: readonly Command[] = ["sweep", "calibrate"];
 
 /**
