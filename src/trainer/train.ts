@@ -217,6 +217,16 @@ class Training {
       }
       try {
         if (maskSet) checkMasks(maskSet.masks, system.model.params, maskSet.path);
+        // Checked before the folder is created: a refused intervention leaves nothing behind.
+        if (branch && intervention) {
+          // Fresh sequences every step (inContextRegression without trainSequences): the training
+          // split is only the sample the train loss is logged on, so no update sees its rows.
+          if (system.freshTrain)
+            throw new UsageError(
+              `system "${req.system}" draws fresh training sequences every step, so it has no training examples to remove, upweight or move; give its task trainSequences (a fixed training set) to intervene`,
+            );
+          checkIntervention(intervention, branch.step, spec.steps, system.train.n);
+        }
         const optimizer = new Optimizer(spec.optimizer, system.model.params, spec.steps);
         lock ??= folder.create("train");
         for (const path of folder.removeStaleTempFiles())
@@ -233,7 +243,6 @@ class Training {
                 timeOffset: 0,
               }
             : { startStep: undefined, timeOffset: 0 };
-        if (branch && intervention) checkIntervention(intervention, branch.step, spec.steps, system.train.n);
         const masks = maskSet && new AppliedMasks(maskSet.masks, system.model.params);
         if (maskSet && !resumed) writeMaskFile(maskPath(req.runDir), maskSet.masks);
         masks?.maskParams();

@@ -4,7 +4,7 @@
 // torch backend too: weight 1 reproduces a torch parent byte for byte, and removing examples changes
 // the query loss as it does on cpu, within the torch-vs-tfjs tolerance of torchTrainer.test.ts.
 import assert from "node:assert/strict";
-import { readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import type { CalibrationRecord, InterventionRecord } from "../../src/shared/interventionFormat";
@@ -241,6 +241,7 @@ describe("lm intervene (linear regression, small steps)", () => {
       /error \(usage\): unknown training example 32: the training split has 32 examples \(0–31\)/,
     );
     assert.doesNotMatch(unknown.stderr, /at .*\.js:\d+/, "no stack");
+    assert.equal(existsSync(run("bad1")), false, "a refused intervention leaves no folder");
     const step = await runCli([
       "intervene",
       run("linreg"),
@@ -277,6 +278,38 @@ describe("lm intervene (linear regression, small steps)", () => {
     const cal = await runCli(["calibrate", run("plain"), "--step", "2", "--fraction", "0.2", "--subsets", "4"]);
     assert.equal(cal.code, 1);
     assert.match(cal.stderr, /plain has no TracIn scores .*: calibration compares them with retraining/);
+  });
+
+  test("a task with fresh training sequences every step is refused: it has no training examples to intervene on", async () => {
+    await cli(
+      "train",
+      join(FIXTURES, "icl.experiment.ts"),
+      "--system",
+      "iclTiny",
+      "--steps",
+      "4",
+      "--run-dir",
+      run("icl"),
+      ...cpu,
+    );
+    const r = await runCli([
+      "intervene",
+      run("icl"),
+      "--step",
+      "0",
+      "--remove",
+      "1",
+      "--run-dir",
+      run("iclBranch"),
+      ...cpu,
+    ]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /error \(usage\): system "iclTiny" draws fresh training sequences every step, so it has no training examples to remove, upweight or move; give its task trainSequences/,
+    );
+    assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, "no stack");
+    assert.equal(existsSync(run("iclBranch")), false, "no branch folder left behind");
   });
 
   test("calibration: 8 random removals of 20% as a sweep; the datamodeling score is ≈ 1", async () => {
