@@ -26,9 +26,14 @@ export interface InterveneRequest {
   runDir: string;
   examples: number[];
   step: number;
-  /** The examples are TracIn's top `count` at `step`; `scoredSteps` are the TracIn steps the panel showed (for an interval). */
+  /**
+   * The examples are TracIn's top `count` at `step` (the page's proposal; the host asks k);
+   * `scoredSteps` are the TracIn steps the panel showed (for an interval), `scored` how many
+   * examples it scored (the largest k).
+   */
   top?: { which: "proponents" | "opponents"; count: number };
   scoredSteps?: number[];
+  scored?: number;
 }
 
 /**
@@ -54,7 +59,9 @@ export function checkInterveneRequest(
     runDir,
     examples: [...new Set(m.examples)].sort((a, b) => a - b),
     step: m.step,
-    ...(m.top !== undefined ? { top: { which: m.top.which, count: m.top.count }, scoredSteps: [...steps] } : {}),
+    ...(m.top !== undefined
+      ? { top: { which: m.top.which, count: m.top.count }, scoredSteps: [...steps], scored: exampleIndices.size }
+      : {}),
   };
 }
 
@@ -131,6 +138,15 @@ export function parseMoveStep(text: string, branchStep: number, end: number): nu
   if (s <= branchStep || s >= end)
     return `The step must lie strictly between the branch step ${branchStep} and the run's end ${end} (elsewhere the move is no change, or a removal).`;
   return s;
+}
+
+/** The k of "top k": a whole number from 1 to the number of examples TracIn scored, or what is wrong. */
+export function parseTopCount(text: string, scored: number): number | string {
+  const t = text.trim();
+  const k = Number(t);
+  if (t === "" || !Number.isInteger(k) || k < 1 || k > scored)
+    return `k must be a whole number from 1 to ${scored} (the examples TracIn scored), not "${t}".`;
+  return k;
 }
 
 /** "A:B" (TracIn checkpoints, A ≤ B) of "summed over an interval", each a step the panel shows. */
