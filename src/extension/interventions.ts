@@ -186,13 +186,18 @@ export function parseSubsets(text: string): number | string {
   return n;
 }
 
-/** `lm calibrate RUN --step K --fraction F --subsets M [--backend B]`: the sweep goes beside the run. */
+/**
+ * `lm calibrate RUN --step K --fraction F --subsets M [--backend B] [--slurm]`: the sweep goes beside
+ * the run. With `--slurm` the CLI submits an sbatch array and returns (sbatch's defaults, or the
+ * SBATCH_* variables of the environment, choose the partition and time); the score comes later.
+ */
 export function calibrateArgs(
   runDir: string,
   step: number,
   fraction: number,
   subsets: number,
   backend: string,
+  where: "local" | "slurm" = "local",
 ): string[] {
   return [
     "calibrate",
@@ -204,7 +209,13 @@ export function calibrateArgs(
     "--subsets",
     String(subsets),
     ...backendArgs(backend),
+    ...(where === "slurm" ? ["--slurm"] : []),
   ];
+}
+
+/** What to say once a calibration is submitted to Slurm: where it is, and how to score it when it ends. */
+export function slurmCalibrationWords(id: string, subsets: number, sweepDir: string): string {
+  return `${id}: ${subsets} calibration branches submitted to Slurm as the sweep ${sweepDir}. When the array has ended, score it with "lm calibrate ${sweepDir}", then Open Calibration Panel….`;
 }
 
 function isObj(x: unknown): x is Record<string, unknown> {
