@@ -68,7 +68,7 @@ canvas.addEventListener("mousemove", (e) => {
   canvas.title = `${exampleName(ex)} · label ${ex.label} · step ${d.steps[cell.col]} · ${Number.isNaN(v) ? "—" : formatNumber(v)}`;
 });
 
-/** Arrow keys move the selected cell through the drawn rows and checkpoints. */
+/** Arrow keys move the selected cell through the drawn rows and checkpoints; Space and Escape select rows. */
 canvas.addEventListener("keydown", (e) => {
   const d = current();
   if (!d || !view.run || !view.rows || d.n === 0) return;
@@ -81,7 +81,7 @@ canvas.addEventListener("keydown", (e) => {
   if (e.key === " " || e.key === "Escape") {
     // Space: the focused (selected) row in or out of the selection; Escape: none selected.
     const example = rt.state.selected?.example;
-    if (e.key === " " && example === undefined) return;
+    if (e.key === " " ? example === undefined : view.picked.size === 0) return;
     e.preventDefault();
     if (example !== undefined && e.key === " ") {
       view.picked = togglePick(view.picked, example);
