@@ -12,12 +12,12 @@ import {
   type InterventionRecord,
   predictionWords,
 } from "../shared/interventionFormat";
-import type { InterveneMessage } from "../shared/panels/influence";
+import { type InterveneMessage, MAX_INTERVENE_EXAMPLES } from "../shared/panels/influence";
 import { readRegularTextSync } from "../shared/safeRead";
 import { backendArgs } from "./branching";
 
-/** More examples than this in one request is refused: the CLI line and the branch stay readable. */
-export const MAX_INTERVENE_EXAMPLES = 1000;
+// More examples than this in one request is refused (the page says so before posting).
+export { MAX_INTERVENE_EXAMPLES } from "../shared/panels/influence";
 /** intervention.json and calibration files are small; anything larger is not one of ours. */
 const MAX_RECORD_BYTES = 16 * 1024 * 1024;
 

@@ -5,7 +5,12 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
-import { DEFAULT_INFLUENCE_STATE, isInfluenceState, type InfluenceState } from "../../src/shared/panels/influence";
+import {
+  DEFAULT_INFLUENCE_STATE,
+  isInfluenceState,
+  MAX_INTERVENE_EXAMPLES,
+  type InfluenceState,
+} from "../../src/shared/panels/influence";
 import {
   countColor,
   frames,
@@ -630,6 +635,28 @@ test("a label group: all examples labelled as the clicked one, posted as their i
     await frames(p);
     assert.equal(await option.textContent(), `all 1 example labelled ${XSS}`);
     assert.equal(await p.locator("img").count(), 0);
+  } finally {
+    await p.close();
+  }
+});
+
+test("a label group larger than the host takes is refused on the page, in words, and not posted", async () => {
+  const p = (await openPanel(browser, served.origin, "influence", { width: 900, height: 500 })).page;
+  try {
+    // 2,400 examples, half labelled "even" (row 7 aside): 1,200 > MAX_INTERVENE_EXAMPLES.
+    const big = influenceRun(2400, 4);
+    await post(p, { type: "init", run: big, state: { ...DEFAULT_STATE, selected: { example: 0, step: 100 } } });
+    assert.equal(
+      await p.locator('#interveneWhich option[value="label"]').textContent(),
+      "all 1200 examples labelled even",
+    );
+    await p.selectOption("#interveneWhich", "label");
+    await p.click("#intervene");
+    assert.equal(
+      await p.locator("#interveneStatus").textContent(),
+      `1200 examples are labelled even: at most ${MAX_INTERVENE_EXAMPLES} at once from the panel (the CLI takes more: lm intervene RUN --remove IDX,…).`,
+    );
+    assert.equal(await lastPosted(p, "intervene"), undefined);
   } finally {
     await p.close();
   }

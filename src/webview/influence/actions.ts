@@ -2,6 +2,7 @@
 // asks the host to rerun an analysis with other settings.
 
 import type { AnalysisOverrides } from "../../shared/panels/common";
+import { MAX_INTERVENE_EXAMPLES } from "../../shared/panels/influence";
 import { csvCell, csvNumber } from "../common/csv";
 import { byId } from "../common/dom";
 import { safeName } from "../common/runtime";
@@ -140,12 +141,17 @@ export function interveneChoice(
   if (which === "picked") {
     if (view.picked.size === 0)
       return "Select rows first: Ctrl/Cmd-click rows (Shift-click for a range, Space for the focused row).";
+    if (view.picked.size > MAX_INTERVENE_EXAMPLES)
+      return `${view.picked.size} rows selected: at most ${MAX_INTERVENE_EXAMPLES} at once from the panel (the CLI takes more: lm intervene RUN --remove IDX,…).`;
     return { examples: [...view.picked].sort((a, b) => a - b), step: sel.step };
   }
   if (which === "label") {
     const label = selectedLabel();
     if (label === undefined) return "Click a cell first: its example's label names the group.";
-    return { examples: labelGroup(run.examples, label), step: sel.step };
+    const examples = labelGroup(run.examples, label);
+    if (examples.length > MAX_INTERVENE_EXAMPLES)
+      return `${examples.length} examples are labelled ${clip(label, 40)}: at most ${MAX_INTERVENE_EXAMPLES} at once from the panel (the CLI takes more: lm intervene RUN --remove IDX,…).`;
+    return { examples, step: sel.step };
   }
   const side = which === "opponents" ? "opponents" : "proponents";
   const rows = topRowsAt(tracin.values, tracin.n, tracin.t, col, TOP_K, side);
