@@ -3,11 +3,14 @@
 // number of subsets (each checked by interventions.ts as it is typed), run `lm calibrate` with
 // progress and Cancel (as "Remove and retrain…" runs `lm intervene`; it trains, so an untrusted
 // workspace refuses it), then show the score and open the calibration panel (its scatter plot).
+// When sbatch is on PATH it asks first where the branches train: here, or as a Slurm array (the
+// CLI's --slurm), which returns once submitted and is scored later by `lm calibrate SWEEP_DIR`.
 import * as vscode from "vscode";
 import { notAnExperimentReason } from "../shared/experimentFile";
-import { checkpointSteps, runLm } from "./branching";
+import { findOnPath } from "../shared/findOnPath";
+import { checkpointSteps, firstLinePath, runLm } from "./branching";
 import type { Ctx } from "./context";
-import { calibrateArgs, calibrationLine, parseFraction, parseSubsets } from "./interventions";
+import { calibrateArgs, calibrationLine, parseFraction, parseSubsets, slurmCalibrationWords } from "./interventions";
 
 const UNTRUSTED =
   "Calibrating trains many branches of the run, which runs the code of the experiment file, so it needs a trusted workspace.";
@@ -30,6 +33,27 @@ async function ask<T>(
   if (text === undefined) return undefined;
   const r = parse(text);
   return typeof r === "string" ? undefined : r;
+}
+
+/** Where the branches train: here, unless sbatch is on PATH and Slurm is chosen; undefined when dismissed. */
+async function pickWhere(title: string): Promise<"local" | "slurm" | undefined> {
+  if (findOnPath("sbatch", process.env) === undefined) return "local";
+  const pick = await vscode.window.showQuickPick(
+    [
+      {
+        label: "This machine",
+        description: "the branches train here, then the score is shown",
+        where: "local" as const,
+      },
+      {
+        label: "Slurm",
+        description: "an sbatch array (sbatch's defaults or SBATCH_* choose partition and time); scored when it ends",
+        where: "slurm" as const,
+      },
+    ],
+    { title, placeHolder: "Where do the branches train?" },
+  );
+  return pick?.where;
 }
 
 /** Runs a calibration of `runDir`; `show` opens the calibration panel on it. */
@@ -77,12 +101,14 @@ export async function runCalibration(ctx: Ctx, runDir: string, show: (runDir: st
     parseSubsets,
   );
   if (subsets === undefined) return;
+  const where = await pickWhere(title);
+  if (where === undefined) return;
   const launch = ctx.launch(experiment);
-  const args = calibrateArgs(runDir, pick.step, fraction, subsets, ctx.config.backend);
+  const args = calibrateArgs(runDir, pick.step, fraction, subsets, ctx.config.backend, where);
   const result = await vscode.window.withProgress(
     {
       location: vscode.ProgressLocation.Notification,
-      title: `Calibrating ${id}: ${subsets} branches from step ${pick.step}, each without ${(fraction * 100).toFixed(3).replace(/\.?0+$/, "")} % of the examples…`,
+      title: `${where === "slurm" ? "Submitting to Slurm the calibration of" : "Calibrating"} ${id}: ${subsets} branches from step ${pick.step}, each without ${(fraction * 100).toFixed(3).replace(/\.?0+$/, "")} % of the examples…`,
       cancellable: true,
     },
     async (_progress, token) => {
@@ -100,6 +126,17 @@ export async function runCalibration(ctx: Ctx, runDir: string, show: (runDir: st
     return;
   }
   await ctx.rescan();
+  if (where === "slurm") {
+    const sweepDir = firstLinePath(result.stdout, launch.cwd);
+    if (!sweepDir) return;
+    ctx.sweeps.update(sweepDir, ctx.runIndex.roots);
+    const choice = await vscode.window.showInformationMessage(
+      slurmCalibrationWords(id, subsets, sweepDir),
+      "Copy Command",
+    );
+    if (choice) await vscode.env.clipboard.writeText(`lm calibrate ${sweepDir}`);
+    return;
+  }
   show(runDir);
   const line = calibrationLine(runDir) ?? "no calibration file was written";
   void vscode.window.showInformationMessage(`${id}: ${line}`);

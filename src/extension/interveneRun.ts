@@ -1,6 +1,6 @@
 // The vscode side of "Remove and retrain…" (docs/interventions.md, "In VS Code"): a checked request
 // from the Influence panel → the branch checkpoint, the action (remove, upweight ×w, show only from
-// or before step s) and, for TracIn's top k, at the step or summed over an interval (QuickPicks and
+// or before step s) and, for TracIn's top k, k and at the step or summed over an interval (QuickPicks and
 // input boxes, each value checked by interventions.ts) → `lm intervene` with progress and cancel, as
 // "Branch from Checkpoint…" runs `lm branch` → the CLI's sentence and "Compare", which opens the
 // intervention panel on the branch.
@@ -16,6 +16,7 @@ import {
   interveneArgs,
   parseMoveStep,
   parseStepInterval,
+  parseTopCount,
   parseWeight,
   type TopSelection,
 } from "./interventions";
@@ -95,10 +96,21 @@ async function pickAction(title: string, branchStep: number, end: number): Promi
   }
 }
 
-/** For TracIn's top k: at the selected step, or summed over an interval of TracIn steps the user types. */
+/**
+ * For TracIn's top k: k (the page proposes its count; up to the examples scored), then at the
+ * selected step, or summed over an interval of TracIn steps the user types.
+ */
 async function pickTop(req: InterveneRequest, title: string): Promise<TopSelection | undefined | "cancelled"> {
   if (req.top === undefined) return undefined;
-  const { which, count } = req.top;
+  const { which } = req.top;
+  const scored = req.scored ?? req.top.count;
+  const count = await askValue(
+    title,
+    `How many of TracIn's top ${which}? A whole number from 1 to ${scored} (the examples it scored)`,
+    String(Math.min(req.top.count, scored)),
+    (t) => parseTopCount(t, scored),
+  );
+  if (count === undefined) return "cancelled";
   const pick = await vscode.window.showQuickPick(
     [
       { label: `Top ${count} ${which} at step ${req.step}`, description: "the selected column", over: false },
@@ -166,7 +178,7 @@ export async function runIntervention(
   }
   const n = req.examples.length;
   const what = req.top
-    ? `TracIn's top ${req.top.count} ${req.top.which}`
+    ? `TracIn's top k ${req.top.which}`
     : `${n === 1 ? "example" : `${n} examples`} ${req.examples.slice(0, 8).join(", ")}${n > 8 ? ", …" : ""}`;
   const title = `Retrain ${entry.manifest.id} with ${what} changed`;
   const pick = await vscode.window.showQuickPick(

@@ -12,12 +12,12 @@ import {
   type InterventionRecord,
   predictionWords,
 } from "../shared/interventionFormat";
-import type { InterveneMessage } from "../shared/panels/influence";
+import { type InterveneMessage, MAX_INTERVENE_EXAMPLES } from "../shared/panels/influence";
 import { readRegularTextSync } from "../shared/safeRead";
 import { backendArgs } from "./branching";
 
-/** More examples than this in one request is refused: the CLI line and the branch stay readable. */
-export const MAX_INTERVENE_EXAMPLES = 1000;
+// More examples than this in one request is refused (the page says so before posting).
+export { MAX_INTERVENE_EXAMPLES } from "../shared/panels/influence";
 /** intervention.json and calibration files are small; anything larger is not one of ours. */
 const MAX_RECORD_BYTES = 16 * 1024 * 1024;
 
@@ -26,9 +26,14 @@ export interface InterveneRequest {
   runDir: string;
   examples: number[];
   step: number;
-  /** The examples are TracIn's top `count` at `step`; `scoredSteps` are the TracIn steps the panel showed (for an interval). */
+  /**
+   * The examples are TracIn's top `count` at `step` (the page's proposal; the host asks k);
+   * `scoredSteps` are the TracIn steps the panel showed (for an interval), `scored` how many
+   * examples it scored (the largest k).
+   */
   top?: { which: "proponents" | "opponents"; count: number };
   scoredSteps?: number[];
+  scored?: number;
 }
 
 /**
@@ -54,7 +59,9 @@ export function checkInterveneRequest(
     runDir,
     examples: [...new Set(m.examples)].sort((a, b) => a - b),
     step: m.step,
-    ...(m.top !== undefined ? { top: { which: m.top.which, count: m.top.count }, scoredSteps: [...steps] } : {}),
+    ...(m.top !== undefined
+      ? { top: { which: m.top.which, count: m.top.count }, scoredSteps: [...steps], scored: exampleIndices.size }
+      : {}),
   };
 }
 
@@ -133,6 +140,15 @@ export function parseMoveStep(text: string, branchStep: number, end: number): nu
   return s;
 }
 
+/** The k of "top k": a whole number from 1 to the number of examples TracIn scored, or what is wrong. */
+export function parseTopCount(text: string, scored: number): number | string {
+  const t = text.trim();
+  const k = Number(t);
+  if (t === "" || !Number.isInteger(k) || k < 1 || k > scored)
+    return `k must be a whole number from 1 to ${scored} (the examples TracIn scored), not "${t}".`;
+  return k;
+}
+
 /** "A:B" (TracIn checkpoints, A ≤ B) of "summed over an interval", each a step the panel shows. */
 export function parseStepInterval(text: string, steps: readonly number[]): { from: number; to: number } | string {
   const m = /^\s*(\d+)\s*[:–-]\s*(\d+)\s*$/.exec(text);
@@ -170,13 +186,18 @@ export function parseSubsets(text: string): number | string {
   return n;
 }
 
-/** `lm calibrate RUN --step K --fraction F --subsets M [--backend B]`: the sweep goes beside the run. */
+/**
+ * `lm calibrate RUN --step K --fraction F --subsets M [--backend B] [--slurm]`: the sweep goes beside
+ * the run. With `--slurm` the CLI submits an sbatch array and returns (sbatch's defaults, or the
+ * SBATCH_* variables of the environment, choose the partition and time); the score comes later.
+ */
 export function calibrateArgs(
   runDir: string,
   step: number,
   fraction: number,
   subsets: number,
   backend: string,
+  where: "local" | "slurm" = "local",
 ): string[] {
   return [
     "calibrate",
@@ -188,7 +209,13 @@ export function calibrateArgs(
     "--subsets",
     String(subsets),
     ...backendArgs(backend),
+    ...(where === "slurm" ? ["--slurm"] : []),
   ];
+}
+
+/** What to say once a calibration is submitted to Slurm: where it is, and how to score it when it ends. */
+export function slurmCalibrationWords(id: string, subsets: number, sweepDir: string): string {
+  return `${id}: ${subsets} calibration branches submitted to Slurm as the sweep ${sweepDir}. When the array has ended, score it with "lm calibrate ${sweepDir}", then Open Calibration Panel….`;
 }
 
 function isObj(x: unknown): x is Record<string, unknown> {

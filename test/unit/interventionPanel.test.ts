@@ -13,6 +13,7 @@ import {
   interventionWords,
   interveneArgs,
   MAX_INTERVENE_EXAMPLES,
+  parseTopCount,
   type InterveneRequest,
 } from "../../src/extension/interventions";
 import { InfluenceContent } from "../../src/extension/panels/influencePanel";
@@ -55,6 +56,36 @@ test("checkInterveneRequest: examples sorted and without repeats; a foreign run,
     checkInterveneRequest(msg(many), RUN, new Set(many), STEPS),
     `${MAX_INTERVENE_EXAMPLES + 1} examples: at most ${MAX_INTERVENE_EXAMPLES} at once`,
   );
+});
+
+test("a list picked by hand or a label group is checked as any list; TracIn's top k carries how many were scored (the largest k)", () => {
+  // Rows selected by hand or all examples labelled L: the page posts the indices, the host checks them.
+  assert.deepEqual(checkInterveneRequest(msg([5, 0, 2]), RUN, EXAMPLES, STEPS), {
+    runDir: RUN,
+    examples: [0, 2, 5],
+    step: 100,
+  });
+  const top = { ...msg([9, 5]), top: { which: "opponents" as const, count: 2 } };
+  assert.deepEqual(checkInterveneRequest(top, RUN, EXAMPLES, STEPS), {
+    runDir: RUN,
+    examples: [5, 9],
+    step: 100,
+    top: { which: "opponents", count: 2 },
+    scoredSteps: STEPS,
+    scored: EXAMPLES.size,
+  });
+});
+
+test("parseTopCount: k is a whole number from 1 to the number of scored examples, refused in words", () => {
+  assert.equal(parseTopCount("25", 60), 25);
+  assert.equal(parseTopCount(" 60 ", 60), 60);
+  assert.equal(parseTopCount("1", 60), 1);
+  for (const bad of ["0", "61", "2.5", "-3", "", "ten"])
+    assert.equal(
+      parseTopCount(bad, 60),
+      `k must be a whole number from 1 to 60 (the examples TracIn scored), not "${bad}".`,
+      bad,
+    );
 });
 
 test("the intervene message guard: whole example indices ≥ 0 and a whole step", () => {

@@ -5,7 +5,12 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import type { Browser, Page } from "playwright-core";
-import { isInfluenceState, type InfluenceState } from "../../src/shared/panels/influence";
+import {
+  DEFAULT_INFLUENCE_STATE,
+  isInfluenceState,
+  MAX_INTERVENE_EXAMPLES,
+  type InfluenceState,
+} from "../../src/shared/panels/influence";
 import {
   countColor,
   frames,
@@ -33,6 +38,7 @@ const N = RUN.examples.length;
 const T = RUN.matrices[0]!.steps.length;
 const STEPS = RUN.matrices[0]!.steps;
 const TRACIN = RUN.matrices[0]!.values as Float32Array;
+const DEFAULT_STATE: InfluenceState = DEFAULT_INFLUENCE_STATE;
 
 let browser: Browser;
 let served: Served;
@@ -519,6 +525,138 @@ test("Remove and retrain…: posts the selected example, or TracIn's top 10 at t
     await p.click("#calibrate");
     await until(p, "window.__posted.some((m) => m.type === 'calibrate')");
     assert.deepEqual(await lastPosted(p, "calibrate"), { type: "calibrate", runId: RUN.runId });
+  } finally {
+    await p.close();
+  }
+});
+
+test("rows selected by hand: Ctrl-click toggles, Shift-click adds the drawn rows between, Space toggles, Escape clears; marked in the gutter; posted as a list", async () => {
+  const p = (await openPanel(browser, served.origin, "influence", { width: 1200, height: 720 })).page;
+  try {
+    const byTotal: InfluenceState = { ...DEFAULT_STATE, sort: "total" };
+    await post(p, { type: "init", run: RUN, state: byTotal });
+    const option = p.locator('#interveneWhich option[value="picked"]');
+    assert.equal(await option.textContent(), "the selected examples (Ctrl/Cmd-click or Shift-click rows)");
+    // Sorted by total, so drawn order ≠ index order: a range runs over what is drawn.
+    const drawn = await hook<number[]>(p, "order()");
+    assert.notDeepEqual(
+      drawn,
+      RUN.examples.map((e) => e.index),
+    );
+    const click = async (example: number, modifiers: ("Control" | "Shift")[] = []) => {
+      const c = await hook<{ x: number; y: number }>(p, `cellCenter(${example}, ${STEPS[4]})`);
+      await p.locator("#heatmap").click({ position: c, modifiers });
+      await frames(p);
+    };
+    await click(drawn[2]!, ["Control"]);
+    await click(drawn[6]!, ["Shift"]);
+    const sortedIdx = (xs: number[]) => [...xs].sort((a, b) => a - b);
+    assert.deepEqual(await hook<number[]>(p, "picked()"), sortedIdx(drawn.slice(2, 7)));
+    await click(drawn[10]!, ["Control"]);
+    await click(drawn[4]!, ["Control"]); // out again
+    const expected = sortedIdx([drawn[2]!, drawn[3]!, drawn[5]!, drawn[6]!, drawn[10]!]);
+    assert.deepEqual(await hook<number[]>(p, "picked()"), expected);
+    // The clicked cell follows the last click (its step is the branch's latest checkpoint).
+    assert.deepEqual((await hook<InfluenceState>(p, "state()")).selected, { example: drawn[4], step: STEPS[4] });
+    // Space toggles the focused row: drawn[4] back in.
+    await p.focus("#heatmap");
+    await p.keyboard.press(" ");
+    await frames(p);
+    const withSpace = sortedIdx([...expected, drawn[4]!]);
+    assert.deepEqual(await hook<number[]>(p, "picked()"), withSpace);
+    assert.equal(await option.textContent(), "the 6 selected examples");
+    // Marked: a light bar in the gutter left of the cells on selected rows, none on the others.
+    const gutter = async (example: number) => {
+      const c = await hook<{ x: number; y: number }>(p, `cellCenter(${example}, ${STEPS[4]})`);
+      return pixel(p, "heatmap", 64 - 3, c.y);
+    };
+    for (const e of withSpace) {
+      const px = await gutter(e);
+      assert.ok(
+        px.every((v) => v > 150),
+        `example ${e} is marked: ${px}`,
+      );
+    }
+    for (const e of [drawn[0]!, drawn[8]!, drawn[12]!]) assert.ok(near(await gutter(e), BG), `example ${e} is not`);
+    // "Remove and retrain…" with "the 6 selected examples": the list, ascending, at the clicked step.
+    await p.selectOption("#interveneWhich", "picked");
+    await p.click("#intervene");
+    await until(p, "window.__posted.some((m) => m.type === 'intervene')");
+    assert.deepEqual(await lastPosted(p, "intervene"), {
+      type: "intervene",
+      runId: RUN.runId,
+      examples: withSpace,
+      step: STEPS[4],
+    });
+    // A re-sort keeps what was selected (by example, not by drawn position).
+    await p.selectOption("#sort", "index");
+    await frames(p);
+    assert.deepEqual(await hook<number[]>(p, "picked()"), withSpace);
+    // Escape clears; then "selected examples" asks for rows and posts nothing.
+    await p.focus("#heatmap");
+    await p.keyboard.press("Escape");
+    await frames(p);
+    assert.deepEqual(await hook<number[]>(p, "picked()"), []);
+    assert.ok(near(await gutter(withSpace[0]!), BG), "the bar is gone");
+    const before = (await posted(p)).filter((m) => m.type === "intervene").length;
+    await p.click("#intervene");
+    assert.match((await p.locator("#interveneStatus").textContent()) ?? "", /^Select rows first/);
+    assert.equal((await posted(p)).filter((m) => m.type === "intervene").length, before);
+  } finally {
+    await p.close();
+  }
+});
+
+test("a label group: all examples labelled as the clicked one, posted as their indices; the label is text", async () => {
+  const p = (await openPanel(browser, served.origin, "influence", { width: 1200, height: 720 })).page;
+  try {
+    await post(p, {
+      type: "init",
+      run: RUN,
+      state: { ...DEFAULT_STATE, selected: { example: 3, step: STEPS[2]! } },
+    });
+    const option = p.locator('#interveneWhich option[value="label"]');
+    // Rows 1, 3, …, 59 are "odd" except row 7 (the malicious label): 29 examples, indices 3·row.
+    const odd = RUN.examples.filter((e) => e.label === "odd").map((e) => e.index);
+    assert.equal(odd.length, 29);
+    assert.equal(await option.textContent(), "all 29 examples labelled odd");
+    await p.selectOption("#interveneWhich", "label");
+    await p.click("#intervene");
+    await until(p, "window.__posted.some((m) => m.type === 'intervene')");
+    assert.deepEqual(await lastPosted(p, "intervene"), {
+      type: "intervene",
+      runId: RUN.runId,
+      examples: odd,
+      step: STEPS[2],
+    });
+    // The malicious label names its group of one, as text.
+    const c = await hook<{ x: number; y: number }>(p, `cellCenter(21, ${STEPS[2]})`);
+    await p.locator("#heatmap").click({ position: c });
+    await frames(p);
+    assert.equal(await option.textContent(), `all 1 example labelled ${XSS}`);
+    assert.equal(await p.locator("img").count(), 0);
+  } finally {
+    await p.close();
+  }
+});
+
+test("a label group larger than the host takes is refused on the page, in words, and not posted", async () => {
+  const p = (await openPanel(browser, served.origin, "influence", { width: 900, height: 500 })).page;
+  try {
+    // 2,400 examples, half labelled "even" (row 7 aside): 1,200 > MAX_INTERVENE_EXAMPLES.
+    const big = influenceRun(2400, 4);
+    await post(p, { type: "init", run: big, state: { ...DEFAULT_STATE, selected: { example: 0, step: 100 } } });
+    assert.equal(
+      await p.locator('#interveneWhich option[value="label"]').textContent(),
+      "all 1200 examples labelled even",
+    );
+    await p.selectOption("#interveneWhich", "label");
+    await p.click("#intervene");
+    assert.equal(
+      await p.locator("#interveneStatus").textContent(),
+      `1200 examples are labelled even: at most ${MAX_INTERVENE_EXAMPLES} at once from the panel (the CLI takes more: lm intervene RUN --remove IDX,…).`,
+    );
+    assert.equal(await lastPosted(p, "intervene"), undefined);
   } finally {
     await p.close();
   }

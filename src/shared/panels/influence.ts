@@ -100,6 +100,12 @@ export type InfluenceHostMessage =
   | { type: "init"; run: InfluenceRun; state?: InfluenceState };
 
 /**
+ * More examples than this in one "Remove and retrain…" request is refused (by the host; the page
+ * says so before posting): the CLI line and the branch stay readable.
+ */
+export const MAX_INTERVENE_EXAMPLES = 1000;
+
+/**
  * "Remove and retrain…": branch the run at a checkpoint ≤ `step` (the host asks which) without
  * these examples (rows of the training split). The host checks both against what it sent.
  */

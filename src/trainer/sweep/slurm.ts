@@ -6,8 +6,9 @@
 // 1234, task 7, which is point 7 unless the sweep needed several arrays: arrayChunks).
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import { basename, delimiter, dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { writeFileAtomicSync } from "../../shared/atomicFile";
+import { findOnPath } from "../../shared/findOnPath";
 import { SWEEP_SLURM_DIR, type SweepManifest, type SweepPoint, type SweepPointStatus } from "../../shared/sweepFormat";
 import { UsageError } from "../errors";
 import { runState } from "./folder";
@@ -65,21 +66,6 @@ export interface SlurmContext {
   cli: string;
   /** More arguments for each task's `lm sweep-task` (the backend: `--backend torch`, …). */
   taskArgs?: readonly string[];
-}
-
-/** The executable `name` on the PATH of `env`, or undefined. */
-export function findOnPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
-  for (const dir of (env["PATH"] ?? "").split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, name);
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      if (fs.statSync(candidate).isFile()) return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
 }
 
 /** Throws SlurmMissingError unless sbatch is on PATH: call before creating anything. */

@@ -2,12 +2,14 @@
 // asks the host to rerun an analysis with other settings.
 
 import type { AnalysisOverrides } from "../../shared/panels/common";
+import { MAX_INTERVENE_EXAMPLES } from "../../shared/panels/influence";
 import { csvCell, csvNumber } from "../common/csv";
 import { byId } from "../common/dom";
 import { safeName } from "../common/runtime";
 import { current, rt, view } from "./app";
 import { canvas } from "./draw";
 import { topRowsAt } from "./heatmap";
+import { labelGroup } from "./picks";
 
 function exportBase(): string {
   return `${safeName(view.run?.runId ?? "run")}-${rt.state.method}`;
@@ -85,8 +87,44 @@ for (const btn of form.querySelectorAll<HTMLElement>(".rerun-btn")) {
 
 // ---- remove and retrain ------------------------------------------------------------------------
 
-/** How many proponents or opponents "top" means (the CLI's --top-proponents N takes any N). */
+/**
+ * The k of "top k" the page proposes (the host asks for k, up to the number of scored examples, and
+ * the CLI's --top-proponents N selects them again from the scores).
+ */
 const TOP_K = 10;
+
+const whichSelect = byId<HTMLSelectElement>("interveneWhich");
+
+/** Text from a file, shortened for an option (the side view shows it in full). */
+function clip(s: string, max: number): string {
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}
+
+/** The clicked example's label, if a cell is clicked and its example is shown. */
+function selectedLabel(): string | undefined {
+  const sel = rt.state.selected;
+  return sel ? view.run?.examples.find((e) => e.index === sel.example)?.label : undefined;
+}
+
+/** The options' words follow the picks and the clicked example's label (as text: labels come from files). */
+export function syncInterveneOptions(): void {
+  const n = view.picked.size;
+  const picked = whichSelect.querySelector<HTMLOptionElement>('option[value="picked"]');
+  if (picked)
+    picked.textContent =
+      n === 0
+        ? "the selected examples (Ctrl/Cmd-click or Shift-click rows)"
+        : `the ${n} selected example${n === 1 ? "" : "s"}`;
+  const label = selectedLabel();
+  const group = whichSelect.querySelector<HTMLOptionElement>('option[value="label"]');
+  if (group) {
+    const count = label === undefined || !view.run ? 0 : labelGroup(view.run.examples, label).length;
+    group.textContent =
+      label === undefined
+        ? "all examples with the clicked example's label"
+        : `all ${count} example${count === 1 ? "" : "s"} labelled ${clip(label, 40)}`;
+  }
+}
 
 /** The examples and step "Remove and retrain…" asks for, or why it cannot yet. */
 export function interveneChoice(
@@ -100,21 +138,34 @@ export function interveneChoice(
   const col = tracin.steps.indexOf(sel.step);
   if (col < 0) return `Step ${sel.step} has no TracIn scores: click a cell of the TracIn heatmap.`;
   if (which === "selected") return { examples: [sel.example], step: sel.step };
-  const rows = topRowsAt(
-    tracin.values,
-    tracin.n,
-    tracin.t,
-    col,
-    TOP_K,
-    which === "opponents" ? "opponents" : "proponents",
-  );
+  if (which === "picked") {
+    if (view.picked.size === 0)
+      return "Select rows first: Ctrl/Cmd-click rows (Shift-click for a range, Space for the focused row).";
+    if (view.picked.size > MAX_INTERVENE_EXAMPLES)
+      return `${view.picked.size} rows selected: at most ${MAX_INTERVENE_EXAMPLES} at once from the panel (the CLI takes more: lm intervene RUN --remove IDX,…).`;
+    return { examples: [...view.picked].sort((a, b) => a - b), step: sel.step };
+  }
+  if (which === "label") {
+    const label = selectedLabel();
+    if (label === undefined) return "Click a cell first: its example's label names the group.";
+    const examples = labelGroup(run.examples, label);
+    if (examples.length > MAX_INTERVENE_EXAMPLES)
+      return `${examples.length} examples are labelled ${clip(label, 40)}: at most ${MAX_INTERVENE_EXAMPLES} at once from the panel (the CLI takes more: lm intervene RUN --remove IDX,…).`;
+    return { examples, step: sel.step };
+  }
   const side = which === "opponents" ? "opponents" : "proponents";
-  return { examples: rows.map((i) => run.examples[i]!.index), step: sel.step, top: { which: side, count: TOP_K } };
+  const rows = topRowsAt(tracin.values, tracin.n, tracin.t, col, TOP_K, side);
+  if (rows.length === 0) return `Step ${sel.step} has no finite TracIn scores.`;
+  return {
+    examples: rows.map((i) => run.examples[i]!.index),
+    step: sel.step,
+    top: { which: side, count: rows.length },
+  };
 }
 
 byId("intervene").addEventListener("click", () => {
   const status = byId("interveneStatus");
-  const choice = interveneChoice(byId<HTMLSelectElement>("interveneWhich").value);
+  const choice = interveneChoice(whichSelect.value);
   if (typeof choice === "string" || !view.run) {
     status.textContent = typeof choice === "string" ? choice : "";
     return;

@@ -26,6 +26,7 @@ import {
   type RowOrder,
   type RowStats,
 } from "./heatmap";
+import { keepShown } from "./picks";
 
 export const rt = new PanelRuntime<
   InfluenceState,
@@ -68,6 +69,10 @@ export const view: {
   /** The first row drawn when rows have a fixed height (scrolled). */
   firstRow: number;
   colors: Colors;
+  /** Rows picked by hand (Ctrl/Cmd-click, Shift-click, Space), by example index; not kept in the saved state. */
+  picked: Set<number>;
+  /** The example a Shift-click range starts from: the last row clicked or toggled. */
+  anchor: number | undefined;
   /** ms of the last heatmap render, and renders so far (test hooks, benchmarks). */
   lastRenderMs: number;
   renders: number;
@@ -77,6 +82,8 @@ export const view: {
   rows: null,
   layout: null,
   firstRow: 0,
+  picked: new Set(),
+  anchor: undefined,
   colors: makeColors(),
   lastRenderMs: 0,
   renders: 0,
@@ -109,6 +116,10 @@ function cssColor(name: string, fallback: string): string {
 }
 
 export function ingest(r: InfluenceRun): void {
+  // The host resends the run as its analyses grow: picks survive that, not a change of run.
+  const sameRun = view.run?.runId === r.runId;
+  view.picked = sameRun ? keepShown(view.picked, r.examples) : new Set();
+  if (!sameRun) view.anchor = undefined;
   view.run = r;
   view.methods.clear();
   const n = r.examples.length;

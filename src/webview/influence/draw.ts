@@ -1,5 +1,6 @@
 // The heatmap and its colour legend: rows × checkpoints drawn into ImageData (heatmap.ts does the
-// arithmetic), axis labels, group separators, the selected cell's outline; redraws coalesced per frame.
+// arithmetic), axis labels, group separators, the selected rows' bars, the selected cell's outline;
+// redraws coalesced per frame.
 
 import { formatNumber } from "../common/chartAxes";
 import { byId } from "../common/dom";
@@ -14,6 +15,8 @@ const legendBar = byId<HTMLCanvasElement>("legendBar");
 const emptyNote = byId<HTMLParagraphElement>("empty");
 
 export const MARGIN = { left: 64, right: 4, top: 4, bottom: 22, marker: 6, gap: 4 };
+/** The selected-rows bar in the gutter: from `x` CSS pixels left of the cells, `w` wide (the labels end at 6). */
+export const PICK_MARK = { x: 5, w: 4 };
 
 export function resizeCanvas(): void {
   const dpr = window.devicePixelRatio || 1;
@@ -81,7 +84,7 @@ export function draw(): void {
   view.renders++;
 }
 
-/** Axis labels, group separators and labels, and the selected cell's outline. */
+/** Axis labels, group separators and labels, the selected rows' bars, and the selected cell's outline. */
 function drawAnnotations(ctx: CanvasRenderingContext2D, d: MethodData, dpr: number): void {
   if (!view.layout || !view.rows) return;
   const { plot } = view.layout;
@@ -120,6 +123,17 @@ function drawAnnotations(ctx: CanvasRenderingContext2D, d: MethodData, dpr: numb
     });
   } else {
     ctx.fillText(`${d.n} ex.`, plot.x - 6 * dpr, plot.y + plot.h / 2);
+  }
+  if (view.picked.size > 0) {
+    // Selected rows: a bar in the gutter just left of the cells (rows sharing a pixel row share it).
+    ctx.fillStyle = rt.theme.foreground;
+    const h = Math.max(dpr, rt.state.rowPx > 0 ? rt.state.rowPx * dpr : plot.h / d.n);
+    for (let k = 0; k < d.n; k++) {
+      if (!view.picked.has(view.run!.examples[view.rows.order[k]!]!.index)) continue;
+      const y = yOfRow(k);
+      if (y + h < plot.y || y > plot.y + plot.h) continue;
+      ctx.fillRect(plot.x - PICK_MARK.x * dpr, y, PICK_MARK.w * dpr, h);
+    }
   }
   const sel = selectedCell(d);
   if (sel) {

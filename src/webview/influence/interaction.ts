@@ -1,12 +1,15 @@
 // Interaction with the heatmap and the toolbar: click or arrow keys select a cell (the side view
-// follows), hover titles, scrolling fixed-height rows, method tabs, sort, grouping, row height.
+// follows), Ctrl/Cmd-click, Shift-click and Space select rows for "Remove and retrain…" (Escape
+// clears them), hover titles, scrolling fixed-height rows, method tabs, sort, grouping, row height.
 
 import { exampleName, type InfluenceMethod, type InfluenceState } from "../../shared/panels/influence";
 import { formatNumber } from "../common/chartAxes";
 import { byId, type Checkbox } from "../common/dom";
 import { current, reorder, rt, view } from "./app";
 import { canvas, draw, drawLegend, heatScroll, MARGIN, resizeCanvas, scheduleDraw, selectedCell } from "./draw";
+import { syncInterveneOptions } from "./actions";
 import { pickCell } from "./heatmap";
+import { pickRange, togglePick } from "./picks";
 import { renderSide } from "./side";
 
 const methodGroup = byId<HTMLElement>("method");
@@ -29,12 +32,26 @@ function cellAt(e: MouseEvent): { row: number; col: number } | null {
   });
 }
 
+/** Example indices in drawn order (what a Shift-click range runs over). */
+function drawnExamples(): number[] {
+  const { rows, run } = view;
+  return rows && run ? Array.from(rows.order, (i) => run.examples[i]!.index) : [];
+}
+
 canvas.addEventListener("click", (e) => {
   const cell = cellAt(e);
   const d = current();
   if (!cell || !d || !view.run) return;
-  rt.state.selected = { example: view.run.examples[cell.row]!.index, step: d.steps[cell.col]! };
+  const example = view.run.examples[cell.row]!.index;
+  if (e.shiftKey)
+    view.picked = pickRange(view.picked, drawnExamples(), view.anchor ?? rt.state.selected?.example, example);
+  else {
+    if (e.ctrlKey || e.metaKey) view.picked = togglePick(view.picked, example);
+    view.anchor = example;
+  }
+  rt.state.selected = { example, step: d.steps[cell.col]! };
   renderSide();
+  syncInterveneOptions();
   scheduleDraw();
   rt.saveState();
 });
@@ -51,7 +68,7 @@ canvas.addEventListener("mousemove", (e) => {
   canvas.title = `${exampleName(ex)} · label ${ex.label} · step ${d.steps[cell.col]} · ${Number.isNaN(v) ? "—" : formatNumber(v)}`;
 });
 
-/** Arrow keys move the selected cell through the drawn rows and checkpoints. */
+/** Arrow keys move the selected cell through the drawn rows and checkpoints; Space and Escape select rows. */
 canvas.addEventListener("keydown", (e) => {
   const d = current();
   if (!d || !view.run || !view.rows || d.n === 0) return;
@@ -61,6 +78,19 @@ canvas.addEventListener("keydown", (e) => {
     ArrowLeft: [0, -1],
     ArrowRight: [0, 1],
   };
+  if (e.key === " " || e.key === "Escape") {
+    // Space: the focused (selected) row in or out of the selection; Escape: none selected.
+    const example = rt.state.selected?.example;
+    if (e.key === " " ? example === undefined : view.picked.size === 0) return;
+    e.preventDefault();
+    if (example !== undefined && e.key === " ") {
+      view.picked = togglePick(view.picked, example);
+      view.anchor = example;
+    } else view.picked = new Set();
+    syncInterveneOptions();
+    scheduleDraw();
+    return;
+  }
   const move = moves[e.key];
   if (!move) return;
   e.preventDefault();
@@ -78,6 +108,7 @@ canvas.addEventListener("keydown", (e) => {
       heatScroll.scrollTop = top + rt.state.rowPx - visible;
   }
   renderSide();
+  syncInterveneOptions();
   scheduleDraw();
   rt.saveState();
 });
@@ -145,4 +176,5 @@ export function applyAll(): void {
   drawLegend();
   draw();
   renderSide();
+  syncInterveneOptions();
 }

@@ -3,8 +3,8 @@
 // whose influence changes sign, a side view of the clicked example with its curve, the BIF's SGLD
 // chains with the host's mixing warning, CSV/PNG export, and a form to rerun the analyses.
 // This module wires the app: host messages in, test hooks, then `ready`. The parts: app.ts
-// (runtime and shared data), draw.ts, side.ts, interaction.ts, actions.ts (exports, rerun form),
-// heatmap.ts (the arithmetic).
+// (runtime and shared data), draw.ts, side.ts, interaction.ts, actions.ts (exports, rerun form,
+// remove and retrain), heatmap.ts and picks.ts (the arithmetic).
 
 import "@vscode-elements/elements/dist/vscode-button/index.js";
 import "@vscode-elements/elements/dist/vscode-checkbox/index.js";
@@ -82,6 +82,8 @@ rt.testHooks({
     return rows && run ? Array.from(rows.order, (i) => run.examples[i]!.index) : [];
   },
   flips: () => Array.from(current()?.stats.flips ?? []),
+  /** Example indices of the rows selected by hand, ascending. */
+  picked: () => [...view.picked].sort((a, b) => a - b),
   cellCenter,
   /** Re-render as it is; returns its ms. */
   render: () => {

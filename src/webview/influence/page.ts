@@ -32,9 +32,11 @@ const BODY = `
   <span class="actions">
     <label class="field">examples
       <select id="interveneWhich" aria-label="examples to retrain without, upweight or move">
-        <option value="selected">the selected example</option>
-        <option value="proponents">top 10 proponents</option>
-        <option value="opponents">top 10 opponents</option>
+        <option value="selected">the clicked example</option>
+        <option value="picked">the selected examples (Ctrl/Cmd-click or Shift-click rows)</option>
+        <option value="proponents">top k proponents…</option>
+        <option value="opponents">top k opponents…</option>
+        <option value="label">all examples with the clicked example's label</option>
       </select>
     </label>
     <vscode-button id="intervene" title="Branch the run at a checkpoint at or before the selected step without these examples, or with them upweighted or moved (lm intervene), then compare the query loss with TracIn's prediction">Remove and retrain…</vscode-button>
@@ -55,7 +57,7 @@ const BODY = `
 <p id="interveneStatus" class="note" role="status"></p>
 <div class="influence-main">
   <div id="heatScroll" class="heat-scroll">
-    <canvas id="heatmap" tabindex="0" aria-label="Influence of training examples over checkpoints (click a cell, or arrow keys to move)" role="img"></canvas>
+    <canvas id="heatmap" tabindex="0" aria-label="Influence of training examples over checkpoints (click a cell, or arrow keys to move; Ctrl/Cmd-click, Shift-click or Space selects rows, Escape clears them)" role="img"></canvas>
     <div id="heatSpacer"></div>
     <p id="empty" class="empty">Waiting for influence data…</p>
   </div>
