@@ -7,10 +7,10 @@
 // CLI's --slurm), which returns once submitted and is scored later by `lm calibrate SWEEP_DIR`.
 import * as vscode from "vscode";
 import { notAnExperimentReason } from "../shared/experimentFile";
-import { findOnPath } from "../shared/findOnPath";
 import { checkpointSteps, firstLinePath, runLm } from "./branching";
 import type { Ctx } from "./context";
 import { calibrateArgs, calibrationLine, parseFraction, parseSubsets, slurmCalibrationWords } from "./interventions";
+import { pickWhere } from "./slurmChoice";
 
 const UNTRUSTED =
   "Calibrating trains many branches of the run, which runs the code of the experiment file, so it needs a trusted workspace.";
@@ -33,27 +33,6 @@ async function ask<T>(
   if (text === undefined) return undefined;
   const r = parse(text);
   return typeof r === "string" ? undefined : r;
-}
-
-/** Where the branches train: here, unless sbatch is on PATH and Slurm is chosen; undefined when dismissed. */
-async function pickWhere(title: string): Promise<"local" | "slurm" | undefined> {
-  if (findOnPath("sbatch", process.env) === undefined) return "local";
-  const pick = await vscode.window.showQuickPick(
-    [
-      {
-        label: "This machine",
-        description: "the branches train here, then the score is shown",
-        where: "local" as const,
-      },
-      {
-        label: "Slurm",
-        description: "an sbatch array (sbatch's defaults or SBATCH_* choose partition and time); scored when it ends",
-        where: "slurm" as const,
-      },
-    ],
-    { title, placeHolder: "Where do the branches train?" },
-  );
-  return pick?.where;
 }
 
 /** Runs a calibration of `runDir`; `show` opens the calibration panel on it. */
@@ -101,10 +80,16 @@ export async function runCalibration(ctx: Ctx, runDir: string, show: (runDir: st
     parseSubsets,
   );
   if (subsets === undefined) return;
-  const where = await pickWhere(title);
-  if (where === undefined) return;
+  const chosen = await pickWhere(
+    title,
+    ctx.config.slurm,
+    { description: "the branches train here, then the score is shown" },
+    "scored when it ends",
+  );
+  if (chosen === undefined) return;
+  const { where } = chosen;
   const launch = ctx.launch(experiment);
-  const args = calibrateArgs(runDir, pick.step, fraction, subsets, ctx.config.backend, where);
+  const args = calibrateArgs(runDir, pick.step, fraction, subsets, ctx.config.backend, chosen.flags);
   const result = await vscode.window.withProgress(
     {
       location: vscode.ProgressLocation.Notification,

@@ -35,6 +35,7 @@ import { choosePython, mayUseTorch } from "./pythonChoice";
 import { pythonFromExtension } from "./pythonExtension";
 import { scanPythonInitCalls } from "./pythonScanner";
 import type { ActiveRun, BackendChoice } from "./supervisor";
+import { pickWhere } from "./slurmChoice";
 
 export interface App {
   ctx: Ctx;
@@ -823,11 +824,21 @@ async function runSweep(app: App, arg: unknown): Promise<void> {
     );
     return;
   }
+  const chosen = await pickWhere(
+    `Sweep of ${arg.system}`,
+    ctx.config.slurm,
+    { description: "its points train here, a few at a time" },
+    "the sweep panel follows it from the run folders",
+  );
+  if (chosen === undefined) return;
   const open = vscode.workspace.textDocuments.find((d) => d.uri.fsPath === arg.file);
   if (open?.isDirty) await open.save();
   const result = await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `Starting the sweep of ${arg.system}…` },
-    () => app.sweeps.start(ctx.launch(arg.file), arg.file, arg.system, ctx.runsRootFor(arg.file)),
+    {
+      location: vscode.ProgressLocation.Notification,
+      title: `${chosen.where === "slurm" ? "Submitting to Slurm" : "Starting"} the sweep of ${arg.system}…`,
+    },
+    () => app.sweeps.start(ctx.launch(arg.file), arg.file, arg.system, ctx.runsRootFor(arg.file), chosen.flags),
   );
   if (!result.ok) {
     ctx.showError(`Sweep of ${arg.system}: ${result.message}`);

@@ -52,6 +52,36 @@ export interface Config {
   /** "runRoots": analyse runs in the run roots as their checkpoints appear; "off": only when asked. */
   readonly autoAnalyze: AutoAnalyze;
   readonly maxConcurrentAnalyzers: number;
+  /** sbatch's options for sweeps and calibrations submitted to Slurm (empty: sbatch's defaults). */
+  readonly slurm: SlurmSettings;
+}
+
+/** `lm sweep --slurm`'s options, as the settings give them (docs/sweeps.md). */
+export interface SlurmSettings {
+  readonly partition: string;
+  readonly time: string;
+  readonly gpus: string;
+  readonly cpusPerTask: string;
+  readonly mem: string;
+  readonly account: string;
+  /** Further sbatch arguments, each passed as `--sbatch-arg ARG`. */
+  readonly sbatchArgs: readonly string[];
+}
+
+/** The `lm` flags for these settings: one per setting that is set, in the CLI's names. */
+export function slurmFlags(s: SlurmSettings): string[] {
+  const out: string[] = [];
+  const pairs: [string, string][] = [
+    ["--partition", s.partition],
+    ["--time", s.time],
+    ["--gpus", s.gpus],
+    ["--cpus-per-task", s.cpusPerTask],
+    ["--mem", s.mem],
+    ["--account", s.account],
+  ];
+  for (const [flag, value] of pairs) if (value !== "") out.push(flag, value);
+  for (const arg of s.sbatchArgs) out.push("--sbatch-arg", arg);
+  return out;
 }
 
 export const DEFAULT_CONFIG: Config = {
@@ -64,7 +94,12 @@ export const DEFAULT_CONFIG: Config = {
   device: "auto",
   autoAnalyze: "runRoots",
   maxConcurrentAnalyzers: 1,
+  slurm: { partition: "", time: "", gpus: "", cpusPerTask: "", mem: "", account: "", sbatchArgs: [] },
 };
+
+function text(v: unknown): string {
+  return typeof v === "string" ? v.trim() : typeof v === "number" && Number.isFinite(v) ? String(v) : "";
+}
 
 export function readConfig(source: ConfigSource, trust: ConfigTrust = { trusted: true }): Config {
   const roots = trust.trusted ? source.get<unknown>(SettingKeys.runRoots) : userValue(source, SettingKeys.runRoots);
@@ -93,6 +128,20 @@ export function readConfig(source: ConfigSource, trust: ConfigTrust = { trusted:
       typeof maxAnalyzers === "number" && Number.isInteger(maxAnalyzers) && maxAnalyzers >= 1
         ? maxAnalyzers
         : DEFAULT_CONFIG.maxConcurrentAnalyzers,
+    slurm: readSlurm(source),
+  };
+}
+
+function readSlurm(source: ConfigSource): SlurmSettings {
+  const extra = source.get<unknown>(SettingKeys.slurmSbatchArgs);
+  return {
+    partition: text(source.get<unknown>(SettingKeys.slurmPartition)),
+    time: text(source.get<unknown>(SettingKeys.slurmTime)),
+    gpus: text(source.get<unknown>(SettingKeys.slurmGpus)),
+    cpusPerTask: text(source.get<unknown>(SettingKeys.slurmCpusPerTask)),
+    mem: text(source.get<unknown>(SettingKeys.slurmMem)),
+    account: text(source.get<unknown>(SettingKeys.slurmAccount)),
+    sbatchArgs: Array.isArray(extra) ? extra.filter((a): a is string => typeof a === "string" && a.trim() !== "") : [],
   };
 }
 

@@ -49,6 +49,13 @@ export const SettingKeys = {
   device: "device",
   autoAnalyze: "autoAnalyze",
   maxConcurrentAnalyzers: "maxConcurrentAnalyzers",
+  slurmPartition: "slurm.partition",
+  slurmTime: "slurm.time",
+  slurmGpus: "slurm.gpus",
+  slurmCpusPerTask: "slurm.cpusPerTask",
+  slurmMem: "slurm.mem",
+  slurmAccount: "slurm.account",
+  slurmSbatchArgs: "slurm.sbatchArgs",
 } as const;
 
 export const BACKENDS = ["auto", "torch", "gpu", "native", "wasm", "cpu"] as const;

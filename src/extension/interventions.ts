@@ -187,9 +187,9 @@ export function parseSubsets(text: string): number | string {
 }
 
 /**
- * `lm calibrate RUN --step K --fraction F --subsets M [--backend B] [--slurm]`: the sweep goes beside
- * the run. With `--slurm` the CLI submits an sbatch array and returns (sbatch's defaults, or the
- * SBATCH_* variables of the environment, choose the partition and time); the score comes later.
+ * `lm calibrate RUN --step K --fraction F --subsets M [--backend B] [--slurm …]`: the sweep goes beside
+ * the run. With `--slurm` the CLI submits an sbatch array and returns (the learningMechanics.slurm.*
+ * settings' options, else sbatch's defaults or SBATCH_*); the score comes later.
  */
 export function calibrateArgs(
   runDir: string,
@@ -197,7 +197,8 @@ export function calibrateArgs(
   fraction: number,
   subsets: number,
   backend: string,
-  where: "local" | "slurm" = "local",
+  /** `--slurm` and sbatch's options (slurmChoice.ts), or none: the branches train here. */
+  slurm: readonly string[] = [],
 ): string[] {
   return [
     "calibrate",
@@ -209,7 +210,7 @@ export function calibrateArgs(
     "--subsets",
     String(subsets),
     ...backendArgs(backend),
-    ...(where === "slurm" ? ["--slurm"] : []),
+    ...slurm,
   ];
 }
 

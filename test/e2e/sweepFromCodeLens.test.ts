@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { findOnPath } from "../../src/shared/findOnPath";
 import { parseSweepManifest } from "../../src/shared/sweepFormat";
 import type { CodeServer } from "./codeServer";
 import { since, waitFor } from "./codeServer";
@@ -41,7 +42,7 @@ describe("e2e: a sweep run from its code lens", () => {
     let cs: CodeServer | undefined;
     try {
       let t0 = performance.now();
-      cs = await startDevRig(ws.dir);
+      cs = await startDevRig(ws.dir, { settings: { "learningMechanics.slurm.partition": "debug" } });
       live.push(cs);
       timings["server + workbench"] = since(t0);
 
@@ -59,6 +60,16 @@ describe("e2e: a sweep run from its code lens", () => {
         throw new Error(`${String(e)}; the lenses: ${JSON.stringify(await lenses.allTextContents())}`);
       });
       await cs.clickCodeLens("▶ Sweep (2 runs)");
+      if (findOnPath("sbatch", process.env) !== undefined) {
+        // sbatch on PATH: where it trains is asked; the Slurm row shows the settings' options.
+        const rows = cs.page.locator(".quick-input-widget .monaco-list-row");
+        await rows.first().waitFor({ state: "visible", timeout: 20_000 });
+        const texts = (await rows.allInnerTexts()).map((t) => t.replace(/\s+/g, " "));
+        assert.equal(texts.length, 2, JSON.stringify(texts));
+        assert.match(texts[0]!, /^This machine/);
+        assert.match(texts[1]!, /^Slurm.*--partition debug/);
+        await rows.filter({ hasText: "This machine" }).first().click();
+      }
       timings["code lens"] = since(t0);
 
       // The launcher names its sweep folder under the workspace's runs root; both points train there.

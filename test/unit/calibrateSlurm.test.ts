@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
+import { DEFAULT_CONFIG, readConfig, slurmFlags } from "../../src/extension/config";
 import { calibrateArgs, slurmCalibrationWords } from "../../src/extension/interventions";
 import { findOnPath } from "../../src/shared/findOnPath";
 import { tempDir } from "../support";
@@ -24,8 +25,52 @@ test("findOnPath: an executable regular file on PATH; not a plain file, a direct
   assert.equal(findOnPath("sbatch", {}), undefined);
 });
 
+test("slurmFlags: one lm flag per setting that is set, sbatch arguments each as --sbatch-arg", () => {
+  assert.deepEqual(slurmFlags(DEFAULT_CONFIG.slurm), []);
+  assert.deepEqual(
+    slurmFlags({
+      ...DEFAULT_CONFIG.slurm,
+      partition: "gpu",
+      time: "02:00:00",
+      gpus: "1",
+      sbatchArgs: ["--qos=short", "--exclusive"],
+    }),
+    [
+      "--partition",
+      "gpu",
+      "--time",
+      "02:00:00",
+      "--gpus",
+      "1",
+      "--sbatch-arg",
+      "--qos=short",
+      "--sbatch-arg",
+      "--exclusive",
+    ],
+  );
+  // Read from the settings: trimmed, numbers as text, non-strings dropped.
+  const values: Record<string, unknown> = {
+    "slurm.partition": " debug ",
+    "slurm.cpusPerTask": 4,
+    "slurm.mem": "8G",
+    "slurm.account": 7n,
+    "slurm.sbatchArgs": ["--qos=long", 3, ""],
+  };
+  const config = readConfig({ get: <T>(k: string) => values[k] as T | undefined });
+  assert.deepEqual(slurmFlags(config.slurm), [
+    "--partition",
+    "debug",
+    "--cpus-per-task",
+    "4",
+    "--mem",
+    "8G",
+    "--sbatch-arg",
+    "--qos=long",
+  ]);
+});
+
 test("calibrateArgs: --slurm only when Slurm is chosen, after the backend", () => {
-  assert.deepEqual(calibrateArgs("/r", 500, 0.25, 20, "cpu", "slurm"), [
+  assert.deepEqual(calibrateArgs("/r", 500, 0.25, 20, "cpu", ["--slurm", "--partition", "gpu"]), [
     "calibrate",
     "/r",
     "--step",
@@ -37,8 +82,10 @@ test("calibrateArgs: --slurm only when Slurm is chosen, after the backend", () =
     "--backend",
     "cpu",
     "--slurm",
+    "--partition",
+    "gpu",
   ]);
-  assert.deepEqual(calibrateArgs("/r", 500, 0.25, 20, "auto"), calibrateArgs("/r", 500, 0.25, 20, "auto", "local"));
+  assert.deepEqual(calibrateArgs("/r", 500, 0.25, 20, "auto"), calibrateArgs("/r", 500, 0.25, 20, "auto", []));
   assert.ok(!calibrateArgs("/r", 500, 0.25, 20, "auto").includes("--slurm"));
 });
 
