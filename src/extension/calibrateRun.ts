@@ -8,32 +8,13 @@
 import * as vscode from "vscode";
 import { notAnExperimentReason } from "../shared/experimentFile";
 import { checkpointSteps, firstLinePath, runLm } from "./branching";
+import { askValue, withCancellableProgress } from "./prompts";
 import type { Ctx } from "./context";
 import { calibrateArgs, calibrationLine, parseFraction, parseSubsets, slurmCalibrationWords } from "./interventions";
 import { pickWhere } from "./slurmChoice";
 
 const UNTRUSTED =
   "Calibrating trains many branches of the run, which runs the code of the experiment file, so it needs a trusted workspace.";
-
-async function ask<T>(
-  title: string,
-  prompt: string,
-  value: string,
-  parse: (t: string) => T | string,
-): Promise<T | undefined> {
-  const text = await vscode.window.showInputBox({
-    title,
-    prompt,
-    value,
-    validateInput: (t) => {
-      const r = parse(t);
-      return typeof r === "string" ? r : undefined;
-    },
-  });
-  if (text === undefined) return undefined;
-  const r = parse(text);
-  return typeof r === "string" ? undefined : r;
-}
 
 /** Runs a calibration of `runDir`; `show` opens the calibration panel on it. */
 export async function runCalibration(ctx: Ctx, runDir: string, show: (runDir: string) => void): Promise<void> {
@@ -66,14 +47,14 @@ export async function runCalibration(ctx: Ctx, runDir: string, show: (runDir: st
     { title: `${title}: branch every subset from checkpoint…`, placeHolder: `${steps.length} checkpoints` },
   );
   if (!pick) return;
-  const fraction = await ask(
+  const fraction = await askValue(
     title,
     "The fraction of the scored training examples each subset removes (between 0 and 1, or a percentage)",
     "0.1",
     parseFraction,
   );
   if (fraction === undefined) return;
-  const subsets = await ask(
+  const subsets = await askValue(
     title,
     "How many random subsets (each a branch trained to the end; at least 3)",
     "20",
@@ -90,21 +71,9 @@ export async function runCalibration(ctx: Ctx, runDir: string, show: (runDir: st
   const { where } = chosen;
   const launch = ctx.launch(experiment);
   const args = calibrateArgs(runDir, pick.step, fraction, subsets, ctx.config.backend, chosen.flags);
-  const result = await vscode.window.withProgress(
-    {
-      location: vscode.ProgressLocation.Notification,
-      title: `${where === "slurm" ? "Submitting to Slurm the calibration of" : "Calibrating"} ${id}: ${subsets} branches from step ${pick.step}, each without ${(fraction * 100).toFixed(3).replace(/\.?0+$/, "")} % of the examples…`,
-      cancellable: true,
-    },
-    async (_progress, token) => {
-      const controller = new AbortController();
-      const sub = token.onCancellationRequested(() => controller.abort());
-      try {
-        return await runLm(launch, args, (l) => ctx.log.info(l), controller.signal);
-      } finally {
-        sub.dispose();
-      }
-    },
+  const result = await withCancellableProgress(
+    `${where === "slurm" ? "Submitting to Slurm the calibration of" : "Calibrating"} ${id}: ${subsets} branches from step ${pick.step}, each without ${(fraction * 100).toFixed(3).replace(/\.?0+$/, "")} % of the examples…`,
+    (signal) => runLm(launch, args, (l) => ctx.log.info(l), signal),
   );
   if (!result.ok) {
     ctx.showError(`Calibrate ${id}: ${result.message}`);

@@ -35,6 +35,7 @@ import { choosePython, mayUseTorch } from "./pythonChoice";
 import { pythonFromExtension } from "./pythonExtension";
 import { scanPythonInitCalls } from "./pythonScanner";
 import type { ActiveRun, BackendChoice } from "./supervisor";
+import { withCancellableProgress } from "./prompts";
 import { pickWhere } from "./slurmChoice";
 
 export interface App {
@@ -116,21 +117,6 @@ function experimentFile(app: App, arg: unknown): string | undefined {
   const doc = vscode.window.activeTextEditor?.document;
   if (doc && doc.uri.scheme === "file" && app.isExperiment(doc)) return doc.uri.fsPath;
   return undefined;
-}
-
-async function withCancellableProgress<T>(title: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  return vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title, cancellable: true },
-    async (_progress, token) => {
-      const controller = new AbortController();
-      const sub = token.onCancellationRequested(() => controller.abort());
-      try {
-        return await fn(controller.signal);
-      } finally {
-        sub.dispose();
-      }
-    },
-  );
 }
 
 async function train(app: App, arg: unknown): Promise<void> {

@@ -8,6 +8,7 @@ import * as vscode from "vscode";
 import type { InterventionAction } from "../shared/interventionFormat";
 import { notAnExperimentReason } from "../shared/experimentFile";
 import { checkpointSteps, firstLinePath, runLm } from "./branching";
+import { askValue, withCancellableProgress } from "./prompts";
 import type { Ctx } from "./context";
 import {
   branchStepChoices,
@@ -23,27 +24,6 @@ import {
 
 const UNTRUSTED =
   "Removing examples and retraining trains a branch, which runs the code of the experiment file, so it needs a trusted workspace.";
-
-/** An input box whose value `parse` checks as it is typed; undefined when dismissed. */
-async function askValue<T>(
-  title: string,
-  prompt: string,
-  value: string,
-  parse: (text: string) => T | string,
-): Promise<T | undefined> {
-  const text = await vscode.window.showInputBox({
-    title,
-    prompt,
-    value,
-    validateInput: (t) => {
-      const r = parse(t);
-      return typeof r === "string" ? r : undefined;
-    },
-  });
-  if (text === undefined) return undefined;
-  const r = parse(text);
-  return typeof r === "string" ? undefined : r;
-}
 
 /** The action on the examples, asked after the branch step (a move's step must lie after it). */
 async function pickAction(title: string, branchStep: number, end: number): Promise<InterventionAction | undefined> {
@@ -204,21 +184,9 @@ export async function runIntervention(
   const chosen = top
     ? `TracIn's top ${top.count} ${top.which} ${top.from === top.to ? `at step ${top.from}` : `over steps ${top.from}–${top.to}`}`
     : what;
-  const result = await vscode.window.withProgress(
-    {
-      location: vscode.ProgressLocation.Notification,
-      title: `Retraining ${entry.manifest.id} from step ${pick.step} ${actionWords(action)} ${chosen}…`,
-      cancellable: true,
-    },
-    async (_progress, token) => {
-      const controller = new AbortController();
-      const sub = token.onCancellationRequested(() => controller.abort());
-      try {
-        return await runLm(launch, args, (l) => ctx.log.info(l), controller.signal);
-      } finally {
-        sub.dispose();
-      }
-    },
+  const result = await withCancellableProgress(
+    `Retraining ${entry.manifest.id} from step ${pick.step} ${actionWords(action)} ${chosen}…`,
+    (signal) => runLm(launch, args, (l) => ctx.log.info(l), signal),
   );
   if (!result.ok) {
     ctx.showError(`Retrain ${entry.manifest.id}: ${result.message}`);
