@@ -196,10 +196,13 @@ export interface MlpSpec {
   bias: boolean;
 }
 
+/** The deepest transformer the SDK builds (a bound on what a model system may ask; memory is checked too). */
+export const MAX_TRANSFORMER_LAYERS = 12;
+
 export interface TransformerSpec {
   kind: "transformer";
-  /** Transformer blocks (attention + MLP each). Default: 1. */
-  layers: 1 | 2;
+  /** Transformer blocks (attention + MLP each), 1 to 12. Default: 1. */
+  layers: number;
   /** Width of the residual stream (dims). Default: 128. */
   dModel: number;
   /** Attention heads; each has dModel / heads dims. Default: 4. */

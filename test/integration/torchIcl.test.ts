@@ -69,50 +69,51 @@ print(json.dumps([[[a.reshape(-1).tolist() for a in FreshSequences(c).batch(c["s
     });
   });
 
-  test("the every-position transformer: torch's outputs are tfjs's on the same weights and inputs, and causal", (t) => {
-    const v = validateSystem({
-      task: tasks.inContextRegression({ dim: 3, points: 5, noise: 0.1, testSequences: 16 }),
-      model: models.transformer({
-        readout: "everyPosition",
-        layers: 2,
-        dModel: 16,
-        heads: 2,
-        dMlp: 32,
-        layerNorm: true,
-      }),
-      optimizer: optimizers.adam({ lr: 1e-3 }),
-      batchSize: 8,
-      steps: 1,
-      seed: 3,
-    });
-    assert.ok(v.ok, JSON.stringify(v));
-    const system = new SystemInstance(v.spec, repoRoot());
-    try {
-      const dir = tempDir("torch-icl-forward");
-      const file = join(dir, "weights.safetensors");
-      const ours = tf.tidy(() => system.model.forward(system.test.x).dataSync() as Float32Array);
-      const n = system.test.n;
-      writeFileSync(
-        file,
-        encodeSafetensors([
-          ...system.model.params.map((p) => ({
-            name: `param/${p.name}`,
-            dtype: "F32" as const,
-            shape: [...p.variable.shape],
-            data: Float32Array.from(p.variable.dataSync() as Float32Array),
-          })),
-          {
-            name: "x",
-            dtype: "F32" as const,
-            shape: [n, system.data.input.kind === "features" ? system.data.input.dim : 0],
-            data: system.data.test.x as Float32Array,
-          },
-        ]),
-      );
-      const spec = { model: v.spec.model, input: system.data.input, output: system.data.output };
-      const result = JSON.parse(
-        runPython(
-          `import json, sys, torch
+  test("the every-position transformer (2 and 3 blocks): torch's outputs are tfjs's on the same weights and inputs, and causal", (t) => {
+    for (const layers of [2, 3]) {
+      const v = validateSystem({
+        task: tasks.inContextRegression({ dim: 3, points: 5, noise: 0.1, testSequences: 16 }),
+        model: models.transformer({
+          readout: "everyPosition",
+          layers,
+          dModel: 16,
+          heads: 2,
+          dMlp: 32,
+          layerNorm: true,
+        }),
+        optimizer: optimizers.adam({ lr: 1e-3 }),
+        batchSize: 8,
+        steps: 1,
+        seed: 3,
+      });
+      assert.ok(v.ok, JSON.stringify(v));
+      const system = new SystemInstance(v.spec, repoRoot());
+      try {
+        const dir = tempDir("torch-icl-forward");
+        const file = join(dir, "weights.safetensors");
+        const ours = tf.tidy(() => system.model.forward(system.test.x).dataSync() as Float32Array);
+        const n = system.test.n;
+        writeFileSync(
+          file,
+          encodeSafetensors([
+            ...system.model.params.map((p) => ({
+              name: `param/${p.name}`,
+              dtype: "F32" as const,
+              shape: [...p.variable.shape],
+              data: Float32Array.from(p.variable.dataSync() as Float32Array),
+            })),
+            {
+              name: "x",
+              dtype: "F32" as const,
+              shape: [n, system.data.input.kind === "features" ? system.data.input.dim : 0],
+              data: system.data.test.x as Float32Array,
+            },
+          ]),
+        );
+        const spec = { model: v.spec.model, input: system.data.input, output: system.data.output };
+        const result = JSON.parse(
+          runPython(
+            `import json, sys, torch
 from learning_mechanics import tensorfile
 from learning_mechanics.models import build_model
 spec = json.loads(sys.argv[1])
@@ -143,20 +144,21 @@ with torch.no_grad():
             if 2 * k >= j and changed:
                 reaches.append([j, k])
 print(json.dumps({"shape": list(out.shape), "out": out.reshape(-1).tolist(), "leaks": leaks, "reaches": len(reaches)}))`,
-          JSON.stringify(spec),
-          file,
-        ),
-      ) as { shape: number[]; out: number[]; leaks: number[][]; reaches: number };
-      assert.deepEqual(result.shape, [n, 5]);
-      let worst = 0;
-      for (let i = 0; i < ours.length; i++) worst = Math.max(worst, Math.abs(ours[i]! - result.out[i]!));
-      t.diagnostic(`largest |tfjs − torch| over ${ours.length} outputs: ${worst.toExponential(2)}`);
-      assert.ok(worst <= 1e-5, `outputs differ by ${worst}`);
-      assert.deepEqual(result.leaks, [], "no prediction reads a later token");
-      // Tokens 0..9, outputs at tokens 0, 2, …, 8: output k sees tokens 0..2k, 5+4+4+3+3+2+2+1+1+0 = 25 pairs.
-      assert.equal(result.reaches, 25, "every earlier-or-same token reaches the prediction");
-    } finally {
-      system.dispose();
+            JSON.stringify(spec),
+            file,
+          ),
+        ) as { shape: number[]; out: number[]; leaks: number[][]; reaches: number };
+        assert.deepEqual(result.shape, [n, 5]);
+        let worst = 0;
+        for (let i = 0; i < ours.length; i++) worst = Math.max(worst, Math.abs(ours[i]! - result.out[i]!));
+        t.diagnostic(`${layers} blocks: largest |tfjs − torch| over ${ours.length} outputs: ${worst.toExponential(2)}`);
+        assert.ok(worst <= 1e-5, `${layers} blocks: outputs differ by ${worst}`);
+        assert.deepEqual(result.leaks, [], "no prediction reads a later token");
+        // Tokens 0..9, outputs at tokens 0, 2, …, 8: output k sees tokens 0..2k, 5+4+4+3+3+2+2+1+1+0 = 25 pairs.
+        assert.equal(result.reaches, 25, "every earlier-or-same token reaches the prediction");
+      } finally {
+        system.dispose();
+      }
     }
   });
 

@@ -530,9 +530,9 @@ describe("validateSystem", () => {
     ],
     [
       "layers",
-      { ...base(), model: { kind: "transformer", layers: 3, activation: "tanh", layerNorm: "no", dMlp: 0 } },
+      { ...base(), model: { kind: "transformer", layers: 13, activation: "tanh", layerNorm: "no", dMlp: 0 } },
       [
-        "model.layers: must be 1 or 2",
+        "model.layers: must be a whole number from 1 to 12",
         "model.dMlp: must be a positive integer",
         'model.activation: must be one of "relu", "gelu", "gelu_tanh"',
         "model.layerNorm: must be true or false",

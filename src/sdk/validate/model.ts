@@ -2,7 +2,7 @@
 import { buildFields, CUSTOM_DEFAULTS, models } from "../builders";
 import { checkedNumber, fieldsOf, unreachable } from "./fields";
 import type { Kind } from "./parts";
-import type { ModelSpec } from "../spec";
+import { MAX_TRANSFORMER_LAYERS, type ModelSpec } from "../spec";
 import { boolean, embed, func, isInt, nonEmptyString, oneOf, positiveInt, positiveNumber, rule, widths } from "./rules";
 
 export const MODELS: Record<string, Kind<ModelSpec>> = {
@@ -23,7 +23,10 @@ export const MODELS: Record<string, Kind<ModelSpec>> = {
     build: (g) => fieldsOf(models.transformer(g)),
     template: () => models.transformer(),
     fields: {
-      layers: rule((v) => v === 1 || v === 2, "must be 1 or 2"),
+      layers: rule(
+        (v) => isInt(v) && v >= 1 && v <= MAX_TRANSFORMER_LAYERS,
+        `must be a whole number from 1 to ${MAX_TRANSFORMER_LAYERS}`,
+      ),
       dModel: positiveInt,
       heads: positiveInt,
       dMlp: positiveInt,
