@@ -47,6 +47,13 @@ export type CommonHostMessage =
    */
   { type: "error"; message: string };
 
+/**
+ * The own messages of a panel that shows whole runs one at a time (in-context learning,
+ * conservation laws, sharpness): `init` replaces everything shown and `state` restores the view
+ * settings; `run` replaces one run (a new checkpoint was analysed), or adds a new runId.
+ */
+export type RunsHostMessage<R, S> = { type: "init"; runs: R[]; state?: S } | { type: "run"; run: R };
+
 export function isCommonHostMessage(x: unknown): x is CommonHostMessage {
   return isObject(x) && x["type"] === "error" && isString(x["message"]);
 }

@@ -18,6 +18,7 @@ import {
   type CommonHostMessage,
   type CommonWebviewMessage,
   type RunRef,
+  type RunsHostMessage,
 } from "./common";
 
 export const SYMMETRY_KINDS = ["rescale", "translation", "scale"] as const;
@@ -63,12 +64,7 @@ export interface ConservationState {
 export const DEFAULT_CONSERVATION_STATE: ConservationState = { runId: null, logY: false };
 
 /** Messages the extension host posts to the conservation webview. */
-export type ConservationHostMessage =
-  | CommonHostMessage
-  /** Replace everything shown; `state` restores view settings. */
-  | { type: "init"; runs: ConservationRun[]; state?: ConservationState }
-  /** Replace one run (a new checkpoint was analysed); a new runId is added. */
-  | { type: "run"; run: ConservationRun };
+export type ConservationHostMessage = CommonHostMessage | RunsHostMessage<ConservationRun, ConservationState>;
 
 /** Messages the conservation webview posts to the extension host: the common ones. */
 export type ConservationWebviewMessage = CommonWebviewMessage<ConservationState>;

@@ -18,6 +18,7 @@ import {
   type CommonHostMessage,
   type CommonWebviewMessage,
   type RunRef,
+  type RunsHostMessage,
 } from "./common";
 
 export interface IclRun extends RunRef {
@@ -47,12 +48,7 @@ export interface IclState {
 export const DEFAULT_ICL_STATE: IclState = { runId: null, logY: true };
 
 /** Messages the extension host posts to the in-context webview. */
-export type IclHostMessage =
-  | CommonHostMessage
-  /** Replace everything shown; `state` restores view settings. */
-  | { type: "init"; runs: IclRun[]; state?: IclState }
-  /** Replace one run (a new checkpoint was analysed); a new runId is added. */
-  | { type: "run"; run: IclRun };
+export type IclHostMessage = CommonHostMessage | RunsHostMessage<IclRun, IclState>;
 
 /** Messages the in-context webview posts to the extension host: the common ones. */
 export type IclWebviewMessage = CommonWebviewMessage<IclState>;

@@ -18,6 +18,7 @@ import {
   isCommonHostMessage,
   isRunRef,
   type RunRef,
+  type RunsHostMessage,
 } from "./common";
 
 /** `values[i]` at `steps[i]`. */
@@ -91,12 +92,7 @@ export interface SharpnessState {
 export const DEFAULT_SHARPNESS_STATE: SharpnessState = { runId: null, logLoss: true };
 
 /** Messages the extension host posts to the Sharpness webview. */
-export type SharpnessHostMessage =
-  | CommonHostMessage
-  /** Replace everything shown; `state` restores view settings. */
-  | { type: "init"; runs: SharpnessRun[]; state?: SharpnessState }
-  /** Replace one run (a new checkpoint was analysed); a new runId is added. */
-  | { type: "run"; run: SharpnessRun };
+export type SharpnessHostMessage = CommonHostMessage | RunsHostMessage<SharpnessRun, SharpnessState>;
 
 /** Messages the Sharpness webview posts to the extension host: the common ones. */
 export type SharpnessWebviewMessage = CommonWebviewMessage<SharpnessState>;

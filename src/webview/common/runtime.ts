@@ -9,6 +9,7 @@ import {
   type CommonHostMessage,
   type CommonWebviewMessage,
   type PanelName,
+  type RunsHostMessage,
 } from "../../shared/panels/common";
 import { readTheme, onThemeChange, type Theme } from "./theme";
 import { stateSaver, vscodeApi, type VsCodeApi } from "./vscodeApi";
@@ -155,4 +156,24 @@ export class PanelRuntime<S, H extends { type: string }, Extra extends { type: s
   ready(): void {
     this.post({ type: "ready" });
   }
+}
+
+/**
+ * For a panel that shows whole runs (RunsHostMessage): keeps `runs` as the host says (`init`
+ * replaces them all and restores the view state, `run` replaces or adds one), then renders.
+ */
+export function followRuns<S, R extends { runId: string }>(
+  rt: PanelRuntime<S, RunsHostMessage<R, S>>,
+  runs: Map<string, R>,
+  render: () => void,
+): void {
+  rt.listen((msg) => {
+    if (msg.type === "init") {
+      rt.restoreState(msg.state);
+      runs.clear();
+      for (const r of msg.runs) runs.set(r.runId, r);
+      rt.saveState();
+    } else runs.set(msg.run.runId, msg.run);
+    render();
+  });
 }

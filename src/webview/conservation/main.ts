@@ -25,7 +25,7 @@ import { applyChartFont, backgroundPlugin } from "../common/chartTheme";
 import { csvCell, csvNumber } from "../common/csv";
 import { byId, type Checkbox, el } from "../common/dom";
 import { stackCanvasesPng } from "../common/exportImage";
-import { PanelRuntime, safeName } from "../common/runtime";
+import { followRuns, PanelRuntime, safeName } from "../common/runtime";
 import { runColor, withAlpha } from "../common/theme";
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, LogarithmicScale);
@@ -222,15 +222,7 @@ rt.onTheme(() => {
   render();
 });
 
-rt.listen((msg) => {
-  if (msg.type === "init") {
-    rt.restoreState(msg.state);
-    runs.clear();
-    for (const r of msg.runs) runs.set(r.runId, r);
-    rt.saveState();
-  } else runs.set(msg.run.runId, msg.run);
-  render();
-});
+followRuns(rt, runs, render);
 
 rt.testHooks({
   /** The charts of the shown run: per kind, their lines (label, dashed or not, points). */

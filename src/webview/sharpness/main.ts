@@ -23,7 +23,7 @@ import { applyChartFont, backgroundPlugin } from "../common/chartTheme";
 import { csvCell, csvNumber } from "../common/csv";
 import { byId, el, type Checkbox } from "../common/dom";
 import { stackCanvasesPng } from "../common/exportImage";
-import { PanelRuntime, safeName } from "../common/runtime";
+import { followRuns, PanelRuntime, safeName } from "../common/runtime";
 import { runColor, withAlpha } from "../common/theme";
 
 Chart.register(LineController, LineElement, PointElement, LinearScale, LogarithmicScale, Filler);
@@ -423,15 +423,7 @@ rt.onTheme(() => {
   render();
 });
 
-rt.listen((msg) => {
-  if (msg.type === "init") {
-    rt.restoreState(msg.state);
-    runs.clear();
-    for (const r of msg.runs) runs.set(r.runId, r);
-    rt.saveState();
-  } else runs.set(msg.run.runId, msg.run);
-  render();
-});
+followRuns(rt, runs, render);
 
 rt.testHooks({
   /** Each chart's lines (label, points), y scale type and the bands and vertical lines drawn. */
