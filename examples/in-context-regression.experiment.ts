@@ -68,3 +68,31 @@ export const iclLinearLong = modelSystem({
   evalEvery: 500,
   checkpointEvery: 2000,
 });
+
+/**
+ * Four blocks (dModel 64, 8 heads, MLP 256), 128 fresh sequences per step, 8,000 steps of the same
+ * schedule: this one reaches the Bayes-optimal curve. Measured (torch 2.13 CPU, 1 thread; 26 min
+ * 53 s wall on the 2-core machine while the full test suite ran beside it):
+ *
+ *   position k              1      2      3      4      5      6      7      8      9      10
+ *   iclDeep, step 8000   0.998  0.770  0.480  0.251  0.139  0.124  0.057  0.037  0.033  0.025
+ *   ridge (Bayes)        0.998  0.772  0.482  0.244  0.109  0.107  0.041  0.026  0.023  0.017
+ *   least squares        0.998  0.773  0.484  0.368  3.815  0.360  0.048  0.029  0.024  0.017
+ *
+ * Ridge at k = 1–4 (within 3 %), 1.16–1.48× ridge at k = 5–10, far below least squares' spike at
+ * k − 1 = dim: Garg et al.'s result (a transformer regresses in context like the optimal
+ * estimator), at this budget. Two blocks of width 32 or 64 stop at 3.9–6.9× ridge at k = 7–10 (the
+ * figures above): depth, not steps, was the limit. The loss at k = 10 by step: 0.175 (1,000), 0.069
+ * (2,000), 0.048 (3,000), 0.034 (5,000), 0.025 (8,000).
+ *   npx lm train examples/in-context-regression.experiment.ts --system iclDeep --run-dir runs/icl-deep --backend torch
+ *   npx lm analyze runs/icl-deep --run-experiment --only icl --backend wasm
+ */
+export const iclDeep = modelSystem({
+  task: tasks.inContextRegression({ dim: 4, points: 10, noise: 0.1, testSequences: 512 }),
+  model: models.transformer({ readout: "everyPosition", layers: 4, dModel: 64, heads: 8, dMlp: 256, layerNorm: true }),
+  optimizer: optimizers.adam({ lr: 1e-3, schedule: schedules.cosine({ warmupSteps: 500, minLrFraction: 0.1 }) }),
+  batchSize: 128,
+  steps: 8000,
+  evalEvery: 500,
+  checkpointEvery: 1000,
+});
