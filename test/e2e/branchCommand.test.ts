@@ -10,6 +10,7 @@ import { since, sleep, waitFor } from "./codeServer";
 import {
   cliTrain,
   contextMenuAction,
+  pickQuickItem,
   extensionNotReady,
   openRunsView,
   RUNS_PANE,
@@ -25,13 +26,6 @@ const live: Array<{ close(): Promise<void> }> = [];
 after(async () => {
   for (const x of live.splice(0)) await x.close();
 });
-
-/** Chooses the quick pick row that has `text` (waiting for it). */
-async function pick(cs: CodeServer, text: string): Promise<void> {
-  const row = cs.page.locator(".quick-input-widget .monaco-list-row", { hasText: text }).first();
-  await row.waitFor({ state: "visible", timeout: 20_000 });
-  await row.click();
-}
 
 describe("e2e: Branch from Checkpoint…", () => {
   test("a run's context menu → step 20, data seed 5 → the branch under its parent", {
@@ -59,8 +53,8 @@ describe("e2e: Branch from Checkpoint…", () => {
       await parentRow.waitFor({ state: "visible", timeout: 60_000 });
       await waitForQuietDom(cs, `${RUNS_PANE} .monaco-list`, 800, 30_000);
       await contextMenuAction(cs, parentRow, "Branch from Checkpoint…");
-      await pick(cs, "step 20");
-      await pick(cs, "Data seed…");
+      await pickQuickItem(cs, "step 20");
+      await pickQuickItem(cs, "Data seed…");
       const input = cs.page.locator(".quick-input-widget input");
       await input.waitFor({ state: "visible", timeout: 10_000 });
       await input.fill("x");

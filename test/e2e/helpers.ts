@@ -197,6 +197,13 @@ export async function contextMenuAction(cs: CodeServer, row: Locator, action: st
   await item.waitFor({ state: "hidden", timeout: 5_000 });
 }
 
+/** Chooses the quick pick row that has `text` (waiting for it). */
+export async function pickQuickItem(cs: CodeServer, text: string): Promise<void> {
+  const row = cs.page.locator(".quick-input-widget .monaco-list-row", { hasText: text }).first();
+  await row.waitFor({ state: "visible", timeout: 20_000 });
+  await row.click();
+}
+
 /** The labels of `row`'s context menu (then closed with Escape). */
 export async function contextMenuLabels(cs: CodeServer, row: Locator): Promise<string[]> {
   await row.click({ button: "right" });

@@ -16,6 +16,7 @@ import {
   CLI,
   cliTrain,
   contextMenuAction,
+  pickQuickItem,
   contextMenuLabels,
   extensionNotReady,
   inkedPixels,
@@ -66,13 +67,6 @@ async function frameWith(cs: CodeServer, selector: string, timeoutMs = 60_000): 
   );
 }
 
-/** Chooses the quick pick row that has `text` (waiting for it). */
-async function pick(cs: CodeServer, text: string): Promise<void> {
-  const row = cs.page.locator(".quick-input-widget .monaco-list-row", { hasText: text }).first();
-  await row.waitFor({ state: "visible", timeout: 20_000 });
-  await row.click();
-}
-
 describe("e2e: intervene and check", () => {
   test("Influence panel → Remove and retrain… → the branch trains → Compare opens the intervention panel, which draws", {
     skip: notReady ?? false,
@@ -118,8 +112,8 @@ describe("e2e: intervene and check", () => {
 
       t0 = performance.now();
       await inf.locator("#intervene").click();
-      await pick(cs, "step 2");
-      await pick(cs, "Remove");
+      await pickQuickItem(cs, "step 2");
+      await pickQuickItem(cs, "Remove");
       const compare = cs.page.locator(".notification-list-item .monaco-button", { hasText: "Compare" }).first();
       await compare.waitFor({ state: "visible", timeout: 90_000 });
       timings["lm intervene"] = since(t0);
